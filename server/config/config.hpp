@@ -1,0 +1,116 @@
+#pragma once
+// Config: the typed settings of a node, loaded from a HOCON file (EMQX 5 key names) with
+// EMQX_* environment overrides on top. Every field has the embedded default, so
+// `emqxd start` with no file runs on these values.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace emqxd::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Thrown at start-up only: "FILE:LINE: KEY: what is wrong".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SslOptions {
+  std::string certfile;
+  std::string keyfile;
+  std::string cacertfile;
+  std::string verify = "verify_none";  // verify_peer | verify_none
+  bool fail_if_no_peer_cert = false;
+};
+
+struct ListenerConfig {
+  std::string type;  // tcp | ssl | ws | wss
+  std::string name;  // "default"
+  bool enable = true;
+  std::string bind;  // "0.0.0.0:1883" or ":1883" or "1883"
+  std::uint32_t max_connections = 1024000;
+  std::string websocket_mqtt_path = "/mqtt";  // listeners.ws.<name>.websocket.mqtt_path
+  SslOptions ssl_options;                     // listeners.ssl.<name>.ssl_options.*
+};
+
+struct MqttConfig {
+  std::uint32_t max_packet_size = 1024 * 1024;  // 1MB
+  std::uint32_t max_clientid_len = 65535;
+  std::uint32_t max_topic_levels = 128;
+  std::uint8_t max_qos_allowed = 2;
+  std::uint16_t max_topic_alias = 65535;
+  bool retain_available = true;
+  bool wildcard_subscription = true;
+  bool shared_subscription = true;
+  std::uint32_t max_subscriptions = 0;  // 0 = infinity
+  std::uint16_t max_inflight = 32;
+  std::uint32_t max_mqueue_len = 1000;  // 0 = infinity
+  bool mqueue_store_qos0 = true;
+  std::uint32_t max_awaiting_rel = 100;  // 0 = infinity
+  Duration await_rel_timeout = std::chrono::seconds(300);
+  Duration retry_interval = std::chrono::seconds(30);
+  double keepalive_multiplier = 1.5;
+  std::optional<std::uint16_t> server_keepalive;  // "disabled" = nullopt
+  Duration session_expiry_interval = std::chrono::hours(2);
+  std::string shared_subscription_strategy = "round_robin";
+  Duration idle_timeout = std::chrono::seconds(15);
+  bool ignore_loop_deliver = false;
+  std::string server_reference;  // sent with CONNACK/DISCONNECT 0x9C/0x9D when set
+  std::string response_information;
+};
+
+struct SysTopicsConfig {
+  Duration sys_msg_interval = std::chrono::minutes(1);  // 0 = disabled
+  Duration sys_heartbeat_interval = std::chrono::seconds(30);
+  bool client_connected = true;
+  bool client_disconnected = true;
+  bool client_subscribed = false;
+  bool client_unsubscribed = false;
+};
+
+struct RetainerConfig {
+  bool enable = true;
+  std::uint32_t max_retained_messages = 0;          // 0 = no limit
+  std::uint32_t max_payload_size = 1024 * 1024;     // 1MB
+  Duration msg_expiry_interval = Duration::zero();  // 0 = never
+};
+
+struct NodeConfig {
+  std::string name = "emqx@127.0.0.1";
+  std::string data_dir = "data";
+  std::uint32_t io_threads = 0;  // 0 = one per core
+};
+
+struct LogConfig {
+  std::string console_level = "info";  // debug | info | notice | warning | error | none
+  std::string console_formatter = "text";  // text | json
+};
+
+struct Config {
+  NodeConfig node;
+  LogConfig log;
+  MqttConfig mqtt;
+  std::vector<ListenerConfig> listeners;  // default: listeners.tcp.default on 0.0.0.0:1883
+  SysTopicsConfig sys_topics;
+  RetainerConfig retainer;
+  std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind
+  std::vector<std::string> warnings;  // unknown keys and the like, logged by main
+};
+
+// Loads `path` (empty = embedded defaults only), then applies the EMQX_* variables from
+// `env` (name -> value). Throws ConfigError naming the file, line and key.
+Config load(const std::string& path, const std::map<std::string, std::string>& env);
+
+// The process environment as a map, for load().
+std::map<std::string, std::string> environment();
+
+// "30s", "5m", "1h", "500ms", "2d" -> Duration; "1MB", "64KB", "1024" -> bytes.
+std::optional<Duration> parse_duration(std::string_view s);
+std::optional<std::uint64_t> parse_size(std::string_view s);
+
+}  // namespace emqxd::config

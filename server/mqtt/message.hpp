@@ -1,0 +1,55 @@
+#pragma once
+// Message: one application message inside the broker. Created once per inbound PUBLISH
+// (or will, or $SYS), immutable after that and shared by reference among all the
+// sessions it is delivered to; each delivery adds its own packet id, QoS and flags.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mqtt/properties.hpp"
+#include "mqtt/types.hpp"
+
+namespace emqxd::mqtt {
+
+// v5 properties carried end to end. Absent (nullptr) for most messages, so a plain
+// message costs no more than its topic and payload.
+struct MessageExtra {
+  std::optional<std::uint8_t> payload_format_indicator;
+  std::optional<std::string> content_type;
+  std::optional<std::string> response_topic;
+  std::optional<std::string> correlation_data;
+  std::vector<UserProperty> user_properties;
+};
+
+struct Message {
+  using Clock = std::chrono::steady_clock;
+
+  std::string topic;
+  std::string payload;
+  QoS qos = QoS::AtMostOnce;
+  bool retain = false;
+  std::optional<std::uint32_t> message_expiry_interval;  // seconds, as published
+  Clock::time_point received_at{};                        // for expiry arithmetic
+  std::uint64_t publisher = 0;  // session serial of the publisher (No Local); 0 = none
+  std::shared_ptr<const MessageExtra> extra;
+
+  // Seconds left before expiry, or nullopt if the message never expires.
+  // Returns 0 when it has expired.
+  std::optional<std::uint32_t> remaining_expiry(Clock::time_point now) const {
+    if (!message_expiry_interval) return std::nullopt;
+    auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(now - received_at).count();
+    if (elapsed >= static_cast<std::int64_t>(*message_expiry_interval)) return 0u;
+    return static_cast<std::uint32_t>(*message_expiry_interval - elapsed);
+  }
+  bool expired(Clock::time_point now) const {
+    auto r = remaining_expiry(now);
+    return r && *r == 0;
+  }
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace emqxd::mqtt
