@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace emqxd::config {
@@ -58,7 +59,7 @@ struct MqttConfig {
   std::optional<std::uint16_t> server_keepalive;  // "disabled" = nullopt
   Duration session_expiry_interval = std::chrono::hours(2);
   std::string shared_subscription_strategy = "round_robin";
-  Duration idle_timeout = std::chrono::seconds(15);
+  Duration idle_timeout = std::chrono::seconds(15);  // "infinity" = 0: no idle limit
   bool ignore_loop_deliver = false;
   std::string server_reference;  // sent with CONNACK/DISCONNECT 0x9C/0x9D when set
   std::string response_information;
@@ -105,6 +106,11 @@ struct Config {
 // Loads `path` (empty = embedded defaults only), then applies the EMQX_* variables from
 // `env` (name -> value). Throws ConfigError naming the file, line and key.
 Config load(const std::string& path, const std::map<std::string, std::string>& env);
+
+// The same for HOCON text in memory (tests, fuzzing): `name` stands for the file in
+// messages; relative includes are looked up in the current directory.
+Config load_string(std::string_view text, const std::map<std::string, std::string>& env,
+                   const std::string& name = "<string>");
 
 // The process environment as a map, for load().
 std::map<std::string, std::string> environment();

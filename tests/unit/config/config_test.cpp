@@ -1,1 +1,711 @@
-// placeholder: being written
+// The config loader: defaults, every key mapping, environment overrides, errors that name
+// the file, line and key, unknown-key warnings, and the shipped deploy/emqx.conf.
+#include "config/config.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "config/temp_dir.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using emqxd::config::Config;
+using emqxd::config::ConfigError;
+using emqxd::config::Duration;
+using emqxd::config::ListenerConfig;
+using emqxd::config::load;
+using emqxd::config::load_string;
+using emqxd::config::parse_duration;
+using emqxd::config::parse_size;
+using emqxd::config::test::TempDir;
+using Env = std::map<std::string, std::string>;
+
+Config from(std::string_view text, const Env& env = {}) {
+  return load_string(text, env, "emqx.conf");
+}
+
+std::string error_of(std::string_view text, const Env& env = {}) {
+  try {
+    from(text, env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const ListenerConfig* listener(const Config& c, std::string_view type, std::string_view name) {
+  for (const auto& l : c.listeners) {
+    if (l.type == type && l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+std::string source_root() {
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+}
+
+}  // namespace
+
+TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
+  Config c = load("", {});
+  CHECK(c.node.name == "emqx@127.0.0.1");
+  CHECK(c.node.data_dir == "data");
+  CHECK(c.node.io_threads == 0);
+  CHECK(c.log.console_level == "info");
+  CHECK(c.log.console_formatter == "text");
+  CHECK(c.mqtt.max_packet_size == 1024 * 1024);
+  CHECK(c.mqtt.max_clientid_len == 65535);
+  CHECK(c.mqtt.max_topic_levels == 128);
+  CHECK(c.mqtt.max_qos_allowed == 2);
+  CHECK(c.mqtt.max_topic_alias == 65535);
+  CHECK(c.mqtt.retain_available);
+  CHECK(c.mqtt.wildcard_subscription);
+  CHECK(c.mqtt.shared_subscription);
+  CHECK(c.mqtt.max_subscriptions == 0);
+  CHECK(c.mqtt.max_inflight == 32);
+  CHECK(c.mqtt.max_mqueue_len == 1000);
+  CHECK(c.mqtt.mqueue_store_qos0);
+  CHECK(c.mqtt.max_awaiting_rel == 100);
+  CHECK(c.mqtt.await_rel_timeout == 300s);
+  CHECK(c.mqtt.retry_interval == 30s);
+  CHECK(c.mqtt.keepalive_multiplier == 1.5);
+  CHECK_FALSE(c.mqtt.server_keepalive.has_value());
+  CHECK(c.mqtt.session_expiry_interval == 2h);
+  CHECK(c.mqtt.shared_subscription_strategy == "round_robin");
+  CHECK(c.mqtt.idle_timeout == 15s);
+  CHECK_FALSE(c.mqtt.ignore_loop_deliver);
+  CHECK(c.mqtt.server_reference.empty());
+  CHECK(c.mqtt.response_information.empty());
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].type == "tcp");
+  CHECK(c.listeners[0].name == "default");
+  CHECK(c.listeners[0].bind == "0.0.0.0:1883");
+  CHECK(c.listeners[0].enable);
+  CHECK(c.listeners[0].max_connections == 1024000);
+  CHECK(c.sys_topics.sys_msg_interval == 1min);
+  CHECK(c.sys_topics.sys_heartbeat_interval == 30s);
+  CHECK(c.sys_topics.client_connected);
+  CHECK(c.sys_topics.client_disconnected);
+  CHECK_FALSE(c.sys_topics.client_subscribed);
+  CHECK_FALSE(c.sys_topics.client_unsubscribed);
+  CHECK(c.retainer.enable);
+  CHECK(c.retainer.max_retained_messages == 0);
+  CHECK(c.retainer.max_payload_size == 1024 * 1024);
+  CHECK(c.retainer.msg_expiry_interval == Duration::zero());
+  CHECK(c.dashboard_http_bind == "0.0.0.0:18083");
+  CHECK(c.warnings.empty());
+  // An empty document is the same as no file.
+  CHECK(from("").listeners.size() == 1);
+  CHECK(from("# nothing\n").warnings.empty());
+}
+
+TEST_CASE("every key maps onto its field", "[config]") {
+  Config c = from(R"(
+node {
+  name = "emqxd@10.0.0.5"
+  data_dir = "/var/lib/emqxd"
+  io_threads = 4
+}
+log.console { level = warning, formatter = json }
+mqtt {
+  max_packet_size = 64KB
+  max_clientid_len = 23
+  max_topic_levels = 16
+  max_qos_allowed = 1
+  max_topic_alias = 10
+  retain_available = false
+  wildcard_subscription = false
+  shared_subscription = false
+  max_subscriptions = 50
+  max_inflight = 100
+  max_mqueue_len = 5000
+  mqueue_store_qos0 = false
+  max_awaiting_rel = 10
+  await_rel_timeout = 1m
+  retry_interval = 500ms
+  keepalive_multiplier = 2
+  server_keepalive = 60
+  session_expiry_interval = 1d
+  shared_subscription_strategy = hash_clientid
+  idle_timeout = 1h30m
+  ignore_loop_deliver = true
+  server_reference = "other.example.com:1883"
+  response_information = "resp/"
+}
+sys_topics {
+  sys_msg_interval = 2m
+  sys_heartbeat_interval = 10s
+  sys_event_messages {
+    client_connected = false
+    client_disconnected = false
+    client_subscribed = true
+    client_unsubscribed = true
+  }
+}
+retainer {
+  enable = false
+  max_retained_messages = 1000
+  max_payload_size = 2MB
+  msg_expiry_interval = 7d
+}
+dashboard.listeners.http.bind = 18084
+)");
+  CHECK(c.warnings.empty());
+  CHECK(c.node.name == "emqxd@10.0.0.5");
+  CHECK(c.node.data_dir == "/var/lib/emqxd");
+  CHECK(c.node.io_threads == 4);
+  CHECK(c.log.console_level == "warning");
+  CHECK(c.log.console_formatter == "json");
+  CHECK(c.mqtt.max_packet_size == 64 * 1024);
+  CHECK(c.mqtt.max_clientid_len == 23);
+  CHECK(c.mqtt.max_topic_levels == 16);
+  CHECK(c.mqtt.max_qos_allowed == 1);
+  CHECK(c.mqtt.max_topic_alias == 10);
+  CHECK_FALSE(c.mqtt.retain_available);
+  CHECK_FALSE(c.mqtt.wildcard_subscription);
+  CHECK_FALSE(c.mqtt.shared_subscription);
+  CHECK(c.mqtt.max_subscriptions == 50);
+  CHECK(c.mqtt.max_inflight == 100);
+  CHECK(c.mqtt.max_mqueue_len == 5000);
+  CHECK_FALSE(c.mqtt.mqueue_store_qos0);
+  CHECK(c.mqtt.max_awaiting_rel == 10);
+  CHECK(c.mqtt.await_rel_timeout == 1min);
+  CHECK(c.mqtt.retry_interval == 500ms);
+  CHECK(c.mqtt.keepalive_multiplier == 2.0);
+  CHECK(c.mqtt.server_keepalive == std::optional<std::uint16_t>(60));
+  CHECK(c.mqtt.session_expiry_interval == 24h);
+  CHECK(c.mqtt.shared_subscription_strategy == "hash_clientid");
+  CHECK(c.mqtt.idle_timeout == 90min);
+  CHECK(c.mqtt.ignore_loop_deliver);
+  CHECK(c.mqtt.server_reference == "other.example.com:1883");
+  CHECK(c.mqtt.response_information == "resp/");
+  CHECK(c.sys_topics.sys_msg_interval == 2min);
+  CHECK(c.sys_topics.sys_heartbeat_interval == 10s);
+  CHECK_FALSE(c.sys_topics.client_connected);
+  CHECK_FALSE(c.sys_topics.client_disconnected);
+  CHECK(c.sys_topics.client_subscribed);
+  CHECK(c.sys_topics.client_unsubscribed);
+  CHECK_FALSE(c.retainer.enable);
+  CHECK(c.retainer.max_retained_messages == 1000);
+  CHECK(c.retainer.max_payload_size == 2 * 1024 * 1024);
+  CHECK(c.retainer.msg_expiry_interval == 7 * 24h);
+  CHECK(c.dashboard_http_bind == "0.0.0.0:18084");
+}
+
+TEST_CASE("special words: infinity, disabled, plain numbers", "[config]") {
+  Config c = from(R"(
+mqtt {
+  max_subscriptions = infinity
+  max_mqueue_len = infinity
+  max_awaiting_rel = infinity
+  server_keepalive = disabled
+  idle_timeout = infinity
+  retry_interval = 2500
+  max_packet_size = 2048
+  keepalive_multiplier = 0.75
+}
+sys_topics { sys_msg_interval = disabled, sys_heartbeat_interval = disabled }
+retainer { max_retained_messages = infinity, max_payload_size = "1kb" }
+listeners.tcp.default.max_connections = infinity
+)");
+  CHECK(c.mqtt.max_subscriptions == 0);
+  CHECK(c.mqtt.max_mqueue_len == 0);
+  CHECK(c.mqtt.max_awaiting_rel == 0);
+  CHECK_FALSE(c.mqtt.server_keepalive.has_value());
+  CHECK(c.mqtt.idle_timeout == Duration::zero());
+  CHECK(c.mqtt.retry_interval == 2500ms);
+  CHECK(c.mqtt.max_packet_size == 2048);
+  CHECK(c.mqtt.keepalive_multiplier == 0.75);
+  CHECK(c.sys_topics.sys_msg_interval == Duration::zero());
+  CHECK(c.sys_topics.sys_heartbeat_interval == Duration::zero());
+  CHECK(c.retainer.max_retained_messages == 0);
+  CHECK(c.retainer.max_payload_size == 1024);
+  CHECK(c.listeners.at(0).max_connections == 4294967295u);
+}
+
+TEST_CASE("booleans accept HOCON's conversions, quoted strings too", "[config]") {
+  Config c = from(
+      "mqtt { retain_available = off, wildcard_subscription = \"no\" }\n"
+      "retainer.enable = \"false\"\nmqtt.ignore_loop_deliver = on");
+  CHECK_FALSE(c.mqtt.retain_available);
+  CHECK_FALSE(c.mqtt.wildcard_subscription);
+  CHECK_FALSE(c.retainer.enable);
+  CHECK(c.mqtt.ignore_loop_deliver);
+  CHECK(from("mqtt.max_inflight = \"64\"").mqtt.max_inflight == 64);
+}
+
+TEST_CASE("log levels: EMQX's extra levels fold onto ours; enable = false is none", "[config]") {
+  CHECK(from("log.console.level = critical").log.console_level == "error");
+  CHECK(from("log.console.level = all").log.console_level == "debug");
+  CHECK(from("log.console.level = none").log.console_level == "none");
+  CHECK(from("log.console { enable = false, level = debug }").log.console_level == "none");
+  CHECK(from("log.console { enable = true, level = debug }").log.console_level == "debug");
+  CHECK(error_of("\nlog.console.level = loud") ==
+        "emqx.conf:2: log.console.level: must be debug, info, notice, warning, error, none, "
+        "all, critical, alert or emergency, got \"loud\"");
+  CHECK(error_of("log.console.formatter = xml") ==
+        "emqx.conf:1: log.console.formatter: must be text or json, got \"xml\"");
+}
+
+TEST_CASE("listeners of every type with their options", "[config][listeners]") {
+  Config c = from(R"(
+listeners.tcp.default { bind = "0.0.0.0:1883", max_connections = 100 }
+listeners.tcp.internal { bind = "127.0.0.1:11883" }
+listeners.ssl.default {
+  bind = "0.0.0.0:8883"
+  ssl_options {
+    certfile = "etc/certs/cert.pem"
+    keyfile = "etc/certs/key.pem"
+    cacertfile = "etc/certs/cacert.pem"
+    verify = verify_peer
+    fail_if_no_peer_cert = true
+  }
+}
+listeners.ws.default { bind = "0.0.0.0:8083", websocket.mqtt_path = "/ws" }
+listeners.wss.default {
+  bind = 8084
+  websocket.mqtt_path = "/mqtt"
+  ssl_options { certfile = c.pem, keyfile = k.pem }
+}
+)");
+  CHECK(c.warnings.empty());
+  REQUIRE(c.listeners.size() == 5);
+  const auto* tcp = listener(c, "tcp", "default");
+  REQUIRE(tcp != nullptr);
+  CHECK(tcp->bind == "0.0.0.0:1883");
+  CHECK(tcp->max_connections == 100);
+  const auto* internal = listener(c, "tcp", "internal");
+  REQUIRE(internal != nullptr);
+  CHECK(internal->bind == "127.0.0.1:11883");
+  CHECK(internal->max_connections == 1024000);
+  const auto* ssl = listener(c, "ssl", "default");
+  REQUIRE(ssl != nullptr);
+  CHECK(ssl->bind == "0.0.0.0:8883");
+  CHECK(ssl->ssl_options.certfile == "etc/certs/cert.pem");
+  CHECK(ssl->ssl_options.keyfile == "etc/certs/key.pem");
+  CHECK(ssl->ssl_options.cacertfile == "etc/certs/cacert.pem");
+  CHECK(ssl->ssl_options.verify == "verify_peer");
+  CHECK(ssl->ssl_options.fail_if_no_peer_cert);
+  const auto* ws = listener(c, "ws", "default");
+  REQUIRE(ws != nullptr);
+  CHECK(ws->bind == "0.0.0.0:8083");
+  CHECK(ws->websocket_mqtt_path == "/ws");
+  const auto* wss = listener(c, "wss", "default");
+  REQUIRE(wss != nullptr);
+  CHECK(wss->bind == "0.0.0.0:8084");
+  CHECK(wss->websocket_mqtt_path == "/mqtt");
+  CHECK(wss->ssl_options.certfile == "c.pem");
+  CHECK(wss->ssl_options.verify == "verify_none");
+}
+
+TEST_CASE("bind forms normalise to HOST:PORT", "[config][listeners]") {
+  auto bind = [](std::string_view value) {
+    return from("listeners.tcp.default.bind = " + std::string(value)).listeners.at(0).bind;
+  };
+  CHECK(bind("\"0.0.0.0:1883\"") == "0.0.0.0:1883");
+  CHECK(bind("\":1884\"") == "0.0.0.0:1884");
+  CHECK(bind("\"1885\"") == "0.0.0.0:1885");
+  CHECK(bind("1886") == "0.0.0.0:1886");
+  CHECK(bind("\"localhost:1887\"") == "localhost:1887");
+  CHECK(bind("\"[::]:1888\"") == "[::]:1888");
+  CHECK(bind("\"[::1]:1889\"") == "[::1]:1889");
+  CHECK(bind("\"127.0.0.1:0\"") == "127.0.0.1:0");
+  CHECK(error_of("listeners.tcp.default.bind = \"0.0.0.0:70000\"") ==
+        "emqx.conf:1: listeners.tcp.default.bind: port must be between 0 and 65535, got "
+        "\"0.0.0.0:70000\"");
+  const std::string expected =
+      "emqx.conf:1: listeners.tcp.default.bind: expected HOST:PORT, :PORT or PORT such as "
+      "\"0.0.0.0:1883\", got ";
+  CHECK(error_of("listeners.tcp.default.bind = \"0.0.0.0\"") == expected + "\"0.0.0.0\"");
+  CHECK(error_of("listeners.tcp.default.bind = \"::1:1883\"") == expected + "\"::1:1883\"");
+  CHECK(error_of("listeners.tcp.default.bind = \"host:\"") == expected + "\"host:\"");
+  CHECK(error_of("listeners.tcp.default.bind = true") == expected + "true");
+  CHECK(error_of("listeners.tcp.default.bind = -1") == expected + "-1");
+  CHECK(error_of("dashboard.listeners.http.bind = \"x:y\"") ==
+        "emqx.conf:1: dashboard.listeners.http.bind: expected HOST:PORT, :PORT or PORT such as "
+        "\"0.0.0.0:1883\", got \"x:y\"");
+}
+
+TEST_CASE("a listener with no bind gets its type's port", "[config][listeners]") {
+  Config c = from(
+      "listeners.ssl.default.ssl_options.certfile = c.pem\n"
+      "listeners.ws.default.enable = true\n"
+      "listeners.wss.default.enable = true\n"
+      "listeners.tcp.default.enable = true\n");
+  REQUIRE(c.listeners.size() == 4);
+  CHECK(listener(c, "ssl", "default")->bind == "0.0.0.0:8883");
+  CHECK(listener(c, "ws", "default")->bind == "0.0.0.0:8083");
+  CHECK(listener(c, "wss", "default")->bind == "0.0.0.0:8084");
+  CHECK(listener(c, "tcp", "default")->bind == "0.0.0.0:1883");
+}
+
+TEST_CASE("named listeners replace the default; disabled ones are left out",
+          "[config][listeners]") {
+  Config only_ssl = from("listeners.ssl.default { bind = 8883 }");
+  REQUIRE(only_ssl.listeners.size() == 1);
+  CHECK(only_ssl.listeners[0].type == "ssl");
+
+  Config none = from("listeners.tcp.default.enable = false");
+  CHECK(none.listeners.empty());
+
+  Config deleted = from(
+      "listeners.tcp.default = marked_for_deletion\n"
+      "listeners.ws.default.bind = 8083");
+  REQUIRE(deleted.listeners.size() == 1);
+  CHECK(deleted.listeners[0].type == "ws");
+
+  // An empty listeners object names none: the default stays.
+  Config empty = from("listeners {}");
+  REQUIRE(empty.listeners.size() == 1);
+  CHECK(empty.listeners[0].bind == "0.0.0.0:1883");
+}
+
+TEST_CASE("two listeners on one address are an error", "[config][listeners]") {
+  CHECK(error_of("listeners.tcp.default.bind = 1883\nlisteners.ws.default.bind = \":1883\"") ==
+        "emqx.conf:2: listeners.ws.default.bind: 0.0.0.0:1883 is already used by "
+        "listeners.tcp.default");
+  CHECK(error_of("listeners.tcp.default.bind = 18083") ==
+        "emqx.conf:1: listeners.tcp.default.bind: 0.0.0.0:18083 is already used by "
+        "dashboard.listeners.http");
+  // Disabled listeners and port 0 do not count.
+  CHECK_NOTHROW(
+      from("listeners.tcp.a.bind = 1883\nlisteners.tcp.b { bind = 1883, enable = false }"));
+  CHECK_NOTHROW(
+      from("listeners.tcp.a.bind = \"127.0.0.1:0\"\nlisteners.tcp.b.bind = \"127.0.0.1:0\""));
+}
+
+TEST_CASE("listener option errors name the key", "[config][listeners]") {
+  CHECK(error_of("listeners.ws.default.websocket.mqtt_path = mqtt") ==
+        "emqx.conf:1: listeners.ws.default.websocket.mqtt_path: must start with '/', got "
+        "\"mqtt\"");
+  CHECK(error_of("listeners.ssl.default.ssl_options.verify = maybe") ==
+        "emqx.conf:1: listeners.ssl.default.ssl_options.verify: must be verify_peer or "
+        "verify_none, got \"maybe\"");
+  CHECK(error_of("listeners.tcp.default.max_connections = 0") ==
+        "emqx.conf:1: listeners.tcp.default.max_connections: must be between 1 and 4294967295, "
+        "got 0");
+  CHECK(error_of("listeners.tcp = 5") == "emqx.conf:1: listeners.tcp: expected an object, got 5");
+  CHECK(error_of("listeners.tcp.default = [1]") ==
+        "emqx.conf:1: listeners.tcp.default: expected an object, got an array");
+}
+
+TEST_CASE("bad values name the file, the line and the full key", "[config][errors]") {
+  CHECK(error_of("\n\nmqtt {\n  max_qos_allowed = 3\n}") ==
+        "emqx.conf:4: mqtt.max_qos_allowed: must be 0, 1 or 2, got 3");
+  CHECK(error_of("mqtt.max_qos_allowed = high") ==
+        "emqx.conf:1: mqtt.max_qos_allowed: must be 0, 1 or 2, got \"high\"");
+  CHECK(error_of("mqtt.retain_available = maybe") ==
+        "emqx.conf:1: mqtt.retain_available: expected true or false, got \"maybe\"");
+  CHECK(error_of("mqtt.max_inflight = 0") ==
+        "emqx.conf:1: mqtt.max_inflight: must be between 1 and 65535, got 0");
+  CHECK(error_of("mqtt.max_inflight = 1.5") ==
+        "emqx.conf:1: mqtt.max_inflight: expected an integer, got 1.5");
+  CHECK(error_of("mqtt.max_clientid_len = 10") ==
+        "emqx.conf:1: mqtt.max_clientid_len: must be between 23 and 65535, got 10");
+  CHECK(error_of("mqtt.max_topic_alias = 70000") ==
+        "emqx.conf:1: mqtt.max_topic_alias: must be between 0 and 65535, got 70000");
+  CHECK(error_of("mqtt.max_subscriptions = lots") ==
+        "emqx.conf:1: mqtt.max_subscriptions: expected an integer or infinity, got \"lots\"");
+  CHECK(error_of("mqtt.retry_interval = 30x") ==
+        "emqx.conf:1: mqtt.retry_interval: expected a duration such as 30s, 5m, 1h or 500ms, "
+        "got \"30x\"");
+  CHECK(error_of("mqtt.retry_interval = -5") ==
+        "emqx.conf:1: mqtt.retry_interval: expected a duration such as 30s, 5m, 1h or 500ms, "
+        "got -5");
+  CHECK(error_of("mqtt.idle_timeout = never") ==
+        "emqx.conf:1: mqtt.idle_timeout: expected a duration such as 30s, 5m or 1h, or "
+        "infinity, got \"never\"");
+  CHECK(error_of("mqtt.max_packet_size = 1TB") ==
+        "emqx.conf:1: mqtt.max_packet_size: expected a size such as 1MB, 64KB or 1024, got "
+        "\"1TB\"");
+  CHECK(error_of("mqtt.max_packet_size = 512MB") ==
+        "emqx.conf:1: mqtt.max_packet_size: must be between 1 and 256MB, got \"512MB\"");
+  CHECK(error_of("mqtt.keepalive_multiplier = 0") ==
+        "emqx.conf:1: mqtt.keepalive_multiplier: must be greater than 0, got 0");
+  CHECK(error_of("mqtt.keepalive_multiplier = fast") ==
+        "emqx.conf:1: mqtt.keepalive_multiplier: expected a number, got \"fast\"");
+  CHECK(error_of("mqtt.server_keepalive = 0") ==
+        "emqx.conf:1: mqtt.server_keepalive: must be between 1 and 65535, got 0");
+  CHECK(error_of("mqtt.server_keepalive = off") ==
+        "emqx.conf:1: mqtt.server_keepalive: expected seconds (1 to 65535) or disabled, got "
+        "\"off\"");
+  CHECK(error_of("mqtt.shared_subscription_strategy = fair") ==
+        "emqx.conf:1: mqtt.shared_subscription_strategy: must be random, round_robin, "
+        "round_robin_per_group, sticky, local, hash_topic or hash_clientid, got \"fair\"");
+  CHECK(error_of("mqtt.server_reference = [a]") ==
+        "emqx.conf:1: mqtt.server_reference: expected a string, got an array");
+  CHECK(error_of("node.name = emqx") ==
+        "emqx.conf:1: node.name: must look like name@host, got \"emqx\"");
+  CHECK(error_of("node.name = \"a@b@c\"") ==
+        "emqx.conf:1: node.name: must look like name@host, got \"a@b@c\"");
+  CHECK(error_of("node.data_dir = \"\"") == "emqx.conf:1: node.data_dir: must not be empty");
+  CHECK(error_of("node.io_threads = 5000") ==
+        "emqx.conf:1: node.io_threads: must be between 0 and 1024, got 5000");
+  CHECK(error_of("mqtt = 5") == "emqx.conf:1: mqtt: expected an object, got 5");
+  CHECK(error_of("sys_topics.sys_event_messages = yes") ==
+        "emqx.conf:1: sys_topics.sys_event_messages: expected an object, got \"yes\"");
+  CHECK(error_of("retainer.max_payload_size = big") ==
+        "emqx.conf:1: retainer.max_payload_size: expected a size such as 1MB, 64KB or 1024, "
+        "got \"big\"");
+  CHECK(error_of("sys_topics.sys_msg_interval = sometimes") ==
+        "emqx.conf:1: sys_topics.sys_msg_interval: expected a duration such as 30s, 5m or 1h, "
+        "or disabled, got \"sometimes\"");
+}
+
+TEST_CASE("syntax errors and missing files name the file", "[config][errors]") {
+  CHECK(error_of("a = 1\nlisteners.tcp.default.bind = 0.0.0.0:1883") ==
+        "emqx.conf:2: unexpected ':' after the value of listeners.tcp.default.bind (quote "
+        "strings that contain ':')");
+  TempDir dir;
+  std::string path = (dir.path() / "missing.conf").string();
+  try {
+    load(path, {});
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) == path + ": cannot read config file: no such file");
+  }
+}
+
+TEST_CASE("a file with includes loads; errors point into the included file", "[config]") {
+  TempDir dir;
+  dir.write("conf.d/mqtt.conf", "mqtt {\n  max_inflight = 64\n  max_qos_allowed = ${qos}\n}\n");
+  std::string path =
+      dir.write("emqx.conf", "qos = 1\ninclude \"conf.d/mqtt.conf\"\nnode.name = \"a@b\"\n");
+  Config c = load(path, {});
+  CHECK(c.mqtt.max_inflight == 64);
+  CHECK(c.mqtt.max_qos_allowed == 1);
+  CHECK(c.node.name == "a@b");
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0] == path + ":1: unknown key qos (ignored)");
+
+  std::string bad = dir.write("conf.d/mqtt.conf", "mqtt {\n  max_inflight = 0\n}\n");
+  try {
+    load(path, {});
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) ==
+          bad + ":2: mqtt.max_inflight: must be between 1 and 65535, got 0");
+  }
+}
+
+TEST_CASE("unknown keys are warnings with their line; EMQX features not built are quiet",
+          "[config][warnings]") {
+  Config c = from(R"(
+mqtt.bogus = 1
+mqtt { max_inflight = 10, exclusive_subscription = true }
+listeners.tcp.default { bind = 1883, acceptors = 16, proxy_protocol = false }
+listeners.quic.default.bind = 14567
+nonsense { a = 1 }
+node { cookie = "emqxsecretcookie", process_limit = 2097152 }
+log.file { enable = true, level = warning }
+cluster { name = emqxcl, discovery_strategy = static, static.seeds = ["emqx@n1"] }
+authentication = [{ mechanism = password_based, backend = built_in_database }]
+authorization { no_match = allow, sources = [] }
+durable_sessions.enable = true
+dashboard { default_username = admin, listeners.https.bind = 0 }
+rpc.port_discovery = manual
+zones.default.mqtt.max_inflight = 5
+)");
+  CHECK(c.mqtt.max_inflight == 10);
+  REQUIRE(c.warnings.size() == 6);
+  CHECK(c.warnings[0] == "emqx.conf:2: unknown key mqtt.bogus (ignored)");
+  CHECK(c.warnings[1] == "emqx.conf:3: unknown key mqtt.exclusive_subscription (ignored)");
+  CHECK(c.warnings[2] == "emqx.conf:4: unknown key listeners.tcp.default.acceptors (ignored)");
+  CHECK(c.warnings[3] == "emqx.conf:4: unknown key listeners.tcp.default.proxy_protocol (ignored)");
+  CHECK(c.warnings[4] == "emqx.conf:5: unknown key listeners.quic (ignored)");
+  CHECK(c.warnings[5] == "emqx.conf:6: unknown key nonsense (ignored)");
+}
+
+TEST_CASE("environment overrides: double underscore is a dot, env wins", "[config][env]") {
+  Env env{{"EMQX_LISTENERS__TCP__DEFAULT__BIND", "0.0.0.0:1884"},
+          {"EMQX_NODE__NAME", "emqx@10.0.0.5"},
+          {"EMQX_MQTT__MAX_INFLIGHT", "64"},
+          {"EMQX_LOG__CONSOLE__LEVEL", "debug"},
+          {"PATH", "/usr/bin"},
+          {"HOME", "/root"}};
+  Config c = from("node.name = \"file@host\"\nmqtt.max_inflight = 10\n", env);
+  CHECK(c.warnings.empty());
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].type == "tcp");
+  CHECK(c.listeners[0].name == "default");
+  CHECK(c.listeners[0].bind == "0.0.0.0:1884");
+  CHECK(c.node.name == "emqx@10.0.0.5");
+  CHECK(c.mqtt.max_inflight == 64);
+  CHECK(c.log.console_level == "debug");
+}
+
+TEST_CASE("environment overrides also work with no file at all", "[config][env]") {
+  Config bind = load("", {{"EMQX_LISTENERS__TCP__DEFAULT__BIND", "1884"}});
+  REQUIRE(bind.listeners.size() == 1);
+  CHECK(bind.listeners[0].bind == "0.0.0.0:1884");
+  // Naming only another option of the default listener keeps its default bind.
+  Config conns = load("", {{"EMQX_LISTENERS__TCP__DEFAULT__MAX_CONNECTIONS", "10"}});
+  REQUIRE(conns.listeners.size() == 1);
+  CHECK(conns.listeners[0].bind == "0.0.0.0:1883");
+  CHECK(conns.listeners[0].max_connections == 10);
+  Config off = load("", {{"EMQX_LISTENERS__TCP__DEFAULT__ENABLE", "false"}});
+  CHECK(off.listeners.empty());
+  Config ws = load("", {{"EMQX_LISTENERS__WS__DEFAULT__BIND", "8083"}});
+  REQUIRE(ws.listeners.size() == 1);
+  CHECK(ws.listeners[0].type == "ws");
+}
+
+TEST_CASE("environment values are HOCON when they parse, text otherwise", "[config][env]") {
+  Env env{
+      {"EMQX_CLUSTER__STATIC__SEEDS", R"(["n1@127.0.0.1:4371", "n2@127.0.0.1:4371"])"},
+      {"EMQX_LISTENERS__WS__DEFAULT", R"({ bind = "0.0.0.0:8083", websocket.mqtt_path = "/ws" })"},
+      {"EMQX_LISTENERS__WS__DEFAULT__MAX_CONNECTIONS", "77"},
+      {"EMQX_MQTT__SERVER_REFERENCE", "  spaced  "},
+      {"EMQX_MQTT__RESPONSE_INFORMATION", "a#b//c"},
+      {"EMQX_NODE__DATA_DIR", "C:\\data"}};
+  Config c = load("", env);
+  CHECK(c.warnings.empty());
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].bind == "0.0.0.0:8083");
+  CHECK(c.listeners[0].websocket_mqtt_path == "/ws");
+  CHECK(c.listeners[0].max_connections == 77);
+  CHECK(c.mqtt.server_reference == "spaced");
+  CHECK(c.mqtt.response_information == "a#b//c");
+  CHECK(c.node.data_dir == "C:\\data");
+}
+
+TEST_CASE("environment values may use substitutions", "[config][env]") {
+  Env env{{"EMQX_NODE__NAME", "emqx@${HOSTNAME}"}, {"HOSTNAME", "pod-3.emqxd"}};
+  CHECK(load("", env).node.name == "emqx@pod-3.emqxd");
+  Env self{{"EMQX_NODE__DATA_DIR", "${node.data_dir}/sub"}};
+  CHECK(from("node.data_dir = /var/lib", self).node.data_dir == "/var/lib/sub");
+  // The file may refer to a key the environment sets.
+  Env over{{"EMQX_MQTT__MAX_INFLIGHT", "99"}};
+  CHECK(from("mqtt.max_awaiting_rel = ${mqtt.max_inflight}", over).mqtt.max_awaiting_rel == 99);
+}
+
+TEST_CASE("only EMQX_ variables whose root is in the schema count", "[config][env]") {
+  Env env{{"EMQX_NODE_NAME", "emqx@script"},  // the start script's, single underscore
+          {"EMQX_LOG_DIR", "/var/log"},
+          {"EMQX_ETC_DIR", "/etc/emqx"},
+          {"EMQX_", "x"},
+          {"EMQX_MQTT____X", "1"},
+          {"emqx_mqtt__max_inflight", "5"},
+          {"MQTT__MAX_INFLIGHT", "5"}};
+  Config c = load("", env);
+  CHECK(c.warnings.empty());
+  CHECK(c.node.name == "emqx@127.0.0.1");
+  CHECK(c.mqtt.max_inflight == 32);
+}
+
+TEST_CASE("environment errors and warnings name the variable", "[config][env]") {
+  try {
+    load("", {{"EMQX_MQTT__MAX_QOS_ALLOWED", "3"}});
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) ==
+          "EMQX_MQTT__MAX_QOS_ALLOWED: mqtt.max_qos_allowed: must be 0, 1 or 2, got 3");
+  }
+  try {
+    load("", {{"EMQX_LISTENERS__TCP__DEFAULT__BIND", "0.0.0.0:99999"}});
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) ==
+          "EMQX_LISTENERS__TCP__DEFAULT__BIND: listeners.tcp.default.bind: port must be "
+          "between 0 and 65535, got \"0.0.0.0:99999\"");
+  }
+  Config c = load("", {{"EMQX_MQTT__BOGUS", "1"}});
+  REQUIRE(c.warnings.size() == 1);
+  CHECK(c.warnings[0] == "EMQX_MQTT__BOGUS: unknown key mqtt.bogus (ignored)");
+}
+
+TEST_CASE("parse_duration", "[config][duration]") {
+  CHECK(parse_duration("30s") == Duration(30s));
+  CHECK(parse_duration("5m") == Duration(5min));
+  CHECK(parse_duration("1h") == Duration(1h));
+  CHECK(parse_duration("500ms") == Duration(500ms));
+  CHECK(parse_duration("2d") == Duration(48h));
+  CHECK(parse_duration("1h30m") == Duration(90min));
+  CHECK(parse_duration("1d2h3m4s5ms") == Duration(26h + 3min + 4s + 5ms));
+  CHECK(parse_duration("0s") == Duration::zero());
+  CHECK(parse_duration("30S") == Duration(30s));
+  CHECK(parse_duration("10MS") == Duration(10ms));
+  CHECK(parse_duration("1500") == Duration(1500ms));
+  CHECK_FALSE(parse_duration(""));
+  CHECK_FALSE(parse_duration("s"));
+  CHECK_FALSE(
+      parse_duration("30"
+                     "x"));
+  CHECK_FALSE(parse_duration("-5s"));
+  CHECK_FALSE(parse_duration("1.5s"));
+  CHECK_FALSE(parse_duration("30 s"));
+  CHECK_FALSE(parse_duration("1h30"));
+  CHECK_FALSE(parse_duration("99999999999999999999d"));
+  CHECK_FALSE(parse_duration("9999999999999999d"));
+}
+
+TEST_CASE("parse_size", "[config][size]") {
+  CHECK(parse_size("1024") == 1024u);
+  CHECK(parse_size("10B") == 10u);
+  CHECK(parse_size("64KB") == 64u * 1024);
+  CHECK(parse_size("1MB") == 1024u * 1024);
+  CHECK(parse_size("1mb") == 1024u * 1024);
+  CHECK(parse_size("2Gb") == 2ull * 1024 * 1024 * 1024);
+  CHECK(parse_size("0") == 0u);
+  CHECK_FALSE(parse_size(""));
+  CHECK_FALSE(parse_size("MB"));
+  CHECK_FALSE(parse_size("1TB"));
+  CHECK_FALSE(parse_size("1.5MB"));
+  CHECK_FALSE(parse_size("-1"));
+  CHECK_FALSE(parse_size("1 MB"));
+  CHECK_FALSE(parse_size("99999999999999999999"));
+  CHECK_FALSE(parse_size("99999999999GB"));
+}
+
+TEST_CASE("environment() reads the process environment", "[config][env]") {
+  auto env = emqxd::config::environment();
+  REQUIRE(env.count("PATH") == 1);
+  CHECK_FALSE(env["PATH"].empty());
+}
+
+TEST_CASE("deploy/emqx.conf loads with no warnings and documents the defaults",
+          "[config][deploy]") {
+  std::string path = source_root() + "/deploy/emqx.conf";
+  REQUIRE(std::filesystem::exists(path));
+  Config c = load(path, {});
+  INFO(path << "\n" << joined(c.warnings));
+  CHECK(c.warnings.empty());
+  Config defaults = load("", {});
+  CHECK(c.node.name == defaults.node.name);
+  CHECK(c.node.data_dir == defaults.node.data_dir);
+  CHECK(c.mqtt.max_packet_size == defaults.mqtt.max_packet_size);
+  CHECK(c.mqtt.max_qos_allowed == defaults.mqtt.max_qos_allowed);
+  CHECK(c.mqtt.session_expiry_interval == defaults.mqtt.session_expiry_interval);
+  CHECK(c.dashboard_http_bind == defaults.dashboard_http_bind);
+  const auto* tcp = listener(c, "tcp", "default");
+  REQUIRE(tcp != nullptr);
+  CHECK(tcp->bind == "0.0.0.0:1883");
+  // Uncommenting every documented key must also load cleanly: the comments are the
+  // defaults, written as a user would write them.
+  std::ifstream in(path);
+  std::string line;
+  std::string uncommented;
+  while (std::getline(in, line)) {
+    auto hash = line.find("# ");
+    bool setting = hash != std::string::npos && line.find_first_not_of(' ') == hash &&
+                   line.find(" = ", hash) != std::string::npos;
+    uncommented += (setting ? line.substr(0, hash) + line.substr(hash + 2) : line) + "\n";
+  }
+  Config all = load_string(uncommented, {}, "emqx.conf (uncommented)");
+  INFO(joined(all.warnings));
+  CHECK(all.warnings.empty());
+  CHECK(all.listeners.size() == 4);
+  CHECK(all.mqtt.max_inflight == defaults.mqtt.max_inflight);
+  CHECK(all.mqtt.idle_timeout == defaults.mqtt.idle_timeout);
+  CHECK(all.sys_topics.sys_msg_interval == defaults.sys_topics.sys_msg_interval);
+  CHECK(all.retainer.max_payload_size == defaults.retainer.max_payload_size);
+}
