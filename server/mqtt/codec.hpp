@@ -32,7 +32,8 @@ Result<FrameHeader> peek_frame(std::string_view in, std::uint32_t max_packet_siz
 
 // Decodes one complete packet whose body (remaining_length bytes after the fixed header)
 // is `body`. `version` is the connection's protocol version (ignored for CONNECT, which
-// carries its own). A Publish result holds views into `body`.
+// carries its own). A Publish result holds views into `body`. Which checks decode makes and
+// which it leaves to the channel (topic aliases, topic syntax, ...): see codec.cpp's essay.
 Result<Packet> decode(const FrameHeader& h, std::string_view body, ProtocolVersion version);
 
 // Appends the encoding of `p` for a connection of `version` to `out`. Fields that do not
