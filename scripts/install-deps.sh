@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything emqxd needs to build and test on Debian 12, from Debian's packages
+# (and MQTT.js from the npm registry for the integration tests). Idempotent; run as root
+# or with sudo available. Usage: scripts/install-deps.sh [--test]
+set -euo pipefail
+
+want_tests=0
+[[ "${1:-}" == "--test" ]] && want_tests=1
+
+build_pkgs=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+)
+test_pkgs=(
+  catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest
+)
+
+pkgs=("${build_pkgs[@]}")
+((want_tests)) && pkgs+=("${test_pkgs[@]}")
+# Node.js may come from elsewhere (with its own npm); take Debian's only if there is none.
+((want_tests)) && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ((want_tests)); then
+  # MQTT.js for the integration tests, kept inside the repo's tests folder.
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  if [[ ! -d "$here/tests/integration/node_modules/mqtt" ]]; then
+    (cd "$here/tests/integration" && npm install --no-audit --no-fund --silent)
+  fi
+fi

@@ -1,0 +1,220 @@
+#include "app/node.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <ctime>
+#include <future>
+#include <thread>
+
+#include "common/log.hpp"
+#include "net/listener.hpp"
+#include "net/node_state.hpp"
+#include "net/worker.hpp"
+
+#ifndef EMQXD_VERSION
+#define EMQXD_VERSION "0.0.0"
+#endif
+
+namespace emqxd::app {
+
+namespace asio = boost::asio;
+
+namespace {
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("node");
+  return l;
+}
+
+std::string rfc3339_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// "messages_dropped_no_subscribers" -> "messages/dropped/no_subscribers": EMQX's $SYS
+// metric topics use the first two words as levels.
+std::string metric_topic(std::string name) {
+  int levels = 0;
+  for (auto& c : name) {
+    if (c == '_' && levels < 2) {
+      c = '/';
+      ++levels;
+    }
+  }
+  return name;
+}
+}  // namespace
+
+struct Node::Impl {
+  explicit Impl(config::Config cfg) : state(std::move(cfg)) {}
+
+  void publish_sys(const std::string& sub_topic, std::string payload) {
+    auto msg = std::make_shared<mqtt::Message>();
+    msg->topic = "$SYS/brokers/" + state.config.node.name + "/" + sub_topic;
+    msg->payload = std::move(payload);
+    msg->retain = true;
+    msg->received_at = mqtt::Message::Clock::now();
+    state.workers[0]->publish(msg, {});
+  }
+
+  void publish_heartbeat() {
+    auto up = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - state.started)
+                  .count();
+    publish_sys("uptime", std::to_string(up));
+    publish_sys("datetime", rfc3339_now());
+  }
+
+  void publish_stats() {
+    std::int64_t connections = 0;
+    std::int64_t sessions = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> sums;
+    for (auto& w : state.workers) {
+      const auto& m = w->metrics_view();
+      connections += m.connections.load(std::memory_order_relaxed);
+      sessions += m.sessions.load(std::memory_order_relaxed);
+    }
+#define EMQXD_SUM(name)                                                       \
+  {                                                                           \
+    std::uint64_t total = 0;                                                  \
+    for (auto& w : state.workers) {                                           \
+      total += w->metrics_view().name.load(std::memory_order_relaxed);        \
+    }                                                                         \
+    sums.emplace_back(#name, total);                                          \
+  }
+    EMQXD_COUNTERS(EMQXD_SUM)
+#undef EMQXD_SUM
+    state.retainer.expire(mqtt::Message::Clock::now());
+    auto b = state.broker.stats();
+    publish_sys("stats/connections/count", std::to_string(connections));
+    publish_sys("stats/sessions/count", std::to_string(sessions));
+    publish_sys("stats/subscriptions/count", std::to_string(b.subscriptions));
+    publish_sys("stats/subscriptions/shared/count", std::to_string(b.shared_subscriptions));
+    publish_sys("stats/topics/count", std::to_string(b.topics));
+    publish_sys("stats/retained/count", std::to_string(state.retainer.size()));
+    for (auto& [name, value] : sums) publish_sys("metrics/" + metric_topic(name), std::to_string(value));
+  }
+
+  void schedule(std::shared_ptr<asio::steady_timer> timer, std::chrono::milliseconds every,
+                void (Impl::*what)()) {
+    timer->expires_after(every);
+    timer->async_wait([this, timer, every, what](const boost::system::error_code& ec) {
+      if (ec || state.shutting_down) return;
+      (this->*what)();
+      schedule(timer, every, what);
+    });
+  }
+
+  net::NodeState state;
+  std::vector<std::unique_ptr<net::Listener>> listeners;
+  bool started = false;
+  bool stopped = false;
+};
+
+Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
+  const auto& c = impl_->state.config;
+  unsigned threads = c.node.io_threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) {
+    impl_->state.workers.push_back(std::make_unique<net::Worker>(i, impl_->state));
+  }
+}
+
+Node::~Node() { shutdown(); }
+
+void Node::start() {
+  auto& s = impl_->state;
+  std::vector<net::Worker*> workers;
+  for (auto& w : s.workers) workers.push_back(w.get());
+  for (const auto& l : s.config.listeners) {
+    if (l.type != "tcp") {
+      logger()->warn("listener {}:{} of type {} is not supported yet; skipped", l.type, l.name,
+                     l.type);
+      continue;
+    }
+    impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
+  }
+  for (auto& w : s.workers) w->start();
+  for (auto& l : impl_->listeners) {
+    l->start();
+    logger()->info("listener {} on port {}", l->name(), l->port());
+  }
+  logger()->warn(
+      "no authentication configured: anonymous clients are allowed (as EMQX's default)");
+
+  auto& w0 = *s.workers[0];
+  asio::post(w0.io(), [this] {
+    impl_->publish_sys("version", EMQXD_VERSION);
+    impl_->publish_sys("sysdescr", "emqxd");
+    impl_->publish_heartbeat();
+    impl_->publish_stats();
+  });
+  if (s.config.sys_topics.sys_heartbeat_interval.count() > 0) {
+    impl_->schedule(std::make_shared<asio::steady_timer>(w0.io()),
+                    s.config.sys_topics.sys_heartbeat_interval, &Impl::publish_heartbeat);
+  }
+  if (s.config.sys_topics.sys_msg_interval.count() > 0) {
+    impl_->schedule(std::make_shared<asio::steady_timer>(w0.io()),
+                    s.config.sys_topics.sys_msg_interval, &Impl::publish_stats);
+  }
+  impl_->started = true;
+  logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
+                 s.workers.size());
+}
+
+void Node::run_until_signal() {
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int sig) {
+    logger()->info("signal {} received; shutting down", sig);
+  });
+  signals_io.run();
+  shutdown();
+}
+
+void Node::shutdown() {
+  if (!impl_->started || impl_->stopped) return;
+  impl_->stopped = true;
+  auto& s = impl_->state;
+  s.shutting_down = true;
+  for (auto& l : impl_->listeners) l->stop();
+
+  // Runs `f` on every worker and waits for all of them.
+  auto on_all = [&](auto f) {
+    std::vector<std::future<void>> done;
+    for (auto& w : s.workers) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      asio::post(w->io(), [p, f, wp = w.get()] {
+        f(*wp);
+        p->set_value();
+      });
+    }
+    for (auto& d : done) d.wait_for(std::chrono::seconds(5));
+  };
+  // Phase one: sessions end with the process, so wills are published [MQTT-3.1.2-8];
+  // give the deliveries a moment to reach subscribers that are still connected.
+  on_all([](net::Worker& w) { w.publish_wills_for_shutdown(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Phase two: DISCONNECT 0x8B to MQTT 5 clients, then close.
+  on_all([](net::Worker& w) { w.kick_all(mqtt::ReasonCode::ServerShuttingDown); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::atomic<std::size_t> open{0};
+    on_all([&open](net::Worker& w) { open += w.connection_count(); });
+    if (open == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : s.workers) w->stop();
+  for (auto& w : s.workers) w->join();
+  logger()->info("stopped");
+}
+
+}  // namespace emqxd::app

@@ -1,0 +1,32 @@
+#pragma once
+// Node: the composition root (STYLE.md section 1). Builds the shared node state, the
+// workers and the listeners from the config, runs them, publishes $SYS, and shuts down
+// gracefully. The only code that sees every module.
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace emqxd::app {
+
+class Node {
+ public:
+  explicit Node(config::Config cfg);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Binds every listener (throws std::runtime_error naming the listener on failure) and
+  // starts the worker threads.
+  void start();
+  // Blocks until SIGINT or SIGTERM, then shuts down: stop accepting, publish wills,
+  // DISCONNECT 0x8B to MQTT 5 clients, close, stop the workers.
+  void run_until_signal();
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emqxd::app

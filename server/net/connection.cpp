@@ -1,0 +1,226 @@
+#include "net/connection.hpp"
+
+#include <boost/asio/buffer.hpp>
+
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "mqtt/codec.hpp"
+#include "net/worker.hpp"
+
+namespace emqxd::net {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+thread_local char t_read_buffer[kReadChunk];  // one per worker thread
+}  // namespace
+
+Connection::Connection(Worker& worker, asio::ip::tcp::socket socket,
+                       std::shared_ptr<std::atomic<std::uint32_t>> count)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      timer_(worker.io()),
+      channel_(worker, *this),
+      count_(std::move(count)) {
+  error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() {
+  if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::start() {
+  worker_.add_connection(this);
+  metrics::Metrics& m = worker_.metrics();
+  m.connections.fetch_add(1, std::memory_order_relaxed);
+  last_read_ = std::chrono::steady_clock::now();
+  // Until CONNECT arrives, the keep alive timer is the idle timeout.
+  set_keepalive(worker_.config().mqtt.idle_timeout);
+  wait_readable();
+}
+
+void Connection::wait_readable() {
+  if (reading_ || closed_ || closing_ || paused_) return;
+  reading_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const error_code& ec) {
+                       self->reading_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->shutdown_now();
+                         return;
+                       }
+                       self->on_readable();
+                     });
+}
+
+void Connection::on_readable() {
+  if (closed_) return;
+  // Drain what the socket has, up to a bound so one busy client cannot starve the others.
+  for (int round = 0; round < 4 && !closed_ && !closing_ && !paused_; ++round) {
+    error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kReadChunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec || n == 0) {  // EOF or error: the peer is gone
+      shutdown_now();
+      return;
+    }
+    last_read_ = std::chrono::steady_clock::now();
+    metrics::inc(worker_.metrics().bytes_received, n);
+    if (in_.empty()) {
+      consume(std::string_view(t_read_buffer, n));
+    } else {
+      in_.append(t_read_buffer, n);
+      std::string carried;
+      carried.swap(in_);
+      consume(carried);
+    }
+    if (n < kReadChunk) break;
+  }
+  wait_readable();
+}
+
+// Parses every whole packet in `data`; what is left (a partial packet, or input that
+// waits while the channel is paused) is kept in in_.
+void Connection::consume(std::string_view data) {
+  const std::uint32_t max_size = worker_.config().mqtt.max_packet_size;
+  while (!data.empty()) {
+    if (closing_ || closed_) return;
+    if (!channel_.accepting_input()) {
+      paused_ = true;
+      break;
+    }
+    auto h = mqtt::peek_frame(data, max_size);
+    if (!h) {
+      if (h.error() == Errc::NeedMoreData) break;
+      channel_.handle_decode_error(h.error());
+      return;
+    }
+    if (h->total() > data.size()) {
+      in_.reserve(h->total());
+      break;
+    }
+    auto body = data.substr(h->header_length, h->remaining_length);
+    auto packet = mqtt::decode(*h, body, channel_.version());
+    data.remove_prefix(h->total());
+    if (!packet) {
+      channel_.handle_decode_error(packet.error());
+      return;
+    }
+    channel_.handle_in(std::move(*packet));
+  }
+  if (!data.empty()) in_.assign(data.data(), data.size());
+  if (in_.empty() && in_.capacity() > 0) std::string().swap(in_);
+}
+
+void Connection::resume_input() {
+  if (!paused_) return;
+  paused_ = false;
+  asio::post(worker_.io(), [self = shared_from_this()] {
+    if (self->closed_) return;
+    if (!self->in_.empty()) {
+      std::string carried;
+      carried.swap(self->in_);
+      self->consume(carried);
+    }
+    self->wait_readable();
+  });
+}
+
+std::string& Connection::output() {
+  if (!dirty_ && !closed_) {
+    dirty_ = true;
+    worker_.mark_dirty(shared_from_this());
+  }
+  return out_;
+}
+
+void Connection::flush() {
+  dirty_ = false;
+  if (closed_ || waiting_write_) return;
+  while (!out_.empty()) {
+    error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      wait_writable();
+      return;
+    }
+    if (ec) {
+      shutdown_now();
+      return;
+    }
+    metrics::inc(worker_.metrics().bytes_sent, n);
+    if (n == out_.size()) {
+      std::string().swap(out_);  // idle connections keep no buffer
+    } else {
+      out_.erase(0, n);
+    }
+  }
+  if (closing_) shutdown_now();
+}
+
+void Connection::wait_writable() {
+  waiting_write_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                     [self = shared_from_this()](const error_code& ec) {
+                       self->waiting_write_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->shutdown_now();
+                         return;
+                       }
+                       self->flush();
+                     });
+}
+
+void Connection::close() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  output();  // make sure a flush runs; it closes once the output is written
+}
+
+void Connection::set_keepalive(std::chrono::milliseconds timeout) {
+  keepalive_ = timeout;
+  timer_.cancel();
+  if (keepalive_.count() > 0) arm_keepalive(keepalive_);
+}
+
+void Connection::arm_keepalive(std::chrono::milliseconds after) {
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec) self->on_keepalive_timer();
+  });
+}
+
+void Connection::on_keepalive_timer() {
+  if (closed_ || keepalive_.count() == 0) return;
+  // The timer is re-armed once per period, not per packet: reads only stamp last_read_.
+  auto idle = std::chrono::steady_clock::now() - last_read_;
+  if (idle >= keepalive_) {
+    channel_.handle_keepalive_timeout();  // [MQTT-3.1.2-24]
+    return;
+  }
+  arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(keepalive_ - idle) +
+                std::chrono::milliseconds(1));
+}
+
+void Connection::shutdown_now() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ec;
+  timer_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  std::string().swap(in_);
+  std::string().swap(out_);
+  worker_.remove_connection(this);
+  worker_.metrics().connections.fetch_sub(1, std::memory_order_relaxed);
+  channel_.handle_closed();
+}
+
+}  // namespace emqxd::net

@@ -1,0 +1,152 @@
+#include "net/listener.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <stdexcept>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+#include "net/connection.hpp"
+#include "net/worker.hpp"
+
+namespace emqxd::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("listener");
+  return l;
+}
+
+tcp::endpoint parse_bind(const std::string& bind) {
+  auto colon = bind.rfind(':');
+  std::string host = colon == std::string::npos ? "0.0.0.0" : bind.substr(0, colon);
+  std::string port = colon == std::string::npos ? bind : bind.substr(colon + 1);
+  if (host.empty()) host = "0.0.0.0";
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("bad bind address '" + bind + "'");
+  int p = 0;
+  try {
+    p = std::stoi(port);
+  } catch (...) {
+    throw std::runtime_error("bad bind port '" + bind + "'");
+  }
+  if (p < 0 || p > 65535) throw std::runtime_error("bad bind port '" + bind + "'");
+  return {addr, static_cast<unsigned short>(p)};
+}
+}  // namespace
+
+struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
+  Acceptor(Worker& w, std::string n, std::uint32_t max,
+           std::shared_ptr<std::atomic<std::uint32_t>> c)
+      : worker(w), acceptor(w.io()), backoff(w.io()), name(std::move(n)), max_connections(max),
+        count(std::move(c)) {}
+
+  void accept() {
+    acceptor.async_accept(worker.io(), [self = shared_from_this()](const error_code& ec,
+                                                                    tcp::socket socket) {
+      self->on_accept(ec, std::move(socket));
+    });
+  }
+
+  void on_accept(const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE) or the like: say so (not on every retry) and
+      // back off briefly; established connections are unaffected.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_warning > std::chrono::seconds(10)) {
+        last_warning = now;
+        logger()->warn("listener={} accept failed: {}; refusing new connections for now", name,
+                       ec.message());
+      }
+      metrics::inc(worker.metrics().connections_refused);
+      backoff.expires_after(std::chrono::milliseconds(100));
+      backoff.async_wait([self = shared_from_this()](const error_code& e) {
+        if (!e) self->accept();
+      });
+      return;
+    }
+    if (count->fetch_add(1, std::memory_order_relaxed) >= max_connections) {
+      count->fetch_sub(1, std::memory_order_relaxed);
+      metrics::inc(worker.metrics().connections_refused);
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_warning > std::chrono::seconds(10)) {
+        last_warning = now;
+        logger()->warn("listener={} max_connections ({}) reached; refusing", name,
+                       max_connections);
+      }
+      error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Connection>(worker, std::move(socket), count)->start();
+    }
+    accept();
+  }
+
+  Worker& worker;
+  tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+  std::string name;
+  std::uint32_t max_connections;
+  std::shared_ptr<std::atomic<std::uint32_t>> count;
+  std::chrono::steady_clock::time_point last_warning{};
+};
+
+Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
+    : name_(cfg.type + ":" + cfg.name), count_(std::make_shared<std::atomic<std::uint32_t>>(0)) {
+  tcp::endpoint ep;
+  try {
+    ep = parse_bind(cfg.bind);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("listener " + name_ + ": " + e.what());
+  }
+  for (auto* w : workers) {
+    auto a = std::make_shared<Acceptor>(*w, name_, cfg.max_connections, count_);
+    error_code ec;
+    a->acceptor.open(ep.protocol(), ec);
+    if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      ::setsockopt(a->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    if (port_ != 0) ep.port(port_);  // bind every acceptor to the port the first got
+    if (!ec) a->acceptor.bind(ep, ec);
+    if (!ec) a->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("listener " + name_ + ": cannot listen on " + cfg.bind + ": " +
+                               ec.message());
+    }
+    port_ = a->acceptor.local_endpoint().port();
+    acceptors_.push_back(std::move(a));
+  }
+}
+
+Listener::~Listener() = default;
+
+void Listener::start() {
+  for (auto& a : acceptors_) {
+    asio::post(a->worker.io(), [a] { a->accept(); });
+  }
+}
+
+void Listener::stop() {
+  for (auto& a : acceptors_) {
+    asio::post(a->worker.io(), [a] {
+      error_code ec;
+      a->acceptor.close(ec);
+      a->backoff.cancel();
+    });
+  }
+}
+
+}  // namespace emqxd::net

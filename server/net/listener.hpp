@@ -1,0 +1,39 @@
+#pragma once
+// Listener: one MQTT/TCP listener (listeners.tcp.<name>). An acceptor per worker on the
+// same port with SO_REUSEPORT, so the kernel spreads connections over the workers and a
+// connection lives on the worker that accepted it. Refuses cleanly past max_connections
+// or when the process is out of file descriptors, and keeps serving everyone else.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace emqxd::net {
+
+class Worker;
+
+class Listener {
+ public:
+  // Binds now (throws std::runtime_error naming the listener and address on failure).
+  Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  void start();  // begins accepting on every worker
+  void stop();   // any thread: closes the acceptors
+  unsigned short port() const { return port_; }
+  const std::string& name() const { return name_; }
+  std::uint32_t connections() const { return count_->load(std::memory_order_relaxed); }
+
+ private:
+  struct Acceptor;
+  std::string name_;
+  unsigned short port_ = 0;
+  std::shared_ptr<std::atomic<std::uint32_t>> count_;
+  std::vector<std::shared_ptr<Acceptor>> acceptors_;
+};
+
+}  // namespace emqxd::net

@@ -1,0 +1,15 @@
+#include "net/node_state.hpp"
+
+#include "net/worker.hpp"
+
+namespace emqxd::net {
+
+NodeState::NodeState(config::Config c)
+    : config(std::move(c)),
+      broker(broker::parse_shared_strategy(config.mqtt.shared_subscription_strategy)
+                 .value_or(broker::SharedStrategy::RoundRobin)),
+      retainer(broker::RetainerLimits{config.retainer.max_retained_messages,
+                                      config.retainer.max_payload_size,
+                                      config.retainer.msg_expiry_interval}) {}
+
+}  // namespace emqxd::net

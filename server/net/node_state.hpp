@@ -1,0 +1,53 @@
+#pragma once
+// NodeState: what every worker of a node shares. Read-mostly; each member says how it is
+// protected. Built by app::Node, which owns it and outlives the workers.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/auth.hpp"
+#include "broker/broker.hpp"
+#include "broker/retainer.hpp"
+#include "config/config.hpp"
+
+namespace emqxd::net {
+
+class Worker;
+
+// Client id -> the session's home. Taken on CONNECT, disconnect and expiry only, never
+// per message. `moving` marks a takeover in flight: nobody else may discard or take the
+// session until the worker that started the takeover finishes it.
+class SessionRegistry {
+ public:
+  struct Entry {
+    std::uint64_t session = 0;
+    std::uint32_t worker = 0;
+    bool moving = false;
+  };
+  std::mutex mutex;
+  std::unordered_map<std::string, Entry> entries;  // guarded by mutex
+};
+
+struct NodeState {
+  explicit NodeState(config::Config c);
+
+  const config::Config config;
+  broker::Broker broker;      // internally locked
+  broker::Retainer retainer;  // internally locked
+  auth::AllowAll allow_all;
+  auth::Authenticator* authenticator = &allow_all;
+  auth::Authorizer* authorizer = &allow_all;
+  SessionRegistry registry;
+  std::vector<std::unique_ptr<Worker>> workers;  // fixed before the threads start
+  std::atomic<std::uint64_t> next_session_id{1};
+  std::atomic<std::uint64_t> next_client_id{1};
+  const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace emqxd::net

@@ -1,0 +1,554 @@
+#include "net/worker.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+
+#include "common/log.hpp"
+#include "net/connection.hpp"
+
+namespace emqxd::net {
+
+namespace asio = boost::asio;
+using session::Channel;
+using session::Delivery;
+using session::Session;
+
+namespace {
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("worker");
+  return l;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Worker::Worker(std::uint32_t id, NodeState& node) : id_(id), node_(node), io_(1) {}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() {
+  outbox_.resize(node_.workers.size());
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void Worker::stop() { io_.stop(); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---------------------------------------------------------------- inbox (any thread)
+
+void Worker::post(std::function<void()> task) {
+  bool schedule = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(task));
+    schedule = !inbox_scheduled_;
+    inbox_scheduled_ = true;
+  }
+  if (schedule) asio::post(io_, [this] { drain_inbox(); });
+}
+
+void Worker::post_deliveries(std::vector<Delivery>&& batch) {
+  bool schedule = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_deliveries_.empty()) {
+      inbox_deliveries_ = std::move(batch);
+    } else {
+      for (auto& d : batch) inbox_deliveries_.push_back(std::move(d));
+    }
+    schedule = !inbox_scheduled_;
+    inbox_scheduled_ = true;
+  }
+  if (schedule) asio::post(io_, [this] { drain_inbox(); });
+}
+
+void Worker::drain_inbox() {
+  std::vector<std::function<void()>> tasks;
+  std::vector<Delivery> deliveries;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    tasks.swap(inbox_);
+    deliveries.swap(inbox_deliveries_);
+    inbox_scheduled_ = false;
+  }
+  // Deliveries first: a task may be a barrier acknowledging that everything its sender
+  // had matched before it is already here (see takeover()). Both come from one lock
+  // hold, and every sender posts its deliveries before its barrier acks.
+  deliver_local(deliveries);
+  for (auto& t : tasks) t();
+}
+
+// ---------------------------------------------------------------- end of turn
+
+void Worker::mark_dirty(std::shared_ptr<Connection> c) {
+  dirty_.push_back(std::move(c));
+  schedule_end_of_turn();
+}
+
+void Worker::schedule_end_of_turn() {
+  if (end_of_turn_scheduled_) return;
+  end_of_turn_scheduled_ = true;
+  asio::post(io_, [this] { end_of_turn(); });
+}
+
+void Worker::end_of_turn() {
+  end_of_turn_scheduled_ = false;
+  flush_outboxes();
+  // Writing may close connections, which may publish wills, which may dirty more.
+  while (!dirty_.empty()) {
+    auto batch = std::move(dirty_);
+    dirty_.clear();
+    for (auto& c : batch) c->flush();
+    flush_outboxes();
+  }
+}
+
+void Worker::flush_outboxes() {
+  for (std::uint32_t w = 0; w < outbox_.size(); ++w) {
+    if (outbox_[w].empty()) continue;
+    auto batch = std::move(outbox_[w]);
+    outbox_[w].clear();
+    if (w == id_) {
+      deliver_local(batch);
+    } else {
+      node_.workers[w]->post_deliveries(std::move(batch));
+    }
+  }
+}
+
+void Worker::deliver_local(std::vector<Delivery>& batch) {
+  session::SessionLimits limits{config().mqtt.max_mqueue_len, config().mqtt.mqueue_store_qos0};
+  for (auto& d : batch) {
+    auto it = sessions_.find(d.session);
+    if (it == sessions_.end()) {
+      auto a = arriving_.find(d.session);
+      if (a != arriving_.end()) {
+        a->second.push_back(std::move(d));  // the session is on its way here
+      } else {
+        metrics::inc(metrics_.messages_dropped_no_session);
+      }
+      continue;
+    }
+    Session& s = *it->second.session;
+    if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
+      s.channel->deliver(std::move(d));
+    } else {
+      auto r = s.enqueue(std::move(d), limits, false);
+      if (r == session::EnqueueResult::DroppedOldest) {
+        metrics::inc(metrics_.messages_dropped_queue_full);
+        metrics::inc(metrics_.messages_dropped);
+      } else if (r == session::EnqueueResult::DroppedQoS0) {
+        metrics::inc(metrics_.messages_dropped_qos0_offline);
+        metrics::inc(metrics_.messages_dropped);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- publish
+
+std::size_t Worker::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+  if (m->retain && config().retainer.enable) {
+    // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
+    if (node_.retainer.retain(m) == broker::Retainer::RetainResult::Stored) {
+      metrics::inc(metrics_.messages_retained);
+    }
+  }
+  matches_.clear();
+  node_.broker.match(*m, publisher_client_id, matches_);
+  for (auto& match : matches_) {
+    Delivery d;
+    d.session = match.ref.session;
+    d.msg = m;
+    d.qos = std::min(m->qos, match.qos);          // [MQTT-3.8.4-8]
+    d.retain = match.retain_as_published && m->retain;  // [MQTT-3.3.1-12/13]
+    d.share = std::move(match.share);
+    d.subscription_ids = std::move(match.subscription_ids);
+    outbox_[match.ref.worker].push_back(std::move(d));
+  }
+  if (!matches_.empty()) schedule_end_of_turn();
+  metrics::inc(metrics_.messages_delivered, matches_.size());
+  return matches_.size();
+}
+
+// ---------------------------------------------------------------- sessions
+
+std::string Worker::assign_client_id() {
+  auto n = node_.next_client_id.fetch_add(1, std::memory_order_relaxed);
+  return "emqxd-" + std::to_string(now_ms()) + "-" + std::to_string(id_) + "-" + std::to_string(n);
+}
+
+Session* Worker::create_session(const std::string& client_id) {
+  auto sid = node_.next_session_id.fetch_add(1, std::memory_order_relaxed);
+  auto& slot = sessions_[sid];
+  slot.session = std::make_unique<Session>(sid, client_id);
+  metrics::inc(metrics_.session_created);
+  metrics_.sessions.fetch_add(1, std::memory_order_relaxed);
+  return slot.session.get();
+}
+
+void Worker::open_session(Channel& ch, const std::string& client_id, bool clean_start) {
+  std::unique_lock lock(node_.registry.mutex);
+  auto it = node_.registry.entries.find(client_id);
+  if (it == node_.registry.entries.end()) {
+    Session* s = create_session(client_id);
+    node_.registry.entries[client_id] = {s->id(), id_, false};
+    lock.unlock();  // the channel may publish: never call out under the registry lock
+    ch.on_session_ready(s, false);
+    publish_event(ch, true);
+    return;
+  }
+  if (it->second.moving || connecting_.count(client_id) != 0) {
+    // Another connect of this client id is being served: try again shortly.
+    lock.unlock();
+    retry_open(&ch, client_id, clean_start, 0);
+    return;
+  }
+  SessionRegistry::Entry old = it->second;
+  it->second.moving = true;
+  lock.unlock();
+  connecting_[client_id] = &ch;
+  arriving_[old.session];  // deliveries may come here before the session does
+  Worker* holder = node_.workers[old.worker].get();
+  holder->post([holder, client_id, sid = old.session, to = id_, clean_start] {
+    holder->takeover(client_id, sid, to, clean_start);
+  });
+}
+
+void Worker::retry_open(Channel* ch, std::string client_id, bool clean_start, int attempt) {
+  retrying_.insert(ch);
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(5));
+  timer->async_wait([this, timer, ch, client_id, clean_start, attempt](const auto&) {
+    if (retrying_.erase(ch) == 0) return;  // the channel closed meanwhile
+    if (attempt >= 400) {                  // two seconds of contention
+      ch->kick(mqtt::ReasonCode::ServerBusy);
+      return;
+    }
+    bool busy = connecting_.count(client_id) != 0;
+    if (!busy) {
+      std::lock_guard lock(node_.registry.mutex);
+      auto it = node_.registry.entries.find(client_id);
+      busy = it != node_.registry.entries.end() && it->second.moving;
+    }
+    if (busy) {
+      retry_open(ch, client_id, clean_start, attempt + 1);
+    } else {
+      open_session(*ch, client_id, clean_start);
+    }
+  });
+}
+
+// Runs on the worker that holds session `sid` (A); `to` (B) holds the new connection.
+//
+// Moving a session between workers must not reorder its messages. Publishers on any
+// worker may have matched the old route (A) and not yet handed the deliveries over. So A
+// first re-points the session's subscriptions to B (after that, new matches go to B,
+// which buffers them in arriving_), then asks every worker to flush its outboxes and
+// acknowledge. Each worker posts its deliveries before its ack, so when the last ack
+// arrives A holds every delivery made under the old route, in order; only then does the
+// session, with them, go to B, which appends what it buffered. On one worker the
+// session simply changes hands.
+void Worker::takeover(std::string client_id, std::uint64_t sid, std::uint32_t to,
+                      bool clean_start) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) {  // expired or discarded meanwhile
+    node_.workers[to]->post([w = node_.workers[to].get(), client_id, sid] {
+      w->takeover_done(client_id, sid, nullptr);
+    });
+    return;
+  }
+  Session& s = *it->second.session;
+  logger()->debug("client_id={} session={} taken over by worker {} (clean_start={})", client_id,
+                  sid, to, clean_start);
+  if (s.channel != nullptr) {
+    metrics::inc(metrics_.client_takeover);
+    Channel* old = s.channel;
+    old->kick(mqtt::ReasonCode::SessionTakenOver);  // [MQTT-3.1.4-3]
+    old->detach();
+    publish_event(*old, false);
+  }
+  if (it->second.timer) it->second.timer->cancel();
+  if (clean_start) {
+    discard(sid);  // [MQTT-3.1.2-4]: the new connection starts afresh
+    node_.workers[to]->post([w = node_.workers[to].get(), client_id, sid] {
+      w->takeover_done(client_id, sid, nullptr);
+    });
+    return;
+  }
+  if (to == id_) {
+    takeover_done(client_id, sid, extract(sid).release());
+    return;
+  }
+  node_.broker.move(s.filters(), {id_, sid}, {to, sid});
+  auto move_id = next_move_++;
+  moves_[move_id] = Move{sid, client_id, to, node_.workers.size()};
+  for (auto& w : node_.workers) {
+    Worker* target = w.get();
+    target->post([target, self = this, move_id] {
+      target->flush_outboxes();
+      self->post([self, move_id] { self->barrier_ack(move_id); });
+    });
+  }
+}
+
+void Worker::barrier_ack(std::uint64_t move_id) {
+  auto it = moves_.find(move_id);
+  if (it == moves_.end() || --it->second.acks_left > 0) return;
+  Move mv = std::move(it->second);
+  moves_.erase(it);
+  Session* moving = extract(mv.session).release();
+  node_.workers[mv.to]->post([w = node_.workers[mv.to].get(), mv, moving] {
+    w->takeover_done(mv.client_id, mv.session, moving);
+  });
+}
+
+std::unique_ptr<Session> Worker::extract(std::uint64_t sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return nullptr;
+  auto s = std::move(it->second.session);
+  sessions_.erase(it);
+  metrics_.sessions.fetch_sub(1, std::memory_order_relaxed);
+  return s;
+}
+
+// On B: the session (or nullptr: start afresh) has arrived.
+void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* moved) {
+  std::unique_ptr<Session> owned(moved);
+  Channel* ch = nullptr;
+  if (auto c = connecting_.find(client_id); c != connecting_.end()) {
+    ch = c->second;
+    connecting_.erase(c);
+  }
+  std::vector<Delivery> buffered;
+  if (auto a = arriving_.find(sid); a != arriving_.end()) {
+    buffered = std::move(a->second);
+    arriving_.erase(a);
+  }
+  bool present = owned != nullptr;
+  Session* s = nullptr;
+  if (owned) {
+    s = owned.get();
+    auto& slot = sessions_[sid];
+    slot.session = std::move(owned);
+    metrics_.sessions.fetch_add(1, std::memory_order_relaxed);
+    s->pending_will.reset();  // resumed before the will delay ended [MQTT-3.1.3-9]
+    session::SessionLimits limits{config().mqtt.max_mqueue_len, true};
+    for (auto& d : buffered) s->enqueue(std::move(d), limits, true);
+    metrics::inc(metrics_.session_resumed);
+  } else if (ch != nullptr) {
+    s = create_session(client_id);
+  }
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    if (s != nullptr) {
+      node_.registry.entries[client_id] = {s->id(), id_, false};
+    } else {
+      node_.registry.entries.erase(client_id);
+    }
+  }
+  if (s == nullptr) return;
+  if (ch != nullptr) {
+    ch->on_session_ready(s, present);
+    publish_event(*ch, true);
+  } else {
+    go_offline(sessions_[s->id()]);  // the new connection died meanwhile
+  }
+}
+
+void Worker::channel_closed(Channel& ch, Session* s) {
+  if (s == nullptr) {
+    // Forget a pending open for this channel, wherever it waits.
+    retrying_.erase(&ch);
+    for (auto it = connecting_.begin(); it != connecting_.end();) {
+      it = it->second == &ch ? connecting_.erase(it) : std::next(it);
+    }
+    return;
+  }
+  publish_event(ch, false);
+  auto it = sessions_.find(s->id());
+  if (it == sessions_.end()) return;
+  go_offline(it->second);
+}
+
+void Worker::go_offline(SessionSlot& slot) {
+  Session& s = *slot.session;
+  slot.went_offline = std::chrono::steady_clock::now();
+  if (s.expiry_interval == 0) {
+    bool discard_now = false;
+    {
+      std::lock_guard lock(node_.registry.mutex);
+      auto it = node_.registry.entries.find(s.client_id());
+      if (it != node_.registry.entries.end() && it->second.session == s.id()) {
+        if (!it->second.moving) {
+          node_.registry.entries.erase(it);
+          discard_now = true;
+        }
+      } else {
+        discard_now = true;
+      }
+    }
+    if (discard_now) discard(s.id());  // else a takeover is on its way for it
+    return;
+  }
+  on_offline_timer(s.id());
+}
+
+// Publishes a pending will when its delay is over, ends the session when it expires, and
+// otherwise sleeps until the nearer of the two.
+void Worker::on_offline_timer(std::uint64_t sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return;
+  auto& slot = it->second;
+  Session& s = *slot.session;
+  if (s.channel != nullptr) return;
+  auto now = std::chrono::steady_clock::now();
+  auto offline = now - slot.went_offline;
+  using std::chrono::seconds;
+  if (s.pending_will && offline >= seconds(s.will_delay)) {
+    auto will = std::move(*s.pending_will);
+    s.pending_will.reset();
+    metrics::inc(metrics_.wills_published);
+    publish(will, s.client_id());
+  }
+  bool never = s.expiry_interval == 0xFFFFFFFFu;
+  if (!never && offline >= seconds(s.expiry_interval)) {
+    {
+      std::lock_guard lock(node_.registry.mutex);
+      auto r = node_.registry.entries.find(s.client_id());
+      if (r != node_.registry.entries.end() && r->second.session == sid) {
+        if (r->second.moving) return;  // the takeover owns it now
+        node_.registry.entries.erase(r);
+      }
+    }
+    metrics::inc(metrics_.session_expired);
+    discard(sid);
+    return;
+  }
+  std::chrono::steady_clock::duration next = std::chrono::hours(24);
+  if (!never) next = seconds(s.expiry_interval) - offline;
+  if (s.pending_will) next = std::min<std::chrono::steady_clock::duration>(next, seconds(s.will_delay) - offline);
+  if (!slot.timer) slot.timer = std::make_unique<asio::steady_timer>(io_);
+  slot.timer->expires_after(next);
+  slot.timer->async_wait([this, sid](const boost::system::error_code& ec) {
+    if (!ec) on_offline_timer(sid);
+  });
+}
+
+void Worker::discard(std::uint64_t sid) {
+  auto owned = extract(sid);
+  if (!owned) return;
+  Session& s = *owned;
+  broker::SubscriberRef ref{id_, sid};
+  for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
+  redispatch_shared(s);
+  if (s.pending_will) {
+    metrics::inc(metrics_.wills_published);
+    publish(*s.pending_will, s.client_id());
+  }
+  metrics::inc(metrics_.session_discarded);
+}
+
+// A member of a shared group went away with QoS 1/2 messages it never acknowledged:
+// they go to another member of the same group, as EMQX does, instead of being lost.
+void Worker::redispatch_shared(Session& s) {
+  std::vector<Delivery> todo;
+  for (auto& f : s.inflight) {
+    if (f.d.share && f.d.msg && f.state != session::OutState::WaitPubComp) {
+      todo.push_back(std::move(f.d));
+    }
+  }
+  s.queue.for_each([&](Delivery& d) {
+    if (d.share && d.qos != mqtt::QoS::AtMostOnce) todo.push_back(std::move(d));
+  });
+  for (auto& d : todo) {
+    broker::Match m;
+    if (!node_.broker.redispatch(*d.share, *d.msg, {id_, s.id()}, m)) {
+      metrics::inc(metrics_.messages_dropped);
+      continue;
+    }
+    Delivery nd;
+    nd.session = m.ref.session;
+    nd.qos = std::min(d.msg->qos, m.qos);
+    nd.retain = m.retain_as_published && d.msg->retain;
+    nd.share = std::move(m.share);
+    nd.subscription_ids = std::move(m.subscription_ids);
+    nd.msg = std::move(d.msg);
+    outbox_[m.ref.worker].push_back(std::move(nd));
+  }
+  if (!todo.empty()) schedule_end_of_turn();
+}
+
+// ---------------------------------------------------------------- events, shutdown
+
+void Worker::publish_event(const Channel& ch, bool connected) {
+  const auto& sys = config().sys_topics;
+  if (connected ? !sys.client_connected : !sys.client_disconnected) return;
+  auto msg = std::make_shared<mqtt::Message>();
+  msg->topic = "$SYS/brokers/" + node_name() + "/clients/" + ch.client_id() +
+               (connected ? "/connected" : "/disconnected");
+  std::string user = ch.username() ? "\"" + json_escape(*ch.username()) + "\"" : "null";
+  std::string ts = std::to_string(now_ms());
+  if (connected) {
+    msg->payload = "{\"clientid\":\"" + json_escape(ch.client_id()) + "\",\"username\":" + user +
+                   ",\"proto_ver\":" + std::to_string(static_cast<int>(ch.version())) +
+                   ",\"keepalive\":" + std::to_string(ch.keep_alive()) +
+                   ",\"clean_start\":" + (ch.clean_start() ? "true" : "false") +
+                   ",\"connected_at\":" + ts + ",\"ts\":" + ts + "}";
+  } else {
+    msg->payload = "{\"clientid\":\"" + json_escape(ch.client_id()) + "\",\"username\":" + user +
+                   ",\"disconnected_at\":" + ts + ",\"ts\":" + ts + "}";
+  }
+  msg->qos = mqtt::QoS::AtMostOnce;
+  msg->received_at = mqtt::Message::Clock::now();
+  publish(msg, {});
+}
+
+void Worker::publish_wills_for_shutdown() {
+  for (auto* c : connections_) c->channel().publish_will_now();
+  for (auto& [sid, slot] : sessions_) {
+    auto& s = *slot.session;
+    if (s.pending_will) {
+      publish(*s.pending_will, s.client_id());
+      s.pending_will.reset();
+    }
+  }
+}
+
+void Worker::kick_all(mqtt::ReasonCode reason) {
+  std::vector<Connection*> all(connections_.begin(), connections_.end());
+  for (auto* c : all) c->channel().kick(reason);
+}
+
+}  // namespace emqxd::net

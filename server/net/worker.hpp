@@ -1,0 +1,130 @@
+#pragma once
+// Worker: one thread, one io_context, one inbox (STYLE.md section 4). It owns the
+// connections accepted on it and the sessions placed on it; nothing else touches them.
+// Other threads reach it only through post() and post_deliveries().
+//
+// Batching: Hub::publish appends each delivery to an outbox per target worker; at the end
+// of the event-loop turn (one posted handler) every outbox goes to its worker in one post,
+// and every connection with output writes once. A takeover across workers is the one
+// multi-step protocol here; see takeover() in worker.cpp.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "metrics/metrics.hpp"
+#include "net/node_state.hpp"
+#include "session/channel.hpp"
+#include "session/hub.hpp"
+#include "session/session.hpp"
+
+namespace emqxd::net {
+
+class Connection;
+
+class Worker final : public session::Hub {
+ public:
+  Worker(std::uint32_t id, NodeState& node);
+  ~Worker() override;
+
+  void start();  // starts the thread
+  void stop();   // stops the io_context; any thread
+  void join();
+  boost::asio::io_context& io() { return io_; }
+
+  // --- any thread ---
+  void post(std::function<void()> task);
+  void post_deliveries(std::vector<session::Delivery>&& batch);
+  const metrics::Metrics& metrics_view() const { return metrics_; }
+
+  // --- this worker's thread ---
+  void add_connection(Connection* c) { connections_.insert(c); }
+  void remove_connection(Connection* c) { connections_.erase(c); }
+  void mark_dirty(std::shared_ptr<Connection> c);
+  // Shutdown phase one (wills), then phase two (DISCONNECT 0x8B and close).
+  void publish_wills_for_shutdown();
+  void kick_all(mqtt::ReasonCode reason);
+  std::size_t connection_count() const { return connections_.size(); }
+
+  // session::Hub
+  const config::Config& config() const override { return node_.config; }
+  broker::Broker& broker() override { return node_.broker; }
+  broker::Retainer& retainer() override { return node_.retainer; }
+  auth::Authenticator& authenticator() override { return *node_.authenticator; }
+  auth::Authorizer& authorizer() override { return *node_.authorizer; }
+  metrics::Metrics& metrics() override { return metrics_; }
+  std::uint32_t worker_id() const override { return id_; }
+  const std::string& node_name() const override { return node_.config.node.name; }
+  std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  void open_session(session::Channel& ch, const std::string& client_id, bool clean_start) override;
+  void channel_closed(session::Channel& ch, session::Session* s) override;
+  std::string assign_client_id() override;
+
+ private:
+  struct SessionSlot {
+    std::unique_ptr<session::Session> session;
+    std::unique_ptr<boost::asio::steady_timer> timer;  // expiry / will delay while offline
+    std::chrono::steady_clock::time_point went_offline{};
+  };
+  struct Move {  // a session leaving this worker, waiting for the barrier
+    std::uint64_t session = 0;
+    std::string client_id;
+    std::uint32_t to = 0;
+    std::size_t acks_left = 0;
+  };
+
+  void drain_inbox();
+  void schedule_end_of_turn();
+  void end_of_turn();
+  void flush_outboxes();
+  void deliver_local(std::vector<session::Delivery>& batch);
+
+  session::Session* create_session(const std::string& client_id);
+  void retry_open(session::Channel* ch, std::string client_id, bool clean_start, int attempt);
+  void takeover(std::string client_id, std::uint64_t sid, std::uint32_t to, bool clean_start);
+  void barrier_ack(std::uint64_t move_id);
+  void takeover_done(std::string client_id, std::uint64_t sid, session::Session* moved);
+  void go_offline(SessionSlot& slot);
+  void on_offline_timer(std::uint64_t sid);
+  // Ends a session: unsubscribes it and publishes a pending will ("or the Session ends,
+  // whichever happens first" [MQTT-3.1.3-9]).
+  void discard(std::uint64_t sid);
+  std::unique_ptr<session::Session> extract(std::uint64_t sid);
+  void redispatch_shared(session::Session& s);
+  void publish_event(const session::Channel& ch, bool connected);
+
+  const std::uint32_t id_;
+  NodeState& node_;
+  boost::asio::io_context io_;
+  std::thread thread_;
+  metrics::Metrics metrics_;
+
+  std::mutex inbox_mutex_;
+  std::vector<std::function<void()>> inbox_;           // guarded by inbox_mutex_
+  std::vector<session::Delivery> inbox_deliveries_;    // guarded by inbox_mutex_
+  bool inbox_scheduled_ = false;                       // guarded by inbox_mutex_
+
+  std::vector<std::vector<session::Delivery>> outbox_;  // per target worker
+  std::vector<broker::Match> matches_;
+  std::vector<std::shared_ptr<Connection>> dirty_;
+  bool end_of_turn_scheduled_ = false;
+
+  std::unordered_set<Connection*> connections_;
+  std::unordered_map<std::uint64_t, SessionSlot> sessions_;
+  std::unordered_map<std::string, session::Channel*> connecting_;  // waiting for takeover
+  std::unordered_set<session::Channel*> retrying_;  // waiting for another takeover to end
+  std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
+  std::unordered_map<std::uint64_t, Move> moves_;
+  std::uint64_t next_move_ = 1;
+};
+
+}  // namespace emqxd::net

@@ -1,0 +1,155 @@
+#pragma once
+// Channel: the MQTT protocol state machine of one connection (emqx_channel, written for
+// threads). Packets in, packets out, no I/O: it appends encoded packets to its host's
+// output buffer and asks the host to close. Split by packet as mosquitto's handle_*.c:
+// channel_connect.cpp (CONNECT, AUTH, DISCONNECT, errors), channel_publish.cpp (PUBLISH
+// both ways and the QoS handshakes), channel_subscribe.cpp (SUBSCRIBE, UNSUBSCRIBE).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/errc.hpp"
+#include "mqtt/codec.hpp"
+#include "mqtt/message.hpp"
+#include "mqtt/packets.hpp"
+#include "session/hub.hpp"
+#include "session/session.hpp"
+
+namespace emqxd::session {
+
+// The connection as the channel sees it. Implemented by net::Connection.
+class ChannelHost {
+ public:
+  virtual ~ChannelHost() = default;
+  // The buffer to append encoded packets to; written to the socket after this turn.
+  virtual std::string& output() = 0;
+  // Write what is in output(), then close. The host calls Channel::handle_closed once.
+  virtual void close() = 0;
+  // The channel is ready for the next packet again (see Channel::accepting_input).
+  virtual void resume_input() = 0;
+  // Close when no packet arrives for `timeout`; zero disables.
+  virtual void set_keepalive(std::chrono::milliseconds timeout) = 0;
+  virtual const std::string& peer() const = 0;
+  // Bytes appended to output() and not yet accepted by the socket.
+  virtual std::size_t backlog() const = 0;
+};
+
+// A subscriber whose socket does not drain may hold this much unwritten output; past it,
+// QoS 0 messages to it are dropped (QoS 1/2 are bounded by the send window and the
+// session queue instead), so one stalled client cannot eat the node's memory.
+inline constexpr std::size_t kMaxBacklog = 8 * 1024 * 1024;
+
+class Channel {
+ public:
+  enum class State : std::uint8_t { Idle, Connecting, Connected, Closing, Closed };
+
+  Channel(Hub& hub, ChannelHost& host);
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+  ~Channel();
+
+  // One decoded packet from the client. A Publish's views must stay valid for the call.
+  void handle_in(mqtt::Packet&& packet);
+  // The next packet could not be decoded (`e` from the codec).
+  void handle_decode_error(Errc e);
+  // No packet within the keep alive time [MQTT-3.1.2-24].
+  void handle_keepalive_timeout();
+  // The network connection is closed; called exactly once by the host.
+  void handle_closed();
+
+  // False while the channel waits for its session (after CONNECT): the host keeps the
+  // bytes that follow and calls handle_in again after resume_input().
+  bool accepting_input() const { return state_ != State::Connecting; }
+
+  // --- called by the hub, on this channel's worker ---
+  void on_session_ready(Session* session, bool session_present);
+  void deliver(Delivery&& d);                 // a message for this client
+  void kick(mqtt::ReasonCode reason);         // takeover (0x8E), shutdown (0x8B), admin (0x98)
+  // Lets go of the session now (takeover): the will is published or left pending on the
+  // session as the spec says, and the hub is not told again when the socket closes.
+  Session* detach();
+  // Server shutdown, phase one: the session ends, so the will is published now.
+  void publish_will_now();
+
+  State state() const { return state_; }
+  mqtt::ProtocolVersion version() const { return version_; }
+  const std::string& client_id() const { return client_id_; }
+  const std::optional<std::string>& username() const { return username_; }
+  Session* session() const { return session_; }
+  bool is_v5() const { return version_ == mqtt::ProtocolVersion::V5; }
+  std::uint16_t keep_alive() const { return keep_alive_; }
+  bool clean_start() const { return clean_start_; }
+  std::chrono::system_clock::time_point connected_at() const { return connected_at_; }
+
+ private:
+  // channel_connect.cpp
+  void handle_connect(mqtt::Connect& c);
+  void handle_disconnect(const mqtt::Disconnect& d);
+  void handle_auth(const mqtt::Auth& a);
+  void send_connack_error(mqtt::ReasonCode rc);
+  // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
+  void close_with(mqtt::ReasonCode rc, std::string_view why);
+  mqtt::MessagePtr make_will(const mqtt::Will& will) const;
+
+  // channel_publish.cpp
+  void handle_publish(mqtt::Publish& p);
+  void handle_puback(const mqtt::PubAck& a);
+  void handle_pubrec(const mqtt::PubRec& r);
+  void handle_pubrel(const mqtt::PubRel& r);
+  void handle_pubcomp(const mqtt::PubComp& c);
+  void send_inflight(Delivery&& d);
+  // Writes one PUBLISH; false if it was dropped (too large for the client).
+  bool write_publish(const Delivery& d, std::uint16_t packet_id, bool dup);
+  void pump_queue();
+  void resend_inflight();
+  std::size_t send_window() const;
+
+  // channel_subscribe.cpp
+  void handle_subscribe(mqtt::Subscribe& s);
+  void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  mqtt::ReasonCode check_subscription(const mqtt::Subscription& sub, bool& is_shared);
+  void send_retained(const std::string& filter, const SubscriptionState& sub);
+
+  void send(const mqtt::Packet& p);
+  bool problem_info_allowed() const { return request_problem_information_; }
+
+  Hub& hub_;
+  ChannelHost& host_;
+  State state_ = State::Idle;
+  mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::V3_1_1;
+  std::string client_id_;
+  std::optional<std::string> username_;
+  bool clean_start_ = true;
+  bool graceful_disconnect_ = false;  // DISCONNECT 0x00 received: the will is discarded
+  std::uint16_t keep_alive_ = 0;
+  std::uint32_t session_expiry_ = 0;
+  std::chrono::system_clock::time_point connected_at_{};
+  Session* session_ = nullptr;
+
+  std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel
+
+  // What the client told us it can take (v5 CONNECT properties).
+  std::uint16_t client_receive_maximum_ = 65535;
+  std::uint32_t client_max_packet_size_ = 0;  // 0 = no limit
+  std::uint16_t client_topic_alias_max_ = 0;
+  bool request_problem_information_ = true;
+  bool request_response_information_ = false;
+
+  // Topic aliases: inbound index -> topic; outbound topic -> alias.
+  std::vector<std::string> alias_in_;
+  std::unordered_map<std::string, std::uint16_t> alias_out_;
+
+  std::vector<std::uint32_t> scratch_ids_;
+};
+
+// The v3.1.1 CONNACK return code for a v5 reason code.
+mqtt::ConnectReturnCode to_v3_connack(mqtt::ReasonCode rc);
+// The reason code for a codec error.
+mqtt::ReasonCode to_reason_code(Errc e);
+
+}  // namespace emqxd::session

@@ -1,0 +1,385 @@
+// CONNECT, DISCONNECT, AUTH, PINGREQ and the error paths of the channel.
+#include <variant>
+
+#include "auth/auth.hpp"
+#include "broker/topic.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "session/channel.hpp"
+
+namespace emqxd::session {
+
+using mqtt::ReasonCode;
+
+namespace {
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("channel");
+  return l;
+}
+}  // namespace
+
+mqtt::ConnectReturnCode to_v3_connack(ReasonCode rc) {
+  switch (rc) {
+    case ReasonCode::Success: return mqtt::ConnectReturnCode::Accepted;
+    case ReasonCode::UnsupportedProtocolVersion:
+      return mqtt::ConnectReturnCode::UnacceptableProtocolVersion;
+    case ReasonCode::ClientIdentifierNotValid: return mqtt::ConnectReturnCode::IdentifierRejected;
+    case ReasonCode::BadUserNameOrPassword: return mqtt::ConnectReturnCode::BadUserNameOrPassword;
+    case ReasonCode::NotAuthorized:
+    case ReasonCode::Banned: return mqtt::ConnectReturnCode::NotAuthorized;
+    default: return mqtt::ConnectReturnCode::ServerUnavailable;
+  }
+}
+
+ReasonCode to_reason_code(Errc e) {
+  switch (e) {
+    case Errc::MalformedPacket: return ReasonCode::MalformedPacket;
+    case Errc::ProtocolError: return ReasonCode::ProtocolError;
+    case Errc::PacketTooLarge: return ReasonCode::PacketTooLarge;
+    case Errc::UnsupportedProtocolVersion: return ReasonCode::UnsupportedProtocolVersion;
+    case Errc::ClientIdNotValid: return ReasonCode::ClientIdentifierNotValid;
+    case Errc::BadUsernameOrPassword: return ReasonCode::BadUserNameOrPassword;
+    case Errc::NotAuthorized: return ReasonCode::NotAuthorized;
+    case Errc::TopicNameInvalid: return ReasonCode::TopicNameInvalid;
+    case Errc::TopicFilterInvalid: return ReasonCode::TopicFilterInvalid;
+    case Errc::TopicAliasInvalid: return ReasonCode::TopicAliasInvalid;
+    case Errc::ReceiveMaximumExceeded: return ReasonCode::ReceiveMaximumExceeded;
+    case Errc::QuotaExceeded: return ReasonCode::QuotaExceeded;
+    case Errc::BadAuthenticationMethod: return ReasonCode::BadAuthenticationMethod;
+    case Errc::QosNotSupported: return ReasonCode::QoSNotSupported;
+    case Errc::RetainNotSupported: return ReasonCode::RetainNotSupported;
+    case Errc::PacketIdInUse: return ReasonCode::PacketIdentifierInUse;
+    case Errc::PacketIdNotFound: return ReasonCode::PacketIdentifierNotFound;
+    case Errc::ServerBusy: return ReasonCode::ServerBusy;
+    case Errc::KeepAliveTimeout: return ReasonCode::KeepAliveTimeout;
+    case Errc::SessionTakenOver: return ReasonCode::SessionTakenOver;
+    case Errc::ServerShuttingDown: return ReasonCode::ServerShuttingDown;
+    default: return ReasonCode::UnspecifiedError;
+  }
+}
+
+Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host) {}
+
+Channel::~Channel() = default;
+
+void Channel::send(const mqtt::Packet& p) {
+  mqtt::encode(p, version_, host_.output());
+  metrics::inc(hub_.metrics().packets_sent);
+}
+
+void Channel::handle_in(mqtt::Packet&& packet) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  metrics::inc(hub_.metrics().packets_received);
+  if (state_ == State::Idle) {
+    if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
+      handle_connect(*c);
+    } else {
+      // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
+      logger()->debug("peer={} first packet is not CONNECT; closing", host_.peer());
+      metrics::inc(hub_.metrics().protocol_errors);
+      state_ = State::Closing;
+      host_.close();
+    }
+    return;
+  }
+  std::visit(
+      Overloaded{
+          [&](mqtt::Connect&) { close_with(ReasonCode::ProtocolError, "second CONNECT"); },  // [MQTT-3.1.0-2]
+          [&](mqtt::Publish& p) { handle_publish(p); },
+          [&](mqtt::PubAck& a) { handle_puback(a); },
+          [&](mqtt::PubRec& r) { handle_pubrec(r); },
+          [&](mqtt::PubRel& r) { handle_pubrel(r); },
+          [&](mqtt::PubComp& c) { handle_pubcomp(c); },
+          [&](mqtt::Subscribe& s) { handle_subscribe(s); },
+          [&](mqtt::Unsubscribe& u) { handle_unsubscribe(u); },
+          [&](mqtt::PingReq&) { send(mqtt::PingResp{}); },  // [MQTT-3.12.4-1]
+          [&](mqtt::Disconnect& d) { handle_disconnect(d); },
+          [&](mqtt::Auth& a) { handle_auth(a); },
+          [&](auto&) { close_with(ReasonCode::ProtocolError, "server-to-client packet from client"); },
+      },
+      packet);
+}
+
+void Channel::handle_decode_error(Errc e) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  metrics::inc(hub_.metrics().packets_malformed);
+  if (state_ == State::Idle) {
+    logger()->info("peer={} bad CONNECT: {}", host_.peer(), to_string(e));
+    if (e == Errc::UnsupportedProtocolVersion) {
+      // The version is unknown, so answer in the 3.1.1 format every client can read.
+      version_ = mqtt::ProtocolVersion::V3_1_1;
+      send(mqtt::ConnAck{false,
+                         static_cast<std::uint8_t>(
+                             mqtt::ConnectReturnCode::UnacceptableProtocolVersion),
+                         {}});
+    }
+    state_ = State::Closing;
+    host_.close();
+    return;
+  }
+  close_with(to_reason_code(e), to_string(e));
+}
+
+void Channel::handle_keepalive_timeout() {
+  if (state_ != State::Connected) {
+    logger()->debug("peer={} no CONNECT in time; closing", host_.peer());
+    state_ = State::Closing;
+    host_.close();
+    return;
+  }
+  close_with(ReasonCode::KeepAliveTimeout, "keep alive timeout");
+}
+
+void Channel::send_connack_error(ReasonCode rc) {
+  mqtt::ConnAck ack;
+  ack.session_present = false;  // [MQTT-3.2.2-6]
+  ack.code = is_v5() ? static_cast<std::uint8_t>(rc)
+                     : static_cast<std::uint8_t>(to_v3_connack(rc));
+  const auto& ref = hub_.config().mqtt.server_reference;
+  if (is_v5() && !ref.empty() &&
+      (rc == ReasonCode::UseAnotherServer || rc == ReasonCode::ServerMoved)) {
+    ack.props.server_reference = ref;
+  }
+  send(ack);
+  state_ = State::Closing;
+  host_.close();
+}
+
+void Channel::close_with(ReasonCode rc, std::string_view why) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  if (mqtt::is_error(rc)) metrics::inc(hub_.metrics().protocol_errors);
+  logger()->info("client_id={} peer={} closing: {} (0x{:02x})", client_id_, host_.peer(), why,
+                 static_cast<unsigned>(rc));
+  if (is_v5() && state_ == State::Connected) {
+    mqtt::Disconnect d{rc, {}};
+    if (problem_info_allowed() && !why.empty()) d.props.reason_string = std::string(why);
+    send(d);
+  }
+  state_ = State::Closing;
+  host_.close();
+}
+
+void Channel::handle_connect(mqtt::Connect& c) {
+  version_ = c.version;
+  const auto& cfg = hub_.config().mqtt;
+  auto& m = hub_.metrics();
+
+  if (is_v5() && !cfg.server_reference.empty()) {
+    // This node sends MQTT 5 clients elsewhere (mqtt.server_reference), e.g. while it is
+    // being evacuated; 3.1.1 has no way to say so and is served [MQTT-4.11.0-1].
+    send_connack_error(ReasonCode::UseAnotherServer);
+    return;
+  }
+  if (is_v5() && c.props.authentication_method) {
+    // No enhanced authentication method is built in yet [MQTT-4.12.0-1].
+    send_connack_error(ReasonCode::BadAuthenticationMethod);
+    return;
+  }
+  bool assigned = false;
+  if (c.client_id.empty()) {
+    if (!is_v5() && !c.clean_start) {
+      send_connack_error(ReasonCode::ClientIdentifierNotValid);  // [MQTT-3.1.3-8]
+      return;
+    }
+    c.client_id = hub_.assign_client_id();  // [MQTT-3.1.3-6], [MQTT-3.2.2-16]
+    assigned = true;
+  } else if (c.client_id.size() > cfg.max_clientid_len) {
+    send_connack_error(ReasonCode::ClientIdentifierNotValid);  // [MQTT-3.1.3-5]
+    return;
+  }
+  client_id_ = std::move(c.client_id);
+  username_ = std::move(c.username);
+
+  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
+  auto rc = hub_.authenticator().authenticate(info, c.password);
+  if (rc != ReasonCode::Success) {
+    metrics::inc(m.client_auth_failure);
+    logger()->info("client_id={} peer={} authentication failed (0x{:02x})", client_id_,
+                   host_.peer(), static_cast<unsigned>(rc));
+    send_connack_error(rc);
+    return;
+  }
+
+  if (c.will) {
+    auto& w = *c.will;
+    if (static_cast<std::uint8_t>(w.qos) > cfg.max_qos_allowed) {
+      send_connack_error(ReasonCode::QoSNotSupported);  // [MQTT-3.2.2-12]
+      return;
+    }
+    if (w.retain && !cfg.retain_available) {
+      send_connack_error(ReasonCode::RetainNotSupported);  // [MQTT-3.2.2-13]
+      return;
+    }
+    if (!broker::validate_topic_name(w.topic, cfg.max_topic_levels)) {
+      send_connack_error(ReasonCode::TopicNameInvalid);
+      return;
+    }
+    will_ = std::make_unique<mqtt::Will>(std::move(w));
+  }
+
+  clean_start_ = c.clean_start;
+  if (is_v5()) {
+    session_expiry_ = c.props.session_expiry_interval.value_or(0);
+    client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
+    client_max_packet_size_ = c.props.maximum_packet_size.value_or(0);
+    client_topic_alias_max_ = c.props.topic_alias_maximum.value_or(0);
+    request_problem_information_ = c.props.request_problem_information.value_or(1) != 0;
+    request_response_information_ = c.props.request_response_information.value_or(0) != 0;
+  } else {
+    session_expiry_ = c.clean_start ? 0
+                                    : static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          cfg.session_expiry_interval)
+                                          .count());
+  }
+  keep_alive_ = c.keep_alive;
+  if (cfg.server_keepalive && is_v5()) keep_alive_ = *cfg.server_keepalive;  // [MQTT-3.2.2-21]
+  if (keep_alive_ > 0) {
+    host_.set_keepalive(std::chrono::milliseconds(
+        static_cast<std::int64_t>(keep_alive_ * 1000.0 * cfg.keepalive_multiplier)));
+  } else {
+    host_.set_keepalive(std::chrono::milliseconds::zero());
+  }
+  if (assigned) scratch_ids_.assign(1, 1);  // remember to send Assigned Client Identifier
+  state_ = State::Connecting;
+  hub_.open_session(*this, client_id_, clean_start_);
+}
+
+void Channel::on_session_ready(Session* session, bool session_present) {
+  if (state_ != State::Connecting) return;
+  const auto& cfg = hub_.config().mqtt;
+  session_ = session;
+  session_->channel = this;
+  session_->expiry_interval = session_expiry_;
+  state_ = State::Connected;
+  connected_at_ = std::chrono::system_clock::now();
+
+  mqtt::ConnAck ack;
+  ack.session_present = session_present;  // [MQTT-3.2.2-1..3]
+  ack.code = 0;
+  if (is_v5()) {
+    auto& p = ack.props;
+    if (!scratch_ids_.empty()) p.assigned_client_identifier = client_id_;
+    if (cfg.max_awaiting_rel != 0 && cfg.max_awaiting_rel < 65535) {
+      p.receive_maximum = static_cast<std::uint16_t>(cfg.max_awaiting_rel);
+    }
+    if (cfg.max_qos_allowed < 2) p.maximum_qos = cfg.max_qos_allowed;
+    if (!cfg.retain_available) p.retain_available = 0;
+    p.maximum_packet_size = cfg.max_packet_size;
+    if (cfg.max_topic_alias > 0) p.topic_alias_maximum = cfg.max_topic_alias;
+    if (!cfg.wildcard_subscription) p.wildcard_subscription_available = 0;
+    if (!cfg.shared_subscription) p.shared_subscription_available = 0;
+    if (cfg.server_keepalive) p.server_keep_alive = keep_alive_;
+    if (request_response_information_ && !cfg.response_information.empty()) {
+      p.response_information = cfg.response_information;  // only when asked [MQTT-3.1.2-28]
+    }
+  }
+  scratch_ids_.clear();
+  send(ack);
+  host_.resume_input();
+  metrics::inc(hub_.metrics().client_connected);
+  logger()->debug("client_id={} peer={} connected v{} session_present={}", client_id_,
+                  host_.peer(), static_cast<int>(version_), session_present);
+  resend_inflight();
+  pump_queue();
+}
+
+void Channel::handle_disconnect(const mqtt::Disconnect& d) {
+  if (is_v5() && d.props.session_expiry_interval) {
+    if (session_expiry_ == 0 && *d.props.session_expiry_interval != 0) {
+      close_with(ReasonCode::ProtocolError, "session expiry set on DISCONNECT");  // [MQTT-3.14.2-2]
+      return;
+    }
+    session_expiry_ = *d.props.session_expiry_interval;
+    if (session_) session_->expiry_interval = session_expiry_;
+  }
+  if (d.reason != ReasonCode::DisconnectWithWillMessage) {
+    will_.reset();  // [MQTT-3.14.4-3]
+    graceful_disconnect_ = true;
+  }
+  state_ = State::Closing;
+  host_.close();  // [MQTT-3.14.4-1]: the server sends nothing back
+}
+
+void Channel::handle_auth(const mqtt::Auth&) {
+  // Only valid within an enhanced authentication exchange, which needs a method from
+  // CONNECT; we accepted none [MQTT-3.15.2-1].
+  close_with(ReasonCode::ProtocolError, "AUTH without an authentication method");
+}
+
+mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {
+  auto msg = std::make_shared<mqtt::Message>();
+  msg->topic = will.topic;
+  msg->payload = will.payload;
+  msg->qos = will.qos;
+  msg->retain = will.retain;
+  msg->received_at = mqtt::Message::Clock::now();
+  msg->message_expiry_interval = will.props.message_expiry_interval;
+  const auto& p = will.props;
+  if (p.payload_format_indicator || p.content_type || p.response_topic || p.correlation_data ||
+      !p.user_properties.empty()) {
+    auto extra = std::make_shared<mqtt::MessageExtra>();
+    extra->payload_format_indicator = p.payload_format_indicator;
+    extra->content_type = p.content_type;
+    extra->response_topic = p.response_topic;
+    extra->correlation_data = p.correlation_data;
+    extra->user_properties = p.user_properties;
+    msg->extra = std::move(extra);
+  }
+  return msg;
+}
+
+void Channel::kick(ReasonCode reason) {
+  if (state_ == State::Closed) return;
+  logger()->info("client_id={} peer={} disconnected by server (0x{:02x})", client_id_,
+                 host_.peer(), static_cast<unsigned>(reason));
+  if (is_v5() && state_ == State::Connected) send(mqtt::Disconnect{reason, {}});
+  state_ = State::Closing;
+  host_.close();
+}
+
+Session* Channel::detach() {
+  if (session_ == nullptr) return nullptr;
+  if (will_ && !graceful_disconnect_) {
+    auto msg = make_will(*will_);
+    std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
+    if (delay == 0 || session_->expiry_interval == 0) {
+      metrics::inc(hub_.metrics().wills_published);
+      hub_.publish(msg, client_id_);  // [MQTT-3.1.2-8]
+    } else {
+      session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
+      session_->will_delay = delay;
+    }
+  }
+  will_.reset();
+  metrics::inc(hub_.metrics().client_disconnected);
+  session_->channel = nullptr;
+  auto* s = session_;
+  session_ = nullptr;
+  return s;
+}
+
+void Channel::publish_will_now() {
+  if (state_ == State::Connected && will_) {
+    metrics::inc(hub_.metrics().wills_published);
+    hub_.publish(make_will(*will_), client_id_);
+    will_.reset();
+  }
+}
+
+void Channel::handle_closed() {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  // A channel that never got its session (or gave it up in a takeover) still tells the
+  // hub, which forgets a pending open_session for it.
+  hub_.channel_closed(*this, detach());
+}
+
+}  // namespace emqxd::session

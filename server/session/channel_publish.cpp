@@ -1,0 +1,288 @@
+// PUBLISH in both directions and the QoS 1/2 handshakes (sections 3.3-3.7, 4.3).
+#include <algorithm>
+
+#include "auth/auth.hpp"
+#include "broker/topic.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "session/channel.hpp"
+
+namespace emqxd::session {
+
+using mqtt::QoS;
+using mqtt::ReasonCode;
+
+namespace {
+
+std::shared_ptr<const mqtt::MessageExtra> extra_of(const mqtt::Properties& p) {
+  if (!p.payload_format_indicator && !p.content_type && !p.response_topic &&
+      !p.correlation_data && p.user_properties.empty()) {
+    return nullptr;
+  }
+  auto extra = std::make_shared<mqtt::MessageExtra>();
+  extra->payload_format_indicator = p.payload_format_indicator;  // [MQTT-3.3.2-4]
+  extra->content_type = p.content_type;                          // [MQTT-3.3.2-20]
+  extra->response_topic = p.response_topic;
+  extra->correlation_data = p.correlation_data;
+  extra->user_properties = p.user_properties;                    // [MQTT-3.3.2-17/18]
+  return extra;
+}
+
+}  // namespace
+
+void Channel::handle_publish(mqtt::Publish& p) {
+  const auto& cfg = hub_.config().mqtt;
+  auto& m = hub_.metrics();
+
+  if (static_cast<std::uint8_t>(p.qos) > cfg.max_qos_allowed) {
+    close_with(ReasonCode::QoSNotSupported, "QoS above Maximum QoS");  // [MQTT-3.2.2-11]
+    return;
+  }
+  if (p.retain && !cfg.retain_available) {
+    close_with(ReasonCode::RetainNotSupported, "retain not available");  // [MQTT-3.2.2-14]
+    return;
+  }
+
+  std::string_view topic = p.topic;
+  if (is_v5() && p.props.topic_alias) {
+    std::uint16_t alias = *p.props.topic_alias;
+    if (alias == 0 || alias > cfg.max_topic_alias) {
+      close_with(ReasonCode::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8/9]
+      return;
+    }
+    if (alias_in_.size() <= alias) alias_in_.resize(alias + 1u);
+    if (!topic.empty()) {
+      alias_in_[alias].assign(topic);  // [MQTT-3.3.2-12] set or replace the mapping
+    } else if (alias_in_[alias].empty()) {
+      close_with(ReasonCode::ProtocolError, "unknown topic alias");
+      return;
+    } else {
+      topic = alias_in_[alias];
+    }
+  }
+  if (!broker::validate_topic_name(topic, cfg.max_topic_levels)) {
+    close_with(ReasonCode::TopicNameInvalid, "invalid topic name");  // [MQTT-3.3.2-2]
+    return;
+  }
+
+  if (p.qos == QoS::ExactlyOnce) {
+    if (session_->awaiting_rel.count(p.packet_id) != 0) {
+      // A resent QoS 2 PUBLISH we already accepted: acknowledge again, do not deliver
+      // twice [MQTT-4.3.3-10].
+      send(mqtt::PubRec{p.packet_id, ReasonCode::Success, {}});
+      return;
+    }
+    if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
+      // Packet ids whose PUBREL never came within await_rel_timeout are forgotten first
+      // (EMQX's await_rel_timeout), so a client that lost them is not locked out.
+      auto cutoff = mqtt::Message::Clock::now() - cfg.await_rel_timeout;
+      std::erase_if(session_->awaiting_rel, [&](const auto& kv) { return kv.second < cutoff; });
+    }
+    if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
+      close_with(ReasonCode::ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL");
+      return;
+    }
+  }
+
+  metrics::inc(m.messages_received);
+  switch (p.qos) {
+    case QoS::AtMostOnce: metrics::inc(m.messages_qos0_received); break;
+    case QoS::AtLeastOnce: metrics::inc(m.messages_qos1_received); break;
+    case QoS::ExactlyOnce: metrics::inc(m.messages_qos2_received); break;
+  }
+
+  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
+  bool allowed = !topic.starts_with("$SYS/") &&
+                 hub_.authorizer().allow(info, auth::Action::Publish, topic);
+  ReasonCode rc = ReasonCode::Success;
+  if (allowed) {
+    auto msg = std::make_shared<mqtt::Message>();
+    msg->topic.assign(topic);
+    msg->payload.assign(p.payload);
+    msg->qos = p.qos;
+    msg->retain = p.retain;
+    msg->received_at = mqtt::Message::Clock::now();
+    msg->publisher = session_->id();
+    if (is_v5()) {
+      msg->message_expiry_interval = p.props.message_expiry_interval;
+      msg->extra = extra_of(p.props);
+    }
+    std::size_t matched = hub_.publish(msg, client_id_);
+    if (matched == 0) {
+      metrics::inc(m.messages_dropped_no_subscribers);
+      rc = ReasonCode::NoMatchingSubscribers;
+    }
+  } else {
+    metrics::inc(m.messages_dropped);
+    rc = ReasonCode::NotAuthorized;
+  }
+
+  switch (p.qos) {
+    case QoS::AtMostOnce:
+      break;
+    case QoS::AtLeastOnce:
+      send(mqtt::PubAck{p.packet_id, rc, {}});  // [MQTT-4.3.2-2]
+      break;
+    case QoS::ExactlyOnce:
+      if (!mqtt::is_error(rc) || !is_v5()) {
+        session_->awaiting_rel.emplace(p.packet_id, mqtt::Message::Clock::now());
+      }
+      send(mqtt::PubRec{p.packet_id, rc, {}});  // [MQTT-4.3.3-8]
+      break;
+  }
+}
+
+void Channel::handle_pubrel(const mqtt::PubRel& r) {
+  bool known = session_->awaiting_rel.erase(r.packet_id) != 0;
+  // [MQTT-4.3.3-11]: PUBCOMP even for an unknown id (a resent PUBREL after our PUBCOMP).
+  send(mqtt::PubComp{r.packet_id,
+                     known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}});
+}
+
+void Channel::handle_puback(const mqtt::PubAck& a) {
+  auto* f = session_->find_inflight(a.packet_id);
+  if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
+  session_->erase_inflight(a.packet_id);
+  metrics::inc(hub_.metrics().messages_acked);
+  pump_queue();
+}
+
+void Channel::handle_pubrec(const mqtt::PubRec& r) {
+  auto* f = session_->find_inflight(r.packet_id);
+  if (f == nullptr) {
+    send(mqtt::PubRel{r.packet_id, ReasonCode::PacketIdentifierNotFound, {}});
+    return;
+  }
+  if (f->state == OutState::WaitPubAck) {
+    close_with(ReasonCode::ProtocolError, "PUBREC for a QoS 1 message");
+    return;
+  }
+  if (mqtt::is_error(r.reason)) {  // the flow ends here [MQTT-4.3.3-4]
+    session_->erase_inflight(r.packet_id);
+    pump_queue();
+    return;
+  }
+  f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
+  f->d.msg.reset();
+  send(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}});
+}
+
+void Channel::handle_pubcomp(const mqtt::PubComp& c) {
+  auto* f = session_->find_inflight(c.packet_id);
+  if (f == nullptr || f->state != OutState::WaitPubComp) return;
+  session_->erase_inflight(c.packet_id);
+  metrics::inc(hub_.metrics().messages_acked);
+  pump_queue();
+}
+
+std::size_t Channel::send_window() const {
+  std::size_t max_inflight = hub_.config().mqtt.max_inflight;
+  if (max_inflight == 0) max_inflight = 65535;
+  return std::min<std::size_t>(client_receive_maximum_, max_inflight);  // [MQTT-3.3.4-9]
+}
+
+void Channel::deliver(Delivery&& d) {
+  auto& m = hub_.metrics();
+  if (d.msg->expired(mqtt::Message::Clock::now())) {
+    metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
+    return;
+  }
+  if (d.qos == QoS::AtMostOnce) {
+    if (host_.backlog() > kMaxBacklog) {
+      metrics::inc(m.messages_dropped_queue_full);
+      metrics::inc(m.messages_dropped);
+      return;
+    }
+    write_publish(d, 0, false);
+    return;
+  }
+  if (session_->queue.empty() && session_->inflight.size() < send_window()) {
+    send_inflight(std::move(d));
+    return;
+  }
+  SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
+  if (session_->enqueue(std::move(d), limits, true) == EnqueueResult::DroppedOldest) {
+    metrics::inc(m.messages_dropped_queue_full);
+    metrics::inc(m.messages_dropped);
+  }
+}
+
+void Channel::send_inflight(Delivery&& d) {
+  std::uint16_t id = session_->next_packet_id();
+  if (!write_publish(d, id, false)) return;
+  OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
+  session_->inflight.push_back(Inflight{std::move(d), id, st, mqtt::Message::Clock::now()});
+}
+
+bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup) {
+  const mqtt::Message& msg = *d.msg;
+  mqtt::PublishDelivery pd;
+  pd.qos = d.qos;
+  pd.retain = d.retain;
+  pd.dup = dup;
+  pd.packet_id = packet_id;
+  bool new_alias = false;
+  if (is_v5()) {
+    pd.message_expiry_interval = msg.remaining_expiry(mqtt::Message::Clock::now());  // [MQTT-3.3.2-6]
+    pd.subscription_identifiers = d.subscription_ids;
+    if (client_topic_alias_max_ > 0) {
+      auto it = alias_out_.find(msg.topic);
+      if (it != alias_out_.end()) {
+        pd.topic_alias = it->second;
+        pd.omit_topic = true;
+      } else if (alias_out_.size() < client_topic_alias_max_) {  // [MQTT-3.3.2-10]
+        pd.topic_alias = static_cast<std::uint16_t>(alias_out_.size() + 1);
+        alias_out_.emplace(msg.topic, pd.topic_alias);
+        new_alias = true;
+      }
+    }
+  }
+  auto& out = host_.output();
+  std::size_t before = out.size();
+  std::size_t n = mqtt::encode_publish(msg, pd, version_, out);
+  if (client_max_packet_size_ != 0 && n > client_max_packet_size_) {
+    // Too big for this client: drop it for this client alone [MQTT-3.1.2-25].
+    out.resize(before);
+    if (new_alias) alias_out_.erase(msg.topic);
+    metrics::inc(hub_.metrics().messages_dropped_too_large);
+    metrics::inc(hub_.metrics().messages_dropped);
+    return false;
+  }
+  auto& m = hub_.metrics();
+  metrics::inc(m.packets_sent);
+  metrics::inc(m.messages_sent);
+  return true;
+}
+
+void Channel::pump_queue() {
+  auto& q = session_->queue;
+  auto now = mqtt::Message::Clock::now();
+  while (!q.empty()) {
+    if (q.front().qos != QoS::AtMostOnce && session_->inflight.size() >= send_window()) break;
+    Delivery d = std::move(q.front());
+    q.pop_front();
+    if (d.msg->expired(now)) {
+      metrics::inc(hub_.metrics().messages_dropped_expired);
+      continue;
+    }
+    if (d.qos == QoS::AtMostOnce) {
+      write_publish(d, 0, false);
+    } else {
+      send_inflight(std::move(d));
+    }
+  }
+}
+
+void Channel::resend_inflight() {
+  // [MQTT-4.4.0-1]: on a resumed session, resend unacknowledged PUBLISH (DUP set,
+  // [MQTT-3.3.1-1]) and PUBREL packets in their original order.
+  for (auto& f : session_->inflight) {
+    if (f.state == OutState::WaitPubComp) {
+      send(mqtt::PubRel{f.packet_id, ReasonCode::Success, {}});
+    } else {
+      write_publish(f.d, f.packet_id, true);
+    }
+  }
+}
+
+}  // namespace emqxd::session

@@ -1,0 +1,125 @@
+// SUBSCRIBE and UNSUBSCRIBE (sections 3.8-3.11), and retained messages on subscribe.
+#include <algorithm>
+
+#include "auth/auth.hpp"
+#include "broker/broker.hpp"
+#include "broker/retainer.hpp"
+#include "broker/topic.hpp"
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "session/channel.hpp"
+
+namespace emqxd::session {
+
+using mqtt::QoS;
+using mqtt::ReasonCode;
+
+ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_shared) {
+  const auto& cfg = hub_.config().mqtt;
+  auto shared = broker::parse_shared(sub.topic_filter);
+  if (!shared) return ReasonCode::TopicFilterInvalid;
+  std::string_view filter = sub.topic_filter;
+  if (*shared) {
+    if (!cfg.shared_subscription) return ReasonCode::SharedSubscriptionsNotSupported;
+    is_shared = true;
+    filter = (*shared)->filter;
+  }
+  if (!broker::validate_topic_filter(filter, cfg.max_topic_levels)) {
+    return ReasonCode::TopicFilterInvalid;
+  }
+  if (!cfg.wildcard_subscription && broker::has_wildcard(filter)) {
+    return ReasonCode::WildcardSubscriptionsNotSupported;
+  }
+  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
+  if (!hub_.authorizer().allow(info, auth::Action::Subscribe, sub.topic_filter)) {
+    return ReasonCode::NotAuthorized;
+  }
+  auto granted = std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos),
+                                        cfg.max_qos_allowed);
+  return static_cast<ReasonCode>(granted);
+}
+
+void Channel::handle_subscribe(mqtt::Subscribe& s) {
+  const auto& cfg = hub_.config().mqtt;
+  std::uint32_t sub_id = 0;
+  if (is_v5() && !s.props.subscription_identifiers.empty()) {
+    sub_id = s.props.subscription_identifiers.front();
+  }
+  broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
+  mqtt::SubAck ack;
+  ack.packet_id = s.packet_id;  // [MQTT-3.8.4-2]
+  std::vector<const std::string*> send_retained_for;
+
+  for (auto& sub : s.subscriptions) {
+    bool shared = false;
+    ReasonCode rc = check_subscription(sub, shared);
+    if (shared && sub.options.no_local) {
+      close_with(ReasonCode::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4]
+      return;
+    }
+    if (!mqtt::is_error(rc)) {
+      auto existing = session_->subscriptions.find(sub.topic_filter);
+      if (existing == session_->subscriptions.end() && cfg.max_subscriptions != 0 &&
+          session_->subscriptions.size() >= cfg.max_subscriptions) {
+        rc = ReasonCode::QuotaExceeded;
+      } else {
+        mqtt::SubscribeOptions opts = sub.options;
+        opts.max_qos = static_cast<QoS>(rc);
+        // [MQTT-3.8.4-3]: a repeated filter replaces the subscription.
+        bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id);
+        auto [it, inserted] = session_->subscriptions.insert_or_assign(
+            sub.topic_filter, SubscriptionState{opts, sub_id});
+        (void)inserted;
+        // Retained messages are not sent to shared subscriptions (section 4.8.2), and
+        // Retain Handling decides for the others [MQTT-3.3.1-9..11].
+        if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new))) {
+          send_retained_for.push_back(&it->first);
+        }
+      }
+    }
+    if (!is_v5() && mqtt::is_error(rc)) rc = ReasonCode::UnspecifiedError;  // v3.1.1: 0x80
+    ack.reason_codes.push_back(rc);
+  }
+  send(ack);  // [MQTT-3.8.4-1]: SUBACK before the retained messages
+  for (const auto* filter : send_retained_for) {
+    send_retained(*filter, session_->subscriptions.at(*filter));
+  }
+}
+
+void Channel::send_retained(const std::string& filter, const SubscriptionState& sub) {
+  std::vector<mqtt::MessagePtr> found;
+  hub_.retainer().match(filter, mqtt::Message::Clock::now(), found);
+  for (auto& msg : found) {
+    Delivery d;
+    d.session = session_->id();
+    d.qos = std::min(msg->qos, sub.opts.max_qos);
+    d.retain = true;  // [MQTT-3.3.1-9]
+    if (sub.subscription_id != 0) d.subscription_ids.push_back(sub.subscription_id);
+    d.msg = std::move(msg);
+    deliver(std::move(d));
+  }
+}
+
+void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
+  const auto& cfg = hub_.config().mqtt;
+  broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
+  mqtt::UnsubAck ack;
+  ack.packet_id = u.packet_id;  // [MQTT-3.10.4-4]
+  for (const auto& filter : u.topic_filters) {
+    ReasonCode rc = ReasonCode::Success;
+    auto shared = broker::parse_shared(filter);
+    std::string_view plain = filter;
+    if (shared && *shared) plain = (*shared)->filter;
+    if (!shared || !broker::validate_topic_filter(plain, cfg.max_topic_levels)) {
+      rc = ReasonCode::TopicFilterInvalid;
+    } else if (session_->subscriptions.erase(filter) != 0) {
+      hub_.broker().unsubscribe(filter, ref);  // [MQTT-3.10.4-1]
+    } else {
+      rc = ReasonCode::NoSubscriptionExisted;
+    }
+    ack.reason_codes.push_back(rc);
+  }
+  send(ack);  // [MQTT-3.10.4-5]
+}
+
+}  // namespace emqxd::session

@@ -1,0 +1,53 @@
+#pragma once
+// Hub: what a Channel needs from the worker it lives on. net::Worker implements it; unit
+// tests implement it with no threads. Every method is called on the channel's worker.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mqtt/message.hpp"
+
+namespace emqxd {
+namespace config { struct Config; }
+namespace broker { class Broker; class Retainer; }
+namespace auth { class Authenticator; class Authorizer; }
+namespace metrics { struct Metrics; }
+}  // namespace emqxd
+
+namespace emqxd::session {
+
+class Channel;
+class Session;
+
+class Hub {
+ public:
+  virtual ~Hub() = default;
+
+  virtual const config::Config& config() const = 0;
+  virtual broker::Broker& broker() = 0;
+  virtual broker::Retainer& retainer() = 0;
+  virtual auth::Authenticator& authenticator() = 0;
+  virtual auth::Authorizer& authorizer() = 0;
+  virtual metrics::Metrics& metrics() = 0;
+  virtual std::uint32_t worker_id() const = 0;
+  virtual const std::string& node_name() const = 0;
+
+  // Routes `m` to every matching session on every worker. Deliveries leave at the end of
+  // the current event-loop turn, batched per worker. Returns the number of sessions
+  // matched (0 lets the channel answer NoMatchingSubscribers).
+  virtual std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) = 0;
+
+  // Finds, takes over or creates the session of `client_id` for the channel, which waits
+  // in the Connecting state; the hub answers later with Channel::on_session_ready (or not
+  // at all if the channel closes first, which it reports through channel_closed).
+  virtual void open_session(Channel& ch, const std::string& client_id, bool clean_start) = 0;
+
+  // The channel's connection is gone. `session` (may be null) is now offline; the hub
+  // keeps it for its expiry interval or discards it.
+  virtual void channel_closed(Channel& ch, Session* session) = 0;
+
+  // A client id for a v5 client that sent none [MQTT-3.2.2-16].
+  virtual std::string assign_client_id() = 0;
+};
+
+}  // namespace emqxd::session

@@ -1,0 +1,124 @@
+#pragma once
+// Session: the state MQTT says outlives a network connection (section 4.1):
+// subscriptions, QoS 1/2 messages in flight to the client, messages queued for it, and
+// QoS 2 packet ids received but not yet released. Lives on one worker; the Channel of
+// the current connection (if any) drives it. Plain data plus bookkeeping: no I/O.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mqtt/message.hpp"
+#include "mqtt/packets.hpp"
+
+namespace emqxd::session {
+
+class Channel;
+
+// One message on its way to this session's client.
+struct Delivery {
+  std::uint64_t session = 0;  // target session serial
+  mqtt::MessagePtr msg;
+  mqtt::QoS qos = mqtt::QoS::AtMostOnce;  // effective QoS: min(message, subscription)
+  bool retain = false;                     // the RETAIN flag to send
+  std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
+  std::vector<std::uint32_t> subscription_ids;
+};
+
+enum class OutState : std::uint8_t { WaitPubAck, WaitPubRec, WaitPubComp };
+
+struct Inflight {
+  Delivery d;
+  std::uint16_t packet_id = 0;
+  OutState state = OutState::WaitPubAck;
+  std::chrono::steady_clock::time_point sent_at{};
+};
+
+struct SubscriptionState {
+  mqtt::SubscribeOptions opts;
+  std::uint32_t subscription_id = 0;
+};
+
+struct SessionLimits {
+  std::uint32_t max_mqueue_len = 1000;  // 0 = infinity
+  bool mqueue_store_qos0 = true;
+};
+
+enum class EnqueueResult { Queued, DroppedOldest, DroppedQoS0 };
+
+// A FIFO that costs one pointer until the first message: libstdc++'s std::deque
+// allocates ~600 bytes on construction, which idle sessions cannot afford.
+class DeliveryQueue {
+ public:
+  bool empty() const { return !q_ || q_->empty(); }
+  std::size_t size() const { return q_ ? q_->size() : 0; }
+  Delivery& front() { return q_->front(); }
+  void pop_front() {
+    q_->pop_front();
+    if (q_->empty()) q_.reset();
+  }
+  void push_back(Delivery d) {
+    if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
+    q_->push_back(std::move(d));
+  }
+  void push_front(Delivery d) {
+    if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
+    q_->push_front(std::move(d));
+  }
+  void clear() { q_.reset(); }
+  template <class F>
+  void for_each(F&& f) {
+    if (q_) for (auto& d : *q_) f(d);
+  }
+
+ private:
+  std::unique_ptr<std::deque<Delivery>> q_;
+};
+
+class Session {
+ public:
+  Session(std::uint64_t id, std::string client_id) : id_(id), client_id_(std::move(client_id)) {}
+
+  std::uint64_t id() const { return id_; }
+  const std::string& client_id() const { return client_id_; }
+
+  // Subscriptions keyed by the filter as the client sent it ($share/... included).
+  std::map<std::string, SubscriptionState, std::less<>> subscriptions;
+  std::vector<Inflight> inflight;  // in the order sent [MQTT-4.6.0-1..4]
+  DeliveryQueue queue;             // waiting for the connection or for inflight room
+  // QoS 2 packet ids received (PUBREC sent) awaiting PUBREL, with the time received.
+  std::unordered_map<std::uint16_t, std::chrono::steady_clock::time_point> awaiting_rel;
+
+  // Seconds the session outlives its connection; 0xFFFFFFFF never expires.
+  std::uint32_t expiry_interval = 0;
+
+  // A will waiting for its delay after the connection closed (section 3.1.3.2).
+  std::optional<mqtt::MessagePtr> pending_will;
+  std::uint32_t will_delay = 0;  // seconds
+
+  Channel* channel = nullptr;  // the connection's channel while connected
+
+  // Appends `d` to the queue, dropping by the rules of `limits`: QoS 0 while offline
+  // only if mqueue_store_qos0; when full, the oldest message goes (EMQX does the same).
+  EnqueueResult enqueue(Delivery d, const SessionLimits& limits, bool online);
+
+  // The next free packet id (1..65535) not used by an inflight message.
+  std::uint16_t next_packet_id();
+
+  Inflight* find_inflight(std::uint16_t packet_id);
+  void erase_inflight(std::uint16_t packet_id);
+
+  std::vector<std::string> filters() const;
+
+ private:
+  std::uint64_t id_;
+  std::string client_id_;
+  std::uint16_t last_packet_id_ = 0;
+};
+
+}  // namespace emqxd::session
