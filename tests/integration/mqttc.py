@@ -32,7 +32,9 @@ class Client:
                  username=None, password=None, will=None, properties=None, connect=True):
         self.broker = broker
         self.version = version
-        kw = {"client_id": client_id, "protocol": version}
+        # No automatic reconnect: a test must see every disconnection the broker makes
+        # (and the network thread ends at once when the broker closes the connection).
+        kw = {"client_id": client_id, "protocol": version, "reconnect_on_failure": False}
         if version != V5:
             kw["clean_session"] = clean
         self.c = mqtt.Client(**kw)
