@@ -13,7 +13,7 @@ build_pkgs=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
 )
 test_pkgs=(
-  catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest
+  catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
 )
 
 pkgs=("${build_pkgs[@]}")

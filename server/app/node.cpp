@@ -134,11 +134,6 @@ void Node::start() {
   std::vector<net::Worker*> workers;
   for (auto& w : s.workers) workers.push_back(w.get());
   for (const auto& l : s.config.listeners) {
-    if (l.type != "tcp") {
-      logger()->warn("listener {}:{} of type {} is not supported yet; skipped", l.type, l.name,
-                     l.type);
-      continue;
-    }
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
   }
   for (auto& w : s.workers) w->start();

@@ -230,11 +230,15 @@ class Mapper {
       return true;
     });
     if (!listeners_named_) {
-      ListenerConfig l;
-      l.type = "tcp";
-      l.name = "default";
-      l.bind = "0.0.0.0:1883";
-      cfg_.listeners.push_back(std::move(l));
+      // The embedded defaults (DESIGN.md): MQTT/TCP on 1883 and MQTT/WebSocket on 8083.
+      // Naming any listener (file or environment) replaces this whole set.
+      for (auto [type, bind] : {std::pair{"tcp", "0.0.0.0:1883"}, std::pair{"ws", "0.0.0.0:8083"}}) {
+        ListenerConfig l;
+        l.type = type;
+        l.name = "default";
+        l.bind = bind;
+        cfg_.listeners.push_back(std::move(l));
+      }
     }
   }
 

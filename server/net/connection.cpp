@@ -1,8 +1,8 @@
 #include "net/connection.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 
-#include "common/log.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "mqtt/codec.hpp"
@@ -18,19 +18,22 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 thread_local char t_read_buffer[kReadChunk];  // one per worker thread
 }  // namespace
 
-Connection::Connection(Worker& worker, asio::ip::tcp::socket socket,
-                       std::shared_ptr<std::atomic<std::uint32_t>> count)
+std::string peer_of(const asio::ip::tcp::socket& s) {
+  error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "unknown";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// ---------------------------------------------------------------- Connection
+
+Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
+                       std::string peer)
     : worker_(worker),
-      socket_(std::move(socket)),
       timer_(worker.io()),
       channel_(worker, *this),
-      count_(std::move(count)) {
-  error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  socket_.non_blocking(true, ec);
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-}
+      count_(std::move(count)),
+      peer_(std::move(peer)) {}
 
 Connection::~Connection() {
   if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
@@ -38,52 +41,24 @@ Connection::~Connection() {
 
 void Connection::start() {
   worker_.add_connection(this);
-  metrics::Metrics& m = worker_.metrics();
-  m.connections.fetch_add(1, std::memory_order_relaxed);
+  worker_.metrics().connections.fetch_add(1, std::memory_order_relaxed);
   last_read_ = std::chrono::steady_clock::now();
-  // Until CONNECT arrives, the keep alive timer is the idle timeout.
+  // Until CONNECT arrives the keep alive timer is the idle timeout (0 = infinity).
   set_keepalive(worker_.config().mqtt.idle_timeout);
-  wait_readable();
+  start_transport();
 }
 
-void Connection::wait_readable() {
-  if (reading_ || closed_ || closing_ || paused_) return;
-  reading_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const error_code& ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->shutdown_now();
-                         return;
-                       }
-                       self->on_readable();
-                     });
-}
-
-void Connection::on_readable() {
-  if (closed_) return;
-  // Drain what the socket has, up to a bound so one busy client cannot starve the others.
-  for (int round = 0; round < 4 && !closed_ && !closing_ && !paused_; ++round) {
-    error_code ec;
-    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kReadChunk), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec || n == 0) {  // EOF or error: the peer is gone
-      shutdown_now();
-      return;
-    }
-    last_read_ = std::chrono::steady_clock::now();
-    metrics::inc(worker_.metrics().bytes_received, n);
-    if (in_.empty()) {
-      consume(std::string_view(t_read_buffer, n));
-    } else {
-      in_.append(t_read_buffer, n);
-      std::string carried;
-      carried.swap(in_);
-      consume(carried);
-    }
-    if (n < kReadChunk) break;
+void Connection::on_bytes(std::string_view data) {
+  last_read_ = std::chrono::steady_clock::now();
+  metrics::inc(worker_.metrics().bytes_received, data.size());
+  if (in_.empty()) {
+    consume(data);
+  } else {
+    in_.append(data);
+    std::string carried;
+    carried.swap(in_);
+    consume(carried);
   }
-  wait_readable();
 }
 
 // Parses every whole packet in `data`; what is left (a partial packet, or input that
@@ -116,7 +91,7 @@ void Connection::consume(std::string_view data) {
     channel_.handle_in(std::move(*packet));
   }
   if (!data.empty()) in_.assign(data.data(), data.size());
-  if (in_.empty() && in_.capacity() > 0) std::string().swap(in_);
+  if (in_.empty()) std::string().swap(in_);
 }
 
 void Connection::resume_input() {
@@ -129,7 +104,7 @@ void Connection::resume_input() {
       carried.swap(self->in_);
       self->consume(carried);
     }
-    self->wait_readable();
+    self->read_more();
   });
 }
 
@@ -139,43 +114,6 @@ std::string& Connection::output() {
     worker_.mark_dirty(shared_from_this());
   }
   return out_;
-}
-
-void Connection::flush() {
-  dirty_ = false;
-  if (closed_ || waiting_write_) return;
-  while (!out_.empty()) {
-    error_code ec;
-    std::size_t n = socket_.write_some(asio::buffer(out_), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      wait_writable();
-      return;
-    }
-    if (ec) {
-      shutdown_now();
-      return;
-    }
-    metrics::inc(worker_.metrics().bytes_sent, n);
-    if (n == out_.size()) {
-      std::string().swap(out_);  // idle connections keep no buffer
-    } else {
-      out_.erase(0, n);
-    }
-  }
-  if (closing_) shutdown_now();
-}
-
-void Connection::wait_writable() {
-  waiting_write_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                     [self = shared_from_this()](const error_code& ec) {
-                       self->waiting_write_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->shutdown_now();
-                         return;
-                       }
-                       self->flush();
-                     });
 }
 
 void Connection::close() {
@@ -199,7 +137,7 @@ void Connection::arm_keepalive(std::chrono::milliseconds after) {
 
 void Connection::on_keepalive_timer() {
   if (closed_ || keepalive_.count() == 0) return;
-  // The timer is re-armed once per period, not per packet: reads only stamp last_read_.
+  // Re-armed once per period, not per packet: reads only stamp last_read_.
   auto idle = std::chrono::steady_clock::now() - last_read_;
   if (idle >= keepalive_) {
     channel_.handle_keepalive_timeout();  // [MQTT-3.1.2-24]
@@ -212,15 +150,99 @@ void Connection::on_keepalive_timer() {
 void Connection::shutdown_now() {
   if (closed_) return;
   closed_ = true;
-  error_code ec;
   timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  close_transport();
   std::string().swap(in_);
   std::string().swap(out_);
   worker_.remove_connection(this);
   worker_.metrics().connections.fetch_sub(1, std::memory_order_relaxed);
   channel_.handle_closed();
+}
+
+// ---------------------------------------------------------------- TcpConnection
+
+TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket,
+                             std::shared_ptr<std::atomic<std::uint32_t>> count)
+    : Connection(worker, std::move(count), peer_of(socket)), socket_(std::move(socket)) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+void TcpConnection::read_more() {
+  if (reading_ || !reading_allowed()) return;
+  reading_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
+                         const error_code& ec) {
+                       self->reading_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->shutdown_now();
+                         return;
+                       }
+                       self->on_readable();
+                     });
+}
+
+void TcpConnection::on_readable() {
+  if (closed_) return;
+  // Drain what the socket has, up to a bound so one busy client cannot starve the others.
+  for (int round = 0; round < 4 && reading_allowed(); ++round) {
+    error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kReadChunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec || n == 0) {  // EOF or error: the peer is gone
+      shutdown_now();
+      return;
+    }
+    on_bytes(std::string_view(t_read_buffer, n));
+    if (n < kReadChunk) break;
+  }
+  read_more();
+}
+
+void TcpConnection::flush() {
+  dirty_ = false;
+  if (closed_ || waiting_write_) return;
+  while (!out_.empty()) {
+    error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      wait_writable();
+      return;
+    }
+    if (ec) {
+      shutdown_now();
+      return;
+    }
+    metrics::inc(worker_.metrics().bytes_sent, n);
+    if (n == out_.size()) {
+      std::string().swap(out_);  // idle connections keep no buffer
+    } else {
+      out_.erase(0, n);
+    }
+  }
+  if (closing_) shutdown_now();
+}
+
+void TcpConnection::wait_writable() {
+  waiting_write_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                     [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
+                         const error_code& ec) {
+                       self->waiting_write_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->shutdown_now();
+                         return;
+                       }
+                       self->flush();
+                     });
+}
+
+void TcpConnection::close_transport() {
+  error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
 }
 
 }  // namespace emqxd::net

@@ -1,12 +1,17 @@
 #pragma once
-// Connection: one client socket on one worker. Bytes in and out, buffers and the keep
-// alive timer; every MQTT rule is the Channel's. Knows nothing of topics or sessions.
+// Connection: one client network connection on one worker. Bytes in and out, buffers and
+// the keep alive timer; every MQTT rule is the Channel's. Knows nothing of topics or
+// sessions. Two transports share this base:
 //
-// Memory: an idle connection holds no buffer. It waits for readability, then reads into
-// the worker's shared 64 KiB buffer and parses every whole packet there; only a partial
-// packet is copied into its own buffer. Output is appended during the turn and written
-// once at its end (Worker::end_of_turn), first with a non-blocking send, so a write costs
-// one system call and no handler unless the socket buffer is full.
+//  - TcpConnection (plain MQTT/TCP, the hot path). An idle connection holds no buffer: it
+//    waits for readability, reads into the worker's shared 64 KiB buffer and parses every
+//    whole packet there; only a partial packet is copied into its own buffer. Output is
+//    appended during the turn and written once at its end (Worker::end_of_turn) with a
+//    non-blocking send, so a write costs one system call and no handler unless the socket
+//    buffer is full.
+//  - StreamConnection<S> (TLS, WebSocket, WebSocket over TLS; stream_connection.cpp):
+//    the same parsing and batching over asynchronous reads and writes of an Asio/Beast
+//    stream, after its handshake.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -21,16 +26,15 @@ namespace emqxd::net {
 
 class Worker;
 
-class Connection final : public session::ChannelHost,
-                         public std::enable_shared_from_this<Connection> {
+class Connection : public session::ChannelHost, public std::enable_shared_from_this<Connection> {
  public:
-  // `count` is the listener's connection counter, decremented when this closes.
-  Connection(Worker& worker, boost::asio::ip::tcp::socket socket,
-             std::shared_ptr<std::atomic<std::uint32_t>> count);
+  // `count` is the listener's connection counter, decremented when this is destroyed.
+  Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count, std::string peer);
   ~Connection() override;
 
   void start();
-  void flush();  // write pending output; worker's end of turn
+  // Writes pending output; the worker calls it at the end of a turn that produced some.
+  virtual void flush() = 0;
   session::Channel& channel() { return channel_; }
 
   // session::ChannelHost
@@ -41,31 +45,56 @@ class Connection final : public session::ChannelHost,
   const std::string& peer() const override { return peer_; }
   std::size_t backlog() const override { return out_.size(); }
 
- private:
-  void wait_readable();
-  void on_readable();
-  void consume(std::string_view data);
-  void wait_writable();
-  void arm_keepalive(std::chrono::milliseconds after);
-  void on_keepalive_timer();
+ protected:
+  virtual void start_transport() = 0;  // handshake if any, then read_more()
+  virtual void read_more() = 0;        // keep one read pending unless paused or closing
+  virtual void close_transport() = 0;  // close the socket now
+
+  // The transport read `data`: parse and handle every whole packet, keep the rest.
+  void on_bytes(std::string_view data);
+  // The connection is over (peer gone, I/O error, or our close completed).
   void shutdown_now();
+  bool reading_allowed() const { return !closed_ && !closing_ && !paused_; }
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  std::string out_;  // packets of this turn, not yet written
+  bool dirty_ = false;
+  bool closing_ = false;  // close after out_ is written
+  bool closed_ = false;
+
+ private:
+  void consume(std::string_view data);
+  void arm_keepalive(std::chrono::milliseconds after);
+  void on_keepalive_timer();
+
   boost::asio::steady_timer timer_;
   session::Channel channel_;
   std::shared_ptr<std::atomic<std::uint32_t>> count_;
   std::string peer_;
-  std::string in_;   // a partial packet carried over to the next read
-  std::string out_;  // packets of this turn, not yet written
+  std::string in_;  // a partial packet carried over to the next read
   std::chrono::milliseconds keepalive_{0};
   std::chrono::steady_clock::time_point last_read_{};
-  bool dirty_ = false;         // in the worker's flush list
-  bool waiting_write_ = false;
-  bool closing_ = false;       // close after out_ is written
-  bool closed_ = false;
-  bool paused_ = false;        // channel not accepting input; bytes wait in in_
-  bool reading_ = false;
+  bool paused_ = false;  // channel not accepting input; bytes wait in in_
 };
+
+class TcpConnection final : public Connection {
+ public:
+  TcpConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
+                std::shared_ptr<std::atomic<std::uint32_t>> count);
+  void flush() override;
+
+ private:
+  void start_transport() override { read_more(); }
+  void read_more() override;
+  void close_transport() override;
+  void on_readable();
+  void wait_writable();
+
+  boost::asio::ip::tcp::socket socket_;
+  bool reading_ = false;
+  bool waiting_write_ = false;
+};
+
+std::string peer_of(const boost::asio::ip::tcp::socket& s);
 
 }  // namespace emqxd::net

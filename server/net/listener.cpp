@@ -4,11 +4,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <optional>
 #include <stdexcept>
 
 #include "common/log.hpp"
 #include "metrics/metrics.hpp"
 #include "net/connection.hpp"
+#include "net/stream_connection.hpp"
 #include "net/worker.hpp"
 
 namespace emqxd::net {
@@ -47,9 +49,9 @@ tcp::endpoint parse_bind(const std::string& bind) {
 
 struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   Acceptor(Worker& w, std::string n, std::uint32_t max,
-           std::shared_ptr<std::atomic<std::uint32_t>> c)
+           std::shared_ptr<std::atomic<std::uint32_t>> c, std::optional<StreamOptions> s)
       : worker(w), acceptor(w.io()), backoff(w.io()), name(std::move(n)), max_connections(max),
-        count(std::move(c)) {}
+        count(std::move(c)), stream(std::move(s)) {}
 
   void accept() {
     acceptor.async_accept(worker.io(), [self = shared_from_this()](const error_code& ec,
@@ -88,7 +90,13 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       error_code ignored;
       socket.close(ignored);
     } else {
-      std::make_shared<Connection>(worker, std::move(socket), count)->start();
+      std::shared_ptr<Connection> c;
+      if (stream) {
+        c = make_stream_connection(worker, std::move(socket), count, *stream);
+      } else {
+        c = std::make_shared<TcpConnection>(worker, std::move(socket), count);
+      }
+      c->start();
     }
     accept();
   }
@@ -100,6 +108,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   std::uint32_t max_connections;
   std::shared_ptr<std::atomic<std::uint32_t>> count;
   std::chrono::steady_clock::time_point last_warning{};
+  std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
 };
 
 Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
@@ -110,8 +119,21 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
   } catch (const std::exception& e) {
     throw std::runtime_error("listener " + name_ + ": " + e.what());
   }
+  std::optional<StreamOptions> stream;
+  try {
+    if (cfg.type == "ssl" || cfg.type == "wss") {
+      stream = StreamOptions{cfg.type == "ssl" ? StreamKind::Tls : StreamKind::Wss,
+                             make_tls_context(cfg.ssl_options), cfg.websocket_mqtt_path};
+    } else if (cfg.type == "ws") {
+      stream = StreamOptions{StreamKind::Ws, nullptr, cfg.websocket_mqtt_path};
+    } else if (cfg.type != "tcp") {
+      throw std::runtime_error("unknown listener type '" + cfg.type + "'");
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error("listener " + name_ + ": " + e.what());
+  }
   for (auto* w : workers) {
-    auto a = std::make_shared<Acceptor>(*w, name_, cfg.max_connections, count_);
+    auto a = std::make_shared<Acceptor>(*w, name_, cfg.max_connections, count_, stream);
     error_code ec;
     a->acceptor.open(ep.protocol(), ec);
     if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);

@@ -30,6 +30,7 @@
 namespace emqxd::net {
 
 class Connection;
+class TcpConnection;
 
 class Worker final : public session::Hub {
  public:

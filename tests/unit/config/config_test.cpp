@@ -85,12 +85,15 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK_FALSE(c.mqtt.ignore_loop_deliver);
   CHECK(c.mqtt.server_reference.empty());
   CHECK(c.mqtt.response_information.empty());
-  REQUIRE(c.listeners.size() == 1);
+  REQUIRE(c.listeners.size() == 2);
   CHECK(c.listeners[0].type == "tcp");
   CHECK(c.listeners[0].name == "default");
   CHECK(c.listeners[0].bind == "0.0.0.0:1883");
   CHECK(c.listeners[0].enable);
   CHECK(c.listeners[0].max_connections == 1024000);
+  CHECK(c.listeners[1].type == "ws");
+  CHECK(c.listeners[1].bind == "0.0.0.0:8083");
+  CHECK(c.listeners[1].websocket_mqtt_path == "/mqtt");
   CHECK(c.sys_topics.sys_msg_interval == 1min);
   CHECK(c.sys_topics.sys_heartbeat_interval == 30s);
   CHECK(c.sys_topics.client_connected);
@@ -104,7 +107,7 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK(c.dashboard_http_bind == "0.0.0.0:18083");
   CHECK(c.warnings.empty());
   // An empty document is the same as no file.
-  CHECK(from("").listeners.size() == 1);
+  CHECK(from("").listeners.size() == 2);
   CHECK(from("# nothing\n").warnings.empty());
 }
 
@@ -365,7 +368,7 @@ TEST_CASE("named listeners replace the default; disabled ones are left out",
 
   // An empty listeners object names none: the default stays.
   Config empty = from("listeners {}");
-  REQUIRE(empty.listeners.size() == 1);
+  REQUIRE(empty.listeners.size() == 2);
   CHECK(empty.listeners[0].bind == "0.0.0.0:1883");
 }
 

@@ -1,0 +1,37 @@
+#pragma once
+// Connections over TLS, WebSocket and WebSocket over TLS. Everything Beast and OpenSSL
+// stays in stream_connection.cpp; this header only names the factories.
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace emqxd::net {
+
+class Connection;
+class Worker;
+
+enum class StreamKind { Tls, Ws, Wss };
+
+struct StreamOptions {
+  StreamKind kind = StreamKind::Tls;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // Tls and Wss
+  std::string ws_path = "/mqtt";                   // Ws and Wss
+};
+
+std::shared_ptr<Connection> make_stream_connection(
+    Worker& worker, boost::asio::ip::tcp::socket socket,
+    std::shared_ptr<std::atomic<std::uint32_t>> count, const StreamOptions& options);
+
+// A server TLS context from a listener's ssl_options. Throws std::runtime_error naming the
+// file that could not be used.
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::SslOptions& ssl);
+
+}  // namespace emqxd::net
