@@ -107,6 +107,8 @@ class Channel {
   bool write_publish(const Delivery& d, std::uint16_t packet_id, bool dup);
   void pump_queue();
   void resend_inflight();
+  bool resend(const Inflight& f);
+  void settle_owed(Inflight& f);
   std::size_t send_window() const;
 
   // channel_subscribe.cpp
@@ -145,6 +147,7 @@ class Channel {
   std::unordered_map<std::string, std::uint16_t> alias_out_;
 
   std::vector<std::uint32_t> scratch_ids_;
+  std::size_t owed_resends_ = 0;  // inflight entries of a resumed session not yet resent
 };
 
 // The v3.1.1 CONNACK return code for a v5 reason code.

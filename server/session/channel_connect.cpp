@@ -300,8 +300,10 @@ void Channel::handle_disconnect(const mqtt::Disconnect& d) {
     session_expiry_ = *d.props.session_expiry_interval;
     if (session_) session_->expiry_interval = session_expiry_;
   }
-  if (d.reason != ReasonCode::DisconnectWithWillMessage) {
-    will_.reset();  // [MQTT-3.14.4-3]
+  if (d.reason == ReasonCode::NormalDisconnection) {
+    // Only 0x00 discards the will [MQTT-3.1.2-10], [MQTT-3.14.4-3]; 0x04 asks for it and
+    // any error code leaves it to be published as on an abnormal close.
+    will_.reset();
     graceful_disconnect_ = true;
   }
   state_ = State::Closing;

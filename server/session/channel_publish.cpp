@@ -43,6 +43,10 @@ void Channel::handle_publish(mqtt::Publish& p) {
     return;
   }
 
+  if (is_v5() && !p.props.subscription_identifiers.empty()) {
+    close_with(ReasonCode::ProtocolError, "Subscription Identifier in PUBLISH");  // [MQTT-3.3.4-6]
+    return;
+  }
   std::string_view topic = p.topic;
   if (is_v5() && p.props.topic_alias) {
     std::uint16_t alias = *p.props.topic_alias;
@@ -142,6 +146,7 @@ void Channel::handle_pubrel(const mqtt::PubRel& r) {
 void Channel::handle_puback(const mqtt::PubAck& a) {
   auto* f = session_->find_inflight(a.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
+  settle_owed(*f);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -157,6 +162,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
     close_with(ReasonCode::ProtocolError, "PUBREC for a QoS 1 message");
     return;
   }
+  settle_owed(*f);
   if (mqtt::is_error(r.reason)) {  // the flow ends here [MQTT-4.3.3-4]
     session_->erase_inflight(r.packet_id);
     pump_queue();
@@ -170,6 +176,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
 void Channel::handle_pubcomp(const mqtt::PubComp& c) {
   auto* f = session_->find_inflight(c.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubComp) return;
+  settle_owed(*f);
   session_->erase_inflight(c.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -196,7 +203,8 @@ void Channel::deliver(Delivery&& d) {
     write_publish(d, 0, false);
     return;
   }
-  if (session_->queue.empty() && session_->inflight.size() < send_window()) {
+  if (session_->queue.empty() && owed_resends_ == 0 &&
+      session_->inflight.size() < send_window()) {
     send_inflight(std::move(d));
     return;
   }
@@ -211,7 +219,7 @@ void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();
   if (!write_publish(d, id, false)) return;
   OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
-  session_->inflight.push_back(Inflight{std::move(d), id, st, mqtt::Message::Clock::now()});
+  session_->inflight.push_back(Inflight{std::move(d), id, st, false});
 }
 
 bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup) {
@@ -254,11 +262,38 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
   return true;
 }
 
+void Channel::settle_owed(Inflight& f) {
+  if (f.awaiting_resend) {
+    f.awaiting_resend = false;
+    --owed_resends_;
+  }
+}
+
 void Channel::pump_queue() {
+  std::size_t active = session_->inflight.size() - owed_resends_;
+  const std::size_t window = send_window();
+  // First what a resumed session still owes the client, in the original order.
+  if (owed_resends_ > 0) {
+    for (std::size_t i = 0; i < session_->inflight.size() && active < window;) {
+      auto& f = session_->inflight[i];
+      if (!f.awaiting_resend) {
+        ++i;
+        continue;
+      }
+      settle_owed(f);
+      if (!resend(f)) {
+        session_->inflight.erase(session_->inflight.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      ++active;
+      ++i;
+    }
+    if (owed_resends_ > 0) return;  // still owed: the queue waits
+  }
   auto& q = session_->queue;
   auto now = mqtt::Message::Clock::now();
   while (!q.empty()) {
-    if (q.front().qos != QoS::AtMostOnce && session_->inflight.size() >= send_window()) break;
+    if (q.front().qos != QoS::AtMostOnce && active >= window) break;
     Delivery d = std::move(q.front());
     q.pop_front();
     if (d.msg->expired(now)) {
@@ -268,21 +303,30 @@ void Channel::pump_queue() {
     if (d.qos == QoS::AtMostOnce) {
       write_publish(d, 0, false);
     } else {
+      std::size_t before = session_->inflight.size();
       send_inflight(std::move(d));
+      active += session_->inflight.size() - before;
     }
   }
 }
 
+// Resends one inflight message as the spec asks on a resumed session; false when it can
+// no longer be sent (too large for this connection), which ends its flow: the spec says
+// to behave as if it had been sent [MQTT-3.1.2-25].
+bool Channel::resend(const Inflight& f) {
+  if (f.state == OutState::WaitPubComp) {
+    send(mqtt::PubRel{f.packet_id, ReasonCode::Success, {}});
+    return true;
+  }
+  return write_publish(f.d, f.packet_id, true);
+}
+
 void Channel::resend_inflight() {
   // [MQTT-4.4.0-1]: on a resumed session, resend unacknowledged PUBLISH (DUP set,
-  // [MQTT-3.3.1-1]) and PUBREL packets in their original order.
-  for (auto& f : session_->inflight) {
-    if (f.state == OutState::WaitPubComp) {
-      send(mqtt::PubRel{f.packet_id, ReasonCode::Success, {}});
-    } else {
-      write_publish(f.d, f.packet_id, true);
-    }
-  }
+  // [MQTT-3.3.1-1]) and PUBREL packets in their original order, within the new
+  // connection's Receive Maximum; pump_queue() sends them all.
+  for (auto& f : session_->inflight) f.awaiting_resend = true;
+  owed_resends_ = session_->inflight.size();
 }
 
 }  // namespace emqxd::session

@@ -36,7 +36,9 @@ struct Inflight {
   Delivery d;
   std::uint16_t packet_id = 0;
   OutState state = OutState::WaitPubAck;
-  std::chrono::steady_clock::time_point sent_at{};
+  // Resumed on a connection whose Receive Maximum is smaller than what is in flight: it
+  // is resent (same packet id, DUP) when the window opens [MQTT-4.4.0-1], [MQTT-3.3.4-9].
+  bool awaiting_resend = false;
 };
 
 struct SubscriptionState {

@@ -195,7 +195,7 @@ TEST_CASE("a resumed session resends PUBLISH with DUP and PUBREL in order, then 
 // The send quota starts again from the new connection's Receive Maximum (section 4.9), and
 // resent PUBLISH packets count against it: a client that reconnects with Receive Maximum 1
 // must not get two unacknowledged QoS 1 messages at once.
-TEST_CASE("v5: a resumed session resends no more than the new Receive Maximum", "[channel][deliver][resume][inflight][MQTT-3.3.4-9][bug]") {
+TEST_CASE("v5: a resumed session resends no more than the new Receive Maximum", "[channel][deliver][resume][inflight][MQTT-3.3.4-9]") {
   TestHub hub;
   {
     TestClient sub(hub, V5);
@@ -336,7 +336,7 @@ TEST_CASE("v5: a message above the client's Maximum Packet Size is dropped for t
 // A QoS 1 message in flight when the connection dropped is resent on resume; if the new
 // connection's Maximum Packet Size is below it, the server must "behave as if it had
 // completed sending" it. It stays in flight instead, holding a slot of the window forever.
-TEST_CASE("v5: an inflight message too large for the resumed connection is not left in flight", "[channel][deliver][resume][MQTT-3.1.2-25][bug]") {
+TEST_CASE("v5: an inflight message too large for the resumed connection is not left in flight", "[channel][deliver][resume][MQTT-3.1.2-25]") {
   TestHub hub;
   {
     TestClient sub(hub, V5);

@@ -190,7 +190,7 @@ TEST_CASE("a wildcard in a PUBLISH topic closes with 0x90", "[channel][publish][
   CHECK(c.closed());
 }
 
-TEST_CASE("v5: a Subscription Identifier in a client PUBLISH is a protocol error", "[channel][publish][MQTT-3.3.4-6][bug]") {
+TEST_CASE("v5: a Subscription Identifier in a client PUBLISH is a protocol error", "[channel][publish][MQTT-3.3.4-6]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok("a");

@@ -52,7 +52,7 @@ TEST_CASE("v5: DISCONNECT 0x04 publishes the will", "[channel][will][disconnect]
 
 // Only Reason Code 0x00 deletes the will; a client that disconnects with an error code
 // (0x80 Unspecified error, say) still has it published, as EMQX does.
-TEST_CASE("v5: DISCONNECT with an error reason code keeps the will", "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.1.2-8][bug]") {
+TEST_CASE("v5: DISCONNECT with an error reason code keeps the will", "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.1.2-8]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok({.client_id = "a", .will = will("w")});
