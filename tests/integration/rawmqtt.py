@@ -627,9 +627,20 @@ class RawClient:
         self.send(pingreq())
         return self.wait_for(PINGRESP, timeout=timeout)
 
-    def disconnect(self, code=0, props=None):
-        self.try_send(disconnect(code, props, self.version))
+    def disconnect(self, code=0, props=None, wait=2.0):
+        """Sends DISCONNECT and waits (at most `wait` s) for the broker to close the
+        connection, so that a test reconnecting right after finds the old connection
+        gone on the broker's side too; returns True if it closed in time."""
+        sent = self.try_send(disconnect(code, props, self.version))
+        closed = False
+        if sent and wait:
+            try:
+                self.expect_closed(wait)
+                closed = True
+            except AssertionError:
+                pass
         self.close()
+        return closed
 
     def __enter__(self):
         return self
