@@ -6,6 +6,7 @@
 
 #include "common/log.hpp"
 #include "net/connection.hpp"
+#include "session/routing.hpp"
 
 namespace emqxd::net {
 
@@ -161,19 +162,7 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
       }
       continue;
     }
-    Session& s = *it->second.session;
-    if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
-      s.channel->deliver(std::move(d));
-    } else {
-      auto r = s.enqueue(std::move(d), limits, false);
-      if (r == session::EnqueueResult::DroppedOldest) {
-        metrics::inc(metrics_.messages_dropped_queue_full);
-        metrics::inc(metrics_.messages_dropped);
-      } else if (r == session::EnqueueResult::DroppedQoS0) {
-        metrics::inc(metrics_.messages_dropped_qos0_offline);
-        metrics::inc(metrics_.messages_dropped);
-      }
-    }
+    session::deliver_to(*it->second.session, std::move(d), limits, metrics_);
   }
 }
 
@@ -189,14 +178,8 @@ std::size_t Worker::publish(const mqtt::MessagePtr& m, std::string_view publishe
   matches_.clear();
   node_.broker.match(*m, publisher_client_id, matches_);
   for (auto& match : matches_) {
-    Delivery d;
-    d.session = match.ref.session;
-    d.msg = m;
-    d.qos = std::min(m->qos, match.qos);          // [MQTT-3.8.4-8]
-    d.retain = match.retain_as_published && m->retain;  // [MQTT-3.3.1-12/13]
-    d.share = std::move(match.share);
-    d.subscription_ids = std::move(match.subscription_ids);
-    outbox_[match.ref.worker].push_back(std::move(d));
+    auto worker = match.ref.worker;
+    outbox_[worker].push_back(session::make_delivery(m, std::move(match)));
   }
   if (!matches_.empty()) schedule_end_of_turn();
   metrics::inc(metrics_.messages_delivered, matches_.size());
@@ -498,14 +481,8 @@ void Worker::redispatch_shared(Session& s) {
       metrics::inc(metrics_.messages_dropped);
       continue;
     }
-    Delivery nd;
-    nd.session = m.ref.session;
-    nd.qos = std::min(d.msg->qos, m.qos);
-    nd.retain = m.retain_as_published && d.msg->retain;
-    nd.share = std::move(m.share);
-    nd.subscription_ids = std::move(m.subscription_ids);
-    nd.msg = std::move(d.msg);
-    outbox_[m.ref.worker].push_back(std::move(nd));
+    auto worker = m.ref.worker;
+    outbox_[worker].push_back(session::make_delivery(d.msg, std::move(m)));
   }
   if (!todo.empty()) schedule_end_of_turn();
 }

@@ -1,5 +1,7 @@
 #include "session/test_hub.hpp"
 
+#include "session/routing.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <spdlog/spdlog.h>
@@ -140,16 +142,7 @@ std::size_t TestHub::publish(const mqtt::MessagePtr& m, std::string_view publish
   }
   matches_.clear();
   broker_.match(*m, publisher_client_id, matches_);
-  for (auto& match : matches_) {
-    Delivery d;
-    d.session = match.ref.session;
-    d.msg = m;
-    d.qos = std::min(m->qos, match.qos);                // [MQTT-3.8.4-8]
-    d.retain = match.retain_as_published && m->retain;  // [MQTT-3.3.1-12/13]
-    d.share = std::move(match.share);
-    d.subscription_ids = std::move(match.subscription_ids);
-    outbox_.push_back(std::move(d));
-  }
+  for (auto& match : matches_) outbox_.push_back(make_delivery(m, std::move(match)));
   metrics::inc(counters.messages_delivered, matches_.size());
   return matches_.size();
 }
@@ -166,18 +159,7 @@ void TestHub::flush() {
         metrics::inc(counters.messages_dropped_no_session);
         continue;
       }
-      if (s->channel != nullptr && s->channel->state() == Channel::State::Connected) {
-        s->channel->deliver(std::move(d));
-        continue;
-      }
-      auto r = s->enqueue(std::move(d), limits, false);
-      if (r == EnqueueResult::DroppedOldest) {
-        metrics::inc(counters.messages_dropped_queue_full);
-        metrics::inc(counters.messages_dropped);
-      } else if (r == EnqueueResult::DroppedQoS0) {
-        metrics::inc(counters.messages_dropped_qos0_offline);
-        metrics::inc(counters.messages_dropped);
-      }
+      deliver_to(*s, std::move(d), limits, counters);
     }
   }
 }

@@ -1,0 +1,20 @@
+#pragma once
+// The delivery rules every runtime applies between the broker and a session: one place,
+// used by net::Worker and by the unit tests' hub, so the tests test the real rules.
+#include "broker/broker.hpp"
+#include "metrics/metrics.hpp"
+#include "session/session.hpp"
+
+namespace emqxd::session {
+
+// A broker match turned into what the session sends: the lower of the message's and the
+// subscription's QoS [MQTT-3.8.4-8], RETAIN kept only with Retain As Published
+// [MQTT-3.3.1-12/13], the subscription identifiers and the shared group.
+Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match);
+
+// Hands `d` to `s`: to its channel while connected, otherwise to its queue, counting what
+// the queue drops in `counters`. Runs on the session's worker.
+void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
+                metrics::Metrics& counters);
+
+}  // namespace emqxd::session
