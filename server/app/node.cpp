@@ -55,11 +55,14 @@ std::string metric_topic(std::string name) {
 struct Node::Impl {
   explicit Impl(config::Config cfg) : state(std::move(cfg)) {}
 
-  void publish_sys(const std::string& sub_topic, std::string payload) {
+  // As EMQX: the fixed facts (version, sysdescr, the node list) are retained; uptime,
+  // datetime, stats and metrics are not, so they never crowd the retained store.
+  void publish_sys(const std::string& sub_topic, std::string payload, bool retain = false) {
     auto msg = std::make_shared<mqtt::Message>();
-    msg->topic = "$SYS/brokers/" + state.config.node.name + "/" + sub_topic;
+    msg->topic = "$SYS/brokers";
+    if (!sub_topic.empty()) msg->topic += "/" + state.config.node.name + "/" + sub_topic;
     msg->payload = std::move(payload);
-    msg->retain = true;
+    msg->retain = retain;
     msg->received_at = mqtt::Message::Clock::now();
     state.workers[0]->publish(msg, {});
   }
@@ -146,8 +149,9 @@ void Node::start() {
 
   auto& w0 = *s.workers[0];
   asio::post(w0.io(), [this] {
-    impl_->publish_sys("version", EMQXD_VERSION);
-    impl_->publish_sys("sysdescr", "emqxd");
+    impl_->publish_sys("", impl_->state.config.node.name, true);
+    impl_->publish_sys("version", EMQXD_VERSION, true);
+    impl_->publish_sys("sysdescr", "emqxd", true);
     impl_->publish_heartbeat();
     impl_->publish_stats();
   });
