@@ -283,8 +283,10 @@ void Worker::takeover(std::string client_id, std::uint64_t sid, std::uint32_t to
     publish_event(*old, false);
   }
   if (it->second.timer) it->second.timer->cancel();
-  if (clean_start) {
-    discard(sid);  // [MQTT-3.1.2-4]: the new connection starts afresh
+  if (clean_start || s.expiry_interval == 0) {
+    // [MQTT-3.1.2-4]: Clean Start discards the old session; and one whose expiry is 0 ended
+    // with the connection just closed, so there is nothing to resume either.
+    discard(sid);
     node_.workers[to]->post([w = node_.workers[to].get(), client_id, sid] {
       w->takeover_done(client_id, sid, nullptr);
     });
