@@ -18,22 +18,17 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 thread_local char t_read_buffer[kReadChunk];  // one per worker thread
 }  // namespace
 
-std::string peer_of(const asio::ip::tcp::socket& s) {
-  error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 // ---------------------------------------------------------------- Connection
 
 Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
-                       std::string peer)
-    : worker_(worker),
-      timer_(worker.io()),
-      channel_(worker, *this),
-      count_(std::move(count)),
-      peer_(std::move(peer)) {}
+                       const asio::ip::tcp::socket& socket)
+    : worker_(worker), timer_(worker.io()), channel_(worker, *this), count_(std::move(count)) {
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  auto local = socket.local_endpoint(ec);
+  if (!ec) local_port_ = local.port();
+}
 
 Connection::~Connection() {
   if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
@@ -163,7 +158,7 @@ void Connection::shutdown_now() {
 
 TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket,
                              std::shared_ptr<std::atomic<std::uint32_t>> count)
-    : Connection(worker, std::move(count), peer_of(socket)), socket_(std::move(socket)) {
+    : Connection(worker, std::move(count), socket), socket_(std::move(socket)) {
   error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);

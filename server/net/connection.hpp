@@ -29,7 +29,8 @@ class Worker;
 class Connection : public session::ChannelHost, public std::enable_shared_from_this<Connection> {
  public:
   // `count` is the listener's connection counter, decremented when this is destroyed.
-  Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count, std::string peer);
+  Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
+             const boost::asio::ip::tcp::socket& socket);
   ~Connection() override;
 
   void start();
@@ -44,6 +45,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void set_keepalive(std::chrono::milliseconds timeout) override;
   const std::string& peer() const override { return peer_; }
   std::size_t backlog() const override { return out_.size(); }
+  std::uint16_t local_port() const override { return local_port_; }
 
  protected:
   virtual void start_transport() = 0;  // handshake if any, then read_more()
@@ -71,6 +73,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   session::Channel channel_;
   std::shared_ptr<std::atomic<std::uint32_t>> count_;
   std::string peer_;
+  std::uint16_t local_port_ = 0;
   std::string in_;  // a partial packet carried over to the next read
   std::chrono::milliseconds keepalive_{0};
   std::chrono::steady_clock::time_point last_read_{};
@@ -95,6 +98,5 @@ class TcpConnection final : public Connection {
   bool waiting_write_ = false;
 };
 
-std::string peer_of(const boost::asio::ip::tcp::socket& s);
 
 }  // namespace emqxd::net

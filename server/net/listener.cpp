@@ -4,6 +4,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <optional>
 #include <stdexcept>
 
@@ -64,7 +68,10 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) {
       // Out of descriptors (EMFILE/ENFILE) or the like: say so (not on every retry) and
-      // back off briefly; established connections are unaffected.
+      // back off briefly; established connections are unaffected. With no descriptor
+      // left the waiting client cannot even be accepted to be told no, so a spare one is
+      // given up for a moment to accept and close it (nginx's and libuv's trick).
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) refuse_one();
       auto now = std::chrono::steady_clock::now();
       if (now - last_warning > std::chrono::seconds(10)) {
         last_warning = now;
@@ -101,7 +108,19 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
     accept();
   }
 
+  void refuse_one() {
+    if (spare_fd >= 0) ::close(spare_fd);
+    int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
+  ~Acceptor() {
+    if (spare_fd >= 0) ::close(spare_fd);
+  }
+
   Worker& worker;
+  int spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   std::string name;

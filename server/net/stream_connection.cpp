@@ -67,7 +67,7 @@ class StreamConnection final : public Connection {
  public:
   StreamConnection(Worker& worker, tcp::socket socket,
                    std::shared_ptr<std::atomic<std::uint32_t>> count, const StreamOptions& opts)
-      : Connection(worker, std::move(count), peer_of(socket)),
+      : Connection(worker, std::move(count), socket),
         stream_(make_stream(std::move(socket), opts)),
         ws_path_(opts.ws_path) {
     error_code ec;

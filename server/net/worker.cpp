@@ -497,17 +497,26 @@ void Worker::publish_event(const Channel& ch, bool connected) {
   auto msg = std::make_shared<mqtt::Message>();
   msg->topic = "$SYS/brokers/" + node_name() + "/clients/" + ch.client_id() +
                (connected ? "/connected" : "/disconnected");
+  // The fields EMQX puts in its event messages, so tools written for EMQX read ours.
   std::string user = ch.username() ? "\"" + json_escape(*ch.username()) + "\"" : "null";
   std::string ts = std::to_string(now_ms());
+  const std::string& peer = ch.host().peer();
+  auto colon = peer.rfind(':');
+  std::string ip = colon == std::string::npos ? peer : peer.substr(0, colon);
+  std::string proto_name = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
+  std::string common = "\"clientid\":\"" + json_escape(ch.client_id()) + "\",\"username\":" + user +
+                       ",\"ipaddress\":\"" + json_escape(ip) + "\",\"sockport\":" +
+                       std::to_string(ch.host().local_port()) + ",\"proto_name\":\"" +
+                       proto_name + "\",\"proto_ver\":" +
+                       std::to_string(static_cast<int>(ch.version())) + ",\"ts\":" + ts;
   if (connected) {
-    msg->payload = "{\"clientid\":\"" + json_escape(ch.client_id()) + "\",\"username\":" + user +
-                   ",\"proto_ver\":" + std::to_string(static_cast<int>(ch.version())) +
-                   ",\"keepalive\":" + std::to_string(ch.keep_alive()) +
+    msg->payload = "{" + common + ",\"keepalive\":" + std::to_string(ch.keep_alive()) +
                    ",\"clean_start\":" + (ch.clean_start() ? "true" : "false") +
-                   ",\"connected_at\":" + ts + ",\"ts\":" + ts + "}";
+                   ",\"expiry_interval\":" + std::to_string(ch.session_expiry()) +
+                   ",\"connack\":0,\"connected_at\":" + ts + "}";
   } else {
-    msg->payload = "{\"clientid\":\"" + json_escape(ch.client_id()) + "\",\"username\":" + user +
-                   ",\"disconnected_at\":" + ts + ",\"ts\":" + ts + "}";
+    std::string reason(ch.disconnect_reason().empty() ? "normal" : ch.disconnect_reason());
+    msg->payload = "{" + common + ",\"reason\":\"" + reason + "\",\"disconnected_at\":" + ts + "}";
   }
   msg->qos = mqtt::QoS::AtMostOnce;
   msg->received_at = mqtt::Message::Clock::now();

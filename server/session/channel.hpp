@@ -34,7 +34,8 @@ class ChannelHost {
   virtual void resume_input() = 0;
   // Close when no packet arrives for `timeout`; zero disables.
   virtual void set_keepalive(std::chrono::milliseconds timeout) = 0;
-  virtual const std::string& peer() const = 0;
+  virtual const std::string& peer() const = 0;  // "ip:port"
+  virtual std::uint16_t local_port() const = 0;
   // Bytes appended to output() and not yet accepted by the socket.
   virtual std::size_t backlog() const = 0;
 };
@@ -85,6 +86,11 @@ class Channel {
   std::uint16_t keep_alive() const { return keep_alive_; }
   bool clean_start() const { return clean_start_; }
   std::chrono::system_clock::time_point connected_at() const { return connected_at_; }
+  const ChannelHost& host() const { return host_; }
+  std::uint32_t session_expiry() const { return session_expiry_; }
+  // Why the connection ended, in EMQX's words: normal, takenover, discarded,
+  // keepalive_timeout, closed (by the peer), protocol_error, ... Empty while connected.
+  std::string_view disconnect_reason() const { return disconnect_reason_; }
 
  private:
   // channel_connect.cpp
@@ -147,7 +153,8 @@ class Channel {
   std::unordered_map<std::string, std::uint16_t> alias_out_;
 
   std::vector<std::uint32_t> scratch_ids_;
-  std::size_t owed_resends_ = 0;  // inflight entries of a resumed session not yet resent
+  std::size_t owed_resends_ = 0;
+  std::string_view disconnect_reason_;  // inflight entries of a resumed session not yet resent
 };
 
 // The v3.1.1 CONNACK return code for a v5 reason code.

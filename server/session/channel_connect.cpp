@@ -136,6 +136,7 @@ void Channel::handle_keepalive_timeout() {
     return;
   }
   close_with(ReasonCode::KeepAliveTimeout, "keep alive timeout");
+  disconnect_reason_ = "keepalive_timeout";
 }
 
 void Channel::send_connack_error(ReasonCode rc) {
@@ -158,6 +159,7 @@ void Channel::close_with(ReasonCode rc, std::string_view why) {
   if (mqtt::is_error(rc)) metrics::inc(hub_.metrics().protocol_errors);
   logger()->info("client_id={} peer={} closing: {} (0x{:02x})", client_id_, host_.peer(), why,
                  static_cast<unsigned>(rc));
+  disconnect_reason_ = mqtt::is_error(rc) ? "protocol_error" : "normal";
   if (is_v5() && state_ == State::Connected) {
     mqtt::Disconnect d{rc, {}};
     if (problem_info_allowed() && !why.empty()) d.props.reason_string = std::string(why);
@@ -306,6 +308,7 @@ void Channel::handle_disconnect(const mqtt::Disconnect& d) {
     will_.reset();
     graceful_disconnect_ = true;
   }
+  disconnect_reason_ = "normal";
   state_ = State::Closing;
   host_.close();  // [MQTT-3.14.4-1]: the server sends nothing back
 }
@@ -343,6 +346,9 @@ void Channel::kick(ReasonCode reason) {
   logger()->info("client_id={} peer={} disconnected by server (0x{:02x})", client_id_,
                  host_.peer(), static_cast<unsigned>(reason));
   if (is_v5() && state_ == State::Connected) send(mqtt::Disconnect{reason, {}});
+  disconnect_reason_ = reason == ReasonCode::SessionTakenOver     ? "takenover"
+                       : reason == ReasonCode::ServerShuttingDown ? "shutdown"
+                                                                  : "kicked";
   state_ = State::Closing;
   host_.close();
 }
@@ -378,6 +384,7 @@ void Channel::publish_will_now() {
 
 void Channel::handle_closed() {
   if (state_ == State::Closed) return;
+  if (disconnect_reason_.empty()) disconnect_reason_ = "closed";  // the peer went away
   state_ = State::Closed;
   // A channel that never got its session (or gave it up in a takeover) still tells the
   // hub, which forgets a pending open_session for it.

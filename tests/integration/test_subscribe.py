@@ -77,7 +77,7 @@ def test_dollar_topics_not_matched_by_leading_wildcards_MQTT_4_7_2_1(make_broker
     sys_ = connected(b, "sys", version)
     assert sys_.subscribe([("$SYS/#", 0)]) == [0]
     got = sys_.recv_publishes(1)  # the retained $SYS messages arrive at once
-    assert got[0].topic.startswith("$SYS/brokers/") and got[0].retain
+    assert got[0].topic.startswith("$SYS/brokers") and got[0].retain
     foo = connected(b, "foo", version)
     assert foo.subscribe([("$foo/#", 0)]) == [0]
     pub = connected(b, "dollar-pub", V5)

@@ -115,6 +115,7 @@ class TestHost final : public ChannelHost {
   void set_keepalive(std::chrono::milliseconds timeout) override { keepalives.push_back(timeout); }
   const std::string& peer() const override { return peer_; }
   std::size_t backlog() const override { return backlog_bytes; }
+  std::uint16_t local_port() const override { return 1883; }
 
   // Decodes everything written since the last take. The bytes stay alive with the host,
   // so a decoded Publish's views remain valid. Fails the test on undecodable output.
