@@ -30,6 +30,11 @@ struct FrameHeader {
 // complete: the caller compares total() with what it has.
 Result<FrameHeader> peek_frame(std::string_view in, std::uint32_t max_packet_size);
 
+// Checks the first byte alone: a reserved packet type, reserved flag bits that are wrong
+// [MQTT-2.1.3-1] or PUBLISH QoS 3 -> Errc::MalformedPacket, else Errc::Ok. Lets a
+// connection reject garbage without waiting for the body it announces.
+Errc check_fixed_header(std::uint8_t first_byte, ProtocolVersion version);
+
 // Decodes one complete packet whose body (remaining_length bytes after the fixed header)
 // is `body`. `version` is the connection's protocol version (ignored for CONNECT, which
 // carries its own). A Publish result holds views into `body`. Which checks decode makes and

@@ -341,14 +341,24 @@ constexpr std::uint8_t required_flags(PacketType t) {
 
 }  // namespace
 
+Errc check_fixed_header(std::uint8_t first_byte, ProtocolVersion version) {
+  const auto raw_type = static_cast<std::uint8_t>(first_byte >> 4);
+  // 0 is reserved in every version; 15 (AUTH) is reserved before 5.0.
+  if (raw_type == 0 || (raw_type == 15 && !is_v5(version))) return Errc::MalformedPacket;
+  const auto type = static_cast<PacketType>(raw_type);
+  const auto flags = static_cast<std::uint8_t>(first_byte & 0x0F);
+  if (type == PacketType::Publish) {
+    if (((flags >> 1) & 0x03) == 3) return Errc::MalformedPacket;  // [MQTT-3.3.1-4]
+    return Errc::Ok;
+  }
+  // [MQTT-2.1.3-1]: reserved flag bits must have their listed values, else malformed.
+  return flags == required_flags(type) ? Errc::Ok : Errc::MalformedPacket;
+}
+
 Result<Packet> decode(const FrameHeader& h, std::string_view body, ProtocolVersion version) {
   if (body.size() != h.remaining_length) return kMalformed;
-  const auto raw_type = static_cast<std::uint8_t>(h.first_byte >> 4);
-  // 0 is reserved in every version; 15 (AUTH) is reserved before 5.0.
-  if (raw_type == 0 || (raw_type == 15 && !is_v5(version))) return kMalformed;
+  if (check_fixed_header(h.first_byte, version) != Errc::Ok) return kMalformed;
   const PacketType type = h.type();
-  // [MQTT-2.1.3-1]: reserved flag bits must have their listed values, else malformed.
-  if (type != PacketType::Publish && h.flags() != required_flags(type)) return kMalformed;
 
   Reader r(body);
   switch (type) {

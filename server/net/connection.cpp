@@ -66,6 +66,13 @@ void Connection::consume(std::string_view data) {
       paused_ = true;
       break;
     }
+    if (channel_.state() == session::Channel::State::Idle &&
+        static_cast<std::uint8_t>(data.front()) != 0x10) {
+      // Not a CONNECT (an HTTP request, TLS to the plain port, noise): no need to wait for
+      // a whole packet to know [MQTT-3.1.0-1].
+      channel_.handle_decode_error(Errc::ProtocolError);
+      return;
+    }
     auto h = mqtt::peek_frame(data, max_size);
     if (!h) {
       if (h.error() == Errc::NeedMoreData) break;
@@ -73,6 +80,10 @@ void Connection::consume(std::string_view data) {
       return;
     }
     if (h->total() > data.size()) {
+      if (auto e = mqtt::check_fixed_header(h->first_byte, channel_.version()); e != Errc::Ok) {
+        channel_.handle_decode_error(e);  // garbage: do not wait for the body it announces
+        return;
+      }
       in_.reserve(h->total());
       break;
     }

@@ -428,3 +428,22 @@ TEST_CASE("Topic Alias 0 is left to the channel", "[codec][properties][MQTT-3.3.
 
 }  // namespace
 }  // namespace emqxd::mqtt
+
+TEST_CASE("check_fixed_header judges the first byte alone", "[codec][MQTT-2.1.3-1]") {
+  using emqxd::Errc;
+  using emqxd::mqtt::ProtocolVersion;
+  using emqxd::mqtt::check_fixed_header;
+  auto v5 = ProtocolVersion::V5;
+  auto v311 = ProtocolVersion::V3_1_1;
+  CHECK(check_fixed_header(0x10, v5) == Errc::Ok);               // CONNECT
+  CHECK(check_fixed_header(0x3D, v5) == Errc::Ok);               // PUBLISH dup qos2 retain
+  CHECK(check_fixed_header(0x36, v5) == Errc::MalformedPacket);  // PUBLISH QoS 3
+  CHECK(check_fixed_header(0x62, v5) == Errc::Ok);               // PUBREL 0b0010
+  CHECK(check_fixed_header(0x60, v5) == Errc::MalformedPacket);  // PUBREL 0b0000
+  CHECK(check_fixed_header(0x82, v5) == Errc::Ok);               // SUBSCRIBE
+  CHECK(check_fixed_header(0x80, v5) == Errc::MalformedPacket);
+  CHECK(check_fixed_header(0x47, v5) == Errc::MalformedPacket);  // 'G' of "GET": PUBACK 0b0111
+  CHECK(check_fixed_header(0x00, v5) == Errc::MalformedPacket);  // reserved type 0
+  CHECK(check_fixed_header(0xF0, v5) == Errc::Ok);               // AUTH in 5.0
+  CHECK(check_fixed_header(0xF0, v311) == Errc::MalformedPacket);
+}
