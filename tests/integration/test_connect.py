@@ -257,6 +257,63 @@ def test_v5_connack_properties_defaults(broker):
     assert p.get("shared_subscription_available", 1) == 1
 
 
+@pytest.mark.parametrize("case", [
+    "receive_maximum_0", "maximum_packet_size_0", "session_expiry_twice",
+    "request_problem_information_2", "topic_alias_in_connect", "auth_data_without_method"])
+def test_v5_connect_property_errors(broker, case):
+    """3.1.2.11: Receive Maximum 0, Maximum Packet Size 0, a property twice, Request
+    Problem Information other than 0/1, Authentication Data without Authentication
+    Method are Protocol Errors; a property not defined for CONNECT is malformed
+    (2.2.2.2). The connection is not accepted (a CONNACK, if any, has a code >= 0x80)
+    and is closed."""
+    props = {
+        "receive_maximum_0": R.varint(0x21) + R.u16(0),
+        "maximum_packet_size_0": R.varint(0x27) + R.u32(0),
+        "session_expiry_twice": (R.varint(0x11) + R.u32(10)) * 2,
+        "request_problem_information_2": R.varint(0x17) + b"\x02",
+        "topic_alias_in_connect": R.varint(0x23) + R.u16(1),
+        "auth_data_without_method": R.varint(0x16) + R.binary(b"x"),
+    }[case]
+    c = RawClient(broker, V5)
+    c.send(R.connect("cprop", version=V5, props=props))
+    pkts = closed_without_accept(c)
+    assert all(p.type == R.CONNACK and p.code >= 0x80 for p in pkts), pkts
+
+
+def test_v5_response_information_only_when_requested_MQTT_3_1_2_28(make_broker):
+    """mqtt.response_information: returned in CONNACK only to a client that asked with
+    Request Response Information 1; 0 or absent means the server MUST NOT return it
+    [MQTT-3.1.2-28]."""
+    b = make_broker(env={"EMQX_MQTT__RESPONSE_INFORMATION": "replies/"})
+    asked = RawClient(b, V5).connect("ri1", props={"request_response_information": 1})
+    assert asked.props.get("response_information") == "replies/"
+    assert "response_information" not in RawClient(b, V5).connect("ri0").props
+    not_asked = RawClient(b, V5).connect("ri00", props={"request_response_information": 0})
+    assert "response_information" not in not_asked.props
+
+
+def test_v5_request_problem_information_0_MQTT_3_1_2_29(broker):
+    """[MQTT-3.1.2-29] Request Problem Information 0: no Reason String or User Property
+    on packets other than PUBLISH, CONNACK and DISCONNECT (SUBACK with a failure,
+    UNSUBACK 0x11, PUBACK/PUBREC 0x10, PUBCOMP 0x92 here)."""
+    c = RawClient(broker, V5)
+    c.connect("rpi0", props={"request_problem_information": 0})
+    c.send(R.subscribe(1, [("a/#/b", 1), ("ok/t", 1)]))
+    acks = [c.expect(R.SUBACK)]
+    c.send(R.unsubscribe(2, ["never"]))
+    acks.append(c.expect(R.UNSUBACK))
+    c.send(R.publish("nobody", b"x", qos=1, pid=3))
+    acks.append(c.expect(R.PUBACK))
+    c.send(R.publish("nobody", b"x", qos=2, pid=4))
+    acks.append(c.expect(R.PUBREC))
+    c.send(R.pubrel(9))
+    acks.append(c.expect(R.PUBCOMP))
+    assert [a.codes if a.type in (R.SUBACK, R.UNSUBACK) else a.code for a in acks] == [
+        [0x8F, 1], [0x11], 0x10, 0x10, 0x92]
+    for a in acks:
+        assert "reason_string" not in a.props and "user_property" not in a.props, a
+
+
 # ---------------------------------------------------------------- keep alive
 
 @pytest.mark.parametrize("version", VERSIONS)

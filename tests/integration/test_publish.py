@@ -676,3 +676,75 @@ def test_client_publish_to_sys_not_delivered(broker, version):
     late.subscribe([("$SYS/fake/#", 1)])
     assert no_publish(late, 0.3)
     assert c.is_open(0.1)
+
+
+# ---------------------------------------------------------------- retransmission, large messages
+
+def test_v5_no_resend_while_connected_MQTT_4_4_0_1(make_broker):
+    """[MQTT-4.4.0-1] (v5): resending is done on reconnect only; a server MUST NOT resend
+    at any other time, whatever mqtt.retry_interval (1 s here) says: an unacknowledged
+    QoS 1 and QoS 2 message is not sent again while the client stays connected."""
+    b = make_broker(env={"EMQX_MQTT__RETRY_INTERVAL": "1s"})
+    sub = connected(b, "noresend", V5)
+    sub.subscribe([("nr/#", 2)])
+    pub = connected(b, "noresend-pub", V5)
+    pub.publish("nr/1", b"one", qos=1)
+    pub.publish("nr/2", b"two", qos=2, pid=2)
+    got = sub.recv_publishes(2)
+    assert [(p.payload, p.dup) for p in got] == [(b"one", False), (b"two", False)]
+    assert sub.recv_all(2.5) == []
+
+
+def test_await_rel_timeout_frees_awaiting_slots(make_broker):
+    """mqtt.await_rel_timeout=1s with max_awaiting_rel=1: a QoS 2 packet id whose PUBREL
+    never came stops counting once the timeout passed, so the next QoS 2 PUBLISH is
+    accepted (PUBREC) instead of ending the connection with 0x93."""
+    b = make_broker(env={"EMQX_MQTT__MAX_AWAITING_REL": "1", "EMQX_MQTT__AWAIT_REL_TIMEOUT": "1s"})
+    sub = connected(b, "arel-sub", V5)
+    sub.subscribe([("arel/t", 2)])
+    c = connected(b, "arel", V5)
+    c.send(R.publish("arel/t", b"abandoned", qos=2, pid=1))
+    assert c.expect(R.PUBREC).pid == 1
+    time.sleep(1.3)
+    c.send(R.publish("arel/t", b"next", qos=2, pid=2))
+    rec = c.expect(R.PUBREC)
+    assert (rec.pid, rec.code) == (2, 0)
+    c.send(R.pubrel(2))
+    assert c.expect(R.PUBCOMP).pid == 2
+    got = sub.recv_publishes(2)
+    assert [p.payload for p in got] == [b"abandoned", b"next"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_large_message_intact(broker, version):
+    """A 700 KB payload of random bytes arrives byte for byte at QoS 1 and 2."""
+    import os
+    data = os.urandom(700 * 1024)
+    sub = connected(broker, "large-sub", version)
+    sub.subscribe([("large/t", 2)])
+    pub = connected(broker, "large-pub", version)
+    pub.publish("large/t", data, qos=1)
+    pub.publish("large/t", data[::-1], qos=2, pid=2)
+    got = sub.recv_publishes(2, timeout=10)
+    assert [p.payload == d for p, d in zip(got, (data, data[::-1]))] == [True, True]
+
+
+def test_packet_of_exactly_max_packet_size_accepted(broker):
+    """The default mqtt.max_packet_size is 1 MB (CONNACK Maximum Packet Size 1048576): a
+    PUBLISH of exactly 1048576 bytes is accepted and delivered; one byte more is Packet
+    too large: the connection is closed."""
+    overhead = 1 + 3 + (2 + len("max/t")) + 2 + 1  # header, 3-byte length, topic, id, props
+    payload = b"m" * (1048576 - overhead)
+    exact = R.publish("max/t", payload, qos=1, pid=1)
+    assert len(exact) == 1048576
+    sub = connected(broker, "max-sub", V5)
+    sub.subscribe([("max/t", 1)])
+    c = connected(broker, "max-pub", V5)
+    c.send(exact)
+    assert c.wait_for(R.PUBACK, 1, timeout=10).code == 0
+    assert sub.recv_publishes(1, timeout=10)[0].payload == payload
+    # The broker refuses it from its header and closes while the rest is still being
+    # sent; the DISCONNECT 0x95 may then be lost to the TCP reset.
+    c.try_send(R.publish("max/t", payload + b"+", qos=1, pid=2))
+    assert [(p.type, p.code) for p in c.expect_closed(10)] in ([(R.DISCONNECT, 0x95)], [])
+    assert sub.is_open(0.1)
