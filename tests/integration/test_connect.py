@@ -500,3 +500,30 @@ def test_takeover_many_pairs_concurrently(make_broker):
     for i, s in enumerate(seconds):
         p = s.wait_for(R.PUBLISH)
         assert (p.topic, p.payload) == ("multi/%d" % i, b"%d" % i)
+
+
+def test_ping_just_inside_one_and_a_half_keepalive_stays(broker):
+    """Packets every 1.25 s with Keep Alive 1 s stay within 1.5 x Keep Alive
+    [MQTT-3.1.2-22]: the server must not disconnect."""
+    c = RawClient(broker, V5)
+    c.connect("edge-pinger", keepalive=1)
+    for _ in range(3):
+        assert c.is_open(1.25)
+        c.ping(timeout=1.0)
+    assert c.is_open(0.1)
+
+
+def test_v5_assigned_client_id_keeps_persistent_session(broker):
+    """A session created under an Assigned Client Identifier [MQTT-3.1.3-7] with Session
+    Expiry > 0 is found again by reconnecting with that identifier (Session Present 1)
+    and keeps its subscription."""
+    c = RawClient(broker, V5)
+    ack = c.connect("", clean=False, props={"session_expiry_interval": 60})
+    cid = ack.props["assigned_client_identifier"]
+    c.subscribe([("assigned/t", 1)])
+    c.disconnect()
+    c = RawClient(broker, V5)
+    assert c.connect(cid, clean=False, props={"session_expiry_interval": 60}).session_present
+    p = connected(broker, "assigned-pub", V5)
+    p.publish("assigned/t", b"x", qos=1)
+    assert c.wait_for(R.PUBLISH).payload == b"x"

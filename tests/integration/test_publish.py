@@ -748,3 +748,110 @@ def test_packet_of_exactly_max_packet_size_accepted(broker):
     c.try_send(R.publish("max/t", payload + b"+", qos=1, pid=2))
     assert [(p.type, p.code) for p in c.expect_closed(10)] in ([(R.DISCONNECT, 0x95)], [])
     assert sub.is_open(0.1)
+
+
+# ---------------------------------------------------------------- more flow-control edges
+
+def test_resend_on_reconnect_respects_new_receive_maximum_MQTT_3_3_4_9(broker):
+    """Receive Maximum is per connection (4.9: re-initialized with each new Network
+    Connection) and [MQTT-3.3.4-9] bounds the unacknowledged QoS 1/2 PUBLISH packets the
+    server has out: three unacknowledged messages, reconnect with Receive Maximum 1 ->
+    one resent PUBLISH at a time, each after the previous PUBACK, all three in order."""
+    props = {"session_expiry_interval": 60, "receive_maximum": 3}
+    sub = RawClient(broker, V5)
+    sub.connect("rm-resend", clean=False, props=props)
+    sub.subscribe([("rr/t", 1)])
+    pub = connected(broker, "rm-resend-pub", V5)
+    for i in range(3):
+        pub.publish("rr/t", b"%d" % i, qos=1, pid=i + 1)
+    first = sub.recv_publishes(3)
+    sub.abort()
+    sub = RawClient(broker, V5)
+    assert sub.connect("rm-resend", clean=False,
+                       props={"session_expiry_interval": 60, "receive_maximum": 1}).session_present
+    seen = []
+    for i in range(3):
+        got = sub.recv_publishes(1)
+        assert publishes_in(sub, 0.4) == [], "more than Receive Maximum (1) unacknowledged"
+        seen += got
+        sub.send(R.puback(got[0].pid))
+    assert [(p.payload, p.pid, p.dup) for p in seen] == [(p.payload, p.pid, True) for p in first]
+
+
+def publishes_in(c, settle):
+    """PUBLISH packets arriving within `settle` s; others are kept for recv()."""
+    out = []
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            out.append(c.wait_for(R.PUBLISH, timeout=max(0.0, deadline - time.monotonic())))
+        except (TimeoutError, R.Closed):
+            return out
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+def test_subscriber_error_ack_ends_flow_MQTT_4_3_3_4(broker, qos):
+    """v5: a PUBACK or PUBREC with a reason code >= 0x80 from the client ends that
+    message's flow (no PUBREL follows a failed PUBREC [MQTT-4.3.3-4]) and frees its
+    Receive Maximum slot: the next message comes."""
+    sub = RawClient(broker, V5)
+    sub.connect("errack", props={"receive_maximum": 1})
+    sub.subscribe([("ea/t", qos)])
+    pub = connected(broker, "errack-pub", V5)
+    pub.publish("ea/t", b"first", qos=qos, pid=1)
+    pub.publish("ea/t", b"second", qos=qos, pid=2)
+    p = sub.expect(R.PUBLISH)
+    assert p.payload == b"first"
+    sub.send((R.puback if qos == 1 else R.pubrec)(p.pid, code=0x80))
+    p2 = sub.expect(R.PUBLISH)  # not a PUBREL
+    assert p2.payload == b"second"
+    sub.ack(p2)
+    assert sub.recv_all(0.4) == []
+
+
+def test_topic_aliases_reset_on_new_connection_MQTT_3_3_2_7(broker):
+    """[MQTT-3.3.2-7] aliases do not carry over to a new connection: after reconnecting to
+    the same session the first PUBLISH on a topic aliased before carries the topic name
+    (the client's alias table is empty again)."""
+    props = {"session_expiry_interval": 60, "topic_alias_maximum": 5}
+    sub = RawClient(broker, V5)
+    sub.connect("alias-reset", clean=False, props=props)
+    sub.subscribe([("ar/t", 0)])
+    pub = connected(broker, "alias-reset-pub", V5)
+    pub.publish("ar/t", b"1", qos=1)
+    pub.publish("ar/t", b"2", qos=1)
+    got = sub.recv_publishes(2)
+    assert got[1].topic == "" and "topic_alias" in got[1].props
+    sub.disconnect()
+    sub = RawClient(broker, V5)
+    assert sub.connect("alias-reset", clean=False, props=props).session_present
+    pub.publish("ar/t", b"3", qos=1)
+    p = sub.recv_publishes(1)[0]
+    assert (p.topic, p.payload) == ("ar/t", b"3")
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_fan_in_fan_out_across_workers(make_broker, qos):
+    """4 publishers x 150 messages to 4 subscribers spread over both io threads: every
+    subscriber gets all 600, each publisher's in order [MQTT-4.6.0-6] (QoS 0 included:
+    loopback loses nothing and the broker must not drop or reorder)."""
+    b = make_broker(env={"EMQX_NODE__IO_THREADS": "2"})
+    subs = [Client(b, "fan-sub-%d" % i) for i in range(4)]
+    for s in subs:
+        s.subscribe("fan/+", qos=2)
+    pubs = [Client(b, "fan-pub-%d" % i) for i in range(4)]
+    infos = []
+    for n in range(150):
+        for i, p in enumerate(pubs):
+            infos.append((p, p.publish("fan/%d" % i, b"%d" % n, qos=qos, wait=False)))
+    for p, inf in infos:
+        if qos:
+            assert p._wait(lambda: inf.mid in p.published, 20)
+    for s in subs:
+        got = s.wait_messages(600, timeout=20)
+        assert len(got) == 600
+        for i in range(4):
+            assert [m.payload for m in got if m.topic == "fan/%d" % i] == [
+                b"%d" % n for n in range(150)]
+        assert all(m.qos == qos for m in got)
+        assert s.expect_no_more(600, settle=0.2)

@@ -233,3 +233,14 @@ def test_unacked_messages_redispatched_when_member_leaves(broker):
     a.abort()  # session expiry 0: the session ends with the connection
     got = collect([b_], 2, timeout=5)
     assert payloads(got) == [b"m1", b"m2"]
+
+
+def test_shared_subscription_identifier_and_qos(broker):
+    """A shared subscription's Subscription Identifier comes with the messages it
+    delivers [MQTT-3.3.4-3], at min(published, granted QoS) [MQTT-3.8.4-8]."""
+    c = connected(broker, "sh-sid", V5)
+    assert c.subscribe([("$share/g/sid/t", 1)], props={"subscription_identifier": 11}) == [1]
+    publish_n(broker, "sid/t", 2, qos=2)
+    got = collect([c], 2)[0]
+    assert [(p.payload, p.qos, p.props.get("subscription_identifier")) for p in got] == [
+        (b"000", 1, [11]), (b"001", 1, [11])]
