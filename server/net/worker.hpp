@@ -65,6 +65,7 @@ class Worker final : public session::Hub {
   metrics::Metrics& metrics() override { return metrics_; }
   std::uint32_t worker_id() const override { return id_; }
   const std::string& node_name() const override { return node_.config.node.name; }
+  mqtt::Message::Clock::time_point now() const override { return mqtt::Message::Clock::now(); }
   std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void open_session(session::Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(session::Channel& ch, session::Session* s) override;

@@ -325,7 +325,7 @@ mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {
   msg->payload = will.payload;
   msg->qos = will.qos;
   msg->retain = will.retain;
-  msg->received_at = mqtt::Message::Clock::now();
+  msg->received_at = hub_.now();
   msg->message_expiry_interval = will.props.message_expiry_interval;
   const auto& p = will.props;
   if (p.payload_format_indicator || p.content_type || p.response_topic || p.correlation_data ||

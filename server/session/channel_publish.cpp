@@ -79,7 +79,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
       // Packet ids whose PUBREL never came within await_rel_timeout are forgotten first
       // (EMQX's await_rel_timeout), so a client that lost them is not locked out.
-      auto cutoff = mqtt::Message::Clock::now() - cfg.await_rel_timeout;
+      auto cutoff = hub_.now() - cfg.await_rel_timeout;
       std::erase_if(session_->awaiting_rel, [&](const auto& kv) { return kv.second < cutoff; });
     }
     if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
@@ -105,7 +105,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     msg->payload.assign(p.payload);
     msg->qos = p.qos;
     msg->retain = p.retain;
-    msg->received_at = mqtt::Message::Clock::now();
+    msg->received_at = hub_.now();
     msg->publisher = session_->id();
     if (is_v5()) {
       msg->message_expiry_interval = p.props.message_expiry_interval;
@@ -129,7 +129,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
       break;
     case QoS::ExactlyOnce:
       if (!mqtt::is_error(rc) || !is_v5()) {
-        session_->awaiting_rel.emplace(p.packet_id, mqtt::Message::Clock::now());
+        session_->awaiting_rel.emplace(p.packet_id, hub_.now());
       }
       send(mqtt::PubRec{p.packet_id, rc, {}});  // [MQTT-4.3.3-8]
       break;
@@ -190,7 +190,7 @@ std::size_t Channel::send_window() const {
 
 void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
-  if (d.msg->expired(mqtt::Message::Clock::now())) {
+  if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
     return;
   }
@@ -231,7 +231,7 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
   pd.packet_id = packet_id;
   bool new_alias = false;
   if (is_v5()) {
-    pd.message_expiry_interval = msg.remaining_expiry(mqtt::Message::Clock::now());  // [MQTT-3.3.2-6]
+    pd.message_expiry_interval = msg.remaining_expiry(hub_.now());  // [MQTT-3.3.2-6]
     pd.subscription_identifiers = d.subscription_ids;
     if (client_topic_alias_max_ > 0) {
       auto it = alias_out_.find(msg.topic);
@@ -291,7 +291,7 @@ void Channel::pump_queue() {
     if (owed_resends_ > 0) return;  // still owed: the queue waits
   }
   auto& q = session_->queue;
-  auto now = mqtt::Message::Clock::now();
+  auto now = hub_.now();
   while (!q.empty()) {
     if (q.front().qos != QoS::AtMostOnce && active >= window) break;
     Delivery d = std::move(q.front());

@@ -88,7 +88,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
 
 void Channel::send_retained(const std::string& filter, const SubscriptionState& sub) {
   std::vector<mqtt::MessagePtr> found;
-  hub_.retainer().match(filter, mqtt::Message::Clock::now(), found);
+  hub_.retainer().match(filter, hub_.now(), found);
   for (auto& msg : found) {
     Delivery d;
     d.session = session_->id();

@@ -32,6 +32,10 @@ class Hub {
   virtual std::uint32_t worker_id() const = 0;
   virtual const std::string& node_name() const = 0;
 
+  // The time for expiry arithmetic (Message Expiry, await_rel_timeout, retained
+  // expiry): injected so tests control it (STYLE.md section 9).
+  virtual mqtt::Message::Clock::time_point now() const = 0;
+
   // Routes `m` to every matching session on every worker. Deliveries leave at the end of
   // the current event-loop turn, batched per worker. Returns the number of sessions
   // matched (0 lets the channel answer NoMatchingSubscribers).

@@ -155,6 +155,27 @@ TEST_CASE("more QoS 2 messages awaiting PUBREL than max_awaiting_rel closes with
   CHECK(hub.published.size() == 2);
 }
 
+TEST_CASE("QoS 2 ids older than await_rel_timeout make room under max_awaiting_rel", "[channel][publish][qos2][receive-maximum]") {
+  const auto v = GENERATE(V311, V5);
+  CAPTURE(v);
+  TestHub hub;
+  hub.cfg.mqtt.max_awaiting_rel = 2;
+  hub.cfg.mqtt.await_rel_timeout = std::chrono::seconds(300);
+  TestClient c(hub, v);
+  c.connect_ok("a");
+  hub.advance(std::chrono::seconds(0));
+  c.publish("t", QoS::ExactlyOnce, 1);
+  hub.advance(std::chrono::seconds(200));
+  c.publish("t", QoS::ExactlyOnce, 2);
+  hub.advance(std::chrono::seconds(101));  // id 1 is now 301 s old, id 2 only 101 s
+  REQUIRE(c.publish("t", QoS::ExactlyOnce, 3) ==
+          Packets{PubRec{3, c.ack_code(ReasonCode::NoMatchingSubscribers), {}}});
+  CHECK_FALSE(c.closed());
+  CHECK(c.session()->awaiting_rel.count(1) == 0);
+  CHECK(c.session()->awaiting_rel.count(2) == 1);
+  CHECK(hub.published.size() == 3);
+}
+
 TEST_CASE("a PUBLISH above Maximum QoS closes with 0x9B", "[channel][publish][MQTT-3.2.2-11]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);

@@ -89,6 +89,15 @@ class TestHub final : public Hub {
   metrics::Metrics& metrics() override { return counters; }
   std::uint32_t worker_id() const override { return 0; }
   const std::string& node_name() const override { return cfg.node.name; }
+  mqtt::Message::Clock::time_point now() const override {
+    return frozen_now ? *frozen_now : mqtt::Message::Clock::now();
+  }
+  // Stops the hub's clock (at the real time on first use) and moves it on by `d`.
+  void advance(std::chrono::milliseconds d) {
+    if (!frozen_now) frozen_now = mqtt::Message::Clock::now();
+    *frozen_now += d;
+  }
+  std::optional<mqtt::Message::Clock::time_point> frozen_now;
   std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* session) override;
