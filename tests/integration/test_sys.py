@@ -261,3 +261,17 @@ def test_event_payloads_have_emqx_fields(broker):
     c.disconnect()
     ev = next_event(w, "ev-emqx", "disconnected")
     assert ev.get("reason") == "normal", ev
+
+
+def test_event_topics_never_contain_wildcards_MQTT_3_3_2_2(broker):
+    """Client ids may hold any characters, '+' and '#' included (3.1.3.1), but a topic
+    name the server sends must not contain wildcards [MQTT-3.3.2-2]: events for such a
+    client are published on a topic without them (escaped or left out), never on
+    .../clients/+/connected. Events for ordinary ids still arrive."""
+    w = events_watcher(broker)
+    for cid in ("dev+1", "#", "a+b#c", "ordinary"):
+        c = connected(broker, cid, V5)
+        c.disconnect()
+    got = [p for p in w.recv_all(0.6) if p.type == R.PUBLISH]
+    assert [p.topic for p in got if "+" in p.topic or "#" in p.topic] == []
+    assert sys_topic("clients/ordinary/connected") in [p.topic for p in got]
