@@ -312,3 +312,31 @@ def test_takeovers_under_load_lose_nothing(make_broker):
     assert first_seen == sorted(first_seen)
     assert all(c <= 2 for c in counts.values())
     assert sum(1 for c in counts.values() if c == 2) >= takeovers
+
+
+def test_expiry_timer_follows_session_between_workers(make_broker):
+    """Session Expiry 1 s with the session moving between io threads on every reconnect:
+    a reconnect within the interval always finds it (an old worker's timer must not end
+    it after it moved, even when the client then stays connected past that timer), and
+    once left alone it expires."""
+    b = make_broker(env={"EMQX_NODE__IO_THREADS": "2"})
+    props = {"session_expiry_interval": 1}
+    c = connected(b, "mover", V5, clean=False, props=props)
+    c.subscribe([("mv/t", 1)])
+    for _ in range(6):
+        c.disconnect()
+        time.sleep(0.4)
+        c = RawClient(b, V5)
+        assert c.connect("mover", clean=False, props=props).session_present is True
+    time.sleep(1.3)  # connected past the 1 s an old timer would have fired at
+    c.disconnect()
+    c = RawClient(b, V5)
+    assert c.connect("mover", clean=False, props=props).session_present is True
+    probe(b, "mv/t", b"kept")
+    p = c.wait_for(R.PUBLISH)
+    assert p.payload == b"kept"
+    c.ack(p)
+    c.disconnect()
+    time.sleep(1.8)
+    c = RawClient(b, V5)
+    assert c.connect("mover", clean=False, props=props).session_present is False
