@@ -527,3 +527,37 @@ def test_v5_assigned_client_id_keeps_persistent_session(broker):
     p = connected(broker, "assigned-pub", V5)
     p.publish("assigned/t", b"x", qos=1)
     assert c.wait_for(R.PUBLISH).payload == b"x"
+
+
+# ---------------------------------------------------------------- pipelining
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_packets_pipelined_after_connect(make_broker, version):
+    """A client may send packets right after CONNECT without waiting for CONNACK
+    (3.1.4): CONNECT + SUBSCRIBE + PUBLISH (QoS 1) + PINGREQ in one write are all
+    processed, in order, also when the CONNECT takes over a session held on either io
+    thread (Clean Start 0). CONNACK comes first; SUBACK, PUBACK and PINGRESP answer in
+    the order of their requests, and the message is delivered."""
+    b = make_broker(env={"EMQX_NODE__IO_THREADS": "2"})
+    kw = {"props": {"session_expiry_interval": 60}} if version == V5 else {}
+    holder = None
+    for i in range(12):
+        data = (R.connect("pipe", version=version, clean=False, **kw)
+                + R.subscribe(1, [("pipe/%d" % i, 1)], version=version)
+                + R.publish("pipe/%d" % i, b"m%d" % i, qos=1, pid=7, version=version)
+                + R.pingreq())
+        c = RawClient(b, version)
+        c.send(data)
+        ack = c.expect(R.CONNACK)
+        assert ack.code == 0 and ack.session_present is (i > 0)
+        rest = [c.recv() for _ in range(4)]
+        kinds = [p.type for p in rest]
+        assert sorted(kinds) == sorted([R.SUBACK, R.PUBACK, R.PUBLISH, R.PINGRESP]), rest
+        assert kinds.index(R.SUBACK) < kinds.index(R.PUBACK) < kinds.index(R.PINGRESP)
+        assert rest[kinds.index(R.SUBACK)].codes == [1]
+        msg = next(p for p in rest if p.type == R.PUBLISH)
+        assert (msg.topic, msg.payload) == ("pipe/%d" % i, b"m%d" % i)
+        c.ack(msg)
+        if holder is not None:
+            holder.expect_closed(3)
+        holder = c

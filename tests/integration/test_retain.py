@@ -256,3 +256,24 @@ def test_sys_retained_count(make_broker):
     assert wait_for(lambda: next_value() == base + 3, 5), values
     pub.publish("rc/0", b"", qos=1, retain=True)
     assert wait_for(lambda: next_value() == base + 2, 5), values
+
+
+def test_retained_delivery_respects_receive_maximum_MQTT_3_3_4_9(broker):
+    """Retained messages sent on subscribe count against the client's Receive Maximum
+    [MQTT-3.3.4-9] like any others: with 2, ten retained QoS 1 messages come two at a
+    time as they are acknowledged, all ten."""
+    pub = connected(broker, "rrm-pub", V5)
+    for i in range(10):
+        pub.publish("rrm/%d" % i, b"%d" % i, qos=1, retain=True, pid=i + 1)
+    c = RawClient(broker, V5)
+    c.connect("rrm-sub", props={"receive_maximum": 2})
+    c.subscribe([("rrm/+", 1)])
+    seen = []
+    while len(seen) < 10:
+        batch = c.recv_publishes(2 if len(seen) < 10 else 0)
+        assert publishes(c, 0.3) == [], "more than Receive Maximum outstanding"
+        seen += batch
+        for p in batch:
+            c.send(R.puback(p.pid))
+    assert sorted(p.payload for p in seen) == sorted(b"%d" % i for i in range(10))
+    assert all(p.retain for p in seen)

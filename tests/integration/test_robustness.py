@@ -297,3 +297,29 @@ def test_signal_exits_zero_with_busy_clients(make_broker, sig):
     assert time.monotonic() - t0 < 5
     for c in (sub5, sub3, pub):
         c.expect_closed(2)
+
+
+def test_packets_split_byte_by_byte_and_coalesced(broker):
+    """TCP is a stream: a CONNECT and PUBLISH sent one byte at a time, and fifty
+    PUBLISH packets in one write, are all parsed; nothing is lost or merged."""
+    good = GoodPair(broker)
+    slow = RawClient(broker, V5)
+    data = R.connect("bytewise", version=V5) + R.publish("good/slow", b"s" * 40, qos=1, pid=9)
+    for i in range(len(data)):
+        slow.send(data[i:i + 1])
+        time.sleep(0.002)
+    assert slow.expect(R.CONNACK).code == 0
+    assert slow.expect(R.PUBACK).pid == 9
+    p = good.sub.wait_for(R.PUBLISH)
+    assert (p.topic, p.payload) == ("good/slow", b"s" * 40)
+    good.sub.ack(p)
+    burst = b"".join(R.publish("good/burst", b"%d" % i, qos=1, pid=i + 1) for i in range(50))
+    slow.send(burst)
+    acks = [slow.wait_for(R.PUBACK) for _ in range(50)]
+    assert [a.pid for a in acks] == list(range(1, 51))
+    got = []
+    for _ in range(50):  # acknowledged as they come: 50 exceeds the inflight window
+        got += good.sub.recv_publishes(1)
+        good.sub.ack(got[-1])
+    assert [p.payload for p in got] == [b"%d" % i for i in range(50)]
+    good.check_idle()
