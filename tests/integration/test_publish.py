@@ -855,3 +855,16 @@ def test_fan_in_fan_out_across_workers(make_broker, qos):
                 b"%d" % n for n in range(150)]
         assert all(m.qos == qos for m in got)
         assert s.expect_no_more(600, settle=0.2)
+
+
+def test_server_packets_respect_client_maximum_packet_size_MQTT_3_1_2_24(broker):
+    """[MQTT-3.1.2-24] no packet from the server exceeds the client's Maximum Packet Size
+    (16 bytes here), the DISCONNECT for a protocol error included: its Reason String is
+    left out when it would not fit [MQTT-3.14.2-4]."""
+    c = RawClient(broker, V5)
+    ack = c.connect("tiny-max", props={"maximum_packet_size": 16})
+    assert len(ack.raw) <= 16
+    c.send(R.publish("a/#", b"x"))
+    pkts = c.expect_closed(3)
+    assert [(p.type, p.code) for p in pkts] == [(R.DISCONNECT, 0x90)]
+    assert len(pkts[0].raw) <= 16, pkts[0]

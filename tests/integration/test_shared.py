@@ -244,3 +244,18 @@ def test_shared_subscription_identifier_and_qos(broker):
     got = collect([c], 2)[0]
     assert [(p.payload, p.qos, p.props.get("subscription_identifier")) for p in got] == [
         (b"000", 1, [11]), (b"001", 1, [11])]
+
+
+@pytest.mark.parametrize("strategy", ["random", "round_robin", "round_robin_per_group",
+                                      "sticky", "local", "hash_topic", "hash_clientid"])
+def test_every_strategy_delivers_each_message_once(make_broker, strategy):
+    """Whatever mqtt.shared_subscription_strategy, each message goes to exactly one member
+    of the group (section 4.8.2): 40 messages on 4 topics over 3 members, exact total."""
+    b = strategy_broker(make_broker, strategy)
+    members = group(b, "$share/g/all/+", 3)
+    pub = connected(b, "all-pub", V5)
+    sent = []
+    for i in range(40):
+        pub.publish("all/%d" % (i % 4), b"%03d" % i, qos=1, pid=i + 1)
+        sent.append(b"%03d" % i)
+    assert payloads(collect(members, 40)) == sent
