@@ -868,3 +868,39 @@ def test_server_packets_respect_client_maximum_packet_size_MQTT_3_1_2_24(broker)
     pkts = c.expect_closed(3)
     assert [(p.type, p.code) for p in pkts] == [(R.DISCONNECT, 0x90)]
     assert len(pkts[0].raw) <= 16, pkts[0]
+
+
+def test_inbound_qos2_state_survives_reconnect_MQTT_4_3_3_10(make_broker):
+    """The QoS 2 packet ids a publisher's session awaits PUBREL for are session state
+    (4.1): after the publisher reconnects (Clean Start 0, on either io thread) and
+    resends the PUBLISH with DUP 1 [MQTT-4.4.0-1], the server answers PUBREC without a
+    second delivery [MQTT-4.3.3-10]; a resent PUBREL gets PUBCOMP. Each message arrives
+    exactly once."""
+    b = make_broker(env={"EMQX_NODE__IO_THREADS": "2"})
+    sub = connected(b, "q2s-sub", V5)
+    sub.subscribe([("q2s/t", 2)])
+    props = {"session_expiry_interval": 60}
+    for i in range(8):
+        pid = 100 + i
+        c = connected(b, "q2s-pub", V5, clean=False, props=props)
+        c.send(R.publish("q2s/t", b"m%d" % i, qos=2, pid=pid))
+        assert c.expect(R.PUBREC).pid == pid
+        c.abort()  # the PUBREC "got lost": the client will resend the PUBLISH
+        c = RawClient(b, V5)
+        assert c.connect("q2s-pub", clean=False, props=props).session_present is True
+        c.send(R.publish("q2s/t", b"m%d" % i, qos=2, pid=pid, dup=True))
+        rec = c.expect(R.PUBREC)
+        assert (rec.pid, rec.code) == (pid, 0)
+        c.send(R.pubrel(pid))
+        assert c.expect(R.PUBCOMP).pid == pid
+        c.abort()  # and the PUBCOMP "got lost": the client resends PUBREL
+        c = RawClient(b, V5)
+        assert c.connect("q2s-pub", clean=False, props=props).session_present is True
+        c.send(R.pubrel(pid))
+        comp = c.expect(R.PUBCOMP)
+        assert comp.pid == pid and comp.code in (0x00, 0x92)
+        c.disconnect()
+        p = sub.expect(R.PUBLISH)
+        assert p.payload == b"m%d" % i
+        sub.ack(p)
+    assert sub.recv_all(0.4) == []
