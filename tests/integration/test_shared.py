@@ -216,10 +216,10 @@ def test_hash_topic_same_topic_same_member(make_broker):
 # ---------------------------------------------------------------- redispatch
 
 def test_unacked_messages_redispatched_when_member_leaves(broker):
-    """A member whose session ends with QoS 1 messages unacknowledged (one in flight, one
-    waiting behind Receive Maximum 1) must not take them away: they are delivered to
-    another member of the group (EMQX redispatches a terminated member's shared
-    messages). Requirement for at-least-once delivery through shared subscriptions."""
+    """Section 4.8.2: if the session of the member chosen for a QoS 1 message terminates
+    before it acknowledged, the server SHOULD send the message to another member (EMQX
+    redispatches). Both the message in flight and the one waiting behind Receive Maximum
+    1 reach the other member, once each."""
     a = RawClient(broker, V5)
     a.connect("redis-a", props={"receive_maximum": 1})
     a.subscribe([("$share/g/rd/t", 1)])
@@ -259,3 +259,23 @@ def test_every_strategy_delivers_each_message_once(make_broker, strategy):
         pub.publish("all/%d" % (i % 4), b"%03d" % i, qos=1, pid=i + 1)
         sent.append(b"%03d" % i)
     assert payloads(collect(members, 40)) == sent
+
+
+def test_negative_ack_discards_shared_message_MQTT_4_8_2_6(broker):
+    """[MQTT-4.8.2-6] a member answering PUBACK with a reason code >= 0x80 makes the
+    server discard the message: no other member gets it, not even after the first
+    member's session ends; the next message flows."""
+    a = RawClient(broker, V5)
+    a.connect("nack-a", props={"receive_maximum": 1})
+    a.subscribe([("$share/g/nk/t", 1)])
+    pub = connected(broker, "nack-pub", V5)
+    pub.publish("nk/t", b"refused", qos=1, pid=1)
+    p = a.expect(R.PUBLISH)
+    assert p.payload == b"refused"
+    b_ = connected(broker, "nack-b", V5)
+    b_.subscribe([("$share/g/nk/t", 1)])
+    a.send(R.puback(p.pid, code=0x80))
+    a.disconnect()
+    assert [q for q in b_.recv_all(0.5) if q.type == R.PUBLISH] == []
+    pub.publish("nk/t", b"next", qos=1, pid=2)
+    assert payloads(collect([b_], 1)) == [b"next"]
