@@ -208,7 +208,7 @@ def test_will_delay_sent_after_delay_MQTT_3_1_2_8(broker):
     p = w.wait_for(R.PUBLISH, timeout=4)
     elapsed = time.monotonic() - t0
     assert p.payload == b"gone"
-    assert 1.8 <= elapsed <= 3.0, elapsed
+    assert 1.8 <= elapsed <= 3.5, elapsed
     w.ack(p)
     assert wills(w) == []
 
@@ -224,7 +224,7 @@ def test_will_sent_at_session_end_before_delay_MQTT_3_1_2_8(broker):
     p = w.wait_for(R.PUBLISH, timeout=4)
     elapsed = time.monotonic() - t0
     assert p.payload == b"gone"
-    assert 0.8 <= elapsed <= 2.5, elapsed
+    assert 0.8 <= elapsed <= 3.0, elapsed
 
 
 def test_will_delay_without_session_expiry_is_immediate(broker):
