@@ -561,3 +561,17 @@ def test_packets_pipelined_after_connect(make_broker, version):
         if holder is not None:
             holder.expect_closed(3)
         holder = c
+
+
+def test_keepalive_multiplier_config(make_broker):
+    """mqtt.keepalive_multiplier=3 (EMQX's knob for the 1.5 of [MQTT-3.1.2-22]): a silent
+    client with Keep Alive 1 s is still connected after 2.2 s and is disconnected (v5
+    DISCONNECT 0x8D) by about 3 s."""
+    b = make_broker(env={"EMQX_MQTT__KEEPALIVE_MULTIPLIER": "3"})
+    c = RawClient(b, V5)
+    c.connect("mult", keepalive=1)
+    t0 = time.monotonic()
+    assert c.is_open(2.2)
+    pkts = c.expect_closed(3)
+    assert 2.6 <= time.monotonic() - t0 <= 4.5
+    assert [(p.type, p.code) for p in pkts] == [(R.DISCONNECT, 0x8D)]
