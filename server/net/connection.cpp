@@ -44,7 +44,6 @@ void Connection::start() {
 }
 
 void Connection::on_bytes(std::string_view data) {
-  last_read_ = std::chrono::steady_clock::now();
   metrics::inc(worker_.metrics().bytes_received, data.size());
   if (in_.empty()) {
     consume(data);
@@ -60,6 +59,7 @@ void Connection::on_bytes(std::string_view data) {
 // waits while the channel is paused) is kept in in_.
 void Connection::consume(std::string_view data) {
   const std::uint32_t max_size = worker_.config().mqtt.max_packet_size;
+  bool any = false;
   while (!data.empty()) {
     if (closing_ || closed_) return;
     if (!channel_.accepting_input()) {
@@ -94,8 +94,12 @@ void Connection::consume(std::string_view data) {
       channel_.handle_decode_error(packet.error());
       return;
     }
+    any = true;
     channel_.handle_in(std::move(*packet));
   }
+  // Keep alive counts Control Packets, not bytes [MQTT-3.1.2-22]: a client trickling a
+  // packet that never completes is not alive.
+  if (any) last_read_ = std::chrono::steady_clock::now();
   if (!data.empty()) in_.assign(data.data(), data.size());
   if (in_.empty()) std::string().swap(in_);
 }
@@ -228,7 +232,11 @@ void TcpConnection::flush() {
       out_.erase(0, n);
     }
   }
-  if (closing_) shutdown_now();
+  if (closing_) {
+    shutdown_now();
+    return;
+  }
+  read_more();  // in case reading stopped for the backlog
 }
 
 void TcpConnection::wait_writable() {

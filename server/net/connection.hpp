@@ -56,7 +56,11 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void on_bytes(std::string_view data);
   // The connection is over (peer gone, I/O error, or our close completed).
   void shutdown_now();
-  bool reading_allowed() const { return !closed_ && !closing_ && !paused_; }
+  // Reading stops while the client leaves our answers unread (kMaxBacklog), so a client
+  // that pipelines requests without reading cannot grow out_ without bound.
+  bool reading_allowed() const {
+    return !closed_ && !closing_ && !paused_ && out_.size() <= session::kMaxBacklog;
+  }
 
   Worker& worker_;
   std::string out_;  // packets of this turn, not yet written

@@ -96,6 +96,7 @@ class StreamConnection final : public Connection {
       }
       metrics::inc(self->worker_.metrics().bytes_sent, n);
       self->flush();
+      self->read_more();  // in case reading stopped for the backlog
     };
     if constexpr (kIsWs<Stream>) {
       stream_.async_write(asio::buffer(wbuf_), std::move(done));

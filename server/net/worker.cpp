@@ -421,12 +421,7 @@ void Worker::on_offline_timer(std::uint64_t sid) {
   auto now = std::chrono::steady_clock::now();
   auto offline = now - slot.went_offline;
   using std::chrono::seconds;
-  if (s.pending_will && offline >= seconds(s.will_delay)) {
-    auto will = std::move(*s.pending_will);
-    s.pending_will.reset();
-    metrics::inc(metrics_.wills_published);
-    publish(will, s.client_id());
-  }
+  if (s.pending_will && offline >= seconds(s.will_delay)) publish_pending_will(s);
   bool never = s.expiry_interval == 0xFFFFFFFFu;
   if (!never && offline >= seconds(s.expiry_interval)) {
     {
@@ -458,11 +453,19 @@ void Worker::discard(std::uint64_t sid) {
   broker::SubscriberRef ref{id_, sid};
   for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
   redispatch_shared(s);
-  if (s.pending_will) {
-    metrics::inc(metrics_.wills_published);
-    publish(*s.pending_will, s.client_id());
-  }
+  publish_pending_will(s);
   metrics::inc(metrics_.session_discarded);
+}
+
+// The Will's Message Expiry Interval counts from when the will is published, not from
+// when the connection closed (section 3.1.3.2), so it is stamped now.
+void Worker::publish_pending_will(Session& s) {
+  if (!s.pending_will) return;
+  auto will = std::make_shared<mqtt::Message>(**s.pending_will);
+  s.pending_will.reset();
+  will->received_at = now();
+  metrics::inc(metrics_.wills_published);
+  publish(will, s.client_id());
 }
 
 // A member of a shared group went away with QoS 1/2 messages it never acknowledged:
@@ -470,7 +473,9 @@ void Worker::discard(std::uint64_t sid) {
 void Worker::redispatch_shared(Session& s) {
   std::vector<Delivery> todo;
   for (auto& f : s.inflight) {
-    if (f.d.share && f.d.msg && f.state != session::OutState::WaitPubComp) {
+    // A QoS 2 message already sent may have reached its client: sending it to another
+    // member could deliver it twice [MQTT-4.8.2-5]. QoS 1 goes on, as EMQX does.
+    if (f.d.share && f.d.msg && f.d.qos == mqtt::QoS::AtLeastOnce) {
       todo.push_back(std::move(f.d));
     }
   }
@@ -494,6 +499,9 @@ void Worker::redispatch_shared(Session& s) {
 void Worker::publish_event(const Channel& ch, bool connected) {
   const auto& sys = config().sys_topics;
   if (connected ? !sys.client_connected : !sys.client_disconnected) return;
+  // A client id may hold '+' or '#', a topic name we send may not [MQTT-3.3.2-2]: such a
+  // client gets no event topic.
+  if (ch.client_id().find_first_of("+#") != std::string::npos) return;
   auto msg = std::make_shared<mqtt::Message>();
   msg->topic = "$SYS/brokers/" + node_name() + "/clients/" + ch.client_id() +
                (connected ? "/connected" : "/disconnected");
@@ -525,13 +533,7 @@ void Worker::publish_event(const Channel& ch, bool connected) {
 
 void Worker::publish_wills_for_shutdown() {
   for (auto* c : connections_) c->channel().publish_will_now();
-  for (auto& [sid, slot] : sessions_) {
-    auto& s = *slot.session;
-    if (s.pending_will) {
-      publish(*s.pending_will, s.client_id());
-      s.pending_will.reset();
-    }
-  }
+  for (auto& [sid, slot] : sessions_) publish_pending_will(*slot.session);
 }
 
 void Worker::kick_all(mqtt::ReasonCode reason) {

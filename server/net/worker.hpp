@@ -102,6 +102,7 @@ class Worker final : public session::Hub {
   void discard(std::uint64_t sid);
   std::unique_ptr<session::Session> extract(std::uint64_t sid);
   void redispatch_shared(session::Session& s);
+  void publish_pending_will(session::Session& s);
   void publish_event(const session::Channel& ch, bool connected);
 
   const std::uint32_t id_;

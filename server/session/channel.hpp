@@ -101,6 +101,10 @@ class Channel {
   // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
   void close_with(mqtt::ReasonCode rc, std::string_view why);
   mqtt::MessagePtr make_will(const mqtt::Will& will) const;
+  // Publishes the will now, if this client may publish to its topic.
+  void publish_will(mqtt::MessagePtr will);
+  // The rule for every message this client causes: not into $SYS, and authorized.
+  bool may_publish(std::string_view topic);
 
   // channel_publish.cpp
   void handle_publish(mqtt::Publish& p);
@@ -149,7 +153,7 @@ class Channel {
   bool request_response_information_ = false;
 
   // Topic aliases: inbound index -> topic; outbound topic -> alias.
-  std::vector<std::string> alias_in_;
+  std::unordered_map<std::uint16_t, std::string> alias_in_;  // only the aliases used
   std::unordered_map<std::string, std::uint16_t> alias_out_;
 
   std::vector<std::uint32_t> scratch_ids_;

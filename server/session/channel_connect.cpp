@@ -125,7 +125,9 @@ void Channel::handle_decode_error(Errc e) {
     host_.close();
     return;
   }
-  close_with(to_reason_code(e), to_string(e));
+  // A second CONNECT of an unknown level is still just a second CONNECT [MQTT-3.1.0-2].
+  close_with(e == Errc::UnsupportedProtocolVersion ? ReasonCode::ProtocolError : to_reason_code(e),
+             to_string(e));
 }
 
 void Channel::handle_keepalive_timeout() {
@@ -162,7 +164,16 @@ void Channel::close_with(ReasonCode rc, std::string_view why) {
   disconnect_reason_ = mqtt::is_error(rc) ? "protocol_error" : "normal";
   if (is_v5() && state_ == State::Connected) {
     mqtt::Disconnect d{rc, {}};
-    if (problem_info_allowed() && !why.empty()) d.props.reason_string = std::string(why);
+    if (problem_info_allowed() && !why.empty()) {
+      d.props.reason_string = std::string(why);
+      // The reason string is the first thing to go when the packet would exceed the
+      // client's Maximum Packet Size [MQTT-3.14.2-3].
+      std::string probe;
+      mqtt::encode(d, version_, probe);
+      if (client_max_packet_size_ != 0 && probe.size() > client_max_packet_size_) {
+        d.props.reason_string.reset();
+      }
+    }
     send(d);
   }
   state_ = State::Closing;
@@ -222,6 +233,10 @@ void Channel::handle_connect(mqtt::Connect& c) {
     }
     if (!broker::validate_topic_name(w.topic, cfg.max_topic_levels)) {
       send_connack_error(ReasonCode::TopicNameInvalid);
+      return;
+    }
+    if (w.props.response_topic && !broker::validate_topic_name(*w.props.response_topic, 0)) {
+      send_connack_error(ReasonCode::ProtocolError);  // no wildcards, as [MQTT-3.3.2-14]
       return;
     }
     will_ = std::make_unique<mqtt::Will>(std::move(w));
@@ -359,8 +374,9 @@ Session* Channel::detach() {
     auto msg = make_will(*will_);
     std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay == 0 || session_->expiry_interval == 0) {
-      metrics::inc(hub_.metrics().wills_published);
-      hub_.publish(msg, client_id_);  // [MQTT-3.1.2-8]
+      publish_will(std::move(msg));  // [MQTT-3.1.2-8]
+    } else if (!may_publish(msg->topic)) {
+      // dropped: the client may not publish there
     } else {
       session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
       session_->will_delay = delay;
@@ -376,10 +392,19 @@ Session* Channel::detach() {
 
 void Channel::publish_will_now() {
   if (state_ == State::Connected && will_) {
-    metrics::inc(hub_.metrics().wills_published);
-    hub_.publish(make_will(*will_), client_id_);
+    publish_will(make_will(*will_));
     will_.reset();
   }
+}
+
+void Channel::publish_will(mqtt::MessagePtr will) {
+  if (!may_publish(will->topic)) {
+    logger()->info("client_id={} will to {} not allowed; dropped", client_id_, will->topic);
+    metrics::inc(hub_.metrics().messages_dropped);
+    return;
+  }
+  metrics::inc(hub_.metrics().wills_published);
+  hub_.publish(will, client_id_);
 }
 
 void Channel::handle_closed() {

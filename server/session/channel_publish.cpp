@@ -54,18 +54,22 @@ void Channel::handle_publish(mqtt::Publish& p) {
       close_with(ReasonCode::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8/9]
       return;
     }
-    if (alias_in_.size() <= alias) alias_in_.resize(alias + 1u);
     if (!topic.empty()) {
       alias_in_[alias].assign(topic);  // [MQTT-3.3.2-12] set or replace the mapping
-    } else if (alias_in_[alias].empty()) {
+    } else if (auto known = alias_in_.find(alias); known != alias_in_.end()) {
+      topic = known->second;
+    } else {
       close_with(ReasonCode::ProtocolError, "unknown topic alias");
       return;
-    } else {
-      topic = alias_in_[alias];
     }
   }
   if (!broker::validate_topic_name(topic, cfg.max_topic_levels)) {
     close_with(ReasonCode::TopicNameInvalid, "invalid topic name");  // [MQTT-3.3.2-2]
+    return;
+  }
+  if (is_v5() && p.props.response_topic &&
+      !broker::validate_topic_name(*p.props.response_topic, 0)) {
+    close_with(ReasonCode::ProtocolError, "Response Topic with wildcards");  // [MQTT-3.3.2-14]
     return;
   }
 
@@ -95,11 +99,8 @@ void Channel::handle_publish(mqtt::Publish& p) {
     case QoS::ExactlyOnce: metrics::inc(m.messages_qos2_received); break;
   }
 
-  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
-  bool allowed = !topic.starts_with("$SYS/") &&
-                 hub_.authorizer().allow(info, auth::Action::Publish, topic);
   ReasonCode rc = ReasonCode::Success;
-  if (allowed) {
+  if (may_publish(topic)) {
     auto msg = std::make_shared<mqtt::Message>();
     msg->topic.assign(topic);
     msg->payload.assign(p.payload);
@@ -134,6 +135,12 @@ void Channel::handle_publish(mqtt::Publish& p) {
       send(mqtt::PubRec{p.packet_id, rc, {}});  // [MQTT-4.3.3-8]
       break;
   }
+}
+
+bool Channel::may_publish(std::string_view topic) {
+  if (topic.starts_with("$SYS/")) return false;  // the broker's own namespace
+  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
+  return hub_.authorizer().allow(info, auth::Action::Publish, topic);
 }
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {
@@ -194,7 +201,7 @@ void Channel::deliver(Delivery&& d) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
     return;
   }
-  if (d.qos == QoS::AtMostOnce) {
+  if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0) {
     if (host_.backlog() > kMaxBacklog) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
@@ -203,7 +210,9 @@ void Channel::deliver(Delivery&& d) {
     write_publish(d, 0, false);
     return;
   }
-  if (session_->queue.empty() && owed_resends_ == 0 &&
+  // Anything else waits behind what is already queued, QoS 0 included, so each topic
+  // keeps its order [MQTT-4.6.0-5/6].
+  if (d.qos != QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0 &&
       session_->inflight.size() < send_window()) {
     send_inflight(std::move(d));
     return;
