@@ -1,6 +1,8 @@
 #include "net/connection.hpp"
 
 #include <boost/asio/buffer.hpp>
+
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "config/config.hpp"
@@ -84,7 +86,8 @@ void Connection::consume(std::string_view data) {
         channel_.handle_decode_error(e);  // garbage: do not wait for the body it announces
         return;
       }
-      in_.reserve(h->total());
+      // Room for the packet, but not more than one read's worth on a client's word.
+      in_.reserve(std::min(h->total(), kReadChunk));
       break;
     }
     auto body = data.substr(h->header_length, h->remaining_length);
