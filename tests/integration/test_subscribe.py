@@ -387,10 +387,15 @@ def test_no_delivery_after_unsubscribe_MQTT_3_10_4_1(broker, version):
 
 # ---------------------------------------------------------------- malformed SUBSCRIBE/UNSUBSCRIBE
 
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("case", ["no_filters", "flags_0000", "flags_0011", "options_reserved_bits",
-                                  "qos_3", "retain_handling_3", "unsub_no_filters",
-                                  "unsub_flags_0000", "packet_id_0"])
+MALFORMED_SUB = [(v, c) for v in (V311, V5)
+                 for c in ("no_filters", "flags_0000", "flags_0011", "options_reserved_bits",
+                           "qos_3", "retain_handling_3", "unsub_no_filters",
+                           "unsub_flags_0000", "packet_id_0")
+                 if not (v == V311 and c == "retain_handling_3")]  # no Retain Handling in 3.1.1
+
+
+@pytest.mark.parametrize("version,case", MALFORMED_SUB,
+                         ids=["%s-%s" % ("v311" if v == V311 else "v5", c) for v, c in MALFORMED_SUB])
 def test_malformed_subscribe_closes(broker, version, case):
     """SUBSCRIBE needs flags 0010 [MQTT-3.8.1-1] and at least one filter [MQTT-3.8.3-2]
     (3.1.1 [MQTT-3.8.3-3]); reserved option bits must be 0 [MQTT-3.8.3-5] (3.1.1
@@ -410,8 +415,6 @@ def test_malformed_subscribe_closes(broker, version, case):
     elif case == "qos_3":
         data = R.subscribe(1, [("a", 3)], version=version)
     elif case == "retain_handling_3":
-        if version == V311:
-            pytest.skip("no Retain Handling in 3.1.1")
         data = R.subscribe(1, [("a", 0x30)], version=version)
     elif case == "unsub_no_filters":
         data = R.packet(R.UNSUBSCRIBE, 2, pid + props)
