@@ -904,3 +904,20 @@ def test_inbound_qos2_state_survives_reconnect_MQTT_4_3_3_10(make_broker):
         assert p.payload == b"m%d" % i
         sub.ack(p)
     assert sub.recv_all(0.4) == []
+
+
+def test_dup_flag_not_forwarded_MQTT_3_3_1_3(broker):
+    """[MQTT-3.3.1-3] the DUP flag of an outgoing PUBLISH depends only on whether the
+    server is retransmitting it: a PUBLISH received with DUP 1 goes out with DUP 0."""
+    sub = connected(broker, "dupfwd-sub", V5)
+    sub.subscribe([("df/t", 2)])
+    pub = connected(broker, "dupfwd-pub", V5)
+    pub.send(R.publish("df/t", b"d1", qos=1, pid=1, dup=True))
+    assert pub.expect(R.PUBACK).pid == 1
+    pub.send(R.publish("df/t", b"d2", qos=2, pid=2, dup=True))
+    assert pub.expect(R.PUBREC).pid == 2
+    pub.send(R.pubrel(2))
+    assert pub.expect(R.PUBCOMP).pid == 2
+    got = sub.recv_publishes(2)
+    assert [(p.payload, p.dup) for p in got] == [(b"d1", False), (b"d2", False)]
+    assert all(not (p.raw[0] & 0x08) for p in got)

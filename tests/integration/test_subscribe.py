@@ -430,3 +430,26 @@ def test_malformed_subscribe_closes(broker, version, case):
         assert len(pkts) == 1 and pkts[0].type == R.DISCONNECT and pkts[0].code >= 0x80, pkts
     else:
         assert pkts == []
+
+
+def test_no_topic_normalization_MQTT_4_7_3_4(broker):
+    """[MQTT-4.7.3-4] matching compares characters as they are: no case folding, no
+    Unicode normalization (composed vs decomposed é), empty levels and trailing '/'
+    count, spaces are ordinary characters (4.7.3)."""
+    c = connected(broker, "norm", V5)
+    c.subscribe([("caf\u00e9/t", 0), ("Accounts", 0), ("a b/c d", 0), ("x/y", 0)])
+    pub = connected(broker, "norm-pub", V5)
+    for t in ("cafe\u0301/t", "ACCOUNTS", "accounts", "x//y", "x/y/", "/x/y",
+              "caf\u00e9/t", "Accounts", "a b/c d", "x/y"):
+        pub.publish(t, t.encode(), qos=1)
+    got = c.recv_publishes(4)
+    assert [p.topic for p in got] == ["caf\u00e9/t", "Accounts", "a b/c d", "x/y"]
+    assert publishes(c) == []
+
+
+def test_v5_unsubscribe_invalid_filter_0x8F(broker):
+    """UNSUBACK reason 0x8F (Topic Filter invalid) for a malformed filter, next to the
+    others' codes (table 3-9)."""
+    c = connected(broker, "unsub-bad", V5)
+    c.subscribe([("ub/t", 0)])
+    assert c.unsubscribe(["a/#/b", "ub/t"], pid=2) == [0x8F, 0x00]
