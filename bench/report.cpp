@@ -41,7 +41,10 @@ const char* to_string(Mode m) {
 }
 
 bool Summary::ok() const {
-  if (conn_failed != 0 || conn_lost != 0 || sub_failed != 0 || protocol_errors != 0) return false;
+  if (conn_failed != 0 || conn_lost != 0 || sub_failed != 0 || not_connected != 0 ||
+      protocol_errors != 0) {
+    return false;
+  }
   if (expect_no_loss) {
     if (lost > lost_qos0 || duplicated > duplicated_qos0 || pub_errors != 0) return false;
   }
@@ -68,8 +71,8 @@ std::string to_json(const Summary& s) {
       s.stop_reason.c_str());
   add(j, "\"publishers\":%u,\"subscribers\":%u,\"connections\":%u,\"connected\":%llu,",
       s.publishers, s.subscribers, s.connections, ull(s.connected));
-  add(j, "\"conn_failed\":%llu,\"conn_lost\":%llu,\"sub_failed\":%llu,", ull(s.conn_failed),
-      ull(s.conn_lost), ull(s.sub_failed));
+  add(j, "\"conn_failed\":%llu,\"conn_lost\":%llu,\"sub_failed\":%llu,\"not_connected\":%llu,",
+      ull(s.conn_failed), ull(s.conn_lost), ull(s.sub_failed), ull(s.not_connected));
   const auto& c = s.connect_latency;
   add(j, "\"connect_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},", ms(c.percentile(0.5)),
       ms(c.percentile(0.99)), ms(c.max()));
@@ -102,6 +105,10 @@ std::string to_text(const Summary& s) {
         format_ns(s.connect_latency.max()).c_str());
   }
   t += '\n';
+  if (s.not_connected > 0) {
+    add(t, "  warning      %llu clients had not connected when the run ended\n",
+        ull(s.not_connected));
+  }
   if (s.publishers > 0) {
     add(t,
         "  published    %llu msgs at QoS %d, %u bytes, %.0f msgs/s; acked %llu, errors %llu,"

@@ -27,6 +27,7 @@ struct Summary {
   std::uint64_t conn_failed = 0;
   std::uint64_t conn_lost = 0;
   std::uint64_t sub_failed = 0;
+  std::uint64_t not_connected = 0;  // neither connected nor failed when the run ended
   HistogramSnapshot connect_latency;
 
   std::uint64_t sent = 0;

@@ -396,6 +396,9 @@ Summary Runner::summarize(double elapsed, const char* reason) {
   s.conn_failed = t.conn_failed;
   s.conn_lost = t.conn_lost;
   s.sub_failed = t.sub_failed;
+  if (s.connections > t.connected + t.conn_failed) {
+    s.not_connected = s.connections - t.connected - t.conn_failed;
+  }
   s.sent = t.sent;
   s.acked = t.acked;
   s.pub_errors = t.pub_errors;

@@ -9,7 +9,7 @@
 // acks they cause written with one send(). EPOLLOUT is armed only while a socket's buffer
 // is full.
 //
-// Publishers write batches of up to kBatchBytes: as many PUBLISH as their rate, their
+// Publishers write batches of up to 64 KB: as many PUBLISH as their rate, their
 // inflight window (QoS 1/2) and their quota allow. Nothing on this path allocates: each
 // client's buffers keep their capacity, packets are copied from per-publisher templates
 // (encoded once with the project's codec) and patched, and what comes back is framed with
@@ -35,7 +35,11 @@ namespace emqxd::bench {
 
 class Worker {
  public:
+  // A publisher writes at most this much per turn; with many publishers on a worker, less,
+  // so that their buffers together stay within kWorkerBatchBudget.
   static constexpr std::size_t kBatchBytes = 64 * 1024;
+  static constexpr std::size_t kMinBatchBytes = 4 * 1024;
+  static constexpr std::size_t kWorkerBatchBudget = 8 * 1024 * 1024;
   static constexpr std::size_t kReadChunk = 256 * 1024;
   static constexpr int kMaxReadsPerEvent = 4;
   static constexpr std::size_t kMaxPendingConnects = 256;  // per worker: handshakes in flight
@@ -127,6 +131,7 @@ class Worker {
   std::size_t slot_pos_ = 0;
   std::int64_t slot_cycle_ = 0;
   std::int64_t msg_interval_ns_ = 0;
+  std::size_t batch_bytes_ = kBatchBytes;
 
   std::int64_t next_periodic_ns_ = 0;
   std::int64_t next_unsettled_ns_ = 0;

@@ -275,7 +275,7 @@ void Worker::pump_publisher(Client& c) {
   }
   const std::int64_t wall = wall_ns();
   std::uint64_t n = 0;
-  while (c.pending_out() < kBatchBytes && can_publish(c)) {
+  while (c.pending_out() < batch_bytes_ && can_publish(c)) {
     append_publish(c, wall);
     ++n;
   }
