@@ -255,6 +255,10 @@ void Worker::on_pub_response(Client& c, PacketType type, std::uint16_t packet_id
     --inflight_;
     stats_.acked.add();
     if (mqtt::is_error(reason)) stats_.pub_errors.add();
+    // Refill at once, even for a single free slot. Waiting for several acks to write fewer,
+    // larger batches stalls against a broker with Nagle on (mosquitto's default): it holds
+    // its next PUBACK until our TCP ACK, which the kernel delays up to 40 ms when we send
+    // nothing back. Acks that arrive together still go out as one batch (pump_runnable).
     if (!c.want_write && can_publish(c)) make_runnable(c);
   }
 }
