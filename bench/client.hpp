@@ -57,14 +57,15 @@ class PacketIdPool {
 
 struct Publisher {
   std::string topic;
-  std::string head;            // fixed header, topic, packet id (0), v5 properties
-  std::size_t id_offset = 0;   // of the packet id in head; 0 for QoS 0
-  std::uint32_t stream = 0;    // = the client's sequence number
-  std::uint64_t next_seq = 0;  // also: messages sent
-  std::uint64_t quota = 0;     // messages this publisher may send (-L share)
-  std::uint64_t owed = 0;      // rate-limited: slots that came while it could not send
-  std::int64_t phase_ns = 0;   // offset of its slots within the interval
-  bool finishing = false;      // send one last message flagged final, then done
+  std::string head;                 // fixed header, topic, packet id (0), v5 properties
+  std::size_t id_offset = 0;        // of the packet id in head; 0 for QoS 0
+  std::uint32_t stream = 0;         // = the client's sequence number
+  std::uint64_t next_seq = 0;       // also: messages sent
+  std::uint64_t quota = 0;          // messages this publisher may send (-L share)
+  std::uint64_t owed = 0;           // rate-limited: slots that came while it could not send
+  std::int64_t phase_ns = 0;        // offset of its slots within the interval
+  std::uint32_t matching_subs = 0;  // pubsub: subscribers in this process matching topic
+  bool finishing = false;           // send one last message flagged final, then done
   bool done = false;
   PacketIdPool ids;
 };

@@ -59,6 +59,7 @@ struct Runner::Totals {
   std::uint64_t subscribed = 0, sub_failed = 0, subs_settled = 0, pubs_settled = 0;
   std::uint64_t sent = 0, acked = 0, pub_errors = 0, inflight = 0, unsettled = 0;
   std::uint64_t received = 0, foreign = 0, negative = 0, protocol_errors = 0;
+  std::uint64_t finals_expected = 0, finals_received = 0;
   std::int64_t first_sent = 0, last_sent = 0, first_recv = 0, last_recv = 0;
   bool all_finishing = true;
 };
@@ -121,6 +122,7 @@ void Runner::build_clients() {
 
   const std::string zeros(o_.size, '\0');
   const auto version = static_cast<mqtt::ProtocolVersion>(o_.version);
+  std::vector<Client> pubs, subs;
   for (std::uint32_t k = 0; k < pubs_; ++k) {
     Client c = make(Role::Pub, k);
     auto p = std::make_unique<Publisher>();
@@ -142,7 +144,7 @@ void Runner::build_clients() {
     auto frame = mqtt::peek_frame(encoded, std::numeric_limits<std::uint32_t>::max());
     p->id_offset = o_.qos > 0 ? frame->header_length + 2 + p->topic.size() : 0;
     c.pub = std::move(p);
-    workers_[pub_base + k % pub_threads]->add_client(std::move(c));
+    pubs.push_back(std::move(c));
   }
   for (std::uint32_t k = 0; k < subs_; ++k) {
     Client c = make(Role::Sub, k);
@@ -152,11 +154,39 @@ void Runner::build_clients() {
       if (is_shared_filter(s->filters.back())) s->tracked = false;
     }
     c.sub = std::move(s);
-    workers_[sub_base + k % sub_threads]->add_client(std::move(c));
+    subs.push_back(std::move(c));
+  }
+  finals_exact_ = o_.mode == Mode::PubSub && count_matching_subscribers(pubs, subs);
+  for (std::uint32_t k = 0; k < pubs_; ++k) {
+    workers_[pub_base + k % pub_threads]->add_client(std::move(pubs[k]));
+  }
+  for (std::uint32_t k = 0; k < subs_; ++k) {
+    workers_[sub_base + k % sub_threads]->add_client(std::move(subs[k]));
   }
   for (std::uint32_t k = 0; k < conns_; ++k) {
     workers_[k % threads]->add_client(make(Role::Conn, k));
   }
+}
+
+bool Runner::count_matching_subscribers(std::vector<Client>& pubs,
+                                        const std::vector<Client>& subs) const {
+  if (std::min(o_.qos, o_.sub_qos) == 0) return false;  // a final message may be dropped
+  const std::uint64_t work = std::uint64_t{subs_} * pubs_ * o_.sub_topics.size();
+  if (work > kMaxEndMatches) return false;
+  for (const auto& sub : subs) {
+    if (!sub.sub->tracked) return false;
+  }
+  for (auto& pub : pubs) {
+    for (const auto& sub : subs) {
+      const auto& filters = sub.sub->filters;
+      if (std::any_of(filters.begin(), filters.end(), [&](const std::string& f) {
+            return broker::topic_matches(f, pub.pub->topic);
+          })) {
+        ++pub.pub->matching_subs;
+      }
+    }
+  }
+  return true;
 }
 
 Runner::Totals Runner::totals() const {
@@ -182,6 +212,8 @@ Runner::Totals Runner::totals() const {
     t.foreign += s.foreign.get();
     t.negative += s.negative_latency.get();
     t.protocol_errors += s.protocol_errors.get();
+    t.finals_expected += s.finals_expected.get();
+    t.finals_received += s.finals_received.get();
     if (auto v = s.first_sent_ns.load(); v != 0) t.first_sent = std::min(t.first_sent, v);
     if (auto v = s.first_recv_ns.load(); v != 0) t.first_recv = std::min(t.first_recv, v);
     t.last_sent = std::max(t.last_sent, s.last_sent_ns.load());
@@ -316,8 +348,12 @@ Summary Runner::run() {
         enter(Phase::Finishing, now);
       }
     } else if (phase == Phase::Finishing && t.all_finishing) {
-      const bool drained =
-          t.unsettled == 0 && (subs_ == 0 || now - last_recv_change >= kDrainIdleNs);
+      // Every publisher has sent its final message once unsettled is 0. At QoS 1/2 each
+      // subscriber it matches gets that message last (per-topic order), so counting finals
+      // tells when deliveries are complete; otherwise wait for 500 ms of silence.
+      const bool delivered = subs_ == 0 || (finals_exact_ ? t.finals_received >= t.finals_expected
+                                                          : now - last_recv_change >= kDrainIdleNs);
+      const bool drained = t.unsettled == 0 && delivered;
       if (drained || now - finish_at >= drain_ns) break;
     }
 

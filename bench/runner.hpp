@@ -7,9 +7,10 @@
 // once every subscriber is subscribed (or has failed), so no message is published before
 // its subscribers exist. Publishing ends at -L (all quotas sent), at --duration, or on
 // SIGINT/SIGTERM; publishers then send one last message flagged final (a stream's end), and
-// the run drains: it waits for every ack and, with subscribers, until nothing has arrived
-// for 500 ms, for at most --drain-timeout. sub and conn run until --duration, -L (sub:
-// messages received), --idle-timeout (sub) or a signal.
+// the run drains: it waits for every ack and, with subscribers, until every subscriber has
+// the final message of every stream it matches (QoS 1/2, no shared subscription) or else
+// until nothing has arrived for 500 ms; at most --drain-timeout. sub and conn run until --duration,
+// -L (sub: messages received), --idle-timeout (sub) or a signal.
 #include <memory>
 #include <vector>
 
@@ -35,6 +36,9 @@ class Runner {
  private:
   struct Totals;
   void build_clients();
+  // pubsub: sets each publisher's matching_subs; false if finals cannot tell the end of the
+  // deliveries (QoS 0, shared subscriptions, too many pairs to match).
+  bool count_matching_subscribers(std::vector<Client>& pubs, const std::vector<Client>& subs) const;
   Totals totals() const;
   void print_progress(double t, const Totals& now, const Totals& before,
                       const HistogramSnapshot& window);
@@ -47,6 +51,7 @@ class Runner {
   std::uint32_t pubs_ = 0;
   std::uint32_t subs_ = 0;
   std::uint32_t conns_ = 0;
+  bool finals_exact_ = false;
 };
 
 }  // namespace emqxd::bench

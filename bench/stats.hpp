@@ -50,6 +50,8 @@ struct alignas(64) WorkerStats {
   std::atomic<std::int64_t> first_recv_ns{0};  // monotonic
   std::atomic<std::int64_t> last_recv_ns{0};
 
+  Counter finals_expected;  // pubsub: sum of matching_subs of publishers that sent a final
+  Counter finals_received;  // first final message of a stream, per subscriber
   Counter protocol_errors;  // unexpected packet ids, malformed packets from the broker
 };
 

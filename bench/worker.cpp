@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -131,6 +132,8 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  const std::string name = "bench-w" + std::to_string(id_);  // for top -H and perf
+  pthread_setname_np(pthread_self(), name.c_str());
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   std::vector<epoll_event> events(512);
   bool have_pwait2 = true;
@@ -138,7 +141,7 @@ void Worker::run() {
     now_ = mono_ns();
     const Phase p = control_.phase.load(std::memory_order_acquire);
     if (p != phase_) {
-      on_phase(p, now_);
+      on_phase(p);
       phase_seen_.store(p, std::memory_order_release);
     }
     if (phase_ == Phase::Stopping) break;
@@ -187,8 +190,7 @@ void Worker::run() {
   ::close(epfd_);
 }
 
-void Worker::on_phase(Phase p, std::int64_t now) {
-  (void)now;
+void Worker::on_phase(Phase p) {
   phase_ = p;
   if (p == Phase::Publishing || p == Phase::Finishing) {
     if (pub_sched_.base_ns < 0) pub_sched_.base_ns = control_.pub_start_ns.load();

@@ -63,7 +63,7 @@ class Worker {
 
  private:
   void run();
-  void on_phase(Phase p, std::int64_t now);
+  void on_phase(Phase p);
   std::int64_t start_due_connections(std::int64_t now);
   std::int64_t publish_slots(std::int64_t now);
   void pump_runnable();

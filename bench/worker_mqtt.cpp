@@ -199,7 +199,10 @@ void Worker::on_publish_received(Client& c, std::string_view payload, int qos,
     if (c.sub && c.sub->tracked) {
       StreamState& s = c.sub->stream(h.stream);
       s.tracker.record(h.sequence);
-      if (h.final) s.tracker.set_end(h.sequence + 1);
+      if (h.final) {
+        if (!s.tracker.end_known()) stats_.finals_received.add();
+        s.tracker.set_end(h.sequence + 1);
+      }
       s.qos = static_cast<std::uint8_t>(qos);
     }
   }
@@ -310,6 +313,7 @@ void Worker::append_publish(Client& c, std::int64_t wall) {
   ++p.next_seq;
   if (p.owed > 0) --p.owed;
   if (last) {
+    stats_.finals_expected.add(p.matching_subs);
     p.done = true;
     p.finishing = false;
     settle(c);
