@@ -72,6 +72,8 @@ int start(const std::string& config_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all, so that a SIGTERM during start-up is a clean shutdown, not a kill.
+  emqxd::app::Node::block_shutdown_signals();
   CLI::App app{
       "emqxd: a distributed MQTT 3.1.1/5.0 broker.\n"
       "Configuration: HOCON with EMQX 5 key names; every key can be overridden by an\n"

@@ -2,8 +2,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <ctime>
@@ -168,13 +170,26 @@ void Node::start() {
                  s.workers.size());
 }
 
+void Node::block_shutdown_signals() {
+  // Blocked in the main thread before any thread starts, so every thread inherits the
+  // mask and a SIGTERM that arrives at any moment, even during start-up, waits for
+  // run_until_signal() instead of killing the process.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 void Node::run_until_signal() {
-  asio::io_context signals_io;
-  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int sig) {
-    logger()->info("signal {} received; shutting down", sig);
-  });
-  signals_io.run();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  logger()->info("signal {} received; shutting down", sig);
   shutdown();
 }
 

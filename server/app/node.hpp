@@ -19,6 +19,9 @@ class Node {
   // Binds every listener (throws std::runtime_error naming the listener on failure) and
   // starts the worker threads.
   void start();
+  // Call once in main before a Node (and its threads) exists: SIGINT and SIGTERM are
+  // then handled only by run_until_signal(), whenever they arrive.
+  static void block_shutdown_signals();
   // Blocks until SIGINT or SIGTERM, then shuts down: stop accepting, publish wills,
   // DISCONNECT 0x8B to MQTT 5 clients, close, stop the workers.
   void run_until_signal();

@@ -5,6 +5,7 @@ process is stopped by PID at the end and must exit cleanly. Waiting is always bo
 use `wait_for(cond, timeout)` instead of sleeping.
 """
 import os
+import shutil
 import re
 import signal
 import socket
@@ -133,10 +134,15 @@ def make_broker():
         started.append(b)
         return b
     yield make
-    for b in started:
-        if b.alive():
-            rc = b.stop()
-            assert rc == 0, f"emqxd exited with {rc}:\n{b.read_log()[-4000:]}"
+    try:
+        for b in started:
+            if b.alive():
+                rc = b.stop()
+                assert rc == 0, f"emqxd exited with {rc}:\n{b.read_log()[-4000:]}"
+    finally:
+        if not os.environ.get("EMQXD_KEEP_TEST_DIRS"):
+            for b in started:
+                shutil.rmtree(b.dir, ignore_errors=True)
 
 
 @pytest.fixture
