@@ -373,6 +373,7 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
 }
 
 void Worker::channel_closed(Channel& ch, Session* s) {
+  retrying_channels_.erase(&ch);
   if (s == nullptr) {
     // Forget a pending open for this channel, wherever it waits.
     retrying_.erase(&ch);
@@ -492,6 +493,36 @@ void Worker::redispatch_shared(Session& s) {
     outbox_[worker].push_back(session::make_delivery(d.msg, std::move(m)));
   }
   if (!todo.empty()) schedule_end_of_turn();
+}
+
+// ---------------------------------------------------------------- 3.1.1 retry
+
+// One timer per worker, running only while some 3.1.1 channel has messages in flight;
+// each tick resends what waited longer than retry_interval. The tick is a fraction of
+// the interval, so a resend is at most that much late.
+void Worker::watch_retry(Channel& ch) {
+  retrying_channels_.insert(&ch);
+  if (retry_timer_) return;
+  retry_timer_ = std::make_unique<asio::steady_timer>(io_);
+  on_retry_timer();
+}
+
+void Worker::on_retry_timer() {
+  auto now = this->now();
+  for (auto it = retrying_channels_.begin(); it != retrying_channels_.end();) {
+    it = (*it)->retry(now) ? std::next(it) : retrying_channels_.erase(it);
+  }
+  if (retrying_channels_.empty()) {
+    retry_timer_.reset();
+    return;
+  }
+  auto tick = std::clamp<std::chrono::milliseconds>(config().mqtt.retry_interval / 4,
+                                                    std::chrono::milliseconds(100),
+                                                    std::chrono::milliseconds(1000));
+  retry_timer_->expires_after(tick);
+  retry_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_retry_timer();
+  });
 }
 
 // ---------------------------------------------------------------- events, shutdown

@@ -70,6 +70,7 @@ class Worker final : public session::Hub {
   void open_session(session::Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(session::Channel& ch, session::Session* s) override;
   std::string assign_client_id() override;
+  void watch_retry(session::Channel& ch) override;
 
  private:
   struct SessionSlot {
@@ -103,6 +104,7 @@ class Worker final : public session::Hub {
   std::unique_ptr<session::Session> extract(std::uint64_t sid);
   void redispatch_shared(session::Session& s);
   void publish_pending_will(session::Session& s);
+  void on_retry_timer();
   void publish_event(const session::Channel& ch, bool connected);
 
   const std::uint32_t id_;
@@ -128,6 +130,8 @@ class Worker final : public session::Hub {
   std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
   std::unordered_map<std::uint64_t, Move> moves_;
   std::uint64_t next_move_ = 1;
+  std::unordered_set<session::Channel*> retrying_channels_;  // 3.1.1 with messages in flight
+  std::unique_ptr<boost::asio::steady_timer> retry_timer_;
 };
 
 }  // namespace emqxd::net

@@ -76,6 +76,11 @@ class Channel {
   Session* detach();
   // Server shutdown, phase one: the session ends, so the will is published now.
   void publish_will_now();
+  // MQTT 3.1.1 and 3.1: resends (DUP) what has waited longer than mqtt.retry_interval for
+  // its acknowledgement, as EMQX does. MQTT 5 forbids resending on a live connection
+  // [MQTT-4.4.0-1], so a v5 channel never retries. Returns whether anything is still in
+  // flight (the hub keeps calling while it is).
+  bool retry(mqtt::Message::Clock::time_point now);
 
   State state() const { return state_; }
   mqtt::ProtocolVersion version() const { return version_; }
@@ -117,7 +122,7 @@ class Channel {
   bool write_publish(const Delivery& d, std::uint16_t packet_id, bool dup);
   void pump_queue();
   void resend_inflight();
-  bool resend(const Inflight& f);
+  bool resend(Inflight& f);
   void settle_owed(Inflight& f);
   std::size_t send_window() const;
 

@@ -228,7 +228,8 @@ void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();
   if (!write_publish(d, id, false)) return;
   OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
-  session_->inflight.push_back(Inflight{std::move(d), id, st, false});
+  session_->inflight.push_back(Inflight{std::move(d), id, st, false, hub_.now()});
+  if (!is_v5() && hub_.config().mqtt.retry_interval.count() > 0) hub_.watch_retry(*this);
 }
 
 bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup) {
@@ -322,12 +323,24 @@ void Channel::pump_queue() {
 // Resends one inflight message as the spec asks on a resumed session; false when it can
 // no longer be sent (too large for this connection), which ends its flow: the spec says
 // to behave as if it had been sent [MQTT-3.1.2-25].
-bool Channel::resend(const Inflight& f) {
+bool Channel::resend(Inflight& f) {
+  f.sent_at = hub_.now();
   if (f.state == OutState::WaitPubComp) {
     send(mqtt::PubRel{f.packet_id, ReasonCode::Success, {}});
     return true;
   }
   return write_publish(f.d, f.packet_id, true);
+}
+
+bool Channel::retry(mqtt::Message::Clock::time_point now) {
+  if (state_ != State::Connected || session_ == nullptr || is_v5()) return false;
+  const auto interval = hub_.config().mqtt.retry_interval;
+  for (auto& f : session_->inflight) {
+    if (f.awaiting_resend || now - f.sent_at < interval) continue;
+    f.sent_at = now;
+    resend(f);
+  }
+  return !session_->inflight.empty();
 }
 
 void Channel::resend_inflight() {

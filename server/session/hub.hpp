@@ -50,6 +50,10 @@ class Hub {
   // keeps it for its expiry interval or discards it.
   virtual void channel_closed(Channel& ch, Session* session) = 0;
 
+  // The channel has MQTT 3.1.1 messages in flight: call its retry() now and then until
+  // it has none (mqtt.retry_interval). Idempotent.
+  virtual void watch_retry(Channel& ch) = 0;
+
   // A client id for a v5 client that sent none [MQTT-3.2.2-16].
   virtual std::string assign_client_id() = 0;
 };

@@ -39,6 +39,8 @@ struct Inflight {
   // Resumed on a connection whose Receive Maximum is smaller than what is in flight: it
   // is resent (same packet id, DUP) when the window opens [MQTT-4.4.0-1], [MQTT-3.3.4-9].
   bool awaiting_resend = false;
+  // When it was last written, for retry_interval (MQTT 3.1.1 only, see Channel::retry).
+  std::chrono::steady_clock::time_point sent_at{};
 };
 
 struct SubscriptionState {

@@ -381,5 +381,40 @@ TEST_CASE("v5: no topic alias is sent to a client that announced none", "[channe
   REQUIRE(sub.take() == Packets{publish_packet("a", QoS::AtMostOnce, 0), publish_packet("a", QoS::AtMostOnce, 0)});
 }
 
+TEST_CASE("3.1.1: an unacknowledged message is resent with DUP after retry_interval", "[channel][deliver][retry]") {
+  TestHub hub;
+  hub.cfg.mqtt.retry_interval = std::chrono::seconds(30);
+  TestClient sub(hub, V311);
+  sub.connect_ok("s");
+  sub.subscribe("t", QoS::AtLeastOnce);
+  hub.advance(std::chrono::seconds(0));
+  hub.inject("t", "m", QoS::AtLeastOnce);
+  REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "m")});
+  REQUIRE(hub.retry_watch.count(&sub.channel) == 1);
+  hub.advance(std::chrono::seconds(29));
+  CHECK(sub.channel.retry(hub.now()));
+  CHECK(sub.take().empty());
+  hub.advance(std::chrono::seconds(1));
+  CHECK(sub.channel.retry(hub.now()));
+  CHECK(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "m", false, /*dup=*/true)});
+  sub.puback(1);
+  CHECK_FALSE(sub.channel.retry(hub.now()));  // nothing left in flight: the hub stops
+}
+
+TEST_CASE("v5: nothing is resent on a live connection, whatever retry_interval says", "[channel][deliver][retry][MQTT-4.4.0-1]") {
+  TestHub hub;
+  hub.cfg.mqtt.retry_interval = std::chrono::seconds(1);
+  TestClient sub(hub, V5);
+  sub.connect_ok("s");
+  sub.subscribe("t", QoS::AtLeastOnce);
+  hub.advance(std::chrono::seconds(0));
+  hub.inject("t", "m", QoS::AtLeastOnce);
+  REQUIRE(sub.take().size() == 1);
+  CHECK(hub.retry_watch.empty());
+  hub.advance(std::chrono::seconds(60));
+  CHECK_FALSE(sub.channel.retry(hub.now()));
+  CHECK(sub.take().empty());
+}
+
 }  // namespace
 }  // namespace emqxd::session::test

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <map>
 #include <memory>
 #include <optional>
@@ -101,6 +102,8 @@ class TestHub final : public Hub {
   std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* session) override;
+  void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
+  std::set<const Channel*> retry_watch;  // channels that asked for retry ticks
   std::string assign_client_id() override;
 
  private:
