@@ -21,6 +21,7 @@ std::atomic<int> g_stop_requests{0};
 
 constexpr std::int64_t kTickNs = 20 * kNsPerMs;
 constexpr std::int64_t kDrainIdleNs = 500 * kNsPerMs;
+constexpr std::int64_t kDrainSilenceNs = 2 * kNsPerSec;
 constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
 // Matching every subscriber against every publisher at the end costs subs x pubs x filters
 // topic matches; above this the stream ends come from final markers only.
@@ -350,9 +351,12 @@ Summary Runner::run() {
     } else if (phase == Phase::Finishing && t.all_finishing) {
       // Every publisher has sent its final message once unsettled is 0. At QoS 1/2 each
       // subscriber it matches gets that message last (per-topic order), so counting finals
-      // tells when deliveries are complete; otherwise wait for 500 ms of silence.
-      const bool delivered = subs_ == 0 || (finals_exact_ ? t.finals_received >= t.finals_expected
-                                                          : now - last_recv_change >= kDrainIdleNs);
+      // tells when deliveries are complete; otherwise wait for 500 ms of silence. A broker
+      // may drop finals too (a full subscriber queue): then 2 s of silence ends the wait.
+      const std::int64_t silence = now - last_recv_change;
+      const bool finals_in = t.finals_received >= t.finals_expected;
+      const bool delivered = subs_ == 0 || (finals_exact_ ? finals_in || silence >= kDrainSilenceNs
+                                                          : silence >= kDrainIdleNs);
       const bool drained = t.unsettled == 0 && delivered;
       if (drained || now - finish_at >= drain_ns) break;
     }

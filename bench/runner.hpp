@@ -7,10 +7,11 @@
 // once every subscriber is subscribed (or has failed), so no message is published before
 // its subscribers exist. Publishing ends at -L (all quotas sent), at --duration, or on
 // SIGINT/SIGTERM; publishers then send one last message flagged final (a stream's end), and
-// the run drains: it waits for every ack and, with subscribers, until every subscriber has
-// the final message of every stream it matches (QoS 1/2, no shared subscription) or else
-// until nothing has arrived for 500 ms; at most --drain-timeout. sub and conn run until --duration,
-// -L (sub: messages received), --idle-timeout (sub) or a signal.
+// the run drains, for at most --drain-timeout: it waits for every ack and, with
+// subscribers, until every subscriber has the final message of every stream it matches (QoS
+// 1/2, no shared subscription; or 2 s of silence, as a broker may drop finals), or else
+// until nothing has arrived for 500 ms. sub and conn run until --duration, -L (sub:
+// messages received), --idle-timeout (sub) or a signal.
 #include <memory>
 #include <vector>
 
