@@ -473,13 +473,13 @@ void Worker::publish_pending_will(Session& s) {
 // they go to another member of the same group, as EMQX does, instead of being lost.
 void Worker::redispatch_shared(Session& s) {
   std::vector<Delivery> todo;
-  for (auto& f : s.inflight) {
+  s.inflight.for_each([&](session::Inflight& f) {
     // A QoS 2 message already sent may have reached its client: sending it to another
     // member could deliver it twice [MQTT-4.8.2-5]. QoS 1 goes on, as EMQX does.
     if (f.d.share && f.d.msg && f.d.qos == mqtt::QoS::AtLeastOnce) {
       todo.push_back(std::move(f.d));
     }
-  }
+  });
   s.queue.for_each([&](Delivery& d) {
     if (d.share && d.qos != mqtt::QoS::AtMostOnce) todo.push_back(std::move(d));
   });

@@ -292,7 +292,7 @@ void Channel::pump_queue() {
       }
       settle_owed(f);
       if (!resend(f)) {
-        session_->inflight.erase(session_->inflight.begin() + static_cast<std::ptrdiff_t>(i));
+        session_->inflight.erase_at(i);
         continue;
       }
       ++active;
@@ -335,11 +335,11 @@ bool Channel::resend(Inflight& f) {
 bool Channel::retry(mqtt::Message::Clock::time_point now) {
   if (state_ != State::Connected || session_ == nullptr || is_v5()) return false;
   const auto interval = hub_.config().mqtt.retry_interval;
-  for (auto& f : session_->inflight) {
-    if (f.awaiting_resend || now - f.sent_at < interval) continue;
+  session_->inflight.for_each([&](Inflight& f) {
+    if (f.awaiting_resend || now - f.sent_at < interval) return;
     f.sent_at = now;
     resend(f);
-  }
+  });
   return !session_->inflight.empty();
 }
 
@@ -347,7 +347,7 @@ void Channel::resend_inflight() {
   // [MQTT-4.4.0-1]: on a resumed session, resend unacknowledged PUBLISH (DUP set,
   // [MQTT-3.3.1-1]) and PUBREL packets in their original order, within the new
   // connection's Receive Maximum; pump_queue() sends them all.
-  for (auto& f : session_->inflight) f.awaiting_resend = true;
+  session_->inflight.for_each([](Inflight& f) { f.awaiting_resend = true; });
   owed_resends_ = session_->inflight.size();
 }
 

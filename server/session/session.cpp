@@ -1,6 +1,5 @@
 #include "session/session.hpp"
 
-#include <algorithm>
 
 namespace emqxd::session {
 
@@ -21,23 +20,8 @@ std::uint16_t Session::next_packet_id() {
   // Inflight is bounded by Receive Maximum (<= 65535), so a free id always exists.
   for (;;) {
     last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-    if (find_inflight(last_packet_id_) == nullptr) return last_packet_id_;
+    if (!inflight.in_use(last_packet_id_)) return last_packet_id_;
   }
-}
-
-Inflight* Session::find_inflight(std::uint16_t packet_id) {
-  // Inflight windows are small (max_inflight, 32 by default): a linear scan of a
-  // contiguous deque beats a hash map here and keeps the send order for redelivery.
-  for (auto& f : inflight) {
-    if (f.packet_id == packet_id) return &f;
-  }
-  return nullptr;
-}
-
-void Session::erase_inflight(std::uint16_t packet_id) {
-  auto it = std::find_if(inflight.begin(), inflight.end(),
-                         [&](const Inflight& f) { return f.packet_id == packet_id; });
-  if (it != inflight.end()) inflight.erase(it);
 }
 
 std::vector<std::string> Session::filters() const {

@@ -5,6 +5,7 @@
 // the current connection (if any) drives it. Plain data plus bookkeeping: no I/O.
 #include <chrono>
 #include <cstdint>
+#include <bitset>
 #include <deque>
 #include <map>
 #include <memory>
@@ -41,6 +42,65 @@ struct Inflight {
   bool awaiting_resend = false;
   // When it was last written, for retry_interval (MQTT 3.1.1 only, see Channel::retry).
   std::chrono::steady_clock::time_point sent_at{};
+};
+
+// The messages in flight to the client, in the order sent [MQTT-4.6.0-1..4]. Acks come
+// back mostly in order, so the front is checked first and erasing it is O(1); a bitmap
+// of the packet ids in use makes "is this id taken / known?" O(1) whatever the window
+// (max_inflight may be thousands). Storage exists only while something is in flight.
+class InflightWindow {
+ public:
+  bool empty() const { return !s_ || s_->entries.empty(); }
+  std::size_t size() const { return s_ ? s_->entries.size() : 0; }
+  Inflight& operator[](std::size_t i) { return s_->entries[i]; }
+  Inflight& front() { return s_->entries.front(); }
+  bool in_use(std::uint16_t packet_id) const { return s_ && s_->ids.test(packet_id); }
+
+  void push_back(Inflight f) {
+    if (!s_) s_ = std::make_unique<State>();
+    s_->ids.set(f.packet_id);
+    s_->entries.push_back(std::move(f));
+  }
+  Inflight* find(std::uint16_t packet_id) {
+    if (!in_use(packet_id)) return nullptr;
+    auto& e = s_->entries;
+    if (e.front().packet_id == packet_id) return &e.front();
+    if (e.back().packet_id == packet_id) return &e.back();
+    for (auto& f : e) {
+      if (f.packet_id == packet_id) return &f;
+    }
+    return nullptr;
+  }
+  void erase(std::uint16_t packet_id) {
+    if (!in_use(packet_id)) return;
+    auto& e = s_->entries;
+    if (e.front().packet_id == packet_id) {
+      e.pop_front();
+    } else {
+      for (auto it = e.begin(); it != e.end(); ++it) {
+        if (it->packet_id == packet_id) {
+          e.erase(it);
+          break;
+        }
+      }
+    }
+    s_->ids.reset(packet_id);
+    if (e.empty()) s_.reset();
+  }
+  void erase_at(std::size_t i) { erase(s_->entries[i].packet_id); }
+  template <class F>
+  void for_each(F&& f) {
+    if (s_) {
+      for (auto& x : s_->entries) f(x);
+    }
+  }
+
+ private:
+  struct State {
+    std::deque<Inflight> entries;
+    std::bitset<65536> ids;
+  };
+  std::unique_ptr<State> s_;
 };
 
 struct SubscriptionState {
@@ -93,7 +153,7 @@ class Session {
 
   // Subscriptions keyed by the filter as the client sent it ($share/... included).
   std::map<std::string, SubscriptionState, std::less<>> subscriptions;
-  std::vector<Inflight> inflight;  // in the order sent [MQTT-4.6.0-1..4]
+  InflightWindow inflight;
   DeliveryQueue queue;             // waiting for the connection or for inflight room
   // QoS 2 packet ids received (PUBREC sent) awaiting PUBREL, with the time received.
   std::unordered_map<std::uint16_t, std::chrono::steady_clock::time_point> awaiting_rel;
@@ -114,8 +174,8 @@ class Session {
   // The next free packet id (1..65535) not used by an inflight message.
   std::uint16_t next_packet_id();
 
-  Inflight* find_inflight(std::uint16_t packet_id);
-  void erase_inflight(std::uint16_t packet_id);
+  Inflight* find_inflight(std::uint16_t packet_id) { return inflight.find(packet_id); }
+  void erase_inflight(std::uint16_t packet_id) { inflight.erase(packet_id); }
 
   std::vector<std::string> filters() const;
 

@@ -121,7 +121,7 @@ TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP en
   hub.inject("t", "2", QoS::ExactlyOnce);
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::ExactlyOnce, 1, "1")});
   REQUIRE(sub.pubrec(1) == Packets{PubRel{1, ReasonCode::Success, {}}});
-  CHECK(sub.session()->inflight.at(0).state == OutState::WaitPubComp);
+  CHECK(sub.session()->inflight[0].state == OutState::WaitPubComp);
   // The message is still in flight until PUBCOMP: the second one waits.
   REQUIRE(sub.pubcomp(1) == Packets{publish_packet("t", QoS::ExactlyOnce, 2, "2")});
   CHECK(hub.counters.messages_acked.load() == 1);
@@ -230,7 +230,7 @@ TEST_CASE("a shared subscription delivers each message to one member of the grou
   auto got_b = b.take();
   CHECK(got_a.size() + got_b.size() == 2);
   CHECK(got_a.size() == 1);  // round robin
-  CHECK(a.session()->inflight.at(0).d.share != nullptr);
+  CHECK(a.session()->inflight[0].d.share != nullptr);
 }
 
 // --- The offline queue --------------------------------------------------------------------
