@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Runs benchmark scenarios against emqxd and mosquitto on this machine, alternating
+A B A B ... so that drift hits both, and prints a markdown table of medians and ratios
+(emqxd / mosquitto) for bench/RESULTS.md.
+
+    bench/scenarios/compare.py [--rounds 3] [--duration 5] [--only fanin-q0,p2p-q0]
+
+Both brokers get a fair configuration: no persistence, queues and inflight windows large
+enough that they measure forwarding rather than queue overflow (mosquitto:
+max_queued_messages 1000000, max_inflight_messages 1000; emqxd: the same through
+EMQX_MQTT__* variables), raised descriptor limits. Every run stops by itself."""
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("EMQXD_BUILD", os.path.join(ROOT, "build"))
+EMQXD = os.path.join(BUILD, "server", "emqxd")
+BENCH = os.path.join(BUILD, "bench", "emqxd-bench")
+
+# name -> (emqxd-bench arguments after -h/-p, metric key, what it means)
+SCENARIOS = {
+    "fanin-q0": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
+                  "-q", "0", "-s", "64"], "recv_rate",
+                 "fan-in: 50 publishers -> 1 wildcard subscriber, QoS 0, 64 B, unlimited rate"),
+    "fanin-q1": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
+                  "-q", "1", "-s", "64"], "recv_rate",
+                 "fan-in, QoS 1"),
+    "p2p-q0": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
+                "--sub-topic", "p2p/%i", "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
+               "point-to-point: 500 publisher/subscriber pairs, QoS 0, 64 B, unlimited rate"),
+    "fanout-q0": (["pubsub", "-c", "1", "-I", "10", "-t", "out/x", "--sub-count", "1000",
+                   "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
+                  "fan-out: 1 publisher at 100 msg/s -> 1000 subscribers, QoS 0"),
+    "latency-q1": (["pubsub", "-c", "100", "-I", "100", "-t", "lat/%i", "--sub-count", "1",
+                    "--sub-topic", "lat/+", "-q", "1", "-s", "64", "-i", "0.5"], "p99_us",
+                   "latency: 100 publishers x 10 msg/s -> 1 subscriber, QoS 1 (p99, lower is better)"),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("broker exited with %d" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("broker did not listen on %d" % port)
+
+
+def start_broker(kind, port, tmp):
+    if kind == "emqxd":
+        env = dict(os.environ,
+                   EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % port,
+                   EMQX_NODE__DATA_DIR=os.path.join(tmp, "data"),
+                   EMQX_LOG__CONSOLE__LEVEL="warning",
+                   EMQX_MQTT__MAX_MQUEUE_LEN="1000000",
+                   EMQX_MQTT__MAX_INFLIGHT="1000",
+                   EMQX_MQTT__MAX_AWAITING_REL="1000")
+        proc = subprocess.Popen([EMQXD, "start"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    else:
+        conf = os.path.join(tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
+                    "max_connections -1\nset_tcp_nodelay true\n" % port)
+        proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc
+
+
+def run_bench(args, port, duration):
+    cmd = [BENCH] + args[:1] + ["-h", "127.0.0.1", "-p", str(port)] + args[1:] + [
+        "--duration", str(duration), "--json", "--quiet", "--drain-timeout", "5"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
+    line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
+    r = json.loads(line)
+    r["p99_us"] = r.get("latency_us", {}).get("p99", 0.0)
+    r["p50_us"] = r.get("latency_us", {}).get("p50", 0.0)
+    return r, " ".join(cmd)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    names = [n for n in SCENARIOS if not a.only or n in a.only.split(",")]
+    results = {}
+    commands = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            args, metric, _ = SCENARIOS[name]
+            for rnd in range(a.rounds):
+                for kind in ("emqxd", "mosquitto"):
+                    port = free_port()
+                    proc = start_broker(kind, port, tmp)
+                    try:
+                        r, cmd = run_bench(args, port, a.duration)
+                    finally:
+                        proc.send_signal(signal.SIGTERM)
+                        try:
+                            proc.wait(15)
+                        except subprocess.TimeoutExpired:
+                            proc.kill()
+                    results.setdefault((name, kind), []).append(r)
+                    commands[name] = cmd.replace(str(port), "PORT")
+                    print("%-10s %-9s round %d: %s=%.1f lost=%s p50=%.0fus p99=%.0fus" % (
+                        name, kind, rnd + 1, metric, r.get(metric, 0.0), r.get("lost"),
+                        r["p50_us"], r["p99_us"]), file=sys.stderr)
+    print("| scenario | metric | emqxd (median) | mosquitto (median) | ratio | emqxd lost QoS1/2 | mosquitto lost QoS1/2 |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in names:
+        args, metric, what = SCENARIOS[name]
+        e = statistics.median(r.get(metric, 0.0) for r in results[(name, "emqxd")])
+        m = statistics.median(r.get(metric, 0.0) for r in results[(name, "mosquitto")])
+        lost_e = sum(r.get("lost", 0) - r.get("lost_qos0", 0) for r in results[(name, "emqxd")])
+        lost_m = sum(r.get("lost", 0) - r.get("lost_qos0", 0) for r in results[(name, "mosquitto")])
+        ratio = (m / e if metric.endswith("_us") else e / m) if e and m else float("nan")
+        print("| %s | %s | %.0f | %.0f | %.1fx | %d | %d |" % (what, metric, e, m, ratio, lost_e, lost_m))
+    print()
+    for name in names:
+        print("- %s: `%s`" % (name, commands[name]))
+
+
+if __name__ == "__main__":
+    main()
