@@ -2,11 +2,11 @@
 // to stdout (text, or one JSON line with --json), progress lines to stderr.
 // Exit code: 0 if every client connected (and subscribed) and none was lost, and, with
 // --expect-no-loss, no QoS 1/2 message was lost or duplicated; 1 otherwise; 2 for usage.
-#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
 
+#include "common/limits.hpp"
 #include "cli.hpp"
 #include "runner.hpp"
 
@@ -19,19 +19,12 @@ void on_signal(int) {
 // Every connection is a descriptor: raise the soft limit to the hard one, and say so if the
 // run needs more than that.
 void raise_fd_limit(std::uint64_t needed) {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
-  if (rl.rlim_cur != RLIM_INFINITY && needed + 16 > rl.rlim_cur) {
+  std::uint64_t limit = emqxd::raise_fd_limit();
+  if (needed + 16 > limit) {
     std::fprintf(stderr,
                  "emqxd-bench: warning: %llu connections but the open file limit is %llu "
                  "(ulimit -n)\n",
-                 static_cast<unsigned long long>(needed),
-                 static_cast<unsigned long long>(rl.rlim_cur));
+                 static_cast<unsigned long long>(needed), static_cast<unsigned long long>(limit));
   }
 }
 

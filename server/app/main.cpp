@@ -1,13 +1,13 @@
 // emqxd: command line, logging, resource limits, then the Node.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "app/node.hpp"
+#include "common/limits.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 
@@ -36,15 +36,8 @@ void setup_logging(const emqxd::config::LogConfig& cfg) {
 
 // One process may hold only as many sockets as its open-file limit allows: raise the soft
 // limit to the hard one and say what we got.
-void raise_fd_limit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
-  }
-  emqxd::log::get("node")->info("open file limit {} (hard {})", rl.rlim_cur, rl.rlim_max);
+void log_fd_limit() {
+  emqxd::log::get("node")->info("open file limit {}", emqxd::raise_fd_limit());
 }
 
 int start(const std::string& config_path) {
@@ -57,7 +50,7 @@ int start(const std::string& config_path) {
   }
   setup_logging(cfg.log);
   for (const auto& w : cfg.warnings) emqxd::log::get("config")->warn("{}", w);
-  raise_fd_limit();
+  log_fd_limit();
   try {
     emqxd::app::Node node(std::move(cfg));
     node.start();
