@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   // First of all, so that a SIGTERM during start-up is a clean shutdown, not a kill.
   emqxd::app::Node::block_shutdown_signals();
   CLI::App app{
-      "emqxd: a distributed MQTT 3.1.1/5.0 broker.\n"
+      "emqxd: an MQTT 3.1, 3.1.1 and 5.0 broker (one node; clustering is to come).\n"
       "Configuration: HOCON with EMQX 5 key names; every key can be overridden by an\n"
       "environment variable, e.g. EMQX_LISTENERS__TCP__DEFAULT__BIND=0.0.0.0:1884."};
   app.set_version_flag("-v,--version", std::string("emqxd ") + EMQXD_VERSION);
@@ -76,7 +76,9 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   auto* start_cmd = app.add_subcommand(
-      "start", "Run a node in the foreground (embedded defaults without -c: MQTT/TCP on 1883)");
+      "start",
+      "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883 "
+      "and MQTT/WebSocket on 8083 (/mqtt). SIGINT/SIGTERM stop it gracefully.");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
 
