@@ -112,7 +112,12 @@ void Channel::handle_decode_error(Errc e) {
   if (state_ == State::Closing || state_ == State::Closed) return;
   metrics::inc(hub_.metrics().packets_malformed);
   if (state_ == State::Idle) {
-    logger()->info("peer={} bad CONNECT: {}", host_.peer(), to_string(e));
+    static thread_local log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+      logger()->info("peer={} bad CONNECT: {} ({} similar lines suppressed)", host_.peer(),
+                     to_string(e), held);
+    }
     if (e == Errc::UnsupportedProtocolVersion) {
       // The version is unknown, so answer in the 3.1.1 format every client can read.
       version_ = mqtt::ProtocolVersion::V3_1_1;
@@ -159,8 +164,12 @@ void Channel::send_connack_error(ReasonCode rc) {
 void Channel::close_with(ReasonCode rc, std::string_view why) {
   if (state_ == State::Closing || state_ == State::Closed) return;
   if (mqtt::is_error(rc)) metrics::inc(hub_.metrics().protocol_errors);
-  logger()->info("client_id={} peer={} closing: {} (0x{:02x})", client_id_, host_.peer(), why,
-                 static_cast<unsigned>(rc));
+  static thread_local log::Throttle throttle;
+  std::uint64_t held = 0;
+  if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+    logger()->info("client_id={} peer={} closing: {} (0x{:02x}; {} similar lines suppressed)",
+                   client_id_, host_.peer(), why, static_cast<unsigned>(rc), held);
+  }
   disconnect_reason_ = mqtt::is_error(rc) ? "protocol_error" : "normal";
   if (is_v5() && state_ == State::Connected) {
     mqtt::Disconnect d{rc, {}};
@@ -215,8 +224,13 @@ void Channel::handle_connect(mqtt::Connect& c) {
   auto rc = hub_.authenticator().authenticate(info, c.password);
   if (rc != ReasonCode::Success) {
     metrics::inc(m.client_auth_failure);
-    logger()->info("client_id={} peer={} authentication failed (0x{:02x})", client_id_,
-                   host_.peer(), static_cast<unsigned>(rc));
+    static thread_local log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+      logger()->info("client_id={} peer={} authentication failed (0x{:02x}; {} similar lines "
+                     "suppressed)",
+                     client_id_, host_.peer(), static_cast<unsigned>(rc), held);
+    }
     send_connack_error(rc);
     return;
   }
@@ -358,8 +372,13 @@ mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {
 
 void Channel::kick(ReasonCode reason) {
   if (state_ == State::Closed) return;
-  logger()->info("client_id={} peer={} disconnected by server (0x{:02x})", client_id_,
-                 host_.peer(), static_cast<unsigned>(reason));
+  static thread_local log::Throttle throttle;
+  std::uint64_t held = 0;
+  if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+    logger()->info("client_id={} peer={} disconnected by server (0x{:02x}; {} similar lines "
+                   "suppressed)",
+                   client_id_, host_.peer(), static_cast<unsigned>(reason), held);
+  }
   if (is_v5() && state_ == State::Connected) send(mqtt::Disconnect{reason, {}});
   disconnect_reason_ = reason == ReasonCode::SessionTakenOver     ? "takenover"
                        : reason == ReasonCode::ServerShuttingDown ? "shutdown"

@@ -323,3 +323,21 @@ def test_packets_split_byte_by_byte_and_coalesced(broker):
         good.sub.ack(got[-1])
     assert [p.payload for p in got] == [b"%d" % i for i in range(50)]
     good.check_idle()
+
+
+def test_repeated_bad_connects_are_logged_rate_limited(broker):
+    """A flood of bad clients must not flood the log (STYLE.md: repeats rate-limited): at
+    most 10 'bad CONNECT' lines per second per worker, the next one saying how many were
+    held back. 120 bad connections within a second give at most 2 workers x 10 lines."""
+    import socket as _socket
+    for _ in range(120):
+        s = _socket.create_connection((broker.host, broker.port), timeout=2)
+        s.sendall(b"\x10\x10\x00\x04MQTT\x07\x02\x00\x3c\x00\x04abcd")  # level 7: unknown
+        try:
+            s.recv(16)
+        except OSError:
+            pass
+        s.close()
+    wait_for(lambda: "bad CONNECT" in broker.read_log(), 2)
+    lines = [l for l in broker.read_log().splitlines() if "bad CONNECT" in l]
+    assert 1 <= len(lines) <= 25, len(lines)
