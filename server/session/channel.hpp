@@ -90,7 +90,6 @@ class Channel {
   bool is_v5() const { return version_ == mqtt::ProtocolVersion::V5; }
   std::uint16_t keep_alive() const { return keep_alive_; }
   bool clean_start() const { return clean_start_; }
-  std::chrono::system_clock::time_point connected_at() const { return connected_at_; }
   const ChannelHost& host() const { return host_; }
   std::uint32_t session_expiry() const { return session_expiry_; }
   // Why the connection ended, in EMQX's words: normal, takenover, discarded,
@@ -145,7 +144,6 @@ class Channel {
   bool graceful_disconnect_ = false;  // DISCONNECT 0x00 received: the will is discarded
   std::uint16_t keep_alive_ = 0;
   std::uint32_t session_expiry_ = 0;
-  std::chrono::system_clock::time_point connected_at_{};
   Session* session_ = nullptr;
 
   std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel
@@ -161,7 +159,7 @@ class Channel {
   std::unordered_map<std::uint16_t, std::string> alias_in_;  // only the aliases used
   std::unordered_map<std::string, std::uint16_t> alias_out_;
 
-  std::vector<std::uint32_t> scratch_ids_;
+  bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
   std::size_t owed_resends_ = 0;
   std::string_view disconnect_reason_;  // inflight entries of a resumed session not yet resent
 };

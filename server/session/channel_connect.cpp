@@ -278,7 +278,7 @@ void Channel::handle_connect(mqtt::Connect& c) {
   } else {
     host_.set_keepalive(std::chrono::milliseconds::zero());
   }
-  if (assigned) scratch_ids_.assign(1, 1);  // remember to send Assigned Client Identifier
+  assigned_client_id_ = assigned;
   state_ = State::Connecting;
   hub_.open_session(*this, client_id_, clean_start_);
 }
@@ -290,14 +290,13 @@ void Channel::on_session_ready(Session* session, bool session_present) {
   session_->channel = this;
   session_->expiry_interval = session_expiry_;
   state_ = State::Connected;
-  connected_at_ = std::chrono::system_clock::now();
 
   mqtt::ConnAck ack;
   ack.session_present = session_present;  // [MQTT-3.2.2-1..3]
   ack.code = 0;
   if (is_v5()) {
     auto& p = ack.props;
-    if (!scratch_ids_.empty()) p.assigned_client_identifier = client_id_;
+    if (assigned_client_id_) p.assigned_client_identifier = client_id_;
     if (cfg.max_awaiting_rel != 0 && cfg.max_awaiting_rel < 65535) {
       p.receive_maximum = static_cast<std::uint16_t>(cfg.max_awaiting_rel);
     }
@@ -312,7 +311,6 @@ void Channel::on_session_ready(Session* session, bool session_present) {
       p.response_information = cfg.response_information;  // only when asked [MQTT-3.1.2-28]
     }
   }
-  scratch_ids_.clear();
   send(ack);
   host_.resume_input();
   metrics::inc(hub_.metrics().client_connected);

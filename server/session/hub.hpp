@@ -36,9 +36,10 @@ class Hub {
   // expiry): injected so tests control it (STYLE.md section 9).
   virtual mqtt::Message::Clock::time_point now() const = 0;
 
-  // Routes `m` to every matching session on every worker. Deliveries leave at the end of
-  // the current event-loop turn, batched per worker. Returns the number of sessions
-  // matched (0 lets the channel answer NoMatchingSubscribers).
+  // Stores `m` as the topic's retained message if its RETAIN flag is set (an empty payload
+  // clears it), then routes it to every matching session on every worker. Deliveries
+  // leave at the end of the current event-loop turn, batched per worker. Returns the
+  // number of sessions matched (0 lets the channel answer NoMatchingSubscribers).
   virtual std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) = 0;
 
   // Finds, takes over or creates the session of `client_id` for the channel, which waits
