@@ -24,13 +24,14 @@ Parsed parse(std::string_view filter) {
 Broker::Broker(SharedStrategy strategy, RouteSink* routes) : strategy_(strategy), routes_(routes) {}
 
 bool Broker::subscribe(std::string_view filter, SubscriberRef ref,
-                       const mqtt::SubscribeOptions& opts, std::uint32_t subscription_id) {
+                       const mqtt::SubscribeOptions& opts, std::uint32_t subscription_id,
+                       std::shared_ptr<Pressure> pressure) {
   auto p = parse(filter);
   std::unique_lock lock(mutex_);
   bool new_route = trie_.find(p.filter) == nullptr;
   Subscribers& subs = trie_.at(p.filter);
   new_route = new_route || subs.empty();
-  Entry entry{ref, opts, subscription_id};
+  Entry entry{ref, opts, subscription_id, std::move(pressure)};
   bool inserted = false;
   if (!p.shared) {
     auto it = std::find_if(subs.direct.begin(), subs.direct.end(),
@@ -124,6 +125,7 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
         x.qos = e.opts.max_qos;
         x.retain_as_published = e.opts.retain_as_published;
         if (e.subscription_id != 0) x.subscription_ids.push_back(e.subscription_id);
+        if (e.pressure) x.pressure = &e.pressure;
       }
       for (const auto& g : subs.groups) {
         std::optional<std::size_t> pick;
@@ -142,10 +144,21 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
         x.retain_as_published = e.opts.retain_as_published;
         x.share = g.share;
         if (e.subscription_id != 0) x.subscription_ids.push_back(e.subscription_id);
+        if (e.pressure) x.pressure = &e.pressure;
       }
     });
+    merge_per_session(out, from);
+    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(from); it != out.end(); ++it) {
+      if (it->pressure == nullptr) continue;
+      const auto& p = *it->pressure;
+      it->pressure = nullptr;
+      if (std::min(m.qos, it->qos) == mqtt::QoS::AtMostOnce) continue;
+      it->counted = true;
+      auto depth = p->in_transit.fetch_add(1, std::memory_order_relaxed) + 1 +
+                   p->queued.load(std::memory_order_relaxed);
+      if (depth >= p->high && p->holds()) it->congested = p;
+    }
   }
-  merge_per_session(out, from);
 }
 
 // Overlapping plain subscriptions of one session deliver once, with the highest QoS and

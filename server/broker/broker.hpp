@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/ports.hpp"
+#include "broker/pressure.hpp"
 #include "broker/shared_strategy.hpp"
 #include "broker/topic_trie.hpp"
 #include "mqtt/message.hpp"
@@ -31,6 +32,11 @@ struct Match {
   // For a shared subscription: "$share/{group}/{filter}" as subscribed, so that a
   // message unacknowledged by a member that goes away can go to another (redispatch).
   std::shared_ptr<const std::string> share;
+  // mqtt.backpressure (pressure.hpp): whether this QoS 1/2 delivery was counted in the
+  // session's in_transit, and the session when that count reached its high watermark.
+  bool counted = false;
+  std::shared_ptr<Pressure> congested;
+  const std::shared_ptr<Pressure>* pressure = nullptr;  // internal to match(), under the lock
 };
 
 struct BrokerStats {
@@ -48,15 +54,17 @@ class Broker {
   // Adds or replaces `ref`'s subscription. `filter` is as the client sent it (a
   // `$share/g/f` or `$queue/f` filter makes a shared subscription); it must be valid.
   // Returns true when the subscription did not exist before (Retain Handling 1).
+  // `pressure` is the session's back-pressure flag when mqtt.backpressure is on.
   bool subscribe(std::string_view filter, SubscriberRef ref, const mqtt::SubscribeOptions& opts,
-                 std::uint32_t subscription_id);
+                 std::uint32_t subscription_id, std::shared_ptr<Pressure> pressure = nullptr);
 
   // Returns false when `ref` had no such subscription.
   bool unsubscribe(std::string_view filter, SubscriberRef ref);
 
   // Appends to `out` every session that should receive `m` published by the session
   // `publisher` (0 = none) whose client id is `publisher_client_id`. No Local
-  // subscriptions of the publisher itself are skipped [MQTT-3.8.3-3].
+  // subscriptions of the publisher itself are skipped [MQTT-3.8.3-3]. A QoS 1/2 delivery
+  // to a session with back-pressure is counted in its Pressure (Match::counted).
   void match(const mqtt::Message& m, std::string_view publisher_client_id,
              std::vector<Match>& out) const;
 
@@ -76,6 +84,7 @@ class Broker {
     SubscriberRef ref;
     mqtt::SubscribeOptions opts;
     std::uint32_t subscription_id = 0;
+    std::shared_ptr<Pressure> pressure;
   };
   struct Group {
     std::string name;

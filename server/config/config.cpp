@@ -356,6 +356,8 @@ class Mapper {
         m.max_mqueue_len = get_limit(v, k);
       } else if (name == "mqueue_store_qos0") {
         m.mqueue_store_qos0 = get_bool(v, k);
+      } else if (name == "backpressure") {
+        m.backpressure = get_bool(v, k);
       } else if (name == "max_awaiting_rel") {
         m.max_awaiting_rel = get_limit(v, k);
       } else if (name == "await_rel_timeout") {

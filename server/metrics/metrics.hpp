@@ -26,6 +26,7 @@ namespace emqxd::metrics {
   X(messages_dropped_no_session)   \
   X(messages_delivered)            \
   X(messages_acked)                \
+  X(publishers_held)               \
   X(client_connected)              \
   X(client_disconnected)           \
   X(client_auth_failure)           \

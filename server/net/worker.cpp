@@ -168,7 +168,8 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
 
 // ---------------------------------------------------------------- publish
 
-std::size_t Worker::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
+                                       std::string_view publisher_client_id) {
   if (m->retain && config().retainer.enable) {
     // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
     if (node_.retainer.retain(m) == broker::Retainer::RetainResult::Stored) {
@@ -177,13 +178,48 @@ std::size_t Worker::publish(const mqtt::MessagePtr& m, std::string_view publishe
   }
   matches_.clear();
   node_.broker.match(*m, publisher_client_id, matches_);
+  session::PublishResult result;
   for (auto& match : matches_) {
     auto worker = match.ref.worker;
-    outbox_[worker].push_back(session::make_delivery(m, std::move(match)));
+    session::route(m, std::move(match), outbox_[worker], result);
   }
   if (!matches_.empty()) schedule_end_of_turn();
   metrics::inc(metrics_.messages_delivered, matches_.size());
-  return matches_.size();
+  return result;
+}
+
+void Worker::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
+  metrics::inc(metrics_.publishers_held);
+  held_[&ch] = Held{std::move(p), now()};
+  if (hold_timer_) return;
+  hold_timer_ = std::make_unique<asio::steady_timer>(io_);
+  hold_timer_->expires_after(std::chrono::milliseconds(1));
+  hold_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_hold_timer();
+  });
+}
+
+// Every millisecond while some publisher waits: release those whose subscriber caught up,
+// went offline or stalled (Pressure::releases). Releasing reads what waited in the socket,
+// which may hold the publisher again at once.
+void Worker::on_hold_timer() {
+  auto now = this->now();
+  std::vector<Channel*> ready;
+  for (auto& [ch, h] : held_) {
+    if (h.by->releases(h.since, now)) ready.push_back(ch);
+  }
+  for (auto* ch : ready) {
+    held_.erase(ch);
+    ch->release();
+  }
+  if (held_.empty()) {
+    hold_timer_.reset();
+    return;
+  }
+  hold_timer_->expires_after(std::chrono::milliseconds(1));
+  hold_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_hold_timer();
+  });
 }
 
 // ---------------------------------------------------------------- sessions
@@ -350,7 +386,10 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
     metrics_.sessions.fetch_add(1, std::memory_order_relaxed);
     s->pending_will.reset();  // resumed before the will delay ended [MQTT-3.1.3-9]
     session::SessionLimits limits{config().mqtt.max_mqueue_len, true};
-    for (auto& d : buffered) s->enqueue(std::move(d), limits, true);
+    for (auto& d : buffered) {
+      s->arrived(d);
+      s->enqueue(std::move(d), limits, true);
+    }
     metrics::inc(metrics_.session_resumed);
   } else if (ch != nullptr) {
     s = create_session(client_id);
@@ -374,6 +413,7 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
 
 void Worker::channel_closed(Channel& ch, Session* s) {
   retrying_channels_.erase(&ch);
+  held_.erase(&ch);
   if (s == nullptr) {
     // Forget a pending open for this channel, wherever it waits.
     retrying_.erase(&ch);

@@ -66,7 +66,9 @@ class Worker final : public session::Hub {
   std::uint32_t worker_id() const override { return id_; }
   const std::string& node_name() const override { return node_.config.node.name; }
   mqtt::Message::Clock::time_point now() const override { return mqtt::Message::Clock::now(); }
-  std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  session::PublishResult publish(const mqtt::MessagePtr& m,
+                                 std::string_view publisher_client_id) override;
+  void hold(session::Channel& ch, std::shared_ptr<broker::Pressure> p) override;
   void open_session(session::Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(session::Channel& ch, session::Session* s) override;
   std::string assign_client_id() override;
@@ -105,6 +107,7 @@ class Worker final : public session::Hub {
   void redispatch_shared(session::Session& s);
   void publish_pending_will(session::Session& s);
   void on_retry_timer();
+  void on_hold_timer();
   void publish_event(const session::Channel& ch, bool connected);
 
   const std::uint32_t id_;
@@ -132,6 +135,13 @@ class Worker final : public session::Hub {
   std::uint64_t next_move_ = 1;
   std::unordered_set<session::Channel*> retrying_channels_;  // 3.1.1 with messages in flight
   std::unique_ptr<boost::asio::steady_timer> retry_timer_;
+  // Publishers held back by a congested subscriber (mqtt.backpressure), checked each tick.
+  struct Held {
+    std::shared_ptr<broker::Pressure> by;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::unordered_map<session::Channel*, Held> held_;
+  std::unique_ptr<boost::asio::steady_timer> hold_timer_;
 };
 
 }  // namespace emqxd::net

@@ -65,11 +65,13 @@ class Channel {
 
   // False while the channel waits for its session (after CONNECT): the host keeps the
   // bytes that follow and calls handle_in again after resume_input().
-  bool accepting_input() const { return state_ != State::Connecting; }
+  // Also false while a congested subscriber holds this publisher back (Hub::hold).
+  bool accepting_input() const { return state_ != State::Connecting && !held_; }
 
   // --- called by the hub, on this channel's worker ---
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);                 // a message for this client
+  void release();                             // the end of a Hub::hold: read again
   void kick(mqtt::ReasonCode reason);         // takeover (0x8E), shutdown (0x8B), admin (0x98)
   // Lets go of the session now (takeover): the will is published or left pending on the
   // session as the spec says, and the hub is not told again when the socket closes.
@@ -160,8 +162,9 @@ class Channel {
   std::unordered_map<std::string, std::uint16_t> alias_out_;
 
   bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
-  std::size_t owed_resends_ = 0;
-  std::string_view disconnect_reason_;  // inflight entries of a resumed session not yet resent
+  bool held_ = false;                // see accepting_input()
+  std::size_t owed_resends_ = 0;     // inflight entries of a resumed session not yet resent
+  std::string_view disconnect_reason_;
 };
 
 // The v3.1.1 CONNACK return code for a v5 reason code.

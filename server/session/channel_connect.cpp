@@ -288,6 +288,7 @@ void Channel::on_session_ready(Session* session, bool session_present) {
   const auto& cfg = hub_.config().mqtt;
   session_ = session;
   session_->channel = this;
+  if (session_->pressure) session_->pressure->online.store(true, std::memory_order_relaxed);
   session_->expiry_interval = session_expiry_;
   state_ = State::Connected;
 
@@ -401,6 +402,8 @@ Session* Channel::detach() {
   }
   will_.reset();
   metrics::inc(hub_.metrics().client_disconnected);
+  // An offline session never holds publishers back: its queue drops instead.
+  if (session_->pressure) session_->pressure->online.store(false, std::memory_order_relaxed);
   session_->channel = nullptr;
   auto* s = session_;
   session_ = nullptr;
@@ -421,7 +424,7 @@ void Channel::publish_will(mqtt::MessagePtr will) {
     return;
   }
   metrics::inc(hub_.metrics().wills_published);
-  hub_.publish(will, client_id_);
+  hub_.publish(will, client_id_);  // the connection is ending: nothing to hold back
 }
 
 void Channel::handle_closed() {

@@ -112,10 +112,16 @@ void Channel::handle_publish(mqtt::Publish& p) {
       msg->message_expiry_interval = p.props.message_expiry_interval;
       msg->extra = extra_of(p.props);
     }
-    std::size_t matched = hub_.publish(msg, client_id_);
-    if (matched == 0) {
+    auto r = hub_.publish(msg, client_id_);
+    if (r.matched == 0) {
       metrics::inc(m.messages_dropped_no_subscribers);
       rc = ReasonCode::NoMatchingSubscribers;
+    }
+    if (r.congested) {
+      // A live subscriber is falling behind (mqtt.backpressure): this message is
+      // accepted and acknowledged, the next ones wait in the socket until it catches up.
+      held_ = true;
+      hub_.hold(*this, std::move(r.congested));
     }
   } else {
     metrics::inc(m.messages_dropped);
@@ -224,9 +230,17 @@ void Channel::deliver(Delivery&& d) {
   }
 }
 
+void Channel::release() {
+  if (!held_) return;
+  held_ = false;
+  host_.resume_input();
+}
+
+
 void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();
   if (!write_publish(d, id, false)) return;
+  if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
   OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
   session_->inflight.push_back(Inflight{std::move(d), id, st, false, hub_.now()});
   if (!is_v5() && hub_.config().mqtt.retry_interval.count() > 0) hub_.watch_retry(*this);

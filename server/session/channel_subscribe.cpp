@@ -66,7 +66,12 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
         mqtt::SubscribeOptions opts = sub.options;
         opts.max_qos = static_cast<QoS>(rc);
         // [MQTT-3.8.4-3]: a repeated filter replaces the subscription.
-        bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id);
+        if (cfg.backpressure && !session_->pressure) {
+          session_->enable_pressure(cfg.max_mqueue_len);
+          session_->pressure->online.store(true, std::memory_order_relaxed);
+        }
+        bool is_new =
+            hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id, session_->pressure);
         auto [it, inserted] = session_->subscriptions.insert_or_assign(
             sub.topic_filter, SubscriptionState{opts, sub_id});
         (void)inserted;

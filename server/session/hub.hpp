@@ -2,6 +2,7 @@
 // Hub: what a Channel needs from the worker it lives on. net::Worker implements it; unit
 // tests implement it with no threads. Every method is called on the channel's worker.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -9,7 +10,7 @@
 
 namespace emqxd {
 namespace config { struct Config; }
-namespace broker { class Broker; class Retainer; }
+namespace broker { class Broker; class Retainer; struct Pressure; }
 namespace auth { class Authenticator; class Authorizer; }
 namespace metrics { struct Metrics; }
 }  // namespace emqxd
@@ -18,6 +19,13 @@ namespace emqxd::session {
 
 class Channel;
 class Session;
+
+struct PublishResult {
+  std::size_t matched = 0;  // sessions matched (0 lets the channel answer NoMatchingSubscribers)
+  // A matched subscriber that asks the publisher to wait (mqtt.backpressure): set only
+  // for a QoS 1/2 delivery to an online session past its queue's high watermark.
+  std::shared_ptr<broker::Pressure> congested;
+};
 
 class Hub {
  public:
@@ -38,9 +46,13 @@ class Hub {
 
   // Stores `m` as the topic's retained message if its RETAIN flag is set (an empty payload
   // clears it), then routes it to every matching session on every worker. Deliveries
-  // leave at the end of the current event-loop turn, batched per worker. Returns the
-  // number of sessions matched (0 lets the channel answer NoMatchingSubscribers).
-  virtual std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) = 0;
+  // leave at the end of the current event-loop turn, batched per worker.
+  virtual PublishResult publish(const mqtt::MessagePtr& m,
+                                std::string_view publisher_client_id) = 0;
+
+  // The channel stopped taking input because `p` holds back its publisher: call
+  // ch.release() once p->releases() (or forget it when the channel closes).
+  virtual void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) = 0;
 
   // Finds, takes over or creates the session of `client_id` for the channel, which waits
   // in the Connecting state; the hub answers later with Channel::on_session_ready (or not

@@ -14,11 +14,21 @@ Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match) {
   d.retain = match.retain_as_published && m->retain;
   d.share = std::move(match.share);
   d.subscription_ids = std::move(match.subscription_ids);
+  d.counted = match.counted;
   return d;
+}
+
+void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Delivery>& out,
+           PublishResult& result) {
+  auto congested = std::move(match.congested);
+  out.emplace_back(make_delivery(m, std::move(match)));
+  ++result.matched;
+  if (congested && !result.congested) result.congested = std::move(congested);
 }
 
 void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
                 metrics::Metrics& counters) {
+  s.arrived(d);
   if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
     s.channel->deliver(std::move(d));
     return;

@@ -3,6 +3,7 @@
 // used by net::Worker and by the unit tests' hub, so the tests test the real rules.
 #include "broker/broker.hpp"
 #include "metrics/metrics.hpp"
+#include "session/hub.hpp"
 #include "session/session.hpp"
 
 namespace emqxd::session {
@@ -11,6 +12,11 @@ namespace emqxd::session {
 // subscription's QoS [MQTT-3.8.4-8], RETAIN kept only with Retain As Published
 // [MQTT-3.3.1-12/13], the subscription identifiers and the shared group.
 Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match);
+
+// Appends the delivery for `match` to `out` and records in `result` a live subscriber
+// that holds the publisher back (mqtt.backpressure, see broker/pressure.hpp).
+void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Delivery>& out,
+           PublishResult& result);
 
 // Hands `d` to `s`: to its channel while connected, otherwise to its queue, counting what
 // the queue drops in `counters`. Runs on the session's worker.

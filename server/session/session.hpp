@@ -5,6 +5,7 @@
 // the current connection (if any) drives it. Plain data plus bookkeeping: no I/O.
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <bitset>
 #include <deque>
 #include <map>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/pressure.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
 
@@ -29,6 +31,7 @@ struct Delivery {
   bool retain = false;                     // the RETAIN flag to send
   std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
   std::vector<std::uint32_t> subscription_ids;
+  bool counted = false;  // in the target's Pressure::in_transit until it arrives
 };
 
 enum class OutState : std::uint8_t { WaitPubAck, WaitPubRec, WaitPubComp };
@@ -116,7 +119,8 @@ struct SessionLimits {
 enum class EnqueueResult { Queued, DroppedOldest, DroppedQoS0 };
 
 // A FIFO that costs one pointer until the first message: libstdc++'s std::deque
-// allocates ~600 bytes on construction, which idle sessions cannot afford.
+// allocates ~600 bytes on construction, which idle sessions cannot afford. With
+// back-pressure its length is mirrored into the session's Pressure::queued.
 class DeliveryQueue {
  public:
   bool empty() const { return !q_ || q_->empty(); }
@@ -125,23 +129,39 @@ class DeliveryQueue {
   void pop_front() {
     q_->pop_front();
     if (q_->empty()) q_.reset();
+    mirror();
   }
   void push_back(Delivery d) {
     if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
     q_->push_back(std::move(d));
+    mirror();
   }
   void push_front(Delivery d) {
     if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
     q_->push_front(std::move(d));
+    mirror();
   }
-  void clear() { q_.reset(); }
+  void clear() {
+    q_.reset();
+    mirror();
+  }
+  void mirror_into(std::atomic<std::int64_t>* length) {
+    length_ = length;
+    mirror();
+  }
   template <class F>
   void for_each(F&& f) {
     if (q_) for (auto& d : *q_) f(d);
   }
 
  private:
+  void mirror() {
+    if (length_ != nullptr) {
+      length_->store(static_cast<std::int64_t>(size()), std::memory_order_relaxed);
+    }
+  }
   std::unique_ptr<std::deque<Delivery>> q_;
+  std::atomic<std::int64_t>* length_ = nullptr;
 };
 
 class Session {
@@ -166,6 +186,18 @@ class Session {
   std::uint32_t will_delay = 0;  // seconds
 
   Channel* channel = nullptr;  // the connection's channel while connected
+
+  // Shared with the broker's subscription entries when mqtt.backpressure is on.
+  std::shared_ptr<broker::Pressure> pressure;
+  void enable_pressure(std::uint32_t max_mqueue_len) {
+    if (pressure) return;
+    pressure = broker::make_pressure(max_mqueue_len);
+    queue.mirror_into(&pressure->queued);
+  }
+  // A delivery has reached this session's worker: no longer in transit.
+  void arrived(const Delivery& d) {
+    if (d.counted && pressure) pressure->in_transit.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   // Appends `d` to the queue, dropping by the rules of `limits`: QoS 0 while offline
   // only if mqueue_store_qos0; when full, the oldest message goes (EMQX does the same).

@@ -133,7 +133,7 @@ TestHub::TestHub() {
 
 TestHub::~TestHub() = default;
 
-std::size_t TestHub::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
   published.push_back(m);
   // As net::Worker::publish: store or clear the retained message, then match.
   if (m->retain && cfg.retainer.enable &&
@@ -142,9 +142,27 @@ std::size_t TestHub::publish(const mqtt::MessagePtr& m, std::string_view publish
   }
   matches_.clear();
   broker_.match(*m, publisher_client_id, matches_);
-  for (auto& match : matches_) outbox_.push_back(make_delivery(m, std::move(match)));
+  PublishResult result;
+  for (auto& match : matches_) route(m, std::move(match), outbox_, result);
   metrics::inc(counters.messages_delivered, matches_.size());
-  return matches_.size();
+  return result;
+}
+
+void TestHub::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
+  held[&ch] = Held{std::move(p), now()};
+}
+
+void TestHub::release_held() {
+  auto t = now();
+  for (auto it = held.begin(); it != held.end();) {
+    if (!it->second.by->releases(it->second.since, t)) {
+      ++it;
+      continue;
+    }
+    auto* ch = it->first;
+    it = held.erase(it);
+    ch->release();
+  }
 }
 
 void TestHub::flush() {
@@ -165,7 +183,7 @@ void TestHub::flush() {
 }
 
 std::size_t TestHub::inject(mqtt::MessagePtr m) {
-  auto n = publish(m, {});
+  auto n = publish(m, {}).matched;
   flush();
   return n;
 }
@@ -239,6 +257,7 @@ void TestHub::open_session(Channel& ch, const std::string& client_id, bool clean
 
 void TestHub::channel_closed(Channel& ch, Session* s) {
   closed.push_back({&ch, ch.client_id(), s != nullptr});
+  held.erase(&ch);
   if (s == nullptr) return;
   // As net::Worker::go_offline; the offline timer is the test's (expire, end_will_delay).
   if (s->expiry_interval == 0 && session(s->client_id()) == s) discard(s->client_id());

@@ -99,7 +99,16 @@ class TestHub final : public Hub {
     *frozen_now += d;
   }
   std::optional<mqtt::Message::Clock::time_point> frozen_now;
-  std::size_t publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
+  // Publishers held back by a congested subscriber, as the worker keeps them.
+  struct Held {
+    std::shared_ptr<broker::Pressure> by;
+    mqtt::Message::Clock::time_point since;
+  };
+  std::map<Channel*, Held> held;
+  // The worker's hold timer, fired by hand: releases those no longer held back.
+  void release_held();
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* session) override;
   void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
