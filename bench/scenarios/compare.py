@@ -4,11 +4,15 @@ A B A B ... so that drift hits both, and prints a markdown table of medians and 
 (emqxd / mosquitto) for bench/RESULTS.md.
 
     bench/scenarios/compare.py [--rounds 3] [--duration 5] [--only fanin-q0,p2p-q0]
+    bench/scenarios/compare.py --only fanout-max --duration 5     # rate search
 
 Both brokers get a fair configuration: no persistence, queues and inflight windows large
 enough that they measure forwarding rather than queue overflow (mosquitto:
 max_queued_messages 1000000, max_inflight_messages 1000; emqxd: the same through
-EMQX_MQTT__* variables), raised descriptor limits. Every run stops by itself."""
+EMQX_MQTT__* variables), raised descriptor limits. emqxd runs with mqtt.backpressure =
+true (EMQXD_BACKPRESSURE=false to measure without it): a QoS 1/2 publisher waits while
+its live subscriber catches up, instead of the subscriber's queue dropping. Every run
+stops by itself."""
 import argparse
 import json
 import os
@@ -33,9 +37,15 @@ SCENARIOS = {
     "fanin-q1": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
                   "-q", "1", "-s", "64"], "recv_rate",
                  "fan-in, QoS 1"),
+    "fanin-q2": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
+                  "-q", "2", "-s", "64"], "recv_rate",
+                 "fan-in, QoS 2"),
     "p2p-q0": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
                 "--sub-topic", "p2p/%i", "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
                "point-to-point: 500 publisher/subscriber pairs, QoS 0, 64 B, unlimited rate"),
+    "p2p-q1": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
+                "--sub-topic", "p2p/%i", "-q", "1", "-s", "64", "-i", "0.2"], "recv_rate",
+               "point-to-point, QoS 1"),
     "fanout-q0": (["pubsub", "-c", "1", "-I", "10", "-t", "out/x", "--sub-count", "1000",
                    "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
                   "fan-out: 1 publisher at 100 msg/s -> 1000 subscribers, QoS 0"),
@@ -72,7 +82,8 @@ def start_broker(kind, port, tmp):
                    EMQX_LOG__CONSOLE__LEVEL="warning",
                    EMQX_MQTT__MAX_MQUEUE_LEN="1000000",
                    EMQX_MQTT__MAX_INFLIGHT="1000",
-                   EMQX_MQTT__MAX_AWAITING_REL="1000")
+                   EMQX_MQTT__MAX_AWAITING_REL="1000",
+                   EMQX_MQTT__BACKPRESSURE=os.environ.get("EMQXD_BACKPRESSURE", "true"))
         proc = subprocess.Popen([EMQXD, "start"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     else:
@@ -98,12 +109,64 @@ def run_bench(args, port, duration):
     return r, " ".join(cmd)
 
 
+def run_once(kind, args, duration, tmp):
+    port = free_port()
+    proc = start_broker(kind, port, tmp)
+    try:
+        r, cmd = run_bench(args, port, duration)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return r, cmd.replace(str(port), "PORT")
+
+
+# Fan-out at rising rates: the highest publish rate at which all 1000 subscribers got
+# every message (QoS 0: nothing lost, nothing late past the drain timeout).
+FANOUT_RATES = [10, 20, 50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000]
+
+
+def fanout_max(duration, tmp):
+    best = {"emqxd": 0, "mosquitto": 0}
+    failed = set()
+    cmd = ""
+    for rate in FANOUT_RATES:
+        for kind in ("emqxd", "mosquitto"):
+            if kind in failed:
+                continue
+            args = ["pubsub", "-c", "1", "-I", "%g" % (1000.0 / rate), "-t", "out/x",
+                    "--sub-count", "1000", "-q", "0", "-s", "64", "-i", "0.2"]
+            r, cmd = run_once(kind, args, duration, tmp)
+            offered = r.get("sent", 0) * 1000
+            ok = r.get("lost_qos0", 1) == 0 and r.get("received", 0) >= offered > 0
+            print("fanout-max %-9s %5d msg/s: received %d of %d, lost %d -> %s" % (
+                kind, rate, r.get("received", 0), offered, r.get("lost_qos0", -1),
+                "ok" if ok else "not sustained"), file=sys.stderr)
+            if ok:
+                best[kind] = rate
+            else:
+                failed.add(kind)
+        if len(failed) == 2:
+            break
+    print("| fan-out: 1 publisher -> 1000 subscribers, QoS 0, highest rate with every message "
+          "delivered (of %s msg/s tried) | deliveries/s | %d | %d | %.1fx | - | - |" % (
+              ", ".join(map(str, FANOUT_RATES)), best["emqxd"] * 1000, best["mosquitto"] * 1000,
+              best["emqxd"] / best["mosquitto"] if best["mosquitto"] else float("nan")))
+    print("\n- fanout-max: `%s` with -I 1000/rate" % cmd)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--only", default="")
     a = ap.parse_args()
+    if a.only == "fanout-max":
+        with tempfile.TemporaryDirectory() as tmp:
+            fanout_max(a.duration, tmp)
+        return
     names = [n for n in SCENARIOS if not a.only or n in a.only.split(",")]
     results = {}
     commands = {}
@@ -112,18 +175,9 @@ def main():
             args, metric, _ = SCENARIOS[name]
             for rnd in range(a.rounds):
                 for kind in ("emqxd", "mosquitto"):
-                    port = free_port()
-                    proc = start_broker(kind, port, tmp)
-                    try:
-                        r, cmd = run_bench(args, port, a.duration)
-                    finally:
-                        proc.send_signal(signal.SIGTERM)
-                        try:
-                            proc.wait(15)
-                        except subprocess.TimeoutExpired:
-                            proc.kill()
+                    r, cmd = run_once(kind, args, a.duration, tmp)
                     results.setdefault((name, kind), []).append(r)
-                    commands[name] = cmd.replace(str(port), "PORT")
+                    commands[name] = cmd
                     print("%-10s %-9s round %d: %s=%.1f lost=%s p50=%.0fus p99=%.0fus" % (
                         name, kind, rnd + 1, metric, r.get(metric, 0.0), r.get("lost"),
                         r["p50_us"], r["p99_us"]), file=sys.stderr)
