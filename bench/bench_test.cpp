@@ -104,8 +104,26 @@ TEST_CASE("payload header round trip", "[bench][payload]") {
   CHECK(h.sequence == 0x0102030405060708ull);
   CHECK(h.sent_ns == 1'700'000'000'123'456'789);
   CHECK(h.final);
-  CHECK(static_cast<unsigned char>(buf[0]) == 0x92);  // big endian, final bit on top
-  CHECK_FALSE(read_payload_header(std::string_view(buf, 19), h));
+  CHECK(std::string_view(buf, 4) == "EQB1");
+  CHECK(static_cast<unsigned char>(buf[4]) == 0x92);  // big endian, final bit on top
+  CHECK_FALSE(read_payload_header(std::string_view(buf, kPayloadHeaderSize - 1), h));
+  // Another generator's payload of the same size is foreign, not a huge sequence number.
+  const std::string xs(64, 'x');
+  CHECK_FALSE(read_payload_header(xs, h));
+}
+
+TEST_CASE("a jump far past the window counts the skipped messages lost at once", "[bench][sequence]") {
+  SequenceTracker t;
+  for (std::uint64_t i = 0; i < 10; ++i) t.record(i);
+  t.record(3);  // duplicate
+  const std::uint64_t far = std::uint64_t{1} << 62;
+  // Grows the window to its maximum first, then jumps: must not loop over 2^62 slots.
+  t.record(SequenceTracker::kMaxWindowBits - 1);
+  t.record(far);
+  CHECK(t.lost() == far + 1 - 12);
+  CHECK(t.duplicates() == 1);
+  t.record(far + 1);
+  CHECK(t.lost() == far + 2 - 13);
 }
 
 TEST_CASE("topic templates", "[bench][topic]") {

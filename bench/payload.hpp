@@ -1,8 +1,10 @@
 #pragma once
 // The header every bench payload starts with, in network byte order:
 //
-//   [stream u32][sequence u64][send time u64]  then padding up to the payload size
+//   ["EQB1"][stream u32][sequence u64][send time u64]  then padding up to the payload size
 //
+// The magic tells bench messages from anything else on the same topics (another
+// generator's payloads are counted as foreign, never parsed as sequence numbers).
 // `stream` is the publisher's client sequence number (the %i of its topic); its top bit marks
 // the last message of the stream, so a subscriber in another process learns how many
 // messages the stream had and can count losses at the tail too. `sequence` counts from 0 per
@@ -13,7 +15,8 @@
 
 namespace emqxd::bench {
 
-inline constexpr std::size_t kPayloadHeaderSize = 20;
+inline constexpr std::size_t kPayloadHeaderSize = 24;
+inline constexpr std::string_view kPayloadMagic = "EQB1";
 inline constexpr std::uint32_t kFinalFlag = 0x8000'0000u;
 inline constexpr std::uint32_t kMaxStreamId = kFinalFlag - 1;
 
@@ -41,19 +44,22 @@ inline std::uint64_t get_be(const char* p, int bytes) {
 
 // Writes the header at `p`, which must have kPayloadHeaderSize bytes.
 inline void write_payload_header(char* p, const PayloadHeader& h) {
+  kPayloadMagic.copy(p, kPayloadMagic.size());
+  p += kPayloadMagic.size();
   detail::put_be(p, h.stream | (h.final ? kFinalFlag : 0u), 4);
   detail::put_be(p + 4, h.sequence, 8);
   detail::put_be(p + 12, static_cast<std::uint64_t>(h.sent_ns), 8);
 }
 
-// False if the payload is too short to carry a header (not a bench message).
+// False if the payload is not a bench message (too short, or no magic).
 inline bool read_payload_header(std::string_view payload, PayloadHeader& h) {
-  if (payload.size() < kPayloadHeaderSize) return false;
-  const auto stream = static_cast<std::uint32_t>(detail::get_be(payload.data(), 4));
+  if (payload.size() < kPayloadHeaderSize || !payload.starts_with(kPayloadMagic)) return false;
+  const char* p = payload.data() + kPayloadMagic.size();
+  const auto stream = static_cast<std::uint32_t>(detail::get_be(p, 4));
   h.stream = stream & ~kFinalFlag;
   h.final = (stream & kFinalFlag) != 0;
-  h.sequence = detail::get_be(payload.data() + 4, 8);
-  h.sent_ns = static_cast<std::int64_t>(detail::get_be(payload.data() + 12, 8));
+  h.sequence = detail::get_be(p + 4, 8);
+  h.sent_ns = static_cast<std::int64_t>(detail::get_be(p + 12, 8));
   return true;
 }
 

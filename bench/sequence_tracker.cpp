@@ -30,6 +30,18 @@ void SequenceTracker::clear_front() {
 }
 
 void SequenceTracker::grow_or_slide(std::uint64_t seq) {
+  if (ring_.size() * 64 >= kMaxWindowBits && seq - base_ >= 2 * kMaxWindowBits) {
+    // A jump far past the window: every hole in it and everything skipped over is lost at
+    // once (sliding bit by bit would take as long as the jump).
+    const std::uint64_t bits = ring_.size() * 64;
+    const std::uint64_t new_base = seq - bits + 1;
+    given_up_ += (bits - set_bits_) + (new_base - (base_ + bits));
+    std::fill(ring_.begin(), ring_.end(), 0);
+    set_bits_ = 0;
+    head_ = 0;
+    base_ = new_base;
+    return;
+  }
   while (seq - base_ >= ring_.size() * 64) {
     const std::size_t bits = ring_.size() * 64;
     if (bits < kMaxWindowBits) {
