@@ -4,7 +4,9 @@ publishers -> 1 wildcard subscriber, 64-byte payloads, unlimited rate) with diff
 load generators and reports what mosquitto delivered to the subscriber (emqxd-bench sub
 in every case, so that only the publishing side changes):
 
-  - emqxd-bench pub -c 50 -I 0
+  - emqxd-bench pub -c 50 -I 0, with its default threads (one per core) and with one: the
+    generator shares the two cores with mosquitto, so a generator that takes less CPU
+    leaves more to the broker
   - 50 mosquitto_pub -l processes, each fed by a pipe of 64-byte lines
   - 50 MQTT.js clients in one node process (tests/integration/node_modules), each
     publishing in a loop
@@ -64,10 +66,11 @@ def subscriber(port, seconds):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def gen_bench(port, seconds, tmp):
+def gen_bench(port, seconds, tmp, threads=None):
+    extra = ["--threads", str(threads)] if threads else []
     return [subprocess.Popen([BENCH, "pub", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-I",
                               "0", "-t", "fan/%i", "-q", "0", "-s", "64", "-V", "4",
-                              "--duration", str(seconds), "--quiet"],
+                              "--duration", str(seconds), "--quiet"] + extra,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
 
 
@@ -91,7 +94,9 @@ def gen_mqttjs(port, seconds, tmp):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
 
 
-GENERATORS = {"emqxd-bench": gen_bench, "mosquitto_pub x50": gen_mosquitto_pub,
+GENERATORS = {"emqxd-bench": gen_bench,
+              "emqxd-bench --threads 1": lambda p, s, t: gen_bench(p, s, t, threads=1),
+              "mosquitto_pub x50": gen_mosquitto_pub,
               "MQTT.js x50": gen_mqttjs}
 
 
