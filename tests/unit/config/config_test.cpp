@@ -256,7 +256,7 @@ TEST_CASE("booleans accept HOCON's conversions, quoted strings too", "[config]")
   CHECK(from("mqtt.max_inflight = \"64\"").mqtt.max_inflight == 64);
 }
 
-TEST_CASE("log levels: EMQX's extra levels fold onto ours; enable = false is none", "[config]") {
+TEST_CASE("log levels: EMQX's extra levels fold onto ours, enable = false is none", "[config]") {
   CHECK(from("log.console.level = critical").log.console_level == "error");
   CHECK(from("log.console.level = all").log.console_level == "debug");
   CHECK(from("log.console.level = none").log.console_level == "none");
@@ -361,7 +361,7 @@ TEST_CASE("a listener with no bind gets its type's port", "[config][listeners]")
   CHECK(listener(c, "tcp", "default")->bind == "0.0.0.0:1883");
 }
 
-TEST_CASE("named listeners replace the default; disabled ones are left out",
+TEST_CASE("named listeners replace the default, disabled ones are left out",
           "[config][listeners]") {
   Config only_ssl = from("listeners.ssl.default { bind = 8883 }");
   REQUIRE(only_ssl.listeners.size() == 1);
@@ -498,7 +498,7 @@ TEST_CASE("syntax errors and missing files name the file", "[config][errors]") {
   }
 }
 
-TEST_CASE("a file with includes loads; errors point into the included file", "[config]") {
+TEST_CASE("a file with includes loads, errors point into the included file", "[config]") {
   TempDir dir;
   dir.write("conf.d/mqtt.conf", "mqtt {\n  max_inflight = 64\n  max_qos_allowed = ${qos}\n}\n");
   std::string path =
@@ -520,7 +520,7 @@ TEST_CASE("a file with includes loads; errors point into the included file", "[c
   }
 }
 
-TEST_CASE("unknown keys are warnings with their line; EMQX features not built are quiet",
+TEST_CASE("unknown keys are warnings with their line, EMQX features not built are quiet",
           "[config][warnings]") {
   Config c = from(R"(
 mqtt.bogus = 1
