@@ -25,8 +25,10 @@ constexpr std::int64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t kMaxPacketSize = 268435456;  // 256MB, MQTT's largest packet
 
 // Roots the loader maps.
-constexpr std::string_view kMappedRoots[] = {"node",       "log",      "mqtt",     "listeners",
-                                             "sys_topics", "retainer", "dashboard"};
+constexpr std::string_view kMappedRoots[] = {
+    "node",           "log",      "mqtt",      "listeners",
+    "sys_topics",     "retainer", "dashboard", "durable_sessions",
+    "durable_storage"};
 
 // Keys of the EMQX 5 schema that emqxd accepts without a warning: features not built yet
 // (their module will map them), and Erlang VM settings that have no meaning here. A key
@@ -35,11 +37,11 @@ constexpr std::string_view kQuietKeys[] = {
     // Whole roots.
     "alarm", "api_key", "actions", "authentication", "authorization", "auto_subscribe", "banned",
     "bridges", "broker", "cluster", "conn_congestion", "connectors", "crl_cache", "delayed",
-    "durable_sessions", "durable_storage", "exhook", "file_transfer", "flapping_detect", "force_gc",
-    "force_shutdown", "gateway", "license", "limiter", "message_transformation", "opentelemetry",
-    "overload_protection", "plugins", "prometheus", "psk_authentication", "rpc", "rule_engine",
-    "schema_registry", "schema_validation", "session_persistence", "slow_subs", "sources", "stats",
-    "statsd", "sysmon", "telemetry", "topic_metrics", "trace", "zones",
+    "exhook", "file_transfer", "flapping_detect", "force_gc", "force_shutdown", "gateway",
+    "license", "limiter", "message_transformation", "opentelemetry", "overload_protection",
+    "plugins", "prometheus", "psk_authentication", "rpc", "rule_engine", "schema_registry",
+    "schema_validation", "session_persistence", "slow_subs", "sources", "stats", "statsd", "sysmon",
+    "telemetry", "topic_metrics", "trace", "zones",
     // Below mapped roots.
     "dashboard",  // only dashboard.listeners.http.bind is read, and not through this list
     "log.file", "log.audit", "log.throttling", "log.console.time_offset", "log.console.chars_limit",
@@ -50,7 +52,18 @@ constexpr std::string_view kQuietKeys[] = {
     "node.dist_net_ticktime", "node.backtrace_depth", "node.role", "node.etc_dir",
     "node.config_files", "node.data_dir_perms", "node.default_shutdown_timeout",
     "node.shutdown_timeout", "node.broker_pool_size", "node.generic_pool_size",
-    "node.channel_cleanup_batch_size", "node.cluster_call"};
+    "node.channel_cleanup_batch_size", "node.cluster_call",
+    // EMQX's durable session tuning and its built-in durable storage backends: emqxd keeps
+    // durable sessions its own way (durable_sessions.enable/sync, durable_storage.rocksdb).
+    "durable_sessions.batch_size", "durable_sessions.idle_poll_interval",
+    "durable_sessions.heartbeat_interval", "durable_sessions.renew_streams_interval",
+    "durable_sessions.session_gc_interval", "durable_sessions.session_gc_batch_size",
+    "durable_sessions.subscription_count_refresh_interval",
+    "durable_sessions.disconnected_session_count_refresh_interval",
+    "durable_sessions.message_retention_period", "durable_sessions.force_persistence",
+    "durable_sessions.checkpoint_interval", "durable_sessions.shared_subs",
+    "durable_storage.messages", "durable_storage.sessions", "durable_storage.timers",
+    "durable_storage.shared_subs", "durable_storage.queues"};
 
 bool is_quiet(std::string_view key) {
   for (std::string_view q : kQuietKeys) {
@@ -224,6 +237,10 @@ class Mapper {
         map_sys_topics(v, key);
       } else if (name == "retainer") {
         map_retainer(v, key);
+      } else if (name == "durable_sessions") {
+        map_durable_sessions(v, key);
+      } else if (name == "durable_storage") {
+        map_durable_storage(v, key);
       } else if (name != "dashboard") {
         return false;
       }
@@ -521,6 +538,38 @@ class Mapper {
       } else {
         return false;
       }
+      return true;
+    });
+  }
+
+  void map_durable_sessions(const Value& obj, const std::string& key) {
+    DurableSessionsConfig& d = cfg_.durable_sessions;
+    each(obj, key, [&](const std::string& name, const Value& v, const std::string& k) {
+      if (name == "enable") {
+        d.enable = get_bool(v, k);
+      } else if (name == "sync") {
+        d.sync = get_bool(v, k);
+      } else {
+        return false;
+      }
+      return true;
+    });
+  }
+
+  void map_durable_storage(const Value& obj, const std::string& key) {
+    DurableStorageConfig& d = cfg_.durable_storage;
+    each(obj, key, [&](const std::string& name, const Value& v, const std::string& k) {
+      if (name != "rocksdb") return false;
+      each(v, k, [&](const std::string& f, const Value& fv, const std::string& fk) {
+        if (f == "write_buffer_size") {
+          d.write_buffer_size = get_size(fv, fk, 64 * 1024, 1ULL << 30, "1GB");
+        } else if (f == "block_cache_size") {
+          d.block_cache_size = get_size(fv, fk, 0, 64ULL << 30, "64GB");
+        } else {
+          return false;
+        }
+        return true;
+      });
       return true;
     });
   }

@@ -84,6 +84,24 @@ struct RetainerConfig {
   Duration msg_expiry_interval = Duration::zero();  // 0 = never
 };
 
+// durable_sessions.*: sessions that outlive their connection (clean_start = false and a
+// session expiry) and retained messages, kept on disk (node.data_dir/rocksdb) so that they
+// survive a restart. EMQX's other durable_sessions keys are accepted and ignored.
+struct DurableSessionsConfig {
+  bool enable = true;  // false: kept in memory only, nothing survives a restart
+  // true: a message is on disk (WAL fsync'ed) before its PUBACK/PUBREC goes out, so it
+  // survives a power loss; false: it survives a crash of emqxd, not of the machine.
+  bool sync = true;
+};
+
+// durable_storage.rocksdb.*: tuning of the RocksDB that holds them.
+struct DurableStorageConfig {
+  // Memtable of each column family; all of them together stay below twice this.
+  std::uint64_t write_buffer_size = 16 * 1024 * 1024;  // 16MB
+  // One cache of blocks read back from disk, shared by every column family.
+  std::uint64_t block_cache_size = 32 * 1024 * 1024;  // 32MB
+};
+
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
@@ -102,6 +120,8 @@ struct Config {
   std::vector<ListenerConfig> listeners;  // default: listeners.tcp.default on 0.0.0.0:1883
   SysTopicsConfig sys_topics;
   RetainerConfig retainer;
+  DurableSessionsConfig durable_sessions;
+  DurableStorageConfig durable_storage;
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind
   std::vector<std::string> warnings;  // unknown keys and the like, logged by main
 };

@@ -104,6 +104,10 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK(c.retainer.max_retained_messages == 0);
   CHECK(c.retainer.max_payload_size == 1024 * 1024);
   CHECK(c.retainer.msg_expiry_interval == Duration::zero());
+  CHECK(c.durable_sessions.enable);
+  CHECK(c.durable_sessions.sync);
+  CHECK(c.durable_storage.write_buffer_size == 16 * 1024 * 1024);
+  CHECK(c.durable_storage.block_cache_size == 32 * 1024 * 1024);
   CHECK(c.dashboard_http_bind == "0.0.0.0:18083");
   CHECK(c.warnings.empty());
   // An empty document is the same as no file.
@@ -160,6 +164,8 @@ retainer {
   max_payload_size = 2MB
   msg_expiry_interval = 7d
 }
+durable_sessions { enable = false, sync = false }
+durable_storage.rocksdb { write_buffer_size = 64KB, block_cache_size = 1GB }
 dashboard.listeners.http.bind = 18084
 )");
   CHECK(c.warnings.empty());
@@ -201,6 +207,10 @@ dashboard.listeners.http.bind = 18084
   CHECK(c.retainer.max_retained_messages == 1000);
   CHECK(c.retainer.max_payload_size == 2 * 1024 * 1024);
   CHECK(c.retainer.msg_expiry_interval == 7 * 24h);
+  CHECK_FALSE(c.durable_sessions.enable);
+  CHECK_FALSE(c.durable_sessions.sync);
+  CHECK(c.durable_storage.write_buffer_size == 64 * 1024);
+  CHECK(c.durable_storage.block_cache_size == 1024 * 1024 * 1024);
   CHECK(c.dashboard_http_bind == "0.0.0.0:18084");
 }
 
@@ -246,7 +256,7 @@ TEST_CASE("booleans accept HOCON's conversions, quoted strings too", "[config]")
   CHECK(from("mqtt.max_inflight = \"64\"").mqtt.max_inflight == 64);
 }
 
-TEST_CASE("log levels: EMQX's extra levels fold onto ours; enable = false is none", "[config]") {
+TEST_CASE("log levels: EMQX's extra levels fold onto ours, enable = false is none", "[config]") {
   CHECK(from("log.console.level = critical").log.console_level == "error");
   CHECK(from("log.console.level = all").log.console_level == "debug");
   CHECK(from("log.console.level = none").log.console_level == "none");
@@ -351,7 +361,7 @@ TEST_CASE("a listener with no bind gets its type's port", "[config][listeners]")
   CHECK(listener(c, "tcp", "default")->bind == "0.0.0.0:1883");
 }
 
-TEST_CASE("named listeners replace the default; disabled ones are left out",
+TEST_CASE("named listeners replace the default, disabled ones are left out",
           "[config][listeners]") {
   Config only_ssl = from("listeners.ssl.default { bind = 8883 }");
   REQUIRE(only_ssl.listeners.size() == 1);
@@ -459,6 +469,16 @@ TEST_CASE("bad values name the file, the line and the full key", "[config][error
   CHECK(error_of("retainer.max_payload_size = big") ==
         "emqx.conf:1: retainer.max_payload_size: expected a size such as 1MB, 64KB or 1024, "
         "got \"big\"");
+  CHECK(error_of("durable_sessions.sync = sometimes") ==
+        "emqx.conf:1: durable_sessions.sync: expected true or false, got \"sometimes\"");
+  CHECK(error_of("\ndurable_storage.rocksdb {\n  write_buffer_size = 1KB\n}") ==
+        "emqx.conf:3: durable_storage.rocksdb.write_buffer_size: must be between 65536 and "
+        "1GB, got \"1KB\"");
+  CHECK(error_of("durable_storage.rocksdb.block_cache_size = lots") ==
+        "emqx.conf:1: durable_storage.rocksdb.block_cache_size: expected a size such as 1MB, "
+        "64KB or 1024, got \"lots\"");
+  CHECK(error_of("durable_storage.rocksdb = 5") ==
+        "emqx.conf:1: durable_storage.rocksdb: expected an object, got 5");
   CHECK(error_of("sys_topics.sys_msg_interval = sometimes") ==
         "emqx.conf:1: sys_topics.sys_msg_interval: expected a duration such as 30s, 5m or 1h, "
         "or disabled, got \"sometimes\"");
@@ -478,7 +498,7 @@ TEST_CASE("syntax errors and missing files name the file", "[config][errors]") {
   }
 }
 
-TEST_CASE("a file with includes loads; errors point into the included file", "[config]") {
+TEST_CASE("a file with includes loads, errors point into the included file", "[config]") {
   TempDir dir;
   dir.write("conf.d/mqtt.conf", "mqtt {\n  max_inflight = 64\n  max_qos_allowed = ${qos}\n}\n");
   std::string path =
@@ -500,7 +520,7 @@ TEST_CASE("a file with includes loads; errors point into the included file", "[c
   }
 }
 
-TEST_CASE("unknown keys are warnings with their line; EMQX features not built are quiet",
+TEST_CASE("unknown keys are warnings with their line, EMQX features not built are quiet",
           "[config][warnings]") {
   Config c = from(R"(
 mqtt.bogus = 1
@@ -526,6 +546,36 @@ zones.default.mqtt.max_inflight = 5
   CHECK(c.warnings[3] == "emqx.conf:4: unknown key listeners.tcp.default.proxy_protocol (ignored)");
   CHECK(c.warnings[4] == "emqx.conf:5: unknown key listeners.quic (ignored)");
   CHECK(c.warnings[5] == "emqx.conf:6: unknown key nonsense (ignored)");
+}
+
+TEST_CASE("durable sessions: EMQX's own tuning keys are quiet, typos are not",
+          "[config][warnings]") {
+  Config c = from(R"(
+durable_sessions {
+  enable = true
+  batch_size = 100
+  heartbeat_interval = 5000ms
+  message_retention_period = 1d
+  enabel = false
+}
+durable_storage {
+  messages { backend = builtin_local, n_shards = 16 }
+  sessions.backend = builtin_local
+  rocksdb.write_buffer_size = 8MB
+  rocksdb.cache = 1MB
+  other = 1
+}
+)");
+  CHECK(c.durable_sessions.enable);
+  CHECK(c.durable_storage.write_buffer_size == 8 * 1024 * 1024);
+  REQUIRE(c.warnings.size() == 3);
+  CHECK(c.warnings[0] == "emqx.conf:7: unknown key durable_sessions.enabel (ignored)");
+  CHECK(c.warnings[1] == "emqx.conf:13: unknown key durable_storage.rocksdb.cache (ignored)");
+  CHECK(c.warnings[2] == "emqx.conf:14: unknown key durable_storage.other (ignored)");
+  Config env = from("", {{"EMQX_DURABLE_SESSIONS__ENABLE", "false"},
+                         {"EMQX_DURABLE_STORAGE__ROCKSDB__BLOCK_CACHE_SIZE", "4MB"}});
+  CHECK_FALSE(env.durable_sessions.enable);
+  CHECK(env.durable_storage.block_cache_size == 4 * 1024 * 1024);
 }
 
 TEST_CASE("environment overrides: double underscore is a dot, env wins", "[config][env]") {
@@ -711,4 +761,8 @@ TEST_CASE("deploy/emqx.conf loads with no warnings and documents the defaults",
   CHECK(all.mqtt.idle_timeout == defaults.mqtt.idle_timeout);
   CHECK(all.sys_topics.sys_msg_interval == defaults.sys_topics.sys_msg_interval);
   CHECK(all.retainer.max_payload_size == defaults.retainer.max_payload_size);
+  CHECK(all.durable_sessions.enable == defaults.durable_sessions.enable);
+  CHECK(all.durable_sessions.sync == defaults.durable_sessions.sync);
+  CHECK(all.durable_storage.write_buffer_size == defaults.durable_storage.write_buffer_size);
+  CHECK(all.durable_storage.block_cache_size == defaults.durable_storage.block_cache_size);
 }

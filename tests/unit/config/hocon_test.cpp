@@ -90,7 +90,7 @@ TEST_CASE("dotted keys build nested objects that merge", "[hocon]") {
   CHECK(json("3.14 = x\ntrue = y") == R"({"3":{"14":"x"},"true":"y"})");
 }
 
-TEST_CASE("quoted keys keep their dots; empty path elements must be quoted", "[hocon]") {
+TEST_CASE("quoted keys keep their dots, empty path elements must be quoted", "[hocon]") {
   CHECK(json(R"("a.b".c = 1)") == R"({"a.b":{"c":1}})");
   CHECK(json(R"("a b" = 1, "" = 2, a."".b = 3)") == R"({"a b":1,"":2,"a":{"":{"b":3}}})");
   CHECK(json(R"(foo"bar" = 1)") == R"({"foobar":1})");
@@ -388,7 +388,7 @@ TEST_CASE("include inside an object lands there, substitutions are relativized",
             .to_json() == R"({"a":{"x":42,"y":42,"z":"t"},"top":"t"})");
 }
 
-TEST_CASE("include: errors name the included file and its line; cycles are caught",
+TEST_CASE("include: errors name the included file and its line, cycles are caught",
           "[hocon][include]") {
   TempDir dir;
   std::string bad = dir.write("bad.conf", "ok = 1\n\nbroken = [1,\n");
@@ -449,7 +449,7 @@ TEST_CASE("nesting limits fail cleanly instead of exhausting the stack", "[hocon
   CHECK_NOTHROW(hocon::parse(nested_ok, "t", {}));
 }
 
-TEST_CASE("a long chain of substitutions resolves; a growing one fails", "[hocon]") {
+TEST_CASE("a long chain of substitutions resolves, a growing one fails", "[hocon]") {
   std::string chain = "v0 = 1\n";
   for (int i = 1; i < 100; ++i) {
     chain += "v" + std::to_string(i) + " = ${v" + std::to_string(i - 1) + "}\n";
