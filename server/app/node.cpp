@@ -15,7 +15,10 @@
 #include "common/log.hpp"
 #include "net/listener.hpp"
 #include "net/node_state.hpp"
+#include "net/restore.hpp"
 #include "net/worker.hpp"
+#include "storage/memory_store.hpp"
+#include "storage/rocks_store.hpp"
 
 #ifndef EMQXD_VERSION
 #define EMQXD_VERSION "0.0.0"
@@ -130,12 +133,35 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   for (unsigned i = 0; i < threads; ++i) {
     impl_->state.workers.push_back(std::make_unique<net::Worker>(i, impl_->state));
   }
+  if (c.durable_sessions.enable) {
+    storage::RocksStoreOptions o;
+    o.path = c.node.data_dir + "/rocksdb";
+    o.sync = c.durable_sessions.sync;
+    o.write_buffer_size = c.durable_storage.write_buffer_size;
+    o.block_cache_size = c.durable_storage.block_cache_size;
+    impl_->state.store = std::make_unique<storage::RocksStore>(o);  // throws naming the path
+    impl_->state.durable = true;
+  } else {
+    impl_->state.store = std::make_unique<storage::MemoryStore>();
+  }
 }
 
 Node::~Node() { shutdown(); }
 
 void Node::start() {
   auto& s = impl_->state;
+  if (s.durable) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto sum = net::restore(s);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - t0).count();
+    logger()->info(
+        "storage {}/rocksdb (sync={}): read {} sessions, {} subscriptions, {} messages, "
+        "{} retained in {} ms; erased {} expired and {} orphaned records; {} unreadable",
+        s.config.node.data_dir, s.config.durable_sessions.sync, sum.sessions,
+        sum.subscriptions, sum.deliveries, sum.retained, ms, sum.erased, sum.orphans,
+        sum.corrupt);
+  }
   std::vector<net::Worker*> workers;
   for (auto& w : s.workers) workers.push_back(w.get());
   for (const auto& l : s.config.listeners) {
@@ -226,8 +252,11 @@ void Node::shutdown() {
     if (open == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // What the last turns recorded (sessions going offline) is committed before the end.
+  on_all([](net::Worker& w) { w.commit_batch(); });
   for (auto& w : s.workers) w->stop();
   for (auto& w : s.workers) w->join();
+  s.store.reset();  // completes every commit, then closes the database
   logger()->info("stopped");
 }
 

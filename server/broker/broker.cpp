@@ -25,13 +25,13 @@ Broker::Broker(SharedStrategy strategy, RouteSink* routes) : strategy_(strategy)
 
 bool Broker::subscribe(std::string_view filter, SubscriberRef ref,
                        const mqtt::SubscribeOptions& opts, std::uint32_t subscription_id,
-                       std::shared_ptr<Pressure> pressure) {
+                       std::shared_ptr<Pressure> pressure, std::uint64_t store_uid) {
   auto p = parse(filter);
   std::unique_lock lock(mutex_);
   bool new_route = trie_.find(p.filter) == nullptr;
   Subscribers& subs = trie_.at(p.filter);
   new_route = new_route || subs.empty();
-  Entry entry{ref, opts, subscription_id, std::move(pressure)};
+  Entry entry{ref, opts, subscription_id, std::move(pressure), store_uid};
   bool inserted = false;
   if (!p.shared) {
     auto it = std::find_if(subs.direct.begin(), subs.direct.end(),
@@ -126,6 +126,7 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
         x.retain_as_published = e.opts.retain_as_published;
         if (e.subscription_id != 0) x.subscription_ids.push_back(e.subscription_id);
         if (e.pressure) x.pressure = &e.pressure;
+        x.store_uid = e.store_uid;
       }
       for (const auto& g : subs.groups) {
         std::optional<std::size_t> pick;
@@ -145,6 +146,7 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
         x.share = g.share;
         if (e.subscription_id != 0) x.subscription_ids.push_back(e.subscription_id);
         if (e.pressure) x.pressure = &e.pressure;
+        x.store_uid = e.store_uid;
       }
     });
     merge_per_session(out, from);
@@ -210,6 +212,7 @@ bool Broker::redispatch(const std::string& share, const mqtt::Message& m, Subscr
     out.subscription_ids.clear();
     if (e.subscription_id != 0) out.subscription_ids.push_back(e.subscription_id);
     out.share = g.share;
+    out.store_uid = e.store_uid;
     return true;
   }
   return false;

@@ -36,6 +36,7 @@ struct Match {
   // session's in_transit, and the session when that count reached its high watermark.
   bool counted = false;
   std::shared_ptr<Pressure> congested;
+  std::uint64_t store_uid = 0;  // the session is durable: its QoS 1/2 deliveries are stored
   const std::shared_ptr<Pressure>* pressure = nullptr;  // internal to match(), under the lock
 };
 
@@ -54,9 +55,11 @@ class Broker {
   // Adds or replaces `ref`'s subscription. `filter` is as the client sent it (a
   // `$share/g/f` or `$queue/f` filter makes a shared subscription); it must be valid.
   // Returns true when the subscription did not exist before (Retain Handling 1).
-  // `pressure` is the session's back-pressure flag when mqtt.backpressure is on.
+  // `pressure` is the session's back-pressure state when mqtt.backpressure is on;
+  // `store_uid` its durable storage id (0: not durable), handed back in Match.
   bool subscribe(std::string_view filter, SubscriberRef ref, const mqtt::SubscribeOptions& opts,
-                 std::uint32_t subscription_id, std::shared_ptr<Pressure> pressure = nullptr);
+                 std::uint32_t subscription_id, std::shared_ptr<Pressure> pressure = nullptr,
+                 std::uint64_t store_uid = 0);
 
   // Returns false when `ref` had no such subscription.
   bool unsubscribe(std::string_view filter, SubscriberRef ref);
@@ -85,6 +88,7 @@ class Broker {
     mqtt::SubscribeOptions opts;
     std::uint32_t subscription_id = 0;
     std::shared_ptr<Pressure> pressure;
+    std::uint64_t store_uid = 0;
   };
   struct Group {
     std::string name;

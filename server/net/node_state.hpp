@@ -14,6 +14,7 @@
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "config/config.hpp"
+#include "storage/store.hpp"
 
 namespace emqxd::net {
 
@@ -44,6 +45,12 @@ struct NodeState {
   auth::Authorizer* authorizer = &allow_all;
   SessionRegistry registry;
   std::vector<std::unique_ptr<Worker>> workers;  // fixed before the threads start
+  // Durable sessions and retained messages (storage/store.hpp); set before the workers
+  // start. `durable` is false for durable_sessions.enable = false: nothing is recorded.
+  // Declared after the workers: destroyed first, so that the store's last completions
+  // still find their workers.
+  std::unique_ptr<storage::Store> store;
+  bool durable = false;
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<std::uint64_t> next_client_id{1};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

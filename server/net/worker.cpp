@@ -126,14 +126,65 @@ void Worker::schedule_end_of_turn() {
 
 void Worker::end_of_turn() {
   end_of_turn_scheduled_ = false;
+  // Stored before the deliveries leave: a subscriber's acknowledgement of a delivery
+  // erases its record in a later commit than the one that puts it.
+  commit_batch();
   flush_outboxes();
   // Writing may close connections, which may publish wills, which may dirty more.
   while (!dirty_.empty()) {
     auto batch = std::move(dirty_);
     dirty_.clear();
     for (auto& c : batch) c->flush();
+    commit_batch();
     flush_outboxes();
   }
+}
+
+// ---------------------------------------------------------------- storage
+
+storage::Batch* Worker::store_batch() {
+  if (!node_.durable) return nullptr;
+  schedule_end_of_turn();  // whoever records something gets it committed this turn
+  return &batch_;
+}
+
+std::uint64_t Worker::next_store_seq() { return node_.store->next_seq(); }
+
+std::uint64_t Worker::await_commit(Channel& ch) {
+  commit_waiters_[&ch] = ticket_;
+  schedule_end_of_turn();
+  return ticket_;
+}
+
+void Worker::commit_batch() {
+  if (!node_.durable) return;
+  const std::uint64_t ticket = ticket_;
+  bool waited = false;
+  for (const auto& [ch, t] : commit_waiters_) waited = waited || t == ticket;
+  if (batch_.empty() && !waited) return;
+  ++ticket_;
+  storage::Batch batch = std::move(batch_);
+  batch_ = storage::Batch();
+  if (batch.empty()) {
+    on_committed(ticket, storage::Status());
+    return;
+  }
+  // Commits complete in the order made, so the completions reach this worker in order.
+  node_.store->commit(std::move(batch), [this, ticket](storage::Status st) {
+    post([this, ticket, st = std::move(st)] { on_committed(ticket, st); });
+  });
+}
+
+void Worker::on_committed(std::uint64_t ticket, const storage::Status& status) {
+  std::vector<Channel*> ready;
+  for (const auto& [ch, t] : commit_waiters_) {
+    if (t <= ticket) ready.push_back(ch);
+  }
+  for (auto* ch : ready) {
+    commit_waiters_.erase(ch);
+    ch->committed(ticket, status);
+  }
+  if (!ready.empty()) schedule_end_of_turn();
 }
 
 void Worker::flush_outboxes() {
@@ -162,7 +213,7 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
       }
       continue;
     }
-    session::deliver_to(*it->second.session, std::move(d), limits, metrics_);
+    session::deliver_to(*it->second.session, std::move(d), limits, metrics_, store_batch());
   }
 }
 
@@ -170,18 +221,38 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
 
 session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
                                        std::string_view publisher_client_id) {
-  if (m->retain && config().retainer.enable) {
+  session::PublishResult result;
+  matches_.clear();
+  node_.broker.match(*m, publisher_client_id, matches_);
+  const bool retain = m->retain && config().retainer.enable;
+  if (node_.durable && m->qos != mqtt::QoS::AtMostOnce &&
+      node_.store->health() != storage::Health::Ok) {
+    // The disk is full: what would have to be stored is refused whole (0x97), so that
+    // nothing is acknowledged that a restart would lose. The rest goes on in memory.
+    bool needs_store = retain;
+    for (const auto& x : matches_) needs_store = needs_store || (x.store_uid != 0 && x.qos != mqtt::QoS::AtMostOnce);
+    if (needs_store) {
+      result.refused = true;
+      return result;
+    }
+  }
+  if (retain) {
     // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
     if (node_.retainer.retain(m) == broker::Retainer::RetainResult::Stored) {
       metrics::inc(metrics_.messages_retained);
     }
+    if (auto* b = store_batch()) {
+      if (m->payload.empty()) {
+        b->erase_retained(m->topic);
+      } else {
+        b->put_retained(*m);
+      }
+      result.stored = true;
+    }
   }
-  matches_.clear();
-  node_.broker.match(*m, publisher_client_id, matches_);
-  session::PublishResult result;
   for (auto& match : matches_) {
     auto worker = match.ref.worker;
-    session::route(m, std::move(match), outbox_[worker], result);
+    session::route(m, std::move(match), outbox_[worker], result, *this);
   }
   if (!matches_.empty()) schedule_end_of_turn();
   metrics::inc(metrics_.messages_delivered, matches_.size());
@@ -388,7 +459,9 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
     session::SessionLimits limits{config().mqtt.max_mqueue_len, true};
     for (auto& d : buffered) {
       s->arrived(d);
-      s->enqueue(std::move(d), limits, true);
+      std::uint64_t dropped = 0;
+      s->enqueue(std::move(d), limits, true, &dropped);
+      if (dropped != 0 && s->store_uid != 0 && node_.durable) batch_.erase_delivery(s->store_uid, dropped);
     }
     metrics::inc(metrics_.session_resumed);
   } else if (ch != nullptr) {
@@ -414,6 +487,7 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
 void Worker::channel_closed(Channel& ch, Session* s) {
   retrying_channels_.erase(&ch);
   held_.erase(&ch);
+  commit_waiters_.erase(&ch);
   if (s == nullptr) {
     // Forget a pending open for this channel, wherever it waits.
     retrying_.erase(&ch);
@@ -426,6 +500,16 @@ void Worker::channel_closed(Channel& ch, Session* s) {
   auto it = sessions_.find(s->id());
   if (it == sessions_.end()) return;
   go_offline(it->second);
+}
+
+void Worker::adopt(std::unique_ptr<Session> s, std::chrono::steady_clock::time_point went_offline) {
+  const auto sid = s->id();
+  auto& slot = sessions_[sid];
+  slot.session = std::move(s);
+  slot.went_offline = went_offline;
+  metrics_.sessions.fetch_add(1, std::memory_order_relaxed);
+  // The first check runs once the worker runs: it expires the session or sleeps.
+  asio::post(io_, [this, sid] { on_offline_timer(sid); });
 }
 
 void Worker::go_offline(SessionSlot& slot) {
@@ -491,6 +575,9 @@ void Worker::discard(std::uint64_t sid) {
   auto owned = extract(sid);
   if (!owned) return;
   Session& s = *owned;
+  if (s.store_uid != 0) {
+    if (auto* b = store_batch()) b->erase_session(s.store_uid);
+  }
   broker::SubscriberRef ref{id_, sid};
   for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
   redispatch_shared(s);

@@ -26,6 +26,8 @@
 #include "session/channel.hpp"
 #include "session/hub.hpp"
 #include "session/session.hpp"
+#include "storage/batch.hpp"
+#include "storage/status.hpp"
 
 namespace emqxd::net {
 
@@ -73,6 +75,14 @@ class Worker final : public session::Hub {
   void channel_closed(session::Channel& ch, session::Session* s) override;
   std::string assign_client_id() override;
   void watch_retry(session::Channel& ch) override;
+  storage::Batch* store_batch() override;
+  std::uint64_t next_store_seq() override;
+  std::uint64_t await_commit(session::Channel& ch) override;
+
+  // Before start(): a session restored from storage, offline since `went_offline`.
+  void adopt(std::unique_ptr<session::Session> s, std::chrono::steady_clock::time_point went_offline);
+  // This worker's thread: commits what the current turn recorded (also at shutdown).
+  void commit_batch();
 
  private:
   struct SessionSlot {
@@ -108,6 +118,7 @@ class Worker final : public session::Hub {
   void publish_pending_will(session::Session& s);
   void on_retry_timer();
   void on_hold_timer();
+  void on_committed(std::uint64_t ticket, const storage::Status& status);
   void publish_event(const session::Channel& ch, bool connected);
 
   const std::uint32_t id_;
@@ -142,6 +153,11 @@ class Worker final : public session::Hub {
   };
   std::unordered_map<session::Channel*, Held> held_;
   std::unique_ptr<boost::asio::steady_timer> hold_timer_;
+  // Durable sessions: what this turn records, committed at its end as one batch; the
+  // channels whose responses wait for a batch (the ticket of the last one they wait for).
+  storage::Batch batch_;
+  std::uint64_t ticket_ = 1;  // the batch being filled
+  std::unordered_map<session::Channel*, std::uint64_t> commit_waiters_;
 };
 
 }  // namespace emqxd::net

@@ -6,6 +6,7 @@
 // both ways and the QoS handshakes), channel_subscribe.cpp (SUBSCRIBE, UNSUBSCRIBE).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,9 @@ class Channel {
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);                 // a message for this client
   void release();                             // the end of a Hub::hold: read again
+  // The storage batch of Hub::await_commit `ticket` is stored (or failed): the responses
+  // that waited for it go out.
+  void committed(std::uint64_t ticket, const storage::Status& status);
   void kick(mqtt::ReasonCode reason);         // takeover (0x8E), shutdown (0x8B), admin (0x98)
   // Lets go of the session now (takeover): the will is published or left pending on the
   // session as the spec says, and the hub is not told again when the socket closes.
@@ -134,6 +138,14 @@ class Channel {
   void send_retained(const std::string& filter, const SubscriptionState& sub);
 
   void send(const mqtt::Packet& p);
+  // Acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order of the
+  // requests [MQTT-4.6.0-2..4]: one that promises stored records waits for the turn's
+  // batch to be committed (durable sessions), and every later one waits behind it.
+  void respond(mqtt::Packet p, bool after_commit);
+  // Durable sessions: the batch to record into, when this session is stored.
+  storage::Batch* session_batch() const;
+  void store_session(bool connected);  // put the session's record (and, once, its subscriptions)
+  void forget_delivery(const Delivery& d);  // erase a stored delivery that ends
   bool problem_info_allowed() const { return request_problem_information_; }
 
   Hub& hub_;
@@ -163,6 +175,8 @@ class Channel {
 
   bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
   bool held_ = false;                // see accepting_input()
+  // Responses waiting for a commit (ticket) or behind one (ticket 0).
+  std::deque<std::pair<std::uint64_t, mqtt::Packet>> held_responses_;
   std::size_t owed_resends_ = 0;     // inflight entries of a resumed session not yet resent
   std::string_view disconnect_reason_;
 };

@@ -100,7 +100,8 @@ void Channel::handle_in(mqtt::Packet&& packet) {
           [&](mqtt::PubComp& c) { handle_pubcomp(c); },
           [&](mqtt::Subscribe& s) { handle_subscribe(s); },
           [&](mqtt::Unsubscribe& u) { handle_unsubscribe(u); },
-          [&](mqtt::PingReq&) { send(mqtt::PingResp{}); },  // [MQTT-3.12.4-1]
+          // [MQTT-3.12.4-1], in order behind answers that wait for storage
+          [&](mqtt::PingReq&) { respond(mqtt::PingResp{}, false); },
           [&](mqtt::Disconnect& d) { handle_disconnect(d); },
           [&](mqtt::Auth& a) { handle_auth(a); },
           [&](auto&) { close_with(ReasonCode::ProtocolError, "server-to-client packet from client"); },
@@ -290,6 +291,7 @@ void Channel::on_session_ready(Session* session, bool session_present) {
   session_->channel = this;
   if (session_->pressure) session_->pressure->online.store(true, std::memory_order_relaxed);
   session_->expiry_interval = session_expiry_;
+  store_session(true);
   state_ = State::Connected;
 
   mqtt::ConnAck ack;
@@ -402,6 +404,7 @@ Session* Channel::detach() {
   }
   will_.reset();
   metrics::inc(hub_.metrics().client_disconnected);
+  store_session(false);
   // An offline session never holds publishers back: its queue drops instead.
   if (session_->pressure) session_->pressure->online.store(false, std::memory_order_relaxed);
   session_->channel = nullptr;

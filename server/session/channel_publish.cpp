@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
+#include "storage/batch.hpp"
 
 namespace emqxd::session {
 
@@ -77,7 +78,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     if (session_->awaiting_rel.count(p.packet_id) != 0) {
       // A resent QoS 2 PUBLISH we already accepted: acknowledge again, do not deliver
       // twice [MQTT-4.3.3-10].
-      send(mqtt::PubRec{p.packet_id, ReasonCode::Success, {}});
+      respond(mqtt::PubRec{p.packet_id, ReasonCode::Success, {}}, false);
       return;
     }
     if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
@@ -100,6 +101,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
   }
 
   ReasonCode rc = ReasonCode::Success;
+  bool stored = false;
   if (may_publish(topic)) {
     auto msg = std::make_shared<mqtt::Message>();
     msg->topic.assign(topic);
@@ -113,7 +115,11 @@ void Channel::handle_publish(mqtt::Publish& p) {
       msg->extra = extra_of(p.props);
     }
     auto r = hub_.publish(msg, client_id_);
-    if (r.matched == 0) {
+    stored = r.stored;
+    if (r.refused) {
+      metrics::inc(m.messages_dropped);
+      rc = ReasonCode::QuotaExceeded;  // the store is full: not routed
+    } else if (r.matched == 0) {
       metrics::inc(m.messages_dropped_no_subscribers);
       rc = ReasonCode::NoMatchingSubscribers;
     }
@@ -128,17 +134,27 @@ void Channel::handle_publish(mqtt::Publish& p) {
     rc = ReasonCode::NotAuthorized;
   }
 
+  if (rc == ReasonCode::QuotaExceeded && !is_v5()) {
+    close_with(rc, "storage full");  // MQTT 3.1.1 cannot refuse one message
+    return;
+  }
   switch (p.qos) {
     case QoS::AtMostOnce:
       break;
     case QoS::AtLeastOnce:
-      send(mqtt::PubAck{p.packet_id, rc, {}});  // [MQTT-4.3.2-2]
+      respond(mqtt::PubAck{p.packet_id, rc, {}}, stored);  // [MQTT-4.3.2-2]
       break;
     case QoS::ExactlyOnce:
       if (!mqtt::is_error(rc) || !is_v5()) {
-        session_->awaiting_rel.emplace(p.packet_id, hub_.now());
+        auto now = hub_.now();
+        session_->awaiting_rel.emplace(p.packet_id, now);
+        if (auto* b = session_batch()) {
+          // Exactly once across a crash: the packet id is stored with the deliveries.
+          b->put_awaiting_rel({session_->store_uid, p.packet_id, b->clocks().wall_ms});
+          stored = true;
+        }
       }
-      send(mqtt::PubRec{p.packet_id, rc, {}});  // [MQTT-4.3.3-8]
+      respond(mqtt::PubRec{p.packet_id, rc, {}}, stored);  // [MQTT-4.3.3-8]
       break;
   }
 }
@@ -151,15 +167,20 @@ bool Channel::may_publish(std::string_view topic) {
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {
   bool known = session_->awaiting_rel.erase(r.packet_id) != 0;
+  if (known) {
+    if (auto* b = session_batch()) b->erase_awaiting_rel(session_->store_uid, r.packet_id);
+  }
   // [MQTT-4.3.3-11]: PUBCOMP even for an unknown id (a resent PUBREL after our PUBCOMP).
-  send(mqtt::PubComp{r.packet_id,
-                     known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}});
+  respond(mqtt::PubComp{r.packet_id,
+                        known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}},
+          false);
 }
 
 void Channel::handle_puback(const mqtt::PubAck& a) {
   auto* f = session_->find_inflight(a.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
   settle_owed(*f);
+  forget_delivery(f->d);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -177,12 +198,19 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   }
   settle_owed(*f);
   if (mqtt::is_error(r.reason)) {  // the flow ends here [MQTT-4.3.3-4]
+    forget_delivery(f->d);
     session_->erase_inflight(r.packet_id);
     pump_queue();
     return;
   }
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
   f->d.msg.reset();
+  if (f->d.store_seq != 0) {
+    if (auto* b = session_batch()) {
+      b->update_delivery_state(session_->store_uid, f->d.store_seq, r.packet_id,
+                               storage::OutState::WaitPubComp);
+    }
+  }
   send(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}});
 }
 
@@ -190,6 +218,7 @@ void Channel::handle_pubcomp(const mqtt::PubComp& c) {
   auto* f = session_->find_inflight(c.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubComp) return;
   settle_owed(*f);
+  forget_delivery(f->d);
   session_->erase_inflight(c.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -205,6 +234,7 @@ void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
   if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
+    forget_delivery(d);
     return;
   }
   if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0) {
@@ -224,9 +254,13 @@ void Channel::deliver(Delivery&& d) {
     return;
   }
   SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
-  if (session_->enqueue(std::move(d), limits, true) == EnqueueResult::DroppedOldest) {
+  std::uint64_t dropped_seq = 0;
+  if (session_->enqueue(std::move(d), limits, true, &dropped_seq) == EnqueueResult::DroppedOldest) {
     metrics::inc(m.messages_dropped_queue_full);
     metrics::inc(m.messages_dropped);
+    if (dropped_seq != 0) {
+      if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, dropped_seq);
+    }
   }
 }
 
@@ -239,7 +273,17 @@ void Channel::release() {
 
 void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();
-  if (!write_publish(d, id, false)) return;
+  if (!write_publish(d, id, false)) {
+    forget_delivery(d);  // too large for this client: it ends here
+    return;
+  }
+  if (d.store_seq != 0) {
+    if (auto* b = session_batch()) {
+      b->update_delivery_state(session_->store_uid, d.store_seq, id,
+                               d.qos == QoS::AtLeastOnce ? storage::OutState::WaitPubAck
+                                                         : storage::OutState::WaitPubRec);
+    }
+  }
   if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
   OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
   session_->inflight.push_back(Inflight{std::move(d), id, st, false, hub_.now()});
@@ -306,6 +350,7 @@ void Channel::pump_queue() {
       }
       settle_owed(f);
       if (!resend(f)) {
+        forget_delivery(f.d);
         session_->inflight.erase_at(i);
         continue;
       }
@@ -322,6 +367,7 @@ void Channel::pump_queue() {
     q.pop_front();
     if (d.msg->expired(now)) {
       metrics::inc(hub_.metrics().messages_dropped_expired);
+      forget_delivery(d);
       continue;
     }
     if (d.qos == QoS::AtMostOnce) {

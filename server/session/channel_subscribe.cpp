@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
+#include "storage/batch.hpp"
 
 namespace emqxd::session {
 
@@ -49,6 +50,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   mqtt::SubAck ack;
   ack.packet_id = s.packet_id;  // [MQTT-3.8.4-2]
   std::vector<const std::string*> send_retained_for;
+  bool stored = false;  // the SUBACK waits until the subscriptions are stored
 
   for (auto& sub : s.subscriptions) {
     bool shared = false;
@@ -70,11 +72,15 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
           session_->enable_pressure(cfg.max_mqueue_len);
           session_->pressure->online.store(true, std::memory_order_relaxed);
         }
-        bool is_new =
-            hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id, session_->pressure);
+        bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id,
+                                              session_->pressure, session_->store_uid);
         auto [it, inserted] = session_->subscriptions.insert_or_assign(
             sub.topic_filter, SubscriptionState{opts, sub_id});
         (void)inserted;
+        if (auto* b = session_batch()) {
+          b->put_subscription({session_->store_uid, sub.topic_filter, opts, sub_id});
+          stored = true;
+        }
         // Retained messages are not sent to shared subscriptions (section 4.8.2), and
         // Retain Handling decides for the others [MQTT-3.3.1-9..11].
         if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new))) {
@@ -85,7 +91,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     if (!is_v5() && mqtt::is_error(rc)) rc = ReasonCode::UnspecifiedError;  // v3.1.1: 0x80
     ack.reason_codes.push_back(rc);
   }
-  send(ack);  // [MQTT-3.8.4-1]: SUBACK before the retained messages
+  respond(ack, stored);  // [MQTT-3.8.4-1]: SUBACK before the retained messages
   for (const auto* filter : send_retained_for) {
     send_retained(*filter, session_->subscriptions.at(*filter));
   }
@@ -110,6 +116,7 @@ void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
   broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
   mqtt::UnsubAck ack;
   ack.packet_id = u.packet_id;  // [MQTT-3.10.4-4]
+  bool stored = false;
   for (const auto& filter : u.topic_filters) {
     ReasonCode rc = ReasonCode::Success;
     auto shared = broker::parse_shared(filter);
@@ -119,12 +126,16 @@ void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
       rc = ReasonCode::TopicFilterInvalid;
     } else if (session_->subscriptions.erase(filter) != 0) {
       hub_.broker().unsubscribe(filter, ref);  // [MQTT-3.10.4-1]
+      if (auto* b = session_batch()) {
+        b->erase_subscription(session_->store_uid, filter);
+        stored = true;
+      }
     } else {
       rc = ReasonCode::NoSubscriptionExisted;
     }
     ack.reason_codes.push_back(rc);
   }
-  send(ack);  // [MQTT-3.10.4-5]
+  respond(ack, stored);  // [MQTT-3.10.4-5]
 }
 
 }  // namespace emqxd::session

@@ -13,6 +13,7 @@ namespace config { struct Config; }
 namespace broker { class Broker; class Retainer; struct Pressure; }
 namespace auth { class Authenticator; class Authorizer; }
 namespace metrics { struct Metrics; }
+namespace storage { class Batch; class Status; }
 }  // namespace emqxd
 
 namespace emqxd::session {
@@ -25,6 +26,11 @@ struct PublishResult {
   // A matched subscriber that asks the publisher to wait (mqtt.backpressure): set only
   // for a QoS 1/2 delivery to an online session past its queue's high watermark.
   std::shared_ptr<broker::Pressure> congested;
+  // Records of it went into the turn's storage batch (a delivery to a durable session, a
+  // retained message): its acknowledgement waits for the commit (Hub::await_commit).
+  bool stored = false;
+  // The store cannot take it (disk full): it was not routed; answer Quota exceeded.
+  bool refused = false;
 };
 
 class Hub {
@@ -69,6 +75,18 @@ class Hub {
 
   // A client id for a v5 client that sent none [MQTT-3.2.2-16].
   virtual std::string assign_client_id() = 0;
+
+  // Durable sessions (storage/store.hpp). The batch of the current event-loop turn, which
+  // the hub commits at the end of the turn; null when nothing is durable
+  // (durable_sessions.enable = false). Records that need no acknowledgement to wait
+  // (delivery states, erasures) just go in.
+  virtual storage::Batch* store_batch() = 0;
+  // A new storage id: session uids and delivery seqs, unique across restarts.
+  virtual std::uint64_t next_store_seq() = 0;
+  // The channel has put records in this turn's batch that its next responses promise:
+  // the hub calls ch.committed(ticket, status) when that batch is stored. Returns the
+  // ticket (increasing per hub).
+  virtual std::uint64_t await_commit(Channel& ch) = 0;
 };
 
 }  // namespace emqxd::session

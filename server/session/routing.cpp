@@ -1,5 +1,7 @@
 #include "session/routing.hpp"
 
+#include "storage/records.hpp"
+
 #include <algorithm>
 
 #include "session/channel.hpp"
@@ -19,26 +21,45 @@ Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match) {
 }
 
 void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Delivery>& out,
-           PublishResult& result) {
+           PublishResult& result, Hub& hub) {
   auto congested = std::move(match.congested);
-  out.emplace_back(make_delivery(m, std::move(match)));
+  const std::uint64_t uid = match.store_uid;
+  Delivery& d = out.emplace_back(make_delivery(m, std::move(match)));
   ++result.matched;
   if (congested && !result.congested) result.congested = std::move(congested);
+  if (uid == 0 || d.qos == mqtt::QoS::AtMostOnce) return;
+  storage::Batch* b = hub.store_batch();
+  if (b == nullptr) return;
+  d.store_seq = hub.next_store_seq();
+  storage::DeliveryRecord r;
+  r.uid = uid;
+  r.seq = d.store_seq;
+  r.msg = m;
+  r.qos = d.qos;
+  r.retain = d.retain;
+  r.subscription_ids = d.subscription_ids;
+  if (d.share) r.share = *d.share;
+  b->put_delivery(r);
+  result.stored = true;
 }
 
 void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
-                metrics::Metrics& counters) {
+                metrics::Metrics& counters, storage::Batch* batch) {
   s.arrived(d);
   if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
     s.channel->deliver(std::move(d));
     return;
   }
-  switch (s.enqueue(std::move(d), limits, false)) {
+  std::uint64_t dropped_seq = 0;
+  switch (s.enqueue(std::move(d), limits, false, &dropped_seq)) {
     case EnqueueResult::Queued:
       break;
     case EnqueueResult::DroppedOldest:
       metrics::inc(counters.messages_dropped_queue_full);
       metrics::inc(counters.messages_dropped);
+      if (dropped_seq != 0 && batch != nullptr && s.store_uid != 0) {
+        batch->erase_delivery(s.store_uid, dropped_seq);
+      }
       break;
     case EnqueueResult::DroppedQoS0:
       metrics::inc(counters.messages_dropped_qos0_offline);

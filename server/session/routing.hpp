@@ -5,6 +5,7 @@
 #include "metrics/metrics.hpp"
 #include "session/hub.hpp"
 #include "session/session.hpp"
+#include "storage/batch.hpp"
 
 namespace emqxd::session {
 
@@ -14,13 +15,15 @@ namespace emqxd::session {
 Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match);
 
 // Appends the delivery for `match` to `out` and records in `result` a live subscriber
-// that holds the publisher back (mqtt.backpressure, see broker/pressure.hpp).
+// that holds the publisher back (mqtt.backpressure, see broker/pressure.hpp). A QoS 1/2
+// delivery to a durable session is stored in `hub`'s turn batch (result.stored).
 void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Delivery>& out,
-           PublishResult& result);
+           PublishResult& result, Hub& hub);
 
 // Hands `d` to `s`: to its channel while connected, otherwise to its queue, counting what
 // the queue drops in `counters`. Runs on the session's worker.
+// A stored delivery that the queue drops is erased through `batch` (may be null).
 void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
-                metrics::Metrics& counters);
+                metrics::Metrics& counters, storage::Batch* batch);
 
 }  // namespace emqxd::session

@@ -3,12 +3,14 @@
 
 namespace emqxd::session {
 
-EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool online) {
+EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool online,
+                               std::uint64_t* dropped_seq) {
   if (d.qos == mqtt::QoS::AtMostOnce && !online && !limits.mqueue_store_qos0) {
     return EnqueueResult::DroppedQoS0;
   }
   auto result = EnqueueResult::Queued;
   if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) {
+    if (dropped_seq != nullptr) *dropped_seq = queue.front().store_seq;
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
   }

@@ -32,6 +32,7 @@ struct Delivery {
   std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
   std::vector<std::uint32_t> subscription_ids;
   bool counted = false;  // in the target's Pressure::in_transit until it arrives
+  std::uint64_t store_seq = 0;  // stored as (session's store_uid, seq); 0: in memory only
 };
 
 enum class OutState : std::uint8_t { WaitPubAck, WaitPubRec, WaitPubComp };
@@ -180,6 +181,9 @@ class Session {
 
   // Seconds the session outlives its connection; 0xFFFFFFFF never expires.
   std::uint32_t expiry_interval = 0;
+  // Durable (stored) when non-zero: decided when the session is created with an expiry
+  // interval > 0, kept until it ends. Its QoS 1/2 deliveries carry a store_seq.
+  std::uint64_t store_uid = 0;
 
   // A will waiting for its delay after the connection closed (section 3.1.3.2).
   std::optional<mqtt::MessagePtr> pending_will;
@@ -201,7 +205,9 @@ class Session {
 
   // Appends `d` to the queue, dropping by the rules of `limits`: QoS 0 while offline
   // only if mqueue_store_qos0; when full, the oldest message goes (EMQX does the same).
-  EnqueueResult enqueue(Delivery d, const SessionLimits& limits, bool online);
+  // The store_seq of a stored delivery that was dropped goes to *dropped_seq.
+  EnqueueResult enqueue(Delivery d, const SessionLimits& limits, bool online,
+                        std::uint64_t* dropped_seq = nullptr);
 
   // The next free packet id (1..65535) not used by an inflight message.
   std::uint16_t next_packet_id();

@@ -143,7 +143,7 @@ PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publi
   matches_.clear();
   broker_.match(*m, publisher_client_id, matches_);
   PublishResult result;
-  for (auto& match : matches_) route(m, std::move(match), outbox_, result);
+  for (auto& match : matches_) route(m, std::move(match), outbox_, result, *this);
   metrics::inc(counters.messages_delivered, matches_.size());
   return result;
 }
@@ -177,7 +177,7 @@ void TestHub::flush() {
         metrics::inc(counters.messages_dropped_no_session);
         continue;
       }
-      deliver_to(*s, std::move(d), limits, counters);
+      deliver_to(*s, std::move(d), limits, counters, nullptr);
     }
   }
 }

@@ -114,6 +114,10 @@ class TestHub final : public Hub {
   void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
   std::set<const Channel*> retry_watch;  // channels that asked for retry ticks
   std::string assign_client_id() override;
+  // Sessions here are memory-only (durable sessions are tested against real processes).
+  storage::Batch* store_batch() override { return nullptr; }
+  std::uint64_t next_store_seq() override { return ++store_seq_; }
+  std::uint64_t await_commit(Channel&) override { return 0; }
 
  private:
   Session* create(const std::string& client_id);
@@ -126,6 +130,7 @@ class TestHub final : public Hub {
   std::vector<broker::Match> matches_;
   std::uint64_t next_session_ = 1;
   std::uint64_t next_client_ = 1;
+  std::uint64_t store_seq_ = 0;
 };
 
 class TestHost final : public ChannelHost {

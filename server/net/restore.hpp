@@ -1,0 +1,13 @@
+#pragma once
+// Restoring a node from its storage at start-up: durable sessions come back offline on the
+// workers, with their subscriptions routed, their queued and in-flight deliveries, and the
+// QoS 2 packet ids awaiting PUBREL; retained messages go back to the retainer. Expired
+// sessions and messages are erased instead. Runs before the workers start.
+#include "net/node_state.hpp"
+#include "storage/store.hpp"
+
+namespace emqxd::net {
+
+storage::LoadSummary restore(NodeState& node);
+
+}  // namespace emqxd::net
