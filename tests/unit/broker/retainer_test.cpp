@@ -87,7 +87,7 @@ TEST_CASE("max_retained_messages refuses new topics, not replacements", "[retain
   CHECK(r.size() == 2);
 }
 
-TEST_CASE("max_payload_size refuses larger payloads; 0 means no limit", "[retainer]") {
+TEST_CASE("max_payload_size refuses larger payloads, 0 means no limit", "[retainer]") {
   Retainer r({.max_payload_size = 4});
   CHECK(r.retain(message("a", "1234")) == RetainResult::Stored);
   CHECK(r.retain(message("a", "12345")) == RetainResult::PayloadTooLarge);
@@ -234,7 +234,7 @@ TEST_CASE("match agrees with the reference matcher on random topics", "[retainer
   CHECK(total > 3000);  // the test is not vacuous
 }
 
-TEST_CASE("for_each lists every message; clear empties", "[retainer]") {
+TEST_CASE("for_each lists every message, clear empties", "[retainer]") {
   Retainer r;
   add_spec_topics(r);
   V seen;

@@ -199,7 +199,7 @@ TEST_CASE("sticky: the same member until it becomes unavailable", "[shared][stic
   for (int i = 0; i < 100; ++i) CHECK(picker.pick(4, {.available = available}) == second);
 }
 
-TEST_CASE("sticky: follows its member across index shifts; re-picks when it is removed",
+TEST_CASE("sticky: follows its member across index shifts, re-picks when it is removed",
           "[shared][sticky]") {
   SharedPicker picker(SharedStrategy::Sticky, 11);
   std::vector<std::string> members{"a", "b", "c", "d"};
@@ -272,7 +272,7 @@ TEST_CASE("hash_topic and hash_clientid: one key, one member", "[shared][hash]")
   }
 }
 
-TEST_CASE("hash: keys spread evenly; a skipped member's keys spread over the others",
+TEST_CASE("hash: keys spread evenly, a skipped member's keys spread over the others",
           "[shared][hash]") {
   SharedPicker picker(SharedStrategy::HashTopic, 1);
   std::vector<int> counts(5, 0);

@@ -63,7 +63,7 @@ TEST_CASE("'+' is alone in its level of a filter", "[topic][MQTT-4.7.1-2]") {
   CHECK(validate_topic_filter("sport+", 0).error() == Errc::TopicFilterInvalid);
 }
 
-TEST_CASE("max_levels limits names and filters; 0 is no limit", "[topic]") {
+TEST_CASE("max_levels limits names and filters, 0 is no limit", "[topic]") {
   CHECK(name_ok("a/b/c", 3));
   CHECK(validate_topic_name("a/b/c/d", 3).error() == Errc::TopicNameInvalid);
   CHECK(filter_ok("a/+/#", 3));

@@ -74,7 +74,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
-TEST_CASE("at() creates a default value once; find() sees exact filters only", "[trie]") {
+TEST_CASE("at() creates a default value once, find() sees exact filters only", "[trie]") {
   TopicTrie<int> trie;
   CHECK(trie.empty());
   CHECK(trie.find("a/b") == nullptr);
