@@ -148,6 +148,21 @@ PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publi
   return result;
 }
 
+std::uint64_t TestHub::await_commit(Channel& ch) {
+  commit_waiters[&ch] = ticket;
+  return ticket;
+}
+
+void TestHub::commit(const storage::Status& status) {
+  auto done = ticket++;
+  batch = std::make_unique<storage::Batch>();
+  auto waiters = std::move(commit_waiters);
+  commit_waiters.clear();
+  for (auto& [ch, t] : waiters) {
+    if (t <= done) ch->committed(done, status);
+  }
+}
+
 void TestHub::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
   held[&ch] = Held{std::move(p), now()};
 }
@@ -168,10 +183,10 @@ void TestHub::release_held() {
 void TestHub::flush() {
   // Delivering never publishes, but a loop keeps this right if it ever does.
   while (!outbox_.empty()) {
-    auto batch = std::move(outbox_);
+    auto deliveries = std::move(outbox_);
     outbox_.clear();
     SessionLimits limits{cfg.mqtt.max_mqueue_len, cfg.mqtt.mqueue_store_qos0};
-    for (auto& d : batch) {
+    for (auto& d : deliveries) {
       Session* s = by_id(d.session);
       if (s == nullptr) {
         metrics::inc(counters.messages_dropped_no_session);
@@ -258,6 +273,7 @@ void TestHub::open_session(Channel& ch, const std::string& client_id, bool clean
 void TestHub::channel_closed(Channel& ch, Session* s) {
   closed.push_back({&ch, ch.client_id(), s != nullptr});
   held.erase(&ch);
+  commit_waiters.erase(&ch);
   if (s == nullptr) return;
   // As net::Worker::go_offline; the offline timer is the test's (expire, end_will_delay).
   if (s->expiry_interval == 0 && session(s->client_id()) == s) discard(s->client_id());

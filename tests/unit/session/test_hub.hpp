@@ -32,6 +32,8 @@
 #include "session/channel.hpp"
 #include "session/hub.hpp"
 #include "session/session.hpp"
+#include "storage/batch.hpp"
+#include "storage/status.hpp"
 
 namespace emqxd::session::test {
 
@@ -114,10 +116,16 @@ class TestHub final : public Hub {
   void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
   std::set<const Channel*> retry_watch;  // channels that asked for retry ticks
   std::string assign_client_id() override;
-  // Sessions here are memory-only (durable sessions are tested against real processes).
-  storage::Batch* store_batch() override { return nullptr; }
+  // Durable sessions: off unless a test sets `durable`; then records go into `batch` and
+  // commit(status) plays the worker's end of turn and the store's completion.
+  bool durable = false;
+  std::unique_ptr<storage::Batch> batch = std::make_unique<storage::Batch>();
+  storage::Batch* store_batch() override { return durable ? batch.get() : nullptr; }
   std::uint64_t next_store_seq() override { return ++store_seq_; }
-  std::uint64_t await_commit(Channel&) override { return 0; }
+  std::uint64_t await_commit(Channel& ch) override;
+  void commit(const storage::Status& status);
+  std::map<Channel*, std::uint64_t> commit_waiters;
+  std::uint64_t ticket = 1;
 
  private:
   Session* create(const std::string& client_id);
