@@ -167,13 +167,20 @@ bool Channel::may_publish(std::string_view topic) {
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {
   bool known = session_->awaiting_rel.erase(r.packet_id) != 0;
+  bool stored = false;
   if (known) {
-    if (auto* b = session_batch()) b->erase_awaiting_rel(session_->store_uid, r.packet_id);
+    if (auto* b = session_batch()) {
+      b->erase_awaiting_rel(session_->store_uid, r.packet_id);
+      stored = true;
+    }
   }
   // [MQTT-4.3.3-11]: PUBCOMP even for an unknown id (a resent PUBREL after our PUBCOMP).
+  // It waits until the id is erased in storage: the client may reuse the id as soon as
+  // it has the PUBCOMP [MQTT-4.3.3-12], and an id still stored would come back after a
+  // crash and swallow that new message as a resend.
   respond(mqtt::PubComp{r.packet_id,
                         known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}},
-          false);
+          stored);
 }
 
 void Channel::handle_puback(const mqtt::PubAck& a) {

@@ -175,11 +175,6 @@ def test_outbound_pubrel_then_crash_does_not_resend_the_publish(broker_with_load
                                                                     rx.delivered)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: the inbound PUBCOMP leaves before the awaiting-PUBREL record is erased "
-    "in storage (handle_pubrel does not wait for the commit); after a crash the packet "
-    "id is still held, and the publisher's next QoS 2 message with that id is taken for "
-    "a resend: PUBREC'd and never delivered"))
 def test_inbound_pubcomp_then_crash_next_message_with_that_id_is_delivered(broker_with_load):
     """A persistent publisher completes a QoS 2 exchange with packet id 1 (PUBCOMP
     received); emqxd is killed at once. After the restart it publishes a new message
