@@ -212,13 +212,18 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   }
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
   f->d.msg.reset();
+  bool stored = false;
   if (f->d.store_seq != 0) {
     if (auto* b = session_batch()) {
       b->update_delivery_state(session_->store_uid, f->d.store_seq, r.packet_id,
                                storage::OutState::WaitPubComp);
+      stored = true;
     }
   }
-  send(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}});
+  // The PUBREL waits until WaitPubComp is stored: once the client answers it with PUBCOMP
+  // the id is free on its side [MQTT-4.3.3-12], and a crash that brought back the older
+  // WaitPubRec state would resend the PUBLISH, which the client must take as new.
+  respond(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}}, stored);
 }
 
 void Channel::handle_pubcomp(const mqtt::PubComp& c) {

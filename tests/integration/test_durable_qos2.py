@@ -149,11 +149,6 @@ def test_outbound_qos2_publish_then_crash_is_resent_with_its_packet_id(broker_wi
                                                                     rx.delivered)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: an outbound PUBREL leaves before the WaitPubComp state is stored "
-    "(handle_pubrec sends it at once); after the receiver's PUBCOMP and a crash, the "
-    "PUBLISH is resent (DUP=1, same packet id), which the receiver must now treat as "
-    "a new message [MQTT-4.3.3-12]"))
 def test_outbound_pubrel_then_crash_does_not_resend_the_publish(broker_with_load):
     """The subscriber receives a QoS 2 message, sends PUBREC, gets PUBREL and answers
     PUBCOMP (its exchange is over, the packet id free); emqxd is killed at once. After
