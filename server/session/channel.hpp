@@ -138,9 +138,9 @@ class Channel {
   void send_retained(const std::string& filter, const SubscriptionState& sub);
 
   void send(const mqtt::Packet& p);
-  // Acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order of the
-  // requests [MQTT-4.6.0-2..4]: one that promises stored records waits for the turn's
-  // batch to be committed (durable sessions), and every later one waits behind it.
+  // Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK) go out in the
+  // order of the requests [MQTT-4.6.0-2..4]: one that promises stored records waits for the
+  // turn's batch to be committed (durable sessions), and every later one waits behind it.
   void respond(mqtt::Packet p, bool after_commit);
   // Durable sessions: the batch to record into, when this session is stored.
   storage::Batch* session_batch() const;

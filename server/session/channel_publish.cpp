@@ -167,13 +167,20 @@ bool Channel::may_publish(std::string_view topic) {
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {
   bool known = session_->awaiting_rel.erase(r.packet_id) != 0;
+  bool stored = false;
   if (known) {
-    if (auto* b = session_batch()) b->erase_awaiting_rel(session_->store_uid, r.packet_id);
+    if (auto* b = session_batch()) {
+      b->erase_awaiting_rel(session_->store_uid, r.packet_id);
+      stored = true;
+    }
   }
   // [MQTT-4.3.3-11]: PUBCOMP even for an unknown id (a resent PUBREL after our PUBCOMP).
+  // It waits until the id is erased in storage: the client may reuse the id as soon as
+  // it has the PUBCOMP [MQTT-4.3.3-12], and an id still stored would come back after a
+  // crash and swallow that new message as a resend.
   respond(mqtt::PubComp{r.packet_id,
                         known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}},
-          false);
+          stored);
 }
 
 void Channel::handle_puback(const mqtt::PubAck& a) {
@@ -205,13 +212,18 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   }
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
   f->d.msg.reset();
+  bool stored = false;
   if (f->d.store_seq != 0) {
     if (auto* b = session_batch()) {
       b->update_delivery_state(session_->store_uid, f->d.store_seq, r.packet_id,
                                storage::OutState::WaitPubComp);
+      stored = true;
     }
   }
-  send(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}});
+  // The PUBREL waits until WaitPubComp is stored: once the client answers it with PUBCOMP
+  // the id is free on its side [MQTT-4.3.3-12], and a crash that brought back the older
+  // WaitPubRec state would resend the PUBLISH, which the client must take as new.
+  respond(mqtt::PubRel{r.packet_id, ReasonCode::Success, {}}, stored);
 }
 
 void Channel::handle_pubcomp(const mqtt::PubComp& c) {
