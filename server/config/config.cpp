@@ -11,6 +11,7 @@
 #include <limits>
 #include <utility>
 
+#include "cluster/node_address.hpp"
 #include "config/hocon.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -25,10 +26,16 @@ constexpr std::int64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::int64_t kMaxPacketSize = 268435456;  // 256MB, MQTT's largest packet
 
 // Roots the loader maps.
-constexpr std::string_view kMappedRoots[] = {
-    "node",           "log",      "mqtt",      "listeners",
-    "sys_topics",     "retainer", "dashboard", "durable_sessions",
-    "durable_storage"};
+constexpr std::string_view kMappedRoots[] = {"node",
+                                             "log",
+                                             "mqtt",
+                                             "listeners",
+                                             "sys_topics",
+                                             "retainer",
+                                             "dashboard",
+                                             "durable_sessions",
+                                             "durable_storage",
+                                             "cluster"};
 
 // Keys of the EMQX 5 schema that emqxd accepts without a warning: features not built yet
 // (their module will map them), and Erlang VM settings that have no meaning here. A key
@@ -36,10 +43,10 @@ constexpr std::string_view kMappedRoots[] = {
 constexpr std::string_view kQuietKeys[] = {
     // Whole roots.
     "alarm", "api_key", "actions", "authentication", "authorization", "auto_subscribe", "banned",
-    "bridges", "broker", "cluster", "conn_congestion", "connectors", "crl_cache", "delayed",
-    "exhook", "file_transfer", "flapping_detect", "force_gc", "force_shutdown", "gateway",
-    "license", "limiter", "message_transformation", "opentelemetry", "overload_protection",
-    "plugins", "prometheus", "psk_authentication", "rpc", "rule_engine", "schema_registry",
+    "bridges", "broker", "conn_congestion", "connectors", "crl_cache", "delayed", "exhook",
+    "file_transfer", "flapping_detect", "force_gc", "force_shutdown", "gateway", "license",
+    "limiter", "message_transformation", "opentelemetry", "overload_protection", "plugins",
+    "prometheus", "psk_authentication", "rpc", "rule_engine", "schema_registry",
     "schema_validation", "session_persistence", "slow_subs", "sources", "stats", "statsd", "sysmon",
     "telemetry", "topic_metrics", "trace", "zones",
     // Below mapped roots.
@@ -63,7 +70,13 @@ constexpr std::string_view kQuietKeys[] = {
     "durable_sessions.message_retention_period", "durable_sessions.force_persistence",
     "durable_sessions.checkpoint_interval", "durable_sessions.shared_subs",
     "durable_storage.messages", "durable_storage.sessions", "durable_storage.timers",
-    "durable_storage.shared_subs", "durable_storage.queues"};
+    "durable_storage.shared_subs", "durable_storage.queues",
+    // EMQX's cluster keys for what emqxd does its own way or not yet: discovery by DNS, etcd
+    // and k8s (rejected by discovery_strategy for now), Mria core nodes, Erlang
+    // distribution, cluster linking.
+    "cluster.dns", "cluster.etcd", "cluster.k8s", "cluster.mcast", "cluster.core_nodes",
+    "cluster.proto_dist", "cluster.quic_lb_mode", "cluster.prevent_overlapping_partitions",
+    "cluster.links"};
 
 bool is_quiet(std::string_view key) {
   for (std::string_view q : kQuietKeys) {
@@ -145,6 +158,15 @@ std::string get_enum(const Value& v, const std::string& key,
   fail(v, key, "must be " + list + ", got " + shown(v));
 }
 
+// 1500 ms -> "1500ms", 2000 ms -> "2s", 86400000 ms -> "24h": for messages.
+std::string duration_text(Duration d) {
+  auto ms = d.count();
+  if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+  if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 // A number is milliseconds; a string is "30s", "5m", "1h30m", ...
 Duration get_duration(const Value& v, const std::string& key) {
   if (v.is_number()) {
@@ -182,6 +204,17 @@ std::uint64_t get_size(const Value& v, const std::string& key, std::uint64_t lo,
              shown(v));
   }
   return *n;
+}
+
+// A duration within [lo, hi].
+Duration get_duration_in(const Value& v, const std::string& key, Duration lo, Duration hi) {
+  Duration d = get_duration(v, key);
+  if (d < lo || d > hi) {
+    fail(
+        v, key,
+        "must be between " + duration_text(lo) + " and " + duration_text(hi) + ", got " + shown(v));
+  }
+  return d;
 }
 
 // "0.0.0.0:1883", ":1883", "1883" or 1883 -> "HOST:PORT"; IPv6 hosts in brackets.
@@ -224,6 +257,11 @@ class Mapper {
     if (dashboard != nullptr) map_dashboard(*dashboard);
     claim_bind(cfg_.dashboard_http_bind, dashboard != nullptr ? *dashboard : root,
                "dashboard.listeners.http");
+    // So does the cluster RPC port, for the same reason.
+    const Value* cluster = root.find("cluster");
+    if (cluster != nullptr) map_cluster(*cluster, "cluster");
+    const Value* rpc_bind = root.find(hocon::Path{"cluster", "rpc", "bind"});
+    claim_bind(cfg_.cluster.rpc_bind, rpc_bind != nullptr ? *rpc_bind : root, "cluster.rpc");
     each(root, "", [&](const std::string& name, const Value& v, const std::string& key) {
       if (name == "node") {
         map_node(v, key);
@@ -241,7 +279,7 @@ class Mapper {
         map_durable_sessions(v, key);
       } else if (name == "durable_storage") {
         map_durable_storage(v, key);
-      } else if (name != "dashboard") {
+      } else if (name != "dashboard" && name != "cluster") {
         return false;
       }
       return true;
@@ -572,6 +610,166 @@ class Mapper {
       });
       return true;
     });
+  }
+
+  void map_cluster(const Value& obj, const std::string& key) {
+    ClusterConfig& c = cfg_.cluster;
+    const Value* interval_value = nullptr;
+    const Value* timeout_value = nullptr;
+    const Value* strategy_value = nullptr;
+    using std::chrono::hours;
+    using std::chrono::milliseconds;
+    using std::chrono::minutes;
+    each(obj, key, [&](const std::string& name, const Value& v, const std::string& k) {
+      auto count = [&](std::int64_t lo, std::int64_t hi) {
+        return static_cast<std::uint32_t>(get_int(v, k, lo, hi));
+      };
+      if (name == "name") {
+        c.name = get_string(v, k);
+        if (c.name.empty() || !std::all_of(c.name.begin(), c.name.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' ||
+                     ch == '.';
+            })) {
+          fail(v, k, "must be letters, digits, '_', '-' and '.', got " + shown(v));
+        }
+      } else if (name == "discovery_strategy") {
+        std::string s = get_string(v, k);
+        if (s == "dns" || s == "etcd" || s == "k8s" || s == "mcast") {
+          fail(v, k, s + " discovery is not supported yet: use manual or static");
+        }
+        c.discovery_strategy = get_enum(v, k, {"manual", "static"});
+        strategy_value = &v;
+      } else if (name == "static") {
+        each(v, k, [&](const std::string& f, const Value& fv, const std::string& fk) {
+          if (f != "seeds") return false;
+          c.static_seeds = get_seeds(fv, fk);
+          return true;
+        });
+      } else if (name == "rpc") {
+        map_cluster_rpc(v, k);
+      } else if (name == "probe_interval") {
+        c.probe_interval = get_duration_in(v, k, milliseconds(10), minutes(1));
+        interval_value = &v;
+      } else if (name == "probe_timeout") {
+        c.probe_timeout = get_duration_in(v, k, milliseconds(1), minutes(1));
+        timeout_value = &v;
+      } else if (name == "indirect_probes") {
+        c.indirect_probes = count(0, 16);
+      } else if (name == "suspicion_multiplier") {
+        c.suspicion_multiplier = count(1, 100);
+      } else if (name == "retransmit_multiplier") {
+        c.retransmit_multiplier = count(1, 100);
+      } else if (name == "gossip_interval") {
+        c.gossip_interval = get_duration_or(v, k, "disabled");
+        if (c.gossip_interval > minutes(1)) fail(v, k, "must be at most 1m, got " + shown(v));
+      } else if (name == "gossip_fanout") {
+        c.gossip_fanout = count(1, 16);
+      } else if (name == "push_pull_interval") {
+        c.push_pull_interval = get_duration_or(v, k, "disabled");
+        if (c.push_pull_interval > hours(24)) fail(v, k, "must be at most 24h, got " + shown(v));
+      } else if (name == "autoheal") {
+        c.autoheal = get_bool(v, k);
+      } else if (name == "reconnect_interval") {
+        c.reconnect_interval = get_duration_in(v, k, milliseconds(100), hours(24));
+      } else if (name == "autoclean") {
+        c.autoclean = get_duration_in(v, k, std::chrono::seconds(1), hours(24 * 365));
+      } else {
+        return false;
+      }
+      return true;
+    });
+    // The indirect probes need time left in the period after the direct one timed out.
+    if (c.probe_timeout >= c.probe_interval) {
+      const Value& where = timeout_value != nullptr    ? *timeout_value
+                           : interval_value != nullptr ? *interval_value
+                                                       : obj;
+      fail(where, key + ".probe_timeout",
+           "must be shorter than " + key + ".probe_interval (" + duration_text(c.probe_interval) +
+               "), got " + duration_text(c.probe_timeout));
+    }
+    if (c.discovery_strategy == "static" && c.static_seeds.empty()) {
+      cfg_.warnings.push_back(strategy_value->origin().to_string() + ": " + key +
+                              ".discovery_strategy is static but " + key +
+                              ".static.seeds is empty: this node joins nobody");
+    }
+  }
+
+  // An array of node addresses, or one string of them separated by commas (handy in an
+  // environment variable); each checked by the cluster's parser and written in full.
+  std::vector<std::string> get_seeds(const Value& v, const std::string& key) {
+    std::vector<std::pair<std::string, const Value*>> items;
+    if (v.is_array()) {
+      for (const Value& e : v.elements())
+        items.emplace_back(get_string(e, key), &e);
+    } else if (v.is_string()) {
+      std::string_view rest = v.text();
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+          item.remove_prefix(1);
+        }
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+          item.remove_suffix(1);
+        }
+        if (!item.empty()) items.emplace_back(std::string(item), &v);
+      }
+    } else {
+      fail(v, key,
+           "expected an array of nodes such as [\"emqx@10.0.0.1\", \"emqx@10.0.0.2:4371\"], got " +
+               shown(v));
+    }
+    std::vector<std::string> seeds;
+    for (const auto& [text, where] : items) {
+      std::string why;
+      auto address = cluster::NodeAddress::parse(text, &why);
+      if (!address) {
+        fail(*where, key, "\"" + text + "\" is not a node (name@host or name@host:port): " + why);
+      }
+      std::string full = address->to_string();
+      if (std::find(seeds.begin(), seeds.end(), full) == seeds.end()) seeds.push_back(full);
+    }
+    return seeds;
+  }
+
+  void map_cluster_rpc(const Value& obj, const std::string& key) {
+    ClusterRpcSsl& ssl = cfg_.cluster.rpc_ssl;
+    const Value* ssl_value = nullptr;
+    each(obj, key, [&](const std::string& name, const Value& v, const std::string& k) {
+      if (name == "bind") {
+        cfg_.cluster.rpc_bind = get_bind(v, k);
+      } else if (name == "ssl") {
+        ssl_value = &v;
+        each(v, k, [&](const std::string& f, const Value& fv, const std::string& fk) {
+          if (f == "enable") {
+            ssl.enable = get_bool(fv, fk);
+          } else if (f == "certfile") {
+            ssl.certfile = get_string(fv, fk);
+          } else if (f == "keyfile") {
+            ssl.keyfile = get_string(fv, fk);
+          } else if (f == "cacertfile") {
+            ssl.cacertfile = get_string(fv, fk);
+          } else if (f == "verify") {
+            ssl.verify = get_enum(fv, fk, {"verify_peer", "verify_none"});
+          } else {
+            return false;
+          }
+          return true;
+        });
+      } else {
+        return false;
+      }
+      return true;
+    });
+    if (!ssl.enable) return;
+    const std::string sk = key + ".ssl";
+    if (ssl.certfile.empty()) fail(*ssl_value, sk + ".certfile", "required when ssl.enable = true");
+    if (ssl.keyfile.empty()) fail(*ssl_value, sk + ".keyfile", "required when ssl.enable = true");
+    if (ssl.verify == "verify_peer" && ssl.cacertfile.empty()) {
+      fail(*ssl_value, sk + ".cacertfile",
+           "required with verify = verify_peer: the CA that signed the nodes' certificates");
+    }
   }
 
   // Only dashboard.listeners.http.bind is ours; the rest of dashboard.* is quiet.

@@ -102,6 +102,39 @@ struct DurableStorageConfig {
   std::uint64_t block_cache_size = 32 * 1024 * 1024;  // 32MB
 };
 
+// cluster.rpc.ssl.*: TLS between nodes. Parsed and checked; served once the RPC is.
+struct ClusterRpcSsl {
+  bool enable = false;
+  std::string certfile;
+  std::string keyfile;
+  std::string cacertfile;              // the CA that signed the other nodes' certificates
+  std::string verify = "verify_peer";  // verify_peer | verify_none
+};
+
+// cluster.*: how this node finds and watches its peers (cluster/membership.hpp). EMQX's
+// key names where EMQX has the key (name, discovery_strategy, static.seeds, autoclean,
+// autoheal); the SWIM timings are ours, with memberlist's LAN defaults.
+struct ClusterConfig {
+  std::string name = "emqxdcl";               // nodes of other clusters are ignored
+  std::string discovery_strategy = "manual";  // manual | static
+  // Node addresses name@host:port (the port defaults to 4370 when not written), in the
+  // order given, without repeats. Used by the static strategy.
+  std::vector<std::string> static_seeds;
+  std::string rpc_bind = "0.0.0.0:4370";  // cluster.rpc.bind: one gRPC port per node
+  ClusterRpcSsl rpc_ssl;
+  Duration probe_interval = std::chrono::seconds(1);
+  Duration probe_timeout = std::chrono::milliseconds(500);
+  std::uint32_t indirect_probes = 3;
+  std::uint32_t suspicion_multiplier = 4;   // x max(1, log10 nodes) x probe_interval
+  std::uint32_t retransmit_multiplier = 4;  // x ceil(log10(nodes + 1)) sends of each update
+  Duration gossip_interval = std::chrono::milliseconds(200);  // 0 = disabled
+  std::uint32_t gossip_fanout = 3;
+  Duration push_pull_interval = std::chrono::seconds(30);  // 0 = disabled
+  bool autoheal = true;
+  Duration reconnect_interval = std::chrono::seconds(10);
+  Duration autoclean = std::chrono::hours(24);
+};
+
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
@@ -122,6 +155,7 @@ struct Config {
   RetainerConfig retainer;
   DurableSessionsConfig durable_sessions;
   DurableStorageConfig durable_storage;
+  ClusterConfig cluster;
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind
   std::vector<std::string> warnings;  // unknown keys and the like, logged by main
 };

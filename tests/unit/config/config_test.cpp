@@ -765,4 +765,21 @@ TEST_CASE("deploy/emqx.conf loads with no warnings and documents the defaults",
   CHECK(all.durable_sessions.sync == defaults.durable_sessions.sync);
   CHECK(all.durable_storage.write_buffer_size == defaults.durable_storage.write_buffer_size);
   CHECK(all.durable_storage.block_cache_size == defaults.durable_storage.block_cache_size);
+  CHECK(all.cluster.name == defaults.cluster.name);
+  CHECK(all.cluster.discovery_strategy == defaults.cluster.discovery_strategy);
+  CHECK(all.cluster.rpc_bind == defaults.cluster.rpc_bind);
+  CHECK(all.cluster.rpc_ssl.verify == defaults.cluster.rpc_ssl.verify);
+  CHECK(all.cluster.probe_interval == defaults.cluster.probe_interval);
+  CHECK(all.cluster.probe_timeout == defaults.cluster.probe_timeout);
+  CHECK(all.cluster.indirect_probes == defaults.cluster.indirect_probes);
+  CHECK(all.cluster.suspicion_multiplier == defaults.cluster.suspicion_multiplier);
+  CHECK(all.cluster.retransmit_multiplier == defaults.cluster.retransmit_multiplier);
+  CHECK(all.cluster.gossip_interval == defaults.cluster.gossip_interval);
+  CHECK(all.cluster.gossip_fanout == defaults.cluster.gossip_fanout);
+  CHECK(all.cluster.push_pull_interval == defaults.cluster.push_pull_interval);
+  CHECK(all.cluster.autoheal == defaults.cluster.autoheal);
+  CHECK(all.cluster.reconnect_interval == defaults.cluster.reconnect_interval);
+  CHECK(all.cluster.autoclean == defaults.cluster.autoclean);
+  CHECK(all.cluster.static_seeds ==
+        std::vector<std::string>{"emqx@10.0.0.1:4370", "emqx@10.0.0.2:4371"});
 }
