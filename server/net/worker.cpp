@@ -230,7 +230,9 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
     // The disk is full: what would have to be stored is refused whole (0x97), so that
     // nothing is acknowledged that a restart would lose. The rest goes on in memory.
     bool needs_store = retain;
-    for (const auto& x : matches_) needs_store = needs_store || (x.store_uid != 0 && x.qos != mqtt::QoS::AtMostOnce);
+    for (const auto& x : matches_) {
+      if (x.store_uid != 0 && x.qos != mqtt::QoS::AtMostOnce) needs_store = true;
+    }
     if (needs_store) {
       result.refused = true;
       return result;
@@ -459,9 +461,7 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
     session::SessionLimits limits{config().mqtt.max_mqueue_len, true};
     for (auto& d : buffered) {
       s->arrived(d);
-      std::uint64_t dropped = 0;
-      s->enqueue(std::move(d), limits, true, &dropped);
-      if (dropped != 0 && s->store_uid != 0 && node_.durable) batch_.erase_delivery(s->store_uid, dropped);
+      s->enqueue(std::move(d), limits, true, store_batch());
     }
     metrics::inc(metrics_.session_resumed);
   } else if (ch != nullptr) {

@@ -266,13 +266,10 @@ void Channel::deliver(Delivery&& d) {
     return;
   }
   SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
-  std::uint64_t dropped_seq = 0;
-  if (session_->enqueue(std::move(d), limits, true, &dropped_seq) == EnqueueResult::DroppedOldest) {
+  if (session_->enqueue(std::move(d), limits, true, session_batch()) ==
+      EnqueueResult::DroppedOldest) {
     metrics::inc(m.messages_dropped_queue_full);
     metrics::inc(m.messages_dropped);
-    if (dropped_seq != 0) {
-      if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, dropped_seq);
-    }
   }
 }
 

@@ -50,16 +50,12 @@ void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
     s.channel->deliver(std::move(d));
     return;
   }
-  std::uint64_t dropped_seq = 0;
-  switch (s.enqueue(std::move(d), limits, false, &dropped_seq)) {
+  switch (s.enqueue(std::move(d), limits, false, batch)) {
     case EnqueueResult::Queued:
       break;
     case EnqueueResult::DroppedOldest:
       metrics::inc(counters.messages_dropped_queue_full);
       metrics::inc(counters.messages_dropped);
-      if (dropped_seq != 0 && batch != nullptr && s.store_uid != 0) {
-        batch->erase_delivery(s.store_uid, dropped_seq);
-      }
       break;
     case EnqueueResult::DroppedQoS0:
       metrics::inc(counters.messages_dropped_qos0_offline);

@@ -1,16 +1,18 @@
 #include "session/session.hpp"
 
+#include "storage/batch.hpp"
 
 namespace emqxd::session {
 
 EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool online,
-                               std::uint64_t* dropped_seq) {
+                               storage::Batch* batch) {
   if (d.qos == mqtt::QoS::AtMostOnce && !online && !limits.mqueue_store_qos0) {
     return EnqueueResult::DroppedQoS0;
   }
   auto result = EnqueueResult::Queued;
   if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) {
-    if (dropped_seq != nullptr) *dropped_seq = queue.front().store_seq;
+    const auto seq = queue.front().store_seq;
+    if (seq != 0 && store_uid != 0 && batch != nullptr) batch->erase_delivery(store_uid, seq);
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
   }

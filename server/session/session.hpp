@@ -19,6 +19,8 @@
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
 
+namespace emqxd::storage { class Batch; }
+
 namespace emqxd::session {
 
 class Channel;
@@ -205,9 +207,9 @@ class Session {
 
   // Appends `d` to the queue, dropping by the rules of `limits`: QoS 0 while offline
   // only if mqueue_store_qos0; when full, the oldest message goes (EMQX does the same).
-  // The store_seq of a stored delivery that was dropped goes to *dropped_seq.
+  // A stored delivery that is dropped is erased through `batch` (null: not durable).
   EnqueueResult enqueue(Delivery d, const SessionLimits& limits, bool online,
-                        std::uint64_t* dropped_seq = nullptr);
+                        storage::Batch* batch = nullptr);
 
   // The next free packet id (1..65535) not used by an inflight message.
   std::uint16_t next_packet_id();
