@@ -78,12 +78,6 @@ void Batch::put_delivery(const DeliveryRecord& d) {
   value();
   enc::encode_delivery(d, now_, buf_);
   end();
-  // Replaces the delivery whole: a state update recorded for it earlier must not override
-  // the state just written.
-  begin(OpKind::Erase, Family::Deliveries);
-  enc::delivery_state_key(buf_, d.uid, d.seq);
-  value();
-  end();
   max_seq_ = std::max(max_seq_, d.seq);
 }
 
@@ -96,13 +90,16 @@ void Batch::update_delivery_state(std::uint64_t uid, std::uint64_t seq, std::uin
   end();
 }
 
-void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq) {
-  for (bool state : {false, true}) {
-    begin(OpKind::Erase, Family::Deliveries);
-    state ? enc::delivery_state_key(buf_, uid, seq) : enc::delivery_key(buf_, uid, seq);
-    value();
-    end();
-  }
+void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq, bool with_state) {
+  begin(OpKind::Erase, Family::Deliveries);
+  enc::delivery_key(buf_, uid, seq);
+  value();
+  end();
+  if (!with_state) return;
+  begin(OpKind::Erase, Family::Deliveries);
+  enc::delivery_state_key(buf_, uid, seq);
+  value();
+  end();
 }
 
 void Batch::put_awaiting_rel(const AwaitingRelRecord& r) {

@@ -51,13 +51,17 @@ class Batch {
   void put_subscription(const SubscriptionRecord& s);
   void erase_subscription(std::uint64_t uid, std::string_view filter);
 
-  // A delivery, whole (d.msg must not be null). update_delivery_state records a new
-  // packet id and state for a delivery put earlier (in this batch or before) without
-  // rewriting its message; erase_delivery removes both.
+  // A delivery, whole (d.msg must not be null), put once: its seq comes from
+  // Store::next_seq() and is never put again. update_delivery_state records a new packet id
+  // and state for a delivery put earlier (in this batch or before) without rewriting its
+  // message; erase_delivery removes the delivery, and its state record if `with_state`
+  // (one was ever recorded). Each is one write on the store's writer thread, and a
+  // delivered message costs at least a put and an erase, so callers record only what a
+  // crash must bring back.
   void put_delivery(const DeliveryRecord& d);
   void update_delivery_state(std::uint64_t uid, std::uint64_t seq, std::uint16_t packet_id,
                              OutState state);
-  void erase_delivery(std::uint64_t uid, std::uint64_t seq);
+  void erase_delivery(std::uint64_t uid, std::uint64_t seq, bool with_state = true);
 
   void put_awaiting_rel(const AwaitingRelRecord& r);
   void erase_awaiting_rel(std::uint64_t uid, std::uint16_t packet_id);

@@ -126,17 +126,46 @@ void Worker::schedule_end_of_turn() {
 
 void Worker::end_of_turn() {
   end_of_turn_scheduled_ = false;
-  // Stored before the deliveries leave: a subscriber's acknowledgement of a delivery
-  // erases its record in a later commit than the one that puts it.
-  commit_batch();
-  flush_outboxes();
+  ship();
   // Writing may close connections, which may publish wills, which may dirty more.
   while (!dirty_.empty()) {
     auto batch = std::move(dirty_);
     dirty_.clear();
     for (auto& c : batch) c->flush();
-    commit_batch();
+    ship();
+  }
+}
+
+void Worker::ship() {
+  const bool stored = commit_batch();
+  auto depends = std::move(depends_);
+  depends_.clear();
+  bool any = false;
+  for (const auto& box : outbox_) any = any || !box.empty();
+  if (!any) return;
+  if (stored) {
+    Deferred d;
+    d.ticket = ticket_ - 1;
+    d.outboxes = std::move(outbox_);
+    d.depends = std::move(depends);
+    outbox_.assign(node_.workers.size(), {});
+    deferred_.push_back(std::move(d));
+  } else if (!deferred_.empty()) {
+    auto& last = deferred_.back().outboxes;  // behind what waits, in order
+    for (std::size_t w = 0; w < outbox_.size(); ++w) {
+      for (auto& x : outbox_[w]) last[w].push_back(std::move(x));
+      outbox_[w].clear();
+    }
+  } else {
     flush_outboxes();
+  }
+}
+
+void Worker::after_shipped(std::function<void()> f) {
+  if (deferred_.empty()) {
+    f();
+  } else {
+    deferred_.back().after.push_back(std::move(f));
   }
 }
 
@@ -150,29 +179,28 @@ storage::Batch* Worker::store_batch() {
 
 std::uint64_t Worker::next_store_seq() { return node_.store->next_seq(); }
 
-std::uint64_t Worker::await_commit(Channel& ch) {
+std::uint64_t Worker::await_commit(Channel& ch, const mqtt::Message* published) {
   commit_waiters_[&ch] = ticket_;
+  if (published != nullptr) depends_.push_back(published);
   schedule_end_of_turn();
   return ticket_;
 }
 
-void Worker::commit_batch() {
-  if (!node_.durable) return;
+bool Worker::commit_batch() {
+  if (!node_.durable) return false;
   const std::uint64_t ticket = ticket_;
   bool waited = false;
   for (const auto& [ch, t] : commit_waiters_) waited = waited || t == ticket;
-  if (batch_.empty() && !waited) return;
+  if (batch_.empty() && !waited) return false;
   ++ticket_;
   storage::Batch batch = std::move(batch_);
   batch_ = storage::Batch();
-  if (batch.empty()) {
-    on_committed(ticket, storage::Status());
-    return;
-  }
-  // Commits complete in the order made, so the completions reach this worker in order.
+  // Even an empty batch goes through the store: commits complete in the order made, so
+  // the completions reach this worker in ticket order.
   node_.store->commit(std::move(batch), [this, ticket](storage::Status st) {
     post([this, ticket, st = std::move(st)] { on_committed(ticket, st); });
   });
+  return true;
 }
 
 void Worker::on_committed(std::uint64_t ticket, const storage::Status& status) {
@@ -185,13 +213,32 @@ void Worker::on_committed(std::uint64_t ticket, const storage::Status& status) {
     ch->committed(ticket, status);
   }
   if (!ready.empty()) schedule_end_of_turn();
+  while (!deferred_.empty() && deferred_.front().ticket <= ticket) {
+    Deferred d = std::move(deferred_.front());
+    deferred_.pop_front();
+    if (!status.ok() && d.ticket == ticket && !d.depends.empty()) {
+      // Their publishers are answered 0x97: nobody may receive them. They still travel, as
+      // refused, so that the target worker settles their back-pressure count.
+      std::sort(d.depends.begin(), d.depends.end());
+      for (auto& box : d.outboxes) {
+        for (auto& x : box) {
+          x.refused = std::binary_search(d.depends.begin(), d.depends.end(), x.msg.get());
+          if (x.refused) metrics::inc(metrics_.messages_dropped);
+        }
+      }
+    }
+    post_outboxes(d.outboxes);
+    for (auto& f : d.after) f();
+  }
 }
 
-void Worker::flush_outboxes() {
-  for (std::uint32_t w = 0; w < outbox_.size(); ++w) {
-    if (outbox_[w].empty()) continue;
-    auto batch = std::move(outbox_[w]);
-    outbox_[w].clear();
+void Worker::flush_outboxes() { post_outboxes(outbox_); }
+
+void Worker::post_outboxes(std::vector<std::vector<Delivery>>& boxes) {
+  for (std::uint32_t w = 0; w < boxes.size(); ++w) {
+    if (boxes[w].empty()) continue;
+    auto batch = std::move(boxes[w]);
+    boxes[w].clear();
     if (w == id_) {
       deliver_local(batch);
     } else {
@@ -211,6 +258,10 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
       } else {
         metrics::inc(metrics_.messages_dropped_no_session);
       }
+      continue;
+    }
+    if (d.refused) {
+      it->second.session->arrived(d);
       continue;
     }
     session::deliver_to(*it->second.session, std::move(d), limits, metrics_, store_batch());
@@ -411,8 +462,11 @@ void Worker::takeover(std::string client_id, std::uint64_t sid, std::uint32_t to
   for (auto& w : node_.workers) {
     Worker* target = w.get();
     target->post([target, self = this, move_id] {
-      target->flush_outboxes();
-      self->post([self, move_id] { self->barrier_ack(move_id); });
+      // What it matched under the old route, stored first if it must be, reaches us
+      // before the ack.
+      target->ship();
+      target->after_shipped(
+          [self, move_id] { self->post([self, move_id] { self->barrier_ack(move_id); }); });
     });
   }
 }
@@ -461,6 +515,7 @@ void Worker::takeover_done(std::string client_id, std::uint64_t sid, Session* mo
     session::SessionLimits limits{config().mqtt.max_mqueue_len, true};
     for (auto& d : buffered) {
       s->arrived(d);
+      if (d.refused) continue;
       s->enqueue(std::move(d), limits, true, store_batch());
     }
     metrics::inc(metrics_.session_resumed);

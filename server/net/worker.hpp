@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,12 +78,13 @@ class Worker final : public session::Hub {
   void watch_retry(session::Channel& ch) override;
   storage::Batch* store_batch() override;
   std::uint64_t next_store_seq() override;
-  std::uint64_t await_commit(session::Channel& ch) override;
+  std::uint64_t await_commit(session::Channel& ch, const mqtt::Message* published) override;
 
   // Before start(): a session restored from storage, offline since `went_offline`.
   void adopt(std::unique_ptr<session::Session> s, std::chrono::steady_clock::time_point went_offline);
   // This worker's thread: commits what the current turn recorded (also at shutdown).
-  void commit_batch();
+  // True when a batch went to the store; its completion comes back through on_committed.
+  bool commit_batch();
 
  private:
   struct SessionSlot {
@@ -100,7 +102,14 @@ class Worker final : public session::Hub {
   void drain_inbox();
   void schedule_end_of_turn();
   void end_of_turn();
+  // Commits the turn's batch and hands the turn's deliveries on: at once, or, when the
+  // batch (or an earlier one still in the store) holds records they depend on, once it
+  // is stored (deferred_).
+  void ship();
+  // Runs `f` once every delivery shipped so far has been handed to its worker.
+  void after_shipped(std::function<void()> f);
   void flush_outboxes();
+  void post_outboxes(std::vector<std::vector<session::Delivery>>& boxes);
   void deliver_local(std::vector<session::Delivery>& batch);
 
   session::Session* create_session(const std::string& client_id);
@@ -158,6 +167,20 @@ class Worker final : public session::Hub {
   storage::Batch batch_;
   std::uint64_t ticket_ = 1;  // the batch being filled
   std::unordered_map<session::Channel*, std::uint64_t> commit_waiters_;
+  // Messages whose publishers' acknowledgements wait for the batch being filled
+  // (Hub::await_commit): if it fails they are refused, so their deliveries are dropped.
+  std::vector<const mqtt::Message*> depends_;
+  // Deliveries that wait for a commit, oldest first. A subscriber must not receive a
+  // message before it is stored: a crash could then lose what the publisher was promised,
+  // or a failed commit refuse (0x97) what a subscriber already has. Later turns' deliveries
+  // queue behind, so nothing overtakes.
+  struct Deferred {
+    std::uint64_t ticket = 0;
+    std::vector<std::vector<session::Delivery>> outboxes;  // per target worker
+    std::vector<const mqtt::Message*> depends;
+    std::vector<std::function<void()>> after;  // after_shipped() callbacks
+  };
+  std::deque<Deferred> deferred_;
 };
 
 }  // namespace emqxd::net

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "common/errc.hpp"
@@ -73,8 +74,8 @@ class Channel {
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);                 // a message for this client
   void release();                             // the end of a Hub::hold: read again
-  // The storage batch of Hub::await_commit `ticket` is stored (or failed): the responses
-  // that waited for it go out.
+  // The storage batch of Hub::await_commit `ticket` is stored (or failed): the output that
+  // waited for it goes out.
   void committed(std::uint64_t ticket, const storage::Status& status);
   void kick(mqtt::ReasonCode reason);         // takeover (0x8E), shutdown (0x8B), admin (0x98)
   // Lets go of the session now (takeover): the will is published or left pending on the
@@ -123,8 +124,10 @@ class Channel {
   void handle_pubrel(const mqtt::PubRel& r);
   void handle_pubcomp(const mqtt::PubComp& c);
   void send_inflight(Delivery&& d);
-  // Writes one PUBLISH; false if it was dropped (too large for the client).
-  bool write_publish(const Delivery& d, std::uint16_t packet_id, bool dup);
+  // Writes one PUBLISH; false if it was dropped (too large for the client). With a
+  // `ticket` (Hub::await_commit) it waits for that commit, like a held response.
+  bool write_publish(const Delivery& d, std::uint16_t packet_id, bool dup,
+                     std::uint64_t ticket = 0);
   void pump_queue();
   void resend_inflight();
   bool resend(Inflight& f);
@@ -137,11 +140,18 @@ class Channel {
   mqtt::ReasonCode check_subscription(const mqtt::Subscription& sub, bool& is_shared);
   void send_retained(const std::string& filter, const SubscriptionState& sub);
 
+  // Output leaves in the order it is made. Some of it waits for the turn's storage batch to
+  // be committed (durable sessions): an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP,
+  // SUBACK, UNSUBACK) that promises stored records, and a QoS 2 PUBLISH whose packet id must
+  // be stored before the client sees it. Everything made after such output waits behind it
+  // (held_out_), so acknowledgements keep the order of the requests [MQTT-4.6.0-2..4] and a
+  // PUBLISH never overtakes the one that defined its topic alias.
   void send(const mqtt::Packet& p);
-  // Acknowledgements (PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK) go out in the
-  // order of the requests [MQTT-4.6.0-2..4]: one that promises stored records waits for the
-  // turn's batch to be committed (durable sessions), and every later one waits behind it.
-  void respond(mqtt::Packet p, bool after_commit);
+  // Straight to the connection, past anything held: the DISCONNECT that ends it.
+  void send_now(const mqtt::Packet& p);
+  // An acknowledgement; `after_commit` when it promises records of this turn's batch, with
+  // the message it acknowledges, if any (Hub::await_commit).
+  void respond(mqtt::Packet p, bool after_commit, const mqtt::Message* published = nullptr);
   // Durable sessions: the batch to record into, when this session is stored.
   storage::Batch* session_batch() const;
   void store_session(bool connected);  // put the session's record (and, once, its subscriptions)
@@ -175,8 +185,13 @@ class Channel {
 
   bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
   bool held_ = false;                // see accepting_input()
-  // Responses waiting for a commit (ticket) or behind one (ticket 0).
-  std::deque<std::pair<std::uint64_t, mqtt::Packet>> held_responses_;
+  // Output waiting for a commit (ticket) or behind one (ticket 0): a packet, or an encoded
+  // PUBLISH.
+  struct HeldOutput {
+    std::uint64_t ticket = 0;
+    std::variant<mqtt::Packet, std::string> out;
+  };
+  std::deque<HeldOutput> held_out_;
   std::size_t owed_resends_ = 0;     // inflight entries of a resumed session not yet resent
   std::string_view disconnect_reason_;
 };

@@ -70,11 +70,6 @@ Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host) {}
 
 Channel::~Channel() = default;
 
-void Channel::send(const mqtt::Packet& p) {
-  mqtt::encode(p, version_, host_.output());
-  metrics::inc(hub_.metrics().packets_sent);
-}
-
 void Channel::handle_in(mqtt::Packet&& packet) {
   if (state_ == State::Closing || state_ == State::Closed) return;
   metrics::inc(hub_.metrics().packets_received);
@@ -184,7 +179,7 @@ void Channel::close_with(ReasonCode rc, std::string_view why) {
         d.props.reason_string.reset();
       }
     }
-    send(d);
+    send_now(d);  // what is held for a commit is not sent: the connection ends here
   }
   state_ = State::Closing;
   host_.close();
@@ -380,7 +375,7 @@ void Channel::kick(ReasonCode reason) {
                    "suppressed)",
                    client_id_, host_.peer(), static_cast<unsigned>(reason), held);
   }
-  if (is_v5() && state_ == State::Connected) send(mqtt::Disconnect{reason, {}});
+  if (is_v5() && state_ == State::Connected) send_now(mqtt::Disconnect{reason, {}});
   disconnect_reason_ = reason == ReasonCode::SessionTakenOver     ? "takenover"
                        : reason == ReasonCode::ServerShuttingDown ? "shutdown"
                                                                   : "kicked";

@@ -102,8 +102,9 @@ void Channel::handle_publish(mqtt::Publish& p) {
 
   ReasonCode rc = ReasonCode::Success;
   bool stored = false;
+  std::shared_ptr<mqtt::Message> msg;
   if (may_publish(topic)) {
-    auto msg = std::make_shared<mqtt::Message>();
+    msg = std::make_shared<mqtt::Message>();
     msg->topic.assign(topic);
     msg->payload.assign(p.payload);
     msg->qos = p.qos;
@@ -142,7 +143,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     case QoS::AtMostOnce:
       break;
     case QoS::AtLeastOnce:
-      respond(mqtt::PubAck{p.packet_id, rc, {}}, stored);  // [MQTT-4.3.2-2]
+      respond(mqtt::PubAck{p.packet_id, rc, {}}, stored, msg.get());  // [MQTT-4.3.2-2]
       break;
     case QoS::ExactlyOnce:
       if (!mqtt::is_error(rc) || !is_v5()) {
@@ -154,7 +155,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
           stored = true;
         }
       }
-      respond(mqtt::PubRec{p.packet_id, rc, {}}, stored);  // [MQTT-4.3.3-8]
+      respond(mqtt::PubRec{p.packet_id, rc, {}}, stored, msg.get());  // [MQTT-4.3.3-8]
       break;
   }
 }
@@ -282,16 +283,22 @@ void Channel::release() {
 
 void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();
-  if (!write_publish(d, id, false)) {
+  // The packet id is stored with the delivery, so that a restart resends it under the same
+  // id [MQTT-4.4.0-1]. A QoS 2 PUBLISH leaves only once that is stored: otherwise a crash
+  // could bring it back under a new id, and the client, which may already have passed it
+  // on, would take it for a new message. A QoS 1 PUBLISH goes at once: in that window a
+  // crash makes at worst a duplicate, which QoS 1 allows.
+  const bool stored = d.store_seq != 0 && session_batch() != nullptr;
+  if (stored) {
+    session_batch()->update_delivery_state(
+        session_->store_uid, d.store_seq, id,
+        d.qos == QoS::AtLeastOnce ? storage::OutState::WaitPubAck : storage::OutState::WaitPubRec);
+  }
+  std::uint64_t ticket =
+      stored && d.qos == QoS::ExactlyOnce ? hub_.await_commit(*this, nullptr) : 0;
+  if (!write_publish(d, id, false, ticket)) {
     forget_delivery(d);  // too large for this client: it ends here
     return;
-  }
-  if (d.store_seq != 0) {
-    if (auto* b = session_batch()) {
-      b->update_delivery_state(session_->store_uid, d.store_seq, id,
-                               d.qos == QoS::AtLeastOnce ? storage::OutState::WaitPubAck
-                                                         : storage::OutState::WaitPubRec);
-    }
   }
   if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
   OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
@@ -299,7 +306,8 @@ void Channel::send_inflight(Delivery&& d) {
   if (!is_v5() && hub_.config().mqtt.retry_interval.count() > 0) hub_.watch_retry(*this);
 }
 
-bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup) {
+bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup,
+                            std::uint64_t ticket) {
   const mqtt::Message& msg = *d.msg;
   mqtt::PublishDelivery pd;
   pd.qos = d.qos;
@@ -322,7 +330,9 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
       }
     }
   }
-  auto& out = host_.output();
+  const bool held = ticket != 0 || !held_out_.empty();
+  std::string held_bytes;
+  auto& out = held ? held_bytes : host_.output();
   std::size_t before = out.size();
   std::size_t n = mqtt::encode_publish(msg, pd, version_, out);
   if (client_max_packet_size_ != 0 && n > client_max_packet_size_) {
@@ -333,6 +343,7 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
     metrics::inc(hub_.metrics().messages_dropped);
     return false;
   }
+  if (held) held_out_.push_back({ticket, std::move(held_bytes)});
   auto& m = hub_.metrics();
   metrics::inc(m.packets_sent);
   metrics::inc(m.messages_sent);

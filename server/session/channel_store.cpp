@@ -2,6 +2,7 @@
 // hub's storage batch, and the acknowledgements that wait until it is stored, so that a
 // PUBACK, PUBREC or SUBACK never promises what a crash could still take away.
 #include "common/log.hpp"
+#include "metrics/metrics.hpp"
 #include "session/channel.hpp"
 #include "storage/batch.hpp"
 #include "storage/records.hpp"
@@ -23,11 +24,22 @@ storage::Batch* Channel::session_batch() const {
   return hub_.store_batch();
 }
 
-void Channel::respond(mqtt::Packet p, bool after_commit) {
+void Channel::send(const mqtt::Packet& p) {
+  if (!held_out_.empty()) {
+    held_out_.push_back({0, p});  // keeps its place behind output that waits
+    return;
+  }
+  send_now(p);
+}
+
+void Channel::send_now(const mqtt::Packet& p) {
+  mqtt::encode(p, version_, host_.output());
+  metrics::inc(hub_.metrics().packets_sent);
+}
+
+void Channel::respond(mqtt::Packet p, bool after_commit, const mqtt::Message* published) {
   if (after_commit) {
-    held_responses_.emplace_back(hub_.await_commit(*this), std::move(p));
-  } else if (!held_responses_.empty()) {
-    held_responses_.emplace_back(0, std::move(p));  // keeps its place behind a waiting one
+    held_out_.push_back({hub_.await_commit(*this, published), std::move(p)});
   } else {
     send(p);
   }
@@ -36,10 +48,19 @@ void Channel::respond(mqtt::Packet p, bool after_commit) {
 void Channel::committed(std::uint64_t ticket, const storage::Status& status) {
   if (state_ == State::Closing || state_ == State::Closed) return;
   bool refused = false;
-  while (!held_responses_.empty()) {
-    auto& [t, p] = held_responses_.front();
-    if (t > ticket) break;
-    if (t != 0 && !status.ok()) {
+  while (!held_out_.empty()) {
+    auto& h = held_out_.front();
+    if (h.ticket > ticket) break;
+    if (auto* publish = std::get_if<std::string>(&h.out)) {
+      // A QoS 2 PUBLISH whose packet id was to be stored first. If that failed it goes out
+      // all the same: the message was stored when it was queued, and a crash before the
+      // disk has room again can only make it come back under a new packet id.
+      host_.output().append(*publish);
+      held_out_.pop_front();
+      continue;
+    }
+    auto& p = std::get<mqtt::Packet>(h.out);
+    if (h.ticket != 0 && !status.ok()) {
       // Not stored: the message is refused, not acknowledged (0x97 Quota exceeded; MQTT
       // 3.1.1 has no such code, so its connection closes and the client sends it again).
       if (auto* a = std::get_if<mqtt::PubAck>(&p)) a->reason = ReasonCode::QuotaExceeded;
@@ -50,8 +71,8 @@ void Channel::committed(std::uint64_t ticket, const storage::Status& status) {
       refused = true;
     }
     if (refused && !is_v5()) break;
-    send(p);
-    held_responses_.pop_front();
+    send_now(p);
+    held_out_.pop_front();
   }
   if (refused) {
     logger()->error("client_id={} storage refused a commit ({}): answered 0x97", client_id_,

@@ -83,10 +83,12 @@ class Hub {
   virtual storage::Batch* store_batch() = 0;
   // A new storage id: session uids and delivery seqs, unique across restarts.
   virtual std::uint64_t next_store_seq() = 0;
-  // The channel has put records in this turn's batch that its next responses promise:
-  // the hub calls ch.committed(ticket, status) when that batch is stored. Returns the
-  // ticket (increasing per hub).
-  virtual std::uint64_t await_commit(Channel& ch) = 0;
+  // The channel has put records in this turn's batch that its next output promises: the
+  // hub calls ch.committed(ticket, status) when that batch is stored. Returns the ticket
+  // (increasing per hub). `published` is the message whose acknowledgement waits (null for
+  // other output): if the commit fails, the publisher is refused (0x97) and the hub drops
+  // the message's deliveries, which wait for the same commit, so nobody receives it.
+  virtual std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) = 0;
 };
 
 }  // namespace emqxd::session

@@ -34,6 +34,7 @@ struct Delivery {
   std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
   std::vector<std::uint32_t> subscription_ids;
   bool counted = false;  // in the target's Pressure::in_transit until it arrives
+  bool refused = false;  // its commit failed and its publisher was refused: not delivered
   std::uint64_t store_seq = 0;  // stored as (session's store_uid, seq); 0: in memory only
 };
 

@@ -142,12 +142,6 @@ def test_disk_full_refuses_with_0x97_keeps_what_was_stored_and_recovers(make_bro
     assert b.stop() == 0, b.read_log()[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: the first commit that meets the full disk fails after its deliveries were "
-    "already handed to the subscribers' workers (Worker::end_of_turn posts them once the "
-    "batch is enqueued, not stored); its publishers get PUBACK 0x97 while an online "
-    "subscriber receives the message, and a publisher that sends it again causes a "
-    "duplicate. Worker::publish's 'refused whole' holds only once health() is NoSpace"))
 def test_disk_full_message_answered_0x97_is_not_delivered(make_broker, small_disk):
     """An online persistent subscriber and a publisher with one message in flight at a
     time: once the disk is full, no message answered 0x97 reaches the subscriber."""

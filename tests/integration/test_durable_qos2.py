@@ -113,11 +113,6 @@ def broker_with_load(make_broker):
     stop_load(load)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: an outbound QoS 2 PUBLISH leaves before its packet id is stored "
-    "(send_inflight records update_delivery_state without waiting for the commit); a "
-    "crash right after it brings the message back as a new delivery (new packet id, "
-    "DUP=0), which the receiver must deliver again"))
 def test_outbound_qos2_publish_then_crash_is_resent_with_its_packet_id(broker_with_load):
     """A QoS 2 message is queued (and stored: its publisher got PUBREC) for the offline
     subscriber, whose session already used packet ids 1..5. The subscriber reconnects,

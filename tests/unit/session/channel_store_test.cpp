@@ -97,7 +97,7 @@ TEST_CASE("durable: inbound QoS 2 records its packet id with the PUBREC, PUBREL 
   CHECK(only<mqtt::PubComp>(c.take()).packet_id == 9);
 }
 
-TEST_CASE("durable: a stored delivery is updated when sent and erased when acknowledged", "[channel][durable]") {
+TEST_CASE("durable: a stored QoS 1 delivery is put once, sent at once with its packet id recorded, and erased when acknowledged", "[channel][durable]") {
   TestHub hub;
   hub.durable = true;
   TestClient sub(hub, V5);
@@ -108,12 +108,12 @@ TEST_CASE("durable: a stored delivery is updated when sent and erased when ackno
   REQUIRE(hub.batch->empty());
   hub.inject("t", "x", QoS::AtLeastOnce);
   // put_delivery (the publisher's side) and the WaitPubAck state (the subscriber's side).
-  CHECK(hub.batch->size() >= 2);
+  CHECK(hub.batch->size() == 2);
   auto p = only<mqtt::Publish>(sub.take());
   hub.commit(storage::Status());
   REQUIRE(hub.batch->empty());
-  sub.puback(p.packet_id);
-  CHECK_FALSE(hub.batch->empty());  // erase_delivery
+  CHECK(sub.puback(p.packet_id).empty());
+  CHECK(hub.batch->size() == 2);  // erase_delivery and its state record
   // Not durable: nothing is recorded for a clean session.
   TestClient other(hub, V5);
   other.connect_ok("other");
@@ -121,6 +121,33 @@ TEST_CASE("durable: a stored delivery is updated when sent and erased when ackno
   hub.commit(storage::Status());
   hub.inject("u", "x", QoS::AtLeastOnce);
   CHECK(hub.batch->empty());
+}
+
+TEST_CASE("durable: a stored QoS 2 PUBLISH leaves only once its packet id is stored, and what follows waits behind it", "[channel][durable][MQTT-4.4.0-1]") {
+  TestHub hub;
+  hub.durable = true;
+  TestClient sub(hub, V5);
+  sub.connect_ok(persistent("sub"));
+  sub.subscribe("t", QoS::ExactlyOnce);
+  hub.commit(storage::Status());
+  only<mqtt::SubAck>(sub.take());
+  hub.inject("t", "one", QoS::ExactlyOnce);
+  CHECK(hub.batch->size() == 2);  // put_delivery and the WaitPubRec state with its packet id
+  CHECK(sub.take().empty());      // held for the commit
+  hub.inject("t", "zero", QoS::AtMostOnce);
+  CHECK(sub.take().empty());      // behind the held PUBLISH, in order
+  hub.commit(storage::Status());
+  auto got = sub.take();
+  REQUIRE(got.size() == 2);
+  auto p = std::get<mqtt::Publish>(got[0]);
+  CHECK(p.payload == "one");
+  CHECK(p.qos == QoS::ExactlyOnce);
+  CHECK(std::get<mqtt::Publish>(got[1]).payload == "zero");
+  CHECK(sub.pubrec(p.packet_id).empty());  // the PUBREL waits for WaitPubComp to be stored
+  hub.commit(storage::Status());
+  CHECK(only<mqtt::PubRel>(sub.take()).packet_id == p.packet_id);
+  CHECK(sub.pubcomp(p.packet_id).empty());
+  CHECK(hub.batch->size() == 2);  // erase_delivery with its state record
 }
 
 }  // namespace

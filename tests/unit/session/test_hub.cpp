@@ -148,7 +148,7 @@ PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publi
   return result;
 }
 
-std::uint64_t TestHub::await_commit(Channel& ch) {
+std::uint64_t TestHub::await_commit(Channel& ch, const mqtt::Message* /*published*/) {
   commit_waiters[&ch] = ticket;
   return ticket;
 }

@@ -122,7 +122,7 @@ class TestHub final : public Hub {
   std::unique_ptr<storage::Batch> batch = std::make_unique<storage::Batch>();
   storage::Batch* store_batch() override { return durable ? batch.get() : nullptr; }
   std::uint64_t next_store_seq() override { return ++store_seq_; }
-  std::uint64_t await_commit(Channel& ch) override;
+  std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) override;
   void commit(const storage::Status& status);
   std::map<Channel*, std::uint64_t> commit_waiters;
   std::uint64_t ticket = 1;

@@ -150,23 +150,31 @@ TEST_CASE("every batch operation is stored, and survives closing and reopening",
   CHECK(scan(store, "authn") == std::map<std::string, std::string>{{"alice", "hash-a"}});
 }
 
-TEST_CASE("put_delivery replaces a delivery whole, state updates included", "[storage][rocks]") {
+TEST_CASE("erase_delivery removes the state record only when asked, so a delivery never sent costs one erase", "[storage][rocks]") {
   TempDir dir;
   RocksStore store(options_in(dir));
   Batch b(fixed_clocks());
   b.put_session(session(1, "c"));
-  b.put_delivery(delivery(1, 1, "first"));
-  b.update_delivery_state(1, 1, 9, OutState::WaitPubAck);
-  DeliveryRecord again = delivery(1, 1, "second");
-  again.packet_id = 3;
-  again.state = OutState::WaitPubRec;
-  b.put_delivery(again);
+  b.put_delivery(delivery(1, 1, "sent"));
+  b.update_delivery_state(1, 1, 9, OutState::WaitPubRec);
+  b.put_delivery(delivery(1, 2, "queued"));
+  b.put_delivery(delivery(1, 3, "kept"));
+  b.update_delivery_state(1, 3, 4, OutState::WaitPubComp);
   REQUIRE(commit_wait(store, std::move(b)).ok());
-  Recorder r = load_all(store);
+  Batch e(fixed_clocks());
+  const auto ops = e.size();
+  e.erase_delivery(1, 1, true);
+  CHECK(e.size() == ops + 2);
+  e.erase_delivery(1, 2, false);
+  CHECK(e.size() == ops + 3);
+  REQUIRE(commit_wait(store, std::move(e)).ok());
+  LoadSummary summary;
+  Recorder r = load_all(store, &summary);
   REQUIRE(r.deliveries.size() == 1);
-  CHECK(r.deliveries[0].msg->payload == "second");
-  CHECK(r.deliveries[0].packet_id == 3);
-  CHECK(r.deliveries[0].state == OutState::WaitPubRec);
+  CHECK(r.deliveries[0].msg->payload == "kept");
+  CHECK(r.deliveries[0].packet_id == 4);
+  CHECK(r.deliveries[0].state == OutState::WaitPubComp);
+  CHECK(summary.orphans == 0);  // no state record was left behind
 }
 
 TEST_CASE("erase_session removes everything of its uid and nothing of another",
