@@ -11,6 +11,7 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev librocksdb-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl

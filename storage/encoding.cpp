@@ -215,6 +215,7 @@ bool decode_message_fields(Reader& r, const ClockPair& now, mqtt::MessagePtr& ou
     m->extra = std::move(x);
   }
   set_wall_times(*m, received_at_ms, expires_at_ms, now);
+  m->received_at_ms = received_at_ms;
   out = std::move(m);
   return true;
 }
@@ -296,7 +297,7 @@ void encode_message(const mqtt::Message& m, const ClockPair& now, std::string& o
   if (m.extra) flags |= kHasExtra;
   out.push_back(static_cast<char>(kVersion));
   out.push_back(static_cast<char>(flags));
-  put_svarint(out, to_wall_ms(m.received_at, now));
+  put_svarint(out, m.received_at_ms != 0 ? m.received_at_ms : to_wall_ms(m.received_at, now));
   if (expires) put_svarint(out, *expires);
   put_bytes(out, m.topic);
   put_bytes(out, m.payload);

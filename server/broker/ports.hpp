@@ -2,7 +2,10 @@
 // What the broker needs from the world around it (STYLE.md section 2). The cluster
 // implements RouteSink and Forwarder; app/ wires them in. Null means single node.
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "mqtt/message.hpp"
 
@@ -17,14 +20,40 @@ struct SubscriberRef {
   auto operator<=>(const SubscriberRef&) const = default;
 };
 
-// Told when this node gains its first or loses its last subscriber of a filter, so that
-// peers can route matching publishes here. Called under the broker's write lock, from any
-// worker thread: implementations must only enqueue.
+// Another node of the cluster, numbered by the cluster for the life of this process
+// (1, 2, ...; 0 is none). The broker keeps a copy of each peer's routes under its index.
+using NodeIndex = std::uint16_t;
+
+// Told when this node gains its first or loses its last local subscriber of a route: a
+// filter's plain subscribers (group empty) or the members of one shared group of a filter,
+// so that peers can route matching publishes here. Called under the broker's write lock,
+// from any worker thread: implementations must only enqueue.
 class RouteSink {
  public:
   virtual ~RouteSink() = default;
-  virtual void add(std::string_view filter) = 0;
-  virtual void remove(std::string_view filter) = 0;
+  virtual void add(std::string_view filter, std::string_view group) = 0;
+  virtual void remove(std::string_view filter, std::string_view group) = 0;
+};
+
+// One message for one peer: for its plain subscribers (direct), for the shared groups this
+// node picked the peer for (shares, "$share/<group>/<filter>"), and/or for its retainer.
+struct ForwardItem {
+  mqtt::MessagePtr msg;
+  bool direct = false;
+  std::vector<std::shared_ptr<const std::string>> shares;
+  bool store_retained = false;
+};
+
+// Takes messages to peers. The cluster implements it; Worker calls it at the end of a turn.
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  // Any worker thread; never blocks on the network. `items` reach `node` in the order
+  // given, after what this worker forwarded to it before.
+  virtual void forward(NodeIndex node, std::vector<ForwardItem>&& items) = 0;
+  // The peers a retained message must reach (every live peer), appended to `out`. Any
+  // thread.
+  virtual void peers(std::vector<NodeIndex>& out) const = 0;
 };
 
 }  // namespace emqxd::broker

@@ -51,13 +51,38 @@ bool Retainer::expired(const mqtt::Message& m, TimePoint now) const {
          now - m.received_at >= limits_.msg_expiry_interval;
 }
 
+bool Retainer::older_locked(const mqtt::Message& m, const mqtt::Message* existing) {
+  if (m.received_at_ms == 0) return false;
+  if (existing != nullptr) {
+    if (existing->received_at_ms == 0) return false;
+    if (m.received_at_ms != existing->received_at_ms) {
+      return m.received_at_ms < existing->received_at_ms;
+    }
+    return m.payload <= existing->payload;  // a tie: the same choice on every node
+  }
+  auto t = tombstones_.find(m.topic);
+  return t != tombstones_.end() && m.received_at_ms <= t->second;
+}
+
 Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m) {
   assert(m != nullptr);
   if (m->payload.empty()) {
     // A zero-byte retained message removes the topic's retained message and is not itself
     // retained [MQTT-3.3.1-6] [MQTT-3.3.1-7].
     std::lock_guard lock(mutex_);
+    Node* existing = find_node(*root_, m->topic);
+    if (older_locked(*m, existing ? existing->message.get() : nullptr)) return RetainResult::Older;
     erase_locked(m->topic);
+    if (m->received_at_ms != 0) {
+      if (m->received_at_ms - tombstones_pruned_at_ > 60'000) {
+        const auto life = std::chrono::duration_cast<std::chrono::milliseconds>(kTombstoneLife);
+        std::erase_if(tombstones_,
+                      [&](const auto& kv) { return kv.second < m->received_at_ms - life.count(); });
+        tombstones_pruned_at_ = m->received_at_ms;
+      }
+      auto& stamp = tombstones_[m->topic];
+      stamp = std::max(stamp, m->received_at_ms);
+    }
     return RetainResult::Cleared;
   }
   if (limits_.max_payload_size != 0 && m->payload.size() > limits_.max_payload_size) {
@@ -66,9 +91,12 @@ Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m) {
   std::lock_guard lock(mutex_);
   // Replacing an existing topic's message never needs room; a new topic does.
   if (Node* existing = find_node(*root_, m->topic); existing && existing->message) {
+    if (older_locked(*m, existing->message.get())) return RetainResult::Older;
     existing->message = std::move(m);
     return RetainResult::Stored;
   }
+  if (older_locked(*m, nullptr)) return RetainResult::Older;
+  if (m->received_at_ms != 0) tombstones_.erase(m->topic);
   if (limits_.max_retained_messages != 0 && size_ >= limits_.max_retained_messages) {
     return RetainResult::QuotaExceeded;
   }

@@ -28,7 +28,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mqtt/message.hpp"
@@ -52,6 +54,7 @@ class Retainer {
     Cleared,          // empty payload: the topic has no retained message now
     QuotaExceeded,    // a new topic beyond max_retained_messages; nothing changed
     PayloadTooLarge,  // payload above max_payload_size; nothing changed
+    Older,            // a newer message (or clearing) of the topic is known; nothing changed
   };
 
   explicit Retainer(RetainerLimits limits = {});
@@ -62,7 +65,14 @@ class Retainer {
   // Stores `m` as the retained message of m->topic, replacing any previous one; an empty
   // payload removes it instead [MQTT-3.3.1-6] [MQTT-3.3.1-7]. The topic is a valid topic
   // name (checked by the channel). Any thread.
+  //
+  // Last writer wins across the cluster: a message stamped with its origin's receive time
+  // (Message::received_at_ms != 0) replaces only an older one, by that time and then by
+  // payload bytes, so every node keeps the same message whatever order the nodes' messages
+  // reach it in. A clearing is remembered (a tombstone, for kTombstoneLife) so that an
+  // older message arriving after it does not come back. Unstamped messages always win.
   RetainResult retain(mqtt::MessagePtr m);
+  static constexpr std::chrono::minutes kTombstoneLife{10};
 
   // Appends to `out` every live retained message whose topic matches the valid, non-shared
   // `filter` (shared subscriptions get no retained messages: the caller skips them).
@@ -90,11 +100,16 @@ class Retainer {
  private:
   bool expired(const mqtt::Message& m, mqtt::Message::Clock::time_point now) const;
   bool erase_locked(std::string_view topic);
+  // Whether a stamped `m` loses to what the topic holds (a message or a tombstone).
+  bool older_locked(const mqtt::Message& m, const mqtt::Message* existing);
 
   const RetainerLimits limits_;
   mutable std::mutex mutex_;
   std::unique_ptr<detail::RetainerNode> root_;  // guarded by mutex_
   std::size_t size_ = 0;                        // guarded by mutex_
+  // Recent clearings of stamped messages: topic -> their stamp (guarded by mutex_).
+  std::unordered_map<std::string, std::int64_t> tombstones_;
+  std::int64_t tombstones_pruned_at_ = 0;
 };
 
 }  // namespace emqxd::broker

@@ -25,6 +25,7 @@ namespace emqxd::metrics {
   X(messages_dropped_qos0_offline) \
   X(messages_dropped_no_session)   \
   X(messages_delivered)            \
+  X(messages_forward_received)     \
   X(messages_acked)                \
   X(publishers_held)               \
   X(client_connected)              \

@@ -33,6 +33,9 @@ struct Message {
   bool retain = false;
   std::optional<std::uint32_t> message_expiry_interval;  // seconds, as published
   Clock::time_point received_at{};                        // for expiry arithmetic
+  // Unix ms when its origin node received it, for messages whose order must agree across
+  // nodes and restarts (retained: last writer wins); 0 = not stamped.
+  std::int64_t received_at_ms = 0;
   std::uint64_t publisher = 0;  // session serial of the publisher (No Local); 0 = none
   std::shared_ptr<const MessageExtra> extra;
 
@@ -51,5 +54,12 @@ struct Message {
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
+
+// Unix time in milliseconds, for Message::received_at_ms.
+inline std::int64_t wall_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace emqxd::mqtt

@@ -51,6 +51,9 @@ struct NodeState {
   // still find their workers.
   std::unique_ptr<storage::Store> store;
   bool durable = false;
+  // The cluster (set before the workers start; null on a node with clustering off): takes
+  // the messages matched by peers' routes.
+  broker::Forwarder* forwarder = nullptr;
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<std::uint64_t> next_client_id{1};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -142,19 +142,27 @@ void Worker::ship() {
   depends_.clear();
   bool any = false;
   for (const auto& box : outbox_) any = any || !box.empty();
+  for (const auto& box : forward_outbox_) any = any || !box.empty();
   if (!any) return;
   if (stored) {
     Deferred d;
     d.ticket = ticket_ - 1;
     d.outboxes = std::move(outbox_);
+    d.forwards = std::move(forward_outbox_);
     d.depends = std::move(depends);
     outbox_.assign(node_.workers.size(), {});
+    forward_outbox_.clear();
     deferred_.push_back(std::move(d));
   } else if (!deferred_.empty()) {
-    auto& last = deferred_.back().outboxes;  // behind what waits, in order
+    auto& last = deferred_.back();  // behind what waits, in order
     for (std::size_t w = 0; w < outbox_.size(); ++w) {
-      for (auto& x : outbox_[w]) last[w].push_back(std::move(x));
+      for (auto& x : outbox_[w]) last.outboxes[w].push_back(std::move(x));
       outbox_[w].clear();
+    }
+    if (last.forwards.size() < forward_outbox_.size()) last.forwards.resize(forward_outbox_.size());
+    for (std::size_t n = 0; n < forward_outbox_.size(); ++n) {
+      for (auto& x : forward_outbox_[n]) last.forwards[n].push_back(std::move(x));
+      forward_outbox_[n].clear();
     }
   } else {
     flush_outboxes();
@@ -220,21 +228,34 @@ void Worker::on_committed(std::uint64_t ticket, const storage::Status& status) {
       // Their publishers are answered 0x97: nobody may receive them. They still travel, as
       // refused, so that the target worker settles their back-pressure count.
       std::sort(d.depends.begin(), d.depends.end());
+      auto refused = [&](const mqtt::MessagePtr& m) {
+        return std::binary_search(d.depends.begin(), d.depends.end(), m.get());
+      };
       for (auto& box : d.outboxes) {
         for (auto& x : box) {
-          x.refused = std::binary_search(d.depends.begin(), d.depends.end(), x.msg.get());
+          x.refused = refused(x.msg);
           if (x.refused) metrics::inc(metrics_.messages_dropped);
         }
       }
+      for (auto& box : d.forwards) {
+        std::erase_if(box, [&](const broker::ForwardItem& x) { return refused(x.msg); });
+      }
     }
-    post_outboxes(d.outboxes);
+    post_outboxes(d.outboxes, d.forwards);
     for (auto& f : d.after) f();
   }
 }
 
-void Worker::flush_outboxes() { post_outboxes(outbox_); }
+void Worker::flush_outboxes() { post_outboxes(outbox_, forward_outbox_); }
 
-void Worker::post_outboxes(std::vector<std::vector<Delivery>>& boxes) {
+void Worker::post_outboxes(std::vector<std::vector<Delivery>>& boxes,
+                           std::vector<std::vector<broker::ForwardItem>>& forwards) {
+  for (std::size_t n = 0; n < forwards.size(); ++n) {
+    if (forwards[n].empty()) continue;
+    auto batch = std::move(forwards[n]);
+    forwards[n].clear();
+    node_.forwarder->forward(static_cast<broker::NodeIndex>(n), std::move(batch));
+  }
   for (std::uint32_t w = 0; w < boxes.size(); ++w) {
     if (boxes[w].empty()) continue;
     auto batch = std::move(boxes[w]);
@@ -270,11 +291,35 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
 
 // ---------------------------------------------------------------- publish
 
+std::vector<broker::ForwardItem>& Worker::forward_outbox(broker::NodeIndex node) {
+  if (forward_outbox_.size() <= node) forward_outbox_.resize(node + 1u);
+  return forward_outbox_[node];
+}
+
+bool Worker::apply_retained(const mqtt::MessagePtr& m) {
+  // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
+  auto r = node_.retainer.retain(m);
+  if (r == broker::Retainer::RetainResult::Stored) metrics::inc(metrics_.messages_retained);
+  if (r != broker::Retainer::RetainResult::Stored && r != broker::Retainer::RetainResult::Cleared) {
+    return false;
+  }
+  auto* b = store_batch();
+  if (b == nullptr) return false;
+  if (m->payload.empty()) {
+    b->erase_retained(m->topic);
+  } else {
+    b->put_retained(*m);
+  }
+  return true;
+}
+
 session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
                                        std::string_view publisher_client_id) {
   session::PublishResult result;
   matches_.clear();
-  node_.broker.match(*m, publisher_client_id, matches_);
+  remote_matches_.clear();
+  broker::Forwarder* forwarder = node_.forwarder;
+  node_.broker.match(*m, publisher_client_id, matches_, forwarder ? &remote_matches_ : nullptr);
   const bool retain = m->retain && config().retainer.enable;
   if (node_.durable && m->qos != mqtt::QoS::AtMostOnce &&
       node_.store->health() != storage::Health::Ok) {
@@ -289,27 +334,67 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
       return result;
     }
   }
-  if (retain) {
-    // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
-    if (node_.retainer.retain(m) == broker::Retainer::RetainResult::Stored) {
-      metrics::inc(metrics_.messages_retained);
-    }
-    if (auto* b = store_batch()) {
-      if (m->payload.empty()) {
-        b->erase_retained(m->topic);
-      } else {
-        b->put_retained(*m);
-      }
-      result.stored = true;
-    }
-  }
+  if (retain) result.stored = apply_retained(m);
   for (auto& match : matches_) {
     auto worker = match.ref.worker;
     session::route(m, std::move(match), outbox_[worker], result, *this);
   }
+  if (forwarder != nullptr) {
+    for (auto& r : remote_matches_) {
+      forward_outbox(r.node).push_back({m, r.direct, std::move(r.shares), false});
+    }
+    result.matched += remote_matches_.size();
+    if (retain && !m->topic.starts_with("$SYS/")) {
+      // Every node keeps every retained message (last writer wins, Retainer::retain).
+      peers_.clear();
+      forwarder->peers(peers_);
+      for (auto n : peers_) {
+        auto& box = forward_outbox(n);
+        if (box.empty() || box.back().msg != m) box.push_back({m, false, {}, false});
+        box.back().store_retained = true;
+      }
+    }
+    if (!remote_matches_.empty() || retain) schedule_end_of_turn();
+  }
   if (!matches_.empty()) schedule_end_of_turn();
   metrics::inc(metrics_.messages_delivered, matches_.size());
   return result;
+}
+
+void Worker::post_from_peer(std::vector<broker::ForwardItem>&& items) {
+  post([this, items = std::move(items)]() mutable { dispatch_from_peer(items); });
+}
+
+// A peer's messages are this node's to deliver as if published here, except that the
+// peer already chose the shared-group members: here only plain subscribers match, and
+// each group the peer picked this node for gets one local member.
+void Worker::dispatch_from_peer(std::vector<broker::ForwardItem>& items) {
+  session::PublishResult ignored;
+  for (auto& item : items) {
+    const mqtt::MessagePtr& m = item.msg;
+    metrics::inc(metrics_.messages_forward_received);
+    if (item.store_retained && config().retainer.enable) apply_retained(m);
+    if (item.direct) {
+      matches_.clear();
+      node_.broker.match(*m, {}, matches_, nullptr, true);
+      for (auto& match : matches_) {
+        auto worker = match.ref.worker;
+        session::route(m, std::move(match), outbox_[worker], ignored, *this);
+      }
+      metrics::inc(metrics_.messages_delivered, matches_.size());
+    }
+    for (const auto& share : item.shares) {
+      broker::Match match;
+      if (!node_.broker.redispatch(*share, *m, {}, match)) {
+        metrics::inc(metrics_.messages_dropped_no_subscribers);  // the member went meanwhile
+        continue;
+      }
+      auto worker = match.ref.worker;
+      session::route(m, std::move(match), outbox_[worker], ignored, *this);
+      metrics::inc(metrics_.messages_delivered);
+    }
+  }
+  schedule_end_of_turn();
 }
 
 void Worker::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
@@ -647,6 +732,7 @@ void Worker::publish_pending_will(Session& s) {
   auto will = std::make_shared<mqtt::Message>(**s.pending_will);
   s.pending_will.reset();
   will->received_at = now();
+  if (will->retain) will->received_at_ms = mqtt::wall_ms_now();
   metrics::inc(metrics_.wills_published);
   publish(will, s.client_id());
 }

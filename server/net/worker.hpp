@@ -48,6 +48,9 @@ class Worker final : public session::Hub {
   // --- any thread ---
   void post(std::function<void()> task);
   void post_deliveries(std::vector<session::Delivery>&& batch);
+  // Messages a peer forwarded (the cluster calls it from its threads): matched against
+  // this node's subscribers on this worker, in the order given.
+  void post_from_peer(std::vector<broker::ForwardItem>&& items);
   const metrics::Metrics& metrics_view() const { return metrics_; }
 
   // --- this worker's thread ---
@@ -109,7 +112,13 @@ class Worker final : public session::Hub {
   // Runs `f` once every delivery shipped so far has been handed to its worker.
   void after_shipped(std::function<void()> f);
   void flush_outboxes();
-  void post_outboxes(std::vector<std::vector<session::Delivery>>& boxes);
+  void post_outboxes(std::vector<std::vector<session::Delivery>>& boxes,
+                     std::vector<std::vector<broker::ForwardItem>>& forwards);
+  void dispatch_from_peer(std::vector<broker::ForwardItem>& items);
+  // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
+  // this turn's batch; true if it went into the batch.
+  bool apply_retained(const mqtt::MessagePtr& m);
+  std::vector<broker::ForwardItem>& forward_outbox(broker::NodeIndex node);
   void deliver_local(std::vector<session::Delivery>& batch);
 
   session::Session* create_session(const std::string& client_id);
@@ -142,7 +151,10 @@ class Worker final : public session::Hub {
   bool inbox_scheduled_ = false;                       // guarded by inbox_mutex_
 
   std::vector<std::vector<session::Delivery>> outbox_;  // per target worker
+  std::vector<std::vector<broker::ForwardItem>> forward_outbox_;  // per peer (NodeIndex)
   std::vector<broker::Match> matches_;
+  std::vector<broker::RemoteMatch> remote_matches_;
+  std::vector<broker::NodeIndex> peers_;
   std::vector<std::shared_ptr<Connection>> dirty_;
   bool end_of_turn_scheduled_ = false;
 
@@ -177,6 +189,7 @@ class Worker final : public session::Hub {
   struct Deferred {
     std::uint64_t ticket = 0;
     std::vector<std::vector<session::Delivery>> outboxes;  // per target worker
+    std::vector<std::vector<broker::ForwardItem>> forwards;  // per peer
     std::vector<const mqtt::Message*> depends;
     std::vector<std::function<void()>> after;  // after_shipped() callbacks
   };

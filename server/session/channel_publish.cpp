@@ -110,6 +110,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     msg->qos = p.qos;
     msg->retain = p.retain;
     msg->received_at = hub_.now();
+    if (p.retain) msg->received_at_ms = mqtt::wall_ms_now();  // see Retainer::retain
     msg->publisher = session_->id();
     if (is_v5()) {
       msg->message_expiry_interval = p.props.message_expiry_interval;
