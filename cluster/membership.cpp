@@ -96,6 +96,18 @@ void Membership::leave(TimePoint now) {
   queue_.clear();
 }
 
+bool Membership::force_leave(const std::string& id, TimePoint now) {
+  if (left_) return false;
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.member.state == MemberState::Left) return false;
+  MemberUpdate u{it->second.member.address, it->second.member.incarnation, MemberState::Left};
+  const bool was_up = it->second.member.state == MemberState::Alive ||
+                      it->second.member.state == MemberState::Suspect;
+  apply(u, Merge::Gossip, now);
+  if (!was_up) enqueue(u);  // a dead member's tombstone turns Left everywhere too
+  return true;
+}
+
 Membership::Handled Membership::handle(const Message& m, TimePoint now) {
   if (m.cluster != options_.cluster_name) {
     ++stats_.dropped;

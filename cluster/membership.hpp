@@ -172,6 +172,12 @@ class Membership {
   // delivering take_outgoing() for a moment before it stops.
   void leave(TimePoint now);
 
+  // Declares the member `id` (name@host) gone for good on its behalf (an operator's
+  // force-leave of a node that will not come back): Left at its incarnation here, and by
+  // gossip everywhere. A node that is in fact alive refutes it and stays. False if `id` is
+  // unknown, this node, or already Left.
+  bool force_leave(const std::string& id, TimePoint now);
+
   // One message from the network.
   Handled handle(const Message& message, TimePoint now);
   // Runs the timers due at `now`; call it at next_deadline() (earlier is harmless).

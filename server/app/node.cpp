@@ -12,6 +12,7 @@
 #include <future>
 #include <thread>
 
+#include "cluster/cluster.hpp"
 #include "common/log.hpp"
 #include "net/listener.hpp"
 #include "net/node_state.hpp"
@@ -120,7 +121,57 @@ struct Node::Impl {
     });
   }
 
+  // The cluster's view of this node (ClusterHooks): everything it asks runs on the
+  // workers, reached by posts.
+  cluster::ClusterHooks cluster_hooks() {
+    cluster::ClusterHooks h;
+    h.broker = &state.broker;
+    h.dispatch = [this](std::uint32_t lane, std::vector<broker::ForwardItem>&& items) {
+      state.workers[lane % state.workers.size()]->post_from_peer(std::move(items));
+    };
+    h.retained = [this](std::vector<mqtt::MessagePtr>& out) {
+      state.retainer.for_each([&](const mqtt::MessagePtr& m) {
+        if (!m->topic.starts_with("$SYS/")) out.push_back(m);
+      });
+    };
+    h.takeover = [this](const std::string& client_id, bool clean_start) {
+      cluster::rpc::TakeoverReply reply;
+      net::SessionRegistry::Entry e;
+      {
+        std::lock_guard lock(state.registry.mutex);
+        auto it = state.registry.entries.find(client_id);
+        if (it == state.registry.entries.end()) return reply;
+        e = it->second;
+      }
+      auto done = std::make_shared<std::promise<cluster::rpc::TakeoverReply>>();
+      auto result = done->get_future();
+      net::Worker* w = state.workers[e.worker].get();
+      w->post([w, done, sid = e.session, clean_start] {
+        cluster::rpc::TakeoverReply r;
+        r.session = w->hand_over(sid, clean_start, r.found);
+        done->set_value(std::move(r));
+      });
+      if (result.wait_for(std::chrono::seconds(3)) != std::future_status::ready) return reply;
+      return result.get();
+    };
+    h.local_client_ids = [this] {
+      std::vector<std::string> ids;
+      std::lock_guard lock(state.registry.mutex);
+      ids.reserve(state.registry.entries.size());
+      for (const auto& [id, e] : state.registry.entries) ids.push_back(id);
+      return ids;
+    };
+    h.revoke = [this](const std::string& client_id) {
+      for (auto& w : state.workers) {
+        net::Worker* wp = w.get();
+        wp->post([wp, client_id] { wp->revoke(client_id); });
+      }
+    };
+    return h;
+  }
+
   net::NodeState state;
+  std::unique_ptr<cluster::Cluster> cluster;
   std::vector<std::unique_ptr<net::Listener>> listeners;
   bool started = false;
   bool stopped = false;
@@ -144,6 +195,11 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   } else {
     impl_->state.store = std::make_unique<storage::MemoryStore>();
   }
+  // Before the sessions are restored: their subscriptions are routes the peers must learn.
+  impl_->cluster = std::make_unique<cluster::Cluster>(impl_->state.config, impl_->cluster_hooks());
+  impl_->state.broker.set_route_sink(impl_->cluster.get());
+  impl_->state.forwarder = impl_->cluster.get();
+  impl_->state.directory = impl_->cluster.get();
 }
 
 Node::~Node() { shutdown(); }
@@ -168,6 +224,7 @@ void Node::start() {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
   }
   for (auto& w : s.workers) w->start();
+  impl_->cluster->start();  // throws naming cluster.rpc.bind
   for (auto& l : impl_->listeners) {
     l->start();
     logger()->info("listener {} on port {}", l->name(), l->port());
@@ -243,6 +300,8 @@ void Node::shutdown() {
   // give the deliveries a moment to reach subscribers that are still connected.
   on_all([](net::Worker& w) { w.publish_wills_for_shutdown(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The wills have gone to the peers too; nothing more leaves for or comes from them.
+  impl_->cluster->stop();
   // Phase two: DISCONNECT 0x8B to MQTT 5 clients, then close.
   on_all([](net::Worker& w) { w.kick_all(mqtt::ReasonCode::ServerShuttingDown); });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);

@@ -32,6 +32,8 @@ namespace emqxd::metrics {
   X(client_disconnected)           \
   X(client_auth_failure)           \
   X(client_takeover)               \
+  X(session_taken_over_in)         \
+  X(session_taken_over_out)        \
   X(connections_refused)           \
   X(packets_malformed)             \
   X(protocol_errors)               \

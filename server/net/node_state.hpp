@@ -14,6 +14,7 @@
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "config/config.hpp"
+#include "session/session_state.hpp"
 #include "storage/store.hpp"
 
 namespace emqxd::net {
@@ -54,6 +55,9 @@ struct NodeState {
   // The cluster (set before the workers start; null on a node with clustering off): takes
   // the messages matched by peers' routes.
   broker::Forwarder* forwarder = nullptr;
+  // The cluster's session registry (same lifetime; null without clustering): a CONNECT is
+  // first claimed there, so that a session held by another node is taken over.
+  session::SessionDirectory* directory = nullptr;
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<std::uint64_t> next_client_id{1};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

@@ -448,6 +448,185 @@ Session* Worker::create_session(const std::string& client_id) {
 }
 
 void Worker::open_session(Channel& ch, const std::string& client_id, bool clean_start) {
+  session::SessionDirectory* dir = node_.directory;
+  if (dir == nullptr || !dir->active()) {
+    open_local(ch, client_id, clean_start);
+    return;
+  }
+  // The cluster first: another node may hold the session, or the connection, of this id.
+  auto token = next_claim_++;
+  claiming_[&ch] = token;
+  dir->claim(client_id, clean_start, [this, ch = &ch, token, client_id, clean_start](session::Claim c) {
+    post([this, ch, token, client_id, clean_start, c = std::move(c)]() mutable {
+      on_claimed(ch, token, client_id, clean_start, std::move(c));
+    });
+  });
+}
+
+void Worker::on_claimed(Channel* ch, std::uint64_t token, const std::string& client_id,
+                        bool clean_start, session::Claim claim) {
+  auto it = claiming_.find(ch);
+  const bool waiting = it != claiming_.end() && it->second == token;
+  if (waiting) claiming_.erase(it);
+  if (claim.session && !clean_start) install(std::move(*claim.session));
+  if (waiting) open_local(*ch, client_id, clean_start);
+  // else the channel closed meanwhile: a session handed over waits here, offline.
+}
+
+void Worker::install(session::SessionState&& st) {
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    if (node_.registry.entries.count(st.client_id) != 0) {
+      // This node holds a session of the id too (a split brain healed): it stays.
+      logger()->warn("client_id={} a session handed over from another node is dropped: this "
+                     "node holds one already", st.client_id);
+      return;
+    }
+  }
+  Session* s = create_session(st.client_id);
+  s->expiry_interval = st.expiry_interval;
+  if (config().mqtt.backpressure) s->enable_pressure(config().mqtt.max_mqueue_len);
+  storage::Batch* b = st.expiry_interval != 0 ? store_batch() : nullptr;
+  if (b != nullptr) {
+    s->store_uid = next_store_seq();
+    b->put_session({st.client_id, s->store_uid, st.expiry_interval, mqtt::wall_ms_now(),
+                    st.protocol_version});
+  }
+  for (auto& sub : st.subscriptions) {
+    node_.broker.subscribe(sub.filter, {id_, s->id()}, sub.options, sub.subscription_id,
+                           s->pressure, s->store_uid);
+    s->subscriptions[sub.filter] = session::SubscriptionState{sub.options, sub.subscription_id};
+    if (b != nullptr) b->put_subscription({s->store_uid, sub.filter, sub.options, sub.subscription_id});
+  }
+  for (auto& x : st.deliveries) {
+    Delivery d;
+    d.session = s->id();
+    d.msg = std::move(x.msg);
+    d.qos = x.qos;
+    d.retain = x.retain;
+    d.subscription_ids = std::move(x.subscription_ids);
+    if (!x.share.empty()) d.share = std::make_shared<const std::string>(std::move(x.share));
+    using Kind = session::SessionState::Delivery::Kind;
+    if (b != nullptr && d.qos != mqtt::QoS::AtMostOnce) {
+      d.store_seq = next_store_seq();
+      storage::DeliveryRecord r;
+      r.uid = s->store_uid;
+      r.seq = d.store_seq;
+      // A PUBREL-only entry keeps no message; storage wants one: an empty stand-in.
+      r.msg = d.msg ? d.msg : std::make_shared<const mqtt::Message>();
+      r.qos = d.qos;
+      r.retain = d.retain;
+      r.subscription_ids = d.subscription_ids;
+      if (d.share) r.share = *d.share;
+      b->put_delivery(r);
+      if (x.kind != Kind::Queued) {
+        b->update_delivery_state(s->store_uid, d.store_seq, x.packet_id,
+                                 x.kind == Kind::PubRel          ? storage::OutState::WaitPubComp
+                                 : d.qos == mqtt::QoS::AtLeastOnce ? storage::OutState::WaitPubAck
+                                                                   : storage::OutState::WaitPubRec);
+      }
+    }
+    if (x.kind == Kind::Queued) {
+      s->queue.push_back(std::move(d));
+      continue;
+    }
+    session::Inflight f;
+    f.packet_id = x.packet_id;
+    f.state = x.kind == Kind::PubRel            ? session::OutState::WaitPubComp
+              : d.qos == mqtt::QoS::AtLeastOnce ? session::OutState::WaitPubAck
+                                                : session::OutState::WaitPubRec;
+    if (s->inflight.in_use(f.packet_id)) continue;
+    f.d = std::move(d);
+    s->inflight.push_back(std::move(f));
+  }
+  auto now = this->now();
+  for (auto id : st.awaiting_rel) {
+    s->awaiting_rel[id] = now;
+    if (b != nullptr) b->put_awaiting_rel({s->store_uid, id, mqtt::wall_ms_now()});
+  }
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    node_.registry.entries[st.client_id] = {s->id(), id_, false};
+  }
+  metrics::inc(metrics_.session_taken_over_in);
+  go_offline(sessions_[s->id()]);
+}
+
+std::optional<session::SessionState> Worker::hand_over(std::uint64_t sid, bool clean_start,
+                                                       bool& found) {
+  auto it = sessions_.find(sid);
+  found = it != sessions_.end();
+  if (!found) return std::nullopt;
+  Session& s = *it->second.session;
+  if (s.channel != nullptr) {
+    metrics::inc(metrics_.client_takeover);
+    Channel* old = s.channel;
+    old->kick(mqtt::ReasonCode::SessionTakenOver);  // [MQTT-3.1.4-3]
+    old->detach();
+    publish_event(*old, false);
+  }
+  if (it->second.timer) it->second.timer->cancel();
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    auto r = node_.registry.entries.find(s.client_id());
+    if (r != node_.registry.entries.end() && r->second.session == sid) node_.registry.entries.erase(r);
+  }
+  if (clean_start || s.expiry_interval == 0) {
+    discard(sid);  // [MQTT-3.1.2-4]: it ends here, will and all
+    return std::nullopt;
+  }
+  // It goes on elsewhere: a will waiting for its delay is not published
+  // [MQTT-3.1.3-9], and nothing is handed to other members of its shared groups.
+  s.pending_will.reset();
+  session::SessionState st;
+  st.client_id = s.client_id();
+  st.expiry_interval = s.expiry_interval;
+  st.protocol_version = 5;
+  for (const auto& [filter, sub] : s.subscriptions) {
+    st.subscriptions.push_back({filter, sub.opts, sub.subscription_id});
+  }
+  using Kind = session::SessionState::Delivery::Kind;
+  auto add = [&](Kind kind, std::uint16_t packet_id, const Delivery& d) {
+    session::SessionState::Delivery x;
+    x.kind = kind;
+    x.packet_id = packet_id;
+    x.qos = d.qos;
+    x.retain = d.retain;
+    x.subscription_ids = d.subscription_ids;
+    if (d.share) x.share = *d.share;
+    x.msg = d.msg;
+    st.deliveries.push_back(std::move(x));
+  };
+  s.inflight.for_each([&](session::Inflight& f) {
+    add(f.state == session::OutState::WaitPubComp ? Kind::PubRel : Kind::Inflight, f.packet_id, f.d);
+  });
+  s.queue.for_each([&](Delivery& d) { add(Kind::Queued, 0, d); });
+  for (const auto& [id, at] : s.awaiting_rel) st.awaiting_rel.push_back(id);
+  broker::SubscriberRef ref{id_, sid};
+  for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
+  if (s.store_uid != 0) {
+    if (auto* b = store_batch()) b->erase_session(s.store_uid);
+  }
+  extract(sid);
+  metrics::inc(metrics_.session_taken_over_out);
+  return st;
+}
+
+void Worker::revoke(const std::string& client_id) {
+  std::uint64_t sid = 0;
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    auto r = node_.registry.entries.find(client_id);
+    if (r == node_.registry.entries.end() || r->second.worker != id_) return;
+    sid = r->second.session;
+  }
+  auto it = sessions_.find(sid);
+  if (it != sessions_.end() && it->second.session->channel != nullptr) {
+    it->second.session->channel->kick(mqtt::ReasonCode::SessionTakenOver);
+  }
+}
+
+void Worker::open_local(Channel& ch, const std::string& client_id, bool clean_start) {
   std::unique_lock lock(node_.registry.mutex);
   auto it = node_.registry.entries.find(client_id);
   if (it == node_.registry.entries.end()) {
@@ -493,7 +672,7 @@ void Worker::retry_open(Channel* ch, std::string client_id, bool clean_start, in
     if (busy) {
       retry_open(ch, client_id, clean_start, attempt + 1);
     } else {
-      open_session(*ch, client_id, clean_start);
+      open_local(*ch, client_id, clean_start);
     }
   });
 }
@@ -631,6 +810,7 @@ void Worker::channel_closed(Channel& ch, Session* s) {
   if (s == nullptr) {
     // Forget a pending open for this channel, wherever it waits.
     retrying_.erase(&ch);
+    claiming_.erase(&ch);
     for (auto it = connecting_.begin(); it != connecting_.end();) {
       it = it->second == &ch ? connecting_.erase(it) : std::next(it);
     }
@@ -715,6 +895,7 @@ void Worker::discard(std::uint64_t sid) {
   auto owned = extract(sid);
   if (!owned) return;
   Session& s = *owned;
+  if (node_.directory != nullptr && node_.directory->active()) node_.directory->release(s.client_id());
   if (s.store_uid != 0) {
     if (auto* b = store_batch()) b->erase_session(s.store_uid);
   }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -83,6 +84,14 @@ class Worker final : public session::Hub {
   std::uint64_t next_store_seq() override;
   std::uint64_t await_commit(session::Channel& ch, const mqtt::Message* published) override;
 
+  // --- the cluster's session calls (this worker's thread) ---
+  // Hands the session `sid` of `client_id` over to another node: its connection closes
+  // with 0x8E and the session leaves this node; nullopt when there is none to hand over
+  // (`found` says whether there was a session: with clean_start, or expiry 0, it ends).
+  std::optional<session::SessionState> hand_over(std::uint64_t sid, bool clean_start, bool& found);
+  // `client_id` connected to another node since: its connection here closes (0x8E).
+  void revoke(const std::string& client_id);
+
   // Before start(): a session restored from storage, offline since `went_offline`.
   void adopt(std::unique_ptr<session::Session> s, std::chrono::steady_clock::time_point went_offline);
   // This worker's thread: commits what the current turn recorded (also at shutdown).
@@ -122,6 +131,12 @@ class Worker final : public session::Hub {
   void deliver_local(std::vector<session::Delivery>& batch);
 
   session::Session* create_session(const std::string& client_id);
+  // CONNECT: local once the cluster, if any, has been asked (on_claimed).
+  void open_local(session::Channel& ch, const std::string& client_id, bool clean_start);
+  void on_claimed(session::Channel* ch, std::uint64_t token, const std::string& client_id,
+                  bool clean_start, session::Claim claim);
+  // A session another node handed over becomes an offline session here.
+  void install(session::SessionState&& state);
   void retry_open(session::Channel* ch, std::string client_id, bool clean_start, int attempt);
   void takeover(std::string client_id, std::uint64_t sid, std::uint32_t to, bool clean_start);
   void barrier_ack(std::uint64_t move_id);
@@ -161,6 +176,8 @@ class Worker final : public session::Hub {
   std::unordered_set<Connection*> connections_;
   std::unordered_map<std::uint64_t, SessionSlot> sessions_;
   std::unordered_map<std::string, session::Channel*> connecting_;  // waiting for takeover
+  std::unordered_map<session::Channel*, std::uint64_t> claiming_;  // waiting for the cluster
+  std::uint64_t next_claim_ = 1;
   std::unordered_set<session::Channel*> retrying_;  // waiting for another takeover to end
   std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
   std::unordered_map<std::uint64_t, Move> moves_;

@@ -1,0 +1,555 @@
+#include "cluster/cluster.hpp"
+
+#include <chrono>
+#include <future>
+#include <random>
+
+#include "cluster/json.hpp"
+#include "cluster/peer_link.hpp"
+#include "common/log.hpp"
+
+namespace emqxd::cluster {
+
+namespace {
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("cluster");
+  return l;
+}
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(mqtt::wall_ms_now());
+}
+
+MembershipOptions options_from(const config::ClusterConfig& c) {
+  MembershipOptions o;
+  o.cluster_name = c.name;
+  o.probe_interval = c.probe_interval;
+  o.probe_timeout = c.probe_timeout;
+  o.indirect_probes = c.indirect_probes;
+  o.suspicion_multiplier = c.suspicion_multiplier;
+  o.retransmit_multiplier = c.retransmit_multiplier;
+  o.gossip_interval = c.gossip_interval;
+  o.gossip_fanout = c.gossip_fanout;
+  o.push_pull_interval = c.push_pull_interval;
+  o.reconnect_interval = c.reconnect_interval;
+  o.autoheal = c.autoheal;
+  o.autoclean = c.autoclean;
+  return o;
+}
+
+// This node's address: node.name gives name@host, cluster.rpc.bind the port.
+NodeAddress self_address(const config::Config& cfg) {
+  auto a = NodeAddress::parse(cfg.node.name);
+  if (!a) throw std::runtime_error("node.name: '" + cfg.node.name + "' is not name@host");
+  const auto& bind = cfg.cluster.rpc_bind;
+  auto colon = bind.rfind(':');
+  if (colon != std::string::npos) {
+    try {
+      a->port = static_cast<std::uint16_t>(std::stoul(bind.substr(colon + 1)));
+    } catch (const std::exception&) {
+      throw std::runtime_error("cluster.rpc.bind: '" + bind + "' has no port");
+    }
+  }
+  return *a;
+}
+
+rpc::TlsOptions tls_from(const config::ClusterRpcSsl& s) {
+  rpc::TlsOptions t;
+  t.enable = s.enable;
+  t.certfile = s.certfile;
+  t.keyfile = s.keyfile;
+  t.cacertfile = s.cacertfile;
+  t.verify_peer = s.verify != "verify_none";
+  return t;
+}
+}  // namespace
+
+Cluster::Cluster(const config::Config& cfg, ClusterHooks hooks)
+    : cfg_(cfg),
+      hooks_(std::move(hooks)),
+      self_(self_address(cfg)),
+      options_(options_from(cfg.cluster)),
+      transport_(tls_from(cfg.cluster.rpc_ssl)) {
+  by_index_.emplace_back();  // index 0 is "none" (this node, in route listings)
+  seed_ = std::random_device{}() ^ wall_ms();
+  membership_ = std::make_unique<Membership>(self_, wall_ms(), options_, seed_, Clock::now());
+  membership_incarnation_ = membership_->incarnation();
+}
+
+Cluster::~Cluster() { stop(); }
+
+void Cluster::start() {
+  transport_.serve(cfg_.cluster.rpc_bind, *this);
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+  for (int i = 0; i < kSessionThreads; ++i) {
+    session_threads_.emplace_back([this] { session_worker(); });
+  }
+  logger()->info("node {} serves the cluster RPC on {} (cluster {}, discovery {})",
+                 self_.to_string(), cfg_.cluster.rpc_bind, options_.cluster_name,
+                 cfg_.cluster.discovery_strategy);
+  if (cfg_.cluster.discovery_strategy == "static" && !cfg_.cluster.static_seeds.empty()) {
+    std::vector<NodeAddress> seeds;
+    for (const auto& s : cfg_.cluster.static_seeds) {
+      if (auto a = NodeAddress::parse(s)) seeds.push_back(*a);
+    }
+    post([this, seeds] {
+      membership_->join(seeds, Clock::now());
+      pump();
+    });
+  }
+}
+
+void Cluster::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  session_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& t : session_threads_) t.join();
+  session_threads_.clear();
+  std::vector<std::shared_ptr<PeerLink>> links;
+  {
+    std::lock_guard lock(routes_mutex_);
+    links.swap(links_);
+  }
+  {
+    std::lock_guard lock(peers_mutex_);
+    for (auto& p : by_index_) {
+      if (p) p->link.reset();
+    }
+  }
+  links.clear();  // joins the link threads
+  if (started_) transport_.stop();
+}
+
+// ---------------------------------------------------------------- the cluster thread
+
+void Cluster::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_all();
+}
+
+template <class F>
+auto Cluster::on_loop(F&& f) -> decltype(f()) {
+  using R = decltype(f());
+  auto task = std::make_shared<std::packaged_task<R()>>(std::forward<F>(f));
+  auto result = task->get_future();
+  post([task] { (*task)(); });
+  if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return R{};
+  return result.get();
+}
+
+void Cluster::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    cv_.wait_until(lock, membership_->next_deadline(),
+                   [&] { return stopping_ || !tasks_.empty(); });
+    if (stopping_) break;
+    auto tasks = std::move(tasks_);
+    tasks_.clear();
+    lock.unlock();
+    for (auto& t : tasks) t();
+    membership_->tick(Clock::now());
+    pump();
+    lock.lock();
+  }
+}
+
+void Cluster::pump() {
+  for (auto& out : membership_->take_outgoing()) {
+    transport_.send(out.to, out.message, options_.probe_timeout);
+  }
+  for (const auto& e : membership_->take_events()) on_event(e);
+  membership_incarnation_ = membership_->incarnation();
+}
+
+void Cluster::on_event(const MemberEvent& e) {
+  using K = MemberEvent::Kind;
+  logger()->info("member {} {} (incarnation {})", e.node.to_string(), to_string(e.kind),
+                 e.incarnation);
+  auto p = peer_for(e.node);
+  bool live = e.kind == K::Up || e.kind == K::Suspect || e.kind == K::Recovered ||
+              e.kind == K::Moved;
+  std::shared_ptr<PeerLink> old;
+  std::shared_ptr<PeerLink> fresh;
+  {
+    std::lock_guard lock(peers_mutex_);
+    p->address = e.node;
+    p->state = e.kind == K::Suspect ? MemberState::Suspect
+               : e.kind == K::Down  ? MemberState::Dead
+               : e.kind == K::Left  ? MemberState::Left
+                                    : MemberState::Alive;
+    if (!live || e.kind == K::Moved || (e.kind == K::Up)) {
+      old = std::move(p->link);
+      p->link.reset();
+    }
+    if (live && !p->link) {
+      fresh = std::make_shared<PeerLink>(*this, p->index, e.node, 0);
+      p->link = fresh;
+    }
+  }
+  set_live(*p, live);
+  if (old) {
+    std::lock_guard lock(routes_mutex_);
+    std::erase(links_, old);
+  }
+  if (fresh) {
+    {
+      std::lock_guard lock(routes_mutex_);
+      links_.push_back(fresh);
+    }
+    fresh->start();
+  }
+  if (old) {
+    forward_sent_.fetch_add(old->sent(), std::memory_order_relaxed);
+    forward_dropped_.fetch_add(old->dropped(), std::memory_order_relaxed);
+    old.reset();  // joins its thread
+  }
+  {
+    std::lock_guard lock(p->apply_mutex);
+    p->accepting = live;
+    if (!live) {
+      if (p->reader != nullptr) p->reader->cancel();
+      p->reader = nullptr;
+      p->best = {0, 0};
+    }
+  }
+  if (!live) {
+    // Its routes go everywhere at once: it gets nothing more from this node.
+    hooks_.broker->drop_remote_routes(p->index);
+    if (e.kind == K::Left) {
+      std::lock_guard lock(registry_mutex_);
+      std::erase_if(registry_, [&](const auto& kv) { return kv.second.owner.id() == p->id; });
+    }
+  }
+  // Registry shards move with membership: every node registers its sessions again.
+  reregister_ = true;
+  session_cv_.notify_all();
+}
+
+void Cluster::reset_membership() {
+  auto inc = std::max<std::uint64_t>(membership_->incarnation() + 1, wall_ms());
+  membership_ = std::make_unique<Membership>(self_, inc, options_, ++seed_, Clock::now());
+  membership_incarnation_ = inc;
+}
+
+// ---------------------------------------------------------------- peers
+
+std::shared_ptr<Cluster::Peer> Cluster::peer_for(const NodeAddress& a) {
+  std::string id = a.id();
+  std::lock_guard lock(peers_mutex_);
+  if (auto it = index_.find(id); it != index_.end()) return by_index_[it->second];
+  if (by_index_.size() > 0xFFFF) throw std::runtime_error("cluster: too many nodes");
+  auto p = std::make_shared<Peer>();
+  p->index = static_cast<broker::NodeIndex>(by_index_.size());
+  p->id = id;
+  p->address = a;
+  by_index_.push_back(p);
+  index_[id] = p->index;
+  return p;
+}
+
+std::shared_ptr<Cluster::Peer> Cluster::peer_at(broker::NodeIndex i) const {
+  std::lock_guard lock(peers_mutex_);
+  return i < by_index_.size() ? by_index_[i] : nullptr;
+}
+
+std::string Cluster::name_of(broker::NodeIndex i) const {
+  if (i == 0) return self_.id();
+  auto p = peer_at(i);
+  return p ? p->id : std::string();
+}
+
+void Cluster::set_live(Peer& p, bool live) {
+  std::lock_guard lock(peers_mutex_);
+  auto it = std::find(live_.begin(), live_.end(), p.index);
+  if (live && it == live_.end()) live_.push_back(p.index);
+  if (!live && it != live_.end()) live_.erase(it);
+  live_peers_.store(live_.size(), std::memory_order_relaxed);
+}
+
+void Cluster::peers(std::vector<broker::NodeIndex>& out) const {
+  std::lock_guard lock(peers_mutex_);
+  out.insert(out.end(), live_.begin(), live_.end());
+}
+
+// ---------------------------------------------------------------- routes and forwards
+
+void Cluster::add(std::string_view filter, std::string_view group) {
+  std::lock_guard lock(routes_mutex_);
+  local_routes_.emplace(std::string(filter), std::string(group));
+  for (auto& l : links_) l->push_delta(true, {std::string(filter), std::string(group)});
+}
+
+void Cluster::remove(std::string_view filter, std::string_view group) {
+  std::lock_guard lock(routes_mutex_);
+  local_routes_.erase({std::string(filter), std::string(group)});
+  for (auto& l : links_) l->push_delta(false, {std::string(filter), std::string(group)});
+}
+
+std::vector<broker::Route> Cluster::snapshot_for(PeerLink& link) {
+  std::lock_guard lock(routes_mutex_);
+  link.drop_deltas();
+  std::vector<broker::Route> out;
+  out.reserve(local_routes_.size());
+  for (const auto& [f, g] : local_routes_) out.push_back({f, g});
+  return out;
+}
+
+void Cluster::forward(broker::NodeIndex node, std::vector<broker::ForwardItem>&& items) {
+  std::shared_ptr<PeerLink> link;
+  if (auto p = peer_at(node)) {
+    std::lock_guard lock(peers_mutex_);
+    link = p->link;
+  }
+  if (!link) {
+    forward_dropped_.fetch_add(items.size(), std::memory_order_relaxed);
+    return;
+  }
+  link->push(std::move(items));
+}
+
+// ---------------------------------------------------------------- inbound (gRPC threads)
+
+void Cluster::on_membership(Message&& m) {
+  post([this, m = std::move(m)] { membership_->handle(m, Clock::now()); });
+}
+
+void Cluster::on_link(rpc::LinkReader& reader) {
+  rpc::LinkEvent ev;
+  if (!reader.read(ev) || !std::holds_alternative<rpc::LinkHello>(ev)) return;
+  const auto hello = std::get<rpc::LinkHello>(ev);
+  if (hello.cluster != options_.cluster_name || hello.from.id() == self_.id()) return;
+  auto p = peer_for(hello.from);
+  const std::pair<std::uint64_t, std::uint64_t> stream{hello.incarnation, hello.stream};
+  {
+    std::lock_guard lock(p->apply_mutex);
+    // Not a member here (yet, or any more): the origin tries again until it is.
+    if (!p->accepting || stream <= p->best) return;
+    if (p->reader != nullptr) p->reader->cancel();  // an older stream of the same origin
+    p->reader = &reader;
+    p->best = stream;
+  }
+  if (!reader.accept()) return;
+  auto& broker = *hooks_.broker;
+  bool in_snapshot = false;
+  while (reader.read(ev)) {
+    std::lock_guard lock(p->apply_mutex);
+    if (p->reader != &reader) return;  // replaced, or the origin went down meanwhile
+    if (auto* s = std::get_if<rpc::LinkSnapshot>(&ev)) {
+      if (!in_snapshot) broker.begin_remote_snapshot(p->index);
+      in_snapshot = true;
+      broker.add_remote_routes(p->index, s->routes);
+      if (s->last) {
+        broker.end_remote_snapshot(p->index);
+        in_snapshot = false;
+      }
+    } else if (auto* d = std::get_if<rpc::LinkDelta>(&ev)) {
+      if (d->add) {
+        broker.add_remote_routes(p->index, {d->route});
+      } else {
+        broker.remove_remote_route(p->index, d->route);
+      }
+    } else if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
+      p->received.fetch_add(f->items.size(), std::memory_order_relaxed);
+      forward_received_.fetch_add(f->items.size(), std::memory_order_relaxed);
+      hooks_.dispatch(p->index, std::move(f->items));
+    }
+  }
+  std::lock_guard lock(p->apply_mutex);
+  if (p->reader == &reader) p->reader = nullptr;
+}
+
+// ---------------------------------------------------------------- control (API thread)
+
+api::ClusterControl::Outcome Cluster::join(const std::string& node) {
+  std::string why;
+  auto a = NodeAddress::parse(node, &why);
+  if (!a) return {400, "bad node address '" + node + "': " + why};
+  if (a->id() == self_.id()) return {400, "a node cannot join itself"};
+  bool posted = on_loop([&] {
+    if (membership_->has_left()) reset_membership();
+    std::vector<NodeAddress> seeds{*a};
+    membership_->join(seeds, Clock::now());
+    pump();
+    return true;
+  });
+  if (!posted) return {503, "the cluster is shutting down"};
+  const std::string id = a->id();
+  for (int i = 0; i < 50; ++i) {
+    {
+      std::lock_guard lock(peers_mutex_);
+      auto it = index_.find(id);
+      if (it != index_.end() && by_index_[it->second]->state == MemberState::Alive) {
+        return {200, "joined " + id};
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return {503, "no answer from " + a->to_string() +
+                   " within 5 s; still trying (is its cluster.rpc.bind reachable from here?)"};
+}
+
+api::ClusterControl::Outcome Cluster::leave() {
+  bool had = on_loop([&] {
+    bool any = membership_->live_count() > 1;
+    membership_->leave(Clock::now());
+    pump();
+    return any;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the Leave messages go out
+  on_loop([&] {
+    std::vector<std::shared_ptr<Peer>> all;
+    {
+      std::lock_guard lock(peers_mutex_);
+      for (auto& p : by_index_) {
+        if (p && (p->state == MemberState::Alive || p->state == MemberState::Suspect)) {
+          all.push_back(p);
+        }
+      }
+    }
+    for (auto& p : all) on_event(MemberEvent{MemberEvent::Kind::Left, p->address, 0});
+    reset_membership();
+    return true;
+  });
+  return {200, had ? "left the cluster" : "this node was not in a cluster"};
+}
+
+api::ClusterControl::Outcome Cluster::force_leave(const std::string& node) {
+  std::string why;
+  auto a = NodeAddress::parse(node, &why);
+  if (!a) return {400, "bad node address '" + node + "': " + why};
+  if (a->id() == self_.id()) return {400, "use leave to take this node out"};
+  bool done = on_loop([&] {
+    bool ok = membership_->force_leave(a->id(), Clock::now());
+    pump();
+    return ok;
+  });
+  if (!done) return {404, "unknown node " + a->id()};
+  return {200, a->id() + " removed from the cluster"};
+}
+
+std::string Cluster::status_json() {
+  struct Row {
+    std::string node, address, state;
+    std::uint64_t incarnation = 0;
+    bool self = false;
+    std::size_t routes = 0;
+    std::string link;
+  };
+  auto rows = on_loop([&] {
+    std::vector<Row> out;
+    std::size_t local = 0;
+    {
+      std::lock_guard lock(routes_mutex_);
+      local = local_routes_.size();
+    }
+    out.push_back({self_.id(), self_.to_string(), "alive", membership_->incarnation(), true, local,
+                   "up"});
+    for (const auto& m : membership_->members()) {
+      if (m.state == MemberState::Left) continue;
+      Row r;
+      r.node = m.address.id();
+      r.address = m.address.to_string();
+      r.state = std::string(to_string(m.state));
+      r.incarnation = m.incarnation;
+      std::shared_ptr<PeerLink> link;
+      broker::NodeIndex idx = 0;
+      {
+        std::lock_guard lock(peers_mutex_);
+        if (auto it = index_.find(r.node); it != index_.end()) {
+          idx = it->second;
+          link = by_index_[idx]->link;
+        }
+      }
+      r.routes = idx != 0 ? hooks_.broker->remote_route_count(idx) : 0;
+      r.link = link && link->connected() ? "up" : "down";
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+  auto st = stats();
+  auto bs = hooks_.broker->stats();
+  Json j;
+  j.begin_object();
+  j.key("name").string(options_.cluster_name);
+  j.key("self").string(self_.id());
+  j.key("members").begin_array();
+  for (const auto& r : rows) {
+    j.begin_object();
+    j.key("node").string(r.node);
+    j.key("address").string(r.address);
+    j.key("state").string(r.state);
+    j.key("incarnation").number(r.incarnation);
+    j.key("self").boolean(r.self);
+    j.key("routes").number(r.routes);
+    j.key("link").string(r.link);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("routes").begin_object();
+  j.key("local").number(bs.routes);
+  j.key("remote").number(bs.remote_routes);
+  j.end_object();
+  j.key("forward").begin_object();
+  j.key("sent").number(st.forward_sent);
+  j.key("received").number(st.forward_received);
+  j.key("dropped").number(st.forward_dropped);
+  j.end_object();
+  j.key("sessions").begin_object();
+  j.key("takeovers_in").number(st.takeovers_in);
+  j.key("takeovers_out").number(st.takeovers_out);
+  j.end_object();
+  j.end_object();
+  return j.take();
+}
+
+std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
+  std::vector<std::pair<std::string, broker::NodeIndex>> rows;
+  std::string filter = topic;
+  std::string group;
+  hooks_.broker->list_routes(filter, limit, [&](const broker::Route& r, broker::NodeIndex n) {
+    rows.emplace_back(r.group.empty() ? r.filter : broker::share_name(r.group, r.filter), n);
+  });
+  Json j;
+  j.begin_object();
+  j.key("data").begin_array();
+  for (const auto& [t, n] : rows) {
+    j.begin_object();
+    j.key("topic").string(t);
+    j.key("node").string(name_of(n));
+    j.end_object();
+  }
+  j.end_array();
+  j.key("meta").begin_object();
+  j.key("count").number(rows.size());
+  j.end_object();
+  j.end_object();
+  return j.take();
+}
+
+Cluster::Stats Cluster::stats() const {
+  Stats s;
+  s.forward_sent = forward_sent_.load(std::memory_order_relaxed);
+  s.forward_received = forward_received_.load(std::memory_order_relaxed);
+  s.forward_dropped = forward_dropped_.load(std::memory_order_relaxed);
+  s.takeovers_in = takeovers_in_.load(std::memory_order_relaxed);
+  s.takeovers_out = takeovers_out_.load(std::memory_order_relaxed);
+  std::lock_guard lock(peers_mutex_);
+  for (const auto& p : by_index_) {
+    if (p && p->link) {
+      s.forward_sent += p->link->sent();
+      s.forward_dropped += p->link->dropped();
+    }
+  }
+  return s;
+}
+
+}  // namespace emqxd::cluster

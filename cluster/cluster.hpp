@@ -1,0 +1,219 @@
+#pragma once
+// Cluster: this node's part of the masterless cluster (DESIGN.md, Cluster). It runs the
+// SWIM membership (membership.hpp) over the RPC transport, replicates this node's routes
+// to every live peer and keeps the broker's copy of theirs, forwards the messages the
+// broker matched to peers' routes, replicates retained messages, and answers the HTTP
+// API's cluster commands. The session registry and takeover live in cluster_sessions.cpp.
+//
+// Threads:
+// - The cluster thread owns the Membership: it feeds it the messages the transport
+//   receives and the time, sends what it says, and acts on its events (a peer Up: open a
+//   link; Down or Left: close it and drop its routes everywhere on this node).
+// - Each live peer has an outbound PeerLink with a thread of its own (peer_link.hpp).
+// - gRPC threads serve the inbound calls: a peer's Link stream applies its routes to the
+//   broker and hands its messages to a worker (hooks.dispatch) on the stream's thread.
+// - Worker threads call the RouteSink and Forwarder methods: they only enqueue.
+// Lock order: the broker's lock, then routes_mutex_, then a link's own mutex; nothing
+// takes the broker's lock while holding routes_mutex_.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "api/control.hpp"
+#include "broker/broker.hpp"
+#include "broker/ports.hpp"
+#include "cluster/membership.hpp"
+#include "cluster/rpc/transport.hpp"
+#include "session/session_state.hpp"
+#include "config/config.hpp"
+
+namespace emqxd::cluster {
+
+class PeerLink;
+
+// What the cluster needs from the node around it; app::Node fills it in.
+struct ClusterHooks {
+  broker::Broker* broker = nullptr;
+  // Hands messages a peer forwarded to a worker; the same lane always goes to the same
+  // worker, so that one peer's messages keep their order. Any thread.
+  std::function<void(std::uint32_t lane, std::vector<broker::ForwardItem>&&)> dispatch;
+  // Appends every retained message this node holds (for a peer's new stream). Any thread.
+  std::function<void(std::vector<mqtt::MessagePtr>&)> retained;
+
+  // Sessions (cluster_sessions.cpp). Called on gRPC threads; may block a little.
+  // The local session of `client_id`, if any, is closed (0x8E) and handed over (or
+  // discarded, with clean_start); the reply says whether there was one.
+  std::function<rpc::TakeoverReply(const std::string& client_id, bool clean_start)> takeover;
+  // The client ids of every session this node holds (connected or not).
+  std::function<std::vector<std::string>()> local_client_ids;
+  // `client_id` connected to another node since: close the local connection (0x8E).
+  std::function<void(const std::string& client_id)> revoke;
+};
+
+class Cluster final : public broker::RouteSink,
+                      public broker::Forwarder,
+                      public session::SessionDirectory,
+                      public api::ClusterControl,
+                      private rpc::Handler {
+ public:
+  Cluster(const config::Config& cfg, ClusterHooks hooks);
+  ~Cluster() override;
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Listens on cluster.rpc.bind (throws std::runtime_error naming the key and the address
+  // on failure), starts the cluster thread and, with the static strategy, joins the seeds.
+  void start();
+  // Stops everything (no Leave: peers find out by failure detection). Idempotent.
+  void stop();
+
+  const NodeAddress& self() const { return self_; }
+
+  // --- broker::RouteSink (worker threads, under the broker's lock) ---
+  void add(std::string_view filter, std::string_view group) override;
+  void remove(std::string_view filter, std::string_view group) override;
+
+  // --- broker::Forwarder (worker threads) ---
+  void forward(broker::NodeIndex node, std::vector<broker::ForwardItem>&& items) override;
+  void peers(std::vector<broker::NodeIndex>& out) const override;
+
+  // --- api::ClusterControl (the API thread) ---
+  Outcome join(const std::string& node) override;
+  Outcome leave() override;
+  Outcome force_leave(const std::string& node) override;
+  std::string status_json() override;
+  std::string routes_json(const std::string& topic, std::size_t limit) override;
+
+  // --- session::SessionDirectory (worker threads; cluster_sessions.cpp) ---
+  bool active() const override { return live_peers_.load(std::memory_order_relaxed) > 0; }
+  void claim(const std::string& client_id, bool clean_start,
+             std::function<void(session::Claim)> done) override;
+  void release(const std::string& client_id) override;
+
+  // Counters, for status and $SYS.
+  struct Stats {
+    std::uint64_t forward_sent = 0, forward_received = 0, forward_dropped = 0;
+    std::uint64_t takeovers_in = 0, takeovers_out = 0;
+  };
+  Stats stats() const;
+
+ private:
+  friend class PeerLink;
+  struct Peer {
+    broker::NodeIndex index = 0;
+    std::string id;
+    NodeAddress address;                    // guarded by peers_mutex_
+    MemberState state = MemberState::Dead;  // guarded by peers_mutex_
+    std::shared_ptr<PeerLink> link;         // guarded by peers_mutex_
+    // The inbound stream: applied under apply_mutex, so that dropping the peer's routes
+    // (Down) and applying its stream never interleave.
+    std::mutex apply_mutex;
+    bool accepting = false;             // guarded by apply_mutex: Alive or Suspect here
+    rpc::LinkReader* reader = nullptr;  // guarded by apply_mutex: the newest stream
+    std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // guarded: (incarnation, stream)
+    std::atomic<std::uint64_t> received{0};
+  };
+
+  // cluster thread
+  void run();
+  void post(std::function<void()> task);
+  // Runs `f` on the cluster thread and waits for its answer (API calls).
+  template <class F>
+  auto on_loop(F&& f) -> decltype(f());
+  void pump();
+  void on_event(const MemberEvent& e);
+  void reset_membership();
+
+  // peers (any thread, peers_mutex_)
+  std::shared_ptr<Peer> peer_for(const NodeAddress& a);
+  std::shared_ptr<Peer> peer_at(broker::NodeIndex i) const;
+  std::string name_of(broker::NodeIndex i) const;
+  void set_live(Peer& p, bool live);
+
+  // links
+  // A consistent start for a new stream: the routes as of now, with the link's queued
+  // deltas dropped (the snapshot holds them).
+  std::vector<broker::Route> snapshot_for(PeerLink& link);
+  void stop_link(Peer& p);
+
+  // rpc::Handler (gRPC threads)
+  void on_membership(Message&& m) override;
+  void on_link(rpc::LinkReader& reader) override;
+  rpc::RegisterReply on_register(const rpc::RegisterRequest& r) override;
+  void on_unregister(const std::string& cluster, const NodeAddress& from,
+                     const std::vector<std::string>& client_ids) override;
+  rpc::TakeoverReply on_takeover(const rpc::TakeoverRequest& r) override;
+
+  // sessions (cluster_sessions.cpp)
+  NodeAddress registry_for(const std::string& client_id) const;
+  std::optional<NodeAddress> register_here(const std::string& client_id, const NodeAddress& owner,
+                                           bool held);
+  bool is_live(const std::string& id) const;
+  void reregister_all();
+  void release_pending(std::vector<std::string> ids);
+  void session_worker();
+
+  const config::Config& cfg_;
+  ClusterHooks hooks_;
+  NodeAddress self_;
+  MembershipOptions options_;
+  rpc::Transport transport_;
+
+  // The cluster thread and what it owns.
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mutex_
+  bool stopping_ = false;                    // guarded by mutex_
+  bool started_ = false;
+  std::unique_ptr<Membership> membership_;  // cluster thread only
+  std::uint64_t seed_ = 0;
+
+  // Peers by index (1, 2, ...) and by id, for every node ever heard of.
+  mutable std::mutex peers_mutex_;
+  std::vector<std::shared_ptr<Peer>> by_index_;              // guarded; [0] unused
+  std::unordered_map<std::string, broker::NodeIndex> index_;  // guarded; by id()
+  std::vector<broker::NodeIndex> live_;                        // guarded; Alive or Suspect
+  std::atomic<std::size_t> live_peers_{0};
+
+  // This node's routes, as replicated to every link.
+  std::mutex routes_mutex_;
+  std::set<std::pair<std::string, std::string>> local_routes_;  // guarded
+  std::vector<std::shared_ptr<PeerLink>> links_;                // guarded
+
+  std::atomic<std::uint64_t> forward_received_{0}, forward_dropped_{0};
+  std::atomic<std::uint64_t> takeovers_in_{0}, takeovers_out_{0};
+
+  // Sessions: the registry entries this node holds for other nodes' client ids, and the
+  // claims in progress here (cluster_sessions.cpp).
+  struct RegistryEntry {
+    NodeAddress owner;
+  };
+  std::mutex registry_mutex_;
+  std::unordered_map<std::string, RegistryEntry> registry_;  // guarded by registry_mutex_
+  std::unordered_map<std::string, int> claiming_;           // guarded: claims in progress
+  std::unordered_set<std::string> revoked_;                 // guarded: taken while claiming
+  // Blocking session calls run on threads of their own, not the cluster thread.
+  static constexpr int kSessionThreads = 4;
+  std::vector<std::thread> session_threads_;
+  std::deque<std::function<void()>> session_tasks_;  // guarded by mutex_
+  std::vector<std::string> pending_release_;         // guarded by mutex_
+  std::condition_variable session_cv_;
+  std::atomic<bool> reregister_{false};
+  std::atomic<std::uint64_t> membership_incarnation_{0};
+  std::atomic<std::uint64_t> forward_sent_{0};  // by links that are gone
+};
+
+}  // namespace emqxd::cluster

@@ -1,0 +1,196 @@
+#include "cluster/peer_link.hpp"
+
+#include <chrono>
+
+#include "cluster/cluster.hpp"
+#include "common/log.hpp"
+
+namespace emqxd::cluster {
+
+namespace {
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("cluster");
+  return l;
+}
+constexpr std::size_t kSnapshotChunk = 1000;  // routes per snapshot message
+}  // namespace
+
+PeerLink::PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to,
+                   std::uint64_t stream_base)
+    : cluster_(cluster), index_(index), to_(std::move(to)), stream_(stream_base) {}
+
+PeerLink::~PeerLink() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (writer_ != nullptr) writer_->cancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PeerLink::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+std::size_t PeerLink::push(std::vector<broker::ForwardItem>&& items) {
+  std::size_t n = items.size();
+  {
+    std::lock_guard lock(mutex_);
+    if (queued_messages_ + n > kMaxQueued) {
+      dropped_.fetch_add(n, std::memory_order_relaxed);
+      return n;
+    }
+    queued_messages_ += n;
+    queue_.emplace_back(std::move(items));
+  }
+  cv_.notify_one();
+  return 0;
+}
+
+void PeerLink::push_delta(bool add, broker::Route route) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.emplace_back(rpc::LinkDelta{add, std::move(route)});
+  }
+  cv_.notify_one();
+}
+
+void PeerLink::drop_deltas() {
+  std::lock_guard lock(mutex_);
+  std::erase_if(queue_, [](const Op& op) { return std::holds_alternative<rpc::LinkDelta>(op); });
+}
+
+void PeerLink::run() {
+  auto backoff = std::chrono::milliseconds(50);
+  for (;;) {
+    if (!stream_once()) return;
+    connected_.store(false, std::memory_order_relaxed);
+    std::unique_lock lock(mutex_);
+    if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) return;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+PeerLink::Wait PeerLink::wait_queue(std::deque<Op>& out) {
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_for(lock, kHeartbeat, [&] { return stopping_ || !queue_.empty(); })) {
+    return Wait::Idle;
+  }
+  if (stopping_) return Wait::Stop;
+  out.swap(queue_);
+  queued_messages_ = 0;
+  return Wait::Work;
+}
+
+bool PeerLink::stream_once() {
+  std::unique_ptr<rpc::LinkWriter> w = cluster_.transport_.open_link(to_);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    writer_ = w.get();
+  }
+  struct Forget {
+    PeerLink& l;
+    ~Forget() {
+      std::lock_guard lock(l.mutex_);
+      l.writer_ = nullptr;
+    }
+  } forget{*this};
+
+  if (!w->write(rpc::LinkHello{cluster_.options_.cluster_name, cluster_.self_,
+                               cluster_.membership_incarnation_.load(), ++stream_}) ||
+      !w->accepted()) {
+    return true;  // not a member there yet (or not reachable): again shortly
+  }
+  // The snapshot first (queued deltas are in it), then the retained messages.
+  std::vector<broker::Route> routes = cluster_.snapshot_for(*this);
+  for (std::size_t i = 0; i < routes.size() || i == 0; i += kSnapshotChunk) {
+    rpc::LinkSnapshot s;
+    auto end = std::min(routes.size(), i + kSnapshotChunk);
+    s.routes.assign(routes.begin() + static_cast<std::ptrdiff_t>(i),
+                    routes.begin() + static_cast<std::ptrdiff_t>(end));
+    s.last = end == routes.size();
+    if (!w->write(s)) return true;
+    if (routes.empty()) break;
+  }
+  std::vector<mqtt::MessagePtr> retained;
+  if (cluster_.hooks_.retained) cluster_.hooks_.retained(retained);
+  std::vector<broker::ForwardItem> batch;
+  for (std::size_t i = 0; i < retained.size(); ++i) {
+    batch.push_back({retained[i], false, {}, true});
+    if (batch.size() == kBatch || i + 1 == retained.size()) {
+      if (!w->write(batch)) return true;
+      batch.clear();
+    }
+  }
+  connected_.store(true, std::memory_order_relaxed);
+  logger()->info("link to {} up (stream {}, {} routes, {} retained)", to_.to_string(), stream_,
+                 routes.size(), retained.size());
+
+  std::deque<Op> ops;
+  for (;;) {
+    auto wait = wait_queue(ops);
+    if (wait == Wait::Stop) return false;
+    if (wait == Wait::Idle) {
+      // A stream the peer has closed fails the next write: an idle one finds out here.
+      if (!w->heartbeat()) {
+        logger()->info("link to {} closed by the peer; reconnecting", to_.to_string());
+        return true;
+      }
+      continue;
+    }
+    std::size_t lost = 0;
+    bool broken = false;
+    for (auto& op : ops) {
+      if (broken) {
+        if (auto* items = std::get_if<std::vector<broker::ForwardItem>>(&op)) lost += items->size();
+        continue;
+      }
+      if (auto* d = std::get_if<rpc::LinkDelta>(&op)) {
+        broken = !w->write(*d);
+        continue;
+      }
+      auto& items = std::get<std::vector<broker::ForwardItem>>(op);
+      // Consecutive forwards leave as batches of up to kBatch messages.
+      if (batch.size() + items.size() > kBatch && !batch.empty()) {
+        if (!w->write(batch)) {
+          broken = true;
+          lost += batch.size() + items.size();
+          batch.clear();
+          continue;
+        }
+        sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+        batch.clear();
+      }
+      for (auto& x : items) batch.push_back(std::move(x));
+      if (batch.size() >= kBatch) {
+        broken = !w->write(batch);
+        if (broken) {
+          lost += batch.size();
+        } else {
+          sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+        }
+        batch.clear();
+      }
+    }
+    if (!broken && !batch.empty()) {
+      broken = !w->write(batch);
+      if (broken) {
+        lost += batch.size();
+      } else {
+        sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+      }
+    }
+    batch.clear();
+    ops.clear();
+    if (lost != 0) dropped_.fetch_add(lost, std::memory_order_relaxed);
+    if (broken) {
+      logger()->warn("link to {} broken; {} forwarded messages lost, reconnecting",
+                     to_.to_string(), lost);
+      return true;
+    }
+  }
+}
+
+}  // namespace emqxd::cluster

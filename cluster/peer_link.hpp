@@ -1,0 +1,83 @@
+#pragma once
+// PeerLink: this node's one outbound Link stream to one peer (cluster.proto, Link), on a
+// thread of its own. It opens the stream, says Hello, sends this node's routes (a snapshot)
+// and retained messages, then, in order, whatever is queued for the peer: route changes
+// and batches of forwarded messages. A broken stream is opened again (after a short
+// backoff) and starts over with a fresh snapshot, so the peer is never left with a partial
+// or stale copy of this node's routes.
+//
+// The queue is bounded: past kMaxQueued messages, forwards are dropped and counted
+// (forward.dropped), so a peer that cannot keep up costs memory up to that bound and
+// never blocks a worker. Route changes are never dropped (a snapshot replaces them).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "broker/ports.hpp"
+#include "cluster/node_address.hpp"
+#include "cluster/rpc/transport.hpp"
+
+namespace emqxd::cluster {
+
+class Cluster;
+
+class PeerLink {
+ public:
+  static constexpr std::size_t kMaxQueued = 200'000;  // forwarded messages waiting
+  static constexpr std::size_t kBatch = 2'000;        // messages per ForwardBatch at most
+
+  PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, std::uint64_t stream_base);
+  ~PeerLink();  // stops and joins
+  PeerLink(const PeerLink&) = delete;
+  PeerLink& operator=(const PeerLink&) = delete;
+
+  void start();
+  // Any thread. Returns how many of them were dropped (queue full).
+  std::size_t push(std::vector<broker::ForwardItem>&& items);
+  // Under the cluster's routes mutex.
+  void push_delta(bool add, broker::Route route);
+  // Under the cluster's routes mutex, when a stream starts: the snapshot holds them.
+  void drop_deltas();
+
+  broker::NodeIndex index() const { return index_; }
+  const NodeAddress& address() const { return to_; }
+  bool connected() const { return connected_.load(std::memory_order_relaxed); }
+  std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  using Op = std::variant<std::vector<broker::ForwardItem>, rpc::LinkDelta>;
+
+  static constexpr std::chrono::milliseconds kHeartbeat{500};  // on an idle stream
+  enum class Wait : std::uint8_t { Work, Idle, Stop };
+
+  void run();
+  bool stream_once();  // one stream, until it breaks or the link stops; false: stopping
+  Wait wait_queue(std::deque<Op>& out);
+
+  Cluster& cluster_;
+  const broker::NodeIndex index_;
+  const NodeAddress to_;
+  std::uint64_t stream_;  // increases with each stream opened
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Op> queue_;             // guarded by mutex_
+  std::size_t queued_messages_ = 0;  // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  rpc::LinkWriter* writer_ = nullptr;  // guarded by mutex_: cancelled on stop
+
+  std::thread thread_;
+  std::atomic<bool> connected_{false};
+  std::atomic<std::uint64_t> sent_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace emqxd::cluster

@@ -1,0 +1,649 @@
+// The only translation unit that includes the generated gRPC code (cluster.grpc.pb.h):
+// protobuf <-> plain C++ conversions, the synchronous services, and the client calls.
+#include "cluster/rpc/transport.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "cluster.grpc.pb.h"
+#include "storage/records.hpp"
+
+namespace emqxd::cluster::rpc {
+
+namespace pb = emqxd::cluster::v1;
+using session::SessionState;
+
+namespace {
+
+// Forwarded and session messages may be large (a session's whole queue in a takeover).
+constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
+
+// ------------------------------------------------------------ conversions: membership
+
+void to_pb(const NodeAddress& a, pb::NodeAddress& out) {
+  out.set_name(a.name);
+  out.set_host(a.host);
+  out.set_port(a.port);
+}
+
+NodeAddress from_pb(const pb::NodeAddress& a) {
+  NodeAddress n;
+  n.name = a.name();
+  n.host = a.host();
+  n.port = static_cast<std::uint16_t>(a.port() > 0 && a.port() <= 65535 ? a.port() : kDefaultRpcPort);
+  return n;
+}
+
+pb::MemberState to_pb(MemberState s) {
+  switch (s) {
+    case MemberState::Alive: return pb::MEMBER_STATE_ALIVE;
+    case MemberState::Suspect: return pb::MEMBER_STATE_SUSPECT;
+    case MemberState::Dead: return pb::MEMBER_STATE_DEAD;
+    case MemberState::Left: return pb::MEMBER_STATE_LEFT;
+  }
+  return pb::MEMBER_STATE_DEAD;
+}
+
+MemberState from_pb(pb::MemberState s) {
+  switch (s) {
+    case pb::MEMBER_STATE_ALIVE: return MemberState::Alive;
+    case pb::MEMBER_STATE_SUSPECT: return MemberState::Suspect;
+    case pb::MEMBER_STATE_LEFT: return MemberState::Left;
+    default: return MemberState::Dead;
+  }
+}
+
+void to_pb(const std::vector<MemberUpdate>& in,
+           google::protobuf::RepeatedPtrField<pb::MemberUpdate>& out) {
+  for (const auto& u : in) {
+    auto* x = out.Add();
+    to_pb(u.node, *x->mutable_node());
+    x->set_incarnation(u.incarnation);
+    x->set_state(to_pb(u.state));
+  }
+}
+
+std::vector<MemberUpdate> from_pb(const google::protobuf::RepeatedPtrField<pb::MemberUpdate>& in) {
+  std::vector<MemberUpdate> out;
+  out.reserve(static_cast<std::size_t>(in.size()));
+  for (const auto& u : in) out.push_back({from_pb(u.node()), u.incarnation(), from_pb(u.state())});
+  return out;
+}
+
+void to_pb(const Message& m, pb::MembershipMessage& out) {
+  out.set_cluster(m.cluster);
+  to_pb(m.from, *out.mutable_from());
+  out.set_from_incarnation(m.from_incarnation);
+  out.set_to(m.to);
+  to_pb(m.updates, *out.mutable_updates());
+  std::visit(
+      [&](const auto& b) {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, Ping>) {
+          out.mutable_ping()->set_seq(b.seq);
+        } else if constexpr (std::is_same_v<T, PingReq>) {
+          out.mutable_ping_req()->set_seq(b.seq);
+          to_pb(b.target, *out.mutable_ping_req()->mutable_target());
+        } else if constexpr (std::is_same_v<T, Ack>) {
+          out.mutable_ack()->set_seq(b.seq);
+        } else if constexpr (std::is_same_v<T, Join>) {
+          out.mutable_join();
+        } else if constexpr (std::is_same_v<T, JoinAck>) {
+          to_pb(b.members, *out.mutable_join_ack()->mutable_members());
+        } else if constexpr (std::is_same_v<T, Sync>) {
+          to_pb(b.members, *out.mutable_sync()->mutable_members());
+        } else if constexpr (std::is_same_v<T, SyncAck>) {
+          to_pb(b.members, *out.mutable_sync_ack()->mutable_members());
+        } else if constexpr (std::is_same_v<T, Gossip>) {
+          out.mutable_gossip();
+        } else {
+          out.mutable_leave();
+        }
+      },
+      m.body);
+}
+
+std::optional<Message> from_pb(const pb::MembershipMessage& in) {
+  Message m;
+  m.cluster = in.cluster();
+  m.from = from_pb(in.from());
+  m.from_incarnation = in.from_incarnation();
+  m.to = in.to();
+  m.updates = from_pb(in.updates());
+  switch (in.body_case()) {
+    case pb::MembershipMessage::kPing: m.body = Ping{in.ping().seq()}; break;
+    case pb::MembershipMessage::kPingReq:
+      m.body = PingReq{in.ping_req().seq(), from_pb(in.ping_req().target())};
+      break;
+    case pb::MembershipMessage::kAck: m.body = Ack{in.ack().seq()}; break;
+    case pb::MembershipMessage::kJoin: m.body = Join{}; break;
+    case pb::MembershipMessage::kJoinAck: m.body = JoinAck{from_pb(in.join_ack().members())}; break;
+    case pb::MembershipMessage::kSync: m.body = Sync{from_pb(in.sync().members())}; break;
+    case pb::MembershipMessage::kSyncAck: m.body = SyncAck{from_pb(in.sync_ack().members())}; break;
+    case pb::MembershipMessage::kGossip: m.body = Gossip{}; break;
+    case pb::MembershipMessage::kLeave: m.body = Leave{}; break;
+    default: return std::nullopt;  // a body this version does not know: dropped
+  }
+  return m;
+}
+
+// ------------------------------------------------------------ conversions: messages
+
+// The two clocks read once per batch, to turn steady receive times into Unix ms and back.
+struct Clocks {
+  mqtt::Message::Clock::time_point steady = mqtt::Message::Clock::now();
+  std::int64_t wall_ms = mqtt::wall_ms_now();
+};
+
+void to_pb(const mqtt::Message& m, const Clocks& c, pb::ForwardedMessage& out) {
+  out.set_topic(m.topic);
+  out.set_payload(m.payload);
+  out.set_qos(static_cast<std::uint32_t>(m.qos));
+  out.set_retain(m.retain);
+  std::int64_t received = m.received_at_ms;
+  if (received == 0) {
+    received = c.wall_ms - std::chrono::duration_cast<std::chrono::milliseconds>(c.steady - m.received_at)
+                               .count();
+  }
+  out.set_received_at_ms(received);
+  if (m.message_expiry_interval) out.set_message_expiry_interval(*m.message_expiry_interval);
+  if (const auto& x = m.extra) {
+    if (x->payload_format_indicator) out.set_payload_format_indicator(*x->payload_format_indicator);
+    if (x->content_type) out.set_content_type(*x->content_type);
+    if (x->response_topic) out.set_response_topic(*x->response_topic);
+    if (x->correlation_data) out.set_correlation_data(*x->correlation_data);
+    for (const auto& [k, v] : x->user_properties) {
+      auto* p = out.add_user_properties();
+      p->set_key(k);
+      p->set_value(v);
+    }
+  }
+}
+
+mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
+  auto m = std::make_shared<mqtt::Message>();
+  m->topic = in.topic();
+  m->payload = in.payload();
+  m->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(in.qos(), 2));
+  m->retain = in.retain();
+  m->received_at_ms = in.received_at_ms();
+  auto age = std::max<std::int64_t>(0, c.wall_ms - in.received_at_ms());
+  m->received_at = c.steady - std::chrono::milliseconds(age);
+  if (in.has_message_expiry_interval()) m->message_expiry_interval = in.message_expiry_interval();
+  if (in.has_payload_format_indicator() || in.has_content_type() || in.has_response_topic() ||
+      in.has_correlation_data() || in.user_properties_size() > 0) {
+    auto x = std::make_shared<mqtt::MessageExtra>();
+    if (in.has_payload_format_indicator()) {
+      x->payload_format_indicator = static_cast<std::uint8_t>(in.payload_format_indicator());
+    }
+    if (in.has_content_type()) x->content_type = in.content_type();
+    if (in.has_response_topic()) x->response_topic = in.response_topic();
+    if (in.has_correlation_data()) x->correlation_data = in.correlation_data();
+    for (const auto& p : in.user_properties()) x->user_properties.emplace_back(p.key(), p.value());
+    m->extra = std::move(x);
+  }
+  return m;
+}
+
+void to_pb(const broker::Route& r, pb::Route& out) {
+  out.set_topic_filter(r.filter);
+  out.set_share_group(r.group);
+}
+
+broker::Route from_pb(const pb::Route& r) { return {r.topic_filter(), r.share_group()}; }
+
+// ------------------------------------------------------------ conversions: sessions
+
+void to_pb(const SessionState& s, pb::SessionState& out) {
+  Clocks c;
+  out.set_client_id(s.client_id);
+  out.set_protocol_version(s.protocol_version);
+  out.set_session_expiry_interval(s.expiry_interval);
+  for (const auto& sub : s.subscriptions) {
+    auto* x = out.add_subscriptions();
+    x->set_topic_filter(sub.filter);
+    x->set_options(storage::encode_options(sub.options));
+    x->set_subscription_identifier(sub.subscription_id);
+  }
+  for (const auto& d : s.deliveries) {
+    auto* x = out.add_messages();
+    x->set_kind(d.kind == SessionState::Delivery::Kind::Queued     ? pb::SessionMessage::KIND_QUEUED
+                : d.kind == SessionState::Delivery::Kind::Inflight ? pb::SessionMessage::KIND_INFLIGHT
+                                                                   : pb::SessionMessage::KIND_PUBREL);
+    x->set_packet_id(d.packet_id);
+    x->set_qos(static_cast<std::uint32_t>(d.qos));
+    x->set_retain(d.retain);
+    for (auto id : d.subscription_ids) x->add_subscription_identifiers(id);
+    x->set_share(d.share);
+    if (d.msg) to_pb(*d.msg, c, *x->mutable_message());
+  }
+  for (auto id : s.awaiting_rel) out.add_awaiting_rel(id);
+}
+
+SessionState from_pb(const pb::SessionState& in) {
+  Clocks c;
+  SessionState s;
+  s.client_id = in.client_id();
+  s.protocol_version = static_cast<std::uint8_t>(in.protocol_version());
+  s.expiry_interval = in.session_expiry_interval();
+  for (const auto& sub : in.subscriptions()) {
+    auto opts = storage::decode_options(static_cast<std::uint8_t>(sub.options()));
+    if (!opts) continue;  // a byte this version cannot read: the subscription is dropped
+    s.subscriptions.push_back({sub.topic_filter(), *opts, sub.subscription_identifier()});
+  }
+  for (const auto& m : in.messages()) {
+    SessionState::Delivery d;
+    d.kind = m.kind() == pb::SessionMessage::KIND_INFLIGHT ? SessionState::Delivery::Kind::Inflight
+             : m.kind() == pb::SessionMessage::KIND_PUBREL ? SessionState::Delivery::Kind::PubRel
+                                                           : SessionState::Delivery::Kind::Queued;
+    d.packet_id = static_cast<std::uint16_t>(m.packet_id());
+    d.qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.qos(), 2));
+    d.retain = m.retain();
+    d.subscription_ids.assign(m.subscription_identifiers().begin(),
+                              m.subscription_identifiers().end());
+    d.share = m.share();
+    if (m.has_message()) d.msg = from_pb(m.message(), c);
+    if (!d.msg && d.kind != SessionState::Delivery::Kind::PubRel) continue;
+    s.deliveries.push_back(std::move(d));
+  }
+  for (auto id : in.awaiting_rel()) s.awaiting_rel.push_back(static_cast<std::uint16_t>(id));
+  return s;
+}
+
+// ------------------------------------------------------------ server
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(std::string("cluster.rpc.ssl.") + what + ": cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class Reader final : public LinkReader {
+ public:
+  Reader(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream)
+      : ctx_(ctx), stream_(stream) {}
+
+  bool read(LinkEvent& out) override {
+    for (;;) {
+      if (!stream_->Read(&msg_)) return false;
+      switch (msg_.msg_case()) {
+        case pb::LinkMessage::kHello: {
+          const auto& h = msg_.hello();
+          out = LinkHello{h.cluster(), from_pb(h.from()), h.incarnation(), h.stream()};
+          return true;
+        }
+        case pb::LinkMessage::kSnapshot: {
+          LinkSnapshot s;
+          s.routes.reserve(static_cast<std::size_t>(msg_.snapshot().routes_size()));
+          for (const auto& r : msg_.snapshot().routes()) s.routes.push_back(from_pb(r));
+          s.last = msg_.snapshot().last();
+          out = std::move(s);
+          return true;
+        }
+        case pb::LinkMessage::kDelta:
+          out = LinkDelta{msg_.delta().add(), from_pb(msg_.delta().route())};
+          return true;
+        case pb::LinkMessage::kForward: {
+          Clocks c;
+          LinkForward f;
+          f.items.reserve(static_cast<std::size_t>(msg_.forward().messages_size()));
+          for (const auto& m : msg_.forward().messages()) {
+            broker::ForwardItem item;
+            item.msg = from_pb(m, c);
+            item.direct = m.direct();
+            item.store_retained = m.store_retained();
+            for (const auto& s : m.shares()) item.shares.push_back(std::make_shared<const std::string>(s));
+            f.items.push_back(std::move(item));
+          }
+          out = std::move(f);
+          return true;
+        }
+        default:
+          continue;  // a heartbeat, or a message this version does not know
+      }
+    }
+  }
+  void cancel() override { ctx_->TryCancel(); }
+  bool accept() override {
+    pb::LinkReply r;
+    r.set_accepted(true);
+    return stream_->Write(r);
+  }
+
+ private:
+  grpc::ServerContext* ctx_;
+  grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream_;
+  pb::LinkMessage msg_;
+};
+
+class MembershipService final : public pb::Membership::Service {
+ public:
+  explicit MembershipService(Handler& h) : h_(h) {}
+  grpc::Status Send(grpc::ServerContext*, const pb::MembershipMessage* req, pb::SendReply*) override {
+    if (auto m = from_pb(*req)) h_.on_membership(std::move(*m));
+    return grpc::Status::OK;
+  }
+
+ private:
+  Handler& h_;
+};
+
+class PeerService final : public pb::Peer::Service {
+ public:
+  explicit PeerService(Handler& h) : h_(h) {}
+  grpc::Status Link(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream) override {
+    Reader r(ctx, stream);
+    h_.on_link(r);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Handler& h_;
+};
+
+class SessionsService final : public pb::Sessions::Service {
+ public:
+  explicit SessionsService(Handler& h) : h_(h) {}
+  grpc::Status Register(grpc::ServerContext*, const pb::RegisterRequest* req,
+                        pb::RegisterReply* reply) override {
+    RegisterRequest r;
+    r.cluster = req->cluster();
+    r.from = from_pb(req->from());
+    r.client_ids.assign(req->client_ids().begin(), req->client_ids().end());
+    r.held = req->held();
+    RegisterReply out = h_.on_register(r);
+    reply->set_not_registry(out.not_registry);
+    for (const auto& p : out.previous) {
+      auto* a = reply->add_previous();
+      if (p) to_pb(*p, *a);
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Unregister(grpc::ServerContext*, const pb::UnregisterRequest* req,
+                          pb::UnregisterReply*) override {
+    h_.on_unregister(req->cluster(), from_pb(req->from()),
+                     {req->client_ids().begin(), req->client_ids().end()});
+    return grpc::Status::OK;
+  }
+  grpc::Status Takeover(grpc::ServerContext*, const pb::TakeoverRequest* req,
+                        pb::TakeoverReply* reply) override {
+    TakeoverRequest r{req->cluster(), from_pb(req->from()), req->client_id(), req->clean_start()};
+    TakeoverReply out = h_.on_takeover(r);
+    reply->set_found(out.found);
+    if (out.session) to_pb(*out.session, *reply->mutable_session());
+    return grpc::Status::OK;
+  }
+
+ private:
+  Handler& h_;
+};
+
+// ------------------------------------------------------------ client
+
+class Writer final : public LinkWriter {
+ public:
+  explicit Writer(pb::Peer::Stub& stub) { stream_ = stub.Link(&ctx_); }
+  ~Writer() override {
+    if (!broken_) {
+      stream_->WritesDone();
+      (void)stream_->Finish();
+    } else {
+      ctx_.TryCancel();
+      (void)stream_->Finish();
+    }
+  }
+  bool write(const LinkHello& h) override {
+    msg_.Clear();
+    auto* x = msg_.mutable_hello();
+    x->set_cluster(h.cluster);
+    to_pb(h.from, *x->mutable_from());
+    x->set_incarnation(h.incarnation);
+    x->set_stream(h.stream);
+    return put();
+  }
+  bool write(const LinkSnapshot& s) override {
+    msg_.Clear();
+    auto* x = msg_.mutable_snapshot();
+    for (const auto& r : s.routes) to_pb(r, *x->add_routes());
+    x->set_last(s.last);
+    return put();
+  }
+  bool write(const LinkDelta& d) override {
+    msg_.Clear();
+    auto* x = msg_.mutable_delta();
+    x->set_add(d.add);
+    to_pb(d.route, *x->mutable_route());
+    return put();
+  }
+  bool write(const std::vector<broker::ForwardItem>& items) override {
+    msg_.Clear();
+    Clocks c;
+    auto* batch = msg_.mutable_forward();
+    for (const auto& item : items) {
+      auto* m = batch->add_messages();
+      to_pb(*item.msg, c, *m);
+      m->set_direct(item.direct);
+      m->set_store_retained(item.store_retained);
+      for (const auto& s : item.shares) m->add_shares(*s);
+    }
+    return put();
+  }
+  bool heartbeat() override {
+    msg_.Clear();
+    msg_.mutable_heartbeat();
+    return put();
+  }
+  bool accepted() override {
+    pb::LinkReply r;
+    if (broken_ || !stream_->Read(&r) || !r.accepted()) broken_ = true;
+    return !broken_;
+  }
+  void cancel() override { ctx_.TryCancel(); }
+
+ private:
+  bool put() {
+    if (broken_) return false;
+    if (!stream_->Write(msg_)) broken_ = true;
+    return !broken_;
+  }
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::LinkMessage, pb::LinkReply>> stream_;
+  pb::LinkMessage msg_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+struct Transport::Impl {
+  TlsOptions tls;
+  std::unique_ptr<MembershipService> membership;
+  std::unique_ptr<PeerService> peer;
+  std::unique_ptr<SessionsService> sessions;
+  std::unique_ptr<grpc::Server> server;
+
+  std::mutex mutex;
+  struct Stubs {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<pb::Membership::Stub> membership;
+    std::unique_ptr<pb::Peer::Stub> peer;
+    std::unique_ptr<pb::Sessions::Stub> sessions;
+  };
+  std::unordered_map<std::string, std::shared_ptr<Stubs>> stubs;  // by endpoint; guarded
+
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials() {
+    if (!tls.enable) return grpc::InsecureChannelCredentials();
+    grpc::SslCredentialsOptions o;
+    if (!tls.cacertfile.empty()) o.pem_root_certs = read_file(tls.cacertfile, "cacertfile");
+    o.pem_private_key = read_file(tls.keyfile, "keyfile");
+    o.pem_cert_chain = read_file(tls.certfile, "certfile");
+    return grpc::SslCredentials(o);
+  }
+
+  std::shared_ptr<Stubs> stubs_for(const NodeAddress& to) {
+    std::string endpoint = to.endpoint();
+    std::lock_guard lock(mutex);
+    auto& s = stubs[endpoint];
+    if (!s) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+      args.SetMaxSendMessageSize(kMaxMessageBytes);
+      // A restarted peer is back within a second, not after gRPC's default backoff (up to 2
+      // minutes); membership decides whether it is alive, not the channel.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+      // Every peer shares one connection per endpoint: no per-call subchannel pools.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      s = std::make_shared<Stubs>();
+      s->channel = grpc::CreateCustomChannel(endpoint, client_credentials(), args);
+      s->membership = pb::Membership::NewStub(s->channel);
+      s->peer = pb::Peer::NewStub(s->channel);
+      s->sessions = pb::Sessions::NewStub(s->channel);
+    }
+    return s;
+  }
+};
+
+Transport::Transport(TlsOptions tls) : impl_(std::make_unique<Impl>()) { impl_->tls = std::move(tls); }
+
+Transport::~Transport() { stop(); }
+
+void Transport::serve(const std::string& bind, Handler& handler) {
+  auto& m = *impl_;
+  m.membership = std::make_unique<MembershipService>(handler);
+  m.peer = std::make_unique<PeerService>(handler);
+  m.sessions = std::make_unique<SessionsService>(handler);
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (m.tls.enable) {
+    grpc::SslServerCredentialsOptions o(
+        m.tls.verify_peer ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    if (!m.tls.cacertfile.empty()) o.pem_root_certs = read_file(m.tls.cacertfile, "cacertfile");
+    o.pem_key_cert_pairs.push_back(
+        {read_file(m.tls.keyfile, "keyfile"), read_file(m.tls.certfile, "certfile")});
+    creds = grpc::SslServerCredentials(o);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  grpc::ServerBuilder b;
+  int port = 0;
+  b.AddListeningPort(bind, creds, &port);
+  b.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  b.SetMaxSendMessageSize(kMaxMessageBytes);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  b.RegisterService(m.membership.get());
+  b.RegisterService(m.peer.get());
+  b.RegisterService(m.sessions.get());
+  m.server = b.BuildAndStart();
+  if (!m.server || port == 0) {
+    m.server.reset();
+    throw std::runtime_error("cluster.rpc.bind: cannot listen on " + bind +
+                             " (address in use or not local?)");
+  }
+}
+
+void Transport::stop() {
+  auto& m = *impl_;
+  if (m.server) {
+    m.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    m.server->Wait();
+    m.server.reset();
+  }
+  std::lock_guard lock(m.mutex);
+  m.stubs.clear();
+}
+
+void Transport::send(const NodeAddress& to, const Message& msg, std::chrono::milliseconds deadline) {
+  auto stubs = impl_->stubs_for(to);
+  struct Call {
+    grpc::ClientContext ctx;
+    pb::MembershipMessage req;
+    pb::SendReply reply;
+    std::shared_ptr<Impl::Stubs> keep;
+  };
+  auto* call = new Call;
+  call->keep = stubs;
+  to_pb(msg, call->req);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  stubs->membership->async()->Send(&call->ctx, &call->req, &call->reply,
+                                   [call](grpc::Status) { delete call; });
+}
+
+std::unique_ptr<LinkWriter> Transport::open_link(const NodeAddress& to) {
+  auto stubs = impl_->stubs_for(to);
+  return std::make_unique<Writer>(*stubs->peer);
+}
+
+std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
+                                                      const RegisterRequest& r,
+                                                      std::chrono::milliseconds deadline) {
+  auto stubs = impl_->stubs_for(to);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  pb::RegisterRequest req;
+  req.set_cluster(r.cluster);
+  to_pb(r.from, *req.mutable_from());
+  for (const auto& id : r.client_ids) req.add_client_ids(id);
+  req.set_held(r.held);
+  pb::RegisterReply reply;
+  if (!stubs->sessions->Register(&ctx, req, &reply).ok()) return std::nullopt;
+  RegisterReply out;
+  out.not_registry = reply.not_registry();
+  for (const auto& p : reply.previous()) {
+    if (p.name().empty()) {
+      out.previous.emplace_back();
+    } else {
+      out.previous.emplace_back(from_pb(p));
+    }
+  }
+  out.previous.resize(r.client_ids.size());
+  return out;
+}
+
+bool Transport::call_unregister(const NodeAddress& to, const std::string& cluster,
+                                const NodeAddress& from, const std::vector<std::string>& client_ids,
+                                std::chrono::milliseconds deadline) {
+  auto stubs = impl_->stubs_for(to);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  pb::UnregisterRequest req;
+  req.set_cluster(cluster);
+  to_pb(from, *req.mutable_from());
+  for (const auto& id : client_ids) req.add_client_ids(id);
+  pb::UnregisterReply reply;
+  return stubs->sessions->Unregister(&ctx, req, &reply).ok();
+}
+
+std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
+                                                      const TakeoverRequest& r,
+                                                      std::chrono::milliseconds deadline) {
+  auto stubs = impl_->stubs_for(to);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  pb::TakeoverRequest req;
+  req.set_cluster(r.cluster);
+  to_pb(r.from, *req.mutable_from());
+  req.set_client_id(r.client_id);
+  req.set_clean_start(r.clean_start);
+  pb::TakeoverReply reply;
+  if (!stubs->sessions->Takeover(&ctx, req, &reply).ok()) return std::nullopt;
+  TakeoverReply out;
+  out.found = reply.found();
+  if (reply.has_session()) out.session = from_pb(reply.session());
+  return out;
+}
+
+}  // namespace emqxd::cluster::rpc

@@ -1,0 +1,149 @@
+#pragma once
+// Transport: the cluster RPC (proto/cluster.proto) behind plain C++ types. This header and
+// its one implementation file are the only code that sees gRPC; nothing here includes a
+// gRPC or protobuf header, so the rest of the build never compiles their templates.
+//
+// Threads. The server runs gRPC's synchronous API: each call runs on a gRPC thread, and an
+// inbound Link stream holds its thread for as long as it lasts (one per peer). Membership
+// messages go out as asynchronous unary calls (fire and forget, with a deadline: a failed
+// call is a lost message, which SWIM expects). A LinkWriter blocks its caller while the
+// peer's HTTP/2 window is full: each outbound link has a thread of its own
+// (cluster/peer_link.hpp). Session calls block their caller up to their deadline.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "broker/ports.hpp"
+#include "cluster/membership_messages.hpp"
+#include "cluster/node_address.hpp"
+#include "session/session_state.hpp"
+
+namespace emqxd::cluster::rpc {
+
+// What opens a Link stream.
+struct LinkHello {
+  std::string cluster;
+  NodeAddress from;
+  std::uint64_t incarnation = 0;
+  std::uint64_t stream = 0;
+};
+struct LinkSnapshot {
+  std::vector<broker::Route> routes;
+  bool last = false;
+};
+struct LinkDelta {
+  bool add = false;
+  broker::Route route;
+};
+struct LinkForward {
+  std::vector<broker::ForwardItem> items;
+};
+using LinkEvent = std::variant<LinkHello, LinkSnapshot, LinkDelta, LinkForward>;
+
+// An inbound Link stream, read on the gRPC thread that serves it.
+class LinkReader {
+ public:
+  virtual ~LinkReader() = default;
+  // The next message; false when the stream is over (closed, broken or cancelled).
+  virtual bool read(LinkEvent& out) = 0;
+  // Takes the stream after its Hello (returning from the handler without it refuses it).
+  virtual bool accept() = 0;
+  // Ends the stream from any thread: read() returns false, the peer sees it broken.
+  virtual void cancel() = 0;
+};
+
+// An outbound Link stream. One thread uses it; each write blocks until gRPC takes it and
+// returns false once the stream is broken (then only the destructor is left to call).
+class LinkWriter {
+ public:
+  virtual ~LinkWriter() = default;
+  virtual bool write(const LinkHello& h) = 0;
+  virtual bool write(const LinkSnapshot& s) = 0;
+  virtual bool write(const LinkDelta& d) = 0;
+  virtual bool write(const std::vector<broker::ForwardItem>& items) = 0;
+  virtual bool heartbeat() = 0;
+  // After the Hello: whether the peer took the stream (blocks for its answer).
+  virtual bool accepted() = 0;
+  // Any thread: breaks the stream, so that a blocked write returns.
+  virtual void cancel() = 0;
+};
+
+struct RegisterRequest {
+  std::string cluster;
+  NodeAddress from;
+  std::vector<std::string> client_ids;
+  bool held = false;  // the sender holds these sessions already (see cluster.proto)
+};
+struct RegisterReply {
+  std::vector<std::optional<NodeAddress>> previous;  // per client id
+  bool not_registry = false;
+};
+struct TakeoverRequest {
+  std::string cluster;
+  NodeAddress from;
+  std::string client_id;
+  bool clean_start = false;
+};
+struct TakeoverReply {
+  bool found = false;
+  std::optional<session::SessionState> session;
+};
+
+// What the server hands up; called on gRPC threads, concurrently.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void on_membership(Message&& m) = 0;
+  // Serves one inbound Link stream until it ends; runs on the stream's gRPC thread.
+  virtual void on_link(LinkReader& reader) = 0;
+  virtual RegisterReply on_register(const RegisterRequest& r) = 0;
+  virtual void on_unregister(const std::string& cluster, const NodeAddress& from,
+                             const std::vector<std::string>& client_ids) = 0;
+  virtual TakeoverReply on_takeover(const TakeoverRequest& r) = 0;
+};
+
+struct TlsOptions {
+  bool enable = false;
+  std::string certfile, keyfile, cacertfile;  // PEM files
+  bool verify_peer = true;                    // require and check the peer's certificate
+};
+
+class Transport {
+ public:
+  explicit Transport(TlsOptions tls);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Starts serving on `bind` ("host:port"); throws std::runtime_error saying why (the port
+  // is taken, a certificate cannot be read). `handler` must outlive stop().
+  void serve(const std::string& bind, Handler& handler);
+  // Stops serving (cancels every stream in progress) and forgets every channel.
+  void stop();
+
+  // Fire and forget, within `deadline`; any thread.
+  void send(const NodeAddress& to, const Message& m, std::chrono::milliseconds deadline);
+  // Opens a Link stream to `to` (no wait for the connection: the first write fails if the
+  // peer is unreachable). Any thread.
+  std::unique_ptr<LinkWriter> open_link(const NodeAddress& to);
+  // Blocking unary calls; nullopt when the call failed or timed out.
+  std::optional<RegisterReply> call_register(const NodeAddress& to, const RegisterRequest& r,
+                                             std::chrono::milliseconds deadline);
+  bool call_unregister(const NodeAddress& to, const std::string& cluster, const NodeAddress& from,
+                       const std::vector<std::string>& client_ids,
+                       std::chrono::milliseconds deadline);
+  std::optional<TakeoverReply> call_takeover(const NodeAddress& to, const TakeoverRequest& r,
+                                             std::chrono::milliseconds deadline);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emqxd::cluster::rpc
