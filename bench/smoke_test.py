@@ -45,6 +45,7 @@ class Broker:
             "EMQX_LISTENERS__TCP__DEFAULT__BIND": f"127.0.0.1:{self.port}",
             "EMQX_LISTENERS__WS__DEFAULT__BIND": f"127.0.0.1:{free_port()}",
             "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": f"127.0.0.1:{free_port()}",
+            "EMQX_CLUSTER__RPC__BIND": f"127.0.0.1:{free_port()}",
             "EMQX_NODE__DATA_DIR": os.path.join(self.dir, "data"),
             "EMQX_LOG__CONSOLE__LEVEL": "warning",
         })

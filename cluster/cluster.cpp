@@ -82,9 +82,6 @@ void Cluster::start() {
   transport_.serve(cfg_.cluster.rpc_bind, *this);
   started_ = true;
   thread_ = std::thread([this] { run(); });
-  for (int i = 0; i < kSessionThreads; ++i) {
-    session_threads_.emplace_back([this] { session_worker(); });
-  }
   logger()->info("node {} serves the cluster RPC on {} (cluster {}, discovery {})",
                  self_.to_string(), cfg_.cluster.rpc_bind, options_.cluster_name,
                  cfg_.cluster.discovery_strategy);
@@ -196,6 +193,13 @@ void Cluster::on_event(const MemberEvent& e) {
     }
   }
   set_live(*p, live);
+  if (live && session_threads_.empty()) {
+    // Sessions need the registry only once there are peers: a node alone runs no threads
+    // for it.
+    for (int i = 0; i < kSessionThreads; ++i) {
+      session_threads_.emplace_back([this] { session_worker(); });
+    }
+  }
   if (old) {
     std::lock_guard lock(routes_mutex_);
     std::erase(links_, old);

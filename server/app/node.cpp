@@ -14,6 +14,7 @@
 
 #include "cluster/cluster.hpp"
 #include "common/log.hpp"
+#include "common/resident.hpp"
 #include "net/listener.hpp"
 #include "net/node_state.hpp"
 #include "net/restore.hpp"
@@ -251,6 +252,7 @@ void Node::start() {
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
                  s.workers.size());
+  trim_resident_memory();  // what start-up touched once (common/resident.hpp)
 }
 
 void Node::block_shutdown_signals() {

@@ -47,6 +47,7 @@ class Broker:
             "EMQX_NODE__DATA_DIR": os.path.join(self.dir, "data"),
             "EMQX_LOG__CONSOLE__LEVEL": "debug",
             "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": f"127.0.0.1:{free_port()}",
+            "EMQX_CLUSTER__RPC__BIND": f"127.0.0.1:{free_port()}",
         })
         self.env.update(env or {})
         self.args = list(args or [])
