@@ -355,12 +355,18 @@ void Cluster::on_link(rpc::LinkReader& reader) {
         broker.end_remote_snapshot(p->index);
         in_snapshot = false;
       }
-    } else if (auto* d = std::get_if<rpc::LinkDelta>(&ev)) {
-      if (d->add) {
-        broker.add_remote_routes(p->index, {d->route});
-      } else {
-        broker.remove_remote_route(p->index, d->route);
+    } else if (auto* ds = std::get_if<rpc::LinkDeltas>(&ev)) {
+      std::vector<broker::Route> adds;
+      for (auto& d : *ds) {
+        if (d.add) {
+          adds.push_back(std::move(d.route));
+          continue;
+        }
+        if (!adds.empty()) broker.add_remote_routes(p->index, adds);  // keep the order
+        adds.clear();
+        broker.remove_remote_route(p->index, d.route);
       }
+      if (!adds.empty()) broker.add_remote_routes(p->index, adds);
     } else if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
       p->received.fetch_add(f->items.size(), std::memory_order_relaxed);
       forward_received_.fetch_add(f->items.size(), std::memory_order_relaxed);

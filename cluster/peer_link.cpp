@@ -142,13 +142,31 @@ bool PeerLink::stream_once() {
     }
     std::size_t lost = 0;
     bool broken = false;
-    for (auto& op : ops) {
+    rpc::LinkDeltas deltas;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      auto& op = ops[i];
       if (broken) {
         if (auto* items = std::get_if<std::vector<broker::ForwardItem>>(&op)) lost += items->size();
         continue;
       }
       if (auto* d = std::get_if<rpc::LinkDelta>(&op)) {
-        broken = !w->write(*d);
+        // Consecutive route changes leave as one message, after the forwards before them.
+        if (!batch.empty()) {
+          broken = !w->write(batch);
+          if (broken) {
+            lost += batch.size();
+          } else {
+            sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+          }
+          batch.clear();
+          if (broken) continue;
+        }
+        deltas.push_back(std::move(*d));
+        bool last = i + 1 == ops.size() || !std::holds_alternative<rpc::LinkDelta>(ops[i + 1]);
+        if (last || deltas.size() >= kSnapshotChunk) {
+          broken = !w->write(deltas);
+          deltas.clear();
+        }
         continue;
       }
       auto& items = std::get<std::vector<broker::ForwardItem>>(op);

@@ -288,9 +288,13 @@ class Reader final : public LinkReader {
           out = std::move(s);
           return true;
         }
-        case pb::LinkMessage::kDelta:
-          out = LinkDelta{msg_.delta().add(), from_pb(msg_.delta().route())};
+        case pb::LinkMessage::kDeltas: {
+          LinkDeltas d;
+          d.reserve(static_cast<std::size_t>(msg_.deltas().deltas_size()));
+          for (const auto& x : msg_.deltas().deltas()) d.push_back({x.add(), from_pb(x.route())});
+          out = std::move(d);
           return true;
+        }
         case pb::LinkMessage::kForward: {
           Clocks c;
           LinkForward f;
@@ -417,11 +421,14 @@ class Writer final : public LinkWriter {
     x->set_last(s.last);
     return put();
   }
-  bool write(const LinkDelta& d) override {
+  bool write(const LinkDeltas& deltas) override {
     msg_.Clear();
-    auto* x = msg_.mutable_delta();
-    x->set_add(d.add);
-    to_pb(d.route, *x->mutable_route());
+    auto* all = msg_.mutable_deltas();
+    for (const auto& d : deltas) {
+      auto* x = all->add_deltas();
+      x->set_add(d.add);
+      to_pb(d.route, *x->mutable_route());
+    }
     return put();
   }
   bool write(const std::vector<broker::ForwardItem>& items) override {

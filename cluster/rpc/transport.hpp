@@ -41,10 +41,11 @@ struct LinkDelta {
   bool add = false;
   broker::Route route;
 };
+using LinkDeltas = std::vector<LinkDelta>;
 struct LinkForward {
   std::vector<broker::ForwardItem> items;
 };
-using LinkEvent = std::variant<LinkHello, LinkSnapshot, LinkDelta, LinkForward>;
+using LinkEvent = std::variant<LinkHello, LinkSnapshot, LinkDeltas, LinkForward>;
 
 // An inbound Link stream, read on the gRPC thread that serves it.
 class LinkReader {
@@ -65,7 +66,7 @@ class LinkWriter {
   virtual ~LinkWriter() = default;
   virtual bool write(const LinkHello& h) = 0;
   virtual bool write(const LinkSnapshot& s) = 0;
-  virtual bool write(const LinkDelta& d) = 0;
+  virtual bool write(const LinkDeltas& d) = 0;
   virtual bool write(const std::vector<broker::ForwardItem>& items) = 0;
   virtual bool heartbeat() = 0;
   // After the Hello: whether the peer took the stream (blocks for its answer).
