@@ -90,13 +90,13 @@ void Batch::update_delivery_state(std::uint64_t uid, std::uint64_t seq, std::uin
   end();
 }
 
-void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq, bool with_state) {
-  begin(OpKind::Erase, Family::Deliveries);
+void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq, StateWrites state) {
+  begin(OpKind::EraseOnce, Family::Deliveries);  // a seq is put once
   enc::delivery_key(buf_, uid, seq);
   value();
   end();
-  if (!with_state) return;
-  begin(OpKind::Erase, Family::Deliveries);
+  if (state == StateWrites::None) return;
+  begin(state == StateWrites::Once ? OpKind::EraseOnce : OpKind::Erase, Family::Deliveries);
   enc::delivery_state_key(buf_, uid, seq);
   value();
   end();

@@ -14,6 +14,7 @@ void MemoryStore::commit(Batch&& batch, Completion done) {
           kv_.insert_or_assign(std::string(op.key), std::string(op.value));
           break;
         case Batch::OpKind::Erase:
+        case Batch::OpKind::EraseOnce:
           if (auto it = kv_.find(op.key); it != kv_.end()) kv_.erase(it);
           break;
         case Batch::OpKind::EraseRange:

@@ -150,6 +150,9 @@ Status RocksStore::Impl::write(std::vector<Pending>& group) {
         case Batch::OpKind::Erase:
           r = wb.Delete(cf, slice(op.key));
           break;
+        case Batch::OpKind::EraseOnce:
+          r = wb.SingleDelete(cf, slice(op.key));
+          break;
         case Batch::OpKind::EraseRange:
           r = wb.DeleteRange(cf, slice(op.key), slice(op.value));
           break;

@@ -64,14 +64,38 @@ bool Retainer::older_locked(const mqtt::Message& m, const mqtt::Message* existin
   return t != tombstones_.end() && m.received_at_ms <= t->second;
 }
 
-Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m) {
+Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m, bool merge, mqtt::MessagePtr* kept) {
   assert(m != nullptr);
+  if (!m->payload.empty() && limits_.max_payload_size != 0 &&
+      m->payload.size() > limits_.max_payload_size) {
+    return RetainResult::PayloadTooLarge;
+  }
+  std::lock_guard lock(mutex_);
+  Node* node = find_node(*root_, m->topic);
+  const mqtt::Message* existing = node != nullptr ? node->message.get() : nullptr;
+  if (m->received_at_ms != 0) {
+    if (merge) {
+      if (older_locked(*m, existing)) return RetainResult::Older;
+    } else {
+      // This node's own publish is the last write here, whatever the clocks say: it is
+      // stamped after what the topic holds, so every other node takes it too.
+      std::int64_t held = 0;
+      if (existing != nullptr) {
+        held = existing->received_at_ms;
+      } else if (auto t = tombstones_.find(m->topic); t != tombstones_.end()) {
+        held = t->second;
+      }
+      if (held >= m->received_at_ms) {
+        auto copy = std::make_shared<mqtt::Message>(*m);
+        copy->received_at_ms = held + 1;
+        m = std::move(copy);
+      }
+    }
+  }
+  if (kept != nullptr) *kept = m;
   if (m->payload.empty()) {
     // A zero-byte retained message removes the topic's retained message and is not itself
     // retained [MQTT-3.3.1-6] [MQTT-3.3.1-7].
-    std::lock_guard lock(mutex_);
-    Node* existing = find_node(*root_, m->topic);
-    if (older_locked(*m, existing ? existing->message.get() : nullptr)) return RetainResult::Older;
     erase_locked(m->topic);
     if (m->received_at_ms != 0) {
       if (m->received_at_ms - tombstones_pruned_at_ > 60'000) {
@@ -85,22 +109,16 @@ Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m) {
     }
     return RetainResult::Cleared;
   }
-  if (limits_.max_payload_size != 0 && m->payload.size() > limits_.max_payload_size) {
-    return RetainResult::PayloadTooLarge;
-  }
-  std::lock_guard lock(mutex_);
   // Replacing an existing topic's message never needs room; a new topic does.
-  if (Node* existing = find_node(*root_, m->topic); existing && existing->message) {
-    if (older_locked(*m, existing->message.get())) return RetainResult::Older;
-    existing->message = std::move(m);
+  if (node != nullptr && node->message) {
+    node->message = std::move(m);
     return RetainResult::Stored;
   }
-  if (older_locked(*m, nullptr)) return RetainResult::Older;
   if (m->received_at_ms != 0) tombstones_.erase(m->topic);
   if (limits_.max_retained_messages != 0 && size_ >= limits_.max_retained_messages) {
     return RetainResult::QuotaExceeded;
   }
-  Node* node = root_.get();
+  node = root_.get();
   std::string_view rest = m->topic;
   bool more = true;
   while (more) {

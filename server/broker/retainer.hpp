@@ -66,12 +66,16 @@ class Retainer {
   // payload removes it instead [MQTT-3.3.1-6] [MQTT-3.3.1-7]. The topic is a valid topic
   // name (checked by the channel). Any thread.
   //
-  // Last writer wins across the cluster: a message stamped with its origin's receive time
-  // (Message::received_at_ms != 0) replaces only an older one, by that time and then by
-  // payload bytes, so every node keeps the same message whatever order the nodes' messages
-  // reach it in. A clearing is remembered (a tombstone, for kTombstoneLife) so that an
-  // older message arriving after it does not come back. Unstamped messages always win.
-  RetainResult retain(mqtt::MessagePtr m);
+  // Last writer wins across the cluster, by stamp: Message::received_at_ms, the origin's
+  // receive time. A message published here (merge = false) always wins here; if its stamp
+  // is not above what the topic holds it is stored as a copy stamped just above, and
+  // `kept` (when given) gets the message as stored, which is the one to replicate. A
+  // message from a peer (merge = true) replaces only an older one, by stamp and then by
+  // payload bytes, so every node keeps the same message whatever order the nodes'
+  // messages reach it in. A clearing is remembered (a tombstone, for kTombstoneLife) so
+  // that an older message arriving after it does not come back. Unstamped messages
+  // ($SYS, tests) always win.
+  RetainResult retain(mqtt::MessagePtr m, bool merge = false, mqtt::MessagePtr* kept = nullptr);
   static constexpr std::chrono::minutes kTombstoneLife{10};
 
   // Appends to `out` every live retained message whose topic matches the valid, non-shared

@@ -296,19 +296,21 @@ std::vector<broker::ForwardItem>& Worker::forward_outbox(broker::NodeIndex node)
   return forward_outbox_[node];
 }
 
-bool Worker::apply_retained(const mqtt::MessagePtr& m) {
+bool Worker::apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::MessagePtr* kept) {
   // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
-  auto r = node_.retainer.retain(m);
+  mqtt::MessagePtr stored;
+  auto r = node_.retainer.retain(m, merge, &stored);
+  if (kept != nullptr) *kept = stored;
   if (r == broker::Retainer::RetainResult::Stored) metrics::inc(metrics_.messages_retained);
   if (r != broker::Retainer::RetainResult::Stored && r != broker::Retainer::RetainResult::Cleared) {
     return false;
   }
   auto* b = store_batch();
   if (b == nullptr) return false;
-  if (m->payload.empty()) {
-    b->erase_retained(m->topic);
+  if (stored->payload.empty()) {
+    b->erase_retained(stored->topic);
   } else {
-    b->put_retained(*m);
+    b->put_retained(*stored);
   }
   return true;
 }
@@ -334,7 +336,8 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
       return result;
     }
   }
-  if (retain) result.stored = apply_retained(m);
+  mqtt::MessagePtr replicate = m;  // the retained message as stored, for the peers
+  if (retain) result.stored = apply_retained(m, false, &replicate);
   for (auto& match : matches_) {
     auto worker = match.ref.worker;
     session::route(m, std::move(match), outbox_[worker], result, *this);
@@ -348,10 +351,14 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
       // Every node keeps every retained message (last writer wins, Retainer::retain).
       peers_.clear();
       forwarder->peers(peers_);
+      if (!replicate) replicate = m;  // refused by the retainer: the peers decide alike
       for (auto n : peers_) {
         auto& box = forward_outbox(n);
-        if (box.empty() || box.back().msg != m) box.push_back({m, false, {}, false});
-        box.back().store_retained = true;
+        if (replicate == m && !box.empty() && box.back().msg == m) {
+          box.back().store_retained = true;  // the delivery carries it
+        } else {
+          box.push_back({replicate, false, {}, true});
+        }
       }
     }
     if (!remote_matches_.empty() || retain) schedule_end_of_turn();
@@ -373,7 +380,7 @@ void Worker::dispatch_from_peer(std::vector<broker::ForwardItem>& items) {
   for (auto& item : items) {
     const mqtt::MessagePtr& m = item.msg;
     metrics::inc(metrics_.messages_forward_received);
-    if (item.store_retained && config().retainer.enable) apply_retained(m);
+    if (item.store_retained && config().retainer.enable) apply_retained(m, true);
     if (item.direct) {
       matches_.clear();
       node_.broker.match(*m, {}, matches_, nullptr, true);

@@ -125,8 +125,9 @@ class Worker final : public session::Hub {
                      std::vector<std::vector<broker::ForwardItem>>& forwards);
   void dispatch_from_peer(std::vector<broker::ForwardItem>& items);
   // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
-  // this turn's batch; true if it went into the batch.
-  bool apply_retained(const mqtt::MessagePtr& m);
+  // this turn's batch; true if it went into the batch. `merge`: it comes from a peer (last
+  // writer wins, Retainer::retain); `kept` gets the message as the retainer stored it.
+  bool apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::MessagePtr* kept = nullptr);
   std::vector<broker::ForwardItem>& forward_outbox(broker::NodeIndex node);
   void deliver_local(std::vector<session::Delivery>& batch);
 

@@ -21,6 +21,7 @@
 #include "mqtt/packets.hpp"
 #include "session/hub.hpp"
 #include "session/session.hpp"
+#include "storage/batch.hpp"
 
 namespace emqxd::session {
 
@@ -155,7 +156,8 @@ class Channel {
   // Durable sessions: the batch to record into, when this session is stored.
   storage::Batch* session_batch() const;
   void store_session(bool connected);  // put the session's record (and, once, its subscriptions)
-  void forget_delivery(const Delivery& d);  // erase a stored delivery that ends
+  // Erases a stored delivery that ends; `state`: how often its state record was written.
+  void forget_delivery(const Delivery& d, storage::Batch::StateWrites state);
   bool problem_info_allowed() const { return request_problem_information_; }
 
   Hub& hub_;

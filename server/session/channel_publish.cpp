@@ -189,7 +189,7 @@ void Channel::handle_puback(const mqtt::PubAck& a) {
   auto* f = session_->find_inflight(a.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
   settle_owed(*f);
-  forget_delivery(f->d);
+  forget_delivery(f->d, storage::Batch::StateWrites::Once);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -207,7 +207,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   }
   settle_owed(*f);
   if (mqtt::is_error(r.reason)) {  // the flow ends here [MQTT-4.3.3-4]
-    forget_delivery(f->d);
+    forget_delivery(f->d, storage::Batch::StateWrites::Once);
     session_->erase_inflight(r.packet_id);
     pump_queue();
     return;
@@ -232,7 +232,7 @@ void Channel::handle_pubcomp(const mqtt::PubComp& c) {
   auto* f = session_->find_inflight(c.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubComp) return;
   settle_owed(*f);
-  forget_delivery(f->d);
+  forget_delivery(f->d, storage::Batch::StateWrites::More);  // WaitPubRec, then WaitPubComp
   session_->erase_inflight(c.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -248,7 +248,7 @@ void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
   if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
-    forget_delivery(d);
+    forget_delivery(d, storage::Batch::StateWrites::None);
     return;
   }
   if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0) {
@@ -298,7 +298,8 @@ void Channel::send_inflight(Delivery&& d) {
   std::uint64_t ticket =
       stored && d.qos == QoS::ExactlyOnce ? hub_.await_commit(*this, nullptr) : 0;
   if (!write_publish(d, id, false, ticket)) {
-    forget_delivery(d);  // too large for this client: it ends here
+    forget_delivery(d, stored ? storage::Batch::StateWrites::Once
+                              : storage::Batch::StateWrites::None);  // too large: it ends here
     return;
   }
   if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
@@ -371,7 +372,7 @@ void Channel::pump_queue() {
       }
       settle_owed(f);
       if (!resend(f)) {
-        forget_delivery(f.d);
+        forget_delivery(f.d, storage::Batch::StateWrites::Once);  // a PUBLISH, never rewritten
         session_->inflight.erase_at(i);
         continue;
       }
@@ -388,7 +389,7 @@ void Channel::pump_queue() {
     q.pop_front();
     if (d.msg->expired(now)) {
       metrics::inc(hub_.metrics().messages_dropped_expired);
-      forget_delivery(d);
+      forget_delivery(d, storage::Batch::StateWrites::None);
       continue;
     }
     if (d.qos == QoS::AtMostOnce) {

@@ -106,9 +106,9 @@ void Channel::store_session(bool connected) {
   }
 }
 
-void Channel::forget_delivery(const Delivery& d) {
+void Channel::forget_delivery(const Delivery& d, storage::Batch::StateWrites state) {
   if (d.store_seq == 0) return;
-  if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, d.store_seq);
+  if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, d.store_seq, state);
 }
 
 }  // namespace emqxd::session
