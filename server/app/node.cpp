@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <future>
@@ -14,6 +15,7 @@
 
 #include "common/log.hpp"
 #include "net/listener.hpp"
+#include "net/node_counters.hpp"
 #include "net/node_state.hpp"
 #include "net/restore.hpp"
 #include "net/worker.hpp"
@@ -43,16 +45,10 @@ std::string rfc3339_now() {
   return buf;
 }
 
-// "messages_dropped_no_subscribers" -> "messages/dropped/no_subscribers": EMQX's $SYS
-// metric topics use the first two words as levels.
-std::string metric_topic(std::string name) {
-  int levels = 0;
-  for (auto& c : name) {
-    if (c == '_' && levels < 2) {
-      c = '/';
-      ++levels;
-    }
-  }
+// "messages.dropped.no_subscribers" -> "messages/dropped/no_subscribers": $SYS writes
+// the levels of a counter's name as topic levels.
+std::string sys_levels(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '/');
   return name;
 }
 }  // namespace
@@ -81,33 +77,13 @@ struct Node::Impl {
   }
 
   void publish_stats() {
-    std::int64_t connections = 0;
-    std::int64_t sessions = 0;
-    std::vector<std::pair<std::string, std::uint64_t>> sums;
-    for (auto& w : state.workers) {
-      const auto& m = w->metrics_view();
-      connections += m.connections.load(std::memory_order_relaxed);
-      sessions += m.sessions.load(std::memory_order_relaxed);
-    }
-#define EMQXD_SUM(name)                                                       \
-  {                                                                           \
-    std::uint64_t total = 0;                                                  \
-    for (auto& w : state.workers) {                                           \
-      total += w->metrics_view().name.load(std::memory_order_relaxed);        \
-    }                                                                         \
-    sums.emplace_back(#name, total);                                          \
-  }
-    EMQXD_COUNTERS(EMQXD_SUM)
-#undef EMQXD_SUM
     state.retainer.expire(mqtt::Message::Clock::now());
-    auto b = state.broker.stats();
-    publish_sys("stats/connections/count", std::to_string(connections));
-    publish_sys("stats/sessions/count", std::to_string(sessions));
-    publish_sys("stats/subscriptions/count", std::to_string(b.subscriptions));
-    publish_sys("stats/subscriptions/shared/count", std::to_string(b.shared_subscriptions));
-    publish_sys("stats/topics/count", std::to_string(b.topics));
-    publish_sys("stats/retained/count", std::to_string(state.retainer.size()));
-    for (auto& [name, value] : sums) publish_sys("metrics/" + metric_topic(name), std::to_string(value));
+    for (const auto& c : net::node_stats(state)) {
+      publish_sys("stats/" + sys_levels(c.name), std::to_string(c.value));
+    }
+    for (const auto& c : net::node_metrics(state)) {
+      publish_sys("metrics/" + sys_levels(c.name), std::to_string(c.value));
+    }
   }
 
   void schedule(std::shared_ptr<asio::steady_timer> timer, std::chrono::milliseconds every,
