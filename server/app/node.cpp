@@ -11,8 +11,12 @@
 #include <atomic>
 #include <ctime>
 #include <future>
+#include <optional>
 #include <thread>
 
+#include "api/api_server.hpp"
+#include "api/credentials.hpp"
+#include "api/router.hpp"
 #include "common/log.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
@@ -51,10 +55,23 @@ std::string sys_levels(std::string name) {
   std::replace(name.begin(), name.end(), '.', '/');
   return name;
 }
+
+// Only a salted hash of the HTTP API's password stays in memory: it is hashed here and the
+// config's copy wiped before the config is kept for the node's life.
+std::optional<api::Credentials> take_api_credentials(config::Config& cfg, bool& is_default) {
+  is_default = cfg.dashboard_default_password == "public";
+  std::optional<api::Credentials> out;
+  if (cfg.dashboard_http_enable) {
+    out = api::Credentials::make(cfg.dashboard_default_username, cfg.dashboard_default_password);
+  }
+  api::wipe(cfg.dashboard_default_password);
+  return out;
+}
 }  // namespace
 
 struct Node::Impl {
-  explicit Impl(config::Config cfg) : state(std::move(cfg)) {}
+  explicit Impl(config::Config cfg)
+      : api_credentials(take_api_credentials(cfg, default_api_password)), state(std::move(cfg)) {}
 
   // As EMQX: the fixed facts (version, sysdescr, the node list) are retained; uptime,
   // datetime, stats and metrics are not, so they never crowd the retained store.
@@ -96,8 +113,13 @@ struct Node::Impl {
     });
   }
 
+  bool default_api_password = false;
+  std::optional<api::Credentials> api_credentials;  // when the HTTP API is enabled
   net::NodeState state;
   std::vector<std::unique_ptr<net::Listener>> listeners;
+  api::ClusterControl* cluster_control = nullptr;
+  std::unique_ptr<api::Router> api_router;
+  std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   bool started = false;
   bool stopped = false;
 };
@@ -124,6 +146,10 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
 
 Node::~Node() { shutdown(); }
 
+void Node::set_cluster_control(api::ClusterControl* control) {
+  impl_->cluster_control = control;
+}
+
 void Node::start() {
   auto& s = impl_->state;
   if (s.durable) {
@@ -143,10 +169,31 @@ void Node::start() {
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
   }
+  if (s.config.dashboard_http_enable) {
+    impl_->api_router =
+        std::make_unique<api::Router>(s, *impl_->api_credentials, impl_->cluster_control);
+    api::ServerOptions o;
+    o.bind = s.config.dashboard_http_bind;
+    impl_->api_server = std::make_unique<api::ApiServer>(
+        o, [router = impl_->api_router.get()](const api::Request& r) { return router->handle(r); });
+  }
   for (auto& w : s.workers) w->start();
   for (auto& l : impl_->listeners) {
     l->start();
     logger()->info("listener {} on port {}", l->name(), l->port());
+  }
+  if (impl_->api_server) {
+    impl_->api_server->start();
+    logger()->info("listener http:dashboard on port {}", impl_->api_server->port());
+    if (impl_->default_api_password) {
+      logger()->warn(
+          "dashboard.default_password is still the default \"public\": anyone who reaches port "
+          "{} can use the HTTP API as {}; set dashboard.default_password or "
+          "EMQX_DASHBOARD__DEFAULT_PASSWORD",
+          impl_->api_server->port(), impl_->api_credentials->username());
+    }
+  } else {
+    logger()->info("HTTP API disabled (dashboard.listeners.http)");
   }
   logger()->warn(
       "no authentication configured: anonymous clients are allowed (as EMQX's default)");
@@ -200,6 +247,8 @@ void Node::shutdown() {
   impl_->stopped = true;
   auto& s = impl_->state;
   s.shutting_down = true;
+  // The API first: nothing asks the node anything while it winds down.
+  if (impl_->api_server) impl_->api_server->stop();
   for (auto& l : impl_->listeners) l->stop();
 
   // Runs `f` on every worker and waits for all of them.

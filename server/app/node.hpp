@@ -7,6 +7,10 @@
 
 #include "config/config.hpp"
 
+namespace emqxd::api {
+class ClusterControl;
+}
+
 namespace emqxd::app {
 
 class Node {
@@ -16,8 +20,13 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Binds every listener (throws std::runtime_error naming the listener on failure) and
-  // starts the worker threads.
+  // Plugs the cluster into the HTTP API (api/control.hpp). Call before start(); `control`
+  // must stay valid until shutdown() has returned, and is called from the API's thread.
+  // Without one the API answers as a single node and refuses join/leave with 503.
+  void set_cluster_control(api::ClusterControl* control);
+
+  // Binds every listener and the HTTP API (throws std::runtime_error naming the listener
+  // on failure) and starts the worker threads and the API's thread.
   void start();
   // Call once in main before a Node (and its threads) exists: SIGINT and SIGTERM are
   // then handled only by run_until_signal(), whenever they arrive.
