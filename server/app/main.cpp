@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/cluster_cli.hpp"
 #include "app/node.hpp"
 #include "common/limits.hpp"
 #include "common/log.hpp"
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
   // First of all, so that a SIGTERM during start-up is a clean shutdown, not a kill.
   emqxd::app::Node::block_shutdown_signals();
   CLI::App app{
-      "emqxd: an MQTT 3.1, 3.1.1 and 5.0 broker (one node; clustering is to come).\n"
+      "emqxd: a distributed MQTT 3.1, 3.1.1 and 5.0 broker.\n"
       "Configuration: HOCON with EMQX 5 key names; every key can be overridden by an\n"
       "environment variable, e.g. EMQX_LISTENERS__TCP__DEFAULT__BIND=0.0.0.0:1884."};
   app.set_version_flag("-v,--version", std::string("emqxd ") + EMQXD_VERSION);
@@ -77,16 +78,75 @@ int main(int argc, char** argv) {
   std::string config_path;
   auto* start_cmd = app.add_subcommand(
       "start",
-      "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883 "
-      "and MQTT/WebSocket on 8083 (/mqtt). SIGINT/SIGTERM stop it gracefully.");
+      "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
+      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083. SIGINT/SIGTERM stop it "
+      "gracefully.");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
+
+  emqxd::app::ClusterCommand cluster;
+  auto* cluster_cmd = app.add_subcommand(
+      "cluster",
+      "Cluster membership of the running local node, through its HTTP API. Exit status: 0 "
+      "done, 1 the node refused (its message is printed), 2 bad usage, API unreachable or "
+      "credentials refused.");
+  cluster_cmd->require_subcommand(1);
+  cluster_cmd
+      ->add_option("--api", cluster.api,
+                   "HOST:PORT of the node's HTTP API (default: dashboard.listeners.http.bind of "
+                   "-c FILE, else 127.0.0.1:18083; a 0.0.0.0 or [::] bind means 127.0.0.1)")
+      ->type_name("HOST:PORT");
+  cluster_cmd
+      ->add_option("-c,--config", cluster.config_path,
+                   "the config file the node runs with: where its API listens and its "
+                   "credentials (EMQX_* overrides applied)")
+      ->check(CLI::ExistingFile);
+  auto* username =
+      cluster_cmd
+          ->add_option("--username",
+                       "API user (default: $EMQXD_API_USERNAME, else dashboard.default_username)")
+          ->type_name("USER");
+  // On the command line a password shows in `ps`; the environment variable does not.
+  auto* password = cluster_cmd
+                       ->add_option("--password",
+                                    "API password (default: $EMQXD_API_PASSWORD, else "
+                                    "dashboard.default_password)")
+                       ->type_name("PASSWORD");
+  auto* join_cmd =
+      cluster_cmd->add_subcommand("join", "Join the cluster that NODE belongs to")->fallthrough();
+  join_cmd
+      ->add_option("node", cluster.node,
+                   "a member to contact, name@host[:port] (port: its cluster.rpc.bind, 4370 when "
+                   "not written)")
+      ->required();
+  auto* leave_cmd =
+      cluster_cmd->add_subcommand("leave", "Leave the cluster (this node)")->fallthrough();
+  auto* force_cmd =
+      cluster_cmd
+          ->add_subcommand("force-leave", "Remove NODE, down or unreachable, from the cluster")
+          ->fallthrough();
+  force_cmd->add_option("node", cluster.node, "the node to remove, name@host[:port]")->required();
+  auto* status_cmd = cluster_cmd
+                         ->add_subcommand("status",
+                                          "Members as this node sees them: node, address, state, "
+                                          "incarnation, routes, link; then the totals")
+                         ->fallthrough();
+  status_cmd->add_flag("--json", cluster.json, "print the node's JSON answer as received");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; any usage error exits 2.
+    return app.exit(e) == 0 ? 0 : emqxd::app::kExitUsage;
   }
   if (start_cmd->parsed()) return start(config_path);
+  if (cluster_cmd->parsed()) {
+    for (auto* sub : {join_cmd, leave_cmd, force_cmd, status_cmd}) {
+      if (sub->parsed()) cluster.action = sub->get_name();
+    }
+    if (username->count() > 0) cluster.username = username->as<std::string>();
+    if (password->count() > 0) cluster.password = password->as<std::string>();
+    return emqxd::app::run_cluster_command(cluster, emqxd::config::environment());
+  }
   return 0;
 }

@@ -7,15 +7,21 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "cluster/cluster.hpp"
+#include "api/api_server.hpp"
+#include "api/credentials.hpp"
+#include "api/router.hpp"
 #include "common/log.hpp"
 #include "common/resident.hpp"
 #include "net/listener.hpp"
+#include "net/node_counters.hpp"
 #include "net/node_state.hpp"
 #include "net/restore.hpp"
 #include "net/worker.hpp"
@@ -45,22 +51,29 @@ std::string rfc3339_now() {
   return buf;
 }
 
-// "messages_dropped_no_subscribers" -> "messages/dropped/no_subscribers": EMQX's $SYS
-// metric topics use the first two words as levels.
-std::string metric_topic(std::string name) {
-  int levels = 0;
-  for (auto& c : name) {
-    if (c == '_' && levels < 2) {
-      c = '/';
-      ++levels;
-    }
-  }
+// "messages.dropped.no_subscribers" -> "messages/dropped/no_subscribers": $SYS writes
+// the levels of a counter's name as topic levels.
+std::string sys_levels(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '/');
   return name;
+}
+
+// Only a salted hash of the HTTP API's password stays in memory: it is hashed here and the
+// config's copy wiped before the config is kept for the node's life.
+std::optional<api::Credentials> take_api_credentials(config::Config& cfg, bool& is_default) {
+  is_default = cfg.dashboard_default_password == "public";
+  std::optional<api::Credentials> out;
+  if (cfg.dashboard_http_enable) {
+    out = api::Credentials::make(cfg.dashboard_default_username, cfg.dashboard_default_password);
+  }
+  api::wipe(cfg.dashboard_default_password);
+  return out;
 }
 }  // namespace
 
 struct Node::Impl {
-  explicit Impl(config::Config cfg) : state(std::move(cfg)) {}
+  explicit Impl(config::Config cfg)
+      : api_credentials(take_api_credentials(cfg, default_api_password)), state(std::move(cfg)) {}
 
   // As EMQX: the fixed facts (version, sysdescr, the node list) are retained; uptime,
   // datetime, stats and metrics are not, so they never crowd the retained store.
@@ -83,33 +96,13 @@ struct Node::Impl {
   }
 
   void publish_stats() {
-    std::int64_t connections = 0;
-    std::int64_t sessions = 0;
-    std::vector<std::pair<std::string, std::uint64_t>> sums;
-    for (auto& w : state.workers) {
-      const auto& m = w->metrics_view();
-      connections += m.connections.load(std::memory_order_relaxed);
-      sessions += m.sessions.load(std::memory_order_relaxed);
-    }
-#define EMQXD_SUM(name)                                                       \
-  {                                                                           \
-    std::uint64_t total = 0;                                                  \
-    for (auto& w : state.workers) {                                           \
-      total += w->metrics_view().name.load(std::memory_order_relaxed);        \
-    }                                                                         \
-    sums.emplace_back(#name, total);                                          \
-  }
-    EMQXD_COUNTERS(EMQXD_SUM)
-#undef EMQXD_SUM
     state.retainer.expire(mqtt::Message::Clock::now());
-    auto b = state.broker.stats();
-    publish_sys("stats/connections/count", std::to_string(connections));
-    publish_sys("stats/sessions/count", std::to_string(sessions));
-    publish_sys("stats/subscriptions/count", std::to_string(b.subscriptions));
-    publish_sys("stats/subscriptions/shared/count", std::to_string(b.shared_subscriptions));
-    publish_sys("stats/topics/count", std::to_string(b.topics));
-    publish_sys("stats/retained/count", std::to_string(state.retainer.size()));
-    for (auto& [name, value] : sums) publish_sys("metrics/" + metric_topic(name), std::to_string(value));
+    for (const auto& c : net::node_stats(state)) {
+      publish_sys("stats/" + sys_levels(c.name), std::to_string(c.value));
+    }
+    for (const auto& c : net::node_metrics(state)) {
+      publish_sys("metrics/" + sys_levels(c.name), std::to_string(c.value));
+    }
   }
 
   void schedule(std::shared_ptr<asio::steady_timer> timer, std::chrono::milliseconds every,
@@ -171,9 +164,14 @@ struct Node::Impl {
     return h;
   }
 
+  bool default_api_password = false;
+  std::optional<api::Credentials> api_credentials;  // when the HTTP API is enabled
   net::NodeState state;
   std::unique_ptr<cluster::Cluster> cluster;
   std::vector<std::unique_ptr<net::Listener>> listeners;
+  api::ClusterControl* cluster_control = nullptr;
+  std::unique_ptr<api::Router> api_router;
+  std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   bool started = false;
   bool stopped = false;
 };
@@ -201,6 +199,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.broker.set_route_sink(impl_->cluster.get());
   impl_->state.forwarder = impl_->cluster.get();
   impl_->state.directory = impl_->cluster.get();
+  impl_->cluster_control = impl_->cluster.get();
 }
 
 Node::~Node() { shutdown(); }
@@ -224,11 +223,32 @@ void Node::start() {
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
   }
+  if (s.config.dashboard_http_enable) {
+    impl_->api_router =
+        std::make_unique<api::Router>(s, *impl_->api_credentials, impl_->cluster_control);
+    api::ServerOptions o;
+    o.bind = s.config.dashboard_http_bind;
+    impl_->api_server = std::make_unique<api::ApiServer>(
+        o, [router = impl_->api_router.get()](const api::Request& r) { return router->handle(r); });
+  }
   for (auto& w : s.workers) w->start();
   impl_->cluster->start();  // throws naming cluster.rpc.bind
   for (auto& l : impl_->listeners) {
     l->start();
     logger()->info("listener {} on port {}", l->name(), l->port());
+  }
+  if (impl_->api_server) {
+    impl_->api_server->start();
+    logger()->info("listener http:dashboard on port {}", impl_->api_server->port());
+    if (impl_->default_api_password) {
+      logger()->warn(
+          "dashboard.default_password is still the default \"public\": anyone who reaches port "
+          "{} can use the HTTP API as {}; set dashboard.default_password or "
+          "EMQX_DASHBOARD__DEFAULT_PASSWORD",
+          impl_->api_server->port(), impl_->api_credentials->username());
+    }
+  } else {
+    logger()->info("HTTP API disabled (dashboard.listeners.http)");
   }
   logger()->warn(
       "no authentication configured: anonymous clients are allowed (as EMQX's default)");
@@ -283,6 +303,8 @@ void Node::shutdown() {
   impl_->stopped = true;
   auto& s = impl_->state;
   s.shutting_down = true;
+  // The API first: nothing asks the node anything while it winds down.
+  if (impl_->api_server) impl_->api_server->stop();
   for (auto& l : impl_->listeners) l->stop();
 
   // Runs `f` on every worker and waits for all of them.

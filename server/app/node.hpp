@@ -16,8 +16,9 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Binds every listener (throws std::runtime_error naming the listener on failure) and
-  // starts the worker threads.
+  // Binds every listener, the HTTP API and the cluster RPC (throws std::runtime_error
+  // naming the listener or key on failure) and starts the worker threads, the API's thread
+  // and the cluster.
   void start();
   // Call once in main before a Node (and its threads) exists: SIGINT and SIGTERM are
   // then handled only by run_until_signal(), whenever they arrive.

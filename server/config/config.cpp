@@ -50,7 +50,9 @@ constexpr std::string_view kQuietKeys[] = {
     "schema_validation", "session_persistence", "slow_subs", "sources", "stats", "statsd", "sysmon",
     "telemetry", "topic_metrics", "trace", "zones",
     // Below mapped roots.
-    "dashboard",  // only dashboard.listeners.http.bind is read, and not through this list
+    // dashboard.listeners.http.{bind,enable} and default_username/password are read (not
+    // through this list); EMQX's other dashboard keys (https, cors, sso, ...) are quiet.
+    "dashboard",
     "log.file", "log.audit", "log.throttling", "log.console.time_offset", "log.console.chars_limit",
     "log.console.max_depth", "log.console.single_line", "log.console.timestamp_format",
     "log.console.payload_encode", "node.cookie", "node.process_limit", "node.max_ports",
@@ -255,8 +257,10 @@ class Mapper {
     // The dashboard claims its port first, so a clash names the listener the user wrote.
     const Value* dashboard = root.find("dashboard");
     if (dashboard != nullptr) map_dashboard(*dashboard);
-    claim_bind(cfg_.dashboard_http_bind, dashboard != nullptr ? *dashboard : root,
-               "dashboard.listeners.http");
+    if (cfg_.dashboard_http_enable) {
+      claim_bind(cfg_.dashboard_http_bind, dashboard != nullptr ? *dashboard : root,
+                 "dashboard.listeners.http");
+    }
     // So does the cluster RPC port, for the same reason.
     const Value* cluster = root.find("cluster");
     if (cluster != nullptr) map_cluster(*cluster, "cluster");
@@ -772,15 +776,47 @@ class Mapper {
     }
   }
 
-  // Only dashboard.listeners.http.bind is ours; the rest of dashboard.* is quiet.
+  // dashboard.listeners.http.bind/enable and the API's credentials are ours; the rest of
+  // dashboard.* is EMQX's and quiet (kQuietKeys).
   void map_dashboard(const Value& obj) {
     static const hocon::Path kBind = {"listeners", "http", "bind"};
-    if (!obj.is_object()) return;
+    static const hocon::Path kEnable = {"listeners", "http", "enable"};
+    if (!obj.is_object()) fail(obj, "dashboard", "expected an object, got " + shown(obj));
     if (const Value* b = obj.find(kBind)) {
       cfg_.dashboard_http_bind = get_bind(*b, "dashboard.listeners.http.bind");
+      // EMQX: "Disabled when setting bind to 0".
+      if (cfg_.dashboard_http_bind.ends_with(":0")) cfg_.dashboard_http_enable = false;
     }
+    if (const Value* e = obj.find(kEnable)) {
+      cfg_.dashboard_http_enable =
+          cfg_.dashboard_http_enable && get_bool(*e, "dashboard.listeners.http.enable");
+    }
+    auto credential = [&](std::string_view name, std::string& out) {
+      const Value* v = obj.find(name);
+      if (v == nullptr) return;
+      std::string key = "dashboard." + std::string(name);
+      out = get_string(*v, key);
+      if (out.empty()) fail(*v, key, "must not be empty");
+    };
+    credential("default_username", cfg_.dashboard_default_username);
+    credential("default_password", cfg_.dashboard_default_password);
   }
 };
+
+// Keys whose environment value is taken as written rather than read as HOCON: a password
+// such as `true`, `p#ss` or `${x}y` must not become a boolean, lose its tail to a comment
+// or be substituted. A value in double quotes is still unquoted, as EMQX users write it.
+constexpr std::string_view kVerbatimEnvKeys[] = {"dashboard.default_username",
+                                                 "dashboard.default_password"};
+
+bool is_verbatim(const hocon::Path& path) {
+  std::string dotted;
+  for (const auto& p : path) {
+    dotted += (dotted.empty() ? "" : ".") + p;
+  }
+  return std::find(std::begin(kVerbatimEnvKeys), std::end(kVerbatimEnvKeys), dotted) !=
+         std::end(kVerbatimEnvKeys);
+}
 
 // EMQX_A__B_C=value sets a.b_c: the value is HOCON if it parses as one value, else text.
 void apply_env(Value& root, const std::map<std::string, std::string>& env) {
@@ -800,11 +836,15 @@ void apply_env(Value& root, const std::map<std::string, std::string>& env) {
     }
     // EMQX_NODE_NAME, EMQX_LOG_DIR and the like are for scripts, not the config tree.
     if (!ok || !is_known_root(path[0])) continue;
-    Value v;
-    try {
-      v = hocon::parse_value_unresolved(text, name);
-    } catch (const ConfigError&) {
-      v = Value::make_string(text, hocon::Origin{name, 0});
+    Value v = Value::make_string(text, hocon::Origin{name, 0});
+    const bool quoted = text.size() >= 2 && text.front() == '"' && text.back() == '"';
+    if (!is_verbatim(path) || quoted) {
+      try {
+        Value parsed = hocon::parse_value_unresolved(text, name);
+        if (!is_verbatim(path) || parsed.is_string()) v = std::move(parsed);
+      } catch (const ConfigError&) {
+        // Not one HOCON value: plain text.
+      }
     }
     hocon::set_path(root, path, std::move(v));
   }

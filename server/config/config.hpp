@@ -156,7 +156,14 @@ struct Config {
   DurableSessionsConfig durable_sessions;
   DurableStorageConfig durable_storage;
   ClusterConfig cluster;
+  // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
+  // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind
+  bool dashboard_http_enable = true;                  // dashboard.listeners.http.enable
+  // The API's one user (HTTP Basic). app::Node keeps only a salted hash of the password and
+  // wipes this copy before the node runs.
+  std::string dashboard_default_username = "admin";   // dashboard.default_username
+  std::string dashboard_default_password = "public";  // dashboard.default_password
   std::vector<std::string> warnings;  // unknown keys and the like, logged by main
 };
 

@@ -39,6 +39,9 @@ class Broker:
     def __init__(self, env=None, config_text=None, args=None):
         self.port = free_port()
         self.host = "127.0.0.1"
+        # The HTTP API on a free port of its own too, so that parallel tests never meet on
+        # 18083 (a test's env may move it elsewhere).
+        self.api_port = free_port()
         self.dir = tempfile.mkdtemp(prefix="emqxd-it-")
         self.log_path = os.path.join(self.dir, "emqxd.log")
         self.env = dict(os.environ)
@@ -46,10 +49,12 @@ class Broker:
             "EMQX_LISTENERS__TCP__DEFAULT__BIND": f"127.0.0.1:{self.port}",
             "EMQX_NODE__DATA_DIR": os.path.join(self.dir, "data"),
             "EMQX_LOG__CONSOLE__LEVEL": "debug",
-            "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": f"127.0.0.1:{free_port()}",
+            "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": f"127.0.0.1:{self.api_port}",
             "EMQX_CLUSTER__RPC__BIND": f"127.0.0.1:{free_port()}",
         })
         self.env.update(env or {})
+        bind = self.env["EMQX_DASHBOARD__LISTENERS__HTTP__BIND"]
+        self.api_port = int(bind.rsplit(":", 1)[1])
         self.args = list(args or [])
         if config_text is not None:
             self.config_path = os.path.join(self.dir, "emqx.conf")

@@ -69,6 +69,7 @@ def test_sigterm_at_any_moment_of_startup_exits_cleanly(tmp_path):
     env = dict(os.environ, EMQX_LOG__CONSOLE__LEVEL="error",
                EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % free_port(),
                EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
                EMQX_NODE__DATA_DIR=str(tmp_path))
     for delay in [0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08]:
         p = subprocess.Popen([EMQXD_BIN, "start"], env=env, stdout=subprocess.DEVNULL,

@@ -411,6 +411,67 @@ TEST_CASE("listener option errors name the key", "[config][listeners]") {
         "emqx.conf:1: listeners.tcp.default: expected an object, got an array");
 }
 
+TEST_CASE("dashboard: the HTTP API listener and its bootstrap credentials", "[config][dashboard]") {
+  Config d = from("");
+  CHECK(d.dashboard_http_bind == "0.0.0.0:18083");
+  CHECK(d.dashboard_http_enable);
+  CHECK(d.dashboard_default_username == "admin");
+  CHECK(d.dashboard_default_password == "public");
+
+  Config c = from(R"(
+dashboard {
+  listeners.http { bind = "127.0.0.1:18090", enable = true, max_connections = 512 }
+  default_username = root
+  default_password = "s3cr#t"
+  swagger_support = false
+}
+)");
+  CHECK(c.warnings.empty());
+  CHECK(c.dashboard_http_bind == "127.0.0.1:18090");
+  CHECK(c.dashboard_http_enable);
+  CHECK(c.dashboard_default_username == "root");
+  CHECK(c.dashboard_default_password == "s3cr#t");
+  CHECK(from("dashboard.default_password = 123456").dashboard_default_password == "123456");
+
+  // Off by enable = false, or by bind = 0 as in EMQX; either way the port is not claimed.
+  CHECK_FALSE(from("dashboard.listeners.http.enable = false").dashboard_http_enable);
+  CHECK_FALSE(from("dashboard.listeners.http.bind = 0").dashboard_http_enable);
+  CHECK_NOTHROW(from("dashboard.listeners.http.enable = false\n"
+                     "listeners.tcp.default.bind = 18083"));
+  CHECK(error_of("dashboard.listeners.http.enable = maybe") ==
+        "emqx.conf:1: dashboard.listeners.http.enable: expected true or false, got \"maybe\"");
+  CHECK(error_of("dashboard.default_password = \"\"") ==
+        "emqx.conf:1: dashboard.default_password: must not be empty");
+  CHECK(error_of("\n\ndashboard.default_username = [admin]") ==
+        "emqx.conf:3: dashboard.default_username: expected a string, got an array");
+  CHECK(error_of("dashboard = 1") == "emqx.conf:1: dashboard: expected an object, got 1");
+}
+
+TEST_CASE("dashboard credentials from the environment are taken as written",
+          "[config][dashboard][env]") {
+  auto password = [](const std::string& value) {
+    return from("dashboard.default_password = file", {{"EMQX_DASHBOARD__DEFAULT_PASSWORD", value}})
+        .dashboard_default_password;
+  };
+  CHECK(password("n3w-Secret") == "n3w-Secret");
+  CHECK(password("true") == "true");
+  CHECK(password("p#ss // word") == "p#ss // word");
+  CHECK(password("${HOME}x") == "${HOME}x");
+  CHECK(password("[1, 2]") == "[1, 2]");
+  CHECK(password("\"quoted\"") == "quoted");
+  Config c = from("", {{"EMQX_DASHBOARD__DEFAULT_USERNAME", "ops"},
+                       {"EMQX_DASHBOARD__LISTENERS__HTTP__BIND", "127.0.0.1:18099"},
+                       {"EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE", "true"}});
+  CHECK(c.dashboard_default_username == "ops");
+  CHECK(c.dashboard_http_bind == "127.0.0.1:18099");
+  CHECK(c.dashboard_http_enable);
+  CHECK(error_of("", {{"EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE", "maybe"}}) ==
+        "EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE: dashboard.listeners.http.enable: expected "
+        "true or false, got \"maybe\"");
+  CHECK(error_of("", {{"EMQX_DASHBOARD__DEFAULT_PASSWORD", ""}}) ==
+        "EMQX_DASHBOARD__DEFAULT_PASSWORD: dashboard.default_password: must not be empty");
+}
+
 TEST_CASE("bad values name the file, the line and the full key", "[config][errors]") {
   CHECK(error_of("\n\nmqtt {\n  max_qos_allowed = 3\n}") ==
         "emqx.conf:4: mqtt.max_qos_allowed: must be 0, 1 or 2, got 3");
@@ -765,6 +826,10 @@ TEST_CASE("deploy/emqx.conf loads with no warnings and documents the defaults",
   CHECK(all.durable_sessions.sync == defaults.durable_sessions.sync);
   CHECK(all.durable_storage.write_buffer_size == defaults.durable_storage.write_buffer_size);
   CHECK(all.durable_storage.block_cache_size == defaults.durable_storage.block_cache_size);
+  CHECK(all.dashboard_http_bind == defaults.dashboard_http_bind);
+  CHECK(all.dashboard_http_enable == defaults.dashboard_http_enable);
+  CHECK(all.dashboard_default_username == defaults.dashboard_default_username);
+  CHECK(all.dashboard_default_password == defaults.dashboard_default_password);
   CHECK(all.cluster.name == defaults.cluster.name);
   CHECK(all.cluster.discovery_strategy == defaults.cluster.discovery_strategy);
   CHECK(all.cluster.rpc_bind == defaults.cluster.rpc_bind);

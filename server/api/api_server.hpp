@@ -1,0 +1,57 @@
+#pragma once
+// ApiServer: the node's HTTP API listener (EMQX's port 18083), on a thread and io_context
+// of its own so that admin traffic never runs on an MQTT worker. HTTP/1.1 with
+// keep-alive; every whole request goes to the Handler on that thread, which answers it
+// (api/router.hpp). Beast lives in api_server.cpp only; this header includes no Boost.
+//
+// Limits, so that no client can make it hold much: a request header of at most 8 KiB and
+// a body of at most 1 MiB (else 400 and close), at most 64 connections at once (more are
+// closed as they arrive), 30 s without a whole request or a written answer and the
+// connection is closed. Malformed HTTP gets 400 and the connection is closed.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/http.hpp"
+
+namespace emqxd::api {
+
+struct ServerOptions {
+  std::string name = "http:dashboard";                     // in errors and log lines
+  std::string bind = "0.0.0.0:18083";                      // HOST:PORT, as the config writes it
+  std::string bind_key = "dashboard.listeners.http.bind";  // named in a bind error
+  std::size_t max_connections = 64;
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{30'000};
+};
+
+// Called on the API thread for each request. It should not throw; if it does, the client
+// gets 500 and the server carries on.
+using Handler = std::function<Response(const Request&)>;
+
+class ApiServer {
+ public:
+  // Binds and listens now: throws std::runtime_error naming the listener, the config key
+  // and the address when it cannot.
+  ApiServer(ServerOptions options, Handler handler);
+  ~ApiServer();  // stop()
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Starts the thread; connections are accepted from then on.
+  void start();
+  // Closes the listener and every connection, then joins the thread. Idempotent; not from
+  // the API thread itself (a Handler).
+  void stop();
+
+  unsigned short port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace emqxd::api

@@ -1,0 +1,58 @@
+#pragma once
+// The HTTP API's user and HTTP Basic authentication (RFC 7617).
+//
+// Only a salted hash of the password is kept: PBKDF2-HMAC-SHA256 over a random 16-byte
+// salt, 10,000 iterations, through OpenSSL. Checking a password recomputes the hash (a few
+// milliseconds, on the API thread only) and compares in constant time (CRYPTO_memcmp), so
+// neither a memory dump nor response timing gives the password away. Nothing here logs.
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace emqxd::api {
+
+class Credentials {
+ public:
+  static constexpr int kIterations = 10000;
+
+  // Hashes `password` with a fresh random salt; the caller wipes its own copy (wipe()).
+  // Throws std::runtime_error when OpenSSL has no randomness or no PBKDF2 (start-up only).
+  static Credentials make(std::string username, std::string_view password,
+                          int iterations = kIterations);
+
+  // Whether `username` and `password` are the user's. Takes as long whatever they are,
+  // right or wrong, except for the length of a wrong username. Any thread.
+  bool verify(std::string_view username, std::string_view password) const;
+
+  const std::string& username() const { return username_; }
+  const std::array<unsigned char, 16>& salt_for_test() const { return salt_; }
+
+ private:
+  Credentials() = default;
+  std::string username_;
+  std::array<unsigned char, 16> salt_{};
+  std::array<unsigned char, 32> hash_{};
+  int iterations_ = kIterations;
+};
+
+struct BasicCredentials {
+  std::string username;
+  std::string password;  // wipe() it once checked
+};
+
+// "Basic dXNlcjpwYXNz" -> {"user", "pass"}. The scheme is case-insensitive; the password is
+// everything after the first colon (it may hold colons). nullopt for another scheme,
+// base64 that is not canonical RFC 4648 (padding required), or no colon.
+std::optional<BasicCredentials> parse_basic_authorization(std::string_view header);
+
+// RFC 4648 base64 with padding. decode: nullopt for a bad character, bad length, or
+// padding anywhere but at the end.
+std::string base64_encode(std::string_view in);
+std::optional<std::string> base64_decode(std::string_view in);
+
+// Overwrites the bytes of `secret` (OPENSSL_cleanse, which the optimiser keeps), then
+// empties it.
+void wipe(std::string& secret);
+
+}  // namespace emqxd::api

@@ -1,0 +1,25 @@
+#pragma once
+// The HTTP API's requests and answers as the router sees them: plain structs, no Beast, so
+// that routing is tested without sockets and api_server.cpp stays the only code that sees
+// Beast (STYLE.md section 6).
+#include <string>
+
+namespace emqxd::api {
+
+struct Request {
+  std::string method;         // as sent: "GET", "POST", ...
+  std::string target;         // origin form: "/api/v5/routes?topic=a%2F%2B"
+  std::string authorization;  // the Authorization header, empty when absent; never logged
+  std::string body;
+  std::string peer;  // "127.0.0.1:50312", for log lines
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string allow;       // 405: the methods the path accepts, sent as the Allow header
+  bool challenge = false;  // 401: sent with WWW-Authenticate: Basic realm="emqxd"
+};
+
+}  // namespace emqxd::api

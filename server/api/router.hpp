@@ -1,0 +1,80 @@
+#pragma once
+// Router: one HTTP API request in, one answer out; no I/O (api_server.cpp does the HTTP).
+//
+//   GET    /status                             readiness, no authentication (as EMQX's)
+//   GET    /api/v5/cluster                     the cluster as this node sees it
+//   POST   /api/v5/cluster/join                {"node":"name@host[:port]"}
+//   POST   /api/v5/cluster/leave
+//   POST   /api/v5/cluster/force_leave         {"node":"name@host[:port]"}
+//   DELETE /api/v5/cluster/{node}/force_leave  EMQX's form of the same
+//   GET    /api/v5/routes?topic=&limit=        EMQX's shape: {"data":[...],"meta":{...}}
+//   GET    /api/v5/stats[?aggregate=true]      gauges, EMQX's names
+//   GET    /api/v5/metrics[?aggregate=true]    counters, the names $SYS uses
+//
+// Every /api/v5 request needs the API user's HTTP Basic credentials (401 first, then 404
+// or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
+// go to the ClusterControl when one is wired; without one the node answers as a single
+// node (itself, alive; its own routes) and 503 to join/leave/force_leave.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/control.hpp"
+#include "api/credentials.hpp"
+#include "api/http.hpp"
+#include "common/log.hpp"
+
+namespace emqxd::net {
+struct NodeState;
+}
+
+namespace emqxd::api {
+
+class Router {
+ public:
+  static constexpr std::size_t kDefaultLimit = 100;  // EMQX's page size
+  static constexpr std::size_t kMaxLimit = 10000;    // EMQX's max_row_limit
+
+  // `node` and `credentials` must outlive the router; `control` may be null (a single
+  // node) and, when given, must outlive it too.
+  Router(const net::NodeState& node, const Credentials& credentials, ClusterControl* control);
+
+  // One request; never throws for anything in it. One thread at a time (the API thread):
+  // the failed-login log throttle is not shared.
+  Response handle(const Request& request);
+
+ private:
+  Response route(const Request& request, std::string_view path, std::string_view query);
+  Response authenticate(const Request& request);  // status 200 when it passes
+  Response cluster_status();
+  Response routes(std::string_view query);
+  Response counters(std::string_view query, bool metrics);
+  Response control_outcome(const ClusterControl::Outcome& outcome);
+
+  const net::NodeState& node_;
+  const Credentials& credentials_;
+  ClusterControl* control_;
+  std::string self_address_;        // name@host:rpc_port
+  std::uint64_t incarnation_ = 0;   // ms since the epoch when the node started
+  log::Throttle failed_logins_{1};  // per second
+};
+
+// {"code":"...","message":"..."} with `status`.
+Response error_response(int status, std::string_view code, std::string_view message);
+
+// The EMQX error code for an HTTP status: 400 BAD_REQUEST, 401 UNAUTHORIZED, 404
+// NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 503 SERVICE_UNAVAILABLE, ...
+std::string_view error_code_for(int status);
+
+// "a%2Fb+c" -> "a/b c" (application/x-www-form-urlencoded when `plus_is_space`, as a query
+// string is); nullopt for a bad % escape.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+
+// The value of `name` in a query string "a=1&b=2", decoded; nullopt when absent or badly
+// escaped (`bad` then set).
+std::optional<std::string> query_param(std::string_view query, std::string_view name,
+                                       bool* bad = nullptr);
+
+}  // namespace emqxd::api

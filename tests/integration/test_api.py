@@ -1,0 +1,443 @@
+"""The node's HTTP API (dashboard.listeners.http, EMQX's port 18083) and `emqxd cluster`.
+
+A real emqxd per test with its API on a free port (conftest); requests through Python's
+http.client and raw sockets for what no client library would send; the CLI as a user runs
+it. Without clustering wired in, the node answers as a single node and refuses join and
+leave with 503.
+"""
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+import rawmqtt as R
+from conftest import EMQXD_BIN, free_port, wait_for
+from rawmqtt import connected, V5
+
+NODE = "emqx@127.0.0.1"
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def call(broker, method, path, body=None, auth=("admin", "public"), headers=None):
+    """One request on a fresh connection; returns (status, headers dict, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", broker.api_port, timeout=5)
+    h = dict(headers or {})
+    if auth is not None:
+        h["Authorization"] = basic(*auth)
+    if body is not None:
+        h["Content-Type"] = "application/json"
+        body = json.dumps(body) if not isinstance(body, (bytes, str)) else body
+    try:
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def get_json(broker, path, **kw):
+    status, headers, body = call(broker, "GET", path, **kw)
+    assert status == 200, (status, body)
+    assert headers["content-type"] == "application/json"
+    return json.loads(body)
+
+
+def assert_error(status, headers, body, want_status, want_code):
+    assert status == want_status, (status, body)
+    assert headers["content-type"] == "application/json"
+    doc = json.loads(body)
+    assert doc["code"] == want_code, doc
+    assert isinstance(doc["message"], str) and doc["message"], doc
+    return doc
+
+
+def raw_exchange(broker, data, timeout=5.0):
+    """Sends raw bytes; returns (everything the API sent back, whether it then closed)."""
+    s = socket.create_connection(("127.0.0.1", broker.api_port), timeout=timeout)
+    try:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # it may close before taking everything: what it said is what counts
+        got = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return got, False
+            except ConnectionResetError:
+                return got, True
+            if not chunk:
+                return got, True
+            got += chunk
+        return got, False
+    finally:
+        s.close()
+
+
+def cli(*args, env=None, timeout=20):
+    """Runs `emqxd cluster ARGS`; the environment is the test's (no EMQX_ or EMQXD_ variables
+    from outside) plus `env`."""
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("EMQX_") and not k.startswith("EMQXD_API_")}
+    e.update(env or {})
+    return subprocess.run([EMQXD_BIN, "cluster"] + list(args), env=e, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def mqtt_roundtrip(broker, topic="api/check"):
+    sub = connected(broker, "api-sub-%s" % topic.replace("/", "-"), V5)
+    sub.subscribe([(topic, 1)])
+    pub = connected(broker, "api-pub-%s" % topic.replace("/", "-"), V5)
+    pub.publish(topic, b"still-serving", qos=1, pid=1)
+    p = sub.wait_for(R.PUBLISH)
+    assert p.payload == b"still-serving"
+    sub.close()
+    pub.close()
+
+
+# ----------------------------------------------------------------------------- auth
+
+def test_status_needs_no_credentials(broker):
+    status, headers, body = call(broker, "GET", "/status", auth=None)
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain")
+    assert body.decode() == "Node %s is started\nemqxd is running" % NODE
+
+
+def test_api_refuses_missing_and_wrong_credentials(broker):
+    for auth, headers in [(None, None), (("admin", "wrong"), None), (("root", "public"), None),
+                          (None, {"Authorization": "Basic !!notbase64"}),
+                          (None, {"Authorization": "Basic " + base64.b64encode(b"adminpublic")
+                                  .decode()}),
+                          (None, {"Authorization": "Bearer abc"})]:
+        status, h, body = call(broker, "GET", "/api/v5/cluster", auth=auth, headers=headers)
+        assert_error(status, h, body, 401, "UNAUTHORIZED")
+        assert h["www-authenticate"] == 'Basic realm="emqxd"'
+    # Unknown paths too: nothing is told before the credentials are checked.
+    status, h, body = call(broker, "GET", "/api/v5/nothing", auth=None)
+    assert_error(status, h, body, 401, "UNAUTHORIZED")
+    status, h, body = call(broker, "GET", "/api/v5/cluster")
+    assert status == 200
+    # Failed logins are logged (rate-limited), never with the password or the header.
+    log = broker.read_log()
+    assert "HTTP API login failed" in log
+    assert "wrong" not in log.split("HTTP API login failed")[1].split("\n")[0]
+    assert basic("admin", "public").split()[1] not in log
+    assert basic("admin", "wrong").split()[1] not in log
+
+
+def test_default_password_is_warned_about(broker):
+    assert 'dashboard.default_password is still the default "public"' in broker.read_log()
+
+
+def test_password_from_environment_replaces_the_default(make_broker):
+    secret = "n3w!pa$$ #word"
+    b = make_broker(env={"EMQX_DASHBOARD__DEFAULT_PASSWORD": secret})
+    status, h, body = call(b, "GET", "/api/v5/cluster", auth=("admin", "public"))
+    assert_error(status, h, body, 401, "UNAUTHORIZED")
+    status, _, _ = call(b, "GET", "/api/v5/cluster", auth=("admin", secret))
+    assert status == 200
+    log = b.read_log()
+    assert "still the default" not in log
+    assert secret not in log and "n3w!pa" not in log
+
+
+def test_username_and_password_from_the_config_file(make_broker):
+    b = make_broker(config_text='dashboard { default_username = ops, default_password = "f1le" }')
+    assert call(b, "GET", "/api/v5/stats", auth=("ops", "f1le"))[0] == 200
+    assert call(b, "GET", "/api/v5/stats", auth=("admin", "f1le"))[0] == 401
+
+
+# ----------------------------------------------------------------------------- endpoints
+
+def test_unknown_paths_404_and_wrong_methods_405(broker):
+    status, h, body = call(broker, "GET", "/api/v5/nothing")
+    assert_error(status, h, body, 404, "NOT_FOUND")
+    status, h, body = call(broker, "DELETE", "/api/v5/cluster")
+    assert_error(status, h, body, 405, "METHOD_NOT_ALLOWED")
+    assert h["allow"] == "GET"
+    status, h, body = call(broker, "GET", "/api/v5/cluster/join")
+    assert_error(status, h, body, 405, "METHOD_NOT_ALLOWED")
+    assert h["allow"] == "POST"
+
+
+def test_stats_and_metrics_move_after_a_publish(broker):
+    def metric(name):
+        return get_json(broker, "/api/v5/metrics?aggregate=true")[name]
+
+    def stat(name):
+        per_node = get_json(broker, "/api/v5/stats")
+        assert [s["node"] for s in per_node] == [NODE]
+        return per_node[0][name]
+
+    received = metric("messages.received")
+    qos1 = metric("messages.qos1.received")
+    assert wait_for(lambda: stat("connections.count") == 0, 5)
+    sub = connected(broker, "api-stats-sub", V5)
+    sub.subscribe([("stats/+", 1)])
+    pub = connected(broker, "api-stats-pub", V5)
+    pub.publish("stats/x", b"1", qos=1, pid=1)
+    sub.wait_for(R.PUBLISH)
+    assert wait_for(lambda: metric("messages.received") >= received + 1, 5)
+    assert metric("messages.qos1.received") >= qos1 + 1
+    assert metric("messages.delivered") >= 1
+    assert metric("client.connected") >= 2
+    assert wait_for(lambda: stat("connections.count") == 2, 5)
+    assert stat("subscriptions.count") == 1
+    assert stat("topics.count") == 1
+    # The same names $SYS uses: metrics.* keys are the $SYS metric topics with dots.
+    names = get_json(broker, "/api/v5/metrics?aggregate=true").keys()
+    assert {"messages.dropped.no_subscribers", "bytes.received", "packets.sent"} <= set(names)
+
+
+def test_cluster_status_of_a_single_node(broker):
+    sub = connected(broker, "api-cluster-sub", V5)
+    sub.subscribe([("a/+", 0), ("b/#", 0)])
+    doc = get_json(broker, "/api/v5/cluster")
+    assert doc["name"] == "emqxdcl"
+    assert doc["self"] == NODE
+    assert len(doc["members"]) == 1
+    me = doc["members"][0]
+    assert me["node"] == NODE and me["self"] is True and me["state"] == "alive"
+    assert me["address"] == NODE + ":4370"
+    assert me["link"] == "up"
+    assert me["routes"] == 2
+    assert abs(me["incarnation"] / 1000 - time.time()) < 3600
+    assert doc["routes"] == {"local": 2, "remote": 0}
+    assert doc["forward"] == {"sent": 0, "received": 0, "dropped": 0}
+
+    routes = get_json(broker, "/api/v5/routes")
+    assert sorted(r["topic"] for r in routes["data"]) == ["a/+", "b/#"]
+    assert all(r["node"] == NODE for r in routes["data"])
+    assert routes["meta"]["count"] == 2
+    one = get_json(broker, "/api/v5/routes?topic=a%2F%2B")
+    assert one["data"] == [{"topic": "a/+", "node": NODE}]
+    assert get_json(broker, "/api/v5/routes?limit=1")["meta"]["count"] == 2
+    status, h, body = call(broker, "GET", "/api/v5/routes?limit=0")
+    assert_error(status, h, body, 400, "BAD_REQUEST")
+
+
+def test_join_and_leave_are_unavailable_without_clustering(broker):
+    for method, path, body in [("POST", "/api/v5/cluster/join", {"node": "n2@127.0.0.1:4371"}),
+                               ("POST", "/api/v5/cluster/leave", None),
+                               ("POST", "/api/v5/cluster/force_leave", {"node": "n2@127.0.0.1"}),
+                               ("DELETE", "/api/v5/cluster/n2%40127.0.0.1/force_leave", None)]:
+        status, h, resp = call(broker, method, path, body=body)
+        doc = assert_error(status, h, resp, 503, "SERVICE_UNAVAILABLE")
+        assert doc["message"] == "clustering is not available on this node"
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(broker):
+    conn = http.client.HTTPConnection("127.0.0.1", broker.api_port, timeout=5)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/api/v5/stats", headers={"Authorization": basic("admin", "public")})
+            r = conn.getresponse()
+            assert r.status == 200
+            r.read()
+        sock = conn.sock
+        conn.request("GET", "/status")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read().startswith(b"Node ")
+        assert conn.sock is sock  # the same connection throughout
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_malformed_http_gets_400_and_the_node_keeps_serving(broker):
+    cases = [
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03garbage\r\n\r\n",  # a TLS hello
+        b"\x00\xff\xfe\xfd\r\n\r\n",
+        b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+        b"POST /api/v5/cluster/join HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        # A header over 8 KiB, and a body over 1 MiB (refused on its Content-Length while
+        # the client keeps sending).
+        b"GET /status HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+        b"POST /api/v5/cluster/join HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 2000000,
+    ]
+    for data in cases:
+        got, closed = raw_exchange(broker, data)
+        assert got.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (data[:40], got[:200])
+        assert b'"code":"BAD_REQUEST"' in got
+        assert closed, data[:40]
+    got, _ = raw_exchange(broker, b"GET /status HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+    assert b"request header larger than 8 KiB" in got
+    # Bytes that never make a request: closed once idle, no answer owed (shortened here:
+    # the idle timeout is 30 s, so only check the node is unharmed meanwhile).
+    half = socket.create_connection(("127.0.0.1", broker.api_port), timeout=5)
+    half.sendall(b"GET /status HT")
+    assert call(broker, "GET", "/status", auth=None)[0] == 200
+    half.close()
+    assert broker.alive()
+    mqtt_roundtrip(broker)
+    assert call(broker, "GET", "/api/v5/cluster")[0] == 200
+
+
+def test_more_than_64_connections_are_closed_and_the_api_recovers(broker):
+    socks = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection(("127.0.0.1", broker.api_port), timeout=5)
+            s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(65536).startswith(b"HTTP/1.1 200")
+            socks.append(s)
+        extra = socket.create_connection(("127.0.0.1", broker.api_port), timeout=5)
+        extra.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            assert extra.recv(65536) == b""
+        except ConnectionResetError:
+            pass
+        extra.close()
+        mqtt_roundtrip(broker, "api/limit")
+    finally:
+        for s in socks:
+            s.close()
+    assert wait_for(lambda: call(broker, "GET", "/status", auth=None)[0] == 200, 5)
+    assert "64 connections open, closing a new one" in broker.read_log()
+
+
+def test_a_port_in_use_stops_start_up_naming_the_listener(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    env = dict(os.environ, EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_LISTENERS__WS__DEFAULT__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % port,
+               EMQX_NODE__DATA_DIR=str(tmp_path))
+    try:
+        r = subprocess.run([EMQXD_BIN, "start"], env=env, capture_output=True, text=True,
+                           timeout=30)
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert ("listener http:dashboard (dashboard.listeners.http.bind): cannot listen on "
+            "127.0.0.1:%d: Address already in use" % port) in r.stderr
+
+
+def test_the_api_can_be_disabled(make_broker):
+    b = make_broker(env={"EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE": "false"})
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", b.api_port), timeout=2).close()
+    assert "HTTP API disabled" in b.read_log()
+    r = cli("status", env={"EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE": "false"})
+    assert r.returncode == 2
+    assert "HTTP API is disabled" in r.stderr
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+def test_cli_status_table_and_json(broker):
+    sub = connected(broker, "api-cli-sub", V5)
+    sub.subscribe([("cli/+", 0)])
+    api = "127.0.0.1:%d" % broker.api_port
+    r = cli("status", "--api", api)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "cluster emqxdcl, as seen from %s" % NODE
+    header = lines[2].split()
+    assert header == ["NODE", "ADDRESS", "STATE", "INCARNATION", "ROUTES", "LINK"]
+    row = lines[3].split()
+    assert row[:2] == [NODE, "(self)"]
+    assert row[2:4] == [NODE + ":4370", "alive"]
+    assert row[5:] == ["1", "up"]
+    assert lines[-1] == ("1 member (1 alive); routes: 1 local, 0 remote; "
+                         "forwarded: 0 sent, 0 received, 0 dropped")
+
+    r = cli("status", "--json", "--api", api)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc == get_json(broker, "/api/v5/cluster")
+    # Options before or after the subcommand.
+    assert cli("--api", api, "status", "--json").returncode == 0
+
+
+def test_cli_join_and_leave_report_the_node_refusing(broker):
+    api = "127.0.0.1:%d" % broker.api_port
+    for args in [("join", "n2@127.0.0.1:4371"), ("leave",), ("force-leave", "n2@127.0.0.1")]:
+        r = cli(*args, "--api", api)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert r.stderr.strip() == "emqxd: clustering is not available on this node"
+
+
+def test_cli_credentials_wrong_or_from_the_environment(make_broker):
+    b = make_broker(env={"EMQX_DASHBOARD__DEFAULT_PASSWORD": "cl1-secret"})
+    api = "127.0.0.1:%d" % b.api_port
+    r = cli("status", "--api", api)  # the default password
+    assert r.returncode == 2
+    assert "emqxd: the node's HTTP API refused the credentials" in r.stderr
+    r = cli("status", "--api", api, "--password", "wrong")
+    assert r.returncode == 2
+    assert "refused the credentials" in r.stderr
+    assert cli("status", "--api", api, "--password", "cl1-secret").returncode == 0
+    assert cli("status", "--api", api, env={"EMQXD_API_PASSWORD": "cl1-secret"}).returncode == 0
+    # The node's own override, as the node's environment would have it.
+    assert cli("status", "--api", api,
+               env={"EMQX_DASHBOARD__DEFAULT_PASSWORD": "cl1-secret"}).returncode == 0
+    # An explicit option wins over the environment.
+    r = cli("status", "--api", api, "--password", "wrong",
+            env={"EMQXD_API_PASSWORD": "cl1-secret"})
+    assert r.returncode == 2
+
+
+def test_cli_unreachable_api():
+    port = free_port()
+    r = cli("status", "--api", "127.0.0.1:%d" % port)
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("emqxd: cannot reach the node's HTTP API at 127.0.0.1:%d: "
+                                "Connection refused" % port)
+    # With nothing said otherwise, the API is looked for at 127.0.0.1:18083 (checked only
+    # when nothing listens there on this machine).
+    try:
+        socket.create_connection(("127.0.0.1", 18083), timeout=1).close()
+    except OSError:
+        r = cli("status")
+        assert r.returncode == 2
+        assert r.stderr.strip() == ("emqxd: cannot reach the node's HTTP API at 127.0.0.1:18083: "
+                                    "Connection refused")
+
+
+def test_cli_finds_the_api_in_the_config_file(make_broker, tmp_path):
+    port = free_port()
+    conf = tmp_path / "node.conf"
+    conf.write_text('dashboard {\n  listeners.http.bind = "0.0.0.0:%d"\n'
+                    '  default_password = "fr0m-file"\n}\n' % port)
+    b = make_broker(args=["-c", str(conf)],
+                    env={"EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "0.0.0.0:%d" % port})
+    assert b.api_port == port
+    # No --api, no credentials: both come from the file (0.0.0.0 means this machine).
+    r = cli("status", "-c", str(conf))
+    assert r.returncode == 0, r.stderr
+    assert "%s (self)" % NODE in r.stdout
+    r = cli("status", "--json", "-c", str(conf))
+    assert json.loads(r.stdout)["self"] == NODE
+    # EMQX_* overrides apply to the file, as they do for the node.
+    r = cli("status", "-c", str(conf), env={"EMQX_DASHBOARD__DEFAULT_PASSWORD": "other"})
+    assert r.returncode == 2 and "refused the credentials" in r.stderr
+    r = cli("status", "-c", str(conf),
+            env={"EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "127.0.0.1:%d" % free_port()})
+    assert r.returncode == 2 and "cannot reach" in r.stderr
+
+
+def test_cli_usage_errors_exit_2():
+    for args in [(), ("join",), ("force-leave",), ("bogus",), ("status", "--api", "nonsense"),
+                 ("status", "--api", "127.0.0.1:99999"), ("status", "--what")]:
+        r = cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+    r = subprocess.run([EMQXD_BIN, "cluster", "--help"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 0
+    for word in ["join", "leave", "force-leave", "status", "--api", "--username", "--password"]:
+        assert word in r.stdout

@@ -1,0 +1,321 @@
+// The HTTP API's routing: authentication first, then paths and methods, EMQX's error
+// shapes, the cluster requests handed to a ClusterControl (a fake here) or answered as a
+// single node without one.
+#include "api/router.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "api/credentials.hpp"
+#include "config/config.hpp"
+#include "net/node_state.hpp"
+#include "net/worker.hpp"  // NodeState owns its workers
+
+namespace {
+
+namespace json = boost::json;
+using emqxd::api::ClusterControl;
+using emqxd::api::Credentials;
+using emqxd::api::Request;
+using emqxd::api::Response;
+using emqxd::api::Router;
+
+// Records what it is asked and answers what the test sets.
+class FakeControl final : public ClusterControl {
+ public:
+  Outcome join(const std::string& node) override {
+    calls.push_back("join " + node);
+    return next;
+  }
+  Outcome leave() override {
+    calls.push_back("leave");
+    return next;
+  }
+  Outcome force_leave(const std::string& node) override {
+    calls.push_back("force_leave " + node);
+    return next;
+  }
+  std::string status_json() override {
+    calls.push_back("status");
+    return R"({"name":"c","self":"n1@h","members":[]})";
+  }
+  std::string routes_json(const std::string& topic, std::size_t limit) override {
+    calls.push_back("routes " + topic + " " + std::to_string(limit));
+    return R"({"data":[],"meta":{"count":0}})";
+  }
+  Outcome next{200, "ok"};
+  std::vector<std::string> calls;
+};
+
+emqxd::config::Config test_config() {
+  emqxd::config::Config c;
+  c.node.name = "n1@127.0.0.1";
+  c.cluster.rpc_bind = "0.0.0.0:4371";
+  return c;
+}
+
+const std::string kAuth = "Basic " + emqxd::api::base64_encode("admin:s3cret");
+
+struct TestApi {
+  explicit TestApi(ClusterControl* control = nullptr)
+      : state(test_config()),
+        credentials(Credentials::make("admin", "s3cret", 1000)),
+        router(state, credentials, control) {}
+
+  Response call(const std::string& method, const std::string& target, std::string body = "",
+                std::string authorization = kAuth) {
+    Request r;
+    r.method = method;
+    r.target = target;
+    r.body = std::move(body);
+    r.authorization = std::move(authorization);
+    r.peer = "127.0.0.1:1";
+    return router.handle(r);
+  }
+
+  emqxd::net::NodeState state;
+  Credentials credentials;
+  Router router;
+};
+
+json::object body_of(const Response& r) {
+  json::value v = json::parse(r.body);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+// An EMQX error: {"code": code, "message": ...} and nothing else.
+void check_error(const Response& r, int status, const std::string& code) {
+  INFO(r.body);
+  CHECK(r.status == status);
+  CHECK(r.content_type == "application/json");
+  json::object o = body_of(r);
+  CHECK(o.size() == 2);
+  CHECK(o["code"] == code.c_str());
+  REQUIRE(o["message"].is_string());
+  CHECK_FALSE(o["message"].as_string().empty());
+}
+
+}  // namespace
+
+TEST_CASE("GET /status answers without credentials, as EMQX's readiness probe", "[api][router]") {
+  TestApi api;
+  Response r = api.call("GET", "/status", "", "");
+  CHECK(r.status == 200);
+  CHECK(r.content_type.starts_with("text/plain"));
+  CHECK(r.body == "Node n1@127.0.0.1 is started\nemqxd is running");
+  CHECK(api.call("GET", "/status?format=text", "", "Basic garbage").status == 200);
+  check_error(api.call("POST", "/status", "", ""), 405, "METHOD_NOT_ALLOWED");
+}
+
+TEST_CASE("every /api/v5 request needs the right Basic credentials", "[api][router][auth]") {
+  TestApi api;
+  for (std::string auth : {std::string(), "Basic " + emqxd::api::base64_encode("admin:wrong"),
+                           "Basic " + emqxd::api::base64_encode("root:s3cret"),
+                           "Basic " + emqxd::api::base64_encode("admins3cret"),
+                           std::string("Basic %%%"), std::string("Bearer abc")}) {
+    INFO("Authorization: " << auth);
+    for (std::string target : {"/api/v5/cluster", "/api/v5/stats", "/api/v5/nothing-here"}) {
+      Response r = api.call("GET", target, "", auth);
+      check_error(r, 401, "UNAUTHORIZED");
+      CHECK(r.challenge);
+    }
+  }
+  Response ok = api.call("GET", "/api/v5/cluster");
+  CHECK(ok.status == 200);
+  CHECK_FALSE(ok.challenge);
+}
+
+TEST_CASE("unknown paths are 404, wrong methods 405 with Allow", "[api][router]") {
+  TestApi api;
+  check_error(api.call("GET", "/api/v5/nothing"), 404, "NOT_FOUND");
+  check_error(api.call("GET", "/api/v5/cluster/"), 404, "NOT_FOUND");
+  check_error(api.call("GET", "/api/v5//cluster"), 404, "NOT_FOUND");
+  check_error(api.call("GET", "/api/v4/cluster"), 404, "NOT_FOUND");
+  check_error(api.call("GET", "/"), 404, "NOT_FOUND");
+  check_error(api.call("GET", "/api/v5/cluster/n2@h/force_leave/x"), 404, "NOT_FOUND");
+  Response r = api.call("POST", "/api/v5/cluster");
+  check_error(r, 405, "METHOD_NOT_ALLOWED");
+  CHECK(r.allow == "GET");
+  r = api.call("GET", "/api/v5/cluster/join");
+  check_error(r, 405, "METHOD_NOT_ALLOWED");
+  CHECK(r.allow == "POST");
+  r = api.call("POST", "/api/v5/cluster/n2@h/force_leave");
+  CHECK(r.allow == "DELETE");
+  check_error(api.call("DELETE", "/api/v5/routes"), 405, "METHOD_NOT_ALLOWED");
+  check_error(api.call("GET", "http://host/api/v5/cluster"), 400, "BAD_REQUEST");
+}
+
+TEST_CASE("without a ClusterControl: one member, itself, and join and leave are unavailable",
+          "[api][router][cluster]") {
+  TestApi api;
+  emqxd::mqtt::SubscribeOptions o;
+  api.state.broker.subscribe("a/+", {0, 1}, o, 0);
+  api.state.broker.subscribe("b/#", {0, 2}, o, 0);
+
+  Response r = api.call("GET", "/api/v5/cluster");
+  REQUIRE(r.status == 200);
+  json::object s = body_of(r);
+  CHECK(s["name"] == "emqxdcl");
+  CHECK(s["self"] == "n1@127.0.0.1");
+  REQUIRE(s["members"].as_array().size() == 1);
+  json::object m = s["members"].as_array()[0].as_object();
+  CHECK(m["node"] == "n1@127.0.0.1");
+  CHECK(m["address"] == "n1@127.0.0.1:4371");
+  CHECK(m["state"] == "alive");
+  CHECK(m["self"] == true);
+  CHECK(m["link"] == "up");
+  CHECK(m["routes"].to_number<int>() == 2);
+  CHECK(m["incarnation"].to_number<std::uint64_t>() > 1700000000000ULL);  // ms since the epoch
+  CHECK(s["routes"].as_object()["local"].to_number<int>() == 2);
+  CHECK(s["routes"].as_object()["remote"].to_number<int>() == 0);
+  CHECK(s["forward"].as_object().size() == 3);
+
+  for (auto [method, target] :
+       {std::pair{"POST", "/api/v5/cluster/join"}, std::pair{"POST", "/api/v5/cluster/leave"},
+        std::pair{"POST", "/api/v5/cluster/force_leave"},
+        std::pair{"DELETE", "/api/v5/cluster/n2@h/force_leave"}}) {
+    Response u = api.call(method, target, R"({"node":"n2@127.0.0.1"})");
+    check_error(u, 503, "SERVICE_UNAVAILABLE");
+    CHECK(body_of(u)["message"] == "clustering is not available on this node");
+  }
+}
+
+TEST_CASE("without a ClusterControl: routes are the local broker's filters",
+          "[api][router][routes]") {
+  TestApi api;
+  emqxd::mqtt::SubscribeOptions o;
+  api.state.broker.subscribe("a/+", {0, 1}, o, 0);
+  api.state.broker.subscribe("$share/g/s/t", {0, 2}, o, 0);
+
+  json::object all = body_of(api.call("GET", "/api/v5/routes"));
+  CHECK(all["meta"].as_object()["count"].to_number<int>() == 2);
+  REQUIRE(all["data"].as_array().size() == 2);
+  for (const auto& route : all["data"].as_array()) {
+    CHECK(route.as_object().at("node") == "n1@127.0.0.1");
+  }
+  // ?topic= is the filter itself, URL-encoded ('+' would be a space).
+  json::object one = body_of(api.call("GET", "/api/v5/routes?topic=a%2F%2B"));
+  REQUIRE(one["data"].as_array().size() == 1);
+  CHECK(one["data"].as_array()[0].as_object().at("topic") == "a/+");
+  CHECK(body_of(api.call("GET", "/api/v5/routes?topic=a/b"))["data"].as_array().empty());
+  json::object limited = body_of(api.call("GET", "/api/v5/routes?limit=1"));
+  CHECK(limited["data"].as_array().size() == 1);
+  CHECK(limited["meta"].as_object()["count"].to_number<int>() == 2);
+
+  for (std::string bad :
+       {"limit=0", "limit=10001", "limit=abc", "limit=1x", "limit=-1", "topic=%zz"}) {
+    INFO(bad);
+    check_error(api.call("GET", "/api/v5/routes?" + bad), 400, "BAD_REQUEST");
+  }
+}
+
+TEST_CASE("with a ClusterControl: status and routes pass through, requests reach it",
+          "[api][router][cluster]") {
+  FakeControl control;
+  TestApi api(&control);
+
+  Response s = api.call("GET", "/api/v5/cluster");
+  CHECK(s.status == 200);
+  CHECK(s.body == R"({"name":"c","self":"n1@h","members":[]})");
+  CHECK(api.call("GET", "/api/v5/routes?topic=a%2F%23&limit=5").body ==
+        R"({"data":[],"meta":{"count":0}})");
+  api.call("GET", "/api/v5/routes");
+
+  Response j = api.call("POST", "/api/v5/cluster/join", R"({"node":"n2@127.0.0.1:4372"})");
+  CHECK(j.status == 200);
+  CHECK(j.body == R"({"message":"ok"})");
+  api.call("POST", "/api/v5/cluster/leave");
+  api.call("POST", "/api/v5/cluster/force_leave", R"({"node":"n3@127.0.0.1"})");
+  api.call("DELETE", "/api/v5/cluster/n4%40127.0.0.1%3A4374/force_leave");
+  api.call("DELETE", "/api/v5/cluster/n5@127.0.0.1/force_leave");
+  CHECK(control.calls ==
+        std::vector<std::string>{"status", "routes a/# 5", "routes  100", "join n2@127.0.0.1:4372",
+                                 "leave", "force_leave n3@127.0.0.1",
+                                 "force_leave n4@127.0.0.1:4374", "force_leave n5@127.0.0.1"});
+}
+
+TEST_CASE("with a ClusterControl: its outcome is the answer, bad bodies never reach it",
+          "[api][router][cluster]") {
+  FakeControl control;
+  TestApi api(&control);
+  for (auto [status, code] :
+       {std::pair{404, "NOT_FOUND"}, std::pair{409, "CONFLICT"}, std::pair{400, "BAD_REQUEST"},
+        std::pair{503, "SERVICE_UNAVAILABLE"}}) {
+    control.next = {status, "unknown node"};
+    Response r = api.call("POST", "/api/v5/cluster/join", R"({"node":"n9@h"})");
+    check_error(r, status, code);
+    CHECK(body_of(r)["message"] == "unknown node");
+  }
+  control.next = {202, "joining"};
+  CHECK(api.call("POST", "/api/v5/cluster/leave").status == 202);
+  control.next = {42, "nonsense"};
+  check_error(api.call("POST", "/api/v5/cluster/leave"), 500, "INTERNAL_ERROR");
+
+  control.calls.clear();
+  for (std::string body : {"", "not json", "[]", "{}", R"({"node":""})", R"({"node":7})",
+                           R"({"nodes":"n2@h"})", R"({"node":"n2@h")"}) {
+    INFO(body);
+    check_error(api.call("POST", "/api/v5/cluster/join", body), 400, "BAD_REQUEST");
+    check_error(api.call("POST", "/api/v5/cluster/force_leave", body), 400, "BAD_REQUEST");
+  }
+  check_error(api.call("DELETE", "/api/v5/cluster/n2%4/force_leave"), 400, "BAD_REQUEST");
+  CHECK(control.calls.empty());
+}
+
+TEST_CASE("stats and metrics: EMQX's shapes, the names $SYS uses", "[api][router][metrics]") {
+  TestApi api;
+  emqxd::mqtt::SubscribeOptions o;
+  api.state.broker.subscribe("x/y", {0, 1}, o, 0);
+
+  json::value per_node = json::parse(api.call("GET", "/api/v5/stats").body);
+  REQUIRE(per_node.is_array());
+  REQUIRE(per_node.as_array().size() == 1);
+  json::object stats = per_node.as_array()[0].as_object();
+  CHECK(stats["node"] == "n1@127.0.0.1");
+  CHECK(stats["topics.count"].to_number<int>() == 1);
+  CHECK(stats["subscriptions.count"].to_number<int>() == 1);
+  for (const char* k :
+       {"connections.count", "sessions.count", "subscriptions.shared.count", "retained.count"}) {
+    CHECK(stats.contains(k));
+  }
+  json::object agg = body_of(api.call("GET", "/api/v5/stats?aggregate=true"));
+  CHECK_FALSE(agg.contains("node"));
+  CHECK(agg["topics.count"].to_number<int>() == 1);
+
+  json::object metrics = body_of(api.call("GET", "/api/v5/metrics?aggregate=true"));
+  for (const char* k : {"messages.received", "messages.dropped.no_subscribers", "bytes.sent",
+                        "client.connected", "messages.qos1.received", "session.created"}) {
+    INFO(k);
+    CHECK(metrics.contains(k));
+  }
+  CHECK(json::parse(api.call("GET", "/api/v5/metrics?aggregate=false").body).is_array());
+  check_error(api.call("GET", "/api/v5/metrics?aggregate=yes"), 400, "BAD_REQUEST");
+}
+
+TEST_CASE("error shapes, percent-decoding and query strings", "[api][router]") {
+  Response e = emqxd::api::error_response(404, "NOT_FOUND", "no \"such\" thing");
+  CHECK(e.status == 404);
+  CHECK(e.body == R"({"code":"NOT_FOUND","message":"no \"such\" thing"})");
+  CHECK(emqxd::api::error_code_for(401) == "UNAUTHORIZED");
+  CHECK(emqxd::api::error_code_for(405) == "METHOD_NOT_ALLOWED");
+  CHECK(emqxd::api::error_code_for(500) == "INTERNAL_ERROR");
+
+  using emqxd::api::percent_decode;
+  using emqxd::api::query_param;
+  CHECK(percent_decode("a%2Fb%2b+c", true) == std::string("a/b+ c"));
+  CHECK(percent_decode("a+b", false) == std::string("a+b"));
+  CHECK(percent_decode("n1%40h", false) == std::string("n1@h"));
+  CHECK_FALSE(percent_decode("%", true));
+  CHECK_FALSE(percent_decode("%4", true));
+  CHECK_FALSE(percent_decode("%g1", true));
+  CHECK(query_param("a=1&topic=x%2Fy&b", "topic") == std::string("x/y"));
+  CHECK(query_param("b", "b") == std::string(""));
+  CHECK_FALSE(query_param("a=1", "topic"));
+  bool bad = false;
+  CHECK_FALSE(query_param("topic=%", "topic", &bad));
+  CHECK(bad);
+}
