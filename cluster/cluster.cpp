@@ -453,6 +453,7 @@ std::string Cluster::status_json() {
     bool self = false;
     std::size_t routes = 0;
     std::string link;
+    std::size_t queued = 0;
   };
   auto rows = on_loop([&] {
     std::vector<Row> out;
@@ -481,6 +482,7 @@ std::string Cluster::status_json() {
       }
       r.routes = idx != 0 ? hooks_.broker->remote_route_count(idx) : 0;
       r.link = link && link->connected() ? "up" : "down";
+      r.queued = link ? link->queued() : 0;
       out.push_back(std::move(r));
     }
     return out;
@@ -501,6 +503,7 @@ std::string Cluster::status_json() {
     j.key("self").boolean(r.self);
     j.key("routes").number(r.routes);
     j.key("link").string(r.link);
+    j.key("queued").number(r.queued);
     j.end_object();
   }
   j.end_array();
@@ -512,6 +515,7 @@ std::string Cluster::status_json() {
   j.key("sent").number(st.forward_sent);
   j.key("received").number(st.forward_received);
   j.key("dropped").number(st.forward_dropped);
+  j.key("queued").number(st.forward_queued);
   j.end_object();
   j.key("sessions").begin_object();
   j.key("takeovers_in").number(st.takeovers_in);
@@ -552,12 +556,18 @@ Cluster::Stats Cluster::stats() const {
   s.forward_dropped = forward_dropped_.load(std::memory_order_relaxed);
   s.takeovers_in = takeovers_in_.load(std::memory_order_relaxed);
   s.takeovers_out = takeovers_out_.load(std::memory_order_relaxed);
-  std::lock_guard lock(peers_mutex_);
-  for (const auto& p : by_index_) {
-    if (p && p->link) {
-      s.forward_sent += p->link->sent();
-      s.forward_dropped += p->link->dropped();
+  std::vector<std::shared_ptr<PeerLink>> links;
+  {
+    std::lock_guard lock(peers_mutex_);
+    s.members = 1 + live_.size();
+    for (const auto& p : by_index_) {
+      if (p && p->link) links.push_back(p->link);
     }
+  }
+  for (const auto& l : links) {
+    s.forward_sent += l->sent();
+    s.forward_dropped += l->dropped();
+    s.forward_queued += l->queued();
   }
   return s;
 }

@@ -104,7 +104,9 @@ class Cluster final : public broker::RouteSink,
 
   // Counters, for status and $SYS.
   struct Stats {
+    std::uint64_t members = 1;  // live members, this node included
     std::uint64_t forward_sent = 0, forward_received = 0, forward_dropped = 0;
+    std::uint64_t forward_queued = 0;  // waiting in the links to peers (replication lag)
     std::uint64_t takeovers_in = 0, takeovers_out = 0;
   };
   Stats stats() const;

@@ -56,6 +56,11 @@ void PeerLink::push_delta(bool add, broker::Route route) {
   cv_.notify_one();
 }
 
+std::size_t PeerLink::queued() {
+  std::lock_guard lock(mutex_);
+  return queued_messages_ + queue_.size();
+}
+
 void PeerLink::drop_deltas() {
   std::lock_guard lock(mutex_);
   std::erase_if(queue_, [](const Op& op) { return std::holds_alternative<rpc::LinkDelta>(op); });

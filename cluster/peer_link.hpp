@@ -51,6 +51,8 @@ class PeerLink {
   bool connected() const { return connected_.load(std::memory_order_relaxed); }
   std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Forwarded messages and route changes waiting to be written (what the peer lags by).
+  std::size_t queued();
 
  private:
   using Op = std::variant<std::vector<broker::ForwardItem>, rpc::LinkDelta>;

@@ -103,6 +103,15 @@ struct Node::Impl {
     for (const auto& c : net::node_metrics(state)) {
       publish_sys("metrics/" + sys_levels(c.name), std::to_string(c.value));
     }
+    auto cs = cluster->stats();
+    publish_sys("stats/cluster/nodes/count", std::to_string(cs.members));
+    publish_sys("stats/cluster/routes/remote", std::to_string(state.broker.stats().remote_routes));
+    publish_sys("stats/cluster/forward/queued", std::to_string(cs.forward_queued));
+    publish_sys("metrics/cluster/forward/sent", std::to_string(cs.forward_sent));
+    publish_sys("metrics/cluster/forward/received", std::to_string(cs.forward_received));
+    publish_sys("metrics/cluster/forward/dropped", std::to_string(cs.forward_dropped));
+    publish_sys("metrics/cluster/session/takeover_in", std::to_string(cs.takeovers_in));
+    publish_sys("metrics/cluster/session/takeover_out", std::to_string(cs.takeovers_out));
   }
 
   void schedule(std::shared_ptr<asio::steady_timer> timer, std::chrono::milliseconds every,
