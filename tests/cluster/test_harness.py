@@ -134,7 +134,7 @@ def test_netns_nodes_partition_and_heal(cluster):
     teardown = time.monotonic() - t1
     assert problems == []
     assert_gone(c, pids)
-    print("\nnetns timings (s): namespaces+veths for 3 nodes %.3f, nodes ready %.3f, whole "
+    print("\nnetns timings (s): slot, namespaces and veths for 3 nodes %.3f, nodes ready %.3f, whole "
           "start %.3f, partition %.3f, heal %.3f, teardown %.3f (processes %.3f, namespaces "
           "%.3f)" % (c.timings["network_setup"], c.timings["nodes_ready"], started,
                      partition_s, heal_s, teardown, c.timings["processes_teardown"],
