@@ -19,7 +19,8 @@ under STATE_DIR, for as long as it lives. The slot number picks the loopback por
 (PORT_BASE + 40 * slot, outside the kernel's ephemeral range, so no client socket takes a
 port while its node is down), the namespace names (emqxdct-<slot>-<pid>-...), the root
 veth (emqxdct<slot>) and the subnet (10.213.<slot>.0/24). Whatever carries the prefix of a
-slot nobody holds is left over from an aborted run and is removed before a slot is taken.
+slot nobody holds is left over from an aborted run and is removed before a slot is taken
+(with its data directories, unless EMQXD_KEEP_TEST_DIRS is set).
 """
 import fcntl
 import http.client
@@ -55,6 +56,7 @@ PORTS_PER_SLOT = 40       # 3 per node: up to 13 loopback nodes per cluster
 NETNS_PORTS = (1883, 18083, 4370)  # mqtt, api, rpc inside a namespace: the defaults
 API_GRACE = 0.3           # s a refused GET /status is given once MQTT is up
 HOST_SUFFIX = 254         # the test process's address in each netns subnet
+DIR_PREFIX = "emqxd-cl-"   # each cluster's temporary directory
 DROP_MAC = "02:00:00:00:de:ad"     # no interface has it: frames sent to it go nowhere
 
 # Faster SWIM for tests (the brief's numbers; production defaults are 1s/500ms/4/200ms).
@@ -239,7 +241,11 @@ def _clean_slot(n, f, names, links):
     f.seek(0)
     for line in f.read().splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0].isdigit():
+        if len(parts) == 2 and parts[0] == "dir":
+            if os.path.basename(parts[1]).startswith(DIR_PREFIX) and \
+                    not os.environ.get("EMQXD_KEEP_TEST_DIRS"):
+                shutil.rmtree(parts[1], ignore_errors=True)
+        elif len(parts) >= 2 and parts[0].isdigit():
             pid, start = int(parts[0]), parts[1]
             if str(proc_start_time(pid)) == start:
                 kill_pids([pid])
@@ -321,6 +327,10 @@ class Slot:
 
     def record(self, pid, role):
         self.f.write("%d %s %s\n" % (pid, proc_start_time(pid), role))
+        self.f.flush()
+
+    def record_dir(self, path):
+        self.f.write("dir %s\n" % path)
         self.f.flush()
 
     def ports(self, count):
@@ -722,7 +732,8 @@ class Cluster:
         if netns:
             Network.check_available()
         self.slot = Slot.acquire(netns)
-        self.dir = tempfile.mkdtemp(prefix="emqxd-cl-")
+        self.dir = tempfile.mkdtemp(prefix=DIR_PREFIX)
+        self.slot.record_dir(self.dir)
         if netns:
             self.network = Network(self.slot)
             try:

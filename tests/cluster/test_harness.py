@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -220,8 +221,8 @@ def claim_unused_slot():
 
 def test_leftovers_of_an_aborted_run_are_removed(cluster, netns_available):
     # What a run killed before its teardown leaves: namespaces with the harness prefix,
-    # the root veth, a process inside a namespace, and a recorded loopback process, all
-    # of a slot nobody holds once its lock is dropped.
+    # the root veth, a process inside a namespace, a recorded loopback process and a data
+    # directory, all of a slot nobody holds once its lock is dropped.
     s, lock = claim_unused_slot()
     ns, hub, veth = "emqxdct-%d-1-n1" % s, "emqxdct-%d-1-hub" % s, "emqxdct%d" % s
     procs = []
@@ -236,6 +237,8 @@ def test_leftovers_of_an_aborted_run_are_removed(cluster, netns_available):
         procs = [in_ns, loose]
         cs.poll(lambda: (cs.netns_pids(ns) == [in_ns.pid], None), 5.0, 0.02)
         lock.write("%d %s n1@127.0.0.1\n" % (loose.pid, cs.proc_start_time(loose.pid)))
+        stale_dir = tempfile.mkdtemp(prefix=cs.DIR_PREFIX)
+        lock.write("dir %s\n" % stale_dir)
         lock.close()  # the run "dies": its slot is free, what it made is stale
 
         t0 = time.monotonic()
@@ -245,6 +248,7 @@ def test_leftovers_of_an_aborted_run_are_removed(cluster, netns_available):
         assert veth not in cs.root_links()
         assert in_ns.wait(5) == -9 and loose.wait(5) == -9
         assert os.path.getsize(cs._slot_path(s)) == 0
+        assert not os.path.exists(stale_dir)
         assert c.node(1).alive()
         print("\nsweep + one loopback node ready: %.3f s" % swept)
     finally:
