@@ -4,6 +4,7 @@
 #include <future>
 #include <random>
 
+#include "broker/topic.hpp"
 #include "cluster/json.hpp"
 #include "cluster/peer_link.hpp"
 #include "common/log.hpp"
@@ -527,11 +528,22 @@ std::string Cluster::status_json() {
 
 std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
   std::vector<std::pair<std::string, broker::NodeIndex>> rows;
+  // A shared subscription's route is listed under its $share/<group>/<filter> name: asked
+  // by that name, it is the group's route of the filter.
   std::string filter = topic;
-  std::string group;
-  hooks_.broker->list_routes(filter, limit, [&](const broker::Route& r, broker::NodeIndex n) {
-    rows.emplace_back(r.group.empty() ? r.filter : broker::share_name(r.group, r.filter), n);
-  });
+  std::optional<std::string> group;
+  if (auto shared = broker::parse_shared(topic); shared && *shared) {
+    filter = std::string((*shared)->filter);
+    group = std::string((*shared)->group);
+  }
+  hooks_.broker->list_routes(filter, group ? SIZE_MAX : limit,
+                             [&](const broker::Route& r, broker::NodeIndex n) {
+                               if (group && r.group != *group) return;
+                               if (rows.size() >= limit) return;
+                               rows.emplace_back(r.group.empty() ? r.filter
+                                                                 : broker::share_name(r.group, r.filter),
+                                                 n);
+                             });
   Json j;
   j.begin_object();
   j.key("data").begin_array();

@@ -55,7 +55,10 @@ struct ClusterHooks {
   // Sessions (cluster_sessions.cpp). Called on gRPC threads; may block a little.
   // The local session of `client_id`, if any, is closed (0x8E) and handed over (or
   // discarded, with clean_start); the reply says whether there was one.
-  std::function<rpc::TakeoverReply(const std::string& client_id, bool clean_start)> takeover;
+  // `to` is the new owner: deliveries still on their way here go after the session.
+  std::function<rpc::TakeoverReply(const std::string& client_id, bool clean_start,
+                                   broker::NodeIndex to)>
+      takeover;
   // The client ids of every session this node holds (connected or not).
   std::function<std::vector<std::string>()> local_client_ids;
   // `client_id` connected to another node since: close the local connection (0x8E).

@@ -274,7 +274,7 @@ rpc::TakeoverReply Cluster::on_takeover(const rpc::TakeoverRequest& r) {
     std::lock_guard lock(registry_mutex_);
     if (claiming_.count(r.client_id) != 0) revoked_.insert(r.client_id);
   }
-  rpc::TakeoverReply reply = hooks_.takeover(r.client_id, r.clean_start);
+  rpc::TakeoverReply reply = hooks_.takeover(r.client_id, r.clean_start, peer_for(r.from)->index);
   if (reply.found) {
     takeovers_out_.fetch_add(1, std::memory_order_relaxed);
     logger()->debug("client_id={} session handed over to {}", r.client_id, r.from.to_string());

@@ -304,6 +304,15 @@ class Reader final : public LinkReader {
             item.msg = from_pb(m, c);
             item.direct = m.direct();
             item.store_retained = m.store_retained();
+            if (m.has_to_session()) {
+              auto t = std::make_shared<broker::SessionTarget>();
+              t->client_id = m.to_session().client_id();
+              t->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.to_session().qos(), 2));
+              t->retain = m.to_session().retain();
+              t->subscription_ids.assign(m.to_session().subscription_identifiers().begin(),
+                                         m.to_session().subscription_identifiers().end());
+              item.to_session = std::move(t);
+            }
             for (const auto& s : m.shares()) item.shares.push_back(std::make_shared<const std::string>(s));
             f.items.push_back(std::move(item));
           }
@@ -440,6 +449,13 @@ class Writer final : public LinkWriter {
       to_pb(*item.msg, c, *m);
       m->set_direct(item.direct);
       m->set_store_retained(item.store_retained);
+      if (const auto& t = item.to_session) {
+        auto* x = m->mutable_to_session();
+        x->set_client_id(t->client_id);
+        x->set_qos(static_cast<std::uint32_t>(t->qos));
+        x->set_retain(t->retain);
+        for (auto id : t->subscription_ids) x->add_subscription_identifiers(id);
+      }
       for (const auto& s : item.shares) m->add_shares(*s);
     }
     return put();

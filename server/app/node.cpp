@@ -137,7 +137,7 @@ struct Node::Impl {
         if (!m->topic.starts_with("$SYS/")) out.push_back(m);
       });
     };
-    h.takeover = [this](const std::string& client_id, bool clean_start) {
+    h.takeover = [this](const std::string& client_id, bool clean_start, broker::NodeIndex to) {
       cluster::rpc::TakeoverReply reply;
       net::SessionRegistry::Entry e;
       {
@@ -149,9 +149,9 @@ struct Node::Impl {
       auto done = std::make_shared<std::promise<cluster::rpc::TakeoverReply>>();
       auto result = done->get_future();
       net::Worker* w = state.workers[e.worker].get();
-      w->post([w, done, sid = e.session, clean_start] {
+      w->post([w, done, sid = e.session, clean_start, to] {
         cluster::rpc::TakeoverReply r;
-        r.session = w->hand_over(sid, clean_start, r.found);
+        r.session = w->hand_over(sid, clean_start, to, r.found);
         done->set_value(std::move(r));
       });
       if (result.wait_for(std::chrono::seconds(3)) != std::future_status::ready) return reply;

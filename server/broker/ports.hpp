@@ -35,13 +35,24 @@ class RouteSink {
   virtual void remove(std::string_view filter, std::string_view group) = 0;
 };
 
+// A delivery for one session that moved to the peer (a takeover) while the delivery was
+// on its way to this node: the peer gives it to that session as it was meant.
+struct SessionTarget {
+  std::string client_id;
+  mqtt::QoS qos = mqtt::QoS::AtMostOnce;  // of the delivery
+  bool retain = false;                    // the RETAIN flag to send
+  std::vector<std::uint32_t> subscription_ids;
+};
+
 // One message for one peer: for its plain subscribers (direct), for the shared groups this
-// node picked the peer for (shares, "$share/<group>/<filter>"), and/or for its retainer.
+// node picked the peer for (shares, "$share/<group>/<filter>"), for its retainer, and/or
+// for one session that moved there (to_session).
 struct ForwardItem {
   mqtt::MessagePtr msg;
   bool direct = false;
   std::vector<std::shared_ptr<const std::string>> shares;
   bool store_retained = false;
+  std::shared_ptr<const SessionTarget> to_session;
 };
 
 // Takes messages to peers. The cluster implements it; Worker calls it at the end of a turn.

@@ -33,6 +33,15 @@ class SessionRegistry {
   };
   std::mutex mutex;
   std::unordered_map<std::string, Entry> entries;  // guarded by mutex
+  // Deliveries that followed a session from its previous node and came before the session
+  // itself (the takeover's answer and the link to the peer race): the session takes them
+  // when it is installed. Dropped after a few seconds. Guarded by mutex.
+  struct Early {
+    mqtt::MessagePtr msg;
+    std::shared_ptr<const broker::SessionTarget> target;
+    std::chrono::steady_clock::time_point at{};
+  };
+  std::unordered_map<std::string, std::vector<Early>> early;
 };
 
 struct NodeState {

@@ -276,6 +276,15 @@ void Worker::deliver_local(std::vector<Delivery>& batch) {
       auto a = arriving_.find(d.session);
       if (a != arriving_.end()) {
         a->second.push_back(std::move(d));  // the session is on its way here
+      } else if (auto mv = moved_.find(d.session); mv != moved_.end() && !d.refused) {
+        // The session went to another node: so does this delivery.
+        auto t = std::make_shared<broker::SessionTarget>();
+        t->client_id = mv->second.client_id;
+        t->qos = d.qos;
+        t->retain = d.retain;
+        t->subscription_ids = std::move(d.subscription_ids);
+        forward_outbox(mv->second.to).push_back({d.msg, false, {}, false, std::move(t)});
+        schedule_end_of_turn();
       } else {
         metrics::inc(metrics_.messages_dropped_no_session);
       }
@@ -381,6 +390,25 @@ void Worker::dispatch_from_peer(std::vector<broker::ForwardItem>& items) {
     const mqtt::MessagePtr& m = item.msg;
     metrics::inc(metrics_.messages_forward_received);
     if (item.store_retained && config().retainer.enable) apply_retained(m, true);
+    if (item.to_session) {
+      std::unique_lock lock(node_.registry.mutex);
+      auto e = node_.registry.entries.find(item.to_session->client_id);
+      if (e == node_.registry.entries.end()) {
+        // Ahead of the session itself: it takes it when installed (install()).
+        auto& early = node_.registry.early[item.to_session->client_id];
+        auto now = std::chrono::steady_clock::now();
+        std::erase_if(early, [&](const auto& x) { return now - x.at > std::chrono::seconds(10); });
+        early.push_back({m, item.to_session, now});
+        continue;
+      }
+      Worker* w = node_.workers[e->second.worker].get();
+      lock.unlock();
+      if (w == this) {
+        deliver_moved(m, *item.to_session);
+      } else {
+        w->post([w, m, t = item.to_session] { w->deliver_moved(m, *t); });
+      }
+    }
     if (item.direct) {
       matches_.clear();
       node_.broker.match(*m, {}, matches_, nullptr, true);
@@ -551,16 +579,59 @@ void Worker::install(session::SessionState&& st) {
     s->awaiting_rel[id] = now;
     if (b != nullptr) b->put_awaiting_rel({s->store_uid, id, mqtt::wall_ms_now()});
   }
+  std::vector<net::SessionRegistry::Early> early;
   {
     std::lock_guard lock(node_.registry.mutex);
     node_.registry.entries[st.client_id] = {s->id(), id_, false};
+    if (auto e = node_.registry.early.find(st.client_id); e != node_.registry.early.end()) {
+      early = std::move(e->second);
+      node_.registry.early.erase(e);
+    }
   }
   metrics::inc(metrics_.session_taken_over_in);
   go_offline(sessions_[s->id()]);
+  for (auto& x : early) deliver_moved(x.msg, *x.target);
+}
+
+void Worker::deliver_moved(const mqtt::MessagePtr& m, const broker::SessionTarget& t) {
+  std::uint64_t sid = 0;
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    auto e = node_.registry.entries.find(t.client_id);
+    if (e == node_.registry.entries.end() || e->second.worker != id_) {
+      metrics::inc(metrics_.messages_dropped_no_session);
+      return;
+    }
+    sid = e->second.session;
+  }
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end()) {
+    metrics::inc(metrics_.messages_dropped_no_session);
+    return;
+  }
+  // As the broker would have matched it for this session: the delivery's own QoS, RETAIN
+  // flag and subscription identifiers.
+  broker::Match match;
+  match.ref = {id_, sid};
+  match.qos = t.qos;
+  match.retain_as_published = t.retain;
+  match.subscription_ids = t.subscription_ids;
+  match.store_uid = it->second.session->store_uid;
+  auto msg = m;
+  if (t.retain != m->retain || m->qos < t.qos) {
+    auto copy = std::make_shared<mqtt::Message>(*m);
+    copy->retain = t.retain;
+    copy->qos = std::max(copy->qos, t.qos);
+    msg = std::move(copy);
+  }
+  session::PublishResult ignored;
+  session::route(msg, std::move(match), outbox_[id_], ignored, *this);
+  metrics::inc(metrics_.messages_delivered);
+  schedule_end_of_turn();
 }
 
 std::optional<session::SessionState> Worker::hand_over(std::uint64_t sid, bool clean_start,
-                                                       bool& found) {
+                                                       broker::NodeIndex to, bool& found) {
   auto it = sessions_.find(sid);
   found = it != sessions_.end();
   if (!found) return std::nullopt;
@@ -615,6 +686,11 @@ std::optional<session::SessionState> Worker::hand_over(std::uint64_t sid, bool c
     if (auto* b = store_batch()) b->erase_session(s.store_uid);
   }
   extract(sid);
+  // What publishers matched before the subscriptions went is still on its way here
+  // (deferred for its commit, in a peer's stream): it follows the session.
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(moved_, [&](const auto& kv) { return now - kv.second.at > kMovedFor; });
+  moved_[sid] = Moved{st.client_id, to, now};
   metrics::inc(metrics_.session_taken_over_out);
   return st;
 }

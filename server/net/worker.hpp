@@ -88,7 +88,9 @@ class Worker final : public session::Hub {
   // Hands the session `sid` of `client_id` over to another node: its connection closes
   // with 0x8E and the session leaves this node; nullopt when there is none to hand over
   // (`found` says whether there was a session: with clean_start, or expiry 0, it ends).
-  std::optional<session::SessionState> hand_over(std::uint64_t sid, bool clean_start, bool& found);
+  // Deliveries for it that reach this node afterwards (they were on their way) go to `to`.
+  std::optional<session::SessionState> hand_over(std::uint64_t sid, bool clean_start,
+                                                 broker::NodeIndex to, bool& found);
   // `client_id` connected to another node since: its connection here closes (0x8E).
   void revoke(const std::string& client_id);
 
@@ -138,6 +140,8 @@ class Worker final : public session::Hub {
                   bool clean_start, session::Claim claim);
   // A session another node handed over becomes an offline session here.
   void install(session::SessionState&& state);
+  // A delivery that followed a session here from its previous node (ForwardItem::to_session).
+  void deliver_moved(const mqtt::MessagePtr& m, const broker::SessionTarget& t);
   void retry_open(session::Channel* ch, std::string client_id, bool clean_start, int attempt);
   void takeover(std::string client_id, std::uint64_t sid, std::uint32_t to, bool clean_start);
   void barrier_ack(std::uint64_t move_id);
@@ -179,6 +183,15 @@ class Worker final : public session::Hub {
   std::unordered_map<std::string, session::Channel*> connecting_;  // waiting for takeover
   std::unordered_map<session::Channel*, std::uint64_t> claiming_;  // waiting for the cluster
   std::uint64_t next_claim_ = 1;
+  // Sessions handed over to another node, for the deliveries still on their way here
+  // (kept kMovedFor).
+  static constexpr std::chrono::seconds kMovedFor{30};
+  struct Moved {
+    std::string client_id;
+    broker::NodeIndex to = 0;
+    std::chrono::steady_clock::time_point at{};
+  };
+  std::unordered_map<std::uint64_t, Moved> moved_;
   std::unordered_set<session::Channel*> retrying_;  // waiting for another takeover to end
   std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
   std::unordered_map<std::uint64_t, Move> moves_;
