@@ -82,13 +82,13 @@ void add_publish_options(CLI::App* s, Options& o) {
       ->capture_default_str();
 }
 
-bool resolve(const Options& o, Endpoint& out) {
+bool resolve(const std::string& host, std::uint16_t port_number, Endpoint& out) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  const std::string port = std::to_string(o.port);
-  if (getaddrinfo(o.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+  const std::string port = std::to_string(port_number);
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
     return false;
   }
   std::memcpy(&out.addr, res->ai_addr, res->ai_addrlen);
@@ -165,6 +165,9 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
                       ->check(CLI::Range(0, 2));
   pubsub->add_flag("--expect-no-loss", o.expect_no_loss,
                    "Exit non-zero if a QoS 1/2 message was lost or duplicated");
+  pubsub->add_option("--sub-host", o.sub_host,
+                     "Subscribers' server (default: -h): another node of a cluster");
+  pubsub->add_option("--sub-port", o.sub_port, "Subscribers' server port (default: -p)");
 
   try {
     app.parse(argc, argv);
@@ -193,7 +196,14 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   if (std::uint64_t{o.start_number} + o.count > kMaxStreamId) {
     return usage_error("%s", "-n plus -c must stay below 2^31 (stream ids)");
   }
-  if (!resolve(o, o.server)) return usage_error("cannot resolve host '%s'", o.host);
+  if (!resolve(o.host, o.port, o.server)) return usage_error("cannot resolve host '%s'", o.host);
+  o.sub_server = o.server;
+  if (!o.sub_host.empty() || o.sub_port != 0) {
+    const std::string& h = o.sub_host.empty() ? o.host : o.sub_host;
+    if (!resolve(h, o.sub_port != 0 ? o.sub_port : o.port, o.sub_server)) {
+      return usage_error("cannot resolve host '%s'", h);
+    }
+  }
   for (const auto& a : o.ifaddrs) {
     Endpoint e;
     if (!parse_source(a, o.server.addr.ss_family, e)) {

@@ -58,12 +58,16 @@ struct Options {
   std::vector<std::string> sub_topics;  // templates
   int sub_qos = 0;
   std::uint32_t sub_count = 1;  // pubsub
+  // pubsub: the subscribers' server when it is another one (another node of a cluster).
+  std::string sub_host;
+  std::uint16_t sub_port = 0;
   bool expect_no_loss = false;
   double idle_timeout_s = 0;    // sub: stop after this long without a message (once one came)
   double drain_timeout_s = 10;  // pub/pubsub: how long to wait for acks and deliveries at the end
 
   // Resolved at start-up.
   Endpoint server;
+  Endpoint sub_server;  // = server unless --sub-host/--sub-port
   std::vector<Endpoint> sources;
 };
 

@@ -307,7 +307,7 @@ void Worker::update_unsettled() {
 }
 
 void Worker::start_connect(Client& c, std::int64_t now) {
-  const auto& server = o_.server;
+  const auto& server = c.role == Role::Sub ? o_.sub_server : o_.server;
   c.started_ns = now;
   stats_.connecting.add();
   c.fd = ::socket(server.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
