@@ -78,6 +78,7 @@ def start_broker(kind, port, tmp):
     if kind == "emqxd":
         env = dict(os.environ,
                    EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % port,
+                   EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_NODE__DATA_DIR=os.path.join(tmp, "data"),
                    EMQX_LOG__CONSOLE__LEVEL="warning",

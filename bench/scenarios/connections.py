@@ -47,6 +47,7 @@ def start(kind, port, tmp):
     log = open(os.path.join(tmp, kind + ".log"), "wb")
     if kind == "emqxd":
         env = dict(os.environ, EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % port,
+                   EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_NODE__DATA_DIR=os.path.join(tmp, "data"),
                    EMQX_LOG__CONSOLE__LEVEL="warning")

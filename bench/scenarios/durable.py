@@ -64,6 +64,7 @@ class Emqxd:
         self.log_path = log_path
         self.env = dict(os.environ,
                         EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % self.port,
+                        EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
                         EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
                         EMQX_NODE__DATA_DIR=data_dir,
                         EMQX_LOG__CONSOLE__LEVEL="info",
