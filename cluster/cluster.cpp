@@ -189,7 +189,7 @@ void Cluster::on_event(const MemberEvent& e) {
       p->link.reset();
     }
     if (live && !p->link) {
-      fresh = std::make_shared<PeerLink>(*this, p->index, e.node, 0);
+      fresh = std::make_shared<PeerLink>(*this, p->index, e.node, cfg_.mqtt.backpressure);
       p->link = fresh;
     }
   }
@@ -280,6 +280,17 @@ void Cluster::set_live(Peer& p, bool live) {
   live_peers_.store(live_.size(), std::memory_order_relaxed);
 }
 
+std::shared_ptr<broker::Pressure> Cluster::congestion(broker::NodeIndex node) const {
+  std::shared_ptr<PeerLink> link;
+  if (auto p = peer_at(node)) {
+    std::lock_guard lock(peers_mutex_);
+    link = p->link;
+  }
+  if (!link) return nullptr;
+  const auto& pr = link->pressure();
+  return pr->depth() >= pr->high && pr->holds() ? pr : nullptr;
+}
+
 void Cluster::peers(std::vector<broker::NodeIndex>& out) const {
   std::lock_guard lock(peers_mutex_);
   out.insert(out.end(), live_.begin(), live_.end());
@@ -345,7 +356,22 @@ void Cluster::on_link(rpc::LinkReader& reader) {
   if (!reader.accept()) return;
   auto& broker = *hooks_.broker;
   bool in_snapshot = false;
+  auto gate = p->gate;
   while (reader.read(ev)) {
+    if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
+      // Before the next batch goes in: the worker has routed enough of the earlier ones,
+      // and no subscriber here asks to wait (it lets go once it caught up, or after the
+      // stall timeout of broker/pressure.hpp).
+      std::unique_lock gl(gate->mutex);
+      for (;;) {
+        if (gate->holder &&
+            gate->holder->releases(gate->since, broker::Pressure::Clock::now())) {
+          gate->holder.reset();
+        }
+        if (!gate->holder && gate->in_flight < kInboundWindow) break;
+        gate->cv.wait_for(gl, std::chrono::milliseconds(1));
+      }
+    }
     std::lock_guard lock(p->apply_mutex);
     if (p->reader != &reader) return;  // replaced, or the origin went down meanwhile
     if (auto* s = std::get_if<rpc::LinkSnapshot>(&ev)) {
@@ -371,7 +397,21 @@ void Cluster::on_link(rpc::LinkReader& reader) {
     } else if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
       p->received.fetch_add(f->items.size(), std::memory_order_relaxed);
       forward_received_.fetch_add(f->items.size(), std::memory_order_relaxed);
-      hooks_.dispatch(p->index, std::move(f->items));
+      auto n = static_cast<std::int64_t>(f->items.size());
+      {
+        std::lock_guard gl(gate->mutex);
+        gate->in_flight += n;  // only this thread adds: the wait above still holds
+      }
+      hooks_.dispatch(p->index, std::move(f->items),
+                      [gate](std::int64_t routed, std::shared_ptr<broker::Pressure> congested) {
+                        std::lock_guard gl(gate->mutex);
+                        gate->in_flight -= routed;
+                        if (congested && !gate->holder) {
+                          gate->holder = std::move(congested);
+                          gate->since = broker::Pressure::Clock::now();
+                        }
+                        gate->cv.notify_all();
+                      });
     }
   }
   std::lock_guard lock(p->apply_mutex);

@@ -48,7 +48,13 @@ struct ClusterHooks {
   broker::Broker* broker = nullptr;
   // Hands messages a peer forwarded to a worker; the same lane always goes to the same
   // worker, so that one peer's messages keep their order. Any thread.
-  std::function<void(std::uint32_t lane, std::vector<broker::ForwardItem>&&)> dispatch;
+  // `report(routed, congested)` runs on that worker as messages are routed: how many, and
+  // a subscriber that asks the peer to wait (mqtt.backpressure: a live session past its
+  // queue's watermark), if any. Messages behind such a subscriber wait on the worker, in
+  // order, until it catches up.
+  std::function<void(std::uint32_t lane, std::vector<broker::ForwardItem>&&,
+                     broker::PeerReport report)>
+      dispatch;
   // Appends every retained message this node holds (for a peer's new stream). Any thread.
   std::function<void(std::vector<mqtt::MessagePtr>&)> retained;
 
@@ -91,6 +97,7 @@ class Cluster final : public broker::RouteSink,
   // --- broker::Forwarder (worker threads) ---
   void forward(broker::NodeIndex node, std::vector<broker::ForwardItem>&& items) override;
   void peers(std::vector<broker::NodeIndex>& out) const override;
+  std::shared_ptr<broker::Pressure> congestion(broker::NodeIndex node) const override;
 
   // --- api::ClusterControl (the API thread) ---
   Outcome join(const std::string& node) override;
@@ -129,7 +136,19 @@ class Cluster final : public broker::RouteSink,
     rpc::LinkReader* reader = nullptr;  // guarded by apply_mutex: the newest stream
     std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // guarded: (incarnation, stream)
     std::atomic<std::uint64_t> received{0};
+    // Flow control of the inbound stream: what was handed to the worker and is not yet
+    // routed, and a local subscriber that asked to wait (mqtt.backpressure). The stream is
+    // not read while either is too much, so HTTP/2 holds the origin back.
+    struct Gate {
+      std::mutex mutex;
+      std::condition_variable cv;
+      std::int64_t in_flight = 0;                // guarded by mutex
+      std::shared_ptr<broker::Pressure> holder;  // guarded by mutex
+      broker::Pressure::Clock::time_point since{};
+    };
+    std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   };
+  static constexpr std::int64_t kInboundWindow = 50'000;  // messages
 
   // cluster thread
   void run();

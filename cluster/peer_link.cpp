@@ -15,9 +15,12 @@ const std::shared_ptr<spdlog::logger>& logger() {
 constexpr std::size_t kSnapshotChunk = 1000;  // routes per snapshot message
 }  // namespace
 
-PeerLink::PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to,
-                   std::uint64_t stream_base)
-    : cluster_(cluster), index_(index), to_(std::move(to)), stream_(stream_base) {}
+PeerLink::PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, bool backpressure)
+    : cluster_(cluster),
+      index_(index),
+      to_(std::move(to)),
+      backpressure_(backpressure),
+      pressure_(std::make_shared<broker::Pressure>(kHighWatermark, kHighWatermark / 2)) {}
 
 PeerLink::~PeerLink() {
   {
@@ -44,6 +47,7 @@ std::size_t PeerLink::push(std::vector<broker::ForwardItem>&& items) {
     queued_messages_ += n;
     queue_.emplace_back(std::move(items));
   }
+  pressure_->queued.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
   cv_.notify_one();
   return 0;
 }
@@ -71,6 +75,7 @@ void PeerLink::run() {
   for (;;) {
     if (!stream_once()) return;
     connected_.store(false, std::memory_order_relaxed);
+    pressure_->online.store(false, std::memory_order_relaxed);  // holds nobody while down
     std::unique_lock lock(mutex_);
     if (cv_.wait_for(lock, backoff, [&] { return stopping_; })) return;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
@@ -130,6 +135,8 @@ bool PeerLink::stream_once() {
     }
   }
   connected_.store(true, std::memory_order_relaxed);
+  pressure_->note_progress(broker::Pressure::Clock::now());
+  pressure_->online.store(backpressure_, std::memory_order_relaxed);
   logger()->info("link to {} up (stream {}, {} routes, {} retained)", to_.to_string(), stream_,
                  routes.size(), retained.size());
 
@@ -206,7 +213,15 @@ bool PeerLink::stream_once() {
       }
     }
     batch.clear();
+    std::int64_t round = 0;
+    for (const auto& op : ops) {
+      if (auto* items = std::get_if<std::vector<broker::ForwardItem>>(&op)) {
+        round += static_cast<std::int64_t>(items->size());
+      }
+    }
     ops.clear();
+    pressure_->queued.fetch_sub(round, std::memory_order_relaxed);
+    if (!broken) pressure_->note_progress(broker::Pressure::Clock::now());
     if (lost != 0) dropped_.fetch_add(lost, std::memory_order_relaxed);
     if (broken) {
       logger()->warn("link to {} broken; {} forwarded messages lost, reconnecting",

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "broker/ports.hpp"
+#include "broker/pressure.hpp"
 #include "cluster/node_address.hpp"
 #include "cluster/rpc/transport.hpp"
 
@@ -33,7 +34,12 @@ class PeerLink {
   static constexpr std::size_t kMaxQueued = 200'000;  // forwarded messages waiting
   static constexpr std::size_t kBatch = 2'000;        // messages per ForwardBatch at most
 
-  PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, std::uint64_t stream_base);
+  // mqtt.backpressure: past this many messages waiting, QoS 1/2 publishers whose messages
+  // come here wait until it is down to half (broker/pressure.hpp), instead of the queue
+  // dropping once full.
+  static constexpr std::int64_t kHighWatermark = 20'000;
+
+  PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, bool backpressure);
   ~PeerLink();  // stops and joins
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
@@ -47,6 +53,8 @@ class PeerLink {
   void drop_deltas();
 
   broker::NodeIndex index() const { return index_; }
+  // The link's back-pressure state: depth is what waits to be written.
+  const std::shared_ptr<broker::Pressure>& pressure() const { return pressure_; }
   const NodeAddress& address() const { return to_; }
   bool connected() const { return connected_.load(std::memory_order_relaxed); }
   std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
@@ -67,7 +75,9 @@ class PeerLink {
   Cluster& cluster_;
   const broker::NodeIndex index_;
   const NodeAddress to_;
-  std::uint64_t stream_;  // increases with each stream opened
+  std::uint64_t stream_ = 0;  // increases with each stream opened
+  const bool backpressure_;
+  const std::shared_ptr<broker::Pressure> pressure_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

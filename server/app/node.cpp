@@ -129,8 +129,10 @@ struct Node::Impl {
   cluster::ClusterHooks cluster_hooks() {
     cluster::ClusterHooks h;
     h.broker = &state.broker;
-    h.dispatch = [this](std::uint32_t lane, std::vector<broker::ForwardItem>&& items) {
-      state.workers[lane % state.workers.size()]->post_from_peer(std::move(items));
+    h.dispatch = [this](std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
+                        broker::PeerReport report) {
+      state.workers[lane % state.workers.size()]->post_from_peer(lane, std::move(items),
+                                                                 std::move(report));
     };
     h.retained = [this](std::vector<mqtt::MessagePtr>& out) {
       state.retainer.for_each([&](const mqtt::MessagePtr& m) {

@@ -2,11 +2,13 @@
 // What the broker needs from the world around it (STYLE.md section 2). The cluster
 // implements RouteSink and Forwarder; app/ wires them in. Null means single node.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "broker/pressure.hpp"
 #include "mqtt/message.hpp"
 
 namespace emqxd::broker {
@@ -55,6 +57,11 @@ struct ForwardItem {
   std::shared_ptr<const SessionTarget> to_session;
 };
 
+// How a worker tells the cluster what became of the messages of a peer it was handed
+// (Worker::post_from_peer): `routed` more were routed; `congested`, when set, is a local
+// subscriber that asks the peer to wait (mqtt.backpressure).
+using PeerReport = std::function<void(std::int64_t routed, std::shared_ptr<Pressure> congested)>;
+
 // Takes messages to peers. The cluster implements it; Worker calls it at the end of a turn.
 class Forwarder {
  public:
@@ -65,6 +72,10 @@ class Forwarder {
   // The peers a retained message must reach (every live peer), appended to `out`. Any
   // thread.
   virtual void peers(std::vector<NodeIndex>& out) const = 0;
+  // mqtt.backpressure: the link to `node` when it is so far behind that a QoS 1/2
+  // publisher sending there must wait (Pressure, as a slow local subscriber's); else null.
+  // Any worker thread.
+  virtual std::shared_ptr<Pressure> congestion(NodeIndex node) const = 0;
 };
 
 }  // namespace emqxd::broker

@@ -352,7 +352,9 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
     session::route(m, std::move(match), outbox_[worker], result, *this);
   }
   if (forwarder != nullptr) {
+    const bool hold = m->qos != mqtt::QoS::AtMostOnce && config().mqtt.backpressure;
     for (auto& r : remote_matches_) {
+      if (hold && !result.congested) result.congested = forwarder->congestion(r.node);
       forward_outbox(r.node).push_back({m, r.direct, std::move(r.shares), false});
     }
     result.matched += remote_matches_.size();
@@ -377,30 +379,94 @@ session::PublishResult Worker::publish(const mqtt::MessagePtr& m,
   return result;
 }
 
-void Worker::post_from_peer(std::vector<broker::ForwardItem>&& items) {
-  post([this, items = std::move(items)]() mutable { dispatch_from_peer(items); });
+void Worker::post_from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
+                            broker::PeerReport report) {
+  post([this, lane, items = std::move(items), report = std::move(report)]() mutable {
+    auto it = parked_.find(lane);
+    if (it != parked_.end()) {
+      // Behind what waits, in order.
+      for (auto& x : items) it->second.items.push_back(std::move(x));
+      return;
+    }
+    std::deque<broker::ForwardItem> queue(std::make_move_iterator(items.begin()),
+                                          std::make_move_iterator(items.end()));
+    std::shared_ptr<broker::Pressure> congested;
+    auto routed = dispatch_from_peer(queue, congested);
+    report(static_cast<std::int64_t>(routed), congested);
+    if (queue.empty()) return;
+    parked_[lane] = Parked{std::move(queue), std::move(congested), now(), std::move(report)};
+    if (parked_timer_) return;
+    parked_timer_ = std::make_unique<asio::steady_timer>(io_);
+    parked_timer_->expires_after(std::chrono::milliseconds(1));
+    parked_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) on_parked_timer();
+    });
+  });
+}
+
+void Worker::on_parked_timer() {
+  auto t = now();
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    Parked& pk = it->second;
+    if (!pk.by->releases(pk.since, t)) {
+      ++it;
+      continue;
+    }
+    std::shared_ptr<broker::Pressure> congested;
+    auto routed = dispatch_from_peer(pk.items, congested);
+    pk.report(static_cast<std::int64_t>(routed), congested);
+    if (pk.items.empty()) {
+      it = parked_.erase(it);
+      continue;
+    }
+    pk.by = std::move(congested);
+    pk.since = t;
+    ++it;
+  }
+  if (parked_.empty()) {
+    parked_timer_.reset();
+    return;
+  }
+  parked_timer_->expires_after(std::chrono::milliseconds(1));
+  parked_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_parked_timer();
+  });
+}
+
+std::size_t Worker::dispatch_from_peer(std::deque<broker::ForwardItem>& items,
+                                       std::shared_ptr<broker::Pressure>& congested) {
+  std::size_t routed = 0;
+  while (!items.empty()) {
+    session::PublishResult result;
+    route_from_peer(items.front(), result);
+    items.pop_front();
+    ++routed;
+    if (result.congested && config().mqtt.backpressure) {
+      congested = std::move(result.congested);
+      break;
+    }
+  }
+  schedule_end_of_turn();
+  return routed;
 }
 
 // A peer's messages are this node's to deliver as if published here, except that the
 // peer already chose the shared-group members: here only plain subscribers match, and
 // each group the peer picked this node for gets one local member.
-void Worker::dispatch_from_peer(std::vector<broker::ForwardItem>& items) {
-  session::PublishResult ignored;
-  for (auto& item : items) {
-    const mqtt::MessagePtr& m = item.msg;
-    metrics::inc(metrics_.messages_forward_received);
-    if (item.store_retained && config().retainer.enable) apply_retained(m, true);
-    if (item.to_session) {
-      std::unique_lock lock(node_.registry.mutex);
-      auto e = node_.registry.entries.find(item.to_session->client_id);
-      if (e == node_.registry.entries.end()) {
-        // Ahead of the session itself: it takes it when installed (install()).
-        auto& early = node_.registry.early[item.to_session->client_id];
-        auto now = std::chrono::steady_clock::now();
-        std::erase_if(early, [&](const auto& x) { return now - x.at > std::chrono::seconds(10); });
-        early.push_back({m, item.to_session, now});
-        continue;
-      }
+void Worker::route_from_peer(broker::ForwardItem& item, session::PublishResult& result) {
+  const mqtt::MessagePtr& m = item.msg;
+  metrics::inc(metrics_.messages_forward_received);
+  if (item.store_retained && config().retainer.enable) apply_retained(m, true);
+  if (item.to_session) {
+    std::unique_lock lock(node_.registry.mutex);
+    auto e = node_.registry.entries.find(item.to_session->client_id);
+    if (e == node_.registry.entries.end()) {
+      // Ahead of the session itself: it takes it when installed (install()).
+      auto& early = node_.registry.early[item.to_session->client_id];
+      auto now = std::chrono::steady_clock::now();
+      std::erase_if(early, [&](const auto& x) { return now - x.at > std::chrono::seconds(10); });
+      early.push_back({m, item.to_session, now});
+    } else {
       Worker* w = node_.workers[e->second.worker].get();
       lock.unlock();
       if (w == this) {
@@ -409,27 +475,26 @@ void Worker::dispatch_from_peer(std::vector<broker::ForwardItem>& items) {
         w->post([w, m, t = item.to_session] { w->deliver_moved(m, *t); });
       }
     }
-    if (item.direct) {
-      matches_.clear();
-      node_.broker.match(*m, {}, matches_, nullptr, true);
-      for (auto& match : matches_) {
-        auto worker = match.ref.worker;
-        session::route(m, std::move(match), outbox_[worker], ignored, *this);
-      }
-      metrics::inc(metrics_.messages_delivered, matches_.size());
-    }
-    for (const auto& share : item.shares) {
-      broker::Match match;
-      if (!node_.broker.redispatch(*share, *m, {}, match)) {
-        metrics::inc(metrics_.messages_dropped_no_subscribers);  // the member went meanwhile
-        continue;
-      }
-      auto worker = match.ref.worker;
-      session::route(m, std::move(match), outbox_[worker], ignored, *this);
-      metrics::inc(metrics_.messages_delivered);
-    }
   }
-  schedule_end_of_turn();
+  if (item.direct) {
+    matches_.clear();
+    node_.broker.match(*m, {}, matches_, nullptr, true);
+    for (auto& match : matches_) {
+      auto worker = match.ref.worker;
+      session::route(m, std::move(match), outbox_[worker], result, *this);
+    }
+    metrics::inc(metrics_.messages_delivered, matches_.size());
+  }
+  for (const auto& share : item.shares) {
+    broker::Match match;
+    if (!node_.broker.redispatch(*share, *m, {}, match)) {
+      metrics::inc(metrics_.messages_dropped_no_subscribers);  // the member went meanwhile
+      continue;
+    }
+    auto worker = match.ref.worker;
+    session::route(m, std::move(match), outbox_[worker], result, *this);
+    metrics::inc(metrics_.messages_delivered);
+  }
 }
 
 void Worker::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {

@@ -51,7 +51,10 @@ class Worker final : public session::Hub {
   void post_deliveries(std::vector<session::Delivery>&& batch);
   // Messages a peer forwarded (the cluster calls it from its threads): matched against
   // this node's subscribers on this worker, in the order given.
-  void post_from_peer(std::vector<broker::ForwardItem>&& items);
+  // `lane` names the peer (one lane is always one worker); `report` runs here as they are
+  // routed (see cluster::ClusterHooks::dispatch).
+  void post_from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
+                      broker::PeerReport report);
   const metrics::Metrics& metrics_view() const { return metrics_; }
 
   // --- this worker's thread ---
@@ -125,7 +128,12 @@ class Worker final : public session::Hub {
   void flush_outboxes();
   void post_outboxes(std::vector<std::vector<session::Delivery>>& boxes,
                      std::vector<std::vector<broker::ForwardItem>>& forwards);
-  void dispatch_from_peer(std::vector<broker::ForwardItem>& items);
+  // Routes items[from..] until one reaches a subscriber that asks the peer to wait
+  // (mqtt.backpressure; returned in `congested`); returns how many were routed.
+  std::size_t dispatch_from_peer(std::deque<broker::ForwardItem>& items,
+                                 std::shared_ptr<broker::Pressure>& congested);
+  void route_from_peer(broker::ForwardItem& item, session::PublishResult& result);
+  void on_parked_timer();
   // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
   // this turn's batch; true if it went into the batch. `merge`: it comes from a peer (last
   // writer wins, Retainer::retain); `kept` gets the message as the retainer stored it.
@@ -192,6 +200,16 @@ class Worker final : public session::Hub {
     std::chrono::steady_clock::time_point at{};
   };
   std::unordered_map<std::uint64_t, Moved> moved_;
+  // A peer's messages that wait for a subscriber here to catch up (mqtt.backpressure),
+  // per lane, in order; retried every millisecond.
+  struct Parked {
+    std::deque<broker::ForwardItem> items;
+    std::shared_ptr<broker::Pressure> by;
+    std::chrono::steady_clock::time_point since{};
+    broker::PeerReport report;
+  };
+  std::unordered_map<std::uint32_t, Parked> parked_;
+  std::unique_ptr<boost::asio::steady_timer> parked_timer_;
   std::unordered_set<session::Channel*> retrying_;  // waiting for another takeover to end
   std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
   std::unordered_map<std::uint64_t, Move> moves_;

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+import cluster_support as cs
+
 V311 = 4
 V5 = 5
 
@@ -206,3 +208,27 @@ def test_five_nodes_wildcard_subscribers_receive_from_publishers_on_all_nodes(cl
             want.append(("five/%d/x" % i, payload))
     for i, s in subs.items():
         s.expect_messages(want, timeout=10)
+
+
+def test_with_backpressure_a_slow_subscriber_on_another_node_loses_nothing(cluster):
+    """mqtt.backpressure across nodes: publishers on node 1 flood QoS 1 at one subscriber
+    on node 2 whose queue holds 1,000 messages; node 2 stops reading node 1's stream while
+    the subscriber is behind, node 1's link then holds the publishers, and every message
+    arrives (without back-pressure the subscriber's queue would drop most of them)."""
+    import json
+    import os
+    import subprocess
+    bench = os.path.join(os.path.dirname(cs.EMQXD_BIN), "..", "bench", "emqxd-bench")
+    if not os.path.exists(bench):
+        pytest.skip("emqxd-bench is not built (EMQXD_BUILD_BENCH=OFF)")
+    c = cluster(2, env={"EMQX_MQTT__BACKPRESSURE": "true", "EMQX_MQTT__MAX_MQUEUE_LEN": "1000"})
+    n1, n2 = c.node(1), c.node(2)
+    out = subprocess.run(
+        [bench, "pubsub", "-h", n1.host, "-p", str(n1.port), "--sub-host", n2.host,
+         "--sub-port", str(n2.port), "-c", "20", "-I", "0", "-t", "bp/%i", "--sub-count", "1",
+         "-q", "1", "-s", "64", "-L", "200000", "--drain-timeout", "20", "--expect-no-loss",
+         "--json", "--quiet"], capture_output=True, text=True, timeout=120)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.returncode == 0 and r["lost"] == 0 and r["duplicated"] == 0, r
+    assert r["received"] == 200000, r
+    assert c.status(1)["forward"]["dropped"] == 0
