@@ -1,8 +1,8 @@
 #pragma once
 // ClusterControl: what the HTTP API asks of the cluster (DESIGN.md, Cluster). The API is
 // below the cluster in the dependency graph, so it declares what it needs here; the
-// cluster module (cluster::Cluster) implements it and app::Node wires it in.
-// Without one, the API answers as a single node (api/router.hpp).
+// cluster module (cluster::Cluster) implements it and app::Node wires it in; every node
+// runs its cluster, so the router always has one.
 #include <cstddef>
 #include <string>
 
@@ -10,7 +10,9 @@ namespace emqxd::api {
 
 // What the HTTP API asks of the cluster; implemented by the cluster module, wired by app::Node.
 // Every method may be called from the API thread; implementations must be thread-safe and
-// must not block for long (a join only starts joining: it returns once the request is accepted).
+// must not block for long: join may wait a few seconds for the node it contacts to answer
+// (cluster::Cluster waits up to 5 s, then answers 503 and keeps trying) and leave a
+// moment for its Leave messages to go out. The API thread serves nothing else meanwhile.
 class ClusterControl {
  public:
   struct Outcome {
@@ -33,7 +35,8 @@ class ClusterControl {
 //    "members":[{"node":"n1@127.0.0.1","address":"n1@127.0.0.1:4370","state":"alive",
 //                "incarnation":1733140000000,"self":true,"routes":3,"link":"up"}],
 //    "routes":{"local":3,"remote":0},
-//    "forward":{"sent":0,"received":0,"dropped":0}}
+//    "forward":{"sent":0,"received":0,"dropped":0},
+//    "sessions":{"takeovers_in":0,"takeovers_out":0}}
 // routes_json(), passed through by GET /api/v5/routes (EMQX's shape):
 //   {"data":[{"topic":"a/+","node":"n2@127.0.0.1"}],"meta":{"count":1}}
 // `emqxd cluster status` reads the status fields by these names.

@@ -5,7 +5,6 @@
 #include <charconv>
 #include <chrono>
 
-#include "cluster/node_address.hpp"
 #include "net/node_counters.hpp"
 #include "net/node_state.hpp"
 
@@ -36,10 +35,6 @@ Response method_not_allowed(std::string_view allow) {
 
 Response not_found(std::string_view path) {
   return error_response(404, "NOT_FOUND", "no such API: " + std::string(path));
-}
-
-Response no_cluster() {
-  return error_response(503, "SERVICE_UNAVAILABLE", "clustering is not available on this node");
 }
 
 // A username as it may appear in a log line: printable ASCII, at most 64 characters.
@@ -79,20 +74,6 @@ std::optional<std::string> node_in_body(const std::string& body) {
 Response bad_node_body() {
   return error_response(400, "BAD_REQUEST",
                         "expected a JSON body {\"node\": \"name@host[:port]\"}");
-}
-
-std::string self_address(const config::Config& c) {
-  std::string port = "4370";
-  if (auto colon = c.cluster.rpc_bind.rfind(':'); colon != std::string::npos) {
-    port = c.cluster.rpc_bind.substr(colon + 1);
-  }
-  if (auto a = cluster::NodeAddress::parse(c.node.name)) {
-    int p = 0;
-    std::from_chars(port.data(), port.data() + port.size(), p);
-    if (p > 0 && p <= 65535) a->port = static_cast<std::uint16_t>(p);
-    return a->to_string();
-  }
-  return c.node.name + ":" + port;
 }
 
 }  // namespace
@@ -161,16 +142,8 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-Router::Router(const net::NodeState& node, const Credentials& credentials, ClusterControl* control)
-    : node_(node),
-      credentials_(credentials),
-      control_(control),
-      self_address_(self_address(node.config)) {
-  using namespace std::chrono;
-  auto started = system_clock::now() - (steady_clock::now() - node.started);
-  incarnation_ =
-      static_cast<std::uint64_t>(duration_cast<milliseconds>(started.time_since_epoch()).count());
-}
+Router::Router(const net::NodeState& node, const Credentials& credentials, ClusterControl& control)
+    : node_(node), credentials_(credentials), control_(control) {}
 
 Response Router::handle(const Request& request) {
   std::string_view target = request.target;
@@ -199,23 +172,23 @@ Response Router::route(const Request& request, std::string_view path, std::strin
 
   if (seg.size() == 3 && seg[2] == "cluster") {
     if (m != "GET") return method_not_allowed("GET");
-    return cluster_status();
+    Response r;
+    r.body = control_.status_json();
+    return r;
   }
   if (seg.size() == 4 && seg[2] == "cluster" &&
       (seg[3] == "join" || seg[3] == "leave" || seg[3] == "force_leave")) {
     if (m != "POST") return method_not_allowed("POST");
-    if (control_ == nullptr) return no_cluster();
-    if (seg[3] == "leave") return control_outcome(control_->leave());
+    if (seg[3] == "leave") return control_outcome(control_.leave());
     auto node = node_in_body(request.body);
     if (!node) return bad_node_body();
-    return control_outcome(seg[3] == "join" ? control_->join(*node) : control_->force_leave(*node));
+    return control_outcome(seg[3] == "join" ? control_.join(*node) : control_.force_leave(*node));
   }
   if (seg.size() == 5 && seg[2] == "cluster" && seg[4] == "force_leave" && !seg[3].empty()) {
     if (m != "DELETE") return method_not_allowed("DELETE");
     auto node = percent_decode(seg[3], false);
     if (!node) return error_response(400, "BAD_REQUEST", "bad %-escape in the node name");
-    if (control_ == nullptr) return no_cluster();
-    return control_outcome(control_->force_leave(*node));
+    return control_outcome(control_.force_leave(*node));
   }
   if (seg.size() == 3 && (seg[2] == "routes" || seg[2] == "stats" || seg[2] == "metrics")) {
     if (m != "GET") return method_not_allowed("GET");
@@ -257,29 +230,6 @@ Response Router::authenticate(const Request& request) {
   return r;
 }
 
-Response Router::cluster_status() {
-  if (control_ != nullptr) {
-    Response r;
-    r.body = control_->status_json();
-    return r;
-  }
-  // A single node: itself, alive, with its own routes.
-  std::uint64_t routes = node_.broker.stats().topics;
-  json::object member{{"node", node_.config.node.name},
-                      {"address", self_address_},
-                      {"state", "alive"},
-                      {"incarnation", incarnation_},
-                      {"self", true},
-                      {"routes", routes},
-                      {"link", "up"}};
-  json::object status{{"name", node_.config.cluster.name},
-                      {"self", node_.config.node.name},
-                      {"members", json::array{std::move(member)}},
-                      {"routes", json::object{{"local", routes}, {"remote", 0}}},
-                      {"forward", json::object{{"sent", 0}, {"received", 0}, {"dropped", 0}}}};
-  return json_response(200, status);
-}
-
 Response Router::routes(std::string_view query) {
   bool bad = false;
   std::string topic = query_param(query, "topic", &bad).value_or("");
@@ -294,18 +244,9 @@ Response Router::routes(std::string_view query) {
                             "limit must be an integer from 1 to " + std::to_string(kMaxLimit));
     }
   }
-  if (control_ != nullptr) {
-    Response r;
-    r.body = control_->routes_json(topic, limit);
-    return r;
-  }
-  std::size_t total = 0;
-  json::array data;
-  for (auto& filter : node_.broker.routes(topic, limit, &total)) {
-    data.push_back(json::object{{"topic", std::move(filter)}, {"node", node_.config.node.name}});
-  }
-  return json_response(
-      200, json::object{{"data", std::move(data)}, {"meta", json::object{{"count", total}}}});
+  Response r;
+  r.body = control_.routes_json(topic, limit);
+  return r;
 }
 
 Response Router::counters(std::string_view query, bool metrics) {

@@ -13,10 +13,9 @@
 //
 // Every /api/v5 request needs the API user's HTTP Basic credentials (401 first, then 404
 // or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
-// go to the ClusterControl when one is wired; without one the node answers as a single
-// node (itself, alive; its own routes) and 503 to join/leave/force_leave.
+// (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
+// runs its cluster, alone or not, so there is always one.
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,9 +36,8 @@ class Router {
   static constexpr std::size_t kDefaultLimit = 100;  // EMQX's page size
   static constexpr std::size_t kMaxLimit = 10000;    // EMQX's max_row_limit
 
-  // `node` and `credentials` must outlive the router; `control` may be null (a single
-  // node) and, when given, must outlive it too.
-  Router(const net::NodeState& node, const Credentials& credentials, ClusterControl* control);
+  // `node`, `credentials` and `control` must outlive the router.
+  Router(const net::NodeState& node, const Credentials& credentials, ClusterControl& control);
 
   // One request; never throws for anything in it. One thread at a time (the API thread):
   // the failed-login log throttle is not shared.
@@ -48,16 +46,13 @@ class Router {
  private:
   Response route(const Request& request, std::string_view path, std::string_view query);
   Response authenticate(const Request& request);  // status 200 when it passes
-  Response cluster_status();
   Response routes(std::string_view query);
   Response counters(std::string_view query, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
 
   const net::NodeState& node_;
   const Credentials& credentials_;
-  ClusterControl* control_;
-  std::string self_address_;        // name@host:rpc_port
-  std::uint64_t incarnation_ = 0;   // ms since the epoch when the node started
+  ClusterControl& control_;
   log::Throttle failed_logins_{1};  // per second
 };
 

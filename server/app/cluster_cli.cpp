@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,13 @@ namespace emqxd::app {
 namespace json = boost::json;
 
 namespace {
+
+// How long the CLI waits for the node's answer. A join waits on the node for the contacted
+// member to answer (up to 5 s, cluster::Cluster::join), and the API thread answers one
+// request at a time, so a join may also queue behind another one: 15 s covers both. The
+// other requests take well under a second, unless they queue behind a join.
+constexpr std::chrono::milliseconds kJoinTimeout{15'000};
+constexpr std::chrono::milliseconds kRequestTimeout{10'000};
 
 struct ApiAddress {
   std::string host;  // to connect to, without brackets
@@ -192,6 +200,7 @@ int run_cluster_command(const ClusterCommand& command,
   req.port = address->port;
   req.username = username;
   req.password = password;
+  req.timeout = command.action == "join" ? kJoinTimeout : kRequestTimeout;
   if (command.action == "status") {
     req.method = "GET";
     req.target = "/api/v5/cluster";

@@ -180,7 +180,6 @@ struct Node::Impl {
   net::NodeState state;
   std::unique_ptr<cluster::Cluster> cluster;
   std::vector<std::unique_ptr<net::Listener>> listeners;
-  api::ClusterControl* cluster_control = nullptr;
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   bool started = false;
@@ -210,7 +209,6 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.broker.set_route_sink(impl_->cluster.get());
   impl_->state.forwarder = impl_->cluster.get();
   impl_->state.directory = impl_->cluster.get();
-  impl_->cluster_control = impl_->cluster.get();
 }
 
 Node::~Node() { shutdown(); }
@@ -236,7 +234,7 @@ void Node::start() {
   }
   if (s.config.dashboard_http_enable) {
     impl_->api_router =
-        std::make_unique<api::Router>(s, *impl_->api_credentials, impl_->cluster_control);
+        std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster);
     api::ServerOptions o;
     o.bind = s.config.dashboard_http_bind;
     impl_->api_server = std::make_unique<api::ApiServer>(

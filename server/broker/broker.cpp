@@ -479,26 +479,4 @@ void Broker::list_routes(std::string_view filter, std::size_t limit,
   trie_.for_each(visit);
 }
 
-std::vector<std::string> Broker::routes(std::string_view filter, std::size_t limit,
-                                        std::size_t* total) const {
-  std::vector<std::string> out;
-  std::size_t matched = 0;
-  std::shared_lock lock(mutex_);
-  if (!filter.empty()) {
-    const Subscribers* subs = trie_.find(filter);
-    if (subs != nullptr && !subs->empty()) {
-      matched = 1;
-      if (limit > 0) out.emplace_back(filter);
-    }
-  } else {
-    trie_.for_each([&](std::string_view f, const Subscribers& subs) {
-      if (subs.empty()) return;
-      ++matched;
-      if (out.size() < limit) out.emplace_back(f);
-    });
-  }
-  if (total != nullptr) *total = matched;
-  return out;
-}
-
 }  // namespace emqxd::broker

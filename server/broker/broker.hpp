@@ -143,13 +143,6 @@ class Broker {
 
   BrokerStats stats() const;
 
-  // The distinct filters with subscribers on this node (its routes), for admin listings:
-  // every one, or only `filter` itself when it is not empty; at most `limit` of them, in
-  // no particular order. `total` (when given) gets how many match in all. Any thread:
-  // takes the shared lock, so publishers are not held up; O(filters) when listing all.
-  std::vector<std::string> routes(std::string_view filter, std::size_t limit,
-                                  std::size_t* total = nullptr) const;
-
  private:
   struct Entry {
     SubscriberRef ref;

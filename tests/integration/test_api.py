@@ -1,9 +1,9 @@
 """The node's HTTP API (dashboard.listeners.http, EMQX's port 18083) and `emqxd cluster`.
 
-A real emqxd per test with its API on a free port (conftest); requests through Python's
-http.client and raw sockets for what no client library would send; the CLI as a user runs
-it. Without clustering wired in, the node answers as a single node and refuses join and
-leave with 503.
+A real emqxd per test with its API and its cluster RPC on free ports (conftest); requests
+through Python's http.client and raw sockets for what no client library would send; the CLI
+as a user runs it. Every node runs its cluster: alone it is a cluster of one, and the last
+test joins two real nodes and takes one out again.
 """
 import base64
 import http.client
@@ -26,9 +26,9 @@ def basic(user, password):
     return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
 
 
-def call(broker, method, path, body=None, auth=("admin", "public"), headers=None):
+def call(broker, method, path, body=None, auth=("admin", "public"), headers=None, timeout=5):
     """One request on a fresh connection; returns (status, headers dict, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", broker.api_port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", broker.api_port, timeout=timeout)
     h = dict(headers or {})
     if auth is not None:
         h["Authorization"] = basic(*auth)
@@ -57,6 +57,25 @@ def assert_error(status, headers, body, want_status, want_code):
     assert doc["code"] == want_code, doc
     assert isinstance(doc["message"], str) and doc["message"], doc
     return doc
+
+
+def rpc_port(broker):
+    """The node's cluster.rpc.bind port, as the harness set it."""
+    return int(broker.env["EMQX_CLUSTER__RPC__BIND"].rsplit(":", 1)[1])
+
+
+def api_of(broker):
+    return "127.0.0.1:%d" % broker.api_port
+
+
+def self_address(broker, name=NODE):
+    """The node's cluster address as the cluster writes it: name@host:rpc_port."""
+    return "%s:%d" % (name, rpc_port(broker))
+
+
+def unserved_address(name="n2@127.0.0.1"):
+    """A node address on a free loopback port: nothing answers there."""
+    return "%s:%d" % (name, free_port())
 
 
 def raw_exchange(broker, data, timeout=5.0):
@@ -202,39 +221,85 @@ def test_stats_and_metrics_move_after_a_publish(broker):
 
 def test_cluster_status_of_a_single_node(broker):
     sub = connected(broker, "api-cluster-sub", V5)
-    sub.subscribe([("a/+", 0), ("b/#", 0)])
+    sub.subscribe([("a/+", 0), ("b/#", 0), ("$share/g/s/#", 0)])
     doc = get_json(broker, "/api/v5/cluster")
     assert doc["name"] == "emqxdcl"
     assert doc["self"] == NODE
-    assert len(doc["members"]) == 1
+    assert len(doc["members"]) == 1, doc
     me = doc["members"][0]
     assert me["node"] == NODE and me["self"] is True and me["state"] == "alive"
-    assert me["address"] == NODE + ":4370"
+    assert me["address"] == self_address(broker)
     assert me["link"] == "up"
-    assert me["routes"] == 2
+    assert me["routes"] == 3  # a shared group is a route of its own
     assert abs(me["incarnation"] / 1000 - time.time()) < 3600
-    assert doc["routes"] == {"local": 2, "remote": 0}
+    assert doc["routes"] == {"local": 3, "remote": 0}
     assert doc["forward"] == {"sent": 0, "received": 0, "dropped": 0}
+    assert doc["sessions"] == {"takeovers_in": 0, "takeovers_out": 0}
 
     routes = get_json(broker, "/api/v5/routes")
-    assert sorted(r["topic"] for r in routes["data"]) == ["a/+", "b/#"]
-    assert all(r["node"] == NODE for r in routes["data"])
-    assert routes["meta"]["count"] == 2
+    assert sorted(r["topic"] for r in routes["data"]) == ["$share/g/s/#", "a/+", "b/#"]
+    assert all(r["node"] == NODE for r in routes["data"]), routes
+    assert routes["meta"]["count"] == 3
     one = get_json(broker, "/api/v5/routes?topic=a%2F%2B")
     assert one["data"] == [{"topic": "a/+", "node": NODE}]
-    assert get_json(broker, "/api/v5/routes?limit=1")["meta"]["count"] == 2
+    assert get_json(broker, "/api/v5/routes?topic=a%2Fb")["data"] == []  # filters, not topics
+    assert len(get_json(broker, "/api/v5/routes?limit=1")["data"]) == 1
     status, h, body = call(broker, "GET", "/api/v5/routes?limit=0")
     assert_error(status, h, body, 400, "BAD_REQUEST")
 
 
-def test_join_and_leave_are_unavailable_without_clustering(broker):
-    for method, path, body in [("POST", "/api/v5/cluster/join", {"node": "n2@127.0.0.1:4371"}),
-                               ("POST", "/api/v5/cluster/leave", None),
-                               ("POST", "/api/v5/cluster/force_leave", {"node": "n2@127.0.0.1"}),
-                               ("DELETE", "/api/v5/cluster/n2%40127.0.0.1/force_leave", None)]:
-        status, h, resp = call(broker, method, path, body=body)
-        doc = assert_error(status, h, resp, 503, "SERVICE_UNAVAILABLE")
-        assert doc["message"] == "clustering is not available on this node"
+def test_leave_and_force_leave_on_a_node_alone(broker):
+    status, _, body = call(broker, "POST", "/api/v5/cluster/leave")
+    assert status == 200, body
+    assert json.loads(body) == {"message": "this node was not in a cluster"}
+    for method, path, payload in [
+            ("POST", "/api/v5/cluster/force_leave", {"node": "n2@127.0.0.1"}),
+            ("POST", "/api/v5/cluster/force_leave", {"node": "n2@127.0.0.1:4371"}),
+            ("DELETE", "/api/v5/cluster/n2%40127.0.0.1/force_leave", None)]:
+        status, h, resp = call(broker, method, path, body=payload)
+        doc = assert_error(status, h, resp, 404, "NOT_FOUND")
+        assert doc["message"] == "unknown node n2@127.0.0.1", (method, path, doc)
+    # Still a cluster of one, and still serving.
+    assert [m["node"] for m in get_json(broker, "/api/v5/cluster")["members"]] == [NODE]
+    mqtt_roundtrip(broker, "api/alone")
+
+
+def test_join_refuses_itself_and_bad_addresses(broker):
+    for node, message in [
+            (NODE, "a node cannot join itself"),
+            (self_address(broker), "a node cannot join itself"),
+            ("nohost", "bad node address 'nohost': no '@' (expected name@host or name@host:port)"),
+            ("n2@127.0.0.1:99999",
+             "bad node address 'n2@127.0.0.1:99999': the port 99999 is out of range 1-65535"),
+            ("n 2@127.0.0.1", "bad node address 'n 2@127.0.0.1': the name has a space (letters, "
+                              "digits, '_', '-' and '.' only)")]:
+        status, h, body = call(broker, "POST", "/api/v5/cluster/join", body={"node": node})
+        doc = assert_error(status, h, body, 400, "BAD_REQUEST")
+        assert doc["message"] == message, node
+    assert len(get_json(broker, "/api/v5/cluster")["members"]) == 1
+
+
+def test_join_of_a_node_nobody_serves_answers_503_after_5_s(broker):
+    node = unserved_address()
+    t0 = time.monotonic()
+    status, h, body = call(broker, "POST", "/api/v5/cluster/join", body={"node": node},
+                           timeout=15)
+    took = time.monotonic() - t0
+    doc = assert_error(status, h, body, 503, "SERVICE_UNAVAILABLE")
+    assert doc["message"] == ("no answer from %s within 5 s; still trying (is its "
+                              "cluster.rpc.bind reachable from here?)" % node)
+    assert 4.5 <= took <= 6.5, "the join answered after %.1f s" % took
+    # The CLI waits as long (its deadline for a join is longer) and prints the message.
+    t0 = time.monotonic()
+    r = cli("join", node, "--api", api_of(broker))
+    took = time.monotonic() - t0
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr.strip() == "emqxd: " + doc["message"]
+    assert r.stdout == ""
+    assert took <= 8, "emqxd cluster join took %.1f s" % took
+    # Nobody was added, and the node keeps serving.
+    assert [m["node"] for m in get_json(broker, "/api/v5/cluster")["members"]] == [NODE]
+    mqtt_roundtrip(broker, "api/joining")
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(broker):
@@ -351,7 +416,7 @@ def test_cli_status_table_and_json(broker):
     assert header == ["NODE", "ADDRESS", "STATE", "INCARNATION", "ROUTES", "LINK"]
     row = lines[3].split()
     assert row[:2] == [NODE, "(self)"]
-    assert row[2:4] == [NODE + ":4370", "alive"]
+    assert row[2:4] == [self_address(broker), "alive"]
     assert row[5:] == ["1", "up"]
     assert lines[-1] == ("1 member (1 alive); routes: 1 local, 0 remote; "
                          "forwarded: 0 sent, 0 received, 0 dropped")
@@ -364,12 +429,16 @@ def test_cli_status_table_and_json(broker):
     assert cli("--api", api, "status", "--json").returncode == 0
 
 
-def test_cli_join_and_leave_report_the_node_refusing(broker):
-    api = "127.0.0.1:%d" % broker.api_port
-    for args in [("join", "n2@127.0.0.1:4371"), ("leave",), ("force-leave", "n2@127.0.0.1")]:
+def test_cli_join_leave_and_force_leave_print_the_node_s_answer(broker):
+    api = api_of(broker)
+    r = cli("leave", "--api", api)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "this node was not in a cluster\n", "")
+    for args, message in [(("force-leave", "n2@127.0.0.1"), "unknown node n2@127.0.0.1"),
+                          (("join", NODE), "a node cannot join itself"),
+                          (("join", "n2@"), "bad node address 'n2@': the host after '@' is empty")]:
         r = cli(*args, "--api", api)
         assert r.returncode == 1, (args, r.stdout, r.stderr)
-        assert r.stderr.strip() == "emqxd: clustering is not available on this node"
+        assert r.stderr.strip() == "emqxd: " + message, args
 
 
 def test_cli_credentials_wrong_or_from_the_environment(make_broker):
@@ -441,3 +510,123 @@ def test_cli_usage_errors_exit_2():
     assert r.returncode == 0
     for word in ["join", "leave", "force-leave", "status", "--api", "--username", "--password"]:
         assert word in r.stdout
+
+
+# ----------------------------------------------------------------------------- two nodes
+
+N1 = "n1@127.0.0.1"
+N2 = "n2@127.0.0.1"
+# SWIM timings for a test: a dead node is suspected within a few hundred ms and declared
+# dead about a second later (suspicion: 4 x the probe interval).
+FAST_SWIM = {"EMQX_CLUSTER__PROBE_INTERVAL": "200ms", "EMQX_CLUSTER__PROBE_TIMEOUT": "100ms",
+             "EMQX_CLUSTER__GOSSIP_INTERVAL": "50ms"}
+
+
+def cluster_members(broker):
+    """{node: member} from `emqxd cluster status --json` against `broker`."""
+    r = cli("status", "--json", "--api", api_of(broker))
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return {m["node"]: m for m in json.loads(r.stdout)["members"]}
+
+
+def route_rows(broker, query=""):
+    return get_json(broker, "/api/v5/routes" + query)["data"]
+
+
+def poll(what, fn, ok, timeout):
+    """Calls fn() until ok(value) or `timeout` seconds pass; fails naming `what` and the
+    last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if ok(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("%s: not within %s s; last seen: %r" % (what, timeout, value))
+        time.sleep(0.1)
+
+
+def holds(what, fn, ok, seconds):
+    """Checks ok(fn()) again and again for `seconds`; fails at the first value that breaks
+    it, naming `what` and that value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = fn()
+        assert ok(value), "%s: broken: %r" % (what, value)
+        time.sleep(0.1)
+
+
+def gone(members, node):
+    return node not in members or members[node]["state"] in ("left", "dead")
+
+
+def both_alive(members, a, b):
+    return (set(members) == {a, b} and all(m["state"] == "alive" for m in members.values())
+            and all(m["link"] == "up" for m in members.values()))
+
+
+def test_two_nodes_join_route_leave_and_force_leave(make_broker):
+    n1 = make_broker(env=dict(FAST_SWIM, EMQX_NODE__NAME=N1))
+    n2 = make_broker(env=dict(FAST_SWIM, EMQX_NODE__NAME=N2))
+
+    # n2 joins n1, by the CLI against n2's API.
+    r = cli("join", self_address(n1, N1), "--api", api_of(n2))
+    assert (r.returncode, r.stderr) == (0, ""), (r.stdout, r.stderr)
+    assert r.stdout == "joined %s\n" % N1
+    for b, me, peer in [(n1, N1, N2), (n2, N2, N1)]:
+        members = poll("%s sees %s and itself alive with links up" % (me, peer),
+                       lambda: cluster_members(b), lambda m: both_alive(m, me, peer), 10)
+        assert members[me]["self"] is True and members[peer]["self"] is False
+        assert members[peer]["address"] == self_address(n2 if peer == N2 else n1, peer)
+
+    # A subscription on n1 is a route n2 lists, with its node.
+    sub = connected(n1, "api-two-sub", V5)
+    sub.subscribe([("two/+/nodes", 1), ("$share/g/two/#", 1)])
+    rows = poll("n2 lists n1's routes", lambda: route_rows(n2),
+                lambda rows: {"topic": "two/+/nodes", "node": N1} in rows
+                and {"topic": "$share/g/two/#", "node": N1} in rows, 10)
+    assert all(row["node"] == N1 for row in rows), rows
+    assert route_rows(n2, "?topic=two%2F%2B%2Fnodes") == [{"topic": "two/+/nodes", "node": N1}]
+    assert route_rows(n1, "?topic=two%2F%2B%2Fnodes") == [{"topic": "two/+/nodes", "node": N1}]
+    status = get_json(n2, "/api/v5/cluster")
+    assert status["routes"]["remote"] == 2, status
+    assert {m["node"]: m["routes"] for m in status["members"]}[N1] == 2, status
+
+    # n2 leaves: n1 no longer lists it (or shows it left or dead), and n2 is alone.
+    r = cli("leave", "--api", api_of(n2))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "left the cluster\n", "")
+    poll("n1 sees n2 gone after its leave", lambda: cluster_members(n1),
+         lambda m: gone(m, N2), 15)
+    assert list(cluster_members(n2)) == [N2]
+    poll("n2 drops n1's routes once it left", lambda: route_rows(n2), lambda rows: rows == [], 5)
+    # And it stays gone: n1 does not take it back over a few probe periods.
+    holds("n1 keeps n2 out after its leave", lambda: cluster_members(n1),
+          lambda m: gone(m, N2), 1.0)
+
+    # n2 joins again, is killed, and n1 removes it with force-leave.
+    r = cli("join", self_address(n1, N1), "--api", api_of(n2))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    poll("n1 sees n2 alive again", lambda: cluster_members(n1), lambda m: both_alive(m, N1, N2),
+         10)
+    sub2 = connected(n2, "api-two-sub2", V5)
+    sub2.subscribe([("from/n2", 0)])
+    poll("n1 lists n2's route", lambda: route_rows(n1),
+         lambda rows: {"topic": "from/n2", "node": N2} in rows, 10)
+    n2.proc.kill()
+    n2.proc.wait(5)
+    n2.log.close()
+    poll("n1 suspects n2 after a SIGKILL", lambda: cluster_members(n1),
+         lambda m: N2 in m and m[N2]["state"] in ("suspect", "dead"), 15)
+    # EMQX's form of force-leave here; the CLI's below.
+    status, _, body = call(n1, "DELETE", "/api/v5/cluster/%s/force_leave" % N2.replace("@", "%40"))
+    assert (status, json.loads(body)) == (200, {"message": "%s removed from the cluster" % N2})
+    members = poll("n1 no longer lists n2 after force-leave", lambda: cluster_members(n1),
+                   lambda m: list(m) == [N1], 5)
+    assert members[N1]["state"] == "alive"
+    rows = route_rows(n1)  # n2's are gone with it
+    assert sorted((row["topic"], row["node"]) for row in rows) == [
+        ("$share/g/two/#", N1), ("two/+/nodes", N1)], rows
+    # Once removed, it is unknown to force-leave.
+    r = cli("force-leave", N2, "--api", api_of(n1))
+    assert r.returncode == 1 and r.stderr.strip() == "emqxd: unknown node %s" % N2, r
+    sub.close()
