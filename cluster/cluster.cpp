@@ -335,7 +335,26 @@ void Cluster::forward(broker::NodeIndex node, std::vector<broker::ForwardItem>&&
 // ---------------------------------------------------------------- inbound (gRPC threads)
 
 void Cluster::on_membership(Message&& m) {
-  post([this, m = std::move(m)] { membership_->handle(m, Clock::now()); });
+  post([this, m = std::move(m)] {
+    auto handled = membership_->handle(m, Clock::now());
+    if (handled != Membership::Handled::OtherCluster && handled != Membership::Handled::NotForUs) {
+      return;
+    }
+    // A node that asks to join the wrong address (another cluster, another node's name)
+    // hears nothing back: say here what it got wrong.
+    static log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (!throttle.allow(std::chrono::steady_clock::now(), held)) return;
+    if (handled == Membership::Handled::OtherCluster) {
+      logger()->warn("dropped a membership message from {} of cluster '{}' (this is '{}'; {} "
+                     "similar lines suppressed)",
+                     m.from.to_string(), m.cluster, options_.cluster_name, held);
+    } else {
+      logger()->warn("dropped a membership message from {} for node {} (this is {}; {} "
+                     "similar lines suppressed)",
+                     m.from.to_string(), m.to, self_.id(), held);
+    }
+  });
 }
 
 void Cluster::on_link(rpc::LinkReader& reader) {
@@ -425,9 +444,9 @@ api::ClusterControl::Outcome Cluster::join(const std::string& node) {
   auto a = NodeAddress::parse(node, &why);
   if (!a) return {400, "bad node address '" + node + "': " + why};
   if (a->id() == self_.id()) return {400, "a node cannot join itself"};
-  bool posted = on_loop([&] {
+  bool posted = on_loop([this, to = *a] {
     if (membership_->has_left()) reset_membership();
-    std::vector<NodeAddress> seeds{*a};
+    std::vector<NodeAddress> seeds{to};
     membership_->join(seeds, Clock::now());
     pump();
     return true;
@@ -449,14 +468,14 @@ api::ClusterControl::Outcome Cluster::join(const std::string& node) {
 }
 
 api::ClusterControl::Outcome Cluster::leave() {
-  bool had = on_loop([&] {
+  bool had = on_loop([this] {
     bool any = membership_->live_count() > 1;
     membership_->leave(Clock::now());
     pump();
     return any;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the Leave messages go out
-  on_loop([&] {
+  on_loop([this] {
     std::vector<std::shared_ptr<Peer>> all;
     {
       std::lock_guard lock(peers_mutex_);
@@ -478,13 +497,23 @@ api::ClusterControl::Outcome Cluster::force_leave(const std::string& node) {
   auto a = NodeAddress::parse(node, &why);
   if (!a) return {400, "bad node address '" + node + "': " + why};
   if (a->id() == self_.id()) return {400, "use leave to take this node out"};
-  bool done = on_loop([&] {
-    bool ok = membership_->force_leave(a->id(), Clock::now());
+  // 0: unknown or gone already, 1: removed, 2: alive (it will refute and stay).
+  int outcome = on_loop([this, id = a->id()] {
+    const Member* m = membership_->find(id);
+    if (m == nullptr) return 0;
+    if (m->state == MemberState::Left) return 0;
+    const bool alive = m->state == MemberState::Alive;
+    membership_->force_leave(id, Clock::now());
     pump();
-    return ok;
+    return alive ? 2 : 1;
   });
-  if (!done) return {404, "unknown node " + a->id()};
-  return {200, a->id() + " removed from the cluster"};
+  switch (outcome) {
+    case 1: return {200, a->id() + " removed from the cluster"};
+    case 2:
+      return {200, a->id() + " was alive: it is told it left, and it will rejoin if it keeps "
+                             "running"};
+    default: return {404, "unknown node " + a->id()};  // never heard of, or gone already
+  }
 }
 
 std::string Cluster::status_json() {
@@ -496,7 +525,7 @@ std::string Cluster::status_json() {
     std::string link;
     std::size_t queued = 0;
   };
-  auto rows = on_loop([&] {
+  auto rows = on_loop([this] {
     std::vector<Row> out;
     std::size_t local = 0;
     {
@@ -568,6 +597,7 @@ std::string Cluster::status_json() {
 
 std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
   std::vector<std::pair<std::string, broker::NodeIndex>> rows;
+  std::size_t total = 0;  // matching, shown or not (meta.count, as EMQX)
   // A shared subscription's route is listed under its $share/<group>/<filter> name: asked
   // by that name, it is the group's route of the filter.
   std::string filter = topic;
@@ -576,14 +606,12 @@ std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
     filter = std::string((*shared)->filter);
     group = std::string((*shared)->group);
   }
-  hooks_.broker->list_routes(filter, group ? SIZE_MAX : limit,
-                             [&](const broker::Route& r, broker::NodeIndex n) {
-                               if (group && r.group != *group) return;
-                               if (rows.size() >= limit) return;
-                               rows.emplace_back(r.group.empty() ? r.filter
-                                                                 : broker::share_name(r.group, r.filter),
-                                                 n);
-                             });
+  hooks_.broker->list_routes(filter, SIZE_MAX, [&](const broker::Route& r, broker::NodeIndex n) {
+    if (group && r.group != *group) return;
+    ++total;
+    if (rows.size() >= limit) return;
+    rows.emplace_back(r.group.empty() ? r.filter : broker::share_name(r.group, r.filter), n);
+  });
   Json j;
   j.begin_object();
   j.key("data").begin_array();
@@ -595,7 +623,7 @@ std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
   }
   j.end_array();
   j.key("meta").begin_object();
-  j.key("count").number(rows.size());
+  j.key("count").number(total);
   j.end_object();
   j.end_object();
   return j.take();

@@ -15,6 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
+  iproute2 util-linux
 )
 
 pkgs=("${build_pkgs[@]}")

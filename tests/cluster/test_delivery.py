@@ -140,6 +140,23 @@ def test_local_strategy_uses_a_peer_only_when_no_member_is_local(cluster):
     remote.expect(10, timeout=10)
 
 
+def retained_seen(c, i, flt, want, timeout=10):
+    """Subscribes to `flt` on node i (again, with a new client, until the deadline) until
+    exactly the retained messages `want` [(topic, payload)] come; returns what came last."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while True:
+        n += 1
+        s = c.client(i, "rs-%d-%d-%d" % (i, n, int(time.monotonic() * 1000)))
+        s.subscribe(flt, qos=1)
+        got = s.wait_messages(len(want) or 1, timeout=0.7)
+        seen = sorted((m.topic, m.payload) for m in got)
+        s.disconnect()
+        if seen == sorted(want) or time.monotonic() > deadline:
+            assert all(m.retain for m in got)
+            return seen
+
+
 def test_retained_messages_are_seen_from_every_node_and_the_last_writer_wins(cluster):
     c = cluster(3)
     c.client(1, "r-1").publish("ret/a", b"first", qos=1, retain=True)
@@ -176,6 +193,7 @@ def test_retained_messages_are_seen_from_every_node_and_the_last_writer_wins(clu
 def test_a_node_that_joins_late_gets_the_routes_and_retained_messages(cluster):
     c = cluster(2)
     c.client(1, "late-r").publish("late/r", b"kept", qos=1, retain=True)
+    assert retained_seen(c, 2, "late/#", [("late/r", b"kept")]) == [("late/r", b"kept")]
     sub = c.client(2, "late-sub")
     sub.subscribe("late/#", qos=1)
     sub.expect(1, timeout=5)

@@ -233,7 +233,7 @@ def test_cluster_status_of_a_single_node(broker):
     assert me["routes"] == 3  # a shared group is a route of its own
     assert abs(me["incarnation"] / 1000 - time.time()) < 3600
     assert doc["routes"] == {"local": 3, "remote": 0}
-    assert doc["forward"] == {"sent": 0, "received": 0, "dropped": 0}
+    assert doc["forward"] == {"sent": 0, "received": 0, "dropped": 0, "queued": 0}
     assert doc["sessions"] == {"takeovers_in": 0, "takeovers_out": 0}
 
     routes = get_json(broker, "/api/v5/routes")
