@@ -155,24 +155,22 @@ bool PeerLink::stream_once() {
     std::size_t lost = 0;
     bool broken = false;
     rpc::LinkDeltas deltas;
+    auto flush = [&] {  // the forwards gathered so far, as one ForwardBatch
+      if (batch.empty() || broken) return;
+      broken = !w->write(batch);
+      if (broken) {
+        lost += batch.size();
+      } else {
+        sent_.fetch_add(batch.size(), std::memory_order_relaxed);
+      }
+      batch.clear();
+    };
     for (std::size_t i = 0; i < ops.size(); ++i) {
       auto& op = ops[i];
-      if (broken) {
-        if (auto* items = std::get_if<std::vector<broker::ForwardItem>>(&op)) lost += items->size();
-        continue;
-      }
       if (auto* d = std::get_if<rpc::LinkDelta>(&op)) {
         // Consecutive route changes leave as one message, after the forwards before them.
-        if (!batch.empty()) {
-          broken = !w->write(batch);
-          if (broken) {
-            lost += batch.size();
-          } else {
-            sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-          }
-          batch.clear();
-          if (broken) continue;
-        }
+        flush();
+        if (broken) continue;
         deltas.push_back(std::move(*d));
         bool last = i + 1 == ops.size() || !std::holds_alternative<rpc::LinkDelta>(ops[i + 1]);
         if (last || deltas.size() >= kSnapshotChunk) {
@@ -183,35 +181,15 @@ bool PeerLink::stream_once() {
       }
       auto& items = std::get<std::vector<broker::ForwardItem>>(op);
       // Consecutive forwards leave as batches of up to kBatch messages.
-      if (batch.size() + items.size() > kBatch && !batch.empty()) {
-        if (!w->write(batch)) {
-          broken = true;
-          lost += batch.size() + items.size();
-          batch.clear();
-          continue;
-        }
-        sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-        batch.clear();
+      if (batch.size() + items.size() > kBatch) flush();
+      if (broken) {
+        lost += items.size();
+        continue;
       }
       for (auto& x : items) batch.push_back(std::move(x));
-      if (batch.size() >= kBatch) {
-        broken = !w->write(batch);
-        if (broken) {
-          lost += batch.size();
-        } else {
-          sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-        }
-        batch.clear();
-      }
+      if (batch.size() >= kBatch) flush();
     }
-    if (!broken && !batch.empty()) {
-      broken = !w->write(batch);
-      if (broken) {
-        lost += batch.size();
-      } else {
-        sent_.fetch_add(batch.size(), std::memory_order_relaxed);
-      }
-    }
+    flush();
     batch.clear();
     std::int64_t round = 0;
     for (const auto& op : ops) {

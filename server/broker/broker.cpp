@@ -268,7 +268,10 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
       if (it->pressure == nullptr) continue;
       const auto& p = *it->pressure;
       it->pressure = nullptr;
-      if (std::min(m.qos, it->qos) == mqtt::QoS::AtMostOnce) continue;
+      if (std::min(m.qos, it->qos) == mqtt::QoS::AtMostOnce) {
+        it->saturated = p->qos0_saturated();
+        continue;
+      }
       it->counted = true;
       auto depth = p->in_transit.fetch_add(1, std::memory_order_relaxed) + 1 +
                    p->queued.load(std::memory_order_relaxed);

@@ -50,6 +50,9 @@ struct Match {
   // session's in_transit, and the session when that count reached its high watermark.
   bool counted = false;
   std::shared_ptr<Pressure> congested;
+  // A QoS 0 delivery to a session whose socket backlog is full (Pressure::qos0_saturated):
+  // dropped by the publisher's worker.
+  bool saturated = false;
   std::uint64_t store_uid = 0;  // the session is durable: its QoS 1/2 deliveries are stored
   const std::shared_ptr<Pressure>* pressure = nullptr;  // internal to match(), under the lock
 };

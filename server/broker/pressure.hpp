@@ -19,6 +19,8 @@
 // Counted by publishing workers, read by everybody, the rest written by the session's
 // worker: relaxed atomics on separate cache lines. Publishers touch it only under the
 // broker's lock (the broker entry keeps it alive) or through a shared_ptr.
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +41,22 @@ struct Pressure {
   alignas(64) std::atomic<std::int64_t> queued{0};
   // The last message sent to the client (Clock ticks in ns), and the stall verdict.
   std::atomic<std::int64_t> progress_ns{0};
+  // When a QoS 0 message to the session was last dropped for a full socket backlog: until
+  // kSaturatedFor later, publishers' workers drop its QoS 0 deliveries at once, instead of
+  // handing them to its worker only to be dropped there.
+  std::atomic<std::int64_t> qos0_dropped_ns{0};
+  static constexpr std::chrono::milliseconds kSaturatedFor{10};
+  void note_qos0_drop(Clock::time_point now) {
+    qos0_dropped_ns.store(ticks(now), std::memory_order_relaxed);
+  }
+  bool qos0_saturated() const {
+    auto last = qos0_dropped_ns.load(std::memory_order_relaxed);
+    if (last == 0) return false;
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // the same clock as Clock, coarse and cheap
+    auto now = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    return now - last < std::chrono::nanoseconds(kSaturatedFor).count();
+  }
   std::atomic<bool> stalled{false};
   std::atomic<bool> online{false};
   const std::int64_t high;

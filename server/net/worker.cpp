@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "common/log.hpp"
@@ -50,6 +52,14 @@ std::int64_t now_ms() {
 }  // namespace
 
 Worker::Worker(std::uint32_t id, NodeState& node) : id_(id), node_(node), io_(1) {}
+
+mqtt::Message::Clock::time_point Worker::now() const {
+  // Same clock as std::chrono::steady_clock (CLOCK_MONOTONIC), read coarsely.
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return mqtt::Message::Clock::time_point(std::chrono::seconds(ts.tv_sec) +
+                                          std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 Worker::~Worker() { join(); }
 
@@ -395,17 +405,12 @@ void Worker::post_from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>
     report(static_cast<std::int64_t>(routed), congested);
     if (queue.empty()) return;
     parked_[lane] = Parked{std::move(queue), std::move(congested), now(), std::move(report)};
-    if (parked_timer_) return;
-    parked_timer_ = std::make_unique<asio::steady_timer>(io_);
-    parked_timer_->expires_after(std::chrono::milliseconds(1));
-    parked_timer_->async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) on_parked_timer();
-    });
+    start_pressure_tick();
   });
 }
 
-void Worker::on_parked_timer() {
-  auto t = now();
+// Parked messages of peers go on once their subscriber caught up (or stalled).
+void Worker::retry_parked(mqtt::Message::Clock::time_point t) {
   for (auto it = parked_.begin(); it != parked_.end();) {
     Parked& pk = it->second;
     if (!pk.by->releases(pk.since, t)) {
@@ -423,14 +428,6 @@ void Worker::on_parked_timer() {
     pk.since = t;
     ++it;
   }
-  if (parked_.empty()) {
-    parked_timer_.reset();
-    return;
-  }
-  parked_timer_->expires_after(std::chrono::milliseconds(1));
-  parked_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_parked_timer();
-  });
 }
 
 std::size_t Worker::dispatch_from_peer(std::deque<broker::ForwardItem>& items,
@@ -500,18 +497,23 @@ void Worker::route_from_peer(broker::ForwardItem& item, session::PublishResult& 
 void Worker::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
   metrics::inc(metrics_.publishers_held);
   held_[&ch] = Held{std::move(p), now()};
-  if (hold_timer_) return;
-  hold_timer_ = std::make_unique<asio::steady_timer>(io_);
-  hold_timer_->expires_after(std::chrono::milliseconds(1));
-  hold_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_hold_timer();
+  start_pressure_tick();
+}
+
+void Worker::start_pressure_tick() {
+  if (pressure_timer_) return;
+  pressure_timer_ = std::make_unique<asio::steady_timer>(io_);
+  pressure_timer_->expires_after(std::chrono::milliseconds(1));
+  pressure_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_pressure_tick();
   });
 }
 
-// Every millisecond while some publisher waits: release those whose subscriber caught up,
-// went offline or stalled (Pressure::releases). Releasing reads what waited in the socket,
-// which may hold the publisher again at once.
-void Worker::on_hold_timer() {
+// Every millisecond while something waits for a subscriber to catch up (mqtt.backpressure):
+// release the publishers held here whose subscriber caught up, went offline or stalled
+// (Pressure::releases), and route what peers' messages were parked for the same reason.
+// Releasing reads what waited in the socket, which may hold the publisher again at once.
+void Worker::on_pressure_tick() {
   auto now = this->now();
   std::vector<Channel*> ready;
   for (auto& [ch, h] : held_) {
@@ -521,13 +523,14 @@ void Worker::on_hold_timer() {
     held_.erase(ch);
     ch->release();
   }
-  if (held_.empty()) {
-    hold_timer_.reset();
+  retry_parked(now);
+  if (held_.empty() && parked_.empty()) {
+    pressure_timer_.reset();
     return;
   }
-  hold_timer_->expires_after(std::chrono::milliseconds(1));
-  hold_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_hold_timer();
+  pressure_timer_->expires_after(std::chrono::milliseconds(1));
+  pressure_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_pressure_tick();
   });
 }
 

@@ -75,7 +75,10 @@ class Worker final : public session::Hub {
   metrics::Metrics& metrics() override { return metrics_; }
   std::uint32_t worker_id() const override { return id_; }
   const std::string& node_name() const override { return node_.config.node.name; }
-  mqtt::Message::Clock::time_point now() const override { return mqtt::Message::Clock::now(); }
+  // The coarse monotonic clock (a few ms of resolution, a plain read of the vDSO page): the
+  // channel asks for the time several times per message, and everything it times (expiry,
+  // await_rel_timeout, retry_interval, keep alive, stalls) counts in seconds.
+  mqtt::Message::Clock::time_point now() const override;
   session::PublishResult publish(const mqtt::MessagePtr& m,
                                  std::string_view publisher_client_id) override;
   void hold(session::Channel& ch, std::shared_ptr<broker::Pressure> p) override;
@@ -133,7 +136,7 @@ class Worker final : public session::Hub {
   std::size_t dispatch_from_peer(std::deque<broker::ForwardItem>& items,
                                  std::shared_ptr<broker::Pressure>& congested);
   void route_from_peer(broker::ForwardItem& item, session::PublishResult& result);
-  void on_parked_timer();
+  void retry_parked(mqtt::Message::Clock::time_point now);
   // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
   // this turn's batch; true if it went into the batch. `merge`: it comes from a peer (last
   // writer wins, Retainer::retain); `kept` gets the message as the retainer stored it.
@@ -163,7 +166,8 @@ class Worker final : public session::Hub {
   void redispatch_shared(session::Session& s);
   void publish_pending_will(session::Session& s);
   void on_retry_timer();
-  void on_hold_timer();
+  void start_pressure_tick();
+  void on_pressure_tick();  // held publishers and parked peers' messages, every 1 ms
   void on_committed(std::uint64_t ticket, const storage::Status& status);
   void publish_event(const session::Channel& ch, bool connected);
 
@@ -209,7 +213,6 @@ class Worker final : public session::Hub {
     broker::PeerReport report;
   };
   std::unordered_map<std::uint32_t, Parked> parked_;
-  std::unique_ptr<boost::asio::steady_timer> parked_timer_;
   std::unordered_set<session::Channel*> retrying_;  // waiting for another takeover to end
   std::unordered_map<std::uint64_t, std::vector<session::Delivery>> arriving_;
   std::unordered_map<std::uint64_t, Move> moves_;
@@ -222,7 +225,7 @@ class Worker final : public session::Hub {
     std::chrono::steady_clock::time_point since;
   };
   std::unordered_map<session::Channel*, Held> held_;
-  std::unique_ptr<boost::asio::steady_timer> hold_timer_;
+  std::unique_ptr<boost::asio::steady_timer> pressure_timer_;
   // Durable sessions: what this turn records, committed at its end as one batch; the
   // channels whose responses wait for a batch (the ticket of the last one they wait for).
   storage::Batch batch_;

@@ -255,6 +255,7 @@ void Channel::deliver(Delivery&& d) {
     if (host_.backlog() > kMaxBacklog) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
+      if (session_->pressure) session_->pressure->note_qos0_drop(hub_.now());
       return;
     }
     write_publish(d, 0, false);

@@ -22,6 +22,13 @@ Delivery make_delivery(const mqtt::MessagePtr& m, broker::Match&& match) {
 
 void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Delivery>& out,
            PublishResult& result, Hub& hub) {
+  if (match.saturated) {
+    // Its socket does not take what it already has: dropped here, as its channel would.
+    ++result.matched;
+    metrics::inc(hub.metrics().messages_dropped_queue_full);
+    metrics::inc(hub.metrics().messages_dropped);
+    return;
+  }
   auto congested = std::move(match.congested);
   const std::uint64_t uid = match.store_uid;
   Delivery& d = out.emplace_back(make_delivery(m, std::move(match)));
