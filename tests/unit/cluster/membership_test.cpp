@@ -521,3 +521,34 @@ TEST_CASE("piggyback: at most max_piggyback per message, each sent lambda*log(n)
     CHECK(n == 6);
   }
 }
+
+namespace emqxd::cluster {
+namespace {
+
+TEST_CASE("force_leave: a dead member turns Left here and by gossip, a live one gets the chance to refute", "[cluster][membership]") {
+  Membership m = node_knowing({2, 3});
+  CHECK_FALSE(m.force_leave(addr(9).id(), kT0));  // unknown
+  CHECK_FALSE(m.force_leave(addr(1).id(), kT0));  // itself
+  auto t = declared_dead(m, 3, 2, kT0);
+  REQUIRE(m.force_leave(addr(3).id(), t));
+  CHECK(state_of(m, 3) == MemberState::Left);
+  CHECK_FALSE(m.force_leave(addr(3).id(), t));  // already Left
+  // Node 2 hears of it with the next message it gets (a ping of the probe cycle, say).
+  m.tick(t + 1s);
+  bool told = false;
+  for (const auto& o : m.take_outgoing()) {
+    told = told || (o.to.id() == addr(2).id() && carries(o.message, update(3, 10, MemberState::Left)));
+  }
+  CHECK(told);
+  // A live member is taken out here at once (its routes go), and Left is what it hears.
+  REQUIRE(m.force_leave(addr(2).id(), t + 1s));
+  auto events = m.take_events();
+  CHECK(std::count(events.begin(), events.end(), MemberEvent{Kind::Left, addr(2), 10}) == 1);
+  CHECK(state_of(m, 2) == MemberState::Left);
+  // It refutes with a higher incarnation and is back.
+  m.handle(from(2, 11, Ping{1}), t + 2s);
+  CHECK(state_of(m, 2) == MemberState::Alive);
+}
+
+}  // namespace
+}  // namespace emqxd::cluster
