@@ -29,6 +29,9 @@ BUILD = os.environ.get("EMQXD_BUILD", os.path.join(ROOT, "build"))
 EMQXD = os.path.join(BUILD, "server", "emqxd")
 BENCH = os.path.join(BUILD, "bench", "emqxd-bench")
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from ports import free_port  # noqa: E402
+
 # name -> (emqxd-bench arguments after -h/-p, metric key, what it means)
 SCENARIOS = {
     "fanin-q0": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
@@ -55,10 +58,6 @@ SCENARIOS = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc, timeout=10):

@@ -40,6 +40,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("EMQXD_BUILD", os.path.join(ROOT, "build"))
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from ports import free_port  # noqa: E402
 EMQXD = os.path.join(BUILD, "server", "emqxd")
 BENCH = os.path.join(BUILD, "bench", "emqxd-bench")
 
@@ -51,10 +54,6 @@ MODES = {
 SESSION = ["-C", "false", "-x", "3600"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Emqxd:

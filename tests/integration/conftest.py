@@ -15,14 +15,10 @@ import time
 
 import pytest
 
+from ports import free_port  # noqa: F401  (tests import it from here too)
+
 EMQXD_BIN = os.environ.get("EMQXD_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "server", "emqxd")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(cond, timeout=5.0, interval=0.01):
