@@ -15,7 +15,7 @@ struct RocksStoreOptions {
   bool sync = true;  // durable_sessions.sync: fsync the WAL before a commit completes
   // durable_storage.rocksdb.write_buffer_size: the memtable of each column family; all of
   // them together are held below twice this.
-  std::uint64_t write_buffer_size = 16 * 1024 * 1024;
+  std::uint64_t write_buffer_size = 64 * 1024 * 1024;
   // durable_storage.rocksdb.block_cache_size: one LRU cache of data, index and filter
   // blocks shared by every column family.
   std::uint64_t block_cache_size = 32 * 1024 * 1024;

@@ -106,7 +106,7 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK(c.retainer.msg_expiry_interval == Duration::zero());
   CHECK(c.durable_sessions.enable);
   CHECK(c.durable_sessions.sync);
-  CHECK(c.durable_storage.write_buffer_size == 16 * 1024 * 1024);
+  CHECK(c.durable_storage.write_buffer_size == 64 * 1024 * 1024);
   CHECK(c.durable_storage.block_cache_size == 32 * 1024 * 1024);
   CHECK(c.dashboard_http_bind == "0.0.0.0:18083");
   CHECK(c.warnings.empty());
