@@ -90,13 +90,13 @@ void Batch::update_delivery_state(std::uint64_t uid, std::uint64_t seq, std::uin
   end();
 }
 
-void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq, StateWrites state) {
+void Batch::erase_delivery(std::uint64_t uid, std::uint64_t seq, OutState last) {
   begin(OpKind::EraseOnce, Family::Deliveries);  // a seq is put once
   enc::delivery_key(buf_, uid, seq);
   value();
   end();
-  if (state == StateWrites::None) return;
-  begin(state == StateWrites::Once ? OpKind::EraseOnce : OpKind::Erase, Family::Deliveries);
+  if (last == OutState::Queued) return;
+  begin(last == OutState::WaitPubComp ? OpKind::Erase : OpKind::EraseOnce, Family::Deliveries);
   enc::delivery_state_key(buf_, uid, seq);
   value();
   end();

@@ -35,8 +35,6 @@ class Batch {
                  // the erase vanish together when they meet in a flush or compaction)
     EraseRange,  // every key in [key, value)
   };
-  // How often a delivery's state record was written (see erase_delivery).
-  enum class StateWrites : std::uint8_t { None, Once, More };
   struct Op {
     OpKind kind;
     Family family;
@@ -58,15 +56,16 @@ class Batch {
   // A delivery, whole (d.msg must not be null), put once: its seq comes from
   // Store::next_seq() and is never put again. update_delivery_state records a new packet id
   // and state for a delivery put earlier (in this batch or before) without rewriting its
-  // message; erase_delivery removes the delivery and its state record, saying how often
-  // that was written: a record put once is erased so that both vanish together when they
-  // meet in a flush (most deliveries are acknowledged before that), one rewritten (QoS 2:
-  // WaitPubRec, then WaitPubComp) with a plain tombstone. Each is one write on the store's
+  // message; erase_delivery removes the delivery and its state record, given the last state
+  // recorded (Queued: none was): a state record put once (WaitPubAck, WaitPubRec) is erased
+  // so that both vanish together when they meet in a flush (most deliveries are
+  // acknowledged before that), one rewritten (QoS 2: WaitPubRec, then WaitPubComp) with a
+  // plain tombstone. Each is one write on the store's
   // writer thread, so callers record only what a crash must bring back.
   void put_delivery(const DeliveryRecord& d);
   void update_delivery_state(std::uint64_t uid, std::uint64_t seq, std::uint16_t packet_id,
                              OutState state);
-  void erase_delivery(std::uint64_t uid, std::uint64_t seq, StateWrites state);
+  void erase_delivery(std::uint64_t uid, std::uint64_t seq, OutState last);
 
   void put_awaiting_rel(const AwaitingRelRecord& r);
   void erase_awaiting_rel(std::uint64_t uid, std::uint16_t packet_id);

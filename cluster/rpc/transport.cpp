@@ -213,9 +213,9 @@ void to_pb(const SessionState& s, pb::SessionState& out) {
   }
   for (const auto& d : s.deliveries) {
     auto* x = out.add_messages();
-    x->set_kind(d.kind == SessionState::Delivery::Kind::Queued     ? pb::SessionMessage::KIND_QUEUED
-                : d.kind == SessionState::Delivery::Kind::Inflight ? pb::SessionMessage::KIND_INFLIGHT
-                                                                   : pb::SessionMessage::KIND_PUBREL);
+    x->set_kind(d.state == storage::OutState::Queued        ? pb::SessionMessage::KIND_QUEUED
+                : d.state == storage::OutState::WaitPubComp ? pb::SessionMessage::KIND_PUBREL
+                                                            : pb::SessionMessage::KIND_INFLIGHT);
     x->set_packet_id(d.packet_id);
     x->set_qos(static_cast<std::uint32_t>(d.qos));
     x->set_retain(d.retain);
@@ -239,17 +239,20 @@ SessionState from_pb(const pb::SessionState& in) {
   }
   for (const auto& m : in.messages()) {
     SessionState::Delivery d;
-    d.kind = m.kind() == pb::SessionMessage::KIND_INFLIGHT ? SessionState::Delivery::Kind::Inflight
-             : m.kind() == pb::SessionMessage::KIND_PUBREL ? SessionState::Delivery::Kind::PubRel
-                                                           : SessionState::Delivery::Kind::Queued;
     d.packet_id = static_cast<std::uint16_t>(m.packet_id());
     d.qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.qos(), 2));
+    d.state = m.kind() == pb::SessionMessage::KIND_PUBREL ? storage::OutState::WaitPubComp
+              : m.kind() != pb::SessionMessage::KIND_INFLIGHT ? storage::OutState::Queued
+              : d.qos == mqtt::QoS::AtLeastOnce               ? storage::OutState::WaitPubAck
+                                                              : storage::OutState::WaitPubRec;
     d.retain = m.retain();
     d.subscription_ids.assign(m.subscription_identifiers().begin(),
                               m.subscription_identifiers().end());
     d.share = m.share();
     if (m.has_message()) d.msg = from_pb(m.message(), c);
-    if (!d.msg && d.kind != SessionState::Delivery::Kind::PubRel) continue;
+    if (!d.msg && d.state != storage::OutState::WaitPubComp) continue;
+    // A QoS 0 message is never in flight.
+    if (d.qos == mqtt::QoS::AtMostOnce && d.state != storage::OutState::Queued) continue;
     s.deliveries.push_back(std::move(d));
   }
   for (auto id : in.awaiting_rel()) s.awaiting_rel.push_back(static_cast<std::uint16_t>(id));

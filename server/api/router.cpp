@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "net/node_counters.hpp"
-#include "net/node_state.hpp"
+#include "session/node_state.hpp"
 
 namespace emqxd::api {
 
@@ -142,7 +142,7 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-Router::Router(const net::NodeState& node, const Credentials& credentials, ClusterControl& control)
+Router::Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control)
     : node_(node), credentials_(credentials), control_(control) {}
 
 Response Router::handle(const Request& request) {

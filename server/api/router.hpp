@@ -25,7 +25,7 @@
 #include "api/http.hpp"
 #include "common/log.hpp"
 
-namespace emqxd::net {
+namespace emqxd::session {
 struct NodeState;
 }
 
@@ -37,7 +37,7 @@ class Router {
   static constexpr std::size_t kMaxLimit = 10000;    // EMQX's max_row_limit
 
   // `node`, `credentials` and `control` must outlive the router.
-  Router(const net::NodeState& node, const Credentials& credentials, ClusterControl& control);
+  Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control);
 
   // One request; never throws for anything in it. One thread at a time (the API thread):
   // the failed-login log throttle is not shared.
@@ -50,7 +50,7 @@ class Router {
   Response counters(std::string_view query, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
 
-  const net::NodeState& node_;
+  const session::NodeState& node_;
   const Credentials& credentials_;
   ClusterControl& control_;
   log::Throttle failed_logins_{1};  // per second

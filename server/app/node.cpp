@@ -1,30 +1,25 @@
 #include "app/node.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <future>
 #include <optional>
 #include <thread>
 
-#include "cluster/cluster.hpp"
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
 #include "api/router.hpp"
+#include "app/sys_topics.hpp"
+#include "cluster/cluster.hpp"
 #include "common/log.hpp"
 #include "common/resident.hpp"
 #include "net/listener.hpp"
-#include "net/node_counters.hpp"
-#include "net/node_state.hpp"
-#include "net/restore.hpp"
 #include "net/worker.hpp"
+#include "session/node_state.hpp"
+#include "session/restore.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/rocks_store.hpp"
 
@@ -34,28 +29,10 @@
 
 namespace emqxd::app {
 
-namespace asio = boost::asio;
-
 namespace {
 const std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::get("node");
   return l;
-}
-
-std::string rfc3339_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// "messages.dropped.no_subscribers" -> "messages/dropped/no_subscribers": $SYS writes
-// the levels of a counter's name as topic levels.
-std::string sys_levels(std::string name) {
-  std::replace(name.begin(), name.end(), '.', '/');
-  return name;
 }
 
 // Only a salted hash of the HTTP API's password stays in memory: it is hashed here and the
@@ -75,55 +52,6 @@ struct Node::Impl {
   explicit Impl(config::Config cfg)
       : api_credentials(take_api_credentials(cfg, default_api_password)), state(std::move(cfg)) {}
 
-  // As EMQX: the fixed facts (version, sysdescr, the node list) are retained; uptime,
-  // datetime, stats and metrics are not, so they never crowd the retained store.
-  void publish_sys(const std::string& sub_topic, std::string payload, bool retain = false) {
-    auto msg = std::make_shared<mqtt::Message>();
-    msg->topic = "$SYS/brokers";
-    if (!sub_topic.empty()) msg->topic += "/" + state.config.node.name + "/" + sub_topic;
-    msg->payload = std::move(payload);
-    msg->retain = retain;
-    msg->received_at = mqtt::Message::Clock::now();
-    state.workers[0]->publish(msg, {});
-  }
-
-  void publish_heartbeat() {
-    auto up = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - state.started)
-                  .count();
-    publish_sys("uptime", std::to_string(up));
-    publish_sys("datetime", rfc3339_now());
-  }
-
-  void publish_stats() {
-    state.retainer.expire(mqtt::Message::Clock::now());
-    for (const auto& c : net::node_stats(state)) {
-      publish_sys("stats/" + sys_levels(c.name), std::to_string(c.value));
-    }
-    for (const auto& c : net::node_metrics(state)) {
-      publish_sys("metrics/" + sys_levels(c.name), std::to_string(c.value));
-    }
-    auto cs = cluster->stats();
-    publish_sys("stats/cluster/nodes/count", std::to_string(cs.members));
-    publish_sys("stats/cluster/routes/remote", std::to_string(state.broker.stats().remote_routes));
-    publish_sys("stats/cluster/forward/queued", std::to_string(cs.forward_queued));
-    publish_sys("metrics/cluster/forward/sent", std::to_string(cs.forward_sent));
-    publish_sys("metrics/cluster/forward/received", std::to_string(cs.forward_received));
-    publish_sys("metrics/cluster/forward/dropped", std::to_string(cs.forward_dropped));
-    publish_sys("metrics/cluster/session/takeover_in", std::to_string(cs.takeovers_in));
-    publish_sys("metrics/cluster/session/takeover_out", std::to_string(cs.takeovers_out));
-  }
-
-  void schedule(std::shared_ptr<asio::steady_timer> timer, std::chrono::milliseconds every,
-                void (Impl::*what)()) {
-    timer->expires_after(every);
-    timer->async_wait([this, timer, every, what](const boost::system::error_code& ec) {
-      if (ec || state.shutting_down) return;
-      (this->*what)();
-      schedule(timer, every, what);
-    });
-  }
-
   // The cluster's view of this node (ClusterHooks): everything it asks runs on the
   // workers, reached by posts.
   cluster::ClusterHooks cluster_hooks() {
@@ -131,8 +59,11 @@ struct Node::Impl {
     h.broker = &state.broker;
     h.dispatch = [this](std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
                         broker::PeerReport report) {
-      state.workers[lane % state.workers.size()]->post_from_peer(lane, std::move(items),
-                                                                 std::move(report));
+      net::Worker* w = workers[lane % workers.size()].get();
+      w->post([core = &w->core(), lane, items = std::move(items),
+               report = std::move(report)]() mutable {
+        core->from_peer(lane, std::move(items), std::move(report));
+      });
     };
     h.retained = [this](std::vector<mqtt::MessagePtr>& out) {
       state.retainer.for_each([&](const mqtt::MessagePtr& m) {
@@ -141,7 +72,7 @@ struct Node::Impl {
     };
     h.takeover = [this](const std::string& client_id, bool clean_start, broker::NodeIndex to) {
       cluster::rpc::TakeoverReply reply;
-      net::SessionRegistry::Entry e;
+      session::SessionRegistry::Entry e;
       {
         std::lock_guard lock(state.registry.mutex);
         auto it = state.registry.entries.find(client_id);
@@ -150,10 +81,10 @@ struct Node::Impl {
       }
       auto done = std::make_shared<std::promise<cluster::rpc::TakeoverReply>>();
       auto result = done->get_future();
-      net::Worker* w = state.workers[e.worker].get();
-      w->post([w, done, sid = e.session, clean_start, to] {
+      net::Worker* w = workers[e.worker].get();
+      w->post([core = &w->core(), done, sid = e.session, clean_start, to] {
         cluster::rpc::TakeoverReply r;
-        r.session = w->hand_over(sid, clean_start, to, r.found);
+        r.session = core->sessions().hand_over(sid, clean_start, to, r.found);
         done->set_value(std::move(r));
       });
       if (result.wait_for(std::chrono::seconds(3)) != std::future_status::ready) return reply;
@@ -167,18 +98,27 @@ struct Node::Impl {
       return ids;
     };
     h.revoke = [this](const std::string& client_id) {
-      for (auto& w : state.workers) {
-        net::Worker* wp = w.get();
-        wp->post([wp, client_id] { wp->revoke(client_id); });
+      for (auto& w : workers) {
+        w->post([core = &w->core(), client_id] { core->sessions().revoke(client_id); });
       }
     };
     return h;
   }
 
+  ~Impl() {
+    // The store's last completions post to the workers: it goes first.
+    state.store.reset();
+  }
+
   bool default_api_password = false;
   std::optional<api::Credentials> api_credentials;  // when the HTTP API is enabled
-  net::NodeState state;
+  session::NodeState state;
+  // The workers by id, and the same as plain pointers for the workers' Scheduler. Declared
+  // after the state they use, so destroyed before it.
+  std::vector<std::unique_ptr<net::Worker>> workers;
+  std::vector<net::Worker*> worker_ptrs;
   std::unique_ptr<cluster::Cluster> cluster;
+  std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
@@ -190,8 +130,11 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   const auto& c = impl_->state.config;
   unsigned threads = c.node.io_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  auto& im = *impl_;
   for (unsigned i = 0; i < threads; ++i) {
-    impl_->state.workers.push_back(std::make_unique<net::Worker>(i, impl_->state));
+    im.workers.push_back(std::make_unique<net::Worker>(i, im.state, im.worker_ptrs));
+    im.worker_ptrs.push_back(im.workers.back().get());
+    im.state.cores.push_back(&im.workers.back()->core());
   }
   if (c.durable_sessions.enable) {
     storage::RocksStoreOptions o;
@@ -217,7 +160,7 @@ void Node::start() {
   auto& s = impl_->state;
   if (s.durable) {
     auto t0 = std::chrono::steady_clock::now();
-    auto sum = net::restore(s);
+    auto sum = session::restore(s);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - t0).count();
     logger()->info(
@@ -227,10 +170,8 @@ void Node::start() {
         sum.subscriptions, sum.deliveries, sum.retained, ms, sum.erased, sum.orphans,
         sum.corrupt);
   }
-  std::vector<net::Worker*> workers;
-  for (auto& w : s.workers) workers.push_back(w.get());
   for (const auto& l : s.config.listeners) {
-    impl_->listeners.push_back(std::make_unique<net::Listener>(l, workers));
+    impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
   if (s.config.dashboard_http_enable) {
     impl_->api_router =
@@ -240,7 +181,7 @@ void Node::start() {
     impl_->api_server = std::make_unique<api::ApiServer>(
         o, [router = impl_->api_router.get()](const api::Request& r) { return router->handle(r); });
   }
-  for (auto& w : s.workers) w->start();
+  for (auto& w : impl_->workers) w->start();
   impl_->cluster->start();  // throws naming cluster.rpc.bind
   for (auto& l : impl_->listeners) {
     l->start();
@@ -262,25 +203,12 @@ void Node::start() {
   logger()->warn(
       "no authentication configured: anonymous clients are allowed (as EMQX's default)");
 
-  auto& w0 = *s.workers[0];
-  asio::post(w0.io(), [this] {
-    impl_->publish_sys("", impl_->state.config.node.name, true);
-    impl_->publish_sys("version", EMQXD_VERSION, true);
-    impl_->publish_sys("sysdescr", "emqxd", true);
-    impl_->publish_heartbeat();
-    impl_->publish_stats();
-  });
-  if (s.config.sys_topics.sys_heartbeat_interval.count() > 0) {
-    impl_->schedule(std::make_shared<asio::steady_timer>(w0.io()),
-                    s.config.sys_topics.sys_heartbeat_interval, &Impl::publish_heartbeat);
-  }
-  if (s.config.sys_topics.sys_msg_interval.count() > 0) {
-    impl_->schedule(std::make_shared<asio::steady_timer>(w0.io()),
-                    s.config.sys_topics.sys_msg_interval, &Impl::publish_stats);
-  }
+  impl_->sys_topics =
+      std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
+  impl_->sys_topics->start();
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
-                 s.workers.size());
+                 impl_->workers.size());
   trim_resident_memory();  // what start-up touched once (common/resident.hpp)
 }
 
@@ -319,10 +247,10 @@ void Node::shutdown() {
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {
     std::vector<std::future<void>> done;
-    for (auto& w : s.workers) {
+    for (auto& w : impl_->workers) {
       auto p = std::make_shared<std::promise<void>>();
       done.push_back(p->get_future());
-      asio::post(w->io(), [p, f, wp = w.get()] {
+      w->post([p, f, wp = w.get()] {
         f(*wp);
         p->set_value();
       });
@@ -345,9 +273,9 @@ void Node::shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // What the last turns recorded (sessions going offline) is committed before the end.
-  on_all([](net::Worker& w) { w.commit_batch(); });
-  for (auto& w : s.workers) w->stop();
-  for (auto& w : s.workers) w->join();
+  on_all([](net::Worker& w) { w.core().commit_batch(); });
+  for (auto& w : impl_->workers) w->stop();
+  for (auto& w : impl_->workers) w->join();
   s.store.reset();  // completes every commit, then closes the database
   logger()->info("stopped");
 }

@@ -12,7 +12,7 @@
 // max_mqueue_len, so what several publishers route at the same moment still fits.
 //
 // Who does not hold anyone back: an offline session (its queue drops as usual), and a
-// stalled one: a publisher held for kStallTimeout during which the session sent its
+// stalled one: a publisher held for stall_timeout during which the session sent its
 // client nothing marks it stalled, and its queue drops from then on, until it sends
 // again.
 //
@@ -31,9 +31,11 @@ namespace emqxd::broker {
 
 struct Pressure {
   using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::seconds kStallTimeout{2};
+  static constexpr std::chrono::seconds kDefaultStallTimeout{2};
 
-  Pressure(std::int64_t high_mark, std::int64_t low_mark) : high(high_mark), low(low_mark) {}
+  Pressure(std::int64_t high_mark, std::int64_t low_mark,
+           std::chrono::nanoseconds stall = kDefaultStallTimeout)
+      : high(high_mark), low(low_mark), stall_timeout(stall) {}
 
   // Deliveries routed to the session and not yet arrived on its worker.
   alignas(64) std::atomic<std::int64_t> in_transit{0};
@@ -61,6 +63,9 @@ struct Pressure {
   std::atomic<bool> online{false};
   const std::int64_t high;
   const std::int64_t low;
+  // How long a held publisher waits for a session that sends its client nothing before
+  // the session counts as stalled (mqtt.backpressure_stall_timeout).
+  const std::chrono::nanoseconds stall_timeout;
 
   std::int64_t depth() const {
     return in_transit.load(std::memory_order_relaxed) + queued.load(std::memory_order_relaxed);
@@ -79,7 +84,7 @@ struct Pressure {
   bool releases(Clock::time_point since, Clock::time_point now) {
     if (!holds() || depth() <= low) return true;
     auto quiet_from = std::max(ticks(since), progress_ns.load(std::memory_order_relaxed));
-    if (ticks(now) - quiet_from < std::chrono::nanoseconds(kStallTimeout).count()) return false;
+    if (ticks(now) - quiet_from < stall_timeout.count()) return false;
     stalled.store(true, std::memory_order_relaxed);
     return true;
   }
@@ -91,11 +96,12 @@ struct Pressure {
 
 // For a queue of max_mqueue_len `limit` (0 = unbounded): the high watermark is half of
 // it, and at most a few milliseconds of delivery deep; the low one half of that.
-inline std::shared_ptr<Pressure> make_pressure(std::uint32_t limit) {
+inline std::shared_ptr<Pressure> make_pressure(std::uint32_t limit,
+                                               std::chrono::nanoseconds stall_timeout) {
   constexpr std::int64_t kHighest = 8192;
   std::int64_t high = limit == 0 ? kHighest : std::min<std::int64_t>(kHighest, limit / 2);
   high = std::max<std::int64_t>(high, 1);
-  return std::make_shared<Pressure>(high, high / 2);
+  return std::make_shared<Pressure>(high, high / 2, stall_timeout);
 }
 
 }  // namespace emqxd::broker

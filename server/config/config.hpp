@@ -52,9 +52,11 @@ struct MqttConfig {
   std::uint16_t max_inflight = 32;
   std::uint32_t max_mqueue_len = 1000;  // 0 = infinity
   bool mqueue_store_qos0 = true;
-  // Subscribers falling behind hold QoS 1/2 publishers back instead of dropping
-  // (broker/pressure.hpp). Off: queues drop their oldest, nobody waits.
+  // A connected subscriber that falls behind holds its QoS 1/2 publishers instead of
+  // dropping (broker/pressure.hpp); one that takes nothing for backpressure_stall_timeout
+  // holds nobody until it reads again.
   bool backpressure = false;
+  Duration backpressure_stall_timeout = std::chrono::seconds(2);
   std::uint32_t max_awaiting_rel = 100;  // 0 = infinity
   Duration await_rel_timeout = std::chrono::seconds(300);
   Duration retry_interval = std::chrono::seconds(30);

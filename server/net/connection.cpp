@@ -24,7 +24,7 @@ thread_local char t_read_buffer[kReadChunk];  // one per worker thread
 
 Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
                        const asio::ip::tcp::socket& socket)
-    : worker_(worker), timer_(worker.io()), channel_(worker, *this), count_(std::move(count)) {
+    : worker_(worker), timer_(worker.io()), channel_(worker.core(), *this), count_(std::move(count)) {
   error_code ec;
   auto ep = socket.remote_endpoint(ec);
   peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -38,15 +38,15 @@ Connection::~Connection() {
 
 void Connection::start() {
   worker_.add_connection(this);
-  worker_.metrics().connections.fetch_add(1, std::memory_order_relaxed);
+  worker_.core().metrics().connections.fetch_add(1, std::memory_order_relaxed);
   last_read_ = std::chrono::steady_clock::now();
   // Until CONNECT arrives the keep alive timer is the idle timeout (0 = infinity).
-  set_keepalive(worker_.config().mqtt.idle_timeout);
+  set_keepalive(worker_.core().config().mqtt.idle_timeout);
   start_transport();
 }
 
 void Connection::on_bytes(std::string_view data) {
-  metrics::inc(worker_.metrics().bytes_received, data.size());
+  metrics::inc(worker_.core().metrics().bytes_received, data.size());
   if (in_.empty()) {
     consume(data);
   } else {
@@ -60,7 +60,7 @@ void Connection::on_bytes(std::string_view data) {
 // Parses every whole packet in `data`; what is left (a partial packet, or input that
 // waits while the channel is paused) is kept in in_.
 void Connection::consume(std::string_view data) {
-  const std::uint32_t max_size = worker_.config().mqtt.max_packet_size;
+  const std::uint32_t max_size = worker_.core().config().mqtt.max_packet_size;
   bool any = false;
   while (!data.empty()) {
     if (closing_ || closed_) return;
@@ -168,7 +168,7 @@ void Connection::shutdown_now() {
   std::string().swap(in_);
   std::string().swap(out_);
   worker_.remove_connection(this);
-  worker_.metrics().connections.fetch_sub(1, std::memory_order_relaxed);
+  worker_.core().metrics().connections.fetch_sub(1, std::memory_order_relaxed);
   channel_.handle_closed();
 }
 
@@ -228,7 +228,7 @@ void TcpConnection::flush() {
       shutdown_now();
       return;
     }
-    metrics::inc(worker_.metrics().bytes_sent, n);
+    metrics::inc(worker_.core().metrics().bytes_sent, n);
     if (n == out_.size()) {
       std::string().swap(out_);  // idle connections keep no buffer
     } else {

@@ -78,7 +78,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
         logger()->warn("listener={} accept failed: {}; refusing new connections for now", name,
                        ec.message());
       }
-      metrics::inc(worker.metrics().connections_refused);
+      metrics::inc(worker.core().metrics().connections_refused);
       backoff.expires_after(std::chrono::milliseconds(100));
       backoff.async_wait([self = shared_from_this()](const error_code& e) {
         if (!e) self->accept();
@@ -87,7 +87,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
     }
     if (count->fetch_add(1, std::memory_order_relaxed) >= max_connections) {
       count->fetch_sub(1, std::memory_order_relaxed);
-      metrics::inc(worker.metrics().connections_refused);
+      metrics::inc(worker.core().metrics().connections_refused);
       auto now = std::chrono::steady_clock::now();
       if (now - last_warning > std::chrono::seconds(10)) {
         last_warning = now;

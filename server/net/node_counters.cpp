@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "metrics/metrics.hpp"
-#include "net/node_state.hpp"
-#include "net/worker.hpp"
+#include "session/node_state.hpp"
+#include "session/worker_core.hpp"
 
 namespace emqxd::net {
 
@@ -29,11 +29,11 @@ std::uint64_t gauge(std::int64_t v) {
 
 }  // namespace
 
-std::vector<Counter> node_stats(const NodeState& state) {
+std::vector<Counter> node_stats(const session::NodeState& state) {
   std::int64_t connections = 0;
   std::int64_t sessions = 0;
-  for (const auto& w : state.workers) {
-    const auto& m = w->metrics_view();
+  for (const auto* core : state.cores) {
+    const auto& m = core->metrics_view();
     connections += m.connections.load(std::memory_order_relaxed);
     sessions += m.sessions.load(std::memory_order_relaxed);
   }
@@ -46,13 +46,13 @@ std::vector<Counter> node_stats(const NodeState& state) {
           {"retained.count", state.retainer.size()}};
 }
 
-std::vector<Counter> node_metrics(const NodeState& state) {
+std::vector<Counter> node_metrics(const session::NodeState& state) {
   std::vector<Counter> out;
 #define EMQXD_SUM(name)                                                \
   {                                                                    \
     std::uint64_t total = 0;                                           \
-    for (const auto& w : state.workers) {                              \
-      total += w->metrics_view().name.load(std::memory_order_relaxed); \
+    for (const auto* core : state.cores) {                             \
+      total += core->metrics_view().name.load(std::memory_order_relaxed); \
     }                                                                  \
     out.push_back({dotted(#name), total});                             \
   }

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace emqxd::net {
+namespace emqxd::session { struct NodeState; }
 
-struct NodeState;
+namespace emqxd::net {
 
 struct Counter {
   std::string name;
@@ -19,9 +19,9 @@ struct Counter {
 // Gauges: connections, sessions, subscriptions (plain and shared), topics (distinct
 // filters) and retained messages. Any thread: the workers' gauges are relaxed atomics, the
 // broker and retainer sizes are read under their locks.
-std::vector<Counter> node_stats(const NodeState& state);
+std::vector<Counter> node_stats(const session::NodeState& state);
 
 // Every metrics::Metrics counter (EMQXD_COUNTERS), summed over the workers. Any thread.
-std::vector<Counter> node_metrics(const NodeState& state);
+std::vector<Counter> node_metrics(const session::NodeState& state);
 
 }  // namespace emqxd::net

@@ -94,7 +94,7 @@ class StreamConnection final : public Connection {
         self->shutdown_now();
         return;
       }
-      metrics::inc(self->worker_.metrics().bytes_sent, n);
+      metrics::inc(self->worker_.core().metrics().bytes_sent, n);
       self->flush();
       self->read_more();  // in case reading stopped for the backlog
     };

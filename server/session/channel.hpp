@@ -99,6 +99,7 @@ class Channel {
   bool clean_start() const { return clean_start_; }
   const ChannelHost& host() const { return host_; }
   std::uint32_t session_expiry() const { return session_expiry_; }
+  std::int64_t connected_at_ms() const { return connected_at_ms_; }  // Unix ms; 0 before
   // Why the connection ended, in EMQX's words: normal, takenover, discarded,
   // keepalive_timeout, closed (by the peer), protocol_error, ... Empty while connected.
   std::string_view disconnect_reason() const { return disconnect_reason_; }
@@ -155,8 +156,9 @@ class Channel {
   // Durable sessions: the batch to record into, when this session is stored.
   storage::Batch* session_batch() const;
   void store_session(bool connected);  // put the session's record (and, once, its subscriptions)
-  // Erases a stored delivery that ends; `state`: how often its state record was written.
-  void forget_delivery(const Delivery& d, storage::Batch::StateWrites state);
+  // Erases a stored delivery that ends; `last`: the last state recorded for it (Queued:
+  // never sent).
+  void forget_delivery(const Delivery& d, OutState last);
   bool problem_info_allowed() const { return request_problem_information_; }
 
   Hub& hub_;
@@ -169,6 +171,7 @@ class Channel {
   bool graceful_disconnect_ = false;  // DISCONNECT 0x00 received: the will is discarded
   std::uint16_t keep_alive_ = 0;
   std::uint32_t session_expiry_ = 0;
+  std::int64_t connected_at_ms_ = 0;
   Session* session_ = nullptr;
 
   std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel

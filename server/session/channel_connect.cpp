@@ -288,6 +288,7 @@ void Channel::on_session_ready(Session* session, bool session_present) {
   session_->expiry_interval = session_expiry_;
   store_session(true);
   state_ = State::Connected;
+  connected_at_ms_ = mqtt::wall_ms_now();
 
   mqtt::ConnAck ack;
   ack.session_present = session_present;  // [MQTT-3.2.2-1..3]

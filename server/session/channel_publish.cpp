@@ -189,7 +189,7 @@ void Channel::handle_puback(const mqtt::PubAck& a) {
   auto* f = session_->find_inflight(a.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
   settle_owed(*f);
-  forget_delivery(f->d, storage::Batch::StateWrites::Once);
+  forget_delivery(f->d, OutState::WaitPubAck);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -207,7 +207,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   }
   settle_owed(*f);
   if (mqtt::is_error(r.reason)) {  // the flow ends here [MQTT-4.3.3-4]
-    forget_delivery(f->d, storage::Batch::StateWrites::Once);
+    forget_delivery(f->d, f->state);
     session_->erase_inflight(r.packet_id);
     pump_queue();
     return;
@@ -218,7 +218,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   if (f->d.store_seq != 0) {
     if (auto* b = session_batch()) {
       b->update_delivery_state(session_->store_uid, f->d.store_seq, r.packet_id,
-                               storage::OutState::WaitPubComp);
+                               OutState::WaitPubComp);
       stored = true;
     }
   }
@@ -232,7 +232,7 @@ void Channel::handle_pubcomp(const mqtt::PubComp& c) {
   auto* f = session_->find_inflight(c.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubComp) return;
   settle_owed(*f);
-  forget_delivery(f->d, storage::Batch::StateWrites::More);  // WaitPubRec, then WaitPubComp
+  forget_delivery(f->d, OutState::WaitPubComp);
   session_->erase_inflight(c.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
@@ -248,7 +248,7 @@ void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
   if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
-    forget_delivery(d, storage::Batch::StateWrites::None);
+    forget_delivery(d, OutState::Queued);
     return;
   }
   if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0) {
@@ -290,21 +290,16 @@ void Channel::send_inflight(Delivery&& d) {
   // could bring it back under a new id, and the client, which may already have passed it
   // on, would take it for a new message. A QoS 1 PUBLISH goes at once: in that window a
   // crash makes at worst a duplicate, which QoS 1 allows.
+  const OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
   const bool stored = d.store_seq != 0 && session_batch() != nullptr;
-  if (stored) {
-    session_batch()->update_delivery_state(
-        session_->store_uid, d.store_seq, id,
-        d.qos == QoS::AtLeastOnce ? storage::OutState::WaitPubAck : storage::OutState::WaitPubRec);
-  }
+  if (stored) session_batch()->update_delivery_state(session_->store_uid, d.store_seq, id, st);
   std::uint64_t ticket =
       stored && d.qos == QoS::ExactlyOnce ? hub_.await_commit(*this, nullptr) : 0;
   if (!write_publish(d, id, false, ticket)) {
-    forget_delivery(d, stored ? storage::Batch::StateWrites::Once
-                              : storage::Batch::StateWrites::None);  // too large: it ends here
+    forget_delivery(d, stored ? st : OutState::Queued);  // too large: it ends here
     return;
   }
   if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
-  OutState st = d.qos == QoS::AtLeastOnce ? OutState::WaitPubAck : OutState::WaitPubRec;
   session_->inflight.push_back(Inflight{std::move(d), id, st, false, hub_.now()});
   if (!is_v5() && hub_.config().mqtt.retry_interval.count() > 0) hub_.watch_retry(*this);
 }
@@ -373,7 +368,7 @@ void Channel::pump_queue() {
       }
       settle_owed(f);
       if (!resend(f)) {
-        forget_delivery(f.d, storage::Batch::StateWrites::Once);  // a PUBLISH, never rewritten
+        forget_delivery(f.d, f.state);
         session_->inflight.erase_at(i);
         continue;
       }
@@ -390,7 +385,7 @@ void Channel::pump_queue() {
     q.pop_front();
     if (d.msg->expired(now)) {
       metrics::inc(hub_.metrics().messages_dropped_expired);
-      forget_delivery(d, storage::Batch::StateWrites::None);
+      forget_delivery(d, OutState::Queued);
       continue;
     }
     if (d.qos == QoS::AtMostOnce) {

@@ -106,9 +106,9 @@ void Channel::store_session(bool connected) {
   }
 }
 
-void Channel::forget_delivery(const Delivery& d, storage::Batch::StateWrites state) {
+void Channel::forget_delivery(const Delivery& d, OutState last) {
   if (d.store_seq == 0) return;
-  if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, d.store_seq, state);
+  if (auto* b = session_batch()) b->erase_delivery(session_->store_uid, d.store_seq, last);
 }
 
 }  // namespace emqxd::session

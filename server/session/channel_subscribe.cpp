@@ -69,7 +69,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
         opts.max_qos = static_cast<QoS>(rc);
         // [MQTT-3.8.4-3]: a repeated filter replaces the subscription.
         if (cfg.backpressure && !session_->pressure) {
-          session_->enable_pressure(cfg.max_mqueue_len);
+          session_->enable_pressure(cfg.max_mqueue_len, cfg.backpressure_stall_timeout);
           session_->pressure->online.store(true, std::memory_order_relaxed);
         }
         bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id,
@@ -81,6 +81,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
           b->put_subscription({session_->store_uid, sub.topic_filter, opts, sub_id});
           stored = true;
         }
+        hub_.subscribed(*this, sub.topic_filter, opts);
         // Retained messages are not sent to shared subscriptions (section 4.8.2), and
         // Retain Handling decides for the others [MQTT-3.3.1-9..11].
         if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new))) {
@@ -130,6 +131,7 @@ void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
         b->erase_subscription(session_->store_uid, filter);
         stored = true;
       }
+      hub_.unsubscribed(*this, filter);
     } else {
       rc = ReasonCode::NoSubscriptionExisted;
     }

@@ -1,12 +1,14 @@
 #pragma once
-// Hub: what a Channel needs from the worker it lives on. net::Worker implements it; unit
-// tests implement it with no threads. Every method is called on the channel's worker.
+// Hub: what a Channel needs from the worker it lives on. session::WorkerCore implements
+// it (session/worker_core.hpp); unit tests drive the same core with a fake scheduler.
+// Every method is called on the channel's worker.
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "mqtt/message.hpp"
+#include "mqtt/packets.hpp"
 
 namespace emqxd {
 namespace config { struct Config; }
@@ -47,7 +49,7 @@ class Hub {
   virtual const std::string& node_name() const = 0;
 
   // The time for expiry arithmetic (Message Expiry, await_rel_timeout, retained
-  // expiry): injected so tests control it (STYLE.md section 9).
+  // expiry): injected so tests control it.
   virtual mqtt::Message::Clock::time_point now() const = 0;
 
   // Stores `m` as the topic's retained message if its RETAIN flag is set (an empty payload
@@ -72,6 +74,12 @@ class Hub {
   // The channel has MQTT 3.1.1 messages in flight: call its retry() now and then until
   // it has none (mqtt.retry_interval). Idempotent.
   virtual void watch_retry(Channel& ch) = 0;
+
+  // The channel's session subscribed to (or unsubscribed from) `filter`: the $SYS events
+  // (sys_topics.sys_event_messages.client_subscribed / client_unsubscribed).
+  virtual void subscribed(const Channel& ch, std::string_view filter,
+                          const mqtt::SubscribeOptions& opts) = 0;
+  virtual void unsubscribed(const Channel& ch, std::string_view filter) = 0;
 
   // A client id for a v5 client that sent none [MQTT-3.2.2-16].
   virtual std::string assign_client_id() = 0;

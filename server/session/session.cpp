@@ -12,7 +12,7 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
   auto result = EnqueueResult::Queued;
   if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) {
     const auto seq = queue.front().store_seq;
-    if (seq != 0 && store_uid != 0 && batch != nullptr) batch->erase_delivery(store_uid, seq, storage::Batch::StateWrites::None);  // never sent
+    if (seq != 0 && store_uid != 0 && batch != nullptr) batch->erase_delivery(store_uid, seq, OutState::Queued);  // never sent
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
   }

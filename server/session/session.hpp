@@ -18,6 +18,7 @@
 #include "broker/pressure.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "storage/records.hpp"
 
 namespace emqxd::storage { class Batch; }
 
@@ -38,7 +39,9 @@ struct Delivery {
   std::uint64_t store_seq = 0;  // stored as (session's store_uid, seq); 0: in memory only
 };
 
-enum class OutState : std::uint8_t { WaitPubAck, WaitPubRec, WaitPubComp };
+// WaitPubAck, WaitPubRec or WaitPubComp while in flight; Queued before it is sent. The same
+// values storage records (storage/records.hpp).
+using OutState = storage::OutState;
 
 struct Inflight {
   Delivery d;
@@ -196,9 +199,9 @@ class Session {
 
   // Shared with the broker's subscription entries when mqtt.backpressure is on.
   std::shared_ptr<broker::Pressure> pressure;
-  void enable_pressure(std::uint32_t max_mqueue_len) {
+  void enable_pressure(std::uint32_t max_mqueue_len, std::chrono::nanoseconds stall_timeout) {
     if (pressure) return;
-    pressure = broker::make_pressure(max_mqueue_len);
+    pressure = broker::make_pressure(max_mqueue_len, stall_timeout);
     queue.mirror_into(&pressure->queued);
   }
   // A delivery has reached this session's worker: no longer in transit.

@@ -1,6 +1,7 @@
 #pragma once
-// SessionState: a session as it moves between nodes in a takeover (proto/cluster.proto,
-// SessionState): what MQTT says outlives a connection, in plain values. And the
+// SessionState: a session in plain values, what MQTT says outlives a connection: the form
+// in which it moves between nodes in a takeover (proto/cluster.proto, SessionState) and in
+// which it comes back from storage (session/session_records.hpp converts). And the
 // SessionDirectory, which the cluster implements: who owns a client id in the cluster.
 #include <cstdint>
 #include <functional>
@@ -10,6 +11,7 @@
 
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "storage/records.hpp"
 
 namespace emqxd::session {
 
@@ -20,14 +22,17 @@ struct SessionState {
     std::uint32_t subscription_id = 0;
   };
   struct Delivery {
-    enum class Kind : std::uint8_t { Queued, Inflight, PubRel };
-    Kind kind = Kind::Queued;
+    // Queued (not sent), WaitPubAck / WaitPubRec (sent, not acknowledged: resent with DUP
+    // and this packet id), or WaitPubComp (PUBREC received: only the PUBREL is owed).
+    storage::OutState state = storage::OutState::Queued;
     std::uint16_t packet_id = 0;
     mqtt::QoS qos = mqtt::QoS::AtMostOnce;
     bool retain = false;
     std::vector<std::uint32_t> subscription_ids;
     std::string share;
-    mqtt::MessagePtr msg;  // null for PubRel
+    mqtt::MessagePtr msg;  // null for WaitPubComp
+    // Where this node's storage keeps it (restore only); never sent to another node.
+    std::uint64_t store_seq = 0;
   };
 
   std::string client_id;
@@ -46,7 +51,8 @@ struct Claim {
   bool previous_owner = false;  // another node owned the id (and was told)
 };
 
-// The cluster-wide session registry (DESIGN.md, Sessions), as the workers use it.
+// The cluster-wide session registry (docs/architecture.md, "Sessions across nodes"), as
+// the workers use it.
 class SessionDirectory {
  public:
   virtual ~SessionDirectory() = default;

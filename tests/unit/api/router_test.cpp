@@ -10,8 +10,7 @@
 
 #include "api/credentials.hpp"
 #include "config/config.hpp"
-#include "net/node_state.hpp"
-#include "net/worker.hpp"  // NodeState owns its workers
+#include "session/node_state.hpp"
 
 namespace {
 
@@ -76,7 +75,7 @@ struct TestApi {
   }
 
   FakeControl control;  // before the router, which refers to it
-  emqxd::net::NodeState state;
+  emqxd::session::NodeState state;
   Credentials credentials;
   Router router;
 };

@@ -152,7 +152,7 @@ TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout ho
   hub.advance(1s);
   hub.release_held();
   CHECK_FALSE(pub.channel.accepting_input());
-  hub.advance(broker::Pressure::kStallTimeout);
+  hub.advance(std::chrono::duration_cast<std::chrono::milliseconds>(hub.cfg.mqtt.backpressure_stall_timeout));
   hub.release_held();
   REQUIRE(pub.channel.accepting_input());
   // From now on the stalled subscriber's queue drops, as without back-pressure.

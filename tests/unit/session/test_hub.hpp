@@ -116,6 +116,13 @@ class TestHub final : public Hub {
   void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
   std::set<const Channel*> retry_watch;  // channels that asked for retry ticks
   std::string assign_client_id() override;
+  void subscribed(const Channel&, std::string_view filter, const mqtt::SubscribeOptions&) override {
+    subscribe_events.emplace_back(filter);
+  }
+  void unsubscribed(const Channel&, std::string_view filter) override {
+    unsubscribe_events.emplace_back(filter);
+  }
+  std::vector<std::string> subscribe_events, unsubscribe_events;
   // Durable sessions: off unless a test sets `durable`; then records go into `batch` and
   // commit(status) plays the worker's end of turn and the store's completion.
   bool durable = false;

@@ -97,7 +97,7 @@ TEST_CASE("every batch operation is stored, and survives closing and reopening",
     c.update_delivery_state(7, 10, 5, OutState::WaitPubRec);
     c.update_delivery_state(7, 11, 6, OutState::WaitPubAck);
     c.update_delivery_state(7, 11, 6, OutState::WaitPubComp);  // the last one counts
-    c.erase_delivery(7, 12, Batch::StateWrites::None);
+    c.erase_delivery(7, 12, OutState::Queued);
     c.erase_awaiting_rel(7, 101);
     c.erase_retained("r/2");
     c.erase_kv("authn", "bob");
@@ -163,9 +163,9 @@ TEST_CASE("erase_delivery removes the state record only when asked, so a deliver
   REQUIRE(commit_wait(store, std::move(b)).ok());
   Batch e(fixed_clocks());
   const auto ops = e.size();
-  e.erase_delivery(1, 1, Batch::StateWrites::Once);
+  e.erase_delivery(1, 1, OutState::WaitPubAck);
   CHECK(e.size() == ops + 2);
-  e.erase_delivery(1, 2, Batch::StateWrites::None);
+  e.erase_delivery(1, 2, OutState::Queued);
   CHECK(e.size() == ops + 3);
   REQUIRE(commit_wait(store, std::move(e)).ok());
   LoadSummary summary;
@@ -327,9 +327,9 @@ TEST_CASE("next_seq continues above every seq committed, across restarts", "[sto
     // Every delivery is acknowledged and erased: the seqs still do not go back.
     Batch b(fixed_clocks());
     for (std::uint64_t seq = 1; seq <= last; ++seq)
-      b.erase_delivery(1, seq, Batch::StateWrites::None);
+      b.erase_delivery(1, seq, OutState::Queued);
     b.put_delivery(delivery(1, 1000));
-    b.erase_delivery(1, 1000, Batch::StateWrites::None);
+    b.erase_delivery(1, 1000, OutState::Queued);
     REQUIRE(commit_wait(store, std::move(b)).ok());
   }
   RocksStore store(options_in(dir));

@@ -3,11 +3,11 @@
 // workers, with their subscriptions routed, their queued and in-flight deliveries, and the
 // QoS 2 packet ids awaiting PUBREL; retained messages go back to the retainer. Expired
 // sessions and messages are erased instead. Runs before the workers start.
-#include "net/node_state.hpp"
+#include "session/node_state.hpp"
 #include "storage/store.hpp"
 
-namespace emqxd::net {
+namespace emqxd::session {
 
 storage::LoadSummary restore(NodeState& node);
 
-}  // namespace emqxd::net
+}  // namespace emqxd::session

@@ -1,6 +1,7 @@
 #pragma once
 // NodeState: what every worker of a node shares. Read-mostly; each member says how it is
-// protected. Built by app::Node, which owns it and outlives the workers.
+// protected. Built by app::Node, which owns it and outlives the workers. No threads and
+// no Asio here: the workers (net::Worker) run a WorkerCore each, listed in `cores`.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,9 +18,9 @@
 #include "session/session_state.hpp"
 #include "storage/store.hpp"
 
-namespace emqxd::net {
+namespace emqxd::session {
 
-class Worker;
+class WorkerCore;
 
 // Client id -> the session's home. Taken on CONNECT, disconnect and expiry only, never
 // per message. `moving` marks a takeover in flight: nobody else may discard or take the
@@ -54,7 +55,8 @@ struct NodeState {
   auth::Authenticator* authenticator = &allow_all;
   auth::Authorizer* authorizer = &allow_all;
   SessionRegistry registry;
-  std::vector<std::unique_ptr<Worker>> workers;  // fixed before the threads start
+  // One per worker, indexed by worker id; fixed before the threads start.
+  std::vector<WorkerCore*> cores;
   // Durable sessions and retained messages (storage/store.hpp); set before the workers
   // start. `durable` is false for durable_sessions.enable = false: nothing is recorded.
   // Declared after the workers: destroyed first, so that the store's last completions
@@ -73,4 +75,4 @@ struct NodeState {
   std::atomic<bool> shutting_down{false};
 };
 
-}  // namespace emqxd::net
+}  // namespace emqxd::session

@@ -1,8 +1,6 @@
-#include "net/node_state.hpp"
+#include "session/node_state.hpp"
 
-#include "net/worker.hpp"
-
-namespace emqxd::net {
+namespace emqxd::session {
 
 NodeState::NodeState(config::Config c)
     : config(std::move(c)),
@@ -12,4 +10,4 @@ NodeState::NodeState(config::Config c)
                                       config.retainer.max_payload_size,
                                       config.retainer.msg_expiry_interval}) {}
 
-}  // namespace emqxd::net
+}  // namespace emqxd::session

@@ -1,0 +1,81 @@
+#pragma once
+// Scheduler: what session code needs from the thread it runs on, and nothing more. A
+// net::Worker implements it over its io_context and inbox; unit tests implement it with a
+// manual clock and a task list (tests/unit/session/fake_scheduler.hpp), so the session
+// logic runs the same in both without threads or Asio.
+//
+// Every method is called on the scheduler's own worker thread, except post(), which any
+// thread may call. Tasks run later, in a turn of their own, in the order posted.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace emqxd::session {
+
+struct Delivery;
+
+// A move-only callable: tasks may own what they carry (a session in transit, say), which
+// std::function (copyable) cannot.
+class Task {
+ public:
+  Task() = default;
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Task>>>
+  Task(F&& f) : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(f))) {}  // NOLINT
+  explicit operator bool() const { return impl_ != nullptr; }
+  void operator()() { impl_->run(); }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void run() = 0;
+  };
+  template <class F>
+  struct Impl final : Base {
+    explicit Impl(F&& x) : f(std::move(x)) {}
+    explicit Impl(const F& x) : f(x) {}
+    void run() override { f(); }
+    F f;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
+// A one-shot timer; cancel() before it fires and it never runs. Dropping the handle does
+// not cancel it.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  virtual void cancel() = 0;
+};
+
+class Scheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  virtual ~Scheduler() = default;
+
+  // The worker this scheduler runs (0..workers()-1) and how many there are.
+  virtual std::uint32_t id() const = 0;
+  virtual std::uint32_t workers() const = 0;
+
+  // Runs `task` on `worker`'s thread (this one included) in a later turn. Any thread.
+  virtual void post(std::uint32_t worker, Task task) = 0;
+  // Hands deliveries to `worker`'s sessions. Everything one worker posts to another
+  // arrives in the order posted, deliveries before the tasks posted after them.
+  virtual void post_deliveries(std::uint32_t worker, std::vector<Delivery>&& batch) = 0;
+
+  // Runs `f` on this worker once `after` has passed.
+  virtual std::shared_ptr<Timer> after(Clock::duration after, Task f) = 0;
+
+  // The monotonic time, read coarsely (a few ms of resolution): everything the session
+  // code times counts in milliseconds or more.
+  virtual Clock::time_point now() const = 0;
+
+  // Asks for the end of this turn (WorkerCore::end_of_turn) to run once this turn's
+  // handlers are done: that is when deliveries leave and the storage batch commits.
+  virtual void end_of_turn_needed() = 0;
+};
+
+}  // namespace emqxd::session

@@ -1,0 +1,376 @@
+#include "session/worker_core.hpp"
+
+#include <algorithm>
+
+#include "session/channel.hpp"
+#include "session/routing.hpp"
+#include "session/sys_events.hpp"
+#include "storage/store.hpp"
+
+namespace emqxd::session {
+
+WorkerCore::WorkerCore(NodeState& node, Scheduler& scheduler)
+    : node_(node),
+      sched_(scheduler),
+      commits_(node.durable),
+      sessions_(*this) {}
+
+WorkerCore::~WorkerCore() = default;
+
+// ---------------------------------------------------------------- end of turn
+
+void WorkerCore::end_of_turn() { ship(); }
+
+void WorkerCore::start() { turn_ = Outboxes(sched_.workers()); }
+
+void WorkerCore::ship() {
+  const bool committed = commit_batch();
+  if (commits_.ship(turn_, committed)) post_outboxes(turn_);
+}
+
+void WorkerCore::ship_then(Task f) {
+  ship();
+  commits_.after_shipped(std::move(f));
+}
+
+bool WorkerCore::commit_batch() {
+  if (!node_.durable) return false;
+  return commits_.commit(*node_.store, [this](std::uint64_t ticket, storage::Status st) {
+    sched_.post(sched_.id(), [this, ticket, st = std::move(st)] { on_committed(ticket, st); });
+  });
+}
+
+void WorkerCore::on_committed(std::uint64_t ticket, const storage::Status& status) {
+  auto done = commits_.on_committed(ticket, status);
+  for (auto* ch : done.channels) ch->committed(ticket, status);
+  if (!done.channels.empty()) sched_.end_of_turn_needed();
+  metrics::inc(metrics_.messages_dropped, done.refused);
+  for (auto& r : done.released) {
+    post_outboxes(r.out);
+    for (auto& f : r.after) f();
+  }
+}
+
+void WorkerCore::post_outboxes(Outboxes& out) {
+  for (std::size_t n = 0; n < out.remote.size(); ++n) {
+    if (out.remote[n].empty()) continue;
+    auto batch = std::move(out.remote[n]);
+    out.remote[n].clear();
+    node_.forwarder->forward(static_cast<broker::NodeIndex>(n), std::move(batch));
+  }
+  for (std::uint32_t w = 0; w < out.local.size(); ++w) {
+    if (out.local[w].empty()) continue;
+    auto batch = std::move(out.local[w]);
+    out.local[w].clear();
+    if (w == sched_.id()) {
+      deliver(batch);
+    } else {
+      sched_.post_deliveries(w, std::move(batch));
+    }
+  }
+}
+
+void WorkerCore::deliver(std::vector<Delivery>& batch) {
+  SessionLimits limits{config().mqtt.max_mqueue_len, config().mqtt.mqueue_store_qos0};
+  for (auto& d : batch) {
+    Session* s = sessions_.find(d.session);
+    if (s == nullptr) {
+      if (!sessions_.redirect(d)) metrics::inc(metrics_.messages_dropped_no_session);
+      continue;
+    }
+    if (d.refused) {
+      s->arrived(d);
+      continue;
+    }
+    deliver_to(*s, std::move(d), limits, metrics_, store_batch());
+  }
+}
+
+// ---------------------------------------------------------------- storage
+
+storage::Batch* WorkerCore::store_batch() {
+  auto* b = commits_.batch();
+  if (b != nullptr) sched_.end_of_turn_needed();  // whoever records gets it committed this turn
+  return b;
+}
+
+std::uint64_t WorkerCore::next_store_seq() { return node_.store->next_seq(); }
+
+std::uint64_t WorkerCore::await_commit(Channel& ch, const mqtt::Message* published) {
+  sched_.end_of_turn_needed();
+  return commits_.await(ch, published);
+}
+
+// ---------------------------------------------------------------- publish
+
+bool WorkerCore::apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::MessagePtr* kept) {
+  // [MQTT-3.3.1-5..7]: store, replace, or (empty payload) clear the retained message.
+  mqtt::MessagePtr stored;
+  auto r = node_.retainer.retain(m, merge, &stored);
+  if (kept != nullptr) *kept = stored;
+  if (r == broker::Retainer::RetainResult::Stored) metrics::inc(metrics_.messages_retained);
+  if (r != broker::Retainer::RetainResult::Stored && r != broker::Retainer::RetainResult::Cleared) {
+    return false;
+  }
+  auto* b = store_batch();
+  if (b == nullptr) return false;
+  if (stored->payload.empty()) {
+    b->erase_retained(stored->topic);
+  } else {
+    b->put_retained(*stored);
+  }
+  return true;
+}
+
+PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+  PublishResult result;
+  matches_.clear();
+  remote_matches_.clear();
+  broker::Forwarder* forwarder = node_.forwarder;
+  node_.broker.match(*m, publisher_client_id, matches_, forwarder ? &remote_matches_ : nullptr);
+  const bool retain = m->retain && config().retainer.enable;
+  if (node_.durable && m->qos != mqtt::QoS::AtMostOnce &&
+      node_.store->health() != storage::Health::Ok) {
+    // The disk is full: what would have to be stored is refused whole (0x97), so that
+    // nothing is acknowledged that a restart would lose. The rest goes on in memory.
+    bool needs_store = retain;
+    for (const auto& x : matches_) {
+      if (x.store_uid != 0 && x.qos != mqtt::QoS::AtMostOnce) needs_store = true;
+    }
+    if (needs_store) {
+      result.refused = true;
+      return result;
+    }
+  }
+  mqtt::MessagePtr replicate = m;  // the retained message as stored, for the peers
+  if (retain) result.stored = apply_retained(m, false, &replicate);
+  for (auto& match : matches_) {
+    auto worker = match.ref.worker;
+    route(m, std::move(match), turn_.local[worker], result, *this);
+  }
+  if (forwarder != nullptr) {
+    const bool hold = m->qos != mqtt::QoS::AtMostOnce && config().mqtt.backpressure;
+    for (auto& r : remote_matches_) {
+      if (hold && !result.congested) result.congested = forwarder->congestion(r.node);
+      turn_.to_peer(r.node).push_back({m, r.direct, std::move(r.shares), false, {}});
+    }
+    result.matched += remote_matches_.size();
+    if (retain && !m->topic.starts_with("$SYS/")) {
+      // Every node keeps every retained message (last writer wins, Retainer::retain).
+      peers_.clear();
+      forwarder->peers(peers_);
+      if (!replicate) replicate = m;  // refused by the retainer: the peers decide alike
+      for (auto n : peers_) {
+        auto& box = turn_.to_peer(n);
+        if (replicate == m && !box.empty() && box.back().msg == m) {
+          box.back().store_retained = true;  // the delivery carries it
+        } else {
+          box.push_back({replicate, false, {}, true, {}});
+        }
+      }
+    }
+    if (!remote_matches_.empty() || retain) sched_.end_of_turn_needed();
+  }
+  if (!matches_.empty()) sched_.end_of_turn_needed();
+  metrics::inc(metrics_.messages_delivered, matches_.size());
+  return result;
+}
+
+// ---------------------------------------------------------------- from peers
+
+void WorkerCore::from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
+                           broker::PeerReport report) {
+  auto it = parked_.find(lane);
+  if (it != parked_.end()) {
+    // Behind what waits, in order.
+    for (auto& x : items) it->second.items.push_back(std::move(x));
+    return;
+  }
+  std::deque<broker::ForwardItem> queue(std::make_move_iterator(items.begin()),
+                                        std::make_move_iterator(items.end()));
+  std::shared_ptr<broker::Pressure> congested;
+  auto routed = dispatch_from_peer(queue, congested);
+  report(static_cast<std::int64_t>(routed), congested);
+  if (queue.empty()) return;
+  parked_[lane] = Parked{std::move(queue), std::move(congested), now(), std::move(report)};
+  start_pressure_tick();
+}
+
+// Parked messages of peers go on once their subscriber caught up (or stalled).
+void WorkerCore::retry_parked(mqtt::Message::Clock::time_point t) {
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    Parked& pk = it->second;
+    if (!pk.by->releases(pk.since, t)) {
+      ++it;
+      continue;
+    }
+    std::shared_ptr<broker::Pressure> congested;
+    auto routed = dispatch_from_peer(pk.items, congested);
+    pk.report(static_cast<std::int64_t>(routed), congested);
+    if (pk.items.empty()) {
+      it = parked_.erase(it);
+      continue;
+    }
+    pk.by = std::move(congested);
+    pk.since = t;
+    ++it;
+  }
+}
+
+std::size_t WorkerCore::dispatch_from_peer(std::deque<broker::ForwardItem>& items,
+                                           std::shared_ptr<broker::Pressure>& congested) {
+  std::size_t routed = 0;
+  while (!items.empty()) {
+    PublishResult result;
+    route_from_peer(items.front(), result);
+    items.pop_front();
+    ++routed;
+    if (result.congested && config().mqtt.backpressure) {
+      congested = std::move(result.congested);
+      break;
+    }
+  }
+  sched_.end_of_turn_needed();
+  return routed;
+}
+
+// A peer's messages are this node's to deliver as if published here, except that the
+// peer already chose the shared-group members: here only plain subscribers match, and
+// each group the peer picked this node for gets one local member.
+void WorkerCore::route_from_peer(broker::ForwardItem& item, PublishResult& result) {
+  const mqtt::MessagePtr& m = item.msg;
+  metrics::inc(metrics_.messages_forward_received);
+  if (item.store_retained && config().retainer.enable) apply_retained(m, true);
+  if (item.to_session) {
+    std::unique_lock lock(node_.registry.mutex);
+    auto e = node_.registry.entries.find(item.to_session->client_id);
+    if (e == node_.registry.entries.end()) {
+      // Ahead of the session itself: it takes it when installed (SessionManager::install).
+      auto& early = node_.registry.early[item.to_session->client_id];
+      auto t = now();
+      std::erase_if(early, [&](const auto& x) { return t - x.at > std::chrono::seconds(10); });
+      early.push_back({m, item.to_session, t});
+    } else {
+      const std::uint32_t w = e->second.worker;
+      lock.unlock();
+      if (w == sched_.id()) {
+        sessions_.deliver_moved(m, *item.to_session);
+      } else {
+        WorkerCore* target = node_.cores[w];
+        sched_.post(w, [target, m, t = item.to_session] { target->sessions().deliver_moved(m, *t); });
+      }
+    }
+  }
+  if (item.direct) {
+    matches_.clear();
+    node_.broker.match(*m, {}, matches_, nullptr, true);
+    for (auto& match : matches_) {
+      auto worker = match.ref.worker;
+      route(m, std::move(match), turn_.local[worker], result, *this);
+    }
+    metrics::inc(metrics_.messages_delivered, matches_.size());
+  }
+  for (const auto& share : item.shares) {
+    broker::Match match;
+    if (!node_.broker.redispatch(*share, *m, {}, match)) {
+      metrics::inc(metrics_.messages_dropped_no_subscribers);  // the member went meanwhile
+      continue;
+    }
+    auto worker = match.ref.worker;
+    route(m, std::move(match), turn_.local[worker], result, *this);
+    metrics::inc(metrics_.messages_delivered);
+  }
+}
+
+// ---------------------------------------------------------------- back-pressure
+
+void WorkerCore::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
+  metrics::inc(metrics_.publishers_held);
+  held_[&ch] = Held{std::move(p), now()};
+  start_pressure_tick();
+}
+
+void WorkerCore::start_pressure_tick() {
+  if (pressure_timer_) return;
+  pressure_timer_ = sched_.after(std::chrono::milliseconds(1), [this] { on_pressure_tick(); });
+}
+
+// Every millisecond while something waits for a subscriber to catch up (mqtt.backpressure):
+// release the publishers held here whose subscriber caught up, went offline or stalled
+// (Pressure::releases), and route what peers' messages were parked for the same reason.
+// Releasing reads what waited in the socket, which may hold the publisher again at once.
+void WorkerCore::on_pressure_tick() {
+  auto t = now();
+  std::vector<Channel*> ready;
+  for (auto& [ch, h] : held_) {
+    if (h.by->releases(h.since, t)) ready.push_back(ch);
+  }
+  for (auto* ch : ready) {
+    held_.erase(ch);
+    ch->release();
+  }
+  retry_parked(t);
+  if (held_.empty() && parked_.empty()) {
+    pressure_timer_.reset();
+    return;
+  }
+  pressure_timer_ = sched_.after(std::chrono::milliseconds(1), [this] { on_pressure_tick(); });
+}
+
+// ---------------------------------------------------------------- sessions and channels
+
+void WorkerCore::open_session(Channel& ch, const std::string& client_id, bool clean_start) {
+  sessions_.open(ch, client_id, clean_start);
+}
+
+void WorkerCore::channel_closed(Channel& ch, Session* s) {
+  retrying_channels_.erase(&ch);
+  held_.erase(&ch);
+  commits_.forget(ch);
+  sessions_.closed(ch, s);
+}
+
+std::string WorkerCore::assign_client_id() {
+  auto n = node_.next_client_id.fetch_add(1, std::memory_order_relaxed);
+  return "emqxd-" + std::to_string(mqtt::wall_ms_now()) + "-" + std::to_string(sched_.id()) + "-" +
+         std::to_string(n);
+}
+
+void WorkerCore::subscribed(const Channel& ch, std::string_view filter,
+                            const mqtt::SubscribeOptions& opts) {
+  if (!config().sys_topics.client_subscribed) return;
+  if (auto m = sys_events::subscribed(ch, node_name(), filter, opts)) publish(m, {});
+}
+
+void WorkerCore::unsubscribed(const Channel& ch, std::string_view filter) {
+  if (!config().sys_topics.client_unsubscribed) return;
+  if (auto m = sys_events::unsubscribed(ch, node_name(), filter)) publish(m, {});
+}
+
+// ---------------------------------------------------------------- 3.1.1 retry
+
+// One timer per worker, running only while some 3.1.1 channel has messages in flight;
+// each tick resends what waited longer than retry_interval. The tick is a fraction of
+// the interval, so a resend is at most that much late.
+void WorkerCore::watch_retry(Channel& ch) {
+  retrying_channels_.insert(&ch);
+  if (retry_timer_) return;
+  on_retry_timer();
+}
+
+void WorkerCore::on_retry_timer() {
+  auto t = now();
+  for (auto it = retrying_channels_.begin(); it != retrying_channels_.end();) {
+    it = (*it)->retry(t) ? std::next(it) : retrying_channels_.erase(it);
+  }
+  if (retrying_channels_.empty()) {
+    retry_timer_.reset();
+    return;
+  }
+  auto tick = std::clamp<std::chrono::milliseconds>(config().mqtt.retry_interval / 4,
+                                                    std::chrono::milliseconds(100),
+                                                    std::chrono::milliseconds(1000));
+  retry_timer_ = sched_.after(tick, [this] { on_retry_timer(); });
+}
+
+}  // namespace emqxd::session

@@ -1,0 +1,145 @@
+#pragma once
+// WorkerCore: everything a worker does for MQTT that is not I/O. One per worker, driven by
+// that worker's Scheduler (net::Worker in the node; a fake in unit tests); no threads and
+// no Asio. It is the Hub of every channel on the worker:
+//
+//   publish      match (broker), retained, route into this turn's Outboxes, forward to peers
+//   end_of_turn  commit the turn's storage batch, then hand the outboxes on (CommitOrder
+//                decides whether they wait for the commit)
+//   deliver      deliveries other workers posted here, to their sessions
+//   from_peer    messages a peer forwarded, routed as if published here
+//   pressure     publishers held back by a congested subscriber (mqtt.backpressure) and
+//                peers' messages parked for the same reason, rechecked every millisecond
+//   retry        MQTT 3.1.1 resends (mqtt.retry_interval)
+//
+// Sessions themselves (open, takeover, expiry, wills, hand-over between nodes) are the
+// SessionManager's (session/session_manager.hpp), which this core owns.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "metrics/metrics.hpp"
+#include "session/commit_order.hpp"
+#include "session/hub.hpp"
+#include "session/node_state.hpp"
+#include "session/outboxes.hpp"
+#include "session/scheduler.hpp"
+#include "session/session_manager.hpp"
+
+namespace emqxd::session {
+
+class WorkerCore final : public Hub {
+ public:
+  WorkerCore(NodeState& node, Scheduler& scheduler);
+  ~WorkerCore() override;
+  WorkerCore(const WorkerCore&) = delete;
+  WorkerCore& operator=(const WorkerCore&) = delete;
+
+  Scheduler& scheduler() { return sched_; }
+  SessionManager& sessions() { return sessions_; }
+  NodeState& node() { return node_; }
+  const metrics::Metrics& metrics_view() const { return metrics_; }
+
+  // --- Hub ---
+  const config::Config& config() const override { return node_.config; }
+  broker::Broker& broker() override { return node_.broker; }
+  broker::Retainer& retainer() override { return node_.retainer; }
+  auth::Authenticator& authenticator() override { return *node_.authenticator; }
+  auth::Authorizer& authorizer() override { return *node_.authorizer; }
+  metrics::Metrics& metrics() override { return metrics_; }
+  std::uint32_t worker_id() const override { return sched_.id(); }
+  const std::string& node_name() const override { return node_.config.node.name; }
+  mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
+  PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
+  void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
+  void channel_closed(Channel& ch, Session* s) override;
+  std::string assign_client_id() override;
+  void watch_retry(Channel& ch) override;
+  storage::Batch* store_batch() override;
+  std::uint64_t next_store_seq() override;
+  std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) override;
+  void subscribed(const Channel& ch, std::string_view filter, const mqtt::SubscribeOptions& opts) override;
+  void unsubscribed(const Channel& ch, std::string_view filter) override;
+
+  // --- called by the worker, on its thread ---
+  // Once every worker exists, before the first turn.
+  void start();
+  // The end of the event-loop turn: commits what the turn recorded and hands the turn's
+  // deliveries on (at once, or once the commit they depend on is stored).
+  void end_of_turn();
+  // Commits what the turn recorded, if anything (also at shutdown). True when a batch went.
+  bool commit_batch();
+  // Deliveries another worker posted here, in the order posted.
+  void deliver(std::vector<Delivery>& batch);
+  // Messages a peer forwarded, in order (cluster::ClusterHooks::dispatch): routed as if
+  // published here. `lane` names the peer's stream (one lane is always one worker).
+  void from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
+                 broker::PeerReport report);
+
+  // --- for the SessionManager and other workers' cores ---
+  // This turn's outbox toward worker `w` (deliveries leave at the end of the turn).
+  std::vector<Delivery>& outbox(std::uint32_t w) { return turn_.local[w]; }
+  std::vector<broker::ForwardItem>& forward_outbox(broker::NodeIndex node) {
+    return turn_.to_peer(node);
+  }
+  // Ships this turn's outboxes now (or behind the commit they wait for), then runs `f`
+  // once everything shipped so far has been handed to its worker: the takeover barrier.
+  void ship_then(Task f);
+
+ private:
+  void ship();
+  void post_outboxes(Outboxes& out);
+  void on_committed(std::uint64_t ticket, const storage::Status& status);
+  // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
+  // this turn's batch; true if it went into the batch. `merge`: it comes from a peer (last
+  // writer wins, Retainer::retain); `kept` gets the message as the retainer stored it.
+  bool apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::MessagePtr* kept = nullptr);
+  // Routes items until one reaches a subscriber that asks the peer to wait
+  // (mqtt.backpressure; returned in `congested`); returns how many were routed.
+  std::size_t dispatch_from_peer(std::deque<broker::ForwardItem>& items,
+                                 std::shared_ptr<broker::Pressure>& congested);
+  void route_from_peer(broker::ForwardItem& item, PublishResult& result);
+  void retry_parked(mqtt::Message::Clock::time_point now);
+  void start_pressure_tick();
+  void on_pressure_tick();
+  void on_retry_timer();
+
+  NodeState& node_;
+  Scheduler& sched_;
+  metrics::Metrics metrics_;
+  CommitOrder commits_;
+  SessionManager sessions_;
+
+  Outboxes turn_;  // this turn's deliveries, per target worker and peer
+  std::vector<broker::Match> matches_;
+  std::vector<broker::RemoteMatch> remote_matches_;
+  std::vector<broker::NodeIndex> peers_;
+
+  // Publishers held back by a congested subscriber (mqtt.backpressure), checked each tick.
+  struct Held {
+    std::shared_ptr<broker::Pressure> by;
+    mqtt::Message::Clock::time_point since;
+  };
+  std::unordered_map<Channel*, Held> held_;
+  // A peer's messages that wait for a subscriber here to catch up, per lane, in order.
+  struct Parked {
+    std::deque<broker::ForwardItem> items;
+    std::shared_ptr<broker::Pressure> by;
+    mqtt::Message::Clock::time_point since{};
+    broker::PeerReport report;
+  };
+  std::unordered_map<std::uint32_t, Parked> parked_;
+  std::shared_ptr<Timer> pressure_timer_;
+
+  std::unordered_set<Channel*> retrying_channels_;  // 3.1.1 with messages in flight
+  std::shared_ptr<Timer> retry_timer_;
+};
+
+}  // namespace emqxd::session
