@@ -160,11 +160,15 @@ void Connection::on_keepalive_timer() {
                 std::chrono::milliseconds(1));
 }
 
-void Connection::shutdown_now() {
+void Connection::shutdown_now(bool ours) {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
-  close_transport();
+  if (ours) {
+    close_after_output();
+  } else {
+    close_transport();
+  }
   std::string().swap(in_);
   std::string().swap(out_);
   worker_.remove_connection(this);
@@ -176,7 +180,9 @@ void Connection::shutdown_now() {
 
 TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket,
                              std::shared_ptr<std::atomic<std::uint32_t>> count)
-    : Connection(worker, std::move(count), socket), socket_(std::move(socket)) {
+    : Connection(worker, std::move(count), socket),
+      socket_(std::move(socket)),
+      linger_(socket_.get_executor()) {
   error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -236,10 +242,56 @@ void TcpConnection::flush() {
     }
   }
   if (closing_) {
-    shutdown_now();
+    shutdown_now(true);
     return;
   }
   read_more();  // in case reading stopped for the backlog
+}
+
+namespace {
+// What a client may still send after our DISCONNECT before the socket closes anyway.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+}  // namespace
+
+// Half-close: our FIN follows the output; the client reads everything we wrote, then EOF.
+// What it still sends is read and dropped until it closes too, for at most kLingerTime
+// and kLingerBytes, so that the kernel never answers it with RST.
+void TcpConnection::close_after_output() {
+  error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) {
+    close_transport();
+    return;
+  }
+  linger_.expires_after(kLingerTime);
+  linger_.async_wait([self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
+                         const error_code& e) {
+    if (!e) self->close_transport();
+  });
+  drain(kLingerBytes);
+}
+
+void TcpConnection::drain(std::size_t budget) {
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = std::static_pointer_cast<TcpConnection>(shared_from_this()),
+                      budget](const error_code& ec) {
+                       if (ec) return;  // closed by the linger timer, or an error
+                       std::size_t left = budget;
+                       for (;;) {
+                         error_code e;
+                         std::size_t n = self->socket_.read_some(
+                             asio::buffer(t_read_buffer, std::min(kReadChunk, left)), e);
+                         if (e == asio::error::would_block || e == asio::error::try_again) break;
+                         if (e || n == 0 || n >= left) {  // EOF, error or over the budget
+                           self->linger_.cancel();
+                           self->close_transport();
+                           return;
+                         }
+                         left -= n;
+                       }
+                       self->drain(left);
+                     });
 }
 
 void TcpConnection::wait_writable() {

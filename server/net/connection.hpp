@@ -51,11 +51,18 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   virtual void start_transport() = 0;  // handshake if any, then read_more()
   virtual void read_more() = 0;        // keep one read pending unless paused or closing
   virtual void close_transport() = 0;  // close the socket now
+  // The server ends the connection with its output written (a DISCONNECT with a reason,
+  // say): the client must be able to read it. Closing a socket with unread input makes the
+  // kernel send RST, and a client still writing gets EPIPE and never sees the reason. So
+  // the transport may half-close and discard what still comes for a bounded time; by
+  // default it just closes.
+  virtual void close_after_output() { close_transport(); }
 
   // The transport read `data`: parse and handle every whole packet, keep the rest.
   void on_bytes(std::string_view data);
-  // The connection is over (peer gone, I/O error, or our close completed).
-  void shutdown_now();
+  // The connection is over (peer gone, I/O error, or our close completed: `ours`, the
+  // transport then closes with close_after_output()).
+  void shutdown_now(bool ours = false);
   // Reading stops while the client leaves our answers unread (kMaxBacklog), so a client
   // that pipelines requests without reading cannot grow out_ without bound.
   bool reading_allowed() const {
@@ -73,7 +80,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void arm_keepalive(std::chrono::milliseconds after);
   void on_keepalive_timer();
 
-  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer timer_;  // keep alive; then the bound of close_after_output()
   session::Channel channel_;
   std::shared_ptr<std::atomic<std::uint32_t>> count_;
   std::string peer_;
@@ -94,10 +101,13 @@ class TcpConnection final : public Connection {
   void start_transport() override { read_more(); }
   void read_more() override;
   void close_transport() override;
+  void close_after_output() override;
   void on_readable();
+  void drain(std::size_t budget);
   void wait_writable();
 
   boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer linger_;
   bool reading_ = false;
   bool waiting_write_ = false;
 };

@@ -428,6 +428,7 @@ class RawClient:
         self.buf = bytearray()
         self.pending = []
         self.eof = False
+        self.reset = False  # the broker's side answered with RST instead of a clean close
         self.local_port = self.sock.getsockname()[1]
         _sockets.append(self.sock)
 
@@ -454,6 +455,7 @@ class RawClient:
         except socket.timeout:
             raise TimeoutError
         except (ConnectionResetError, BrokenPipeError):
+            self.reset = True
             chunk = b""
         if not chunk:
             self.eof = True

@@ -921,3 +921,22 @@ def test_dup_flag_not_forwarded_MQTT_3_3_1_3(broker):
     got = sub.recv_publishes(2)
     assert [(p.payload, p.dup) for p in got] == [(b"d1", False), (b"d2", False)]
     assert all(not (p.raw[0] & 0x08) for p in got)
+
+
+def test_v5_disconnect_reason_readable_while_the_client_still_writes(make_broker):
+    """The server ends a connection with a reason code while the client still has packets
+    on the way: the client must be able to read that DISCONNECT. A socket closed with
+    unread input makes the kernel answer with RST: a client still writing gets EPIPE or
+    ECONNRESET and never sees the reason. emqxd half-closes after the DISCONNECT and drops
+    what still arrives (for a bounded time), so the whole stream is accepted, then the
+    client reads DISCONNECT 0x93 and a clean end of stream."""
+    b = make_broker(env={"EMQX_MQTT__MAX_AWAITING_REL": "2"})
+    c = RawClient(b, V5)
+    assert c.connect("rmx-stream").props["receive_maximum"] == 2
+    # The third QoS 2 PUBLISH breaks the Receive Maximum; ~400 KB more follow at once.
+    stream = b"".join(R.publish("rm/t", b"x" * 1024, qos=2, pid=pid) for pid in range(1, 400))
+    c.send(stream)  # raises BrokenPipeError / ConnectionResetError if the broker reset
+    got = c.expect_closed(5)
+    assert not c.reset, "the broker reset the connection instead of closing it"
+    assert [p.type for p in got if p.type != R.PUBREC] == [R.DISCONNECT], got
+    assert got[-1].code == 0x93
