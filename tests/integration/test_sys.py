@@ -275,3 +275,52 @@ def test_event_topics_never_contain_wildcards_MQTT_3_3_2_2(broker):
     got = [p for p in w.recv_all(0.6) if p.type == R.PUBLISH]
     assert [p.topic for p in got if "+" in p.topic or "#" in p.topic] == []
     assert sys_topic("clients/ordinary/connected") in [p.topic for p in got]
+
+
+def test_connected_event_names_the_protocol(broker):
+    """EMQX 5's event payloads carry "protocol": "mqtt" (gateway clients name their own)."""
+    w = events_watcher(broker)
+    connected(broker, "ev-proto", V311)
+    assert next_event(w, "ev-proto", "connected")["protocol"] == "mqtt"
+
+
+SUB_EVENTS = {"EMQX_SYS_TOPICS__SYS_EVENT_MESSAGES__CLIENT_SUBSCRIBED": "true",
+              "EMQX_SYS_TOPICS__SYS_EVENT_MESSAGES__CLIENT_UNSUBSCRIBED": "true"}
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_subscribed_and_unsubscribed_events(make_broker, version):
+    """sys_event_messages.client_subscribed / client_unsubscribed (off by default, as in
+    EMQX): $SYS/brokers/<node>/clients/<clientid>/subscribed carries clientid, username,
+    protocol, topic (the filter as subscribed), subopts {qos, rh, rap, nl} and ts;
+    .../unsubscribed the same without subopts. A refused filter makes no event."""
+    b = make_broker(env=SUB_EVENTS)
+    w = connected(b, "ev-watch", V5)
+    w.subscribe([(sys_topic("clients/+/subscribed"), 0), (sys_topic("clients/+/unsubscribed"), 0)])
+    c = RawClient(b, version)
+    c.connect("ev-sub", username="bob", password=b"pw")
+    before = int(time.time() * 1000)
+    opts = R.sub_options(qos=1, retain_handling=2 if version == V5 else 0)
+    assert c.subscribe([("a/+", opts), ("bad/#/x", R.sub_options(qos=0))]) == \
+        ([1, 0x8F] if version == V5 else [1, 0x80])
+    ev = next_event(w, "ev-sub", "subscribed")
+    assert ev["clientid"] == "ev-sub" and ev["username"] == "bob"
+    assert ev["protocol"] == "mqtt"
+    assert ev["topic"] == "a/+"
+    assert ev["subopts"] == {"qos": 1, "rh": 2 if version == V5 else 0, "rap": 0, "nl": 0}
+    assert before - 1000 <= ev["ts"] <= int(time.time() * 1000) + 1000
+    # Only the valid filter made an event.
+    assert [p.topic for p in w.recv_all(0.3) if p.type == R.PUBLISH] == []
+    c.unsubscribe(["a/+", "never/subscribed"])
+    ev = next_event(w, "ev-sub", "unsubscribed")
+    assert ev["topic"] == "a/+" and ev["clientid"] == "ev-sub" and "subopts" not in ev
+    assert [p.topic for p in w.recv_all(0.3) if p.type == R.PUBLISH] == []
+
+
+def test_subscribed_events_are_off_by_default(broker):
+    w = connected(broker, "ev-watch", V5)
+    w.subscribe([(sys_topic("clients/+/subscribed"), 0), (sys_topic("clients/+/unsubscribed"), 0)])
+    c = connected(broker, "ev-quiet", V5)
+    c.subscribe([("a", R.sub_options(qos=0))])
+    c.unsubscribe(["a"])
+    assert [p.topic for p in w.recv_all(0.5) if p.type == R.PUBLISH] == []
