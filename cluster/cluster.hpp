@@ -1,9 +1,10 @@
 #pragma once
-// Cluster: this node's part of the masterless cluster (DESIGN.md, Cluster). It runs the
-// SWIM membership (membership.hpp) over the RPC transport, replicates this node's routes
-// to every live peer and keeps the broker's copy of theirs, forwards the messages the
-// broker matched to peers' routes, replicates retained messages, and answers the HTTP
-// API's cluster commands. The session registry and takeover live in cluster_sessions.cpp.
+// Cluster: this node's part of the masterless cluster (docs/architecture.md, section 6).
+// It runs the SWIM membership (membership.hpp) over the RPC transport, replicates this
+// node's routes to every live peer and keeps the broker's copy of theirs, forwards the
+// messages the broker matched to peers' routes, replicates retained messages, and answers
+// the HTTP API's cluster commands. The session registry and takeover live in
+// cluster_sessions.cpp.
 //
 // Threads:
 // - The cluster thread owns the Membership: it feeds it the messages the transport

@@ -1,5 +1,5 @@
-// Cluster: the session registry and takeover (DESIGN.md, Sessions; cluster.proto,
-// Sessions).
+// Cluster: the session registry and takeover (docs/architecture.md, "Session registry and
+// takeover"; cluster.proto, Sessions).
 //
 // Problem. A client id names one session in the whole cluster. A client that connects to
 // node B while its session lives on node A (connected or not) must take it over: A closes

@@ -1,6 +1,7 @@
 #pragma once
 // Status: how a storage operation ended. A value, never an exception, because commits
-// complete on the writer thread and their callers sit on the hot path (STYLE.md section 5).
+// complete on the writer thread and their callers sit on the hot path (docs/contributing.md,
+// "Errors are values on the hot path").
 // The message is for logs; callers decide by code().
 #include <cstdint>
 #include <string>

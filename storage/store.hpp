@@ -1,5 +1,5 @@
 #pragma once
-// Storage: what the broker keeps across a restart (DESIGN.md, Storage). Sessions that
+// Storage: what the broker keeps across a restart (docs/architecture.md, "Storage"). Sessions that
 // outlive their connection, with their subscriptions, queued and in-flight deliveries and
 // the QoS 2 packet ids awaiting PUBREL; retained messages; and key-value records for later
 // stores (built-in auth database, banned list).

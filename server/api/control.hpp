@@ -1,8 +1,8 @@
 #pragma once
-// ClusterControl: what the HTTP API asks of the cluster (DESIGN.md, Cluster). The API is
-// below the cluster in the dependency graph, so it declares what it needs here; the
-// cluster module (cluster::Cluster) implements it and app::Node wires it in; every node
-// runs its cluster, so the router always has one.
+// ClusterControl: what the HTTP API asks of the cluster (docs/architecture.md, section 6).
+// The API is below the cluster in the dependency graph, so it declares what it needs here;
+// the cluster module (cluster::Cluster) implements it and app::Node wires it in; every
+// node runs its cluster, so the router always has one.
 #include <cstddef>
 #include <string>
 

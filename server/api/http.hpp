@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP API's requests and answers as the router sees them: plain structs, no Beast, so
 // that routing is tested without sockets and api_server.cpp stays the only code that sees
-// Beast (STYLE.md section 6).
+// Beast (docs/contributing.md, "Names, files, sizes": heavy headers stay out).
 #include <string>
 
 namespace emqxd::api {

@@ -1,7 +1,7 @@
 #pragma once
-// Node: the composition root (STYLE.md section 1). Builds the shared node state, the
-// workers and the listeners from the config, runs them, publishes $SYS, and shuts down
-// gracefully. The only code that sees every module.
+// Node: the composition root (docs/architecture.md, "The link graph"). Builds the shared
+// node state, the workers and the listeners from the config, runs them, publishes $SYS,
+// and shuts down gracefully. The only code that sees every module.
 #include <memory>
 #include <vector>
 

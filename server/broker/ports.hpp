@@ -1,6 +1,7 @@
 #pragma once
-// What the broker needs from the world around it (STYLE.md section 2). The cluster
-// implements RouteSink and Forwarder; app/ wires them in. Null means single node.
+// What the broker needs from the world around it (docs/architecture.md, "The link
+// graph": dependencies point one way). The cluster implements RouteSink and Forwarder;
+// app/ wires them in. Null means single node.
 #include <cstdint>
 #include <functional>
 #include <memory>

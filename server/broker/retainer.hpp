@@ -18,9 +18,10 @@
 // Thread-safe: one internal mutex. Only PUBLISH with RETAIN and SUBSCRIBE take it, never
 // the plain publish path.
 //
-// Persistence comes later: storage/ will keep retained messages in RocksDB behind a
-// RetainedStore interface (DESIGN.md, Storage) and the cluster will replicate them; this
-// class stays the in-memory index that subscriptions are matched against.
+// This class is the in-memory index that subscriptions are matched against. The worker
+// also records each change in its storage batch (net::Worker::apply_retained) and sends
+// it to every peer; retain(merge = true) is how a peer's message is merged, last writer
+// wins (docs/architecture.md, "Retained messages" and "Storage").
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

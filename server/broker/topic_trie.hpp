@@ -29,7 +29,8 @@
 // levels. Recursion depth in match() is bounded by the depth of the stored filters
 // (mqtt.max_topic_levels).
 //
-// Not thread-safe: the owner locks, or keeps a copy per worker (STYLE.md section 4).
+// Not thread-safe: the owner locks (broker::Broker holds it under its shared_mutex; see
+// docs/architecture.md, "What is shared, and how it is protected").
 // Filters given to at() are expected to be valid (validate_topic_filter): a '#' that is not
 // last would store a value nothing can ever match.
 #include <cstddef>

@@ -1,6 +1,6 @@
 #pragma once
-// One spdlog logger per module (STYLE.md section 10), created on first use and shared by
-// every thread. Nothing is logged per message at info level.
+// One spdlog logger per module (docs/contributing.md, "Names, files, sizes"), created on
+// first use and shared by every thread. Nothing is logged per message at info level.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -14,10 +14,10 @@ namespace emqxd::log {
 // logger sinks, at the default level. Safe to call from any thread.
 std::shared_ptr<spdlog::logger> get(const std::string& module);
 
-// Repeats are rate-limited (STYLE.md section 10): one Throttle per call site and thread
-// (`thread_local`), at most `per_second` lines in any one-second window. allow() says
-// whether this line may go out; when it may after some were held back, `suppressed` says
-// how many, so the line can mention them.
+// Repeats are rate-limited (docs/contributing.md, "Bounded queues, counted drops"): one
+// Throttle per call site and thread (`thread_local`), at most `per_second` lines in any
+// one-second window. allow() says whether this line may go out; when it may after some
+// were held back, `suppressed` says how many, so the line can mention them.
 class Throttle {
  public:
   explicit Throttle(std::uint32_t per_second = 10) : per_second_(per_second) {}

@@ -289,7 +289,7 @@ class Mapper {
       return true;
     });
     if (!listeners_named_) {
-      // The embedded defaults (DESIGN.md): MQTT/TCP on 1883 and MQTT/WebSocket on 8083.
+      // The embedded defaults (README.md, "Running"): MQTT/TCP on 1883 and MQTT/WebSocket on 8083.
       // Naming any listener (file or environment) replaces this whole set.
       for (auto [type, bind] : {std::pair{"tcp", "0.0.0.0:1883"}, std::pair{"ws", "0.0.0.0:8083"}}) {
         ListenerConfig l;

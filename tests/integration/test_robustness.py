@@ -326,9 +326,10 @@ def test_packets_split_byte_by_byte_and_coalesced(broker):
 
 
 def test_repeated_bad_connects_are_logged_rate_limited(broker):
-    """A flood of bad clients must not flood the log (STYLE.md: repeats rate-limited): at
-    most 10 'bad CONNECT' lines per second per worker, the next one saying how many were
-    held back. 120 bad connections within a second give at most 2 workers x 10 lines."""
+    """A flood of bad clients must not flood the log (docs/contributing.md: repeats
+    rate-limited): at most 10 'bad CONNECT' lines per second per worker, the next one saying
+    how many were held back. 120 bad connections within a second give at most 2 workers x
+    10 lines."""
     import socket as _socket
     for _ in range(120):
         s = _socket.create_connection((broker.host, broker.port), timeout=2)

@@ -1,6 +1,6 @@
 #pragma once
-// A directory of its own for one test, removed when the test ends (STYLE.md section 9:
-// hermetic tests).
+// A directory of its own for one test, removed when the test ends (hermetic tests,
+// docs/contributing.md, "Tests are real").
 #include <unistd.h>
 
 #include <atomic>
