@@ -80,7 +80,7 @@ struct Pressure {
     return online.load(std::memory_order_relaxed) && !stalled.load(std::memory_order_relaxed);
   }
   // For a publisher held since `since`: true when it may go on, marking the session
-  // stalled if it sent nothing for kStallTimeout of the wait.
+  // stalled if it sent nothing for stall_timeout of the wait.
   bool releases(Clock::time_point since, Clock::time_point now) {
     if (!holds() || depth() <= low) return true;
     auto quiet_from = std::max(ticks(since), progress_ns.load(std::memory_order_relaxed));

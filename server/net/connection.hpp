@@ -80,7 +80,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void arm_keepalive(std::chrono::milliseconds after);
   void on_keepalive_timer();
 
-  boost::asio::steady_timer timer_;  // keep alive; then the bound of close_after_output()
+  boost::asio::steady_timer timer_;  // keep alive
   session::Channel channel_;
   std::shared_ptr<std::atomic<std::uint32_t>> count_;
   std::string peer_;

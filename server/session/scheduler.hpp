@@ -1,7 +1,7 @@
 #pragma once
 // Scheduler: what session code needs from the thread it runs on, and nothing more. A
 // net::Worker implements it over its io_context and inbox; unit tests implement it with a
-// manual clock and a task list (tests/unit/session/fake_scheduler.hpp), so the session
+// manual clock and a task list (tests/unit/session/fake_workers.hpp), so the session
 // logic runs the same in both without threads or Asio.
 //
 // Every method is called on the scheduler's own worker thread, except post(), which any
