@@ -1,5 +1,6 @@
 #pragma once
-// Test doubles for the channel tests, with no threads and no sockets (STYLE.md section 9):
+// Test doubles for the channel tests, with no threads and no sockets
+// (docs/contributing.md, "Testing", "Unit tests"):
 //
 //   TestHub     a session::Hub with a real Broker and Retainer and one worker (id 0). It
 //               keeps sessions by client id as net::Worker does and batches deliveries the
