@@ -2,10 +2,13 @@
 // Test doubles for the channel tests, with no threads and no sockets
 // (docs/contributing.md, "Testing", "Unit tests"):
 //
-//   TestHub     a session::Hub with a real Broker and Retainer and one worker (id 0). It
-//               keeps sessions by client id as net::Worker does and batches deliveries the
-//               way the worker does at the end of an event-loop turn: publish() queues them,
-//               flush() hands them to the target channel or the offline session's queue.
+//   TestHub     a session::Hub with a real Broker and Retainer and one worker (id 0), for
+//               the channel's own rules. It keeps sessions by client id in a simplified
+//               copy of what session::SessionManager does and batches deliveries as
+//               WorkerCore does at the end of a turn: publish() queues them, flush() hands
+//               them to the target channel or the offline session's queue. The session
+//               life itself (takeover, timers, hand-over) is tested on the real core with
+//               FakeWorkers (fake_workers.hpp, session_manager_test.cpp).
 //   TestHost    a session::ChannelHost that records what the channel asked of the
 //               connection, and decodes what it wrote with take().
 //   TestClient  one connection: a TestHost and its Channel, with one call per client action.
