@@ -130,12 +130,6 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   const auto& c = impl_->state.config;
   unsigned threads = c.node.io_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  auto& im = *impl_;
-  for (unsigned i = 0; i < threads; ++i) {
-    im.workers.push_back(std::make_unique<net::Worker>(i, im.state, im.worker_ptrs));
-    im.worker_ptrs.push_back(im.workers.back().get());
-    im.state.cores.push_back(&im.workers.back()->core());
-  }
   if (c.durable_sessions.enable) {
     storage::RocksStoreOptions o;
     o.path = c.node.data_dir + "/rocksdb";
@@ -146,6 +140,13 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     impl_->state.durable = true;
   } else {
     impl_->state.store = std::make_unique<storage::MemoryStore>();
+  }
+  // After the store: each worker's core decides at birth whether it records (durable).
+  auto& im = *impl_;
+  for (unsigned i = 0; i < threads; ++i) {
+    im.workers.push_back(std::make_unique<net::Worker>(i, im.state, im.worker_ptrs));
+    im.worker_ptrs.push_back(im.workers.back().get());
+    im.state.cores.push_back(&im.workers.back()->core());
   }
   // Before the sessions are restored: their subscriptions are routes the peers must learn.
   impl_->cluster = std::make_unique<cluster::Cluster>(impl_->state.config, impl_->cluster_hooks());

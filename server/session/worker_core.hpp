@@ -36,6 +36,8 @@ namespace emqxd::session {
 
 class WorkerCore final : public Hub {
  public:
+  // `node.store` and `node.durable` must be set already: the core records into storage
+  // batches only if the node is durable when the core is made.
   WorkerCore(NodeState& node, Scheduler& scheduler);
   ~WorkerCore() override;
   WorkerCore(const WorkerCore&) = delete;

@@ -213,7 +213,7 @@ def test_keepalive_counts_control_packets_not_bytes_MQTT_3_1_2_22(broker):
     closed_at = None
     for b in body[:-1]:  # never complete the packet
         time.sleep(0.4)
-        if not c.try_send(bytes([b])) or not c.is_open(0.0):
+        if not c.try_send(bytes([b])) or not c.is_open(0.02):
             closed_at = time.monotonic() - start
             break
     if closed_at is None:
