@@ -1,7 +1,6 @@
 #pragma once
 // Result<T>: a value or an Errc. The hot path (parse, channel, broker) returns these
 // instead of throwing; see STYLE.md section 5.
-#include <cassert>
 #include <utility>
 #include <variant>
 
