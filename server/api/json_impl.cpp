@@ -1,2 +1,0 @@
-// Boost.JSON compiled once for the whole program (header-only use: exactly one TU).
-#include <boost/json/src.hpp>
