@@ -49,9 +49,9 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-std::string source_root() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
-}
+// Not from __FILE__: ccache with base_dir (and -ffile-prefix-map) make it relative to the
+// build directory.
+std::string source_root() { return EMQXD_SOURCE_DIR; }
 
 }  // namespace
 
