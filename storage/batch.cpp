@@ -1,9 +1,9 @@
 #include "storage/batch.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <limits>
 
+#include "common/check.hpp"
 #include "storage/encoding.hpp"
 
 namespace emqxd::storage {
@@ -11,7 +11,7 @@ namespace emqxd::storage {
 namespace enc = encoding;
 
 void Batch::begin(OpKind kind, Family family) {
-  assert(buf_.size() < std::numeric_limits<std::uint32_t>::max() && "storage: batch over 4GB");
+  EMQXD_CHECK(buf_.size() < std::numeric_limits<std::uint32_t>::max(), "storage: batch over 4GB");
   auto at = static_cast<std::uint32_t>(buf_.size());
   ops_.push_back(Rec{kind, family, at, 0, at, 0});
 }
@@ -42,7 +42,7 @@ void Batch::put_session(const SessionRecord& s) {
 }
 
 void Batch::erase_session(std::uint64_t uid) {
-  assert(uid != std::numeric_limits<std::uint64_t>::max() && "storage: uid 2^64-1 is reserved");
+  EMQXD_CHECK(uid != std::numeric_limits<std::uint64_t>::max(), "storage: uid 2^64-1 is reserved");
   begin(OpKind::Erase, Family::Sessions);
   enc::session_key(buf_, uid);
   value();
@@ -155,8 +155,7 @@ void Batch::erase_kv_namespace(std::string_view ns) {
   std::string limit = prefix;
   while (!limit.empty() && static_cast<std::uint8_t>(limit.back()) == 0xFF)
     limit.pop_back();
-  assert(!limit.empty() && "storage: a kv namespace of 255 0xFF bytes is not a name");
-  if (limit.empty()) return;
+  EMQXD_CHECK(!limit.empty(), "storage: a kv namespace of 255 0xFF bytes is not a name");
   limit.back() = static_cast<char>(static_cast<std::uint8_t>(limit.back()) + 1);
   begin(OpKind::EraseRange, Family::Kv);
   buf_.append(prefix);

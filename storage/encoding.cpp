@@ -1,9 +1,10 @@
 #include "storage/encoding.hpp"
 
-#include <cassert>
 #include <limits>
 #include <memory>
 #include <utility>
+
+#include "common/check.hpp"
 
 namespace emqxd::storage::encoding {
 namespace {
@@ -271,8 +272,7 @@ void awaiting_rel_key(std::string& out, std::uint64_t uid, std::uint16_t packet_
 }
 
 void kv_prefix(std::string& out, std::string_view ns) {
-  assert(ns.size() <= 255 && "storage: kv namespace longer than 255 bytes");
-  ns = ns.substr(0, 255);  // release builds: the first 255 bytes name it
+  EMQXD_CHECK(ns.size() <= 255, "storage: kv namespace longer than 255 bytes");
   out.push_back(static_cast<char>(static_cast<std::uint8_t>(ns.size())));
   out.append(ns);
 }
@@ -348,7 +348,7 @@ Status decode_subscription(std::string_view in, SubscriptionRecord& out) {
 }
 
 void encode_delivery(const DeliveryRecord& d, const ClockPair& now, std::string& out) {
-  assert(d.msg && "storage: a delivery without a message");
+  EMQXD_CHECK(d.msg != nullptr, "storage: a delivery without a message");
   std::uint8_t flags = static_cast<std::uint8_t>(static_cast<unsigned>(d.qos) & kQoSMask);
   if (d.retain) flags |= kDeliveryRetain;
   out.push_back(static_cast<char>(kVersion));

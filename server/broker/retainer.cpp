@@ -1,10 +1,10 @@
 #include "broker/retainer.hpp"
 
-#include <cassert>
 #include <string>
 #include <utility>
 
 #include "broker/topic.hpp"
+#include "common/check.hpp"
 #include "broker/topic_trie.hpp"
 
 namespace emqxd::broker {
@@ -65,7 +65,7 @@ bool Retainer::older_locked(const mqtt::Message& m, const mqtt::Message* existin
 }
 
 Retainer::RetainResult Retainer::retain(mqtt::MessagePtr m, bool merge, mqtt::MessagePtr* kept) {
-  assert(m != nullptr);
+  EMQXD_CHECK(m != nullptr, "retain() of no message");
   if (!m->payload.empty() && limits_.max_payload_size != 0 &&
       m->payload.size() > limits_.max_payload_size) {
     return RetainResult::PayloadTooLarge;

@@ -1,7 +1,6 @@
 #pragma once
 // Result<T>: a value or an Errc. The hot path (parse, channel, broker) returns these
 // instead of throwing; see docs/contributing.md, "Errors are values on the hot path".
-#include <cassert>
 #include <utility>
 #include <variant>
 

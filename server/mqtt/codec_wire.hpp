@@ -5,12 +5,12 @@
 // Every Reader method either consumes exactly what it returns or returns false and leaves
 // the position undefined; callers stop at the first false and report MalformedPacket, since
 // inside a complete frame running out of bytes means the packet cannot be parsed.
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "common/check.hpp"
 #include "common/errc.hpp"
 #include "mqtt/codec.hpp"
 
@@ -144,7 +144,7 @@ inline std::size_t varint_size_of(std::uint32_t v) {
 
 // Writes the minimum number of bytes [MQTT-1.5.5-1] into b; returns how many.
 inline std::size_t varint_bytes(std::uint32_t v, char* b) {
-  assert(v <= kMaxVarint);
+  EMQXD_CHECK(v <= kMaxVarint, "a variable byte integer over 268,435,455");
   std::size_t n = 0;
   do {
     auto digit = static_cast<std::uint8_t>(v & 0x7F);
@@ -163,7 +163,7 @@ inline void put_varint(std::string& out, std::uint32_t v) {
 // Binary Data or a UTF-8 string; the length prefix is two bytes, so at most 65,535 bytes.
 // Decoded values always fit; anything longer is a caller bug.
 inline void put_binary(std::string& out, std::string_view v) {
-  assert(v.size() <= 0xFFFF);
+  EMQXD_CHECK(v.size() <= 0xFFFF, "a string or binary field over 65,535 bytes");
   put_u16(out, static_cast<std::uint16_t>(v.size()));
   out.append(v);
 }
@@ -173,7 +173,7 @@ inline std::size_t binary_size(std::string_view v) { return 2 + v.size(); }
 // The fixed header: the first byte and the Remaining Length.
 inline void put_fixed_header(std::string& out, std::uint8_t first_byte,
                              std::size_t remaining_length) {
-  assert(remaining_length <= kMaxVarint);
+  EMQXD_CHECK(remaining_length <= kMaxVarint, "a packet over 256 MB");
   put_u8(out, first_byte);
   put_varint(out, static_cast<std::uint32_t>(remaining_length));
 }
@@ -189,7 +189,7 @@ inline std::size_t open_frame(std::string& out) {
 
 inline void close_frame(std::string& out, std::size_t start, std::uint8_t first_byte) {
   auto body = out.size() - start - 5;
-  assert(body <= kMaxVarint);
+  EMQXD_CHECK(body <= kMaxVarint, "a packet over 256 MB");
   char header[5];
   header[0] = static_cast<char>(first_byte);
   auto len = 1 + varint_bytes(static_cast<std::uint32_t>(body), header + 1);

@@ -10,6 +10,7 @@
 
 #include "codec_samples.hpp"
 #include "codec_test_util.hpp"
+#include "common/run_in_child.hpp"
 #include "mqtt/codec_properties.hpp"
 
 namespace emqxd::mqtt {
@@ -465,6 +466,20 @@ TEST_CASE("UTF-8 strings must be well formed and free of U+0000",
       is_valid_utf8_string("abc\xE2\x82"
                            "d"));
   CHECK_FALSE(is_valid_utf8_string("\xC3\x28"));  // bad continuation
+}
+
+// A field too long for its two-byte length is a caller bug: in a release build too, the
+// codec stops there (EMQXD_CHECK) instead of writing a length that lies.
+TEST_CASE("encoding a topic over 65,535 bytes aborts instead of truncating its length",
+          "[codec][encode_publish][check]") {
+  auto outcome = emqxd::test::run_in_child([] {
+    std::string out;
+    encode_publish(message(std::string(70'000, 't'), "x"), {}, ProtocolVersion::V5, out);
+  });
+  INFO(outcome.output);
+  CHECK(outcome.aborted);
+  CHECK(outcome.output.find("codec_wire.hpp:") != std::string::npos);
+  CHECK(outcome.output.find("a string or binary field over 65,535 bytes") != std::string::npos);
 }
 
 }  // namespace
