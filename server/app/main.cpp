@@ -19,20 +19,12 @@
 namespace {
 
 void setup_logging(const emqxd::config::LogConfig& cfg) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("emqxd", sink);
-  spdlog::set_default_logger(logger);
   auto level = spdlog::level::from_str(cfg.console_level == "warning" ? "warn"
                                        : cfg.console_level == "none"  ? "off"
                                        : cfg.console_level == "notice" ? "info"
                                                                        : cfg.console_level);
-  spdlog::set_level(level);
-  if (cfg.console_formatter == "json") {
-    spdlog::set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","module":"%n","msg":"%v"})");
-  } else {
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e [%l] [%n] %v");
-  }
+  emqxd::log::install(std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
+                      cfg.console_formatter, level);
 }
 
 // One process may hold only as many sockets as its open-file limit allows: raise the soft
