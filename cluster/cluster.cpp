@@ -5,7 +5,6 @@
 #include <random>
 
 #include "broker/topic.hpp"
-#include "cluster/json.hpp"
 #include "cluster/peer_link.hpp"
 #include "common/log.hpp"
 
@@ -516,27 +515,22 @@ api::ClusterControl::Outcome Cluster::force_leave(const std::string& node) {
   }
 }
 
-std::string Cluster::status_json() {
-  struct Row {
-    std::string node, address, state;
-    std::uint64_t incarnation = 0;
-    bool self = false;
-    std::size_t routes = 0;
-    std::string link;
-    std::size_t queued = 0;
-  };
-  auto rows = on_loop([this] {
-    std::vector<Row> out;
+api::ClusterStatus Cluster::status() {
+  api::ClusterStatus out;
+  out.name = options_.cluster_name;
+  out.self = self_.id();
+  out.members = on_loop([this] {
+    std::vector<api::MemberStatus> rows;
     std::size_t local = 0;
     {
       std::lock_guard lock(routes_mutex_);
       local = local_routes_.size();
     }
-    out.push_back({self_.id(), self_.to_string(), "alive", membership_->incarnation(), true, local,
-                   "up"});
+    rows.push_back({self_.id(), self_.to_string(), "alive", membership_->incarnation(), true,
+                    local, true, 0});
     for (const auto& m : membership_->members()) {
       if (m.state == MemberState::Left) continue;
-      Row r;
+      api::MemberStatus r;
       r.node = m.address.id();
       r.address = m.address.to_string();
       r.state = std::string(to_string(m.state));
@@ -551,53 +545,22 @@ std::string Cluster::status_json() {
         }
       }
       r.routes = idx != 0 ? hooks_.broker->remote_route_count(idx) : 0;
-      r.link = link && link->connected() ? "up" : "down";
+      r.link_up = link && link->connected();
       r.queued = link ? link->queued() : 0;
-      out.push_back(std::move(r));
+      rows.push_back(std::move(r));
     }
-    return out;
+    return rows;
   });
   auto st = stats();
   auto bs = hooks_.broker->stats();
-  Json j;
-  j.begin_object();
-  j.key("name").string(options_.cluster_name);
-  j.key("self").string(self_.id());
-  j.key("members").begin_array();
-  for (const auto& r : rows) {
-    j.begin_object();
-    j.key("node").string(r.node);
-    j.key("address").string(r.address);
-    j.key("state").string(r.state);
-    j.key("incarnation").number(r.incarnation);
-    j.key("self").boolean(r.self);
-    j.key("routes").number(r.routes);
-    j.key("link").string(r.link);
-    j.key("queued").number(r.queued);
-    j.end_object();
-  }
-  j.end_array();
-  j.key("routes").begin_object();
-  j.key("local").number(bs.routes);
-  j.key("remote").number(bs.remote_routes);
-  j.end_object();
-  j.key("forward").begin_object();
-  j.key("sent").number(st.forward_sent);
-  j.key("received").number(st.forward_received);
-  j.key("dropped").number(st.forward_dropped);
-  j.key("queued").number(st.forward_queued);
-  j.end_object();
-  j.key("sessions").begin_object();
-  j.key("takeovers_in").number(st.takeovers_in);
-  j.key("takeovers_out").number(st.takeovers_out);
-  j.end_object();
-  j.end_object();
-  return j.take();
+  out.routes = {bs.routes, bs.remote_routes};
+  out.forward = {st.forward_sent, st.forward_received, st.forward_dropped, st.forward_queued};
+  out.sessions = {st.takeovers_in, st.takeovers_out};
+  return out;
 }
 
-std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
-  std::vector<std::pair<std::string, broker::NodeIndex>> rows;
-  std::size_t total = 0;  // matching, shown or not (meta.count, as EMQX)
+api::RouteList Cluster::routes(const std::string& topic, std::size_t limit) {
+  api::RouteList out;
   // A shared subscription's route is listed under its $share/<group>/<filter> name: asked
   // by that name, it is the group's route of the filter.
   std::string filter = topic;
@@ -606,27 +569,16 @@ std::string Cluster::routes_json(const std::string& topic, std::size_t limit) {
     filter = std::string((*shared)->filter);
     group = std::string((*shared)->group);
   }
+  std::vector<std::pair<std::string, broker::NodeIndex>> rows;
   hooks_.broker->list_routes(filter, SIZE_MAX, [&](const broker::Route& r, broker::NodeIndex n) {
     if (group && r.group != *group) return;
-    ++total;
+    ++out.count;  // matching, shown or not (meta.count, as EMQX)
     if (rows.size() >= limit) return;
     rows.emplace_back(r.group.empty() ? r.filter : broker::share_name(r.group, r.filter), n);
   });
-  Json j;
-  j.begin_object();
-  j.key("data").begin_array();
-  for (const auto& [t, n] : rows) {
-    j.begin_object();
-    j.key("topic").string(t);
-    j.key("node").string(name_of(n));
-    j.end_object();
-  }
-  j.end_array();
-  j.key("meta").begin_object();
-  j.key("count").number(total);
-  j.end_object();
-  j.end_object();
-  return j.take();
+  out.data.reserve(rows.size());
+  for (auto& [t, n] : rows) out.data.push_back({std::move(t), name_of(n)});
+  return out;
 }
 
 Cluster::Stats Cluster::stats() const {

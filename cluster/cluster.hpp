@@ -104,8 +104,8 @@ class Cluster final : public broker::RouteSink,
   Outcome join(const std::string& node) override;
   Outcome leave() override;
   Outcome force_leave(const std::string& node) override;
-  std::string status_json() override;
-  std::string routes_json(const std::string& topic, std::size_t limit) override;
+  api::ClusterStatus status() override;
+  api::RouteList routes(const std::string& topic, std::size_t limit) override;
 
   // --- session::SessionDirectory (worker threads; cluster_sessions.cpp) ---
   bool active() const override { return live_peers_.load(std::memory_order_relaxed) > 0; }

@@ -2,11 +2,52 @@
 // ClusterControl: what the HTTP API asks of the cluster (docs/architecture.md, section 6).
 // The API is below the cluster in the dependency graph, so it declares what it needs here;
 // the cluster module (cluster::Cluster) implements it and app::Node wires it in; every
-// node runs its cluster, so the router always has one.
+// node runs its cluster, so the router always has one. The cluster answers with plain
+// data; the API renders it (cluster_json.hpp), so JSON is written in one place.
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace emqxd::api {
+
+// One member as this node sees it (GET /api/v5/cluster, "members").
+struct MemberStatus {
+  std::string node;     // name@host
+  std::string address;  // name@host:rpc_port
+  std::string state;    // alive, suspect, dead
+  std::uint64_t incarnation = 0;
+  bool self = false;
+  std::uint64_t routes = 0;  // routes held for it (this node's own, for itself)
+  bool link_up = false;      // the outbound link to it (always up for this node)
+  std::uint64_t queued = 0;  // forwards and route changes waiting on that link
+};
+
+// The whole cluster as this node sees it (GET /api/v5/cluster).
+struct ClusterStatus {
+  std::string name;  // cluster.name
+  std::string self;  // this node, name@host
+  std::vector<MemberStatus> members;  // this node first
+  struct Routes {
+    std::uint64_t local = 0, remote = 0;
+  } routes;
+  struct Forward {
+    std::uint64_t sent = 0, received = 0, dropped = 0, queued = 0;
+  } forward;
+  struct Sessions {
+    std::uint64_t takeovers_in = 0, takeovers_out = 0;
+  } sessions;
+};
+
+// Routes known on this node (GET /api/v5/routes).
+struct RouteList {
+  struct Entry {
+    std::string topic;  // the filter, or $share/<group>/<filter>
+    std::string node;   // name@host of the node with the subscribers
+  };
+  std::vector<Entry> data;  // at most the limit asked for
+  std::uint64_t count = 0;  // how many matched, listed or not
+};
 
 // What the HTTP API asks of the cluster; implemented by the cluster module, wired by app::Node.
 // Every method may be called from the API thread; implementations must be thread-safe and
@@ -24,21 +65,10 @@ class ClusterControl {
   virtual Outcome join(const std::string& node) = 0;  // "name@host[:port]", port defaults to 4370
   virtual Outcome leave() = 0;
   virtual Outcome force_leave(const std::string& node) = 0;  // "name@host" or with port
-  // The whole cluster as this node sees it, serialized JSON (shape below).
-  virtual std::string status_json() = 0;
-  // Routes known on this node, serialized JSON (shape below); topic empty = all (at most `limit`).
-  virtual std::string routes_json(const std::string& topic, std::size_t limit) = 0;
+  // The whole cluster as this node sees it.
+  virtual ClusterStatus status() = 0;
+  // Routes known on this node; topic empty = all (at most `limit` listed).
+  virtual RouteList routes(const std::string& topic, std::size_t limit) = 0;
 };
-
-// status_json(), passed through by GET /api/v5/cluster:
-//   {"name":"emqxdcl","self":"n1@127.0.0.1",
-//    "members":[{"node":"n1@127.0.0.1","address":"n1@127.0.0.1:4370","state":"alive",
-//                "incarnation":1733140000000,"self":true,"routes":3,"link":"up"}],
-//    "routes":{"local":3,"remote":0},
-//    "forward":{"sent":0,"received":0,"dropped":0},
-//    "sessions":{"takeovers_in":0,"takeovers_out":0}}
-// routes_json(), passed through by GET /api/v5/routes (EMQX's shape):
-//   {"data":[{"topic":"a/+","node":"n2@127.0.0.1"}],"meta":{"count":1}}
-// `emqxd cluster status` reads the status fields by these names.
 
 }  // namespace emqxd::api

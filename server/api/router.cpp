@@ -5,6 +5,8 @@
 #include <charconv>
 #include <chrono>
 
+#include "api/cluster_json.hpp"
+#include "common/json_text.hpp"
 #include "net/node_counters.hpp"
 #include "session/node_state.hpp"
 
@@ -19,10 +21,16 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
+// Strings in an answer may hold bytes from the request (a %-decoded node name in an error
+// message, say); Boost.JSON writes bytes above 0x7F as they are, so ill-formed UTF-8 is
+// replaced here. Only non-ASCII bytes change, so the JSON stays JSON.
 Response json_response(int status, const json::value& v) {
   Response r;
   r.status = status;
-  r.body = json::serialize(v);
+  std::string text = json::serialize(v);
+  std::string scratch;
+  auto valid = json_text::valid_utf8(text, scratch);
+  r.body = valid.data() == text.data() ? std::move(text) : std::move(scratch);
   return r;
 }
 
@@ -172,9 +180,7 @@ Response Router::route(const Request& request, std::string_view path, std::strin
 
   if (seg.size() == 3 && seg[2] == "cluster") {
     if (m != "GET") return method_not_allowed("GET");
-    Response r;
-    r.body = control_.status_json();
-    return r;
+    return json_response(200, to_json(control_.status()));
   }
   if (seg.size() == 4 && seg[2] == "cluster" &&
       (seg[3] == "join" || seg[3] == "leave" || seg[3] == "force_leave")) {
@@ -244,9 +250,7 @@ Response Router::routes(std::string_view query) {
                             "limit must be an integer from 1 to " + std::to_string(kMaxLimit));
     }
   }
-  Response r;
-  r.body = control_.routes_json(topic, limit);
-  return r;
+  return json_response(200, to_json(control_.routes(topic, limit)));
 }
 
 Response Router::counters(std::string_view query, bool metrics) {

@@ -36,15 +36,22 @@ class FakeControl final : public ClusterControl {
     calls.push_back("force_leave " + node);
     return next;
   }
-  std::string status_json() override {
+  emqxd::api::ClusterStatus status() override {
     calls.push_back("status");
-    return R"({"name":"c","self":"n1@h","members":[]})";
+    return status_answer;
   }
-  std::string routes_json(const std::string& topic, std::size_t limit) override {
+  emqxd::api::RouteList routes(const std::string& topic, std::size_t limit) override {
     calls.push_back("routes " + topic + " " + std::to_string(limit));
-    return R"({"data":[],"meta":{"count":0}})";
+    return routes_answer;
   }
   Outcome next{200, "ok"};
+  emqxd::api::ClusterStatus status_answer = [] {
+    emqxd::api::ClusterStatus st;
+    st.name = "c";
+    st.self = "n1@h";
+    return st;
+  }();
+  emqxd::api::RouteList routes_answer;
   std::vector<std::string> calls;
 };
 
@@ -186,7 +193,10 @@ TEST_CASE("status and routes pass through, requests reach the ClusterControl",
 
   Response s = api.call("GET", "/api/v5/cluster");
   CHECK(s.status == 200);
-  CHECK(s.body == R"({"name":"c","self":"n1@h","members":[]})");
+  CHECK(s.body ==
+        R"({"name":"c","self":"n1@h","members":[],"routes":{"local":0,"remote":0},)"
+        R"("forward":{"sent":0,"received":0,"dropped":0,"queued":0},)"
+        R"("sessions":{"takeovers_in":0,"takeovers_out":0}})");
   CHECK(api.call("GET", "/api/v5/routes?topic=a%2F%23&limit=5").body ==
         R"({"data":[],"meta":{"count":0}})");
   api.call("GET", "/api/v5/routes");
@@ -284,4 +294,41 @@ TEST_CASE("error shapes, percent-decoding and query strings", "[api][router]") {
   bool bad = false;
   CHECK_FALSE(query_param("topic=%", "topic", &bad));
   CHECK(bad);
+}
+
+TEST_CASE("the cluster's plain data is rendered as the README documents", "[api][router][cluster]") {
+  TestApi api;
+  emqxd::api::ClusterStatus& st = api.control.status_answer;
+  st.name = "emqxdcl";
+  st.self = "n1@127.0.0.1";
+  st.members.push_back({"n1@127.0.0.1", "n1@127.0.0.1:4370", "alive", 1733140000000, true, 3,
+                        true, 0});
+  st.members.push_back({"n\"2@h", "n\"2@h:4371", "suspect", 7, false, 2, false, 5});
+  st.routes = {3, 2};
+  st.forward = {10, 11, 12, 13};
+  st.sessions = {1, 2};
+  CHECK(api.call("GET", "/api/v5/cluster").body ==
+        R"({"name":"emqxdcl","self":"n1@127.0.0.1","members":[)"
+        R"({"node":"n1@127.0.0.1","address":"n1@127.0.0.1:4370","state":"alive",)"
+        R"("incarnation":1733140000000,"self":true,"routes":3,"link":"up","queued":0},)"
+        R"({"node":"n\"2@h","address":"n\"2@h:4371","state":"suspect","incarnation":7,)"
+        R"("self":false,"routes":2,"link":"down","queued":5}],)"
+        R"("routes":{"local":3,"remote":2},)"
+        R"("forward":{"sent":10,"received":11,"dropped":12,"queued":13},)"
+        R"("sessions":{"takeovers_in":1,"takeovers_out":2}})");
+
+  api.control.routes_answer.data = {{"a/+", "n1@127.0.0.1"}, {"$share/g/b", "n2@h"}};
+  api.control.routes_answer.count = 7;
+  CHECK(api.call("GET", "/api/v5/routes?limit=2").body ==
+        R"({"data":[{"topic":"a/+","node":"n1@127.0.0.1"},{"topic":"$share/g/b","node":"n2@h"}],)"
+        R"("meta":{"count":7}})");
+}
+
+TEST_CASE("answers are valid UTF-8 JSON whatever bytes a request decodes to", "[api][router]") {
+  TestApi api;
+  api.control.next = {400, "bad node address '\xFF\xFE'"};
+  Response r = api.call("DELETE", "/api/v5/cluster/%FF%FE/force_leave");
+  CHECK(api.control.calls == std::vector<std::string>{"force_leave \xFF\xFE"});
+  check_error(r, 400, "BAD_REQUEST");  // parses: Boost.JSON rejects ill-formed UTF-8
+  CHECK(body_of(r)["message"] == "bad node address '\xEF\xBF\xBD\xEF\xBF\xBD'");
 }
