@@ -1,9 +1,12 @@
 #include "api/router.hpp"
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <charconv>
 #include <chrono>
+#include <vector>
 
 #include "api/cluster_json.hpp"
 #include "common/json_text.hpp"
@@ -13,6 +16,7 @@
 namespace emqxd::api {
 
 namespace json = boost::json;
+namespace urls = boost::urls;
 
 namespace {
 
@@ -51,21 +55,6 @@ std::string loggable(std::string_view s) {
   for (char c : s.substr(0, 64))
     out += c >= 0x20 && c < 0x7F && c != '"' ? c : '?';
   if (s.size() > 64) out += "...";
-  return out;
-}
-
-// Splits "/a/b/c" into {"a", "b", "c"}; an empty segment (a doubled or trailing slash) is
-// kept, so that such paths match nothing.
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.empty() || path.front() != '/') return out;
-  path.remove_prefix(1);
-  while (true) {
-    auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
   return out;
 }
 
@@ -109,43 +98,9 @@ std::string_view error_code_for(int status) {
   }
 }
 
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = hex(in[i + 1]);
-      int lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (in[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> query_param(std::string_view query, std::string_view name, bool* bad) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq), true);
-    if (!key || *key != name) continue;
-    auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!value && bad != nullptr) *bad = true;
-    return value;
+std::optional<std::string> query_param(const urls::url_view& target, std::string_view name) {
+  for (const auto& p : target.params(urls::encoding_opts(/*space_as_plus=*/true))) {
+    if (p.key == name) return p.has_value ? p.value : std::string();
   }
   return std::nullopt;
 }
@@ -154,18 +109,21 @@ Router::Router(const session::NodeState& node, const Credentials& credentials, C
     : node_(node), credentials_(credentials), control_(control) {}
 
 Response Router::handle(const Request& request) {
-  std::string_view target = request.target;
-  auto q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-  if (path.empty() || path.front() != '/') {
-    return error_response(400, "BAD_REQUEST", "the request target must be a path");
+  // RFC 9112 origin-form, "/path?query", by RFC 3986's grammar: a bad %-escape, a
+  // character that must be escaped, or another form of target is a 400 before anything
+  // else is looked at.
+  auto target = urls::parse_origin_form(request.target);
+  if (!target) {
+    return error_response(400, "BAD_REQUEST",
+                          "the request target must be a path and query, %-escaped (RFC 3986)");
   }
-  return route(request, path, query);
+  return route(request, *target);
 }
 
-Response Router::route(const Request& request, std::string_view path, std::string_view query) {
+Response Router::route(const Request& request, const urls::url_view& target) {
   const std::string& m = request.method;
+  const auto encoded_path = target.encoded_path();
+  const std::string_view path(encoded_path.data(), encoded_path.size());
   if (path == "/status") {
     if (m != "GET") return method_not_allowed("GET");
     Response r;
@@ -173,7 +131,10 @@ Response Router::route(const Request& request, std::string_view path, std::strin
     r.body = "Node " + node_.config.node.name + " is started\nemqxd is running";
     return r;
   }
-  auto seg = segments(path);
+  // Decoded, and an empty segment (a doubled or trailing slash) is kept, so that such
+  // paths match nothing.
+  const auto decoded = target.segments();
+  const std::vector<std::string> seg(decoded.begin(), decoded.end());
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v5") return not_found(path);
 
   if (Response denied = authenticate(request); denied.status != 200) return denied;
@@ -192,14 +153,12 @@ Response Router::route(const Request& request, std::string_view path, std::strin
   }
   if (seg.size() == 5 && seg[2] == "cluster" && seg[4] == "force_leave" && !seg[3].empty()) {
     if (m != "DELETE") return method_not_allowed("DELETE");
-    auto node = percent_decode(seg[3], false);
-    if (!node) return error_response(400, "BAD_REQUEST", "bad %-escape in the node name");
-    return control_outcome(control_.force_leave(*node));
+    return control_outcome(control_.force_leave(seg[3]));  // '+' is a '+' in a path
   }
   if (seg.size() == 3 && (seg[2] == "routes" || seg[2] == "stats" || seg[2] == "metrics")) {
     if (m != "GET") return method_not_allowed("GET");
-    if (seg[2] == "routes") return routes(query);
-    return counters(query, seg[2] == "metrics");
+    if (seg[2] == "routes") return routes(target);
+    return counters(target, seg[2] == "metrics");
   }
   return not_found(path);
 }
@@ -236,11 +195,9 @@ Response Router::authenticate(const Request& request) {
   return r;
 }
 
-Response Router::routes(std::string_view query) {
-  bool bad = false;
-  std::string topic = query_param(query, "topic", &bad).value_or("");
-  auto limit_text = query_param(query, "limit", &bad);
-  if (bad) return error_response(400, "BAD_REQUEST", "bad %-escape in the query string");
+Response Router::routes(const urls::url_view& target) {
+  std::string topic = query_param(target, "topic").value_or("");
+  auto limit_text = query_param(target, "limit");
   std::size_t limit = kDefaultLimit;
   if (limit_text) {
     const char* end = limit_text->data() + limit_text->size();
@@ -253,10 +210,9 @@ Response Router::routes(std::string_view query) {
   return json_response(200, to_json(control_.routes(topic, limit)));
 }
 
-Response Router::counters(std::string_view query, bool metrics) {
-  bool bad = false;
-  auto aggregate = query_param(query, "aggregate", &bad);
-  if (bad || (aggregate && *aggregate != "true" && *aggregate != "false")) {
+Response Router::counters(const urls::url_view& target, bool metrics) {
+  auto aggregate = query_param(target, "aggregate");
+  if ((aggregate && *aggregate != "true" && *aggregate != "false")) {
     return error_response(400, "BAD_REQUEST", "aggregate must be true or false");
   }
   json::object values;

@@ -15,6 +15,8 @@
 // or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
 // (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
 // runs its cluster, alone or not, so there is always one.
+#include <boost/url/url_view.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -44,10 +46,10 @@ class Router {
   Response handle(const Request& request);
 
  private:
-  Response route(const Request& request, std::string_view path, std::string_view query);
+  Response route(const Request& request, const boost::urls::url_view& target);
   Response authenticate(const Request& request);  // status 200 when it passes
-  Response routes(std::string_view query);
-  Response counters(std::string_view query, bool metrics);
+  Response routes(const boost::urls::url_view& target);
+  Response counters(const boost::urls::url_view& target, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
 
   const session::NodeState& node_;
@@ -63,13 +65,9 @@ Response error_response(int status, std::string_view code, std::string_view mess
 // NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 503 SERVICE_UNAVAILABLE, ...
 std::string_view error_code_for(int status);
 
-// "a%2Fb+c" -> "a/b c" (application/x-www-form-urlencoded when `plus_is_space`, as a query
-// string is); nullopt for a bad % escape.
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
-
-// The value of `name` in a query string "a=1&b=2", decoded; nullopt when absent or badly
-// escaped (`bad` then set).
-std::optional<std::string> query_param(std::string_view query, std::string_view name,
-                                       bool* bad = nullptr);
+// The value of the first `name` in the target's query, decoded as HTML forms and EMQX do
+// ("a%2F%2B" is "a/+", "a+b" is "a b"); "" for a bare "name"; nullopt when absent.
+std::optional<std::string> query_param(const boost::urls::url_view& target,
+                                       std::string_view name);
 
 }  // namespace emqxd::api

@@ -272,28 +272,55 @@ TEST_CASE("stats and metrics: EMQX's shapes, the names $SYS uses", "[api][router
   check_error(api.call("GET", "/api/v5/metrics?aggregate=yes"), 400, "BAD_REQUEST");
 }
 
-TEST_CASE("error shapes, percent-decoding and query strings", "[api][router]") {
+TEST_CASE("error shapes", "[api][router]") {
   Response e = emqxd::api::error_response(404, "NOT_FOUND", "no \"such\" thing");
   CHECK(e.status == 404);
   CHECK(e.body == R"({"code":"NOT_FOUND","message":"no \"such\" thing"})");
   CHECK(emqxd::api::error_code_for(401) == "UNAUTHORIZED");
   CHECK(emqxd::api::error_code_for(405) == "METHOD_NOT_ALLOWED");
   CHECK(emqxd::api::error_code_for(500) == "INTERNAL_ERROR");
+}
 
-  using emqxd::api::percent_decode;
-  using emqxd::api::query_param;
-  CHECK(percent_decode("a%2Fb%2b+c", true) == std::string("a/b+ c"));
-  CHECK(percent_decode("a+b", false) == std::string("a+b"));
-  CHECK(percent_decode("n1%40h", false) == std::string("n1@h"));
-  CHECK_FALSE(percent_decode("%", true));
-  CHECK_FALSE(percent_decode("%4", true));
-  CHECK_FALSE(percent_decode("%g1", true));
-  CHECK(query_param("a=1&topic=x%2Fy&b", "topic") == std::string("x/y"));
-  CHECK(query_param("b", "b") == std::string(""));
-  CHECK_FALSE(query_param("a=1", "topic"));
-  bool bad = false;
-  CHECK_FALSE(query_param("topic=%", "topic", &bad));
-  CHECK(bad);
+TEST_CASE("query strings and paths are %-decoded by RFC 3986 (Boost.URL)", "[api][router][url]") {
+  TestApi api;
+  auto routes_call = [&](const std::string& query) {
+    api.control.calls.clear();
+    Response r = api.call("GET", "/api/v5/routes?" + query);
+    INFO(query << " -> " << r.body);
+    CHECK(r.status == 200);
+    return api.control.calls.size() == 1 ? api.control.calls[0] : std::string("(none)");
+  };
+  CHECK(routes_call("topic=a%2F%2B") == "routes a/+ 100");
+  CHECK(routes_call("topic=a/%2B/%23") == "routes a/+/# 100");  // '/' needs no escape
+  CHECK(routes_call("topic=a+b") == "routes a b 100");          // '+' is a space, as in forms
+  CHECK(routes_call("topic=a%20b%2bc") == "routes a b+c 100");
+  CHECK(routes_call("topic=%E2%82%AC") == "routes \xE2\x82\xAC 100");
+  CHECK(routes_call("topic") == "routes  100");                       // no value
+  CHECK(routes_call("topic=x&topic=y") == "routes x 100");            // the first one
+  CHECK(routes_call("to%70ic=a%3Db&limit=2") == "routes a=b 2");      // names are decoded too
+  CHECK(routes_call("other=%2F&topic=t") == "routes t 100");
+  CHECK(routes_call("") == "routes  100");
+
+  // A node name in the path: decoded, and '+' stays a '+'.
+  api.control.calls.clear();
+  api.call("DELETE", "/api/v5/cluster/n%2B1%40h/force_leave");
+  api.call("DELETE", "/api/v5/cluster/n+1@h:4370/force_leave");
+  CHECK(api.control.calls ==
+        std::vector<std::string>{"force_leave n+1@h", "force_leave n+1@h:4370"});
+
+  // Malformed escapes and characters a target must escape are 400, before anything else.
+  api.control.calls.clear();
+  for (std::string bad :
+       {"/api/v5/routes?topic=%", "/api/v5/routes?topic=%2", "/api/v5/routes?topic=%zz",
+        "/api/v5/routes?topic=a%2", "/api/v5/routes?topic=a%G0", "/api/v5/routes?limit=1%",
+        "/api/v5/routes?topic=a b", "/api/v5/routes?topic=a\"b", "/api/v5/routes?topic=a#b",
+        "/api/v5/routes?topic=\xE2\x82\xAC", "/api/v5/cluster/n%4/force_leave", "/api/v5/clu%ster",
+        "api/v5/cluster", "*", "http://host/api/v5/cluster", ""}) {
+    INFO(bad);
+    check_error(api.call("GET", bad), 400, "BAD_REQUEST");
+    check_error(api.call("GET", bad, "", ""), 400, "BAD_REQUEST");  // before the credentials
+  }
+  CHECK(api.control.calls.empty());
 }
 
 TEST_CASE("the cluster's plain data is rendered as the README documents", "[api][router][cluster]") {
