@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 #include <random>
+#include <system_error>
 
 #include "broker/topic.hpp"
 #include "cluster/peer_link.hpp"
@@ -172,6 +173,7 @@ void Cluster::on_event(const MemberEvent& e) {
   logger()->info("member {} {} (incarnation {})", e.node.to_string(), to_string(e.kind),
                  e.incarnation);
   auto p = peer_for(e.node);
+  if (!p) return;  // the table is full (logged): this node does not talk to it
   bool live = e.kind == K::Up || e.kind == K::Suspect || e.kind == K::Recovered ||
               e.kind == K::Moved;
   std::shared_ptr<PeerLink> old;
@@ -196,8 +198,13 @@ void Cluster::on_event(const MemberEvent& e) {
   if (live && session_threads_.empty()) {
     // Sessions need the registry only once there are peers: a node alone runs no threads
     // for it.
-    for (int i = 0; i < kSessionThreads; ++i) {
-      session_threads_.emplace_back([this] { session_worker(); });
+    try {
+      for (int i = 0; i < kSessionThreads; ++i) {
+        session_threads_.emplace_back([this] { session_worker(); });
+      }
+    } catch (const std::system_error& err) {  // on the cluster thread: must not throw
+      logger()->error("session registry: {} of {} threads started ({})",
+                      session_threads_.size(), kSessionThreads, err.what());
     }
   }
   if (old) {
@@ -248,16 +255,36 @@ void Cluster::reset_membership() {
 
 std::shared_ptr<Cluster::Peer> Cluster::peer_for(const NodeAddress& a) {
   std::string id = a.id();
+  std::uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(peers_mutex_);
+    if (auto it = index_.find(id); it != index_.end()) return by_index_[it->second];
+    if (by_index_.size() <= kMaxPeers) {  // [0] is not a peer
+      auto p = std::make_shared<Peer>();
+      p->index = static_cast<broker::NodeIndex>(by_index_.size());
+      p->id = id;
+      p->address = a;
+      by_index_.push_back(p);
+      index_[id] = p->index;
+      return p;
+    }
+    if (!table_full_log_.allow(std::chrono::steady_clock::now(), suppressed)) return nullptr;
+  }
+  logger()->error("cluster: the peer table is full ({} nodes ever seen); ignoring node {} ({} "
+                  "similar lines suppressed)",
+                  kMaxPeers, a.to_string(), suppressed);
+  return nullptr;
+}
+
+std::shared_ptr<Cluster::Peer> Cluster::find_peer(const std::string& id) const {
   std::lock_guard lock(peers_mutex_);
-  if (auto it = index_.find(id); it != index_.end()) return by_index_[it->second];
-  if (by_index_.size() > 0xFFFF) throw std::runtime_error("cluster: too many nodes");
-  auto p = std::make_shared<Peer>();
-  p->index = static_cast<broker::NodeIndex>(by_index_.size());
-  p->id = id;
-  p->address = a;
-  by_index_.push_back(p);
-  index_[id] = p->index;
-  return p;
+  auto it = index_.find(id);
+  return it != index_.end() ? by_index_[it->second] : nullptr;
+}
+
+std::size_t Cluster::peer_count_for_test() const {
+  std::lock_guard lock(peers_mutex_);
+  return by_index_.size() - 1;
 }
 
 std::shared_ptr<Cluster::Peer> Cluster::peer_at(broker::NodeIndex i) const {
@@ -361,7 +388,10 @@ void Cluster::on_link(rpc::LinkReader& reader) {
   if (!reader.read(ev) || !std::holds_alternative<rpc::LinkHello>(ev)) return;
   const auto hello = std::get<rpc::LinkHello>(ev);
   if (hello.cluster != options_.cluster_name || hello.from.id() == self_.id()) return;
-  auto p = peer_for(hello.from);
+  // Only a member takes a stream (membership adds it to the table first): a stranger's
+  // hello neither gets one nor takes a place in the table.
+  auto p = find_peer(hello.from.id());
+  if (!p) return;
   const std::pair<std::uint64_t, std::uint64_t> stream{hello.incarnation, hello.stream};
   {
     std::lock_guard lock(p->apply_mutex);

@@ -37,8 +37,9 @@
 #include "broker/ports.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/rpc/transport.hpp"
-#include "session/session_state.hpp"
+#include "common/log.hpp"
 #include "config/config.hpp"
+#include "session/session_state.hpp"
 
 namespace emqxd::cluster {
 
@@ -91,6 +92,13 @@ class Cluster final : public broker::RouteSink,
 
   const NodeAddress& self() const { return self_; }
 
+  // The peer table holds every node ever heard of, by a 16-bit NodeIndex (0 is this node),
+  // and never shrinks (routes and forwards in flight carry the index). Once full, a new
+  // node is refused: its calls are dropped and a line is logged (rate-limited); the node
+  // carries on with the peers it has. A configurable bound, cluster.max_nodes, comes with
+  // authentication in a later issue.
+  static constexpr std::size_t kMaxPeers = 0xFFFF;
+
   // --- broker::RouteSink (worker threads, under the broker's lock) ---
   void add(std::string_view filter, std::string_view group) override;
   void remove(std::string_view filter, std::string_view group) override;
@@ -112,6 +120,10 @@ class Cluster final : public broker::RouteSink,
   void claim(const std::string& client_id, bool clean_start,
              std::function<void(session::Claim)> done) override;
   void release(const std::string& client_id) override;
+
+  // Tests: the inbound RPC handlers as the transport calls them, and the peer table's size.
+  rpc::Handler& rpc_handler_for_test() { return *this; }
+  std::size_t peer_count_for_test() const;
 
   // Counters, for status and $SYS.
   struct Stats {
@@ -162,7 +174,9 @@ class Cluster final : public broker::RouteSink,
   void reset_membership();
 
   // peers (any thread, peers_mutex_)
+  // The peer `a`, added if new; nullptr when the table is full (kMaxPeers).
   std::shared_ptr<Peer> peer_for(const NodeAddress& a);
+  std::shared_ptr<Peer> find_peer(const std::string& id) const;  // nullptr if unknown
   std::shared_ptr<Peer> peer_at(broker::NodeIndex i) const;
   std::string name_of(broker::NodeIndex i) const;
   void set_live(Peer& p, bool live);
@@ -212,6 +226,7 @@ class Cluster final : public broker::RouteSink,
   std::unordered_map<std::string, broker::NodeIndex> index_;  // guarded; by id()
   std::vector<broker::NodeIndex> live_;                        // guarded; Alive or Suspect
   std::atomic<std::size_t> live_peers_{0};
+  log::Throttle table_full_log_{1};  // guarded by peers_mutex_
 
   // This node's routes, as replicated to every link.
   std::mutex routes_mutex_;

@@ -270,11 +270,13 @@ void Cluster::on_unregister(const std::string& cluster, const NodeAddress& from,
 
 rpc::TakeoverReply Cluster::on_takeover(const rpc::TakeoverRequest& r) {
   if (r.cluster != options_.cluster_name || !hooks_.takeover) return {};
+  auto to = peer_for(r.from);
+  if (!to) return {};  // the peer table is full (logged): not handed over
   {
     std::lock_guard lock(registry_mutex_);
     if (claiming_.count(r.client_id) != 0) revoked_.insert(r.client_id);
   }
-  rpc::TakeoverReply reply = hooks_.takeover(r.client_id, r.clean_start, peer_for(r.from)->index);
+  rpc::TakeoverReply reply = hooks_.takeover(r.client_id, r.clean_start, to->index);
   if (reply.found) {
     takeovers_out_.fetch_add(1, std::memory_order_relaxed);
     logger()->debug("client_id={} session handed over to {}", r.client_id, r.from.to_string());

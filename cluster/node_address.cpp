@@ -1,6 +1,7 @@
 #include "cluster/node_address.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace emqxd::cluster {
 namespace {
@@ -67,7 +68,8 @@ bool parse_port(std::string_view text, std::uint16_t& port, std::string* why) {
       !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return set_why(why, "the port \"" + std::string(text) + "\" is not a number from 1 to 65535");
   }
-  unsigned long n = std::stoul(std::string(text));
+  unsigned long n = 0;
+  std::from_chars(text.data(), text.data() + text.size(), n);  // five digits at most: fits
   if (n < 1 || n > 65535) {
     return set_why(why, "the port " + std::to_string(n) + " is out of range 1-65535");
   }

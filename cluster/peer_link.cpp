@@ -1,6 +1,7 @@
 #include "cluster/peer_link.hpp"
 
 #include <chrono>
+#include <system_error>
 
 #include "cluster/cluster.hpp"
 #include "common/log.hpp"
@@ -32,8 +33,15 @@ PeerLink::~PeerLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PeerLink::start() {
-  thread_ = std::thread([this] { run(); });
+bool PeerLink::start() {
+  try {
+    thread_ = std::thread([this] { run(); });
+    return true;
+  } catch (const std::system_error& e) {  // out of threads: runs on the cluster thread
+    logger()->error("link to {} not started: no thread ({}); its forwards are dropped",
+                    to_.to_string(), e.what());
+    return false;
+  }
 }
 
 std::size_t PeerLink::push(std::vector<broker::ForwardItem>&& items) {
@@ -95,6 +103,7 @@ PeerLink::Wait PeerLink::wait_queue(std::deque<Op>& out) {
 
 bool PeerLink::stream_once() {
   std::unique_ptr<rpc::LinkWriter> w = cluster_.transport_.open_link(to_);
+  if (!w) return true;  // no channel (logged by the transport): again after the backoff
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;

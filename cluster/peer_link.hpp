@@ -44,7 +44,9 @@ class PeerLink {
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
 
-  void start();
+  // Starts the link's thread; false (logged) when none can be made: the link then queues
+  // up to kMaxQueued and drops the rest, counted. Never throws.
+  bool start();
   // Any thread. Returns how many of them were dropped (queue full).
   std::size_t push(std::vector<broker::ForwardItem>&& items);
   // Under the cluster's routes mutex.

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <unordered_set>
 
 #include "cluster.grpc.pb.h"
+#include "common/log.hpp"
 #include "storage/records.hpp"
 
 namespace emqxd::cluster::rpc {
@@ -173,7 +175,8 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
   m->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(in.qos(), 2));
   m->retain = in.retain();
   m->received_at_ms = in.received_at_ms();
-  auto age = std::max<std::int64_t>(0, c.wall_ms - in.received_at_ms());
+  // Clamped first: a peer's garbage must not overflow the subtraction.
+  auto age = c.wall_ms - std::clamp<std::int64_t>(in.received_at_ms(), 0, c.wall_ms);
   m->received_at = c.steady - std::chrono::milliseconds(age);
   if (in.has_message_expiry_interval()) m->message_expiry_interval = in.message_expiry_interval();
   if (in.has_payload_format_indicator() || in.has_content_type() || in.has_response_topic() ||
@@ -504,6 +507,9 @@ struct Transport::Impl {
     std::unique_ptr<pb::Sessions::Stub> sessions;
   };
   std::unordered_map<std::string, std::shared_ptr<Stubs>> stubs;  // by endpoint; guarded
+  // Read once, by serve() at start-up (where a missing file may throw and stop the node),
+  // so that no cluster, link or session thread reads a file or throws later.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // guarded by mutex
 
   std::shared_ptr<grpc::ChannelCredentials> client_credentials() {
     if (!tls.enable) return grpc::InsecureChannelCredentials();
@@ -514,9 +520,26 @@ struct Transport::Impl {
     return grpc::SslCredentials(o);
   }
 
+  // The stubs for `to`; nullptr (logged, rate-limited) when there are no client
+  // credentials: a call that cannot be made fails as an unreachable peer's does.
+  // Never throws: it runs on the threads that serve the cluster.
   std::shared_ptr<Stubs> stubs_for(const NodeAddress& to) {
     std::string endpoint = to.endpoint();
     std::lock_guard lock(mutex);
+    if (!credentials) {
+      try {
+        credentials = client_credentials();  // serve() was not called: a client only
+      } catch (const std::exception& e) {
+        thread_local log::Throttle throttle{1};
+        std::uint64_t suppressed = 0;
+        if (throttle.allow(std::chrono::steady_clock::now(), suppressed)) {
+          log::get("cluster")->error("cluster RPC to {} not sent: {} ({} similar lines "
+                                     "suppressed)",
+                                     to.to_string(), e.what(), suppressed);
+        }
+        return nullptr;
+      }
+    }
     auto& s = stubs[endpoint];
     if (!s) {
       grpc::ChannelArguments args;
@@ -533,7 +556,7 @@ struct Transport::Impl {
       // Every peer shares one connection per endpoint: no per-call subchannel pools.
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       s = std::make_shared<Stubs>();
-      s->channel = grpc::CreateCustomChannel(endpoint, client_credentials(), args);
+      s->channel = grpc::CreateCustomChannel(endpoint, credentials, args);
       s->membership = pb::Membership::NewStub(s->channel);
       s->peer = pb::Peer::NewStub(s->channel);
       s->sessions = pb::Sessions::NewStub(s->channel);
@@ -562,6 +585,11 @@ void Transport::serve(const std::string& bind, Handler& handler) {
     creds = grpc::SslServerCredentials(o);
   } else {
     creds = grpc::InsecureServerCredentials();
+  }
+  {
+    auto client = m.client_credentials();  // throws naming the file, at start-up
+    std::lock_guard lock(m.mutex);
+    m.credentials = std::move(client);
   }
   grpc::ServerBuilder b;
   int port = 0;
@@ -594,6 +622,7 @@ void Transport::stop() {
 
 void Transport::send(const NodeAddress& to, const Message& msg, std::chrono::milliseconds deadline) {
   auto stubs = impl_->stubs_for(to);
+  if (!stubs) return;  // lost, as SWIM expects some messages to be
   struct Call {
     grpc::ClientContext ctx;
     pb::MembershipMessage req;
@@ -610,6 +639,7 @@ void Transport::send(const NodeAddress& to, const Message& msg, std::chrono::mil
 
 std::unique_ptr<LinkWriter> Transport::open_link(const NodeAddress& to) {
   auto stubs = impl_->stubs_for(to);
+  if (!stubs) return nullptr;
   return std::make_unique<Writer>(*stubs->peer);
 }
 
@@ -617,6 +647,7 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
                                                       const RegisterRequest& r,
                                                       std::chrono::milliseconds deadline) {
   auto stubs = impl_->stubs_for(to);
+  if (!stubs) return std::nullopt;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   pb::RegisterRequest req;
@@ -643,6 +674,7 @@ bool Transport::call_unregister(const NodeAddress& to, const std::string& cluste
                                 const NodeAddress& from, const std::vector<std::string>& client_ids,
                                 std::chrono::milliseconds deadline) {
   auto stubs = impl_->stubs_for(to);
+  if (!stubs) return false;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   pb::UnregisterRequest req;
@@ -657,6 +689,7 @@ std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
                                                       const TakeoverRequest& r,
                                                       std::chrono::milliseconds deadline) {
   auto stubs = impl_->stubs_for(to);
+  if (!stubs) return std::nullopt;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   pb::TakeoverRequest req;

@@ -123,7 +123,8 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Starts serving on `bind` ("host:port"); throws std::runtime_error saying why (the port
-  // is taken, a certificate cannot be read). `handler` must outlive stop().
+  // is taken, a certificate cannot be read). `handler` must outlive stop(). Reads the
+  // client certificates too: nothing below reads a file or throws.
   void serve(const std::string& bind, Handler& handler);
   // Stops serving (cancels every stream in progress) and forgets every channel.
   void stop();
@@ -131,7 +132,8 @@ class Transport {
   // Fire and forget, within `deadline`; any thread.
   void send(const NodeAddress& to, const Message& m, std::chrono::milliseconds deadline);
   // Opens a Link stream to `to` (no wait for the connection: the first write fails if the
-  // peer is unreachable). Any thread.
+  // peer is unreachable); nullptr when no channel can be made (no client credentials).
+  // Any thread.
   std::unique_ptr<LinkWriter> open_link(const NodeAddress& to);
   // Blocking unary calls; nullopt when the call failed or timed out.
   std::optional<RegisterReply> call_register(const NodeAddress& to, const RegisterRequest& r,
