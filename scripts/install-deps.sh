@@ -10,7 +10,7 @@ want_tests=0
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
-  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev librocksdb-dev
+  libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 )
 test_pkgs=(
