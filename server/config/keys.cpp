@@ -1,0 +1,336 @@
+// The key table: every key emqxd reads, with what its value does to the Config. The loader
+// walks the HOCON tree against it (config.cpp); a key that is added here is read from files
+// and from EMQX_* variables alike, and must be documented in deploy/emqx.conf (a unit test
+// checks). Checks that involve several keys (listener ports, probe_timeout < probe_interval,
+// TLS files) run after the walk, in config.cpp.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "config/schema.hpp"
+
+namespace emqxd::config::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::int64_t kU16Max = std::numeric_limits<std::uint16_t>::max();
+constexpr std::int64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
+constexpr std::int64_t kMaxPacketSize = 268435456;  // 256MB, MQTT's largest packet
+
+void node_name(const In& in) {
+  std::string& name = in.cfg().node.name;
+  name = in.string();
+  auto at = name.find('@');
+  if (at == 0 || at == std::string::npos || at + 1 == name.size() ||
+      name.find('@', at + 1) != std::string::npos ||
+      std::any_of(name.begin(), name.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+    in.fail("must look like name@host, got " + shown(in.v));
+  }
+}
+
+void log_level(const In& in) {
+  std::string level = in.one_of({"debug", "info", "notice", "warning", "error", "none", "all",
+                                 "critical", "alert", "emergency"});
+  // EMQX's extra levels fold onto ours.
+  if (level == "all") level = "debug";
+  if (level == "critical" || level == "alert" || level == "emergency") level = "error";
+  in.cfg().log.console_level = level;
+}
+
+void keepalive_multiplier(const In& in) {
+  auto d = in.v.to_double();
+  if (!d) in.fail("expected a number, got " + shown(in.v));
+  if (!(*d > 0) || !std::isfinite(*d)) in.fail("must be greater than 0, got " + shown(in.v));
+  in.cfg().mqtt.keepalive_multiplier = *d;
+}
+
+void server_keepalive(const In& in) {
+  auto& k = in.cfg().mqtt.server_keepalive;
+  if (in.v.is_string() && in.v.text() == "disabled") {
+    k.reset();
+  } else if (!in.v.to_int()) {
+    in.fail("expected seconds (1 to 65535) or disabled, got " + shown(in.v));
+  } else {
+    k = in.u16(1, kU16Max);
+  }
+}
+
+// listeners.<type>.<name>: a listener, or EMQX's way to drop one an earlier file defined.
+void listener_section(const In& in) {
+  in.load.listeners_named = true;
+  if (in.v.is_string() && in.v.text() == "marked_for_deletion") return;
+  in.object();
+  ListenerDraft d;
+  const std::string& type = in.parts[1];
+  d.config.type = type;
+  d.config.name = in.parts[2];
+  d.config.bind = type == "tcp"   ? "0.0.0.0:1883"
+                  : type == "ssl" ? "0.0.0.0:8883"
+                  : type == "ws"  ? "0.0.0.0:8083"
+                                  : "0.0.0.0:8084";
+  d.key = in.key;
+  d.where = &in.v;
+  in.load.listeners.push_back(std::move(d));
+}
+
+void listener_bind(const In& in) {
+  ListenerDraft& d = in.listener();
+  d.config.bind = in.bind();
+  d.where = &in.v;
+}
+
+void max_connections(const In& in) {
+  auto& m = in.listener().config.max_connections;
+  if (in.v.is_string() && in.v.text() == "infinity") {
+    m = std::numeric_limits<std::uint32_t>::max();
+  } else {
+    m = in.u32(1, kU32Max);
+  }
+}
+
+void mqtt_path(const In& in) {
+  std::string& path = in.listener().config.websocket_mqtt_path;
+  path = in.string();
+  if (!path.starts_with('/')) in.fail("must start with '/', got " + shown(in.v));
+}
+
+void cluster_name(const In& in) {
+  std::string& name = in.cfg().cluster.name;
+  name = in.string();
+  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' ||
+               ch == '.';
+      })) {
+    in.fail("must be letters, digits, '_', '-' and '.', got " + shown(in.v));
+  }
+}
+
+void discovery_strategy(const In& in) {
+  std::string s = in.string();
+  if (s == "dns" || s == "etcd" || s == "k8s" || s == "mcast") {
+    in.fail(s + " discovery is not supported yet: use manual or static");
+  }
+  in.cfg().cluster.discovery_strategy = in.one_of({"manual", "static"});
+  in.load.discovery_strategy = &in.v;
+}
+
+void credential(const In& in, std::string& out) {
+  out = in.string();
+  if (out.empty()) in.fail("must not be empty");
+}
+
+#define EMQXD_SET(field, expr) [](const In& in) { in.cfg().field = expr; }
+
+const KeySpec kKeys[] = {
+    // node
+    {"node.name", node_name},
+    {"node.data_dir",
+     [](const In& in) {
+       in.cfg().node.data_dir = in.string();
+       if (in.cfg().node.data_dir.empty()) in.fail("must not be empty");
+     }},
+    {"node.io_threads", EMQXD_SET(node.io_threads, in.u32(0, 1024))},
+
+    // log
+    {"log.console.level", log_level},
+    {"log.console.formatter", EMQXD_SET(log.console_formatter, in.one_of({"text", "json"}))},
+    {"log.console.enable", [](const In& in) { in.load.log_console_enable = in.boolean(); }},
+
+    // mqtt
+    {"mqtt.max_packet_size",
+     EMQXD_SET(mqtt.max_packet_size,
+               static_cast<std::uint32_t>(in.size(1, kMaxPacketSize, "256MB")))},
+    {"mqtt.max_clientid_len", EMQXD_SET(mqtt.max_clientid_len, in.u32(23, kU16Max))},
+    {"mqtt.max_topic_levels", EMQXD_SET(mqtt.max_topic_levels, in.u32(1, kU16Max))},
+    {"mqtt.max_qos_allowed",
+     [](const In& in) {
+       auto q = in.v.to_int();
+       if (!q || *q < 0 || *q > 2) in.fail("must be 0, 1 or 2, got " + shown(in.v));
+       in.cfg().mqtt.max_qos_allowed = static_cast<std::uint8_t>(*q);
+     }},
+    {"mqtt.max_topic_alias", EMQXD_SET(mqtt.max_topic_alias, in.u16(0, kU16Max))},
+    {"mqtt.retain_available", EMQXD_SET(mqtt.retain_available, in.boolean())},
+    {"mqtt.wildcard_subscription", EMQXD_SET(mqtt.wildcard_subscription, in.boolean())},
+    {"mqtt.shared_subscription", EMQXD_SET(mqtt.shared_subscription, in.boolean())},
+    {"mqtt.max_subscriptions", EMQXD_SET(mqtt.max_subscriptions, in.limit())},
+    {"mqtt.max_inflight", EMQXD_SET(mqtt.max_inflight, in.u16(1, kU16Max))},
+    {"mqtt.max_mqueue_len", EMQXD_SET(mqtt.max_mqueue_len, in.limit())},
+    {"mqtt.mqueue_store_qos0", EMQXD_SET(mqtt.mqueue_store_qos0, in.boolean())},
+    {"mqtt.backpressure", EMQXD_SET(mqtt.backpressure, in.boolean())},
+    {"mqtt.max_awaiting_rel", EMQXD_SET(mqtt.max_awaiting_rel, in.limit())},
+    {"mqtt.await_rel_timeout", EMQXD_SET(mqtt.await_rel_timeout, in.duration())},
+    {"mqtt.retry_interval", EMQXD_SET(mqtt.retry_interval, in.duration())},
+    {"mqtt.keepalive_multiplier", keepalive_multiplier},
+    {"mqtt.server_keepalive", server_keepalive},
+    {"mqtt.session_expiry_interval", EMQXD_SET(mqtt.session_expiry_interval, in.duration())},
+    {"mqtt.shared_subscription_strategy",
+     EMQXD_SET(mqtt.shared_subscription_strategy,
+               in.one_of({"random", "round_robin", "round_robin_per_group", "sticky", "local",
+                          "hash_topic", "hash_clientid"}))},
+    {"mqtt.idle_timeout", EMQXD_SET(mqtt.idle_timeout, in.duration_or("infinity"))},
+    {"mqtt.ignore_loop_deliver", EMQXD_SET(mqtt.ignore_loop_deliver, in.boolean())},
+    {"mqtt.server_reference", EMQXD_SET(mqtt.server_reference, in.string())},
+    {"mqtt.response_information", EMQXD_SET(mqtt.response_information, in.string())},
+
+    // listeners.<type>.<name>
+    {"listeners.tcp|ssl|ws|wss.*", listener_section, Shape::Section},
+    {"listeners.tcp|ssl|ws|wss.*.enable",
+     [](const In& in) { in.listener().config.enable = in.boolean(); }},
+    {"listeners.tcp|ssl|ws|wss.*.bind", listener_bind},
+    {"listeners.tcp|ssl|ws|wss.*.max_connections", max_connections},
+    {"listeners.ws|wss.*.websocket.mqtt_path", mqtt_path},
+    {"listeners.ssl|wss.*.ssl_options.certfile",
+     [](const In& in) { in.listener().config.ssl_options.certfile = in.string(); }},
+    {"listeners.ssl|wss.*.ssl_options.keyfile",
+     [](const In& in) { in.listener().config.ssl_options.keyfile = in.string(); }},
+    {"listeners.ssl|wss.*.ssl_options.cacertfile",
+     [](const In& in) { in.listener().config.ssl_options.cacertfile = in.string(); }},
+    {"listeners.ssl|wss.*.ssl_options.verify",
+     [](const In& in) {
+       in.listener().config.ssl_options.verify = in.one_of({"verify_peer", "verify_none"});
+     }},
+    {"listeners.ssl|wss.*.ssl_options.fail_if_no_peer_cert",
+     [](const In& in) { in.listener().config.ssl_options.fail_if_no_peer_cert = in.boolean(); }},
+
+    // sys_topics
+    {"sys_topics.sys_msg_interval", EMQXD_SET(sys_topics.sys_msg_interval, in.duration_or("disabled"))},
+    {"sys_topics.sys_heartbeat_interval",
+     EMQXD_SET(sys_topics.sys_heartbeat_interval, in.duration_or("disabled"))},
+    {"sys_topics.sys_event_messages.client_connected",
+     EMQXD_SET(sys_topics.client_connected, in.boolean())},
+    {"sys_topics.sys_event_messages.client_disconnected",
+     EMQXD_SET(sys_topics.client_disconnected, in.boolean())},
+    {"sys_topics.sys_event_messages.client_subscribed",
+     EMQXD_SET(sys_topics.client_subscribed, in.boolean())},
+    {"sys_topics.sys_event_messages.client_unsubscribed",
+     EMQXD_SET(sys_topics.client_unsubscribed, in.boolean())},
+
+    // retainer
+    {"retainer.enable", EMQXD_SET(retainer.enable, in.boolean())},
+    {"retainer.max_retained_messages", EMQXD_SET(retainer.max_retained_messages, in.limit())},
+    {"retainer.max_payload_size",
+     EMQXD_SET(retainer.max_payload_size,
+               static_cast<std::uint32_t>(in.size(0, kU32Max, std::to_string(kU32Max))))},
+    {"retainer.msg_expiry_interval", EMQXD_SET(retainer.msg_expiry_interval, in.duration())},
+
+    // durable_sessions, durable_storage
+    {"durable_sessions.enable", EMQXD_SET(durable_sessions.enable, in.boolean())},
+    {"durable_sessions.sync", EMQXD_SET(durable_sessions.sync, in.boolean())},
+    {"durable_storage.rocksdb.write_buffer_size",
+     EMQXD_SET(durable_storage.write_buffer_size, in.size(64 * 1024, 1ULL << 30, "1GB"))},
+    {"durable_storage.rocksdb.block_cache_size",
+     EMQXD_SET(durable_storage.block_cache_size, in.size(0, 64ULL << 30, "64GB"))},
+
+    // cluster
+    {"cluster",
+     [](const In& in) {
+       in.object();
+       in.load.cluster = &in.v;
+     },
+     Shape::Section},
+    {"cluster.name", cluster_name},
+    {"cluster.discovery_strategy", discovery_strategy},
+    {"cluster.static.seeds", EMQXD_SET(cluster.static_seeds, get_seeds(in.v, in.key))},
+    {"cluster.rpc.bind",
+     [](const In& in) {
+       in.cfg().cluster.rpc_bind = in.bind();
+       in.load.rpc_bind = &in.v;
+     }},
+    {"cluster.rpc.ssl",
+     [](const In& in) {
+       in.object();
+       in.load.rpc_ssl = &in.v;
+     },
+     Shape::Section},
+    {"cluster.rpc.ssl.enable", EMQXD_SET(cluster.rpc_ssl.enable, in.boolean())},
+    {"cluster.rpc.ssl.certfile", EMQXD_SET(cluster.rpc_ssl.certfile, in.string())},
+    {"cluster.rpc.ssl.keyfile", EMQXD_SET(cluster.rpc_ssl.keyfile, in.string())},
+    {"cluster.rpc.ssl.cacertfile", EMQXD_SET(cluster.rpc_ssl.cacertfile, in.string())},
+    {"cluster.rpc.ssl.verify",
+     EMQXD_SET(cluster.rpc_ssl.verify, in.one_of({"verify_peer", "verify_none"}))},
+    {"cluster.probe_interval",
+     [](const In& in) {
+       in.cfg().cluster.probe_interval = in.duration_in(10ms, 1min);
+       in.load.probe_interval = &in.v;
+     }},
+    {"cluster.probe_timeout",
+     [](const In& in) {
+       in.cfg().cluster.probe_timeout = in.duration_in(1ms, 1min);
+       in.load.probe_timeout = &in.v;
+     }},
+    {"cluster.indirect_probes", EMQXD_SET(cluster.indirect_probes, in.u32(0, 16))},
+    {"cluster.suspicion_multiplier", EMQXD_SET(cluster.suspicion_multiplier, in.u32(1, 100))},
+    {"cluster.retransmit_multiplier", EMQXD_SET(cluster.retransmit_multiplier, in.u32(1, 100))},
+    {"cluster.gossip_interval",
+     [](const In& in) {
+       auto d = in.duration_or("disabled");
+       if (d > 1min) in.fail("must be at most 1m, got " + shown(in.v));
+       in.cfg().cluster.gossip_interval = d;
+     }},
+    {"cluster.gossip_fanout", EMQXD_SET(cluster.gossip_fanout, in.u32(1, 16))},
+    {"cluster.push_pull_interval",
+     [](const In& in) {
+       auto d = in.duration_or("disabled");
+       if (d > 24h) in.fail("must be at most 24h, got " + shown(in.v));
+       in.cfg().cluster.push_pull_interval = d;
+     }},
+    {"cluster.autoheal", EMQXD_SET(cluster.autoheal, in.boolean())},
+    {"cluster.reconnect_interval",
+     EMQXD_SET(cluster.reconnect_interval, in.duration_in(100ms, 24h))},
+    {"cluster.autoclean", EMQXD_SET(cluster.autoclean, in.duration_in(1s, 24h * 365))},
+
+    // dashboard: the HTTP API
+    {"dashboard",
+     [](const In& in) {
+       in.object();
+       in.load.dashboard = &in.v;
+     },
+     Shape::Section},
+    {"dashboard.listeners.http.bind", EMQXD_SET(dashboard_http_bind, in.bind())},
+    {"dashboard.listeners.http.enable", EMQXD_SET(dashboard_http_enable, in.boolean())},
+    {"dashboard.default_username",
+     [](const In& in) { credential(in, in.cfg().dashboard_default_username); }, Shape::Leaf,
+     /*verbatim_env=*/true},
+    {"dashboard.default_password",
+     [](const In& in) { credential(in, in.cfg().dashboard_default_password); }, Shape::Leaf,
+     /*verbatim_env=*/true},
+};
+
+#undef EMQXD_SET
+
+}  // namespace
+
+std::span<const KeySpec> key_table() { return kKeys; }
+
+ListenerDraft& In::listener() const {
+  // The section entry listeners.<type>.<name> made it when the walk came down here.
+  for (auto it = load.listeners.rbegin(); it != load.listeners.rend(); ++it) {
+    if (it->config.type == parts[1] && it->config.name == parts[2]) return *it;
+  }
+  fail("no listener section above this key");  // the walk always passes it first
+}
+
+Relation relate(std::string_view pattern, std::span<const std::string> parts) {
+  std::size_t i = 0;
+  while (!pattern.empty()) {
+    if (i == parts.size()) return Relation::Above;
+    auto dot = pattern.find('.');
+    std::string_view segment = pattern.substr(0, dot);
+    pattern = dot == std::string_view::npos ? std::string_view{} : pattern.substr(dot + 1);
+    bool match = segment == "*";
+    while (!match) {
+      auto bar = segment.find('|');
+      if (segment.substr(0, bar) == parts[i]) match = true;
+      if (bar == std::string_view::npos) break;
+      segment.remove_prefix(bar + 1);
+    }
+    if (!match) return Relation::None;
+    ++i;
+  }
+  return i == parts.size() ? Relation::Exact : Relation::Below;
+}
+
+}  // namespace emqxd::config::detail

@@ -1,0 +1,140 @@
+#pragma once
+// The config schema, internal to config/: one table of the keys emqxd reads (keys.cpp)
+// that the loader (config.cpp) walks the HOCON tree against, the environment overrides
+// consult and the unknown-key check derives from; the readers that turn a value into a
+// field or throw ConfigError "FILE:LINE: KEY: what is wrong" (values.cpp).
+//
+// A key path is dotted; a segment "*" matches any name (listeners.tcp.<name>) and "a|b"
+// matches either word (listeners.ssl|wss.*.ssl_options.certfile).
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/hocon.hpp"
+
+namespace emqxd::config::detail {
+
+using hocon::Value;
+
+// ----------------------------------------------------------------------------- readers
+
+// "\"text\"", "an object", "5": a value as messages show it.
+std::string shown(const Value& v);
+[[noreturn]] void fail(const Value& v, const std::string& key, const std::string& what);
+
+bool get_bool(const Value& v, const std::string& key);
+std::int64_t get_int(const Value& v, const std::string& key, std::int64_t lo, std::int64_t hi);
+// An integer, or "infinity" for 0 (the Config convention for "no limit").
+std::uint32_t get_limit(const Value& v, const std::string& key);
+std::string get_string(const Value& v, const std::string& key);
+std::string get_enum(const Value& v, const std::string& key,
+                     std::initializer_list<std::string_view> allowed);
+// A number is milliseconds; a string is "30s", "5m", "1h30m", ...
+Duration get_duration(const Value& v, const std::string& key);
+// A duration, or `word` (disabled, infinity) for 0.
+Duration get_duration_or(const Value& v, const std::string& key, std::string_view word);
+Duration get_duration_in(const Value& v, const std::string& key, Duration lo, Duration hi);
+std::uint64_t get_size(const Value& v, const std::string& key, std::uint64_t lo, std::uint64_t hi,
+                       std::string_view hi_text);
+// "0.0.0.0:1883", ":1883", "1883" or 1883 -> "HOST:PORT"; IPv6 hosts in brackets.
+std::string get_bind(const Value& v, const std::string& key);
+// An array of node addresses, or one string of them separated by commas; each written in
+// full (name@host:port), without repeats.
+std::vector<std::string> get_seeds(const Value& v, const std::string& key);
+// 1500 ms -> "1500ms", 2000 ms -> "2s", 86400000 ms -> "24h": for messages.
+std::string duration_text(Duration d);
+
+// ----------------------------------------------------------------------------- one load
+
+// A listener as the walk finds it; it joins Config::listeners at the end if enabled.
+struct ListenerDraft {
+  ListenerConfig config;
+  std::string key;                // listeners.<type>.<name>
+  const Value* where = nullptr;   // its bind value if written, else its object
+};
+
+// What the walk keeps beyond Config: values that later checks point at, and settings that
+// combine with others once everything is read.
+struct LoadState {
+  explicit LoadState(Config& c) : cfg(c) {}
+  Config& cfg;
+  std::vector<ListenerDraft> listeners;  // in the order they appear
+  bool listeners_named = false;
+  bool log_console_enable = true;
+  const Value* dashboard = nullptr;
+  const Value* cluster = nullptr;
+  const Value* rpc_bind = nullptr;
+  const Value* rpc_ssl = nullptr;
+  const Value* probe_interval = nullptr;
+  const Value* probe_timeout = nullptr;
+  const Value* discovery_strategy = nullptr;
+};
+
+// One value met by the walk: what a table entry's apply() gets.
+struct In {
+  LoadState& load;
+  const Value& v;
+  const std::string& key;               // full dotted key
+  std::span<const std::string> parts;   // the key split at its dots
+
+  Config& cfg() const { return load.cfg; }
+  [[noreturn]] void fail(const std::string& what) const { detail::fail(v, key, what); }
+  void object() const {
+    if (!v.is_object()) fail("expected an object, got " + shown(v));
+  }
+  bool boolean() const { return get_bool(v, key); }
+  std::int64_t integer(std::int64_t lo, std::int64_t hi) const { return get_int(v, key, lo, hi); }
+  std::uint32_t u32(std::int64_t lo, std::int64_t hi) const {
+    return static_cast<std::uint32_t>(integer(lo, hi));
+  }
+  std::uint16_t u16(std::int64_t lo, std::int64_t hi) const {
+    return static_cast<std::uint16_t>(integer(lo, hi));
+  }
+  std::uint32_t limit() const { return get_limit(v, key); }
+  std::string string() const { return get_string(v, key); }
+  std::string one_of(std::initializer_list<std::string_view> allowed) const {
+    return get_enum(v, key, allowed);
+  }
+  Duration duration() const { return get_duration(v, key); }
+  Duration duration_or(std::string_view word) const { return get_duration_or(v, key, word); }
+  Duration duration_in(Duration lo, Duration hi) const { return get_duration_in(v, key, lo, hi); }
+  std::uint64_t size(std::uint64_t lo, std::uint64_t hi, std::string_view hi_text) const {
+    return get_size(v, key, lo, hi, hi_text);
+  }
+  std::string bind() const { return get_bind(v, key); }
+  // The listener listeners.<parts[1]>.<parts[2]> (its section entry created it).
+  ListenerDraft& listener() const;
+};
+
+// ----------------------------------------------------------------------------- the table
+
+enum class Shape {
+  Leaf,     // a value
+  Section,  // an object whose fields are keys too; apply() sees the object first
+};
+
+struct KeySpec {
+  std::string_view path;
+  void (*apply)(const In&);
+  Shape shape = Shape::Leaf;
+  // From the environment, taken as written instead of read as HOCON (passwords).
+  bool verbatim_env = false;
+};
+
+// Every key emqxd reads (keys.cpp).
+std::span<const KeySpec> key_table();
+
+// How a key (split at its dots) stands to a path pattern.
+enum class Relation {
+  None,   // neither
+  Exact,  // the key is the pattern
+  Above,  // the key is a strict prefix of the pattern: an object that holds it
+  Below,  // the pattern is a strict prefix of the key
+};
+Relation relate(std::string_view pattern, std::span<const std::string> parts);
+
+}  // namespace emqxd::config::detail
