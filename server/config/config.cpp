@@ -1,7 +1,9 @@
 // Config loading: HOCON file -> EMQX_* environment overrides -> substitutions -> the typed
 // Config. The walk follows the key table (keys.cpp): each key it meets is applied, named
-// with FILE:LINE when its value is wrong; keys nobody knows become warnings, keys of EMQX
-// features we have not built are accepted quietly so an EMQX emqx.conf loads without noise.
+// with FILE:LINE when its value is wrong. As in EMQX, a key nobody knows stops start-up;
+// so does a key of an EMQX feature emqxd has not built ("not implemented yet by emqxd"),
+// so that an operator who migrates an EMQX config never believes something is on when it
+// is not. Only EMQX's Erlang VM tuning is warned about and ignored.
 #include "config/config.hpp"
 
 #include <algorithm>
@@ -30,56 +32,62 @@ using detail::Shape;
 using detail::shown;
 using hocon::Value;
 
-// Keys of the EMQX 5 schema that emqxd accepts without a warning: features not built yet
-// (their module will map them), and Erlang VM settings that have no meaning here. A key
-// matches an entry equal to it or below it.
-constexpr std::string_view kQuietKeys[] = {
-    // Whole roots.
-    "alarm", "api_key", "actions", "authentication", "authorization", "auto_subscribe", "banned",
-    "bridges", "broker", "conn_congestion", "connectors", "crl_cache", "delayed", "exhook",
-    "file_transfer", "flapping_detect", "force_gc", "force_shutdown", "gateway", "license",
-    "limiter", "message_transformation", "opentelemetry", "overload_protection", "plugins",
-    "prometheus", "psk_authentication", "rpc", "rule_engine", "schema_registry",
-    "schema_validation", "session_persistence", "slow_subs", "sources", "stats", "statsd", "sysmon",
-    "telemetry", "topic_metrics", "trace", "zones",
-    // Below mapped roots.
-    // dashboard.listeners.http.{bind,enable} and default_username/password are read (not
-    // through this list); EMQX's other dashboard keys (https, cors, sso, ...) are quiet.
-    "dashboard",
-    "log.file", "log.audit", "log.throttling", "log.console.time_offset", "log.console.chars_limit",
-    "log.console.max_depth", "log.console.single_line", "log.console.timestamp_format",
-    "log.console.payload_encode", "node.cookie", "node.process_limit", "node.max_ports",
-    "node.dist_buffer_size", "node.max_ets_tables", "node.global_gc_interval",
-    "node.crash_dump_file", "node.crash_dump_seconds", "node.crash_dump_bytes",
-    "node.dist_net_ticktime", "node.backtrace_depth", "node.role", "node.etc_dir",
-    "node.config_files", "node.data_dir_perms", "node.default_shutdown_timeout",
-    "node.shutdown_timeout", "node.broker_pool_size", "node.generic_pool_size",
-    "node.channel_cleanup_batch_size", "node.cluster_call",
-    // EMQX's durable session tuning and its built-in durable storage backends: emqxd keeps
-    // durable sessions its own way (durable_sessions.enable/sync, durable_storage.rocksdb).
-    "durable_sessions.batch_size", "durable_sessions.idle_poll_interval",
-    "durable_sessions.heartbeat_interval", "durable_sessions.renew_streams_interval",
-    "durable_sessions.session_gc_interval", "durable_sessions.session_gc_batch_size",
-    "durable_sessions.subscription_count_refresh_interval",
-    "durable_sessions.disconnected_session_count_refresh_interval",
-    "durable_sessions.message_retention_period", "durable_sessions.force_persistence",
-    "durable_sessions.checkpoint_interval", "durable_sessions.shared_subs",
-    "durable_storage.messages", "durable_storage.sessions", "durable_storage.timers",
-    "durable_storage.shared_subs", "durable_storage.queues",
-    // EMQX's cluster keys for what emqxd does its own way or not yet: discovery by DNS, etcd
-    // and k8s (rejected by discovery_strategy for now), Mria core nodes, Erlang
-    // distribution, cluster linking.
-    "cluster.dns", "cluster.etcd", "cluster.k8s", "cluster.mcast", "cluster.core_nodes",
-    "cluster.proto_dist", "cluster.quic_lb_mode", "cluster.prevent_overlapping_partitions",
-    "cluster.links"};
+const detail::ForeignKey* find_foreign(std::span<const detail::ForeignKey> list,
+                                       std::span<const std::string> parts) {
+  for (const auto& k : list) {
+    Relation r = relate(k.path, parts);
+    if (r == Relation::Exact || r == Relation::Below) return &k;
+  }
+  return nullptr;
+}
 
-bool is_quiet(std::string_view key) {
-  for (std::string_view q : kQuietKeys) {
-    if (key == q || (key.size() > q.size() && key.starts_with(q) && key[q.size()] == '.')) {
-      return true;
+// Edit distance, for "did you mean": small words only.
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
     }
   }
-  return false;
+  return row[b.size()];
+}
+
+// " (did you mean max_inflight?)" when the last part of `parts` is a near miss of a key the
+// table has in the same place.
+std::string suggestion(std::span<const std::string> parts) {
+  const std::string& last = parts.back();
+  auto parent = parts.first(parts.size() - 1);
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(1, last.size() / 3) + 1;  // or less
+  for (const KeySpec& k : key_table()) {
+    if (relate(k.path, parent) != Relation::Above) continue;
+    // The pattern's segment at this depth.
+    std::string_view rest = k.path;
+    for (std::size_t i = 0; i < parent.size(); ++i) {
+      rest = rest.substr(rest.find('.') + 1);
+    }
+    std::string_view segment = rest.substr(0, rest.find('.'));
+    while (!segment.empty()) {
+      auto bar = segment.find('|');
+      std::string_view word = segment.substr(0, bar);
+      if (word != "*") {
+        std::size_t d = distance(last, word);
+        if (d < best_distance) {
+          best_distance = d;
+          best = word;
+        }
+      }
+      segment = bar == std::string_view::npos ? std::string_view{} : segment.substr(bar + 1);
+    }
+  }
+  return best.empty() ? "" : " (did you mean " + best + "?)";
 }
 
 // ----------------------------------------------------------------------------- the walk
@@ -92,7 +100,16 @@ bool is_mapped_root(std::string_view root) {
   return false;
 }
 
-bool is_known_root(std::string_view root) { return is_mapped_root(root) || is_quiet(root); }
+// A root of EMQX's config that emqxd reads or knows it does not (yet).
+bool is_known_root(std::string_view root) {
+  if (is_mapped_root(root)) return true;
+  for (auto list : {detail::not_implemented_keys(), detail::inert_keys()}) {
+    for (const auto& k : list) {
+      if (k.path.substr(0, k.path.find('.')) == root) return true;
+    }
+  }
+  return false;
+}
 
 class Walker {
  public:
@@ -132,12 +149,24 @@ class Walker {
       walk(v, parts, key);
       return;
     }
-    unknown(v, key);
+    unknown(v, parts, key);
   }
 
-  void unknown(const Value& v, const std::string& key) {
-    if (is_quiet(key)) return;
-    s_.cfg.warnings.push_back(v.origin().to_string() + ": unknown key " + key + " (ignored)");
+  // EMQX refuses to start on a key it does not know, and so do we; a key of an EMQX
+  // feature we have not built must not let anyone believe the feature is on.
+  void unknown(const Value& v, std::span<const std::string> parts, const std::string& key) {
+    auto with_note = [](const std::string& what, const detail::ForeignKey& k) {
+      return k.note.empty() ? what : what + " (" + std::string(k.note) + ")";
+    };
+    if (const auto* k = find_foreign(detail::not_implemented_keys(), parts)) {
+      fail(v, key, with_note("not implemented yet by emqxd", *k));
+    }
+    if (find_foreign(detail::inert_keys(), parts) != nullptr) {
+      s_.cfg.warnings.push_back(v.origin().to_string() + ": " + key +
+                                ": an Erlang VM setting of EMQX, no meaning in emqxd: ignored");
+      return;
+    }
+    fail(v, key, "unknown key" + suggestion(parts));
   }
 };
 
@@ -226,25 +255,67 @@ bool is_verbatim(const hocon::Path& path) {
   return false;
 }
 
+// A key as the table or the list of EMQX features not built knows it.
+bool is_key(std::span<const std::string> path) {
+  for (const KeySpec& k : key_table()) {
+    if (relate(k.path, path) == Relation::Exact) return true;
+  }
+  return find_foreign(detail::not_implemented_keys(), path) != nullptr;
+}
+
+// EMQX_NODE_NAME for node.name: EMQX's start script renames a few such variables
+// (EMQX_NODE_NAME, EMQX_NODE_COOKIE) before EMQX reads them; emqxd reads only the "__"
+// form, so it refuses to start rather than run under another name. The key meant, or "".
+std::string single_underscore_key(std::string_view lowered) {
+  for (std::size_t us = lowered.find('_'); us != std::string_view::npos;
+       us = lowered.find('_', us + 1)) {
+    hocon::Path path{std::string(lowered.substr(0, us)), std::string(lowered.substr(us + 1))};
+    if (is_mapped_root(path[0]) && is_key(path)) return path[0] + "." + path[1];
+  }
+  return "";
+}
+
 // EMQX_A__B_C=value sets a.b_c: the value is HOCON if it parses as one value, else text.
-void apply_env(Value& root, const std::map<std::string, std::string>& env) {
+// A variable under a root emqxd knows must name a key (the walk checks it like a file's);
+// other EMQX_* variables (EMQX_LOG_DIR, EMQX_HOST: EMQX's scripts) are warned about and
+// ignored.
+void apply_env(Value& root, const std::map<std::string, std::string>& env,
+               std::vector<std::string>& warnings) {
   for (const auto& [name, text] : env) {
     if (!name.starts_with("EMQX_")) continue;
     hocon::Path path;
     std::string_view rest = std::string_view(name).substr(5);
-    bool ok = true;
+    bool empty_part = false;
     while (true) {
       auto sep = rest.find("__");
       std::string part(rest.substr(0, sep));
-      if (part.empty()) ok = false;
+      if (part.empty()) empty_part = true;
       for (char& c : part) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       path.push_back(std::move(part));
       if (sep == std::string_view::npos) break;
       rest = rest.substr(sep + 2);
     }
-    // EMQX_NODE_NAME, EMQX_LOG_DIR and the like are for scripts, not the config tree.
-    if (!ok || !is_known_root(path[0])) continue;
-    Value v = Value::make_string(text, hocon::Origin{name, 0});
+    const hocon::Origin origin{name, 0};
+    if (!is_known_root(path[0])) {
+      if (path.size() == 1) {
+        std::string meant = single_underscore_key(path[0]);
+        if (!meant.empty()) {
+          std::string upper = "EMQX_" + meant;
+          for (char& c : upper) {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          }
+          upper.replace(upper.find('.'), 1, "__");
+          throw ConfigError(name + ": not a config key; " + upper + " sets " + meant +
+                            " (EMQX's start script renames " + name + ", emqxd does not)");
+        }
+      }
+      warnings.push_back(name + ": not a config key (no config root " + path[0] + "): ignored");
+      continue;
+    }
+    if (empty_part) {
+      throw ConfigError(name + ": not a config key: an empty name between \"__\" separators");
+    }
+    Value v = Value::make_string(text, origin);
     const bool quoted = text.size() >= 2 && text.front() == '"' && text.back() == '"';
     if (!is_verbatim(path) || quoted) {
       try {
@@ -258,11 +329,10 @@ void apply_env(Value& root, const std::map<std::string, std::string>& env) {
   }
 }
 
-
 Config map_tree(hocon::Value root, const std::map<std::string, std::string>& env) {
-  apply_env(root, env);
-  hocon::resolve(root, env);
   Config cfg;
+  apply_env(root, env, cfg.warnings);
+  hocon::resolve(root, env);
   LoadState state(cfg);
   Walker(state).walk_root(root);
   finish(state, root);
@@ -279,6 +349,22 @@ Config load(const std::string& path, const std::map<std::string, std::string>& e
 Config load_string(std::string_view text, const std::map<std::string, std::string>& env,
                    const std::string& name) {
   return map_tree(hocon::parse_unresolved(text, name), env);
+}
+
+std::vector<std::string> known_keys() {
+  std::vector<std::string> out;
+  for (const KeySpec& k : key_table()) {
+    out.emplace_back(k.path);
+  }
+  return out;
+}
+
+std::vector<std::string> not_implemented_keys() {
+  std::vector<std::string> out;
+  for (const auto& k : detail::not_implemented_keys()) {
+    out.emplace_back(k.path);
+  }
+  return out;
 }
 
 std::map<std::string, std::string> environment() {

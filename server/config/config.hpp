@@ -88,7 +88,7 @@ struct RetainerConfig {
 
 // durable_sessions.*: sessions that outlive their connection (clean_start = false and a
 // session expiry) and retained messages, kept on disk (node.data_dir/rocksdb) so that they
-// survive a restart. EMQX's other durable_sessions keys are accepted and ignored.
+// survive a restart. EMQX's other durable_sessions keys stop start-up (not implemented).
 struct DurableSessionsConfig {
   bool enable = true;  // false: kept in memory only, nothing survives a restart
   // true: a message is on disk (WAL fsync'ed) before its PUBACK/PUBREC goes out, so it
@@ -166,11 +166,14 @@ struct Config {
   // wipes this copy before the node runs.
   std::string dashboard_default_username = "admin";   // dashboard.default_username
   std::string dashboard_default_password = "public";  // dashboard.default_password
-  std::vector<std::string> warnings;  // unknown keys and the like, logged by main
+  // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
+  // and the like, logged by main.
+  std::vector<std::string> warnings;
 };
 
 // Loads `path` (empty = embedded defaults only), then applies the EMQX_* variables from
-// `env` (name -> value). Throws ConfigError naming the file, line and key.
+// `env` (name -> value). Throws ConfigError naming the file, line and key (or the
+// variable) of a bad value, an unknown key, or a key of an EMQX feature not implemented.
 Config load(const std::string& path, const std::map<std::string, std::string>& env);
 
 // The same for HOCON text in memory (tests, fuzzing): `name` stands for the file in
@@ -184,5 +187,11 @@ std::map<std::string, std::string> environment();
 // "30s", "5m", "1h", "500ms", "2d" -> Duration; "1MB", "64KB", "1024" -> bytes.
 std::optional<Duration> parse_duration(std::string_view s);
 std::optional<std::uint64_t> parse_size(std::string_view s);
+
+// The schema, for tests and docs: the keys emqxd reads, as dotted paths where "*" stands
+// for any name and "a|b" for either word (listeners.tcp|ssl|ws|wss.*.bind); and the keys
+// of EMQX features it does not implement yet (a key equal to or below one stops start-up).
+std::vector<std::string> known_keys();
+std::vector<std::string> not_implemented_keys();
 
 }  // namespace emqxd::config

@@ -53,8 +53,8 @@ std::string duration_text(Duration d);
 // A listener as the walk finds it; it joins Config::listeners at the end if enabled.
 struct ListenerDraft {
   ListenerConfig config;
-  std::string key;                // listeners.<type>.<name>
-  const Value* where = nullptr;   // its bind value if written, else its object
+  std::string key;               // listeners.<type>.<name>
+  const Value* where = nullptr;  // its bind value if written, else its object
 };
 
 // What the walk keeps beyond Config: values that later checks point at, and settings that
@@ -78,8 +78,8 @@ struct LoadState {
 struct In {
   LoadState& load;
   const Value& v;
-  const std::string& key;               // full dotted key
-  std::span<const std::string> parts;   // the key split at its dots
+  const std::string& key;              // full dotted key
+  std::span<const std::string> parts;  // the key split at its dots
 
   Config& cfg() const { return load.cfg; }
   [[noreturn]] void fail(const std::string& what) const { detail::fail(v, key, what); }
@@ -127,6 +127,21 @@ struct KeySpec {
 
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();
+
+// A key of EMQX's schema that emqxd does not read, and why (keys.cpp). A key equal to or
+// below `path` matches.
+struct ForeignKey {
+  std::string_view path;
+  std::string_view note;  // appended to the message when not empty
+};
+
+// Features of EMQX that emqxd does not implement yet: such a key stops start-up ("not
+// implemented yet by emqxd"), so that nobody believes the feature is on. Delete an entry
+// when its feature lands (and add its keys to the table).
+std::span<const ForeignKey> not_implemented_keys();
+
+// Erlang VM tuning that has no meaning for emqxd: warned about and ignored.
+std::span<const ForeignKey> inert_keys();
 
 // How a key (split at its dots) stands to a path pattern.
 enum class Relation {
