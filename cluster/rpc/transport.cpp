@@ -598,6 +598,8 @@ void Transport::serve(const std::string& bind, Handler& handler) {
   b.SetMaxSendMessageSize(kMaxMessageBytes);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  // gRPC sets SO_REUSEPORT by default: a second node on this port would share it.
+  b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   b.RegisterService(m.membership.get());
   b.RegisterService(m.peer.get());
   b.RegisterService(m.sessions.get());

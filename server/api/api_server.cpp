@@ -299,6 +299,7 @@ struct ApiServer::Impl {
   tcp::acceptor acceptor{io};
   asio::steady_timer backoff{io};
   unsigned short port = 0;
+  std::string address;  // bound, HOST:PORT
   std::thread thread;
   std::future<void> finished;
 };
@@ -318,7 +319,9 @@ ApiServer::ApiServer(ServerOptions options, Handler handler)
   if (!ec) a.bind(*ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("cannot listen on " + o.bind + ": " + ec.message());
-  impl_->port = a.local_endpoint(ec).port();
+  auto local = a.local_endpoint(ec);
+  impl_->port = local.port();
+  impl_->address = endpoint_text(local);
 }
 
 ApiServer::~ApiServer() {
@@ -370,6 +373,10 @@ void ApiServer::stop() {
 
 unsigned short ApiServer::port() const {
   return impl_->port;
+}
+
+const std::string& ApiServer::address() const {
+  return impl_->address;
 }
 
 }  // namespace emqxd::api

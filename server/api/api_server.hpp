@@ -48,6 +48,8 @@ class ApiServer {
   void stop();
 
   unsigned short port() const;
+  // The bound address, "HOST:PORT" ("0.0.0.0:18083", "[::1]:18083").
+  const std::string& address() const;
 
  private:
   struct Impl;

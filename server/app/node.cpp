@@ -186,11 +186,11 @@ void Node::start() {
   impl_->cluster->start();  // throws naming cluster.rpc.bind
   for (auto& l : impl_->listeners) {
     l->start();
-    logger()->info("listener {} on port {}", l->name(), l->port());
+    logger()->info("listener {} on {}", l->name(), l->address());
   }
   if (impl_->api_server) {
     impl_->api_server->start();
-    logger()->info("listener http:dashboard on port {}", impl_->api_server->port());
+    logger()->info("listener http:dashboard on {}", impl_->api_server->address());
     if (impl_->default_api_password) {
       logger()->warn(
           "dashboard.default_password is still the default \"public\": anyone who reaches port "

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -151,24 +152,41 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
   } catch (const std::exception& e) {
     throw std::runtime_error("listener " + name_ + ": " + e.what());
   }
+  // The first acceptor binds without SO_REUSEPORT, so the bind fails (EADDRINUSE) when
+  // any other socket listens on the address, SO_REUSEPORT or not: a second emqxd on the
+  // port must not quietly take a share of the clients. Only once it listens does it allow
+  // SO_REUSEPORT, for the other workers' acceptors to join its group (Linux forms the
+  // group when they listen, whatever the first one's flag was at its bind).
   for (auto* w : workers) {
     auto a = std::make_shared<Acceptor>(*w, name_, cfg.max_connections, count_, stream);
+    const bool first = acceptors_.empty();
+    const int one = 1;
+    auto reuse_port = [&] {
+      if (::setsockopt(a->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
+          0) {
+        return error_code(errno, boost::system::system_category());
+      }
+      return error_code{};
+    };
     error_code ec;
     a->acceptor.open(ep.protocol(), ec);
     if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      ::setsockopt(a->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    }
+    if (!ec && !first) ec = reuse_port();
     if (port_ != 0) ep.port(port_);  // bind every acceptor to the port the first got
     if (!ec) a->acceptor.bind(ep, ec);
     if (!ec) a->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec && first) ec = reuse_port();
     if (ec) {
       throw std::runtime_error("listener " + name_ + ": cannot listen on " + cfg.bind + ": " +
                                ec.message());
     }
     port_ = a->acceptor.local_endpoint().port();
     acceptors_.push_back(std::move(a));
+  }
+  if (!acceptors_.empty()) {
+    auto local = acceptors_.front()->acceptor.local_endpoint();
+    std::string host = local.address().to_string();
+    address_ = (local.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port_);
   }
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Listener: one MQTT/TCP listener (listeners.tcp.<name>). An acceptor per worker on the
 // same port with SO_REUSEPORT, so the kernel spreads connections over the workers and a
-// connection lives on the worker that accepted it. Refuses cleanly past max_connections
+// connection lives on the worker that accepted it; an address another process listens on
+// is refused ("Address already in use"), never shared. Refuses cleanly past max_connections
 // or when the process is out of file descriptors, and keeps serving everyone else.
 #include <atomic>
 #include <memory>
@@ -25,6 +26,8 @@ class Listener {
   void start();  // begins accepting on every worker
   void stop();   // any thread: closes the acceptors
   unsigned short port() const { return port_; }
+  // The bound address, "HOST:PORT" ("0.0.0.0:1883", "[::]:1883").
+  const std::string& address() const { return address_; }
   const std::string& name() const { return name_; }
   std::uint32_t connections() const { return count_->load(std::memory_order_relaxed); }
 
@@ -32,6 +35,7 @@ class Listener {
   struct Acceptor;
   std::string name_;
   unsigned short port_ = 0;
+  std::string address_;
   std::shared_ptr<std::atomic<std::uint32_t>> count_;
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
 };
