@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include "app/cluster_cli.hpp"
 #include "app/node.hpp"
@@ -31,6 +32,22 @@ void setup_logging(const emqxd::config::LogConfig& cfg) {
 // limit to the hard one and say what we got.
 void log_fd_limit() {
   emqxd::log::get("node")->info("open file limit {}", emqxd::raise_fd_limit());
+}
+
+// "start, cluster": the commands `app` has, in the order they were added.
+std::string subcommand_list(const CLI::App& app) {
+  std::string out;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    out += (out.empty() ? "" : ", ") + sub->get_name();
+  }
+  return out;
+}
+
+bool has_subcommand(const CLI::App& app, std::string_view name) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == name) return true;
+  }
+  return false;
 }
 
 int start(const std::string& config_path) {
@@ -125,6 +142,16 @@ int main(int argc, char** argv) {
                          ->fallthrough();
   status_cmd->add_flag("--json", cluster.json, "print the node's JSON answer as received");
 
+  // `emqxd` alone or `emqxd bogus`: name the commands there are (CLI11 would only say that
+  // one is required).
+  if (argc < 2 || (argv[1][0] != '-' && !has_subcommand(app, argv[1]))) {
+    std::string what =
+        argc < 2 ? "a command is required" : "unknown command \"" + std::string(argv[1]) + "\"";
+    std::fprintf(stderr,
+                 "emqxd: %s: use one of %s, --help, --version (emqxd --help describes them)\n",
+                 what.c_str(), subcommand_list(app).c_str());
+    return emqxd::app::kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

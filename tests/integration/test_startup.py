@@ -104,6 +104,20 @@ def test_deploy_emqx_conf_starts_with_no_config_warning(make_broker):
     roundtrip(b, "startup/deploy")
 
 
+# ----------------------------------------------------------------------------- command line
+
+def test_an_unknown_command_names_the_commands_there_are():
+    r = run(["bogus"], dict(os.environ))
+    assert r.returncode == 2
+    assert r.stderr == ('emqxd: unknown command "bogus": use one of start, cluster, --help, '
+                        "--version (emqxd --help describes them)\n")
+    r = run([], dict(os.environ))
+    assert r.returncode == 2
+    assert r.stderr.startswith("emqxd: a command is required: use one of start, cluster, "
+                               "--help, --version")
+    assert run(["--version"], dict(os.environ)).returncode == 0
+
+
 # ----------------------------------------------------------------------------- listeners
 
 def test_listener_lines_name_the_bound_address(make_broker):
