@@ -231,7 +231,7 @@ TEST_CASE("the cluster RPC port clashes with listeners like any other",
   CHECK(from("cluster.rpc.bind = \"127.0.0.1:0\"").cluster.rpc_bind == "127.0.0.1:0");
 }
 
-TEST_CASE("EMQX's other cluster keys stop start-up, typos too; static with no seeds warns",
+TEST_CASE("EMQX's other cluster keys stop start-up, typos too, static with no seeds warns",
           "[config][cluster][strict]") {
   CHECK(error_of("cluster {\n  name = emqxcl\n  core_nodes = []\n}") ==
         "emqx.conf:3: cluster.core_nodes: not implemented yet by emqxd (every emqxd node is a "
