@@ -262,6 +262,30 @@ SessionState from_pb(const pb::SessionState& in) {
   return s;
 }
 
+RegisterRequest from_pb(const pb::RegisterRequest& req) {
+  RegisterRequest r;
+  r.cluster = req.cluster();
+  r.from = from_pb(req.from());
+  r.client_ids.assign(req.client_ids().begin(), req.client_ids().end());
+  r.held = req.held();
+  return r;
+}
+
+// `asked`: how many client ids the request named; the answer has one entry for each.
+RegisterReply from_pb(const pb::RegisterReply& reply, std::size_t asked) {
+  RegisterReply out;
+  out.not_registry = reply.not_registry();
+  for (const auto& p : reply.previous()) {
+    if (p.name().empty()) {
+      out.previous.emplace_back();
+    } else {
+      out.previous.emplace_back(from_pb(p));
+    }
+  }
+  out.previous.resize(asked);
+  return out;
+}
+
 // ------------------------------------------------------------ server
 
 std::string read_file(const std::string& path, const char* what) {
@@ -272,6 +296,59 @@ std::string read_file(const std::string& path, const char* what) {
   return ss.str();
 }
 
+// A Link stream's message as the reader hands it up; false for a heartbeat or a message
+// this version does not know (skipped).
+bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
+  switch (msg.msg_case()) {
+    case pb::LinkMessage::kHello: {
+      const auto& h = msg.hello();
+      out = LinkHello{h.cluster(), from_pb(h.from()), h.incarnation(), h.stream()};
+      return true;
+    }
+    case pb::LinkMessage::kSnapshot: {
+      LinkSnapshot s;
+      s.routes.reserve(static_cast<std::size_t>(msg.snapshot().routes_size()));
+      for (const auto& r : msg.snapshot().routes()) s.routes.push_back(from_pb(r));
+      s.last = msg.snapshot().last();
+      out = std::move(s);
+      return true;
+    }
+    case pb::LinkMessage::kDeltas: {
+      LinkDeltas d;
+      d.reserve(static_cast<std::size_t>(msg.deltas().deltas_size()));
+      for (const auto& x : msg.deltas().deltas()) d.push_back({x.add(), from_pb(x.route())});
+      out = std::move(d);
+      return true;
+    }
+    case pb::LinkMessage::kForward: {
+      Clocks c;
+      LinkForward f;
+      f.items.reserve(static_cast<std::size_t>(msg.forward().messages_size()));
+      for (const auto& m : msg.forward().messages()) {
+        broker::ForwardItem item;
+        item.msg = from_pb(m, c);
+        item.direct = m.direct();
+        item.store_retained = m.store_retained();
+        if (m.has_to_session()) {
+          auto t = std::make_shared<broker::SessionTarget>();
+          t->client_id = m.to_session().client_id();
+          t->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.to_session().qos(), 2));
+          t->retain = m.to_session().retain();
+          t->subscription_ids.assign(m.to_session().subscription_identifiers().begin(),
+                                     m.to_session().subscription_identifiers().end());
+          item.to_session = std::move(t);
+        }
+        for (const auto& s : m.shares()) item.shares.push_back(std::make_shared<const std::string>(s));
+        f.items.push_back(std::move(item));
+      }
+      out = std::move(f);
+      return true;
+    }
+    default:
+      return false;  // a heartbeat, or a message this version does not know
+  }
+}
+
 class Reader final : public LinkReader {
  public:
   Reader(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream)
@@ -280,54 +357,7 @@ class Reader final : public LinkReader {
   bool read(LinkEvent& out) override {
     for (;;) {
       if (!stream_->Read(&msg_)) return false;
-      switch (msg_.msg_case()) {
-        case pb::LinkMessage::kHello: {
-          const auto& h = msg_.hello();
-          out = LinkHello{h.cluster(), from_pb(h.from()), h.incarnation(), h.stream()};
-          return true;
-        }
-        case pb::LinkMessage::kSnapshot: {
-          LinkSnapshot s;
-          s.routes.reserve(static_cast<std::size_t>(msg_.snapshot().routes_size()));
-          for (const auto& r : msg_.snapshot().routes()) s.routes.push_back(from_pb(r));
-          s.last = msg_.snapshot().last();
-          out = std::move(s);
-          return true;
-        }
-        case pb::LinkMessage::kDeltas: {
-          LinkDeltas d;
-          d.reserve(static_cast<std::size_t>(msg_.deltas().deltas_size()));
-          for (const auto& x : msg_.deltas().deltas()) d.push_back({x.add(), from_pb(x.route())});
-          out = std::move(d);
-          return true;
-        }
-        case pb::LinkMessage::kForward: {
-          Clocks c;
-          LinkForward f;
-          f.items.reserve(static_cast<std::size_t>(msg_.forward().messages_size()));
-          for (const auto& m : msg_.forward().messages()) {
-            broker::ForwardItem item;
-            item.msg = from_pb(m, c);
-            item.direct = m.direct();
-            item.store_retained = m.store_retained();
-            if (m.has_to_session()) {
-              auto t = std::make_shared<broker::SessionTarget>();
-              t->client_id = m.to_session().client_id();
-              t->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.to_session().qos(), 2));
-              t->retain = m.to_session().retain();
-              t->subscription_ids.assign(m.to_session().subscription_identifiers().begin(),
-                                         m.to_session().subscription_identifiers().end());
-              item.to_session = std::move(t);
-            }
-            for (const auto& s : m.shares()) item.shares.push_back(std::make_shared<const std::string>(s));
-            f.items.push_back(std::move(item));
-          }
-          out = std::move(f);
-          return true;
-        }
-        default:
-          continue;  // a heartbeat, or a message this version does not know
-      }
+      if (from_pb(msg_, out)) return true;
     }
   }
   void cancel() override { ctx_->TryCancel(); }
@@ -374,12 +404,7 @@ class SessionsService final : public pb::Sessions::Service {
   explicit SessionsService(Handler& h) : h_(h) {}
   grpc::Status Register(grpc::ServerContext*, const pb::RegisterRequest* req,
                         pb::RegisterReply* reply) override {
-    RegisterRequest r;
-    r.cluster = req->cluster();
-    r.from = from_pb(req->from());
-    r.client_ids.assign(req->client_ids().begin(), req->client_ids().end());
-    r.held = req->held();
-    RegisterReply out = h_.on_register(r);
+    RegisterReply out = h_.on_register(from_pb(*req));
     reply->set_not_registry(out.not_registry);
     for (const auto& p : out.previous) {
       auto* a = reply->add_previous();
@@ -659,17 +684,7 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
   req.set_held(r.held);
   pb::RegisterReply reply;
   if (!stubs->sessions->Register(&ctx, req, &reply).ok()) return std::nullopt;
-  RegisterReply out;
-  out.not_registry = reply.not_registry();
-  for (const auto& p : reply.previous()) {
-    if (p.name().empty()) {
-      out.previous.emplace_back();
-    } else {
-      out.previous.emplace_back(from_pb(p));
-    }
-  }
-  out.previous.resize(r.client_ids.size());
-  return out;
+  return from_pb(reply, r.client_ids.size());
 }
 
 bool Transport::call_unregister(const NodeAddress& to, const std::string& cluster,
@@ -705,6 +720,53 @@ std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
   out.found = reply.found();
   if (reply.has_session()) out.session = from_pb(reply.session());
   return out;
+}
+
+bool decode_from_peer_for_test(PeerMessage kind, std::string_view bytes) {
+  const auto size = static_cast<int>(std::min<std::size_t>(bytes.size(), INT32_MAX));
+  switch (kind) {
+    case PeerMessage::Link: {
+      pb::LinkMessage msg;
+      if (!msg.ParseFromArray(bytes.data(), size)) return false;
+      LinkEvent event;
+      (void)from_pb(msg, event);
+      return true;
+    }
+    case PeerMessage::Membership: {
+      pb::MembershipMessage msg;
+      if (!msg.ParseFromArray(bytes.data(), size)) return false;
+      if (auto m = from_pb(msg)) {
+        pb::MembershipMessage again;
+        to_pb(*m, again);
+        (void)again.SerializeAsString();
+      }
+      return true;
+    }
+    case PeerMessage::Register: {
+      pb::RegisterRequest msg;
+      if (!msg.ParseFromArray(bytes.data(), size)) return false;
+      (void)from_pb(msg);
+      return true;
+    }
+    case PeerMessage::RegisterReply: {
+      pb::RegisterReply msg;
+      if (!msg.ParseFromArray(bytes.data(), size)) return false;
+      (void)from_pb(msg, 3);  // as if three client ids were asked about
+      return true;
+    }
+    case PeerMessage::TakeoverReply: {
+      pb::TakeoverReply msg;
+      if (!msg.ParseFromArray(bytes.data(), size)) return false;
+      if (msg.has_session()) {
+        SessionState s = from_pb(msg.session());
+        pb::SessionState again;
+        to_pb(s, again);
+        (void)again.SerializeAsString();
+      }
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace emqxd::cluster::rpc

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -148,5 +149,12 @@ class Transport {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// For the fuzz harness (tests/fuzz/cluster_fuzz.cpp): parses `bytes` as the protobuf
+// message a peer sends for `kind` and converts it as the server or client does, without
+// gRPC (and a membership message or a session back again). False when the bytes are not
+// that message. Any thread.
+enum class PeerMessage : std::uint8_t { Link, Membership, Register, RegisterReply, TakeoverReply };
+bool decode_from_peer_for_test(PeerMessage kind, std::string_view bytes);
 
 }  // namespace emqxd::cluster::rpc
