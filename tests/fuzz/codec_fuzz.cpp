@@ -1,12 +1,8 @@
 // libFuzzer entry point for the MQTT codec: the decode path a connection runs (peek_frame,
 // then decode, packet after packet), plus the round trip the unit fuzz smoke test checks
 // (tests/unit/mqtt/codec_fuzz_test.cpp): whatever decodes must re-encode and decode to an
-// equal value. Not part of the default build. To build and run it with clang:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I server \
-//     tests/fuzz/codec_fuzz.cpp server/mqtt/codec*.cpp server/common/errc.cpp \
-//     -o /tmp/codec_fuzz
-//   mkdir -p /tmp/codec_corpus && /tmp/codec_fuzz -max_total_time=600 /tmp/codec_corpus
+// equal value. scripts/fuzz.sh builds and runs it (tests/fuzz/README.md); every build
+// replays its seeds and regressions as the unit test fuzz:codec.
 //
 // The first input byte picks the connection's protocol version; the rest is the byte stream.
 #include <cstddef>
