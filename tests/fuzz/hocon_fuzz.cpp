@@ -28,7 +28,8 @@ void walk(const hocon::Value& v) {
   (void)v.to_bool();
   (void)v.to_int();
   (void)v.to_double();
-  for (const auto& e : v.elements()) walk(e);
+  for (const auto& e : v.elements())
+    walk(e);
   for (const auto& f : v.fields()) {
     (void)v.find(f.key);
     walk(f.value);

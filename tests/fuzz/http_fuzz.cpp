@@ -8,7 +8,6 @@
 // ("Authorization: Basic YWRtaW46cHVibGlj"), hashed with one PBKDF2 iteration for speed.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
