@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything emqxd needs to build and test on Debian 12, from Debian's packages
 # (and MQTT.js from the npm registry for the integration tests). Idempotent; run as root
-# or with sudo available. Usage: scripts/install-deps.sh [--test]
+# or with sudo available. Usage: scripts/install-deps.sh [--test | --ci]
+# --test: also what the test suite needs; --ci: also CI's extra legs (.ci/run): clang 14
+# with libFuzzer (libclang-rt-14-dev) and llvm-symbolizer (llvm-14) for scripts/fuzz.sh,
+# clang-format 14 for scripts/check-format.sh.
 set -euo pipefail
 
 want_tests=0
+want_ci=0
 [[ "${1:-}" == "--test" ]] && want_tests=1
+[[ "${1:-}" == "--ci" ]] && want_tests=1 && want_ci=1
 
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
@@ -17,9 +22,11 @@ test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
   iproute2 util-linux
 )
+ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 
 pkgs=("${build_pkgs[@]}")
 ((want_tests)) && pkgs+=("${test_pkgs[@]}")
+((want_ci)) && pkgs+=("${ci_pkgs[@]}")
 # Node.js may come from elsewhere (with its own npm); take Debian's only if there is none.
 ((want_tests)) && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
 

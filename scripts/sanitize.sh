@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The test suite under sanitizers, each in a build directory of its own (GCC, -O1 with line
+# tables, no benchmarks). Any sanitizer report stops the process it is in and fails its test.
+#
+#   scripts/sanitize.sh asan   ASan+UBSan into build-asan/: every unit test (fuzz replays
+#                              included) and the integration tests that drive the codec, the
+#                              channel, durable storage and the HTTP API through real
+#                              sockets, against the ASan emqxd.
+#   scripts/sanitize.sh tsan   TSan into build-tsan/: the unit tests that run threads (the
+#                              cluster's membership, the API server, the retainer, storage).
+#
+# Extra arguments go to ctest. Expects the test dependencies (scripts/install-deps.sh --test).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+mode="${1:?usage: scripts/sanitize.sh asan|tsan [ctest args]}"
+shift
+
+# The integration tests of the ASan leg: malformed and byte-exact input (codec), publish,
+# subscribe and session rules (channel), durable sessions and QoS 2 across restarts
+# (storage), the HTTP API and `emqxd cluster`, and takeovers across workers.
+asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
+asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain"
+
+case "$mode" in
+  asan)
+    dir=build-asan
+    sanitize=address,undefined
+    targets=()  # everything but the benchmarks: ctest needs every unit test binary
+    tests="^([a-z]+_test|fuzz):|^integration:($asan_integration)\$"
+    ;;
+  tsan)
+    dir=build-tsan
+    sanitize=thread
+    targets=(cluster_test api_test broker_test storage_test)
+    tests="^(cluster_test|api_test|broker_test|storage_test):"
+    ;;
+  *)
+    echo "usage: scripts/sanitize.sh asan|tsan [ctest args]" >&2
+    exit 2
+    ;;
+esac
+
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DEMQXD_SANITIZE="$sanitize" \
+  -DEMQXD_BUILD_TESTS=ON -DEMQXD_BUILD_BENCH=OFF >/dev/null
+ninja -C "$dir" -j"$(nproc)" "${targets[@]}"
+
+# halt_on_error: the first report ends the process with a non-zero status (emqxd's
+# integration fixtures then fail on its exit code and show its log, report included).
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+cd "$dir"
+ctest --output-on-failure --timeout 600 -j"$(nproc)" -R "$tests" "$@"
