@@ -51,5 +51,10 @@ ninja -C "$dir" -j"$(nproc)" "${targets[@]}"
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+# ASan keeps freed memory in quarantine and adds red zones, so the two tests that bound
+# emqxd's RSS measure ASan, not emqxd: they run in the plain build only.
+if [[ "$mode" == asan ]]; then
+  export PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-} --deselect test_conformance_review.py::test_one_topic_alias_does_not_cost_megabytes --deselect test_conformance_review.py::test_unread_responses_do_not_grow_without_bound"
+fi
 cd "$dir"
 ctest --output-on-failure --timeout 600 -j"$(nproc)" -R "$tests" "$@"
