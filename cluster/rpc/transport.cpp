@@ -175,9 +175,10 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
   m->qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(in.qos(), 2));
   m->retain = in.retain();
   m->received_at_ms = in.received_at_ms();
-  // Clamped first: a peer's garbage must not overflow the subtraction.
-  auto age = c.wall_ms - std::clamp<std::int64_t>(in.received_at_ms(), 0, c.wall_ms);
-  m->received_at = c.steady - std::chrono::milliseconds(age);
+  // A peer's clock (or a broken peer) may say anything: saturate, never overflow; a time in
+  // the future is now.
+  m->received_at = storage::to_steady(std::min(in.received_at_ms(), c.wall_ms),
+                                      storage::ClockPair{c.steady, c.wall_ms});
   if (in.has_message_expiry_interval()) m->message_expiry_interval = in.message_expiry_interval();
   if (in.has_payload_format_indicator() || in.has_content_type() || in.has_response_topic() ||
       in.has_correlation_data() || in.user_properties_size() > 0) {
