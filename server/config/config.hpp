@@ -62,6 +62,7 @@ struct MqttConfig {
   Duration retry_interval = std::chrono::seconds(30);
   double keepalive_multiplier = 1.5;
   std::optional<std::uint16_t> server_keepalive;  // "disabled" = nullopt
+  std::uint16_t max_keepalive = 0;  // seconds; 0 = no limit (mosquitto's max_keepalive)
   Duration session_expiry_interval = std::chrono::hours(2);
   std::string shared_subscription_strategy = "round_robin";
   Duration idle_timeout = std::chrono::seconds(15);  // "infinity" = 0: no idle limit

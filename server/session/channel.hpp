@@ -170,6 +170,7 @@ class Channel {
   bool clean_start_ = true;
   bool graceful_disconnect_ = false;  // DISCONNECT 0x00 received: the will is discarded
   std::uint16_t keep_alive_ = 0;
+  bool server_keep_alive_ = false;  // keep_alive_ is the server's: sent in CONNACK
   std::uint32_t session_expiry_ = 0;
   std::int64_t connected_at_ms_ = 0;
   Session* session_ = nullptr;

@@ -267,7 +267,22 @@ void Channel::handle_connect(mqtt::Connect& c) {
                                           .count());
   }
   keep_alive_ = c.keep_alive;
-  if (cfg.server_keepalive && is_v5()) keep_alive_ = *cfg.server_keepalive;  // [MQTT-3.2.2-21]
+  if (cfg.server_keepalive && is_v5()) {
+    keep_alive_ = *cfg.server_keepalive;  // [MQTT-3.2.2-21]
+    server_keep_alive_ = true;
+  } else if (cfg.max_keepalive != 0 && (keep_alive_ == 0 || keep_alive_ > cfg.max_keepalive)) {
+    // mqtt.max_keepalive, as mosquitto's: MQTT 5 clients are told the maximum in CONNACK
+    // (Server Keep Alive); MQTT 3.1.1 has no way to say it, so the client is refused.
+    if (!is_v5()) {
+      logger()->info("client_id={} peer={} refused: keep alive {} s is not within "
+                     "mqtt.max_keepalive ({} s)",
+                     client_id_, host_.peer(), keep_alive_, cfg.max_keepalive);
+      send_connack_error(ReasonCode::ClientIdentifierNotValid);
+      return;
+    }
+    keep_alive_ = cfg.max_keepalive;
+    server_keep_alive_ = true;
+  }
   if (keep_alive_ > 0) {
     host_.set_keepalive(std::chrono::milliseconds(
         static_cast<std::int64_t>(keep_alive_ * 1000.0 * cfg.keepalive_multiplier)));
@@ -305,7 +320,7 @@ void Channel::on_session_ready(Session* session, bool session_present) {
     if (cfg.max_topic_alias > 0) p.topic_alias_maximum = cfg.max_topic_alias;
     if (!cfg.wildcard_subscription) p.wildcard_subscription_available = 0;
     if (!cfg.shared_subscription) p.shared_subscription_available = 0;
-    if (cfg.server_keepalive) p.server_keep_alive = keep_alive_;
+    if (server_keep_alive_) p.server_keep_alive = keep_alive_;
     if (request_response_information_ && !cfg.response_information.empty()) {
       p.response_information = cfg.response_information;  // only when asked [MQTT-3.1.2-28]
     }

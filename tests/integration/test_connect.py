@@ -371,6 +371,35 @@ def test_v5_server_keepalive_overrides_MQTT_3_2_2_21(make_broker):
     assert [(p.type, p.code) for p in pkts] == [(R.DISCONNECT, 0x8D)]
 
 
+def test_max_keepalive_caps_what_clients_ask(make_broker):
+    """mqtt.max_keepalive (mosquitto's max_keepalive): an MQTT 5 client asking for more,
+    or for 0 (none), is told the maximum in CONNACK (Server Keep Alive, which it must use
+    [MQTT-3.2.2-21]) and the server holds it to that; one asking for less keeps its own
+    and gets no Server Keep Alive. MQTT 3.1.1 cannot be told, so such a client is refused
+    (return code 2, identifier rejected), as mosquitto does."""
+    b = make_broker(env={"EMQX_MQTT__MAX_KEEPALIVE": "60"})
+    for asked in (120, 0):
+        c = RawClient(b, V5)
+        assert c.connect("mka-%d" % asked, keepalive=asked).props.get("server_keep_alive") == 60
+        c.close()
+    for asked in (2, 5, 60):
+        c = RawClient(b, V5)
+        assert "server_keep_alive" not in c.connect("mka-%d" % asked, keepalive=asked).props
+        c.close()
+    # Held to the cap: a v5 client that asked for 2 s and goes silent is closed after 3 s.
+    c = RawClient(b, V5)
+    c.connect("mka-short", keepalive=2)
+    t0 = time.monotonic()
+    assert [(p.type, p.code) for p in c.expect_closed(6)] == [(R.DISCONNECT, 0x8D)]
+    assert 2.5 <= time.monotonic() - t0 <= 5.0
+    c = RawClient(b, V311)
+    assert c.connect("mka-v3", keepalive=120, expect_code=None).code == 2
+    c.expect_closed(3)
+    c = RawClient(b, V311)
+    c.connect("mka-v3-ok", keepalive=30)
+    assert c.is_open(0.2)
+
+
 def test_keepalive_zero_never_times_out(make_broker):
     """Keep Alive 0 turns the mechanism off (3.1.2.10): a silent client stays."""
     b = make_broker(env={"EMQX_MQTT__IDLE_TIMEOUT": "1s"})
