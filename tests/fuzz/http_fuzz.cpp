@@ -18,8 +18,7 @@
 #include "api/credentials.hpp"
 #include "api/router.hpp"
 #include "config/config.hpp"
-#include "net/node_state.hpp"
-#include "net/worker.hpp"  // NodeState owns its workers
+#include "session/node_state.hpp"
 
 namespace http = boost::beast::http;
 using emqxd::api::ClusterControl;
@@ -31,9 +30,18 @@ class FakeControl final : public ClusterControl {
   Outcome join(const std::string& node) override { return {node.size() % 2 ? 200 : 503, node}; }
   Outcome leave() override { return {200, "left the cluster"}; }
   Outcome force_leave(const std::string& node) override { return {404, "unknown node " + node}; }
-  std::string status_json() override { return R"({"name":"c","self":"n1@h","members":[]})"; }
-  std::string routes_json(const std::string&, std::size_t) override {
-    return R"({"data":[],"meta":{"count":0}})";
+  emqxd::api::ClusterStatus status() override {
+    emqxd::api::ClusterStatus st;
+    st.name = "c";
+    st.self = "n1@h";
+    st.members.push_back({.node = "n1@h", .address = "n1@h:4370", .state = "alive", .self = true});
+    return st;
+  }
+  emqxd::api::RouteList routes(const std::string& topic, std::size_t limit) override {
+    emqxd::api::RouteList r;
+    if (limit > 0) r.data.push_back({topic.empty() ? "t/#" : topic, "n1@h"});
+    r.count = 1;
+    return r;
   }
 };
 
@@ -50,7 +58,7 @@ struct Api {
     spdlog::set_level(spdlog::level::off);  // failed logins are logged
   }
   FakeControl control;
-  emqxd::net::NodeState state;
+  emqxd::session::NodeState state;
   emqxd::api::Credentials credentials;
   emqxd::api::Router router;
 };
