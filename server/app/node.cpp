@@ -157,6 +157,27 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
 
 Node::~Node() { shutdown(); }
 
+void Node::start_serving() {
+  impl_->cluster->start();  // throws naming cluster.rpc.bind
+  for (auto& l : impl_->listeners) {
+    l->start();
+    logger()->info("listener {} on {}", l->name(), l->address());
+  }
+  if (impl_->api_server) {
+    impl_->api_server->start();
+    logger()->info("listener http:dashboard on {}", impl_->api_server->address());
+    if (impl_->default_api_password) {
+      logger()->warn(
+          "dashboard.default_password is still the default \"public\": anyone who reaches port "
+          "{} can use the HTTP API as {}; set dashboard.default_password or "
+          "EMQX_DASHBOARD__DEFAULT_PASSWORD",
+          impl_->api_server->port(), impl_->api_credentials->username());
+    }
+  } else {
+    logger()->info("HTTP API disabled (dashboard.listeners.http)");
+  }
+}
+
 void Node::start() {
   auto& s = impl_->state;
   if (s.durable) {
@@ -183,23 +204,17 @@ void Node::start() {
         o, [router = impl_->api_router.get()](const api::Request& r) { return router->handle(r); });
   }
   for (auto& w : impl_->workers) w->start();
-  impl_->cluster->start();  // throws naming cluster.rpc.bind
-  for (auto& l : impl_->listeners) {
-    l->start();
-    logger()->info("listener {} on {}", l->name(), l->address());
-  }
-  if (impl_->api_server) {
-    impl_->api_server->start();
-    logger()->info("listener http:dashboard on {}", impl_->api_server->address());
-    if (impl_->default_api_password) {
-      logger()->warn(
-          "dashboard.default_password is still the default \"public\": anyone who reaches port "
-          "{} can use the HTTP API as {}; set dashboard.default_password or "
-          "EMQX_DASHBOARD__DEFAULT_PASSWORD",
-          impl_->api_server->port(), impl_->api_credentials->username());
-    }
-  } else {
-    logger()->info("HTTP API disabled (dashboard.listeners.http)");
+  try {
+    start_serving();
+  } catch (...) {
+    // A port taken (cluster.rpc.bind, the API's bind) ends start-up: nothing may be left
+    // running, or ~Node would wait on worker threads nobody stopped.
+    if (impl_->api_server) impl_->api_server->stop();
+    for (auto& l : impl_->listeners) l->stop();
+    impl_->cluster->stop();
+    for (auto& w : impl_->workers) w->stop();
+    for (auto& w : impl_->workers) w->join();
+    throw;
   }
   logger()->warn(
       "no authentication configured: anonymous clients are allowed (as EMQX's default)");

@@ -29,6 +29,8 @@ class Node {
   void shutdown();
 
  private:
+  // The cluster RPC, the listeners' accept loops and the API, once the workers run.
+  void start_serving();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
