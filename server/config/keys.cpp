@@ -58,6 +58,18 @@ void server_keepalive(const In& in) {
   }
 }
 
+// Seconds (1 to 65535), or infinity (0 in the Config: no limit).
+void max_keepalive(const In& in) {
+  auto& k = in.cfg().mqtt.max_keepalive;
+  if (in.v.is_string() && in.v.text() == "infinity") {
+    k = 0;
+  } else if (!in.v.to_int()) {
+    in.fail("expected seconds (1 to 65535) or infinity, got " + shown(in.v));
+  } else {
+    k = in.u16(1, kU16Max);
+  }
+}
+
 // listeners.<type>.<name>: a listener, or EMQX's way to drop one an earlier file defined.
 void listener_section(const In& in) {
   in.load.listeners_named = true;
@@ -159,11 +171,14 @@ const KeySpec kKeys[] = {
     {"mqtt.max_mqueue_len", EMQXD_SET(mqtt.max_mqueue_len, in.limit())},
     {"mqtt.mqueue_store_qos0", EMQXD_SET(mqtt.mqueue_store_qos0, in.boolean())},
     {"mqtt.backpressure", EMQXD_SET(mqtt.backpressure, in.boolean())},
+    {"mqtt.backpressure_stall_timeout",
+     EMQXD_SET(mqtt.backpressure_stall_timeout, in.duration_in(100ms, std::chrono::minutes(10)))},
     {"mqtt.max_awaiting_rel", EMQXD_SET(mqtt.max_awaiting_rel, in.limit())},
     {"mqtt.await_rel_timeout", EMQXD_SET(mqtt.await_rel_timeout, in.duration())},
     {"mqtt.retry_interval", EMQXD_SET(mqtt.retry_interval, in.duration())},
     {"mqtt.keepalive_multiplier", keepalive_multiplier},
     {"mqtt.server_keepalive", server_keepalive},
+    {"mqtt.max_keepalive", max_keepalive},
     {"mqtt.session_expiry_interval", EMQXD_SET(mqtt.session_expiry_interval, in.duration())},
     {"mqtt.shared_subscription_strategy",
      EMQXD_SET(mqtt.shared_subscription_strategy,
