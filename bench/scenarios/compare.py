@@ -9,10 +9,12 @@ A B A B ... so that drift hits both, and prints a markdown table of medians and 
 Both brokers get a fair configuration: no persistence, queues and inflight windows large
 enough that they measure forwarding rather than queue overflow (mosquitto:
 max_queued_messages 1000000, max_inflight_messages 1000; emqxd: the same through
-EMQX_MQTT__* variables), raised descriptor limits. emqxd runs with mqtt.backpressure =
-true (EMQXD_BACKPRESSURE=false to measure without it): a QoS 1/2 publisher waits while
-its live subscriber catches up, instead of the subscriber's queue dropping. Every run
-stops by itself."""
+EMQX_MQTT__* variables), raised descriptor limits. With --defaults, neither gets any of
+that: each runs as installed, only its port set (mosquitto: a listener, anonymous
+clients, no persistence). emqxd runs with its default mqtt.backpressure = true
+(EMQXD_BACKPRESSURE=false to measure without it): a QoS 1/2 publisher waits while its
+live subscriber catches up, instead of the subscriber's queue dropping. Every run stops
+by itself."""
 import argparse
 import json
 import os
@@ -49,6 +51,15 @@ SCENARIOS = {
     "p2p-q1": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
                 "--sub-topic", "p2p/%i", "-q", "1", "-s", "64", "-i", "0.2"], "recv_rate",
                "point-to-point, QoS 1"),
+    "p2p-q2": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
+                "--sub-topic", "p2p/%i", "-q", "2", "-s", "64", "-i", "0.2"], "recv_rate",
+               "point-to-point, QoS 2"),
+    "fanout-q1": (["pubsub", "-c", "1", "-I", "0", "-t", "out/x", "--sub-count", "100",
+                   "-q", "1", "-s", "64", "-i", "0.2"], "recv_rate",
+                  "fan-out: 1 publisher, unlimited rate -> 100 subscribers, QoS 1"),
+    "fanout-q2": (["pubsub", "-c", "1", "-I", "0", "-t", "out/x", "--sub-count", "100",
+                   "-q", "2", "-s", "64", "-i", "0.2"], "recv_rate",
+                  "fan-out: 1 publisher, unlimited rate -> 100 subscribers, QoS 2"),
     "fanout-q0": (["pubsub", "-c", "1", "-I", "10", "-t", "out/x", "--sub-count", "1000",
                    "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
                   "fan-out: 1 publisher at 100 msg/s -> 1000 subscribers, QoS 0"),
@@ -57,7 +68,9 @@ SCENARIOS = {
                    "latency: 100 publishers x 10 msg/s -> 1 subscriber, QoS 1 (p99, lower is better)"),
 }
 
-
+# Run with --defaults: each broker as installed, only its port (and emqxd's data directory)
+# set. Otherwise both get the large queues and windows below.
+DEFAULTS = False
 
 
 def wait_port(port, proc, timeout=10):
@@ -80,19 +93,22 @@ def start_broker(kind, port, tmp):
                    EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
                    EMQX_NODE__DATA_DIR=os.path.join(tmp, "data"),
-                   EMQX_LOG__CONSOLE__LEVEL="warning",
-                   EMQX_MQTT__MAX_MQUEUE_LEN="1000000",
-                   EMQX_MQTT__MAX_INFLIGHT="1000",
-                   EMQX_MQTT__MAX_AWAITING_REL="1000",
-                   EMQX_MQTT__BACKPRESSURE=os.environ.get("EMQXD_BACKPRESSURE", "true"))
+                   EMQX_LOG__CONSOLE__LEVEL="warning")
+        if not DEFAULTS:
+            env.update(EMQX_MQTT__MAX_MQUEUE_LEN="1000000",
+                       EMQX_MQTT__MAX_INFLIGHT="1000",
+                       EMQX_MQTT__MAX_AWAITING_REL="1000")
+        if "EMQXD_BACKPRESSURE" in os.environ:
+            env["EMQX_MQTT__BACKPRESSURE"] = os.environ["EMQXD_BACKPRESSURE"]
         proc = subprocess.Popen([EMQXD, "start"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     else:
         conf = os.path.join(tmp, "mosquitto.conf")
         with open(conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
-                    "max_connections -1\nset_tcp_nodelay true\n" % port)
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
+            if not DEFAULTS:
+                f.write("max_queued_messages 1000000\nmax_inflight_messages 1000\n"
+                        "max_connections -1\nset_tcp_nodelay true\n")
         proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     wait_port(port, proc)
@@ -163,7 +179,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--only", default="")
+    ap.add_argument("--defaults", action="store_true",
+                    help="both brokers on their defaults (no queue or window tuning)")
     a = ap.parse_args()
+    global DEFAULTS
+    DEFAULTS = a.defaults
     if a.only == "fanout-max":
         with tempfile.TemporaryDirectory() as tmp:
             fanout_max(a.duration, tmp)

@@ -55,7 +55,7 @@ struct MqttConfig {
   // A connected subscriber that falls behind holds its QoS 1/2 publishers instead of
   // dropping (broker/pressure.hpp); one that takes nothing for backpressure_stall_timeout
   // holds nobody until it reads again.
-  bool backpressure = false;
+  bool backpressure = true;
   Duration backpressure_stall_timeout = std::chrono::seconds(2);
   std::uint32_t max_awaiting_rel = 100;  // 0 = infinity
   Duration await_rel_timeout = std::chrono::seconds(300);
