@@ -1,13 +1,16 @@
 """log.console.formatter = json: every line emqxd writes to stderr is one JSON object,
-whatever the text it logs holds (client ids and config keys with quotes, backslashes,
-newlines and control characters; config bytes that are not UTF-8)."""
+whatever the text it logs holds (client ids and paths with quotes, backslashes, newlines
+and control characters; path bytes that are not UTF-8)."""
 import json
+import os
 
 import rawmqtt as R
 from conftest import wait_for
 
 ODD_CLIENT_ID = 'odd "id" \\ back\nslash\ttab\x01\x1f\x7f end'
-ODD_KEY = 'we\\"ird\\\\key\\n'  # HOCON: we"ird\key + newline
+# A data directory whose name holds a quote, a backslash, a newline and two bytes that
+# are not UTF-8 (os.fsencode turns the surrogates back into 0xff 0xfe).
+ODD_DIR = 'we"ird\\dir\nodd\udcff\udcfe'
 
 
 def json_lines(broker):
@@ -26,9 +29,9 @@ def json_lines(broker):
 
 
 def test_every_log_line_is_json(make_broker, tmp_path):
-    conf = tmp_path / "emqx.conf"
-    conf.write_bytes(b'"%s" = 1\n"odd\xff\xfe" = 2\n' % ODD_KEY.encode())
-    b = make_broker(env={"EMQX_LOG__CONSOLE__FORMATTER": "json"}, args=["-c", str(conf)])
+    data_dir = os.path.join(str(tmp_path), ODD_DIR)
+    b = make_broker(env={"EMQX_LOG__CONSOLE__FORMATTER": "json",
+                         "EMQX_NODE__DATA_DIR": data_dir})
     c = R.connected(b, ODD_CLIENT_ID)
     c.send(R.disconnect())
     c.expect_closed()
@@ -48,6 +51,7 @@ def test_every_log_line_is_json(make_broker, tmp_path):
     # The odd texts read back exactly as they were, not split across lines.
     assert any(m.startswith("client_id=%s peer=" % ODD_CLIENT_ID) and " connected " in m
                for m in msgs), msgs
-    assert any('unknown key we"ird\\key\n' in m for m in msgs), msgs
-    # Bytes that are not UTF-8 come out as U+FFFD.
-    assert any("unknown key odd\ufffd\ufffd" in m for m in msgs), msgs
+    # The path is logged (the storage line): quote, backslash and newline read back as
+    # they were, and the bytes that are not UTF-8 come out as U+FFFD.
+    shown = data_dir.replace("\udcff\udcfe", "\ufffd\ufffd")
+    assert any(m.startswith("storage %s/rocksdb" % shown) for m in msgs), msgs
