@@ -112,9 +112,11 @@ TEST_CASE("payload header round trip", "[bench][payload]") {
   CHECK_FALSE(read_payload_header(xs, h));
 }
 
-TEST_CASE("a jump far past the window counts the skipped messages lost at once", "[bench][sequence]") {
+TEST_CASE("a jump far past the window counts the skipped messages lost at once",
+          "[bench][sequence]") {
   SequenceTracker t;
-  for (std::uint64_t i = 0; i < 10; ++i) t.record(i);
+  for (std::uint64_t i = 0; i < 10; ++i)
+    t.record(i);
   t.record(3);  // duplicate
   const std::uint64_t far = std::uint64_t{1} << 62;
   // Grows the window to its maximum first, then jumps: must not loop over 2^62 slots.

@@ -6,8 +6,8 @@
 #include <csignal>
 #include <cstdio>
 
-#include "common/limits.hpp"
 #include "cli.hpp"
+#include "common/limits.hpp"
 #include "runner.hpp"
 
 namespace {

@@ -77,7 +77,9 @@ Cluster::Cluster(const config::Config& cfg, ClusterHooks hooks)
   membership_incarnation_ = membership_->incarnation();
 }
 
-Cluster::~Cluster() { stop(); }
+Cluster::~Cluster() {
+  stop();
+}
 
 void Cluster::start() {
   transport_.serve(cfg_.cluster.rpc_bind, *this);
@@ -107,7 +109,8 @@ void Cluster::stop() {
   cv_.notify_all();
   session_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  for (auto& t : session_threads_) t.join();
+  for (auto& t : session_threads_)
+    t.join();
   session_threads_.clear();
   std::vector<std::shared_ptr<PeerLink>> links;
   {
@@ -153,7 +156,8 @@ void Cluster::run() {
     auto tasks = std::move(tasks_);
     tasks_.clear();
     lock.unlock();
-    for (auto& t : tasks) t();
+    for (auto& t : tasks)
+      t();
     membership_->tick(Clock::now());
     pump();
     lock.lock();
@@ -164,7 +168,8 @@ void Cluster::pump() {
   for (auto& out : membership_->take_outgoing()) {
     transport_.send(out.to, out.message, options_.probe_timeout);
   }
-  for (const auto& e : membership_->take_events()) on_event(e);
+  for (const auto& e : membership_->take_events())
+    on_event(e);
   membership_incarnation_ = membership_->incarnation();
 }
 
@@ -174,8 +179,8 @@ void Cluster::on_event(const MemberEvent& e) {
                  e.incarnation);
   auto p = peer_for(e.node);
   if (!p) return;  // the table is full (logged): this node does not talk to it
-  bool live = e.kind == K::Up || e.kind == K::Suspect || e.kind == K::Recovered ||
-              e.kind == K::Moved;
+  bool live =
+      e.kind == K::Up || e.kind == K::Suspect || e.kind == K::Recovered || e.kind == K::Moved;
   std::shared_ptr<PeerLink> old;
   std::shared_ptr<PeerLink> fresh;
   {
@@ -203,8 +208,8 @@ void Cluster::on_event(const MemberEvent& e) {
         session_threads_.emplace_back([this] { session_worker(); });
       }
     } catch (const std::system_error& err) {  // on the cluster thread: must not throw
-      logger()->error("session registry: {} of {} threads started ({})",
-                      session_threads_.size(), kSessionThreads, err.what());
+      logger()->error("session registry: {} of {} threads started ({})", session_threads_.size(),
+                      kSessionThreads, err.what());
     }
   }
   if (old) {
@@ -270,9 +275,10 @@ std::shared_ptr<Cluster::Peer> Cluster::peer_for(const NodeAddress& a) {
     }
     if (!table_full_log_.allow(std::chrono::steady_clock::now(), suppressed)) return nullptr;
   }
-  logger()->error("cluster: the peer table is full ({} nodes ever seen); ignoring node {} ({} "
-                  "similar lines suppressed)",
-                  kMaxPeers, a.to_string(), suppressed);
+  logger()->error(
+      "cluster: the peer table is full ({} nodes ever seen); ignoring node {} ({} "
+      "similar lines suppressed)",
+      kMaxPeers, a.to_string(), suppressed);
   return nullptr;
 }
 
@@ -327,13 +333,15 @@ void Cluster::peers(std::vector<broker::NodeIndex>& out) const {
 void Cluster::add(std::string_view filter, std::string_view group) {
   std::lock_guard lock(routes_mutex_);
   local_routes_.emplace(std::string(filter), std::string(group));
-  for (auto& l : links_) l->push_delta(true, {std::string(filter), std::string(group)});
+  for (auto& l : links_)
+    l->push_delta(true, {std::string(filter), std::string(group)});
 }
 
 void Cluster::remove(std::string_view filter, std::string_view group) {
   std::lock_guard lock(routes_mutex_);
   local_routes_.erase({std::string(filter), std::string(group)});
-  for (auto& l : links_) l->push_delta(false, {std::string(filter), std::string(group)});
+  for (auto& l : links_)
+    l->push_delta(false, {std::string(filter), std::string(group)});
 }
 
 std::vector<broker::Route> Cluster::snapshot_for(PeerLink& link) {
@@ -341,7 +349,8 @@ std::vector<broker::Route> Cluster::snapshot_for(PeerLink& link) {
   link.drop_deltas();
   std::vector<broker::Route> out;
   out.reserve(local_routes_.size());
-  for (const auto& [f, g] : local_routes_) out.push_back({f, g});
+  for (const auto& [f, g] : local_routes_)
+    out.push_back({f, g});
   return out;
 }
 
@@ -372,13 +381,15 @@ void Cluster::on_membership(Message&& m) {
     std::uint64_t held = 0;
     if (!throttle.allow(std::chrono::steady_clock::now(), held)) return;
     if (handled == Membership::Handled::OtherCluster) {
-      logger()->warn("dropped a membership message from {} of cluster '{}' (this is '{}'; {} "
-                     "similar lines suppressed)",
-                     m.from.to_string(), m.cluster, options_.cluster_name, held);
+      logger()->warn(
+          "dropped a membership message from {} of cluster '{}' (this is '{}'; {} "
+          "similar lines suppressed)",
+          m.from.to_string(), m.cluster, options_.cluster_name, held);
     } else {
-      logger()->warn("dropped a membership message from {} for node {} (this is {}; {} "
-                     "similar lines suppressed)",
-                     m.from.to_string(), m.to, self_.id(), held);
+      logger()->warn(
+          "dropped a membership message from {} for node {} (this is {}; {} "
+          "similar lines suppressed)",
+          m.from.to_string(), m.to, self_.id(), held);
     }
   });
 }
@@ -412,8 +423,7 @@ void Cluster::on_link(rpc::LinkReader& reader) {
       // stall timeout of broker/pressure.hpp).
       std::unique_lock gl(gate->mutex);
       for (;;) {
-        if (gate->holder &&
-            gate->holder->releases(gate->since, broker::Pressure::Clock::now())) {
+        if (gate->holder && gate->holder->releases(gate->since, broker::Pressure::Clock::now())) {
           gate->holder.reset();
         }
         if (!gate->holder && gate->in_flight < kInboundWindow) break;
@@ -514,7 +524,8 @@ api::ClusterControl::Outcome Cluster::leave() {
         }
       }
     }
-    for (auto& p : all) on_event(MemberEvent{MemberEvent::Kind::Left, p->address, 0});
+    for (auto& p : all)
+      on_event(MemberEvent{MemberEvent::Kind::Left, p->address, 0});
     reset_membership();
     return true;
   });
@@ -537,11 +548,14 @@ api::ClusterControl::Outcome Cluster::force_leave(const std::string& node) {
     return alive ? 2 : 1;
   });
   switch (outcome) {
-    case 1: return {200, a->id() + " removed from the cluster"};
+    case 1:
+      return {200, a->id() + " removed from the cluster"};
     case 2:
-      return {200, a->id() + " was alive: it is told it left, and it will rejoin if it keeps "
-                             "running"};
-    default: return {404, "unknown node " + a->id()};  // never heard of, or gone already
+      return {200, a->id() +
+                       " was alive: it is told it left, and it will rejoin if it keeps "
+                       "running"};
+    default:
+      return {404, "unknown node " + a->id()};  // never heard of, or gone already
   }
 }
 
@@ -556,8 +570,8 @@ api::ClusterStatus Cluster::status() {
       std::lock_guard lock(routes_mutex_);
       local = local_routes_.size();
     }
-    rows.push_back({self_.id(), self_.to_string(), "alive", membership_->incarnation(), true,
-                    local, true, 0});
+    rows.push_back(
+        {self_.id(), self_.to_string(), "alive", membership_->incarnation(), true, local, true, 0});
     for (const auto& m : membership_->members()) {
       if (m.state == MemberState::Left) continue;
       api::MemberStatus r;
@@ -607,7 +621,8 @@ api::RouteList Cluster::routes(const std::string& topic, std::size_t limit) {
     rows.emplace_back(r.group.empty() ? r.filter : broker::share_name(r.group, r.filter), n);
   });
   out.data.reserve(rows.size());
-  for (auto& [t, n] : rows) out.data.push_back({std::move(t), name_of(n)});
+  for (auto& [t, n] : rows)
+    out.data.push_back({std::move(t), name_of(n)});
   return out;
 }
 

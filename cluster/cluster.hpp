@@ -222,9 +222,9 @@ class Cluster final : public broker::RouteSink,
 
   // Peers by index (1, 2, ...) and by id, for every node ever heard of.
   mutable std::mutex peers_mutex_;
-  std::vector<std::shared_ptr<Peer>> by_index_;              // guarded; [0] unused
+  std::vector<std::shared_ptr<Peer>> by_index_;               // guarded; [0] unused
   std::unordered_map<std::string, broker::NodeIndex> index_;  // guarded; by id()
-  std::vector<broker::NodeIndex> live_;                        // guarded; Alive or Suspect
+  std::vector<broker::NodeIndex> live_;                       // guarded; Alive or Suspect
   std::atomic<std::size_t> live_peers_{0};
   log::Throttle table_full_log_{1};  // guarded by peers_mutex_
 
@@ -243,8 +243,8 @@ class Cluster final : public broker::RouteSink,
   };
   std::mutex registry_mutex_;
   std::unordered_map<std::string, RegistryEntry> registry_;  // guarded by registry_mutex_
-  std::unordered_map<std::string, int> claiming_;           // guarded: claims in progress
-  std::unordered_set<std::string> revoked_;                 // guarded: taken while claiming
+  std::unordered_map<std::string, int> claiming_;            // guarded: claims in progress
+  std::unordered_set<std::string> revoked_;                  // guarded: taken while claiming
   // Blocking session calls run on threads of their own, not the cluster thread.
   static constexpr int kSessionThreads = 4;
   std::vector<std::thread> session_threads_;

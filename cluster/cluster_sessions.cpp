@@ -119,9 +119,10 @@ void Cluster::claim(const std::string& client_id, bool clean_start,
         if (auto reply = transport_.call_register(registry, r, kRegisterDeadline)) {
           previous = reply->previous.empty() ? std::nullopt : reply->previous[0];
         } else {
-          logger()->warn("client_id={} registry member {} did not answer; serving the connect "
-                         "with what this node holds",
-                         client_id, registry.to_string());
+          logger()->warn(
+              "client_id={} registry member {} did not answer; serving the connect "
+              "with what this node holds",
+              client_id, registry.to_string());
         }
       }
       if (previous && previous->id() != self_.id() && is_live(previous->id())) {
@@ -133,9 +134,10 @@ void Cluster::claim(const std::string& client_id, bool clean_start,
             takeovers_in_.fetch_add(1, std::memory_order_relaxed);
           }
         } else {
-          logger()->warn("client_id={} previous owner {} did not hand the session over in time; "
-                         "starting afresh",
-                         client_id, previous->to_string());
+          logger()->warn(
+              "client_id={} previous owner {} did not hand the session over in time; "
+              "starting afresh",
+              client_id, previous->to_string());
         }
       }
       bool revoked = false;
@@ -201,9 +203,10 @@ void Cluster::reregister_all() {
       req.client_ids.assign(slot.second.begin() + static_cast<std::ptrdiff_t>(i),
                             slot.second.begin() + static_cast<std::ptrdiff_t>(end));
       if (!transport_.call_register(slot.first, req, kRegisterDeadline)) {
-        logger()->warn("registering {} sessions with {} failed; trying again at the next "
-                       "membership change",
-                       req.client_ids.size(), slot.first.to_string());
+        logger()->warn(
+            "registering {} sessions with {} failed; trying again at the next "
+            "membership change",
+            req.client_ids.size(), slot.first.to_string());
       }
     }
   }

@@ -195,7 +195,8 @@ bool PeerLink::stream_once() {
         lost += items.size();
         continue;
       }
-      for (auto& x : items) batch.push_back(std::move(x));
+      for (auto& x : items)
+        batch.push_back(std::move(x));
       if (batch.size() >= kBatch) flush();
     }
     flush();
@@ -211,8 +212,8 @@ bool PeerLink::stream_once() {
     if (!broken) pressure_->note_progress(broker::Pressure::Clock::now());
     if (lost != 0) dropped_.fetch_add(lost, std::memory_order_relaxed);
     if (broken) {
-      logger()->warn("link to {} broken; {} forwarded messages lost, reconnecting",
-                     to_.to_string(), lost);
+      logger()->warn("link to {} broken; {} forwarded messages lost, reconnecting", to_.to_string(),
+                     lost);
       return true;
     }
   }

@@ -83,9 +83,9 @@ class PeerLink {
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Op> queue_;             // guarded by mutex_
-  std::size_t queued_messages_ = 0;  // guarded by mutex_
-  bool stopping_ = false;            // guarded by mutex_
+  std::deque<Op> queue_;               // guarded by mutex_
+  std::size_t queued_messages_ = 0;    // guarded by mutex_
+  bool stopping_ = false;              // guarded by mutex_
   rpc::LinkWriter* writer_ = nullptr;  // guarded by mutex_: cancelled on stop
 
   std::thread thread_;

@@ -38,26 +38,35 @@ NodeAddress from_pb(const pb::NodeAddress& a) {
   NodeAddress n;
   n.name = a.name();
   n.host = a.host();
-  n.port = static_cast<std::uint16_t>(a.port() > 0 && a.port() <= 65535 ? a.port() : kDefaultRpcPort);
+  n.port =
+      static_cast<std::uint16_t>(a.port() > 0 && a.port() <= 65535 ? a.port() : kDefaultRpcPort);
   return n;
 }
 
 pb::MemberState to_pb(MemberState s) {
   switch (s) {
-    case MemberState::Alive: return pb::MEMBER_STATE_ALIVE;
-    case MemberState::Suspect: return pb::MEMBER_STATE_SUSPECT;
-    case MemberState::Dead: return pb::MEMBER_STATE_DEAD;
-    case MemberState::Left: return pb::MEMBER_STATE_LEFT;
+    case MemberState::Alive:
+      return pb::MEMBER_STATE_ALIVE;
+    case MemberState::Suspect:
+      return pb::MEMBER_STATE_SUSPECT;
+    case MemberState::Dead:
+      return pb::MEMBER_STATE_DEAD;
+    case MemberState::Left:
+      return pb::MEMBER_STATE_LEFT;
   }
   return pb::MEMBER_STATE_DEAD;
 }
 
 MemberState from_pb(pb::MemberState s) {
   switch (s) {
-    case pb::MEMBER_STATE_ALIVE: return MemberState::Alive;
-    case pb::MEMBER_STATE_SUSPECT: return MemberState::Suspect;
-    case pb::MEMBER_STATE_LEFT: return MemberState::Left;
-    default: return MemberState::Dead;
+    case pb::MEMBER_STATE_ALIVE:
+      return MemberState::Alive;
+    case pb::MEMBER_STATE_SUSPECT:
+      return MemberState::Suspect;
+    case pb::MEMBER_STATE_LEFT:
+      return MemberState::Left;
+    default:
+      return MemberState::Dead;
   }
 }
 
@@ -74,7 +83,8 @@ void to_pb(const std::vector<MemberUpdate>& in,
 std::vector<MemberUpdate> from_pb(const google::protobuf::RepeatedPtrField<pb::MemberUpdate>& in) {
   std::vector<MemberUpdate> out;
   out.reserve(static_cast<std::size_t>(in.size()));
-  for (const auto& u : in) out.push_back({from_pb(u.node()), u.incarnation(), from_pb(u.state())});
+  for (const auto& u : in)
+    out.push_back({from_pb(u.node()), u.incarnation(), from_pb(u.state())});
   return out;
 }
 
@@ -119,18 +129,35 @@ std::optional<Message> from_pb(const pb::MembershipMessage& in) {
   m.to = in.to();
   m.updates = from_pb(in.updates());
   switch (in.body_case()) {
-    case pb::MembershipMessage::kPing: m.body = Ping{in.ping().seq()}; break;
+    case pb::MembershipMessage::kPing:
+      m.body = Ping{in.ping().seq()};
+      break;
     case pb::MembershipMessage::kPingReq:
       m.body = PingReq{in.ping_req().seq(), from_pb(in.ping_req().target())};
       break;
-    case pb::MembershipMessage::kAck: m.body = Ack{in.ack().seq()}; break;
-    case pb::MembershipMessage::kJoin: m.body = Join{}; break;
-    case pb::MembershipMessage::kJoinAck: m.body = JoinAck{from_pb(in.join_ack().members())}; break;
-    case pb::MembershipMessage::kSync: m.body = Sync{from_pb(in.sync().members())}; break;
-    case pb::MembershipMessage::kSyncAck: m.body = SyncAck{from_pb(in.sync_ack().members())}; break;
-    case pb::MembershipMessage::kGossip: m.body = Gossip{}; break;
-    case pb::MembershipMessage::kLeave: m.body = Leave{}; break;
-    default: return std::nullopt;  // a body this version does not know: dropped
+    case pb::MembershipMessage::kAck:
+      m.body = Ack{in.ack().seq()};
+      break;
+    case pb::MembershipMessage::kJoin:
+      m.body = Join{};
+      break;
+    case pb::MembershipMessage::kJoinAck:
+      m.body = JoinAck{from_pb(in.join_ack().members())};
+      break;
+    case pb::MembershipMessage::kSync:
+      m.body = Sync{from_pb(in.sync().members())};
+      break;
+    case pb::MembershipMessage::kSyncAck:
+      m.body = SyncAck{from_pb(in.sync_ack().members())};
+      break;
+    case pb::MembershipMessage::kGossip:
+      m.body = Gossip{};
+      break;
+    case pb::MembershipMessage::kLeave:
+      m.body = Leave{};
+      break;
+    default:
+      return std::nullopt;  // a body this version does not know: dropped
   }
   return m;
 }
@@ -150,8 +177,9 @@ void to_pb(const mqtt::Message& m, const Clocks& c, pb::ForwardedMessage& out) {
   out.set_retain(m.retain);
   std::int64_t received = m.received_at_ms;
   if (received == 0) {
-    received = c.wall_ms - std::chrono::duration_cast<std::chrono::milliseconds>(c.steady - m.received_at)
-                               .count();
+    received =
+        c.wall_ms -
+        std::chrono::duration_cast<std::chrono::milliseconds>(c.steady - m.received_at).count();
   }
   out.set_received_at_ms(received);
   if (m.message_expiry_interval) out.set_message_expiry_interval(*m.message_expiry_interval);
@@ -189,7 +217,8 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
     if (in.has_content_type()) x->content_type = in.content_type();
     if (in.has_response_topic()) x->response_topic = in.response_topic();
     if (in.has_correlation_data()) x->correlation_data = in.correlation_data();
-    for (const auto& p : in.user_properties()) x->user_properties.emplace_back(p.key(), p.value());
+    for (const auto& p : in.user_properties())
+      x->user_properties.emplace_back(p.key(), p.value());
     m->extra = std::move(x);
   }
   return m;
@@ -200,7 +229,9 @@ void to_pb(const broker::Route& r, pb::Route& out) {
   out.set_share_group(r.group);
 }
 
-broker::Route from_pb(const pb::Route& r) { return {r.topic_filter(), r.share_group()}; }
+broker::Route from_pb(const pb::Route& r) {
+  return {r.topic_filter(), r.share_group()};
+}
 
 // ------------------------------------------------------------ conversions: sessions
 
@@ -223,11 +254,13 @@ void to_pb(const SessionState& s, pb::SessionState& out) {
     x->set_packet_id(d.packet_id);
     x->set_qos(static_cast<std::uint32_t>(d.qos));
     x->set_retain(d.retain);
-    for (auto id : d.subscription_ids) x->add_subscription_identifiers(id);
+    for (auto id : d.subscription_ids)
+      x->add_subscription_identifiers(id);
     x->set_share(d.share);
     if (d.msg) to_pb(*d.msg, c, *x->mutable_message());
   }
-  for (auto id : s.awaiting_rel) out.add_awaiting_rel(id);
+  for (auto id : s.awaiting_rel)
+    out.add_awaiting_rel(id);
 }
 
 SessionState from_pb(const pb::SessionState& in) {
@@ -245,7 +278,7 @@ SessionState from_pb(const pb::SessionState& in) {
     SessionState::Delivery d;
     d.packet_id = static_cast<std::uint16_t>(m.packet_id());
     d.qos = static_cast<mqtt::QoS>(std::min<std::uint32_t>(m.qos(), 2));
-    d.state = m.kind() == pb::SessionMessage::KIND_PUBREL ? storage::OutState::WaitPubComp
+    d.state = m.kind() == pb::SessionMessage::KIND_PUBREL     ? storage::OutState::WaitPubComp
               : m.kind() != pb::SessionMessage::KIND_INFLIGHT ? storage::OutState::Queued
               : d.qos == mqtt::QoS::AtLeastOnce               ? storage::OutState::WaitPubAck
                                                               : storage::OutState::WaitPubRec;
@@ -259,7 +292,8 @@ SessionState from_pb(const pb::SessionState& in) {
     if (d.qos == mqtt::QoS::AtMostOnce && d.state != storage::OutState::Queued) continue;
     s.deliveries.push_back(std::move(d));
   }
-  for (auto id : in.awaiting_rel()) s.awaiting_rel.push_back(static_cast<std::uint16_t>(id));
+  for (auto id : in.awaiting_rel())
+    s.awaiting_rel.push_back(static_cast<std::uint16_t>(id));
   return s;
 }
 
@@ -291,7 +325,8 @@ RegisterReply from_pb(const pb::RegisterReply& reply, std::size_t asked) {
 
 std::string read_file(const std::string& path, const char* what) {
   std::ifstream f(path);
-  if (!f) throw std::runtime_error(std::string("cluster.rpc.ssl.") + what + ": cannot read " + path);
+  if (!f)
+    throw std::runtime_error(std::string("cluster.rpc.ssl.") + what + ": cannot read " + path);
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
@@ -309,7 +344,8 @@ bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
     case pb::LinkMessage::kSnapshot: {
       LinkSnapshot s;
       s.routes.reserve(static_cast<std::size_t>(msg.snapshot().routes_size()));
-      for (const auto& r : msg.snapshot().routes()) s.routes.push_back(from_pb(r));
+      for (const auto& r : msg.snapshot().routes())
+        s.routes.push_back(from_pb(r));
       s.last = msg.snapshot().last();
       out = std::move(s);
       return true;
@@ -317,7 +353,8 @@ bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
     case pb::LinkMessage::kDeltas: {
       LinkDeltas d;
       d.reserve(static_cast<std::size_t>(msg.deltas().deltas_size()));
-      for (const auto& x : msg.deltas().deltas()) d.push_back({x.add(), from_pb(x.route())});
+      for (const auto& x : msg.deltas().deltas())
+        d.push_back({x.add(), from_pb(x.route())});
       out = std::move(d);
       return true;
     }
@@ -339,7 +376,8 @@ bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
                                      m.to_session().subscription_identifiers().end());
           item.to_session = std::move(t);
         }
-        for (const auto& s : m.shares()) item.shares.push_back(std::make_shared<const std::string>(s));
+        for (const auto& s : m.shares())
+          item.shares.push_back(std::make_shared<const std::string>(s));
         f.items.push_back(std::move(item));
       }
       out = std::move(f);
@@ -377,7 +415,8 @@ class Reader final : public LinkReader {
 class MembershipService final : public pb::Membership::Service {
  public:
   explicit MembershipService(Handler& h) : h_(h) {}
-  grpc::Status Send(grpc::ServerContext*, const pb::MembershipMessage* req, pb::SendReply*) override {
+  grpc::Status Send(grpc::ServerContext*, const pb::MembershipMessage* req,
+                    pb::SendReply*) override {
     if (auto m = from_pb(*req)) h_.on_membership(std::move(*m));
     return grpc::Status::OK;
   }
@@ -458,7 +497,8 @@ class Writer final : public LinkWriter {
   bool write(const LinkSnapshot& s) override {
     msg_.Clear();
     auto* x = msg_.mutable_snapshot();
-    for (const auto& r : s.routes) to_pb(r, *x->add_routes());
+    for (const auto& r : s.routes)
+      to_pb(r, *x->add_routes());
     x->set_last(s.last);
     return put();
   }
@@ -486,9 +526,11 @@ class Writer final : public LinkWriter {
         x->set_client_id(t->client_id);
         x->set_qos(static_cast<std::uint32_t>(t->qos));
         x->set_retain(t->retain);
-        for (auto id : t->subscription_ids) x->add_subscription_identifiers(id);
+        for (auto id : t->subscription_ids)
+          x->add_subscription_identifiers(id);
       }
-      for (const auto& s : item.shares) m->add_shares(*s);
+      for (const auto& s : item.shares)
+        m->add_shares(*s);
     }
     return put();
   }
@@ -559,9 +601,10 @@ struct Transport::Impl {
         thread_local log::Throttle throttle{1};
         std::uint64_t suppressed = 0;
         if (throttle.allow(std::chrono::steady_clock::now(), suppressed)) {
-          log::get("cluster")->error("cluster RPC to {} not sent: {} ({} similar lines "
-                                     "suppressed)",
-                                     to.to_string(), e.what(), suppressed);
+          log::get("cluster")->error(
+              "cluster RPC to {} not sent: {} ({} similar lines "
+              "suppressed)",
+              to.to_string(), e.what(), suppressed);
         }
         return nullptr;
       }
@@ -591,9 +634,13 @@ struct Transport::Impl {
   }
 };
 
-Transport::Transport(TlsOptions tls) : impl_(std::make_unique<Impl>()) { impl_->tls = std::move(tls); }
+Transport::Transport(TlsOptions tls) : impl_(std::make_unique<Impl>()) {
+  impl_->tls = std::move(tls);
+}
 
-Transport::~Transport() { stop(); }
+Transport::~Transport() {
+  stop();
+}
 
 void Transport::serve(const std::string& bind, Handler& handler) {
   auto& m = *impl_;
@@ -648,7 +695,8 @@ void Transport::stop() {
   m.stubs.clear();
 }
 
-void Transport::send(const NodeAddress& to, const Message& msg, std::chrono::milliseconds deadline) {
+void Transport::send(const NodeAddress& to, const Message& msg,
+                     std::chrono::milliseconds deadline) {
   auto stubs = impl_->stubs_for(to);
   if (!stubs) return;  // lost, as SWIM expects some messages to be
   struct Call {
@@ -681,7 +729,8 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
   pb::RegisterRequest req;
   req.set_cluster(r.cluster);
   to_pb(r.from, *req.mutable_from());
-  for (const auto& id : r.client_ids) req.add_client_ids(id);
+  for (const auto& id : r.client_ids)
+    req.add_client_ids(id);
   req.set_held(r.held);
   pb::RegisterReply reply;
   if (!stubs->sessions->Register(&ctx, req, &reply).ok()) return std::nullopt;
@@ -698,7 +747,8 @@ bool Transport::call_unregister(const NodeAddress& to, const std::string& cluste
   pb::UnregisterRequest req;
   req.set_cluster(cluster);
   to_pb(from, *req.mutable_from());
-  for (const auto& id : client_ids) req.add_client_ids(id);
+  for (const auto& id : client_ids)
+    req.add_client_ids(id);
   pb::UnregisterReply reply;
   return stubs->sessions->Unregister(&ctx, req, &reply).ok();
 }

@@ -10,14 +10,13 @@
 // dropped for a moment (bounded), so that the 400 is not lost to a TCP reset.
 #include "api/api_server.hpp"
 
+#include <pthread.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <pthread.h>
-
 #include <future>
 #include <optional>
 #include <stdexcept>

@@ -35,7 +35,8 @@ boost::json::value to_json(const ClusterStatus& s) {
 boost::json::value to_json(const RouteList& r) {
   json::array data;
   data.reserve(r.data.size());
-  for (const auto& e : r.data) data.push_back(json::object{{"topic", e.topic}, {"node", e.node}});
+  for (const auto& e : r.data)
+    data.push_back(json::object{{"topic", e.topic}, {"node", e.node}});
   return json::object{{"data", std::move(data)}, {"meta", json::object{{"count", r.count}}}};
 }
 

@@ -25,8 +25,8 @@ struct MemberStatus {
 
 // The whole cluster as this node sees it (GET /api/v5/cluster).
 struct ClusterStatus {
-  std::string name;  // cluster.name
-  std::string self;  // this node, name@host
+  std::string name;                   // cluster.name
+  std::string self;                   // this node, name@host
   std::vector<MemberStatus> members;  // this node first
   struct Routes {
     std::uint64_t local = 0, remote = 0;

@@ -49,8 +49,8 @@ Credentials Credentials::make(std::string username, std::string_view password, i
   c.iterations_ = iterations;
   // The kernel's CSPRNG first: OpenSSL's own generator would cost ~0.3 MiB of resident
   // memory to set up on a node that otherwise never needs it.
-  bool salted = ::getrandom(c.salt_.data(), c.salt_.size(), 0) ==
-                static_cast<ssize_t>(c.salt_.size());
+  bool salted =
+      ::getrandom(c.salt_.data(), c.salt_.size(), 0) == static_cast<ssize_t>(c.salt_.size());
   if (!salted) salted = RAND_bytes(c.salt_.data(), static_cast<int>(c.salt_.size())) == 1;
   if (!salted) throw std::runtime_error("HTTP API: no random bytes for the password salt");
   if (!pbkdf2(password, c.salt_, iterations, c.hash_)) {

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
 #include <charconv>
 #include <chrono>
 #include <vector>
@@ -105,7 +104,8 @@ std::optional<std::string> query_param(const urls::url_view& target, std::string
   return std::nullopt;
 }
 
-Router::Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control)
+Router::Router(const session::NodeState& node, const Credentials& credentials,
+               ClusterControl& control)
     : node_(node), credentials_(credentials), control_(control) {}
 
 Response Router::handle(const Request& request) {

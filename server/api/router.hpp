@@ -16,7 +16,6 @@
 // (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
 // runs its cluster, alone or not, so there is always one.
 #include <boost/url/url_view.hpp>
-
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -67,7 +66,6 @@ std::string_view error_code_for(int status);
 
 // The value of the first `name` in the target's query, decoded as HTML forms and EMQX do
 // ("a%2F%2B" is "a/+", "a+b" is "a b"); "" for a bare "name"; nullopt when absent.
-std::optional<std::string> query_param(const boost::urls::url_view& target,
-                                       std::string_view name);
+std::optional<std::string> query_param(const boost::urls::url_view& target, std::string_view name);
 
 }  // namespace emqxd::api

@@ -2,9 +2,8 @@
 // environment, then the config the node runs with), sends one request, prints the answer.
 #include "app/cluster_cli.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <string_view>

@@ -20,8 +20,8 @@
 namespace {
 
 void setup_logging(const emqxd::config::LogConfig& cfg) {
-  auto level = spdlog::level::from_str(cfg.console_level == "warning" ? "warn"
-                                       : cfg.console_level == "none"  ? "off"
+  auto level = spdlog::level::from_str(cfg.console_level == "warning"  ? "warn"
+                                       : cfg.console_level == "none"   ? "off"
                                        : cfg.console_level == "notice" ? "info"
                                                                        : cfg.console_level);
   emqxd::log::install(std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
@@ -59,7 +59,8 @@ int start(const std::string& config_path) {
     return 2;
   }
   setup_logging(cfg.log);
-  for (const auto& w : cfg.warnings) emqxd::log::get("config")->warn("{}", w);
+  for (const auto& w : cfg.warnings)
+    emqxd::log::get("config")->warn("{}", w);
   log_fd_limit();
   try {
     emqxd::app::Node node(std::move(cfg));

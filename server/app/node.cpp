@@ -94,7 +94,8 @@ struct Node::Impl {
       std::vector<std::string> ids;
       std::lock_guard lock(state.registry.mutex);
       ids.reserve(state.registry.entries.size());
-      for (const auto& [id, e] : state.registry.entries) ids.push_back(id);
+      for (const auto& [id, e] : state.registry.entries)
+        ids.push_back(id);
       return ids;
     };
     h.revoke = [this](const std::string& client_id) {
@@ -155,7 +156,9 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.directory = impl_->cluster.get();
 }
 
-Node::~Node() { shutdown(); }
+Node::~Node() {
+  shutdown();
+}
 
 void Node::start_serving() {
   impl_->cluster->start();  // throws naming cluster.rpc.bind
@@ -183,44 +186,45 @@ void Node::start() {
   if (s.durable) {
     auto t0 = std::chrono::steady_clock::now();
     auto sum = session::restore(s);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - t0).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     logger()->info(
         "storage {}/rocksdb (sync={}): read {} sessions, {} subscriptions, {} messages, "
         "{} retained in {} ms; erased {} expired and {} orphaned records; {} unreadable",
-        s.config.node.data_dir, s.config.durable_sessions.sync, sum.sessions,
-        sum.subscriptions, sum.deliveries, sum.retained, ms, sum.erased, sum.orphans,
-        sum.corrupt);
+        s.config.node.data_dir, s.config.durable_sessions.sync, sum.sessions, sum.subscriptions,
+        sum.deliveries, sum.retained, ms, sum.erased, sum.orphans, sum.corrupt);
   }
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
   if (s.config.dashboard_http_enable) {
-    impl_->api_router =
-        std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster);
+    impl_->api_router = std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster);
     api::ServerOptions o;
     o.bind = s.config.dashboard_http_bind;
     impl_->api_server = std::make_unique<api::ApiServer>(
         o, [router = impl_->api_router.get()](const api::Request& r) { return router->handle(r); });
   }
-  for (auto& w : impl_->workers) w->start();
+  for (auto& w : impl_->workers)
+    w->start();
   try {
     start_serving();
   } catch (...) {
     // A port taken (cluster.rpc.bind, the API's bind) ends start-up: nothing may be left
     // running, or ~Node would wait on worker threads nobody stopped.
     if (impl_->api_server) impl_->api_server->stop();
-    for (auto& l : impl_->listeners) l->stop();
+    for (auto& l : impl_->listeners)
+      l->stop();
     impl_->cluster->stop();
-    for (auto& w : impl_->workers) w->stop();
-    for (auto& w : impl_->workers) w->join();
+    for (auto& w : impl_->workers)
+      w->stop();
+    for (auto& w : impl_->workers)
+      w->join();
     throw;
   }
-  logger()->warn(
-      "no authentication configured: anonymous clients are allowed (as EMQX's default)");
+  logger()->warn("no authentication configured: anonymous clients are allowed (as EMQX's default)");
 
-  impl_->sys_topics =
-      std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
+  impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
   impl_->sys_topics->start();
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
@@ -258,7 +262,8 @@ void Node::shutdown() {
   s.shutting_down = true;
   // The API first: nothing asks the node anything while it winds down.
   if (impl_->api_server) impl_->api_server->stop();
-  for (auto& l : impl_->listeners) l->stop();
+  for (auto& l : impl_->listeners)
+    l->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {
@@ -271,7 +276,8 @@ void Node::shutdown() {
         p->set_value();
       });
     }
-    for (auto& d : done) d.wait_for(std::chrono::seconds(5));
+    for (auto& d : done)
+      d.wait_for(std::chrono::seconds(5));
   };
   // Phase one: sessions end with the process, so wills are published [MQTT-3.1.2-8];
   // give the deliveries a moment to reach subscribers that are still connected.
@@ -290,8 +296,10 @@ void Node::shutdown() {
   }
   // What the last turns recorded (sessions going offline) is committed before the end.
   on_all([](net::Worker& w) { w.core().commit_batch(); });
-  for (auto& w : impl_->workers) w->stop();
-  for (auto& w : impl_->workers) w->join();
+  for (auto& w : impl_->workers)
+    w->stop();
+  for (auto& w : impl_->workers)
+    w->join();
   s.store.reset();  // completes every commit, then closes the database
   logger()->info("stopped");
 }

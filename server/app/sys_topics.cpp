@@ -45,7 +45,8 @@ void SysTopics::start() {
     heartbeat();
     stats();
     const auto& sys = node_.config.sys_topics;
-    if (sys.sys_heartbeat_interval.count() > 0) every(sys.sys_heartbeat_interval, &SysTopics::heartbeat);
+    if (sys.sys_heartbeat_interval.count() > 0)
+      every(sys.sys_heartbeat_interval, &SysTopics::heartbeat);
     if (sys.sys_msg_interval.count() > 0) every(sys.sys_msg_interval, &SysTopics::stats);
   });
 }

@@ -9,8 +9,12 @@
 #include "session/node_state.hpp"
 #include "session/scheduler.hpp"
 
-namespace emqxd::cluster { class Cluster; }
-namespace emqxd::session { class WorkerCore; }
+namespace emqxd::cluster {
+class Cluster;
+}
+namespace emqxd::session {
+class WorkerCore;
+}
 
 namespace emqxd::app {
 

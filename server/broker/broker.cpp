@@ -57,7 +57,8 @@ void Broker::DirectList::push(Entry e) {
     index_->emplace(entries_.back().ref, entries_.size() - 1);
   } else if (entries_.size() >= kIndexFrom) {
     index_ = std::make_unique<std::unordered_map<SubscriberRef, std::size_t, RefHash>>();
-    for (std::size_t i = 0; i < entries_.size(); ++i) index_->emplace(entries_[i].ref, i);
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      index_->emplace(entries_[i].ref, i);
   }
 }
 
@@ -96,12 +97,13 @@ Broker::Group* Broker::find_group(Subscribers& subs, std::string_view name) {
   return g == subs.groups.end() ? nullptr : &*g;
 }
 
-Broker::Group& Broker::group_at(Subscribers& subs, std::string_view name,
-                                std::string_view filter) {
+Broker::Group& Broker::group_at(Subscribers& subs, std::string_view name, std::string_view filter) {
   if (Group* g = find_group(subs, name)) return *g;
   subs.groups.push_back(Group{std::string(name),
                               std::make_shared<const std::string>(share_name(name, filter)),
-                              {}, {}, std::make_unique<SharedPicker>(strategy_)});
+                              {},
+                              {},
+                              std::make_unique<SharedPicker>(strategy_)});
   return subs.groups.back();
 }
 
@@ -239,7 +241,8 @@ void Broker::match(const mqtt::Message& m, std::string_view publisher_client_id,
       }
       if (direct_only) return;
       if (remote != nullptr) {
-        for (NodeIndex n : subs.remote) remote_for(n).direct = true;
+        for (NodeIndex n : subs.remote)
+          remote_for(n).direct = true;
       }
       for (const auto& g : subs.groups) {
         const std::size_t n_local = g.members.size();
@@ -434,7 +437,8 @@ void Broker::drop_remote_routes(NodeIndex node) {
   std::unique_lock lock(mutex_);
   auto s = remote_.find(node);
   if (s == remote_.end()) return;
-  for (const auto& [r, gen] : s->second.routes) remove_remote_locked(node, r);
+  for (const auto& [r, gen] : s->second.routes)
+    remove_remote_locked(node, r);
   remote_total_.fetch_sub(s->second.routes.size(), std::memory_order_relaxed);
   remote_.erase(s);
 }
@@ -469,10 +473,12 @@ void Broker::list_routes(std::string_view filter, std::size_t limit,
       f(Route{std::string(at), std::string(group)}, node);
     };
     if (!subs.direct.empty()) emit({}, 0);
-    for (NodeIndex r : subs.remote) emit({}, r);
+    for (NodeIndex r : subs.remote)
+      emit({}, r);
     for (const auto& g : subs.groups) {
       if (!g.members.empty()) emit(g.name, 0);
-      for (NodeIndex r : g.remote) emit(g.name, r);
+      for (NodeIndex r : g.remote)
+        emit(g.name, r);
     }
   };
   if (!filter.empty()) {

@@ -76,11 +76,11 @@ struct Route {
 std::string share_name(std::string_view group, std::string_view filter);
 
 struct BrokerStats {
-  std::size_t subscriptions = 0;         // (filter, session) pairs incl. shared
+  std::size_t subscriptions = 0;  // (filter, session) pairs incl. shared
   std::size_t shared_subscriptions = 0;
-  std::size_t topics = 0;                // distinct filters with local subscribers
-  std::size_t routes = 0;                // local routes (filter or filter + group)
-  std::size_t remote_routes = 0;         // routes of peers, all peers together
+  std::size_t topics = 0;         // distinct filters with local subscribers
+  std::size_t routes = 0;         // local routes (filter or filter + group)
+  std::size_t remote_routes = 0;  // routes of peers, all peers together
 };
 
 class Broker {
@@ -110,9 +110,8 @@ class Broker {
   // back-pressure is counted in its Pressure (Match::counted).
   // `direct_only`: a message a peer forwarded for its plain subscribers here: only local
   // plain subscriptions match (the groups were decided on the peer).
-  void match(const mqtt::Message& m, std::string_view publisher_client_id,
-             std::vector<Match>& out, std::vector<RemoteMatch>* remote = nullptr,
-             bool direct_only = false) const;
+  void match(const mqtt::Message& m, std::string_view publisher_client_id, std::vector<Match>& out,
+             std::vector<RemoteMatch>* remote = nullptr, bool direct_only = false) const;
 
   // Picks a local member of the shared group `share` ("$share/g/f") for `m`, skipping
   // `except`; false when the group has no other local member. For a message whose member

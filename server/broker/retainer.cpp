@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "broker/topic.hpp"
-#include "common/check.hpp"
 #include "broker/topic_trie.hpp"
+#include "common/check.hpp"
 
 namespace emqxd::broker {
 
@@ -37,7 +37,9 @@ N* find_node(N& root, std::string_view topic) {
   return node;
 }
 
-bool is_dollar(std::string_view level) { return !level.empty() && level.front() == '$'; }
+bool is_dollar(std::string_view level) {
+  return !level.empty() && level.front() == '$';
+}
 
 }  // namespace
 
@@ -260,7 +262,8 @@ void Retainer::for_each(const std::function<void(const mqtt::MessagePtr&)>& f) c
     const Node* n = stack.back();
     stack.pop_back();
     if (n->message) f(n->message);
-    for (const auto& [level, child] : n->children) stack.push_back(child.get());
+    for (const auto& [level, child] : n->children)
+      stack.push_back(child.get());
   }
 }
 

@@ -230,14 +230,16 @@ class TopicTrie {
       for_each_node(child, false, buffer, f);
       buffer.resize(mark);
     };
-    for (const auto& [level, child] : node.children) descend(level, *child);
+    for (const auto& [level, child] : node.children)
+      descend(level, *child);
     if (node.plus) descend(kSingleLevelWildcard, *node.plus);
     if (node.hash) descend(kMultiLevelWildcard, *node.hash);
   }
 
   static std::size_t count_nodes(const Node& node) {
     std::size_t n = 0;
-    for (const auto& [level, child] : node.children) n += 1 + count_nodes(*child);
+    for (const auto& [level, child] : node.children)
+      n += 1 + count_nodes(*child);
     if (node.plus) n += 1 + count_nodes(*node.plus);
     if (node.hash) n += 1 + count_nodes(*node.hash);
     return n;

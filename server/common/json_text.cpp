@@ -1,7 +1,6 @@
 #include "common/json_text.hpp"
 
 #include <boost/json/serializer.hpp>
-
 #include <cstddef>
 #include <cstdint>
 
@@ -19,14 +18,14 @@ std::size_t sequence_length(std::string_view s) {
   if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
     if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) > 0x9F) return 0;   // U+D800..U+DFFF
+    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && b(1) > 0x9F) return 0;  // U+D800..U+DFFF
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(1) > 0x8F) return 0;   // above U+10FFFF
+    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
     return 4;
   }
   return 0;  // a continuation byte, C0, C1, F5..FF

@@ -12,7 +12,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  Result(Errc e) : v_(std::in_place_index<1>, e) {}                   // NOLINT: implicit
+  Result(Errc e) : v_(std::in_place_index<1>, e) {}                  // NOLINT: implicit
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }

@@ -202,7 +202,8 @@ void finish(LoadState& s, const Value& root) {
   if (cl.rpc_ssl.enable) {
     const Value& where = s.rpc_ssl != nullptr ? *s.rpc_ssl : root;
     const std::string sk = "cluster.rpc.ssl";
-    if (cl.rpc_ssl.certfile.empty()) fail(where, sk + ".certfile", "required when ssl.enable = true");
+    if (cl.rpc_ssl.certfile.empty())
+      fail(where, sk + ".certfile", "required when ssl.enable = true");
     if (cl.rpc_ssl.keyfile.empty()) fail(where, sk + ".keyfile", "required when ssl.enable = true");
     if (cl.rpc_ssl.verify == "verify_peer" && cl.rpc_ssl.cacertfile.empty()) {
       fail(where, sk + ".cacertfile",
@@ -290,7 +291,8 @@ void apply_env(Value& root, const std::map<std::string, std::string>& env,
       auto sep = rest.find("__");
       std::string part(rest.substr(0, sep));
       if (part.empty()) empty_part = true;
-      for (char& c : part) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (char& c : part)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       path.push_back(std::move(part));
       if (sep == std::string_view::npos) break;
       rest = rest.substr(sep + 2);
@@ -382,11 +384,14 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
@@ -404,7 +409,8 @@ std::optional<Duration> parse_duration(std::string_view s) {
       n = n * 10 + (s[i] - '0');
     }
     std::size_t u = i;
-    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i])))
+      ++i;
     std::string unit = lower(s.substr(u, i - u));
     std::int64_t ms_per_unit = 0;
     if (unit.empty()) {

@@ -145,7 +145,7 @@ struct NodeConfig {
 };
 
 struct LogConfig {
-  std::string console_level = "info";  // debug | info | notice | warning | error | none
+  std::string console_level = "info";      // debug | info | notice | warning | error | none
   std::string console_formatter = "text";  // text | json
 };
 

@@ -53,18 +53,21 @@ bool is_json_number(std::string_view s) {
   if (s[i] == '0') {
     ++i;
   } else {
-    while (digit(i)) ++i;
+    while (digit(i))
+      ++i;
   }
   if (i < s.size() && s[i] == '.') {
     ++i;
     if (!digit(i)) return false;
-    while (digit(i)) ++i;
+    while (digit(i))
+      ++i;
   }
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
     if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
     if (!digit(i)) return false;
-    while (digit(i)) ++i;
+    while (digit(i))
+      ++i;
   }
   return i == s.size();
 }
@@ -296,7 +299,8 @@ std::string Value::to_json() const {
     case Kind::Concatenation:
     case Kind::DelayedMerge:
       out += kind_ == Kind::Concatenation ? "<concat" : "<merge";
-      for (const auto& e : elements_) out += " " + e.to_json();
+      for (const auto& e : elements_)
+        out += " " + e.to_json();
       out += '>';
       return out;
     case Kind::Space:
@@ -348,7 +352,8 @@ struct Tree {
   // else replaces.
   static void merge(Value& prev, Value&& next) {
     if (next.kind_ == Value::Kind::Object && prev.kind_ == Value::Kind::Object) {
-      for (auto& f : next.fields_) merge_field(prev, f.key, std::move(f.value));
+      for (auto& f : next.fields_)
+        merge_field(prev, f.key, std::move(f.value));
       prev.origin_ = std::move(next.origin_);
       return;
     }
@@ -435,7 +440,8 @@ struct Tree {
       s.env_only_ = true;
     };
     if (value.kind_ == Value::Kind::Concatenation) {
-      for (auto& part : value.elements_) fix(part);
+      for (auto& part : value.elements_)
+        fix(part);
     } else {
       fix(value);
     }
@@ -477,13 +483,15 @@ struct Tree {
         } else if (objects > 0) {
           Tree::merge(out, std::move(p));
         } else {
-          for (auto& e : p.elements_) out.elements_.push_back(std::move(e));
+          for (auto& e : p.elements_)
+            out.elements_.push_back(std::move(e));
         }
       }
       return out;
     }
     std::string text;
-    for (const auto& p : parts) text += p.text_;
+    for (const auto& p : parts)
+      text += p.text_;
     return Value::make_string(std::move(text), concat.origin_);
   }
 
@@ -597,11 +605,13 @@ class Parser {
   }
 
   void skip_spaces() {
-    while (!at_end() && is_space(peek())) ++pos_;
+    while (!at_end() && is_space(peek()))
+      ++pos_;
   }
   void skip_comment() {
     if (!at_comment()) return;
-    while (!at_end() && peek() != '\n') ++pos_;
+    while (!at_end() && peek() != '\n')
+      ++pos_;
   }
   void skip_newline() {
     ++pos_;
@@ -737,7 +747,8 @@ class Parser {
         cur += parse_quoted_text();
         has_piece = true;
       } else if (is_space(c)) {
-        while (!at_end() && is_space(peek())) pending_space += s_[pos_++];
+        while (!at_end() && is_space(peek()))
+          pending_space += s_[pos_++];
       } else if (c == '.') {
         pending_space.clear();
         ++pos_;
@@ -840,7 +851,8 @@ class Parser {
                           : sub.parse_document_at(prefix, depth);
     }
     ctx_.open_files.pop_back();
-    for (auto& f : included.fields_) Tree::merge_field(*target, f.key, std::move(f.value));
+    for (auto& f : included.fields_)
+      Tree::merge_field(*target, f.key, std::move(f.value));
   }
 
  public:
@@ -911,9 +923,11 @@ class Parser {
         parts.push_back(parse_unquoted());
       }
     }
-    while (!parts.empty() && parts.back().kind_ == Value::Kind::Space) parts.pop_back();
+    while (!parts.empty() && parts.back().kind_ == Value::Kind::Space)
+      parts.pop_back();
     std::size_t first = 0;
-    while (first < parts.size() && parts[first].kind_ == Value::Kind::Space) ++first;
+    while (first < parts.size() && parts[first].kind_ == Value::Kind::Space)
+      ++first;
     parts.erase(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(first));
     if (parts.empty()) {
       fail(line_, "expected a value for " + what + ", got " + describe_here() + quote_hint());
@@ -962,7 +976,8 @@ class Parser {
         if (looking_at("\"\"\"")) {
           // Any run of three or more quotes ends the string; the extra ones are content.
           std::size_t run = 0;
-          while (has_ahead(run) && s_[pos_ + run] == '"') ++run;
+          while (has_ahead(run) && s_[pos_ + run] == '"')
+            ++run;
           out.append(run - 3, '"');
           pos_ += run;
           return out;
@@ -1155,9 +1170,11 @@ class Resolver {
     // lookup from a child may walk this same object.
     walking_.push_back(&v);
     if (v.kind_ == Value::Kind::Object) {
-      for (std::size_t i = 0; i < v.fields_.size(); ++i) resolve_deep(v.fields_[i].value);
+      for (std::size_t i = 0; i < v.fields_.size(); ++i)
+        resolve_deep(v.fields_[i].value);
     } else {
-      for (std::size_t i = 0; i < v.elements_.size(); ++i) resolve_deep(v.elements_[i]);
+      for (std::size_t i = 0; i < v.elements_.size(); ++i)
+        resolve_deep(v.elements_[i]);
     }
     walking_.pop_back();
     --depth_;
@@ -1176,7 +1193,8 @@ class Resolver {
         result = substitute(v);
         break;
       case Value::Kind::Concatenation: {
-        for (std::size_t i = 0; i < v.elements_.size(); ++i) resolve_node(v.elements_[i]);
+        for (std::size_t i = 0; i < v.elements_.size(); ++i)
+          resolve_node(v.elements_[i]);
         Value concat;
         concat.kind_ = Value::Kind::Concatenation;
         concat.origin_ = v.origin_;
@@ -1187,7 +1205,8 @@ class Resolver {
       case Value::Kind::DelayedMerge: {
         // Resolve every part before moving any, so a cycle caught by an optional
         // substitution further up leaves this node intact.
-        for (std::size_t i = 0; i < v.elements_.size(); ++i) resolve_node(v.elements_[i]);
+        for (std::size_t i = 0; i < v.elements_.size(); ++i)
+          resolve_node(v.elements_[i]);
         result.kind_ = Value::Kind::Undefined;
         for (auto& part : v.elements_) {
           if (part.kind_ == Value::Kind::Undefined) continue;
@@ -1265,13 +1284,15 @@ class Resolver {
           std::remove_if(f.begin(), f.end(),
                          [](const Field& x) { return x.value.kind_ == Value::Kind::Undefined; }),
           f.end());
-      for (auto& x : f) strip_undefined(x.value);
+      for (auto& x : f)
+        strip_undefined(x.value);
     } else if (v.kind_ == Value::Kind::Array) {
       auto& e = v.elements_;
       e.erase(std::remove_if(e.begin(), e.end(),
                              [](const Value& x) { return x.kind_ == Value::Kind::Undefined; }),
               e.end());
-      for (auto& x : e) strip_undefined(x);
+      for (auto& x : e)
+        strip_undefined(x);
     }
   }
 };

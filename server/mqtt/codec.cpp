@@ -92,11 +92,15 @@ Result<FrameHeader> peek_frame(std::string_view in, std::uint32_t max_packet_siz
   return Errc::MalformedPacket;  // a continuation bit on the fourth length byte
 }
 
-std::size_t varint_size(std::uint32_t v) { return detail::varint_size_of(v); }
+std::size_t varint_size(std::uint32_t v) {
+  return detail::varint_size_of(v);
+}
 
 namespace {
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 }  // namespace
 

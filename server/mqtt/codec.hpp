@@ -16,9 +16,9 @@
 namespace emqxd::mqtt {
 
 struct FrameHeader {
-  std::uint8_t first_byte = 0;          // packet type << 4 | flags
+  std::uint8_t first_byte = 0;  // packet type << 4 | flags
   std::uint32_t remaining_length = 0;
-  std::uint32_t header_length = 0;      // 1 + bytes of the Remaining Length varint
+  std::uint32_t header_length = 0;  // 1 + bytes of the Remaining Length varint
   PacketType type() const { return static_cast<PacketType>(first_byte >> 4); }
   std::uint8_t flags() const { return first_byte & 0x0F; }
   std::size_t total() const { return std::size_t{header_length} + remaining_length; }

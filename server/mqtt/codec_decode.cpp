@@ -17,7 +17,9 @@ using detail::Verdict;
 
 constexpr Errc kMalformed = Errc::MalformedPacket;
 
-bool is_v5(ProtocolVersion v) { return v == ProtocolVersion::V5; }
+bool is_v5(ProtocolVersion v) {
+  return v == ProtocolVersion::V5;
+}
 
 // The end of a decode: a Malformed Packet was returned earlier, so all that is left to
 // report is the first Protocol Error, if any.
@@ -95,7 +97,9 @@ bool disconnect_code_ok(std::uint8_t c) {
 
 // clang-format on
 
-bool auth_code_ok(std::uint8_t c) { return c == 0x00 || c == 0x18 || c == 0x19; }
+bool auth_code_ok(std::uint8_t c) {
+  return c == 0x00 || c == 0x18 || c == 0x19;
+}
 
 // --- Packets ------------------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ using detail::put_properties;
 using detail::put_u16;
 using detail::put_u8;
 
-bool is_v5(ProtocolVersion v) { return v == ProtocolVersion::V5; }
+bool is_v5(ProtocolVersion v) {
+  return v == ProtocolVersion::V5;
+}
 
 std::uint8_t first_byte(PacketType t, std::uint8_t flags = 0) {
   return static_cast<std::uint8_t>(static_cast<std::uint8_t>(t) << 4 | flags);
@@ -49,9 +51,11 @@ void emit_delivery_properties(const MessageExtra* x, const PublishDelivery& d, S
   if (x) {
     if (x->response_topic) s.str(Id::ResponseTopic, *x->response_topic);
     if (x->correlation_data) s.str(Id::CorrelationData, *x->correlation_data);
-    for (const auto& [key, value] : x->user_properties) s.pair(Id::UserProperty, key, value);
+    for (const auto& [key, value] : x->user_properties)
+      s.pair(Id::UserProperty, key, value);
   }
-  for (auto id : d.subscription_identifiers) s.varint(Id::SubscriptionIdentifier, id);
+  for (auto id : d.subscription_identifiers)
+    s.varint(Id::SubscriptionIdentifier, id);
   if (x && x->content_type) s.str(Id::ContentType, *x->content_type);
 }
 
@@ -147,7 +151,8 @@ class Encoder {
     auto start = open_frame(out_);
     put_u16(out_, a.packet_id);
     if (v5_) put_properties(out_, a.props);
-    for (auto code : a.reason_codes) put_u8(out_, static_cast<std::uint8_t>(code));
+    for (auto code : a.reason_codes)
+      put_u8(out_, static_cast<std::uint8_t>(code));
     close_frame(out_, start, first_byte(PacketType::SubAck));
   }
 
@@ -155,7 +160,8 @@ class Encoder {
     auto start = open_frame(out_);
     put_u16(out_, u.packet_id);
     if (v5_) put_properties(out_, u.props);
-    for (const auto& filter : u.topic_filters) put_binary(out_, filter);
+    for (const auto& filter : u.topic_filters)
+      put_binary(out_, filter);
     close_frame(out_, start, first_byte(PacketType::Unsubscribe, 0x02));
   }
 
@@ -164,7 +170,8 @@ class Encoder {
     put_u16(out_, a.packet_id);
     if (v5_) {  // 3.1.1 UNSUBACK has no payload
       put_properties(out_, a.props);
-      for (auto code : a.reason_codes) put_u8(out_, static_cast<std::uint8_t>(code));
+      for (auto code : a.reason_codes)
+        put_u8(out_, static_cast<std::uint8_t>(code));
     }
     close_frame(out_, start, first_byte(PacketType::UnsubAck));
   }

@@ -80,8 +80,10 @@ void emit_properties(const Properties& p, Sink& s) {
   if (p.shared_subscription_available) {
     s.byte(Id::SharedSubscriptionAvailable, *p.shared_subscription_available);
   }
-  for (const auto& [key, value] : p.user_properties) s.pair(Id::UserProperty, key, value);
-  for (auto id : p.subscription_identifiers) s.varint(Id::SubscriptionIdentifier, id);
+  for (const auto& [key, value] : p.user_properties)
+    s.pair(Id::UserProperty, key, value);
+  for (auto id : p.subscription_identifiers)
+    s.varint(Id::SubscriptionIdentifier, id);
   if (p.content_type) s.str(Id::ContentType, *p.content_type);
 }
 
@@ -146,6 +148,8 @@ inline void put_properties(std::string& out, const Properties& p) {
   put_properties(out, p, properties_size(p));
 }
 
-inline bool is_empty(const Properties& p) { return properties_size(p) == 0; }
+inline bool is_empty(const Properties& p) {
+  return properties_size(p) == 0;
+}
 
 }  // namespace emqxd::mqtt::detail

@@ -125,7 +125,9 @@ class Verdict {
 
 // --- Encoding ---------------------------------------------------------------------------
 
-inline void put_u8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+inline void put_u8(std::string& out, std::uint8_t v) {
+  out.push_back(static_cast<char>(v));
+}
 
 inline void put_u16(std::string& out, std::uint16_t v) {
   const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v & 0xFF)};
@@ -168,7 +170,9 @@ inline void put_binary(std::string& out, std::string_view v) {
   out.append(v);
 }
 
-inline std::size_t binary_size(std::string_view v) { return 2 + v.size(); }
+inline std::size_t binary_size(std::string_view v) {
+  return 2 + v.size();
+}
 
 // The fixed header: the first byte and the Remaining Length.
 inline void put_fixed_header(std::string& out, std::uint8_t first_byte,

@@ -32,7 +32,7 @@ struct Message {
   QoS qos = QoS::AtMostOnce;
   bool retain = false;
   std::optional<std::uint32_t> message_expiry_interval;  // seconds, as published
-  Clock::time_point received_at{};                        // for expiry arithmetic
+  Clock::time_point received_at{};                       // for expiry arithmetic
   // Unix ms when its origin node received it, for messages whose order must agree across
   // nodes and restarts (retained: last writer wins); 0 = not stamped.
   std::int64_t received_at_ms = 0;

@@ -25,7 +25,7 @@ struct Will {
 struct Connect {
   std::string protocol_name = "MQTT";  // "MQIsdp" for 3.1
   ProtocolVersion version = ProtocolVersion::V3_1_1;
-  bool clean_start = true;             // Clean Session in 3.1.1
+  bool clean_start = true;  // Clean Session in 3.1.1
   std::uint16_t keep_alive = 60;
   Properties props;
   std::string client_id;

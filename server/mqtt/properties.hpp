@@ -47,13 +47,13 @@ struct Properties {
   std::optional<std::uint32_t> message_expiry_interval;
   std::optional<std::string> content_type;
   std::optional<std::string> response_topic;
-  std::optional<std::string> correlation_data;       // binary
+  std::optional<std::string> correlation_data;          // binary
   std::vector<std::uint32_t> subscription_identifiers;  // PUBLISH may carry several
   std::optional<std::uint32_t> session_expiry_interval;
   std::optional<std::string> assigned_client_identifier;
   std::optional<std::uint16_t> server_keep_alive;
   std::optional<std::string> authentication_method;
-  std::optional<std::string> authentication_data;    // binary
+  std::optional<std::string> authentication_data;  // binary
   std::optional<std::uint8_t> request_problem_information;
   std::optional<std::uint32_t> will_delay_interval;
   std::optional<std::uint8_t> request_response_information;
@@ -65,7 +65,7 @@ struct Properties {
   std::optional<std::uint16_t> topic_alias;
   std::optional<std::uint8_t> maximum_qos;
   std::optional<std::uint8_t> retain_available;
-  std::vector<UserProperty> user_properties;          // order preserved
+  std::vector<UserProperty> user_properties;  // order preserved
   std::optional<std::uint32_t> maximum_packet_size;
   std::optional<std::uint8_t> wildcard_subscription_available;
   std::optional<std::uint8_t> subscription_identifier_available;

@@ -85,6 +85,8 @@ enum class ConnectReturnCode : std::uint8_t {
   NotAuthorized = 5,
 };
 
-constexpr bool is_error(ReasonCode rc) { return static_cast<std::uint8_t>(rc) >= 0x80; }
+constexpr bool is_error(ReasonCode rc) {
+  return static_cast<std::uint8_t>(rc) >= 0x80;
+}
 
 }  // namespace emqxd::mqtt

@@ -1,8 +1,7 @@
 #include "net/connection.hpp"
 
-#include <boost/asio/buffer.hpp>
-
 #include <algorithm>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 
 #include "config/config.hpp"
@@ -24,7 +23,10 @@ thread_local char t_read_buffer[kReadChunk];  // one per worker thread
 
 Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
                        const asio::ip::tcp::socket& socket)
-    : worker_(worker), timer_(worker.io()), channel_(worker.core(), *this), count_(std::move(count)) {
+    : worker_(worker),
+      timer_(worker.io()),
+      channel_(worker.core(), *this),
+      count_(std::move(count)) {
   error_code ec;
   auto ep = socket.remote_endpoint(ec);
   peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -191,16 +193,16 @@ TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket,
 void TcpConnection::read_more() {
   if (reading_ || !reading_allowed()) return;
   reading_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
-                         const error_code& ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->shutdown_now();
-                         return;
-                       }
-                       self->on_readable();
-                     });
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_read,
+      [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](const error_code& ec) {
+        self->reading_ = false;
+        if (ec) {
+          if (ec != asio::error::operation_aborted) self->shutdown_now();
+          return;
+        }
+        self->on_readable();
+      });
 }
 
 void TcpConnection::on_readable() {
@@ -265,10 +267,10 @@ void TcpConnection::close_after_output() {
     return;
   }
   linger_.expires_after(kLingerTime);
-  linger_.async_wait([self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
-                         const error_code& e) {
-    if (!e) self->close_transport();
-  });
+  linger_.async_wait(
+      [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](const error_code& e) {
+        if (!e) self->close_transport();
+      });
   drain(kLingerBytes);
 }
 
@@ -296,16 +298,16 @@ void TcpConnection::drain(std::size_t budget) {
 
 void TcpConnection::wait_writable() {
   waiting_write_ = true;
-  socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                     [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](
-                         const error_code& ec) {
-                       self->waiting_write_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->shutdown_now();
-                         return;
-                       }
-                       self->flush();
-                     });
+  socket_.async_wait(
+      asio::ip::tcp::socket::wait_write,
+      [self = std::static_pointer_cast<TcpConnection>(shared_from_this())](const error_code& ec) {
+        self->waiting_write_ = false;
+        if (ec) {
+          if (ec != asio::error::operation_aborted) self->shutdown_now();
+          return;
+        }
+        self->flush();
+      });
 }
 
 void TcpConnection::close_transport() {

@@ -12,10 +12,9 @@
 //  - StreamConnection<S> (TLS, WebSocket, WebSocket over TLS; stream_connection.cpp):
 //    the same parsing and batching over asynchronous reads and writes of an Asio/Beast
 //    stream, after its handshake.
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -111,6 +110,5 @@ class TcpConnection final : public Connection {
   bool reading_ = false;
   bool waiting_write_ = false;
 };
-
 
 }  // namespace emqxd::net

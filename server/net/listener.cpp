@@ -1,14 +1,13 @@
 #include "net/listener.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <optional>
 #include <stdexcept>
 
@@ -55,14 +54,19 @@ tcp::endpoint parse_bind(const std::string& bind) {
 struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   Acceptor(Worker& w, std::string n, std::uint32_t max,
            std::shared_ptr<std::atomic<std::uint32_t>> c, std::optional<StreamOptions> s)
-      : worker(w), acceptor(w.io()), backoff(w.io()), name(std::move(n)), max_connections(max),
-        count(std::move(c)), stream(std::move(s)) {}
+      : worker(w),
+        acceptor(w.io()),
+        backoff(w.io()),
+        name(std::move(n)),
+        max_connections(max),
+        count(std::move(c)),
+        stream(std::move(s)) {}
 
   void accept() {
-    acceptor.async_accept(worker.io(), [self = shared_from_this()](const error_code& ec,
-                                                                    tcp::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    acceptor.async_accept(worker.io(),
+                          [self = shared_from_this()](const error_code& ec, tcp::socket socket) {
+                            self->on_accept(ec, std::move(socket));
+                          });
   }
 
   void on_accept(const error_code& ec, tcp::socket socket) {
@@ -92,8 +96,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       auto now = std::chrono::steady_clock::now();
       if (now - last_warning > std::chrono::seconds(10)) {
         last_warning = now;
-        logger()->warn("listener={} max_connections ({}) reached; refusing", name,
-                       max_connections);
+        logger()->warn("listener={} max_connections ({}) reached; refusing", name, max_connections);
       }
       error_code ignored;
       socket.close(ignored);

@@ -48,13 +48,13 @@ std::vector<Counter> node_stats(const session::NodeState& state) {
 
 std::vector<Counter> node_metrics(const session::NodeState& state) {
   std::vector<Counter> out;
-#define EMQXD_SUM(name)                                                \
-  {                                                                    \
-    std::uint64_t total = 0;                                           \
-    for (const auto* core : state.cores) {                             \
+#define EMQXD_SUM(name)                                                   \
+  {                                                                       \
+    std::uint64_t total = 0;                                              \
+    for (const auto* core : state.cores) {                                \
       total += core->metrics_view().name.load(std::memory_order_relaxed); \
-    }                                                                  \
-    out.push_back({dotted(#name), total});                             \
+    }                                                                     \
+    out.push_back({dotted(#name), total});                                \
   }
   EMQXD_COUNTERS(EMQXD_SUM)
 #undef EMQXD_SUM

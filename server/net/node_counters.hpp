@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace emqxd::session { struct NodeState; }
+namespace emqxd::session {
+struct NodeState;
+}
 
 namespace emqxd::net {
 

@@ -10,7 +10,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
 #include <stdexcept>
 
 #include "common/log.hpp"
@@ -165,18 +164,16 @@ class StreamConnection final : public Connection {
         res->set(http::field::content_type, "text/plain");
         res->body() = "MQTT over WebSocket is served at " + ws_path_ + "\n";
         res->prepare_payload();
-        http::async_write(stream_.next_layer(), *res,
-                          [self = self_ptr(), res](const error_code&, std::size_t) {
-                            self->shutdown_now();
-                          });
+        http::async_write(
+            stream_.next_layer(), *res,
+            [self = self_ptr(), res](const error_code&, std::size_t) { self->shutdown_now(); });
         return;
       }
       std::string sub = choose_subprotocol(req[http::field::sec_websocket_protocol]);
-      stream_.set_option(websocket::stream_base::decorator(
-          [sub](websocket::response_type& res) {
-            if (!sub.empty()) res.set(http::field::sec_websocket_protocol, sub);
-            res.set(http::field::server, "emqxd");
-          }));
+      stream_.set_option(websocket::stream_base::decorator([sub](websocket::response_type& res) {
+        if (!sub.empty()) res.set(http::field::sec_websocket_protocol, sub);
+        res.set(http::field::server, "emqxd");
+      }));
       websocket::stream_base::timeout t{std::chrono::seconds(10), websocket::stream_base::none(),
                                         false};
       stream_.set_option(t);
@@ -285,9 +282,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& s
   }
   use("certfile", ssl.certfile,
       [&](error_code& ec) { ctx->use_certificate_chain_file(ssl.certfile, ec); });
-  use("keyfile", ssl.keyfile, [&](error_code& ec) {
-    ctx->use_private_key_file(ssl.keyfile, asio::ssl::context::pem, ec);
-  });
+  use("keyfile", ssl.keyfile,
+      [&](error_code& ec) { ctx->use_private_key_file(ssl.keyfile, asio::ssl::context::pem, ec); });
   if (!ssl.cacertfile.empty()) {
     use("cacertfile", ssl.cacertfile,
         [&](error_code& ec) { ctx->load_verify_file(ssl.cacertfile, ec); });

@@ -1,9 +1,8 @@
 #pragma once
 // Connections over TLS, WebSocket and WebSocket over TLS. Everything Beast and OpenSSL
 // stays in stream_connection.cpp; this header only names the factories.
-#include <boost/asio/ip/tcp.hpp>
-
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
 

@@ -1,9 +1,9 @@
 #include "net/worker.hpp"
 
+#include <time.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <time.h>
 
 #include "net/connection.hpp"
 
@@ -43,7 +43,9 @@ class AsioTimer final : public session::Timer, public std::enable_shared_from_th
 Worker::Worker(std::uint32_t id, session::NodeState& node, const std::vector<Worker*>& all)
     : id_(id), all_(all), io_(1), core_(node, *this) {}
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+}
 
 void Worker::start() {
   core_.start();
@@ -53,7 +55,9 @@ void Worker::start() {
   });
 }
 
-void Worker::stop() { io_.stop(); }
+void Worker::stop() {
+  io_.stop();
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -92,7 +96,8 @@ void Worker::post_deliveries(std::vector<session::Delivery>&& batch) {
     if (inbox_deliveries_.empty()) {
       inbox_deliveries_ = std::move(batch);
     } else {
-      for (auto& d : batch) inbox_deliveries_.push_back(std::move(d));
+      for (auto& d : batch)
+        inbox_deliveries_.push_back(std::move(d));
     }
     schedule = !inbox_scheduled_;
     inbox_scheduled_ = true;
@@ -100,7 +105,9 @@ void Worker::post_deliveries(std::vector<session::Delivery>&& batch) {
   if (schedule) asio::post(io_, [this] { drain_inbox(); });
 }
 
-void Worker::post(std::uint32_t worker, session::Task task) { all_[worker]->post(std::move(task)); }
+void Worker::post(std::uint32_t worker, session::Task task) {
+  all_[worker]->post(std::move(task));
+}
 
 void Worker::post_deliveries(std::uint32_t worker, std::vector<session::Delivery>&& batch) {
   all_[worker]->post_deliveries(std::move(batch));
@@ -119,7 +126,8 @@ void Worker::drain_inbox() {
   // had matched before it is already here (SessionManager::takeover). Both come from one
   // lock hold, and every sender posts its deliveries before its barrier acks.
   core_.deliver(deliveries);
-  for (auto& t : tasks) t();
+  for (auto& t : tasks)
+    t();
 }
 
 // ---------------------------------------------------------------- end of turn
@@ -142,7 +150,8 @@ void Worker::end_of_turn() {
   while (!dirty_.empty()) {
     auto batch = std::move(dirty_);
     dirty_.clear();
-    for (auto& c : batch) c->flush();
+    for (auto& c : batch)
+      c->flush();
     core_.end_of_turn();
   }
 }
@@ -150,13 +159,15 @@ void Worker::end_of_turn() {
 // ---------------------------------------------------------------- shutdown
 
 void Worker::publish_wills_for_shutdown() {
-  for (auto* c : connections_) c->channel().publish_will_now();
+  for (auto* c : connections_)
+    c->channel().publish_will_now();
   core_.sessions().publish_pending_wills();
 }
 
 void Worker::kick_all(mqtt::ReasonCode reason) {
   std::vector<Connection*> all(connections_.begin(), connections_.end());
-  for (auto* c : all) c->channel().kick(reason);
+  for (auto* c : all)
+    c->channel().kick(reason);
 }
 
 }  // namespace emqxd::net

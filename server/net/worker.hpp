@@ -9,7 +9,6 @@
 // post per target worker, one batch per peer) and every connection with output writes
 // once.
 #include <boost/asio/io_context.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -75,9 +74,9 @@ class Worker final : public session::Scheduler {
   session::WorkerCore core_;
 
   std::mutex inbox_mutex_;
-  std::vector<session::Task> inbox_;                  // guarded by inbox_mutex_
+  std::vector<session::Task> inbox_;                 // guarded by inbox_mutex_
   std::vector<session::Delivery> inbox_deliveries_;  // guarded by inbox_mutex_
-  bool inbox_scheduled_ = false;                      // guarded by inbox_mutex_
+  bool inbox_scheduled_ = false;                     // guarded by inbox_mutex_
 
   std::vector<std::shared_ptr<Connection>> dirty_;
   bool end_of_turn_scheduled_ = false;

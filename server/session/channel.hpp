@@ -72,12 +72,12 @@ class Channel {
 
   // --- called by the hub, on this channel's worker ---
   void on_session_ready(Session* session, bool session_present);
-  void deliver(Delivery&& d);                 // a message for this client
-  void release();                             // the end of a Hub::hold: read again
+  void deliver(Delivery&& d);  // a message for this client
+  void release();              // the end of a Hub::hold: read again
   // The storage batch of Hub::await_commit `ticket` is stored (or failed): the output that
   // waited for it goes out.
   void committed(std::uint64_t ticket, const storage::Status& status);
-  void kick(mqtt::ReasonCode reason);         // takeover (0x8E), shutdown (0x8B), admin (0x98)
+  void kick(mqtt::ReasonCode reason);  // takeover (0x8E), shutdown (0x8B), admin (0x98)
   // Lets go of the session now (takeover): the will is published or left pending on the
   // session as the spec says, and the hub is not told again when the socket closes.
   Session* detach();
@@ -218,7 +218,7 @@ class Channel {
     std::size_t head_ = 0;
   };
   HeldQueue held_out_;
-  std::size_t owed_resends_ = 0;     // inflight entries of a resumed session not yet resent
+  std::size_t owed_resends_ = 0;  // inflight entries of a resumed session not yet resent
   std::string_view disconnect_reason_;
 };
 

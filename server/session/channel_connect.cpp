@@ -28,41 +28,68 @@ const std::shared_ptr<spdlog::logger>& logger() {
 
 mqtt::ConnectReturnCode to_v3_connack(ReasonCode rc) {
   switch (rc) {
-    case ReasonCode::Success: return mqtt::ConnectReturnCode::Accepted;
+    case ReasonCode::Success:
+      return mqtt::ConnectReturnCode::Accepted;
     case ReasonCode::UnsupportedProtocolVersion:
       return mqtt::ConnectReturnCode::UnacceptableProtocolVersion;
-    case ReasonCode::ClientIdentifierNotValid: return mqtt::ConnectReturnCode::IdentifierRejected;
-    case ReasonCode::BadUserNameOrPassword: return mqtt::ConnectReturnCode::BadUserNameOrPassword;
+    case ReasonCode::ClientIdentifierNotValid:
+      return mqtt::ConnectReturnCode::IdentifierRejected;
+    case ReasonCode::BadUserNameOrPassword:
+      return mqtt::ConnectReturnCode::BadUserNameOrPassword;
     case ReasonCode::NotAuthorized:
-    case ReasonCode::Banned: return mqtt::ConnectReturnCode::NotAuthorized;
-    default: return mqtt::ConnectReturnCode::ServerUnavailable;
+    case ReasonCode::Banned:
+      return mqtt::ConnectReturnCode::NotAuthorized;
+    default:
+      return mqtt::ConnectReturnCode::ServerUnavailable;
   }
 }
 
 ReasonCode to_reason_code(Errc e) {
   switch (e) {
-    case Errc::MalformedPacket: return ReasonCode::MalformedPacket;
-    case Errc::ProtocolError: return ReasonCode::ProtocolError;
-    case Errc::PacketTooLarge: return ReasonCode::PacketTooLarge;
-    case Errc::UnsupportedProtocolVersion: return ReasonCode::UnsupportedProtocolVersion;
-    case Errc::ClientIdNotValid: return ReasonCode::ClientIdentifierNotValid;
-    case Errc::BadUsernameOrPassword: return ReasonCode::BadUserNameOrPassword;
-    case Errc::NotAuthorized: return ReasonCode::NotAuthorized;
-    case Errc::TopicNameInvalid: return ReasonCode::TopicNameInvalid;
-    case Errc::TopicFilterInvalid: return ReasonCode::TopicFilterInvalid;
-    case Errc::TopicAliasInvalid: return ReasonCode::TopicAliasInvalid;
-    case Errc::ReceiveMaximumExceeded: return ReasonCode::ReceiveMaximumExceeded;
-    case Errc::QuotaExceeded: return ReasonCode::QuotaExceeded;
-    case Errc::BadAuthenticationMethod: return ReasonCode::BadAuthenticationMethod;
-    case Errc::QosNotSupported: return ReasonCode::QoSNotSupported;
-    case Errc::RetainNotSupported: return ReasonCode::RetainNotSupported;
-    case Errc::PacketIdInUse: return ReasonCode::PacketIdentifierInUse;
-    case Errc::PacketIdNotFound: return ReasonCode::PacketIdentifierNotFound;
-    case Errc::ServerBusy: return ReasonCode::ServerBusy;
-    case Errc::KeepAliveTimeout: return ReasonCode::KeepAliveTimeout;
-    case Errc::SessionTakenOver: return ReasonCode::SessionTakenOver;
-    case Errc::ServerShuttingDown: return ReasonCode::ServerShuttingDown;
-    default: return ReasonCode::UnspecifiedError;
+    case Errc::MalformedPacket:
+      return ReasonCode::MalformedPacket;
+    case Errc::ProtocolError:
+      return ReasonCode::ProtocolError;
+    case Errc::PacketTooLarge:
+      return ReasonCode::PacketTooLarge;
+    case Errc::UnsupportedProtocolVersion:
+      return ReasonCode::UnsupportedProtocolVersion;
+    case Errc::ClientIdNotValid:
+      return ReasonCode::ClientIdentifierNotValid;
+    case Errc::BadUsernameOrPassword:
+      return ReasonCode::BadUserNameOrPassword;
+    case Errc::NotAuthorized:
+      return ReasonCode::NotAuthorized;
+    case Errc::TopicNameInvalid:
+      return ReasonCode::TopicNameInvalid;
+    case Errc::TopicFilterInvalid:
+      return ReasonCode::TopicFilterInvalid;
+    case Errc::TopicAliasInvalid:
+      return ReasonCode::TopicAliasInvalid;
+    case Errc::ReceiveMaximumExceeded:
+      return ReasonCode::ReceiveMaximumExceeded;
+    case Errc::QuotaExceeded:
+      return ReasonCode::QuotaExceeded;
+    case Errc::BadAuthenticationMethod:
+      return ReasonCode::BadAuthenticationMethod;
+    case Errc::QosNotSupported:
+      return ReasonCode::QoSNotSupported;
+    case Errc::RetainNotSupported:
+      return ReasonCode::RetainNotSupported;
+    case Errc::PacketIdInUse:
+      return ReasonCode::PacketIdentifierInUse;
+    case Errc::PacketIdNotFound:
+      return ReasonCode::PacketIdentifierNotFound;
+    case Errc::ServerBusy:
+      return ReasonCode::ServerBusy;
+    case Errc::KeepAliveTimeout:
+      return ReasonCode::KeepAliveTimeout;
+    case Errc::SessionTakenOver:
+      return ReasonCode::SessionTakenOver;
+    case Errc::ServerShuttingDown:
+      return ReasonCode::ServerShuttingDown;
+    default:
+      return ReasonCode::UnspecifiedError;
   }
 }
 
@@ -85,23 +112,26 @@ void Channel::handle_in(mqtt::Packet&& packet) {
     }
     return;
   }
-  std::visit(
-      Overloaded{
-          [&](mqtt::Connect&) { close_with(ReasonCode::ProtocolError, "second CONNECT"); },  // [MQTT-3.1.0-2]
-          [&](mqtt::Publish& p) { handle_publish(p); },
-          [&](mqtt::PubAck& a) { handle_puback(a); },
-          [&](mqtt::PubRec& r) { handle_pubrec(r); },
-          [&](mqtt::PubRel& r) { handle_pubrel(r); },
-          [&](mqtt::PubComp& c) { handle_pubcomp(c); },
-          [&](mqtt::Subscribe& s) { handle_subscribe(s); },
-          [&](mqtt::Unsubscribe& u) { handle_unsubscribe(u); },
-          // [MQTT-3.12.4-1], in order behind answers that wait for storage
-          [&](mqtt::PingReq&) { respond(mqtt::PingResp{}, false); },
-          [&](mqtt::Disconnect& d) { handle_disconnect(d); },
-          [&](mqtt::Auth& a) { handle_auth(a); },
-          [&](auto&) { close_with(ReasonCode::ProtocolError, "server-to-client packet from client"); },
-      },
-      packet);
+  std::visit(Overloaded{
+                 [&](mqtt::Connect&) {
+                   close_with(ReasonCode::ProtocolError, "second CONNECT");
+                 },  // [MQTT-3.1.0-2]
+                 [&](mqtt::Publish& p) { handle_publish(p); },
+                 [&](mqtt::PubAck& a) { handle_puback(a); },
+                 [&](mqtt::PubRec& r) { handle_pubrec(r); },
+                 [&](mqtt::PubRel& r) { handle_pubrel(r); },
+                 [&](mqtt::PubComp& c) { handle_pubcomp(c); },
+                 [&](mqtt::Subscribe& s) { handle_subscribe(s); },
+                 [&](mqtt::Unsubscribe& u) { handle_unsubscribe(u); },
+                 // [MQTT-3.12.4-1], in order behind answers that wait for storage
+                 [&](mqtt::PingReq&) { respond(mqtt::PingResp{}, false); },
+                 [&](mqtt::Disconnect& d) { handle_disconnect(d); },
+                 [&](mqtt::Auth& a) { handle_auth(a); },
+                 [&](auto&) {
+                   close_with(ReasonCode::ProtocolError, "server-to-client packet from client");
+                 },
+             },
+             packet);
 }
 
 void Channel::handle_decode_error(Errc e) {
@@ -117,10 +147,10 @@ void Channel::handle_decode_error(Errc e) {
     if (e == Errc::UnsupportedProtocolVersion) {
       // The version is unknown, so answer in the 3.1.1 format every client can read.
       version_ = mqtt::ProtocolVersion::V3_1_1;
-      send(mqtt::ConnAck{false,
-                         static_cast<std::uint8_t>(
-                             mqtt::ConnectReturnCode::UnacceptableProtocolVersion),
-                         {}});
+      send(mqtt::ConnAck{
+          false,
+          static_cast<std::uint8_t>(mqtt::ConnectReturnCode::UnacceptableProtocolVersion),
+          {}});
     }
     state_ = State::Closing;
     host_.close();
@@ -145,8 +175,7 @@ void Channel::handle_keepalive_timeout() {
 void Channel::send_connack_error(ReasonCode rc) {
   mqtt::ConnAck ack;
   ack.session_present = false;  // [MQTT-3.2.2-6]
-  ack.code = is_v5() ? static_cast<std::uint8_t>(rc)
-                     : static_cast<std::uint8_t>(to_v3_connack(rc));
+  ack.code = is_v5() ? static_cast<std::uint8_t>(rc) : static_cast<std::uint8_t>(to_v3_connack(rc));
   const auto& ref = hub_.config().mqtt.server_reference;
   if (is_v5() && !ref.empty() &&
       (rc == ReasonCode::UseAnotherServer || rc == ReasonCode::ServerMoved)) {
@@ -223,9 +252,10 @@ void Channel::handle_connect(mqtt::Connect& c) {
     static thread_local log::Throttle throttle;
     std::uint64_t held = 0;
     if (throttle.allow(std::chrono::steady_clock::now(), held)) {
-      logger()->info("client_id={} peer={} authentication failed (0x{:02x}; {} similar lines "
-                     "suppressed)",
-                     client_id_, host_.peer(), static_cast<unsigned>(rc), held);
+      logger()->info(
+          "client_id={} peer={} authentication failed (0x{:02x}; {} similar lines "
+          "suppressed)",
+          client_id_, host_.peer(), static_cast<unsigned>(rc), held);
     }
     send_connack_error(rc);
     return;
@@ -261,10 +291,11 @@ void Channel::handle_connect(mqtt::Connect& c) {
     request_problem_information_ = c.props.request_problem_information.value_or(1) != 0;
     request_response_information_ = c.props.request_response_information.value_or(0) != 0;
   } else {
-    session_expiry_ = c.clean_start ? 0
-                                    : static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                          cfg.session_expiry_interval)
-                                          .count());
+    session_expiry_ =
+        c.clean_start ? 0
+                      : static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                       cfg.session_expiry_interval)
+                                                       .count());
   }
   keep_alive_ = c.keep_alive;
   if (cfg.server_keepalive && is_v5()) {
@@ -274,9 +305,10 @@ void Channel::handle_connect(mqtt::Connect& c) {
     // mqtt.max_keepalive, as mosquitto's: MQTT 5 clients are told the maximum in CONNACK
     // (Server Keep Alive); MQTT 3.1.1 has no way to say it, so the client is refused.
     if (!is_v5()) {
-      logger()->info("client_id={} peer={} refused: keep alive {} s is not within "
-                     "mqtt.max_keepalive ({} s)",
-                     client_id_, host_.peer(), keep_alive_, cfg.max_keepalive);
+      logger()->info(
+          "client_id={} peer={} refused: keep alive {} s is not within "
+          "mqtt.max_keepalive ({} s)",
+          client_id_, host_.peer(), keep_alive_, cfg.max_keepalive);
       send_connack_error(ReasonCode::ClientIdentifierNotValid);
       return;
     }
@@ -328,8 +360,8 @@ void Channel::on_session_ready(Session* session, bool session_present) {
   send(ack);
   host_.resume_input();
   metrics::inc(hub_.metrics().client_connected);
-  logger()->debug("client_id={} peer={} connected v{} session_present={}", client_id_,
-                  host_.peer(), static_cast<int>(version_), session_present);
+  logger()->debug("client_id={} peer={} connected v{} session_present={}", client_id_, host_.peer(),
+                  static_cast<int>(version_), session_present);
   resend_inflight();
   pump_queue();
 }
@@ -388,9 +420,10 @@ void Channel::kick(ReasonCode reason) {
   static thread_local log::Throttle throttle;
   std::uint64_t held = 0;
   if (throttle.allow(std::chrono::steady_clock::now(), held)) {
-    logger()->info("client_id={} peer={} disconnected by server (0x{:02x}; {} similar lines "
-                   "suppressed)",
-                   client_id_, host_.peer(), static_cast<unsigned>(reason), held);
+    logger()->info(
+        "client_id={} peer={} disconnected by server (0x{:02x}; {} similar lines "
+        "suppressed)",
+        client_id_, host_.peer(), static_cast<unsigned>(reason), held);
   }
   if (is_v5() && state_ == State::Connected) send_now(mqtt::Disconnect{reason, {}});
   disconnect_reason_ = reason == ReasonCode::SessionTakenOver     ? "takenover"

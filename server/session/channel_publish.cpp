@@ -16,8 +16,8 @@ using mqtt::ReasonCode;
 namespace {
 
 std::shared_ptr<const mqtt::MessageExtra> extra_of(const mqtt::Properties& p) {
-  if (!p.payload_format_indicator && !p.content_type && !p.response_topic &&
-      !p.correlation_data && p.user_properties.empty()) {
+  if (!p.payload_format_indicator && !p.content_type && !p.response_topic && !p.correlation_data &&
+      p.user_properties.empty()) {
     return nullptr;
   }
   auto extra = std::make_shared<mqtt::MessageExtra>();
@@ -25,7 +25,7 @@ std::shared_ptr<const mqtt::MessageExtra> extra_of(const mqtt::Properties& p) {
   extra->content_type = p.content_type;                          // [MQTT-3.3.2-20]
   extra->response_topic = p.response_topic;
   extra->correlation_data = p.correlation_data;
-  extra->user_properties = p.user_properties;                    // [MQTT-3.3.2-17/18]
+  extra->user_properties = p.user_properties;  // [MQTT-3.3.2-17/18]
   return extra;
 }
 
@@ -95,9 +95,15 @@ void Channel::handle_publish(mqtt::Publish& p) {
 
   metrics::inc(m.messages_received);
   switch (p.qos) {
-    case QoS::AtMostOnce: metrics::inc(m.messages_qos0_received); break;
-    case QoS::AtLeastOnce: metrics::inc(m.messages_qos1_received); break;
-    case QoS::ExactlyOnce: metrics::inc(m.messages_qos2_received); break;
+    case QoS::AtMostOnce:
+      metrics::inc(m.messages_qos0_received);
+      break;
+    case QoS::AtLeastOnce:
+      metrics::inc(m.messages_qos1_received);
+      break;
+    case QoS::ExactlyOnce:
+      metrics::inc(m.messages_qos2_received);
+      break;
   }
 
   ReasonCode rc = ReasonCode::Success;
@@ -180,9 +186,10 @@ void Channel::handle_pubrel(const mqtt::PubRel& r) {
   // It waits until the id is erased in storage: the client may reuse the id as soon as
   // it has the PUBCOMP [MQTT-4.3.3-12], and an id still stored would come back after a
   // crash and swallow that new message as a resend.
-  respond(mqtt::PubComp{r.packet_id,
-                        known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}},
-          stored);
+  respond(
+      mqtt::PubComp{
+          r.packet_id, known ? ReasonCode::Success : ReasonCode::PacketIdentifierNotFound, {}},
+      stored);
 }
 
 void Channel::handle_puback(const mqtt::PubAck& a) {
@@ -281,7 +288,6 @@ void Channel::release() {
   held_ = false;
   host_.resume_input();
 }
-
 
 void Channel::send_inflight(Delivery&& d) {
   std::uint16_t id = session_->next_packet_id();

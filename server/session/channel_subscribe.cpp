@@ -35,8 +35,8 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
   if (!hub_.authorizer().allow(info, auth::Action::Subscribe, sub.topic_filter)) {
     return ReasonCode::NotAuthorized;
   }
-  auto granted = std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos),
-                                        cfg.max_qos_allowed);
+  auto granted =
+      std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed);
   return static_cast<ReasonCode>(granted);
 }
 

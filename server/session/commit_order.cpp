@@ -17,15 +17,17 @@ bool CommitOrder::commit(storage::Store& store,
   if (!durable_) return false;
   const std::uint64_t ticket = ticket_;
   bool waited = false;
-  for (const auto& [ch, t] : waiters_) waited = waited || t == ticket;
+  for (const auto& [ch, t] : waiters_)
+    waited = waited || t == ticket;
   if (batch_.empty() && !waited) return false;
   ++ticket_;
   storage::Batch batch = std::move(batch_);
   batch_ = storage::Batch();
   // Even an empty batch goes through the store: commits complete in the order made, so
   // the completions come back in ticket order.
-  store.commit(std::move(batch),
-               [done = std::move(done), ticket](storage::Status st) { done(ticket, std::move(st)); });
+  store.commit(std::move(batch), [done = std::move(done), ticket](storage::Status st) {
+    done(ticket, std::move(st));
+  });
   return true;
 }
 
@@ -63,7 +65,8 @@ CommitOrder::Completion CommitOrder::on_committed(std::uint64_t ticket,
   for (const auto& [ch, t] : waiters_) {
     if (t <= ticket) c.channels.push_back(ch);
   }
-  for (auto* ch : c.channels) waiters_.erase(ch);
+  for (auto* ch : c.channels)
+    waiters_.erase(ch);
   while (!deferred_.empty() && deferred_.front().ticket <= ticket) {
     Deferred d = std::move(deferred_.front());
     deferred_.pop_front();

@@ -22,7 +22,9 @@
 #include "storage/batch.hpp"
 #include "storage/status.hpp"
 
-namespace emqxd::storage { class Store; }
+namespace emqxd::storage {
+class Store;
+}
 
 namespace emqxd::session {
 

@@ -11,11 +11,25 @@
 #include "mqtt/packets.hpp"
 
 namespace emqxd {
-namespace config { struct Config; }
-namespace broker { class Broker; class Retainer; struct Pressure; }
-namespace auth { class Authenticator; class Authorizer; }
-namespace metrics { struct Metrics; }
-namespace storage { class Batch; class Status; }
+namespace config {
+struct Config;
+}
+namespace broker {
+class Broker;
+class Retainer;
+struct Pressure;
+}  // namespace broker
+namespace auth {
+class Authenticator;
+class Authorizer;
+}  // namespace auth
+namespace metrics {
+struct Metrics;
+}
+namespace storage {
+class Batch;
+class Status;
+}  // namespace storage
 }  // namespace emqxd
 
 namespace emqxd::session {

@@ -11,7 +11,7 @@
 namespace emqxd::session {
 
 struct Outboxes {
-  std::vector<std::vector<Delivery>> local;               // per worker id
+  std::vector<std::vector<Delivery>> local;              // per worker id
   std::vector<std::vector<broker::ForwardItem>> remote;  // per peer (broker::NodeIndex)
 
   explicit Outboxes(std::size_t workers = 0) : local(workers) {}
@@ -35,12 +35,14 @@ struct Outboxes {
   void append(Outboxes&& other) {
     if (local.size() < other.local.size()) local.resize(other.local.size());
     for (std::size_t w = 0; w < other.local.size(); ++w) {
-      for (auto& x : other.local[w]) local[w].push_back(std::move(x));
+      for (auto& x : other.local[w])
+        local[w].push_back(std::move(x));
       other.local[w].clear();
     }
     if (remote.size() < other.remote.size()) remote.resize(other.remote.size());
     for (std::size_t n = 0; n < other.remote.size(); ++n) {
-      for (auto& x : other.remote[n]) remote[n].push_back(std::move(x));
+      for (auto& x : other.remote[n])
+        remote[n].push_back(std::move(x));
       other.remote[n].clear();
     }
   }

@@ -1,10 +1,9 @@
 #include "session/routing.hpp"
 
-#include "storage/records.hpp"
-
 #include <algorithm>
 
 #include "session/channel.hpp"
+#include "storage/records.hpp"
 
 namespace emqxd::session {
 
@@ -50,8 +49,8 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
   result.stored = true;
 }
 
-void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
-                metrics::Metrics& counters, storage::Batch* batch) {
+void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, metrics::Metrics& counters,
+                storage::Batch* batch) {
   s.arrived(d);
   if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
     s.channel->deliver(std::move(d));

@@ -23,7 +23,7 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
 // Hands `d` to `s`: to its channel while connected, otherwise to its queue, counting what
 // the queue drops in `counters`. Runs on the session's worker.
 // A stored delivery that the queue drops is erased through `batch` (may be null).
-void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits,
-                metrics::Metrics& counters, storage::Batch* batch);
+void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, metrics::Metrics& counters,
+                storage::Batch* batch);
 
 }  // namespace emqxd::session

@@ -12,7 +12,8 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
   auto result = EnqueueResult::Queued;
   if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) {
     const auto seq = queue.front().store_seq;
-    if (seq != 0 && store_uid != 0 && batch != nullptr) batch->erase_delivery(store_uid, seq, OutState::Queued);  // never sent
+    if (seq != 0 && store_uid != 0 && batch != nullptr)
+      batch->erase_delivery(store_uid, seq, OutState::Queued);  // never sent
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
   }
@@ -23,7 +24,8 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
 std::uint16_t Session::next_packet_id() {
   // Inflight is bounded by Receive Maximum (<= 65535), so a free id always exists.
   for (;;) {
-    last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+    last_packet_id_ =
+        static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
     if (!inflight.in_use(last_packet_id_)) return last_packet_id_;
   }
 }
@@ -31,7 +33,8 @@ std::uint16_t Session::next_packet_id() {
 std::vector<std::string> Session::filters() const {
   std::vector<std::string> out;
   out.reserve(subscriptions.size());
-  for (const auto& [filter, state] : subscriptions) out.push_back(filter);
+  for (const auto& [filter, state] : subscriptions)
+    out.push_back(filter);
   return out;
 }
 

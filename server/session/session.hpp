@@ -3,10 +3,10 @@
 // subscriptions, QoS 1/2 messages in flight to the client, messages queued for it, and
 // QoS 2 packet ids received but not yet released. Lives on one worker; the Channel of
 // the current connection (if any) drives it. Plain data plus bookkeeping: no I/O.
-#include <chrono>
-#include <cstdint>
 #include <atomic>
 #include <bitset>
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -20,7 +20,9 @@
 #include "mqtt/packets.hpp"
 #include "storage/records.hpp"
 
-namespace emqxd::storage { class Batch; }
+namespace emqxd::storage {
+class Batch;
+}
 
 namespace emqxd::session {
 
@@ -30,12 +32,12 @@ class Channel;
 struct Delivery {
   std::uint64_t session = 0;  // target session serial
   mqtt::MessagePtr msg;
-  mqtt::QoS qos = mqtt::QoS::AtMostOnce;  // effective QoS: min(message, subscription)
-  bool retain = false;                     // the RETAIN flag to send
+  mqtt::QoS qos = mqtt::QoS::AtMostOnce;     // effective QoS: min(message, subscription)
+  bool retain = false;                       // the RETAIN flag to send
   std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
   std::vector<std::uint32_t> subscription_ids;
-  bool counted = false;  // in the target's Pressure::in_transit until it arrives
-  bool refused = false;  // its commit failed and its publisher was refused: not delivered
+  bool counted = false;         // in the target's Pressure::in_transit until it arrives
+  bool refused = false;         // its commit failed and its publisher was refused: not delivered
   std::uint64_t store_seq = 0;  // stored as (session's store_uid, seq); 0: in memory only
 };
 
@@ -101,7 +103,8 @@ class InflightWindow {
   template <class F>
   void for_each(F&& f) {
     if (s_) {
-      for (auto& x : s_->entries) f(x);
+      for (auto& x : s_->entries)
+        f(x);
     }
   }
 
@@ -158,7 +161,9 @@ class DeliveryQueue {
   }
   template <class F>
   void for_each(F&& f) {
-    if (q_) for (auto& d : *q_) f(d);
+    if (q_)
+      for (auto& d : *q_)
+        f(d);
   }
 
  private:
@@ -181,7 +186,7 @@ class Session {
   // Subscriptions keyed by the filter as the client sent it ($share/... included).
   std::map<std::string, SubscriptionState, std::less<>> subscriptions;
   InflightWindow inflight;
-  DeliveryQueue queue;             // waiting for the connection or for inflight room
+  DeliveryQueue queue;  // waiting for the connection or for inflight room
   // QoS 2 packet ids received (PUBREC sent) awaiting PUBREL, with the time received.
   std::unordered_map<std::uint16_t, std::chrono::steady_clock::time_point> awaiting_rel;
 

@@ -24,7 +24,9 @@ SessionManager::SessionManager(WorkerCore& core)
 
 SessionManager::~SessionManager() = default;
 
-SessionManager* SessionManager::on(std::uint32_t worker) { return &node_.cores[worker]->sessions(); }
+SessionManager* SessionManager::on(std::uint32_t worker) {
+  return &node_.cores[worker]->sessions();
+}
 
 Session* SessionManager::find(std::uint64_t sid) {
   auto it = sessions_.find(sid);
@@ -74,11 +76,13 @@ void SessionManager::open(Channel& ch, const std::string& client_id, bool clean_
   claiming_[&ch] = token;
   const std::uint32_t self = sched_.id();
   WorkerCore* core = &core_;
-  dir->claim(client_id, clean_start, [core, self, ch = &ch, token, client_id, clean_start](Claim c) {
-    core->scheduler().post(self, [core, ch, token, client_id, clean_start, c = std::move(c)]() mutable {
-      core->sessions().on_claimed(ch, token, client_id, clean_start, std::move(c));
-    });
-  });
+  dir->claim(client_id, clean_start,
+             [core, self, ch = &ch, token, client_id, clean_start](Claim c) {
+               core->scheduler().post(
+                   self, [core, ch, token, client_id, clean_start, c = std::move(c)]() mutable {
+                     core->sessions().on_claimed(ch, token, client_id, clean_start, std::move(c));
+                   });
+             });
 }
 
 void SessionManager::on_claimed(Channel* ch, std::uint64_t token, const std::string& client_id,
@@ -289,7 +293,9 @@ void SessionManager::restore(SessionState&& st, std::uint64_t store_uid,
   Session& s = *slot.session;
   fill(s, std::move(st), sched_.now());
   s.store_uid = store_uid;
-  if (node_.config.mqtt.backpressure) s.enable_pressure(node_.config.mqtt.max_mqueue_len, node_.config.mqtt.backpressure_stall_timeout);
+  if (node_.config.mqtt.backpressure)
+    s.enable_pressure(node_.config.mqtt.max_mqueue_len,
+                      node_.config.mqtt.backpressure_stall_timeout);
   for (const auto& [filter, sub] : s.subscriptions) {
     node_.broker.subscribe(filter, {sched_.id(), sid}, sub.opts, sub.subscription_id, s.pressure,
                            store_uid);
@@ -363,12 +369,14 @@ void SessionManager::discard(std::uint64_t sid) {
   auto owned = extract(sid);
   if (!owned) return;
   Session& s = *owned;
-  if (node_.directory != nullptr && node_.directory->active()) node_.directory->release(s.client_id());
+  if (node_.directory != nullptr && node_.directory->active())
+    node_.directory->release(s.client_id());
   if (s.store_uid != 0) {
     if (auto* b = core_.store_batch()) b->erase_session(s.store_uid);
   }
   broker::SubscriberRef ref{sched_.id(), sid};
-  for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
+  for (const auto& [filter, state] : s.subscriptions)
+    node_.broker.unsubscribe(filter, ref);
   redispatch_shared(s);
   publish_pending_will(s);
   metrics::inc(core_.metrics().session_discarded);
@@ -387,7 +395,8 @@ void SessionManager::publish_pending_will(Session& s) {
 }
 
 void SessionManager::publish_pending_wills() {
-  for (auto& [sid, slot] : sessions_) publish_pending_will(*slot.session);
+  for (auto& [sid, slot] : sessions_)
+    publish_pending_will(*slot.session);
 }
 
 // A member of a shared group went away with QoS 1/2 messages it never acknowledged:
@@ -440,9 +449,10 @@ void SessionManager::install(SessionState&& st) {
     std::lock_guard lock(node_.registry.mutex);
     if (node_.registry.entries.count(st.client_id) != 0) {
       // This node holds a session of the id too (a split brain healed): it stays.
-      logger()->warn("client_id={} a session handed over from another node is dropped: this "
-                     "node holds one already",
-                     st.client_id);
+      logger()->warn(
+          "client_id={} a session handed over from another node is dropped: this "
+          "node holds one already",
+          st.client_id);
       return;
     }
   }
@@ -450,8 +460,9 @@ void SessionManager::install(SessionState&& st) {
   const auto protocol_version = st.protocol_version;
   Session* s = create(client_id);
   fill(*s, std::move(st), sched_.now());
-  if (node_.config.mqtt.backpressure) s->enable_pressure(node_.config.mqtt.max_mqueue_len,
-                                                             node_.config.mqtt.backpressure_stall_timeout);
+  if (node_.config.mqtt.backpressure)
+    s->enable_pressure(node_.config.mqtt.max_mqueue_len,
+                       node_.config.mqtt.backpressure_stall_timeout);
   if (s->expiry_interval != 0) {
     // Stored afresh under this node's uid: its QoS 1/2 deliveries from now on are stored.
     if (storage::Batch* b = core_.store_batch()) {
@@ -473,7 +484,8 @@ void SessionManager::install(SessionState&& st) {
   }
   metrics::inc(core_.metrics().session_taken_over_in);
   go_offline(sessions_[s->id()]);
-  for (auto& x : early) deliver_moved(x.msg, *x.target);
+  for (auto& x : early)
+    deliver_moved(x.msg, *x.target);
 }
 
 void SessionManager::deliver_moved(const mqtt::MessagePtr& m, const broker::SessionTarget& t) {
@@ -524,7 +536,8 @@ std::optional<SessionState> SessionManager::hand_over(std::uint64_t sid, bool cl
   {
     std::lock_guard lock(node_.registry.mutex);
     auto r = node_.registry.entries.find(s.client_id());
-    if (r != node_.registry.entries.end() && r->second.session == sid) node_.registry.entries.erase(r);
+    if (r != node_.registry.entries.end() && r->second.session == sid)
+      node_.registry.entries.erase(r);
   }
   if (clean_start || s.expiry_interval == 0) {
     discard(sid);  // [MQTT-3.1.2-4]: it ends here, will and all
@@ -535,7 +548,8 @@ std::optional<SessionState> SessionManager::hand_over(std::uint64_t sid, bool cl
   s.pending_will.reset();
   SessionState st = to_state(s);
   broker::SubscriberRef ref{sched_.id(), sid};
-  for (const auto& [filter, state] : s.subscriptions) node_.broker.unsubscribe(filter, ref);
+  for (const auto& [filter, state] : s.subscriptions)
+    node_.broker.unsubscribe(filter, ref);
   if (s.store_uid != 0) {
     if (auto* b = core_.store_batch()) b->erase_session(s.store_uid);
   }

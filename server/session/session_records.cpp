@@ -27,11 +27,12 @@ SessionState to_state(Session& s) {
   for (const auto& [filter, sub] : s.subscriptions) {
     st.subscriptions.push_back({filter, sub.opts, sub.subscription_id});
   }
-  s.inflight.for_each([&](Inflight& f) { st.deliveries.push_back(plain(f.d, f.state, f.packet_id)); });
-  s.queue.for_each([&](Delivery& d) {
-    st.deliveries.push_back(plain(d, storage::OutState::Queued, 0));
-  });
-  for (const auto& [id, at] : s.awaiting_rel) st.awaiting_rel.push_back(id);
+  s.inflight.for_each(
+      [&](Inflight& f) { st.deliveries.push_back(plain(f.d, f.state, f.packet_id)); });
+  s.queue.for_each(
+      [&](Delivery& d) { st.deliveries.push_back(plain(d, storage::OutState::Queued, 0)); });
+  for (const auto& [id, at] : s.awaiting_rel)
+    st.awaiting_rel.push_back(id);
   return st;
 }
 
@@ -60,13 +61,15 @@ void fill(Session& s, SessionState&& st, std::chrono::steady_clock::time_point n
     f.d = std::move(d);
     s.inflight.push_back(std::move(f));
   }
-  for (auto id : st.awaiting_rel) s.awaiting_rel[id] = now;
+  for (auto id : st.awaiting_rel)
+    s.awaiting_rel[id] = now;
 }
 
 void store_all(Session& s, std::uint8_t protocol_version, storage::Batch& b,
                const std::function<std::uint64_t()>& next_seq) {
   s.store_uid = next_seq();
-  b.put_session({s.client_id(), s.store_uid, s.expiry_interval, mqtt::wall_ms_now(), protocol_version});
+  b.put_session(
+      {s.client_id(), s.store_uid, s.expiry_interval, mqtt::wall_ms_now(), protocol_version});
   for (const auto& [filter, sub] : s.subscriptions) {
     b.put_subscription({s.store_uid, filter, sub.opts, sub.subscription_id});
   }
@@ -93,7 +96,8 @@ void store_all(Session& s, std::uint8_t protocol_version, storage::Batch& b,
   s.inflight.for_each([&](Inflight& f) { put(f.d, f.state, f.packet_id); });
   s.queue.for_each([&](Delivery& d) { put(d, storage::OutState::Queued, 0); });
   const auto at = mqtt::wall_ms_now();
-  for (const auto& [id, received] : s.awaiting_rel) b.put_awaiting_rel({s.store_uid, id, at});
+  for (const auto& [id, received] : s.awaiting_rel)
+    b.put_awaiting_rel({s.store_uid, id, at});
 }
 
 }  // namespace emqxd::session

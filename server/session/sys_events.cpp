@@ -1,7 +1,6 @@
 #include "session/sys_events.hpp"
 
 #include <boost/json.hpp>
-
 #include <string>
 
 #include "session/channel.hpp"
@@ -85,10 +84,8 @@ mqtt::MessagePtr subscribed(const Channel& ch, std::string_view node, std::strin
 
 mqtt::MessagePtr unsubscribed(const Channel& ch, std::string_view node, std::string_view filter) {
   json::object p{
-      {"clientid", ch.client_id()},
-      {"username", username(ch)},
-      {"protocol", "mqtt"},
-      {"topic", filter},
+      {"clientid", ch.client_id()}, {"username", username(ch)},
+      {"protocol", "mqtt"},         {"topic", filter},
       {"ts", mqtt::wall_ms_now()},
   };
   return make(ch, node, "unsubscribed", p);

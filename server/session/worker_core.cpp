@@ -10,18 +10,19 @@
 namespace emqxd::session {
 
 WorkerCore::WorkerCore(NodeState& node, Scheduler& scheduler)
-    : node_(node),
-      sched_(scheduler),
-      commits_(node.durable),
-      sessions_(*this) {}
+    : node_(node), sched_(scheduler), commits_(node.durable), sessions_(*this) {}
 
 WorkerCore::~WorkerCore() = default;
 
 // ---------------------------------------------------------------- end of turn
 
-void WorkerCore::end_of_turn() { ship(); }
+void WorkerCore::end_of_turn() {
+  ship();
+}
 
-void WorkerCore::start() { turn_ = Outboxes(sched_.workers()); }
+void WorkerCore::start() {
+  turn_ = Outboxes(sched_.workers());
+}
 
 void WorkerCore::ship() {
   const bool committed = commit_batch();
@@ -42,12 +43,14 @@ bool WorkerCore::commit_batch() {
 
 void WorkerCore::on_committed(std::uint64_t ticket, const storage::Status& status) {
   auto done = commits_.on_committed(ticket, status);
-  for (auto* ch : done.channels) ch->committed(ticket, status);
+  for (auto* ch : done.channels)
+    ch->committed(ticket, status);
   if (!done.channels.empty()) sched_.end_of_turn_needed();
   metrics::inc(metrics_.messages_dropped, done.refused);
   for (auto& r : done.released) {
     post_outboxes(r.out);
-    for (auto& f : r.after) f();
+    for (auto& f : r.after)
+      f();
   }
 }
 
@@ -94,7 +97,9 @@ storage::Batch* WorkerCore::store_batch() {
   return b;
 }
 
-std::uint64_t WorkerCore::next_store_seq() { return node_.store->next_seq(); }
+std::uint64_t WorkerCore::next_store_seq() {
+  return node_.store->next_seq();
+}
 
 std::uint64_t WorkerCore::await_commit(Channel& ch, const mqtt::Message* published) {
   sched_.end_of_turn_needed();
@@ -183,7 +188,8 @@ void WorkerCore::from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&
   auto it = parked_.find(lane);
   if (it != parked_.end()) {
     // Behind what waits, in order.
-    for (auto& x : items) it->second.items.push_back(std::move(x));
+    for (auto& x : items)
+      it->second.items.push_back(std::move(x));
     return;
   }
   std::deque<broker::ForwardItem> queue(std::make_move_iterator(items.begin()),
@@ -257,7 +263,8 @@ void WorkerCore::route_from_peer(broker::ForwardItem& item, PublishResult& resul
         sessions_.deliver_moved(m, *item.to_session);
       } else {
         WorkerCore* target = node_.cores[w];
-        sched_.post(w, [target, m, t = item.to_session] { target->sessions().deliver_moved(m, *t); });
+        sched_.post(w,
+                    [target, m, t = item.to_session] { target->sessions().deliver_moved(m, *t); });
       }
     }
   }

@@ -67,7 +67,8 @@ class WorkerCore final : public Hub {
   storage::Batch* store_batch() override;
   std::uint64_t next_store_seq() override;
   std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) override;
-  void subscribed(const Channel& ch, std::string_view filter, const mqtt::SubscribeOptions& opts) override;
+  void subscribed(const Channel& ch, std::string_view filter,
+                  const mqtt::SubscribeOptions& opts) override;
   void unsubscribed(const Channel& ch, std::string_view filter) override;
 
   // --- called by the worker, on its thread ---

@@ -2,7 +2,6 @@
 #include "api/credentials.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <string>
 

@@ -4,7 +4,6 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -193,10 +192,9 @@ TEST_CASE("status and routes pass through, requests reach the ClusterControl",
 
   Response s = api.call("GET", "/api/v5/cluster");
   CHECK(s.status == 200);
-  CHECK(s.body ==
-        R"({"name":"c","self":"n1@h","members":[],"routes":{"local":0,"remote":0},)"
-        R"("forward":{"sent":0,"received":0,"dropped":0,"queued":0},)"
-        R"("sessions":{"takeovers_in":0,"takeovers_out":0}})");
+  CHECK(s.body == R"({"name":"c","self":"n1@h","members":[],"routes":{"local":0,"remote":0},)"
+                  R"("forward":{"sent":0,"received":0,"dropped":0,"queued":0},)"
+                  R"("sessions":{"takeovers_in":0,"takeovers_out":0}})");
   CHECK(api.call("GET", "/api/v5/routes?topic=a%2F%23&limit=5").body ==
         R"({"data":[],"meta":{"count":0}})");
   api.call("GET", "/api/v5/routes");
@@ -295,9 +293,9 @@ TEST_CASE("query strings and paths are %-decoded by RFC 3986 (Boost.URL)", "[api
   CHECK(routes_call("topic=a+b") == "routes a b 100");          // '+' is a space, as in forms
   CHECK(routes_call("topic=a%20b%2bc") == "routes a b+c 100");
   CHECK(routes_call("topic=%E2%82%AC") == "routes \xE2\x82\xAC 100");
-  CHECK(routes_call("topic") == "routes  100");                       // no value
-  CHECK(routes_call("topic=x&topic=y") == "routes x 100");            // the first one
-  CHECK(routes_call("to%70ic=a%3Db&limit=2") == "routes a=b 2");      // names are decoded too
+  CHECK(routes_call("topic") == "routes  100");                   // no value
+  CHECK(routes_call("topic=x&topic=y") == "routes x 100");        // the first one
+  CHECK(routes_call("to%70ic=a%3Db&limit=2") == "routes a=b 2");  // names are decoded too
   CHECK(routes_call("other=%2F&topic=t") == "routes t 100");
   CHECK(routes_call("") == "routes  100");
 
@@ -323,13 +321,14 @@ TEST_CASE("query strings and paths are %-decoded by RFC 3986 (Boost.URL)", "[api
   CHECK(api.control.calls.empty());
 }
 
-TEST_CASE("the cluster's plain data is rendered as the README documents", "[api][router][cluster]") {
+TEST_CASE("the cluster's plain data is rendered as the README documents",
+          "[api][router][cluster]") {
   TestApi api;
   emqxd::api::ClusterStatus& st = api.control.status_answer;
   st.name = "emqxdcl";
   st.self = "n1@127.0.0.1";
-  st.members.push_back({"n1@127.0.0.1", "n1@127.0.0.1:4370", "alive", 1733140000000, true, 3,
-                        true, 0});
+  st.members.push_back(
+      {"n1@127.0.0.1", "n1@127.0.0.1:4370", "alive", 1733140000000, true, 3, true, 0});
   st.members.push_back({"n\"2@h", "n\"2@h:4371", "suspect", 7, false, 2, false, 5});
   st.routes = {3, 2};
   st.forward = {10, 11, 12, 13};

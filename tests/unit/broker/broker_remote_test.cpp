@@ -1,8 +1,7 @@
 // The broker's side of the cluster: local routes told to the RouteSink, peers' routes
 // matched into one RemoteMatch per peer, shared groups picked across nodes, snapshots.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,11 +34,12 @@ mqtt::Message message(std::string topic) {
   return m;
 }
 
-TEST_CASE("the route sink hears the first and the last local subscriber of each route", "[broker][cluster]") {
+TEST_CASE("the route sink hears the first and the last local subscriber of each route",
+          "[broker][cluster]") {
   RecordingSink sink;
   Broker b(SharedStrategy::RoundRobin, &sink);
   b.subscribe("a/+", {0, 1}, qos1(), 0);
-  b.subscribe("a/+", {0, 2}, qos1(), 0);          // same route: nothing new
+  b.subscribe("a/+", {0, 2}, qos1(), 0);           // same route: nothing new
   b.subscribe("$share/g/a/+", {0, 3}, qos1(), 0);  // the group is a route of its own
   b.subscribe("$share/g/a/+", {1, 4}, qos1(), 0);
   b.subscribe("$queue/a/+", {1, 5}, qos1(), 0);
@@ -51,15 +51,16 @@ TEST_CASE("the route sink hears the first and the last local subscriber of each 
   b.unsubscribe("a/+", {0, 2});
   b.unsubscribe("$share/g/a/+", {1, 4});
   b.unsubscribe("$queue/a/+", {1, 5});
-  CHECK(sink.events == std::vector<std::string>{"+a/+", "+a/+|g", "+a/+|$queue", "-a/+", "-a/+|g",
-                                                "-a/+|$queue"});
+  CHECK(sink.events ==
+        std::vector<std::string>{"+a/+", "+a/+|g", "+a/+|$queue", "-a/+", "-a/+|g", "-a/+|$queue"});
   auto st = b.stats();
   CHECK(st.routes == 0);
   CHECK(st.topics == 0);
   CHECK(st.remote_routes == 1);
 }
 
-TEST_CASE("a publish matching several routes of one peer is one remote match", "[broker][cluster]") {
+TEST_CASE("a publish matching several routes of one peer is one remote match",
+          "[broker][cluster]") {
   Broker b(SharedStrategy::RoundRobin);
   b.add_remote_routes(2, {{"a/b", ""}, {"a/+", ""}, {"#", ""}});
   b.add_remote_routes(3, {{"x/#", ""}});
@@ -83,7 +84,9 @@ TEST_CASE("a publish matching several routes of one peer is one remote match", "
   CHECK(remote.empty());
 }
 
-TEST_CASE("a shared group spanning nodes delivers once per message, to local members and peers in turn", "[broker][cluster][MQTT-4.8.2-2]") {
+TEST_CASE(
+    "a shared group spanning nodes delivers once per message, to local members and peers in turn",
+    "[broker][cluster][MQTT-4.8.2-2]") {
   Broker b(SharedStrategy::RoundRobin);
   b.subscribe("$share/g/t/#", {0, 1}, qos1(), 0);
   b.add_remote_routes(2, {{"t/#", "g"}});
@@ -121,7 +124,8 @@ TEST_CASE("a shared group spanning nodes delivers once per message, to local mem
   CHECK(m.ref == SubscriberRef{1, 7});
 }
 
-TEST_CASE("the local strategy prefers local members and uses peers only when none is local", "[broker][cluster]") {
+TEST_CASE("the local strategy prefers local members and uses peers only when none is local",
+          "[broker][cluster]") {
   Broker b(SharedStrategy::Local);
   b.add_remote_routes(2, {{"t", "g"}});
   b.subscribe("$share/g/t", {0, 1}, qos1(), 0);
@@ -141,7 +145,8 @@ TEST_CASE("the local strategy prefers local members and uses peers only when non
   CHECK(remote[0].node == 2);
 }
 
-TEST_CASE("a snapshot replaces a peer's routes, and dropping a peer forgets them", "[broker][cluster]") {
+TEST_CASE("a snapshot replaces a peer's routes, and dropping a peer forgets them",
+          "[broker][cluster]") {
   Broker b(SharedStrategy::RoundRobin);
   b.add_remote_routes(2, {{"old/1", ""}, {"keep", ""}, {"old/2", "g"}});
   CHECK(b.remote_route_count(2) == 3);
@@ -168,11 +173,14 @@ TEST_CASE("a snapshot replaces a peer's routes, and dropping a peer forgets them
   CHECK(b.stats().remote_routes == 0);
 }
 
-TEST_CASE("a filter with many plain subscribers finds each in O(1) and keeps them all", "[broker]") {
+TEST_CASE("a filter with many plain subscribers finds each in O(1) and keeps them all",
+          "[broker]") {
   Broker b(SharedStrategy::RoundRobin);
-  for (std::uint64_t s = 1; s <= 1000; ++s) CHECK(b.subscribe("all", {0, s}, qos1(), 0));
+  for (std::uint64_t s = 1; s <= 1000; ++s)
+    CHECK(b.subscribe("all", {0, s}, qos1(), 0));
   CHECK_FALSE(b.subscribe("all", {0, 500}, qos1(), 7));  // replaced, not added
-  for (std::uint64_t s = 1; s <= 1000; s += 2) CHECK(b.unsubscribe("all", {0, s}));
+  for (std::uint64_t s = 1; s <= 1000; s += 2)
+    CHECK(b.unsubscribe("all", {0, s}));
   b.move({"all"}, {0, 2}, {1, 2});
   std::vector<Match> out;
   b.match(message("all"), "", out);

@@ -36,7 +36,8 @@ std::vector<std::string> topics(const Retainer& r, std::string_view filter,
   std::vector<mqtt::MessagePtr> out;
   r.match(filter, now, out);
   std::vector<std::string> result;
-  for (const auto& m : out) result.push_back(m->topic);
+  for (const auto& m : out)
+    result.push_back(m->topic);
   std::sort(result.begin(), result.end());
   return result;
 }
@@ -261,7 +262,8 @@ TEST_CASE("concurrent retain and match", "[retainer][threads]") {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   std::vector<mqtt::MessagePtr> out;
   r.match("#", kT0, out);
   CHECK(out.size() == r.size());

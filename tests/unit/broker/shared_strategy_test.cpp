@@ -43,7 +43,8 @@ TEST_CASE("strategy names are EMQX's", "[shared]") {
   CHECK_FALSE(parse_shared_strategy("hash_client_id"));
   CHECK_FALSE(parse_shared_strategy("Random"));
   CHECK_FALSE(parse_shared_strategy(""));
-  for (auto s : kAll) CHECK(parse_shared_strategy(to_string(s)) == s);
+  for (auto s : kAll)
+    CHECK(parse_shared_strategy(to_string(s)) == s);
 }
 
 TEST_CASE("no members or none available: no pick", "[shared]") {
@@ -83,11 +84,13 @@ TEST_CASE("a callable can say which members are available", "[shared]") {
 TEST_CASE("random: uniform, and reproducible from the seed", "[shared][random]") {
   SharedPicker picker(SharedStrategy::Random, 7);
   auto counts = histogram(picker, 5, 50000);
-  for (int c : counts) CHECK((c > 9500 && c < 10500));
+  for (int c : counts)
+    CHECK((c > 9500 && c < 10500));
 
   SharedPicker a(SharedStrategy::Random, 99);
   SharedPicker b(SharedStrategy::Random, 99);
-  for (int i = 0; i < 100; ++i) CHECK(a.pick(17) == b.pick(17));
+  for (int i = 0; i < 100; ++i)
+    CHECK(a.pick(17) == b.pick(17));
 }
 
 TEST_CASE("random: uniform among the available members", "[shared][random]") {
@@ -96,7 +99,8 @@ TEST_CASE("random: uniform among the available members", "[shared][random]") {
   auto counts = histogram(picker, 6, 40000, {.available = available});
   CHECK(counts[1] == 0);
   CHECK(counts[4] == 0);
-  for (std::size_t i : {0u, 2u, 3u, 5u}) CHECK((counts[i] > 9500 && counts[i] < 10500));
+  for (std::size_t i : {0u, 2u, 3u, 5u})
+    CHECK((counts[i] > 9500 && counts[i] < 10500));
 }
 
 TEST_CASE("round robin: members in turn", "[shared][round_robin]") {
@@ -104,7 +108,8 @@ TEST_CASE("round robin: members in turn", "[shared][round_robin]") {
     INFO(to_string(s));
     SharedPicker picker(s, 0);
     std::vector<std::size_t> seq;
-    for (int i = 0; i < 8; ++i) seq.push_back(*picker.pick(4));
+    for (int i = 0; i < 8; ++i)
+      seq.push_back(*picker.pick(4));
     CHECK(seq == std::vector<std::size_t>{0, 1, 2, 3, 0, 1, 2, 3});
     auto counts = histogram(picker, 4, 4000);
     CHECK(counts == std::vector<int>{1000, 1000, 1000, 1000});
@@ -177,7 +182,8 @@ TEST_CASE("round robin: a member inserted at the cursor is served next", "[share
 TEST_CASE("round robin copes with the member count shrinking unannounced",
           "[shared][round_robin]") {
   SharedPicker picker(SharedStrategy::RoundRobin, 0);
-  for (int i = 0; i < 9; ++i) (void)picker.pick(10);
+  for (int i = 0; i < 9; ++i)
+    (void)picker.pick(10);
   auto m = picker.pick(3);  // cursor 9 in a group of 3
   REQUIRE(m);
   CHECK(*m < 3);
@@ -188,7 +194,8 @@ TEST_CASE("sticky: the same member until it becomes unavailable", "[shared][stic
   std::array<bool, 4> available{true, true, true, true};
   const auto first = picker.pick(4, {.available = available});
   REQUIRE(first);
-  for (int i = 0; i < 100; ++i) CHECK(picker.pick(4, {.available = available}) == first);
+  for (int i = 0; i < 100; ++i)
+    CHECK(picker.pick(4, {.available = available}) == first);
 
   available[*first] = false;
   const auto second = picker.pick(4, {.available = available});
@@ -196,7 +203,8 @@ TEST_CASE("sticky: the same member until it becomes unavailable", "[shared][stic
   CHECK(*second != *first);
   // It stays on the new member even when the old one comes back.
   available[*first] = true;
-  for (int i = 0; i < 100; ++i) CHECK(picker.pick(4, {.available = available}) == second);
+  for (int i = 0; i < 100; ++i)
+    CHECK(picker.pick(4, {.available = available}) == second);
 }
 
 TEST_CASE("sticky: follows its member across index shifts, re-picks when it is removed",
@@ -223,7 +231,8 @@ TEST_CASE("sticky: follows its member across index shifts, re-picks when it is r
   CHECK_FALSE(picker.sticky_member_for_test());
   const std::string next = members[*picker.pick(members.size())];
   CHECK(next != chosen);
-  for (int i = 0; i < 20; ++i) CHECK(members[*picker.pick(members.size())] == next);
+  for (int i = 0; i < 20; ++i)
+    CHECK(members[*picker.pick(members.size())] == next);
 }
 
 TEST_CASE("sticky: the first choices of many groups spread over the members", "[shared][sticky]") {
@@ -232,7 +241,8 @@ TEST_CASE("sticky: the first choices of many groups spread over the members", "[
     SharedPicker picker(SharedStrategy::Sticky, seed);
     ++counts[*picker.pick(4)];
   }
-  for (int c : counts) CHECK((c > 850 && c < 1150));
+  for (int c : counts)
+    CHECK((c > 850 && c < 1150));
 }
 
 TEST_CASE("local: a random local member, any member when none is local", "[shared][local]") {
@@ -249,12 +259,14 @@ TEST_CASE("local: a random local member, any member when none is local", "[share
   counts = histogram(picker, 5, 30000, {.available = available, .is_local = is_local});
   CHECK(counts[1] == 0);
   CHECK(counts[3] == 0);
-  for (std::size_t i : {0u, 2u, 4u}) CHECK((counts[i] > 9500 && counts[i] < 10500));
+  for (std::size_t i : {0u, 2u, 4u})
+    CHECK((counts[i] > 9500 && counts[i] < 10500));
 
   // No member is local: random over all.
   const std::array<bool, 5> none{};
   counts = histogram(picker, 5, 50000, {.is_local = none});
-  for (int c : counts) CHECK((c > 9500 && c < 10500));
+  for (int c : counts)
+    CHECK((c > 9500 && c < 10500));
 }
 
 TEST_CASE("hash_topic and hash_clientid: one key, one member", "[shared][hash]") {
@@ -282,7 +294,8 @@ TEST_CASE("hash: keys spread evenly, a skipped member's keys spread over the oth
     home.push_back(*picker.pick(5, {.topic = topic}));
     ++counts[home.back()];
   }
-  for (int c : counts) CHECK((c > 9500 && c < 10500));
+  for (int c : counts)
+    CHECK((c > 9500 && c < 10500));
 
   const std::array<bool, 5> available{true, true, false, true, true};
   std::vector<int> moved(5, 0);
@@ -298,7 +311,8 @@ TEST_CASE("hash: keys spread evenly, a skipped member's keys spread over the oth
     }
   }
   CHECK(moved[2] == 0);
-  for (std::size_t i : {0u, 1u, 3u, 4u}) CHECK(moved[i] > counts[2] / 4 - 400);
+  for (std::size_t i : {0u, 1u, 3u, 4u})
+    CHECK(moved[i] > counts[2] / 4 - 400);
 }
 
 }  // namespace

@@ -47,12 +47,24 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
   return counted_malloc(size);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 
 namespace emqxd::broker {
 namespace {
@@ -60,7 +72,9 @@ namespace {
 using Trie = TopicTrie<std::string>;
 
 // Stores each filter as its own value.
-void add(Trie& trie, std::string_view filter) { trie.at(filter) = std::string(filter); }
+void add(Trie& trie, std::string_view filter) {
+  trie.at(filter) = std::string(filter);
+}
 
 std::vector<std::string> matches(const Trie& trie, std::string_view topic) {
   std::vector<std::string> out;
@@ -153,7 +167,8 @@ TEST_CASE("for_each() rebuilds every stored filter", "[trie]") {
   const std::vector<std::string> filters = {"a",   "a/b",   "/",      "/a",
                                             "a/",  "a//b",  "+",      "#",
                                             "+/+", "a/+/#", "$SYS/#", "sport/tennis/player1"};
-  for (const auto& f : filters) add(trie, f);
+  for (const auto& f : filters)
+    add(trie, f);
   std::vector<std::string> seen;
   trie.for_each([&](std::string_view filter, const std::string& value) {
     CHECK(filter == value);
@@ -302,7 +317,8 @@ TEST_CASE("match() agrees with the reference matcher on random filters and topic
   check_all(2000);
 
   // Erase the rest: every node is pruned.
-  for (const auto& f : stored) REQUIRE(trie.erase(f));
+  for (const auto& f : stored)
+    REQUIRE(trie.erase(f));
   CHECK(trie.empty());
   CHECK(trie.node_count_for_test() == 0);
 }

@@ -525,7 +525,10 @@ TEST_CASE("piggyback: at most max_piggyback per message, each sent lambda*log(n)
 namespace emqxd::cluster {
 namespace {
 
-TEST_CASE("force_leave: a dead member turns Left here and by gossip, a live one gets the chance to refute", "[cluster][membership]") {
+TEST_CASE(
+    "force_leave: a dead member turns Left here and by gossip, a live one gets the chance to "
+    "refute",
+    "[cluster][membership]") {
   Membership m = node_knowing({2, 3});
   CHECK_FALSE(m.force_leave(addr(9).id(), kT0));  // unknown
   CHECK_FALSE(m.force_leave(addr(1).id(), kT0));  // itself
@@ -537,7 +540,8 @@ TEST_CASE("force_leave: a dead member turns Left here and by gossip, a live one 
   m.tick(t + 1s);
   bool told = false;
   for (const auto& o : m.take_outgoing()) {
-    told = told || (o.to.id() == addr(2).id() && carries(o.message, update(3, 10, MemberState::Left)));
+    told =
+        told || (o.to.id() == addr(2).id() && carries(o.message, update(3, 10, MemberState::Left)));
   }
   CHECK(told);
   // A live member is taken out here at once (its routes go), and Left is what it hears.

@@ -3,7 +3,6 @@
 // node: it ran on a gRPC thread or on the cluster thread. This drives the real Cluster
 // through the handlers the transport calls, with no network.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 

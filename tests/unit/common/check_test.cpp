@@ -3,7 +3,6 @@
 #include "common/check.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "common/run_in_child.hpp"

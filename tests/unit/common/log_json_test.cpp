@@ -4,7 +4,6 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,7 +18,8 @@ namespace json = boost::json;
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    out.push_back(line);
   return out;
 }
 
@@ -30,7 +30,8 @@ struct CapturedLog {
                         spdlog::level::trace);
   }
   ~CapturedLog() {
-    for (const auto& m : modules) spdlog::drop(m);
+    for (const auto& m : modules)
+      spdlog::drop(m);
     spdlog::set_default_logger(previous);
   }
   std::shared_ptr<spdlog::logger> module(const std::string& name) {
@@ -44,7 +45,8 @@ struct CapturedLog {
 
 const std::string kControls = [] {
   std::string s;
-  for (int c = 1; c < 0x20; ++c) s += static_cast<char>(c);
+  for (int c = 1; c < 0x20; ++c)
+    s += static_cast<char>(c);
   return s + "\x7F";
 }();
 
@@ -73,7 +75,8 @@ TEST_CASE("JSON log lines are valid JSON whatever the message holds", "[log][jso
       {"}\"],{", "}\"],{"},
       {"", ""},
   };
-  for (const auto& [message, _] : cases) logger->warn("{}", message);
+  for (const auto& [message, _] : cases)
+    logger->warn("{}", message);
   odd_module->error("client_id={} said {}", "x\"y", "\x01\xFE");
   spdlog::default_logger()->flush();
 

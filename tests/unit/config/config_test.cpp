@@ -48,13 +48,16 @@ const ListenerConfig* listener(const Config& c, std::string_view type, std::stri
 
 std::string joined(const std::vector<std::string>& lines) {
   std::string out;
-  for (const auto& l : lines) out += l + "\n";
+  for (const auto& l : lines)
+    out += l + "\n";
   return out;
 }
 
 // Not from __FILE__: ccache with base_dir (and -ffile-prefix-map) make it relative to the
 // build directory.
-std::string source_root() { return EMQXD_SOURCE_DIR; }
+std::string source_root() {
+  return EMQXD_SOURCE_DIR;
+}
 
 }  // namespace
 
@@ -438,8 +441,9 @@ dashboard {
   // Off by enable = false, or by bind = 0 as in EMQX; either way the port is not claimed.
   CHECK_FALSE(from("dashboard.listeners.http.enable = false").dashboard_http_enable);
   CHECK_FALSE(from("dashboard.listeners.http.bind = 0").dashboard_http_enable);
-  CHECK_NOTHROW(from("dashboard.listeners.http.enable = false\n"
-                     "listeners.tcp.default.bind = 18083"));
+  CHECK_NOTHROW(
+      from("dashboard.listeners.http.enable = false\n"
+           "listeners.tcp.default.bind = 18083"));
   CHECK(error_of("dashboard.listeners.http.enable = maybe") ==
         "emqx.conf:1: dashboard.listeners.http.enable: expected true or false, got \"maybe\"");
   CHECK(error_of("dashboard.default_password = \"\"") ==

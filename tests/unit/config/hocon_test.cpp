@@ -443,7 +443,8 @@ TEST_CASE("nesting limits fail cleanly instead of exhausting the stack", "[hocon
   std::string deep_array = "a = " + std::string(100000, '[');
   CHECK(error_of(deep_array) == "t.conf:1: objects and arrays nested too deeply");
   std::string deep_object;
-  for (int i = 0; i < 5000; ++i) deep_object += "a {";
+  for (int i = 0; i < 5000; ++i)
+    deep_object += "a {";
   CHECK(error_of(deep_object) == "t.conf:1: objects and arrays nested too deeply");
   std::string nested_ok = "a = " + std::string(50, '[') + std::string(50, ']');
   CHECK_NOTHROW(hocon::parse(nested_ok, "t", {}));

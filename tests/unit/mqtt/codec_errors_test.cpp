@@ -39,7 +39,9 @@ std::string publish5(std::string_view p) {
 }
 
 // A 5.0 CONNACK (success) with the given properties.
-std::string connack5(std::string_view p) { return frame(0x20, bytes({0x00, 0x00}) + props(p)); }
+std::string connack5(std::string_view p) {
+  return frame(0x20, bytes({0x00, 0x00}) + props(p));
+}
 
 // A 5.0 SUBSCRIBE with the given properties and one filter "t" with `options`.
 std::string subscribe5(std::string_view p, int options = 0x01) {
@@ -431,8 +433,8 @@ TEST_CASE("Topic Alias 0 is left to the channel", "[codec][properties][MQTT-3.3.
 
 TEST_CASE("check_fixed_header judges the first byte alone", "[codec][MQTT-2.1.3-1]") {
   using emqxd::Errc;
-  using emqxd::mqtt::ProtocolVersion;
   using emqxd::mqtt::check_fixed_header;
+  using emqxd::mqtt::ProtocolVersion;
   auto v5 = ProtocolVersion::V5;
   auto v311 = ProtocolVersion::V3_1_1;
   CHECK(check_fixed_header(0x10, v5) == Errc::Ok);               // CONNECT

@@ -49,8 +49,10 @@ std::vector<Seed> make_seeds() {
     REQUIRE(h.has_value());
     seeds.push_back({h->first_byte, wire.substr(h->header_length), v});
   };
-  for (const auto& p : sample_packets_v311()) add(encoded(p, V311), V311);
-  for (const auto& p : sample_packets_v5()) add(encoded(p, V5), V5);
+  for (const auto& p : sample_packets_v311())
+    add(encoded(p, V311), V311);
+  for (const auto& p : sample_packets_v5())
+    add(encoded(p, V5), V5);
   // Forms our encoder never writes.
   add(bytes({0x40, 0x03, 0x00, 0x07, 0x00}), V5);
   add(bytes({0x40, 0x04, 0x00, 0x07, 0x10, 0x00}), V5);
@@ -159,7 +161,8 @@ TEST_CASE("mutated packets never crash the decoder and decoded ones round-trip",
     if (rng.below(4) != 0) {
       // Mutate the body and frame it with a correct Remaining Length: exercises the parsers.
       std::string body = seed.body;
-      for (std::size_t m = 1 + rng.below(3); m > 0; --m) mutate(body, rng);
+      for (std::size_t m = 1 + rng.below(3); m > 0; --m)
+        mutate(body, rng);
       auto first = seed.first_byte;
       if (rng.below(16) == 0) first ^= static_cast<std::uint8_t>(1 << rng.below(8));
       s = frame(first, body);
@@ -170,7 +173,8 @@ TEST_CASE("mutated packets never crash the decoder and decoded ones round-trip",
         const Seed& other = seeds[rng.below(seeds.size())];
         s += frame(other.first_byte, other.body);
       }
-      for (std::size_t m = 1 + rng.below(4); m > 0; --m) mutate(s, rng);
+      for (std::size_t m = 1 + rng.below(4); m > 0; --m)
+        mutate(s, rng);
     }
     feed(s, version, stats);
   }
@@ -191,7 +195,8 @@ TEST_CASE("every prefix and every single-byte change of the samples", "[codec][f
   Stats stats;
   for (const auto& seed : make_seeds()) {
     const std::string wire = frame(seed.first_byte, seed.body);
-    for (std::size_t n = 0; n < wire.size(); ++n) feed(wire.substr(0, n), seed.version, stats);
+    for (std::size_t n = 0; n < wire.size(); ++n)
+      feed(wire.substr(0, n), seed.version, stats);
     for (std::size_t i = 0; i < wire.size(); ++i) {
       std::string changed = wire;
       for (int b = 0; b < 256; b += 3) {

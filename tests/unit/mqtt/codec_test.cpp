@@ -268,11 +268,13 @@ TEST_CASE("encode appends to what the buffer holds", "[codec]") {
 // --- Round trips --------------------------------------------------------------------------
 
 TEST_CASE("every packet type round-trips in 3.1.1", "[codec][roundtrip]") {
-  for (const auto& p : sample_packets_v311()) check_round_trip(p, V311);
+  for (const auto& p : sample_packets_v311())
+    check_round_trip(p, V311);
 }
 
 TEST_CASE("every packet type round-trips in 5.0", "[codec][roundtrip]") {
-  for (const auto& p : sample_packets_v5()) check_round_trip(p, V5);
+  for (const auto& p : sample_packets_v5())
+    check_round_trip(p, V5);
 }
 
 TEST_CASE("3.1 connections code packets as 3.1.1", "[codec][roundtrip]") {
@@ -329,7 +331,8 @@ TEST_CASE("every property identifier round-trips", "[codec][properties][roundtri
     check_round_trip(sample_publish_v5(), V5);
   }
   SECTION("acks, SUBSCRIBE, DISCONNECT, AUTH") {
-    for (const auto& p : sample_packets_v5()) check_round_trip(p, V5);
+    for (const auto& p : sample_packets_v5())
+      check_round_trip(p, V5);
   }
   SECTION("every identifier appears in the samples") {
     std::set<int> seen;

@@ -26,7 +26,8 @@ inline constexpr auto V5 = ProtocolVersion::V5;
 inline std::string bytes(std::initializer_list<int> b) {
   std::string s;
   s.reserve(b.size());
-  for (int c : b) s.push_back(static_cast<char>(c));
+  for (int c : b)
+    s.push_back(static_cast<char>(c));
   return s;
 }
 

@@ -30,7 +30,8 @@ int publish_until_held(TestHub& hub, TestClient& pub, int limit) {
   return n;
 }
 
-TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 publisher", "[channel][backpressure]") {
+TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 publisher",
+          "[channel][backpressure]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -53,7 +54,8 @@ TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 pu
   const int resumes = pub.host.resume_calls;
 
   // Acks drain the queue; at the low watermark (5) the publisher may go on.
-  for (std::uint16_t id = 1; id <= 4; ++id) sub.puback(id);
+  for (std::uint16_t id = 1; id <= 4; ++id)
+    sub.puback(id);
   hub.release_held();
   CHECK_FALSE(pub.channel.accepting_input());
   sub.puback(5);
@@ -64,7 +66,8 @@ TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 pu
   CHECK(hub.held.empty());
 }
 
-TEST_CASE("backpressure: every message arrives, in order, nothing dropped", "[channel][backpressure]") {
+TEST_CASE("backpressure: every message arrives, in order, nothing dropped",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, true);
   TestClient sub(hub, V5);
@@ -79,12 +82,14 @@ TEST_CASE("backpressure: every message arrives, in order, nothing dropped", "[ch
   // The subscriber acks one message every other round (each ack lets the next one out):
   // slower than the publisher, which must wait for it.
   auto ack_one = [&] {
-    for (auto& p : sub.take()) inbox.push_back(std::move(p));
+    for (auto& p : sub.take())
+      inbox.push_back(std::move(p));
     if (inbox.empty()) return;
     auto m = std::get<mqtt::Publish>(inbox.front());
     inbox.erase(inbox.begin());
     got.emplace_back(m.payload);
-    for (auto& p : sub.puback(m.packet_id)) inbox.push_back(std::move(p));
+    for (auto& p : sub.puback(m.packet_id))
+      inbox.push_back(std::move(p));
   };
   for (int round = 0; round < 1000 && got.size() < 200; ++round) {
     if (pub.channel.accepting_input() && published < 200) {
@@ -97,12 +102,14 @@ TEST_CASE("backpressure: every message arrives, in order, nothing dropped", "[ch
   }
   REQUIRE(published == 200);
   REQUIRE(got.size() == 200);
-  for (int i = 0; i < 200; ++i) REQUIRE(got[static_cast<std::size_t>(i)] == std::to_string(i + 1));
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(got[static_cast<std::size_t>(i)] == std::to_string(i + 1));
   CHECK(hub.counters.messages_dropped.load() == 0);
   CHECK(sub.session()->queue.size() <= 10);
 }
 
-TEST_CASE("backpressure off: nobody waits and the full queue drops its oldest", "[channel][backpressure]") {
+TEST_CASE("backpressure off: nobody waits and the full queue drops its oldest",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, false);
   TestClient sub(hub, V5);
@@ -117,7 +124,8 @@ TEST_CASE("backpressure off: nobody waits and the full queue drops its oldest", 
   CHECK(sub.session()->pressure == nullptr);
 }
 
-TEST_CASE("backpressure: QoS 0 publishes and QoS 0 subscriptions are never held", "[channel][backpressure]") {
+TEST_CASE("backpressure: QoS 0 publishes and QoS 0 subscriptions are never held",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, true);
   TestClient sub(hub, V5);
@@ -135,11 +143,13 @@ TEST_CASE("backpressure: QoS 0 publishes and QoS 0 subscriptions are never held"
   pub.publish("t", QoS::AtMostOnce);
   CHECK(pub.channel.accepting_input());
   // QoS 1 to a QoS 0 subscription: delivered at QoS 0, never held.
-  for (int i = 0; i < 50; ++i) pub.publish("t0", QoS::AtLeastOnce, static_cast<std::uint16_t>(100 + i));
+  for (int i = 0; i < 50; ++i)
+    pub.publish("t0", QoS::AtLeastOnce, static_cast<std::uint16_t>(100 + i));
   CHECK(pub.channel.accepting_input());
 }
 
-TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout holds no one", "[channel][backpressure]") {
+TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout holds no one",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, true);
   TestClient sub(hub, V5);
@@ -152,7 +162,8 @@ TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout ho
   hub.advance(1s);
   hub.release_held();
   CHECK_FALSE(pub.channel.accepting_input());
-  hub.advance(std::chrono::duration_cast<std::chrono::milliseconds>(hub.cfg.mqtt.backpressure_stall_timeout));
+  hub.advance(std::chrono::duration_cast<std::chrono::milliseconds>(
+      hub.cfg.mqtt.backpressure_stall_timeout));
   hub.release_held();
   REQUIRE(pub.channel.accepting_input());
   // From now on the stalled subscriber's queue drops, as without back-pressure.
@@ -162,7 +173,8 @@ TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout ho
   CHECK(hub.counters.messages_dropped_queue_full.load() > 0);
 }
 
-TEST_CASE("backpressure: a subscriber going offline releases its publishers", "[channel][backpressure]") {
+TEST_CASE("backpressure: a subscriber going offline releases its publishers",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, true);
   TestClient sub(hub, V5);
@@ -178,7 +190,8 @@ TEST_CASE("backpressure: a subscriber going offline releases its publishers", "[
   CHECK(hub.held.empty());
 }
 
-TEST_CASE("backpressure: a held publisher that disconnects is forgotten", "[channel][backpressure]") {
+TEST_CASE("backpressure: a held publisher that disconnects is forgotten",
+          "[channel][backpressure]") {
   TestHub hub;
   small_queues(hub, true);
   TestClient sub(hub, V5);

@@ -15,7 +15,8 @@ using namespace std::chrono_literals;
 
 // --- CONNECT and CONNACK ------------------------------------------------------------------
 
-TEST_CASE("CONNACK says whether the session was present", "[channel][connect][MQTT-3.2.2-2][MQTT-3.2.2-3]") {
+TEST_CASE("CONNACK says whether the session was present",
+          "[channel][connect][MQTT-3.2.2-2][MQTT-3.2.2-3]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -36,9 +37,11 @@ TEST_CASE("CONNACK says whether the session was present", "[channel][connect][MQ
   CHECK(hub.counters.session_resumed.load() == 1);
 }
 
-TEST_CASE("the first packet must be CONNECT: anything else closes with nothing sent", "[channel][connect][MQTT-3.1.0-1]") {
-  auto first = GENERATE(mqtt::Packet{mqtt::PingReq{}}, mqtt::Packet{publish_packet("a", QoS::AtMostOnce, 0)},
-                        mqtt::Packet{mqtt::Subscribe{1, {}, {{"a", {}}}}}, mqtt::Packet{Disconnect{}});
+TEST_CASE("the first packet must be CONNECT: anything else closes with nothing sent",
+          "[channel][connect][MQTT-3.1.0-1]") {
+  auto first =
+      GENERATE(mqtt::Packet{mqtt::PingReq{}}, mqtt::Packet{publish_packet("a", QoS::AtMostOnce, 0)},
+               mqtt::Packet{mqtt::Subscribe{1, {}, {{"a", {}}}}}, mqtt::Packet{Disconnect{}});
   CAPTURE(first);
   TestHub hub;
   TestClient c(hub, V5);
@@ -59,7 +62,8 @@ TEST_CASE("a second CONNECT is a protocol error", "[channel][connect][MQTT-3.1.0
   CHECK(c.closed());
 }
 
-TEST_CASE("3.1.1: an empty client id with Clean Session 0 is refused with return code 2", "[channel][connect][MQTT-3.1.3-8]") {
+TEST_CASE("3.1.1: an empty client id with Clean Session 0 is refused with return code 2",
+          "[channel][connect][MQTT-3.1.3-8]") {
   TestHub hub;
   TestClient c(hub, V311);
   auto out = c.connect("", /*clean_start=*/false);
@@ -68,7 +72,8 @@ TEST_CASE("3.1.1: an empty client id with Clean Session 0 is refused with return
   CHECK(hub.session_count() == 0);
 }
 
-TEST_CASE("an empty client id gets one from the server", "[channel][connect][MQTT-3.1.3-6][MQTT-3.2.2-16]") {
+TEST_CASE("an empty client id gets one from the server",
+          "[channel][connect][MQTT-3.1.3-6][MQTT-3.2.2-16]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -83,14 +88,16 @@ TEST_CASE("an empty client id gets one from the server", "[channel][connect][MQT
   }
 }
 
-TEST_CASE("v5: an empty client id with Clean Start 0 is accepted and assigned", "[channel][connect][MQTT-3.2.2-16]") {
+TEST_CASE("v5: an empty client id with Clean Start 0 is accepted and assigned",
+          "[channel][connect][MQTT-3.2.2-16]") {
   TestHub hub;
   TestClient c(hub, V5);
   auto ack = c.connect_ok("", /*clean_start=*/false);
   CHECK(ack.props.assigned_client_identifier == "auto-1");
 }
 
-TEST_CASE("a client id longer than max_clientid_len is refused", "[channel][connect][MQTT-3.1.3-5]") {
+TEST_CASE("a client id longer than max_clientid_len is refused",
+          "[channel][connect][MQTT-3.1.3-5]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -102,7 +109,8 @@ TEST_CASE("a client id longer than max_clientid_len is refused", "[channel][conn
   CHECK(hub.session_count() == 0);
 }
 
-TEST_CASE("v5: CONNECT with an Authentication Method is refused with 0x8C", "[channel][connect][auth][MQTT-4.12.0-1]") {
+TEST_CASE("v5: CONNECT with an Authentication Method is refused with 0x8C",
+          "[channel][connect][auth][MQTT-4.12.0-1]") {
   TestHub hub;
   TestClient c(hub, V5);
   auto out = c.connect({.client_id = "a", .props = {.authentication_method = "SCRAM-SHA-1"}});
@@ -110,7 +118,8 @@ TEST_CASE("v5: CONNECT with an Authentication Method is refused with 0x8C", "[ch
   CHECK(c.closed());
 }
 
-TEST_CASE("a will QoS above Maximum QoS refuses the connection", "[channel][connect][will][MQTT-3.2.2-12]") {
+TEST_CASE("a will QoS above Maximum QoS refuses the connection",
+          "[channel][connect][will][MQTT-3.2.2-12]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -121,7 +130,8 @@ TEST_CASE("a will QoS above Maximum QoS refuses the connection", "[channel][conn
   CHECK(c.closed());
 }
 
-TEST_CASE("a will with Retain when retain is unavailable refuses the connection", "[channel][connect][will][MQTT-3.2.2-13]") {
+TEST_CASE("a will with Retain when retain is unavailable refuses the connection",
+          "[channel][connect][will][MQTT-3.2.2-13]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -133,7 +143,8 @@ TEST_CASE("a will with Retain when retain is unavailable refuses the connection"
   REQUIRE(c.connect({.client_id = "a", .will = w}) == Packets{ConnAck{false, code, {}}});
 }
 
-TEST_CASE("a will topic with a wildcard refuses the connection", "[channel][connect][will][MQTT-3.1.3-11]") {
+TEST_CASE("a will topic with a wildcard refuses the connection",
+          "[channel][connect][will][MQTT-3.1.3-11]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -163,7 +174,8 @@ TEST_CASE("v5 CONNACK announces the server's limits", "[channel][connect][MQTT-3
   CHECK_FALSE(p.assigned_client_identifier.has_value());
 }
 
-TEST_CASE("Response Information is only sent to a client that asked for it", "[channel][connect][MQTT-3.1.2-28]") {
+TEST_CASE("Response Information is only sent to a client that asked for it",
+          "[channel][connect][MQTT-3.1.2-28]") {
   TestHub hub;
   hub.cfg.mqtt.response_information = "reply/";
   TestClient asked(hub, V5);
@@ -175,7 +187,8 @@ TEST_CASE("Response Information is only sent to a client that asked for it", "[c
 
 // --- Keep alive ---------------------------------------------------------------------------
 
-TEST_CASE("the keep alive timer is one and a half times the client's Keep Alive", "[channel][keepalive][MQTT-3.1.2-24]") {
+TEST_CASE("the keep alive timer is one and a half times the client's Keep Alive",
+          "[channel][keepalive][MQTT-3.1.2-24]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -196,7 +209,8 @@ TEST_CASE("v5: Server Keep Alive replaces the client's", "[channel][keepalive][M
   CHECK(c.channel.keep_alive() == 30);
 }
 
-TEST_CASE("keep alive timeout closes with 0x8D and publishes the will", "[channel][keepalive][will][MQTT-3.1.2-24]") {
+TEST_CASE("keep alive timeout closes with 0x8D and publishes the will",
+          "[channel][keepalive][will][MQTT-3.1.2-24]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -210,7 +224,8 @@ TEST_CASE("keep alive timeout closes with 0x8D and publishes the will", "[channe
   CHECK(hub.published[0]->topic == "w");
 }
 
-TEST_CASE("no CONNECT within the keep alive time closes with nothing sent", "[channel][keepalive]") {
+TEST_CASE("no CONNECT within the keep alive time closes with nothing sent",
+          "[channel][keepalive]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.channel.handle_keepalive_timeout();
@@ -220,7 +235,8 @@ TEST_CASE("no CONNECT within the keep alive time closes with nothing sent", "[ch
 
 // --- Errors -------------------------------------------------------------------------------
 
-TEST_CASE("a decode error after CONNECT closes with its reason code", "[channel][errors][MQTT-4.13.1-1]") {
+TEST_CASE("a decode error after CONNECT closes with its reason code",
+          "[channel][errors][MQTT-4.13.1-1]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   auto [e, rc] = GENERATE(std::pair{Errc::MalformedPacket, ReasonCode::MalformedPacket},
@@ -236,7 +252,8 @@ TEST_CASE("a decode error after CONNECT closes with its reason code", "[channel]
   CHECK(hub.counters.packets_malformed.load() == 1);
 }
 
-TEST_CASE("a CONNECT of an unknown protocol version is refused in the 3.1.1 format", "[channel][connect][errors][MQTT-3.1.2-2]") {
+TEST_CASE("a CONNECT of an unknown protocol version is refused in the 3.1.1 format",
+          "[channel][connect][errors][MQTT-3.1.2-2]") {
   TestHub hub;
   TestClient c(hub, V311);
   c.channel.handle_decode_error(Errc::UnsupportedProtocolVersion);
@@ -262,7 +279,8 @@ TEST_CASE("nothing is handled after the channel started closing", "[channel][err
   CHECK(c.host.close_calls == 1);
 }
 
-TEST_CASE("v5: AUTH without an authentication exchange is a protocol error", "[channel][auth][MQTT-3.15.2-1]") {
+TEST_CASE("v5: AUTH without an authentication exchange is a protocol error",
+          "[channel][auth][MQTT-3.15.2-1]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok("a");

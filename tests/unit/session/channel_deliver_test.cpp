@@ -32,7 +32,8 @@ Publish with_alias(std::string_view topic, std::uint16_t alias) {
   return p;
 }
 
-TEST_CASE("the delivery QoS is the lower of the message's and the subscription's", "[channel][deliver][MQTT-3.8.4-8]") {
+TEST_CASE("the delivery QoS is the lower of the message's and the subscription's",
+          "[channel][deliver][MQTT-3.8.4-8]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -48,12 +49,14 @@ TEST_CASE("the delivery QoS is the lower of the message's and the subscription's
 
 // --- The send window ----------------------------------------------------------------------
 
-TEST_CASE("v5: Receive Maximum 2 allows two messages in flight, the third waits for a PUBACK", "[channel][deliver][inflight][MQTT-3.3.4-9]") {
+TEST_CASE("v5: Receive Maximum 2 allows two messages in flight, the third waits for a PUBACK",
+          "[channel][deliver][inflight][MQTT-3.3.4-9]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok({.client_id = "sub", .props = {.receive_maximum = 2}});
   sub.subscribe("t", QoS::AtLeastOnce);
-  for (const char* p : {"1", "2", "3"}) hub.inject("t", p, QoS::AtLeastOnce);
+  for (const char* p : {"1", "2", "3"})
+    hub.inject("t", p, QoS::AtLeastOnce);
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "1"),
                                 publish_packet("t", QoS::AtLeastOnce, 2, "2")});
   CHECK(sub.session()->queue.size() == 1);
@@ -86,14 +89,16 @@ TEST_CASE("a full queue while online drops its oldest message", "[channel][deliv
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
-  for (const char* p : {"1", "2", "3"}) hub.inject("t", p, QoS::AtLeastOnce);
+  for (const char* p : {"1", "2", "3"})
+    hub.inject("t", p, QoS::AtLeastOnce);
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "1")});
   CHECK(hub.counters.messages_dropped_queue_full.load() == 1);
   CHECK(hub.counters.messages_dropped.load() == 1);
   REQUIRE(sub.puback(1) == Packets{publish_packet("t", QoS::AtLeastOnce, 2, "3")});
 }
 
-TEST_CASE("QoS 0 messages to a client whose socket does not drain are dropped", "[channel][deliver][backlog]") {
+TEST_CASE("QoS 0 messages to a client whose socket does not drain are dropped",
+          "[channel][deliver][backlog]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -109,7 +114,8 @@ TEST_CASE("QoS 0 messages to a client whose socket does not drain are dropped", 
 
 // --- QoS 2 to the client ------------------------------------------------------------------
 
-TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP ends it", "[channel][deliver][qos2][MQTT-4.3.3-1][MQTT-4.3.3-4]") {
+TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP ends it",
+          "[channel][deliver][qos2][MQTT-4.3.3-1][MQTT-4.3.3-4]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -127,7 +133,8 @@ TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP en
   CHECK(hub.counters.messages_acked.load() == 1);
 }
 
-TEST_CASE("v5: PUBREC with an error code ends the QoS 2 flow without PUBREL", "[channel][deliver][qos2][MQTT-4.3.3-4]") {
+TEST_CASE("v5: PUBREC with an error code ends the QoS 2 flow without PUBREL",
+          "[channel][deliver][qos2][MQTT-4.3.3-4]") {
   TestHub hub;
   hub.cfg.mqtt.max_inflight = 1;
   TestClient sub(hub, V5);
@@ -153,18 +160,21 @@ TEST_CASE("PUBREC for a QoS 1 message is a protocol error", "[channel][deliver][
   CHECK(sub.closed());
 }
 
-TEST_CASE("PUBREC for an unknown packet id is answered with PUBREL 0x92", "[channel][deliver][qos2]") {
+TEST_CASE("PUBREC for an unknown packet id is answered with PUBREL 0x92",
+          "[channel][deliver][qos2]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
   TestClient sub(hub, v);
   sub.connect_ok("sub");
-  REQUIRE(sub.pubrec(4) == Packets{PubRel{4, sub.ack_code(ReasonCode::PacketIdentifierNotFound), {}}});
+  REQUIRE(sub.pubrec(4) ==
+          Packets{PubRel{4, sub.ack_code(ReasonCode::PacketIdentifierNotFound), {}}});
 }
 
 // --- Resuming a session -------------------------------------------------------------------
 
-TEST_CASE("a resumed session resends PUBLISH with DUP and PUBREL in order, then the queue", "[channel][deliver][resume][MQTT-4.4.0-1][MQTT-3.3.1-1]") {
+TEST_CASE("a resumed session resends PUBLISH with DUP and PUBREL in order, then the queue",
+          "[channel][deliver][resume][MQTT-4.4.0-1][MQTT-3.3.1-1]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -195,7 +205,8 @@ TEST_CASE("a resumed session resends PUBLISH with DUP and PUBREL in order, then 
 // The send quota starts again from the new connection's Receive Maximum (section 4.9), and
 // resent PUBLISH packets count against it: a client that reconnects with Receive Maximum 1
 // must not get two unacknowledged QoS 1 messages at once.
-TEST_CASE("v5: a resumed session resends no more than the new Receive Maximum", "[channel][deliver][resume][inflight][MQTT-3.3.4-9]") {
+TEST_CASE("v5: a resumed session resends no more than the new Receive Maximum",
+          "[channel][deliver][resume][inflight][MQTT-3.3.4-9]") {
   TestHub hub;
   {
     TestClient sub(hub, V5);
@@ -211,10 +222,12 @@ TEST_CASE("v5: a resumed session resends no more than the new Receive Maximum", 
   args.props.receive_maximum = 1;
   sub.connect_ok(args);
   CHECK(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "1", false, /*dup=*/true)});
-  CHECK(sub.puback(1) == Packets{publish_packet("t", QoS::AtLeastOnce, 2, "2", false, /*dup=*/true)});
+  CHECK(sub.puback(1) ==
+        Packets{publish_packet("t", QoS::AtLeastOnce, 2, "2", false, /*dup=*/true)});
 }
 
-TEST_CASE("a shared subscription delivers each message to one member of the group", "[channel][deliver][shared]") {
+TEST_CASE("a shared subscription delivers each message to one member of the group",
+          "[channel][deliver][shared]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -235,7 +248,8 @@ TEST_CASE("a shared subscription delivers each message to one member of the grou
 
 // --- The offline queue --------------------------------------------------------------------
 
-TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest", "[channel][deliver][queue]") {
+TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest",
+          "[channel][deliver][queue]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -246,7 +260,8 @@ TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest"
     sub.subscribe("t", QoS::AtLeastOnce);
     sub.socket_closed();
   }
-  for (const char* p : {"1", "2", "3"}) hub.inject("t", p, QoS::AtLeastOnce);
+  for (const char* p : {"1", "2", "3"})
+    hub.inject("t", p, QoS::AtLeastOnce);
   CHECK(hub.counters.messages_dropped_queue_full.load() == 1);
   TestClient sub(hub, v);
   sub.connect_ok(persistent("sub"));
@@ -254,7 +269,8 @@ TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest"
                                 publish_packet("t", QoS::AtLeastOnce, 2, "3")});
 }
 
-TEST_CASE("with mqueue_store_qos0 false, QoS 0 messages are dropped while offline", "[channel][deliver][queue]") {
+TEST_CASE("with mqueue_store_qos0 false, QoS 0 messages are dropped while offline",
+          "[channel][deliver][queue]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -287,7 +303,8 @@ TEST_CASE("an expired message is not delivered", "[channel][deliver][expiry][MQT
   CHECK(hub.counters.messages_dropped_expired.load() == 1);
 }
 
-TEST_CASE("v5: the Message Expiry Interval sent is what is left of it", "[channel][deliver][expiry][MQTT-3.3.2-6]") {
+TEST_CASE("v5: the Message Expiry Interval sent is what is left of it",
+          "[channel][deliver][expiry][MQTT-3.3.2-6]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
@@ -296,7 +313,8 @@ TEST_CASE("v5: the Message Expiry Interval sent is what is left of it", "[channe
   CHECK(only<Publish>(sub.take()).props.message_expiry_interval == 7u);
 }
 
-TEST_CASE("a message that expired in the offline queue is not sent on resume", "[channel][deliver][expiry][queue][MQTT-3.3.2-5]") {
+TEST_CASE("a message that expired in the offline queue is not sent on resume",
+          "[channel][deliver][expiry][queue][MQTT-3.3.2-5]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -316,7 +334,8 @@ TEST_CASE("a message that expired in the offline queue is not sent on resume", "
 
 // --- The client's Maximum Packet Size -----------------------------------------------------
 
-TEST_CASE("v5: a message above the client's Maximum Packet Size is dropped for that client", "[channel][deliver][MQTT-3.1.2-25]") {
+TEST_CASE("v5: a message above the client's Maximum Packet Size is dropped for that client",
+          "[channel][deliver][MQTT-3.1.2-25]") {
   TestHub hub;
   TestClient small(hub, V5);
   small.connect_ok({.client_id = "small", .props = {.maximum_packet_size = 32}});
@@ -336,7 +355,8 @@ TEST_CASE("v5: a message above the client's Maximum Packet Size is dropped for t
 // A QoS 1 message in flight when the connection dropped is resent on resume; if the new
 // connection's Maximum Packet Size is below it, the server must "behave as if it had
 // completed sending" it. It stays in flight instead, holding a slot of the window forever.
-TEST_CASE("v5: an inflight message too large for the resumed connection is not left in flight", "[channel][deliver][resume][MQTT-3.1.2-25]") {
+TEST_CASE("v5: an inflight message too large for the resumed connection is not left in flight",
+          "[channel][deliver][resume][MQTT-3.1.2-25]") {
   TestHub hub;
   {
     TestClient sub(hub, V5);
@@ -360,7 +380,8 @@ TEST_CASE("v5: an inflight message too large for the resumed connection is not l
 
 // --- Outbound topic aliases (v5) ----------------------------------------------------------
 
-TEST_CASE("v5: topic aliases are used up to the client's Topic Alias Maximum", "[channel][deliver][alias][MQTT-3.1.2-26]") {
+TEST_CASE("v5: topic aliases are used up to the client's Topic Alias Maximum",
+          "[channel][deliver][alias][MQTT-3.1.2-26]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok({.client_id = "sub", .props = {.topic_alias_maximum = 1}});
@@ -368,20 +389,24 @@ TEST_CASE("v5: topic aliases are used up to the client's Topic Alias Maximum", "
   hub.inject("a", "x");
   hub.inject("a", "x");
   hub.inject("b", "x");
-  REQUIRE(sub.take() == Packets{with_alias("a", 1), with_alias("", 1), publish_packet("b", QoS::AtMostOnce, 0)});
+  REQUIRE(sub.take() ==
+          Packets{with_alias("a", 1), with_alias("", 1), publish_packet("b", QoS::AtMostOnce, 0)});
 }
 
-TEST_CASE("v5: no topic alias is sent to a client that announced none", "[channel][deliver][alias][MQTT-3.1.2-27]") {
+TEST_CASE("v5: no topic alias is sent to a client that announced none",
+          "[channel][deliver][alias][MQTT-3.1.2-27]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("a", QoS::AtMostOnce);
   hub.inject("a", "x");
   hub.inject("a", "x");
-  REQUIRE(sub.take() == Packets{publish_packet("a", QoS::AtMostOnce, 0), publish_packet("a", QoS::AtMostOnce, 0)});
+  REQUIRE(sub.take() == Packets{publish_packet("a", QoS::AtMostOnce, 0),
+                                publish_packet("a", QoS::AtMostOnce, 0)});
 }
 
-TEST_CASE("3.1.1: an unacknowledged message is resent with DUP after retry_interval", "[channel][deliver][retry]") {
+TEST_CASE("3.1.1: an unacknowledged message is resent with DUP after retry_interval",
+          "[channel][deliver][retry]") {
   TestHub hub;
   hub.cfg.mqtt.retry_interval = std::chrono::seconds(30);
   TestClient sub(hub, V311);
@@ -401,7 +426,8 @@ TEST_CASE("3.1.1: an unacknowledged message is resent with DUP after retry_inter
   CHECK_FALSE(sub.channel.retry(hub.now()));  // nothing left in flight: the hub stops
 }
 
-TEST_CASE("v5: nothing is resent on a live connection, whatever retry_interval says", "[channel][deliver][retry][MQTT-4.4.0-1]") {
+TEST_CASE("v5: nothing is resent on a live connection, whatever retry_interval says",
+          "[channel][deliver][retry][MQTT-4.4.0-1]") {
   TestHub hub;
   hub.cfg.mqtt.retry_interval = std::chrono::seconds(1);
   TestClient sub(hub, V5);

@@ -26,7 +26,8 @@ TEST_CASE("QoS 0 publish with no subscribers gets no answer", "[channel][publish
   CHECK(hub.counters.messages_dropped_no_subscribers.load() == 1);
 }
 
-TEST_CASE("QoS 1 publish with no subscribers is acked, with 0x10 in v5", "[channel][publish][puback][MQTT-4.3.2-2]") {
+TEST_CASE("QoS 1 publish with no subscribers is acked, with 0x10 in v5",
+          "[channel][publish][puback][MQTT-4.3.2-2]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -37,7 +38,8 @@ TEST_CASE("QoS 1 publish with no subscribers is acked, with 0x10 in v5", "[chann
   CHECK(hub.counters.messages_dropped_no_subscribers.load() == 1);
 }
 
-TEST_CASE("QoS 1 publish reaches the subscriber and is acked with 0x00", "[channel][publish][puback][MQTT-4.3.2-2]") {
+TEST_CASE("QoS 1 publish reaches the subscriber and is acked with 0x00",
+          "[channel][publish][puback][MQTT-4.3.2-2]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -46,7 +48,8 @@ TEST_CASE("QoS 1 publish reaches the subscriber and is acked with 0x00", "[chann
   sub.subscribe("a/+", QoS::AtLeastOnce);
   TestClient c(hub, v);
   c.connect_ok("pub");
-  REQUIRE(c.publish("a/b", QoS::AtLeastOnce, 7, "hello") == Packets{PubAck{7, ReasonCode::Success, {}}});
+  REQUIRE(c.publish("a/b", QoS::AtLeastOnce, 7, "hello") ==
+          Packets{PubAck{7, ReasonCode::Success, {}}});
   REQUIRE(sub.take() == Packets{publish_packet("a/b", QoS::AtLeastOnce, 1, "hello")});
   CHECK(hub.counters.messages_qos1_received.load() == 1);
   CHECK(hub.counters.messages_sent.load() == 1);
@@ -56,11 +59,13 @@ TEST_CASE("a publish to a $SYS topic is not authorized", "[channel][publish]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok("a");
-  REQUIRE(c.publish("$SYS/x", QoS::AtLeastOnce, 1) == Packets{PubAck{1, ReasonCode::NotAuthorized, {}}});
+  REQUIRE(c.publish("$SYS/x", QoS::AtLeastOnce, 1) ==
+          Packets{PubAck{1, ReasonCode::NotAuthorized, {}}});
   CHECK(hub.published.empty());
 }
 
-TEST_CASE("QoS 2 receive: PUBREC, then PUBREL is answered with PUBCOMP", "[channel][publish][qos2][MQTT-4.3.3-8][MQTT-4.3.3-11]") {
+TEST_CASE("QoS 2 receive: PUBREC, then PUBREL is answered with PUBCOMP",
+          "[channel][publish][qos2][MQTT-4.3.3-8][MQTT-4.3.3-11]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -77,7 +82,8 @@ TEST_CASE("QoS 2 receive: PUBREC, then PUBREL is answered with PUBCOMP", "[chann
   CHECK(hub.counters.messages_qos2_received.load() == 1);
 }
 
-TEST_CASE("QoS 2 receive: a resent PUBLISH before PUBREL is delivered once", "[channel][publish][qos2][MQTT-4.3.3-10]") {
+TEST_CASE("QoS 2 receive: a resent PUBLISH before PUBREL is delivered once",
+          "[channel][publish][qos2][MQTT-4.3.3-10]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -97,7 +103,8 @@ TEST_CASE("QoS 2 receive: a resent PUBLISH before PUBREL is delivered once", "[c
   CHECK(sub.take().size() == 1);
 }
 
-TEST_CASE("QoS 2 receive state outlives the connection", "[channel][publish][qos2][resume][MQTT-4.3.3-10]") {
+TEST_CASE("QoS 2 receive state outlives the connection",
+          "[channel][publish][qos2][resume][MQTT-4.3.3-10]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -118,7 +125,8 @@ TEST_CASE("QoS 2 receive state outlives the connection", "[channel][publish][qos
   CHECK(sub.take().size() == 1);
 }
 
-TEST_CASE("the DUP flag of an incoming PUBLISH is not passed on", "[channel][publish][MQTT-3.3.1-3]") {
+TEST_CASE("the DUP flag of an incoming PUBLISH is not passed on",
+          "[channel][publish][MQTT-3.3.1-3]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -128,10 +136,12 @@ TEST_CASE("the DUP flag of an incoming PUBLISH is not passed on", "[channel][pub
   TestClient c(hub, v);
   c.connect_ok("pub");
   c.send(publish_packet("t", QoS::AtLeastOnce, 5, "x", false, /*dup=*/true));
-  REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "x", false, /*dup=*/false)});
+  REQUIRE(sub.take() ==
+          Packets{publish_packet("t", QoS::AtLeastOnce, 1, "x", false, /*dup=*/false)});
 }
 
-TEST_CASE("PUBREL for an unknown packet id is answered with PUBCOMP 0x92", "[channel][publish][qos2][MQTT-4.3.3-11]") {
+TEST_CASE("PUBREL for an unknown packet id is answered with PUBCOMP 0x92",
+          "[channel][publish][qos2][MQTT-4.3.3-11]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -141,7 +151,8 @@ TEST_CASE("PUBREL for an unknown packet id is answered with PUBCOMP 0x92", "[cha
   CHECK_FALSE(c.closed());
 }
 
-TEST_CASE("more QoS 2 messages awaiting PUBREL than max_awaiting_rel closes with 0x93", "[channel][publish][qos2][receive-maximum]") {
+TEST_CASE("more QoS 2 messages awaiting PUBREL than max_awaiting_rel closes with 0x93",
+          "[channel][publish][qos2][receive-maximum]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -150,12 +161,14 @@ TEST_CASE("more QoS 2 messages awaiting PUBREL than max_awaiting_rel closes with
   c.connect_ok("a");
   c.publish("t", QoS::ExactlyOnce, 1);
   c.publish("t", QoS::ExactlyOnce, 2);
-  REQUIRE(c.publish("t", QoS::ExactlyOnce, 3) == c.server_disconnect(ReasonCode::ReceiveMaximumExceeded));
+  REQUIRE(c.publish("t", QoS::ExactlyOnce, 3) ==
+          c.server_disconnect(ReasonCode::ReceiveMaximumExceeded));
   CHECK(c.closed());
   CHECK(hub.published.size() == 2);
 }
 
-TEST_CASE("QoS 2 ids older than await_rel_timeout make room under max_awaiting_rel", "[channel][publish][qos2][receive-maximum]") {
+TEST_CASE("QoS 2 ids older than await_rel_timeout make room under max_awaiting_rel",
+          "[channel][publish][qos2][receive-maximum]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -188,7 +201,8 @@ TEST_CASE("a PUBLISH above Maximum QoS closes with 0x9B", "[channel][publish][MQ
   CHECK(hub.published.empty());
 }
 
-TEST_CASE("a retained PUBLISH when retain is unavailable closes with 0x9A", "[channel][publish][retain][MQTT-3.2.2-14]") {
+TEST_CASE("a retained PUBLISH when retain is unavailable closes with 0x9A",
+          "[channel][publish][retain][MQTT-3.2.2-14]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -207,11 +221,13 @@ TEST_CASE("a wildcard in a PUBLISH topic closes with 0x90", "[channel][publish][
   TestHub hub;
   TestClient c(hub, v);
   c.connect_ok("a");
-  REQUIRE(c.publish(topic, QoS::AtLeastOnce, 1) == c.server_disconnect(ReasonCode::TopicNameInvalid));
+  REQUIRE(c.publish(topic, QoS::AtLeastOnce, 1) ==
+          c.server_disconnect(ReasonCode::TopicNameInvalid));
   CHECK(c.closed());
 }
 
-TEST_CASE("v5: a Subscription Identifier in a client PUBLISH is a protocol error", "[channel][publish][MQTT-3.3.4-6]") {
+TEST_CASE("v5: a Subscription Identifier in a client PUBLISH is a protocol error",
+          "[channel][publish][MQTT-3.3.4-6]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok("a");
@@ -220,7 +236,8 @@ TEST_CASE("v5: a Subscription Identifier in a client PUBLISH is a protocol error
   CHECK(c.closed());
 }
 
-TEST_CASE("v5: the message's properties travel to the subscriber", "[channel][publish][MQTT-3.3.2-4][MQTT-3.3.2-17][MQTT-3.3.2-20]") {
+TEST_CASE("v5: the message's properties travel to the subscriber",
+          "[channel][publish][MQTT-3.3.2-4][MQTT-3.3.2-17][MQTT-3.3.2-20]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
@@ -228,8 +245,11 @@ TEST_CASE("v5: the message's properties travel to the subscriber", "[channel][pu
   TestClient c(hub, V5);
   c.connect_ok("pub");
   c.publish("t", QoS::AtMostOnce, 0, "{}",
-            {.payload_format_indicator = 1, .content_type = "application/json", .response_topic = "r",
-             .correlation_data = "42", .user_properties = {{"k", "v1"}, {"k", "v2"}}});
+            {.payload_format_indicator = 1,
+             .content_type = "application/json",
+             .response_topic = "r",
+             .correlation_data = "42",
+             .user_properties = {{"k", "v1"}, {"k", "v2"}}});
   auto p = only<mqtt::Publish>(sub.take()).props;
   CHECK(p.payload_format_indicator == 1);
   CHECK(p.content_type == "application/json");
@@ -240,7 +260,8 @@ TEST_CASE("v5: the message's properties travel to the subscriber", "[channel][pu
 
 // --- Inbound topic aliases (v5) -------------------------------------------------------------
 
-TEST_CASE("v5: a topic alias is set by a PUBLISH with a topic and used by one without", "[channel][publish][alias][MQTT-3.3.2-12]") {
+TEST_CASE("v5: a topic alias is set by a PUBLISH with a topic and used by one without",
+          "[channel][publish][alias][MQTT-3.3.2-12]") {
   TestHub hub;
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
@@ -266,7 +287,8 @@ TEST_CASE("v5: an unknown topic alias is a protocol error", "[channel][publish][
           Packets{Disconnect{ReasonCode::ProtocolError, {}}});
 }
 
-TEST_CASE("v5: topic alias 0 or above Topic Alias Maximum closes with 0x94", "[channel][publish][alias][MQTT-3.3.2-8][MQTT-3.3.2-9]") {
+TEST_CASE("v5: topic alias 0 or above Topic Alias Maximum closes with 0x94",
+          "[channel][publish][alias][MQTT-3.3.2-8][MQTT-3.3.2-9]") {
   const std::uint16_t server_max = GENERATE(0, 5);
   const std::uint16_t alias = GENERATE(0, 6);
   CAPTURE(server_max, alias);

@@ -13,7 +13,8 @@ namespace {
 using mqtt::QoS;
 using mqtt::ReasonCode;
 
-TEST_CASE("durable: a session with an expiry interval gets a store uid, one without does not", "[channel][durable]") {
+TEST_CASE("durable: a session with an expiry interval gets a store uid, one without does not",
+          "[channel][durable]") {
   TestHub hub;
   hub.durable = true;
   TestClient a(hub, V5);
@@ -26,7 +27,8 @@ TEST_CASE("durable: a session with an expiry interval gets a store uid, one with
   CHECK(hub.batch->size() == 1);
 }
 
-TEST_CASE("durable: SUBACK and PUBACK wait for the commit, in request order, PINGRESP behind them", "[channel][durable][MQTT-4.6.0-2]") {
+TEST_CASE("durable: SUBACK and PUBACK wait for the commit, in request order, PINGRESP behind them",
+          "[channel][durable][MQTT-4.6.0-2]") {
   TestHub hub;
   hub.durable = true;
   TestClient sub(hub, V5);
@@ -54,7 +56,8 @@ TEST_CASE("durable: SUBACK and PUBACK wait for the commit, in request order, PIN
   CHECK(std::get<mqtt::PubAck>(acks[1]).packet_id == 8);
 }
 
-TEST_CASE("durable: a failed commit answers 0x97 to MQTT 5 and closes MQTT 3.1.1", "[channel][durable]") {
+TEST_CASE("durable: a failed commit answers 0x97 to MQTT 5 and closes MQTT 3.1.1",
+          "[channel][durable]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -78,7 +81,9 @@ TEST_CASE("durable: a failed commit answers 0x97 to MQTT 5 and closes MQTT 3.1.1
   }
 }
 
-TEST_CASE("durable: inbound QoS 2 records its packet id with the PUBREC, PUBREL erases it before PUBCOMP", "[channel][durable][MQTT-4.3.3-10]") {
+TEST_CASE(
+    "durable: inbound QoS 2 records its packet id with the PUBREC, PUBREL erases it before PUBCOMP",
+    "[channel][durable][MQTT-4.3.3-10]") {
   TestHub hub;
   hub.durable = true;
   TestClient c(hub, V5);
@@ -97,7 +102,10 @@ TEST_CASE("durable: inbound QoS 2 records its packet id with the PUBREC, PUBREL 
   CHECK(only<mqtt::PubComp>(c.take()).packet_id == 9);
 }
 
-TEST_CASE("durable: a stored QoS 1 delivery is put once, sent at once with its packet id recorded, and erased when acknowledged", "[channel][durable]") {
+TEST_CASE(
+    "durable: a stored QoS 1 delivery is put once, sent at once with its packet id recorded, and "
+    "erased when acknowledged",
+    "[channel][durable]") {
   TestHub hub;
   hub.durable = true;
   TestClient sub(hub, V5);
@@ -123,7 +131,10 @@ TEST_CASE("durable: a stored QoS 1 delivery is put once, sent at once with its p
   CHECK(hub.batch->empty());
 }
 
-TEST_CASE("durable: a stored QoS 2 PUBLISH leaves only once its packet id is stored, and what follows waits behind it", "[channel][durable][MQTT-4.4.0-1]") {
+TEST_CASE(
+    "durable: a stored QoS 2 PUBLISH leaves only once its packet id is stored, and what follows "
+    "waits behind it",
+    "[channel][durable][MQTT-4.4.0-1]") {
   TestHub hub;
   hub.durable = true;
   TestClient sub(hub, V5);
@@ -135,7 +146,7 @@ TEST_CASE("durable: a stored QoS 2 PUBLISH leaves only once its packet id is sto
   CHECK(hub.batch->size() == 2);  // put_delivery and the WaitPubRec state with its packet id
   CHECK(sub.take().empty());      // held for the commit
   hub.inject("t", "zero", QoS::AtMostOnce);
-  CHECK(sub.take().empty());      // behind the held PUBLISH, in order
+  CHECK(sub.take().empty());  // behind the held PUBLISH, in order
   hub.commit(storage::Status());
   auto got = sub.take();
   REQUIRE(got.size() == 2);

@@ -27,7 +27,8 @@ TEST_CASE("the will is published when the connection drops", "[channel][will][MQ
   CHECK(hub.session("a") == nullptr);  // Session Expiry 0: gone with the connection
 }
 
-TEST_CASE("DISCONNECT 0x00 discards the will and gets no answer", "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.14.4-1]") {
+TEST_CASE("DISCONNECT 0x00 discards the will and gets no answer",
+          "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.14.4-1]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -52,7 +53,8 @@ TEST_CASE("v5: DISCONNECT 0x04 publishes the will", "[channel][will][disconnect]
 
 // Only Reason Code 0x00 deletes the will; a client that disconnects with an error code
 // (0x80 Unspecified error, say) still has it published, as EMQX does.
-TEST_CASE("v5: DISCONNECT with an error reason code keeps the will", "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.1.2-8]") {
+TEST_CASE("v5: DISCONNECT with an error reason code keeps the will",
+          "[channel][will][disconnect][MQTT-3.14.4-3][MQTT-3.1.2-8]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok({.client_id = "a", .will = will("w")});
@@ -61,7 +63,8 @@ TEST_CASE("v5: DISCONNECT with an error reason code keeps the will", "[channel][
   CHECK(hub.published.size() == 1);
 }
 
-TEST_CASE("v5: a Will Delay keeps the will pending on the session", "[channel][will][MQTT-3.1.3-9]") {
+TEST_CASE("v5: a Will Delay keeps the will pending on the session",
+          "[channel][will][MQTT-3.1.3-9]") {
   TestHub hub;
   TestClient c(hub, V5);
   auto args = persistent("a");
@@ -78,7 +81,8 @@ TEST_CASE("v5: a Will Delay keeps the will pending on the session", "[channel][w
   CHECK(hub.published.size() == 1);
 }
 
-TEST_CASE("v5: a delayed will is not published when the client comes back in time", "[channel][will][MQTT-3.1.3-9]") {
+TEST_CASE("v5: a delayed will is not published when the client comes back in time",
+          "[channel][will][MQTT-3.1.3-9]") {
   TestHub hub;
   auto args = persistent("a");
   args.will = will("w", /*delay=*/10);
@@ -93,7 +97,8 @@ TEST_CASE("v5: a delayed will is not published when the client comes back in tim
   CHECK(hub.published.empty());
 }
 
-TEST_CASE("v5: a Will Delay with Session Expiry 0 publishes the will at once", "[channel][will][MQTT-3.1.3-9]") {
+TEST_CASE("v5: a Will Delay with Session Expiry 0 publishes the will at once",
+          "[channel][will][MQTT-3.1.3-9]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok({.client_id = "a", .will = will("w", /*delay=*/10)});
@@ -101,7 +106,8 @@ TEST_CASE("v5: a Will Delay with Session Expiry 0 publishes the will at once", "
   CHECK(hub.published.size() == 1);
 }
 
-TEST_CASE("v5: DISCONNECT may not set a Session Expiry Interval after CONNECT said 0", "[channel][disconnect][MQTT-3.14.2-2]") {
+TEST_CASE("v5: DISCONNECT may not set a Session Expiry Interval after CONNECT said 0",
+          "[channel][disconnect][MQTT-3.14.2-2]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok("a");
@@ -112,7 +118,8 @@ TEST_CASE("v5: DISCONNECT may not set a Session Expiry Interval after CONNECT sa
   CHECK(hub.session("a") == nullptr);
 }
 
-TEST_CASE("v5: DISCONNECT may change a non-zero Session Expiry Interval to 0", "[channel][disconnect]") {
+TEST_CASE("v5: DISCONNECT may change a non-zero Session Expiry Interval to 0",
+          "[channel][disconnect]") {
   TestHub hub;
   TestClient c(hub, V5);
   c.connect_ok(persistent("a"));
@@ -122,7 +129,8 @@ TEST_CASE("v5: DISCONNECT may change a non-zero Session Expiry Interval to 0", "
   CHECK(hub.session("a") == nullptr);
 }
 
-TEST_CASE("a takeover disconnects the old connection with 0x8E", "[channel][connect][takeover][MQTT-3.1.4-3]") {
+TEST_CASE("a takeover disconnects the old connection with 0x8E",
+          "[channel][connect][takeover][MQTT-3.1.4-3]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;
@@ -140,7 +148,8 @@ TEST_CASE("a takeover disconnects the old connection with 0x8E", "[channel][conn
   CHECK(hub.session("a")->channel == &c.channel);
 }
 
-TEST_CASE("a takeover publishes the old connection's will", "[channel][will][takeover][MQTT-3.1.4-3]") {
+TEST_CASE("a takeover publishes the old connection's will",
+          "[channel][will][takeover][MQTT-3.1.4-3]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
   TestHub hub;

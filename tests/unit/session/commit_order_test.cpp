@@ -1,10 +1,10 @@
 // CommitOrder: what waits for a storage commit, and in what order it leaves
 // (session/commit_order.hpp). A store whose commits complete when the test says.
-#include <catch2/catch.hpp>
+#include "session/commit_order.hpp"
 
+#include <catch2/catch.hpp>
 #include <deque>
 
-#include "session/commit_order.hpp"
 #include "storage/store.hpp"
 
 namespace emqxd::session::test {
@@ -66,7 +66,8 @@ struct Fixture {
     bool committed = commit();
     std::vector<std::string> left;
     if (order.ship(turn, committed)) {
-      for (auto& d : turn.local[0]) left.push_back(d.msg->payload);
+      for (auto& d : turn.local[0])
+        left.push_back(d.msg->payload);
       turn.local[0].clear();
     }
     return left;
@@ -76,7 +77,8 @@ struct Fixture {
 std::vector<std::string> payloads(const CommitOrder::Completion& c) {
   std::vector<std::string> out;
   for (const auto& r : c.released) {
-    for (const auto& d : r.out.local[0]) out.push_back(d.msg->payload + (d.refused ? "!" : ""));
+    for (const auto& d : r.out.local[0])
+      out.push_back(d.msg->payload + (d.refused ? "!" : ""));
   }
   return out;
 }

@@ -22,12 +22,14 @@ class FakeWorkers {
   using Clock = Scheduler::Clock;
 
   FakeWorkers(NodeState& node, std::uint32_t n) : now_(Clock::now()) {
-    for (std::uint32_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+    for (std::uint32_t i = 0; i < n; ++i)
+      workers_.push_back(std::make_unique<Worker>(*this, i));
     for (auto& w : workers_) {
       w->core = std::make_unique<WorkerCore>(node, *w);
       node.cores.push_back(w->core.get());
     }
-    for (auto& w : workers_) w->core->start();
+    for (auto& w : workers_)
+      w->core->start();
   }
 
   WorkerCore& core(std::uint32_t w) { return *workers_[w]->core; }
@@ -48,7 +50,8 @@ class FakeWorkers {
     for (;;) {
       Timer* next = nullptr;
       for (auto& t : timers_) {
-        if (!t->cancelled && t->at <= until && (next == nullptr || t->at < next->at)) next = t.get();
+        if (!t->cancelled && t->at <= until && (next == nullptr || t->at < next->at))
+          next = t.get();
       }
       if (next == nullptr) break;
       now_ = std::max(now_, next->at);
@@ -73,7 +76,9 @@ class FakeWorkers {
   struct Worker final : Scheduler {
     Worker(FakeWorkers& owner, std::uint32_t i) : all(owner), index(i) {}
     std::uint32_t id() const override { return index; }
-    std::uint32_t workers() const override { return static_cast<std::uint32_t>(all.workers_.size()); }
+    std::uint32_t workers() const override {
+      return static_cast<std::uint32_t>(all.workers_.size());
+    }
     void post(std::uint32_t worker, Task task) override {
       all.workers_[worker]->tasks.push_back(std::move(task));
     }

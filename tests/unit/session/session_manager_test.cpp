@@ -48,7 +48,8 @@ class Client {
     auto out = send(std::move(c));
     REQUIRE(!out.empty());
     REQUIRE(std::holds_alternative<mqtt::ConnAck>(out[0]));
-    for (std::size_t i = 1; i < out.size(); ++i) later.push_back(std::move(out[i]));
+    for (std::size_t i = 1; i < out.size(); ++i)
+      later.push_back(std::move(out[i]));
     return std::get<mqtt::ConnAck>(out[0]);
   }
   void subscribe(std::string filter, QoS qos) {
@@ -70,7 +71,8 @@ class Client {
     workers.run();
     Packets out = std::move(later);
     later.clear();
-    for (auto& p : host.take(version)) out.push_back(std::move(p));
+    for (auto& p : host.take(version))
+      out.push_back(std::move(p));
     return out;
   }
 
@@ -122,8 +124,10 @@ TEST_CASE("a session taken over by another worker keeps every message in order",
   }
   // Messages published from workers 1 and 2 while it is offline, then more while the
   // takeover runs: all of them reach the resumed session, each publisher's in order.
-  for (int i = 0; i < 5; ++i) w.core(1).publish(message("t/1", "a" + std::to_string(i), QoS::AtLeastOnce), {});
-  for (int i = 0; i < 5; ++i) w.core(2).publish(message("t/2", "b" + std::to_string(i), QoS::AtLeastOnce), {});
+  for (int i = 0; i < 5; ++i)
+    w.core(1).publish(message("t/1", "a" + std::to_string(i), QoS::AtLeastOnce), {});
+  for (int i = 0; i < 5; ++i)
+    w.core(2).publish(message("t/2", "b" + std::to_string(i), QoS::AtLeastOnce), {});
   w.run();
   Client b(w, 2);
   mqtt::Connect c;
@@ -133,7 +137,8 @@ TEST_CASE("a session taken over by another worker keeps every message in order",
   c.props.session_expiry_interval = 300;
   b.channel.handle_in(std::move(c));
   // Published while the session is between workers.
-  for (int i = 5; i < 8; ++i) w.core(1).publish(message("t/1", "a" + std::to_string(i), QoS::AtLeastOnce), {});
+  for (int i = 5; i < 8; ++i)
+    w.core(1).publish(message("t/1", "a" + std::to_string(i), QoS::AtLeastOnce), {});
   w.run();
   auto out = b.take();
   REQUIRE(!out.empty());
@@ -141,7 +146,8 @@ TEST_CASE("a session taken over by another worker keeps every message in order",
   CHECK(ack.session_present);
   auto got = payloads(out);
   std::vector<std::string> from1, from2;
-  for (auto& p : got) (p[0] == 'a' ? from1 : from2).push_back(p);
+  for (auto& p : got)
+    (p[0] == 'a' ? from1 : from2).push_back(p);
   CHECK(from1 == std::vector<std::string>{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"});
   CHECK(from2 == std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"});
   CHECK(registered(node, "c").worker == 2);

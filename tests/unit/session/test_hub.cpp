@@ -1,12 +1,13 @@
 #include "session/test_hub.hpp"
 
-#include "session/routing.hpp"
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <spdlog/spdlog.h>
 #include <sstream>
 #include <variant>
+
+#include "session/routing.hpp"
 
 namespace Catch {
 std::string StringMaker<emqxd::mqtt::ReasonCode>::convert(emqxd::mqtt::ReasonCode rc) {
@@ -36,7 +37,9 @@ std::string hex8(unsigned v) {
   return buf;
 }
 
-std::string rc(ReasonCode r) { return hex8(static_cast<unsigned>(r)); }
+std::string rc(ReasonCode r) {
+  return hex8(static_cast<unsigned>(r));
+}
 
 void props(std::ostream& os, const mqtt::Properties& p) {
   if (p.topic_alias) os << " alias=" << *p.topic_alias;
@@ -64,50 +67,55 @@ void props(std::ostream& os, const mqtt::Properties& p) {
 
 std::string describe(const mqtt::Packet& packet) {
   std::ostringstream os;
-  std::visit(
-      Overloaded{
-          [&](const mqtt::Connect& c) { os << "CONNECT id='" << c.client_id << "'"; },
-          [&](const mqtt::ConnAck& a) {
-            os << "CONNACK sp=" << a.session_present << " code=" << hex8(a.code);
-            props(os, a.props);
-          },
-          [&](const mqtt::Publish& p) {
-            os << "PUBLISH topic='" << p.topic << "' qos=" << static_cast<int>(p.qos)
-               << " id=" << p.packet_id << (p.dup ? " dup" : "") << (p.retain ? " retain" : "")
-               << " payload='" << p.payload << "'";
-            props(os, p.props);
-          },
-          [&](const mqtt::PubAck& a) { os << "PUBACK id=" << a.packet_id << " rc=" << rc(a.reason); },
-          [&](const mqtt::PubRec& a) { os << "PUBREC id=" << a.packet_id << " rc=" << rc(a.reason); },
-          [&](const mqtt::PubRel& a) { os << "PUBREL id=" << a.packet_id << " rc=" << rc(a.reason); },
-          [&](const mqtt::PubComp& a) {
-            os << "PUBCOMP id=" << a.packet_id << " rc=" << rc(a.reason);
-          },
-          [&](const mqtt::Subscribe& s) { os << "SUBSCRIBE id=" << s.packet_id; },
-          [&](const mqtt::SubAck& a) {
-            os << "SUBACK id=" << a.packet_id << " codes=[";
-            for (std::size_t i = 0; i < a.reason_codes.size(); ++i) {
-              os << (i ? "," : "") << rc(a.reason_codes[i]);
-            }
-            os << "]";
-          },
-          [&](const mqtt::Unsubscribe& u) { os << "UNSUBSCRIBE id=" << u.packet_id; },
-          [&](const mqtt::UnsubAck& a) {
-            os << "UNSUBACK id=" << a.packet_id << " codes=[";
-            for (std::size_t i = 0; i < a.reason_codes.size(); ++i) {
-              os << (i ? "," : "") << rc(a.reason_codes[i]);
-            }
-            os << "]";
-          },
-          [&](const mqtt::PingReq&) { os << "PINGREQ"; },
-          [&](const mqtt::PingResp&) { os << "PINGRESP"; },
-          [&](const mqtt::Disconnect& d) {
-            os << "DISCONNECT rc=" << rc(d.reason);
-            props(os, d.props);
-          },
-          [&](const mqtt::Auth& a) { os << "AUTH rc=" << rc(a.reason); },
-      },
-      packet);
+  std::visit(Overloaded{
+                 [&](const mqtt::Connect& c) { os << "CONNECT id='" << c.client_id << "'"; },
+                 [&](const mqtt::ConnAck& a) {
+                   os << "CONNACK sp=" << a.session_present << " code=" << hex8(a.code);
+                   props(os, a.props);
+                 },
+                 [&](const mqtt::Publish& p) {
+                   os << "PUBLISH topic='" << p.topic << "' qos=" << static_cast<int>(p.qos)
+                      << " id=" << p.packet_id << (p.dup ? " dup" : "")
+                      << (p.retain ? " retain" : "") << " payload='" << p.payload << "'";
+                   props(os, p.props);
+                 },
+                 [&](const mqtt::PubAck& a) {
+                   os << "PUBACK id=" << a.packet_id << " rc=" << rc(a.reason);
+                 },
+                 [&](const mqtt::PubRec& a) {
+                   os << "PUBREC id=" << a.packet_id << " rc=" << rc(a.reason);
+                 },
+                 [&](const mqtt::PubRel& a) {
+                   os << "PUBREL id=" << a.packet_id << " rc=" << rc(a.reason);
+                 },
+                 [&](const mqtt::PubComp& a) {
+                   os << "PUBCOMP id=" << a.packet_id << " rc=" << rc(a.reason);
+                 },
+                 [&](const mqtt::Subscribe& s) { os << "SUBSCRIBE id=" << s.packet_id; },
+                 [&](const mqtt::SubAck& a) {
+                   os << "SUBACK id=" << a.packet_id << " codes=[";
+                   for (std::size_t i = 0; i < a.reason_codes.size(); ++i) {
+                     os << (i ? "," : "") << rc(a.reason_codes[i]);
+                   }
+                   os << "]";
+                 },
+                 [&](const mqtt::Unsubscribe& u) { os << "UNSUBSCRIBE id=" << u.packet_id; },
+                 [&](const mqtt::UnsubAck& a) {
+                   os << "UNSUBACK id=" << a.packet_id << " codes=[";
+                   for (std::size_t i = 0; i < a.reason_codes.size(); ++i) {
+                     os << (i ? "," : "") << rc(a.reason_codes[i]);
+                   }
+                   os << "]";
+                 },
+                 [&](const mqtt::PingReq&) { os << "PINGREQ"; },
+                 [&](const mqtt::PingResp&) { os << "PINGRESP"; },
+                 [&](const mqtt::Disconnect& d) {
+                   os << "DISCONNECT rc=" << rc(d.reason);
+                   props(os, d.props);
+                 },
+                 [&](const mqtt::Auth& a) { os << "AUTH rc=" << rc(a.reason); },
+             },
+             packet);
   return os.str();
 }
 
@@ -143,7 +151,8 @@ PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publi
   matches_.clear();
   broker_.match(*m, publisher_client_id, matches_);
   PublishResult result;
-  for (auto& match : matches_) route(m, std::move(match), outbox_, result, *this);
+  for (auto& match : matches_)
+    route(m, std::move(match), outbox_, result, *this);
   metrics::inc(counters.messages_delivered, matches_.size());
   return result;
 }
@@ -239,7 +248,8 @@ void TestHub::discard(const std::string& client_id) {
   auto owned = std::move(it->second);
   sessions_.erase(it);
   broker::SubscriberRef ref{0, owned->id()};
-  for (const auto& [filter, state] : owned->subscriptions) broker_.unsubscribe(filter, ref);
+  for (const auto& [filter, state] : owned->subscriptions)
+    broker_.unsubscribe(filter, ref);
   if (owned->pending_will) {
     metrics::inc(counters.wills_published);
     publish(*owned->pending_will, owned->client_id());
@@ -298,7 +308,9 @@ void TestHub::expire(const std::string& client_id) {
   flush();
 }
 
-std::string TestHub::assign_client_id() { return "auto-" + std::to_string(next_client_++); }
+std::string TestHub::assign_client_id() {
+  return "auto-" + std::to_string(next_client_++);
+}
 
 // ------------------------------------------------------------------------------ TestHost
 
@@ -321,7 +333,8 @@ Packets TestHost::take(mqtt::ProtocolVersion version) {
 
 // ---------------------------------------------------------------------------- TestClient
 
-TestClient::TestClient(TestHub& h, mqtt::ProtocolVersion v) : hub(h), version(v), channel(h, host) {}
+TestClient::TestClient(TestHub& h, mqtt::ProtocolVersion v)
+    : hub(h), version(v), channel(h, host) {}
 
 TestClient::~TestClient() {
   if (channel.state() != Channel::State::Closed) channel.handle_closed();
@@ -330,7 +343,8 @@ TestClient::~TestClient() {
 Packets TestClient::take() {
   Packets out = std::move(leftover_);
   leftover_.clear();
-  for (auto& p : host.take(version)) out.push_back(std::move(p));
+  for (auto& p : host.take(version))
+    out.push_back(std::move(p));
   for (auto& p : out) {
     if (auto* d = std::get_if<mqtt::Disconnect>(&p)) d->props.reason_string.reset();
   }
@@ -417,6 +431,8 @@ Packets TestClient::server_disconnect(ReasonCode rc) const {
   return {mqtt::Disconnect{rc, {}}};
 }
 
-ReasonCode TestClient::ack_code(ReasonCode rc) const { return v5() ? rc : ReasonCode::Success; }
+ReasonCode TestClient::ack_code(ReasonCode rc) const {
+  return v5() ? rc : ReasonCode::Success;
+}
 
 }  // namespace emqxd::session::test

@@ -18,10 +18,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <set>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -235,7 +235,9 @@ class TestClient {
   Packets puback(std::uint16_t id) { return send(mqtt::PubAck{id, mqtt::ReasonCode::Success, {}}); }
   Packets pubrec(std::uint16_t id) { return send(mqtt::PubRec{id, mqtt::ReasonCode::Success, {}}); }
   Packets pubrel(std::uint16_t id) { return send(mqtt::PubRel{id, mqtt::ReasonCode::Success, {}}); }
-  Packets pubcomp(std::uint16_t id) { return send(mqtt::PubComp{id, mqtt::ReasonCode::Success, {}}); }
+  Packets pubcomp(std::uint16_t id) {
+    return send(mqtt::PubComp{id, mqtt::ReasonCode::Success, {}});
+  }
   Packets disconnect(mqtt::ReasonCode rc = mqtt::ReasonCode::NormalDisconnection,
                      mqtt::Properties props = {});
   // The connection is gone (socket closed, either side): the host calls handle_closed.

@@ -150,7 +150,10 @@ TEST_CASE("every batch operation is stored, and survives closing and reopening",
   CHECK(scan(store, "authn") == std::map<std::string, std::string>{{"alice", "hash-a"}});
 }
 
-TEST_CASE("erase_delivery removes the state record only when asked, so a delivery never sent costs one erase", "[storage][rocks]") {
+TEST_CASE(
+    "erase_delivery removes the state record only when asked, so a delivery never sent costs one "
+    "erase",
+    "[storage][rocks]") {
   TempDir dir;
   RocksStore store(options_in(dir));
   Batch b(fixed_clocks());
