@@ -1,40 +1,16 @@
 // CommitOrder: what waits for a storage commit, and in what order it leaves
-// (session/commit_order.hpp). A store whose commits complete when the test says.
+// (session/commit_order.hpp). A store whose commits complete when the test says
+// (manual_store.hpp).
 #include "session/commit_order.hpp"
 
 #include <catch2/catch.hpp>
-#include <deque>
 
-#include "storage/store.hpp"
+#include "session/manual_store.hpp"
 
 namespace emqxd::session::test {
 namespace {
 
 using mqtt::QoS;
-
-class ManualStore final : public storage::Store {
- public:
-  void commit(storage::Batch&&, Completion done) override { pending.push_back(std::move(done)); }
-  storage::LoadSummary load(storage::Visitor&, const storage::ClockPair&) override { return {}; }
-  std::uint64_t next_seq() override { return ++seq; }
-  storage::Status get_kv(std::string_view, std::string_view, std::string&) override {
-    return storage::Status(storage::Status::Code::NotFound, "");
-  }
-  storage::Status scan_kv(std::string_view,
-                          const std::function<bool(std::string_view, std::string_view)>&) override {
-    return {};
-  }
-  storage::Health health() const override { return storage::Health::Ok; }
-  storage::StoreStats stats() const override { return {}; }
-
-  void complete_next(storage::Status st = {}) {
-    auto done = std::move(pending.front());
-    pending.pop_front();
-    done(std::move(st));
-  }
-  std::deque<Completion> pending;
-  std::uint64_t seq = 0;
-};
 
 mqtt::MessagePtr msg(std::string payload) {
   auto m = std::make_shared<mqtt::Message>();
