@@ -128,6 +128,7 @@ bool WorkerCore::apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::Mes
 }
 
 PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+  if (publish_observer_) publish_observer_(m);
   PublishResult result;
   matches_.clear();
   remote_matches_.clear();

@@ -16,6 +16,7 @@
 // SessionManager's (session/session_manager.hpp), which this core owns.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +48,16 @@ class WorkerCore final : public Hub {
   SessionManager& sessions() { return sessions_; }
   NodeState& node() { return node_; }
   const metrics::Metrics& metrics_view() const { return metrics_; }
+  // Publishers held back by a congested subscriber right now (hold() until released or
+  // closed).
+  std::size_t held_publishers() const { return held_.size(); }
+  // A seam for the channel unit tests (tests/unit/session/test_hub.hpp): `f` sees every
+  // message publish() is asked to route, first thing (clients' messages, wills, $SYS
+  // events), so that a test can tell what was published without subscribing to it, which
+  // would change what the publisher is answered. The node sets none. This worker's thread.
+  void observe_publish(std::function<void(const mqtt::MessagePtr&)> f) {
+    publish_observer_ = std::move(f);
+  }
 
   // --- Hub ---
   const config::Config& config() const override { return node_.config; }
@@ -143,6 +154,8 @@ class WorkerCore final : public Hub {
 
   std::unordered_set<Channel*> retrying_channels_;  // 3.1.1 with messages in flight
   std::shared_ptr<Timer> retry_timer_;
+
+  std::function<void(const mqtt::MessagePtr&)> publish_observer_;  // see observe_publish
 };
 
 }  // namespace emqxd::session
