@@ -1,6 +1,6 @@
 #pragma once
-// The delivery rules every runtime applies between the broker and a session: one place,
-// used by net::Worker and by the unit tests' hub, so the tests test the real rules.
+// The delivery rules applied between the broker and a session: one place, used by the
+// worker's core (WorkerCore, SessionManager).
 #include "broker/broker.hpp"
 #include "metrics/metrics.hpp"
 #include "session/hub.hpp"

@@ -1,7 +1,8 @@
 // Channel: mqtt.backpressure. A live subscriber past its queue's high watermark holds its
 // QoS 1/2 publishers back until the queue drains to the low watermark; a stalled or
 // offline one never does; with the setting off nobody waits and full queues drop
-// (broker/pressure.hpp, Channel::update_pressure, Hub::hold).
+// (broker/pressure.hpp, Channel::update_pressure, Hub::hold). The worker's core holds the
+// publishers and releases them on its back-pressure tick (WorkerCore::on_pressure_tick).
 #include <catch2/catch.hpp>
 
 #include "session/test_hub.hpp"
@@ -13,10 +14,12 @@ using mqtt::QoS;
 using namespace std::chrono_literals;
 
 // max_mqueue_len 20: high watermark 10, low 5. max_inflight 1 so messages queue at once.
-void small_queues(TestHub& hub, bool backpressure) {
-  hub.cfg.mqtt.backpressure = backpressure;
-  hub.cfg.mqtt.max_mqueue_len = 20;
-  hub.cfg.mqtt.max_inflight = 1;
+TestHub::Tweak small_queues(bool backpressure) {
+  return [backpressure](config::Config& c) {
+    c.mqtt.backpressure = backpressure;
+    c.mqtt.max_mqueue_len = 20;
+    c.mqtt.max_inflight = 1;
+  };
 }
 
 // Publishes QoS 1 messages "1", "2", ... from `pub` until it is held (or `limit`).
@@ -34,8 +37,7 @@ TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 pu
           "[channel][backpressure]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -49,27 +51,27 @@ TEST_CASE("backpressure: a subscriber past the high watermark holds its QoS 1 pu
   CHECK(sub.session()->queue.size() == 10);
   CHECK(sub.session()->pressure->in_transit.load() == 0);
   CHECK(sub.session()->pressure->queued.load() == 10);
-  CHECK(hub.held.count(&pub.channel) == 1);
-  CHECK(hub.counters.messages_dropped.load() == 0);
+  CHECK(hub.held_publishers() == 1);  // pub, the only publisher
+  CHECK(hub.metrics().publishers_held.load() == 1);
+  CHECK(hub.metrics().messages_dropped.load() == 0);
   const int resumes = pub.host.resume_calls;
 
   // Acks drain the queue; at the low watermark (5) the publisher may go on.
   for (std::uint16_t id = 1; id <= 4; ++id)
     sub.puback(id);
-  hub.release_held();
+  hub.pressure_tick();
   CHECK_FALSE(pub.channel.accepting_input());
   sub.puback(5);
   CHECK(sub.session()->queue.size() == 5);
-  hub.release_held();
+  hub.pressure_tick();
   CHECK(pub.channel.accepting_input());
   CHECK(pub.host.resume_calls == resumes + 1);
-  CHECK(hub.held.empty());
+  CHECK(hub.held_publishers() == 0);
 }
 
 TEST_CASE("backpressure: every message arrives, in order, nothing dropped",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -98,36 +100,34 @@ TEST_CASE("backpressure: every message arrives, in order, nothing dropped",
                   std::to_string(published));
     }
     if (round % 2 == 0) ack_one();
-    hub.release_held();
+    hub.pressure_tick();
   }
   REQUIRE(published == 200);
   REQUIRE(got.size() == 200);
   for (int i = 0; i < 200; ++i)
     REQUIRE(got[static_cast<std::size_t>(i)] == std::to_string(i + 1));
-  CHECK(hub.counters.messages_dropped.load() == 0);
+  CHECK(hub.metrics().messages_dropped.load() == 0);
   CHECK(sub.session()->queue.size() <= 10);
 }
 
 TEST_CASE("backpressure off: nobody waits and the full queue drops its oldest",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, false);
+  TestHub hub(small_queues(false));
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
   TestClient pub(hub, V5);
   pub.connect_ok("pub");
   CHECK(publish_until_held(hub, pub, 50) == 50);
-  CHECK(hub.held.empty());
+  CHECK(hub.held_publishers() == 0);
   CHECK(sub.session()->queue.size() == 20);
-  CHECK(hub.counters.messages_dropped_queue_full.load() == 29);
+  CHECK(hub.metrics().messages_dropped_queue_full.load() == 29);
   CHECK(sub.session()->pressure == nullptr);
 }
 
 TEST_CASE("backpressure: QoS 0 publishes and QoS 0 subscriptions are never held",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -137,46 +137,42 @@ TEST_CASE("backpressure: QoS 0 publishes and QoS 0 subscriptions are never held"
   TestClient pub(hub, V5);
   pub.connect_ok("pub");
   CHECK(publish_until_held(hub, pub, 100) == 11);  // congest "sub"
-  hub.held.clear();
-  pub.channel.release();
+  // Another publisher, while "sub" stays congested.
+  TestClient other(hub, V5);
+  other.connect_ok("other");
   // QoS 0 to the congested subscriber: not held (it may be dropped, QoS 0 promises nothing).
-  pub.publish("t", QoS::AtMostOnce);
-  CHECK(pub.channel.accepting_input());
+  other.publish("t", QoS::AtMostOnce);
+  CHECK(other.channel.accepting_input());
   // QoS 1 to a QoS 0 subscription: delivered at QoS 0, never held.
   for (int i = 0; i < 50; ++i)
-    pub.publish("t0", QoS::AtLeastOnce, static_cast<std::uint16_t>(100 + i));
-  CHECK(pub.channel.accepting_input());
+    other.publish("t0", QoS::AtLeastOnce, static_cast<std::uint16_t>(100 + i));
+  CHECK(other.channel.accepting_input());
+  CHECK(hub.held_publishers() == 1);  // pub alone
 }
 
 TEST_CASE("backpressure: a subscriber that acks nothing for the stall timeout holds no one",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
   TestClient pub(hub, V5);
   pub.connect_ok("pub");
-  hub.advance(0ms);  // freeze the clock
   CHECK(publish_until_held(hub, pub, 100) == 11);
-  hub.advance(1s);
-  hub.release_held();
+  hub.advance(1s);  // the worker's back-pressure tick runs every millisecond of it
   CHECK_FALSE(pub.channel.accepting_input());
-  hub.advance(std::chrono::duration_cast<std::chrono::milliseconds>(
-      hub.cfg.mqtt.backpressure_stall_timeout));
-  hub.release_held();
+  hub.advance(hub.config().mqtt.backpressure_stall_timeout - 1s);
   REQUIRE(pub.channel.accepting_input());
   // From now on the stalled subscriber's queue drops, as without back-pressure.
   CHECK(publish_until_held(hub, pub, 30) == 30);
-  CHECK(hub.held.empty());
+  CHECK(hub.held_publishers() == 0);
   CHECK(sub.session()->queue.size() == 20);
-  CHECK(hub.counters.messages_dropped_queue_full.load() > 0);
+  CHECK(hub.metrics().messages_dropped_queue_full.load() > 0);
 }
 
 TEST_CASE("backpressure: a subscriber going offline releases its publishers",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, V5);
   sub.connect_ok(persistent("sub"));
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -184,16 +180,15 @@ TEST_CASE("backpressure: a subscriber going offline releases its publishers",
   pub.connect_ok("pub");
   CHECK(publish_until_held(hub, pub, 100) == 11);
   sub.socket_closed();
-  hub.release_held();
+  hub.pressure_tick();
   REQUIRE(pub.channel.accepting_input());
   CHECK(publish_until_held(hub, pub, 30) == 30);  // the offline queue drops instead
-  CHECK(hub.held.empty());
+  CHECK(hub.held_publishers() == 0);
 }
 
 TEST_CASE("backpressure: a held publisher that disconnects is forgotten",
           "[channel][backpressure]") {
-  TestHub hub;
-  small_queues(hub, true);
+  TestHub hub(small_queues(true));
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -201,9 +196,12 @@ TEST_CASE("backpressure: a held publisher that disconnects is forgotten",
   pub->connect_ok("pub");
   CHECK(publish_until_held(hub, *pub, 100) == 11);
   pub->socket_closed();
-  CHECK(hub.held.empty());
+  CHECK(hub.held_publishers() == 0);
   pub.reset();
-  hub.release_held();
+  // The subscriber catches up: a tick that still held the closed channel would release it.
+  for (std::uint16_t id = 1; id <= 11; ++id)
+    sub.puback(id);
+  hub.pressure_tick();
 }
 
 }  // namespace

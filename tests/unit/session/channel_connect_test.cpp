@@ -33,8 +33,8 @@ TEST_CASE("CONNACK says whether the session was present",
   }
   TestClient c(hub, v);
   CHECK(c.connect_ok("a", /*clean_start=*/true).session_present == false);
-  CHECK(hub.counters.client_connected.load() == 3);
-  CHECK(hub.counters.session_resumed.load() == 1);
+  CHECK(hub.metrics().client_connected.load() == 3);
+  CHECK(hub.metrics().session_resumed.load() == 1);
 }
 
 TEST_CASE("the first packet must be CONNECT: anything else closes with nothing sent",
@@ -48,7 +48,7 @@ TEST_CASE("the first packet must be CONNECT: anything else closes with nothing s
   REQUIRE(c.send(first).empty());
   CHECK(c.closed());
   CHECK(c.channel.state() == Channel::State::Closing);
-  CHECK(hub.counters.protocol_errors.load() == 1);
+  CHECK(hub.metrics().protocol_errors.load() == 1);
   CHECK(hub.session_count() == 0);
 }
 
@@ -79,10 +79,11 @@ TEST_CASE("an empty client id gets one from the server",
   TestHub hub;
   TestClient c(hub, v);
   auto ack = c.connect_ok("", /*clean_start=*/true);
-  CHECK(c.channel.client_id() == "auto-1");
-  CHECK(hub.session("auto-1") != nullptr);
+  const std::string id = c.channel.client_id();
+  CHECK(id.starts_with("emqxd-"));  // WorkerCore::assign_client_id
+  CHECK(hub.session(id) != nullptr);
   if (v == V5) {
-    CHECK(ack.props.assigned_client_identifier == "auto-1");
+    CHECK(ack.props.assigned_client_identifier == id);
   } else {
     CHECK_FALSE(ack.props.assigned_client_identifier.has_value());
   }
@@ -93,15 +94,15 @@ TEST_CASE("v5: an empty client id with Clean Start 0 is accepted and assigned",
   TestHub hub;
   TestClient c(hub, V5);
   auto ack = c.connect_ok("", /*clean_start=*/false);
-  CHECK(ack.props.assigned_client_identifier == "auto-1");
+  CHECK(ack.props.assigned_client_identifier == c.channel.client_id());
+  CHECK(c.channel.client_id().starts_with("emqxd-"));
 }
 
 TEST_CASE("a client id longer than max_clientid_len is refused",
           "[channel][connect][MQTT-3.1.3-5]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_clientid_len = 4;
+  TestHub hub([](config::Config& c) { c.mqtt.max_clientid_len = 4; });
   TestClient c(hub, v);
   std::uint8_t code = v == V5 ? 0x85 : 2;  // 0x85 Client Identifier not valid / identifier rejected
   REQUIRE(c.connect("abcde") == Packets{ConnAck{false, code, {}}});
@@ -122,8 +123,7 @@ TEST_CASE("a will QoS above Maximum QoS refuses the connection",
           "[channel][connect][will][MQTT-3.2.2-12]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_qos_allowed = 0;
+  TestHub hub([](config::Config& c) { c.mqtt.max_qos_allowed = 0; });
   TestClient c(hub, v);
   std::uint8_t code = v == V5 ? 0x9B : 3;  // 3.1.1 has no such code: Server unavailable
   REQUIRE(c.connect({.client_id = "a", .will = will("w")}) == Packets{ConnAck{false, code, {}}});
@@ -134,8 +134,7 @@ TEST_CASE("a will with Retain when retain is unavailable refuses the connection"
           "[channel][connect][will][MQTT-3.2.2-13]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.retain_available = false;
+  TestHub hub([](config::Config& c) { c.mqtt.retain_available = false; });
   TestClient c(hub, v);
   auto w = will("w");
   w.retain = true;
@@ -155,13 +154,14 @@ TEST_CASE("a will topic with a wildcard refuses the connection",
 }
 
 TEST_CASE("v5 CONNACK announces the server's limits", "[channel][connect][MQTT-3.2.2-9]") {
-  TestHub hub;
-  hub.cfg.mqtt.max_qos_allowed = 1;
-  hub.cfg.mqtt.retain_available = false;
-  hub.cfg.mqtt.wildcard_subscription = false;
-  hub.cfg.mqtt.shared_subscription = false;
-  hub.cfg.mqtt.max_topic_alias = 10;
-  hub.cfg.mqtt.max_awaiting_rel = 20;
+  TestHub hub([](config::Config& c) {
+    c.mqtt.max_qos_allowed = 1;
+    c.mqtt.retain_available = false;
+    c.mqtt.wildcard_subscription = false;
+    c.mqtt.shared_subscription = false;
+    c.mqtt.max_topic_alias = 10;
+    c.mqtt.max_awaiting_rel = 20;
+  });
   TestClient c(hub, V5);
   auto p = c.connect_ok("a").props;
   CHECK(p.maximum_qos == 1);
@@ -176,8 +176,7 @@ TEST_CASE("v5 CONNACK announces the server's limits", "[channel][connect][MQTT-3
 
 TEST_CASE("Response Information is only sent to a client that asked for it",
           "[channel][connect][MQTT-3.1.2-28]") {
-  TestHub hub;
-  hub.cfg.mqtt.response_information = "reply/";
+  TestHub hub([](config::Config& c) { c.mqtt.response_information = "reply/"; });
   TestClient asked(hub, V5);
   CHECK(asked.connect_ok({.client_id = "a", .props = {.request_response_information = 1}})
             .props.response_information == "reply/");
@@ -201,8 +200,7 @@ TEST_CASE("the keep alive timer is one and a half times the client's Keep Alive"
 }
 
 TEST_CASE("v5: Server Keep Alive replaces the client's", "[channel][keepalive][MQTT-3.2.2-21]") {
-  TestHub hub;
-  hub.cfg.mqtt.server_keepalive = 30;
+  TestHub hub([](config::Config& c) { c.mqtt.server_keepalive = 30; });
   TestClient c(hub, V5);
   CHECK(c.connect_ok({.client_id = "a", .keep_alive = 600}).props.server_keep_alive == 30);
   CHECK(c.host.keepalives == std::vector<std::chrono::milliseconds>{45s});
@@ -249,7 +247,7 @@ TEST_CASE("a decode error after CONNECT closes with its reason code",
   c.channel.handle_decode_error(e);
   REQUIRE(c.take() == c.server_disconnect(rc));
   CHECK(c.closed());
-  CHECK(hub.counters.packets_malformed.load() == 1);
+  CHECK(hub.metrics().packets_malformed.load() == 1);
 }
 
 TEST_CASE("a CONNECT of an unknown protocol version is refused in the 3.1.1 format",

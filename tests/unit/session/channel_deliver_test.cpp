@@ -15,14 +15,16 @@ using mqtt::QoS;
 using mqtt::ReasonCode;
 using namespace std::chrono_literals;
 
-// A message from outside with a Message Expiry Interval, received `age` ago.
-mqtt::MessagePtr aged(std::string topic, std::uint32_t expiry, std::chrono::seconds age) {
+// A message from outside with a Message Expiry Interval, received `age` ago on the hub's
+// clock.
+mqtt::MessagePtr aged(const TestHub& hub, std::string topic, std::uint32_t expiry,
+                      std::chrono::seconds age) {
   auto m = std::make_shared<mqtt::Message>();
   m->topic = std::move(topic);
   m->payload.push_back('x');  // (= "x" trips GCC 12's -Wrestrict false positive)
   m->qos = QoS::AtLeastOnce;
   m->message_expiry_interval = expiry;
-  m->received_at = mqtt::Message::Clock::now() - age;
+  m->received_at = hub.now() - age;
   return m;
 }
 
@@ -61,14 +63,13 @@ TEST_CASE("v5: Receive Maximum 2 allows two messages in flight, the third waits 
                                 publish_packet("t", QoS::AtLeastOnce, 2, "2")});
   CHECK(sub.session()->queue.size() == 1);
   REQUIRE(sub.puback(1) == Packets{publish_packet("t", QoS::AtLeastOnce, 3, "3")});
-  CHECK(hub.counters.messages_acked.load() == 1);
+  CHECK(hub.metrics().messages_acked.load() == 1);
 }
 
 TEST_CASE("max_inflight bounds the messages in flight", "[channel][deliver][inflight]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_inflight = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_inflight = 1; });
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
@@ -83,17 +84,18 @@ TEST_CASE("max_inflight bounds the messages in flight", "[channel][deliver][infl
 TEST_CASE("a full queue while online drops its oldest message", "[channel][deliver][queue]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_inflight = 1;
-  hub.cfg.mqtt.max_mqueue_len = 1;
+  TestHub hub([](config::Config& c) {
+    c.mqtt.max_inflight = 1;
+    c.mqtt.max_mqueue_len = 1;
+  });
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
   for (const char* p : {"1", "2", "3"})
     hub.inject("t", p, QoS::AtLeastOnce);
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "1")});
-  CHECK(hub.counters.messages_dropped_queue_full.load() == 1);
-  CHECK(hub.counters.messages_dropped.load() == 1);
+  CHECK(hub.metrics().messages_dropped_queue_full.load() == 1);
+  CHECK(hub.metrics().messages_dropped.load() == 1);
   REQUIRE(sub.puback(1) == Packets{publish_packet("t", QoS::AtLeastOnce, 2, "3")});
 }
 
@@ -109,7 +111,7 @@ TEST_CASE("QoS 0 messages to a client whose socket does not drain are dropped",
   hub.inject("t", "q0", QoS::AtMostOnce);
   hub.inject("t", "q1", QoS::AtLeastOnce);  // bounded by the window instead
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "q1")});
-  CHECK(hub.counters.messages_dropped_queue_full.load() == 1);
+  CHECK(hub.metrics().messages_dropped_queue_full.load() == 1);
 }
 
 // --- QoS 2 to the client ------------------------------------------------------------------
@@ -118,8 +120,7 @@ TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP en
           "[channel][deliver][qos2][MQTT-4.3.3-1][MQTT-4.3.3-4]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_inflight = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_inflight = 1; });
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::ExactlyOnce);
@@ -130,13 +131,12 @@ TEST_CASE("QoS 2 to the client: PUBLISH, PUBREC answered with PUBREL, PUBCOMP en
   CHECK(sub.session()->inflight[0].state == OutState::WaitPubComp);
   // The message is still in flight until PUBCOMP: the second one waits.
   REQUIRE(sub.pubcomp(1) == Packets{publish_packet("t", QoS::ExactlyOnce, 2, "2")});
-  CHECK(hub.counters.messages_acked.load() == 1);
+  CHECK(hub.metrics().messages_acked.load() == 1);
 }
 
 TEST_CASE("v5: PUBREC with an error code ends the QoS 2 flow without PUBREL",
           "[channel][deliver][qos2][MQTT-4.3.3-4]") {
-  TestHub hub;
-  hub.cfg.mqtt.max_inflight = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_inflight = 1; });
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::ExactlyOnce);
@@ -252,8 +252,7 @@ TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest"
           "[channel][deliver][queue]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_mqueue_len = 2;
+  TestHub hub([](config::Config& c) { c.mqtt.max_mqueue_len = 2; });
   {
     TestClient sub(hub, v);
     sub.connect_ok(persistent("sub"));
@@ -262,7 +261,7 @@ TEST_CASE("the offline queue keeps max_mqueue_len messages, dropping the oldest"
   }
   for (const char* p : {"1", "2", "3"})
     hub.inject("t", p, QoS::AtLeastOnce);
-  CHECK(hub.counters.messages_dropped_queue_full.load() == 1);
+  CHECK(hub.metrics().messages_dropped_queue_full.load() == 1);
   TestClient sub(hub, v);
   sub.connect_ok(persistent("sub"));
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "2"),
@@ -273,8 +272,7 @@ TEST_CASE("with mqueue_store_qos0 false, QoS 0 messages are dropped while offlin
           "[channel][deliver][queue]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.mqueue_store_qos0 = false;
+  TestHub hub([](config::Config& c) { c.mqtt.mqueue_store_qos0 = false; });
   {
     TestClient sub(hub, v);
     sub.connect_ok(persistent("sub"));
@@ -283,7 +281,7 @@ TEST_CASE("with mqueue_store_qos0 false, QoS 0 messages are dropped while offlin
   }
   hub.inject("t", "q0", QoS::AtMostOnce);
   hub.inject("t", "q1", QoS::AtLeastOnce);
-  CHECK(hub.counters.messages_dropped_qos0_offline.load() == 1);
+  CHECK(hub.metrics().messages_dropped_qos0_offline.load() == 1);
   TestClient sub(hub, v);
   sub.connect_ok(persistent("sub"));
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "q1")});
@@ -298,9 +296,9 @@ TEST_CASE("an expired message is not delivered", "[channel][deliver][expiry][MQT
   TestClient sub(hub, v);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
-  hub.inject(aged("t", /*expiry=*/10, /*age=*/11s));
+  hub.inject(aged(hub, "t", /*expiry=*/10, /*age=*/11s));
   CHECK(sub.take().empty());
-  CHECK(hub.counters.messages_dropped_expired.load() == 1);
+  CHECK(hub.metrics().messages_dropped_expired.load() == 1);
 }
 
 TEST_CASE("v5: the Message Expiry Interval sent is what is left of it",
@@ -309,7 +307,7 @@ TEST_CASE("v5: the Message Expiry Interval sent is what is left of it",
   TestClient sub(hub, V5);
   sub.connect_ok("sub");
   sub.subscribe("t", QoS::AtLeastOnce);
-  hub.inject(aged("t", /*expiry=*/10, /*age=*/3s));
+  hub.inject(aged(hub, "t", /*expiry=*/10, /*age=*/3s));
   CHECK(only<Publish>(sub.take()).props.message_expiry_interval == 7u);
 }
 
@@ -324,12 +322,12 @@ TEST_CASE("a message that expired in the offline queue is not sent on resume",
     sub.subscribe("t", QoS::AtLeastOnce);
     sub.socket_closed();
   }
-  hub.inject(aged("t", /*expiry=*/10, /*age=*/11s));
-  hub.inject(aged("t", /*expiry=*/10, /*age=*/0s));
+  hub.inject(aged(hub, "t", /*expiry=*/10, /*age=*/11s));
+  hub.inject(aged(hub, "t", /*expiry=*/10, /*age=*/0s));
   TestClient sub(hub, v);
   sub.connect_ok(persistent("sub"));
   CHECK(sub.take().size() == 1);
-  CHECK(hub.counters.messages_dropped_expired.load() == 1);
+  CHECK(hub.metrics().messages_dropped_expired.load() == 1);
 }
 
 // --- The client's Maximum Packet Size -----------------------------------------------------
@@ -347,7 +345,7 @@ TEST_CASE("v5: a message above the client's Maximum Packet Size is dropped for t
   CHECK(small.take().empty());
   CHECK(small.session()->inflight.empty());
   CHECK(big.take().size() == 1);
-  CHECK(hub.counters.messages_dropped_too_large.load() == 1);
+  CHECK(hub.metrics().messages_dropped_too_large.load() == 1);
   hub.inject("t", "fits", QoS::AtLeastOnce);
   CHECK(only<Publish>(small.take()).payload == "fits");
 }
@@ -372,7 +370,7 @@ TEST_CASE("v5: an inflight message too large for the resumed connection is not l
   args.props.receive_maximum = 1;
   sub.connect_ok(args);
   CHECK(sub.take().empty());
-  CHECK(hub.counters.messages_dropped_too_large.load() == 1);
+  CHECK(hub.metrics().messages_dropped_too_large.load() == 1);
   hub.inject("t", "small", QoS::AtLeastOnce);
   CHECK(sub.take().size() == 1);
   CHECK(sub.session()->inflight.size() == 1);
@@ -407,37 +405,38 @@ TEST_CASE("v5: no topic alias is sent to a client that announced none",
 
 TEST_CASE("3.1.1: an unacknowledged message is resent with DUP after retry_interval",
           "[channel][deliver][retry]") {
-  TestHub hub;
-  hub.cfg.mqtt.retry_interval = std::chrono::seconds(30);
+  TestHub hub([](config::Config& c) { c.mqtt.retry_interval = std::chrono::seconds(30); });
   TestClient sub(hub, V311);
   sub.connect_ok("s");
   sub.subscribe("t", QoS::AtLeastOnce);
-  hub.advance(std::chrono::seconds(0));
   hub.inject("t", "m", QoS::AtLeastOnce);
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "m")});
-  REQUIRE(hub.retry_watch.count(&sub.channel) == 1);
+  // The channel asked its worker for retry ticks (Hub::watch_retry): the worker's timer
+  // resends, nobody else calls retry() here.
   hub.advance(std::chrono::seconds(29));
-  CHECK(sub.channel.retry(hub.now()));
+  CHECK(sub.take().empty());
+  CHECK(sub.channel.retry(hub.now()));  // still in flight, not due yet
   CHECK(sub.take().empty());
   hub.advance(std::chrono::seconds(1));
-  CHECK(sub.channel.retry(hub.now()));
   CHECK(sub.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1, "m", false, /*dup=*/true)});
+  CHECK(sub.channel.retry(hub.now()));  // resent just now: not again
+  CHECK(sub.take().empty());
   sub.puback(1);
-  CHECK_FALSE(sub.channel.retry(hub.now()));  // nothing left in flight: the hub stops
+  CHECK_FALSE(sub.channel.retry(hub.now()));  // nothing left in flight: the worker stops
+  hub.advance(std::chrono::seconds(60));
+  CHECK(sub.take().empty());
 }
 
 TEST_CASE("v5: nothing is resent on a live connection, whatever retry_interval says",
           "[channel][deliver][retry][MQTT-4.4.0-1]") {
-  TestHub hub;
-  hub.cfg.mqtt.retry_interval = std::chrono::seconds(1);
+  TestHub hub([](config::Config& c) { c.mqtt.retry_interval = std::chrono::seconds(1); });
   TestClient sub(hub, V5);
   sub.connect_ok("s");
   sub.subscribe("t", QoS::AtLeastOnce);
-  hub.advance(std::chrono::seconds(0));
   hub.inject("t", "m", QoS::AtLeastOnce);
   REQUIRE(sub.take().size() == 1);
-  CHECK(hub.retry_watch.empty());
-  hub.advance(std::chrono::seconds(60));
+  hub.advance(std::chrono::seconds(60));  // the worker's retry timer, had it been asked for
+  CHECK(sub.take().empty());
   CHECK_FALSE(sub.channel.retry(hub.now()));
   CHECK(sub.take().empty());
 }

@@ -21,9 +21,9 @@ TEST_CASE("QoS 0 publish with no subscribers gets no answer", "[channel][publish
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.publish("a/b").empty());
-  CHECK(hub.counters.messages_received.load() == 1);
-  CHECK(hub.counters.messages_qos0_received.load() == 1);
-  CHECK(hub.counters.messages_dropped_no_subscribers.load() == 1);
+  CHECK(hub.metrics().messages_received.load() == 1);
+  CHECK(hub.metrics().messages_qos0_received.load() == 1);
+  CHECK(hub.metrics().messages_dropped_no_subscribers.load() == 1);
 }
 
 TEST_CASE("QoS 1 publish with no subscribers is acked, with 0x10 in v5",
@@ -35,7 +35,7 @@ TEST_CASE("QoS 1 publish with no subscribers is acked, with 0x10 in v5",
   c.connect_ok("a");
   REQUIRE(c.publish("a/b", QoS::AtLeastOnce, 7) ==
           Packets{PubAck{7, c.ack_code(ReasonCode::NoMatchingSubscribers), {}}});
-  CHECK(hub.counters.messages_dropped_no_subscribers.load() == 1);
+  CHECK(hub.metrics().messages_dropped_no_subscribers.load() == 1);
 }
 
 TEST_CASE("QoS 1 publish reaches the subscriber and is acked with 0x00",
@@ -51,8 +51,8 @@ TEST_CASE("QoS 1 publish reaches the subscriber and is acked with 0x00",
   REQUIRE(c.publish("a/b", QoS::AtLeastOnce, 7, "hello") ==
           Packets{PubAck{7, ReasonCode::Success, {}}});
   REQUIRE(sub.take() == Packets{publish_packet("a/b", QoS::AtLeastOnce, 1, "hello")});
-  CHECK(hub.counters.messages_qos1_received.load() == 1);
-  CHECK(hub.counters.messages_sent.load() == 1);
+  CHECK(hub.metrics().messages_qos1_received.load() == 1);
+  CHECK(hub.metrics().messages_sent.load() == 1);
 }
 
 TEST_CASE("a publish to a $SYS topic is not authorized", "[channel][publish]") {
@@ -79,7 +79,7 @@ TEST_CASE("QoS 2 receive: PUBREC, then PUBREL is answered with PUBCOMP",
   REQUIRE(sub.take() == Packets{publish_packet("t", QoS::ExactlyOnce, 1)});
   REQUIRE(c.pubrel(5) == Packets{PubComp{5, ReasonCode::Success, {}}});
   CHECK(c.session()->awaiting_rel.empty());
-  CHECK(hub.counters.messages_qos2_received.load() == 1);
+  CHECK(hub.metrics().messages_qos2_received.load() == 1);
 }
 
 TEST_CASE("QoS 2 receive: a resent PUBLISH before PUBREL is delivered once",
@@ -155,8 +155,7 @@ TEST_CASE("more QoS 2 messages awaiting PUBREL than max_awaiting_rel closes with
           "[channel][publish][qos2][receive-maximum]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_awaiting_rel = 2;
+  TestHub hub([](config::Config& c) { c.mqtt.max_awaiting_rel = 2; });
   TestClient c(hub, v);
   c.connect_ok("a");
   c.publish("t", QoS::ExactlyOnce, 1);
@@ -171,12 +170,12 @@ TEST_CASE("QoS 2 ids older than await_rel_timeout make room under max_awaiting_r
           "[channel][publish][qos2][receive-maximum]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_awaiting_rel = 2;
-  hub.cfg.mqtt.await_rel_timeout = std::chrono::seconds(300);
+  TestHub hub([](config::Config& c) {
+    c.mqtt.max_awaiting_rel = 2;
+    c.mqtt.await_rel_timeout = std::chrono::seconds(300);
+  });
   TestClient c(hub, v);
   c.connect_ok("a");
-  hub.advance(std::chrono::seconds(0));
   c.publish("t", QoS::ExactlyOnce, 1);
   hub.advance(std::chrono::seconds(200));
   c.publish("t", QoS::ExactlyOnce, 2);
@@ -192,8 +191,7 @@ TEST_CASE("QoS 2 ids older than await_rel_timeout make room under max_awaiting_r
 TEST_CASE("a PUBLISH above Maximum QoS closes with 0x9B", "[channel][publish][MQTT-3.2.2-11]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_qos_allowed = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_qos_allowed = 1; });
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.publish("t", QoS::ExactlyOnce, 1) == c.server_disconnect(ReasonCode::QoSNotSupported));
@@ -205,13 +203,12 @@ TEST_CASE("a retained PUBLISH when retain is unavailable closes with 0x9A",
           "[channel][publish][retain][MQTT-3.2.2-14]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.retain_available = false;
+  TestHub hub([](config::Config& c) { c.mqtt.retain_available = false; });
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.publish("t", QoS::AtMostOnce, 0, "x", {}, /*retain=*/true) ==
           c.server_disconnect(ReasonCode::RetainNotSupported));
-  CHECK(hub.retainer_.size() == 0);
+  CHECK(hub.retainer().size() == 0);
 }
 
 TEST_CASE("a wildcard in a PUBLISH topic closes with 0x90", "[channel][publish][MQTT-3.3.2-2]") {
@@ -292,8 +289,7 @@ TEST_CASE("v5: topic alias 0 or above Topic Alias Maximum closes with 0x94",
   const std::uint16_t server_max = GENERATE(0, 5);
   const std::uint16_t alias = GENERATE(0, 6);
   CAPTURE(server_max, alias);
-  TestHub hub;
-  hub.cfg.mqtt.max_topic_alias = server_max;
+  TestHub hub([&](config::Config& c) { c.mqtt.max_topic_alias = server_max; });
   TestClient c(hub, V5);
   c.connect_ok("a");
   REQUIRE(c.publish("t", QoS::AtMostOnce, 0, "x", {.topic_alias = alias}) ==

@@ -31,8 +31,7 @@ TEST_CASE("SUBACK grants the requested QoS up to Maximum QoS",
           "[channel][subscribe][MQTT-3.8.4-1][MQTT-3.9.3-1]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_qos_allowed = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_qos_allowed = 1; });
   TestClient c(hub, v);
   c.connect_ok("a");
   mqtt::Subscribe s{
@@ -40,7 +39,7 @@ TEST_CASE("SUBACK grants the requested QoS up to Maximum QoS",
   REQUIRE(c.send(s) == Packets{suback(9, {ReasonCode::GrantedQoS0, ReasonCode::GrantedQoS1,
                                           ReasonCode::GrantedQoS1})});
   CHECK(c.session()->subscriptions.size() == 3);
-  CHECK(hub.broker_.stats().subscriptions == 3);
+  CHECK(hub.broker().stats().subscriptions == 3);
 }
 
 TEST_CASE("an invalid topic filter is refused with 0x8F (0x80 in 3.1.1)",
@@ -62,8 +61,7 @@ TEST_CASE("with wildcard subscriptions disabled a wildcard filter gets 0xA2",
   const auto v = GENERATE(V311, V5);
   const auto filter = GENERATE("a/+", "#", "$share/g/a/#");
   CAPTURE(v, filter);
-  TestHub hub;
-  hub.cfg.mqtt.wildcard_subscription = false;
+  TestHub hub([](config::Config& c) { c.mqtt.wildcard_subscription = false; });
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.subscribe(filter, QoS::AtMostOnce) ==
@@ -75,8 +73,7 @@ TEST_CASE("with shared subscriptions disabled a $share filter gets 0x9E",
           "[channel][subscribe][shared]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.shared_subscription = false;
+  TestHub hub([](config::Config& c) { c.mqtt.shared_subscription = false; });
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.subscribe("$share/g/a", QoS::AtMostOnce) ==
@@ -87,8 +84,7 @@ TEST_CASE("subscriptions beyond max_subscriptions get 0x97, replacing one is all
           "[channel][subscribe]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub;
-  hub.cfg.mqtt.max_subscriptions = 1;
+  TestHub hub([](config::Config& c) { c.mqtt.max_subscriptions = 1; });
   TestClient c(hub, v);
   c.connect_ok("a");
   REQUIRE(c.subscribe("a", QoS::AtMostOnce) == Packets{suback(1, {ReasonCode::GrantedQoS0})});
@@ -117,7 +113,7 @@ TEST_CASE("a repeated subscription replaces the first", "[channel][subscribe][MQ
   c.subscribe("t", QoS::AtLeastOnce);
   hub.inject("t", "x", QoS::AtLeastOnce);
   REQUIRE(c.take() == Packets{publish_packet("t", QoS::AtLeastOnce, 1)});
-  CHECK(hub.broker_.stats().subscriptions == 1);
+  CHECK(hub.broker().stats().subscriptions == 1);
 }
 
 // --- Retained messages on subscribe ---------------------------------------------------------
@@ -247,7 +243,7 @@ TEST_CASE("UNSUBSCRIBE answers 0x00 or 0x11 per filter and stops delivery",
                        : Codes{};  // 3.1.1 UNSUBACK has no payload
   REQUIRE(c.unsubscribe({"a", "b", "a/#/b"}, 4) == Packets{UnsubAck{4, {}, codes}});
   CHECK(c.session()->subscriptions.empty());
-  CHECK(hub.broker_.stats().subscriptions == 0);
+  CHECK(hub.broker().stats().subscriptions == 0);
   hub.inject("a", "x");
   CHECK(c.take().empty());
 }
@@ -258,7 +254,7 @@ TEST_CASE("UNSUBSCRIBE of a shared subscription", "[channel][unsubscribe][shared
   c.connect_ok("a");
   c.subscribe("$share/g/t", QoS::AtMostOnce);
   REQUIRE(c.unsubscribe({"$share/g/t"}) == Packets{UnsubAck{1, {}, {ReasonCode::Success}}});
-  CHECK(hub.broker_.stats().shared_subscriptions == 0);
+  CHECK(hub.broker().stats().shared_subscriptions == 0);
 }
 
 }  // namespace

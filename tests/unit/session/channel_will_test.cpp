@@ -9,6 +9,8 @@ namespace {
 using mqtt::Disconnect;
 using mqtt::QoS;
 using mqtt::ReasonCode;
+using namespace std::chrono_literals;
+using Ids = std::vector<std::string>;
 
 TEST_CASE("the will is published when the connection drops", "[channel][will][MQTT-3.1.2-8]") {
   const auto v = GENERATE(V311, V5);
@@ -21,10 +23,12 @@ TEST_CASE("the will is published when the connection drops", "[channel][will][MQ
   c.connect_ok({.client_id = "a", .will = will("w")});
   c.socket_closed();
   REQUIRE(sub.take() == Packets{publish_packet("w", QoS::AtLeastOnce, 1, "gone")});
-  CHECK(hub.counters.wills_published.load() == 1);
-  REQUIRE(hub.closed.size() == 1);
-  CHECK(hub.closed[0].had_session);
-  CHECK(hub.session("a") == nullptr);  // Session Expiry 0: gone with the connection
+  CHECK(hub.metrics().wills_published.load() == 1);
+  // The channel handed its session to the worker, which took it offline (its $SYS
+  // disconnected event) and ended it: Session Expiry 0, gone with the connection.
+  CHECK(hub.events("disconnected") == Ids{"a"});
+  CHECK(hub.metrics().session_discarded.load() == 1);
+  CHECK(hub.session("a") == nullptr);
 }
 
 TEST_CASE("DISCONNECT 0x00 discards the will and gets no answer",
@@ -38,7 +42,7 @@ TEST_CASE("DISCONNECT 0x00 discards the will and gets no answer",
   CHECK(c.closed());
   c.socket_closed();
   CHECK(hub.published.empty());
-  CHECK(hub.counters.wills_published.load() == 0);
+  CHECK(hub.metrics().wills_published.load() == 0);
 }
 
 TEST_CASE("v5: DISCONNECT 0x04 publishes the will", "[channel][will][disconnect]") {
@@ -77,8 +81,12 @@ TEST_CASE("v5: a Will Delay keeps the will pending on the session",
   REQUIRE(s->pending_will.has_value());
   CHECK((*s->pending_will)->topic == "w");
   CHECK(s->will_delay == 10);
-  hub.end_will_delay("a");
-  CHECK(hub.published.size() == 1);
+  hub.advance(9s);
+  CHECK(hub.published.empty());
+  hub.advance(1s);  // the worker's offline timer: the delay is over
+  REQUIRE(hub.published.size() == 1);
+  CHECK(hub.published[0]->topic == "w");
+  CHECK(hub.session("a") != nullptr);  // the session itself lasts its 300 s
 }
 
 TEST_CASE("v5: a delayed will is not published when the client comes back in time",
@@ -94,6 +102,8 @@ TEST_CASE("v5: a delayed will is not published when the client comes back in tim
   TestClient again(hub, V5);
   again.connect_ok(persistent("a"));
   CHECK_FALSE(hub.session("a")->pending_will.has_value());
+  CHECK(hub.published.empty());
+  hub.advance(10s);
   CHECK(hub.published.empty());
 }
 
@@ -142,9 +152,10 @@ TEST_CASE("a takeover disconnects the old connection with 0x8E",
   CHECK(old.closed());
   CHECK(old.session() == nullptr);
   CHECK(c.session() == hub.session("a"));
+  CHECK(hub.events("disconnected") == Ids{"a"});  // the takeover's
   old.socket_closed();  // the old socket closes later; the session is not the old one's now
-  REQUIRE(hub.closed.size() == 1);
-  CHECK_FALSE(hub.closed[0].had_session);
+  // The old channel closed without a session: the worker took nothing offline.
+  CHECK(hub.events("disconnected") == Ids{"a"});
   CHECK(hub.session("a")->channel == &c.channel);
 }
 

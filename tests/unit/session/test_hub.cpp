@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <sstream>
 #include <variant>
 
-#include "session/routing.hpp"
+#include "storage/memory_store.hpp"
 
 namespace Catch {
 std::string StringMaker<emqxd::mqtt::ReasonCode>::convert(emqxd::mqtt::ReasonCode rc) {
@@ -133,82 +133,50 @@ mqtt::Publish publish_packet(std::string_view topic, QoS qos, std::uint16_t pack
 
 // ------------------------------------------------------------------------------- TestHub
 
-TestHub::TestHub() {
-  cfg.node.name = "emqxd@test";
+namespace {
+
+config::Config test_config(const TestHub::Tweak& tweak) {
+  config::Config c;
+  c.node.name = "emqxd@test";
+  c.durable_sessions.enable = false;  // on in the server (RocksDB): here a test asks for it
+  if (tweak) tweak(c);
+  return c;
+}
+
+}  // namespace
+
+// Before the workers: a core decides when it is made whether it records (WorkerCore).
+// As app::Node does, with a ManualStore in place of RocksStore.
+ManualStore* TestHub::attach_store(NodeState& node) {
+  if (!node.config.durable_sessions.enable) {
+    node.store = std::make_unique<storage::MemoryStore>();
+    return nullptr;
+  }
+  auto store = std::make_unique<ManualStore>();
+  auto* raw = store.get();
+  node.store = std::move(store);
+  node.durable = true;
+  return raw;
+}
+
+TestHub::TestHub(const Tweak& tweak)
+    : node_(test_config(tweak)), store_(attach_store(node_)), workers_(node_, 1) {
   // The channel logs every refused client at info; the test output needs only failures.
   spdlog::set_level(spdlog::level::warn);
+  core().observe_publish([this](const mqtt::MessagePtr& m) {
+    if (m->topic.starts_with("$SYS/")) {
+      sys_topics_.push_back(m->topic);
+    } else {
+      published.push_back(m);
+    }
+  });
 }
 
 TestHub::~TestHub() = default;
 
-PublishResult TestHub::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
-  published.push_back(m);
-  // As net::Worker::publish: store or clear the retained message, then match.
-  if (m->retain && cfg.retainer.enable &&
-      retainer_.retain(m) == broker::Retainer::RetainResult::Stored) {
-    metrics::inc(counters.messages_retained);
-  }
-  matches_.clear();
-  broker_.match(*m, publisher_client_id, matches_);
-  PublishResult result;
-  for (auto& match : matches_)
-    route(m, std::move(match), outbox_, result, *this);
-  metrics::inc(counters.messages_delivered, matches_.size());
-  return result;
-}
-
-std::uint64_t TestHub::await_commit(Channel& ch, const mqtt::Message* /*published*/) {
-  commit_waiters[&ch] = ticket;
-  return ticket;
-}
-
-void TestHub::commit(const storage::Status& status) {
-  auto done = ticket++;
-  batch = std::make_unique<storage::Batch>();
-  auto waiters = std::move(commit_waiters);
-  commit_waiters.clear();
-  for (auto& [ch, t] : waiters) {
-    if (t <= done) ch->committed(done, status);
-  }
-}
-
-void TestHub::hold(Channel& ch, std::shared_ptr<broker::Pressure> p) {
-  held[&ch] = Held{std::move(p), now()};
-}
-
-void TestHub::release_held() {
-  auto t = now();
-  for (auto it = held.begin(); it != held.end();) {
-    if (!it->second.by->releases(it->second.since, t)) {
-      ++it;
-      continue;
-    }
-    auto* ch = it->first;
-    it = held.erase(it);
-    ch->release();
-  }
-}
-
-void TestHub::flush() {
-  // Delivering never publishes, but a loop keeps this right if it ever does.
-  while (!outbox_.empty()) {
-    auto deliveries = std::move(outbox_);
-    outbox_.clear();
-    SessionLimits limits{cfg.mqtt.max_mqueue_len, cfg.mqtt.mqueue_store_qos0};
-    for (auto& d : deliveries) {
-      Session* s = by_id(d.session);
-      if (s == nullptr) {
-        metrics::inc(counters.messages_dropped_no_session);
-        continue;
-      }
-      deliver_to(*s, std::move(d), limits, counters, nullptr);
-    }
-  }
-}
-
 std::size_t TestHub::inject(mqtt::MessagePtr m) {
-  auto n = publish(m, {}).matched;
-  flush();
+  auto n = core().publish(m, {}).matched;
+  run();
   return n;
 }
 
@@ -218,98 +186,41 @@ std::size_t TestHub::inject(std::string topic, std::string payload, QoS qos, boo
   m->payload = std::move(payload);
   m->qos = qos;
   m->retain = retain;
-  m->received_at = mqtt::Message::Clock::now();
+  m->received_at = now();
   return inject(std::move(m));
 }
 
-Session* TestHub::session(const std::string& client_id) const {
-  auto it = sessions_.find(client_id);
-  return it == sessions_.end() ? nullptr : it->second.get();
-}
-
-Session* TestHub::by_id(std::uint64_t sid) const {
-  for (const auto& [id, s] : sessions_) {
-    if (s->id() == sid) return s.get();
+std::vector<std::string> TestHub::events(std::string_view event) const {
+  // $SYS/brokers/<node>/clients/<client id>/<event> (session/sys_events.cpp)
+  const std::string prefix = "$SYS/brokers/" + node_.config.node.name + "/clients/";
+  const std::string suffix = "/" + std::string(event);
+  std::vector<std::string> ids;
+  for (const auto& t : sys_topics_) {
+    if (t.size() < prefix.size() + suffix.size() || !t.starts_with(prefix) ||
+        !t.ends_with(suffix)) {
+      continue;
+    }
+    ids.push_back(t.substr(prefix.size(), t.size() - prefix.size() - suffix.size()));
   }
-  return nullptr;
+  return ids;
 }
 
-Session* TestHub::create(const std::string& client_id) {
-  auto s = std::make_unique<Session>(next_session_++, client_id);
-  auto* raw = s.get();
-  sessions_[client_id] = std::move(s);
-  metrics::inc(counters.session_created);
-  return raw;
-}
-
-void TestHub::discard(const std::string& client_id) {
-  auto it = sessions_.find(client_id);
-  if (it == sessions_.end()) return;
-  auto owned = std::move(it->second);
-  sessions_.erase(it);
-  broker::SubscriberRef ref{0, owned->id()};
-  for (const auto& [filter, state] : owned->subscriptions)
-    broker_.unsubscribe(filter, ref);
-  if (owned->pending_will) {
-    metrics::inc(counters.wills_published);
-    publish(*owned->pending_will, owned->client_id());
+Session* TestHub::session(const std::string& client_id) {
+  std::uint64_t sid = 0;
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    auto it = node_.registry.entries.find(client_id);
+    if (it == node_.registry.entries.end()) return nullptr;
+    sid = it->second.session;
   }
-  metrics::inc(counters.session_discarded);
+  return core().sessions().find(sid);
 }
 
-void TestHub::open_session(Channel& ch, const std::string& client_id, bool clean_start) {
-  Session* s = session(client_id);
-  if (s != nullptr && s->channel != nullptr) {
-    // As net::Worker::takeover: the connection holding the session goes first.
-    metrics::inc(counters.client_takeover);
-    Channel* old = s->channel;
-    old->kick(ReasonCode::SessionTakenOver);  // [MQTT-3.1.4-3]
-    old->detach();
-  }
-  if (s != nullptr && clean_start) {
-    discard(client_id);  // [MQTT-3.1.2-4]
-    s = nullptr;
-  }
-  bool present = s != nullptr;
-  if (present) {
-    s->pending_will.reset();  // resumed before the will delay ended [MQTT-3.1.3-9]
-    metrics::inc(counters.session_resumed);
-  } else {
-    s = create(client_id);
-  }
-  ch.on_session_ready(s, present);
-}
-
-void TestHub::channel_closed(Channel& ch, Session* s) {
-  closed.push_back({&ch, ch.client_id(), s != nullptr});
-  held.erase(&ch);
-  commit_waiters.erase(&ch);
-  if (s == nullptr) return;
-  // As net::Worker::go_offline; the offline timer is the test's (expire, end_will_delay).
-  if (s->expiry_interval == 0 && session(s->client_id()) == s) discard(s->client_id());
-}
-
-void TestHub::end_will_delay(const std::string& client_id) {
-  Session* s = session(client_id);
-  REQUIRE(s != nullptr);
-  if (s->pending_will) {
-    auto will = std::move(*s->pending_will);
-    s->pending_will.reset();
-    metrics::inc(counters.wills_published);
-    publish(will, client_id);
-  }
-  flush();
-}
-
-void TestHub::expire(const std::string& client_id) {
-  REQUIRE(session(client_id) != nullptr);
-  metrics::inc(counters.session_expired);
-  discard(client_id);
-  flush();
-}
-
-std::string TestHub::assign_client_id() {
-  return "auto-" + std::to_string(next_client_++);
+void TestHub::commit(const storage::Status& status) {
+  REQUIRE(store_ != nullptr);  // durable_sessions.enable
+  for (auto n = store_->pending.size(); n > 0; --n)
+    store_->complete_next(status);
+  run();
 }
 
 // ------------------------------------------------------------------------------ TestHost
@@ -334,7 +245,7 @@ Packets TestHost::take(mqtt::ProtocolVersion version) {
 // ---------------------------------------------------------------------------- TestClient
 
 TestClient::TestClient(TestHub& h, mqtt::ProtocolVersion v)
-    : hub(h), version(v), channel(h, host) {}
+    : hub(h), version(v), channel(h.core(), host) {}
 
 TestClient::~TestClient() {
   if (channel.state() != Channel::State::Closed) channel.handle_closed();
@@ -353,7 +264,7 @@ Packets TestClient::take() {
 
 Packets TestClient::send(mqtt::Packet p) {
   channel.handle_in(std::move(p));
-  hub.flush();
+  hub.run();
   return take();
 }
 
@@ -423,7 +334,7 @@ Packets TestClient::disconnect(ReasonCode rc, mqtt::Properties props) {
 
 void TestClient::socket_closed() {
   channel.handle_closed();
-  hub.flush();
+  hub.run();
 }
 
 Packets TestClient::server_disconnect(ReasonCode rc) const {

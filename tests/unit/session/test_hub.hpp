@@ -1,32 +1,33 @@
 #pragma once
-// Test doubles for the channel tests, with no threads and no sockets
+// Test fixtures for the channel tests, with no threads and no sockets
 // (docs/contributing.md, "Testing", "Unit tests"):
 //
-//   TestHub     a session::Hub with a real Broker and Retainer and one worker (id 0), for
-//               the channel's own rules. It keeps sessions by client id in a simplified
-//               copy of what session::SessionManager does and batches deliveries as
-//               WorkerCore does at the end of a turn: publish() queues them, flush() hands
-//               them to the target channel or the offline session's queue. The session
-//               life itself (takeover, timers, hand-over) is tested on the real core with
-//               FakeWorkers (fake_workers.hpp, session_manager_test.cpp).
+//   TestHub     one node with one worker: a real NodeState (Broker, Retainer, session
+//               registry) and a real WorkerCore run by FakeWorkers (fake_workers.hpp: a task
+//               list and a manual clock). The core is the Hub of every TestClient's channel,
+//               so sessions (open, takeover, expiry, will delay), the end-of-turn delivery
+//               batches, offline queues, held publishers and the commit order are the
+//               worker's own code. What a test observes comes from the core as well: its
+//               sessions and metrics, the messages it was asked to publish
+//               (WorkerCore::observe_publish), its timers as the clock moves (advance()),
+//               and, with durable sessions, the commits of a ManualStore (manual_store.hpp)
+//               that the test completes by hand (commit()).
 //   TestHost    a session::ChannelHost that records what the channel asked of the
 //               connection, and decodes what it wrote with take().
 //   TestClient  one connection: a TestHost and its Channel, with one call per client action.
-//               Each action is one event-loop turn: the packet goes in, the hub flushes, and
-//               what this client was sent comes back decoded.
+//               Each action is one event-loop turn: the packet goes in, the worker runs until
+//               idle, and what this client was sent comes back decoded.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "auth/auth.hpp"
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "config/config.hpp"
@@ -34,9 +35,11 @@
 #include "mqtt/codec.hpp"
 #include "mqtt/packets.hpp"
 #include "session/channel.hpp"
-#include "session/hub.hpp"
+#include "session/fake_workers.hpp"
+#include "session/manual_store.hpp"
+#include "session/node_state.hpp"
 #include "session/session.hpp"
-#include "storage/batch.hpp"
+#include "session/worker_core.hpp"
 #include "storage/status.hpp"
 
 namespace emqxd::session::test {
@@ -49,107 +52,72 @@ inline constexpr auto V5 = mqtt::ProtocolVersion::V5;
 // One line per packet with the fields the tests look at ("PUBACK id=7 rc=0x10").
 std::string describe(const mqtt::Packet& p);
 
-class TestHub final : public Hub {
+class TestHub {
  public:
-  TestHub();
-  ~TestHub() override;
+  using Clock = Scheduler::Clock;
+  // Sets what a test needs in the configuration before the node is made: NodeState's
+  // config is fixed from then on, as in the server. The base is the server's defaults,
+  // with node.name "emqxd@test" and durable_sessions.enable false. With
+  // durable_sessions.enable true the node is durable and its store is a ManualStore.
+  using Tweak = std::function<void(config::Config&)>;
 
-  // Tweak before the clients connect; the channel reads it on every packet.
-  config::Config cfg;
-  metrics::Metrics counters;
-  broker::Broker broker_{broker::SharedStrategy::RoundRobin};
-  broker::Retainer retainer_;
-  auth::AllowAll allow_all;
+  explicit TestHub(const Tweak& tweak = {});
+  ~TestHub();
+  TestHub(const TestHub&) = delete;
+  TestHub& operator=(const TestHub&) = delete;
 
-  // Every message publish() was asked to route (application messages and wills), in order.
-  std::vector<mqtt::MessagePtr> published;
-  struct Closed {
-    const Channel* channel;
-    std::string client_id;
-    bool had_session;
-  };
-  std::vector<Closed> closed;  // channel_closed() calls, in order
+  // The worker's core: the Hub of the channels.
+  WorkerCore& core() { return workers_.core(0); }
+  NodeState& node() { return node_; }
+  const config::Config& config() const { return node_.config; }
+  broker::Broker& broker() { return node_.broker; }
+  broker::Retainer& retainer() { return node_.retainer; }
+  metrics::Metrics& metrics() { return core().metrics(); }
 
-  // Hands the deliveries queued by publish() to their sessions: to the channel when it is
-  // connected (Channel::deliver), to the session's queue otherwise (as the worker does,
-  // with its drop counters). The end of the worker's event-loop turn.
-  void flush();
-  // publish() then flush(), for a message made by the test (a crafted receive time, say).
+  // The workers' manual clock, which moves only with advance(): that runs the timers that
+  // fall due on the way (will delay, session expiry, back-pressure, 3.1.1 retry).
+  Clock::time_point now() const { return workers_.now(); }
+  void advance(Clock::duration d) { workers_.advance(d); }
+  // One tick of the worker's back-pressure timer (every millisecond while a publisher is
+  // held): releases the publishers whose subscriber caught up, went offline or stalled.
+  void pressure_tick() { advance(std::chrono::milliseconds(1)); }
+  // Publishers the worker holds back for a congested subscriber.
+  std::size_t held_publishers() { return core().held_publishers(); }
+  // Runs what the worker has to do (tasks, the end of the turn) until it is idle.
+  void run() { workers_.run(); }
+
+  // Publishes a message made by the test (a crafted receive time, say) from outside the
+  // clients, as the worker's own turn, and runs the worker. Returns the sessions matched.
   std::size_t inject(mqtt::MessagePtr m);
   // A message from outside the clients: topic, payload, QoS, received now.
   std::size_t inject(std::string topic, std::string payload, mqtt::QoS qos = mqtt::QoS::AtMostOnce,
                      bool retain = false);
 
-  Session* session(const std::string& client_id) const;
-  std::size_t session_count() const { return sessions_.size(); }
-  // The offline timers of the worker, fired by hand: the will delay of `client_id` ended
-  // (its pending will is published), or its session expired (discarded).
-  void end_will_delay(const std::string& client_id);
-  void expire(const std::string& client_id);
+  // Every message the core was asked to publish (clients' messages and wills), in order;
+  // the $SYS events are apart (events()).
+  std::vector<mqtt::MessagePtr> published;
+  // The client ids of the $SYS client events `event` ("connected", "disconnected") the
+  // core published, in order (session/sys_events.hpp).
+  std::vector<std::string> events(std::string_view event) const;
 
-  // session::Hub
-  const config::Config& config() const override { return cfg; }
-  broker::Broker& broker() override { return broker_; }
-  broker::Retainer& retainer() override { return retainer_; }
-  auth::Authenticator& authenticator() override { return allow_all; }
-  auth::Authorizer& authorizer() override { return allow_all; }
-  metrics::Metrics& metrics() override { return counters; }
-  std::uint32_t worker_id() const override { return 0; }
-  const std::string& node_name() const override { return cfg.node.name; }
-  mqtt::Message::Clock::time_point now() const override {
-    return frozen_now ? *frozen_now : mqtt::Message::Clock::now();
-  }
-  // Stops the hub's clock (at the real time on first use) and moves it on by `d`.
-  void advance(std::chrono::milliseconds d) {
-    if (!frozen_now) frozen_now = mqtt::Message::Clock::now();
-    *frozen_now += d;
-  }
-  std::optional<mqtt::Message::Clock::time_point> frozen_now;
-  PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
-  void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
-  // Publishers held back by a congested subscriber, as the worker keeps them.
-  struct Held {
-    std::shared_ptr<broker::Pressure> by;
-    mqtt::Message::Clock::time_point since;
-  };
-  std::map<Channel*, Held> held;
-  // The worker's hold timer, fired by hand: releases those no longer held back.
-  void release_held();
-  void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
-  void channel_closed(Channel& ch, Session* session) override;
-  void watch_retry(Channel& ch) override { retry_watch.insert(&ch); }
-  std::set<const Channel*> retry_watch;  // channels that asked for retry ticks
-  std::string assign_client_id() override;
-  void subscribed(const Channel&, std::string_view filter, const mqtt::SubscribeOptions&) override {
-    subscribe_events.emplace_back(filter);
-  }
-  void unsubscribed(const Channel&, std::string_view filter) override {
-    unsubscribe_events.emplace_back(filter);
-  }
-  std::vector<std::string> subscribe_events, unsubscribe_events;
-  // Durable sessions: off unless a test sets `durable`; then records go into `batch` and
-  // commit(status) plays the worker's end of turn and the store's completion.
-  bool durable = false;
-  std::unique_ptr<storage::Batch> batch = std::make_unique<storage::Batch>();
-  storage::Batch* store_batch() override { return durable ? batch.get() : nullptr; }
-  std::uint64_t next_store_seq() override { return ++store_seq_; }
-  std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) override;
-  void commit(const storage::Status& status);
-  std::map<Channel*, std::uint64_t> commit_waiters;
-  std::uint64_t ticket = 1;
+  // The session the node's registry holds for `client_id` (online or not), or null.
+  Session* session(const std::string& client_id);
+  std::size_t session_count() { return core().sessions().size(); }
+
+  // Durable sessions (durable_sessions.enable): completes every commit the store holds
+  // now with `status` (the turns' batches, in order) and runs the worker, which acts on
+  // the completions. What that makes the worker commit waits for the next call.
+  void commit(const storage::Status& status = {});
+  // Records in the commits the store has not completed yet (0 when not durable).
+  std::size_t pending_records() const { return store_ ? store_->pending_records() : 0; }
 
  private:
-  Session* create(const std::string& client_id);
-  // Ends a session: unsubscribes it and publishes its pending will [MQTT-3.1.3-9].
-  void discard(const std::string& client_id);
-  Session* by_id(std::uint64_t sid) const;
+  static ManualStore* attach_store(NodeState& node);
 
-  std::map<std::string, std::unique_ptr<Session>> sessions_;
-  std::vector<Delivery> outbox_;
-  std::vector<broker::Match> matches_;
-  std::uint64_t next_session_ = 1;
-  std::uint64_t next_client_ = 1;
-  std::uint64_t store_seq_ = 0;
+  NodeState node_;
+  ManualStore* store_;  // owned by node_.store; null when not durable
+  FakeWorkers workers_;
+  std::vector<std::string> sys_topics_;
 };
 
 class TestHost final : public ChannelHost {
@@ -215,8 +183,8 @@ class TestClient {
   TestClient(const TestClient&) = delete;
   TestClient& operator=(const TestClient&) = delete;
 
-  // The client's actions. Each is one turn: the packet goes to the channel, the hub
-  // flushes, and what this client was sent comes back (see take()).
+  // The client's actions. Each is one turn: the packet goes to the channel, the worker
+  // runs until idle, and what this client was sent comes back (see take()).
   Packets send(mqtt::Packet p);
   Packets connect(ConnectArgs args);
   // (const char*, not std::string: a braced ConnectArgs must not look like a string.)
@@ -240,7 +208,8 @@ class TestClient {
   }
   Packets disconnect(mqtt::ReasonCode rc = mqtt::ReasonCode::NormalDisconnection,
                      mqtt::Properties props = {});
-  // The connection is gone (socket closed, either side): the host calls handle_closed.
+  // The connection is gone (socket closed, either side): the host calls handle_closed,
+  // then the worker runs.
   void socket_closed();
 
   // Decoded output since the last take. DISCONNECT's Reason String is cleared, so that a
