@@ -35,6 +35,7 @@ MembershipOptions options_from(const config::ClusterConfig& c) {
   o.reconnect_interval = c.reconnect_interval;
   o.autoheal = c.autoheal;
   o.autoclean = c.autoclean;
+  o.max_members = c.max_nodes;
   return o;
 }
 
@@ -54,6 +55,19 @@ NodeAddress self_address(const config::Config& cfg) {
   return *a;
 }
 
+// The largest message a peer may send this node: a forwarded PUBLISH of the largest size
+// MQTT clients may send here, with room for its envelope; every batch, snapshot and
+// Register is cut to stay under it (peer_link.cpp, cluster_sessions.cpp).
+rpc::AuthOptions auth_from(const config::Config& cfg, const NodeAddress& self) {
+  rpc::AuthOptions a;
+  a.cookie = cfg.node.cookie;
+  a.cluster = cfg.cluster.name;
+  a.self_id = self.id();
+  a.max_request_bytes = std::max<std::size_t>(
+      std::size_t{4} << 20, static_cast<std::size_t>(cfg.mqtt.max_packet_size) + (256 << 10));
+  return a;
+}
+
 rpc::TlsOptions tls_from(const config::ClusterRpcSsl& s) {
   rpc::TlsOptions t;
   t.enable = s.enable;
@@ -70,7 +84,7 @@ Cluster::Cluster(const config::Config& cfg, ClusterHooks hooks)
       hooks_(std::move(hooks)),
       self_(self_address(cfg)),
       options_(options_from(cfg.cluster)),
-      transport_(tls_from(cfg.cluster.rpc_ssl)) {
+      transport_(tls_from(cfg.cluster.rpc_ssl), auth_from(cfg, self_)) {
   by_index_.emplace_back();  // index 0 is "none" (this node, in route listings)
   seed_ = std::random_device{}() ^ wall_ms();
   membership_ = std::make_unique<Membership>(self_, wall_ms(), options_, seed_, Clock::now());
@@ -251,7 +265,8 @@ void Cluster::on_event(const MemberEvent& e) {
 }
 
 void Cluster::reset_membership() {
-  auto inc = std::max<std::uint64_t>(membership_->incarnation() + 1, wall_ms());
+  auto inc =
+      std::max<std::uint64_t>(std::min(membership_->incarnation() + 1, kMaxIncarnation), wall_ms());
   membership_ = std::make_unique<Membership>(self_, inc, options_, ++seed_, Clock::now());
   membership_incarnation_ = inc;
 }
@@ -261,10 +276,12 @@ void Cluster::reset_membership() {
 std::shared_ptr<Cluster::Peer> Cluster::peer_for(const NodeAddress& a) {
   std::string id = a.id();
   std::uint64_t suppressed = 0;
+  std::size_t seen = 0;
   {
     std::lock_guard lock(peers_mutex_);
     if (auto it = index_.find(id); it != index_.end()) return by_index_[it->second];
-    if (by_index_.size() <= kMaxPeers) {  // [0] is not a peer
+    // [0] is not a peer; max_nodes counts this node.
+    if (by_index_.size() < std::min<std::size_t>(cfg_.cluster.max_nodes, kMaxPeers + 1)) {
       auto p = std::make_shared<Peer>();
       p->index = static_cast<broker::NodeIndex>(by_index_.size());
       p->id = id;
@@ -274,11 +291,12 @@ std::shared_ptr<Cluster::Peer> Cluster::peer_for(const NodeAddress& a) {
       return p;
     }
     if (!table_full_log_.allow(std::chrono::steady_clock::now(), suppressed)) return nullptr;
+    seen = by_index_.size() - 1;
   }
   logger()->error(
-      "cluster: the peer table is full ({} nodes ever seen); ignoring node {} ({} "
-      "similar lines suppressed)",
-      kMaxPeers, a.to_string(), suppressed);
+      "cluster: the peer table is full ({} nodes ever seen, cluster.max_nodes = {}); ignoring "
+      "node {} ({} similar lines suppressed)",
+      seen, cfg_.cluster.max_nodes, a.to_string(), suppressed);
   return nullptr;
 }
 

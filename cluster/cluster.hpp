@@ -92,11 +92,12 @@ class Cluster final : public broker::RouteSink,
 
   const NodeAddress& self() const { return self_; }
 
-  // The peer table holds every node ever heard of, by a 16-bit NodeIndex (0 is this node),
-  // and never shrinks (routes and forwards in flight carry the index). Once full, a new
-  // node is refused: its calls are dropped and a line is logged (rate-limited); the node
-  // carries on with the peers it has. A configurable bound, cluster.max_nodes, comes with
-  // authentication in a later issue.
+  // The peer table holds every member ever seen, by a 16-bit NodeIndex (0 is this node),
+  // and never shrinks (routes and forwards in flight carry the index). It holds at most
+  // cluster.max_nodes - 1 peers (and never more than kMaxPeers); once full, a new node is
+  // refused: it is not talked to and a line is logged (rate-limited); the node carries on
+  // with the peers it has. Only membership adds to it: an RPC from a node that is not a
+  // live member is refused (FAILED_PRECONDITION) without taking a place.
   static constexpr std::size_t kMaxPeers = 0xFFFF;
 
   // --- broker::RouteSink (worker threads, under the broker's lock) ---
@@ -174,7 +175,7 @@ class Cluster final : public broker::RouteSink,
   void reset_membership();
 
   // peers (any thread, peers_mutex_)
-  // The peer `a`, added if new; nullptr when the table is full (kMaxPeers).
+  // The peer `a`, added if new; nullptr when the table is full (cluster.max_nodes).
   std::shared_ptr<Peer> peer_for(const NodeAddress& a);
   std::shared_ptr<Peer> find_peer(const std::string& id) const;  // nullptr if unknown
   std::shared_ptr<Peer> peer_at(broker::NodeIndex i) const;
@@ -191,7 +192,7 @@ class Cluster final : public broker::RouteSink,
   void on_membership(Message&& m) override;
   void on_link(rpc::LinkReader& reader) override;
   rpc::RegisterReply on_register(const rpc::RegisterRequest& r) override;
-  void on_unregister(const std::string& cluster, const NodeAddress& from,
+  bool on_unregister(const std::string& cluster, const NodeAddress& from,
                      const std::vector<std::string>& client_ids) override;
   rpc::TakeoverReply on_takeover(const rpc::TakeoverRequest& r) override;
 

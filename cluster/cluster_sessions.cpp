@@ -41,7 +41,10 @@ const std::shared_ptr<spdlog::logger>& logger() {
 
 constexpr auto kRegisterDeadline = std::chrono::seconds(2);
 constexpr auto kTakeoverDeadline = std::chrono::seconds(5);
+// A Register names at most this many ids, and this many bytes of them: well under the
+// smallest message a peer reads (rpc::AuthOptions::max_request_bytes, 4 MiB at least).
 constexpr std::size_t kRegisterChunk = 10'000;
+constexpr std::size_t kRegisterChunkBytes = 1 << 20;
 
 // FNV-1a then a final mix: the same on every node and machine.
 std::uint64_t score(std::string_view node, std::string_view client_id) {
@@ -197,11 +200,15 @@ void Cluster::reregister_all() {
     slot.second.push_back(std::move(id));
   }
   for (auto& [member, slot] : by_member) {
-    for (std::size_t i = 0; i < slot.second.size(); i += kRegisterChunk) {
+    std::size_t i = 0;
+    while (i < slot.second.size()) {
       rpc::RegisterRequest req{options_.cluster_name, self_, {}, true};
-      auto end = std::min(slot.second.size(), i + kRegisterChunk);
-      req.client_ids.assign(slot.second.begin() + static_cast<std::ptrdiff_t>(i),
-                            slot.second.begin() + static_cast<std::ptrdiff_t>(end));
+      std::size_t bytes = 0;
+      while (i < slot.second.size() && req.client_ids.size() < kRegisterChunk &&
+             (req.client_ids.empty() || bytes + slot.second[i].size() + 8 <= kRegisterChunkBytes)) {
+        bytes += slot.second[i].size() + 8;  // the id and its protobuf framing, at most
+        req.client_ids.push_back(std::move(slot.second[i++]));
+      }
       if (!transport_.call_register(slot.first, req, kRegisterDeadline)) {
         logger()->warn(
             "registering {} sessions with {} failed; trying again at the next "
@@ -249,10 +256,18 @@ void Cluster::session_worker() {
 
 // ---------------------------------------------------------------- inbound (gRPC threads)
 
+// Every session call comes from a node that proved it holds the cookie (rpc/transport.cpp)
+// and whose `from` is itself; it is served only if that node is a live member here, so a
+// node that merely knows the cookie, or one this node has declared down, can neither steal
+// a session nor take a place in the peer table.
 rpc::RegisterReply Cluster::on_register(const rpc::RegisterRequest& r) {
   rpc::RegisterReply reply;
   if (r.cluster != options_.cluster_name) {
     reply.not_registry = true;
+    return reply;
+  }
+  if (!is_live(r.from.id())) {
+    reply.not_member = true;
     return reply;
   }
   for (const auto& id : r.client_ids) {
@@ -261,20 +276,26 @@ rpc::RegisterReply Cluster::on_register(const rpc::RegisterRequest& r) {
   return reply;
 }
 
-void Cluster::on_unregister(const std::string& cluster, const NodeAddress& from,
+bool Cluster::on_unregister(const std::string& cluster, const NodeAddress& from,
                             const std::vector<std::string>& client_ids) {
-  if (cluster != options_.cluster_name) return;
+  if (cluster != options_.cluster_name) return true;
+  if (!is_live(from.id())) return false;
   std::lock_guard lock(registry_mutex_);
   for (const auto& id : client_ids) {
     auto it = registry_.find(id);
     if (it != registry_.end() && it->second.owner.id() == from.id()) registry_.erase(it);
   }
+  return true;
 }
 
 rpc::TakeoverReply Cluster::on_takeover(const rpc::TakeoverRequest& r) {
   if (r.cluster != options_.cluster_name || !hooks_.takeover) return {};
-  auto to = peer_for(r.from);
-  if (!to) return {};  // the peer table is full (logged): not handed over
+  auto to = find_peer(r.from.id());
+  if (!to || !is_live(to->id)) {
+    rpc::TakeoverReply refused;
+    refused.not_member = true;
+    return refused;
+  }
   {
     std::lock_guard lock(registry_mutex_);
     if (claiming_.count(r.client_id) != 0) revoked_.insert(r.client_id);

@@ -194,6 +194,10 @@ Membership::Handled Membership::handle(const Message& m, TimePoint now) {
 
 // The precedence rules of the essay in membership.hpp. Returns whether the table changed.
 bool Membership::apply(const MemberUpdate& u, Merge how, TimePoint now) {
+  if (u.incarnation >= kMaxIncarnation) {
+    ++stats_.refused;
+    return false;
+  }
   std::string id = u.node.id();
   if (id == self_id_) {
     apply_about_self(u);
@@ -201,6 +205,10 @@ bool Membership::apply(const MemberUpdate& u, Merge how, TimePoint now) {
   }
   auto it = members_.find(id);
   if (it == members_.end()) {
+    if (members_.size() + 1 >= options_.max_members) {  // + 1: this node
+      ++stats_.refused;
+      return false;
+    }
     Entry& e = members_[id];
     set_state(e, u, now);
     if (u.state == MemberState::Alive || u.state == MemberState::Suspect) {
@@ -308,7 +316,8 @@ void Membership::apply_about_self(const MemberUpdate& u) {
       u.incarnation > incarnation_ ||
       (u.incarnation == incarnation_ && (u.state != MemberState::Alive || !(u.node == self_)));
   if (refute) {
-    incarnation_ = std::max(incarnation_, u.incarnation) + 1;
+    // u.incarnation < kMaxIncarnation (apply): no wrap, and the answer outranks the claim.
+    incarnation_ = std::min(std::max(incarnation_, u.incarnation) + 1, kMaxIncarnation);
     ++stats_.refutations;
     enqueue(self_update());
   }

@@ -61,6 +61,12 @@
 //   Tested bound reconnect_interval + 8 periods (18 s); measured over 300 random runs of a
 //   {2}|{3} partition of 20 s to 10 min: 4.1 to 8.5 s, whatever the partition's length. A
 //   partition longer than autoclean heals the same way through the seeds.
+// - Bounds. The table holds at most max_members nodes (cluster.max_nodes, this node
+//   included): news of one more is ignored (counted in stats().refused), so gossip naming
+//   invented members costs neither memory nor connections. Incarnations saturate at
+//   kMaxIncarnation (below). Who may send a message at all is the transport's business:
+//   every one is authenticated, and its `from` is the node that proved itself
+//   (cluster/auth.hpp).
 //
 // Cost: per node per period one Ping and its Ack (plus k PingReqs on a miss), each carrying
 // at most max_piggyback updates; while there is news, gossip_fanout Gossip messages per
@@ -108,7 +114,14 @@ struct MembershipOptions {
   Duration reconnect_interval{10000};       // cluster.reconnect_interval
   bool autoheal = true;                     // cluster.autoheal: reconnect to the dead
   Duration autoclean{24LL * 3600 * 1000};   // cluster.autoclean: tombstones kept this long
+  std::size_t max_members = 256;            // cluster.max_nodes: the table, self included
 };
+
+// Incarnations are wall-clock milliseconds at start plus refutations, far below this. A
+// claim at or above it is dropped, and this node's own incarnation saturates here, so a
+// forged "Left at 2^64-1" can neither wrap a counter nor outrank every refutation: a
+// member can always answer any claim it receives with a higher incarnation.
+inline constexpr std::uint64_t kMaxIncarnation = UINT64_MAX - (std::uint64_t{1} << 32);
 
 // What the rest of the node acts on.
 struct MemberEvent {
@@ -146,6 +159,7 @@ struct MembershipStats {
   std::uint64_t refutations = 0;      // times this node raised its incarnation
   std::uint64_t syncs = 0;            // Sync sent (push-pull and reconnects)
   std::uint64_t dropped = 0;          // messages not handled (see Handled)
+  std::uint64_t refused = 0;          // updates not applied: implausible, or the table full
 };
 
 class Membership {

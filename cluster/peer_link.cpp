@@ -13,7 +13,30 @@ const std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::get("cluster");
   return l;
 }
-constexpr std::size_t kSnapshotChunk = 1000;  // routes per snapshot message
+constexpr std::size_t kSnapshotChunk = 1000;    // routes per snapshot message at most
+constexpr std::size_t kChunkBytes = 512 << 10;  // and route bytes (a filter is < 64 KiB)
+
+std::size_t route_bytes(const broker::Route& r) {
+  return r.filter.size() + r.group.size() + 16;
+}
+
+// An upper bound of a forwarded message's size on the wire, give or take its framing.
+std::size_t item_bytes(const broker::ForwardItem& x) {
+  std::size_t n = 128;
+  if (const auto& m = x.msg) {
+    n += m->topic.size() + m->payload.size();
+    if (const auto& e = m->extra) {
+      n += e->content_type.value_or("").size() + e->response_topic.value_or("").size() +
+           e->correlation_data.value_or("").size();
+      for (const auto& [k, v] : e->user_properties)
+        n += k.size() + v.size() + 8;
+    }
+  }
+  for (const auto& s : x.shares)
+    n += s->size() + 8;
+  if (x.to_session) n += x.to_session->client_id.size() + 8 * x.to_session->subscription_ids.size();
+  return n;
+}
 }  // namespace
 
 PeerLink::PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, bool backpressure)
@@ -124,24 +147,36 @@ bool PeerLink::stream_once() {
   }
   // The snapshot first (queued deltas are in it), then the retained messages.
   std::vector<broker::Route> routes = cluster_.snapshot_for(*this);
-  for (std::size_t i = 0; i < routes.size() || i == 0; i += kSnapshotChunk) {
+  std::size_t next = 0;
+  do {
     rpc::LinkSnapshot s;
-    auto end = std::min(routes.size(), i + kSnapshotChunk);
-    s.routes.assign(routes.begin() + static_cast<std::ptrdiff_t>(i),
-                    routes.begin() + static_cast<std::ptrdiff_t>(end));
-    s.last = end == routes.size();
+    std::size_t bytes = 0;
+    while (next < routes.size() && s.routes.size() < kSnapshotChunk &&
+           (s.routes.empty() || bytes + route_bytes(routes[next]) <= kChunkBytes)) {
+      bytes += route_bytes(routes[next]);
+      s.routes.push_back(routes[next++]);
+    }
+    s.last = next == routes.size();
     if (!w->write(s)) return true;
-    if (routes.empty()) break;
-  }
+  } while (next < routes.size());
   std::vector<mqtt::MessagePtr> retained;
   if (cluster_.hooks_.retained) cluster_.hooks_.retained(retained);
   std::vector<broker::ForwardItem> batch;
-  for (std::size_t i = 0; i < retained.size(); ++i) {
-    batch.push_back({retained[i], false, {}, true});
-    if (batch.size() == kBatch || i + 1 == retained.size()) {
+  std::size_t batch_bytes = 0;
+  for (std::size_t r = 0; r < retained.size(); ++r) {
+    broker::ForwardItem item{retained[r], false, {}, true};
+    const std::size_t b = item_bytes(item);
+    if (!batch.empty() && (batch.size() == kBatch || batch_bytes + b > kBatchBytes)) {
       if (!w->write(batch)) return true;
       batch.clear();
+      batch_bytes = 0;
     }
+    batch.push_back(std::move(item));
+    batch_bytes += b;
+  }
+  if (!batch.empty()) {
+    if (!w->write(batch)) return true;
+    batch.clear();
   }
   connected_.store(true, std::memory_order_relaxed);
   pressure_->note_progress(broker::Pressure::Clock::now());
@@ -164,6 +199,8 @@ bool PeerLink::stream_once() {
     std::size_t lost = 0;
     bool broken = false;
     rpc::LinkDeltas deltas;
+    std::size_t delta_bytes = 0;
+    std::size_t batch_bytes = 0;
     auto flush = [&] {  // the forwards gathered so far, as one ForwardBatch
       if (batch.empty() || broken) return;
       broken = !w->write(batch);
@@ -173,6 +210,7 @@ bool PeerLink::stream_once() {
         sent_.fetch_add(batch.size(), std::memory_order_relaxed);
       }
       batch.clear();
+      batch_bytes = 0;
     };
     for (std::size_t i = 0; i < ops.size(); ++i) {
       auto& op = ops[i];
@@ -180,24 +218,28 @@ bool PeerLink::stream_once() {
         // Consecutive route changes leave as one message, after the forwards before them.
         flush();
         if (broken) continue;
+        delta_bytes += route_bytes(d->route);
         deltas.push_back(std::move(*d));
         bool last = i + 1 == ops.size() || !std::holds_alternative<rpc::LinkDelta>(ops[i + 1]);
-        if (last || deltas.size() >= kSnapshotChunk) {
+        if (last || deltas.size() >= kSnapshotChunk || delta_bytes >= kChunkBytes) {
           broken = !w->write(deltas);
           deltas.clear();
+          delta_bytes = 0;
         }
         continue;
       }
       auto& items = std::get<std::vector<broker::ForwardItem>>(op);
-      // Consecutive forwards leave as batches of up to kBatch messages.
-      if (batch.size() + items.size() > kBatch) flush();
-      if (broken) {
-        lost += items.size();
-        continue;
-      }
-      for (auto& x : items)
+      // Consecutive forwards leave as batches of up to kBatch messages and kBatchBytes.
+      for (auto& x : items) {
+        const std::size_t b = item_bytes(x);
+        if (!batch.empty() && (batch.size() >= kBatch || batch_bytes + b > kBatchBytes)) flush();
+        if (broken) {
+          ++lost;
+          continue;
+        }
         batch.push_back(std::move(x));
-      if (batch.size() >= kBatch) flush();
+        batch_bytes += b;
+      }
     }
     flush();
     batch.clear();

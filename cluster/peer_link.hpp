@@ -33,6 +33,9 @@ class PeerLink {
  public:
   static constexpr std::size_t kMaxQueued = 200'000;  // forwarded messages waiting
   static constexpr std::size_t kBatch = 2'000;        // messages per ForwardBatch at most
+  // ...and bytes, unless one message alone is larger: every message a peer reads fits its
+  // max receive size (rpc::AuthOptions::max_request_bytes, set in cluster.cpp).
+  static constexpr std::size_t kBatchBytes = 1 << 20;
 
   // mqtt.backpressure: past this many messages waiting, QoS 1/2 publishers whose messages
   // come here wait until it is down to half (broker/pressure.hpp), instead of the queue

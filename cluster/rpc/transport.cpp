@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "cluster.grpc.pb.h"
+#include "cluster/auth.hpp"
 #include "common/log.hpp"
 #include "storage/records.hpp"
 
@@ -23,8 +24,22 @@ using session::SessionState;
 
 namespace {
 
-// Forwarded and session messages may be large (a session's whole queue in a takeover).
+// What a client reads: a Takeover's answer may be large (a session's whole queue), and it
+// comes from a server that proved it holds the cookie. What a server reads is
+// AuthOptions::max_request_bytes.
 constexpr int kMaxMessageBytes = 256 * 1024 * 1024;
+
+// The full method names, as signed (cluster/auth.hpp).
+constexpr const char* kSend = "/emqxd.cluster.v1.Membership/Send";
+constexpr const char* kLink = "/emqxd.cluster.v1.Peer/Link";
+constexpr const char* kRegister = "/emqxd.cluster.v1.Sessions/Register";
+constexpr const char* kUnregister = "/emqxd.cluster.v1.Sessions/Unregister";
+constexpr const char* kTakeover = "/emqxd.cluster.v1.Sessions/Takeover";
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("cluster");
+  return l;
+}
 
 // ------------------------------------------------------------ conversions: membership
 
@@ -388,15 +403,123 @@ bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
   }
 }
 
+// ------------------------------------------------------------ authentication
+
+// "ipv4:10.0.0.1:5555" -> "10.0.0.1": the source address the refusal log is limited by.
+std::string source_address(const std::string& peer) {
+  std::string a = peer;
+  if (auto colon = a.find(':'); colon != std::string::npos) a = a.substr(colon + 1);
+  if (auto colon = a.rfind(':'); colon != std::string::npos) a = a.substr(0, colon);
+  return a;
+}
+
+// Attacker-chosen text in a log line: bounded, printable.
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 80))
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (s.size() > 80) out += "...";
+  return out;
+}
+
+std::string meta(const grpc::ServerContext* ctx, const char* key) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return {};
+  return std::string(it->second.data(), std::min<std::size_t>(it->second.size(), 512));
+}
+
+// The one check every inbound call passes before anything else (docs/architecture.md,
+// "Cluster trust"): the caller's proof, then the server's own in its initial metadata.
+class Gate {
+ public:
+  explicit Gate(CallAuth& auth) : auth_(auth) {}
+
+  struct Admitted {
+    std::string node;  // the caller, name@host, as proven
+  };
+
+  // OK with `out` filled, or the status to answer with (logged, rate-limited).
+  grpc::Status admit(grpc::ServerContext* ctx, const char* method, Admitted& out) {
+    CallProof p{meta(ctx, kMetaNode), meta(ctx, kMetaTo), meta(ctx, kMetaTime),
+                meta(ctx, kMetaNonce), meta(ctx, kMetaMac)};
+    auto verdict = auth_.verify(method, p, mqtt::wall_ms_now());
+    if (verdict != CallAuth::Verdict::Ok) {
+      warn(ctx, method, p.node, to_string(verdict));
+      return {grpc::StatusCode::UNAUTHENTICATED, "cluster credentials refused"};
+    }
+    out.node = std::move(p.node);
+    ctx->AddInitialMetadata(kMetaServerNode, auth_.self_id());
+    ctx->AddInitialMetadata(kMetaServerMac, auth_.server_proof(method, p.nonce));
+    return grpc::Status::OK;
+  }
+
+  // An authenticated caller that asked for something it may not have.
+  grpc::Status deny(grpc::ServerContext* ctx, const char* method, const std::string& node,
+                    grpc::StatusCode code, const std::string& why) {
+    warn(ctx, method, node, why);
+    return {code, why};
+  }
+
+ private:
+  // At most one line per source address per minute (and at most kMaxSources addresses
+  // remembered), never the MAC or anything derived from the cookie.
+  void warn(grpc::ServerContext* ctx, const char* method, const std::string& node,
+            std::string_view why) {
+    constexpr std::size_t kMaxSources = 4096;
+    const auto now = std::chrono::steady_clock::now();
+    const std::string source = source_address(ctx->peer());
+    std::uint64_t suppressed = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (sources_.size() >= kMaxSources) {
+        std::erase_if(sources_, [&](const auto& kv) {
+          return now - kv.second.last >= std::chrono::minutes(1);
+        });
+      }
+      auto it = sources_.find(source);
+      if (it == sources_.end()) {
+        if (sources_.size() >= kMaxSources) return;
+        it = sources_.emplace(source, Source{}).first;
+      } else if (now - it->second.last < std::chrono::minutes(1)) {
+        ++it->second.suppressed;
+        return;
+      }
+      it->second.last = now;
+      suppressed = std::exchange(it->second.suppressed, 0);
+    }
+    logger()->warn(
+        "refused cluster call {} from {} (node '{}'): {} ({} similar lines from this "
+        "address suppressed)",
+        method, source, shown(node), why, suppressed);
+  }
+
+  struct Source {
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t suppressed = 0;
+  };
+  CallAuth& auth_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Source> sources_;  // guarded by mutex_
+};
+
 class Reader final : public LinkReader {
  public:
-  Reader(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream)
-      : ctx_(ctx), stream_(stream) {}
+  Reader(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream,
+         Gate& gate, std::string caller)
+      : ctx_(ctx), stream_(stream), gate_(gate), caller_(std::move(caller)) {}
 
   bool read(LinkEvent& out) override {
     for (;;) {
       if (!stream_->Read(&msg_)) return false;
-      if (from_pb(msg_, out)) return true;
+      if (!from_pb(msg_, out)) continue;
+      // The stream speaks for the node that proved itself, and no other.
+      if (const auto* h = std::get_if<LinkHello>(&out); h && h->from.id() != caller_) {
+        (void)gate_.deny(ctx_, kLink, caller_, grpc::StatusCode::PERMISSION_DENIED,
+                         "Link hello from " + shown(h->from.id()) + " on the stream of " + caller_);
+        return false;
+      }
+      return true;
     }
   }
   void cancel() override { ctx_->TryCancel(); }
@@ -409,42 +532,69 @@ class Reader final : public LinkReader {
  private:
   grpc::ServerContext* ctx_;
   grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream_;
+  Gate& gate_;
+  std::string caller_;
   pb::LinkMessage msg_;
 };
 
 class MembershipService final : public pb::Membership::Service {
  public:
-  explicit MembershipService(Handler& h) : h_(h) {}
-  grpc::Status Send(grpc::ServerContext*, const pb::MembershipMessage* req,
+  MembershipService(Handler& h, Gate& g) : h_(h), gate_(g) {}
+  grpc::Status Send(grpc::ServerContext* ctx, const pb::MembershipMessage* req,
                     pb::SendReply*) override {
-    if (auto m = from_pb(*req)) h_.on_membership(std::move(*m));
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kSend, caller); !st.ok()) return st;
+    auto m = from_pb(*req);
+    if (!m) return grpc::Status::OK;
+    if (m->from.id() != caller.node) {
+      return gate_.deny(ctx, kSend, caller.node, grpc::StatusCode::PERMISSION_DENIED,
+                        "membership message from " + shown(m->from.id()));
+    }
+    h_.on_membership(std::move(*m));
     return grpc::Status::OK;
   }
 
  private:
   Handler& h_;
+  Gate& gate_;
 };
 
 class PeerService final : public pb::Peer::Service {
  public:
-  explicit PeerService(Handler& h) : h_(h) {}
+  PeerService(Handler& h, Gate& g) : h_(h), gate_(g) {}
   grpc::Status Link(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<pb::LinkReply, pb::LinkMessage>* stream) override {
-    Reader r(ctx, stream);
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kLink, caller); !st.ok()) return st;
+    // The proof goes out now: the origin checks it before it sends anything.
+    stream->SendInitialMetadata();
+    Reader r(ctx, stream, gate_, caller.node);
     h_.on_link(r);
     return grpc::Status::OK;
   }
 
  private:
   Handler& h_;
+  Gate& gate_;
 };
+
+const grpc::Status kNotMember{grpc::StatusCode::FAILED_PRECONDITION,
+                              "the caller is not a live member here"};
 
 class SessionsService final : public pb::Sessions::Service {
  public:
-  explicit SessionsService(Handler& h) : h_(h) {}
-  grpc::Status Register(grpc::ServerContext*, const pb::RegisterRequest* req,
+  SessionsService(Handler& h, Gate& g) : h_(h), gate_(g) {}
+  grpc::Status Register(grpc::ServerContext* ctx, const pb::RegisterRequest* req,
                         pb::RegisterReply* reply) override {
-    RegisterReply out = h_.on_register(from_pb(*req));
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kRegister, caller); !st.ok()) return st;
+    auto r = from_pb(*req);
+    if (r.from.id() != caller.node) {
+      return gate_.deny(ctx, kRegister, caller.node, grpc::StatusCode::PERMISSION_DENIED,
+                        "Register for " + shown(r.from.id()));
+    }
+    RegisterReply out = h_.on_register(r);
+    if (out.not_member) return kNotMember;
     reply->set_not_registry(out.not_registry);
     for (const auto& p : out.previous) {
       auto* a = reply->add_previous();
@@ -452,16 +602,32 @@ class SessionsService final : public pb::Sessions::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status Unregister(grpc::ServerContext*, const pb::UnregisterRequest* req,
+  grpc::Status Unregister(grpc::ServerContext* ctx, const pb::UnregisterRequest* req,
                           pb::UnregisterReply*) override {
-    h_.on_unregister(req->cluster(), from_pb(req->from()),
-                     {req->client_ids().begin(), req->client_ids().end()});
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kUnregister, caller); !st.ok()) return st;
+    NodeAddress from = from_pb(req->from());
+    if (from.id() != caller.node) {
+      return gate_.deny(ctx, kUnregister, caller.node, grpc::StatusCode::PERMISSION_DENIED,
+                        "Unregister for " + shown(from.id()));
+    }
+    if (!h_.on_unregister(req->cluster(), from,
+                          {req->client_ids().begin(), req->client_ids().end()})) {
+      return kNotMember;
+    }
     return grpc::Status::OK;
   }
-  grpc::Status Takeover(grpc::ServerContext*, const pb::TakeoverRequest* req,
+  grpc::Status Takeover(grpc::ServerContext* ctx, const pb::TakeoverRequest* req,
                         pb::TakeoverReply* reply) override {
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kTakeover, caller); !st.ok()) return st;
     TakeoverRequest r{req->cluster(), from_pb(req->from()), req->client_id(), req->clean_start()};
+    if (r.from.id() != caller.node) {
+      return gate_.deny(ctx, kTakeover, caller.node, grpc::StatusCode::PERMISSION_DENIED,
+                        "Takeover for " + shown(r.from.id()));
+    }
     TakeoverReply out = h_.on_takeover(r);
+    if (out.not_member) return kNotMember;
     reply->set_found(out.found);
     if (out.session) to_pb(*out.session, *reply->mutable_session());
     return grpc::Status::OK;
@@ -469,13 +635,69 @@ class SessionsService final : public pb::Sessions::Service {
 
  private:
   Handler& h_;
+  Gate& gate_;
 };
 
 // ------------------------------------------------------------ client
 
+// Signs a call of `method` to `to` (cluster/auth.hpp); the proof's nonce is what the
+// server's answer must cover.
+CallProof attach(grpc::ClientContext& ctx, const CallAuth& auth, const char* method,
+                 const NodeAddress& to) {
+  CallProof p = auth.sign(method, to.id(), mqtt::wall_ms_now());
+  ctx.AddMetadata(kMetaNode, p.node);
+  ctx.AddMetadata(kMetaTo, p.to);
+  ctx.AddMetadata(kMetaTime, p.time);
+  ctx.AddMetadata(kMetaNonce, p.nonce);
+  ctx.AddMetadata(kMetaMac, p.mac);
+  return p;
+}
+
+// Whether the server's initial metadata proves that `to`, holding the cookie, answered.
+// Logged (rate-limited) when it does not.
+bool proven(const grpc::ClientContext& ctx, const CallAuth& auth, const char* method,
+            const NodeAddress& to, const CallProof& p) {
+  const auto& md = ctx.GetServerInitialMetadata();
+  auto get = [&](const char* key) {
+    auto it = md.find(key);
+    return it == md.end() ? std::string_view{}
+                          : std::string_view(it->second.data(), it->second.size());
+  };
+  if (auth.check_server_proof(method, to.id(), get(kMetaServerNode), p.nonce,
+                              get(kMetaServerMac))) {
+    return true;
+  }
+  thread_local log::Throttle throttle{1};
+  std::uint64_t suppressed = 0;
+  if (throttle.allow(std::chrono::steady_clock::now(), suppressed)) {
+    logger()->warn(
+        "the answer to {} from {} does not prove it is that node with this cluster's "
+        "node.cookie: ignored ({} similar lines suppressed)",
+        method, to.to_string(), suppressed);
+  }
+  return false;
+}
+
+// A call the peer refused for our credentials: say so (rate-limited), it is a setup error.
+void note_refusal(const grpc::Status& st, const char* method, const NodeAddress& to) {
+  if (st.error_code() != grpc::StatusCode::UNAUTHENTICATED) return;
+  thread_local log::Throttle throttle{1};
+  std::uint64_t suppressed = 0;
+  if (throttle.allow(std::chrono::steady_clock::now(), suppressed)) {
+    logger()->warn(
+        "{} refused this node's cluster credentials on {} (the same node.cookie on both? "
+        "clocks within 60 s?) ({} similar lines suppressed)",
+        to.to_string(), method, suppressed);
+  }
+}
+
 class Writer final : public LinkWriter {
  public:
-  explicit Writer(pb::Peer::Stub& stub) { stream_ = stub.Link(&ctx_); }
+  Writer(pb::Peer::Stub& stub, const CallAuth& auth, NodeAddress to)
+      : auth_(auth), to_(std::move(to)) {
+    proof_ = attach(ctx_, auth_, kLink, to_);
+    stream_ = stub.Link(&ctx_);
+  }
   ~Writer() override {
     if (!broken_) {
       stream_->WritesDone();
@@ -486,6 +708,17 @@ class Writer final : public LinkWriter {
     }
   }
   bool write(const LinkHello& h) override {
+    // Nothing goes out before the peer proved it is `to_` with the cookie.
+    if (!broken_) {
+      stream_->WaitForInitialMetadata();
+      // No proof at all: the call failed (unreachable, refused); a wrong one is logged.
+      if (ctx_.GetServerInitialMetadata().count(kMetaServerNode) == 0 ||
+          !proven(ctx_, auth_, kLink, to_, proof_)) {
+        broken_ = true;
+        ctx_.TryCancel();
+      }
+    }
+    if (broken_) return false;
     msg_.Clear();
     auto* x = msg_.mutable_hello();
     x->set_cluster(h.cluster);
@@ -552,6 +785,9 @@ class Writer final : public LinkWriter {
     if (!stream_->Write(msg_)) broken_ = true;
     return !broken_;
   }
+  const CallAuth& auth_;
+  NodeAddress to_;
+  CallProof proof_;
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<pb::LinkMessage, pb::LinkReply>> stream_;
   pb::LinkMessage msg_;
@@ -562,6 +798,9 @@ class Writer final : public LinkWriter {
 
 struct Transport::Impl {
   TlsOptions tls;
+  AuthOptions options;
+  std::unique_ptr<CallAuth> auth;  // set once by the constructor
+  std::unique_ptr<Gate> gate;
   std::unique_ptr<MembershipService> membership;
   std::unique_ptr<PeerService> peer;
   std::unique_ptr<SessionsService> sessions;
@@ -634,8 +873,13 @@ struct Transport::Impl {
   }
 };
 
-Transport::Transport(TlsOptions tls) : impl_(std::make_unique<Impl>()) {
+Transport::Transport(TlsOptions tls, AuthOptions auth) : impl_(std::make_unique<Impl>()) {
   impl_->tls = std::move(tls);
+  impl_->options = std::move(auth);
+  impl_->auth = std::make_unique<CallAuth>(impl_->options.cookie, impl_->options.cluster,
+                                           impl_->options.self_id);
+  impl_->options.cookie.clear();  // only the derived key is kept (in CallAuth)
+  impl_->gate = std::make_unique<Gate>(*impl_->auth);
 }
 
 Transport::~Transport() {
@@ -644,9 +888,9 @@ Transport::~Transport() {
 
 void Transport::serve(const std::string& bind, Handler& handler) {
   auto& m = *impl_;
-  m.membership = std::make_unique<MembershipService>(handler);
-  m.peer = std::make_unique<PeerService>(handler);
-  m.sessions = std::make_unique<SessionsService>(handler);
+  m.membership = std::make_unique<MembershipService>(handler, *m.gate);
+  m.peer = std::make_unique<PeerService>(handler, *m.gate);
+  m.sessions = std::make_unique<SessionsService>(handler, *m.gate);
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (m.tls.enable) {
     grpc::SslServerCredentialsOptions o(
@@ -667,7 +911,9 @@ void Transport::serve(const std::string& bind, Handler& handler) {
   grpc::ServerBuilder b;
   int port = 0;
   b.AddListeningPort(bind, creds, &port);
-  b.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  // Anything larger is refused by gRPC before it is parsed or reaches a handler.
+  b.SetMaxReceiveMessageSize(static_cast<int>(
+      std::min<std::size_t>(m.options.max_request_bytes, static_cast<std::size_t>(INT32_MAX))));
   b.SetMaxSendMessageSize(kMaxMessageBytes);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
@@ -709,14 +955,19 @@ void Transport::send(const NodeAddress& to, const Message& msg,
   call->keep = stubs;
   to_pb(msg, call->req);
   call->ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  (void)attach(call->ctx, *impl_->auth, kSend, to);
+  // The reply is empty: nothing is taken from it, so the server's proof is not needed.
   stubs->membership->async()->Send(&call->ctx, &call->req, &call->reply,
-                                   [call](grpc::Status) { delete call; });
+                                   [call, to](grpc::Status st) {
+                                     note_refusal(st, kSend, to);
+                                     delete call;
+                                   });
 }
 
 std::unique_ptr<LinkWriter> Transport::open_link(const NodeAddress& to) {
   auto stubs = impl_->stubs_for(to);
   if (!stubs) return nullptr;
-  return std::make_unique<Writer>(*stubs->peer);
+  return std::make_unique<Writer>(*stubs->peer, *impl_->auth, to);
 }
 
 std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
@@ -726,6 +977,7 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
   if (!stubs) return std::nullopt;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  auto proof = attach(ctx, *impl_->auth, kRegister, to);
   pb::RegisterRequest req;
   req.set_cluster(r.cluster);
   to_pb(r.from, *req.mutable_from());
@@ -733,7 +985,9 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
     req.add_client_ids(id);
   req.set_held(r.held);
   pb::RegisterReply reply;
-  if (!stubs->sessions->Register(&ctx, req, &reply).ok()) return std::nullopt;
+  auto st = stubs->sessions->Register(&ctx, req, &reply);
+  note_refusal(st, kRegister, to);
+  if (!st.ok() || !proven(ctx, *impl_->auth, kRegister, to, proof)) return std::nullopt;
   return from_pb(reply, r.client_ids.size());
 }
 
@@ -744,13 +998,16 @@ bool Transport::call_unregister(const NodeAddress& to, const std::string& cluste
   if (!stubs) return false;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  auto proof = attach(ctx, *impl_->auth, kUnregister, to);
   pb::UnregisterRequest req;
   req.set_cluster(cluster);
   to_pb(from, *req.mutable_from());
   for (const auto& id : client_ids)
     req.add_client_ids(id);
   pb::UnregisterReply reply;
-  return stubs->sessions->Unregister(&ctx, req, &reply).ok();
+  auto st = stubs->sessions->Unregister(&ctx, req, &reply);
+  note_refusal(st, kUnregister, to);
+  return st.ok() && proven(ctx, *impl_->auth, kUnregister, to, proof);
 }
 
 std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
@@ -760,13 +1017,16 @@ std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
   if (!stubs) return std::nullopt;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  auto proof = attach(ctx, *impl_->auth, kTakeover, to);
   pb::TakeoverRequest req;
   req.set_cluster(r.cluster);
   to_pb(r.from, *req.mutable_from());
   req.set_client_id(r.client_id);
   req.set_clean_start(r.clean_start);
   pb::TakeoverReply reply;
-  if (!stubs->sessions->Takeover(&ctx, req, &reply).ok()) return std::nullopt;
+  auto st = stubs->sessions->Takeover(&ctx, req, &reply);
+  note_refusal(st, kTakeover, to);
+  if (!st.ok() || !proven(ctx, *impl_->auth, kTakeover, to, proof)) return std::nullopt;
   TakeoverReply out;
   out.found = reply.found();
   if (reply.has_session()) out.session = from_pb(reply.session());

@@ -85,6 +85,7 @@ struct RegisterRequest {
 struct RegisterReply {
   std::vector<std::optional<NodeAddress>> previous;  // per client id
   bool not_registry = false;
+  bool not_member = false;  // server: the caller is not a live member (FAILED_PRECONDITION)
 };
 struct TakeoverRequest {
   std::string cluster;
@@ -95,9 +96,12 @@ struct TakeoverRequest {
 struct TakeoverReply {
   bool found = false;
   std::optional<session::SessionState> session;
+  bool not_member = false;  // server: the caller is not a live member (FAILED_PRECONDITION)
 };
 
-// What the server hands up; called on gRPC threads, concurrently.
+// What the server hands up; called on gRPC threads, concurrently. Every call has been
+// authenticated first (cluster/auth.hpp), and its `from` (a message's, a Hello's, a
+// request's) is the node that proved itself: nothing else reaches the handler.
 class Handler {
  public:
   virtual ~Handler() = default;
@@ -105,9 +109,21 @@ class Handler {
   // Serves one inbound Link stream until it ends; runs on the stream's gRPC thread.
   virtual void on_link(LinkReader& reader) = 0;
   virtual RegisterReply on_register(const RegisterRequest& r) = 0;
-  virtual void on_unregister(const std::string& cluster, const NodeAddress& from,
+  // False: the caller is not a live member (FAILED_PRECONDITION), nothing done.
+  virtual bool on_unregister(const std::string& cluster, const NodeAddress& from,
                              const std::vector<std::string>& client_ids) = 0;
   virtual TakeoverReply on_takeover(const TakeoverRequest& r) = 0;
+};
+
+// Who this node is to its peers, and the secret it proves it with (cluster/auth.hpp).
+struct AuthOptions {
+  std::string cookie;   // node.cookie; may be empty (loopback only: config.cpp)
+  std::string cluster;  // cluster.name
+  std::string self_id;  // name@host
+  // The largest message the server reads (gRPC's max receive size: larger ones are
+  // refused before they are parsed). The Link's batches and snapshots and the Register
+  // batches are cut to fit (peer_link.cpp, cluster_sessions.cpp).
+  std::size_t max_request_bytes = 4 << 20;
 };
 
 struct TlsOptions {
@@ -118,7 +134,7 @@ struct TlsOptions {
 
 class Transport {
  public:
-  explicit Transport(TlsOptions tls);
+  Transport(TlsOptions tls, AuthOptions auth);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
@@ -136,7 +152,8 @@ class Transport {
   // peer is unreachable); nullptr when no channel can be made (no client credentials).
   // Any thread.
   std::unique_ptr<LinkWriter> open_link(const NodeAddress& to);
-  // Blocking unary calls; nullopt when the call failed or timed out.
+  // Blocking unary calls; nullopt when the call failed or timed out, was refused, or the
+  // answer did not prove it came from `to` holding the cookie.
   std::optional<RegisterReply> call_register(const NodeAddress& to, const RegisterRequest& r,
                                              std::chrono::milliseconds deadline);
   bool call_unregister(const NodeAddress& to, const std::string& cluster, const NodeAddress& from,

@@ -181,6 +181,13 @@ void claim_bind(std::vector<std::pair<std::string, std::string>>& binds, const s
   binds.emplace_back(bind, owner);
 }
 
+// Whether a bind address HOST:PORT is reachable from this host only.
+bool loopback_bind(const std::string& bind) {
+  std::string host = bind.substr(0, bind.rfind(':'));
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host.starts_with("127.") || host == "::1";
+}
+
 // Checks and settings that involve several keys, once all of them are read.
 void finish(LoadState& s, const Value& root) {
   Config& c = s.cfg;
@@ -209,6 +216,23 @@ void finish(LoadState& s, const Value& root) {
       fail(where, sk + ".cacertfile",
            "required with verify = verify_peer: the CA that signed the nodes' certificates");
     }
+  }
+  // The cluster's secret (cluster/auth.hpp): without one, the cluster port stays on
+  // loopback, where nothing off this host reaches it (README.md, "Security model").
+  const bool has_cookie = !c.node.cookie.empty();
+  if (s.rpc_bind == nullptr) cl.rpc_bind = has_cookie ? "0.0.0.0:4370" : "127.0.0.1:4370";
+  const bool verified_tls = cl.rpc_ssl.enable && cl.rpc_ssl.verify == "verify_peer";
+  if (!has_cookie && !verified_tls && !loopback_bind(cl.rpc_bind)) {
+    fail(*s.rpc_bind, "cluster.rpc.bind",
+         cl.rpc_bind +
+             " is reachable from other hosts, and no node.cookie is set: any process that "
+             "reaches it could join the cluster. Set node.cookie (the same secret on every "
+             "node), or bind 127.0.0.1, or use cluster.rpc.ssl with verify = verify_peer");
+  }
+  if (c.node.cookie == "emqxsecretcookie" && s.cookie != nullptr) {
+    c.warnings.push_back(s.cookie->origin().to_string() +
+                         ": node.cookie is EMQX's published default; anyone can join a cluster "
+                         "that uses it: choose a secret of your own");
   }
   if (cl.discovery_strategy == "static" && cl.static_seeds.empty() &&
       s.discovery_strategy != nullptr) {

@@ -123,7 +123,9 @@ struct ClusterConfig {
   // Node addresses name@host:port (the port defaults to 4370 when not written), in the
   // order given, without repeats. Used by the static strategy.
   std::vector<std::string> static_seeds;
-  std::string rpc_bind = "0.0.0.0:4370";  // cluster.rpc.bind: one gRPC port per node
+  // cluster.rpc.bind: one gRPC port per node. Not written: 0.0.0.0:4370 with a node.cookie,
+  // 127.0.0.1:4370 without (config.cpp, finish()).
+  std::string rpc_bind = "127.0.0.1:4370";
   ClusterRpcSsl rpc_ssl;
   Duration probe_interval = std::chrono::seconds(1);
   Duration probe_timeout = std::chrono::milliseconds(500);
@@ -136,12 +138,18 @@ struct ClusterConfig {
   bool autoheal = true;
   Duration reconnect_interval = std::chrono::seconds(10);
   Duration autoclean = std::chrono::hours(24);
+  // cluster.max_nodes (an emqxd key): the most nodes this node keeps in its member and peer
+  // tables, itself included; more are refused, not added.
+  std::uint32_t max_nodes = 256;
 };
 
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
   std::uint32_t io_threads = 0;  // 0 = one per core
+  // node.cookie: the cluster's shared secret (cluster/auth.hpp); empty: none, and the
+  // cluster RPC listens on loopback only. Never logged.
+  std::string cookie;
 };
 
 struct LogConfig {

@@ -144,6 +144,13 @@ const KeySpec kKeys[] = {
        if (in.cfg().node.data_dir.empty()) in.fail("must not be empty");
      }},
     {"node.io_threads", EMQXD_SET(node.io_threads, in.u32(0, 1024))},
+    {"node.cookie",
+     [](const In& in) {
+       in.cfg().node.cookie = in.string();
+       if (in.cfg().node.cookie.empty()) in.fail("must not be empty (remove the key for none)");
+       in.load.cookie = &in.v;
+     },
+     Shape::Leaf, /*verbatim_env=*/true},
 
     // log
     {"log.console.level", log_level},
@@ -295,6 +302,7 @@ const KeySpec kKeys[] = {
     {"cluster.reconnect_interval",
      EMQXD_SET(cluster.reconnect_interval, in.duration_in(100ms, 24h))},
     {"cluster.autoclean", EMQXD_SET(cluster.autoclean, in.duration_in(1s, 24h * 365))},
+    {"cluster.max_nodes", EMQXD_SET(cluster.max_nodes, in.u32(2, 65535))},
 
     // dashboard: the HTTP API
     {"dashboard",
@@ -363,9 +371,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"session_persistence", "see durable_sessions.enable"},
     {"rpc", "cluster traffic is set by cluster.rpc.bind, its TLS by cluster.rpc.ssl"},
     // node
-    {"node.cookie",
-     "nodes trust any node of the same cluster.name; protect cluster.rpc.bind with "
-     "cluster.rpc.ssl"},
     {"node.role", "every emqxd node is a full node"},
     {"node.etc_dir", ""},
     {"node.config_files", ""},

@@ -69,6 +69,7 @@ struct LoadState {
   const Value* cluster = nullptr;
   const Value* rpc_bind = nullptr;
   const Value* rpc_ssl = nullptr;
+  const Value* cookie = nullptr;
   const Value* probe_interval = nullptr;
   const Value* probe_timeout = nullptr;
   const Value* discovery_strategy = nullptr;

@@ -59,6 +59,9 @@ HOST_SUFFIX = 254         # the test process's address in each netns subnet
 DIR_PREFIX = "emqxd-cl-"   # each cluster's temporary directory
 DROP_MAC = "02:00:00:00:de:ad"     # no interface has it: frames sent to it go nowhere
 
+# node.cookie of every test node (a test may give one node another through node_env).
+COOKIE = "emqxd-cluster-tests-cookie"
+
 # Faster SWIM for tests (the brief's numbers; production defaults are 1s/500ms/4/200ms).
 FAST_SWIM = {
     "EMQX_CLUSTER__PROBE_INTERVAL": "200ms",
@@ -776,6 +779,9 @@ class Cluster:
             "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "%s:%d" % (host, api_port),
             "EMQX_CLUSTER__RPC__BIND": "%s:%d" % (host, rpc_port),
             "EMQX_LOG__CONSOLE__LEVEL": self.log_level,
+            # The cluster's secret: namespace nodes bind non-loopback addresses, which
+            # emqxd refuses without one (README.md, "Security model").
+            "EMQX_NODE__COOKIE": COOKIE,
         })
         if self.join:
             env["EMQX_CLUSTER__DISCOVERY_STRATEGY"] = "static"

@@ -556,3 +556,43 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace emqxd::cluster
+
+TEST_CASE("gossip about more members than cluster.max_nodes is ignored", "[membership][bounds]") {
+  MembershipOptions o;
+  o.max_members = 4;  // this node and three others
+  Membership m = node_knowing({2, 3}, o);
+  std::vector<MemberUpdate> invented;
+  for (int i = 4; i < 304; ++i)
+    invented.push_back(update(i, 10, MemberState::Alive));
+  REQUIRE(m.handle(from(2, 10, Gossip{}, invented), kT0) == Membership::Handled::Ok);
+  CHECK(m.members().size() == 3);  // 2, 3 and the first invented one
+  CHECK(m.stats().refused == 299);
+  // Nothing is sent to the refused ones, now or in later rounds.
+  for (int k = 0; k < 20; ++k)
+    m.tick(kT0 + k * 1s);
+  for (const Outgoing& out : m.take_outgoing()) {
+    INFO(out.to.id());
+    CHECK((out.to.id() == addr(2).id() || out.to.id() == addr(3).id() ||
+           out.to.id() == addr(4).id()));
+  }
+}
+
+TEST_CASE("incarnations never wrap: a claim at 2^64-1 is dropped, a member refutes any other",
+          "[membership][bounds]") {
+  Membership m = node_knowing({2, 3});
+  // Node 3 tells node 1 that node 2 left at the highest incarnation: dropped.
+  m.handle(from(3, 10, Gossip{}, {update(2, UINT64_MAX, MemberState::Left)}), kT0);
+  REQUIRE(m.find(addr(2).id()) != nullptr);
+  CHECK(m.find(addr(2).id())->state == MemberState::Alive);
+  CHECK(m.find(addr(2).id())->incarnation == 10);
+  CHECK(m.stats().refused >= 1);
+  // About this node: no wrap to 0, no refutation needed.
+  m.handle(from(3, 10, Gossip{}, {update(1, UINT64_MAX, MemberState::Left)}), kT0);
+  CHECK(m.incarnation() == 100);
+  // The highest claim still accepted is answered above it, and never past the bound.
+  const std::uint64_t top = emqxd::cluster::kMaxIncarnation - 1;
+  m.handle(from(3, 10, Gossip{}, {update(1, top, MemberState::Dead)}), kT0);
+  CHECK(m.incarnation() == emqxd::cluster::kMaxIncarnation);
+  m.handle(from(3, 10, Gossip{}, {update(1, top, MemberState::Dead)}), kT0);
+  CHECK(m.incarnation() == emqxd::cluster::kMaxIncarnation);
+}

@@ -35,7 +35,9 @@ TEST_CASE("cluster defaults: manual, no seeds, RPC on 4370, SWIM timings", "[con
   CHECK(c.cluster.name == "emqxdcl");
   CHECK(c.cluster.discovery_strategy == "manual");
   CHECK(c.cluster.static_seeds.empty());
-  CHECK(c.cluster.rpc_bind == "0.0.0.0:4370");
+  CHECK(c.cluster.rpc_bind == "127.0.0.1:4370");  // no node.cookie: loopback only
+  CHECK(c.node.cookie.empty());
+  CHECK(c.cluster.max_nodes == 256);
   CHECK_FALSE(c.cluster.rpc_ssl.enable);
   CHECK(c.cluster.rpc_ssl.verify == "verify_peer");
   CHECK(c.cluster.probe_interval == 1s);
@@ -52,8 +54,53 @@ TEST_CASE("cluster defaults: manual, no seeds, RPC on 4370, SWIM timings", "[con
   CHECK(c.warnings.empty());
 }
 
+TEST_CASE("node.cookie: all interfaces by default, and taken as written from the environment",
+          "[config][cluster][cookie]") {
+  Config c = from("node.cookie = \"s3cret\"\ncluster.max_nodes = 16");
+  CHECK(c.node.cookie == "s3cret");
+  CHECK(c.cluster.rpc_bind == "0.0.0.0:4370");
+  CHECK(c.cluster.max_nodes == 16);
+  CHECK(c.warnings.empty());
+  Config e = load("", {{"EMQX_NODE__COOKIE", "a#b ${x} true"}});
+  CHECK(e.node.cookie == "a#b ${x} true");
+  CHECK(e.cluster.rpc_bind == "0.0.0.0:4370");
+  CHECK(error_of("node.cookie = \"\"") ==
+        "emqx.conf:1: node.cookie: must not be empty (remove the key for none)");
+  CHECK(error_of("cluster.max_nodes = 1").starts_with("emqx.conf:1: cluster.max_nodes:"));
+  // EMQX's published default is a secret everybody knows.
+  Config d = from("node.cookie = emqxsecretcookie");
+  REQUIRE(d.warnings.size() == 1);
+  CHECK(d.warnings[0].find("node.cookie is EMQX's published default") != std::string::npos);
+  CHECK(d.warnings[0].find("emqxsecretcookie") == std::string::npos);  // never echoed
+}
+
+TEST_CASE("without node.cookie the cluster port must be loopback (or verified TLS)",
+          "[config][cluster][cookie]") {
+  for (const char* bind : {"127.0.0.1:4371", "127.0.0.5:4370", "[::1]:4370", "localhost:4370"}) {
+    INFO(bind);
+    CHECK(from(std::string("cluster.rpc.bind = \"") + bind + "\"").cluster.rpc_bind == bind);
+  }
+  CHECK(error_of("cluster.rpc.bind = \"10.0.0.1:4370\"") ==
+        "emqx.conf:1: cluster.rpc.bind: 10.0.0.1:4370 is reachable from other hosts, and no "
+        "node.cookie is set: any process that reaches it could join the cluster. Set "
+        "node.cookie (the same secret on every node), or bind 127.0.0.1, or use cluster.rpc.ssl "
+        "with verify = verify_peer");
+  CHECK(error_of("", {{"EMQX_CLUSTER__RPC__BIND", "0.0.0.0:4370"}})
+            .starts_with("EMQX_CLUSTER__RPC__BIND: cluster.rpc.bind: 0.0.0.0:4370 is reachable"));
+  // TLS that checks certificates stands in for the cookie; TLS that does not, does not.
+  const std::string tls =
+      "cluster.rpc.ssl { enable = true, certfile = c.pem, keyfile = k.pem, cacertfile = ca.pem";
+  CHECK(from("cluster.rpc.bind = \"10.0.0.1:4370\"\n" + tls + " }").cluster.rpc_bind ==
+        "10.0.0.1:4370");
+  CHECK(error_of("cluster.rpc.bind = \"10.0.0.1:4370\"\n" + tls + ", verify = verify_none }")
+            .find("no node.cookie is set") != std::string::npos);
+  CHECK(from("node.cookie = x\ncluster.rpc.bind = \"10.0.0.1:4370\"").cluster.rpc_bind ==
+        "10.0.0.1:4370");
+}
+
 TEST_CASE("every cluster key maps onto its field", "[config][cluster]") {
   Config c = from(R"(
+node.cookie = "c"
 cluster {
   name = prod-eu.1
   discovery_strategy = static
@@ -223,10 +270,10 @@ TEST_CASE("TLS between nodes needs a certificate, a key and, to verify peers, a 
 
 TEST_CASE("the cluster RPC port clashes with listeners like any other",
           "[config][cluster][errors]") {
-  CHECK(error_of("listeners.tcp.default.bind = 4370") ==
-        "emqx.conf:1: listeners.tcp.default.bind: 0.0.0.0:4370 is already used by cluster.rpc");
-  CHECK(error_of("cluster.rpc.bind = 18083") ==
-        "emqx.conf:1: cluster.rpc.bind: 0.0.0.0:18083 is already used by "
+  CHECK(error_of("node.cookie = c\nlisteners.tcp.default.bind = 4370") ==
+        "emqx.conf:2: listeners.tcp.default.bind: 0.0.0.0:4370 is already used by cluster.rpc");
+  CHECK(error_of("node.cookie = c\ncluster.rpc.bind = 18083") ==
+        "emqx.conf:2: cluster.rpc.bind: 0.0.0.0:18083 is already used by "
         "dashboard.listeners.http");
   CHECK(from("cluster.rpc.bind = \"127.0.0.1:0\"").cluster.rpc_bind == "127.0.0.1:0");
 }

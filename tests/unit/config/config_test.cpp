@@ -631,9 +631,6 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("authorization { no_match = deny, sources = [] }") ==
         "emqx.conf:1: authorization: not implemented yet by emqxd (every client may publish and "
         "subscribe to every topic)");
-  CHECK(error_of("node {\n  name = \"emqx@127.0.0.1\"\n  cookie = \"emqxsecretcookie\"\n}") ==
-        "emqx.conf:3: node.cookie: not implemented yet by emqxd (nodes trust any node of the "
-        "same cluster.name; protect cluster.rpc.bind with cluster.rpc.ssl)");
   CHECK(error_of("log.file.default { enable = true, level = warning }") ==
         "emqx.conf:1: log.file: not implemented yet by emqxd (emqxd logs to the console "
         "(stderr) only)");
@@ -659,7 +656,6 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   // Every feature the issue names, and each the same way from the environment.
   for (std::string key : {"authentication",
                           "authorization",
-                          "node.cookie",
                           "prometheus",
                           "limiter",
                           "force_shutdown",
