@@ -14,7 +14,7 @@ want_ci=0
 
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 )
