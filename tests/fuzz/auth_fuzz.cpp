@@ -4,7 +4,9 @@
 //        (erl_term.hpp, acl_rules.hpp), then matched against that client and topic;
 //   'j' + a JWT, as a client sends it in its password: verified (jwt.hpp) against an HMAC
 //        key and a JWKS, its claims checked;
-//   'k' + a JWKS document, as an endpoint answers: its keys read.
+//   'k' + a JWKS document, as an endpoint answers: its keys read;
+//   's' + SCRAM client-first NUL client-final, as a client sends them in CONNECT and AUTH:
+//        the exchange run (scram.hpp) against fixed credentials.
 // Bad input must end in the documented refusal (TermError, JwtError, a status), never a
 // crash, a hang or another exception.
 #include <cstddef>
@@ -15,6 +17,7 @@
 
 #include "auth/acl_rules.hpp"
 #include "auth/jwt.hpp"
+#include "auth/scram.hpp"
 
 namespace auth = emqxd::auth;
 
@@ -75,6 +78,17 @@ void jwks_doc(std::string_view text) {
   }
 }
 
+void scram(std::string_view in) {
+  static const auth::ScramCredentials creds =
+      auth::scram_credentials(auth::ScramAlgorithm::Sha256, "pencil", 16, "salt");
+  auto nul = in.find('\0');
+  auth::ScramServer s(auth::ScramAlgorithm::Sha256);
+  std::string user, error;
+  if (!s.client_first(in.substr(0, nul), user, error)) return;
+  (void)s.server_first(creds, "servernonce");
+  if (nul != std::string_view::npos) (void)s.client_final(in.substr(nul + 1));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -86,6 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 'k':
       jwks_doc(in);
+      break;
+    case 's':
+      scram(in);
       break;
     default:
       acl(in);
