@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <pcre2.h>
 
+#include <boost/json/value.hpp>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -456,6 +457,144 @@ AclRules AclRules::load(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path);
+}
+
+namespace {
+
+namespace json = boost::json;
+
+[[noreturn]] void raw_fail(std::string_view origin, std::size_t index, std::string_view what) {
+  throw TermError(fmt::format("{}: rule {}: {}", origin, index + 1, what));
+}
+
+std::string raw_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  return {};
+}
+
+TopicCond raw_topic(std::string_view origin, std::size_t i, const json::value& v) {
+  if (!v.is_string() || v.as_string().empty()) raw_fail(origin, i, "a topic must be a string");
+  std::string s(v.as_string());
+  if (s.rfind("eq ", 0) == 0) return {TopicCond::Kind::Eq, s.substr(3)};
+  bool pattern = false;
+  for (std::size_t at = s.find("${"); at != std::string::npos; at = s.find("${", at + 2)) {
+    auto close = s.find('}', at);
+    if (close == std::string::npos ||
+        !known_placeholder(std::string_view(s).substr(at + 2, close - at - 2)))
+      raw_fail(origin, i, fmt::format("unknown or unclosed placeholder in \"{}\"", s));
+    pattern = true;
+  }
+  return {pattern ? TopicCond::Kind::Pattern : TopicCond::Kind::Filter, std::move(s)};
+}
+
+}  // namespace
+
+AclRules AclRules::from_raw(const json::value& rules, std::string_view origin) {
+  if (!rules.is_array()) throw TermError(fmt::format("{}: rules must be a JSON array", origin));
+  AclRules out;
+  std::size_t i = 0;
+  for (const auto& v : rules.as_array()) {
+    if (!v.is_object()) raw_fail(origin, i, "a rule must be a JSON object");
+    const auto& o = v.as_object();
+    Rule r;
+    auto field = [&](std::string_view name) { return o.if_contains(name); };
+    const json::value* perm = field("permission");
+    const json::value* action = field("action");
+    if (perm == nullptr || action == nullptr)
+      raw_fail(origin, i, "missing 'permission' or 'action'");
+    const std::string p = raw_text(*perm);
+    if (p == "allow")
+      r.permission = Permission::Allow;
+    else if (p == "deny")
+      r.permission = Permission::Deny;
+    else
+      raw_fail(origin, i, "permission must be allow or deny");
+    const std::string a = raw_text(*action);
+    if (a == "publish" || a == "pub")
+      r.action.type = ActionCond::Type::Publish;
+    else if (a == "subscribe" || a == "sub")
+      r.action.type = ActionCond::Type::Subscribe;
+    else if (a == "all")
+      r.action.type = ActionCond::Type::All;
+    else
+      raw_fail(origin, i, "action must be publish, subscribe or all");
+    r.action.rich = true;  // EMQX's raw rules always carry qos and retain (default: any)
+    if (const json::value* q = field("qos"); q != nullptr && !q->is_null()) {
+      r.action.qos = {false, false, false};
+      auto one = [&](const json::value& x) {
+        std::string t = raw_text(x);
+        if (t != "0" && t != "1" && t != "2") raw_fail(origin, i, "qos must be 0, 1 or 2");
+        r.action.qos[static_cast<std::size_t>(t[0] - '0')] = true;
+      };
+      if (q->is_array()) {
+        for (const auto& x : q->as_array())
+          one(x);
+      } else if (q->is_string()) {
+        std::string_view rest = q->as_string();
+        for (bool more = true; more;) {
+          auto comma = rest.find(',');
+          one(json::value(rest.substr(0, comma)));
+          more = comma != std::string_view::npos;
+          if (more) rest.remove_prefix(comma + 1);
+        }
+      } else {
+        one(*q);
+      }
+    }
+    if (const json::value* ret = field("retain"); ret != nullptr && !ret->is_null()) {
+      const std::string t = raw_text(*ret);
+      if (t == "true" || t == "1")
+        r.action.retain = true;
+      else if (t == "false" || t == "0")
+        r.action.retain = false;
+      else if (t == "all")
+        r.action.retain.reset();
+      else
+        raw_fail(origin, i, "retain must be true, false or all");
+    }
+    if (const json::value* t = field("topic"); t != nullptr && t->is_string()) {
+      r.topics.push_back(raw_topic(origin, i, *t));
+    } else if (const json::value* ts = field("topics"); ts != nullptr && ts->is_array()) {
+      for (const auto& x : ts->as_array())
+        r.topics.push_back(raw_topic(origin, i, x));
+    } else {
+      raw_fail(origin, i, "missing 'topic' or 'topics'");
+    }
+    out.rules_.push_back(std::move(r));
+    ++i;
+  }
+  return out;
+}
+
+AclRules AclRules::from_acl_claim(const json::value& acl, std::string_view origin) {
+  if (!acl.is_object()) return from_raw(acl, origin);
+  AclRules out;
+  for (const auto& [key, v] : acl.as_object()) {
+    Rule r;
+    r.permission = Permission::Allow;
+    if (key == "pub")
+      r.action.type = ActionCond::Type::Publish;
+    else if (key == "sub")
+      r.action.type = ActionCond::Type::Subscribe;
+    else if (key == "all")
+      r.action.type = ActionCond::Type::All;
+    else
+      throw TermError(
+          fmt::format("{}: unknown key \"{}\" (pub, sub, all)", origin, std::string_view(key)));
+    if (!v.is_array())
+      throw TermError(
+          fmt::format("{}: \"{}\" must be a list of topics", origin, std::string_view(key)));
+    for (const auto& t : v.as_array())
+      r.topics.push_back(raw_topic(origin, out.rules_.size(), t));
+    out.rules_.push_back(std::move(r));
+  }
+  Rule deny;  // what none of the lists allows is denied
+  deny.permission = Permission::Deny;
+  deny.topics.push_back({TopicCond::Kind::Filter, "#"});
+  out.rules_.push_back(std::move(deny));
+  return out;
 }
 
 std::optional<Permission> AclRules::match(const AclClient& client, const AclAction& action,

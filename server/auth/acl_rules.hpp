@@ -37,6 +37,10 @@
 
 #include "auth/erl_term.hpp"
 
+namespace boost::json {
+class value;
+}
+
 namespace emqxd::auth {
 
 enum class Permission { Allow, Deny };
@@ -86,6 +90,18 @@ class AclRules {
   static AclRules parse(std::string_view text, std::string_view origin);
   // Reads and compiles a file; TermError also when it cannot be read.
   static AclRules load(const std::string& path);
+
+  // EMQX's "raw" rules, as HTTP and database authorization sources and the `acl` of a JWT
+  // or an HTTP authentication answer write them: a JSON array of objects with
+  // "permission" (allow | deny), "action" (publish | pub | subscribe | sub | all),
+  // "topic" or "topics" (strings; "eq ..." for equality), "qos" (0..2, a list, or "0,1"),
+  // "retain" (true | false | all | 0 | 1, publish and all only). They apply to the client
+  // that carries them: no `who`. Throws TermError naming `origin` and the rule's index.
+  static AclRules from_raw(const boost::json::value& rules, std::string_view origin);
+  // The `acl` claim of a JWT (or of an HTTP authentication answer): raw rules, or EMQX's
+  // older {"pub": [...], "sub": [...], "all": [...]} of allowed topics, where a topic
+  // none of them allows is denied (a closing {deny, all} rule), as EMQX does.
+  static AclRules from_acl_claim(const boost::json::value& acl, std::string_view origin);
 
   // The permission of the first rule that matches, or nullopt (no rule matched).
   std::optional<Permission> match(const AclClient& client, const AclAction& action,

@@ -2,6 +2,8 @@
 // first match wins, and errors that say where.
 #include "auth/acl_rules.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
@@ -217,4 +219,65 @@ TEST_CASE("acl: mistakes stop with where and what") {
   CHECK(error_of("{allow, all, all, 12}.").find("expected a list of topics") != std::string::npos);
   CHECK(error_of("{allow, everyone}.").find("{allow, all} or {deny, all}") != std::string::npos);
   CHECK_THROWS_AS(AclRules::load("/nonexistent/acl.conf"), TermError);
+}
+
+TEST_CASE("acl: EMQX's raw rules, as HTTP, databases and JWT acl claims carry them") {
+  auto raw = boost::json::parse(R"([
+    {"permission": "deny", "action": "pub", "topic": "t/secret", "qos": [1, 2]},
+    {"permission": "allow", "action": "publish", "topics": ["t/#", "eq x/#"], "retain": false},
+    {"permission": "allow", "action": "sub", "topic": "u/${username}/#", "qos": "0,1"},
+    {"permission": "deny", "action": "all", "topic": "#"}
+  ])");
+  AclRules r = AclRules::from_raw(raw, "http");
+  auto c = client("c", "ann");
+  CHECK(decide(r, c, pub(1), "t/secret") == "deny");
+  CHECK(decide(r, c, pub(0), "t/secret") == "allow");
+  CHECK(decide(r, c, pub(0, true), "t/a") == "deny");  // retain false only, then the last rule
+  CHECK(decide(r, c, pub(2), "x/#") == "allow");
+  CHECK(decide(r, c, sub(1), "u/ann/+") == "allow");
+  CHECK(decide(r, c, sub(2), "u/ann/+") == "deny");
+  CHECK(decide(r, c, sub(0), "t/a") == "deny");
+
+  auto error_of_raw = [](std::string_view json) {
+    try {
+      AclRules::from_raw(boost::json::parse(json), "http");
+    } catch (const TermError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(error_of_raw(R"({"a": 1})") == "http: rules must be a JSON array");
+  CHECK(error_of_raw(R"([{"permission": "allow", "action": "pub", "topic": "a"}, 3])") ==
+        "http: rule 2: a rule must be a JSON object");
+  CHECK(error_of_raw(R"([{"action": "pub", "topic": "a"}])") ==
+        "http: rule 1: missing 'permission' or 'action'");
+  CHECK(error_of_raw(R"([{"permission": "maybe", "action": "pub", "topic": "a"}])") ==
+        "http: rule 1: permission must be allow or deny");
+  CHECK(error_of_raw(R"([{"permission": "allow", "action": "push", "topic": "a"}])") ==
+        "http: rule 1: action must be publish, subscribe or all");
+  CHECK(error_of_raw(R"([{"permission": "allow", "action": "pub"}])") ==
+        "http: rule 1: missing 'topic' or 'topics'");
+  CHECK(error_of_raw(R"([{"permission": "allow", "action": "pub", "topic": "a", "qos": 3}])") ==
+        "http: rule 1: qos must be 0, 1 or 2");
+  CHECK(error_of_raw(R"([{"permission": "allow", "action": "pub", "topic": "a", "retain": 2}])") ==
+        "http: rule 1: retain must be true, false or all");
+}
+
+TEST_CASE("acl: a JWT's acl claim in EMQX's older pub/sub/all form denies what it omits") {
+  AclRules r = AclRules::from_acl_claim(
+      boost::json::parse(R"({"pub": ["p/${clientid}"], "sub": ["s/#"], "all": ["a"]})"), "jwt");
+  auto c = client("dev1");
+  CHECK(decide(r, c, pub(), "p/dev1") == "allow");
+  CHECK(decide(r, c, pub(), "p/dev2") == "deny");
+  CHECK(decide(r, c, sub(), "s/x") == "allow");
+  CHECK(decide(r, c, pub(), "s/x") == "deny");
+  CHECK(decide(r, c, sub(), "a") == "allow");
+  CHECK(decide(r, c, pub(), "a") == "allow");
+  // The newer form is raw rules: what they do not match is nomatch, the chain goes on.
+  AclRules n = AclRules::from_acl_claim(
+      boost::json::parse(R"([{"permission": "allow", "action": "all", "topic": "n/#"}])"), "jwt");
+  CHECK(decide(n, c, pub(), "n/1") == "allow");
+  CHECK(decide(n, c, pub(), "m/1") == "nomatch");
+  CHECK_THROWS_AS(AclRules::from_acl_claim(boost::json::parse(R"({"push": []})"), "jwt"),
+                  TermError);
 }
