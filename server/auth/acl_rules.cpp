@@ -255,7 +255,7 @@ class Compiler {
   explicit Compiler(std::string_view origin) : origin_(origin) {}
 
   [[noreturn]] void fail(const Term& at, std::string_view what) const {
-    throw TermError(fmt::format("{}:{}:{}: {}", origin_, at.line, at.column, what));
+    throw AuthFileError(fmt::format("{}:{}:{}: {}", origin_, at.line, at.column, what));
   }
 
   AclRules::Rule rule(const Term& t) const {
@@ -453,7 +453,8 @@ AclRules AclRules::parse(std::string_view text, std::string_view origin) {
 
 AclRules AclRules::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw TermError(fmt::format("{}: cannot read the file: {}", path, std::strerror(errno)));
+  if (!in)
+    throw AuthFileError(fmt::format("{}: cannot read the file: {}", path, std::strerror(errno)));
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path);
@@ -464,7 +465,7 @@ namespace {
 namespace json = boost::json;
 
 [[noreturn]] void raw_fail(std::string_view origin, std::size_t index, std::string_view what) {
-  throw TermError(fmt::format("{}: rule {}: {}", origin, index + 1, what));
+  throw AuthFileError(fmt::format("{}: rule {}: {}", origin, index + 1, what));
 }
 
 std::string raw_text(const json::value& v) {
@@ -492,7 +493,7 @@ TopicCond raw_topic(std::string_view origin, std::size_t i, const json::value& v
 }  // namespace
 
 AclRules AclRules::from_raw(const json::value& rules, std::string_view origin) {
-  if (!rules.is_array()) throw TermError(fmt::format("{}: rules must be a JSON array", origin));
+  if (!rules.is_array()) throw AuthFileError(fmt::format("{}: rules must be a JSON array", origin));
   AclRules out;
   std::size_t i = 0;
   for (const auto& v : rules.as_array()) {
@@ -581,10 +582,10 @@ AclRules AclRules::from_acl_claim(const json::value& acl, std::string_view origi
     else if (key == "all")
       r.action.type = ActionCond::Type::All;
     else
-      throw TermError(
+      throw AuthFileError(
           fmt::format("{}: unknown key \"{}\" (pub, sub, all)", origin, std::string_view(key)));
     if (!v.is_array())
-      throw TermError(
+      throw AuthFileError(
           fmt::format("{}: \"{}\" must be a list of topics", origin, std::string_view(key)));
     for (const auto& t : v.as_array())
       r.topics.push_back(raw_topic(origin, out.rules_.size(), t));

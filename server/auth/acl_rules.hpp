@@ -84,11 +84,11 @@ class Regex;  // PCRE2, compiled once
 
 class AclRules {
  public:
-  // Compiles the rules of acl.conf text. Throws TermError naming origin:line:column and
+  // Compiles the rules of acl.conf text. Throws AuthFileError naming origin:line:column and
   // what is wrong (an unknown atom, a bad CIDR, a regex that does not compile, a QoS out of
   // range, an unknown placeholder).
   static AclRules parse(std::string_view text, std::string_view origin);
-  // Reads and compiles a file; TermError also when it cannot be read.
+  // Reads and compiles a file; AuthFileError also when it cannot be read.
   static AclRules load(const std::string& path);
 
   // EMQX's "raw" rules, as HTTP and database authorization sources and the `acl` of a JWT
@@ -96,7 +96,7 @@ class AclRules {
   // "permission" (allow | deny), "action" (publish | pub | subscribe | sub | all),
   // "topic" or "topics" (strings; "eq ..." for equality), "qos" (0..2, a list, or "0,1"),
   // "retain" (true | false | all | 0 | 1, publish and all only). They apply to the client
-  // that carries them: no `who`. Throws TermError naming `origin` and the rule's index.
+  // that carries them: no `who`. Throws AuthFileError naming `origin` and the rule's index.
   static AclRules from_raw(const boost::json::value& rules, std::string_view origin);
   // The `acl` claim of a JWT (or of an HTTP authentication answer): raw rules, or EMQX's
   // older {"pub": [...], "sub": [...], "all": [...]} of allowed topics, where a topic

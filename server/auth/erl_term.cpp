@@ -47,7 +47,7 @@ class Parser {
  private:
   [[noreturn]] void fail(std::string_view what) const { fail_at(line_, col(), what); }
   [[noreturn]] void fail_at(int line, int column, std::string_view what) const {
-    throw TermError(fmt::format("{}:{}:{}: {}", origin_, line, column, what));
+    throw AuthFileError(fmt::format("{}:{}:{}: {}", origin_, line, column, what));
   }
   int col() const { return static_cast<int>(i_ - line_start_) + 1; }
 

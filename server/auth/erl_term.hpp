@@ -9,18 +9,13 @@
 // a client's path: errors are exceptions that say where (file:line:column) and what.
 // Nesting is bounded (kMaxDepth) so any input ends in a term or an error.
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace emqxd::auth {
+#include "auth/file_error.hpp"
 
-// "acl.conf:12:5: expected ',' or '}' in a tuple"
-class TermError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace emqxd::auth {
 
 struct Term {
   enum class Kind { Atom, String, Integer, Tuple, List };

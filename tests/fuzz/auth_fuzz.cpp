@@ -6,8 +6,9 @@
 //        key and a JWKS, its claims checked;
 //   'k' + a JWKS document, as an endpoint answers: its keys read;
 //   's' + SCRAM client-first NUL client-final, as a client sends them in CONNECT and AUTH:
-//        the exchange run (scram.hpp) against fixed credentials.
-// Bad input must end in the documented refusal (TermError, JwtError, a status), never a
+//        the exchange run (scram.hpp) against fixed credentials;
+//   'c' / 'J' + a user bootstrap file, CSV or JSON (user_bootstrap.hpp), as type hash.
+// Bad input must end in the documented refusal (AuthFileError, JwtError, a status), never a
 // crash, a hang or another exception.
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "auth/acl_rules.hpp"
 #include "auth/jwt.hpp"
 #include "auth/scram.hpp"
+#include "auth/user_bootstrap.hpp"
 
 namespace auth = emqxd::auth;
 
@@ -47,7 +49,7 @@ void acl(std::string_view in) {
     }
     (void)auth::acl_topic_matches(topic, parts[1]);
     (void)auth::Cidr::parse(parts[1]);
-  } catch (const auth::TermError&) {
+  } catch (const auth::AuthFileError&) {
     // The documented way to refuse bad input.
   }
 }
@@ -103,6 +105,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 's':
       scram(in);
+      break;
+    case 'c':
+    case 'J':
+      try {
+        (void)auth::parse_user_bootstrap(in, data[0] == 'c' ? "f.csv" : "f.json",
+                                         auth::BootstrapType::Hash, auth::PasswordAlgorithm{});
+      } catch (const auth::AuthFileError&) {
+      }
       break;
     default:
       acl(in);

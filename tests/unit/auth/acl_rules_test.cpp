@@ -39,7 +39,7 @@ std::string decide(const AclRules& r, const AclClient& c, const AclAction& a,
 std::string error_of(std::string_view text) {
   try {
     AclRules::parse(text, "acl.conf");
-  } catch (const TermError& e) {
+  } catch (const AuthFileError& e) {
     return e.what();
   }
   return "(no error)";
@@ -218,7 +218,7 @@ TEST_CASE("acl: mistakes stop with where and what") {
         std::string::npos);
   CHECK(error_of("{allow, all, all, 12}.").find("expected a list of topics") != std::string::npos);
   CHECK(error_of("{allow, everyone}.").find("{allow, all} or {deny, all}") != std::string::npos);
-  CHECK_THROWS_AS(AclRules::load("/nonexistent/acl.conf"), TermError);
+  CHECK_THROWS_AS(AclRules::load("/nonexistent/acl.conf"), AuthFileError);
 }
 
 TEST_CASE("acl: EMQX's raw rules, as HTTP, databases and JWT acl claims carry them") {
@@ -241,7 +241,7 @@ TEST_CASE("acl: EMQX's raw rules, as HTTP, databases and JWT acl claims carry th
   auto error_of_raw = [](std::string_view json) {
     try {
       AclRules::from_raw(boost::json::parse(json), "http");
-    } catch (const TermError& e) {
+    } catch (const AuthFileError& e) {
       return std::string(e.what());
     }
     return std::string("(no error)");
@@ -279,5 +279,5 @@ TEST_CASE("acl: a JWT's acl claim in EMQX's older pub/sub/all form denies what i
   CHECK(decide(n, c, pub(), "n/1") == "allow");
   CHECK(decide(n, c, pub(), "m/1") == "nomatch");
   CHECK_THROWS_AS(AclRules::from_acl_claim(boost::json::parse(R"({"push": []})"), "jwt"),
-                  TermError);
+                  AuthFileError);
 }

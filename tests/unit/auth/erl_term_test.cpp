@@ -7,14 +7,14 @@
 
 namespace {
 
+using emqxd::auth::AuthFileError;
 using emqxd::auth::parse_terms;
 using emqxd::auth::Term;
-using emqxd::auth::TermError;
 
 std::string error_of(std::string_view text) {
   try {
     parse_terms(text, "acl.conf");
-  } catch (const TermError& e) {
+  } catch (const AuthFileError& e) {
     return e.what();
   }
   return "(no error)";
