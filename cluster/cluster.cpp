@@ -435,7 +435,7 @@ void Cluster::on_link(rpc::LinkReader& reader) {
   bool in_snapshot = false;
   auto gate = p->gate;
   while (reader.read(ev)) {
-    if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
+    if (std::holds_alternative<rpc::LinkForward>(ev)) {
       // Before the next batch goes in: the worker has routed enough of the earlier ones,
       // and no subscriber here asks to wait (it lets go once it caught up, or after the
       // stall timeout of broker/pressure.hpp).

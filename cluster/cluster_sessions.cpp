@@ -145,7 +145,7 @@ void Cluster::claim(const std::string& client_id, bool clean_start,
       }
       bool revoked = false;
       {
-        std::lock_guard lock(registry_mutex_);
+        std::lock_guard rlock(registry_mutex_);
         if (--claiming_[client_id] <= 0) claiming_.erase(client_id);
         revoked = revoked_.erase(client_id) != 0;
       }

@@ -164,7 +164,7 @@ bool PeerLink::stream_once() {
   std::vector<broker::ForwardItem> batch;
   std::size_t batch_bytes = 0;
   for (std::size_t r = 0; r < retained.size(); ++r) {
-    broker::ForwardItem item{retained[r], false, {}, true};
+    broker::ForwardItem item{retained[r], false, {}, true, {}};
     const std::size_t b = item_bytes(item);
     if (!batch.empty() && (batch.size() == kBatch || batch_bytes + b > kBatchBytes)) {
       if (!w->write(batch)) return true;
@@ -200,7 +200,7 @@ bool PeerLink::stream_once() {
     bool broken = false;
     rpc::LinkDeltas deltas;
     std::size_t delta_bytes = 0;
-    std::size_t batch_bytes = 0;
+    std::size_t pending_bytes = 0;
     auto flush = [&] {  // the forwards gathered so far, as one ForwardBatch
       if (batch.empty() || broken) return;
       broken = !w->write(batch);
@@ -210,7 +210,7 @@ bool PeerLink::stream_once() {
         sent_.fetch_add(batch.size(), std::memory_order_relaxed);
       }
       batch.clear();
-      batch_bytes = 0;
+      pending_bytes = 0;
     };
     for (std::size_t i = 0; i < ops.size(); ++i) {
       auto& op = ops[i];
@@ -232,13 +232,13 @@ bool PeerLink::stream_once() {
       // Consecutive forwards leave as batches of up to kBatch messages and kBatchBytes.
       for (auto& x : items) {
         const std::size_t b = item_bytes(x);
-        if (!batch.empty() && (batch.size() >= kBatch || batch_bytes + b > kBatchBytes)) flush();
+        if (!batch.empty() && (batch.size() >= kBatch || pending_bytes + b > kBatchBytes)) flush();
         if (broken) {
           ++lost;
           continue;
         }
         batch.push_back(std::move(x));
-        batch_bytes += b;
+        pending_bytes += b;
       }
     }
     flush();
