@@ -19,4 +19,8 @@ void trim_resident_memory() {
   malloc_trim(0);
 }
 
+void return_free_heap() {
+  malloc_trim(0);
+}
+
 }  // namespace emqxd

@@ -11,4 +11,10 @@ namespace emqxd {
 // once, after start-up; any thread.
 void trim_resident_memory();
 
+// Returns the heap's free pages to the kernel (malloc_trim). glibc keeps what a connection
+// freed in its arenas, so a few connections that held megabytes each (an attack cut short by
+// force_shutdown, say) would leave the process that much larger for good. It walks every
+// arena under its lock: call it rarely (net::Worker::trim_heap_soon); any thread.
+void return_free_heap();
+
 }  // namespace emqxd

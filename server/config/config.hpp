@@ -71,6 +71,15 @@ struct MqttConfig {
   std::string response_information;
 };
 
+// force_shutdown.*: each connection keeps an account of the memory it holds (its read
+// buffer, topic aliases, subscriptions, the messages in flight to it and queued for it;
+// session::Channel::memory()); one over max_heap_size is disconnected (MQTT 5 DISCONNECT
+// 0x97) and its session discarded, as EMQX kills the connection process.
+struct ForceShutdownConfig {
+  bool enable = true;
+  std::uint64_t max_heap_size = 32 * 1024 * 1024;  // 32MB
+};
+
 struct SysTopicsConfig {
   Duration sys_msg_interval = std::chrono::minutes(1);  // 0 = disabled
   Duration sys_heartbeat_interval = std::chrono::seconds(30);
@@ -161,6 +170,7 @@ struct Config {
   NodeConfig node;
   LogConfig log;
   MqttConfig mqtt;
+  ForceShutdownConfig force_shutdown;
   std::vector<ListenerConfig> listeners;  // default: listeners.tcp.default on 0.0.0.0:1883
   SysTopicsConfig sys_topics;
   RetainerConfig retainer;

@@ -196,6 +196,11 @@ const KeySpec kKeys[] = {
     {"mqtt.server_reference", EMQXD_SET(mqtt.server_reference, in.string())},
     {"mqtt.response_information", EMQXD_SET(mqtt.response_information, in.string())},
 
+    // force_shutdown
+    {"force_shutdown.enable", EMQXD_SET(force_shutdown.enable, in.boolean())},
+    {"force_shutdown.max_heap_size",
+     EMQXD_SET(force_shutdown.max_heap_size, in.size(64 * 1024, std::uint64_t{1} << 40, "1024GB"))},
+
     // listeners.<type>.<name>
     {"listeners.tcp|ssl|ws|wss.*", listener_section, Shape::Section},
     {"listeners.tcp|ssl|ws|wss.*.enable",
@@ -357,7 +362,8 @@ constexpr ForeignKey kNotImplemented[] = {
     {"telemetry", ""},
     {"trace", ""},
     {"limiter", ""},
-    {"force_shutdown", ""},
+    {"force_shutdown.max_mailbox_size",
+     "what waits for a client is bounded by mqtt.max_mqueue_len and force_shutdown.max_heap_size"},
     {"flapping_detect", ""},
     {"overload_protection", ""},
     {"conn_congestion", ""},

@@ -17,6 +17,25 @@ using boost::system::error_code;
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 thread_local char t_read_buffer[kReadChunk];  // one per worker thread
+
+// Slow packets. A client may announce a packet of up to mqtt.max_packet_size and send it
+// as slowly as it likes; until it is whole it sits in the connection's buffer, and the
+// keep alive (or, before CONNECT, the idle timeout) only fires if it never completes: 100
+// connections each holding 1 MB of a CONNECT pinned 100 MB for 15 s. So once more than
+// kSlowPacketBytes of one packet are buffered, the packet must be whole within
+// kSlowPacketGrace plus its announced size at kMinPacketRate (1 MB: 6 s), or the
+// connection is closed (Channel::handle_slow_input). Smaller packets are left to the keep
+// alive: they cost little to hold.
+constexpr std::size_t kSlowPacketBytes = 64 * 1024;
+constexpr auto kSlowPacketGrace = std::chrono::seconds(2);
+constexpr std::size_t kMinPacketRate = 256 * 1024;  // bytes per second
+
+// A connection that held this much when it closed has its worker return the heap's free
+// pages to the kernel (Worker::trim_heap_soon).
+constexpr std::size_t kTrimAfterBytes = 1024 * 1024;
+
+// abort(): the longest a connection the server shut down waits for its output to drain.
+constexpr auto kAbortGrace = std::chrono::seconds(1);
 }  // namespace
 
 // ---------------------------------------------------------------- Connection
@@ -64,6 +83,7 @@ void Connection::on_bytes(std::string_view data) {
 void Connection::consume(std::string_view data) {
   const std::uint32_t max_size = worker_.core().config().mqtt.max_packet_size;
   bool any = false;
+  std::size_t declared = 0;  // the announced size of the partial packet left, if known
   while (!data.empty()) {
     if (closing_ || closed_) return;
     if (!channel_.accepting_input()) {
@@ -90,6 +110,7 @@ void Connection::consume(std::string_view data) {
       }
       // Room for the packet, but not more than one read's worth on a client's word.
       in_.reserve(std::min(h->total(), kReadChunk));
+      declared = h->total();
       break;
     }
     auto body = data.substr(h->header_length, h->remaining_length);
@@ -107,6 +128,21 @@ void Connection::consume(std::string_view data) {
   if (any) last_read_ = std::chrono::steady_clock::now();
   if (!data.empty()) in_.assign(data.data(), data.size());
   if (in_.empty()) std::string().swap(in_);
+  if (closing_ || closed_) return;
+  if (any || paused_ || in_.size() <= kSlowPacketBytes) partial_deadline_ = {};
+  if (!paused_ && in_.size() > kSlowPacketBytes) watch_partial(declared);
+  channel_.set_input_bytes(in_.capacity());  // the memory account (force_shutdown)
+}
+
+// More than kSlowPacketBytes of a packet are buffered: it gets a deadline, once.
+void Connection::watch_partial(std::size_t declared) {
+  if (partial_deadline_ != std::chrono::steady_clock::time_point{}) return;
+  const auto allowed = kSlowPacketGrace + std::chrono::milliseconds(std::max(declared, in_.size()) *
+                                                                    1000 / kMinPacketRate);
+  partial_deadline_ = std::chrono::steady_clock::now() + allowed;
+  if (keepalive_.count() == 0 || timer_.expiry() > partial_deadline_) {
+    arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(allowed));
+  }
 }
 
 void Connection::resume_input() {
@@ -138,9 +174,23 @@ void Connection::close() {
 }
 
 void Connection::set_keepalive(std::chrono::milliseconds timeout) {
+  if (aborting_) return;
   keepalive_ = timeout;
   timer_.cancel();
   if (keepalive_.count() > 0) arm_keepalive(keepalive_);
+  if (partial_deadline_ != std::chrono::steady_clock::time_point{} &&
+      (keepalive_.count() == 0 || timer_.expiry() > partial_deadline_)) {
+    arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(
+        partial_deadline_ - std::chrono::steady_clock::now()));
+  }
+}
+
+void Connection::abort() {
+  if (closed_ || aborting_) return;
+  aborting_ = true;
+  closing_ = true;
+  output();  // the flush at the end of this turn writes what it can and closes if it can
+  arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(kAbortGrace));
 }
 
 void Connection::arm_keepalive(std::chrono::milliseconds after) {
@@ -151,14 +201,31 @@ void Connection::arm_keepalive(std::chrono::milliseconds after) {
 }
 
 void Connection::on_keepalive_timer() {
-  if (closed_ || keepalive_.count() == 0) return;
-  // Re-armed once per period, not per packet: reads only stamp last_read_.
-  auto idle = std::chrono::steady_clock::now() - last_read_;
-  if (idle >= keepalive_) {
-    channel_.handle_keepalive_timeout();  // [MQTT-3.1.2-24]
+  if (closed_) return;
+  if (aborting_) {
+    shutdown_now();  // the client did not take its output in time: closed regardless
     return;
   }
-  arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(keepalive_ - idle) +
+  const auto now = std::chrono::steady_clock::now();
+  const bool partial = partial_deadline_ != std::chrono::steady_clock::time_point{};
+  if (partial && now >= partial_deadline_) {
+    partial_deadline_ = {};
+    channel_.handle_slow_input();
+    return;
+  }
+  std::chrono::steady_clock::duration next = std::chrono::hours(24 * 365);
+  if (keepalive_.count() > 0) {
+    // Re-armed once per period, not per packet: reads only stamp last_read_.
+    auto idle = now - last_read_;
+    if (idle >= keepalive_) {
+      channel_.handle_keepalive_timeout();  // [MQTT-3.1.2-24]
+      return;
+    }
+    next = keepalive_ - idle;
+  }
+  if (partial) next = std::min(next, partial_deadline_ - now);
+  if (keepalive_.count() == 0 && !partial) return;
+  arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(next) +
                 std::chrono::milliseconds(1));
 }
 
@@ -171,11 +238,16 @@ void Connection::shutdown_now(bool ours) {
   } else {
     close_transport();
   }
+  const bool held_much =
+      in_.capacity() + out_.capacity() +
+          static_cast<std::size_t>(std::max<std::int64_t>(channel_.memory(), 0)) >=
+      kTrimAfterBytes;
   std::string().swap(in_);
   std::string().swap(out_);
   worker_.remove_connection(this);
   worker_.core().metrics().connections.fetch_sub(1, std::memory_order_relaxed);
   channel_.handle_closed();
+  if (held_much) worker_.trim_heap_soon();
 }
 
 // ---------------------------------------------------------------- TcpConnection

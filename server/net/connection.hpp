@@ -42,6 +42,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void close() override;
   void resume_input() override;
   void set_keepalive(std::chrono::milliseconds timeout) override;
+  void abort() override;
   const std::string& peer() const override { return peer_; }
   std::size_t backlog() const override { return out_.size(); }
   std::uint16_t local_port() const override { return local_port_; }
@@ -76,6 +77,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
 
  private:
   void consume(std::string_view data);
+  void watch_partial(std::size_t declared);
   void arm_keepalive(std::chrono::milliseconds after);
   void on_keepalive_timer();
 
@@ -87,7 +89,11 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   std::string in_;  // a partial packet carried over to the next read
   std::chrono::milliseconds keepalive_{0};
   std::chrono::steady_clock::time_point last_read_{};
-  bool paused_ = false;  // channel not accepting input; bytes wait in in_
+  // A large partial packet must be whole by then (kSlowPacketBytes in connection.cpp);
+  // the epoch when there is none. The keep alive timer watches it.
+  std::chrono::steady_clock::time_point partial_deadline_{};
+  bool paused_ = false;    // channel not accepting input; bytes wait in in_
+  bool aborting_ = false;  // abort(): closed when the timer fires, written out or not
 };
 
 class TcpConnection final : public Connection {

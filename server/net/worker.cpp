@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/resident.hpp"
 #include "net/connection.hpp"
 
 namespace emqxd::net {
@@ -131,6 +132,16 @@ void Worker::drain_inbox() {
 }
 
 // ---------------------------------------------------------------- end of turn
+
+void Worker::trim_heap_soon() {
+  if (trim_scheduled_) return;
+  trim_scheduled_ = true;
+  // After the burst: 100 connections cut at once free their memory within a few turns.
+  after(std::chrono::milliseconds(200), [this] {
+    trim_scheduled_ = false;
+    return_free_heap();
+  });
+}
 
 void Worker::mark_dirty(std::shared_ptr<Connection> c) {
   dirty_.push_back(std::move(c));

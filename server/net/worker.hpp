@@ -50,6 +50,9 @@ class Worker final : public session::Scheduler {
   void publish_wills_for_shutdown();
   void kick_all(mqtt::ReasonCode reason);
   std::size_t connection_count() const { return connections_.size(); }
+  // A connection that held a lot of memory closed: return the heap's free pages to the
+  // kernel in a moment (once for a burst of such closes; common/resident.hpp).
+  void trim_heap_soon();
 
   // session::Scheduler
   std::uint32_t id() const override { return id_; }
@@ -80,6 +83,7 @@ class Worker final : public session::Scheduler {
 
   std::vector<std::shared_ptr<Connection>> dirty_;
   bool end_of_turn_scheduled_ = false;
+  bool trim_scheduled_ = false;
   std::unordered_set<Connection*> connections_;
 };
 

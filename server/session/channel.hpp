@@ -40,12 +40,20 @@ class ChannelHost {
   virtual std::uint16_t local_port() const = 0;
   // Bytes appended to output() and not yet accepted by the socket.
   virtual std::size_t backlog() const = 0;
+  // Close soon without waiting for the client to read what is written (force_shutdown):
+  // the output is tried once, and the connection and its memory go within a second even
+  // if the client reads nothing. The host calls Channel::handle_closed once.
+  virtual void abort() { close(); }
 };
 
 // A subscriber whose socket does not drain may hold this much unwritten output; past it,
 // QoS 0 messages to it are dropped (QoS 1/2 are bounded by the send window and the
 // session queue instead), so one stalled client cannot eat the node's memory.
 inline constexpr std::size_t kMaxBacklog = 8 * 1024 * 1024;
+
+// What one topic alias costs its connection's memory account besides the topic: a hash
+// node and its share of the buckets.
+inline constexpr std::int64_t kAliasEntry = 64;
 
 class Channel {
  public:
@@ -62,6 +70,8 @@ class Channel {
   void handle_decode_error(Errc e);
   // No packet within the keep alive time [MQTT-3.1.2-24].
   void handle_keepalive_timeout();
+  // A large packet did not arrive whole in time (net/connection.cpp, kSlowPacketBytes).
+  void handle_slow_input();
   // The network connection is closed; called exactly once by the host.
   void handle_closed();
 
@@ -100,6 +110,17 @@ class Channel {
   const ChannelHost& host() const { return host_; }
   std::uint32_t session_expiry() const { return session_expiry_; }
   std::int64_t connected_at_ms() const { return connected_at_ms_; }  // Unix ms; 0 before
+  // The connection's memory account (force_shutdown.max_heap_size), in bytes: its read
+  // buffer, its topic aliases both ways, and its session's subscriptions and messages in
+  // flight and queued (Session::bytes). Kept as running sums: reading it is a few loads.
+  std::int64_t memory() const {
+    return static_cast<std::int64_t>(input_bytes_) + alias_bytes_ +
+           (session_ != nullptr ? session_->bytes() : 0);
+  }
+  // The host's read buffer now holds `bytes` (a partial packet, or input that waits); a
+  // connection that goes over force_shutdown.max_heap_size with it is shut down.
+  void set_input_bytes(std::size_t bytes);
+
   // Why the connection ended, in EMQX's words: normal, takenover, discarded,
   // keepalive_timeout, closed (by the peer), protocol_error, ... Empty while connected.
   std::string_view disconnect_reason() const { return disconnect_reason_; }
@@ -160,6 +181,11 @@ class Channel {
   // never sent).
   void forget_delivery(const Delivery& d, OutState last);
   bool problem_info_allowed() const { return request_problem_information_; }
+  // force_shutdown: true when the memory account is over max_heap_size. One comparison;
+  // called after whatever makes the account grow (a message queued or in flight, an alias).
+  bool over_memory_cap() const;  // channel_publish.cpp
+  // Disconnects with 0x97 (Quota exceeded) and discards the session, logging once.
+  void force_shutdown();
 
   Hub& hub_;
   ChannelHost& host_;
@@ -187,6 +213,8 @@ class Channel {
   // Topic aliases: inbound index -> topic; outbound topic -> alias.
   std::unordered_map<std::uint16_t, std::string> alias_in_;  // only the aliases used
   std::unordered_map<std::string, std::uint16_t> alias_out_;
+  std::int64_t alias_bytes_ = 0;   // both tables: topics plus kAliasEntry each
+  std::uint32_t input_bytes_ = 0;  // the host's read buffer (set_input_bytes)
 
   bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
   bool held_ = false;                // see accepting_input()

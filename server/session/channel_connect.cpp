@@ -1,4 +1,6 @@
 // CONNECT, DISCONNECT, AUTH, PINGREQ and the error paths of the channel.
+#include <algorithm>
+#include <cstdint>
 #include <variant>
 
 #include "auth/auth.hpp"
@@ -172,6 +174,24 @@ void Channel::handle_keepalive_timeout() {
   disconnect_reason_ = "keepalive_timeout";
 }
 
+void Channel::handle_slow_input() {
+  metrics::inc(hub_.metrics().client_disconnected_slow_packet);
+  if (state_ != State::Connected) {
+    static thread_local log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+      logger()->info("peer={} CONNECT too slow; closing ({} similar lines suppressed)",
+                     host_.peer(), held);
+    }
+    state_ = State::Closing;
+    host_.close();
+    return;
+  }
+  // The packet never came whole: the closest the spec has is a keep alive that ran out.
+  close_with(ReasonCode::KeepAliveTimeout, "packet too slow");
+  disconnect_reason_ = "slow_packet";
+}
+
 void Channel::send_connack_error(ReasonCode rc) {
   mqtt::ConnAck ack;
   ack.session_present = false;  // [MQTT-3.2.2-6]
@@ -212,6 +232,42 @@ void Channel::close_with(ReasonCode rc, std::string_view why) {
   }
   state_ = State::Closing;
   host_.close();
+}
+
+void Channel::set_input_bytes(std::size_t bytes) {
+  input_bytes_ = static_cast<std::uint32_t>(std::min<std::size_t>(bytes, UINT32_MAX));
+  if (over_memory_cap()) force_shutdown();
+}
+
+// force_shutdown (EMQX's key): the connection holds more than max_heap_size. EMQX kills the
+// connection's process, and the session in it goes too; so here the connection is closed
+// without waiting for the client to read (ChannelHost::abort) and its session is discarded
+// whatever its expiry, so that everything it held is freed. The will is published as for
+// any connection the server ends [MQTT-3.1.2-8].
+void Channel::force_shutdown() {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  const auto used = memory();
+  metrics::inc(hub_.metrics().client_disconnected_force_shutdown);
+  static thread_local log::Throttle throttle;
+  std::uint64_t held = 0;
+  if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+    logger()->warn(
+        "client_id={} peer={} force_shutdown: holds {} bytes, over force_shutdown.max_heap_size "
+        "({}); disconnected, session discarded ({} similar lines suppressed)",
+        client_id_, host_.peer(), used, hub_.config().force_shutdown.max_heap_size, held);
+  }
+  session_expiry_ = 0;
+  if (session_ != nullptr) session_->expiry_interval = 0;
+  disconnect_reason_ = "force_shutdown";
+  if (is_v5() && state_ == State::Connected) {
+    mqtt::Disconnect d{ReasonCode::QuotaExceeded, {}};
+    if (problem_info_allowed() && (client_max_packet_size_ == 0 || client_max_packet_size_ >= 64)) {
+      d.props.reason_string = "force_shutdown";  // short: fits any Maximum Packet Size >= 64
+    }
+    send_now(d);
+  }
+  state_ = State::Closing;
+  host_.abort();
 }
 
 void Channel::handle_connect(mqtt::Connect& c) {

@@ -56,7 +56,14 @@ void Channel::handle_publish(mqtt::Publish& p) {
       return;
     }
     if (!topic.empty()) {
-      alias_in_[alias].assign(topic);  // [MQTT-3.3.2-12] set or replace the mapping
+      auto [slot, fresh] = alias_in_.try_emplace(alias);
+      alias_bytes_ += (fresh ? kAliasEntry : 0) + static_cast<std::int64_t>(topic.size()) -
+                      static_cast<std::int64_t>(slot->second.size());
+      slot->second.assign(topic);  // [MQTT-3.3.2-12] set or replace the mapping
+      if (over_memory_cap()) {
+        force_shutdown();  // 65,535 aliases of 64 KB topics would be 4 GB
+        return;
+      }
     } else if (auto known = alias_in_.find(alias); known != alias_in_.end()) {
       topic = known->second;
     } else {
@@ -220,7 +227,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
     return;
   }
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
-  f->d.msg.reset();
+  session_->inflight.release_message(*f);
   bool stored = false;
   if (f->d.store_seq != 0) {
     if (auto* b = session_batch()) {
@@ -251,6 +258,11 @@ std::size_t Channel::send_window() const {
   return std::min<std::size_t>(client_receive_maximum_, max_inflight);  // [MQTT-3.3.4-9]
 }
 
+bool Channel::over_memory_cap() const {
+  const auto& fs = hub_.config().force_shutdown;
+  return fs.enable && memory() > static_cast<std::int64_t>(fs.max_heap_size);
+}
+
 void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
   if (d.msg->expired(hub_.now())) {
@@ -273,14 +285,15 @@ void Channel::deliver(Delivery&& d) {
   if (d.qos != QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0 &&
       session_->inflight.size() < send_window()) {
     send_inflight(std::move(d));
-    return;
+  } else {
+    SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
+    if (session_->enqueue(std::move(d), limits, true, session_batch()) ==
+        EnqueueResult::DroppedOldest) {
+      metrics::inc(m.messages_dropped_queue_full);
+      metrics::inc(m.messages_dropped);
+    }
   }
-  SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
-  if (session_->enqueue(std::move(d), limits, true, session_batch()) ==
-      EnqueueResult::DroppedOldest) {
-    metrics::inc(m.messages_dropped_queue_full);
-    metrics::inc(m.messages_dropped);
-  }
+  if (over_memory_cap()) force_shutdown();
 }
 
 void Channel::release() {
@@ -330,6 +343,7 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
       } else if (alias_out_.size() < client_topic_alias_max_) {  // [MQTT-3.3.2-10]
         pd.topic_alias = static_cast<std::uint16_t>(alias_out_.size() + 1);
         alias_out_.emplace(msg.topic, pd.topic_alias);
+        alias_bytes_ += kAliasEntry + static_cast<std::int64_t>(msg.topic.size());
         new_alias = true;
       }
     }
@@ -342,7 +356,10 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
   if (client_max_packet_size_ != 0 && n > client_max_packet_size_) {
     // Too big for this client: drop it for this client alone [MQTT-3.1.2-25].
     out.resize(before);
-    if (new_alias) alias_out_.erase(msg.topic);
+    if (new_alias) {
+      alias_out_.erase(msg.topic);
+      alias_bytes_ -= kAliasEntry + static_cast<std::int64_t>(msg.topic.size());
+    }
     metrics::inc(hub_.metrics().messages_dropped_too_large);
     metrics::inc(hub_.metrics().messages_dropped);
     return false;

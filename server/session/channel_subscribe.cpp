@@ -61,8 +61,14 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     }
     if (!mqtt::is_error(rc)) {
       auto existing = session_->subscriptions.find(sub.topic_filter);
-      if (existing == session_->subscriptions.end() && cfg.max_subscriptions != 0 &&
-          session_->subscriptions.size() >= cfg.max_subscriptions) {
+      const auto& fs = hub_.config().force_shutdown;
+      if (existing == session_->subscriptions.end() &&
+          ((cfg.max_subscriptions != 0 &&
+            session_->subscriptions.size() >= cfg.max_subscriptions) ||
+           (fs.enable && memory() + subscription_charge(sub.topic_filter) >
+                             static_cast<std::int64_t>(fs.max_heap_size)))) {
+        // Past mqtt.max_subscriptions, or a subscription that would take the connection's
+        // memory account past force_shutdown.max_heap_size: refused, the connection stays.
         rc = ReasonCode::QuotaExceeded;
       } else {
         mqtt::SubscribeOptions opts = sub.options;
@@ -74,8 +80,8 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
         }
         bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id,
                                               session_->pressure, session_->store_uid);
-        auto [it, inserted] = session_->subscriptions.insert_or_assign(
-            sub.topic_filter, SubscriptionState{opts, sub_id});
+        auto [it, inserted] =
+            session_->subscribe(sub.topic_filter, SubscriptionState{opts, sub_id});
         (void)inserted;
         if (auto* b = session_batch()) {
           b->put_subscription({session_->store_uid, sub.topic_filter, opts, sub_id});
@@ -125,7 +131,7 @@ void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
     if (shared && *shared) plain = (*shared)->filter;
     if (!shared || !broker::validate_topic_filter(plain, cfg.max_topic_levels)) {
       rc = ReasonCode::TopicFilterInvalid;
-    } else if (session_->subscriptions.erase(filter) != 0) {
+    } else if (session_->unsubscribe(filter)) {
       hub_.broker().unsubscribe(filter, ref);  // [MQTT-3.10.4-1]
       if (auto* b = session_batch()) {
         b->erase_subscription(session_->store_uid, filter);

@@ -10,12 +10,21 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
     return EnqueueResult::DroppedQoS0;
   }
   auto result = EnqueueResult::Queued;
-  if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) {
+  auto drop_oldest = [&] {
     const auto seq = queue.front().store_seq;
     if (seq != 0 && store_uid != 0 && batch != nullptr)
       batch->erase_delivery(store_uid, seq, OutState::Queued);  // never sent
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
+  };
+  if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) drop_oldest();
+  if (limits.max_bytes != 0) {
+    // The memory bound of an offline session (force_shutdown.max_heap_size): room is made
+    // the same way, oldest first. What is in flight stays: it is owed to the client.
+    const auto cap = static_cast<std::int64_t>(limits.max_bytes);
+    const auto need = static_cast<std::int64_t>(delivery_charge(d));
+    while (!queue.empty() && bytes() + need > cap)
+      drop_oldest();
   }
   queue.push_back(std::move(d));
   return result;

@@ -3,6 +3,7 @@
 // subscriptions, QoS 1/2 messages in flight to the client, messages queued for it, and
 // QoS 2 packet ids received but not yet released. Lives on one worker; the Channel of
 // the current connection (if any) drives it. Plain data plus bookkeeping: no I/O.
+#include <algorithm>
 #include <atomic>
 #include <bitset>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -32,14 +34,37 @@ class Channel;
 struct Delivery {
   std::uint64_t session = 0;  // target session serial
   mqtt::MessagePtr msg;
-  mqtt::QoS qos = mqtt::QoS::AtMostOnce;     // effective QoS: min(message, subscription)
-  bool retain = false;                       // the RETAIN flag to send
+  mqtt::QoS qos = mqtt::QoS::AtMostOnce;  // effective QoS: min(message, subscription)
+  bool retain = false;                    // the RETAIN flag to send
+  // What it is charged to its session's memory account while queued or in flight (set by
+  // DeliveryQueue and InflightWindow, see delivery_charge); fits in the padding.
+  std::uint32_t charge = 0;
   std::shared_ptr<const std::string> share;  // "$share/g/f" when it came through one
   std::vector<std::uint32_t> subscription_ids;
   bool counted = false;         // in the target's Pressure::in_transit until it arrives
   bool refused = false;         // its commit failed and its publisher was refused: not delivered
   std::uint64_t store_seq = 0;  // stored as (session's store_uid, seq); 0: in memory only
 };
+
+// The memory account of a session (Session::bytes, force_shutdown.max_heap_size): what a
+// queued or in-flight message costs it. The message as received (topic and payload) plus
+// the record that carries it. A message shared by several sessions is charged to each: it
+// is what each of them keeps alive, and the bound is per connection. A plain sum, so that
+// the publish path pays one addition per message and no allocation.
+inline constexpr std::uint32_t kDeliveryOverhead = sizeof(Delivery) + sizeof(mqtt::Message);
+inline std::uint32_t delivery_charge(const Delivery& d) {
+  if (!d.msg) return kDeliveryOverhead;
+  return static_cast<std::uint32_t>(kDeliveryOverhead + d.msg->topic.size() +
+                                    d.msg->payload.size());
+}
+// A subscription: the filter in the session's map and in the broker's trie and route
+// table, plus their nodes. Measured: ~500 bytes of resident memory per subscription to a
+// 14-byte filter (test_subscription_flood_is_refused_with_0x97 in
+// tests/integration/test_limits.py).
+inline constexpr std::size_t kSubscriptionOverhead = 480;
+inline std::int64_t subscription_charge(std::string_view filter) {
+  return static_cast<std::int64_t>(kSubscriptionOverhead + 2 * filter.size());
+}
 
 // WaitPubAck, WaitPubRec or WaitPubComp while in flight; Queued before it is sent. The same
 // values storage records (storage/records.hpp).
@@ -68,9 +93,14 @@ class InflightWindow {
   Inflight& front() { return s_->entries.front(); }
   bool in_use(std::uint16_t packet_id) const { return s_ && s_->ids.test(packet_id); }
 
+  // Bytes charged for what is in flight (delivery_charge when it entered).
+  std::int64_t bytes() const { return s_ ? s_->bytes : 0; }
+
   void push_back(Inflight f) {
     if (!s_) s_ = std::make_unique<State>();
     s_->ids.set(f.packet_id);
+    f.d.charge = delivery_charge(f.d);
+    s_->bytes += f.d.charge;
     s_->entries.push_back(std::move(f));
   }
   Inflight* find(std::uint16_t packet_id) {
@@ -87,10 +117,12 @@ class InflightWindow {
     if (!in_use(packet_id)) return;
     auto& e = s_->entries;
     if (e.front().packet_id == packet_id) {
+      s_->bytes -= e.front().d.charge;
       e.pop_front();
     } else {
       for (auto it = e.begin(); it != e.end(); ++it) {
         if (it->packet_id == packet_id) {
+          s_->bytes -= it->d.charge;
           e.erase(it);
           break;
         }
@@ -100,6 +132,14 @@ class InflightWindow {
     if (e.empty()) s_.reset();
   }
   void erase_at(std::size_t i) { erase(s_->entries[i].packet_id); }
+  // Lets go of the message of `f` (a QoS 2 delivery the client has received: PUBREC) and
+  // of its charge.
+  void release_message(Inflight& f) {
+    const auto kept = kDeliveryOverhead;
+    if (f.d.charge > kept) s_->bytes -= f.d.charge - kept;
+    f.d.charge = std::min(f.d.charge, kept);
+    f.d.msg.reset();
+  }
   template <class F>
   void for_each(F&& f) {
     if (s_) {
@@ -112,6 +152,7 @@ class InflightWindow {
   struct State {
     std::deque<Inflight> entries;
     std::bitset<65536> ids;
+    std::int64_t bytes = 0;
   };
   std::unique_ptr<State> s_;
 };
@@ -124,6 +165,10 @@ struct SubscriptionState {
 struct SessionLimits {
   std::uint32_t max_mqueue_len = 1000;  // 0 = infinity
   bool mqueue_store_qos0 = true;
+  // Offline: the oldest queued messages are dropped while the session's memory account
+  // (Session::bytes) would pass this (force_shutdown.max_heap_size; 0 = no bound).
+  // Online the channel disconnects instead (Channel::check_memory).
+  std::uint64_t max_bytes = 0;
 };
 
 enum class EnqueueResult { Queued, DroppedOldest, DroppedQoS0 };
@@ -135,24 +180,33 @@ class DeliveryQueue {
  public:
   bool empty() const { return !q_ || q_->empty(); }
   std::size_t size() const { return q_ ? q_->size() : 0; }
+  // Bytes charged for what is queued (delivery_charge when it entered; a moved-from
+  // front keeps its charge until popped).
+  std::int64_t bytes() const { return bytes_; }
   Delivery& front() { return q_->front(); }
   void pop_front() {
+    bytes_ -= q_->front().charge;
     q_->pop_front();
     if (q_->empty()) q_.reset();
     mirror();
   }
   void push_back(Delivery d) {
     if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
+    d.charge = delivery_charge(d);
+    bytes_ += d.charge;
     q_->push_back(std::move(d));
     mirror();
   }
   void push_front(Delivery d) {
     if (!q_) q_ = std::make_unique<std::deque<Delivery>>();
+    d.charge = delivery_charge(d);
+    bytes_ += d.charge;
     q_->push_front(std::move(d));
     mirror();
   }
   void clear() {
     q_.reset();
+    bytes_ = 0;
     mirror();
   }
   void mirror_into(std::atomic<std::int64_t>* length) {
@@ -174,6 +228,7 @@ class DeliveryQueue {
   }
   std::unique_ptr<std::deque<Delivery>> q_;
   std::atomic<std::int64_t>* length_ = nullptr;
+  std::int64_t bytes_ = 0;
 };
 
 class Session {
@@ -184,7 +239,26 @@ class Session {
   const std::string& client_id() const { return client_id_; }
 
   // Subscriptions keyed by the filter as the client sent it ($share/... included).
+  // Changed through subscribe() and unsubscribe(), which keep their bytes counted.
   std::map<std::string, SubscriptionState, std::less<>> subscriptions;
+  using SubscriptionMap = std::map<std::string, SubscriptionState, std::less<>>;
+  // Adds or replaces the subscription to `filter`; true if it is new.
+  std::pair<SubscriptionMap::iterator, bool> subscribe(const std::string& filter,
+                                                       SubscriptionState st) {
+    auto r = subscriptions.insert_or_assign(filter, st);
+    if (r.second) subscription_bytes_ += subscription_charge(filter);
+    return r;
+  }
+  bool unsubscribe(std::string_view filter) {
+    auto it = subscriptions.find(filter);
+    if (it == subscriptions.end()) return false;
+    subscription_bytes_ -= subscription_charge(filter);
+    subscriptions.erase(it);
+    return true;
+  }
+  // The session's part of its connection's memory account (force_shutdown): subscriptions,
+  // messages in flight and queued. A few additions, no walk.
+  std::int64_t bytes() const { return subscription_bytes_ + inflight.bytes() + queue.bytes(); }
   InflightWindow inflight;
   DeliveryQueue queue;  // waiting for the connection or for inflight room
   // QoS 2 packet ids received (PUBREC sent) awaiting PUBREL, with the time received.
@@ -232,6 +306,7 @@ class Session {
   std::uint64_t id_;
   std::string client_id_;
   std::uint16_t last_packet_id_ = 0;
+  std::int64_t subscription_bytes_ = 0;
 };
 
 }  // namespace emqxd::session

@@ -39,7 +39,7 @@ SessionState to_state(Session& s) {
 void fill(Session& s, SessionState&& st, std::chrono::steady_clock::time_point now) {
   s.expiry_interval = st.expiry_interval;
   for (auto& sub : st.subscriptions) {
-    s.subscriptions[sub.filter] = SubscriptionState{sub.options, sub.subscription_id};
+    s.subscribe(sub.filter, SubscriptionState{sub.options, sub.subscription_id});
   }
   for (auto& x : st.deliveries) {
     Delivery d;

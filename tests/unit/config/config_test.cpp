@@ -658,7 +658,7 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
                           "authorization",
                           "prometheus",
                           "limiter",
-                          "force_shutdown",
+                          "force_shutdown.max_mailbox_size",
                           "flapping_detect",
                           "log.file",
                           "retainer.backend",
@@ -890,6 +890,26 @@ TEST_CASE("environment() reads the process environment", "[config][env]") {
   auto env = emqxd::config::environment();
   REQUIRE(env.count("PATH") == 1);
   CHECK_FALSE(env["PATH"].empty());
+}
+
+TEST_CASE("force_shutdown: EMQX's keys and defaults, max_mailbox_size not implemented",
+          "[config]") {
+  Config d = from("");
+  CHECK(d.force_shutdown.enable);
+  CHECK(d.force_shutdown.max_heap_size == 32 * 1024 * 1024);
+  Config c = from("force_shutdown { enable = false, max_heap_size = 8MB }");
+  CHECK_FALSE(c.force_shutdown.enable);
+  CHECK(c.force_shutdown.max_heap_size == 8 * 1024 * 1024);
+  Config env = from("", {{"EMQX_FORCE_SHUTDOWN__MAX_HEAP_SIZE", "64MB"}});
+  CHECK(env.force_shutdown.max_heap_size == 64 * 1024 * 1024);
+  CHECK(error_of("force_shutdown.max_heap_size = 10M") ==
+        "emqx.conf:1: force_shutdown.max_heap_size: expected a size such as 1MB, 64KB or 1024, "
+        "got \"10M\"");
+  CHECK(error_of("force_shutdown.max_heap_size = 1KB")
+            .starts_with(
+                "emqx.conf:1: force_shutdown.max_heap_size: must be between 65536 and 1024GB"));
+  CHECK(error_of("force_shutdown.max_mailbox_size = 1000")
+            .starts_with("emqx.conf:1: force_shutdown.max_mailbox_size: not implemented yet"));
 }
 
 TEST_CASE("deploy/emqx.conf loads with no warnings and documents the defaults",
