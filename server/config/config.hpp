@@ -35,6 +35,13 @@ struct ListenerConfig {
   bool enable = true;
   std::string bind;  // "0.0.0.0:1883" or ":1883" or "1883"
   std::uint32_t max_connections = 1024000;
+  // max_conn_rate (EMQX's key): at most max_conn_rate_count new connections per
+  // max_conn_rate_period, the excess closed at accept; count 0 = infinity (the default).
+  std::uint32_t max_conn_rate_count = 0;
+  std::chrono::milliseconds max_conn_rate_period{1000};
+  // max_conn_per_ip (emqxd's key): connections open at once from one source address;
+  // 0 = infinity (the default: behind NAT or a load balancer every client has one address).
+  std::uint32_t max_conn_per_ip = 0;
   std::string websocket_mqtt_path = "/mqtt";  // listeners.ws.<name>.websocket.mqtt_path
   SslOptions ssl_options;                     // listeners.ssl.<name>.ssl_options.*
 };

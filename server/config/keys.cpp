@@ -103,6 +103,43 @@ void max_connections(const In& in) {
   }
 }
 
+// EMQX's rate: "1000/s", "50/10s", "600/m", "3600/1h", or infinity.
+void max_conn_rate(const In& in) {
+  auto& l = in.listener().config;
+  if (in.v.is_string() && in.v.text() == "infinity") {
+    l.max_conn_rate_count = 0;
+    return;
+  }
+  const std::string text = in.string();
+  auto slash = text.find('/');
+  auto bad = [&] {
+    in.fail("expected a rate such as \"1000/s\", \"50/10s\" or infinity, got " + shown(in.v));
+  };
+  if (slash == std::string::npos || slash == 0) bad();
+  std::uint64_t count = 0;
+  for (std::size_t i = 0; i < slash; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i])) || count > kU32Max) bad();
+    count = count * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  }
+  std::string period = text.substr(slash + 1);
+  if (!period.empty() && !std::isdigit(static_cast<unsigned char>(period[0]))) {
+    period = "1" + period;
+  }
+  auto d = parse_duration(period);
+  if (!d || d->count() <= 0 || count == 0 || count > kU32Max) bad();
+  l.max_conn_rate_count = static_cast<std::uint32_t>(count);
+  l.max_conn_rate_period = *d;
+}
+
+void max_conn_per_ip(const In& in) {
+  auto& m = in.listener().config.max_conn_per_ip;
+  if (in.v.is_string() && in.v.text() == "infinity") {
+    m = 0;
+  } else {
+    m = in.u32(1, kU32Max);
+  }
+}
+
 void mqtt_path(const In& in) {
   std::string& path = in.listener().config.websocket_mqtt_path;
   path = in.string();
@@ -207,6 +244,8 @@ const KeySpec kKeys[] = {
      [](const In& in) { in.listener().config.enable = in.boolean(); }},
     {"listeners.tcp|ssl|ws|wss.*.bind", listener_bind},
     {"listeners.tcp|ssl|ws|wss.*.max_connections", max_connections},
+    {"listeners.tcp|ssl|ws|wss.*.max_conn_rate", max_conn_rate},
+    {"listeners.tcp|ssl|ws|wss.*.max_conn_per_ip", max_conn_per_ip},
     {"listeners.ws|wss.*.websocket.mqtt_path", mqtt_path},
     {"listeners.ssl|wss.*.ssl_options.certfile",
      [](const In& in) { in.listener().config.ssl_options.certfile = in.string(); }},
@@ -421,7 +460,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"listeners.*.*.enable_authn", "every client is let in"},
     {"listeners.*.*.authentication", "every client is let in"},
     {"listeners.*.*.mountpoint", ""},
-    {"listeners.*.*.max_conn_rate", ""},
     {"listeners.*.*.messages_rate", ""},
     {"listeners.*.*.bytes_rate", ""},
     {"listeners.*.*.ssl_options.versions", ""},

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "mqtt/codec.hpp"
+#include "net/admission.hpp"
 #include "net/worker.hpp"
 
 namespace emqxd::net {
@@ -40,12 +41,12 @@ constexpr auto kAbortGrace = std::chrono::seconds(1);
 
 // ---------------------------------------------------------------- Connection
 
-Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
+Connection::Connection(Worker& worker, std::shared_ptr<Admission> admission,
                        const asio::ip::tcp::socket& socket)
     : worker_(worker),
       timer_(worker.io()),
       channel_(worker.core(), *this),
-      count_(std::move(count)) {
+      admission_(std::move(admission)) {
   error_code ec;
   auto ep = socket.remote_endpoint(ec);
   peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -54,7 +55,7 @@ Connection::Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t
 }
 
 Connection::~Connection() {
-  if (count_) count_->fetch_sub(1, std::memory_order_relaxed);
+  if (admission_) admission_->release(peer_);
 }
 
 void Connection::start() {
@@ -253,8 +254,8 @@ void Connection::shutdown_now(bool ours) {
 // ---------------------------------------------------------------- TcpConnection
 
 TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket,
-                             std::shared_ptr<std::atomic<std::uint32_t>> count)
-    : Connection(worker, std::move(count), socket),
+                             std::shared_ptr<Admission> admission)
+    : Connection(worker, std::move(admission), socket),
       socket_(std::move(socket)),
       linger_(socket_.get_executor()) {
   error_code ec;

@@ -23,12 +23,14 @@
 
 namespace emqxd::net {
 
+class Admission;
 class Worker;
 
 class Connection : public session::ChannelHost, public std::enable_shared_from_this<Connection> {
  public:
-  // `count` is the listener's connection counter, decremented when this is destroyed.
-  Connection(Worker& worker, std::shared_ptr<std::atomic<std::uint32_t>> count,
+  // `admission` let this connection in (net/admission.hpp); it is told when this is
+  // destroyed.
+  Connection(Worker& worker, std::shared_ptr<Admission> admission,
              const boost::asio::ip::tcp::socket& socket);
   ~Connection() override;
 
@@ -83,7 +85,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
 
   boost::asio::steady_timer timer_;  // keep alive
   session::Channel channel_;
-  std::shared_ptr<std::atomic<std::uint32_t>> count_;
+  std::shared_ptr<Admission> admission_;
   std::string peer_;
   std::uint16_t local_port_ = 0;
   std::string in_;  // a partial packet carried over to the next read
@@ -99,7 +101,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
 class TcpConnection final : public Connection {
  public:
   TcpConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
-                std::shared_ptr<std::atomic<std::uint32_t>> count);
+                std::shared_ptr<Admission> admission);
   void flush() override;
 
  private:

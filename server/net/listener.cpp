@@ -13,6 +13,7 @@
 
 #include "common/log.hpp"
 #include "metrics/metrics.hpp"
+#include "net/admission.hpp"
 #include "net/connection.hpp"
 #include "net/stream_connection.hpp"
 #include "net/worker.hpp"
@@ -52,14 +53,12 @@ tcp::endpoint parse_bind(const std::string& bind) {
 }  // namespace
 
 struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
-  Acceptor(Worker& w, std::string n, std::uint32_t max,
-           std::shared_ptr<std::atomic<std::uint32_t>> c, std::optional<StreamOptions> s)
+  Acceptor(Worker& w, std::string n, std::shared_ptr<Admission> a, std::optional<StreamOptions> s)
       : worker(w),
         acceptor(w.io()),
         backoff(w.io()),
         name(std::move(n)),
-        max_connections(max),
-        count(std::move(c)),
+        admission(std::move(a)),
         stream(std::move(s)) {}
 
   void accept() {
@@ -90,26 +89,44 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       });
       return;
     }
-    if (count->fetch_add(1, std::memory_order_relaxed) >= max_connections) {
-      count->fetch_sub(1, std::memory_order_relaxed);
-      metrics::inc(worker.core().metrics().connections_refused);
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_warning > std::chrono::seconds(10)) {
-        last_warning = now;
-        logger()->warn("listener={} max_connections ({}) reached; refusing", name, max_connections);
-      }
+    error_code peer_ec;
+    auto peer = socket.remote_endpoint(peer_ec);
+    const std::string ip = peer_ec ? "unknown" : peer.address().to_string();  // as Connection::peer
+    auto now = std::chrono::steady_clock::now();
+    auto verdict = admission->admit(ip, now);
+    if (verdict != Admission::Verdict::Admitted) {
+      refuse(verdict, ip, now);
       error_code ignored;
-      socket.close(ignored);
+      socket.close(ignored);  // a plain close: nothing was read, so no RST
     } else {
       std::shared_ptr<Connection> c;
       if (stream) {
-        c = make_stream_connection(worker, std::move(socket), count, *stream);
+        c = make_stream_connection(worker, std::move(socket), admission, *stream);
       } else {
-        c = std::make_shared<TcpConnection>(worker, std::move(socket), count);
+        c = std::make_shared<TcpConnection>(worker, std::move(socket), admission);
       }
       c->start();
     }
     accept();
+  }
+
+  void refuse(Admission::Verdict verdict, const std::string& ip,
+              std::chrono::steady_clock::time_point now) {
+    auto& m = worker.core().metrics();
+    metrics::inc(m.connections_refused);
+    const char* why = "max_connections reached";
+    if (verdict == Admission::Verdict::Rate) {
+      metrics::inc(m.connections_refused_rate);
+      why = "over max_conn_rate";
+    } else if (verdict == Admission::Verdict::PerIp) {
+      metrics::inc(m.connections_refused_per_ip);
+      why = "over max_conn_per_ip";
+    }
+    if (now - last_warning > std::chrono::seconds(10)) {
+      last_warning = now;
+      logger()->warn("listener={} {}; refusing (peer={}; max_connections={})", name, why, ip,
+                     admission->max_connections());
+    }
   }
 
   void refuse_one() {
@@ -128,14 +145,13 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   std::string name;
-  std::uint32_t max_connections;
-  std::shared_ptr<std::atomic<std::uint32_t>> count;
+  std::shared_ptr<Admission> admission;
   std::chrono::steady_clock::time_point last_warning{};
   std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
 };
 
 Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
-    : name_(cfg.type + ":" + cfg.name), count_(std::make_shared<std::atomic<std::uint32_t>>(0)) {
+    : name_(cfg.type + ":" + cfg.name), admission_(std::make_shared<Admission>(cfg)) {
   tcp::endpoint ep;
   try {
     ep = parse_bind(cfg.bind);
@@ -161,7 +177,7 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
   // SO_REUSEPORT, for the other workers' acceptors to join its group (Linux forms the
   // group when they listen, whatever the first one's flag was at its bind).
   for (auto* w : workers) {
-    auto a = std::make_shared<Acceptor>(*w, name_, cfg.max_connections, count_, stream);
+    auto a = std::make_shared<Acceptor>(*w, name_, admission_, stream);
     const bool first = acceptors_.empty();
     const int one = 1;
     auto reuse_port = [&] {
@@ -194,6 +210,10 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
 }
 
 Listener::~Listener() = default;
+
+std::uint32_t Listener::connections() const {
+  return admission_->connections();
+}
 
 void Listener::start() {
   for (auto& a : acceptors_) {

@@ -2,8 +2,9 @@
 // Listener: one MQTT/TCP listener (listeners.tcp.<name>). An acceptor per worker on the
 // same port with SO_REUSEPORT, so the kernel spreads connections over the workers and a
 // connection lives on the worker that accepted it; an address another process listens on
-// is refused ("Address already in use"), never shared. Refuses cleanly past max_connections
-// or when the process is out of file descriptors, and keeps serving everyone else.
+// is refused ("Address already in use"), never shared. Refuses cleanly past max_connections,
+// max_conn_rate or max_conn_per_ip (net/admission.hpp) or when the process is out of file
+// descriptors, and keeps serving everyone else.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 namespace emqxd::net {
 
+class Admission;
 class Worker;
 
 class Listener {
@@ -29,14 +31,14 @@ class Listener {
   // The bound address, "HOST:PORT" ("0.0.0.0:1883", "[::]:1883").
   const std::string& address() const { return address_; }
   const std::string& name() const { return name_; }
-  std::uint32_t connections() const { return count_->load(std::memory_order_relaxed); }
+  std::uint32_t connections() const;
 
  private:
   struct Acceptor;
   std::string name_;
   unsigned short port_ = 0;
   std::string address_;
-  std::shared_ptr<std::atomic<std::uint32_t>> count_;
+  std::shared_ptr<Admission> admission_;  // max_connections, max_conn_rate, max_conn_per_ip
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
 };
 

@@ -64,9 +64,9 @@ std::string choose_subprotocol(beast::string_view offered) {
 template <class Stream>
 class StreamConnection final : public Connection {
  public:
-  StreamConnection(Worker& worker, tcp::socket socket,
-                   std::shared_ptr<std::atomic<std::uint32_t>> count, const StreamOptions& opts)
-      : Connection(worker, std::move(count), socket),
+  StreamConnection(Worker& worker, tcp::socket socket, std::shared_ptr<Admission> admission,
+                   const StreamOptions& opts)
+      : Connection(worker, std::move(admission), socket),
         stream_(make_stream(std::move(socket), opts)),
         ws_path_(opts.ws_path) {
     error_code ec;
@@ -250,19 +250,19 @@ class StreamConnection final : public Connection {
 
 }  // namespace
 
-std::shared_ptr<Connection> make_stream_connection(
-    Worker& worker, tcp::socket socket, std::shared_ptr<std::atomic<std::uint32_t>> count,
-    const StreamOptions& options) {
+std::shared_ptr<Connection> make_stream_connection(Worker& worker, tcp::socket socket,
+                                                   std::shared_ptr<Admission> admission,
+                                                   const StreamOptions& options) {
   switch (options.kind) {
     case StreamKind::Tls:
       return std::make_shared<StreamConnection<TlsStream>>(worker, std::move(socket),
-                                                           std::move(count), options);
+                                                           std::move(admission), options);
     case StreamKind::Ws:
       return std::make_shared<StreamConnection<WsStream>>(worker, std::move(socket),
-                                                          std::move(count), options);
+                                                          std::move(admission), options);
     case StreamKind::Wss:
       return std::make_shared<StreamConnection<WssStream>>(worker, std::move(socket),
-                                                           std::move(count), options);
+                                                           std::move(admission), options);
   }
   return nullptr;
 }

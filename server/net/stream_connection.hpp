@@ -14,6 +14,7 @@ class context;
 
 namespace emqxd::net {
 
+class Admission;
 class Connection;
 class Worker;
 
@@ -25,9 +26,10 @@ struct StreamOptions {
   std::string ws_path = "/mqtt";                   // Ws and Wss
 };
 
-std::shared_ptr<Connection> make_stream_connection(
-    Worker& worker, boost::asio::ip::tcp::socket socket,
-    std::shared_ptr<std::atomic<std::uint32_t>> count, const StreamOptions& options);
+std::shared_ptr<Connection> make_stream_connection(Worker& worker,
+                                                   boost::asio::ip::tcp::socket socket,
+                                                   std::shared_ptr<Admission> admission,
+                                                   const StreamOptions& options);
 
 // A server TLS context from a listener's ssl_options. Throws std::runtime_error naming the
 // file that could not be used.

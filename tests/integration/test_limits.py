@@ -181,3 +181,48 @@ def test_a_large_packet_sent_steadily_is_not_cut(make_broker):
     p = sub.wait_for(R.PUBLISH, timeout=5)
     assert len(p.payload) == 1000 * 1000
     assert pub.is_open()
+
+
+# ---------------------------------------------------------------- admission
+
+def try_connect(b, client_id):
+    """A RawClient that got its CONNACK, or None when the broker closed it first."""
+    c = RawClient(b, V5, timeout=3)
+    try:
+        c.connect(client_id)
+        return c
+    except (R.Closed, TimeoutError, OSError, AssertionError):
+        c.close()
+        return None
+
+
+def test_max_conn_rate_refuses_the_excess_then_accepts_again(make_broker):
+    """listeners.tcp.default.max_conn_rate = "5/s": of 20 connections at once, about 5 are
+    served and the rest closed at accept, counted; a second later new ones are let in; the
+    connections already in are untouched."""
+    b = make_broker(env={"EMQX_LISTENERS__TCP__DEFAULT__MAX_CONN_RATE": "5/s"})
+    time.sleep(1.1)  # the bucket starts full: leave the start-up probe out of the count
+    burst = [try_connect(b, "burst-%d" % i) for i in range(20)]
+    served = [c for c in burst if c is not None]
+    assert 5 <= len(served) <= 7, len(served)  # 5, plus what refilled during the burst
+    refused = 20 - len(served)
+    assert wait_for(lambda: metric(b, "connections.refused.rate") == refused, 3)
+    time.sleep(1.1)
+    later = [try_connect(b, "later-%d" % i) for i in range(3)]
+    assert all(c is not None for c in later)
+    for c in served:
+        c.ping()
+
+
+def test_max_conn_per_ip_refuses_the_excess_from_one_address(make_broker):
+    """listeners.tcp.default.max_conn_per_ip = 3: a fourth connection from 127.0.0.1 is
+    closed at accept and counted; once one of the three leaves, a new one is let in."""
+    b = make_broker(env={"EMQX_LISTENERS__TCP__DEFAULT__MAX_CONN_PER_IP": "3"})
+    held = [try_connect(b, "ip-%d" % i) for i in range(3)]
+    assert all(c is not None for c in held)
+    assert try_connect(b, "ip-extra") is None
+    assert wait_for(lambda: metric(b, "connections.refused.per_ip") >= 1, 3)
+    held[0].disconnect()
+    assert wait_for(lambda: try_connect(b, "ip-again") is not None, 3, 0.2)
+    for c in held[1:]:
+        c.ping()

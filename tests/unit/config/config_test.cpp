@@ -892,6 +892,41 @@ TEST_CASE("environment() reads the process environment", "[config][env]") {
   CHECK_FALSE(env["PATH"].empty());
 }
 
+TEST_CASE("listeners: max_conn_rate (EMQX's rates) and max_conn_per_ip", "[config][listeners]") {
+  Config d = from("");
+  REQUIRE(!d.listeners.empty());
+  CHECK(d.listeners[0].max_conn_rate_count == 0);
+  CHECK(d.listeners[0].max_conn_per_ip == 0);
+  Config c = from(
+      "listeners.tcp.default { bind = 1883, max_conn_rate = \"1000/s\", max_conn_per_ip = 16 }\n"
+      "listeners.ws.default { bind = 8083, max_conn_rate = \"50/10s\" }\n"
+      "listeners.ssl.x { bind = 8883, max_conn_rate = \"600/m\", max_conn_per_ip = infinity,"
+      " ssl_options { certfile = c, keyfile = k } }");
+  const auto* tcp = listener(c, "tcp", "default");
+  REQUIRE(tcp != nullptr);
+  CHECK(tcp->max_conn_rate_count == 1000);
+  CHECK(tcp->max_conn_rate_period == std::chrono::seconds(1));
+  CHECK(tcp->max_conn_per_ip == 16);
+  const auto* ws = listener(c, "ws", "default");
+  REQUIRE(ws != nullptr);
+  CHECK(ws->max_conn_rate_count == 50);
+  CHECK(ws->max_conn_rate_period == std::chrono::seconds(10));
+  const auto* ssl = listener(c, "ssl", "x");
+  REQUIRE(ssl != nullptr);
+  CHECK(ssl->max_conn_rate_count == 600);
+  CHECK(ssl->max_conn_rate_period == std::chrono::minutes(1));
+  CHECK(ssl->max_conn_per_ip == 0);
+  Config inf = from("listeners.tcp.default { bind = 1883, max_conn_rate = infinity }");
+  CHECK(listener(inf, "tcp", "default")->max_conn_rate_count == 0);
+  for (std::string bad : {"1000", "/s", "0/s", "x/s", "10/0s", "10/parsec"}) {
+    INFO(bad);
+    CHECK(error_of("listeners.tcp.default { bind = 1883, max_conn_rate = \"" + bad + "\" }")
+              .starts_with("emqx.conf:1: listeners.tcp.default.max_conn_rate: expected a rate"));
+  }
+  CHECK(error_of("listeners.tcp.default { bind = 1883, max_conn_per_ip = 0 }")
+            .starts_with("emqx.conf:1: listeners.tcp.default.max_conn_per_ip:"));
+}
+
 TEST_CASE("force_shutdown: EMQX's keys and defaults, max_mailbox_size not implemented",
           "[config]") {
   Config d = from("");
