@@ -100,6 +100,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   }
   respond(ack, stored);  // [MQTT-3.8.4-1]: SUBACK before the retained messages
   for (const auto* filter : send_retained_for) {
+    if (state_ != State::Connected) break;  // force_shutdown: nothing after the DISCONNECT
     send_retained(*filter, session_->subscriptions.at(*filter));
   }
 }
@@ -108,6 +109,7 @@ void Channel::send_retained(const std::string& filter, const SubscriptionState& 
   std::vector<mqtt::MessagePtr> found;
   hub_.retainer().match(filter, hub_.now(), found);
   for (auto& msg : found) {
+    if (state_ != State::Connected) return;  // force_shutdown (deliver): the rest is moot
     Delivery d;
     d.session = session_->id();
     d.qos = std::min(msg->qos, sub.opts.max_qos);

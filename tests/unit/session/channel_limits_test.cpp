@@ -98,6 +98,21 @@ TEST_CASE("a subscriber whose queue passes max_heap_size is disconnected, the pu
   CHECK(pub.publish("t", QoS::AtLeastOnce, 10, "x").size() == 1);
 }
 
+TEST_CASE("retained messages that pass max_heap_size end with the DISCONNECT, nothing after",
+          "[channel][force_shutdown][retain]") {
+  TestHub hub(capped());
+  const std::string payload(32 * 1024, 'r');
+  for (int i = 0; i < 12; ++i)
+    hub.inject("r/" + std::to_string(i), payload, QoS::AtLeastOnce, true);
+  TestClient c(hub, V5);
+  c.connect_ok("c");  // a window of 32: the messages go straight into flight
+  auto out = c.subscribe("r/#", QoS::AtLeastOnce);
+  REQUIRE(out.size() >= 3);
+  CHECK(std::holds_alternative<mqtt::SubAck>(out.front()));
+  CHECK(out.back() == mqtt::Packet{Disconnect{ReasonCode::QuotaExceeded, {}}});
+  CHECK(c.closed());
+}
+
 TEST_CASE("a subscription that would pass max_heap_size is refused with 0x97, the client stays",
           "[channel][force_shutdown][subscribe]") {
   TestHub hub(capped(64 * 1024));
