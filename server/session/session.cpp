@@ -18,14 +18,6 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
     result = EnqueueResult::DroppedOldest;
   };
   if (limits.max_mqueue_len != 0 && queue.size() >= limits.max_mqueue_len) drop_oldest();
-  if (limits.max_bytes != 0) {
-    // The memory bound of an offline session (force_shutdown.max_heap_size): room is made
-    // the same way, oldest first. What is in flight stays: it is owed to the client.
-    const auto cap = static_cast<std::int64_t>(limits.max_bytes);
-    const auto need = static_cast<std::int64_t>(delivery_charge(d));
-    while (!queue.empty() && bytes() + need > cap)
-      drop_oldest();
-  }
   queue.push_back(std::move(d));
   return result;
 }

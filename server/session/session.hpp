@@ -47,15 +47,17 @@ struct Delivery {
 };
 
 // The memory account of a session (Session::bytes, force_shutdown.max_heap_size): what a
-// queued or in-flight message costs it. The message as received (topic and payload) plus
-// the record that carries it. A message shared by several sessions is charged to each: it
-// is what each of them keeps alive, and the bound is per connection. A plain sum, so that
-// the publish path pays one addition per message and no allocation.
+// queued or in-flight message costs it. Only the record that carries it: the message itself
+// (topic and payload) is shared by every session it goes to and by the retainer, and lives
+// as long as any of them holds it, as EMQX's large binaries live outside the process heap
+// its max_heap_size measures. How many messages a session holds is bounded by
+// mqtt.max_mqueue_len and the Receive Maximum, and publishers are held back by
+// back-pressure; this bound is for what one client alone makes the broker keep (aliases,
+// subscriptions, its read buffer, and the records of what waits for it). A constant, so
+// that the publish path pays one addition per message and no allocation.
 inline constexpr std::uint32_t kDeliveryOverhead = sizeof(Delivery) + sizeof(mqtt::Message);
-inline std::uint32_t delivery_charge(const Delivery& d) {
-  if (!d.msg) return kDeliveryOverhead;
-  return static_cast<std::uint32_t>(kDeliveryOverhead + d.msg->topic.size() +
-                                    d.msg->payload.size());
+inline std::uint32_t delivery_charge(const Delivery&) {
+  return kDeliveryOverhead;
 }
 // A subscription: the filter in the session's map and in the broker's trie and route
 // table, plus their nodes. Measured: ~500 bytes of resident memory per subscription to a
@@ -165,10 +167,6 @@ struct SubscriptionState {
 struct SessionLimits {
   std::uint32_t max_mqueue_len = 1000;  // 0 = infinity
   bool mqueue_store_qos0 = true;
-  // Offline: the oldest queued messages are dropped while the session's memory account
-  // (Session::bytes) would pass this (force_shutdown.max_heap_size; 0 = no bound).
-  // Online the channel disconnects instead (Channel::check_memory).
-  std::uint64_t max_bytes = 0;
 };
 
 enum class EnqueueResult { Queued, DroppedOldest, DroppedQoS0 };
@@ -258,7 +256,10 @@ class Session {
   }
   // The session's part of its connection's memory account (force_shutdown): subscriptions,
   // messages in flight and queued. A few additions, no walk.
-  std::int64_t bytes() const { return subscription_bytes_ + inflight.bytes() + queue.bytes(); }
+  // The session's part of the memory account: subscriptions and what is in flight. The
+  // queue is not in it: its length is bounded by mqtt.max_mqueue_len, and a durable
+  // session that comes back to a long queue must be served, not shut down.
+  std::int64_t bytes() const { return subscription_bytes_ + inflight.bytes(); }
   InflightWindow inflight;
   DeliveryQueue queue;  // waiting for the connection or for inflight room
   // QoS 2 packet ids received (PUBREC sent) awaiting PUBREL, with the time received.

@@ -74,9 +74,7 @@ void WorkerCore::post_outboxes(Outboxes& out) {
 }
 
 void WorkerCore::deliver(std::vector<Delivery>& batch) {
-  const auto& fs = config().force_shutdown;
-  SessionLimits limits{config().mqtt.max_mqueue_len, config().mqtt.mqueue_store_qos0,
-                       fs.enable ? fs.max_heap_size : 0};
+  SessionLimits limits{config().mqtt.max_mqueue_len, config().mqtt.mqueue_store_qos0};
   for (auto& d : batch) {
     Session* s = sessions_.find(d.session);
     if (s == nullptr) {

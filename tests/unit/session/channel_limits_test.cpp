@@ -36,10 +36,12 @@ TEST_CASE("the account follows subscriptions, in flight and queued messages",
   const std::string payload(1000, 'p');
   hub.inject("t/1", payload, QoS::AtLeastOnce);  // in flight
   hub.inject("t/2", payload, QoS::AtLeastOnce);  // queued: the window is 1
-  const auto one = static_cast<std::int64_t>(kDeliveryOverhead + 3 + payload.size());
+  // The record only: the message is shared with every other session it goes to.
+  const auto one = static_cast<std::int64_t>(kDeliveryOverhead);
   CHECK(sub.session()->inflight.bytes() == one);
   CHECK(sub.session()->queue.bytes() == one);
-  CHECK(sub.channel.memory() - base == subscription_charge("t/#") + 2 * one);
+  // In flight counts; the queue does not (max_mqueue_len bounds it).
+  CHECK(sub.channel.memory() - base == subscription_charge("t/#") + one);
 
   sub.take();
   sub.puback(1);  // the queued one moves into flight
@@ -71,23 +73,31 @@ TEST_CASE("topic aliases past max_heap_size disconnect with 0x97 and free the se
   CHECK(hub.session_count() == 0);
 }
 
-TEST_CASE("a subscriber whose queue passes max_heap_size is disconnected, the publisher is not",
-          "[channel][force_shutdown]") {
+TEST_CASE(
+    "a subscriber whose in-flight window passes max_heap_size is disconnected, the "
+    "publisher is not",
+    "[channel][force_shutdown]") {
   const auto v = GENERATE(V311, V5);
   CAPTURE(v);
-  TestHub hub(capped());
+  constexpr std::uint64_t kSmall = 16 * 1024;
+  TestHub hub([](config::Config& c) {
+    capped(kSmall)(c);
+    c.mqtt.max_inflight = 65535;
+  });
   TestClient sub(hub, v);
-  sub.connect_ok(persistent("sub"));
+  sub.connect_ok(persistent("sub"));  // a v5 client's Receive Maximum is 65535 by default
   sub.subscribe("t", QoS::AtLeastOnce);
   TestClient pub(hub, V5);
   pub.connect_ok("pub");
-  const std::string payload(32 * 1024, 'p');
-  for (int i = 0; i < 7; ++i)  // 7 x 32 KB and their overheads: under 256 KB
-    REQUIRE(pub.publish("t", QoS::AtLeastOnce, static_cast<std::uint16_t>(i + 1), payload).size() ==
-            1);
-  CHECK_FALSE(sub.closed());
-  pub.publish("t", QoS::AtLeastOnce, 8, payload);
+  const auto fits = static_cast<int>((kSmall - subscription_charge("t")) / kDeliveryOverhead);
+  int sent = 0;
+  while (!sub.closed() && sent < 10 * fits) {
+    ++sent;
+    REQUIRE(pub.publish("t", QoS::AtLeastOnce, static_cast<std::uint16_t>(sent), "x").size() == 1);
+  }
   CHECK(sub.closed());
+  CHECK(sent >= fits - 1);
+  CHECK(sent <= fits + 2);
   auto out = sub.take();
   REQUIRE_FALSE(out.empty());
   if (v == V5) CHECK(out.back() == mqtt::Packet{Disconnect{ReasonCode::QuotaExceeded, {}}});
@@ -95,17 +105,42 @@ TEST_CASE("a subscriber whose queue passes max_heap_size is disconnected, the pu
   sub.socket_closed();
   CHECK(hub.session("sub") == nullptr);  // discarded although it had an expiry
   CHECK_FALSE(pub.closed());
-  CHECK(pub.publish("t", QoS::AtLeastOnce, 10, "x").size() == 1);
+  CHECK(pub.publish("t", QoS::AtLeastOnce, 1, "x").size() == 1);
+}
+
+TEST_CASE(
+    "a long queue is bounded by max_mqueue_len, not max_heap_size: a session coming "
+    "back to one is served",
+    "[channel][force_shutdown]") {
+  constexpr std::uint64_t kSmall = 8 * 1024;
+  TestHub hub([](config::Config& c) {
+    capped(kSmall)(c);
+    c.mqtt.max_mqueue_len = 0;
+  });
+  {
+    TestClient sub(hub, V5);
+    sub.connect_ok(persistent("sub"));
+    sub.subscribe("t", QoS::AtLeastOnce);
+    sub.disconnect();
+  }
+  const int n = static_cast<int>(4 * kSmall / kDeliveryOverhead);
+  for (int i = 0; i < n; ++i)
+    hub.inject("t", "p", QoS::AtLeastOnce);
+  TestClient sub(hub, V5);
+  sub.connect_ok({.client_id = "sub", .clean_start = false, .props = {.receive_maximum = 4}});
+  CHECK_FALSE(sub.closed());
+  CHECK(sub.session()->queue.size() == static_cast<std::size_t>(n - 4));
 }
 
 TEST_CASE("retained messages that pass max_heap_size end with the DISCONNECT, nothing after",
           "[channel][force_shutdown][retain]") {
-  TestHub hub(capped());
-  const std::string payload(32 * 1024, 'r');
-  for (int i = 0; i < 12; ++i)
-    hub.inject("r/" + std::to_string(i), payload, QoS::AtLeastOnce, true);
+  constexpr std::uint64_t kSmall = 4 * 1024;  // less than a window of 32 in flight
+  TestHub hub(capped(kSmall));
+  const int n = static_cast<int>(2 * kSmall / kDeliveryOverhead);
+  for (int i = 0; i < n; ++i)
+    hub.inject("r/" + std::to_string(i), "r", QoS::AtLeastOnce, true);
   TestClient c(hub, V5);
-  c.connect_ok("c");  // a window of 32: the messages go straight into flight
+  c.connect_ok("c");
   auto out = c.subscribe("r/#", QoS::AtLeastOnce);
   REQUIRE(out.size() >= 3);
   CHECK(std::holds_alternative<mqtt::SubAck>(out.front()));
@@ -137,23 +172,28 @@ TEST_CASE("a subscription that would pass max_heap_size is refused with 0x97, th
         ReasonCode::GrantedQoS0);
 }
 
-TEST_CASE("an offline session's queue drops its oldest to stay under max_heap_size",
+TEST_CASE("an offline session keeps what max_mqueue_len allows, whatever max_heap_size",
           "[channel][force_shutdown][offline]") {
-  TestHub hub(capped());
+  // No connection, nothing to shut down: an offline session is bounded by its queue length
+  // (and a durable one must not lose what its publishers were acknowledged).
+  constexpr std::uint64_t kSmall = 8 * 1024;
+  TestHub hub([](config::Config& c) {
+    capped(kSmall)(c);
+    c.mqtt.max_mqueue_len = 0;
+  });
   {
     TestClient sub(hub, V5);
     sub.connect_ok(persistent("sub"));
     sub.subscribe("t", QoS::AtLeastOnce);
     sub.disconnect();
   }
-  const std::string payload(32 * 1024, 'p');
-  for (int i = 0; i < 20; ++i)
-    hub.inject("t", payload, QoS::AtLeastOnce);
+  const int n = static_cast<int>(4 * kSmall / kDeliveryOverhead);
+  for (int i = 0; i < n; ++i)
+    hub.inject("t", "p", QoS::AtLeastOnce);
   Session* s = hub.session("sub");
   REQUIRE(s != nullptr);
-  CHECK(s->bytes() <= static_cast<std::int64_t>(kCap));
-  CHECK(s->queue.size() < 20);
-  CHECK(hub.metrics().messages_dropped_queue_full.load() == 20 - s->queue.size());
+  CHECK(s->queue.size() == static_cast<std::size_t>(n));
+  CHECK(hub.metrics().messages_dropped_queue_full.load() == 0);
 }
 
 TEST_CASE("a read buffer over max_heap_size closes the connection",
