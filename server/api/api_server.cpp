@@ -73,6 +73,13 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   return host + ":" + std::to_string(ep.port());
 }
 
+bool is_loopback(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return a.is_loopback();  // 127.0.0.0/8, ::1
+}
+
 std::string size_text(std::size_t n) {
   if (n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + " MiB";
   if (n % 1024 == 0) return std::to_string(n / 1024) + " KiB";
@@ -106,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : endpoint_text(ep);
+    loopback_ = !ec && is_loopback(ep.address());
     shared_.sessions.insert(this);
   }
   ~Session() { shared_.sessions.erase(this); }
@@ -171,6 +179,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     r.body = std::move(req.body());
     r.peer = peer_;
+    r.loopback = loopback_;
     Response res;
     try {
       res = shared_.handler(r);
@@ -250,6 +259,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
+  bool loopback_ = false;
   std::size_t lingered_ = 0;
 };
 

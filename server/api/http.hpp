@@ -12,6 +12,9 @@ struct Request {
   std::string authorization;  // the Authorization header, empty when absent; never logged
   std::string body;
   std::string peer;  // "127.0.0.1:50312", for log lines
+  // The client connected from a loopback address (127.0.0.0/8, ::1, or either mapped into
+  // IPv6): a process on this machine.
+  bool loopback = false;
 };
 
 struct Response {

@@ -72,6 +72,11 @@ Response bad_node_body() {
                         "expected a JSON body {\"node\": \"name@host[:port]\"}");
 }
 
+constexpr std::string_view kChangeDefaultPassword =
+    "the default password is accepted from this machine only (loopback); change it "
+    "(dashboard.default_password, or EMQX_DASHBOARD__DEFAULT_PASSWORD) to use the API from "
+    "elsewhere";
+
 }  // namespace
 
 Response error_response(int status, std::string_view code, std::string_view message) {
@@ -105,8 +110,11 @@ std::optional<std::string> query_param(const urls::url_view& target, std::string
 }
 
 Router::Router(const session::NodeState& node, const Credentials& credentials,
-               ClusterControl& control)
-    : node_(node), credentials_(credentials), control_(control) {}
+               ClusterControl& control, bool default_password)
+    : node_(node),
+      credentials_(credentials),
+      control_(control),
+      default_password_(default_password) {}
 
 Response Router::handle(const Request& request) {
   // RFC 9112 origin-form, "/path?query", by RFC 3986's grammar: a bad %-escape, a
@@ -174,6 +182,18 @@ Response Router::authenticate(const Request& request) {
   bool passed = given && credentials_.verify(given->username, given->password);
   std::string user = given ? loggable(given->username) : std::string();
   if (given) wipe(given->password);
+  if (passed && default_password_ && !request.loopback) {
+    std::uint64_t suppressed = 0;
+    if (failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) {
+      logger()->warn(
+          "HTTP API login refused: the default password is taken from loopback clients only "
+          "peer={} ({} more suppressed)",
+          request.peer, suppressed);
+    }
+    Response r = error_response(401, "UNAUTHORIZED", kChangeDefaultPassword);
+    r.challenge = true;
+    return r;
+  }
   if (passed) return ok;
   std::uint64_t suppressed = 0;
   if (failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) {

@@ -37,8 +37,12 @@ class Router {
   static constexpr std::size_t kDefaultLimit = 100;  // EMQX's page size
   static constexpr std::size_t kMaxLimit = 10000;    // EMQX's max_row_limit
 
-  // `node`, `credentials` and `control` must outlive the router.
-  Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control);
+  // `node`, `credentials` and `control` must outlive the router. `default_password`: the
+  // password is still EMQX's bootstrap "public", which anyone knows, so it is taken only
+  // from clients on this machine (Request::loopback); others get 401 telling them to
+  // change it.
+  Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control,
+         bool default_password = false);
 
   // One request; never throws for anything in it. One thread at a time (the API thread):
   // the failed-login log throttle is not shared.
@@ -54,6 +58,7 @@ class Router {
   const session::NodeState& node_;
   const Credentials& credentials_;
   ClusterControl& control_;
+  bool default_password_;
   log::Throttle failed_logins_{1};  // per second
 };
 

@@ -171,9 +171,9 @@ void Node::start_serving() {
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
     if (impl_->default_api_password) {
       logger()->warn(
-          "dashboard.default_password is still the default \"public\": anyone who reaches port "
-          "{} can use the HTTP API as {}; set dashboard.default_password or "
-          "EMQX_DASHBOARD__DEFAULT_PASSWORD",
+          "dashboard.default_password is still the default \"public\": the HTTP API on port {} "
+          "takes it from this machine only (loopback clients), and refuses user {} from "
+          "elsewhere; set dashboard.default_password or EMQX_DASHBOARD__DEFAULT_PASSWORD",
           impl_->api_server->port(), impl_->api_credentials->username());
     }
   } else {
@@ -199,7 +199,8 @@ void Node::start() {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
   if (s.config.dashboard_http_enable) {
-    impl_->api_router = std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster);
+    impl_->api_router = std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster,
+                                                      impl_->default_api_password);
     api::ServerOptions o;
     o.bind = s.config.dashboard_http_bind;
     impl_->api_server = std::make_unique<api::ApiServer>(

@@ -159,6 +159,48 @@ def test_default_password_is_warned_about(broker):
     assert 'dashboard.default_password is still the default "public"' in broker.read_log()
 
 
+def non_loopback_address():
+    """An address of this machine that is not loopback (the source of a connection made to
+    it is that address), or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: only the route is looked up
+        addr = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if addr.startswith("127.") else addr
+
+
+def call_at(host, port, method, path, auth):
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request(method, path, headers={"Authorization": basic(*auth)})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def test_default_password_works_from_loopback_only(make_broker):
+    host = non_loopback_address()
+    if host is None:
+        pytest.skip("this machine has no address but loopback")
+    port = free_port()
+    b = make_broker(env={"EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "0.0.0.0:%d" % port})
+    status, h, body = call_at(host, port, "GET", "/api/v5/cluster", ("admin", "public"))
+    doc = assert_error(status, h, body, 401, "UNAUTHORIZED")
+    assert "dashboard.default_password" in doc["message"]
+    assert "EMQX_DASHBOARD__DEFAULT_PASSWORD" in doc["message"]
+    assert call_at("127.0.0.1", port, "GET", "/api/v5/cluster", ("admin", "public"))[0] == 200
+    # Once changed, the password works from anywhere.
+    b2 = make_broker(env={"EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "0.0.0.0:%d" % free_port(),
+                          "EMQX_DASHBOARD__DEFAULT_PASSWORD": "not-public"})
+    assert call_at(host, b2.api_port, "GET", "/api/v5/cluster", ("admin", "not-public"))[0] == 200
+    assert call_at(host, b2.api_port, "GET", "/api/v5/cluster", ("admin", "public"))[0] == 401
+
+
 def test_password_from_environment_replaces_the_default(make_broker):
     secret = "n3w!pa$$ #word"
     b = make_broker(env={"EMQX_DASHBOARD__DEFAULT_PASSWORD": secret})

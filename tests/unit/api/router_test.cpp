@@ -143,6 +143,26 @@ TEST_CASE("every /api/v5 request needs the right Basic credentials", "[api][rout
   CHECK(api.control.calls == std::vector<std::string>{"status"});
 }
 
+TEST_CASE("the default password is taken from loopback clients only", "[api][router][auth]") {
+  FakeControl control;
+  emqxd::session::NodeState state(test_config());
+  Credentials public_password = Credentials::make("admin", "public", 1000);
+  Router router(state, public_password, control, /*default_password=*/true);
+  Request r;
+  r.method = "GET";
+  r.target = "/api/v5/cluster";
+  r.authorization = "Basic " + emqxd::api::base64_encode("admin:public");
+  r.peer = "192.0.2.7:40000";
+  Response refused = router.handle(r);
+  check_error(refused, 401, "UNAUTHORIZED");
+  CHECK(refused.challenge);
+  CHECK(refused.body.find("dashboard.default_password") != std::string::npos);
+  CHECK(refused.body.find("EMQX_DASHBOARD__DEFAULT_PASSWORD") != std::string::npos);
+  CHECK(control.calls.empty());
+  r.loopback = true;
+  CHECK(router.handle(r).status == 200);
+}
+
 TEST_CASE("unknown paths are 404, wrong methods 405 with Allow", "[api][router]") {
   TestApi api;
   check_error(api.call("GET", "/api/v5/nothing"), 404, "NOT_FOUND");
