@@ -2,10 +2,13 @@
 // Beast's HTTP/1.1 parser and serializer. The only file of the API that sees Beast
 // (Beast and Asio themselves are compiled once, in net/asio_impl.cpp).
 //
-// A connection reads a header (at most header_limit bytes), answers "100 Continue" when
-// the client waits for it, reads the body (at most body_limit), hands the request to the
-// Handler, writes the answer and, with keep-alive, starts over. Each read and each write
-// has idle_timeout to finish. A request Beast cannot parse, or one over a limit, gets 400
+// A connection reads a header (at most header_limit bytes, whole within header_timeout),
+// answers "100 Continue" when the client waits for it, reads the body (at most body_limit,
+// within idle_timeout), hands the request to the Handler on the handler pool, writes the
+// answer when the pool posts it back and, with keep-alive, waits up to idle_timeout for
+// the next request's first byte. Beast's tcp_stream deadline is one point in time for
+// every read of an operation, not a time per read, so a header sent a byte at a time still
+// has header_timeout in all. A request Beast cannot parse, or one over a limit, gets 400
 // and the connection is closed; before closing, what the client still sends is read and
 // dropped for a moment (bounded), so that the 400 is not lost to a TCP reset.
 #include "api/api_server.hpp"
@@ -15,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
@@ -98,10 +102,12 @@ class Session;
 
 // What the connections share with the server; outlives every connection.
 struct Shared {
-  Shared(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+  Shared(ServerOptions o, Handler h)
+      : options(std::move(o)), handler(std::move(h)), pool(std::max(1u, options.handler_threads)) {}
   ServerOptions options;
   Handler handler;
   std::unordered_set<Session*> sessions;  // open connections; API thread only
+  asio::thread_pool pool;                 // runs the Handler
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -113,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : endpoint_text(ep);
+    address_ = ec ? std::string("?") : ep.address().to_string();
     loopback_ = !ec && is_loopback(ep.address());
     shared_.sessions.insert(this);
   }
@@ -121,6 +128,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Session& operator=(const Session&) = delete;
 
   void start() { read_header(); }
+
+  // API thread: whether the connection waits for its client (a header, a body, or the next
+  // request), and since when; one that does may be closed to make room for a new one.
+  bool waiting() const { return !busy_; }
+  std::chrono::steady_clock::time_point waiting_since() const { return since_; }
 
   // API thread: ends the connection; pending operations complete with an error.
   void close() {
@@ -133,13 +145,30 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerOptions& options() const { return shared_.options; }
 
   void read_header() {
+    busy_ = false;
+    since_ = std::chrono::steady_clock::now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options().header_limit));
     parser_->body_limit(static_cast<std::uint64_t>(options().body_limit));
-    stream_.expires_after(options().idle_timeout);
+    stream_.expires_after(options().header_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // Keep-alive: up to idle_timeout for the next request's first byte, then header_timeout
+  // for the rest of its header.
+  void await_next() {
+    if (buffer_.size() > 0) return read_header();  // pipelined: it is already here
+    busy_ = false;
+    since_ = std::chrono::steady_clock::now();
+    stream_.expires_after(options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kLingerChunk),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
   }
 
   void on_header(error_code ec) {
@@ -170,6 +199,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_request(error_code ec) {
     if (ec) return on_read_error(ec);
+    busy_ = true;
+    stream_.expires_never();  // the Handler may take a while; the write sets its own
     auto req = parser_->release();
     Request r;
     r.method = std::string(req.method_string());
@@ -179,18 +210,29 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     r.body = std::move(req.body());
     r.peer = peer_;
+    r.address = address_;
     r.loopback = loopback_;
-    Response res;
-    try {
-      res = shared_.handler(r);
-    } catch (const std::exception& e) {
-      logger()->error("HTTP API {} {} failed: {}", r.method, r.target.substr(0, 200), e.what());
-      res = error_answer(500, "INTERNAL_ERROR", "internal error");
-    }
-    wipe(r.authorization);
-    logger()->debug("HTTP API {} {} -> {} peer={}", r.method, r.target.substr(0, 200), res.status,
-                    peer_);
-    write(res, req.version(), req.keep_alive());
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    // The pool's task holds no reference once it has posted the answer back: the
+    // connection is only ever released on the API thread.
+    asio::post(shared_.pool, [self = shared_from_this(), r = std::move(r), version,
+                              keep_alive]() mutable {
+      Response res;
+      try {
+        res = self->shared_.handler(r);
+      } catch (const std::exception& e) {
+        logger()->error("HTTP API {} {} failed: {}", r.method, r.target.substr(0, 200), e.what());
+        res = error_answer(500, "INTERNAL_ERROR", "internal error");
+      }
+      wipe(r.authorization);
+      logger()->debug("HTTP API {} {} -> {} peer={}", r.method, r.target.substr(0, 200), res.status,
+                      self->peer_);
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), res = std::move(res), version, keep_alive] {
+        self->write(res, version, keep_alive);
+      });
+    });
   }
 
   void on_read_error(error_code ec) {
@@ -219,6 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(const Response& res, unsigned version, bool keep_alive) {
+    busy_ = true;
     auto msg = std::make_shared<http::response<http::string_body>>();
     msg->version(version);
     msg->result(static_cast<unsigned>(res.status));
@@ -226,6 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     msg->set(http::field::content_type, res.content_type);
     if (res.challenge) msg->set(http::field::www_authenticate, "Basic realm=\"emqxd\"");
     if (!res.allow.empty()) msg->set(http::field::allow, res.allow);
+    if (res.retry_after > 0) msg->set(http::field::retry_after, std::to_string(res.retry_after));
     msg->body() = res.body;
     msg->keep_alive(keep_alive);
     msg->prepare_payload();
@@ -233,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *msg, [self = shared_from_this(), msg](error_code ec, std::size_t) {
       if (ec) return self->close();
       if (!msg->keep_alive()) return self->linger();
-      self->read_header();
+      self->await_next();
     });
   }
 
@@ -259,7 +303,10 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string peer_;
+  std::string address_;
   bool loopback_ = false;
+  bool busy_ = false;  // a request in the Handler or an answer being written
+  std::chrono::steady_clock::time_point since_{};
   std::size_t lingered_ = 0;
 };
 
@@ -284,10 +331,11 @@ struct ApiServer::Impl {
         });
         return;
       }
+      if (shared.sessions.size() >= shared.options.max_connections) make_room();
       if (shared.sessions.size() >= shared.options.max_connections) {
         if (warnings.allow(std::chrono::steady_clock::now(), suppressed)) {
           logger()->warn(
-              "listener {}: {} connections open, closing a new one ({} more "
+              "listener {}: {} connections open, all being answered; closing a new one ({} more "
               "suppressed)",
               shared.options.name, shared.sessions.size(), suppressed);
         }
@@ -300,10 +348,33 @@ struct ApiServer::Impl {
     });
   }
 
+  // At the connection limit: closes the connection that has waited longest for its client,
+  // if any waits (a slow or silent client, or an idle keep-alive).
+  void make_room() {
+    Session* oldest = nullptr;
+    for (Session* s : shared.sessions) {
+      if (s->waiting() && (oldest == nullptr || s->waiting_since() < oldest->waiting_since())) {
+        oldest = s;
+      }
+    }
+    if (oldest == nullptr) return;
+    std::uint64_t suppressed = 0;
+    if (evictions.allow(std::chrono::steady_clock::now(), suppressed)) {
+      logger()->warn(
+          "listener {}: {} connections open; closing the one waiting longest for its client to "
+          "make room ({} more suppressed)",
+          shared.options.name, shared.sessions.size(), suppressed);
+    }
+    oldest->close();
+    // Its handlers run later; until they do it still counts, so it leaves the set now.
+    shared.sessions.erase(oldest);
+  }
+
   // Declared first: connections that outlive the loop are destroyed with `io` and still
   // find it.
   Shared shared;
   log::Throttle warnings{1};
+  log::Throttle evictions{1};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::steady_timer backoff{io};
@@ -378,6 +449,9 @@ void ApiServer::stop() {
     impl.io.stop();
   }
   impl.thread.join();
+  // A Handler still running (a join waiting for its peer) finishes; its answer is posted
+  // to a loop that no longer runs and is dropped with it.
+  impl.shared.pool.join();
 }
 
 unsigned short ApiServer::port() const {

@@ -50,10 +50,12 @@ struct RouteList {
 };
 
 // What the HTTP API asks of the cluster; implemented by the cluster module, wired by app::Node.
-// Every method may be called from the API thread; implementations must be thread-safe and
+// Every method may be called from the API's handler threads, several at once;
+// implementations must be thread-safe and
 // must not block for long: join may wait a few seconds for the node it contacts to answer
 // (cluster::Cluster waits up to 5 s, then answers 503 and keeps trying) and leave a
-// moment for its Leave messages to go out. The API thread serves nothing else meanwhile.
+// moment for its Leave messages to go out. It runs on an API handler thread, so the other
+// connections are still served meanwhile (api_server.hpp).
 class ClusterControl {
  public:
   struct Outcome {

@@ -3,8 +3,9 @@
 //
 // Only a salted hash of the password is kept: PBKDF2-HMAC-SHA256 over a random 16-byte
 // salt, 10,000 iterations, through OpenSSL. Checking a password recomputes the hash (a few
-// milliseconds, on the API thread only) and compares in constant time (CRYPTO_memcmp), so
-// neither a memory dump nor response timing gives the password away. Nothing here logs.
+// milliseconds, on an API handler thread, never the one that does I/O) and compares in constant
+// time (CRYPTO_memcmp), so neither a memory dump nor response timing gives the password away.
+// Nothing here logs.
 #include <array>
 #include <optional>
 #include <string>

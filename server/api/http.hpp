@@ -15,6 +15,7 @@ struct Request {
   // The client connected from a loopback address (127.0.0.0/8, ::1, or either mapped into
   // IPv6): a process on this machine.
   bool loopback = false;
+  std::string address;  // the client's IP address alone ("127.0.0.1", "::1"): per-source limits
 };
 
 struct Response {
@@ -23,6 +24,7 @@ struct Response {
   std::string body;
   std::string allow;       // 405: the methods the path accepts, sent as the Allow header
   bool challenge = false;  // 401: sent with WWW-Authenticate: Basic realm="emqxd"
+  int retry_after = 0;     // 429: seconds, sent as the Retry-After header when > 0
 };
 
 }  // namespace emqxd::api

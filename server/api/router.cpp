@@ -1,5 +1,6 @@
 #include "api/router.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -89,12 +90,16 @@ std::string_view error_code_for(int status) {
       return "BAD_REQUEST";
     case 401:
       return "UNAUTHORIZED";
+    case 403:
+      return "FORBIDDEN";
     case 404:
       return "NOT_FOUND";
     case 405:
       return "METHOD_NOT_ALLOWED";
     case 409:
       return "CONFLICT";
+    case 429:
+      return "TOO_MANY_REQUESTS";
     case 503:
       return "SERVICE_UNAVAILABLE";
     default:
@@ -110,11 +115,12 @@ std::optional<std::string> query_param(const urls::url_view& target, std::string
 }
 
 Router::Router(const session::NodeState& node, const Credentials& credentials,
-               ClusterControl& control, bool default_password)
+               ClusterControl& control, RouterOptions options)
     : node_(node),
       credentials_(credentials),
       control_(control),
-      default_password_(default_password) {}
+      default_password_(options.default_password),
+      guard_(options.login) {}
 
 Response Router::handle(const Request& request) {
   // RFC 9112 origin-form, "/path?query", by RFC 3986's grammar: a bad %-escape, a
@@ -172,47 +178,69 @@ Response Router::route(const Request& request, const urls::url_view& target) {
 }
 
 Response Router::authenticate(const Request& request) {
-  Response ok;
-  if (request.authorization.empty()) {
-    Response r = error_response(401, "UNAUTHORIZED", "authentication required (HTTP Basic)");
+  auto unauthorized = [](std::string_view message) {
+    Response r = error_response(401, "UNAUTHORIZED", message);
     r.challenge = true;
     return r;
-  }
-  auto given = parse_basic_authorization(request.authorization);
-  bool passed = given && credentials_.verify(given->username, given->password);
-  std::string user = given ? loggable(given->username) : std::string();
-  if (given) wipe(given->password);
-  if (passed && default_password_ && !request.loopback) {
+  };
+  // Lines a client can cause at will: one a second at most, across the handler threads.
+  auto log_warn = [this](const std::string& line) {
+    std::lock_guard lock(log_mutex_);
     std::uint64_t suppressed = 0;
-    if (failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) {
-      logger()->warn(
-          "HTTP API login refused: the default password is taken from loopback clients only "
-          "peer={} ({} more suppressed)",
-          request.peer, suppressed);
-    }
-    Response r = error_response(401, "UNAUTHORIZED", kChangeDefaultPassword);
-    r.challenge = true;
+    if (!failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) return;
+    logger()->warn("{} ({} more suppressed)", line, suppressed);
+  };
+  if (request.authorization.empty()) return unauthorized("authentication required (HTTP Basic)");
+  auto given = parse_basic_authorization(request.authorization);
+  if (!given) {
+    log_warn(
+        fmt::format("HTTP API login failed: malformed Basic credentials peer={}", request.peer));
+    return unauthorized("malformed Authorization header: expected Basic base64(username:password)");
+  }
+  const std::string user = loggable(given->username);
+  // Only users that exist are counted per user (login_guard.hpp).
+  const std::string known = given->username == credentials_.username() ? given->username : "";
+  const auto now = LoginGuard::Clock::now();
+  if (auto v = guard_.check(known, request.address, request.loopback, now);
+      v.lock != LoginGuard::Lock::None) {
+    wipe(given->password);
+    auto secs = std::chrono::ceil<std::chrono::seconds>(v.remaining).count();
+    const bool by_user = v.lock == LoginGuard::Lock::User;
+    log_warn(fmt::format(
+        "HTTP API login refused: {} locked for {} s more after failed logins user=\"{}\" peer={}",
+        by_user ? "user" : "address", secs, user, request.peer));
+    Response r = error_response(429, "TOO_MANY_REQUESTS",
+                                std::string(by_user ? "this user is" : "this address is") +
+                                    " locked after too many failed logins; try again in " +
+                                    std::to_string(secs) + " s");
+    r.retry_after = static_cast<int>(std::max<std::int64_t>(1, secs));
     return r;
   }
-  if (passed) return ok;
-  std::uint64_t suppressed = 0;
-  if (failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) {
-    if (given) {
-      logger()->warn("HTTP API login failed: user=\"{}\" peer={} ({} more suppressed)", user,
-                     request.peer, suppressed);
-    } else {
-      logger()->warn(
-          "HTTP API login failed: malformed Basic credentials peer={} ({} more "
-          "suppressed)",
-          request.peer, suppressed);
-    }
+  bool passed = credentials_.verify(given->username, given->password);
+  wipe(given->password);
+  if (passed && default_password_ && !request.loopback) {
+    log_warn(fmt::format(
+        "HTTP API login refused: the default password is taken from loopback clients only "
+        "peer={}",
+        request.peer));
+    return unauthorized(kChangeDefaultPassword);
   }
-  Response r = error_response(401, "UNAUTHORIZED",
-                              given ? "wrong username or password"
-                                    : "malformed Authorization header: expected Basic "
-                                      "base64(username:password)");
-  r.challenge = true;
-  return r;
+  if (passed) {
+    guard_.succeeded(known, request.address);
+    return Response{};
+  }
+  auto locked = guard_.failed(known, request.address, now);
+  if (locked != LoginGuard::Lock::None) {
+    // Not throttled with the rest: a lock is news, and it comes once per lock at most.
+    logger()->warn(
+        "HTTP API: {} locked for {} s after {} failed logins user=\"{}\" peer={}",
+        locked == LoginGuard::Lock::User ? "user" : "address",
+        std::chrono::duration_cast<std::chrono::seconds>(guard_.policy().lock_duration).count(),
+        guard_.policy().max_attempts, user, request.peer);
+  } else {
+    log_warn(fmt::format("HTTP API login failed: user=\"{}\" peer={}", user, request.peer));
+  }
+  return unauthorized("wrong username or password");
 }
 
 Response Router::routes(const urls::url_view& target) {

@@ -17,6 +17,7 @@
 // runs its cluster, alone or not, so there is always one.
 #include <boost/url/url_view.hpp>
 #include <cstddef>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include "api/control.hpp"
 #include "api/credentials.hpp"
 #include "api/http.hpp"
+#include "api/login_guard.hpp"
 #include "common/log.hpp"
 
 namespace emqxd::session {
@@ -32,20 +34,26 @@ struct NodeState;
 
 namespace emqxd::api {
 
+struct RouterOptions {
+  // The password is still EMQX's bootstrap "public", which anyone knows: it is taken only
+  // from clients on this machine (Request::loopback); others get 401 telling them to
+  // change it.
+  bool default_password = false;
+  // Failed logins lock the user and the source address for a while (login_guard.hpp).
+  LoginPolicy login;
+};
+
 class Router {
  public:
   static constexpr std::size_t kDefaultLimit = 100;  // EMQX's page size
   static constexpr std::size_t kMaxLimit = 10000;    // EMQX's max_row_limit
 
-  // `node`, `credentials` and `control` must outlive the router. `default_password`: the
-  // password is still EMQX's bootstrap "public", which anyone knows, so it is taken only
-  // from clients on this machine (Request::loopback); others get 401 telling them to
-  // change it.
+  // `node`, `credentials` and `control` must outlive the router.
   Router(const session::NodeState& node, const Credentials& credentials, ClusterControl& control,
-         bool default_password = false);
+         RouterOptions options = {});
 
-  // One request; never throws for anything in it. One thread at a time (the API thread):
-  // the failed-login log throttle is not shared.
+  // One request; never throws for anything in it. Any thread, several at once (the API's
+  // handler threads).
   Response handle(const Request& request);
 
  private:
@@ -59,14 +67,17 @@ class Router {
   const Credentials& credentials_;
   ClusterControl& control_;
   bool default_password_;
-  log::Throttle failed_logins_{1};  // per second
+  LoginGuard guard_;
+  std::mutex log_mutex_;
+  log::Throttle failed_logins_{1};  // per second; guarded by log_mutex_
 };
 
 // {"code":"...","message":"..."} with `status`.
 Response error_response(int status, std::string_view code, std::string_view message);
 
-// The EMQX error code for an HTTP status: 400 BAD_REQUEST, 401 UNAUTHORIZED, 404
-// NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 503 SERVICE_UNAVAILABLE, ...
+// The EMQX error code for an HTTP status: 400 BAD_REQUEST, 401 UNAUTHORIZED, 403 FORBIDDEN,
+// 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 429 TOO_MANY_REQUESTS, 503
+// SERVICE_UNAVAILABLE, ...
 std::string_view error_code_for(int status);
 
 // The value of the first `name` in the target's query, decoded as HTML forms and EMQX do

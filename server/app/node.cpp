@@ -199,8 +199,13 @@ void Node::start() {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
   if (s.config.dashboard_http_enable) {
-    impl_->api_router = std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster,
-                                                      impl_->default_api_password);
+    api::RouterOptions ro;
+    ro.default_password = impl_->default_api_password;
+    ro.login.max_attempts = s.config.dashboard_login_max_attempts;
+    ro.login.lock_duration = s.config.dashboard_login_lock_duration;
+    ro.login.interval = s.config.dashboard_login_interval;
+    impl_->api_router =
+        std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster, ro);
     api::ServerOptions o;
     o.bind = s.config.dashboard_http_bind;
     impl_->api_server = std::make_unique<api::ApiServer>(

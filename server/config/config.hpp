@@ -192,6 +192,12 @@ struct Config {
   // wipes this copy before the node runs.
   std::string dashboard_default_username = "admin";   // dashboard.default_username
   std::string dashboard_default_password = "public";  // dashboard.default_password
+  // EMQX's lockout after failed logins (api/login_guard.hpp): max_attempts failures, each
+  // within `interval` of the first, lock the user (and the source address) for
+  // lock_duration. dashboard.unsuccessful_login_*.
+  std::uint32_t dashboard_login_max_attempts = 5;
+  Duration dashboard_login_lock_duration{10 * 60'000};
+  Duration dashboard_login_interval{5 * 60'000};
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -363,6 +363,12 @@ const KeySpec kKeys[] = {
     {"dashboard.default_password",
      [](const In& in) { credential(in, in.cfg().dashboard_default_password); }, Shape::Leaf,
      /*verbatim_env=*/true},
+    {"dashboard.unsuccessful_login_max_attempts",
+     EMQXD_SET(dashboard_login_max_attempts, in.u32(1, 1000))},
+    {"dashboard.unsuccessful_login_lock_duration",
+     EMQXD_SET(dashboard_login_lock_duration, in.duration_in(1s, 24h * 365))},
+    {"dashboard.unsuccessful_login_interval",
+     EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
 };
 
 #undef EMQXD_SET
@@ -543,9 +549,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"dashboard.i18n_lang", ""},
     {"dashboard.bootstrap_users_file", ""},
     {"dashboard.password_expired_time", ""},
-    {"dashboard.unsuccessful_login_max_attempts", ""},
-    {"dashboard.unsuccessful_login_lock_duration", ""},
-    {"dashboard.unsuccessful_login_interval", ""},
 };
 
 // Tuning of EMQX's Erlang VM: nothing in emqxd corresponds, and leaving one in a migrated

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
@@ -26,10 +27,17 @@ using emqxd::api::Request;
 using emqxd::api::Response;
 using emqxd::api::ServerOptions;
 
+// Held closed, /block waits until it opens (a slow handler).
+std::atomic<bool> gate_open{true};
+
 // Answers "METHOD TARGET body-size"; /throw throws; the Authorization header is echoed
-// at /whoami.
+// at /whoami; /block waits for the gate.
 Response echo(const Request& r) {
   if (r.target == "/throw") throw std::runtime_error("boom");
+  if (r.target == "/block") {
+    while (!gate_open.load())
+      ::usleep(1000);
+  }
   Response res;
   res.content_type = "text/plain";
   res.body = r.target == "/whoami"
@@ -66,6 +74,7 @@ class Conn {
   Conn& operator=(const Conn&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   void send(const std::string& data) {
     std::size_t off = 0;
@@ -240,7 +249,8 @@ TEST_CASE("a header over 8 KiB or a body over 1 MiB gets 400 and a close",
   }
 }
 
-TEST_CASE("at most 64 connections: more are closed as they arrive", "[api][server][limits]") {
+TEST_CASE("at most 64 connections: a new one closes the one waiting longest for its client",
+          "[api][server][limits]") {
   Server s;
   std::vector<std::unique_ptr<Conn>> open;
   for (int i = 0; i < 64; ++i) {
@@ -248,24 +258,57 @@ TEST_CASE("at most 64 connections: more are closed as they arrive", "[api][serve
     open.back()->send(get("/" + std::to_string(i)));
     REQUIRE(status_line(open.back()->response()) == "HTTP/1.1 200 OK");
   }
+  // All 64 idle between requests: the one idle longest makes room.
+  Conn extra(s.port());
+  extra.send(get("/extra"));
+  CHECK(extra.response().ends_with("GET /extra 0"));
+  CHECK(open.front()->closed_by_peer());
+  open.erase(open.begin());
+  // Half-sent requests are waited-for clients too: 70 of them never keep out a whole one.
+  std::vector<std::unique_ptr<Conn>> slow;
+  for (int i = 0; i < 70; ++i) {
+    slow.push_back(std::make_unique<Conn>(s.port()));
+    slow.back()->send("GET /slow HTTP/1.1\r\nHo");
+  }
+  Conn whole(s.port());
+  whole.send(get("/whole"));
+  CHECK(whole.response().ends_with("GET /whole 0"));
+}
+
+TEST_CASE("at most 64 connections: when all are being answered a new one is closed",
+          "[api][server][limits]") {
+  Server s;
+  gate_open = false;
+  std::vector<std::unique_ptr<Conn>> busy;
+  for (int i = 0; i < 64; ++i) {
+    busy.push_back(std::make_unique<Conn>(s.port()));
+    busy.back()->send(get("/block"));
+  }
+  ::usleep(200000);  // the server reads all 64 requests (no condition tells it from outside)
   Conn extra(s.port());
   extra.send(get("/extra"));
   CHECK(extra.closed_by_peer());
-  // One goes, another may come.
-  open.pop_back();
-  std::string r;
-  for (int attempt = 0; attempt < 100 && r.empty(); ++attempt) {
-    Conn again(s.port());
-    again.send(get("/again"));
-    r = again.response();
-    if (r.empty()) ::usleep(10000);  // the server has not seen the close yet
-  }
-  CHECK(r.ends_with("GET /again 0"));
+  gate_open = true;
+  for (auto& c : busy)
+    CHECK(c->response().ends_with("GET /block 0"));
+}
+
+TEST_CASE("a slow handler does not hold up requests on other connections", "[api][server]") {
+  Server s;
+  gate_open = false;
+  Conn slow(s.port());
+  slow.send(get("/block"));
+  Conn quick(s.port());
+  quick.send(get("/quick"));
+  CHECK(quick.response().ends_with("GET /quick 0"));
+  gate_open = true;
+  CHECK(slow.response().ends_with("GET /block 0"));
 }
 
 TEST_CASE("an idle connection is closed after the idle timeout", "[api][server][limits]") {
   ServerOptions o;
   o.idle_timeout = std::chrono::milliseconds(200);
+  o.header_timeout = std::chrono::milliseconds(200);
   Server s(o);
   Conn c(s.port());
   auto t0 = std::chrono::steady_clock::now();
@@ -275,6 +318,31 @@ TEST_CASE("an idle connection is closed after the idle timeout", "[api][server][
   Conn half(s.port());
   half.send("GET / HTTP/1.1\r\nHo");
   CHECK(half.closed_by_peer());
+}
+
+TEST_CASE("a request header must be whole within header_timeout, however it trickles in",
+          "[api][server][limits]") {
+  ServerOptions o;
+  o.header_timeout = std::chrono::milliseconds(600);
+  Server s(o);
+  Conn c(s.port());
+  auto t0 = std::chrono::steady_clock::now();
+  c.send("GET / HTTP/1.1\r\n");
+  // A byte every 100 ms keeps each read short, never the whole header.
+  bool closed = false;
+  for (int i = 0; i < 30 && !closed; ++i) {
+    ::usleep(100000);
+    if (::send(c.fd(), "X", 1, MSG_NOSIGNAL) != 1) closed = true;
+  }
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1500));
+  // Keep-alive: idle_timeout for the next request's first byte, not header_timeout.
+  Conn k(s.port());
+  k.send(get("/one"));
+  CHECK(k.response().ends_with("GET /one 0"));
+  ::usleep(900000);
+  k.send(get("/two"));
+  CHECK(k.response().ends_with("GET /two 0"));
 }
 
 TEST_CASE("a handler that throws answers 500 and the server carries on", "[api][server]") {

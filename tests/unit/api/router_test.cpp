@@ -67,7 +67,14 @@ struct TestApi {
   TestApi()
       : state(test_config()),
         credentials(Credentials::make("admin", "s3cret", 1000)),
-        router(state, credentials, control) {}
+        router(state, credentials, control, no_lockout()) {}
+
+  // Tests here fail many logins on purpose; the lockout has its own test.
+  static emqxd::api::RouterOptions no_lockout() {
+    emqxd::api::RouterOptions o;
+    o.login.max_attempts = 1'000'000;
+    return o;
+  }
 
   Response call(const std::string& method, const std::string& target, std::string body = "",
                 std::string authorization = kAuth) {
@@ -147,7 +154,9 @@ TEST_CASE("the default password is taken from loopback clients only", "[api][rou
   FakeControl control;
   emqxd::session::NodeState state(test_config());
   Credentials public_password = Credentials::make("admin", "public", 1000);
-  Router router(state, public_password, control, /*default_password=*/true);
+  emqxd::api::RouterOptions options;
+  options.default_password = true;
+  Router router(state, public_password, control, options);
   Request r;
   r.method = "GET";
   r.target = "/api/v5/cluster";
@@ -161,6 +170,80 @@ TEST_CASE("the default password is taken from loopback clients only", "[api][rou
   CHECK(control.calls.empty());
   r.loopback = true;
   CHECK(router.handle(r).status == 200);
+}
+
+TEST_CASE("failed logins lock the user and the address with 429, as EMQX's dashboard",
+          "[api][router][auth]") {
+  FakeControl control;
+  emqxd::session::NodeState state(test_config());
+  Credentials creds = Credentials::make("admin", "s3cret", 1000);
+  emqxd::api::RouterOptions options;
+  options.login.max_attempts = 3;
+  Router router(state, creds, control, options);
+  auto call = [&](const std::string& user_pass, const std::string& address, bool loopback) {
+    Request r;
+    r.method = "GET";
+    r.target = "/api/v5/cluster";
+    r.authorization = "Basic " + emqxd::api::base64_encode(user_pass);
+    r.address = address;
+    r.peer = address + ":1";
+    r.loopback = loopback;
+    return router.handle(r);
+  };
+  // Two wrong passwords from one address, one from another: nobody is locked yet, and
+  // the right password from the first ends its run.
+  check_error(call("admin:a", "192.0.2.1", false), 401, "UNAUTHORIZED");
+  check_error(call("admin:b", "192.0.2.1", false), 401, "UNAUTHORIZED");
+  CHECK(call("admin:s3cret", "192.0.2.1", false).status == 200);
+  // The user: three failures in a row from three addresses lock it, from every address but
+  // loopback, even with the right password; malformed headers are not counted.
+  check_error(call("admin:c", "192.0.2.2", false), 401, "UNAUTHORIZED");
+  check_error(call("adminnocolon", "192.0.2.2", false), 401, "UNAUTHORIZED");
+  check_error(call("admin:d", "192.0.2.3", false), 401, "UNAUTHORIZED");
+  check_error(call("admin:e", "192.0.2.4", false), 401, "UNAUTHORIZED");
+  Response locked = call("admin:s3cret", "192.0.2.9", false);
+  check_error(locked, 429, "TOO_MANY_REQUESTS");
+  CHECK(locked.retry_after > 500);  // 10 minutes by default
+  CHECK(locked.retry_after <= 600);
+  CHECK(locked.body.find("user") != std::string::npos);
+  CHECK(call("admin:s3cret", "127.0.0.1", true).status == 200);
+  // The address: three failures with made-up users lock it for every user, loopback too.
+  for (const char* up : {"x:1", "y:2", "z:3"}) {
+    check_error(call(up, "192.0.2.50", false), 401, "UNAUTHORIZED");
+  }
+  Response by_address = call("admin:s3cret", "192.0.2.50", false);
+  check_error(by_address, 429, "TOO_MANY_REQUESTS");
+  CHECK(by_address.body.find("address") != std::string::npos);
+  CHECK(control.calls.size() == 2);
+}
+
+TEST_CASE("LoginGuard: runs end after the interval, locks after their duration", "[api][auth]") {
+  using emqxd::api::LoginGuard;
+  using namespace std::chrono_literals;
+  emqxd::api::LoginPolicy p;
+  p.max_attempts = 2;
+  p.lock_duration = 60s;
+  p.interval = 10s;
+  LoginGuard g(p, /*max_sources=*/2);
+  auto t = LoginGuard::Clock::time_point{} + 1h;
+  CHECK(g.failed("admin", "a", t) == LoginGuard::Lock::None);
+  // The second failure comes after the interval: a new run, no lock.
+  CHECK(g.failed("admin", "a", t + 11s) == LoginGuard::Lock::None);
+  CHECK(g.failed("admin", "a", t + 12s) == LoginGuard::Lock::User);  // both locked: User said
+  CHECK(g.check("admin", "b", false, t + 13s).lock == LoginGuard::Lock::User);
+  CHECK(g.check("", "a", false, t + 13s).lock == LoginGuard::Lock::Source);
+  CHECK(g.check("admin", "b", true, t + 13s).lock == LoginGuard::Lock::None);
+  CHECK(g.check("admin", "b", false, t + 12s + 60s).lock == LoginGuard::Lock::None);
+  CHECK(g.check("", "a", false, t + 12s + 60s).lock == LoginGuard::Lock::None);
+  // The source table is bounded; expired entries make room, live ones are kept.
+  CHECK(g.failed("", "b", t + 80s) == LoginGuard::Lock::None);
+  CHECK(g.sources_tracked() == 2);
+  CHECK(g.failed("", "c", t + 81s) == LoginGuard::Lock::None);  // "a" expired: replaced
+  CHECK(g.sources_tracked() == 2);
+  CHECK(g.failed("", "d", t + 82s) == LoginGuard::Lock::None);  // full of live ones: uncounted
+  CHECK(g.failed("", "d", t + 83s) == LoginGuard::Lock::None);
+  CHECK(g.check("", "d", false, t + 84s).lock == LoginGuard::Lock::None);
+  CHECK(g.failed("", "b", t + 85s) == LoginGuard::Lock::Source);
 }
 
 TEST_CASE("unknown paths are 404, wrong methods 405 with Allow", "[api][router]") {
