@@ -120,6 +120,7 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
       credentials_(credentials),
       control_(control),
       default_password_(options.default_password),
+      api_keys_(std::move(options.api_keys)),
       guard_(options.login) {}
 
 Response Router::handle(const Request& request) {
@@ -151,7 +152,13 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   const std::vector<std::string> seg(decoded.begin(), decoded.end());
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v5") return not_found(path);
 
-  if (Response denied = authenticate(request); denied.status != 200) return denied;
+  Role role = Role::Administrator;
+  if (Response denied = authenticate(request, role); denied.status != 200) return denied;
+  // EMQX's viewer role reads only.
+  if (role == Role::Viewer && m != "GET") {
+    return error_response(403, "FORBIDDEN",
+                          "this API key has the viewer role, which may only read (GET)");
+  }
 
   if (seg.size() == 3 && seg[2] == "cluster") {
     if (m != "GET") return method_not_allowed("GET");
@@ -177,7 +184,7 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   return not_found(path);
 }
 
-Response Router::authenticate(const Request& request) {
+Response Router::authenticate(const Request& request, Role& role) {
   auto unauthorized = [](std::string_view message) {
     Response r = error_response(401, "UNAUTHORIZED", message);
     r.challenge = true;
@@ -198,8 +205,21 @@ Response Router::authenticate(const Request& request) {
     return unauthorized("malformed Authorization header: expected Basic base64(username:password)");
   }
   const std::string user = loggable(given->username);
-  // Only users that exist are counted per user (login_guard.hpp).
-  const std::string known = given->username == credentials_.username() ? given->username : "";
+  // Whose credentials these claim to be: the dashboard user, an API key, or nobody (then
+  // the dashboard user's hash is computed all the same, and fails on the name, so that an
+  // unknown name answers as slowly as a wrong secret). Only users that exist are counted
+  // per user (login_guard.hpp).
+  const Credentials* claimed = &credentials_;
+  role = Role::Administrator;
+  bool exists = given->username == credentials_.username();
+  for (const auto& k : api_keys_) {
+    if (!exists && k.credentials.username() == given->username) {
+      claimed = &k.credentials;
+      role = k.role;
+      exists = true;
+    }
+  }
+  const std::string known = exists ? given->username : "";
   const auto now = LoginGuard::Clock::now();
   if (auto v = guard_.check(known, request.address, request.loopback, now);
       v.lock != LoginGuard::Lock::None) {
@@ -216,9 +236,9 @@ Response Router::authenticate(const Request& request) {
     r.retry_after = static_cast<int>(std::max<std::int64_t>(1, secs));
     return r;
   }
-  bool passed = credentials_.verify(given->username, given->password);
+  bool passed = claimed->verify(given->username, given->password);
   wipe(given->password);
-  if (passed && default_password_ && !request.loopback) {
+  if (passed && claimed == &credentials_ && default_password_ && !request.loopback) {
     log_warn(fmt::format(
         "HTTP API login refused: the default password is taken from loopback clients only "
         "peer={}",

@@ -11,8 +11,9 @@
 //   GET    /api/v5/stats[?aggregate=true]      gauges, EMQX's names
 //   GET    /api/v5/metrics[?aggregate=true]    counters, the names $SYS uses
 //
-// Every /api/v5 request needs the API user's HTTP Basic credentials (401 first, then 404
-// or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
+// Every /api/v5 request needs HTTP Basic credentials: the dashboard user's, or an API key
+// and its secret (401 first; then 403 for a viewer key that does anything but GET; then
+// 404 or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
 // (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
 // runs its cluster, alone or not, so there is always one.
 #include <boost/url/url_view.hpp>
@@ -21,7 +22,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "api/api_keys.hpp"
 #include "api/control.hpp"
 #include "api/credentials.hpp"
 #include "api/http.hpp"
@@ -41,6 +44,8 @@ struct RouterOptions {
   bool default_password = false;
   // Failed logins lock the user and the source address for a while (login_guard.hpp).
   LoginPolicy login;
+  // API keys (api_key.bootstrap_file), besides the dashboard user, who is an administrator.
+  std::vector<ApiKey> api_keys;
 };
 
 class Router {
@@ -58,7 +63,8 @@ class Router {
 
  private:
   Response route(const Request& request, const boost::urls::url_view& target);
-  Response authenticate(const Request& request);  // status 200 when it passes
+  // Status 200 when the credentials pass, with `role` set; else the answer to send.
+  Response authenticate(const Request& request, Role& role);
   Response routes(const boost::urls::url_view& target);
   Response counters(const boost::urls::url_view& target, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
@@ -67,6 +73,7 @@ class Router {
   const Credentials& credentials_;
   ClusterControl& control_;
   bool default_password_;
+  std::vector<ApiKey> api_keys_;
   LoginGuard guard_;
   std::mutex log_mutex_;
   log::Throttle failed_logins_{1};  // per second; guarded by log_mutex_

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/api_keys.hpp"
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
 #include "api/router.hpp"
@@ -46,11 +47,28 @@ std::optional<api::Credentials> take_api_credentials(config::Config& cfg, bool& 
   api::wipe(cfg.dashboard_default_password);
   return out;
 }
+
+// API keys from api_key.bootstrap_file: read (and checked) at start even when the API is
+// off, so that a bad file is found before it is needed; throws naming the file and line.
+std::vector<api::ApiKey> take_api_keys(const config::Config& cfg) {
+  if (cfg.api_key_bootstrap_file.empty()) return {};
+  auto keys = api::load_api_keys(cfg.api_key_bootstrap_file);
+  for (const auto& k : keys) {
+    if (k.credentials.username() == cfg.dashboard_default_username) {
+      throw std::runtime_error("api_key.bootstrap_file: " + cfg.api_key_bootstrap_file + ": key '" +
+                               k.credentials.username() +
+                               "' is also the dashboard user (dashboard.default_username)");
+    }
+  }
+  return keys;
+}
 }  // namespace
 
 struct Node::Impl {
   explicit Impl(config::Config cfg)
-      : api_credentials(take_api_credentials(cfg, default_api_password)), state(std::move(cfg)) {}
+      : api_credentials(take_api_credentials(cfg, default_api_password)),
+        api_keys(take_api_keys(cfg)),
+        state(std::move(cfg)) {}
 
   // The cluster's view of this node (ClusterHooks): everything it asks runs on the
   // workers, reached by posts.
@@ -113,6 +131,7 @@ struct Node::Impl {
 
   bool default_api_password = false;
   std::optional<api::Credentials> api_credentials;  // when the HTTP API is enabled
+  std::vector<api::ApiKey> api_keys;                // moved to the router when it is made
   session::NodeState state;
   // The workers by id, and the same as plain pointers for the workers' Scheduler. Declared
   // after the state they use, so destroyed before it.
@@ -204,6 +223,14 @@ void Node::start() {
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;
     ro.login.lock_duration = s.config.dashboard_login_lock_duration;
     ro.login.interval = s.config.dashboard_login_interval;
+    if (!impl_->api_keys.empty()) {
+      auto viewers =
+          std::count_if(impl_->api_keys.begin(), impl_->api_keys.end(),
+                        [](const api::ApiKey& k) { return k.role == api::Role::Viewer; });
+      logger()->info("HTTP API: {} API keys from {} ({} viewer)", impl_->api_keys.size(),
+                     s.config.api_key_bootstrap_file, viewers);
+    }
+    ro.api_keys = std::move(impl_->api_keys);
     impl_->api_router =
         std::make_unique<api::Router>(s, *impl_->api_credentials, *impl_->cluster, ro);
     api::ServerOptions o;

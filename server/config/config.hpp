@@ -198,6 +198,9 @@ struct Config {
   std::uint32_t dashboard_login_max_attempts = 5;
   Duration dashboard_login_lock_duration{10 * 60'000};
   Duration dashboard_login_interval{5 * 60'000};
+  // api_key.bootstrap_file: API keys, one `key:secret[:role]` a line (api/api_keys.hpp);
+  // empty = none. Read by app::Node at start; a bad line stops start-up.
+  std::string api_key_bootstrap_file;
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -367,6 +367,9 @@ const KeySpec kKeys[] = {
      EMQXD_SET(dashboard_login_max_attempts, in.u32(1, 1000))},
     {"dashboard.unsuccessful_login_lock_duration",
      EMQXD_SET(dashboard_login_lock_duration, in.duration_in(1s, 24h * 365))},
+    // api_key: EMQX's API keys, from a bootstrap file only (no API to create them)
+    {"api_key", [](const In& in) { in.object(); }, Shape::Section},
+    {"api_key.bootstrap_file", EMQXD_SET(api_key_bootstrap_file, in.string())},
     {"dashboard.unsuccessful_login_interval",
      EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
 };
@@ -382,7 +385,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"authentication", "every client is let in, as with no authenticator in EMQX"},
     {"authorization", "every client may publish and subscribe to every topic"},
     {"psk_authentication", ""},
-    {"api_key", "the HTTP API has one user: dashboard.default_username/default_password"},
     {"rule_engine", ""},
     {"bridges", ""},
     {"connectors", ""},

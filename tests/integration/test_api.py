@@ -479,6 +479,43 @@ def test_a_port_in_use_stops_start_up_naming_the_listener(tmp_path):
             "127.0.0.1:%d: Address already in use" % port) in r.stderr
 
 
+def test_api_keys_from_the_bootstrap_file(make_broker, tmp_path):
+    keys = tmp_path / "keys.conf"
+    keys.write_text("# EMQX's format\nops:0ps-secret\nro:r0-secret:viewer\n")
+    b = make_broker(env={"EMQX_API_KEY__BOOTSTRAP_FILE": str(keys)})
+    assert call(b, "GET", "/api/v5/cluster", auth=("ops", "0ps-secret"))[0] == 200
+    assert call(b, "GET", "/api/v5/stats", auth=("ro", "r0-secret"))[0] == 200
+    status, h, body = call(b, "POST", "/api/v5/cluster/leave", auth=("ro", "r0-secret"))
+    assert_error(status, h, body, 403, "FORBIDDEN")
+    status, h, body = call(b, "POST", "/api/v5/cluster/leave", auth=("ops", "0ps-secret"))
+    assert status == 200, body
+    status, h, body = call(b, "GET", "/api/v5/stats", auth=("ro", "0ps-secret"))
+    assert_error(status, h, body, 401, "UNAUTHORIZED")
+    log = b.read_log()
+    assert "2 API keys from %s (1 viewer)" % keys in log
+    assert "0ps-secret" not in log and "r0-secret" not in log
+
+
+def test_a_bad_api_key_file_stops_start_up_naming_file_and_line(tmp_path):
+    keys = tmp_path / "keys.conf"
+    keys.write_text("ok:fine-secret\n\nk3:hunter22:root\n")
+    env = dict(os.environ, EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_LISTENERS__WS__DEFAULT__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
+               EMQX_NODE__DATA_DIR=str(tmp_path / "data"),
+               EMQX_API_KEY__BOOTSTRAP_FILE=str(keys))
+    r = subprocess.run([EMQXD_BIN, "start"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert ("api_key.bootstrap_file: %s:3: the role of key 'k3' must be administrator or viewer"
+            % keys) in r.stderr
+    assert "hunter22" not in r.stderr
+    env["EMQX_API_KEY__BOOTSTRAP_FILE"] = str(tmp_path / "missing.conf")
+    r = subprocess.run([EMQXD_BIN, "start"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "api_key.bootstrap_file: cannot read %s" % (tmp_path / "missing.conf") in r.stderr
+
+
 def test_the_api_can_be_disabled(make_broker):
     b = make_broker(env={"EMQX_DASHBOARD__LISTENERS__HTTP__ENABLE": "false"})
     with pytest.raises(OSError):

@@ -3,7 +3,10 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+
+#include "api/api_keys.hpp"
 
 namespace {
 
@@ -105,4 +108,52 @@ TEST_CASE("Basic authorization headers: scheme, base64, first colon", "[api][cre
   CHECK_FALSE(parse_basic_authorization("Basic YWRtaW46cHVibGlj!"));                // bad base64
   CHECK_FALSE(parse_basic_authorization("Basic YWRtaW46cHVibGl"));                  // bad length
   CHECK_FALSE(parse_basic_authorization("Basic " + base64_encode("adminpublic")));  // no colon
+}
+
+TEST_CASE("API keys: EMQX's bootstrap file, key:secret[:role]", "[api][keys]") {
+  using emqxd::api::parse_api_keys;
+  using emqxd::api::Role;
+  auto keys = parse_api_keys(
+      "# keys\n"
+      "k1:secret-one\n"
+      "\n"
+      "k_2:secret2:viewer\r\n"
+      "K-3:s3c:administrator",
+      "keys.txt", 1);
+  REQUIRE(keys.size() == 3);
+  CHECK(keys[0].credentials.username() == "k1");
+  CHECK(keys[0].role == Role::Administrator);
+  CHECK(keys[0].credentials.verify("k1", "secret-one"));
+  CHECK_FALSE(keys[0].credentials.verify("k1", "secret-two"));
+  CHECK(keys[1].role == Role::Viewer);
+  CHECK(keys[1].credentials.verify("k_2", "secret2"));
+  CHECK(keys[2].role == Role::Administrator);
+  CHECK(parse_api_keys("", "keys.txt", 1).empty());
+
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_api_keys(text, "keys.txt", 1);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of("k1:abc\nnocolon\n") == "keys.txt:2: expected key:secret[:role]");
+  CHECK(error_of("k1:abc\nk2:abc:root") ==
+        "keys.txt:2: the role of key 'k2' must be administrator or viewer (EMQX's roles), got "
+        "'root'");
+  CHECK(error_of("k1:ab") ==
+        "keys.txt:1: the secret of key 'k1' must be 3 to 128 characters, without ':' or spaces");
+  CHECK(error_of("k1:" + std::string(129, 'x')).starts_with("keys.txt:1: the secret"));
+  CHECK(error_of("k 1:abc") == "keys.txt:1: the key must be letters, digits, '-' and '_'");
+  CHECK(error_of(":abc") == "keys.txt:1: the key must be letters, digits, '-' and '_'");
+  CHECK(error_of("k1:abc\n\nk1:def") == "keys.txt:3: key 'k1' given twice");
+  // The secret never appears in an error.
+  CHECK(error_of("k1:hunter2:boss").find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("API keys: a file that cannot be read is named", "[api][keys]") {
+  CHECK_THROWS_WITH(emqxd::api::load_api_keys("/nonexistent/keys.txt", 1),
+                    "api_key.bootstrap_file: cannot read /nonexistent/keys.txt: No such file or "
+                    "directory");
 }

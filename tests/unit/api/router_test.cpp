@@ -246,6 +246,42 @@ TEST_CASE("LoginGuard: runs end after the interval, locks after their duration",
   CHECK(g.failed("", "b", t + 85s) == LoginGuard::Lock::Source);
 }
 
+TEST_CASE("API keys: administrators do everything, viewers only GET (else 403)",
+          "[api][router][keys]") {
+  FakeControl control;
+  emqxd::session::NodeState state(test_config());
+  Credentials creds = Credentials::make("admin", "s3cret", 1000);
+  emqxd::api::RouterOptions options;
+  options.api_keys = emqxd::api::parse_api_keys("ops:opsecret\nro:rosecret:viewer\n", "k", 1000);
+  Router router(state, creds, control, std::move(options));
+  auto call = [&](const std::string& method, const std::string& target,
+                  const std::string& user_pass, std::string body = "") {
+    Request r;
+    r.method = method;
+    r.target = target;
+    r.body = std::move(body);
+    r.authorization = "Basic " + emqxd::api::base64_encode(user_pass);
+    r.address = "192.0.2.1";
+    return router.handle(r);
+  };
+  CHECK(call("GET", "/api/v5/cluster", "ops:opsecret").status == 200);
+  CHECK(call("POST", "/api/v5/cluster/leave", "ops:opsecret").status == 200);
+  CHECK(call("GET", "/api/v5/stats", "ro:rosecret").status == 200);
+  CHECK(call("GET", "/api/v5/routes", "ro:rosecret").status == 200);
+  for (auto [method, target] : {std::pair{"POST", "/api/v5/cluster/leave"},
+                                {"POST", "/api/v5/cluster/join"},
+                                {"DELETE", "/api/v5/cluster/n2@h/force_leave"}}) {
+    Response r = call(method, target, "ro:rosecret", R"({"node":"n2@h"})");
+    check_error(r, 403, "FORBIDDEN");
+    CHECK(r.body.find("viewer") != std::string::npos);
+  }
+  // A key's secret is its own: not another key's, not the dashboard user's.
+  check_error(call("GET", "/api/v5/cluster", "ro:opsecret"), 401, "UNAUTHORIZED");
+  check_error(call("GET", "/api/v5/cluster", "ops:s3cret"), 401, "UNAUTHORIZED");
+  CHECK(call("GET", "/api/v5/cluster", "admin:s3cret").status == 200);
+  CHECK(control.calls == std::vector<std::string>{"status", "leave", "routes  100", "status"});
+}
+
 TEST_CASE("unknown paths are 404, wrong methods 405 with Allow", "[api][router]") {
   TestApi api;
   check_error(api.call("GET", "/api/v5/nothing"), 404, "NOT_FOUND");

@@ -458,6 +458,34 @@ dashboard {
         "emqx.conf:1: dashboard.listeners.http.max_connections: not implemented yet by emqxd");
 }
 
+TEST_CASE("dashboard: EMQX's failed-login lockout and the API key bootstrap file",
+          "[config][dashboard]") {
+  using namespace std::chrono_literals;
+  Config d = from("");
+  CHECK(d.dashboard_login_max_attempts == 5);
+  CHECK(d.dashboard_login_lock_duration == 10min);
+  CHECK(d.dashboard_login_interval == 5min);
+  CHECK(d.api_key_bootstrap_file.empty());
+  Config c = from(R"(
+dashboard {
+  unsuccessful_login_max_attempts = 3
+  unsuccessful_login_lock_duration = 30s
+  unsuccessful_login_interval = 1m
+}
+api_key { bootstrap_file = "etc/keys.conf" }
+)");
+  CHECK(c.dashboard_login_max_attempts == 3);
+  CHECK(c.dashboard_login_lock_duration == 30s);
+  CHECK(c.dashboard_login_interval == 1min);
+  CHECK(c.api_key_bootstrap_file == "etc/keys.conf");
+  CHECK(error_of("dashboard.unsuccessful_login_max_attempts = 0")
+            .starts_with("emqx.conf:1: dashboard.unsuccessful_login_max_attempts:"));
+  CHECK(error_of("api_key = 1") == "emqx.conf:1: api_key: expected an object, got 1");
+  // EMQX has nothing else under api_key; anything else is refused, never ignored.
+  CHECK(
+      error_of("\napi_key.enable = true").starts_with("emqx.conf:2: api_key.enable: unknown key"));
+}
+
 TEST_CASE("dashboard credentials from the environment are taken as written",
           "[config][dashboard][env]") {
   auto password = [](const std::string& value) {
@@ -662,7 +690,6 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
                           "flapping_detect",
                           "log.file",
                           "retainer.backend",
-                          "api_key",
                           "rule_engine",
                           "bridges",
                           "connectors",
