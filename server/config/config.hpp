@@ -27,6 +27,14 @@ struct SslOptions {
   std::string cacertfile;
   std::string verify = "verify_none";  // verify_peer | verify_none
   bool fail_if_no_peer_cert = false;
+  // EMQX's defaults: TLS 1.3 and 1.2. tlsv1 and tlsv1.1 are refused at load.
+  std::vector<std::string> versions{"tlsv1.3", "tlsv1.2"};
+  // OpenSSL names: TLS 1.3 suites ("TLS_AES_128_GCM_SHA256") and TLS 1.2 ciphers
+  // ("ECDHE-RSA-AES128-GCM-SHA256"); empty = forward-secret AEAD only
+  // (net/stream_connection.cpp, kDefaultTls12Ciphers).
+  std::vector<std::string> ciphers;
+  std::uint32_t depth = 10;  // longest client certificate chain checked (EMQX: 10)
+  bool honor_cipher_order = true;
 };
 
 struct ListenerConfig {

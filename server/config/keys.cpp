@@ -140,6 +140,48 @@ void max_conn_per_ip(const In& in) {
   }
 }
 
+// An array of strings, or one string of comma-separated items (EMQX takes both for ciphers).
+std::vector<std::string> string_list(const In& in) {
+  std::vector<std::string> out;
+  auto add = [&](std::string_view item) {
+    while (!item.empty() && item.front() == ' ')
+      item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ')
+      item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  };
+  if (in.v.is_array()) {
+    for (const auto& e : in.v.elements()) {
+      if (!e.is_string()) in.fail("expected an array of strings, got " + shown(in.v));
+      add(e.text());
+    }
+  } else if (in.v.is_string()) {
+    std::string_view text = in.v.text();
+    while (!text.empty()) {
+      auto comma = text.find(',');
+      add(text.substr(0, comma));
+      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    }
+  } else {
+    in.fail("expected an array of strings, got " + shown(in.v));
+  }
+  return out;
+}
+
+void tls_versions(const In& in) {
+  auto versions = string_list(in);
+  if (versions.empty()) in.fail("must name at least one version");
+  for (const auto& v : versions) {
+    if (v == "tlsv1" || v == "tlsv1.1") {
+      in.fail(v + " is not supported: it is insecure (RFC 8996); use tlsv1.2 and tlsv1.3");
+    }
+    if (v != "tlsv1.2" && v != "tlsv1.3") {
+      in.fail("expected tlsv1.2 or tlsv1.3, got \"" + v + "\"");
+    }
+  }
+  in.listener().config.ssl_options.versions = std::move(versions);
+}
+
 void mqtt_path(const In& in) {
   std::string& path = in.listener().config.websocket_mqtt_path;
   path = in.string();
@@ -257,6 +299,13 @@ const KeySpec kKeys[] = {
      [](const In& in) {
        in.listener().config.ssl_options.verify = in.one_of({"verify_peer", "verify_none"});
      }},
+    {"listeners.ssl|wss.*.ssl_options.versions", tls_versions},
+    {"listeners.ssl|wss.*.ssl_options.ciphers",
+     [](const In& in) { in.listener().config.ssl_options.ciphers = string_list(in); }},
+    {"listeners.ssl|wss.*.ssl_options.depth",
+     [](const In& in) { in.listener().config.ssl_options.depth = in.u32(0, 100); }},
+    {"listeners.ssl|wss.*.ssl_options.honor_cipher_order",
+     [](const In& in) { in.listener().config.ssl_options.honor_cipher_order = in.boolean(); }},
     {"listeners.ssl|wss.*.ssl_options.fail_if_no_peer_cert",
      [](const In& in) { in.listener().config.ssl_options.fail_if_no_peer_cert = in.boolean(); }},
 
@@ -470,13 +519,9 @@ constexpr ForeignKey kNotImplemented[] = {
     {"listeners.*.*.mountpoint", ""},
     {"listeners.*.*.messages_rate", ""},
     {"listeners.*.*.bytes_rate", ""},
-    {"listeners.*.*.ssl_options.versions", ""},
-    {"listeners.*.*.ssl_options.ciphers", ""},
-    {"listeners.*.*.ssl_options.depth", ""},
     {"listeners.*.*.ssl_options.password", ""},
     {"listeners.*.*.ssl_options.secure_renegotiate", ""},
     {"listeners.*.*.ssl_options.reuse_sessions", ""},
-    {"listeners.*.*.ssl_options.honor_cipher_order", ""},
     {"listeners.*.*.ssl_options.client_renegotiation", ""},
     {"listeners.*.*.ssl_options.handshake_timeout", ""},
     {"listeners.*.*.ssl_options.gc_after_handshake", ""},

@@ -4,6 +4,9 @@
 // "mqtt", packets not aligned with frames [MQTT-6.0.0-2].
 #include "net/stream_connection.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -267,11 +270,66 @@ std::shared_ptr<Connection> make_stream_connection(Worker& worker, tcp::socket s
   return nullptr;
 }
 
+// The TLS 1.2 ciphers when ssl_options.ciphers is not set: forward secrecy (ECDHE or DHE)
+// and AEAD (GCM, ChaCha20-Poly1305) only, strongest first, as Mozilla's "intermediate"
+// profile. No RSA key exchange (no forward secrecy) and no CBC. TLS 1.3's suites are all
+// forward-secret AEAD; OpenSSL's default list is kept for them.
+constexpr const char* kDefaultTls12Ciphers =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-CHACHA20-POLY1305";
+
 std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& ssl) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX* native = ctx->native_handle();
+  // ssl_options.versions: the lowest and highest listed (the loader allows 1.2 and 1.3).
+  bool v12 = false, v13 = false;
+  for (const auto& v : ssl.versions) {
+    v12 |= v == "tlsv1.2";
+    v13 |= v == "tlsv1.3";
+  }
+  if (!v12 && !v13) throw std::runtime_error("ssl_options.versions names no TLS version");
+  SSL_CTX_set_min_proto_version(native, v12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(native, v13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  // ssl_options.ciphers: TLS 1.3 suites (TLS_...) and TLS 1.2 ciphers go to OpenSSL's two
+  // lists. Each name must be one OpenSSL knows: its list functions skip unknown names
+  // silently, and a typo must not quietly leave a cipher out (or in).
+  std::string tls12 = kDefaultTls12Ciphers;
+  std::string tls13;
+  if (!ssl.ciphers.empty()) {
+    tls12.clear();
+    SSL_CTX* probe = SSL_CTX_new(TLS_server_method());
+    for (const auto& c : ssl.ciphers) {
+      const bool is13 = c.starts_with("TLS_");
+      int ok = is13 ? SSL_CTX_set_ciphersuites(probe, c.c_str())
+                    : SSL_CTX_set_cipher_list(probe, c.c_str());
+      if (ok != 1) {
+        SSL_CTX_free(probe);
+        ERR_clear_error();
+        throw std::runtime_error("ssl_options.ciphers: unknown cipher '" + c + "'");
+      }
+      std::string& list = is13 ? tls13 : tls12;
+      list += (list.empty() ? "" : ":") + c;
+    }
+    SSL_CTX_free(probe);
+  }
+  if (tls12.empty()) {
+    // Only TLS 1.3 suites named: TLS 1.2 would fall back to OpenSSL's whole default list.
+    if (!v13) throw std::runtime_error("ssl_options.ciphers names no TLS 1.2 cipher");
+    SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
+  } else if (SSL_CTX_set_cipher_list(native, tls12.c_str()) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("ssl_options.ciphers: no usable TLS 1.2 cipher");
+  }
+  if (!tls13.empty() && SSL_CTX_set_ciphersuites(native, tls13.c_str()) != 1) {
+    throw std::runtime_error("ssl_options.ciphers: no usable TLS 1.3 suite");
+  }
+  if (ssl.honor_cipher_order) SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_verify_depth(native, static_cast<int>(ssl.depth));
   auto use = [](const std::string& what, const std::string& file, auto&& f) {
     error_code ec;
     f(ec);

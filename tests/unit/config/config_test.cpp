@@ -486,6 +486,43 @@ api_key { bootstrap_file = "etc/keys.conf" }
       error_of("\napi_key.enable = true").starts_with("emqx.conf:2: api_key.enable: unknown key"));
 }
 
+TEST_CASE("TLS listener options: versions, ciphers, depth, honor_cipher_order", "[config][tls]") {
+  Config d = from("listeners.ssl.default.ssl_options { certfile = c, keyfile = k }");
+  REQUIRE(d.listeners.size() == 1);
+  const auto& o = d.listeners[0].ssl_options;
+  CHECK(o.versions == std::vector<std::string>{"tlsv1.3", "tlsv1.2"});
+  CHECK(o.ciphers.empty());
+  CHECK(o.depth == 10);
+  CHECK(o.honor_cipher_order);
+  Config c = from(R"(listeners.wss.default.ssl_options {
+  certfile = c, keyfile = k
+  versions = ["tlsv1.2"]
+  ciphers = "TLS_AES_256_GCM_SHA384, ECDHE-RSA-AES256-GCM-SHA384"
+  depth = 2
+  honor_cipher_order = false
+})");
+  const auto& w = c.listeners[0].ssl_options;
+  CHECK(w.versions == std::vector<std::string>{"tlsv1.2"});
+  CHECK(w.ciphers ==
+        std::vector<std::string>{"TLS_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"});
+  CHECK(w.depth == 2);
+  CHECK_FALSE(w.honor_cipher_order);
+  CHECK(from("listeners.ssl.default.ssl_options { certfile = c, keyfile = k, ciphers = [\"A\", "
+             "\"B\"] }")
+            .listeners[0]
+            .ssl_options.ciphers == std::vector<std::string>{"A", "B"});
+  CHECK(error_of("listeners.ssl.default.ssl_options.versions = [\"tlsv1.1\"]") ==
+        "emqx.conf:1: listeners.ssl.default.ssl_options.versions: tlsv1.1 is not supported: it "
+        "is insecure (RFC 8996); use tlsv1.2 and tlsv1.3");
+  CHECK(error_of("listeners.ssl.default.ssl_options.versions = [\"tls2\"]") ==
+        "emqx.conf:1: listeners.ssl.default.ssl_options.versions: expected tlsv1.2 or tlsv1.3, "
+        "got \"tls2\"");
+  CHECK(error_of("listeners.ssl.default.ssl_options.versions = []") ==
+        "emqx.conf:1: listeners.ssl.default.ssl_options.versions: must name at least one version");
+  CHECK(error_of("listeners.tcp.default.ssl_options.versions = [\"tlsv1.2\"]")
+            .starts_with("emqx.conf:1: listeners.tcp.default.ssl_options"));
+}
+
 TEST_CASE("dashboard credentials from the environment are taken as written",
           "[config][dashboard][env]") {
   auto password = [](const std::string& value) {
@@ -667,8 +704,8 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
         "kept with the durable sessions)");
   CHECK(error_of("listeners.tcp.default { bind = 1883, proxy_protocol = true }") ==
         "emqx.conf:1: listeners.tcp.default.proxy_protocol: not implemented yet by emqxd");
-  CHECK(error_of("listeners.ssl.default.ssl_options.versions = [\"tlsv1.3\"]") ==
-        "emqx.conf:1: listeners.ssl.default.ssl_options.versions: not implemented yet by emqxd");
+  CHECK(error_of("listeners.ssl.default.ssl_options.password = x") ==
+        "emqx.conf:1: listeners.ssl.default.ssl_options.password: not implemented yet by emqxd");
   CHECK(error_of("listeners.quic.default.bind = 14567") ==
         "emqx.conf:1: listeners.quic: not implemented yet by emqxd");
   CHECK(error_of("dashboard.listeners.https.bind = 18084") ==
