@@ -1,6 +1,7 @@
 // emqxd: command line, logging, resource limits, then the Node.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -62,6 +63,9 @@ int start(const std::string& config_path) {
   for (const auto& w : cfg.warnings)
     emqxd::log::get("config")->warn("{}", w);
   log_fd_limit();
+  // Everything emqxd creates (node.data_dir, RocksDB's files) is its user's alone: 0700
+  // directories, 0600 files (app/node.cpp, prepare_data_dir).
+  ::umask(0077);
   try {
     emqxd::app::Node node(std::move(cfg));
     node.start();

@@ -2,9 +2,11 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <optional>
 #include <thread>
@@ -46,6 +48,31 @@ std::optional<api::Credentials> take_api_credentials(config::Config& cfg, bool& 
   }
   api::wipe(cfg.dashboard_default_password);
   return out;
+}
+
+// node.data_dir holds every session and retained message: only emqxd's user may read it.
+// The process umask (0077, set in main) makes what emqxd creates 0700 (directories) and
+// 0600 (files, RocksDB's included). A directory that exists already keeps the mode the
+// operator gave it: a wider one is warned about, never changed behind their back (it may
+// be shared on purpose, with a backup user's group, say).
+void prepare_data_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      throw std::runtime_error("node.data_dir: cannot create " + dir + ": " + ec.message());
+    }
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    return;
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 077) != 0) {
+    logger()->warn(
+        "node.data_dir {} has mode {:04o}: other users may read the stored sessions and "
+        "messages; emqxd leaves the mode as it is (chmod 700 {} to restrict it)",
+        dir, st.st_mode & 07777, dir);
+  }
 }
 
 // API keys from api_key.bootstrap_file: read (and checked) at start even when the API is
@@ -151,6 +178,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   unsigned threads = c.node.io_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.durable_sessions.enable) {
+    prepare_data_dir(c.node.data_dir);
     storage::RocksStoreOptions o;
     o.path = c.node.data_dir + "/rocksdb";
     o.sync = c.durable_sessions.sync;
