@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
@@ -50,16 +52,84 @@ tcp::endpoint parse_bind(const std::string& bind) {
   if (p < 0 || p > 65535) throw std::runtime_error("bad bind port '" + bind + "'");
   return {addr, static_cast<unsigned short>(p)};
 }
+// TLS certificate reload without a restart. The acceptors of a TLS listener ask it for the
+// context of each new connection; at most every kReloadCheck it compares the mtimes (and
+// sizes) of certfile, keyfile and cacertfile with those it last loaded, and when one
+// changed builds a new context from the files. A file that does not load (half written,
+// a key that does not match the certificate) keeps the old context, logged once per
+// change of the files; the next change is tried again. Connections keep the context they
+// were made with. Any worker thread; one mutex, held for a stat() every few seconds, or
+// for the build of a new context when the files changed.
+class TlsReloader {
+ public:
+  static constexpr auto kReloadCheck = std::chrono::seconds(2);
+
+  TlsReloader(std::string listener, config::SslOptions ssl)
+      : listener_(std::move(listener)), ssl_(std::move(ssl)) {
+    current_ = make_tls_context(ssl_);  // throws at start: a bad file stops start-up
+    loaded_ = stamp();
+    last_check_ = std::chrono::steady_clock::now();
+  }
+
+  std::shared_ptr<asio::ssl::context> context() {
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < kReloadCheck) return current_;
+    last_check_ = now;
+    std::string s = stamp();
+    if (s == loaded_ || s == failed_) return current_;
+    try {
+      current_ = make_tls_context(ssl_);
+      loaded_ = s;
+      failed_.clear();
+      logger()->info("listener={} TLS certificate files changed: reloaded for new connections",
+                     listener_);
+    } catch (const std::exception& e) {
+      failed_ = s;
+      logger()->warn(
+          "listener={} TLS certificate files changed but do not load: {}; new connections keep "
+          "the previous certificate",
+          listener_, e.what());
+    }
+    return current_;
+  }
+
+ private:
+  // The files' mtimes and sizes, as one string to compare.
+  std::string stamp() const {
+    std::string out;
+    for (const auto* f : {&ssl_.certfile, &ssl_.keyfile, &ssl_.cacertfile}) {
+      struct stat st {};
+      if (f->empty() || ::stat(f->c_str(), &st) != 0) {
+        out += "-;";
+        continue;
+      }
+      out += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+             std::to_string(st.st_size) + ";";
+    }
+    return out;
+  }
+
+  std::string listener_;
+  config::SslOptions ssl_;
+  std::mutex mutex_;
+  std::shared_ptr<asio::ssl::context> current_;  // guarded by mutex_
+  std::string loaded_, failed_;                  // guarded by mutex_
+  std::chrono::steady_clock::time_point last_check_;
+};
+
 }  // namespace
 
 struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
-  Acceptor(Worker& w, std::string n, std::shared_ptr<Admission> a, std::optional<StreamOptions> s)
+  Acceptor(Worker& w, std::string n, std::shared_ptr<Admission> a, std::optional<StreamOptions> s,
+           std::shared_ptr<TlsReloader> r)
       : worker(w),
         acceptor(w.io()),
         backoff(w.io()),
         name(std::move(n)),
         admission(std::move(a)),
-        stream(std::move(s)) {}
+        stream(std::move(s)),
+        tls(std::move(r)) {}
 
   void accept() {
     acceptor.async_accept(worker.io(),
@@ -100,7 +170,11 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       socket.close(ignored);  // a plain close: nothing was read, so no RST
     } else {
       std::shared_ptr<Connection> c;
-      if (stream) {
+      if (stream && tls) {
+        StreamOptions o = *stream;
+        o.tls = tls->context();
+        c = make_stream_connection(worker, std::move(socket), admission, o);
+      } else if (stream) {
         c = make_stream_connection(worker, std::move(socket), admission, *stream);
       } else {
         c = std::make_shared<TcpConnection>(worker, std::move(socket), admission);
@@ -148,6 +222,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   std::shared_ptr<Admission> admission;
   std::chrono::steady_clock::time_point last_warning{};
   std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
+  std::shared_ptr<TlsReloader> tls;     // TLS: the current context; shared by the acceptors
 };
 
 Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
@@ -159,10 +234,12 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
     throw std::runtime_error("listener " + name_ + ": " + e.what());
   }
   std::optional<StreamOptions> stream;
+  std::shared_ptr<TlsReloader> reloader;
   try {
     if (cfg.type == "ssl" || cfg.type == "wss") {
-      stream = StreamOptions{cfg.type == "ssl" ? StreamKind::Tls : StreamKind::Wss,
-                             make_tls_context(cfg.ssl_options), cfg.websocket_mqtt_path};
+      reloader = std::make_shared<TlsReloader>(name_, cfg.ssl_options);
+      stream = StreamOptions{cfg.type == "ssl" ? StreamKind::Tls : StreamKind::Wss, nullptr,
+                             cfg.websocket_mqtt_path};
     } else if (cfg.type == "ws") {
       stream = StreamOptions{StreamKind::Ws, nullptr, cfg.websocket_mqtt_path};
     } else if (cfg.type != "tcp") {
@@ -177,7 +254,7 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
   // SO_REUSEPORT, for the other workers' acceptors to join its group (Linux forms the
   // group when they listen, whatever the first one's flag was at its bind).
   for (auto* w : workers) {
-    auto a = std::make_shared<Acceptor>(*w, name_, admission_, stream);
+    auto a = std::make_shared<Acceptor>(*w, name_, admission_, stream, reloader);
     const bool first = acceptors_.empty();
     const int one = 1;
     auto reuse_port = [&] {

@@ -70,6 +70,7 @@ class StreamConnection final : public Connection {
   StreamConnection(Worker& worker, tcp::socket socket, std::shared_ptr<Admission> admission,
                    const StreamOptions& opts)
       : Connection(worker, std::move(admission), socket),
+        tls_(opts.tls),
         stream_(make_stream(std::move(socket), opts)),
         ws_path_(opts.ws_path) {
     error_code ec;
@@ -239,6 +240,9 @@ class StreamConnection final : public Connection {
     s.close(ec);
   }
 
+  // The TLS context this connection was made with: a reload (net/listener.cpp) gives new
+  // connections another one, and this one's must live as long as its stream.
+  std::shared_ptr<asio::ssl::context> tls_;
   Stream stream_;
   std::string ws_path_;
   std::unique_ptr<char[]> rbuf_;

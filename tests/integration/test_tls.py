@@ -93,3 +93,47 @@ def test_bad_tls_options_stop_start_up_naming_them(pki, tmp_path):
         "ECDHE-RSA-AES128-GCM-SHA256,NO-SUCH-CIPHER"
     err = start_fails(env, tmp_path)
     assert "listener ssl:default: ssl_options.ciphers: unknown cipher 'NO-SUCH-CIPHER'" in err
+
+
+def served_serial(port):
+    """The serial of the certificate a new connection is shown, as openssl prints it."""
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", "localhost"], input=b"", capture_output=True, timeout=20)
+    x = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=r.stdout,
+                       capture_output=True, timeout=20)
+    return x.stdout.decode().strip()
+
+
+def test_certificates_reload_without_a_restart(make_broker, pki, tmp_path):
+    import shutil
+    from conftest import wait_for
+    d = tmp_path / "certs"
+    d.mkdir()
+    shutil.copy(os.path.join(pki, "server.pem"), d / "cert.pem")
+    shutil.copy(os.path.join(pki, "server.key"), d / "key.pem")
+    port = free_port()
+    env = tls_env(pki, "ssl", port)
+    env["EMQX_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__CERTFILE"] = str(d / "cert.pem")
+    env["EMQX_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__KEYFILE"] = str(d / "key.pem")
+    b = make_broker(env=env)
+    first = served_serial(port)
+    assert first.startswith("serial="), first
+    # A new key and certificate (serial 4242), moved into place as a rotation tool does.
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(d / "new.key"), "-out", str(d / "new.csr"), "-subj", "/CN=server"],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(d / "new.csr"), "-CA",
+                    os.path.join(pki, "ca.pem"), "-CAkey", os.path.join(pki, "ca.key"),
+                    "-set_serial", "0x4242", "-out", str(d / "new.pem"), "-days", "2"],
+                   check=True, capture_output=True, timeout=60)
+    os.replace(d / "new.key", d / "key.pem")
+    os.replace(d / "new.pem", d / "cert.pem")
+    assert wait_for(lambda: served_serial(port) == "serial=4242", 10, 0.5)
+    assert "TLS certificate files changed: reloaded" in b.read_log()
+    # A broken certificate file: new connections keep the last good one; the log says why.
+    (d / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nbroken\n")
+    # (The files are looked at when a connection arrives, at most every 2 s.)
+    assert wait_for(lambda: served_serial(port) == "serial=4242" and
+                    "do not load" in b.read_log(), 10, 0.5)
+    assert "certfile '%s'" % (d / "cert.pem") in b.read_log()
+    assert served_serial(port) == "serial=4242"
