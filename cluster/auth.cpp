@@ -1,13 +1,20 @@
 #include "cluster/auth.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace emqxd::cluster {
 
@@ -156,6 +163,74 @@ bool CallAuth::check_server_proof(std::string_view method, std::string_view expe
 std::size_t CallAuth::nonces_for_test() const {
   std::lock_guard lock(mutex_);
   return seen_.size();
+}
+
+namespace {
+
+std::string asn1_text(const ASN1_STRING* s) {
+  if (s == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+bool cert_names_node(std::string_view pem, std::string_view node_id) {
+  const auto at = node_id.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= node_id.size()) return false;
+  const std::string host(node_id.substr(at + 1));
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(std::min<std::size_t>(pem.size(), INT32_MAX))),
+      &BIO_free);
+  if (!bio) return false;
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (!cert) return false;
+
+  // The full node names it carries: CN and email SANs that hold an '@'.
+  std::vector<std::string> names;
+  std::vector<std::string> hosts;  // DNS SANs, and IP SANs as text
+  std::string cn;
+  if (X509_NAME* subject = X509_get_subject_name(cert.get())) {
+    int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (i >= 0) cn = asn1_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+  }
+  if (cn.find('@') != std::string::npos) names.push_back(cn);
+  bool has_san = false;
+  std::unique_ptr<GENERAL_NAMES, void (*)(GENERAL_NAMES*)> sans(
+      static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)),
+      [](GENERAL_NAMES* g) { GENERAL_NAMES_free(g); });
+  if (sans) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), i);
+      has_san = true;
+      if (g->type == GEN_EMAIL) {
+        names.push_back(asn1_text(g->d.rfc822Name));
+      } else if (g->type == GEN_DNS) {
+        hosts.push_back(asn1_text(g->d.dNSName));
+      }
+    }
+  }
+  if (!names.empty()) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const std::string& n) { return iequal(n, node_id); });
+  }
+  // By host: an IP SAN through OpenSSL's own comparison (any textual form of the address),
+  // a DNS SAN exactly (no wildcards: a node certificate names its machine).
+  if (X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1) return true;
+  if (std::any_of(hosts.begin(), hosts.end(),
+                  [&](const std::string& h) { return iequal(h, host); })) {
+    return true;
+  }
+  return !has_san && !cn.empty() && iequal(cn, host);
 }
 
 }  // namespace emqxd::cluster

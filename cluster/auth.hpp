@@ -107,4 +107,15 @@ class CallAuth {
 
 std::string_view to_string(CallAuth::Verdict v);
 
+// Whether the certificate `pem` names the node `node_id` (name@host), for cluster.rpc.ssl
+// with verify_peer (docs/architecture.md, "Cluster trust"). A certificate names nodes in
+// one of two ways:
+// - by full node name: its subject CN, or an email SAN, is "name@host". A certificate
+//   that carries any such name names only those nodes (one certificate per node);
+// - otherwise by host: a DNS or IP SAN, or (with no SAN) the CN, matches the node's host
+//   (one certificate per machine: every node on that host).
+// So a valid certificate of node A (or of A's machine) cannot speak as node B elsewhere.
+// False for anything that does not parse.
+bool cert_names_node(std::string_view pem, std::string_view node_id);
+
 }  // namespace emqxd::cluster

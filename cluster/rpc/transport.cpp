@@ -422,6 +422,14 @@ std::string shown(std::string_view s) {
   return out;
 }
 
+// With cluster.rpc.ssl and verify_peer: whether the peer's certificate (already checked
+// against the CA by gRPC) names `node` (cluster/auth.hpp, cert_names_node).
+bool cert_names(const std::shared_ptr<const grpc::AuthContext>& ac, std::string_view node) {
+  if (!ac) return false;
+  auto pem = ac->FindPropertyValues("x509_pem_cert");
+  return !pem.empty() && cert_names_node(std::string_view(pem[0].data(), pem[0].size()), node);
+}
+
 std::string meta(const grpc::ServerContext* ctx, const char* key) {
   const auto& md = ctx->client_metadata();
   auto it = md.find(key);
@@ -433,7 +441,8 @@ std::string meta(const grpc::ServerContext* ctx, const char* key) {
 // "Cluster trust"): the caller's proof, then the server's own in its initial metadata.
 class Gate {
  public:
-  explicit Gate(CallAuth& auth) : auth_(auth) {}
+  // `certs`: the peer's certificate must name the node it claims to be.
+  Gate(CallAuth& auth, bool certs) : auth_(auth), certs_(certs) {}
 
   struct Admitted {
     std::string node;  // the caller, name@host, as proven
@@ -446,6 +455,10 @@ class Gate {
     auto verdict = auth_.verify(method, p, mqtt::wall_ms_now());
     if (verdict != CallAuth::Verdict::Ok) {
       warn(ctx, method, p.node, to_string(verdict));
+      return {grpc::StatusCode::UNAUTHENTICATED, "cluster credentials refused"};
+    }
+    if (certs_ && !cert_names(ctx->auth_context(), p.node)) {
+      warn(ctx, method, p.node, "its TLS certificate does not name that node");
       return {grpc::StatusCode::UNAUTHENTICATED, "cluster credentials refused"};
     }
     out.node = std::move(p.node);
@@ -499,6 +512,7 @@ class Gate {
     std::uint64_t suppressed = 0;
   };
   CallAuth& auth_;
+  bool certs_;
   std::mutex mutex_;
   std::unordered_map<std::string, Source> sources_;  // guarded by mutex_
 };
@@ -655,7 +669,8 @@ CallProof attach(grpc::ClientContext& ctx, const CallAuth& auth, const char* met
 
 // Whether the server's initial metadata proves that `to`, holding the cookie, answered.
 // Logged (rate-limited) when it does not.
-bool proven(const grpc::ClientContext& ctx, const CallAuth& auth, const char* method,
+// With `certs`, the server's TLS certificate must also name `to`.
+bool proven(const grpc::ClientContext& ctx, const CallAuth& auth, bool certs, const char* method,
             const NodeAddress& to, const CallProof& p) {
   const auto& md = ctx.GetServerInitialMetadata();
   auto get = [&](const char* key) {
@@ -663,17 +678,19 @@ bool proven(const grpc::ClientContext& ctx, const CallAuth& auth, const char* me
     return it == md.end() ? std::string_view{}
                           : std::string_view(it->second.data(), it->second.size());
   };
-  if (auth.check_server_proof(method, to.id(), get(kMetaServerNode), p.nonce,
-                              get(kMetaServerMac))) {
-    return true;
-  }
+  const bool mac_ok =
+      auth.check_server_proof(method, to.id(), get(kMetaServerNode), p.nonce, get(kMetaServerMac));
+  const bool cert_ok = !certs || cert_names(ctx.auth_context(), to.id());
+  if (mac_ok && cert_ok) return true;
   thread_local log::Throttle throttle{1};
   std::uint64_t suppressed = 0;
   if (throttle.allow(std::chrono::steady_clock::now(), suppressed)) {
     logger()->warn(
-        "the answer to {} from {} does not prove it is that node with this cluster's "
-        "node.cookie: ignored ({} similar lines suppressed)",
-        method, to.to_string(), suppressed);
+        "the answer to {} from {} does not prove it is that node ({}): ignored ({} similar "
+        "lines suppressed)",
+        method, to.to_string(),
+        mac_ok ? "its TLS certificate does not name it" : "not this cluster's node.cookie",
+        suppressed);
   }
   return false;
 }
@@ -693,8 +710,8 @@ void note_refusal(const grpc::Status& st, const char* method, const NodeAddress&
 
 class Writer final : public LinkWriter {
  public:
-  Writer(pb::Peer::Stub& stub, const CallAuth& auth, NodeAddress to)
-      : auth_(auth), to_(std::move(to)) {
+  Writer(pb::Peer::Stub& stub, const CallAuth& auth, bool certs, NodeAddress to)
+      : auth_(auth), certs_(certs), to_(std::move(to)) {
     proof_ = attach(ctx_, auth_, kLink, to_);
     stream_ = stub.Link(&ctx_);
   }
@@ -713,7 +730,7 @@ class Writer final : public LinkWriter {
       stream_->WaitForInitialMetadata();
       // No proof at all: the call failed (unreachable, refused); a wrong one is logged.
       if (ctx_.GetServerInitialMetadata().count(kMetaServerNode) == 0 ||
-          !proven(ctx_, auth_, kLink, to_, proof_)) {
+          !proven(ctx_, auth_, certs_, kLink, to_, proof_)) {
         broken_ = true;
         ctx_.TryCancel();
       }
@@ -786,6 +803,7 @@ class Writer final : public LinkWriter {
     return !broken_;
   }
   const CallAuth& auth_;
+  bool certs_;
   NodeAddress to_;
   CallProof proof_;
   grpc::ClientContext ctx_;
@@ -798,6 +816,8 @@ class Writer final : public LinkWriter {
 
 struct Transport::Impl {
   TlsOptions tls;
+  // Whether each end's certificate must name the node it speaks as (cluster/auth.hpp).
+  bool certs() const { return tls.enable && tls.verify_peer; }
   AuthOptions options;
   std::unique_ptr<CallAuth> auth;  // set once by the constructor
   std::unique_ptr<Gate> gate;
@@ -879,7 +899,7 @@ Transport::Transport(TlsOptions tls, AuthOptions auth) : impl_(std::make_unique<
   impl_->auth = std::make_unique<CallAuth>(impl_->options.cookie, impl_->options.cluster,
                                            impl_->options.self_id);
   impl_->options.cookie.clear();  // only the derived key is kept (in CallAuth)
-  impl_->gate = std::make_unique<Gate>(*impl_->auth);
+  impl_->gate = std::make_unique<Gate>(*impl_->auth, impl_->certs());
 }
 
 Transport::~Transport() {
@@ -967,7 +987,7 @@ void Transport::send(const NodeAddress& to, const Message& msg,
 std::unique_ptr<LinkWriter> Transport::open_link(const NodeAddress& to) {
   auto stubs = impl_->stubs_for(to);
   if (!stubs) return nullptr;
-  return std::make_unique<Writer>(*stubs->peer, *impl_->auth, to);
+  return std::make_unique<Writer>(*stubs->peer, *impl_->auth, impl_->certs(), to);
 }
 
 std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
@@ -987,7 +1007,8 @@ std::optional<RegisterReply> Transport::call_register(const NodeAddress& to,
   pb::RegisterReply reply;
   auto st = stubs->sessions->Register(&ctx, req, &reply);
   note_refusal(st, kRegister, to);
-  if (!st.ok() || !proven(ctx, *impl_->auth, kRegister, to, proof)) return std::nullopt;
+  if (!st.ok() || !proven(ctx, *impl_->auth, impl_->certs(), kRegister, to, proof))
+    return std::nullopt;
   return from_pb(reply, r.client_ids.size());
 }
 
@@ -1007,7 +1028,7 @@ bool Transport::call_unregister(const NodeAddress& to, const std::string& cluste
   pb::UnregisterReply reply;
   auto st = stubs->sessions->Unregister(&ctx, req, &reply);
   note_refusal(st, kUnregister, to);
-  return st.ok() && proven(ctx, *impl_->auth, kUnregister, to, proof);
+  return st.ok() && proven(ctx, *impl_->auth, impl_->certs(), kUnregister, to, proof);
 }
 
 std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
@@ -1026,7 +1047,8 @@ std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
   pb::TakeoverReply reply;
   auto st = stubs->sessions->Takeover(&ctx, req, &reply);
   note_refusal(st, kTakeover, to);
-  if (!st.ok() || !proven(ctx, *impl_->auth, kTakeover, to, proof)) return std::nullopt;
+  if (!st.ok() || !proven(ctx, *impl_->auth, impl_->certs(), kTakeover, to, proof))
+    return std::nullopt;
   TakeoverReply out;
   out.found = reply.found();
   if (reply.has_session()) out.session = from_pb(reply.session());
