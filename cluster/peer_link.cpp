@@ -69,13 +69,17 @@ bool PeerLink::start() {
 
 std::size_t PeerLink::push(std::vector<broker::ForwardItem>&& items) {
   std::size_t n = items.size();
+  std::size_t bytes = 0;
+  for (const auto& x : items)
+    bytes += item_bytes(x);
   {
     std::lock_guard lock(mutex_);
-    if (queued_messages_ + n > kMaxQueued) {
+    if (queued_messages_ + n > kMaxQueued || queued_bytes_ + bytes > kMaxQueuedBytes) {
       dropped_.fetch_add(n, std::memory_order_relaxed);
       return n;
     }
     queued_messages_ += n;
+    queued_bytes_ += bytes;
     queue_.emplace_back(std::move(items));
   }
   pressure_->queued.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
@@ -121,6 +125,7 @@ PeerLink::Wait PeerLink::wait_queue(std::deque<Op>& out) {
   if (stopping_) return Wait::Stop;
   out.swap(queue_);
   queued_messages_ = 0;
+  queued_bytes_ = 0;
   return Wait::Work;
 }
 

@@ -6,9 +6,10 @@
 // backoff) and starts over with a fresh snapshot, so the peer is never left with a partial
 // or stale copy of this node's routes.
 //
-// The queue is bounded: past kMaxQueued messages, forwards are dropped and counted
-// (forward.dropped), so a peer that cannot keep up costs memory up to that bound and
-// never blocks a worker. Route changes are never dropped (a snapshot replaces them).
+// The queue is bounded: past kMaxQueued messages or kMaxQueuedBytes, forwards are dropped
+// and counted (forward.dropped), so a peer that cannot keep up costs memory up to that
+// bound and never blocks a worker. Route changes are never dropped (a snapshot replaces
+// them). With mqtt.backpressure, QoS 1/2 publishers wait long before (kHighWatermark).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -31,8 +32,9 @@ class Cluster;
 
 class PeerLink {
  public:
-  static constexpr std::size_t kMaxQueued = 200'000;  // forwarded messages waiting
-  static constexpr std::size_t kBatch = 2'000;        // messages per ForwardBatch at most
+  static constexpr std::size_t kMaxQueued = 200'000;         // forwarded messages waiting
+  static constexpr std::size_t kMaxQueuedBytes = 128 << 20;  // ...and what they hold
+  static constexpr std::size_t kBatch = 2'000;               // messages per ForwardBatch at most
   // ...and bytes, unless one message alone is larger: every message a peer reads fits its
   // max receive size (rpc::AuthOptions::max_request_bytes, set in cluster.cpp).
   static constexpr std::size_t kBatchBytes = 1 << 20;
@@ -48,7 +50,7 @@ class PeerLink {
   PeerLink& operator=(const PeerLink&) = delete;
 
   // Starts the link's thread; false (logged) when none can be made: the link then queues
-  // up to kMaxQueued and drops the rest, counted. Never throws.
+  // up to its bounds and drops the rest, counted. Never throws.
   bool start();
   // Any thread. Returns how many of them were dropped (queue full).
   std::size_t push(std::vector<broker::ForwardItem>&& items);
@@ -88,6 +90,7 @@ class PeerLink {
   std::condition_variable cv_;
   std::deque<Op> queue_;               // guarded by mutex_
   std::size_t queued_messages_ = 0;    // guarded by mutex_
+  std::size_t queued_bytes_ = 0;       // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
   rpc::LinkWriter* writer_ = nullptr;  // guarded by mutex_: cancelled on stop
 

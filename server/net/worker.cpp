@@ -42,7 +42,13 @@ class AsioTimer final : public session::Timer, public std::enable_shared_from_th
 }  // namespace
 
 Worker::Worker(std::uint32_t id, session::NodeState& node, const std::vector<Worker*>& all)
-    : id_(id), all_(all), io_(1), core_(node, *this) {}
+    : id_(id),
+      all_(all),
+      io_(1),
+      core_(node, *this),
+      inbox_pressure_(std::make_shared<broker::Pressure>(kInboxHighBytes, kInboxLowBytes)) {
+  inbox_pressure_->online.store(true, std::memory_order_relaxed);
+}
 
 Worker::~Worker() {
   join();
@@ -90,10 +96,28 @@ void Worker::post(session::Task task) {
   if (schedule) asio::post(io_, [this] { drain_inbox(); });
 }
 
+namespace {
+
+// What a batch of deliveries holds: each record, and each message once per run of it.
+std::int64_t batch_bytes(const std::vector<session::Delivery>& batch) {
+  std::size_t n = batch.size() * sizeof(session::Delivery);
+  const mqtt::Message* last = nullptr;
+  for (const auto& d : batch) {
+    if (d.msg.get() == last || !d.msg) continue;
+    last = d.msg.get();
+    n += sizeof(mqtt::Message) + last->topic.size() + last->payload.size();
+  }
+  return static_cast<std::int64_t>(n);
+}
+
+}  // namespace
+
 void Worker::post_deliveries(std::vector<session::Delivery>&& batch) {
   bool schedule = false;
+  const std::int64_t bytes = batch_bytes(batch);
   {
     std::lock_guard lock(inbox_mutex_);
+    inbox_pressure_->queued.fetch_add(bytes, std::memory_order_relaxed);
     if (inbox_deliveries_.empty()) {
       inbox_deliveries_ = std::move(batch);
     } else {
@@ -114,6 +138,12 @@ void Worker::post_deliveries(std::uint32_t worker, std::vector<session::Delivery
   all_[worker]->post_deliveries(std::move(batch));
 }
 
+std::shared_ptr<broker::Pressure> Worker::inbox_congestion(std::uint32_t worker) const {
+  const auto& p = all_[worker]->inbox_pressure_;
+  if (p->queued.load(std::memory_order_relaxed) < p->high || !p->holds()) return nullptr;
+  return p;
+}
+
 void Worker::drain_inbox() {
   std::vector<session::Task> tasks;
   std::vector<session::Delivery> deliveries;
@@ -122,7 +152,9 @@ void Worker::drain_inbox() {
     tasks.swap(inbox_);
     deliveries.swap(inbox_deliveries_);
     inbox_scheduled_ = false;
+    inbox_pressure_->queued.store(0, std::memory_order_relaxed);
   }
+  inbox_pressure_->note_progress(now());
   // Deliveries first: a task may be a barrier acknowledging that everything its sender
   // had matched before it is already here (SessionManager::takeover). Both come from one
   // lock hold, and every sender posts its deliveries before its barrier acks.

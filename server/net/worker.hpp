@@ -8,6 +8,13 @@
 // At the end of each turn (one posted handler) the core ships what the turn routed (one
 // post per target worker, one batch per peer) and every connection with output writes
 // once.
+//
+// The inbox is bounded in bytes (kInboxHighBytes; docs/architecture.md, "Back-pressure"):
+// it counts what its deliveries hold (each record, and each message's topic and payload
+// once per run of deliveries of it). A publish routed to a worker whose inbox is over the
+// bound holds its publisher, whatever its QoS and mqtt.backpressure, as a congested
+// subscriber does (WorkerCore::hold), until the inbox is down to half; a worker that takes
+// nothing from its inbox for 2 s stops holding anyone (Pressure's stall rule).
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
@@ -16,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "broker/pressure.hpp"
 #include "session/node_state.hpp"
 #include "session/scheduler.hpp"
 #include "session/session.hpp"
@@ -27,6 +35,9 @@ class Connection;
 
 class Worker final : public session::Scheduler {
  public:
+  static constexpr std::int64_t kInboxHighBytes = 64 << 20;
+  static constexpr std::int64_t kInboxLowBytes = kInboxHighBytes / 2;
+
   // `all` lists every worker of the node by id (this one included); it is filled before
   // any worker starts and never changes.
   Worker(std::uint32_t id, session::NodeState& node, const std::vector<Worker*>& all);
@@ -59,6 +70,7 @@ class Worker final : public session::Scheduler {
   std::uint32_t workers() const override { return static_cast<std::uint32_t>(all_.size()); }
   void post(std::uint32_t worker, session::Task task) override;
   void post_deliveries(std::uint32_t worker, std::vector<session::Delivery>&& batch) override;
+  std::shared_ptr<broker::Pressure> inbox_congestion(std::uint32_t worker) const override;
   std::shared_ptr<session::Timer> after(Clock::duration after, session::Task f) override;
   // The coarse monotonic clock (a few ms of resolution, a plain read of the vDSO page): the
   // channel asks for the time several times per message, and everything it times (expiry,
@@ -80,6 +92,8 @@ class Worker final : public session::Scheduler {
   std::vector<session::Task> inbox_;                 // guarded by inbox_mutex_
   std::vector<session::Delivery> inbox_deliveries_;  // guarded by inbox_mutex_
   bool inbox_scheduled_ = false;                     // guarded by inbox_mutex_
+  // queued: the bytes inbox_deliveries_ holds (written under inbox_mutex_, read anywhere).
+  const std::shared_ptr<broker::Pressure> inbox_pressure_;
 
   std::vector<std::shared_ptr<Connection>> dirty_;
   bool end_of_turn_scheduled_ = false;

@@ -4,14 +4,19 @@
 // manual clock and a task list (tests/unit/session/fake_workers.hpp), so the session
 // logic runs the same in both without threads or Asio.
 //
-// Every method is called on the scheduler's own worker thread, except post(), which any
-// thread may call. Tasks run later, in a turn of their own, in the order posted.
+// Every method is called on the scheduler's own worker thread, except post() and
+// post_deliveries(), which any thread may call. Tasks run later, in a turn of their own, in the
+// order posted.
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+namespace emqxd::broker {
+struct Pressure;
+}
 
 namespace emqxd::session {
 
@@ -65,6 +70,11 @@ class Scheduler {
   // Hands deliveries to `worker`'s sessions. Everything one worker posts to another
   // arrives in the order posted, deliveries before the tasks posted after them.
   virtual void post_deliveries(std::uint32_t worker, std::vector<Delivery>&& batch) = 0;
+  // `worker`'s inbox when it is over its byte bound (net/worker.hpp): a publisher whose
+  // message goes there is held until it drains. nullptr: it takes more.
+  virtual std::shared_ptr<broker::Pressure> inbox_congestion(std::uint32_t /*worker*/) const {
+    return nullptr;
+  }
 
   // Runs `f` on this worker once `after` has passed.
   virtual std::shared_ptr<Timer> after(Clock::duration after, Task f) = 0;

@@ -154,6 +154,7 @@ PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view pu
     auto worker = match.ref.worker;
     route(m, std::move(match), turn_.local[worker], result, *this);
   }
+  if (!result.congested && !matches_.empty()) hold_for_inboxes(result);
   if (forwarder != nullptr) {
     const bool hold = m->qos != mqtt::QoS::AtMostOnce && config().mqtt.backpressure;
     for (auto& r : remote_matches_) {
@@ -180,6 +181,18 @@ PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view pu
   if (!matches_.empty()) sched_.end_of_turn_needed();
   metrics::inc(metrics_.messages_delivered, matches_.size());
   return result;
+}
+
+// A worker this turn routes to whose inbox is over its byte bound holds the publisher
+// (net/worker.hpp): one relaxed load per worker with deliveries waiting.
+void WorkerCore::hold_for_inboxes(PublishResult& result) {
+  for (std::uint32_t w = 0; w < turn_.local.size(); ++w) {
+    if (w == sched_.id() || turn_.local[w].empty()) continue;
+    if (auto p = sched_.inbox_congestion(w)) {
+      result.congested = std::move(p);
+      return;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- from peers
@@ -233,6 +246,12 @@ std::size_t WorkerCore::dispatch_from_peer(std::deque<broker::ForwardItem>& item
     items.pop_front();
     ++routed;
     if (result.congested && config().mqtt.backpressure) {
+      congested = std::move(result.congested);
+      break;
+    }
+    result.congested = nullptr;
+    hold_for_inboxes(result);  // a full inbox parks the stream whatever the setting
+    if (result.congested) {
       congested = std::move(result.congested);
       break;
     }

@@ -110,6 +110,7 @@ class WorkerCore final : public Hub {
  private:
   void ship();
   void post_outboxes(Outboxes& out);
+  void hold_for_inboxes(PublishResult& result);
   void on_committed(std::uint64_t ticket, const storage::Status& status);
   // The topic's retained message is now `m` (or cleared), in memory and, when durable, in
   // this turn's batch; true if it went into the batch. `merge`: it comes from a peer (last

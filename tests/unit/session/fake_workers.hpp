@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "broker/pressure.hpp"
 #include "session/node_state.hpp"
 #include "session/scheduler.hpp"
 #include "session/worker_core.hpp"
@@ -33,6 +34,11 @@ class FakeWorkers {
   }
 
   WorkerCore& core(std::uint32_t w) { return *workers_[w]->core; }
+  // Worker `w`'s inbox gauge (net::Worker keeps it in bytes): over its high mark, what is
+  // routed there holds its publisher (Scheduler::inbox_congestion). None by default.
+  void set_inbox(std::uint32_t w, std::shared_ptr<broker::Pressure> p) {
+    workers_[w]->inbox = std::move(p);
+  }
   Clock::time_point now() const { return now_; }
 
   // Runs everything posted and due, turn by turn, until the node is idle. Bounded: a
@@ -87,6 +93,11 @@ class FakeWorkers {
       all.workers_[worker]->tasks.push_back(
           [target, b = std::move(batch)]() mutable { target->deliver(b); });
     }
+    std::shared_ptr<broker::Pressure> inbox_congestion(std::uint32_t worker) const override {
+      const auto& p = all.workers_[worker]->inbox;
+      if (!p || p->queued.load() < p->high || !p->holds()) return nullptr;
+      return p;
+    }
     std::shared_ptr<session::Timer> after(Clock::duration d, Task f) override {
       auto t = std::make_shared<Timer>();
       t->at = all.now_ + d;
@@ -103,6 +114,7 @@ class FakeWorkers {
     std::deque<Task> tasks;
     bool end_of_turn = false;
     std::unique_ptr<WorkerCore> core;
+    std::shared_ptr<broker::Pressure> inbox;
   };
 
   // One task or due timer on each worker that has one; false when there was nothing.

@@ -375,4 +375,56 @@ TEST_CASE("a session restored from its plain form is offline, routed and expires
 }
 
 }  // namespace
+TEST_CASE("a worker inbox over its byte bound holds the publishers routing to it",
+          "[session_manager][backpressure]") {
+  // Whatever mqtt.backpressure and the QoS: the bound keeps the node's memory, so it holds
+  // everyone, and lets them go at the low mark (net/worker.hpp).
+  const bool backpressure = GENERATE(false, true);
+  const auto qos = GENERATE(QoS::AtMostOnce, QoS::AtLeastOnce);
+  CAPTURE(backpressure, qos);
+  auto cfg = test_config();
+  cfg.mqtt.backpressure = backpressure;
+  NodeState node(cfg);
+  FakeWorkers w(node, 2);
+  auto inbox = std::make_shared<broker::Pressure>(1000, 500);
+  inbox->online = true;
+  w.set_inbox(1, inbox);
+  Client sub(w, 1);
+  sub.connect("sub");
+  sub.subscribe("t", qos);
+  Client pub(w, 0);
+  pub.connect("pub");
+  auto send = [&](std::uint16_t id, std::string payload) {
+    mqtt::Publish p;
+    p.topic = "t";
+    p.qos = qos;
+    p.packet_id = qos == QoS::AtMostOnce ? 0 : id;
+    p.payload = std::move(payload);
+    (void)pub.send(std::move(p));
+  };
+
+  send(1, "under");
+  CHECK(pub.channel.accepting_input());
+  inbox->queued = 1000;  // worker 1 fell 1000 bytes behind
+  send(2, "over");       // accepted, delivered; the next ones wait in the socket
+  CHECK_FALSE(pub.channel.accepting_input());
+  CHECK(payloads(sub.take()) == std::vector<std::string>{"under", "over"});
+  w.advance(5ms);
+  CHECK_FALSE(pub.channel.accepting_input());
+  inbox->queued = 500;
+  w.advance(5ms);
+  CHECK(pub.channel.accepting_input());
+
+  // A publish that goes to its own worker only is never held by another's inbox.
+  Client local(w, 1);
+  local.connect("local");
+  inbox->queued = 5000;
+  mqtt::Publish p;
+  p.topic = "t";
+  p.qos = QoS::AtMostOnce;
+  p.payload = "local";
+  (void)local.send(std::move(p));
+  CHECK(local.channel.accepting_input());
+}
+
 }  // namespace emqxd::session::test
