@@ -71,7 +71,9 @@ FAST_SWIM = {
     "EMQX_CLUSTER__RECONNECT_INTERVAL": "2s",
     "EMQX_CLUSTER__PUSH_PULL_INTERVAL": "2s",
 }
-API_USER, API_PASSWORD = "admin", "public"
+# The API's password: not the default, which is taken from loopback clients only, and
+# namespace nodes are reached over their veth.
+API_USER, API_PASSWORD = "admin", "emqxd-cluster-tests-api"
 
 
 def _state_dir():
@@ -782,6 +784,7 @@ class Cluster:
             # The cluster's secret: namespace nodes bind non-loopback addresses, which
             # emqxd refuses without one (README.md, "Security model").
             "EMQX_NODE__COOKIE": COOKIE,
+            "EMQX_DASHBOARD__DEFAULT_PASSWORD": API_PASSWORD,
         })
         if self.join:
             env["EMQX_CLUSTER__DISCOVERY_STRATEGY"] = "static"
@@ -900,10 +903,11 @@ class Cluster:
                                 {"node": self.node(gone).name})
 
     def cli(self, i, *args, timeout=10.0):
-        """Runs `emqxd cluster ARGS --api HOST:PORT` against node i from the test process;
+        """Runs `emqxd cluster ARGS --api HOST:PORT --password ...` against node i from the test process;
         returns (exit code, stdout+stderr)."""
         n = self.node(i)
-        return run([EMQXD_BIN, "cluster"] + list(args) + ["--api", "%s:%d" % (n.host, n.api_port)],
+        return run([EMQXD_BIN, "cluster"] + list(args) +
+                   ["--api", "%s:%d" % (n.host, n.api_port), "--password", API_PASSWORD],
                    check=False, timeout=timeout)
 
     def _describe(self, seen):
