@@ -16,12 +16,12 @@ namespace emqxd::auth {
 struct Subject {
   std::string client_id;
   std::optional<std::string> username;
-  std::optional<IpAddress> peer;                 // the client's address (peerhost)
-  std::optional<std::string> cert_common_name;   // TLS listeners with a client certificate
+  std::optional<IpAddress> peer;                          // the client's address (peerhost)
+  std::optional<std::string> cert_common_name;            // TLS listeners with a client certificate
   std::map<std::string, std::string, std::less<>> attrs;  // client_attrs
-  bool is_superuser = false;                     // authorization lets it do anything
-  std::shared_ptr<const AclRules> acl;           // checked before every source when set
-  std::optional<std::int64_t> expires_at_ms;     // a JWT's exp: disconnected then
+  bool is_superuser = false;                              // authorization lets it do anything
+  std::shared_ptr<const AclRules> acl;                    // checked before every source when set
+  std::optional<std::int64_t> expires_at_ms;              // a JWT's exp: disconnected then
 
   // What AclRules::match takes (views into this Subject).
   AclClient acl_client() const {
