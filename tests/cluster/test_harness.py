@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from base64 import b64encode
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -304,7 +305,8 @@ class StubApi:
             def do_GET(self):
                 if self.path == "/status":
                     return self.reply(200, {"status": "up"})
-                if self.headers.get("Authorization") != "Basic YWRtaW46cHVibGlj":
+                token = b64encode(("%s:%s" % (cs.API_USER, cs.API_PASSWORD)).encode()).decode()
+                if self.headers.get("Authorization") != "Basic " + token:
                     return self.reply(401, {"code": "UNAUTHORIZED"})
                 if self.path == "/api/v5/cluster":
                     return self.reply(200, {"name": "emqxdcl", "self": stub.name,
