@@ -20,7 +20,7 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf python3-jwt python3-cryptography
   iproute2 util-linux
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)

@@ -16,7 +16,9 @@
 #include "api/credentials.hpp"
 #include "api/router.hpp"
 #include "app/sys_topics.hpp"
+#include "auth/authentication.hpp"
 #include "cluster/cluster.hpp"
+#include "common/blocking_pool.hpp"
 #include "common/log.hpp"
 #include "common/resident.hpp"
 #include "net/listener.hpp"
@@ -169,6 +171,9 @@ struct Node::Impl {
   std::vector<std::unique_ptr<net::Listener>> listeners;
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
+  // bcrypt and pbkdf2 checks (NodeState::offload): after the workers its answers are posted
+  // to, so stopped and destroyed before them.
+  std::unique_ptr<common::BlockingPool> auth_pool;
   bool started = false;
   bool stopped = false;
 };
@@ -188,6 +193,16 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     impl_->state.durable = true;
   } else {
     impl_->state.store = std::make_unique<storage::MemoryStore>();
+  }
+  // The authentication chain: bootstrap files and keys are read now (a bad one stops
+  // start-up, naming it).
+  impl_->state.authentication = auth::Authentication::from_config(c);
+  if (impl_->state.authentication->blocking()) {
+    const auto n = std::max(1u, std::thread::hardware_concurrency() / 2);
+    impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-authn");
+    impl_->state.offload = [pool = impl_->auth_pool.get()](common::Task t) {
+      return pool->submit(std::move(t));
+    };
   }
   // After the store: each worker's core decides at birth whether it records (durable).
   auto& im = *impl_;
@@ -283,7 +298,16 @@ void Node::start() {
       w->join();
     throw;
   }
-  logger()->warn("no authentication configured: anonymous clients are allowed (as EMQX's default)");
+  if (s.authentication->empty()) {
+    logger()->warn(
+        "no authentication configured: anonymous clients are allowed (as EMQX's default)");
+  } else {
+    for (const auto& a : s.config.authentication) {
+      if (!a.enable) continue;
+      logger()->info("authentication: {} {}{}{}", a.key, a.mechanism, a.backend.empty() ? "" : " ",
+                     a.backend);
+    }
+  }
 
   impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
   impl_->sys_topics->start();
@@ -357,6 +381,7 @@ void Node::shutdown() {
   }
   // What the last turns recorded (sessions going offline) is committed before the end.
   on_all([](net::Worker& w) { w.core().commit_batch(); });
+  if (impl_->auth_pool) impl_->auth_pool->stop();  // its answers would go to stopped workers
   for (auto& w : impl_->workers)
     w->stop();
   for (auto& w : impl_->workers)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <cerrno>
@@ -99,6 +100,13 @@ std::vector<UserRecord> from_csv(std::string_view text, std::string_view path, B
       h.pop_back();
     while (!h.empty() && h.front() == ' ')
       h.erase(0, 1);
+  }
+  // A file whose header names no users' columns is a mistake, not an empty user list.
+  const char* secret = type == BootstrapType::Plain ? "password" : "password_hash";
+  for (const char* need : {"user_id", secret}) {
+    if (std::find(header.begin(), header.end(), need) == header.end()) {
+      throw AuthFileError(fmt::format("{}: the header does not name the column {}", path, need));
+    }
   }
   while (at < text.size()) {
     const int this_line = line;

@@ -37,6 +37,11 @@ struct SslOptions {
   bool honor_cipher_order = true;
 };
 
+// listeners.<type>.<name>.enable_authn (EMQX's key): whether the authentication chain is
+// asked for this listener's clients; quick_deny_anonymous refuses a client without a
+// username before the chain runs.
+enum class AuthnMode : std::uint8_t { On, Off, QuickDenyAnonymous };
+
 struct ListenerConfig {
   std::string type;  // tcp | ssl | ws | wss
   std::string name;  // "default"
@@ -50,6 +55,7 @@ struct ListenerConfig {
   // max_conn_per_ip (emqxd's key): connections open at once from one source address;
   // 0 = infinity (the default: behind NAT or a load balancer every client has one address).
   std::uint32_t max_conn_per_ip = 0;
+  AuthnMode enable_authn = AuthnMode::On;
   std::string websocket_mqtt_path = "/mqtt";  // listeners.ws.<name>.websocket.mqtt_path
   SslOptions ssl_options;                     // listeners.ssl.<name>.ssl_options.*
 };
@@ -181,6 +187,42 @@ struct LogConfig {
   std::string console_formatter = "text";  // text | json
 };
 
+// password_hash_algorithm of a password-based authenticator, as EMQX writes it (checked
+// when read; auth/password.hpp does the hashing).
+struct PasswordHashConfig {
+  std::string name = "sha256";           // plain | md5 | sha | sha256 | sha512 | bcrypt | pbkdf2
+  std::string salt_position = "prefix";  // disable | prefix | suffix (not bcrypt, pbkdf2)
+  int salt_rounds = 10;                  // bcrypt: 5..10
+  std::string mac_fun = "sha256";        // pbkdf2
+  int iterations = 4096;                 // pbkdf2
+  int dk_length = 0;                     // pbkdf2; 0: the digest's size
+};
+
+// One entry of `authentication = [...]` (EMQX 5's chain, tried in order; auth/
+// authentication.hpp runs it). `key` names it in messages: "authentication[1]".
+struct AuthenticatorConfig {
+  std::string key;
+  std::string origin;     // "FILE:LINE" of the entry
+  std::string mechanism;  // password_based | jwt
+  std::string backend;    // built_in_database (password_based); empty for jwt
+  bool enable = true;
+  // password_based + built_in_database
+  std::string user_id_type = "username";  // username | clientid
+  PasswordHashConfig password_hash_algorithm;
+  std::string bootstrap_file;            // CSV or JSON of users (auth/user_bootstrap.hpp)
+  std::string bootstrap_type = "plain";  // plain | hash
+  // jwt
+  std::string from = "password";         // password | username: where the token is
+  std::string algorithm = "hmac-based";  // hmac-based | public-key
+  std::string secret;                    // hmac-based; never logged
+  bool secret_base64_encoded = false;
+  std::string public_key;  // public-key: PEM text
+  std::vector<std::pair<std::string, std::string>>
+      verify_claims;  // may hold ${clientid}, ${username}
+  std::string acl_claim_name = "acl";
+  bool disconnect_after_expire = true;
+};
+
 struct Config {
   NodeConfig node;
   LogConfig log;
@@ -209,6 +251,8 @@ struct Config {
   // api_key.bootstrap_file: API keys, one `key:secret[:role]` a line (api/api_keys.hpp);
   // empty = none. Read by app::Node at start; a bad line stops start-up.
   std::string api_key_bootstrap_file;
+  // authentication = [...]: empty lets every client in (EMQX's default).
+  std::vector<AuthenticatorConfig> authentication;
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -419,6 +419,17 @@ const KeySpec kKeys[] = {
     // api_key: EMQX's API keys, from a bootstrap file only (no API to create them)
     {"api_key", [](const In& in) { in.object(); }, Shape::Section},
     {"api_key.bootstrap_file", EMQXD_SET(api_key_bootstrap_file, in.string())},
+    // authentication: EMQX's chain (authn_keys.cpp reads the array)
+    {"authentication", authentication_chain},
+    {"listeners.tcp|ssl|ws|wss.*.enable_authn",
+     [](const In& in) {
+       auto& mode = in.listener().config.enable_authn;
+       if (in.v.is_string() && in.v.text() == "quick_deny_anonymous") {
+         mode = AuthnMode::QuickDenyAnonymous;
+       } else {
+         mode = in.boolean() ? AuthnMode::On : AuthnMode::Off;
+       }
+     }},
     {"dashboard.unsuccessful_login_interval",
      EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
 };
@@ -431,7 +442,6 @@ const KeySpec kKeys[] = {
 // stop start-up, as unknown keys.
 constexpr ForeignKey kNotImplemented[] = {
     // Whole features.
-    {"authentication", "every client is let in, as with no authenticator in EMQX"},
     {"authorization", "every client may publish and subscribe to every topic"},
     {"psk_authentication", ""},
     {"rule_engine", ""},
@@ -514,7 +524,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"listeners.*.*.udp_options", ""},
     {"listeners.*.*.zone", ""},
     {"listeners.*.*.limiter", ""},
-    {"listeners.*.*.enable_authn", "every client is let in"},
     {"listeners.*.*.authentication", "every client is let in"},
     {"listeners.*.*.mountpoint", ""},
     {"listeners.*.*.messages_rate", ""},

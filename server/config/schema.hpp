@@ -126,6 +126,10 @@ struct KeySpec {
   bool verbatim_env = false;
 };
 
+// authentication = [...] (authn_keys.cpp): the whole chain, each object checked field by
+// field.
+void authentication_chain(const In& in);
+
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();
 

@@ -9,6 +9,7 @@ Admission::Admission(const config::ListenerConfig& cfg)
       rate_count_(cfg.max_conn_rate_count),
       rate_period_(cfg.max_conn_rate_period),
       max_per_ip_(cfg.max_conn_per_ip),
+      authn_mode_(cfg.enable_authn),
       tokens_(static_cast<double>(cfg.max_conn_rate_count)) {}
 
 Admission::Verdict Admission::admit(const std::string& ip,

@@ -37,12 +37,15 @@ class Admission {
 
   std::uint32_t connections() const { return count_.load(std::memory_order_relaxed); }
   std::uint32_t max_connections() const { return max_connections_; }
+  // The listener's enable_authn, for the connections it admits.
+  config::AuthnMode authn_mode() const { return authn_mode_; }
 
  private:
   const std::uint32_t max_connections_;
   const std::uint32_t rate_count_;  // 0 = no rate limit
   const std::chrono::milliseconds rate_period_;
   const std::uint32_t max_per_ip_;  // 0 = no limit
+  const config::AuthnMode authn_mode_;
   std::atomic<std::uint32_t> count_{0};
 
   std::mutex mutex_;

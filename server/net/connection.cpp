@@ -54,6 +54,10 @@ Connection::Connection(Worker& worker, std::shared_ptr<Admission> admission,
   if (!ec) local_port_ = local.port();
 }
 
+config::AuthnMode Connection::authn_mode() const {
+  return admission_ ? admission_->authn_mode() : config::AuthnMode::On;
+}
+
 Connection::~Connection() {
   if (admission_) admission_->release(peer_);
 }

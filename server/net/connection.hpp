@@ -48,6 +48,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   const std::string& peer() const override { return peer_; }
   std::size_t backlog() const override { return out_.size(); }
   std::uint16_t local_port() const override { return local_port_; }
+  config::AuthnMode authn_mode() const override;
 
  protected:
   virtual void start_transport() = 0;  // handshake if any, then read_more()

@@ -14,7 +14,9 @@
 #include <variant>
 #include <vector>
 
+#include "auth/subject.hpp"
 #include "common/errc.hpp"
+#include "config/config.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
@@ -44,6 +46,8 @@ class ChannelHost {
   // the output is tried once, and the connection and its memory go within a second even
   // if the client reads nothing. The host calls Channel::handle_closed once.
   virtual void abort() { close(); }
+  // The listener's enable_authn (config.hpp).
+  virtual config::AuthnMode authn_mode() const { return config::AuthnMode::On; }
 };
 
 // A subscriber whose socket does not drain may hold this much unwritten output; past it,
@@ -81,6 +85,10 @@ class Channel {
   bool accepting_input() const { return state_ != State::Connecting && !held_; }
 
   // --- called by the hub, on this channel's worker ---
+  // The authentication chain's answer to this channel's CONNECT (Hub::authenticate).
+  void on_authenticated(const auth::AuthnOutcome& outcome);
+  // The credentials it connected with expired (a JWT's exp): disconnected, 0x87.
+  void credentials_expired();
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);  // a message for this client
   void release();              // the end of a Hub::hold: read again
@@ -104,6 +112,8 @@ class Channel {
   const std::string& client_id() const { return client_id_; }
   const std::optional<std::string>& username() const { return username_; }
   Session* session() const { return session_; }
+  // Who the client is, once authentication let it in (null before).
+  const auth::Subject* subject() const { return subject_.get(); }
   bool is_v5() const { return version_ == mqtt::ProtocolVersion::V5; }
   std::uint16_t keep_alive() const { return keep_alive_; }
   bool clean_start() const { return clean_start_; }
@@ -201,7 +211,8 @@ class Channel {
   std::int64_t connected_at_ms_ = 0;
   Session* session_ = nullptr;
 
-  std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel
+  std::unique_ptr<mqtt::Will> will_;        // rare, and a Will is large: kept off the channel
+  std::unique_ptr<auth::Subject> subject_;  // set when authentication let the client in
 
   // What the client told us it can take (v5 CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;

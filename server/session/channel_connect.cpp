@@ -26,6 +26,12 @@ const std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::get("channel");
   return l;
 }
+
+// "10.0.0.1:5000" -> "10.0.0.1", "::1:5000" -> "::1" (ChannelHost::peer writes no brackets).
+std::string peer_host(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
 }  // namespace
 
 mqtt::ConnectReturnCode to_v3_connack(ReasonCode rc) {
@@ -273,7 +279,6 @@ void Channel::force_shutdown() {
 void Channel::handle_connect(mqtt::Connect& c) {
   version_ = c.version;
   const auto& cfg = hub_.config().mqtt;
-  auto& m = hub_.metrics();
 
   if (is_v5() && !cfg.server_reference.empty()) {
     // This node sends MQTT 5 clients elsewhere (mqtt.server_reference), e.g. while it is
@@ -300,22 +305,6 @@ void Channel::handle_connect(mqtt::Connect& c) {
   }
   client_id_ = std::move(c.client_id);
   username_ = std::move(c.username);
-
-  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
-  auto rc = hub_.authenticator().authenticate(info, c.password);
-  if (rc != ReasonCode::Success) {
-    metrics::inc(m.client_auth_failure);
-    static thread_local log::Throttle throttle;
-    std::uint64_t held = 0;
-    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
-      logger()->info(
-          "client_id={} peer={} authentication failed (0x{:02x}; {} similar lines "
-          "suppressed)",
-          client_id_, host_.peer(), static_cast<unsigned>(rc), held);
-    }
-    send_connack_error(rc);
-    return;
-  }
 
   if (c.will) {
     auto& w = *c.will;
@@ -379,7 +368,67 @@ void Channel::handle_connect(mqtt::Connect& c) {
   }
   assigned_client_id_ = assigned;
   state_ = State::Connecting;
+  const auto mode = host_.authn_mode();
+  if (mode == config::AuthnMode::QuickDenyAnonymous && !username_) {
+    auth::AuthnOutcome refused;
+    refused.reason = ReasonCode::NotAuthorized;
+    refused.by = "enable_authn = quick_deny_anonymous";
+    on_authenticated(refused);
+    return;
+  }
+  if (mode == config::AuthnMode::Off) {
+    auth::AuthnOutcome anyone;
+    anyone.allowed = true;
+    anyone.reason = ReasonCode::Success;
+    on_authenticated(anyone);
+    return;
+  }
+  auth::Credentials cred;
+  cred.client_id = client_id_;
+  cred.username = username_;
+  if (c.password) cred.password = std::string(*c.password);
+  cred.peerhost = peer_host(host_.peer());
+  hub_.authenticate(*this, std::move(cred));  // answers with on_authenticated
+}
+
+void Channel::on_authenticated(const auth::AuthnOutcome& outcome) {
+  if (state_ != State::Connecting) return;
+  if (!outcome.allowed) {
+    metrics::inc(hub_.metrics().client_auth_failure);
+    static thread_local log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+      logger()->info(
+          "client_id={} username={} peer={} authentication failed: 0x{:02x} by {} ({} similar "
+          "lines suppressed)",
+          client_id_, username_.value_or(""), host_.peer(), static_cast<unsigned>(outcome.reason),
+          outcome.by, held);
+    }
+    will_.reset();  // a client that was never let in has no will
+    send_connack_error(outcome.reason);
+    return;
+  }
+  subject_ = std::make_unique<auth::Subject>();
+  subject_->client_id = client_id_;
+  subject_->username = username_;
+  subject_->peer = auth::IpAddress::parse(peer_host(host_.peer()));
+  subject_->is_superuser = outcome.is_superuser;
+  subject_->acl = outcome.acl;
+  subject_->expires_at_ms = outcome.expires_at_ms;
+  if (outcome.expires_at_ms) hub_.expire_at(*this, *outcome.expires_at_ms);
   hub_.open_session(*this, client_id_, clean_start_);
+}
+
+void Channel::credentials_expired() {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  disconnect_reason_ = "credentials_expired";
+  if (state_ != State::Connected) {
+    state_ = State::Closing;
+    host_.close();
+    return;
+  }
+  close_with(ReasonCode::NotAuthorized, "credentials expired");
+  disconnect_reason_ = "credentials_expired";
 }
 
 void Channel::on_session_ready(Session* session, bool session_present) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/authentication.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
 
@@ -20,7 +21,6 @@ class Retainer;
 struct Pressure;
 }  // namespace broker
 namespace auth {
-class Authenticator;
 class Authorizer;
 }  // namespace auth
 namespace metrics {
@@ -56,7 +56,6 @@ class Hub {
   virtual const config::Config& config() const = 0;
   virtual broker::Broker& broker() = 0;
   virtual broker::Retainer& retainer() = 0;
-  virtual auth::Authenticator& authenticator() = 0;
   virtual auth::Authorizer& authorizer() = 0;
   virtual metrics::Metrics& metrics() = 0;
   virtual std::uint32_t worker_id() const = 0;
@@ -75,6 +74,14 @@ class Hub {
   // The channel stopped taking input because `p` holds back its publisher: call
   // ch.release() once p->releases() (or forget it when the channel closes).
   virtual void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) = 0;
+
+  // Runs the authentication chain for the channel, which waits in the Connecting state;
+  // the hub answers with Channel::on_authenticated, at once or in a later turn (or not at
+  // all if the channel closes first, which it reports through channel_closed).
+  virtual void authenticate(Channel& ch, auth::Credentials credentials) = 0;
+  // The channel's credentials expire at `wall_ms` (Unix ms): the hub calls
+  // ch.credentials_expired() then, unless the channel closed first.
+  virtual void expire_at(Channel& ch, std::int64_t wall_ms) = 0;
 
   // Finds, takes over or creates the session of `client_id` for the channel, which waits
   // in the Connecting state; the hub answers later with Channel::on_session_ready (or not

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,8 +13,10 @@
 #include <vector>
 
 #include "auth/auth.hpp"
+#include "auth/authentication.hpp"
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
+#include "common/task.hpp"
 #include "config/config.hpp"
 #include "session/session_state.hpp"
 #include "storage/store.hpp"
@@ -52,8 +55,12 @@ struct NodeState {
   broker::Broker broker;      // internally locked
   broker::Retainer retainer;  // internally locked
   auth::AllowAll allow_all;
-  auth::Authenticator* authenticator = &allow_all;
   auth::Authorizer* authorizer = &allow_all;
+  // The authentication chain (empty: everyone is let in); set before the workers start.
+  std::unique_ptr<const auth::Authentication> authentication;
+  // Runs a task off the workers (a bcrypt or pbkdf2 check, common/blocking_pool.hpp);
+  // false when it is full. Not set: such work runs on the worker (tests).
+  std::function<bool(common::Task)> offload;
   SessionRegistry registry;
   // One per worker, indexed by worker id; fixed before the threads start.
   std::vector<WorkerCore*> cores;

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/task.hpp"
+
 namespace emqxd::broker {
 struct Pressure;
 }
@@ -22,30 +24,8 @@ namespace emqxd::session {
 
 struct Delivery;
 
-// A move-only callable: tasks may own what they carry (a session in transit, say), which
-// std::function (copyable) cannot.
-class Task {
- public:
-  Task() = default;
-  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Task>>>
-  Task(F&& f) : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(f))) {}  // NOLINT
-  explicit operator bool() const { return impl_ != nullptr; }
-  void operator()() { impl_->run(); }
-
- private:
-  struct Base {
-    virtual ~Base() = default;
-    virtual void run() = 0;
-  };
-  template <class F>
-  struct Impl final : Base {
-    explicit Impl(F&& x) : f(std::move(x)) {}
-    explicit Impl(const F& x) : f(x) {}
-    void run() override { f(); }
-    F f;
-  };
-  std::unique_ptr<Base> impl_;
-};
+// A move-only callable (common/task.hpp).
+using Task = common::Task;
 
 // A one-shot timer; cancel() before it fires and it never runs. Dropping the handle does
 // not cancel it.

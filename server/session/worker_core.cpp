@@ -351,10 +351,65 @@ void WorkerCore::open_session(Channel& ch, const std::string& client_id, bool cl
 }
 
 void WorkerCore::channel_closed(Channel& ch, Session* s) {
+  authenticating_.erase(&ch);
+  if (auto it = expiring_.find(&ch); it != expiring_.end()) {
+    it->second->cancel();
+    expiring_.erase(it);
+  }
   retrying_channels_.erase(&ch);
   held_.erase(&ch);
   commits_.forget(ch);
   sessions_.closed(ch, s);
+}
+
+// The chain runs here when it is cheap (no chain, a JWT, a sha256 password); a bcrypt or
+// pbkdf2 check runs on the node's blocking pool and its answer comes back as a task.
+void WorkerCore::authenticate(Channel& ch, auth::Credentials credentials) {
+  const auth::Authentication* chain = node_.authentication.get();
+  if (chain == nullptr) {
+    auth::AuthnOutcome anyone;
+    anyone.allowed = true;
+    anyone.reason = mqtt::ReasonCode::Success;
+    ch.on_authenticated(anyone);
+    return;
+  }
+  if (chain->empty() || !chain->blocking() || !node_.offload) {
+    ch.on_authenticated(chain->authenticate(credentials));
+    return;
+  }
+  const std::uint64_t serial = ++auth_serial_;
+  authenticating_[&ch] = serial;
+  Channel* target = &ch;
+  const std::uint32_t home = sched_.id();
+  Scheduler* sched = &sched_;
+  const bool queued = node_.offload(
+      [this, chain, sched, home, target, serial, c = std::move(credentials)]() mutable {
+        auto outcome = chain->authenticate(c);
+        sched->post(home, [this, target, serial, outcome = std::move(outcome)]() mutable {
+          auto it = authenticating_.find(target);
+          if (it == authenticating_.end() || it->second != serial) return;  // closed meanwhile
+          authenticating_.erase(it);
+          target->on_authenticated(outcome);
+        });
+      });
+  if (!queued) {
+    authenticating_.erase(&ch);
+    auth::AuthnOutcome busy;
+    busy.reason = mqtt::ReasonCode::ServerBusy;
+    busy.by = "authentication (too many checks waiting)";
+    ch.on_authenticated(busy);
+  }
+}
+
+void WorkerCore::expire_at(Channel& ch, std::int64_t wall_ms) {
+  const auto wait =
+      std::chrono::milliseconds(std::max<std::int64_t>(0, wall_ms - mqtt::wall_ms_now()));
+  Channel* target = &ch;
+  if (auto it = expiring_.find(target); it != expiring_.end()) it->second->cancel();
+  expiring_[target] = sched_.after(wait, [this, target] {
+    if (expiring_.erase(target) == 0) return;
+    target->credentials_expired();
+  });
 }
 
 std::string WorkerCore::assign_client_id() {

@@ -63,7 +63,6 @@ class WorkerCore final : public Hub {
   const config::Config& config() const override { return node_.config; }
   broker::Broker& broker() override { return node_.broker; }
   broker::Retainer& retainer() override { return node_.retainer; }
-  auth::Authenticator& authenticator() override { return *node_.authenticator; }
   auth::Authorizer& authorizer() override { return *node_.authorizer; }
   metrics::Metrics& metrics() override { return metrics_; }
   std::uint32_t worker_id() const override { return sched_.id(); }
@@ -71,6 +70,8 @@ class WorkerCore final : public Hub {
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
+  void authenticate(Channel& ch, auth::Credentials credentials) override;
+  void expire_at(Channel& ch, std::int64_t wall_ms) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* s) override;
   std::string assign_client_id() override;
@@ -143,6 +144,12 @@ class WorkerCore final : public Hub {
     mqtt::Message::Clock::time_point since;
   };
   std::unordered_map<Channel*, Held> held_;
+  // Channels whose credentials are being checked off the worker, with the serial of the
+  // check (a channel closed and another made at the same address is not confused).
+  std::unordered_map<Channel*, std::uint64_t> authenticating_;
+  std::uint64_t auth_serial_ = 0;
+  // Connections whose credentials expire (a JWT's exp), with the timer that ends them.
+  std::unordered_map<Channel*, std::shared_ptr<Timer>> expiring_;
   // A peer's messages that wait for a subscriber here to catch up, per lane, in order.
   struct Parked {
     std::deque<broker::ForwardItem> items;

@@ -72,9 +72,9 @@ TEST_CASE("bootstrap: mistakes stop with where and what") {
   CHECK(error_of("user_id,password\n\nalice,x\n,y\n", "u.csv") ==
         "u.csv:4: user_id is missing or empty");
   CHECK(error_of("user_id,pass\nalice,x\n", "u.csv") ==
-        "u.csv:2: bootstrap_type = plain needs a password field");
+        "u.csv: the header does not name the column password");
   CHECK(error_of("user_id,password\nalice,x\n", "u.csv", BootstrapType::Hash) ==
-        "u.csv:2: bootstrap_type = hash needs a password_hash field");
+        "u.csv: the header does not name the column password_hash");
   CHECK(error_of("user_id,password\n\"alice,x\n", "u.csv") == "u.csv:2: unterminated quoted field");
   CHECK(error_of("{}", "u.json") == "u.json: expected a JSON array of users");
   CHECK(error_of("[1]", "u.json") == "u.json: user 1: expected an object");

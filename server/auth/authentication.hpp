@@ -1,0 +1,92 @@
+#pragma once
+// Authentication: EMQX 5's chain (`authentication = [...]`), built once from the config
+// and shared read-only by every worker.
+//
+// Each authenticator answers a client's credentials with ignore (not mine: the next one
+// asks), allow (with is_superuser, an `acl` and an expiry) or deny (stop). The first that
+// does not ignore decides; when every one ignores, the client is refused as "not
+// authorized" (EMQX's emqx_authn_chains does the same). An empty chain lets everyone in.
+//
+//   password_based + built_in_database: users from `bootstrap_file` (auth/
+//     user_bootstrap.hpp), looked up by username or client id (`user_id_type`); an
+//     unknown user is ignore, a wrong password deny 0x86 (bad user name or password).
+//   jwt: the token in the password (or the username, `from`), checked with the `secret`
+//     (HS*) or `public_key` (RS*, PS*, ES*; auth/jwt.hpp); no token or a signature no key
+//     verifies is ignore; a bad claim (exp, nbf, verify_claims) is deny 0x86. The `acl`
+//     claim (acl_claim_name) becomes the client's own rules; `exp` its expiry
+//     (disconnect_after_expire).
+//
+// authenticate() may take milliseconds (bcrypt, pbkdf2): blocking() says whether the
+// chain holds such an authenticator, so that callers run it off their event loop. Any
+// thread, concurrently.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/acl_rules.hpp"
+#include "config/config.hpp"
+#include "mqtt/types.hpp"
+
+namespace emqxd::auth {
+
+// What a client presents at CONNECT.
+struct Credentials {
+  std::string client_id;
+  std::optional<std::string> username;
+  std::optional<std::string> password;  // binary; never logged
+  std::string peerhost;                 // the client's address, without the port
+  std::optional<std::string> cert_common_name;
+
+  Credentials() = default;
+  Credentials(Credentials&&) = default;
+  Credentials& operator=(Credentials&&) = default;
+  ~Credentials();  // wipes the password
+};
+
+struct AuthnOutcome {
+  bool allowed = false;
+  // Why not, as an MQTT 5 reason code: 0x86 Bad User Name or Password, 0x87 Not
+  // authorized (the channel maps it to 3.1.1's return codes 4 and 5).
+  mqtt::ReasonCode reason = mqtt::ReasonCode::NotAuthorized;
+  bool is_superuser = false;
+  std::shared_ptr<const AclRules> acl;        // the JWT's acl claim
+  std::optional<std::int64_t> expires_at_ms;  // the JWT's exp, with disconnect_after_expire
+  std::string by;                             // "authentication[2]": who decided, for logs
+};
+
+class Authenticator {
+ public:
+  enum class Kind { Ignore, Decided };
+  struct Result {
+    Kind kind = Kind::Ignore;
+    AuthnOutcome outcome;
+  };
+  virtual ~Authenticator() = default;
+  virtual Result authenticate(const Credentials& c) const = 0;
+  virtual bool blocking() const { return false; }
+};
+
+class Authentication {
+ public:
+  // Builds the chain of `cfg.authentication` (disabled entries left out): reads bootstrap
+  // files and keys. Throws AuthFileError or std::runtime_error naming the entry and what
+  // is wrong: start-up stops.
+  static std::unique_ptr<Authentication> from_config(const config::Config& cfg);
+
+  bool empty() const { return chain_.empty(); }
+  bool blocking() const { return blocking_; }
+  AuthnOutcome authenticate(const Credentials& c) const;
+
+  // For tests: a chain of these.
+  explicit Authentication(
+      std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain);
+  ~Authentication();
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain_;
+  bool blocking_ = false;
+};
+
+}  // namespace emqxd::auth

@@ -1,0 +1,198 @@
+// `authentication = [ {...}, ... ]`: EMQX 5's authentication chain, an array of objects
+// whose fields depend on each entry's mechanism and backend. The key table (keys.cpp)
+// hands the whole array here; each object is read with its own field table, so an unknown
+// field, a missing one or a mechanism emqxd does not implement yet stops start-up naming
+// FILE:LINE and "authentication[N].field" (N from 1, as EMQX numbers the chain).
+#include <algorithm>
+#include <map>
+
+#include "config/schema.hpp"
+
+namespace emqxd::config::detail {
+namespace {
+
+using Fields = std::map<std::string, const Value*, std::less<>>;
+
+std::string element_key(std::size_t i) {
+  return "authentication[" + std::to_string(i + 1) + "]";
+}
+
+// The object's fields by name; any name outside `allowed` stops start-up.
+Fields fields_of(const Value& obj, const std::string& key,
+                 std::initializer_list<std::string_view> allowed, std::string_view what) {
+  if (!obj.is_object()) fail(obj, key, "expected an object, got " + shown(obj));
+  Fields out;
+  for (const auto& f : obj.fields()) {
+    if (std::find(allowed.begin(), allowed.end(), f.key) == allowed.end()) {
+      std::string names;
+      for (auto a : allowed) {
+        if (!names.empty()) names += ", ";
+        names += a;
+      }
+      fail(f.value, key + "." + f.key,
+           "unknown field for " + std::string(what) + " (known: " + names + ")");
+    }
+    out.emplace(f.key, &f.value);
+  }
+  return out;
+}
+
+const Value* field(const Fields& f, std::string_view name) {
+  auto it = f.find(name);
+  return it == f.end() ? nullptr : it->second;
+}
+
+void read_hash(const Value& v, const std::string& key, PasswordHashConfig& h) {
+  auto f = fields_of(v, key,
+                     {"name", "salt_position", "salt_rounds", "mac_fun", "iterations", "dk_length"},
+                     "password_hash_algorithm");
+  const Value* name = field(f, "name");
+  if (name == nullptr) fail(v, key + ".name", "required");
+  h.name = get_enum(*name, key + ".name",
+                    {"plain", "md5", "sha", "sha256", "sha512", "bcrypt", "pbkdf2"});
+  const bool simple = h.name != "bcrypt" && h.name != "pbkdf2";
+  for (const auto& [k, value] : f) {
+    const std::string fk = key + "." + k;
+    auto only = [&](bool ok, std::string_view for_what) {
+      if (!ok) fail(*value, fk, "applies to " + std::string(for_what) + " only");
+    };
+    if (k == "salt_position") {
+      only(simple, "plain, md5, sha, sha256 and sha512");
+      h.salt_position = get_enum(*value, fk, {"disable", "prefix", "suffix"});
+    } else if (k == "salt_rounds") {
+      only(h.name == "bcrypt", "bcrypt");
+      h.salt_rounds = static_cast<int>(get_int(*value, fk, 5, 10));
+    } else if (k == "mac_fun") {
+      only(h.name == "pbkdf2", "pbkdf2");
+      h.mac_fun = get_enum(
+          *value, fk, {"md4", "md5", "ripemd160", "sha", "sha224", "sha256", "sha384", "sha512"});
+    } else if (k == "iterations") {
+      only(h.name == "pbkdf2", "pbkdf2");
+      h.iterations = static_cast<int>(get_int(*value, fk, 1, 10'000'000));
+    } else if (k == "dk_length") {
+      only(h.name == "pbkdf2", "pbkdf2");
+      h.dk_length = static_cast<int>(get_int(*value, fk, 1, 1024));
+    }
+  }
+  if (h.name == "pbkdf2" && field(f, "iterations") == nullptr) {
+    fail(v, key + ".iterations", "required for pbkdf2");
+  }
+}
+
+void read_built_in_database(const Fields& f, const std::string& key, AuthenticatorConfig& a) {
+  for (const auto& [k, value] : f) {
+    const std::string fk = key + "." + k;
+    if (k == "user_id_type") {
+      a.user_id_type = get_enum(*value, fk, {"username", "clientid"});
+    } else if (k == "password_hash_algorithm") {
+      read_hash(*value, fk, a.password_hash_algorithm);
+    } else if (k == "bootstrap_file") {
+      a.bootstrap_file = get_string(*value, fk);
+    } else if (k == "bootstrap_type") {
+      a.bootstrap_type = get_enum(*value, fk, {"plain", "hash"});
+    }
+  }
+}
+
+void read_jwt(const Value& obj, const Fields& f, const std::string& key, AuthenticatorConfig& a) {
+  for (const auto& [k, value] : f) {
+    const std::string fk = key + "." + k;
+    if (k == "from") {
+      a.from = get_enum(*value, fk, {"password", "username"});
+    } else if (k == "use_jwks") {
+      if (get_bool(*value, fk)) {
+        fail(*value, fk, "not implemented yet by emqxd (use algorithm = hmac-based or public-key)");
+      }
+    } else if (k == "algorithm") {
+      a.algorithm = get_enum(*value, fk, {"hmac-based", "public-key"});
+    } else if (k == "secret") {
+      a.secret = get_string(*value, fk);
+    } else if (k == "secret_base64_encoded") {
+      a.secret_base64_encoded = get_bool(*value, fk);
+    } else if (k == "public_key") {
+      a.public_key = get_string(*value, fk);
+    } else if (k == "acl_claim_name") {
+      a.acl_claim_name = get_string(*value, fk);
+    } else if (k == "disconnect_after_expire") {
+      a.disconnect_after_expire = get_bool(*value, fk);
+    } else if (k == "verify_claims") {
+      // EMQX takes an object {claim = "value"} (and, in older versions, a list of pairs).
+      if (!value->is_object()) fail(*value, fk, "expected an object of claim = \"value\"");
+      for (const auto& c : value->fields()) {
+        a.verify_claims.emplace_back(c.key, get_string(c.value, fk + "." + c.key));
+      }
+    }
+  }
+  if (a.algorithm == "hmac-based" && a.secret.empty()) {
+    fail(obj, key + ".secret", "required with algorithm = hmac-based");
+  }
+  if (a.algorithm == "public-key" && a.public_key.empty()) {
+    fail(obj, key + ".public_key", "required with algorithm = public-key");
+  }
+  if (a.algorithm == "hmac-based" && field(f, "public_key") != nullptr) {
+    fail(*field(f, "public_key"), key + ".public_key", "applies to algorithm = public-key only");
+  }
+  if (a.algorithm == "public-key" && field(f, "secret") != nullptr) {
+    fail(*field(f, "secret"), key + ".secret", "applies to algorithm = hmac-based only");
+  }
+}
+
+}  // namespace
+
+void authentication_chain(const In& in) {
+  auto& chain = in.cfg().authentication;
+  chain.clear();
+  // EMQX also takes a single object for a chain of one.
+  std::vector<const Value*> elements;
+  if (in.v.is_object()) {
+    elements.push_back(&in.v);
+  } else if (in.v.is_array()) {
+    for (const auto& e : in.v.elements())
+      elements.push_back(&e);
+  } else {
+    in.fail("expected an array of authenticators, got " + shown(in.v));
+  }
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    const Value& obj = *elements[i];
+    const std::string key = element_key(i);
+    if (!obj.is_object()) fail(obj, key, "expected an object, got " + shown(obj));
+    const Value* mechanism = obj.find("mechanism");
+    if (mechanism == nullptr) fail(obj, key + ".mechanism", "required (password_based or jwt)");
+    AuthenticatorConfig a;
+    a.key = key;
+    a.origin = obj.origin().to_string();
+    a.mechanism = get_enum(*mechanism, key + ".mechanism",
+                           {"password_based", "jwt", "scram", "gcp_device", "cinfo"});
+    if (a.mechanism != "password_based" && a.mechanism != "jwt") {
+      fail(*mechanism, key + ".mechanism",
+           "not implemented yet by emqxd (password_based and jwt are)");
+    }
+    if (a.mechanism == "password_based") {
+      const Value* backend = obj.find("backend");
+      if (backend == nullptr) fail(obj, key + ".backend", "required (built_in_database)");
+      a.backend = get_enum(
+          *backend, key + ".backend",
+          {"built_in_database", "http", "postgresql", "mysql", "redis", "mongodb", "ldap"});
+      if (a.backend != "built_in_database") {
+        fail(*backend, key + ".backend", "not implemented yet by emqxd (built_in_database is)");
+      }
+      auto f = fields_of(obj, key,
+                         {"mechanism", "backend", "enable", "user_id_type",
+                          "password_hash_algorithm", "bootstrap_file", "bootstrap_type"},
+                         "password_based built_in_database");
+      read_built_in_database(f, key, a);
+      if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
+    } else {
+      auto f = fields_of(obj, key,
+                         {"mechanism", "enable", "from", "use_jwks", "algorithm", "secret",
+                          "secret_base64_encoded", "public_key", "verify_claims", "acl_claim_name",
+                          "disconnect_after_expire"},
+                         "jwt");
+      read_jwt(obj, f, key, a);
+      if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
+    }
+    chain.push_back(std::move(a));
+  }
+}
+
+}  // namespace emqxd::config::detail

@@ -1,0 +1,216 @@
+"""Authentication (`authentication = [...]`, EMQX's chain; auth/authentication.hpp), with
+real clients: paho (MQTT 3.1.1 and 5) and mosquitto_pub -u/-P.
+
+- password_based + built_in_database: users from a bootstrap file, sha256 and bcrypt
+  (bcrypt runs on the node's blocking pool); a wrong password is 0x86 (3.1.1: 4); a user
+  nobody knows is ignored by every authenticator, so refused 0x87 (3.1.1: 5).
+- jwt: HS256 with a secret and RS256 with a public key; claims (exp, verify_claims); a
+  token that expires disconnects its client (DISCONNECT 0x87).
+- the chain: an authenticator that ignores passes to the next one.
+- listeners: enable_authn = false and quick_deny_anonymous.
+- bad bootstrap files stop start-up naming the file; passwords never reach the log."""
+import os
+import socket
+import subprocess
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import mqttc
+import rawmqtt
+from conftest import wait_for
+from ports import free_port
+
+SECRET = "a-test-secret-for-hs256-tokens!!"
+
+
+def users_csv(d, rows, header="user_id,password,is_superuser"):
+    path = os.path.join(d, "users.csv")
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        for r in rows:
+            f.write(",".join(r) + "\n")
+    return path
+
+
+def built_in(path, algo="name = sha256, salt_position = prefix", user_id_type="username"):
+    return ("{mechanism = password_based, backend = built_in_database, user_id_type = %s,"
+            " password_hash_algorithm {%s}, bootstrap_file = \"%s\", bootstrap_type = plain}"
+            % (user_id_type, algo, path))
+
+
+def jwt_hs(extra=""):
+    return "{mechanism = jwt, algorithm = hmac-based, secret = \"%s\"%s}" % (SECRET, ", " + extra if extra else "")
+
+
+def start(make_broker, tmp_path, chain, extra=""):
+    return make_broker(config_text="authentication = [%s]\n%s" % (",\n".join(chain), extra))
+
+
+def code(connack):
+    """The CONNACK's code as a number, whatever paho gives for v3.1.1 and v5."""
+    rc = connack[1]
+    return rc.value if hasattr(rc, "value") else int(rc)
+
+
+def connect(broker, version, client_id, username=None, password=None):
+    c = mqttc.Client(broker, client_id, version=version, username=username, password=password)
+    return c, code(c.connect())
+
+
+@pytest.fixture
+def users(tmp_path):
+    return users_csv(str(tmp_path), [("alice", "alice-pw", "false"), ("root", "root-pw", "true")])
+
+
+@pytest.mark.parametrize("version", [mqttc.V311, mqttc.V5])
+def test_built_in_database_right_wrong_and_unknown(make_broker, tmp_path, users, version):
+    b = start(make_broker, tmp_path, [built_in(users)])
+    v5 = version == mqttc.V5
+    c, rc = connect(b, version, "a1", "alice", "alice-pw")
+    assert rc == 0
+    c.subscribe("t", qos=1)
+    c.publish("t", b"hello", qos=1)
+    assert c.wait_messages(1)[0].payload == b"hello"
+    assert connect(b, version, "a2", "alice", "wrong")[1] == (0x86 if v5 else 4)
+    assert connect(b, version, "a3", "mallory", "x")[1] == (0x87 if v5 else 5)
+    assert connect(b, version, "a4")[1] == (0x87 if v5 else 5)  # anonymous: nobody's
+    log = b.read_log()
+    assert "alice-pw" not in log and "authentication failed" in log
+
+
+def test_mosquitto_clients_with_user_and_password(make_broker, tmp_path, users):
+    b = start(make_broker, tmp_path, [built_in(users)])
+    base = ["-h", "127.0.0.1", "-p", str(b.port), "-t", "m/x", "-q", "1"]
+    sub = subprocess.Popen(["mosquitto_sub"] + base + ["-u", "root", "-P", "root-pw", "-C", "1",
+                                                       "-W", "10"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        ok = subprocess.run(["mosquitto_pub"] + base + ["-u", "alice", "-P", "alice-pw",
+                                                        "-m", "from-mosquitto"],
+                            capture_output=True, timeout=10)
+        assert ok.returncode == 0, ok.stderr
+        out, _ = sub.communicate(timeout=10)
+        assert out.strip() == b"from-mosquitto"
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+    bad = subprocess.run(["mosquitto_pub"] + base + ["-u", "alice", "-P", "nope", "-m", "x"],
+                         capture_output=True, timeout=10)
+    assert bad.returncode != 0
+    assert b"not authorised" in bad.stderr.lower() or b"bad user name" in bad.stderr.lower()
+
+
+def test_bcrypt_runs_off_the_workers_and_many_connect_at_once(make_broker, tmp_path, users):
+    b = start(make_broker, tmp_path, [built_in(users, "name = bcrypt, salt_rounds = 10")])
+    clients = [mqttc.Client(b, "bc%d" % i, username="alice", password="alice-pw")
+               for i in range(10)]
+    t0 = time.monotonic()
+    for c in clients:
+        c.c.connect(b.host, b.port)
+        c.c.loop_start()
+    for c in clients:
+        assert c._wait(lambda c=c: c.connack is not None, 20), "no CONNACK"
+        assert code(c.connack) == 0
+    # Meanwhile an anonymous-free plain client on the same node is served at once: the
+    # workers are not the ones hashing.
+    assert connect(b, mqttc.V5, "bc-wrong", "alice", "wrong")[1] == 0x86
+    print("10 bcrypt connects in %.2f s" % (time.monotonic() - t0))
+
+
+def test_a_client_that_leaves_while_its_password_is_checked(make_broker, tmp_path, users):
+    b = start(make_broker, tmp_path, [built_in(users, "name = bcrypt, salt_rounds = 10")])
+    for i in range(20):
+        s = socket.create_connection((b.host, b.port), timeout=5)
+        s.sendall(rawmqtt.connect("gone%d" % i, username="alice", password=b"alice-pw"))
+        s.close()
+    c, rc = connect(b, mqttc.V5, "after", "alice", "alice-pw")
+    assert rc == 0 and b.alive()
+
+
+def test_clientid_as_user_id(make_broker, tmp_path):
+    path = users_csv(str(tmp_path), [("device-7", "d7-secret", "false")])
+    b = start(make_broker, tmp_path, [built_in(path, user_id_type="clientid")])
+    assert connect(b, mqttc.V5, "device-7", "anything", "d7-secret")[1] == 0
+    assert connect(b, mqttc.V5, "device-7", "anything", "bad")[1] == 0x86
+
+
+def token(claims, key=SECRET, alg="HS256"):
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+def test_jwt_hs256_claims_and_the_chain(make_broker, tmp_path, users):
+    b = start(make_broker, tmp_path, [jwt_hs('verify_claims { sub = "${clientid}" }'),
+                                      built_in(users)])
+    now = int(time.time())
+    good = token({"sub": "j1", "exp": now + 60})
+    assert connect(b, mqttc.V5, "j1", "any", good)[1] == 0
+    assert connect(b, mqttc.V311, "j1", "any", good)[1] == 0
+    # A claim that does not hold: refused by the JWT authenticator (0x86).
+    assert connect(b, mqttc.V5, "other", "any", good)[1] == 0x86
+    assert connect(b, mqttc.V5, "j1", "any", token({"sub": "j1", "exp": now - 10}))[1] == 0x86
+    # Not a token for this key: ignored, so the built-in database decides.
+    assert connect(b, mqttc.V5, "j1", "alice", token({"sub": "j1"}, "other-key-other-key-x"))[1] \
+        == 0x86
+    assert connect(b, mqttc.V5, "j1", "alice", "alice-pw")[1] == 0
+
+
+def test_jwt_expiry_disconnects_the_client(make_broker, tmp_path):
+    b = start(make_broker, tmp_path, [jwt_hs()])
+    c, rc = connect(b, mqttc.V5, "exp1", "u", token({"exp": int(time.time()) + 2}))
+    assert rc == 0
+    assert c.disconnected.wait(6), "still connected after exp"
+    assert c.disconnect_rc in (0x87, 135) or getattr(c.disconnect_rc, "value", None) == 0x87
+    assert "credentials expired" in b.read_log()
+
+
+def test_jwt_rs256_public_key_from_username(make_broker, tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    b = start(make_broker, tmp_path,
+              ['{mechanism = jwt, from = username, algorithm = public-key, public_key = """%s"""}'
+               % pem])
+    t = token({"exp": int(time.time()) + 60}, key, "RS256")
+    assert connect(b, mqttc.V5, "rs1", t, "ignored")[1] == 0
+    assert connect(b, mqttc.V5, "rs2", t[:-4] + "AAAA", "ignored")[1] == 0x87  # ignored: none
+
+
+def test_listener_enable_authn(make_broker, tmp_path, users):
+    open_port, quick_port = free_port(), free_port()
+    b = start(make_broker, tmp_path, [built_in(users)], """
+listeners.tcp.open { bind = "127.0.0.1:%d", enable_authn = false }
+listeners.tcp.quick { bind = "127.0.0.1:%d", enable_authn = quick_deny_anonymous }
+""" % (open_port, quick_port))
+    assert connect(b, mqttc.V5, "anon-default")[1] == 0x87  # the default listener asks
+
+    class At:
+        host = b.host
+
+        def __init__(self, port):
+            self.port = port
+    assert connect(At(open_port), mqttc.V5, "anon-open")[1] == 0
+    assert connect(At(quick_port), mqttc.V5, "anon-quick")[1] == 0x87
+    assert connect(At(quick_port), mqttc.V5, "q", "alice", "alice-pw")[1] == 0
+    assert "enable_authn = quick_deny_anonymous" in b.read_log()
+
+
+@pytest.mark.parametrize("content, expect", [
+    ("user_id,password,is_superuser\nalice\n", "users.csv:2"),
+    ("nonsense", "users.csv"),
+])
+def test_a_bad_bootstrap_file_stops_start_up(make_broker, tmp_path, content, expect):
+    path = os.path.join(str(tmp_path), "users.csv")
+    with open(path, "w") as f:
+        f.write(content)
+    with pytest.raises(RuntimeError) as e:
+        start(make_broker, tmp_path, [built_in(path)])
+    assert expect in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        start(make_broker, tmp_path, [built_in(os.path.join(str(tmp_path), "missing.csv"))])
+    assert "missing.csv" in str(e.value)
