@@ -50,14 +50,16 @@ ClientResponse http_call(const ClientRequest& request) {
     std::string host = request.host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     req.set(http::field::host, host + ":" + request.port);
-    req.set(http::field::user_agent, "emqxd-cli");
+    req.set(http::field::user_agent, request.user_agent);
     req.set(http::field::accept, "application/json");
+    for (const auto& [name, value] : request.headers)
+      req.set(name, value);
     if (!request.username.empty()) {
       std::string pair = request.username + ":" + request.password;
       req.set(http::field::authorization, "Basic " + base64_encode(pair));
       wipe(pair);
     }
-    if (!request.body.empty()) req.set(http::field::content_type, "application/json");
+    if (!request.body.empty()) req.set(http::field::content_type, request.content_type);
     req.body() = request.body;
     req.keep_alive(false);
     req.prepare_payload();

@@ -1,8 +1,11 @@
 #pragma once
-// A blocking HTTP/1.1 client for one request to a node's HTTP API: what `emqxd cluster`
-// uses. Beast lives in api_client.cpp only; this header includes no Boost.
+// A blocking HTTP/1.1 client for one request: what `emqxd cluster` uses to reach a node's
+// HTTP API, and the HTTP authentication backend (on the authentication pool's threads). Beast lives
+// in api_client.cpp only; this header includes no Boost.
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace emqxd::api {
 
@@ -13,7 +16,10 @@ struct ClientRequest {
   std::string target = "/status";
   std::string username;  // HTTP Basic when not empty
   std::string password;
-  std::string body;                           // sent as application/json when not empty
+  std::string body;  // sent with content_type when not empty
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // more header fields
+  std::string user_agent = "emqxd-cli";
   std::chrono::milliseconds timeout{10'000};  // the whole exchange, connect included
 };
 

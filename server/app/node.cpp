@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/api_client.hpp"
 #include "api/api_keys.hpp"
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
@@ -196,9 +197,25 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   }
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
-  impl_->state.authentication = auth::Authentication::from_config(c);
+  impl_->state.authentication = auth::Authentication::from_config(c, [](const auth::HttpCall& q) {
+    api::ClientRequest r;
+    r.host = q.host;
+    r.port = q.port;
+    r.method = q.method;
+    r.target = q.target;
+    r.headers = q.headers;
+    r.content_type = q.content_type;
+    r.body = q.body;
+    r.timeout = q.timeout;
+    r.user_agent = "emqxd";
+    auto a = api::http_call(r);
+    return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
+                            std::move(a.body)};
+  });
   if (impl_->state.authentication->blocking()) {
-    const auto n = std::max(1u, std::thread::hardware_concurrency() / 2);
+    // bcrypt and pbkdf2 want cores; http backends want one thread per request in flight.
+    const std::size_t n = std::max<std::size_t>(
+        {1, std::thread::hardware_concurrency() / 2, impl_->state.authentication->concurrency()});
     impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-authn");
     impl_->state.offload = [pool = impl_->auth_pool.get()](common::Task t) {
       return pool->submit(std::move(t));

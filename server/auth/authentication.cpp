@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <stdexcept>
 #include <unordered_map>
@@ -12,6 +14,7 @@
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
 #include "auth/user_bootstrap.hpp"
+#include "common/log.hpp"
 
 namespace emqxd::auth {
 namespace {
@@ -195,6 +198,171 @@ class Jwt final : public Authenticator {
   std::string key_;
 };
 
+// ------------------------------------------------------------ http
+
+// The value of each placeholder for one client.
+std::string render_all(std::string_view text, const Credentials& c, bool url_encode) {
+  auto enc = [&](std::string_view v) {
+    if (!url_encode) return std::string(v);
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char ch : v) {
+      if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+        out += static_cast<char>(ch);
+      } else {
+        out += '%';
+        out += hex[ch >> 4];
+        out += hex[ch & 15];
+      }
+    }
+    return out;
+  };
+  std::string out;
+  std::size_t i = 0;
+  auto take = [&](std::string_view name, std::string_view value) {
+    if (text.compare(i, name.size(), name) != 0) return false;
+    out += enc(value);
+    i += name.size();
+    return true;
+  };
+  while (i < text.size()) {
+    if (text[i] == '$' &&
+        (take("${clientid}", c.client_id) || take("${username}", c.username.value_or("")) ||
+         take("${password}", c.password.value_or("")) || take("${peerhost}", c.peerhost) ||
+         take("${cert_common_name}", c.cert_common_name.value_or("")))) {
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+class Http final : public Authenticator {
+ public:
+  Http(const config::AuthenticatorConfig& c, HttpClient client)
+      : client_(std::move(client)),
+        key_(c.key),
+        get_(c.method == "get"),
+        headers_(c.headers),
+        body_(c.body),
+        timeout_(c.request_timeout) {
+    // http://host[:port]/path?query (config checked the scheme).
+    std::string_view rest = std::string_view(c.url).substr(7);
+    auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    target_ = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.back() != ']') {
+      host_ = std::string(authority.substr(0, colon));
+      port_ = std::string(authority.substr(colon + 1));
+    } else {
+      host_ = std::string(authority);
+      port_ = "80";
+    }
+    if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') {
+      host_ = host_.substr(1, host_.size() - 2);
+    }
+    if (host_.empty()) throw std::runtime_error(c.origin + ": " + c.key + ".url: no host");
+    for (auto& [name, value] : headers_) {
+      std::string lower;
+      for (char ch : name)
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (lower == "content-type") {
+        content_type_ = value;
+        value.clear();
+      }
+    }
+    std::erase_if(headers_, [](const auto& h) { return h.second.empty(); });
+    if (!client_) throw std::runtime_error(c.key + ": no HTTP client");
+  }
+
+  Result authenticate(const Credentials& c) const override {
+    HttpCall call;
+    call.method = get_ ? "GET" : "POST";
+    call.host = host_;
+    call.port = port_;
+    call.target = render_all(target_, c, true);
+    call.timeout = timeout_;
+    for (const auto& [name, value] : headers_)
+      call.headers.emplace_back(name, render_all(value, c, false));
+    const bool form = content_type_.starts_with("application/x-www-form-urlencoded");
+    if (get_ || form) {
+      std::string q;
+      for (const auto& [name, value] : body_) {
+        if (!q.empty()) q += '&';
+        q += render_all(name, c, true) + "=" + render_all(value, c, true);
+      }
+      if (get_) {
+        if (!q.empty()) call.target += (call.target.find('?') == std::string::npos ? "?" : "&") + q;
+      } else {
+        call.body = std::move(q);
+        call.content_type = content_type_;
+      }
+    } else {
+      boost::json::object o;
+      for (const auto& [name, value] : body_)
+        o[name] = render_all(value, c, false);
+      call.body = boost::json::serialize(o);
+      call.content_type = "application/json";
+    }
+    HttpAnswer a = client_(call);
+    if (!call.body.empty()) OPENSSL_cleanse(call.body.data(), call.body.size());
+    if (!a.reached) return trouble("unreachable: " + a.error);
+    if (a.status == 204) return allow(false);
+    if (a.status != 200) return trouble("answered HTTP " + std::to_string(a.status));
+    boost::system::error_code ec;
+    auto v = boost::json::parse(a.body, ec);
+    if (ec || !v.is_object()) return trouble("answered 200 without a JSON object");
+    const auto& o = v.as_object();
+    const auto* result = o.if_contains("result");
+    std::string_view r = result && result->is_string() ? std::string_view(result->as_string()) : "";
+    if (r == "ignore") return ignore();
+    if (r == "deny") return deny(mqtt::ReasonCode::NotAuthorized);
+    if (r != "allow") return trouble("answered a result other than allow, deny or ignore");
+    const auto* su = o.if_contains("is_superuser");
+    Result out = allow(su != nullptr && ((su->is_bool() && su->as_bool()) ||
+                                         (su->is_string() && su->as_string() == "true")));
+    if (const auto* acl = o.if_contains("acl")) {
+      try {
+        out.outcome.acl =
+            std::make_shared<const AclRules>(AclRules::from_acl_claim(*acl, key_ + " acl"));
+      } catch (const AuthFileError&) {
+        return deny(mqtt::ReasonCode::NotAuthorized);
+      }
+    }
+    if (const auto* exp = o.if_contains("expire_at"); exp != nullptr && exp->is_int64()) {
+      out.outcome.expires_at_ms = exp->as_int64() * 1000;
+    }
+    return out;
+  }
+
+  bool blocking() const override { return true; }
+
+ private:
+  // The backend did not decide: the chain goes on (EMQX's ignore), and the operator hears.
+  Result trouble(const std::string& what) const {
+    static std::atomic<std::int64_t> last_ms{0};
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now().time_since_epoch())
+                         .count();
+    auto prev = last_ms.load(std::memory_order_relaxed);
+    if (now - prev >= 10'000 && last_ms.compare_exchange_strong(prev, now)) {
+      log::get("authn")->warn("{} (http://{}:{}): {}; the chain goes on (ignore)", key_, host_,
+                              port_, what);
+    }
+    return ignore();
+  }
+
+  HttpClient client_;
+  std::string key_;
+  bool get_;
+  std::string host_, port_, target_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::vector<std::pair<std::string, std::string>> body_;
+  std::string content_type_ = "application/json";
+  std::chrono::milliseconds timeout_;
+};
+
 }  // namespace
 
 Credentials::~Credentials() {
@@ -211,13 +379,18 @@ Authentication::Authentication(
 
 Authentication::~Authentication() = default;
 
-std::unique_ptr<Authentication> Authentication::from_config(const config::Config& cfg) {
+std::unique_ptr<Authentication> Authentication::from_config(const config::Config& cfg,
+                                                            HttpClient http) {
   std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain;
+  std::size_t concurrency = 0;
   for (const auto& c : cfg.authentication) {
     if (!c.enable) continue;
     std::unique_ptr<Authenticator> a;
     if (c.mechanism == "password_based" && c.backend == "built_in_database") {
       a = std::make_unique<BuiltInDatabase>(c);
+    } else if (c.mechanism == "password_based" && c.backend == "http") {
+      a = std::make_unique<Http>(c, http);
+      concurrency += c.pool_size;
     } else if (c.mechanism == "jwt") {
       a = std::make_unique<Jwt>(c);
     } else {
@@ -226,7 +399,9 @@ std::unique_ptr<Authentication> Authentication::from_config(const config::Config
     }
     chain.emplace_back(c.key, std::move(a));
   }
-  return std::make_unique<Authentication>(std::move(chain));
+  auto out = std::make_unique<Authentication>(std::move(chain));
+  out->concurrency_ = concurrency;
+  return out;
 }
 
 AuthnOutcome Authentication::authenticate(const Credentials& c) const {

@@ -10,6 +10,12 @@
 //   password_based + built_in_database: users from `bootstrap_file` (auth/
 //     user_bootstrap.hpp), looked up by username or client id (`user_id_type`); an
 //     unknown user is ignore, a wrong password deny 0x86 (bad user name or password).
+//   password_based + http: a request to `url` (POST with a JSON or form body, or GET with
+//     the body's fields in the query), placeholders ${clientid} ${username} ${password}
+//     ${peerhost} ${cert_common_name} rendered (URL-encoded in the URL). 204: allow;
+//     200 with JSON {"result": "allow" | "deny" | "ignore", "is_superuser", "acl",
+//     "expire_at"}: as it says; anything else, a timeout or a backend that is down:
+//     ignore, logged (rate-limited). One request per connection, at most pool_size at once.
 //   jwt: the token in the password (or the username, `from`), checked with the `secret`
 //     (HS*) or `public_key` (RS*, PS*, ES*; auth/jwt.hpp); no token or a signature no key
 //     verifies is ignore; a bad claim (exp, nbf, verify_claims) is deny 0x86. The `acl`
@@ -19,7 +25,9 @@
 // authenticate() may take milliseconds (bcrypt, pbkdf2): blocking() says whether the
 // chain holds such an authenticator, so that callers run it off their event loop. Any
 // thread, concurrently.
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,12 +76,35 @@ class Authenticator {
   virtual bool blocking() const { return false; }
 };
 
+// One HTTP request of the http backend, and its answer: the caller supplies the client
+// (app::Node passes api::http_call), so that this library needs no Asio.
+struct HttpCall {
+  std::string method;  // "POST", "GET"
+  std::string host, port, target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type;
+  std::string body;
+  std::chrono::milliseconds timeout{5000};
+};
+struct HttpAnswer {
+  bool reached = false;  // false: no HTTP answer (`error` says why)
+  std::string error;
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+using HttpClient = std::function<HttpAnswer(const HttpCall&)>;
+
 class Authentication {
  public:
   // Builds the chain of `cfg.authentication` (disabled entries left out): reads bootstrap
   // files and keys. Throws AuthFileError or std::runtime_error naming the entry and what
-  // is wrong: start-up stops.
-  static std::unique_ptr<Authentication> from_config(const config::Config& cfg);
+  // is wrong: start-up stops. `http` serves the http backends (required when one is
+  // configured).
+  static std::unique_ptr<Authentication> from_config(const config::Config& cfg,
+                                                     HttpClient http = {});
+  // Threads the chain wants for its blocking checks: the http backends' pool_size.
+  std::size_t concurrency() const { return concurrency_; }
 
   bool empty() const { return chain_.empty(); }
   bool blocking() const { return blocking_; }
@@ -87,6 +118,7 @@ class Authentication {
  private:
   std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain_;
   bool blocking_ = false;
+  std::size_t concurrency_ = 0;
 };
 
 }  // namespace emqxd::auth

@@ -94,6 +94,74 @@ void read_built_in_database(const Fields& f, const std::string& key, Authenticat
   }
 }
 
+// EMQX's placeholders in HTTP requests; anything else in ${...} stops start-up.
+void check_placeholders(const Value& v, const std::string& key, const std::string& text) {
+  static constexpr std::string_view kKnown[] = {"${clientid}", "${username}", "${password}",
+                                                "${peerhost}", "${cert_common_name}"};
+  for (auto at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2)) {
+    auto end = text.find('}', at);
+    std::string_view p = end == std::string::npos ? std::string_view(text).substr(at)
+                                                  : std::string_view(text).substr(at, end - at + 1);
+    if (std::find(std::begin(kKnown), std::end(kKnown), p) == std::end(kKnown)) {
+      fail(v, key,
+           "unknown placeholder " + std::string(p) +
+               " (known: ${clientid}, ${username}, ${password}, ${peerhost}, "
+               "${cert_common_name})");
+    }
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> string_map(const Value& v, const std::string& key,
+                                                            bool placeholders) {
+  if (!v.is_object()) fail(v, key, "expected an object of name = \"value\"");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : v.fields()) {
+    std::string value = get_string(f.value, key + "." + f.key);
+    if (placeholders) check_placeholders(f.value, key + "." + f.key, value);
+    out.emplace_back(f.key, std::move(value));
+  }
+  return out;
+}
+
+void read_http(const Value& obj, const Fields& f, const std::string& key, AuthenticatorConfig& a) {
+  for (const auto& [k, value] : f) {
+    const std::string fk = key + "." + k;
+    if (k == "method") {
+      a.method = get_enum(*value, fk, {"post", "get"});
+    } else if (k == "url") {
+      a.url = get_string(*value, fk);
+      if (a.url.starts_with("https://")) {
+        fail(*value, fk, "https is not implemented yet by emqxd (use http:// to a local proxy)");
+      }
+      if (!a.url.starts_with("http://") || a.url.size() <= 7) {
+        fail(*value, fk, "expected http://host[:port]/path, got " + shown(*value));
+      }
+      check_placeholders(*value, fk, a.url);
+    } else if (k == "headers") {
+      a.headers = string_map(*value, fk, false);
+    } else if (k == "body") {
+      a.body = string_map(*value, fk, true);
+    } else if (k == "request_timeout") {
+      a.request_timeout = get_duration_in(*value, fk, Duration(1), Duration(60'000));
+    } else if (k == "connect_timeout") {
+      (void)get_duration_in(*value, fk, Duration(1), Duration(60'000));  // within request_timeout
+    } else if (k == "pool_size") {
+      a.pool_size = static_cast<std::uint32_t>(get_int(*value, fk, 1, 512));
+    } else if (k == "enable_pipelining") {
+      (void)get_int(*value, fk, 1, 1'000'000);  // one request per connection here
+    } else if (k == "ssl") {
+      if (!value->is_object()) fail(*value, fk, "expected an object");
+      for (const auto& s : value->fields()) {
+        if (s.key != "enable") fail(s.value, fk + "." + s.key, "not implemented yet by emqxd");
+        if (get_bool(s.value, fk + ".enable")) {
+          fail(s.value, fk + ".enable", "TLS to the HTTP backend is not implemented yet by emqxd");
+        }
+      }
+    }
+  }
+  if (a.url.empty()) fail(obj, key + ".url", "required");
+}
+
 void read_jwt(const Value& obj, const Fields& f, const std::string& key, AuthenticatorConfig& a) {
   for (const auto& [k, value] : f) {
     const std::string fk = key + "." + k;
@@ -173,8 +241,20 @@ void authentication_chain(const In& in) {
       a.backend = get_enum(
           *backend, key + ".backend",
           {"built_in_database", "http", "postgresql", "mysql", "redis", "mongodb", "ldap"});
+      if (a.backend == "http") {
+        auto f = fields_of(
+            obj, key,
+            {"mechanism", "backend", "enable", "method", "url", "headers", "body",
+             "connect_timeout", "request_timeout", "pool_size", "enable_pipelining", "ssl"},
+            "password_based http");
+        read_http(obj, f, key, a);
+        if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
+        chain.push_back(std::move(a));
+        continue;
+      }
       if (a.backend != "built_in_database") {
-        fail(*backend, key + ".backend", "not implemented yet by emqxd (built_in_database is)");
+        fail(*backend, key + ".backend",
+             "not implemented yet by emqxd (built_in_database and http are)");
       }
       auto f = fields_of(obj, key,
                          {"mechanism", "backend", "enable", "user_id_type",

@@ -211,6 +211,13 @@ struct AuthenticatorConfig {
   PasswordHashConfig password_hash_algorithm;
   std::string bootstrap_file;            // CSV or JSON of users (auth/user_bootstrap.hpp)
   std::string bootstrap_type = "plain";  // plain | hash
+  // password_based + http: a request per CONNECT, its answer decides
+  std::string method = "post";  // post | get
+  std::string url;              // http://host[:port]/path[?query], may hold ${...}
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> body;  // field = "${username}", ...
+  Duration request_timeout{5000};
+  std::uint32_t pool_size = 8;  // requests in flight at once
   // jwt
   std::string from = "password";         // password | username: where the token is
   std::string algorithm = "hmac-based";  // hmac-based | public-key

@@ -214,3 +214,122 @@ def test_a_bad_bootstrap_file_stops_start_up(make_broker, tmp_path, content, exp
     with pytest.raises(RuntimeError) as e:
         start(make_broker, tmp_path, [built_in(os.path.join(str(tmp_path), "missing.csv"))])
     assert "missing.csv" in str(e.value)
+
+
+class AuthService:
+    """A real HTTP authentication service (EMQX's protocol), in a thread of the test: it
+    answers each request by the `answers` table keyed by username, and records what it
+    was sent."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import json as _json
+        import threading
+        from urllib.parse import parse_qs, urlsplit
+        svc = self
+        self.requests = []
+        self.answers = {}
+        self.delay = 0.0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, fields):
+                svc.requests.append((self.command, self.path, dict(self.headers), fields))
+                time.sleep(svc.delay)
+                status, body = svc.answers.get(fields.get("username"), (200, {"result": "ignore"}))
+                data = b"" if body is None else _json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(n).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    fields = _json.loads(raw)
+                else:
+                    fields = {k: v[0] for k, v in parse_qs(raw).items()}
+                self._answer(fields)
+
+            def do_GET(self):
+                q = parse_qs(urlsplit(self.path).query)
+                self._answer({k: v[0] for k, v in q.items()})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def auth_service():
+    s = AuthService()
+    yield s
+    s.close()
+
+
+def http_backend(port, method="post", extra=""):
+    return ('{mechanism = password_based, backend = http, method = %s,'
+            ' url = "http://127.0.0.1:%d/auth/${clientid}", request_timeout = 2s,'
+            ' headers { "X-Request-Source" = "emqxd" },'
+            ' body { username = "${username}", password = "${password}",'
+            ' clientid = "${clientid}", peerhost = "${peerhost}" } %s}' % (method, port, extra))
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_http_backend_allow_deny_ignore(make_broker, tmp_path, auth_service, users, method):
+    auth_service.answers = {
+        "ok": (200, {"result": "allow", "is_superuser": True}),
+        "nocontent": (204, None),
+        "no": (200, {"result": "deny"}),
+        "broken": (500, {"oops": 1}),
+    }
+    b = start(make_broker, tmp_path, [http_backend(auth_service.port, method), built_in(users)])
+    assert connect(b, mqttc.V5, "c/1 x", "ok", "pw ok")[1] == 0
+    verb, path, headers, fields = auth_service.requests[-1]
+    assert verb == method.upper()
+    assert path.startswith("/auth/c%2F1%20x")  # ${clientid} URL-encoded in the URL
+    assert headers.get("X-Request-Source") == "emqxd"
+    assert fields == {"username": "ok", "password": "pw ok", "clientid": "c/1 x",
+                      "peerhost": "127.0.0.1"}
+    assert connect(b, mqttc.V5, "c2", "nocontent", "x")[1] == 0
+    assert connect(b, mqttc.V311, "c3", "no", "x")[1] == 5
+    # Ignored by the service (no answer for alice, or a 500): the built-in database decides.
+    assert connect(b, mqttc.V5, "c4", "alice", "alice-pw")[1] == 0
+    assert connect(b, mqttc.V5, "c5", "broken", "x")[1] == 0x87
+    assert "answered HTTP 500" in b.read_log()
+    assert "pw ok" not in b.read_log()
+
+
+def test_http_backend_down_or_slow_is_ignored_not_hung_on(make_broker, tmp_path, auth_service,
+                                                          users):
+    dead = free_port()  # nothing listens there
+    b = start(make_broker, tmp_path, [http_backend(dead), built_in(users)])
+    t0 = time.monotonic()
+    assert connect(b, mqttc.V5, "d1", "alice", "alice-pw")[1] == 0
+    assert time.monotonic() - t0 < 3
+    assert "unreachable" in b.read_log()
+    auth_service.delay = 4.0  # longer than request_timeout = 2s
+    b2 = start(make_broker, tmp_path, [http_backend(auth_service.port), built_in(users)])
+    t0 = time.monotonic()
+    assert connect(b2, mqttc.V5, "d2", "alice", "alice-pw", )[1] == 0
+    assert 1.5 < time.monotonic() - t0 < 4
+    # Meanwhile other clients of the same node were served: the request ran off the workers.
+    assert "timed out" in b2.read_log()
+
+
+def test_http_backend_form_body(make_broker, tmp_path, auth_service):
+    auth_service.answers = {"f": (200, {"result": "allow"})}
+    b = start(make_broker, tmp_path,
+              [http_backend(auth_service.port, extra=', headers { "content-type" = '
+                            '"application/x-www-form-urlencoded" }')])
+    assert connect(b, mqttc.V5, "form1", "f", "p&q=r")[1] == 0
+    assert auth_service.requests[-1][3]["password"] == "p&q=r"

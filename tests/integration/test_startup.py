@@ -69,10 +69,10 @@ def test_an_unknown_key_in_the_file_stops_start_up_naming_file_line_and_key(tmp_
 def test_a_key_of_an_emqx_feature_not_built_stops_start_up(tmp_path):
     conf = tmp_path / "emqx.conf"
     conf.write_text('node.name = "emqx@127.0.0.1"\n'
-                    'authentication = [{mechanism = password_based, backend = built_in_database}]\n')
+                    'authentication = [{mechanism = password_based, backend = mongodb}]\n')
     r = run(["start", "-c", str(conf)], base_env(tmp_path / "data"))
     assert r.returncode == 2, r.stderr
-    assert ("%s:2: authentication: not implemented yet by emqxd" % conf) in r.stderr
+    assert ("%s:2: authentication[1].backend: not implemented yet by emqxd" % conf) in r.stderr
 
 
 def test_an_unknown_key_in_the_environment_names_the_variable(tmp_path):

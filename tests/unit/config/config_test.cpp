@@ -1177,9 +1177,25 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
         "emqx.conf:1: authentication[1].salt: unknown field for jwt (known: mechanism, enable, "
         "from, use_jwks, algorithm, secret, secret_base64_encoded, public_key, verify_claims, "
         "acl_claim_name, disconnect_after_expire)");
-  CHECK(error_of("authentication = [{ mechanism = password_based, backend = http }]") ==
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql }]") ==
         "emqx.conf:1: authentication[1].backend: not implemented yet by emqxd "
-        "(built_in_database is)");
+        "(built_in_database and http are)");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = http,\n"
+                 " url = \"http://h/${password_hash}\" }]") ==
+        "emqx.conf:2: authentication[1].url: unknown placeholder ${password_hash} (known: "
+        "${clientid}, ${username}, ${password}, ${peerhost}, ${cert_common_name})");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = http }]") ==
+        "emqx.conf:1: authentication[1].url: required");
+  auto h = from(
+      "authentication = [{ mechanism = password_based, backend = http, method = get,"
+      " url = \"http://127.0.0.1:80/a\", body { u = \"${username}\" },"
+      " pool_size = 3, request_timeout = 2s }]");
+  REQUIRE(h.authentication.size() == 1);
+  CHECK(h.authentication[0].method == "get");
+  CHECK(h.authentication[0].pool_size == 3);
+  CHECK(h.authentication[0].request_timeout == 2s);
+  CHECK(h.authentication[0].body ==
+        std::vector<std::pair<std::string, std::string>>{{"u", "${username}"}});
   CHECK(error_of("authentication = [\n {mechanism = password_based, backend = built_in_database,"
                  "\n password_hash_algorithm { name = bcrypt, iterations = 3 } }]") ==
         "emqx.conf:3: authentication[1].password_hash_algorithm.iterations: applies to pbkdf2 "
