@@ -1,8 +1,8 @@
 #pragma once
-// Authentication and authorization hooks. The channel asks these at CONNECT, PUBLISH and
-// SUBSCRIBE; the defaults allow everyone (EMQX's behaviour with no authenticator
-// configured, which the node logs at start). Implementations may be called from any
-// worker thread at once and must not block.
+// The authentication hook. The channel asks it at CONNECT; the default lets everyone in
+// (EMQX's behaviour with no authenticator configured, which the node logs at start).
+// Implementations may be called from any worker thread at once and must not block.
+// Authorization (PUBLISH, SUBSCRIBE) is auth/authorization.hpp.
 #include <optional>
 #include <string_view>
 
@@ -25,20 +25,11 @@ class Authenticator {
                                         std::optional<std::string_view> password) = 0;
 };
 
-enum class Action { Publish, Subscribe };
-
-class Authorizer {
- public:
-  virtual ~Authorizer() = default;
-  virtual bool allow(const ClientInfo& client, Action action, std::string_view topic) = 0;
-};
-
-class AllowAll final : public Authenticator, public Authorizer {
+class AllowAll final : public Authenticator {
  public:
   mqtt::ReasonCode authenticate(const ClientInfo&, std::optional<std::string_view>) override {
     return mqtt::ReasonCode::Success;
   }
-  bool allow(const ClientInfo&, Action, std::string_view) override { return true; }
 };
 
 }  // namespace emqxd::auth

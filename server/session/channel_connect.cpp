@@ -316,6 +316,7 @@ void Channel::handle_connect(mqtt::Connect& c) {
     send_connack_error(rc);
     return;
   }
+  set_subject();  // who authorization sees from now on (channel_authz.cpp)
 
   if (c.will) {
     auto& w = *c.will;
@@ -496,7 +497,7 @@ Session* Channel::detach() {
     std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay == 0 || session_->expiry_interval == 0) {
       publish_will(std::move(msg));  // [MQTT-3.1.2-8]
-    } else if (!may_publish(msg->topic)) {
+    } else if (!may_publish(msg->topic, msg->qos, msg->retain)) {
       // dropped: the client may not publish there
     } else {
       session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
@@ -522,7 +523,7 @@ void Channel::publish_will_now() {
 }
 
 void Channel::publish_will(mqtt::MessagePtr will) {
-  if (!may_publish(will->topic)) {
+  if (!may_publish(will->topic, will->qos, will->retain)) {
     logger()->info("client_id={} will to {} not allowed; dropped", client_id_, will->topic);
     metrics::inc(hub_.metrics().messages_dropped);
     return;

@@ -21,7 +21,7 @@ struct Pressure;
 }  // namespace broker
 namespace auth {
 class Authenticator;
-class Authorizer;
+class Authorization;
 }  // namespace auth
 namespace metrics {
 struct Metrics;
@@ -57,7 +57,7 @@ class Hub {
   virtual broker::Broker& broker() = 0;
   virtual broker::Retainer& retainer() = 0;
   virtual auth::Authenticator& authenticator() = 0;
-  virtual auth::Authorizer& authorizer() = 0;
+  virtual const auth::Authorization& authorization() const = 0;
   virtual metrics::Metrics& metrics() = 0;
   virtual std::uint32_t worker_id() const = 0;
   virtual const std::string& node_name() const = 0;

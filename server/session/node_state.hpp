@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auth/auth.hpp"
+#include "auth/authorization.hpp"
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "config/config.hpp"
@@ -53,7 +54,9 @@ struct NodeState {
   broker::Retainer retainer;  // internally locked
   auth::AllowAll allow_all;
   auth::Authenticator* authenticator = &allow_all;
-  auth::Authorizer* authorizer = &allow_all;
+  // authorization.*: the acl.conf files compiled at construction (a bad one throws
+  // config::ConfigError); immutable, asked by every worker at once.
+  const auth::Authorization authorization;
   SessionRegistry registry;
   // One per worker, indexed by worker id; fixed before the threads start.
   std::vector<WorkerCore*> cores;
