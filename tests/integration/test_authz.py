@@ -8,9 +8,11 @@ A "non-localhost" client connects from 127.0.0.2 (all of 127/8 is loopback on Li
 rules of EMQX's default acl.conf name 127.0.0.1 only."""
 import json
 import os
+import ssl
 import subprocess
 import time
 
+import paho.mqtt.client as paho
 import pytest
 
 import mqttc
@@ -18,6 +20,7 @@ import rawmqtt as R
 from conftest import EMQXD_BIN, free_port, wait_for
 from rawmqtt import V5, V311, connected
 from test_api import call
+from test_listeners import pki, tls_env  # noqa: F401  (pki is a fixture)
 from test_startup import base_env, run
 
 SOURCE_ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -156,6 +159,28 @@ def test_nosubscribe_with_paho_and_mosquitto_sub(make_broker, tmp_path):
         out = mosquitto_sub(broker, "test/nosubscribe", "-V", version, "-d")
         assert "Subscribed (mid: 1): %d" % code in out, (version, out)
         assert "All subscription requests were denied." in out, (version, out)
+
+
+def test_the_tls_client_certificate_cn_is_the_cn_placeholder(make_broker, tmp_path, pki):
+    port = free_port()
+    acl = acl_file(tmp_path, '{allow, all, subscribe, ["certs/${cn}/#"]}.\n{deny, all}.\n')
+    make_broker(env=tls_env(pki, "ssl", port, verify=True), config_text=conf(acl))
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+    ctx.load_cert_chain(os.path.join(pki, "client.pem"), os.path.join(pki, "client.key"))
+    acks = {}
+    c = paho.Client(client_id="cn-client", protocol=paho.MQTTv5)
+    c.tls_set_context(ctx)
+    c.on_subscribe = lambda cl, u, mid, codes, props=None: acks.update({mid: codes})
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    try:
+        assert wait_for(c.is_connected, 5), "no CONNACK"
+        _, mid = c.subscribe([("certs/client/#", 1), ("certs/other/#", 1)])
+        assert wait_for(lambda: mid in acks, 5), "no SUBACK"
+        assert granted(acks[mid]) == [1, NOT_AUTHORIZED]  # the certificate's CN is "client"
+    finally:
+        c.disconnect()
+        c.loop_stop()
 
 
 def test_publishing_to_sys_stays_refused(make_broker, tmp_path):
