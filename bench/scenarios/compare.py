@@ -5,6 +5,8 @@ A B A B ... so that drift hits both, and prints a markdown table of medians and 
 
     bench/scenarios/compare.py [--rounds 3] [--duration 5] [--only fanin-q0,p2p-q0]
     bench/scenarios/compare.py --only fanout-max --duration 5     # rate search
+    bench/scenarios/compare.py --only p2p-q0 --variant "acl:EMQX_AUTHORIZATION__SOURCES=[...]"
+        # one more emqxd run per --variant NAME:VAR=VALUE;VAR=VALUE, its own column
 
 Both brokers get a fair configuration: no persistence, queues and inflight windows large
 enough that they measure forwarding rather than queue overflow (mosquitto:
