@@ -32,9 +32,10 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
   }
   auto granted =
       std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed);
-  // EMQX matches the filter as written ("$share/g/t" included) with the QoS asked.
+  // With the QoS asked; a shared subscription ("$share/g/t", "$queue/t") as its topic
+  // filter "t", as EMQX does (emqx_topic:get_shared_real_topic).
   if (!authorized({auth::AclActionType::Subscribe, static_cast<int>(sub.options.max_qos), false},
-                  sub.topic_filter)) {
+                  filter)) {
     return ReasonCode::NotAuthorized;
   }
   return static_cast<ReasonCode>(granted);

@@ -51,6 +51,23 @@ TEST_CASE("a denied subscription gets 0x87 (0x80 in 3.1.1) and is not taken", "[
   CHECK(a.hub.metrics().authorization_matched_allow.load() == 1);
 }
 
+TEST_CASE("a shared subscription is authorized as its topic filter, as EMQX does",
+          "[channel][authz][shared]") {
+  AuthzHub a;
+  TestClient c(a.hub, V5);
+  c.connect_ok("g");
+  mqtt::Subscribe s{5,
+                    {},
+                    {{"$share/g/test/nosubscribe", {QoS::AtMostOnce}},
+                     {"$queue/test/nosubscribe", {QoS::AtMostOnce}},
+                     {"$share/g/test/other", {QoS::AtMostOnce}}}};
+  auto out = c.send(s);
+  REQUIRE(out.size() == 1);
+  CHECK(std::get<mqtt::SubAck>(out[0]).reason_codes ==
+        std::vector<ReasonCode>{ReasonCode::NotAuthorized, ReasonCode::NotAuthorized,
+                                ReasonCode::GrantedQoS0});
+}
+
 TEST_CASE("a denied publish: QoS 0 dropped, QoS 1 PUBACK 0x87, QoS 2 PUBREC 0x87",
           "[channel][authz]") {
   const auto v = GENERATE(V311, V5);
