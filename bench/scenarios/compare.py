@@ -5,6 +5,8 @@ A B A B ... so that drift hits both, and prints a markdown table of medians and 
 
     bench/scenarios/compare.py [--rounds 3] [--duration 5] [--only fanin-q0,p2p-q0]
     bench/scenarios/compare.py --only fanout-max --duration 5     # rate search
+    bench/scenarios/compare.py --only p2p-q0 --variant "acl:EMQX_AUTHORIZATION__SOURCES=[...]"
+        # one more emqxd run per --variant NAME:VAR=VALUE;VAR=VALUE, its own column
 
 Both brokers get a fair configuration: no persistence, queues and inflight windows large
 enough that they measure forwarding rather than queue overflow (mosquitto:
@@ -86,8 +88,13 @@ def wait_port(port, proc, timeout=10):
     raise RuntimeError("broker did not listen on %d" % port)
 
 
+# --variant "NAME:VAR=VALUE;VAR=VALUE": more emqxd runs, with these environment variables on top
+# (EMQX_AUTHORIZATION__SOURCES=... selects authorization), alternated with the others.
+VARIANTS = {}
+
+
 def start_broker(kind, port, tmp):
-    if kind == "emqxd":
+    if kind == "emqxd" or kind in VARIANTS:
         env = dict(os.environ,
                    EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % port,
                    EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
@@ -100,6 +107,7 @@ def start_broker(kind, port, tmp):
                        EMQX_MQTT__MAX_AWAITING_REL="1000")
         if "EMQXD_BACKPRESSURE" in os.environ:
             env["EMQX_MQTT__BACKPRESSURE"] = os.environ["EMQXD_BACKPRESSURE"]
+        env.update(VARIANTS.get(kind, {}))
         proc = subprocess.Popen([EMQXD, "start"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     else:
@@ -181,9 +189,15 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--defaults", action="store_true",
                     help="both brokers on their defaults (no queue or window tuning)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME:VAR=VALUE;VAR=VALUE... another emqxd run with these variables")
     a = ap.parse_args()
     global DEFAULTS
     DEFAULTS = a.defaults
+    for v in a.variant:
+        name, _, assignments = v.partition(":")
+        VARIANTS[name] = dict(kv.split("=", 1) for kv in assignments.split(";") if kv)
+    kinds = ["emqxd"] + list(VARIANTS) + ["mosquitto"]
     if a.only == "fanout-max":
         with tempfile.TemporaryDirectory() as tmp:
             fanout_max(a.duration, tmp)
@@ -195,7 +209,7 @@ def main():
         for name in names:
             args, metric, _ = SCENARIOS[name]
             for rnd in range(a.rounds):
-                for kind in ("emqxd", "mosquitto"):
+                for kind in kinds:
                     r, cmd = run_once(kind, args, a.duration, tmp)
                     results.setdefault((name, kind), []).append(r)
                     commands[name] = cmd
@@ -212,9 +226,25 @@ def main():
         lost_m = sum(r.get("lost", 0) - r.get("lost_qos0", 0) for r in results[(name, "mosquitto")])
         ratio = (m / e if metric.endswith("_us") else e / m) if e and m else float("nan")
         print("| %s | %s | %.0f | %.0f | %.1fx | %d | %d |" % (what, metric, e, m, ratio, lost_e, lost_m))
+    if VARIANTS:
+        print()
+        print("| scenario | metric | emqxd | " + " | ".join(VARIANTS) + " | mosquitto |")
+        print("| --- | --- | --- | " + " | ".join("---" for _ in VARIANTS) + " | --- |")
+        for name in names:
+            _, metric, what = SCENARIOS[name]
+            med = {k: statistics.median(r.get(metric, 0.0) for r in results[(name, k)])
+                   for k in kinds}
+            cells = ["%.0f" % med["emqxd"]]
+            for k in VARIANTS:
+                cells.append("%.0f (%.2fx)" % (med[k], med[k] / med["emqxd"] if med["emqxd"]
+                                               else float("nan")))
+            cells.append("%.0f" % med["mosquitto"])
+            print("| %s | %s | %s |" % (what, metric, " | ".join(cells)))
     print()
     for name in names:
         print("- %s: `%s`" % (name, commands[name]))
+    for k, env in VARIANTS.items():
+        print("- %s: emqxd with %s" % (k, " ".join("%s=%s" % kv for kv in env.items())))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,10 @@ int start(const std::string& config_path) {
     emqxd::app::Node node(std::move(cfg));
     node.start();
     node.run_until_signal();
+  } catch (const emqxd::config::ConfigError& e) {
+    // What the config names and only the node reads (authorization's acl.conf files).
+    std::fprintf(stderr, "emqxd: config error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     emqxd::log::get("node")->critical("{}", e.what());
     return 1;

@@ -325,6 +325,16 @@ void Node::start() {
                      a.backend);
     }
   }
+  if (s.authorization.source_count() == 0) {
+    logger()->info("authorization: no sources: {}", s.config.authorization.no_match == "deny"
+                                                        ? "every publish and subscribe is denied"
+                                                        : "every client may publish and "
+                                                          "subscribe anywhere");
+  } else {
+    logger()->info("authorization: {} source(s), no_match = {}, deny_action = {}",
+                   s.authorization.source_count(), s.config.authorization.no_match,
+                   s.config.authorization.deny_action);
+  }
 
   impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
   impl_->sys_topics->start();

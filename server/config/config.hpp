@@ -173,6 +173,26 @@ struct ClusterConfig {
   std::uint32_t max_nodes = 256;
 };
 
+// authorization.*: EMQX 5's keys (auth/authorization.hpp). No section: no sources and
+// no_match = allow, every client may publish and subscribe anywhere (EMQX with sources = []).
+struct AuthzSourceConfig {
+  std::string type;  // file (the only type emqxd implements yet)
+  bool enable = true;
+  std::string path;    // file: the acl.conf, read and compiled at start-up
+  std::string key;     // "authorization.sources[1]": for messages
+  std::string origin;  // "emqx.conf:40" (or the environment variable): where it was written
+};
+
+struct AuthorizationConfig {
+  std::string no_match = "allow";      // allow | deny: when no source decides
+  std::string deny_action = "ignore";  // ignore | disconnect
+  bool cache_enable = true;            // cache.enable: per connection, per action and topic
+  std::uint32_t cache_max_size = 32;   // cache.max_size: entries per connection (LRU)
+  Duration cache_ttl = std::chrono::minutes(1);  // cache.ttl
+  std::vector<std::string> cache_excludes;       // cache.excludes: topic filters never cached
+  std::vector<AuthzSourceConfig> sources;        // in order; the first decision wins
+};
+
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
@@ -241,6 +261,7 @@ struct Config {
   DurableSessionsConfig durable_sessions;
   DurableStorageConfig durable_storage;
   ClusterConfig cluster;
+  AuthorizationConfig authorization;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

@@ -212,6 +212,56 @@ void credential(const In& in, std::string& out) {
   if (out.empty()) in.fail("must not be empty");
 }
 
+// authorization.sources: an array of objects, each read here with its own fields checked
+// (the key table has no patterns for array elements). Errors name the element as
+// authorization.sources[N] (N from 1, as EMQX counts HOCON array elements) and its line.
+void authz_sources(const In& in) {
+  if (!in.v.is_array()) in.fail("expected an array of sources, got " + shown(in.v));
+  auto& sources = in.cfg().authorization.sources;
+  sources.clear();  // a later file or the environment replaces the whole array, as in EMQX
+  std::size_t index = 0;
+  for (const Value& e : in.v.elements()) {
+    ++index;
+    const std::string key = in.key + "[" + std::to_string(index) + "]";
+    if (!e.is_object())
+      fail(e, key, "expected an object ({type = file, path = ...}), got " + shown(e));
+    AuthzSourceConfig src;
+    src.key = key;
+    src.origin = e.origin().to_string();
+    const Value* type = e.find("type");
+    if (type == nullptr) fail(e, key + ".type", "required (file)");
+    src.type = get_string(*type, key + ".type");
+    if (src.type == "built_in_database" || src.type == "http" || src.type == "postgresql" ||
+        src.type == "mysql" || src.type == "redis" || src.type == "mongodb" || src.type == "ldap") {
+      fail(*type, key + ".type",
+           "source type " + src.type + " not implemented yet by emqxd (file is)");
+    }
+    if (src.type != "file")
+      fail(*type, key + ".type", "unknown source type " + shown(*type) + ", expected file");
+    for (const auto& f : e.fields()) {
+      const std::string fkey = key + "." + f.key;
+      if (f.key == "type") continue;
+      if (f.key == "enable") {
+        src.enable = get_bool(f.value, fkey);
+      } else if (f.key == "path") {
+        src.path = get_string(f.value, fkey);
+        if (src.path.empty()) fail(f.value, fkey, "must not be empty");
+      } else {
+        fail(f.value, fkey, "unknown key of a file source (type, enable, path)");
+      }
+    }
+    if (e.find("path") == nullptr)
+      fail(e, key + ".path", "required for a file source: the acl.conf to read");
+    for (const auto& other : sources) {
+      if (other.type == src.type) {
+        fail(*type, key + ".type",
+             "a second " + src.type + " source (the first is " + other.key + ")");
+      }
+    }
+    sources.push_back(std::move(src));
+  }
+}
+
 #define EMQXD_SET(field, expr) [](const In& in) { in.cfg().field = expr; }
 
 const KeySpec kKeys[] = {
@@ -397,6 +447,18 @@ const KeySpec kKeys[] = {
     {"cluster.autoclean", EMQXD_SET(cluster.autoclean, in.duration_in(1s, 24h * 365))},
     {"cluster.max_nodes", EMQXD_SET(cluster.max_nodes, in.u32(2, 65535))},
 
+    // authorization: EMQX's keys (auth/authorization.hpp)
+    {"authorization", [](const In& in) { in.object(); }, Shape::Section},
+    {"authorization.no_match", EMQXD_SET(authorization.no_match, in.one_of({"allow", "deny"}))},
+    {"authorization.deny_action",
+     EMQXD_SET(authorization.deny_action, in.one_of({"ignore", "disconnect"}))},
+    {"authorization.cache.enable", EMQXD_SET(authorization.cache_enable, in.boolean())},
+    {"authorization.cache.max_size", EMQXD_SET(authorization.cache_max_size, in.u32(1, 1048576))},
+    {"authorization.cache.ttl", EMQXD_SET(authorization.cache_ttl, in.duration_in(1ms, 24h * 365))},
+    {"authorization.cache.excludes",
+     EMQXD_SET(authorization.cache_excludes, string_list(in))},
+    {"authorization.sources", authz_sources},
+
     // dashboard: the HTTP API
     {"dashboard",
      [](const In& in) {
@@ -442,7 +504,6 @@ const KeySpec kKeys[] = {
 // stop start-up, as unknown keys.
 constexpr ForeignKey kNotImplemented[] = {
     // Whole features.
-    {"authorization", "every client may publish and subscribe to every topic"},
     {"psk_authentication", ""},
     {"rule_engine", ""},
     {"bridges", ""},

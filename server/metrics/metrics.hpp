@@ -45,7 +45,15 @@ namespace emqxd::metrics {
   X(session_resumed)                    \
   X(session_discarded)                  \
   X(session_expired)                    \
-  X(wills_published)
+  X(wills_published)                    \
+  X(authorization_allow)                \
+  X(authorization_deny)                 \
+  X(authorization_nomatch)              \
+  X(authorization_superuser)            \
+  X(authorization_cache_hit)            \
+  X(authorization_cache_miss)           \
+  X(authorization_matched_allow)        \
+  X(authorization_matched_deny)
 
 struct Metrics {
 #define EMQXD_DECLARE(name) std::atomic<std::uint64_t> name{0};

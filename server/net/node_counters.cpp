@@ -11,8 +11,13 @@ namespace emqxd::net {
 namespace {
 
 // "messages_dropped_no_subscribers" -> "messages.dropped.no_subscribers": EMQX's names
-// use the first two words as levels.
+// use the first two words as levels; EMQX writes "authorization.cache_hit" and
+// "authorization.cache_miss" with one.
 std::string dotted(std::string name) {
+  if (name.starts_with("authorization_cache_")) {
+    name[std::string_view("authorization").size()] = '.';
+    return name;
+  }
   int levels = 0;
   for (auto& c : name) {
     if (c == '_' && levels < 2) {

@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -13,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "common/log.hpp"
@@ -64,6 +66,24 @@ std::string choose_subprotocol(beast::string_view offered) {
   return chosen;
 }
 
+// The CN of the client certificate verified in the TLS handshake, if the client sent one.
+std::optional<std::string> common_name_of(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  std::optional<std::string> cn;
+  X509_NAME* name = X509_get_subject_name(cert);
+  int index = name != nullptr ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+  if (index >= 0) {
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, data);
+    if (n >= 0) cn.emplace(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  X509_free(cert);
+  return cn;
+}
+
 template <class Stream>
 class StreamConnection final : public Connection {
  public:
@@ -75,6 +95,17 @@ class StreamConnection final : public Connection {
         ws_path_(opts.ws_path) {
     error_code ec;
     beast::get_lowest_layer(stream_).set_option(tcp::no_delay(true), ec);
+  }
+
+  std::optional<std::string> peer_cert_common_name() const override {
+    auto& stream = const_cast<Stream&>(stream_);  // native_handle() is not const
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return common_name_of(stream.native_handle());
+    } else if constexpr (std::is_same_v<Stream, WssStream>) {
+      return common_name_of(stream.next_layer().native_handle());
+    } else {
+      return std::nullopt;
+    }
   }
 
   void flush() override {

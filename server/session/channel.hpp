@@ -3,7 +3,8 @@
 // threads). Packets in, packets out, no I/O: it appends encoded packets to its host's
 // output buffer and asks the host to close. Split by packet as mosquitto's handle_*.c:
 // channel_connect.cpp (CONNECT, AUTH, DISCONNECT, errors), channel_publish.cpp (PUBLISH
-// both ways and the QoS handshakes), channel_subscribe.cpp (SUBSCRIBE, UNSUBSCRIBE).
+// both ways and the QoS handshakes), channel_subscribe.cpp (SUBSCRIBE, UNSUBSCRIBE),
+// channel_authz.cpp (who the client is, and what it may publish and subscribe to).
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/authorization.hpp"
 #include "auth/subject.hpp"
 #include "common/errc.hpp"
 #include "config/config.hpp"
@@ -39,6 +41,8 @@ class ChannelHost {
   // Close when no packet arrives for `timeout`; zero disables.
   virtual void set_keepalive(std::chrono::milliseconds timeout) = 0;
   virtual const std::string& peer() const = 0;  // "ip:port"
+  // The Common Name of the client's TLS certificate, when the connection has one.
+  virtual std::optional<std::string> peer_cert_common_name() const { return std::nullopt; }
   virtual std::uint16_t local_port() const = 0;
   // Bytes appended to output() and not yet accepted by the socket.
   virtual std::size_t backlog() const = 0;
@@ -112,19 +116,22 @@ class Channel {
   const std::string& client_id() const { return client_id_; }
   const std::optional<std::string>& username() const { return username_; }
   Session* session() const { return session_; }
-  // Who the client is, once authentication let it in (null before).
-  const auth::Subject* subject() const { return subject_.get(); }
   bool is_v5() const { return version_ == mqtt::ProtocolVersion::V5; }
   std::uint16_t keep_alive() const { return keep_alive_; }
   bool clean_start() const { return clean_start_; }
   const ChannelHost& host() const { return host_; }
   std::uint32_t session_expiry() const { return session_expiry_; }
   std::int64_t connected_at_ms() const { return connected_at_ms_; }  // Unix ms; 0 before
+  // Who the client is once authenticated (set at CONNECT; auth/subject.hpp): what
+  // authorization matches every PUBLISH and SUBSCRIBE against.
+  const auth::Subject& subject() const { return subject_; }
   // The connection's memory account (force_shutdown.max_heap_size), in bytes: its read
-  // buffer, its topic aliases both ways, and its session's subscriptions and messages in
-  // flight and queued (Session::bytes). Kept as running sums: reading it is a few loads.
+  // buffer, its topic aliases both ways, its authorization cache, and its session's
+  // subscriptions and messages in flight and queued (Session::bytes). Kept as running
+  // sums: reading it is a few loads.
   std::int64_t memory() const {
     return static_cast<std::int64_t>(input_bytes_) + alias_bytes_ +
+           (authz_cache_ ? authz_cache_->bytes() : 0) +
            (session_ != nullptr ? session_->bytes() : 0);
   }
   // The host's read buffer now holds `bytes` (a partial packet, or input that waits); a
@@ -146,8 +153,17 @@ class Channel {
   mqtt::MessagePtr make_will(const mqtt::Will& will) const;
   // Publishes the will now, if this client may publish to its topic.
   void publish_will(mqtt::MessagePtr will);
+
+  // channel_authz.cpp
+  // Fills subject_ with what CONNECT told (client id, username, peer address, certificate
+  // CN); authentication adds the rest (superuser, acl). Called once authentication passed.
+  void set_subject();
   // The rule for every message this client causes: not into $SYS, and authorized.
-  bool may_publish(std::string_view topic);
+  bool may_publish(std::string_view topic, mqtt::QoS qos, bool retain);
+  // Asks authorization (through this connection's cache) and counts the decision.
+  bool authorized(const auth::AclAction& action, std::string_view topic);
+  // authorization.deny_action = disconnect: DISCONNECT 0x87 (v5) and close.
+  void disconnect_not_authorized(std::string_view what, std::string_view topic);
 
   // channel_publish.cpp
   void handle_publish(mqtt::Publish& p);
@@ -211,8 +227,9 @@ class Channel {
   std::int64_t connected_at_ms_ = 0;
   Session* session_ = nullptr;
 
-  std::unique_ptr<mqtt::Will> will_;        // rare, and a Will is large: kept off the channel
-  std::unique_ptr<auth::Subject> subject_;  // set when authentication let the client in
+  std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel
+  auth::Subject subject_;
+  std::unique_ptr<auth::AuthzCache> authz_cache_;  // made on the first decision it may hold
 
   // What the client told us it can take (v5 CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;

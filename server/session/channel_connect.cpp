@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <variant>
 
-#include "auth/auth.hpp"
 #include "broker/topic.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -388,6 +387,7 @@ void Channel::handle_connect(mqtt::Connect& c) {
   cred.username = username_;
   if (c.password) cred.password = std::string(*c.password);
   cred.peerhost = peer_host(host_.peer());
+  cred.cert_common_name = host_.peer_cert_common_name();
   hub_.authenticate(*this, std::move(cred));  // answers with on_authenticated
 }
 
@@ -408,13 +408,10 @@ void Channel::on_authenticated(const auth::AuthnOutcome& outcome) {
     send_connack_error(outcome.reason);
     return;
   }
-  subject_ = std::make_unique<auth::Subject>();
-  subject_->client_id = client_id_;
-  subject_->username = username_;
-  subject_->peer = auth::IpAddress::parse(peer_host(host_.peer()));
-  subject_->is_superuser = outcome.is_superuser;
-  subject_->acl = outcome.acl;
-  subject_->expires_at_ms = outcome.expires_at_ms;
+  set_subject();  // who authorization sees from now on (channel_authz.cpp)
+  subject_.is_superuser = outcome.is_superuser;
+  subject_.acl = outcome.acl;
+  subject_.expires_at_ms = outcome.expires_at_ms;
   if (outcome.expires_at_ms) hub_.expire_at(*this, *outcome.expires_at_ms);
   hub_.open_session(*this, client_id_, clean_start_);
 }
@@ -545,7 +542,7 @@ Session* Channel::detach() {
     std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay == 0 || session_->expiry_interval == 0) {
       publish_will(std::move(msg));  // [MQTT-3.1.2-8]
-    } else if (!may_publish(msg->topic)) {
+    } else if (!may_publish(msg->topic, msg->qos, msg->retain)) {
       // dropped: the client may not publish there
     } else {
       session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
@@ -571,7 +568,7 @@ void Channel::publish_will_now() {
 }
 
 void Channel::publish_will(mqtt::MessagePtr will) {
-  if (!may_publish(will->topic)) {
+  if (!may_publish(will->topic, will->qos, will->retain)) {
     logger()->info("client_id={} will to {} not allowed; dropped", client_id_, will->topic);
     metrics::inc(hub_.metrics().messages_dropped);
     return;

@@ -1,7 +1,6 @@
 // PUBLISH in both directions and the QoS 1/2 handshakes (sections 3.3-3.7, 4.3).
 #include <algorithm>
 
-#include "auth/auth.hpp"
 #include "broker/topic.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
@@ -116,7 +115,13 @@ void Channel::handle_publish(mqtt::Publish& p) {
   ReasonCode rc = ReasonCode::Success;
   bool stored = false;
   std::shared_ptr<mqtt::Message> msg;
-  if (may_publish(topic)) {
+  const bool allowed = may_publish(topic, p.qos, p.retain);
+  if (!allowed && !topic.starts_with("$SYS/") && hub_.authorization().disconnect_on_deny()) {
+    metrics::inc(m.messages_dropped);
+    disconnect_not_authorized("publish", topic);  // authorization.deny_action = disconnect
+    return;
+  }
+  if (allowed) {
     msg = std::make_shared<mqtt::Message>();
     msg->topic.assign(topic);
     msg->payload.assign(p.payload);
@@ -172,12 +177,6 @@ void Channel::handle_publish(mqtt::Publish& p) {
       respond(mqtt::PubRec{p.packet_id, rc, {}}, stored, msg.get());  // [MQTT-4.3.3-8]
       break;
   }
-}
-
-bool Channel::may_publish(std::string_view topic) {
-  if (topic.starts_with("$SYS/")) return false;  // the broker's own namespace
-  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
-  return hub_.authorizer().allow(info, auth::Action::Publish, topic);
 }
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {

@@ -1,7 +1,6 @@
 // SUBSCRIBE and UNSUBSCRIBE (sections 3.8-3.11), and retained messages on subscribe.
 #include <algorithm>
 
-#include "auth/auth.hpp"
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "broker/topic.hpp"
@@ -31,12 +30,14 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
   if (!cfg.wildcard_subscription && broker::has_wildcard(filter)) {
     return ReasonCode::WildcardSubscriptionsNotSupported;
   }
-  auth::ClientInfo info{client_id_, username_, host_.peer(), version_};
-  if (!hub_.authorizer().allow(info, auth::Action::Subscribe, sub.topic_filter)) {
-    return ReasonCode::NotAuthorized;
-  }
   auto granted =
       std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed);
+  // With the QoS asked; a shared subscription ("$share/g/t", "$queue/t") as its topic
+  // filter "t", as EMQX does (emqx_topic:get_shared_real_topic).
+  if (!authorized({auth::AclActionType::Subscribe, static_cast<int>(sub.options.max_qos), false},
+                  filter)) {
+    return ReasonCode::NotAuthorized;
+  }
   return static_cast<ReasonCode>(granted);
 }
 
@@ -52,6 +53,11 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   std::vector<const std::string*> send_retained_for;
   bool stored = false;  // the SUBACK waits until the subscriptions are stored
 
+  // Every filter is checked (and authorized) before any is subscribed: a protocol error or
+  // a denial with authorization.deny_action = disconnect ends the connection with none of
+  // them taken, as EMQX does.
+  std::vector<std::pair<ReasonCode, bool>> checked;  // reason code, shared
+  checked.reserve(s.subscriptions.size());
   for (auto& sub : s.subscriptions) {
     bool shared = false;
     ReasonCode rc = check_subscription(sub, shared);
@@ -59,6 +65,16 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
       close_with(ReasonCode::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4]
       return;
     }
+    if (rc == ReasonCode::NotAuthorized && hub_.authorization().disconnect_on_deny()) {
+      disconnect_not_authorized("subscribe", sub.topic_filter);  // no SUBACK
+      return;
+    }
+    checked.emplace_back(rc, shared);
+  }
+
+  for (std::size_t i = 0; i < s.subscriptions.size(); ++i) {
+    auto& sub = s.subscriptions[i];
+    auto [rc, shared] = checked[i];
     if (!mqtt::is_error(rc)) {
       auto existing = session_->subscriptions.find(sub.topic_filter);
       const auto& fs = hub_.config().force_shutdown;

@@ -21,7 +21,7 @@ class Retainer;
 struct Pressure;
 }  // namespace broker
 namespace auth {
-class Authorizer;
+class Authorization;
 }  // namespace auth
 namespace metrics {
 struct Metrics;
@@ -56,7 +56,7 @@ class Hub {
   virtual const config::Config& config() const = 0;
   virtual broker::Broker& broker() = 0;
   virtual broker::Retainer& retainer() = 0;
-  virtual auth::Authorizer& authorizer() = 0;
+  virtual const auth::Authorization& authorization() const = 0;
   virtual metrics::Metrics& metrics() = 0;
   virtual std::uint32_t worker_id() const = 0;
   virtual const std::string& node_name() const = 0;

@@ -8,6 +8,7 @@ NodeState::NodeState(config::Config c)
                  .value_or(broker::SharedStrategy::RoundRobin)),
       retainer(broker::RetainerLimits{config.retainer.max_retained_messages,
                                       config.retainer.max_payload_size,
-                                      config.retainer.msg_expiry_interval}) {}
+                                      config.retainer.msg_expiry_interval}),
+      authorization(config.authorization) {}
 
 }  // namespace emqxd::session

@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "auth/auth.hpp"
 #include "auth/authentication.hpp"
+#include "auth/authorization.hpp"
 #include "broker/broker.hpp"
 #include "broker/retainer.hpp"
 #include "common/task.hpp"
@@ -54,13 +54,14 @@ struct NodeState {
   const config::Config config;
   broker::Broker broker;      // internally locked
   broker::Retainer retainer;  // internally locked
-  auth::AllowAll allow_all;
-  auth::Authorizer* authorizer = &allow_all;
   // The authentication chain (empty: everyone is let in); set before the workers start.
   std::unique_ptr<const auth::Authentication> authentication;
   // Runs a task off the workers (a bcrypt or pbkdf2 check, common/blocking_pool.hpp);
   // false when it is full. Not set: such work runs on the worker (tests).
   std::function<bool(common::Task)> offload;
+  // authorization.*: the acl.conf files compiled at construction (a bad one throws
+  // config::ConfigError); immutable, asked by every worker at once.
+  const auth::Authorization authorization;
   SessionRegistry registry;
   // One per worker, indexed by worker id; fixed before the threads start.
   std::vector<WorkerCore*> cores;

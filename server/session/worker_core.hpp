@@ -63,7 +63,7 @@ class WorkerCore final : public Hub {
   const config::Config& config() const override { return node_.config; }
   broker::Broker& broker() override { return node_.broker; }
   broker::Retainer& retainer() override { return node_.retainer; }
-  auth::Authorizer& authorizer() override { return *node_.authorizer; }
+  const auth::Authorization& authorization() const override { return node_.authorization; }
   metrics::Metrics& metrics() override { return metrics_; }
   std::uint32_t worker_id() const override { return sched_.id(); }
   const std::string& node_name() const override { return node_.config.node.name; }

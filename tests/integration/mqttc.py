@@ -29,8 +29,10 @@ def close_all():
 
 class Client:
     def __init__(self, broker, client_id="", version=V5, clean=True, keepalive=60,
-                 username=None, password=None, will=None, properties=None, connect=True):
+                 username=None, password=None, will=None, properties=None, connect=True,
+                 bind_address=""):
         self.broker = broker
+        self.bind_address = bind_address  # the local address to connect from
         self.version = version
         # No automatic reconnect: a test must see every disconnection the broker makes
         # (and the network thread ends at once when the broker closes the connection).
@@ -105,7 +107,7 @@ class Client:
 
     # --- API ---
     def connect(self, timeout=5.0):
-        kw = {"keepalive": self.keepalive}
+        kw = {"keepalive": self.keepalive, "bind_address": self.bind_address}
         if self.version == V5:
             kw["clean_start"] = self.clean
             if self.connect_properties is not None:

@@ -420,10 +420,13 @@ class RawClient:
     Packets read past while waiting for a particular one (wait_for) are kept, in order, and
     returned by the next recv() calls."""
 
-    def __init__(self, broker, version=V5, timeout=5.0):
+    def __init__(self, broker, version=V5, timeout=5.0, source=None):
         self.version = version
         self.timeout = timeout
-        self.sock = socket.create_connection((broker.host, broker.port), timeout=timeout)
+        # `source`: the local address to connect from (another loopback address, 127.0.0.2,
+        # for a client that is not "127.0.0.1" to the broker).
+        self.sock = socket.create_connection((broker.host, broker.port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.pending = []
@@ -651,8 +654,8 @@ class RawClient:
         self.close()
 
 
-def connected(broker, client_id="", version=V5, **kw):
+def connected(broker, client_id="", version=V5, source=None, **kw):
     """A RawClient with CONNECT/CONNACK (code 0) done."""
-    c = RawClient(broker, version)
+    c = RawClient(broker, version, source=source)
     c.connect(client_id, **kw)
     return c

@@ -692,9 +692,6 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("\nauthentication = [{ mechanism = scram, backend = built_in_database }]") ==
         "emqx.conf:2: authentication[1].mechanism: not implemented yet by emqxd (password_based "
         "and jwt are)");
-  CHECK(error_of("authorization { no_match = deny, sources = [] }") ==
-        "emqx.conf:1: authorization: not implemented yet by emqxd (every client may publish and "
-        "subscribe to every topic)");
   CHECK(error_of("log.file.default { enable = true, level = warning }") ==
         "emqx.conf:1: log.file: not implemented yet by emqxd (emqxd logs to the console "
         "(stderr) only)");
@@ -718,7 +715,7 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // Every feature the issue names, and each the same way from the environment.
-  for (std::string key : {"authorization",
+  for (std::string key : {
                           "prometheus",
                           "limiter",
                           "force_shutdown.max_mailbox_size",

@@ -1,0 +1,125 @@
+#include "auth/authorization.hpp"
+
+#include "auth/file_error.hpp"
+
+namespace emqxd::auth {
+
+namespace {
+
+// The key's first byte: action (bit 0), retain (bit 1), QoS (bits 2-3).
+char action_byte(const AclAction& a) {
+  return static_cast<char>((a.type == AclActionType::Subscribe ? 1 : 0) | (a.retain ? 2 : 0) |
+                           ((a.qos & 3) << 2));
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------- AuthzCache
+
+std::optional<bool> AuthzCache::get(const AclAction& action, std::string_view topic,
+                                    Clock::time_point now) {
+  static thread_local std::string key;
+  key.assign(1, action_byte(action));
+  key.append(topic);
+  auto found = index_.find(std::string_view(key));
+  if (found == index_.end()) return std::nullopt;
+  auto it = found->second;
+  if (it->expires <= now) {
+    erase(it);
+    return std::nullopt;
+  }
+  lru_.splice(lru_.begin(), lru_, it);  // most recently used; iterators stay valid
+  return it->allow;
+}
+
+void AuthzCache::put(const AclAction& action, std::string_view topic, bool allow,
+                     Clock::time_point now) {
+  if (max_size_ == 0) return;
+  std::string key(1, action_byte(action));
+  key.append(topic);
+  if (auto found = index_.find(std::string_view(key)); found != index_.end()) {
+    erase(found->second);
+  }
+  while (lru_.size() >= max_size_) {
+    erase(std::prev(lru_.end()));
+  }
+  lru_.push_front(Entry{std::move(key), allow, now + ttl_});
+  index_.emplace(std::string_view(lru_.front().key), lru_.begin());
+  bytes_ += kEntryBytes + static_cast<std::int64_t>(lru_.front().key.size());
+}
+
+void AuthzCache::erase(std::list<Entry>::iterator it) {
+  bytes_ -= kEntryBytes + static_cast<std::int64_t>(it->key.size());
+  index_.erase(std::string_view(it->key));
+  lru_.erase(it);
+}
+
+// ----------------------------------------------------------------------------- Authorization
+
+Authorization::Authorization(const config::AuthorizationConfig& cfg,
+                             std::vector<std::shared_ptr<const AclRules>> sources)
+    : no_match_allow_(cfg.no_match != "deny"),
+      disconnect_on_deny_(cfg.deny_action == "disconnect"),
+      cache_enable_(cfg.cache_enable),
+      cache_max_size_(cfg.cache_max_size),
+      cache_ttl_(cfg.cache_ttl),
+      cache_excludes_(cfg.cache_excludes),
+      sources_(std::move(sources)) {}
+
+Authorization::Authorization(const config::AuthorizationConfig& cfg) : Authorization(cfg, {}) {
+  for (const auto& src : cfg.sources) {
+    if (!src.enable) continue;
+    // config.cpp admits only `file` sources.
+    try {
+      sources_.push_back(std::make_shared<const AclRules>(AclRules::load(src.path)));
+    } catch (const AuthFileError& e) {
+      throw config::ConfigError(src.origin + ": " + src.key + ".path: " + e.what());
+    }
+  }
+}
+
+AuthzDecision Authorization::check(const Subject& subject, const AclAction& action,
+                                   std::string_view topic) const {
+  if (subject.is_superuser) return {true, AuthzVia::Superuser, false};
+  if (subject.acl || !sources_.empty()) {
+    const AclClient client = subject.acl_client();
+    if (subject.acl) {
+      if (auto p = subject.acl->match(client, action, topic)) {
+        return {*p == Permission::Allow, AuthzVia::Matched, false};
+      }
+    }
+    for (const auto& rules : sources_) {
+      if (auto p = rules->match(client, action, topic)) {
+        return {*p == Permission::Allow, AuthzVia::Matched, false};
+      }
+    }
+  }
+  return {no_match_allow_, AuthzVia::NoMatch, false};
+}
+
+AuthzDecision Authorization::authorize(const Subject& subject, const AclAction& action,
+                                       std::string_view topic, AuthzCache* cache,
+                                       AuthzCache::Clock::time_point now) const {
+  if (cache == nullptr || subject.is_superuser || !cacheable(topic)) {
+    return check(subject, action, topic);
+  }
+  if (auto hit = cache->get(action, topic, now)) return {*hit, AuthzVia::Cache, false};
+  AuthzDecision d = check(subject, action, topic);
+  d.cache_miss = true;
+  cache->put(action, topic, d.allow, now);
+  return d;
+}
+
+std::unique_ptr<AuthzCache> Authorization::make_cache() const {
+  if (!cache_enable_ || sources_.empty()) return nullptr;
+  return std::make_unique<AuthzCache>(cache_max_size_, cache_ttl_);
+}
+
+bool Authorization::cacheable(std::string_view topic) const {
+  for (const auto& filter : cache_excludes_) {
+    if (acl_topic_matches(topic, filter)) return false;
+  }
+  return true;
+}
+
+}  // namespace emqxd::auth

@@ -1,0 +1,119 @@
+#pragma once
+// Authorization: EMQX 5's `authorization` chain, built once from the config and shared
+// read-only by every worker. Asked for every PUBLISH (the will too) and every SUBSCRIBE
+// filter:
+//
+//   1. a superuser (Subject::is_superuser, set by authentication) may do anything;
+//   2. the Subject's own rules (Subject::acl, the `acl` claim of its JWT), when it has any;
+//   3. each enabled source in config order (emqxd: `file`, an acl.conf): the first rule
+//      that matches decides;
+//   4. nothing matched: `authorization.no_match`.
+//
+// Each connection keeps an AuthzCache of its recent decisions (EMQX's authorization
+// cache): `max_size` entries, least recently used out, each for `ttl`, keyed by action,
+// QoS, retain and topic; topics matched by a `cache.excludes` filter are never cached.
+// Superusers skip the cache (nothing to look up), and so does a chain with no source
+// (no_match and the Subject's own rules are cheaper than the lookup).
+//
+// Threads: Authorization is immutable after construction, any thread may call it at once.
+// An AuthzCache belongs to its connection's worker.
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/acl_rules.hpp"
+#include "auth/subject.hpp"
+#include "config/config.hpp"
+
+namespace emqxd::auth {
+
+// How a decision was reached, for EMQX's metrics: authorization.superuser,
+// .matched.allow/.matched.deny, .nomatch, .cache_hit.
+enum class AuthzVia : std::uint8_t { Superuser, Matched, NoMatch, Cache };
+
+struct AuthzDecision {
+  bool allow = true;
+  AuthzVia via = AuthzVia::NoMatch;
+  bool cache_miss = false;  // looked up in the cache first, not found (authorization.cache_miss)
+};
+
+// One connection's cache of decisions. Not thread-safe: its connection's worker only.
+class AuthzCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // What one entry costs the connection's memory account besides its topic: the list node,
+  // the hash node and its share of the buckets.
+  static constexpr std::int64_t kEntryBytes = 128;
+
+  AuthzCache(std::size_t max_size, Clock::duration ttl) : max_size_(max_size), ttl_(ttl) {}
+
+  // The decision cached for this action and topic, unless missing or older than ttl (an
+  // expired entry is dropped).
+  std::optional<bool> get(const AclAction& action, std::string_view topic, Clock::time_point now);
+  // Remembers a decision; the least recently used entry goes when the cache is full.
+  void put(const AclAction& action, std::string_view topic, bool allow, Clock::time_point now);
+
+  std::size_t size() const { return lru_.size(); }
+  // For the connection's memory account (force_shutdown.max_heap_size).
+  std::int64_t bytes() const { return bytes_; }
+
+ private:
+  struct Entry {
+    std::string key;  // one byte of action, QoS and retain, then the topic
+    bool allow = false;
+    Clock::time_point expires{};
+  };
+  void erase(std::list<Entry>::iterator it);
+
+  std::size_t max_size_;
+  Clock::duration ttl_;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into lru_
+  std::int64_t bytes_ = 0;
+};
+
+class Authorization {
+ public:
+  // No sources, no_match = allow: everything is allowed (emqxd with no authorization
+  // section, EMQX with sources = []).
+  Authorization() = default;
+  // Reads and compiles every enabled source. Throws config::ConfigError naming where the
+  // source was configured and what is wrong in its file ("emqx.conf:40:
+  // authorization.sources[1].path: acl.conf:3:5: ...").
+  explicit Authorization(const config::AuthorizationConfig& cfg);
+  // For tests: the sources already compiled, with the rest of the settings from `cfg`
+  // (its `sources` are ignored).
+  Authorization(const config::AuthorizationConfig& cfg,
+                std::vector<std::shared_ptr<const AclRules>> sources);
+
+  // The chain without the cache: superuser, the Subject's own rules, the sources, no_match.
+  AuthzDecision check(const Subject& subject, const AclAction& action,
+                      std::string_view topic) const;
+  // The chain with the connection's cache in front (null: no cache), as the channel asks.
+  AuthzDecision authorize(const Subject& subject, const AclAction& action, std::string_view topic,
+                          AuthzCache* cache, AuthzCache::Clock::time_point now) const;
+
+  // A cache for one connection, or null when caching is off or useless (no source).
+  std::unique_ptr<AuthzCache> make_cache() const;
+  // Whether decisions about `topic` may be cached (cache.excludes).
+  bool cacheable(std::string_view topic) const;
+  bool disconnect_on_deny() const { return disconnect_on_deny_; }
+  std::size_t source_count() const { return sources_.size(); }
+
+ private:
+  bool no_match_allow_ = true;
+  bool disconnect_on_deny_ = false;
+  bool cache_enable_ = true;
+  std::size_t cache_max_size_ = 32;
+  std::chrono::milliseconds cache_ttl_{60'000};
+  std::vector<std::string> cache_excludes_;
+  std::vector<std::shared_ptr<const AclRules>> sources_;  // the enabled ones, in order
+};
+
+}  // namespace emqxd::auth
