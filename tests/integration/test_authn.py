@@ -333,3 +333,33 @@ def test_http_backend_form_body(make_broker, tmp_path, auth_service):
                             '"application/x-www-form-urlencoded" }')])
     assert connect(b, mqttc.V5, "form1", "f", "p&q=r")[1] == 0
     assert auth_service.requests[-1][3]["password"] == "p&q=r"
+
+
+def granted(c, topic):
+    """The SUBACK code of one subscription, as a number."""
+    rc, mid = c.c.subscribe(topic, 1)
+    assert c._wait(lambda: mid in c.subacks, 5), "no SUBACK"
+    g = c.subacks[mid][0]
+    return g.value if hasattr(g, "value") else int(g)
+
+
+def test_what_authentication_decides_reaches_authorization(make_broker, tmp_path, users):
+    acl = os.path.join(str(tmp_path), "acl.conf")
+    with open(acl, "w") as f:
+        f.write('{allow, {username, "alice"}, subscribe, ["alice/#"]}.\n{deny, all}.\n')
+    b = start(make_broker, tmp_path, [jwt_hs(), built_in(users)],
+              'authorization { no_match = deny, cache { enable = false },'
+              ' sources = [{type = file, path = "%s"}] }' % acl)
+    # The built-in database's superuser may do anything; alice what the file allows her.
+    root, rc = connect(b, mqttc.V5, "r1", "root", "root-pw")
+    assert rc == 0 and granted(root, "anything/#") == 1
+    alice, rc = connect(b, mqttc.V5, "a1", "alice", "alice-pw")
+    assert rc == 0
+    assert granted(alice, "alice/x") == 1 and granted(alice, "bob/x") == 0x87
+    # A JWT's acl claim is the client's own rules, asked before the file.
+    t = token({"exp": int(time.time()) + 60,
+               "acl": {"sub": ["jwt/#"], "pub": ["jwt/#"]}})
+    j, rc = connect(b, mqttc.V5, "j1", "alice", t)
+    assert rc == 0
+    assert granted(j, "jwt/x") == 1
+    assert granted(j, "alice/x") == 0x87  # the claim's closing deny: the file is not asked

@@ -715,8 +715,7 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // Every feature the issue names, and each the same way from the environment.
-  for (std::string key : {
-                          "prometheus",
+  for (std::string key : {"prometheus",
                           "limiter",
                           "force_shutdown.max_mailbox_size",
                           "flapping_detect",
