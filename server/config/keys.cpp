@@ -70,6 +70,16 @@ void max_keepalive(const In& in) {
   }
 }
 
+PeerCertField cert_field(const In& in) {
+  auto v = in.one_of({"disabled", "cn", "dn", "crt", "pem", "md5"});
+  return v == "cn"    ? PeerCertField::Cn
+         : v == "dn"  ? PeerCertField::Dn
+         : v == "crt" ? PeerCertField::Crt
+         : v == "pem" ? PeerCertField::Pem
+         : v == "md5" ? PeerCertField::Md5
+                      : PeerCertField::Disabled;
+}
+
 // listeners.<type>.<name>: a listener, or EMQX's way to drop one an earlier file defined.
 void listener_section(const In& in) {
   in.load.listeners_named = true;
@@ -481,6 +491,9 @@ const KeySpec kKeys[] = {
     // api_key: EMQX's API keys, from a bootstrap file only (no API to create them)
     {"api_key", [](const In& in) { in.object(); }, Shape::Section},
     {"api_key.bootstrap_file", EMQXD_SET(api_key_bootstrap_file, in.string())},
+    {"mqtt.peer_cert_as_username", [](const In& in) { in.cfg().mqtt.peer_cert_as_username = cert_field(in); }},
+    {"mqtt.peer_cert_as_clientid", [](const In& in) { in.cfg().mqtt.peer_cert_as_clientid = cert_field(in); }},
+    {"mqtt.use_username_as_clientid", EMQXD_SET(mqtt.use_username_as_clientid, in.boolean())},
     // authentication: EMQX's chain (authn_keys.cpp reads the array)
     {"authentication", authentication_chain},
     {"listeners.tcp|ssl|ws|wss.*.enable_authn",
@@ -564,9 +577,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"log.console.payload_encode", ""},
     // mqtt
     {"mqtt.exclusive_subscription", ""},
-    {"mqtt.use_username_as_clientid", ""},
-    {"mqtt.peer_cert_as_username", ""},
-    {"mqtt.peer_cert_as_clientid", ""},
     {"mqtt.strict_mode", ""},
     {"mqtt.upgrade_qos", ""},
     {"mqtt.mqueue_priorities", ""},

@@ -4,7 +4,10 @@
 // "mqtt", packets not aligned with frames [MQTT-6.0.0-2].
 #include "net/stream_connection.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -66,22 +69,73 @@ std::string choose_subprotocol(beast::string_view offered) {
   return chosen;
 }
 
-// The CN of the client certificate verified in the TLS handshake, if the client sent one.
-std::optional<std::string> common_name_of(SSL* ssl) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return std::nullopt;
-  std::optional<std::string> cn;
-  X509_NAME* name = X509_get_subject_name(cert);
-  int index = name != nullptr ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
-  if (index >= 0) {
-    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-    unsigned char* utf8 = nullptr;
-    int n = ASN1_STRING_to_UTF8(&utf8, data);
-    if (n >= 0) cn.emplace(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
-    OPENSSL_free(utf8);
+// A field of the client certificate verified in the TLS handshake, if the client sent one
+// (session::ChannelHost::peer_cert).
+std::optional<std::string> cert_field_of(SSL* ssl, config::PeerCertField what) {
+  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), &X509_free);
+  if (!cert) return std::nullopt;
+  std::optional<std::string> out;
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  switch (what) {
+    case config::PeerCertField::Disabled:
+      break;
+    case config::PeerCertField::Cn: {
+      int index = name != nullptr ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+      if (index >= 0) {
+        ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+        unsigned char* utf8 = nullptr;
+        int n = ASN1_STRING_to_UTF8(&utf8, data);
+        if (n >= 0) out.emplace(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+        OPENSSL_free(utf8);
+      }
+      break;
+    }
+    case config::PeerCertField::Dn: {
+      std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+      if (bio && name != nullptr &&
+          X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio.get(), &data);
+        out.emplace(data, static_cast<std::size_t>(std::max(0L, n)));
+      }
+      break;
+    }
+    case config::PeerCertField::Crt:
+    case config::PeerCertField::Md5: {
+      unsigned char* der = nullptr;
+      int n = i2d_X509(cert.get(), &der);
+      if (n > 0) {
+        std::string bytes(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+        if (what == config::PeerCertField::Crt) {
+          out = std::move(bytes);
+        } else {
+          unsigned char md[EVP_MAX_MD_SIZE];
+          unsigned int len = 0;
+          if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_md5(), nullptr) == 1) {
+            static constexpr char hex[] = "0123456789abcdef";
+            std::string h;
+            for (unsigned int i = 0; i < len; ++i) {
+              h += hex[md[i] >> 4];
+              h += hex[md[i] & 15];
+            }
+            out = std::move(h);
+          }
+        }
+      }
+      OPENSSL_free(der);
+      break;
+    }
+    case config::PeerCertField::Pem: {
+      std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+      if (bio && PEM_write_bio_X509(bio.get(), cert.get()) == 1) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio.get(), &data);
+        out.emplace(data, static_cast<std::size_t>(std::max(0L, n)));
+      }
+      break;
+    }
   }
-  X509_free(cert);
-  return cn;
+  return out;
 }
 
 template <class Stream>
@@ -97,12 +151,12 @@ class StreamConnection final : public Connection {
     beast::get_lowest_layer(stream_).set_option(tcp::no_delay(true), ec);
   }
 
-  std::optional<std::string> peer_cert_common_name() const override {
+  std::optional<std::string> peer_cert(config::PeerCertField what) const override {
     auto& stream = const_cast<Stream&>(stream_);  // native_handle() is not const
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      return common_name_of(stream.native_handle());
+      return cert_field_of(stream.native_handle(), what);
     } else if constexpr (std::is_same_v<Stream, WssStream>) {
-      return common_name_of(stream.next_layer().native_handle());
+      return cert_field_of(stream.next_layer().native_handle(), what);
     } else {
       return std::nullopt;
     }

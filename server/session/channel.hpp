@@ -41,8 +41,15 @@ class ChannelHost {
   // Close when no packet arrives for `timeout`; zero disables.
   virtual void set_keepalive(std::chrono::milliseconds timeout) = 0;
   virtual const std::string& peer() const = 0;  // "ip:port"
-  // The Common Name of the client's TLS certificate, when the connection has one.
-  virtual std::optional<std::string> peer_cert_common_name() const { return std::nullopt; }
+  // A field of the client's verified TLS certificate (config::PeerCertField: the subject's
+  // CN, its DN as RFC 2253 writes it, the DER bytes, the PEM text, or the MD5 of the DER
+  // in hex), when the connection has one.
+  virtual std::optional<std::string> peer_cert(config::PeerCertField /*what*/) const {
+    return std::nullopt;
+  }
+  std::optional<std::string> peer_cert_common_name() const {
+    return peer_cert(config::PeerCertField::Cn);
+  }
   virtual std::uint16_t local_port() const = 0;
   // Bytes appended to output() and not yet accepted by the socket.
   virtual std::size_t backlog() const = 0;

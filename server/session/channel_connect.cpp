@@ -290,6 +290,18 @@ void Channel::handle_connect(mqtt::Connect& c) {
     send_connack_error(ReasonCode::BadAuthenticationMethod);
     return;
   }
+  // EMQX's identity overrides, before the client id is checked: a TLS client's certificate
+  // (mqtt.peer_cert_as_clientid / _as_username; none sent: what the client said stands),
+  // then the username as client id.
+  if (cfg.peer_cert_as_clientid != config::PeerCertField::Disabled) {
+    if (auto v = host_.peer_cert(cfg.peer_cert_as_clientid)) c.client_id = std::move(*v);
+  }
+  if (cfg.peer_cert_as_username != config::PeerCertField::Disabled) {
+    if (auto v = host_.peer_cert(cfg.peer_cert_as_username)) c.username = std::move(*v);
+  }
+  if (cfg.use_username_as_clientid && c.username && !c.username->empty()) {
+    c.client_id = *c.username;
+  }
   bool assigned = false;
   if (c.client_id.empty()) {
     if (!is_v5() && !c.clean_start) {

@@ -324,3 +324,45 @@ def test_a_bad_source_stops_start_up_naming_file_line_and_key(tmp_path):
     r = run(["start"], base_env(tmp_path / "data", EMQX_AUTHORIZATION__NO_MATCH="maybe"))
     assert r.returncode == 2, r.stderr
     assert "EMQX_AUTHORIZATION__NO_MATCH: authorization.no_match: must be allow or deny" in r.stderr
+
+
+@pytest.mark.parametrize("field", ["cn", "dn", "md5"])
+def test_the_certificate_as_username_and_client_id(make_broker, tmp_path, pki, field):
+    """mqtt.peer_cert_as_username / _as_clientid: the certificate's value replaces what the
+    client sent, before authorization sees it (a rule naming that value decides)."""
+    import hashlib
+    pem = open(os.path.join(pki, "client.pem")).read()
+    if field == "cn":
+        value = "client"
+    elif field == "md5":
+        value = hashlib.md5(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+    else:
+        out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-nameopt", "RFC2253",
+                              "-in", os.path.join(pki, "client.pem")],
+                             capture_output=True, text=True, check=True).stdout
+        value = out.strip().split("subject=", 1)[1]
+    port = free_port()
+    acl = acl_file(tmp_path, '{allow, {username, "%s"}, subscribe, ["by-user/#"]}.\n'
+                             '{allow, {clientid, "%s"}, subscribe, ["by-id/#"]}.\n'
+                             '{deny, all}.\n' % (value, value))
+    env = tls_env(pki, "ssl", port, verify=True)
+    env.update({"EMQX_MQTT__PEER_CERT_AS_USERNAME": field,
+                "EMQX_MQTT__PEER_CERT_AS_CLIENTID": field})
+    make_broker(env=env, config_text=conf(acl))
+    ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
+    ctx.load_cert_chain(os.path.join(pki, "client.pem"), os.path.join(pki, "client.key"))
+    acks = {}
+    c = paho.Client(client_id="what-the-client-says", protocol=paho.MQTTv5)
+    c.username_pw_set("claimed-user")
+    c.tls_set_context(ctx)
+    c.on_subscribe = lambda cl, u, mid, codes, props=None: acks.update({mid: codes})
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    try:
+        assert wait_for(c.is_connected, 5), "no CONNACK"
+        _, mid = c.subscribe([("by-user/x", 1), ("by-id/x", 1), ("other/x", 1)])
+        assert wait_for(lambda: mid in acks, 5), "no SUBACK"
+        assert granted(acks[mid]) == [1, 1, NOT_AUTHORIZED], value
+    finally:
+        c.disconnect()
+        c.loop_stop()
