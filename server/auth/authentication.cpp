@@ -7,7 +7,10 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "auth/file_error.hpp"
@@ -137,19 +140,129 @@ std::string render(const std::string& text, const Credentials& c) {
   return out;
 }
 
+// http://host[:port]/path?query -> where to send it (the config checked the scheme).
+struct HttpUrl {
+  std::string host, port, target;
+};
+
+HttpUrl split_http_url(const std::string& url, const std::string& key) {
+  HttpUrl u;
+  std::string_view rest = std::string_view(url).substr(7);
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.back() != ']') {
+    u.host = std::string(authority.substr(0, colon));
+    u.port = std::string(authority.substr(colon + 1));
+  } else {
+    u.host = std::string(authority);
+    u.port = "80";
+  }
+  if (u.host.size() > 2 && u.host.front() == '[' && u.host.back() == ']') {
+    u.host = u.host.substr(1, u.host.size() - 2);
+  }
+  if (u.host.empty()) throw std::runtime_error(key + ": no host in " + url);
+  return u;
+}
+
+// use_jwks: the keys of the JWKS document at `endpoint`, fetched at start and every
+// refresh_interval on a thread of its own (every 10 s while it fails); until the first
+// fetch succeeds there are no keys, so every token is ignored (the chain goes on).
+class JwksKeys {
+ public:
+  JwksKeys(const config::AuthenticatorConfig& c, HttpClient client)
+      : key_(c.key),
+        url_(split_http_url(c.endpoint, c.key + ".endpoint")),
+        client_(std::move(client)),
+        every_(c.refresh_interval) {
+    if (!client_) throw std::runtime_error(c.key + ": no HTTP client");
+    const bool ok = fetch();
+    thread_ = std::thread([this, ok] { run(ok); });
+  }
+  ~JwksKeys() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::shared_ptr<const JwtKeys> keys() const {
+    std::lock_guard lock(mutex_);
+    return keys_;
+  }
+
+ private:
+  bool fetch() {
+    HttpCall call;
+    call.method = "GET";
+    call.host = url_.host;
+    call.port = url_.port;
+    call.target = url_.target;
+    HttpAnswer a = client_(call);
+    std::string why;
+    if (!a.reached) {
+      why = "unreachable: " + a.error;
+    } else if (a.status != 200) {
+      why = "answered HTTP " + std::to_string(a.status);
+    } else {
+      try {
+        auto k = std::make_shared<const JwtKeys>(JwtKeys::from_jwks(a.body));
+        log::get("authn")->info("{}: {} keys from http://{}:{}{}", key_, k->size(), url_.host,
+                                url_.port, url_.target);
+        std::lock_guard lock(mutex_);
+        keys_ = std::move(k);
+        return true;
+      } catch (const JwtError& e) {
+        why = std::string("is not a JWKS document: ") + e.what();
+      }
+    }
+    log::get("authn")->warn("{}: JWKS from http://{}:{}{}: {}; {} keys kept", key_, url_.host,
+                            url_.port, url_.target, why, keys() ? "the previous" : "no");
+    return false;
+  }
+  void run(bool ok) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      auto wait =
+          ok ? every_ : std::min<std::chrono::milliseconds>(every_, std::chrono::seconds(10));
+      if (cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
+      lock.unlock();
+      ok = fetch();
+      lock.lock();
+    }
+  }
+
+  std::string key_;
+  HttpUrl url_;
+  HttpClient client_;
+  std::chrono::milliseconds every_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                // guarded by mutex_
+  std::shared_ptr<const JwtKeys> keys_;  // guarded by mutex_
+  std::thread thread_;
+};
+
 class Jwt final : public Authenticator {
  public:
-  Jwt(const config::AuthenticatorConfig& c)
+  Jwt(const config::AuthenticatorConfig& c, HttpClient http)
       : from_username_(c.from == "username"),
         claims_(c.verify_claims),
         acl_claim_(c.acl_claim_name),
         disconnect_after_expire_(c.disconnect_after_expire),
         key_(c.key) {
+    if (c.use_jwks) {
+      jwks_ = std::make_unique<JwksKeys>(c, std::move(http));
+      return;
+    }
     try {
       if (c.algorithm == "hmac-based") {
-        keys_ = JwtKeys::hmac(c.secret_base64_encoded ? base64_decode(c.secret, c.key) : c.secret);
+        keys_ = std::make_shared<const JwtKeys>(
+            JwtKeys::hmac(c.secret_base64_encoded ? base64_decode(c.secret, c.key) : c.secret));
       } else {
-        keys_ = JwtKeys::public_key_pem(c.public_key);
+        keys_ = std::make_shared<const JwtKeys>(JwtKeys::public_key_pem(c.public_key));
       }
     } catch (const JwtError& e) {
       throw std::runtime_error(c.key + ".public_key: " + e.what());
@@ -159,7 +272,9 @@ class Jwt final : public Authenticator {
   Result authenticate(const Credentials& c) const override {
     const std::optional<std::string>& token = from_username_ ? c.username : c.password;
     if (!token || token->empty()) return ignore();
-    auto v = verify_jwt(*token, keys_);
+    std::shared_ptr<const JwtKeys> keys = jwks_ ? jwks_->keys() : keys_;
+    if (!keys) return ignore();  // no JWKS fetched yet
+    auto v = verify_jwt(*token, *keys);
     if (v.status != JwtStatus::Ok) return ignore();  // not a token for these keys
     std::vector<std::pair<std::string, std::string>> expected;
     expected.reserve(claims_.size());
@@ -190,7 +305,8 @@ class Jwt final : public Authenticator {
   }
 
  private:
-  JwtKeys keys_;
+  std::shared_ptr<const JwtKeys> keys_;  // secret or public key
+  std::unique_ptr<JwksKeys> jwks_;       // use_jwks
   bool from_username_;
   std::vector<std::pair<std::string, std::string>> claims_;
   std::string acl_claim_;
@@ -246,23 +362,10 @@ class Http final : public Authenticator {
         headers_(c.headers),
         body_(c.body),
         timeout_(c.request_timeout) {
-    // http://host[:port]/path?query (config checked the scheme).
-    std::string_view rest = std::string_view(c.url).substr(7);
-    auto slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    target_ = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-    auto colon = authority.rfind(':');
-    if (colon != std::string_view::npos && authority.back() != ']') {
-      host_ = std::string(authority.substr(0, colon));
-      port_ = std::string(authority.substr(colon + 1));
-    } else {
-      host_ = std::string(authority);
-      port_ = "80";
-    }
-    if (host_.size() > 2 && host_.front() == '[' && host_.back() == ']') {
-      host_ = host_.substr(1, host_.size() - 2);
-    }
-    if (host_.empty()) throw std::runtime_error(c.origin + ": " + c.key + ".url: no host");
+    auto u = split_http_url(c.url, c.key + ".url");
+    host_ = std::move(u.host);
+    port_ = std::move(u.port);
+    target_ = std::move(u.target);
     for (auto& [name, value] : headers_) {
       std::string lower;
       for (char ch : name)
@@ -392,7 +495,7 @@ std::unique_ptr<Authentication> Authentication::from_config(const config::Config
       a = std::make_unique<Http>(c, http);
       concurrency += c.pool_size;
     } else if (c.mechanism == "jwt") {
-      a = std::make_unique<Jwt>(c);
+      a = std::make_unique<Jwt>(c, http);
     } else {
       throw std::runtime_error(c.origin + ": " + c.key + ": mechanism " + c.mechanism +
                                " is not implemented yet");

@@ -168,9 +168,17 @@ void read_jwt(const Value& obj, const Fields& f, const std::string& key, Authent
     if (k == "from") {
       a.from = get_enum(*value, fk, {"password", "username"});
     } else if (k == "use_jwks") {
-      if (get_bool(*value, fk)) {
-        fail(*value, fk, "not implemented yet by emqxd (use algorithm = hmac-based or public-key)");
+      a.use_jwks = get_bool(*value, fk);
+    } else if (k == "endpoint") {
+      a.endpoint = get_string(*value, fk);
+      if (a.endpoint.starts_with("https://")) {
+        fail(*value, fk, "https is not implemented yet by emqxd (use http:// to a local proxy)");
       }
+      if (!a.endpoint.starts_with("http://") || a.endpoint.size() <= 7) {
+        fail(*value, fk, "expected http://host[:port]/path, got " + shown(*value));
+      }
+    } else if (k == "refresh_interval") {
+      a.refresh_interval = get_duration_in(*value, fk, Duration(1000), Duration(86'400'000));
     } else if (k == "algorithm") {
       a.algorithm = get_enum(*value, fk, {"hmac-based", "public-key"});
     } else if (k == "secret") {
@@ -190,6 +198,19 @@ void read_jwt(const Value& obj, const Fields& f, const std::string& key, Authent
         a.verify_claims.emplace_back(c.key, get_string(c.value, fk + "." + c.key));
       }
     }
+  }
+  if (a.use_jwks) {
+    if (a.endpoint.empty()) fail(obj, key + ".endpoint", "required with use_jwks = true");
+    for (const char* k : {"secret", "public_key", "algorithm", "secret_base64_encoded"}) {
+      if (const Value* v = field(f, k)) {
+        fail(*v, key + "." + k,
+             "does not apply with use_jwks = true (the keys come from endpoint)");
+      }
+    }
+    return;
+  }
+  for (const char* k : {"endpoint", "refresh_interval"}) {
+    if (const Value* v = field(f, k)) fail(*v, key + "." + k, "applies with use_jwks = true only");
   }
   if (a.algorithm == "hmac-based" && a.secret.empty()) {
     fail(obj, key + ".secret", "required with algorithm = hmac-based");
@@ -266,7 +287,7 @@ void authentication_chain(const In& in) {
       auto f = fields_of(obj, key,
                          {"mechanism", "enable", "from", "use_jwks", "algorithm", "secret",
                           "secret_base64_encoded", "public_key", "verify_claims", "acl_claim_name",
-                          "disconnect_after_expire"},
+                          "disconnect_after_expire", "endpoint", "refresh_interval"},
                          "jwt");
       read_jwt(obj, f, key, a);
       if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");

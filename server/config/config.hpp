@@ -60,8 +60,15 @@ struct ListenerConfig {
   SslOptions ssl_options;                     // listeners.ssl.<name>.ssl_options.*
 };
 
+// What of a TLS client's certificate stands for its username or client id
+// (mqtt.peer_cert_as_username / peer_cert_as_clientid, EMQX's values).
+enum class PeerCertField : std::uint8_t { Disabled, Cn, Dn, Crt, Pem, Md5 };
+
 struct MqttConfig {
   std::uint32_t max_packet_size = 1024 * 1024;  // 1MB
+  PeerCertField peer_cert_as_username = PeerCertField::Disabled;
+  PeerCertField peer_cert_as_clientid = PeerCertField::Disabled;
+  bool use_username_as_clientid = false;
   std::uint32_t max_clientid_len = 65535;
   std::uint32_t max_topic_levels = 128;
   std::uint8_t max_qos_allowed = 2;
@@ -248,6 +255,9 @@ struct AuthenticatorConfig {
       verify_claims;  // may hold ${clientid}, ${username}
   std::string acl_claim_name = "acl";
   bool disconnect_after_expire = true;
+  bool use_jwks = false;  // the keys from a JWKS document at `endpoint`, refreshed
+  std::string endpoint;   // http://host[:port]/path
+  Duration refresh_interval{300'000};
 };
 
 struct Config {

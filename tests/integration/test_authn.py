@@ -363,3 +363,58 @@ def test_what_authentication_decides_reaches_authorization(make_broker, tmp_path
     assert rc == 0
     assert granted(j, "jwt/x") == 1
     assert granted(j, "alice/x") == 0x87  # the claim's closing deny: the file is not asked
+
+
+def test_jwt_keys_from_a_jwks_endpoint_refreshed(make_broker, tmp_path):
+    """use_jwks: the keys come from a JWKS document served over HTTP; a rotated key is
+    picked up at the next refresh; an endpoint that is down leaves tokens ignored."""
+    import json as _json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+    from jwt.algorithms import RSAAlgorithm
+
+    k1 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    k2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    served = {"keys": [k1], "status": 200, "hits": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            served["hits"] += 1
+            keys = []
+            for i, k in enumerate(served["keys"]):
+                jwk = _json.loads(RSAAlgorithm.to_jwk(k.public_key()))
+                jwk.update({"kid": "k%d" % id(k), "use": "sig", "alg": "RS256"})
+                keys.append(jwk)
+            data = _json.dumps({"keys": keys}).encode()
+            self.send_response(served["status"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        b = start(make_broker, tmp_path,
+                  ['{mechanism = jwt, use_jwks = true, endpoint = "http://127.0.0.1:%d/jwks",'
+                   ' refresh_interval = 1s}' % srv.server_address[1]])
+
+        def tok(k):
+            return jwt.encode({"exp": int(time.time()) + 60}, k, algorithm="RS256",
+                              headers={"kid": "k%d" % id(k)})
+        assert connect(b, mqttc.V5, "w1", "u", tok(k1))[1] == 0
+        assert connect(b, mqttc.V5, "w2", "u", tok(k2))[1] == 0x87  # not a key it has
+        served["keys"] = [k2]
+        assert wait_for(lambda: connect(b, mqttc.V5, "w3", "u", tok(k2))[1] == 0, 5, 0.3)
+        assert connect(b, mqttc.V5, "w4", "u", tok(k1))[1] == 0x87  # rotated out
+        served["status"] = 500  # a failing refresh keeps the keys it has
+        hits = served["hits"]
+        assert wait_for(lambda: served["hits"] > hits + 1, 5)
+        assert connect(b, mqttc.V5, "w5", "u", tok(k2))[1] == 0
+        assert "answered HTTP 500; the previous keys kept" in b.read_log()
+    finally:
+        srv.shutdown()
+        srv.server_close()
