@@ -7,7 +7,8 @@
 #                              channel, durable storage and the HTTP API through real
 #                              sockets, against the ASan emqxd.
 #   scripts/sanitize.sh tsan   TSan into build-tsan/: the unit tests that run threads (the
-#                              cluster's membership, the API server, the retainer, storage).
+#                              cluster's membership, the API server, the retainer, storage,
+#                              the authentication chain on its pool and JWKS thread).
 #
 # Extra arguments go to ctest. Expects the test dependencies (scripts/install-deps.sh --test).
 set -euo pipefail
@@ -32,8 +33,8 @@ case "$mode" in
   tsan)
     dir=build-tsan
     sanitize=thread
-    targets=(cluster_test api_test broker_test storage_test)
-    tests="^(cluster_test|api_test|broker_test|storage_test):"
+    targets=(cluster_test api_test broker_test storage_test auth_test)
+    tests="^(cluster_test|api_test|broker_test|storage_test|auth_test):"
     ;;
   *)
     echo "usage: scripts/sanitize.sh asan|tsan [ctest args]" >&2
