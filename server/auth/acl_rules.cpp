@@ -232,6 +232,11 @@ std::size_t AclRules::size() const {
 }
 
 bool acl_topic_matches(std::string_view topic, std::string_view filter) {
+  // EMQX's emqx_topic:match: a '$' topic is never matched by a filter that starts with a
+  // wildcard, so "#" and "+/x" do not cover "$SYS/x" [MQTT-4.7.2-1].
+  if (topic.starts_with('$') && (filter.starts_with('#') || filter.starts_with('+'))) {
+    return false;
+  }
   std::string_view t = topic;
   std::string_view f = filter;
   bool t_more = true;

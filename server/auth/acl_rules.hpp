@@ -16,9 +16,10 @@
 // decides; none matching is nomatch (the chain goes on, then `authorization.no_match`).
 // A topic matches a rule's filter word by word with '+' and '#' ('#' also matches the
 // parent level); a subscription's own wildcards match only the same wildcard or a wider
-// one ("a/+" is within "a/#", "#" only within "#"). Unlike MQTT delivery, '$' topics are
-// not special here: "#" covers "$SYS/x", as in EMQX. `{eq, T}` matches the string T
-// exactly. `{Perm, all}` is `{Perm, all, all, ["#"]}`.
+// one ("a/+" is within "a/#", "#" only within "#"). As in MQTT delivery and EMQX's
+// emqx_topic:match, a '$' topic is not matched by a filter that starts with '+' or '#':
+// "#" does not cover "$SYS/x", "$SYS/#" does. `{eq, T}` matches the string T exactly.
+// `{Perm, all}` is `{Perm, all, all, ["#"]}`, so it says nothing of '$' topics.
 //
 // Where emqxd differs, on purpose: a placeholder whose value is missing (no username) or
 // holds '+', '#' or '/' makes its filter match nothing (EMQX would render the wildcard).
