@@ -51,7 +51,9 @@ void read_hash(const Value& v, const std::string& key, PasswordHashConfig& h) {
   h.name = get_enum(*name, key + ".name",
                     {"plain", "md5", "sha", "sha256", "sha512", "bcrypt", "pbkdf2"});
   const bool simple = h.name != "bcrypt" && h.name != "pbkdf2";
-  for (const auto& [k, value] : f) {
+  for (const auto& entry : f) {
+    const auto& k = entry.first;
+    const Value* value = entry.second;  // a plain variable: lambdas may not capture bindings
     const std::string fk = key + "." + k;
     auto only = [&](bool ok, std::string_view for_what) {
       if (!ok) fail(*value, fk, "applies to " + std::string(for_what) + " only");

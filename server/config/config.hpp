@@ -108,6 +108,15 @@ struct ForceShutdownConfig {
   std::uint64_t max_heap_size = 32 * 1024 * 1024;  // 32MB
 };
 
+// flapping_detect.* (EMQX's keys and defaults): a client id whose connections end
+// max_count times within window_time is banned for ban_time (session/banned.hpp).
+struct FlappingDetectConfig {
+  bool enable = false;
+  std::uint32_t max_count = 15;
+  Duration window_time{60'000};
+  Duration ban_time{300'000};
+};
+
 struct SysTopicsConfig {
   Duration sys_msg_interval = std::chrono::minutes(1);  // 0 = disabled
   Duration sys_heartbeat_interval = std::chrono::seconds(30);
@@ -265,6 +274,7 @@ struct Config {
   LogConfig log;
   MqttConfig mqtt;
   ForceShutdownConfig force_shutdown;
+  FlappingDetectConfig flapping_detect;
   std::vector<ListenerConfig> listeners;  // default: listeners.tcp.default on 0.0.0.0:1883
   SysTopicsConfig sys_topics;
   RetainerConfig retainer;

@@ -337,6 +337,11 @@ const KeySpec kKeys[] = {
 
     // force_shutdown
     {"force_shutdown.enable", EMQXD_SET(force_shutdown.enable, in.boolean())},
+    {"flapping_detect.enable", EMQXD_SET(flapping_detect.enable, in.boolean())},
+    {"flapping_detect.max_count", EMQXD_SET(flapping_detect.max_count, in.u32(1, kU32Max))},
+    {"flapping_detect.window_time",
+     EMQXD_SET(flapping_detect.window_time, in.duration_in(1s, 24h * 365))},
+    {"flapping_detect.ban_time", EMQXD_SET(flapping_detect.ban_time, in.duration_in(1s, 24h * 365))},
     {"force_shutdown.max_heap_size",
      EMQXD_SET(force_shutdown.max_heap_size, in.size(64 * 1024, std::uint64_t{1} << 40, "1024GB"))},
 
@@ -544,7 +549,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"limiter", ""},
     {"force_shutdown.max_mailbox_size",
      "what waits for a client is bounded by mqtt.max_mqueue_len and force_shutdown.max_heap_size"},
-    {"flapping_detect", ""},
     {"overload_protection", ""},
     {"conn_congestion", ""},
     {"banned", ""},

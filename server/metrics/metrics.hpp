@@ -46,6 +46,8 @@ namespace emqxd::metrics {
   X(session_discarded)                  \
   X(session_expired)                    \
   X(wills_published)                    \
+  X(client_flapping_banned)             \
+  X(client_banned)                      \
   X(authorization_allow)                \
   X(authorization_deny)                 \
   X(authorization_nomatch)              \

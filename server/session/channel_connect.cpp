@@ -316,6 +316,18 @@ void Channel::handle_connect(mqtt::Connect& c) {
   }
   client_id_ = std::move(c.client_id);
   username_ = std::move(c.username);
+  if (hub_.banned(client_id_, username_, peer_host(host_.peer()))) {
+    metrics::inc(hub_.metrics().client_banned);
+    static thread_local log::Throttle throttle;
+    std::uint64_t held = 0;
+    if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+      logger()->info("client_id={} peer={} refused: banned ({} similar lines suppressed)",
+                     client_id_, host_.peer(), held);
+    }
+    will_.reset();
+    send_connack_error(ReasonCode::Banned);  // 3.1.1: return code 5
+    return;
+  }
 
   if (c.will) {
     auto& w = *c.will;

@@ -79,6 +79,9 @@ class Hub {
   // the hub answers with Channel::on_authenticated, at once or in a later turn (or not at
   // all if the channel closes first, which it reports through channel_closed).
   virtual void authenticate(Channel& ch, auth::Credentials credentials) = 0;
+  // Whether the client may not connect (banned, session/banned.hpp).
+  virtual bool banned(const std::string& client_id, const std::optional<std::string>& username,
+                      std::string_view peerhost) = 0;
   // The channel's credentials expire at `wall_ms` (Unix ms): the hub calls
   // ch.credentials_expired() then, unless the channel closed first.
   virtual void expire_at(Channel& ch, std::int64_t wall_ms) = 0;

@@ -18,6 +18,7 @@
 #include "broker/retainer.hpp"
 #include "common/task.hpp"
 #include "config/config.hpp"
+#include "session/banned.hpp"
 #include "session/session_state.hpp"
 #include "storage/store.hpp"
 
@@ -81,6 +82,9 @@ struct NodeState {
   std::atomic<std::uint64_t> next_client_id{1};
   const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<bool> shutting_down{false};
+  // Who may not connect, and who connects too often (session/banned.hpp).
+  Banned banned;
+  Flapping flapping{config.flapping_detect};
 };
 
 }  // namespace emqxd::session

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
 #include "session/channel.hpp"
 #include "session/routing.hpp"
 #include "session/sys_events.hpp"
@@ -352,6 +353,22 @@ void WorkerCore::open_session(Channel& ch, const std::string& client_id, bool cl
 
 void WorkerCore::channel_closed(Channel& ch, Session* s) {
   authenticating_.erase(&ch);
+  if (ch.connected_at_ms() != 0) {
+    const auto now = mqtt::wall_ms_now();
+    if (node_.flapping.ended(ch.client_id(), now)) {
+      const auto& f = config().flapping_detect;
+      node_.banned.ban(Banned::Kind::ClientId, ch.client_id(), now + f.ban_time.count());
+      metrics::inc(metrics_.client_flapping_banned);
+      static thread_local log::Throttle throttle;
+      std::uint64_t held = 0;
+      if (throttle.allow(std::chrono::steady_clock::now(), held)) {
+        log::get("channel")->warn(
+            "client_id={} flapping: its connections ended {} times within {} ms; "
+            "banned for {} ms ({} similar lines suppressed)",
+            ch.client_id(), f.max_count, f.window_time.count(), f.ban_time.count(), held);
+      }
+    }
+  }
   if (auto it = expiring_.find(&ch); it != expiring_.end()) {
     it->second->cancel();
     expiring_.erase(it);

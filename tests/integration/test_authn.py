@@ -57,7 +57,8 @@ def code(connack):
 
 
 def connect(broker, version, client_id, username=None, password=None):
-    c = mqttc.Client(broker, client_id, version=version, username=username, password=password)
+    c = mqttc.Client(broker, client_id, version=version, username=username, password=password,
+                     connect=False)
     return c, code(c.connect())
 
 
@@ -418,3 +419,21 @@ def test_jwt_keys_from_a_jwks_endpoint_refreshed(make_broker, tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("version", [mqttc.V311, mqttc.V5])
+def test_a_flapping_client_is_banned_for_a_while(make_broker, version):
+    b = make_broker(config_text="flapping_detect { enable = true, max_count = 3,"
+                                " window_time = 30s, ban_time = 3s }")
+    v5 = version == mqttc.V5
+    for i in range(3):  # the 3rd end within the window bans (EMQX: "goes offline 3 times")
+        c, rc = connect(b, version, "flappy")
+        assert rc == 0, i
+        c.disconnect()
+        assert c.disconnected.wait(5)
+    assert wait_for(lambda: "client_id=flappy flapping" in b.read_log(), 5)
+    assert connect(b, version, "flappy")[1] == (0x8A if v5 else 5)
+    assert connect(b, version, "steady")[1] == 0  # another client is not touched
+    t0 = time.monotonic()
+    assert wait_for(lambda: connect(b, version, "flappy")[1] == 0, 6, 0.5)
+    assert 1.5 < time.monotonic() - t0 < 6  # until ban_time is over

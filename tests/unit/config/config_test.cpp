@@ -718,7 +718,6 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   for (std::string key : {"prometheus",
                           "limiter",
                           "force_shutdown.max_mailbox_size",
-                          "flapping_detect",
                           "log.file",
                           "retainer.backend",
                           "rule_engine",
