@@ -606,6 +606,8 @@ constexpr ForeignKey kNotImplemented[] = {
     {"listeners.*.*.max_conn_burst", ""},
     {"listeners.*.*.messages_burst", ""},
     {"listeners.*.*.bytes_burst", ""},
+    {"listeners.*.*.subscribes_rate", ""},
+    {"listeners.*.*.subscribes_burst", ""},
     {"listeners.*.*.ssl_options.password", ""},
     {"listeners.*.*.ssl_options.secure_renegotiate", ""},
     {"listeners.*.*.ssl_options.reuse_sessions", ""},
