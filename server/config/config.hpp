@@ -42,6 +42,14 @@ struct SslOptions {
 // username before the chain runs.
 enum class AuthnMode : std::uint8_t { On, Off, QuickDenyAnonymous };
 
+// A rate as EMQX writes it: "1000/s", "50/10s", "1MB/s" (bytes), or infinity: `count` per
+// `period`; count 0 = infinity.
+struct Rate {
+  std::uint64_t count = 0;
+  Duration period{1000};
+  bool infinite() const { return count == 0; }
+};
+
 struct ListenerConfig {
   std::string type;  // tcp | ssl | ws | wss
   std::string name;  // "default"
@@ -55,6 +63,10 @@ struct ListenerConfig {
   // max_conn_per_ip (emqxd's key): connections open at once from one source address;
   // 0 = infinity (the default: behind NAT or a load balancer every client has one address).
   std::uint32_t max_conn_per_ip = 0;
+  // messages_rate and bytes_rate (EMQX's keys): what one client of this listener may send,
+  // PUBLISH packets and bytes; over it, reading from that client pauses (net/rate_limit.hpp).
+  Rate messages_rate;
+  Rate bytes_rate;
   AuthnMode enable_authn = AuthnMode::On;
   std::string websocket_mqtt_path = "/mqtt";  // listeners.ws.<name>.websocket.mqtt_path
   SslOptions ssl_options;                     // listeners.ssl.<name>.ssl_options.*

@@ -113,32 +113,44 @@ void max_connections(const In& in) {
   }
 }
 
-// EMQX's rate: "1000/s", "50/10s", "600/m", "3600/1h", or infinity.
-void max_conn_rate(const In& in) {
-  auto& l = in.listener().config;
-  if (in.v.is_string() && in.v.text() == "infinity") {
-    l.max_conn_rate_count = 0;
-    return;
-  }
+// EMQX's rate: "1000/s", "50/10s", "600/m", "3600/1h" (a count per a period; "s" is
+// "1s"), or infinity (count 0). With `bytes` the count is a size: "1MB/s", "512KB/10s".
+Rate rate(const In& in, bool bytes) {
+  if (in.v.is_string() && in.v.text() == "infinity") return {};
   const std::string text = in.string();
   auto slash = text.find('/');
   auto bad = [&] {
-    in.fail("expected a rate such as \"1000/s\", \"50/10s\" or infinity, got " + shown(in.v));
+    in.fail(std::string("expected a rate such as ") +
+            (bytes ? "\"1MB/s\", \"512KB/10s\"" : "\"1000/s\", \"50/10s\"") + " or infinity, got " +
+            shown(in.v));
   };
   if (slash == std::string::npos || slash == 0) bad();
   std::uint64_t count = 0;
-  for (std::size_t i = 0; i < slash; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i])) || count > kU32Max) bad();
-    count = count * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  if (bytes) {
+    auto n = parse_size(std::string_view(text).substr(0, slash));
+    if (!n) bad();
+    count = *n;
+  } else {
+    for (std::size_t i = 0; i < slash; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i])) || count > kU32Max) bad();
+      count = count * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    }
+    if (count > kU32Max) bad();
   }
   std::string period = text.substr(slash + 1);
   if (!period.empty() && !std::isdigit(static_cast<unsigned char>(period[0]))) {
     period = "1" + period;
   }
   auto d = parse_duration(period);
-  if (!d || d->count() <= 0 || count == 0 || count > kU32Max) bad();
-  l.max_conn_rate_count = static_cast<std::uint32_t>(count);
-  l.max_conn_rate_period = *d;
+  if (!d || d->count() <= 0 || count == 0) bad();
+  return {count, *d};
+}
+
+void max_conn_rate(const In& in) {
+  auto& l = in.listener().config;
+  Rate r = rate(in, false);
+  l.max_conn_rate_count = static_cast<std::uint32_t>(r.count);
+  if (!r.infinite()) l.max_conn_rate_period = r.period;
 }
 
 void max_conn_per_ip(const In& in) {
@@ -353,6 +365,10 @@ const KeySpec kKeys[] = {
     {"listeners.tcp|ssl|ws|wss.*.max_connections", max_connections},
     {"listeners.tcp|ssl|ws|wss.*.max_conn_rate", max_conn_rate},
     {"listeners.tcp|ssl|ws|wss.*.max_conn_per_ip", max_conn_per_ip},
+    {"listeners.tcp|ssl|ws|wss.*.messages_rate",
+     [](const In& in) { in.listener().config.messages_rate = rate(in, false); }},
+    {"listeners.tcp|ssl|ws|wss.*.bytes_rate",
+     [](const In& in) { in.listener().config.bytes_rate = rate(in, true); }},
     {"listeners.ws|wss.*.websocket.mqtt_path", mqtt_path},
     {"listeners.ssl|wss.*.ssl_options.certfile",
      [](const In& in) { in.listener().config.ssl_options.certfile = in.string(); }},
@@ -601,8 +617,11 @@ constexpr ForeignKey kNotImplemented[] = {
     {"listeners.*.*.limiter", ""},
     {"listeners.*.*.authentication", "every client is let in"},
     {"listeners.*.*.mountpoint", ""},
-    {"listeners.*.*.messages_rate", ""},
-    {"listeners.*.*.bytes_rate", ""},
+    {"listeners.*.*.max_conn_burst", ""},
+    {"listeners.*.*.messages_burst", ""},
+    {"listeners.*.*.bytes_burst", ""},
+    {"listeners.*.*.subscribes_rate", ""},
+    {"listeners.*.*.subscribes_burst", ""},
     {"listeners.*.*.ssl_options.password", ""},
     {"listeners.*.*.ssl_options.secure_renegotiate", ""},
     {"listeners.*.*.ssl_options.reuse_sessions", ""},

@@ -34,6 +34,7 @@ namespace emqxd::metrics {
   X(client_takeover)                    \
   X(client_disconnected_force_shutdown) \
   X(client_disconnected_slow_packet)    \
+  X(client_rate_limited)                \
   X(session_taken_over_in)              \
   X(session_taken_over_out)             \
   X(connections_refused)                \

@@ -10,6 +10,8 @@ Admission::Admission(const config::ListenerConfig& cfg)
       rate_period_(cfg.max_conn_rate_period),
       max_per_ip_(cfg.max_conn_per_ip),
       authn_mode_(cfg.enable_authn),
+      messages_rate_(cfg.messages_rate),
+      bytes_rate_(cfg.bytes_rate),
       tokens_(static_cast<double>(cfg.max_conn_rate_count)) {}
 
 Admission::Verdict Admission::admit(const std::string& ip,

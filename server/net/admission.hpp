@@ -9,6 +9,9 @@
 //  - max_conn_per_ip (emqxd's key, infinity by default): connections open at once from
 //    one source address, counted in a map (connections.refused.per_ip).
 //
+// It also carries the listener's limits per client, messages_rate and bytes_rate, to the
+// connections it admits (net/connection.cpp: each connection has its own buckets).
+//
 // The rate and the per-address count take one mutex, only when configured; accepting is
 // rare next to publishing, and nothing on the publish path touches this.
 #include <atomic>
@@ -39,6 +42,9 @@ class Admission {
   std::uint32_t max_connections() const { return max_connections_; }
   // The listener's enable_authn, for the connections it admits.
   config::AuthnMode authn_mode() const { return authn_mode_; }
+  // The listener's messages_rate and bytes_rate, for each connection's own buckets.
+  const config::Rate& messages_rate() const { return messages_rate_; }
+  const config::Rate& bytes_rate() const { return bytes_rate_; }
 
  private:
   const std::uint32_t max_connections_;
@@ -46,6 +52,8 @@ class Admission {
   const std::chrono::milliseconds rate_period_;
   const std::uint32_t max_per_ip_;  // 0 = no limit
   const config::AuthnMode authn_mode_;
+  const config::Rate messages_rate_;
+  const config::Rate bytes_rate_;
   std::atomic<std::uint32_t> count_{0};
 
   std::mutex mutex_;

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <optional>
 
+#include "common/log.hpp"
+#include "common/token_bucket.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "mqtt/codec.hpp"
@@ -37,7 +40,26 @@ constexpr std::size_t kTrimAfterBytes = 1024 * 1024;
 
 // abort(): the longest a connection the server shut down waits for its output to drain.
 constexpr auto kAbortGrace = std::chrono::seconds(1);
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto l = log::get("connection");
+  return l;
+}
 }  // namespace
+
+// messages_rate and bytes_rate of one connection: its buckets (each only when set) and the
+// timer that resumes reading.
+struct Connection::RateLimits {
+  RateLimits(asio::io_context& io, const config::Rate& m, const config::Rate& b,
+             std::chrono::steady_clock::time_point now)
+      : timer(io) {
+    if (!m.infinite()) messages.emplace(m.count, m.period, now);
+    if (!b.infinite()) bytes.emplace(b.count, b.period, now);
+  }
+  std::optional<TokenBucket> messages;
+  std::optional<TokenBucket> bytes;
+  asio::steady_timer timer;
+};
 
 // ---------------------------------------------------------------- Connection
 
@@ -52,6 +74,12 @@ Connection::Connection(Worker& worker, std::shared_ptr<Admission> admission,
   peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
   auto local = socket.local_endpoint(ec);
   if (!ec) local_port_ = local.port();
+  if (admission_ &&
+      (!admission_->messages_rate().infinite() || !admission_->bytes_rate().infinite())) {
+    limits_ =
+        std::make_unique<RateLimits>(worker.io(), admission_->messages_rate(),
+                                     admission_->bytes_rate(), std::chrono::steady_clock::now());
+  }
 }
 
 config::AuthnMode Connection::authn_mode() const {
@@ -73,6 +101,8 @@ void Connection::start() {
 
 void Connection::on_bytes(std::string_view data) {
   metrics::inc(worker_.core().metrics().bytes_received, data.size());
+  if (limits_) [[unlikely]]
+    charge_bytes(data.size());
   if (in_.empty()) {
     consume(data);
   } else {
@@ -118,6 +148,11 @@ void Connection::consume(std::string_view data) {
       declared = h->total();
       break;
     }
+    // messages_rate: a PUBLISH waits for its token, whole, in in_.
+    if (limits_ && (h->first_byte >> 4) == 3 && !take_message()) [[unlikely]] {
+      pause_for_rate();
+      break;
+    }
     auto body = data.substr(h->header_length, h->remaining_length);
     auto packet = mqtt::decode(*h, body, channel_.version());
     data.remove_prefix(h->total());
@@ -134,8 +169,10 @@ void Connection::consume(std::string_view data) {
   if (!data.empty()) in_.assign(data.data(), data.size());
   if (in_.empty()) std::string().swap(in_);
   if (closing_ || closed_) return;
-  if (any || paused_ || in_.size() <= kSlowPacketBytes) partial_deadline_ = {};
-  if (!paused_ && in_.size() > kSlowPacketBytes) watch_partial(declared);
+  // Input we hold back (paused, or over a rate once connected) is not a slow client.
+  const bool held = paused_ || rate_held();
+  if (any || held || in_.size() <= kSlowPacketBytes) partial_deadline_ = {};
+  if (!held && in_.size() > kSlowPacketBytes) watch_partial(declared);
   channel_.set_input_bytes(in_.capacity());  // the memory account (force_shutdown)
 }
 
@@ -148,6 +185,77 @@ void Connection::watch_partial(std::size_t declared) {
   if (keepalive_.count() == 0 || timer_.expiry() > partial_deadline_) {
     arm_keepalive(std::chrono::duration_cast<std::chrono::milliseconds>(allowed));
   }
+}
+
+// ---------------------------------------------------------------- rate limits
+
+std::size_t Connection::limited_read_budget(std::size_t chunk) {
+  if (!limits_->bytes) return chunk;
+  // reading_allowed() said there is at least one token.
+  auto n = limits_->bytes->available(chunk, std::chrono::steady_clock::now());
+  return std::max<std::size_t>(n, 1);
+}
+
+void Connection::charge_bytes(std::size_t n) {
+  if (!limits_->bytes) return;
+  auto now = std::chrono::steady_clock::now();
+  limits_->bytes->take(static_cast<double>(n), now);
+  if (!limits_->bytes->ready(now)) pause_for_rate();
+}
+
+bool Connection::take_message() {
+  return !limits_->messages || limits_->messages->try_take(1, std::chrono::steady_clock::now());
+}
+
+// A bucket is empty: stop reading until every empty bucket has its quantum back. The
+// connection keeps what it read (in_) and the kernel keeps the rest; the client's TCP
+// window closes. Once per pause, not per packet.
+void Connection::pause_for_rate() {
+  if (rate_paused_ || closed_) return;
+  rate_paused_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  // It is sending: over its rate is not idle (keep alive counts packets we handled).
+  if (rate_held()) last_read_ = now;
+  std::chrono::steady_clock::duration wait{0};
+  const char* which = "messages_rate";
+  if (limits_->messages && !limits_->messages->ready(now)) wait = limits_->messages->wait();
+  if (limits_->bytes && !limits_->bytes->ready(now) && limits_->bytes->wait() > wait) {
+    wait = limits_->bytes->wait();
+    which = "bytes_rate";
+  }
+  metrics::inc(worker_.core().metrics().client_rate_limited);
+  // EMQX logs socket_receive_paused_by_rate_limit, throttled; so do we, per worker.
+  thread_local std::chrono::steady_clock::time_point last_warning{};
+  if (now - last_warning > std::chrono::seconds(10)) {
+    last_warning = now;
+    logger()->warn(
+        "client_id={} peer={} reading paused by {} for {}ms (socket_receive_paused_by_rate_limit; "
+        "counted in client.rate_limited, logged at most every 10 s per worker)",
+        channel_.client_id(), peer_, which,
+        std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+  }
+  limits_->timer.expires_after(wait);
+  limits_->timer.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec) self->on_rate_timer();
+  });
+}
+
+// Paused by its rate, after CONNECT: its slowness is ours, so neither the keep alive nor
+// the slow-packet deadline holds it against the client. Before CONNECT they do: a client
+// not yet let in must not hold a large partial CONNECT for as long as its rate allows.
+bool Connection::rate_held() const {
+  return rate_paused_ && channel_.state() != session::Channel::State::Idle;
+}
+
+void Connection::on_rate_timer() {
+  if (closed_) return;
+  rate_paused_ = false;
+  if (!paused_ && !in_.empty()) {
+    std::string carried;
+    carried.swap(in_);
+    consume(carried);  // may pause again on the next PUBLISH
+  }
+  read_more();
 }
 
 void Connection::resume_input() {
@@ -219,6 +327,7 @@ void Connection::on_keepalive_timer() {
     return;
   }
   std::chrono::steady_clock::duration next = std::chrono::hours(24 * 365);
+  if (rate_held()) last_read_ = now;  // held back by its rate: it is sending, not idle
   if (keepalive_.count() > 0) {
     // Re-armed once per period, not per packet: reads only stamp last_read_.
     auto idle = now - last_read_;
@@ -238,6 +347,7 @@ void Connection::shutdown_now(bool ours) {
   if (closed_) return;
   closed_ = true;
   timer_.cancel();
+  if (limits_) limits_->timer.cancel();
   if (ours) {
     close_after_output();
   } else {
@@ -287,14 +397,15 @@ void TcpConnection::on_readable() {
   // Drain what the socket has, up to a bound so one busy client cannot starve the others.
   for (int round = 0; round < 4 && reading_allowed(); ++round) {
     error_code ec;
-    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kReadChunk), ec);
+    const std::size_t want = read_budget(kReadChunk);
+    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, want), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec || n == 0) {  // EOF or error: the peer is gone
       shutdown_now();
       return;
     }
     on_bytes(std::string_view(t_read_buffer, n));
-    if (n < kReadChunk) break;
+    if (n < want) break;
   }
   read_more();
 }

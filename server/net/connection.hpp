@@ -12,6 +12,14 @@
 //  - StreamConnection<S> (TLS, WebSocket, WebSocket over TLS; stream_connection.cpp):
 //    the same parsing and batching over asynchronous reads and writes of an Asio/Beast
 //    stream, after its handshake.
+//
+// Limits per client (messages_rate, bytes_rate: EMQX's listener keys) are token buckets
+// of the connection's own, kept only when one is set (limits_). A PUBLISH waits for a
+// token before it is handled; bytes are taken as they are read (a plain TCP read asks
+// for no more than there are tokens). When a bucket is empty reading pauses
+// (rate_paused_): the rest stays in in_ or in the socket, TCP flow control slows the
+// client, nothing is dropped, and one timer on the worker resumes it once enough tokens
+// are back. With both at infinity the cost is one branch per read and per packet.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -69,7 +77,14 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   // Reading stops while the client leaves our answers unread (kMaxBacklog), so a client
   // that pipelines requests without reading cannot grow out_ without bound.
   bool reading_allowed() const {
-    return !closed_ && !closing_ && !paused_ && out_.size() <= session::kMaxBacklog;
+    return !closed_ && !closing_ && !paused_ && !rate_paused_ &&
+           out_.size() <= session::kMaxBacklog;
+  }
+  // How much the next read may take: `chunk`, or less under bytes_rate.
+  std::size_t read_budget(std::size_t chunk) {
+    if (!limits_) [[likely]]
+      return chunk;
+    return limited_read_budget(chunk);
   }
 
   Worker& worker_;
@@ -83,6 +98,13 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   void watch_partial(std::size_t declared);
   void arm_keepalive(std::chrono::milliseconds after);
   void on_keepalive_timer();
+  struct RateLimits;  // connection.cpp
+  std::size_t limited_read_budget(std::size_t chunk);
+  void charge_bytes(std::size_t n);
+  bool take_message();
+  void pause_for_rate();
+  void on_rate_timer();
+  bool rate_held() const;
 
   boost::asio::steady_timer timer_;  // keep alive
   session::Channel channel_;
@@ -95,8 +117,10 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   // A large partial packet must be whole by then (kSlowPacketBytes in connection.cpp);
   // the epoch when there is none. The keep alive timer watches it.
   std::chrono::steady_clock::time_point partial_deadline_{};
-  bool paused_ = false;    // channel not accepting input; bytes wait in in_
-  bool aborting_ = false;  // abort(): closed when the timer fires, written out or not
+  std::unique_ptr<RateLimits> limits_;  // null unless messages_rate or bytes_rate is set
+  bool paused_ = false;                 // channel not accepting input; bytes wait in in_
+  bool rate_paused_ = false;            // a bucket is empty; its timer resumes reading
+  bool aborting_ = false;               // abort(): closed when the timer fires, written out or not
 };
 
 class TcpConnection final : public Connection {

@@ -12,11 +12,13 @@ namespace {
 
 // "messages_dropped_no_subscribers" -> "messages.dropped.no_subscribers": EMQX's names
 // use the first two words as levels; EMQX writes "authorization.cache_hit" and
-// "authorization.cache_miss" with one.
+// "authorization.cache_miss" with one, and so emqxd "client.rate_limited".
 std::string dotted(std::string name) {
-  if (name.starts_with("authorization_cache_")) {
-    name[std::string_view("authorization").size()] = '.';
-    return name;
+  for (std::string_view one_level : {"authorization_cache_", "client_rate_"}) {
+    if (name.starts_with(one_level)) {
+      name[one_level.find('_')] = '.';
+      return name;
+    }
   }
   int levels = 0;
   for (auto& c : name) {

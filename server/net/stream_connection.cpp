@@ -293,7 +293,7 @@ class StreamConnection final : public Connection {
     if (reading_ || !ready_ || !reading_allowed()) return;
     reading_ = true;
     if (!rbuf_) rbuf_ = std::make_unique<char[]>(kStreamReadChunk);
-    stream_.async_read_some(asio::buffer(rbuf_.get(), kStreamReadChunk),
+    stream_.async_read_some(asio::buffer(rbuf_.get(), read_budget(kStreamReadChunk)),
                             [self = self_ptr()](const error_code& ec, std::size_t n) {
                               self->reading_ = false;
                               if (ec) {
