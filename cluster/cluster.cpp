@@ -98,6 +98,10 @@ Cluster::~Cluster() {
 void Cluster::start() {
   transport_.serve(cfg_.cluster.rpc_bind, *this);
   started_ = true;
+  if (hooks_.tables != nullptr) {
+    hooks_.tables->set_replicator(
+        [this](std::vector<tables::Entry>&& entries) { replicate(std::move(entries)); });
+  }
   thread_ = std::thread([this] { run(); });
   logger()->info("node {} serves the cluster RPC on {} (cluster {}, discovery {})",
                  self_.to_string(), cfg_.cluster.rpc_bind, options_.cluster_name,
@@ -120,6 +124,7 @@ void Cluster::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  if (hooks_.tables != nullptr && started_) hooks_.tables->set_replicator({});
   cv_.notify_all();
   session_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -362,6 +367,12 @@ void Cluster::remove(std::string_view filter, std::string_view group) {
     l->push_delta(false, {std::string(filter), std::string(group)});
 }
 
+void Cluster::replicate(std::vector<tables::Entry>&& entries) {
+  std::lock_guard lock(routes_mutex_);
+  for (auto& l : links_)
+    l->push_tables(entries);
+}
+
 std::vector<broker::Route> Cluster::snapshot_for(PeerLink& link) {
   std::lock_guard lock(routes_mutex_);
   link.drop_deltas();
@@ -470,6 +481,8 @@ void Cluster::on_link(rpc::LinkReader& reader) {
         broker.remove_remote_route(p->index, d.route);
       }
       if (!adds.empty()) broker.add_remote_routes(p->index, adds);
+    } else if (auto* t = std::get_if<rpc::LinkTables>(&ev)) {
+      if (hooks_.tables != nullptr) hooks_.tables->merge(std::move(*t));
     } else if (auto* f = std::get_if<rpc::LinkForward>(&ev)) {
       p->received.fetch_add(f->items.size(), std::memory_order_relaxed);
       forward_received_.fetch_add(f->items.size(), std::memory_order_relaxed);

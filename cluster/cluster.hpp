@@ -40,6 +40,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "session/session_state.hpp"
+#include "tables/replicated_tables.hpp"
 
 namespace emqxd::cluster {
 
@@ -71,6 +72,9 @@ struct ClusterHooks {
   std::function<std::vector<std::string>()> local_client_ids;
   // `client_id` connected to another node since: close the local connection (0x8E).
   std::function<void(const std::string& client_id)> revoke;
+  // The replicated tables (users, banned, rules): every new stream starts with this node's
+  // whole copy, local writes go to every live peer, a peer's entries are merged. Null: none.
+  tables::ReplicatedTables* tables = nullptr;
 };
 
 class Cluster final : public broker::RouteSink,
@@ -187,6 +191,8 @@ class Cluster final : public broker::RouteSink,
   // deltas dropped (the snapshot holds them).
   std::vector<broker::Route> snapshot_for(PeerLink& link);
   void stop_link(Peer& p);
+  // Local writes of the replicated tables, to every link (any thread).
+  void replicate(std::vector<tables::Entry>&& entries);
 
   // rpc::Handler (gRPC threads)
   void on_membership(Message&& m) override;

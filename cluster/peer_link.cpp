@@ -20,6 +20,10 @@ std::size_t route_bytes(const broker::Route& r) {
   return r.filter.size() + r.group.size() + 16;
 }
 
+std::size_t table_bytes(const tables::Entry& e) {
+  return e.table.size() + e.key.size() + e.value.size() + e.origin.size() + 32;
+}
+
 // An upper bound of a forwarded message's size on the wire, give or take its framing.
 std::size_t item_bytes(const broker::ForwardItem& x) {
   std::size_t n = 128;
@@ -95,6 +99,19 @@ void PeerLink::push_delta(bool add, broker::Route route) {
   cv_.notify_one();
 }
 
+void PeerLink::push_tables(const std::vector<tables::Entry>& entries) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!connected_.load(std::memory_order_relaxed) &&
+        queued_tables_ + entries.size() > kMaxQueuedTables) {
+      return;  // the next stream's first tables carry them
+    }
+    queued_tables_ += entries.size();
+    queue_.emplace_back(entries);
+  }
+  cv_.notify_one();
+}
+
 std::size_t PeerLink::queued() {
   std::lock_guard lock(mutex_);
   return queued_messages_ + queue_.size();
@@ -126,7 +143,23 @@ PeerLink::Wait PeerLink::wait_queue(std::deque<Op>& out) {
   out.swap(queue_);
   queued_messages_ = 0;
   queued_bytes_ = 0;
+  queued_tables_ = 0;
   return Wait::Work;
+}
+
+bool PeerLink::write_tables(rpc::LinkWriter& w, const std::vector<tables::Entry>& entries) {
+  std::size_t next = 0;
+  while (next < entries.size()) {
+    rpc::LinkTables chunk;
+    std::size_t bytes = 0;
+    while (next < entries.size() && chunk.size() < kSnapshotChunk &&
+           (chunk.empty() || bytes + table_bytes(entries[next]) <= kChunkBytes)) {
+      bytes += table_bytes(entries[next]);
+      chunk.push_back(entries[next++]);
+    }
+    if (!w.write(chunk)) return false;
+  }
+  return true;
 }
 
 bool PeerLink::stream_once() {
@@ -183,11 +216,18 @@ bool PeerLink::stream_once() {
     if (!w->write(batch)) return true;
     batch.clear();
   }
+  std::size_t table_entries = 0;
+  if (auto* tables = cluster_.hooks_.tables) {
+    std::vector<tables::Entry> all;
+    tables->snapshot(all);
+    table_entries = all.size();
+    if (!write_tables(*w, all)) return true;
+  }
   connected_.store(true, std::memory_order_relaxed);
   pressure_->note_progress(broker::Pressure::Clock::now());
   pressure_->online.store(backpressure_, std::memory_order_relaxed);
-  logger()->info("link to {} up (stream {}, {} routes, {} retained)", to_.to_string(), stream_,
-                 routes.size(), retained.size());
+  logger()->info("link to {} up (stream {}, {} routes, {} retained, {} table entries)",
+                 to_.to_string(), stream_, routes.size(), retained.size(), table_entries);
 
   std::deque<Op> ops;
   for (;;) {
@@ -231,6 +271,11 @@ bool PeerLink::stream_once() {
           deltas.clear();
           delta_bytes = 0;
         }
+        continue;
+      }
+      if (auto* t = std::get_if<rpc::LinkTables>(&op)) {
+        flush();
+        if (!broken) broken = !write_tables(*w, *t);
         continue;
       }
       auto& items = std::get<std::vector<broker::ForwardItem>>(op);

@@ -1,10 +1,10 @@
 #pragma once
 // PeerLink: this node's one outbound Link stream to one peer (cluster.proto, Link), on a
-// thread of its own. It opens the stream, says Hello, sends this node's routes (a snapshot)
-// and retained messages, then, in order, whatever is queued for the peer: route changes
-// and batches of forwarded messages. A broken stream is opened again (after a short
-// backoff) and starts over with a fresh snapshot, so the peer is never left with a partial
-// or stale copy of this node's routes.
+// thread of its own. It opens the stream, says Hello, sends this node's routes (a snapshot),
+// retained messages and replicated tables, then, in order, whatever is queued for the peer:
+// route changes, table entries and batches of forwarded messages. A broken stream is opened again
+// (after a short backoff) and starts over with a fresh snapshot, so the peer is never left with a
+// partial or stale copy of this node's routes.
 //
 // The queue is bounded: past kMaxQueued messages or kMaxQueuedBytes, forwards are dropped
 // and counted (forward.dropped), so a peer that cannot keep up costs memory up to that
@@ -43,6 +43,7 @@ class PeerLink {
   // come here wait until it is down to half (broker/pressure.hpp), instead of the queue
   // dropping once full.
   static constexpr std::int64_t kHighWatermark = 20'000;
+  static constexpr std::size_t kMaxQueuedTables = 10'000;  // table entries, while down
 
   PeerLink(Cluster& cluster, broker::NodeIndex index, NodeAddress to, bool backpressure);
   ~PeerLink();  // stops and joins
@@ -58,6 +59,10 @@ class PeerLink {
   void push_delta(bool add, broker::Route route);
   // Under the cluster's routes mutex, when a stream starts: the snapshot holds them.
   void drop_deltas();
+  // Under the cluster's routes mutex: replicated table entries this node wrote. While the
+  // stream is down, past kMaxQueuedTables they are dropped: the next stream starts with
+  // every table anyway.
+  void push_tables(const std::vector<tables::Entry>& entries);
 
   broker::NodeIndex index() const { return index_; }
   // The link's back-pressure state: depth is what waits to be written.
@@ -70,7 +75,7 @@ class PeerLink {
   std::size_t queued();
 
  private:
-  using Op = std::variant<std::vector<broker::ForwardItem>, rpc::LinkDelta>;
+  using Op = std::variant<std::vector<broker::ForwardItem>, rpc::LinkDelta, rpc::LinkTables>;
 
   static constexpr std::chrono::milliseconds kHeartbeat{500};  // on an idle stream
   enum class Wait : std::uint8_t { Work, Idle, Stop };
@@ -78,6 +83,8 @@ class PeerLink {
   void run();
   bool stream_once();  // one stream, until it breaks or the link stops; false: stopping
   Wait wait_queue(std::deque<Op>& out);
+  // In chunks that fit a peer's max receive size; false when the stream broke.
+  static bool write_tables(rpc::LinkWriter& w, const std::vector<tables::Entry>& entries);
 
   Cluster& cluster_;
   const broker::NodeIndex index_;
@@ -91,6 +98,7 @@ class PeerLink {
   std::deque<Op> queue_;               // guarded by mutex_
   std::size_t queued_messages_ = 0;    // guarded by mutex_
   std::size_t queued_bytes_ = 0;       // guarded by mutex_
+  std::size_t queued_tables_ = 0;      // guarded by mutex_: table entries in queue_
   bool stopping_ = false;              // guarded by mutex_
   rpc::LinkWriter* writer_ = nullptr;  // guarded by mutex_: cancelled on stop
 

@@ -398,6 +398,15 @@ bool from_pb(const pb::LinkMessage& msg, LinkEvent& out) {
       out = std::move(f);
       return true;
     }
+    case pb::LinkMessage::kTables: {
+      LinkTables t;
+      t.reserve(static_cast<std::size_t>(msg.tables().entries_size()));
+      for (const auto& e : msg.tables().entries())
+        t.push_back(
+            tables::Entry{e.table(), e.key(), e.value(), e.deleted(), e.stamp(), e.origin()});
+      out = std::move(t);
+      return true;
+    }
     default:
       return false;  // a heartbeat, or a message this version does not know
   }
@@ -781,6 +790,20 @@ class Writer final : public LinkWriter {
       }
       for (const auto& s : item.shares)
         m->add_shares(*s);
+    }
+    return put();
+  }
+  bool write(const LinkTables& entries) override {
+    msg_.Clear();
+    auto* all = msg_.mutable_tables();
+    for (const auto& e : entries) {
+      auto* x = all->add_entries();
+      x->set_table(e.table);
+      x->set_key(e.key);
+      x->set_value(e.value);
+      x->set_deleted(e.deleted);
+      x->set_stamp(e.stamp);
+      x->set_origin(e.origin);
     }
     return put();
   }

@@ -24,6 +24,7 @@
 #include "cluster/membership_messages.hpp"
 #include "cluster/node_address.hpp"
 #include "session/session_state.hpp"
+#include "tables/replicated_tables.hpp"
 
 namespace emqxd::cluster::rpc {
 
@@ -46,7 +47,8 @@ using LinkDeltas = std::vector<LinkDelta>;
 struct LinkForward {
   std::vector<broker::ForwardItem> items;
 };
-using LinkEvent = std::variant<LinkHello, LinkSnapshot, LinkDeltas, LinkForward>;
+using LinkTables = std::vector<tables::Entry>;
+using LinkEvent = std::variant<LinkHello, LinkSnapshot, LinkDeltas, LinkForward, LinkTables>;
 
 // An inbound Link stream, read on the gRPC thread that serves it.
 class LinkReader {
@@ -69,6 +71,7 @@ class LinkWriter {
   virtual bool write(const LinkSnapshot& s) = 0;
   virtual bool write(const LinkDeltas& d) = 0;
   virtual bool write(const std::vector<broker::ForwardItem>& items) = 0;
+  virtual bool write(const LinkTables& entries) = 0;
   virtual bool heartbeat() = 0;
   // After the Hello: whether the peer took the stream (blocks for its answer).
   virtual bool accepted() = 0;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <vector>
 
+#include "api/access_api.hpp"
 #include "api/cluster_json.hpp"
 #include "common/json_text.hpp"
 #include "net/node_counters.hpp"
@@ -23,26 +24,6 @@ namespace {
 const std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::get("api");
   return l;
-}
-
-// Strings in an answer may hold bytes from the request (a %-decoded node name in an error
-// message, say); Boost.JSON writes bytes above 0x7F as they are, so ill-formed UTF-8 is
-// replaced here. Only non-ASCII bytes change, so the JSON stays JSON.
-Response json_response(int status, const json::value& v) {
-  Response r;
-  r.status = status;
-  std::string text = json::serialize(v);
-  std::string scratch;
-  auto valid = json_text::valid_utf8(text, scratch);
-  r.body = valid.data() == text.data() ? std::move(text) : std::move(scratch);
-  return r;
-}
-
-Response method_not_allowed(std::string_view allow) {
-  Response r = error_response(405, "METHOD_NOT_ALLOWED",
-                              "method not allowed here; allowed: " + std::string(allow));
-  r.allow = std::string(allow);
-  return r;
 }
 
 Response not_found(std::string_view path) {
@@ -79,6 +60,56 @@ constexpr std::string_view kChangeDefaultPassword =
     "elsewhere";
 
 }  // namespace
+
+// Strings in an answer may hold bytes from the request (a %-decoded node name in an error
+// message, say); Boost.JSON writes bytes above 0x7F as they are, so ill-formed UTF-8 is
+// replaced here. Only non-ASCII bytes change, so the JSON stays JSON.
+Response json_response(int status, const json::value& v) {
+  Response r;
+  r.status = status;
+  std::string text = json::serialize(v);
+  std::string scratch;
+  auto valid = json_text::valid_utf8(text, scratch);
+  r.body = valid.data() == text.data() ? std::move(text) : std::move(scratch);
+  return r;
+}
+
+Response method_not_allowed(std::string_view allow) {
+  Response r = error_response(405, "METHOD_NOT_ALLOWED",
+                              "method not allowed here; allowed: " + std::string(allow));
+  r.allow = std::string(allow);
+  return r;
+}
+
+std::optional<Response> paging(const urls::url_view& target, std::size_t& page,
+                               std::size_t& limit) {
+  page = 1;
+  limit = Router::kDefaultLimit;
+  auto number = [](const std::optional<std::string>& text, std::size_t lo, std::size_t hi,
+                   std::size_t& out) {
+    if (!text) return true;
+    const char* end = text->data() + text->size();
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(text->data(), end, v);
+    if (ec != std::errc() || p != end || v < lo || v > hi) return false;
+    out = v;
+    return true;
+  };
+  if (!number(query_param(target, "page"), 1, 1'000'000'000, page)) {
+    return error_response(400, "BAD_REQUEST", "page must be a positive integer");
+  }
+  if (!number(query_param(target, "limit"), 1, Router::kMaxLimit, limit)) {
+    return error_response(
+        400, "BAD_REQUEST",
+        "limit must be an integer from 1 to " + std::to_string(Router::kMaxLimit));
+  }
+  return std::nullopt;
+}
+
+boost::json::object page_meta(std::size_t page, std::size_t limit, std::size_t count) {
+  return json::object{
+      {"page", page}, {"limit", limit}, {"count", count}, {"hasnext", page * limit < count}};
+}
 
 Response error_response(int status, std::string_view code, std::string_view message) {
   return json_response(status, json::object{{"code", code}, {"message", message}});
@@ -121,7 +152,38 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
       control_(control),
       default_password_(options.default_password),
       api_keys_(std::move(options.api_keys)),
-      guard_(options.login) {}
+      guard_(options.login) {
+  add_routes();
+}
+
+void Router::add_routes() {
+  auto& t = table_;
+  t.add("GET", "/api/v5/cluster", "the cluster as this node sees it",
+        [this](const Call&) { return json_response(200, to_json(control_.status())); });
+  t.add("POST", "/api/v5/cluster/join", "join the cluster of {\"node\": \"name@host\"}",
+        [this](const Call& c) {
+          auto node = node_in_body(c.request.body);
+          if (!node) return bad_node_body();
+          return control_outcome(control_.join(*node));
+        });
+  t.add("POST", "/api/v5/cluster/leave", "leave the cluster",
+        [this](const Call&) { return control_outcome(control_.leave()); });
+  t.add("POST", "/api/v5/cluster/force_leave", "remove {\"node\": ...} from the cluster",
+        [this](const Call& c) {
+          auto node = node_in_body(c.request.body);
+          if (!node) return bad_node_body();
+          return control_outcome(control_.force_leave(*node));
+        });
+  t.add("DELETE", "/api/v5/cluster/{node}/force_leave", "remove a node from the cluster",
+        [this](const Call& c) { return control_outcome(control_.force_leave(c.params[0])); });
+  t.add("GET", "/api/v5/routes", "routes (topic filters and the nodes that have them)",
+        [this](const Call& c) { return routes(c.target); });
+  t.add("GET", "/api/v5/stats", "gauges, EMQX's names",
+        [this](const Call& c) { return counters(c.target, false); });
+  t.add("GET", "/api/v5/metrics", "counters, EMQX's names",
+        [this](const Call& c) { return counters(c.target, true); });
+  add_access_routes(t, node_);
+}
 
 Response Router::handle(const Request& request) {
   // RFC 9112 origin-form, "/path?query", by RFC 3986's grammar: a bad %-escape, a
@@ -160,27 +222,7 @@ Response Router::route(const Request& request, const urls::url_view& target) {
                           "this API key has the viewer role, which may only read (GET)");
   }
 
-  if (seg.size() == 3 && seg[2] == "cluster") {
-    if (m != "GET") return method_not_allowed("GET");
-    return json_response(200, to_json(control_.status()));
-  }
-  if (seg.size() == 4 && seg[2] == "cluster" &&
-      (seg[3] == "join" || seg[3] == "leave" || seg[3] == "force_leave")) {
-    if (m != "POST") return method_not_allowed("POST");
-    if (seg[3] == "leave") return control_outcome(control_.leave());
-    auto node = node_in_body(request.body);
-    if (!node) return bad_node_body();
-    return control_outcome(seg[3] == "join" ? control_.join(*node) : control_.force_leave(*node));
-  }
-  if (seg.size() == 5 && seg[2] == "cluster" && seg[4] == "force_leave" && !seg[3].empty()) {
-    if (m != "DELETE") return method_not_allowed("DELETE");
-    return control_outcome(control_.force_leave(seg[3]));  // '+' is a '+' in a path
-  }
-  if (seg.size() == 3 && (seg[2] == "routes" || seg[2] == "stats" || seg[2] == "metrics")) {
-    if (m != "GET") return method_not_allowed("GET");
-    if (seg[2] == "routes") return routes(target);
-    return counters(target, seg[2] == "metrics");
-  }
+  if (auto r = table_.dispatch(request, target, seg, role)) return std::move(*r);
   return not_found(path);
 }
 

@@ -16,6 +16,8 @@
 // 404 or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
 // (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
 // runs its cluster, alone or not, so there is always one.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <boost/url/url_view.hpp>
 #include <cstddef>
 #include <mutex>
@@ -29,6 +31,7 @@
 #include "api/credentials.hpp"
 #include "api/http.hpp"
 #include "api/login_guard.hpp"
+#include "api/route_table.hpp"
 #include "common/log.hpp"
 
 namespace emqxd::session {
@@ -65,6 +68,8 @@ class Router {
   Response route(const Request& request, const boost::urls::url_view& target);
   // Status 200 when the credentials pass, with `role` set; else the answer to send.
   Response authenticate(const Request& request, Role& role);
+  // The table's routes: the cluster's and the counters here, the others in their files.
+  void add_routes();
   Response routes(const boost::urls::url_view& target);
   Response counters(const boost::urls::url_view& target, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
@@ -75,12 +80,23 @@ class Router {
   bool default_password_;
   std::vector<ApiKey> api_keys_;
   LoginGuard guard_;
+  RouteTable table_;
   std::mutex log_mutex_;
   log::Throttle failed_logins_{1};  // per second; guarded by log_mutex_
 };
 
 // {"code":"...","message":"..."} with `status`.
 Response error_response(int status, std::string_view code, std::string_view message);
+// `v` as the body (ill-formed UTF-8 from a request replaced, so the JSON stays JSON).
+Response json_response(int status, const boost::json::value& v);
+// 405 with the Allow header.
+Response method_not_allowed(std::string_view allow);
+// EMQX's paging parameters `page` (from 1) and `limit` (1..kMaxLimit; default
+// kDefaultLimit): a 400 when one is bad.
+std::optional<Response> paging(const boost::urls::url_view& target, std::size_t& page,
+                               std::size_t& limit);
+// EMQX's "meta" of a page: {"page", "limit", "count", "hasnext"}.
+boost::json::object page_meta(std::size_t page, std::size_t limit, std::size_t count);
 
 // The EMQX error code for an HTTP status: 400 BAD_REQUEST, 401 UNAUTHORIZED, 403 FORBIDDEN,
 // 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 429 TOO_MANY_REQUESTS, 503

@@ -146,6 +146,7 @@ struct Node::Impl {
         ids.push_back(id);
       return ids;
     };
+    h.tables = state.tables.get();
     h.revoke = [this](const std::string& client_id) {
       for (auto& w : workers) {
         w->post([core = &w->core(), client_id] { core->sessions().revoke(client_id); });
@@ -195,23 +196,29 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   } else {
     impl_->state.store = std::make_unique<storage::MemoryStore>();
   }
+  impl_->state.tables =
+      std::make_unique<tables::ReplicatedTables>(impl_->state.store.get(), c.node.name);
+  auth::Authentication::declare_tables(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
-  impl_->state.authentication = auth::Authentication::from_config(c, [](const auth::HttpCall& q) {
-    api::ClientRequest r;
-    r.host = q.host;
-    r.port = q.port;
-    r.method = q.method;
-    r.target = q.target;
-    r.headers = q.headers;
-    r.content_type = q.content_type;
-    r.body = q.body;
-    r.timeout = q.timeout;
-    r.user_agent = "emqxd";
-    auto a = api::http_call(r);
-    return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
-                            std::move(a.body)};
-  });
+  impl_->state.authentication = auth::Authentication::from_config(
+      c,
+      [](const auth::HttpCall& q) {
+        api::ClientRequest r;
+        r.host = q.host;
+        r.port = q.port;
+        r.method = q.method;
+        r.target = q.target;
+        r.headers = q.headers;
+        r.content_type = q.content_type;
+        r.body = q.body;
+        r.timeout = q.timeout;
+        r.user_agent = "emqxd";
+        auto a = api::http_call(r);
+        return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
+                                std::move(a.body)};
+      },
+      impl_->state.tables.get());
   if (impl_->state.authentication->blocking()) {
     // bcrypt and pbkdf2 want cores; http backends want one thread per request in flight.
     const std::size_t n = std::max<std::size_t>(
@@ -273,6 +280,12 @@ void Node::start() {
         "{} retained in {} ms; erased {} expired and {} orphaned records; {} unreadable",
         s.config.node.data_dir, s.config.durable_sessions.sync, sum.sessions, sum.subscriptions,
         sum.deliveries, sum.retained, ms, sum.erased, sum.orphans, sum.corrupt);
+  }
+  {
+    const std::size_t entries = s.tables->load();
+    const std::size_t imported = s.authentication->import_bootstrap();
+    logger()->info("replicated tables: {} entries read; {} bootstrap users added", entries,
+                   imported);
   }
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));

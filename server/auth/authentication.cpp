@@ -13,6 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "auth/base64.hpp"
+#include "auth/builtin_db.hpp"
 #include "auth/file_error.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
@@ -68,58 +70,67 @@ PasswordAlgorithm algorithm_of(const config::PasswordHashConfig& h, const std::s
 
 class BuiltInDatabase final : public Authenticator {
  public:
-  BuiltInDatabase(const config::AuthenticatorConfig& c)
-      : algo_(algorithm_of(c.password_hash_algorithm, c.key)),
+  BuiltInDatabase(const config::AuthenticatorConfig& c, tables::ReplicatedTables& tables)
+      : db_(tables, false, algorithm_of(c.password_hash_algorithm, c.key), ScramAlgorithm::Sha256,
+            0),
         by_client_id_(c.user_id_type == "clientid") {
     if (c.bootstrap_file.empty()) return;
     auto type = c.bootstrap_type == "hash" ? BootstrapType::Hash : BootstrapType::Plain;
-    for (auto& u : load_user_bootstrap(c.bootstrap_file, type, algo_)) {
-      std::string id = u.user_id;
-      users_.insert_or_assign(std::move(id), std::move(u));
+    for (auto& u : load_user_bootstrap(c.bootstrap_file, type, db_.algorithm())) {
+      StoredUser s;
+      s.is_superuser = u.is_superuser;
+      s.password_hash = std::move(u.password_hash);
+      s.salt = std::move(u.salt);
+      bootstrap_.emplace_back(std::move(u.user_id), std::move(s));
     }
   }
 
   Result authenticate(const Credentials& c) const override {
     const std::string* id = by_client_id_ ? &c.client_id : (c.username ? &*c.username : nullptr);
     if (id == nullptr) return ignore();
-    auto it = users_.find(*id);
-    if (it == users_.end()) return ignore();
-    const UserRecord& u = it->second;
-    if (!c.password ||
-        !check_password(algo_, u.salt, u.password_hash, std::string_view(*c.password))) {
+    auto u = db_.find(*id);
+    if (!u) return ignore();
+    if (!c.password || !check_password(db_.algorithm(), u->salt, u->password_hash,
+                                       std::string_view(*c.password))) {
       return deny(mqtt::ReasonCode::BadUserNameOrPassword);
     }
-    return allow(u.is_superuser);
+    return allow(u->is_superuser);
   }
 
   bool blocking() const override {
-    return algo_.name == PasswordAlgorithm::Name::Bcrypt ||
-           algo_.name == PasswordAlgorithm::Name::Pbkdf2;
+    return db_.algorithm().name == PasswordAlgorithm::Name::Bcrypt ||
+           db_.algorithm().name == PasswordAlgorithm::Name::Pbkdf2;
   }
-
-  std::size_t size() const { return users_.size(); }
+  const UserDatabase* users() const override { return &db_; }
+  std::size_t import_bootstrap() const override { return db_.import_missing(bootstrap_); }
 
  private:
-  PasswordAlgorithm algo_;
+  UserDatabase db_;
   bool by_client_id_;
-  std::unordered_map<std::string, UserRecord> users_;
+  std::vector<std::pair<std::string, StoredUser>> bootstrap_;  // added where missing at start
+};
+
+// SCRAM runs over MQTT 5 enhanced authentication (the channel drives it with the users of
+// users()); a plain CONNECT is not its business.
+class ScramDatabase final : public Authenticator {
+ public:
+  ScramDatabase(const config::AuthenticatorConfig& c, tables::ReplicatedTables& tables)
+      : db_(tables, true, PasswordAlgorithm{},
+            c.scram_algorithm == "sha512" ? ScramAlgorithm::Sha512 : ScramAlgorithm::Sha256,
+            c.iteration_count) {}
+  Result authenticate(const Credentials&) const override { return ignore(); }
+  const UserDatabase* users() const override { return &db_; }
+
+ private:
+  UserDatabase db_;
 };
 
 // ------------------------------------------------------------ jwt
 
 std::string base64_decode(const std::string& in, const std::string& key) {
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0 || in.size() % 4 != 0) {
-    throw std::runtime_error(key + ".secret: not base64 (secret_base64_encoded = true)");
-  }
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!in.empty() && in.back() == '=') --len;
-  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
+  auto out = unbase64(in);
+  if (!out) throw std::runtime_error(key + ".secret: not base64 (secret_base64_encoded = true)");
+  return std::move(*out);
 }
 
 // ${clientid} and ${username} in an expected claim value.
@@ -483,14 +494,23 @@ Authentication::Authentication(
 Authentication::~Authentication() = default;
 
 std::unique_ptr<Authentication> Authentication::from_config(const config::Config& cfg,
-                                                            HttpClient http) {
+                                                            HttpClient http,
+                                                            tables::ReplicatedTables* tables) {
+  std::unique_ptr<tables::ReplicatedTables> own;
+  if (tables == nullptr) {
+    own = std::make_unique<tables::ReplicatedTables>(nullptr, "local");
+    declare_tables(*own);
+    tables = own.get();
+  }
   std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain;
   std::size_t concurrency = 0;
   for (const auto& c : cfg.authentication) {
     if (!c.enable) continue;
     std::unique_ptr<Authenticator> a;
     if (c.mechanism == "password_based" && c.backend == "built_in_database") {
-      a = std::make_unique<BuiltInDatabase>(c);
+      a = std::make_unique<BuiltInDatabase>(c, *tables);
+    } else if (c.mechanism == "scram") {
+      a = std::make_unique<ScramDatabase>(c, *tables);
     } else if (c.mechanism == "password_based" && c.backend == "http") {
       a = std::make_unique<Http>(c, http);
       concurrency += c.pool_size;
@@ -504,7 +524,30 @@ std::unique_ptr<Authentication> Authentication::from_config(const config::Config
   }
   auto out = std::make_unique<Authentication>(std::move(chain));
   out->concurrency_ = concurrency;
+  if (own) {
+    out->own_tables_ = std::move(own);
+    out->import_bootstrap();
+  }
   return out;
+}
+
+void Authentication::declare_tables(tables::ReplicatedTables& t) {
+  t.declare(std::string(kPasswordUsersTable), kMaxUsers);
+  t.declare(std::string(kScramUsersTable), kMaxUsers);
+}
+
+std::size_t Authentication::import_bootstrap() const {
+  std::size_t n = 0;
+  for (const auto& [key, a] : chain_)
+    n += a->import_bootstrap();
+  return n;
+}
+
+const UserDatabase* Authentication::users(std::string_view id) const {
+  for (const auto& [key, a] : chain_) {
+    if (const auto* db = a->users(); db != nullptr && db->id() == id) return db;
+  }
+  return nullptr;
 }
 
 AuthnOutcome Authentication::authenticate(const Credentials& c) const {

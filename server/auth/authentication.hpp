@@ -7,9 +7,12 @@
 // does not ignore decides; when every one ignores, the client is refused as "not
 // authorized" (EMQX's emqx_authn_chains does the same). An empty chain lets everyone in.
 //
-//   password_based + built_in_database: users from `bootstrap_file` (auth/
-//     user_bootstrap.hpp), looked up by username or client id (`user_id_type`); an
-//     unknown user is ignore, a wrong password deny 0x86 (bad user name or password).
+//   password_based + built_in_database: users in the replicated tables (auth/builtin_db.hpp;
+//     added through the API or from `bootstrap_file`), looked up by username or client id
+//     (`user_id_type`); an unknown user is ignore, a wrong password deny 0x86 (bad user
+//     name or password).
+//   scram + built_in_database: MQTT 5 enhanced authentication, run by the channel with
+//     the users of users(); a CONNECT without an Authentication Method is ignore.
 //   password_based + http: a request to `url` (POST with a JSON or form body, or GET with
 //     the body's fields in the query), placeholders ${clientid} ${username} ${password}
 //     ${peerhost} ${cert_common_name} rendered (URL-encoded in the URL). 204: allow;
@@ -34,8 +37,10 @@
 #include <vector>
 
 #include "auth/acl_rules.hpp"
+#include "auth/builtin_db.hpp"
 #include "config/config.hpp"
 #include "mqtt/types.hpp"
+#include "tables/replicated_tables.hpp"
 
 namespace emqxd::auth {
 
@@ -74,6 +79,10 @@ class Authenticator {
   virtual ~Authenticator() = default;
   virtual Result authenticate(const Credentials& c) const = 0;
   virtual bool blocking() const { return false; }
+  // A built-in database's users (the API manages them; SCRAM reads them), else null.
+  virtual const UserDatabase* users() const { return nullptr; }
+  // Adds its bootstrap_file's users where the database lacks them; how many.
+  virtual std::size_t import_bootstrap() const { return 0; }
 };
 
 // One HTTP request of the http backend, and its answer: the caller supplies the client
@@ -101,8 +110,18 @@ class Authentication {
   // files and keys. Throws AuthFileError or std::runtime_error naming the entry and what
   // is wrong: start-up stops. `http` serves the http backends (required when one is
   // configured).
+  // `tables` holds the built-in databases' users (declare_tables() first); null: a
+  // private in-memory copy, with the bootstrap users imported at once (tests).
   static std::unique_ptr<Authentication> from_config(const config::Config& cfg,
-                                                     HttpClient http = {});
+                                                     HttpClient http = {},
+                                                     tables::ReplicatedTables* tables = nullptr);
+  // The tables the built-in databases keep their users in.
+  static void declare_tables(tables::ReplicatedTables& t);
+  // After the tables are loaded: bootstrap_file users the databases lack are added.
+  std::size_t import_bootstrap() const;
+  // The built-in database of authenticator `id` ("password_based:built_in_database",
+  // "scram:built_in_database") when the chain has it enabled, else null.
+  const UserDatabase* users(std::string_view id) const;
   // Threads the chain wants for its blocking checks: the http backends' pool_size.
   std::size_t concurrency() const { return concurrency_; }
 
@@ -116,6 +135,7 @@ class Authentication {
   ~Authentication();
 
  private:
+  std::unique_ptr<tables::ReplicatedTables> own_tables_;  // from_config without tables
   std::vector<std::pair<std::string, std::unique_ptr<Authenticator>>> chain_;
   bool blocking_ = false;
   std::size_t concurrency_ = 0;

@@ -254,9 +254,25 @@ void authentication_chain(const In& in) {
     a.origin = obj.origin().to_string();
     a.mechanism = get_enum(*mechanism, key + ".mechanism",
                            {"password_based", "jwt", "scram", "gcp_device", "cinfo"});
-    if (a.mechanism != "password_based" && a.mechanism != "jwt") {
+    if (a.mechanism != "password_based" && a.mechanism != "jwt" && a.mechanism != "scram") {
       fail(*mechanism, key + ".mechanism",
-           "not implemented yet by emqxd (password_based and jwt are)");
+           "not implemented yet by emqxd (password_based, jwt and scram are)");
+    }
+    if (a.mechanism == "scram") {
+      auto f = fields_of(
+          obj, key, {"mechanism", "backend", "enable", "algorithm", "iteration_count"}, "scram");
+      const Value* backend = field(f, "backend");
+      if (backend == nullptr) fail(obj, key + ".backend", "required (built_in_database)");
+      a.backend = get_enum(*backend, key + ".backend", {"built_in_database"});
+      if (const Value* v = field(f, "algorithm")) {
+        a.scram_algorithm = get_enum(*v, key + ".algorithm", {"sha256", "sha512"});
+      }
+      if (const Value* v = field(f, "iteration_count")) {
+        a.iteration_count = static_cast<int>(get_int(*v, key + ".iteration_count", 1, 1'000'000));
+      }
+      if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
+      chain.push_back(std::move(a));
+      continue;
     }
     if (a.mechanism == "password_based") {
       const Value* backend = obj.find("backend");

@@ -251,14 +251,17 @@ struct PasswordHashConfig {
 struct AuthenticatorConfig {
   std::string key;
   std::string origin;     // "FILE:LINE" of the entry
-  std::string mechanism;  // password_based | jwt
-  std::string backend;    // built_in_database (password_based); empty for jwt
+  std::string mechanism;  // password_based | jwt | scram
+  std::string backend;    // built_in_database (password_based, scram); empty for jwt
   bool enable = true;
   // password_based + built_in_database
   std::string user_id_type = "username";  // username | clientid
   PasswordHashConfig password_hash_algorithm;
   std::string bootstrap_file;            // CSV or JSON of users (auth/user_bootstrap.hpp)
   std::string bootstrap_type = "plain";  // plain | hash
+  // scram + built_in_database
+  std::string scram_algorithm = "sha256";  // `algorithm`: sha256 | sha512
+  int iteration_count = 4096;
   // password_based + http: a request per CONNECT, its answer decides
   std::string method = "post";  // post | get
   std::string url;              // http://host[:port]/path[?query], may hold ${...}

@@ -21,6 +21,7 @@
 #include "session/banned.hpp"
 #include "session/session_state.hpp"
 #include "storage/store.hpp"
+#include "tables/replicated_tables.hpp"
 
 namespace emqxd::session {
 
@@ -72,6 +73,9 @@ struct NodeState {
   // still find their workers.
   std::unique_ptr<storage::Store> store;
   bool durable = false;
+  // Users, banned clients and authorization rules that every node holds whole (tables/
+  // replicated_tables.hpp); made with the store, loaded before the workers start.
+  std::unique_ptr<tables::ReplicatedTables> tables;
   // The cluster (set before the workers start; null on a node with clustering off): takes
   // the messages matched by peers' routes.
   broker::Forwarder* forwarder = nullptr;

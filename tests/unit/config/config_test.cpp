@@ -689,9 +689,9 @@ TEST_CASE("a file with an unknown key in an include points into the included fil
 
 TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented yet",
           "[config][strict]") {
-  CHECK(error_of("\nauthentication = [{ mechanism = scram, backend = built_in_database }]") ==
-        "emqx.conf:2: authentication[1].mechanism: not implemented yet by emqxd (password_based "
-        "and jwt are)");
+  CHECK(error_of("\nauthentication = [{ mechanism = gcp_device }]") ==
+        "emqx.conf:2: authentication[1].mechanism: not implemented yet by emqxd (password_based, "
+        "jwt and scram are)");
   CHECK(error_of("log.file.default { enable = true, level = warning }") ==
         "emqx.conf:1: log.file: not implemented yet by emqxd (emqxd logs to the console "
         "(stderr) only)");
