@@ -93,7 +93,8 @@ class Channel {
   // False while the channel waits for its session (after CONNECT): the host keeps the
   // bytes that follow and calls handle_in again after resume_input().
   // Also false while a congested subscriber holds this publisher back (Hub::hold).
-  bool accepting_input() const { return state_ != State::Connecting && !held_; }
+  // While a SCRAM exchange waits for the client's AUTH, that AUTH is let in.
+  bool accepting_input() const { return (state_ != State::Connecting || scram_waiting_) && !held_; }
 
   // --- called by the hub, on this channel's worker ---
   // The authentication chain's answer to this channel's CONNECT (Hub::authenticate).
@@ -154,6 +155,8 @@ class Channel {
   void handle_connect(mqtt::Connect& c);
   void handle_disconnect(const mqtt::Disconnect& d);
   void handle_auth(const mqtt::Auth& a);
+  // SCRAM over CONNECT and AUTH (auth/scram.hpp): client-first came with CONNECT.
+  void start_scram();
   void send_connack_error(mqtt::ReasonCode rc);
   // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
   void close_with(mqtt::ReasonCode rc, std::string_view why);
@@ -235,6 +238,11 @@ class Channel {
   Session* session_ = nullptr;
 
   std::unique_ptr<mqtt::Will> will_;  // rare, and a Will is large: kept off the channel
+  // MQTT 5 enhanced authentication in progress (SCRAM, channel_connect.cpp): rare, so
+  // kept off the channel.
+  struct ScramExchange;
+  std::unique_ptr<ScramExchange> scram_;
+  bool scram_waiting_ = false;  // server-first sent; the client's AUTH is next
   auth::Subject subject_;
   std::unique_ptr<auth::AuthzCache> authz_cache_;  // made on the first decision it may hold
 

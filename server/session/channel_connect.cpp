@@ -100,6 +100,17 @@ ReasonCode to_reason_code(Errc e) {
   }
 }
 
+struct Channel::ScramExchange {
+  ScramExchange(const auth::UserDatabase& d, std::string m, std::string first)
+      : db(d), server(d.scram_algorithm()), method(std::move(m)), client_first(std::move(first)) {}
+  const auth::UserDatabase& db;
+  auth::ScramServer server;
+  std::string method;
+  std::string client_first;
+  std::string server_final;
+  bool is_superuser = false;
+};
+
 Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host) {}
 
 Channel::~Channel() = default;
@@ -117,6 +128,12 @@ void Channel::handle_in(mqtt::Packet&& packet) {
       state_ = State::Closing;
       host_.close();
     }
+    return;
+  }
+  if (state_ == State::Connecting && !std::holds_alternative<mqtt::Auth>(packet) &&
+      !std::holds_alternative<mqtt::Disconnect>(packet)) {
+    // Only AUTH (or DISCONNECT) within an enhanced authentication exchange [MQTT-4.12.0-4].
+    send_connack_error(ReasonCode::ProtocolError);
     return;
   }
   std::visit(Overloaded{
@@ -286,9 +303,15 @@ void Channel::handle_connect(mqtt::Connect& c) {
     return;
   }
   if (is_v5() && c.props.authentication_method) {
-    // No enhanced authentication method is built in yet [MQTT-4.12.0-1].
-    send_connack_error(ReasonCode::BadAuthenticationMethod);
-    return;
+    // Enhanced authentication: SCRAM-SHA-256/512 when the chain has a scram authenticator
+    // of that algorithm, else 0x8C [MQTT-4.12.0-1].
+    const auto* db = hub_.scram_database(*c.props.authentication_method);
+    if (db == nullptr) {
+      send_connack_error(ReasonCode::BadAuthenticationMethod);
+      return;
+    }
+    scram_ = std::make_unique<ScramExchange>(*db, *c.props.authentication_method,
+                                             c.props.authentication_data.value_or(""));
   }
   // EMQX's identity overrides, before the client id is checked: a TLS client's certificate
   // (mqtt.peer_cert_as_clientid / _as_username; none sent: what the client said stands),
@@ -391,6 +414,10 @@ void Channel::handle_connect(mqtt::Connect& c) {
   }
   assigned_client_id_ = assigned;
   state_ = State::Connecting;
+  if (scram_) {
+    start_scram();
+    return;
+  }
   const auto mode = host_.authn_mode();
   if (mode == config::AuthnMode::QuickDenyAnonymous && !username_) {
     auth::AuthnOutcome refused;
@@ -482,6 +509,11 @@ void Channel::on_session_ready(Session* session, bool session_present) {
     if (request_response_information_ && !cfg.response_information.empty()) {
       p.response_information = cfg.response_information;  // only when asked [MQTT-3.1.2-28]
     }
+    if (scram_) {  // server-final rides on the CONNACK [MQTT-4.12.0-2]
+      p.authentication_method = scram_->method;
+      p.authentication_data = std::move(scram_->server_final);
+      scram_.reset();
+    }
   }
   send(ack);
   host_.resume_input();
@@ -512,10 +544,55 @@ void Channel::handle_disconnect(const mqtt::Disconnect& d) {
   host_.close();  // [MQTT-3.14.4-1]: the server sends nothing back
 }
 
-void Channel::handle_auth(const mqtt::Auth&) {
-  // Only valid within an enhanced authentication exchange, which needs a method from
-  // CONNECT; we accepted none [MQTT-3.15.2-1].
-  close_with(ReasonCode::ProtocolError, "AUTH without an authentication method");
+void Channel::start_scram() {
+  auto& x = *scram_;
+  std::string user, error;
+  auto refuse = [&](std::string why) {
+    auth::AuthnOutcome no;
+    no.reason = ReasonCode::NotAuthorized;  // EMQX's answer to a failed SCRAM exchange
+    no.by = "scram: " + why;
+    on_authenticated(no);
+  };
+  if (!x.server.client_first(x.client_first, user, error)) return refuse(error);
+  auto u = x.db.find(user);
+  if (!u) return refuse("no such user");  // every authenticator ignores it
+  x.is_superuser = u->is_superuser;
+  mqtt::Auth a;
+  a.reason = ReasonCode::ContinueAuthentication;
+  a.props.authentication_method = x.method;
+  a.props.authentication_data = x.server.server_first(u->scram);
+  x.client_first.clear();
+  scram_waiting_ = true;
+  send(a);
+  host_.resume_input();  // for the client's AUTH (accepting_input)
+}
+
+void Channel::handle_auth(const mqtt::Auth& a) {
+  if (!scram_ || !scram_waiting_) {
+    // Only valid within an enhanced authentication exchange, which needs a method from
+    // CONNECT [MQTT-3.15.2-1]; re-authentication (0x19) is not offered.
+    close_with(ReasonCode::ProtocolError, "AUTH outside an authentication exchange");
+    return;
+  }
+  auto& x = *scram_;
+  scram_waiting_ = false;
+  if (a.reason != ReasonCode::ContinueAuthentication || a.props.authentication_method != x.method) {
+    send_connack_error(ReasonCode::ProtocolError);  // [MQTT-4.12.0-5]: the same method
+    return;
+  }
+  auto final = x.server.client_final(a.props.authentication_data.value_or(""));
+  auth::AuthnOutcome outcome;
+  if (!final) {
+    outcome.reason = ReasonCode::NotAuthorized;
+    outcome.by = "scram: wrong proof";
+  } else {
+    x.server_final = std::move(*final);
+    outcome.allowed = true;
+    outcome.reason = ReasonCode::Success;
+    outcome.is_superuser = x.is_superuser;
+    outcome.by = "scram";
+  }
+  on_authenticated(outcome);
 }
 
 mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {

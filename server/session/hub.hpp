@@ -79,6 +79,11 @@ class Hub {
   // the hub answers with Channel::on_authenticated, at once or in a later turn (or not at
   // all if the channel closes first, which it reports through channel_closed).
   virtual void authenticate(Channel& ch, auth::Credentials credentials) = 0;
+  // The SCRAM users for an MQTT 5 Authentication Method ("SCRAM-SHA-256"), when the chain
+  // has a scram authenticator of that algorithm; else null (0x8C Bad authentication method).
+  virtual const auth::UserDatabase* scram_database(std::string_view /*method*/) const {
+    return nullptr;
+  }
   // Whether the client may not connect (banned, session/banned.hpp).
   virtual bool banned(const std::string& client_id, const std::optional<std::string>& username,
                       std::string_view peerhost) = 0;

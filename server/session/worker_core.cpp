@@ -381,6 +381,13 @@ void WorkerCore::channel_closed(Channel& ch, Session* s) {
 
 // The chain runs here when it is cheap (no chain, a JWT, a sha256 password); a bcrypt or
 // pbkdf2 check runs on the node's blocking pool and its answer comes back as a task.
+const auth::UserDatabase* WorkerCore::scram_database(std::string_view method) const {
+  auto algorithm = auth::scram_method(method);
+  if (!algorithm || !node_.authentication) return nullptr;
+  const auto* db = node_.authentication->users("scram:built_in_database");
+  return db != nullptr && db->scram_algorithm() == *algorithm ? db : nullptr;
+}
+
 void WorkerCore::authenticate(Channel& ch, auth::Credentials credentials) {
   const auth::Authentication* chain = node_.authentication.get();
   if (chain == nullptr) {

@@ -71,6 +71,7 @@ class WorkerCore final : public Hub {
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
   void authenticate(Channel& ch, auth::Credentials credentials) override;
+  const auth::UserDatabase* scram_database(std::string_view method) const override;
   bool banned(const std::string& client_id, const std::optional<std::string>& username,
               std::string_view peerhost) override {
     return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now());
