@@ -1,6 +1,9 @@
 #include "api/access_api.hpp"
 
 #include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <ctime>
 
 #include "api/router.hpp"
 #include "auth/builtin_db.hpp"
@@ -145,10 +148,176 @@ void add_user_routes(RouteTable& t, const session::NodeState& node) {
         });
 }
 
+// ---------------------------------------------------------------- banned
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Unix seconds as RFC 3339 in UTC ("2026-12-05T13:00:00+00:00", the form EMQX writes).
+std::string rfc3339(std::int64_t s) {
+  std::time_t t = static_cast<std::time_t>(s);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+  return buf;
+}
+
+// "2026-12-05T13:00:00Z", "...+01:00", "...-05:30", with optional fractions of a second.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
+  auto num = [&](std::size_t at, std::size_t n, int& out) {
+    if (at + n > text.size()) return false;
+    auto [p, ec] = std::from_chars(text.data() + at, text.data() + at + n, out);
+    return ec == std::errc() && p == text.data() + at + n;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (text.size() < 20 || !num(0, 4, y) || text[4] != '-' || !num(5, 2, mo) || text[7] != '-' ||
+      !num(8, 2, d) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !num(11, 2, h) ||
+      text[13] != ':' || !num(14, 2, mi) || text[16] != ':' || !num(17, 2, se)) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  std::size_t i = 19;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+      ++i;
+  }
+  std::int64_t offset = 0;
+  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+    ++i;
+  } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+    int oh = 0, om = 0;
+    if (!num(i + 1, 2, oh) || i + 3 >= text.size() || text[i + 3] != ':' || !num(i + 4, 2, om) ||
+        oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = (text[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != text.size()) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  return static_cast<std::int64_t>(timegm(&tm)) - offset;
+}
+
+json::object banned_json(const session::Banned::Entry& e) {
+  return json::object{
+      {"as", session::Banned::name(e.as)},
+      {"who", e.who},
+      {"by", e.by},
+      {"reason", e.reason},
+      {"at", rfc3339(e.at)},
+      {"until", e.until ? json::value(rfc3339(*e.until)) : json::value("infinity")}};
+}
+
+void add_banned_routes(RouteTable& t, const session::NodeState& node) {
+  // NodeState is shared; its Banned is internally locked.
+  auto& banned = const_cast<session::Banned&>(node.banned);
+  t.add("GET", "/api/v5/banned", "banned clients (expired entries are removed first)",
+        [&banned](const Call& c) {
+          std::size_t page = 0, limit = 0;
+          if (auto r = paging(c.target, page, limit)) return std::move(*r);
+          banned.sweep(now_s());
+          auto all = banned.list();
+          json::array data;
+          for (std::size_t i = (page - 1) * limit; i < all.size() && data.size() < limit; ++i)
+            data.push_back(banned_json(all[i]));
+          return json_response(200, json::object{{"data", std::move(data)},
+                                                 {"meta", page_meta(page, limit, all.size())}});
+        });
+  t.add("POST", "/api/v5/banned",
+        "ban a client id, username, address, regex or CIDR until a time (or for ever)",
+        [&banned](const Call& c) {
+          auto o = body_object(c.request.body);
+          if (!o) return bad_request("expected a JSON object {\"as\", \"who\", ...}");
+          auto text = [&](std::string_view k) -> std::optional<std::string> {
+            auto* v = o->if_contains(k);
+            if (v == nullptr || !v->is_string()) return std::nullopt;
+            return std::string(v->get_string());
+          };
+          session::Banned::Entry e;
+          auto as = text("as");
+          auto kind = as ? session::Banned::as_of(*as) : std::nullopt;
+          if (!kind) {
+            return bad_request(
+                "as must be clientid, username, peerhost, clientid_re, username_re or "
+                "peerhost_net");
+          }
+          e.as = *kind;
+          auto who = text("who");
+          if (!who || who->empty() || who->size() > 1024) {
+            return bad_request("who must be a non-empty string of at most 1024 bytes");
+          }
+          e.who = *who;
+          for (const char* k : {"by", "reason", "at", "until"}) {
+            if (auto* v = o->if_contains(k); v != nullptr && !v->is_string()) {
+              return bad_request(std::string(k) + " must be a string");
+            }
+          }
+          e.by = text("by").value_or("mgmt_api").substr(0, 256);
+          e.reason = text("reason").value_or("").substr(0, 1024);
+          e.at = now_s();
+          if (auto at = text("at")) {
+            auto v = parse_rfc3339(*at);
+            if (!v) return bad_request("at must be an RFC 3339 time (2026-12-05T13:00:00Z)");
+            e.at = *v;
+          }
+          if (auto until = text("until"); until && *until != "infinity") {
+            auto v = parse_rfc3339(*until);
+            if (!v) {
+              return bad_request(
+                  "until must be an RFC 3339 time (2026-12-05T13:00:00Z) or \"infinity\"");
+            }
+            if (*v <= now_s()) return bad_request("until is in the past");
+            e.until = *v;
+          }
+          std::string error;
+          switch (banned.create(e, error)) {
+            case session::Banned::Outcome::Ok:
+              return json_response(200, banned_json(e));
+            case session::Banned::Outcome::Exists:
+              return error_response(
+                  400, "ALREADY_EXISTS",
+                  std::string(session::Banned::name(e.as)) + " " + e.who + " is banned already");
+            case session::Banned::Outcome::BadWho:
+              return bad_request("who: " + error);
+            default:
+              return bad_request("the banned table is full");
+          }
+        });
+  t.add("DELETE", "/api/v5/banned", "lift every ban", [&banned](const Call&) {
+    banned.clear();
+    Response r;
+    r.status = 204;
+    return r;
+  });
+  t.add("DELETE", "/api/v5/banned/{as}/{who}", "lift one ban", [&banned](const Call& c) {
+    auto kind = session::Banned::as_of(c.params[0]);
+    if (!kind || banned.remove(*kind, c.params[1]) != session::Banned::Outcome::Ok) {
+      return error_response(404, "NOT_FOUND", "no such ban: " + c.params[0] + " " + c.params[1]);
+    }
+    Response r;
+    r.status = 204;
+    return r;
+  });
+}
+
 }  // namespace
 
 void add_access_routes(RouteTable& table, const session::NodeState& node) {
   add_user_routes(table, node);
+  add_banned_routes(table, node);
 }
 
 }  // namespace emqxd::api

@@ -176,6 +176,7 @@ struct Node::Impl {
   // bcrypt and pbkdf2 checks (NodeState::offload): after the workers its answers are posted
   // to, so stopped and destroyed before them.
   std::unique_ptr<common::BlockingPool> auth_pool;
+  std::atomic<bool> kick_scheduled{false};  // a round of kick_banned is on its way
   bool started = false;
   bool stopped = false;
 };
@@ -199,6 +200,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.tables =
       std::make_unique<tables::ReplicatedTables>(impl_->state.store.get(), c.node.name);
   auth::Authentication::declare_tables(*impl_->state.tables);
+  impl_->state.banned.attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
   impl_->state.authentication = auth::Authentication::from_config(
@@ -286,6 +288,17 @@ void Node::start() {
     const std::size_t imported = s.authentication->import_bootstrap();
     logger()->info("replicated tables: {} entries read; {} bootstrap users added", entries,
                    imported);
+    // From now on (nobody is connected yet), a ban kicks whoever it names, on every worker.
+    // Bans arriving together (a peer's snapshot) make one round: the flag is cleared on
+    // worker 0 before the round starts, so a ban after it schedules another.
+    s.banned.on_ban([im = impl_.get()] {
+      if (im->kick_scheduled.exchange(true)) return;
+      im->workers[0]->post([im] {
+        im->kick_scheduled.store(false);
+        for (auto& w : im->workers)
+          w->post([core = &w->core()] { core->kick_banned(); });
+      });
+    });
   }
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));

@@ -1,9 +1,7 @@
 #include "auth/acl_rules.hpp"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <pcre2.h>
 
 #include <boost/json/value.hpp>
 #include <charconv>
@@ -11,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "auth/regex.hpp"
 #include "broker/topic.hpp"
 
 namespace emqxd::auth {
@@ -63,53 +62,6 @@ bool Cidr::contains(const IpAddress& a) const {
   }
   return true;
 }
-
-// ---------------------------------------------------------------- regular expressions
-
-class Regex {
- public:
-  // nullptr and `error` set when the pattern does not compile.
-  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error) {
-    int code = 0;
-    PCRE2_SIZE offset = 0;
-    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
-                                   &code, &offset, nullptr);
-    if (re == nullptr) {
-      PCRE2_UCHAR buf[256];
-      pcre2_get_error_message(code, buf, sizeof buf);
-      error = fmt::format("{} at offset {}", reinterpret_cast<const char*>(buf), offset);
-      return nullptr;
-    }
-    return std::shared_ptr<Regex>(new Regex(re));
-  }
-  ~Regex() { pcre2_code_free(code_); }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-
-  // Unanchored search, as Erlang's re:run. A subject that makes the pattern backtrack
-  // past the match limit does not match.
-  bool search(std::string_view subject) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
-    if (md == nullptr) return false;
-    int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0,
-                         md, context());
-    pcre2_match_data_free(md);
-    return rc >= 0;
-  }
-
- private:
-  explicit Regex(pcre2_code* c) : code_(c) {}
-  static pcre2_match_context* context() {
-    static pcre2_match_context* ctx = [] {
-      pcre2_match_context* c = pcre2_match_context_create(nullptr);
-      pcre2_set_match_limit(c, 100'000);
-      pcre2_set_depth_limit(c, 10'000);
-      return c;
-    }();
-    return ctx;
-  }
-  pcre2_code* code_;
-};
 
 // ---------------------------------------------------------------- compiled rules
 

@@ -123,6 +123,7 @@ class Channel {
   mqtt::ProtocolVersion version() const { return version_; }
   const std::string& client_id() const { return client_id_; }
   const std::optional<std::string>& username() const { return username_; }
+  std::string peer_host() const;  // the client's address, without the port
   Session* session() const { return session_; }
   bool is_v5() const { return version_ == mqtt::ProtocolVersion::V5; }
   std::uint16_t keep_alive() const { return keep_alive_; }

@@ -113,6 +113,10 @@ struct Channel::ScramExchange {
 
 Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host) {}
 
+std::string Channel::peer_host() const {
+  return session::peer_host(host_.peer());
+}
+
 Channel::~Channel() = default;
 
 void Channel::handle_in(mqtt::Packet&& packet) {
@@ -339,7 +343,7 @@ void Channel::handle_connect(mqtt::Connect& c) {
   }
   client_id_ = std::move(c.client_id);
   username_ = std::move(c.username);
-  if (hub_.banned(client_id_, username_, peer_host(host_.peer()))) {
+  if (hub_.banned(client_id_, username_, peer_host())) {
     metrics::inc(hub_.metrics().client_banned);
     static thread_local log::Throttle throttle;
     std::uint64_t held = 0;
@@ -437,7 +441,7 @@ void Channel::handle_connect(mqtt::Connect& c) {
   cred.client_id = client_id_;
   cred.username = username_;
   if (c.password) cred.password = std::string(*c.password);
-  cred.peerhost = peer_host(host_.peer());
+  cred.peerhost = peer_host();
   cred.cert_common_name = host_.peer_cert_common_name();
   hub_.authenticate(*this, std::move(cred));  // answers with on_authenticated
 }

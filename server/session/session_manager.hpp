@@ -58,6 +58,13 @@ class SessionManager {
                                         bool& found);
   // `client_id` connected to another node since: its connection here closes (0x8E).
   void revoke(const std::string& client_id);
+  // Each session's connected channel.
+  template <class F>
+  void for_each_connected(F&& f) {
+    for (auto& [sid, slot] : sessions_) {
+      if (slot.session && slot.session->channel != nullptr) f(*slot.session->channel);
+    }
+  }
 
   // Before the worker starts: a session restored from storage (stored under `store_uid`,
   // its deliveries under their store_seq), offline since `went_offline`.

@@ -357,7 +357,10 @@ void WorkerCore::channel_closed(Channel& ch, Session* s) {
     const auto now = mqtt::wall_ms_now();
     if (node_.flapping.ended(ch.client_id(), now)) {
       const auto& f = config().flapping_detect;
-      node_.banned.ban(Banned::Kind::ClientId, ch.client_id(), now + f.ban_time.count());
+      // Seconds, as the banned table keeps them; rounded up, so never shorter than ban_time.
+      node_.banned.ban(Banned::As::ClientId, ch.client_id(),
+                       (now + f.ban_time.count() + 999) / 1000, "flapping detector",
+                       "flapping is detected");
       metrics::inc(metrics_.client_flapping_banned);
       static thread_local log::Throttle throttle;
       std::uint64_t held = 0;
@@ -381,6 +384,18 @@ void WorkerCore::channel_closed(Channel& ch, Session* s) {
 
 // The chain runs here when it is cheap (no chain, a JWT, a sha256 password); a bcrypt or
 // pbkdf2 check runs on the node's blocking pool and its answer comes back as a task.
+void WorkerCore::kick_banned() {
+  const auto now = mqtt::wall_ms_now() / 1000;
+  std::vector<Channel*> kick;
+  sessions_.for_each_connected([&](Channel& ch) {
+    if (node_.banned.banned(ch.client_id(), ch.username(), ch.peer_host(), now)) {
+      kick.push_back(&ch);
+    }
+  });
+  for (Channel* ch : kick)
+    ch->kick(mqtt::ReasonCode::Banned);
+}
+
 const auth::UserDatabase* WorkerCore::scram_database(std::string_view method) const {
   auto algorithm = auth::scram_method(method);
   if (!algorithm || !node_.authentication) return nullptr;

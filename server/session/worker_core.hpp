@@ -74,8 +74,10 @@ class WorkerCore final : public Hub {
   const auth::UserDatabase* scram_database(std::string_view method) const override;
   bool banned(const std::string& client_id, const std::optional<std::string>& username,
               std::string_view peerhost) override {
-    return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now());
+    return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now() / 1000);
   }
+  // A ban arrived: the connected clients it names are kicked (DISCONNECT 0x8A).
+  void kick_banned();
   void expire_at(Channel& ch, std::int64_t wall_ms) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* s) override;

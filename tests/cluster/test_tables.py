@@ -5,6 +5,7 @@ the change was made, catches up from its peers' copies."""
 import pytest
 
 import cluster_support as cs
+import rawmqtt as R
 from cluster_support import poll
 
 CHAIN = "[{mechanism = password_based, backend = built_in_database}]"
@@ -51,3 +52,16 @@ def test_users_reach_every_node_and_late_nodes_catch_up(cluster):
     c.wait_members(alive=[1, 2, 3, 4])
     everywhere(c, [4], "bob", "pw-b", 0)
     assert c.node(4).api("GET", USERS)["meta"]["count"] == 1
+
+
+def test_a_ban_on_one_node_holds_on_every_node_and_kicks_there(cluster):
+    c = cluster(3)
+    victim = R.RawClient(c.node(2))
+    victim.connect("victim")
+    c.node(1).api("POST", "/api/v5/banned", {"as": "clientid", "who": "victim"})
+    assert victim.expect(R.DISCONNECT, timeout=10).code == 0x8A  # kicked on n2
+    for i in (1, 2, 3):
+        assert poll(lambda: (connack(c, i, "victim", None, None) == 0x8A, None), 10, 0.2)[0]
+    c.node(3).api("DELETE", "/api/v5/banned/clientid/victim", expect=204)
+    for i in (1, 2, 3):
+        assert poll(lambda: (connack(c, i, "victim", None, None) == 0, None), 10, 0.2)[0]

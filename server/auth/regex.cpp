@@ -1,0 +1,49 @@
+#include "auth/regex.hpp"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <fmt/format.h>
+#include <pcre2.h>
+
+namespace emqxd::auth {
+
+namespace {
+pcre2_match_context* context() {
+  static pcre2_match_context* ctx = [] {
+    pcre2_match_context* c = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(c, 100'000);
+    pcre2_set_depth_limit(c, 10'000);
+    return c;
+  }();
+  return ctx;
+}
+}  // namespace
+
+std::shared_ptr<Regex> Regex::compile(std::string_view pattern, std::string& error) {
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
+                                 &code, &offset, nullptr);
+  if (re == nullptr) {
+    PCRE2_UCHAR buf[256];
+    pcre2_get_error_message(code, buf, sizeof buf);
+    error = fmt::format("{} at offset {}", reinterpret_cast<const char*>(buf), offset);
+    return nullptr;
+  }
+  return std::shared_ptr<Regex>(new Regex(re));
+}
+
+Regex::~Regex() {
+  pcre2_code_free(static_cast<pcre2_code*>(code_));
+}
+
+bool Regex::search(std::string_view subject) const {
+  auto* code = static_cast<pcre2_code*>(code_);
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  if (md == nullptr) return false;
+  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, md,
+                       context());
+  pcre2_match_data_free(md);
+  return rc >= 0;
+}
+
+}  // namespace emqxd::auth

@@ -1,0 +1,27 @@
+#pragma once
+// Regex: a PCRE2 pattern compiled once, searched as Erlang's re:run does (unanchored), as
+// EMQX matches its {re, ...} rules and regex bans. A subject that makes the pattern
+// backtrack past the match limit does not match: a hostile pattern or subject costs
+// bounded time. Immutable; any thread.
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace emqxd::auth {
+
+class Regex {
+ public:
+  // nullptr and `error` set when the pattern does not compile.
+  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error);
+  ~Regex();
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  bool search(std::string_view subject) const;
+
+ private:
+  explicit Regex(void* code) : code_(code) {}
+  void* code_;  // pcre2_code
+};
+
+}  // namespace emqxd::auth
