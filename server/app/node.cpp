@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -92,13 +93,59 @@ std::vector<api::ApiKey> take_api_keys(const config::Config& cfg) {
   }
   return keys;
 }
+
+// A pool of keep-alive connections (TLS for https) per outside HTTP service of the config,
+// by the key of its entry. A TLS file that cannot be used stops start-up, naming the key.
+std::map<std::string, std::unique_ptr<api::HttpPool>> make_http_pools(const config::Config& cfg) {
+  std::map<std::string, std::unique_ptr<api::HttpPool>> pools;
+  for (auto& b : auth::http_backends(cfg)) {
+    api::HttpPool::Options o;
+    o.key = b.key;
+    o.host = b.url.host;
+    o.port = b.url.port;
+    o.tls = b.url.tls;
+    o.ssl = b.ssl;
+    o.pool_size = b.pool_size;
+    o.connect_timeout = b.connect_timeout;
+    if (o.tls && !o.ssl.enable) {
+      logger()->warn(
+          "{}: https without ssl.enable = true: the server's certificate is not "
+          "checked (as EMQX does)",
+          b.key);
+    }
+    pools.emplace(b.key, std::make_unique<api::HttpPool>(std::move(o)));
+  }
+  return pools;
+}
+
 }  // namespace
 
 struct Node::Impl {
   explicit Impl(config::Config cfg)
       : api_credentials(take_api_credentials(cfg, default_api_password)),
         api_keys(take_api_keys(cfg)),
-        state(std::move(cfg)) {}
+        http_pools(make_http_pools(cfg)),
+        state(std::move(cfg), http_client()) {}
+
+  // The auth library's HttpClient: each request on its backend's pool.
+  auth::HttpClient http_client() {
+    return [this](const auth::HttpCall& q) {
+      api::ClientRequest r;
+      r.host = q.host;
+      r.port = q.port;
+      r.method = q.method;
+      r.target = q.target;
+      r.headers = q.headers;
+      r.content_type = q.content_type;
+      r.body = q.body;
+      r.timeout = q.timeout;
+      r.user_agent = "emqxd";
+      auto pool = http_pools.find(q.backend);
+      auto a = pool != http_pools.end() ? pool->second->call(r) : api::http_call(r);
+      return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
+                              std::move(a.body)};
+    };
+  }
 
   // The cluster's view of this node (ClusterHooks): everything it asks runs on the
   // workers, reached by posts.
@@ -163,6 +210,8 @@ struct Node::Impl {
   bool default_api_password = false;
   std::optional<api::Credentials> api_credentials;  // when the HTTP API is enabled
   std::vector<api::ApiKey> api_keys;                // moved to the router when it is made
+  // Before the state: the authentication chain (its JWKS threads) and authorization use them.
+  std::map<std::string, std::unique_ptr<api::HttpPool>> http_pools;
   session::NodeState state;
   // The workers by id, and the same as plain pointers for the workers' Scheduler. Declared
   // after the state they use, so destroyed before it.
@@ -203,29 +252,16 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.banned.attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
-  impl_->state.authentication = auth::Authentication::from_config(
-      c,
-      [](const auth::HttpCall& q) {
-        api::ClientRequest r;
-        r.host = q.host;
-        r.port = q.port;
-        r.method = q.method;
-        r.target = q.target;
-        r.headers = q.headers;
-        r.content_type = q.content_type;
-        r.body = q.body;
-        r.timeout = q.timeout;
-        r.user_agent = "emqxd";
-        auto a = api::http_call(r);
-        return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
-                                std::move(a.body)};
-      },
-      impl_->state.tables.get());
-  if (impl_->state.authentication->blocking()) {
+  impl_->state.authentication = auth::Authentication::from_config(c, impl_->http_client(),
+                                                                  impl_->state.tables.get());
+  if (impl_->state.authentication->blocking() || impl_->state.authorization.has_remote()) {
     // bcrypt and pbkdf2 want cores; http backends want one thread per request in flight.
-    const std::size_t n = std::max<std::size_t>(
-        {1, std::thread::hardware_concurrency() / 2, impl_->state.authentication->concurrency()});
-    impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-authn");
+    std::size_t http = impl_->state.authentication->concurrency();
+    for (const auto& s : c.authorization.sources) {
+      if (s.enable && s.type == "http") http += s.http.pool_size;
+    }
+    const std::size_t n = std::max<std::size_t>({1, std::thread::hardware_concurrency() / 2, http});
+    impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-auth");
     impl_->state.offload = [pool = impl_->auth_pool.get()](common::Task t) {
       return pool->submit(std::move(t));
     };

@@ -151,32 +151,6 @@ std::string render(const std::string& text, const Credentials& c) {
   return out;
 }
 
-// http://host[:port]/path?query -> where to send it (the config checked the scheme).
-struct HttpUrl {
-  std::string host, port, target;
-};
-
-HttpUrl split_http_url(const std::string& url, const std::string& key) {
-  HttpUrl u;
-  std::string_view rest = std::string_view(url).substr(7);
-  auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.back() != ']') {
-    u.host = std::string(authority.substr(0, colon));
-    u.port = std::string(authority.substr(colon + 1));
-  } else {
-    u.host = std::string(authority);
-    u.port = "80";
-  }
-  if (u.host.size() > 2 && u.host.front() == '[' && u.host.back() == ']') {
-    u.host = u.host.substr(1, u.host.size() - 2);
-  }
-  if (u.host.empty()) throw std::runtime_error(key + ": no host in " + url);
-  return u;
-}
-
 // use_jwks: the keys of the JWKS document at `endpoint`, fetched at start and every
 // refresh_interval on a thread of its own (every 10 s while it fails); until the first
 // fetch succeeds there are no keys, so every token is ignored (the chain goes on).
@@ -207,6 +181,7 @@ class JwksKeys {
  private:
   bool fetch() {
     HttpCall call;
+    call.backend = key_;
     call.method = "GET";
     call.host = url_.host;
     call.port = url_.port;
@@ -220,8 +195,8 @@ class JwksKeys {
     } else {
       try {
         auto k = std::make_shared<const JwtKeys>(JwtKeys::from_jwks(a.body));
-        log::get("authn")->info("{}: {} keys from http://{}:{}{}", key_, k->size(), url_.host,
-                                url_.port, url_.target);
+        log::get("authn")->info("{}: {} keys from {}{}", key_, k->size(), url_.origin(),
+                                url_.target);
         std::lock_guard lock(mutex_);
         keys_ = std::move(k);
         return true;
@@ -229,8 +204,8 @@ class JwksKeys {
         why = std::string("is not a JWKS document: ") + e.what();
       }
     }
-    log::get("authn")->warn("{}: JWKS from http://{}:{}{}: {}; {} keys kept", key_, url_.host,
-                            url_.port, url_.target, why, keys() ? "the previous" : "no");
+    log::get("authn")->warn("{}: JWKS from {}{}: {}; {} keys kept", key_, url_.origin(),
+                            url_.target, why, keys() ? "the previous" : "no");
     return false;
   }
   void run(bool ok) {
@@ -328,22 +303,8 @@ class Jwt final : public Authenticator {
 // ------------------------------------------------------------ http
 
 // The value of each placeholder for one client.
-std::string render_all(std::string_view text, const Credentials& c, bool url_encode) {
-  auto enc = [&](std::string_view v) {
-    if (!url_encode) return std::string(v);
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char ch : v) {
-      if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-        out += static_cast<char>(ch);
-      } else {
-        out += '%';
-        out += hex[ch >> 4];
-        out += hex[ch & 15];
-      }
-    }
-    return out;
-  };
+std::string render_all(std::string_view text, const Credentials& c, bool encode) {
+  auto enc = [&](std::string_view v) { return encode ? url_encode(v) : std::string(v); };
   std::string out;
   std::size_t i = 0;
   auto take = [&](std::string_view name, std::string_view value) {
@@ -374,6 +335,7 @@ class Http final : public Authenticator {
         body_(c.body),
         timeout_(c.request_timeout) {
     auto u = split_http_url(c.url, c.key + ".url");
+    origin_ = u.origin();
     host_ = std::move(u.host);
     port_ = std::move(u.port);
     target_ = std::move(u.target);
@@ -392,6 +354,7 @@ class Http final : public Authenticator {
 
   Result authenticate(const Credentials& c) const override {
     HttpCall call;
+    call.backend = key_;
     call.method = get_ ? "GET" : "POST";
     call.host = host_;
     call.port = port_;
@@ -461,8 +424,7 @@ class Http final : public Authenticator {
                          .count();
     auto prev = last_ms.load(std::memory_order_relaxed);
     if (now - prev >= 10'000 && last_ms.compare_exchange_strong(prev, now)) {
-      log::get("authn")->warn("{} (http://{}:{}): {}; the chain goes on (ignore)", key_, host_,
-                              port_, what);
+      log::get("authn")->warn("{} ({}): {}; the chain goes on (ignore)", key_, origin_, what);
     }
     return ignore();
   }
@@ -470,7 +432,7 @@ class Http final : public Authenticator {
   HttpClient client_;
   std::string key_;
   bool get_;
-  std::string host_, port_, target_;
+  std::string origin_, host_, port_, target_;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::vector<std::pair<std::string, std::string>> body_;
   std::string content_type_ = "application/json";

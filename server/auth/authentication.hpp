@@ -18,7 +18,8 @@
 //     ${peerhost} ${cert_common_name} rendered (URL-encoded in the URL). 204: allow;
 //     200 with JSON {"result": "allow" | "deny" | "ignore", "is_superuser", "acl",
 //     "expire_at"}: as it says; anything else, a timeout or a backend that is down:
-//     ignore, logged (rate-limited). One request per connection, at most pool_size at once.
+//     ignore, logged (rate-limited). One request per CONNECT, on pool_size kept
+//     connections (https: TLS with the entry's ssl block; auth/http_backend.hpp).
 //   jwt: the token in the password (or the username, `from`), checked with the `secret`
 //     (HS*) or `public_key` (RS*, PS*, ES*; auth/jwt.hpp); no token or a signature no key
 //     verifies is ignore; a bad claim (exp, nbf, verify_claims) is deny 0x86. The `acl`
@@ -38,6 +39,7 @@
 
 #include "auth/acl_rules.hpp"
 #include "auth/builtin_db.hpp"
+#include "auth/http_backend.hpp"
 #include "config/config.hpp"
 #include "mqtt/types.hpp"
 #include "tables/replicated_tables.hpp"
@@ -84,25 +86,6 @@ class Authenticator {
   // Adds its bootstrap_file's users where the database lacks them; how many.
   virtual std::size_t import_bootstrap() const { return 0; }
 };
-
-// One HTTP request of the http backend, and its answer: the caller supplies the client
-// (app::Node passes api::http_call), so that this library needs no Asio.
-struct HttpCall {
-  std::string method;  // "POST", "GET"
-  std::string host, port, target;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string content_type;
-  std::string body;
-  std::chrono::milliseconds timeout{5000};
-};
-struct HttpAnswer {
-  bool reached = false;  // false: no HTTP answer (`error` says why)
-  std::string error;
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-using HttpClient = std::function<HttpAnswer(const HttpCall&)>;
 
 class Authentication {
  public:

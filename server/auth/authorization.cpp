@@ -1,5 +1,6 @@
 #include "auth/authorization.hpp"
 
+#include "auth/authz_http.hpp"
 #include "auth/file_error.hpp"
 
 namespace emqxd::auth {
@@ -7,6 +8,27 @@ namespace emqxd::auth {
 namespace {
 
 // The key's first byte: action (bit 0), retain (bit 1), QoS (bits 2-3).
+// An acl.conf.
+class FileSource final : public AuthzSource {
+ public:
+  explicit FileSource(std::shared_ptr<const AclRules> rules) : rules_(std::move(rules)) {}
+  std::optional<Permission> match(const Subject& subject, const AclAction& action,
+                                  std::string_view topic) const override {
+    return rules_->match(subject.acl_client(), action, topic);
+  }
+
+ private:
+  std::shared_ptr<const AclRules> rules_;
+};
+
+std::vector<std::shared_ptr<const AuthzSource>> as_sources(
+    std::vector<std::shared_ptr<const AclRules>> files) {
+  std::vector<std::shared_ptr<const AuthzSource>> out;
+  for (auto& f : files)
+    out.push_back(std::make_shared<const FileSource>(std::move(f)));
+  return out;
+}
+
 char action_byte(const AclAction& a) {
   return static_cast<char>((a.type == AclActionType::Subscribe ? 1 : 0) | (a.retain ? 2 : 0) |
                            ((a.qos & 3) << 2));
@@ -58,55 +80,105 @@ void AuthzCache::erase(std::list<Entry>::iterator it) {
 
 Authorization::Authorization(const config::AuthorizationConfig& cfg,
                              std::vector<std::shared_ptr<const AclRules>> sources)
+    : Authorization(cfg, as_sources(std::move(sources))) {}
+
+Authorization::Authorization(const config::AuthorizationConfig& cfg,
+                             std::vector<std::shared_ptr<const AuthzSource>> sources)
     : no_match_allow_(cfg.no_match != "deny"),
       disconnect_on_deny_(cfg.deny_action == "disconnect"),
       cache_enable_(cfg.cache_enable),
       cache_max_size_(cfg.cache_max_size),
       cache_ttl_(cfg.cache_ttl),
       cache_excludes_(cfg.cache_excludes),
-      sources_(std::move(sources)) {}
+      sources_(std::move(sources)) {
+  for (const auto& src : sources_) {
+    if (src->remote()) has_remote_ = true;
+  }
+}
 
-Authorization::Authorization(const config::AuthorizationConfig& cfg) : Authorization(cfg, {}) {
+Authorization::Authorization(const config::AuthorizationConfig& cfg, const HttpClient& http)
+    : Authorization(cfg, std::vector<std::shared_ptr<const AuthzSource>>{}) {
   for (const auto& src : cfg.sources) {
     if (!src.enable) continue;
-    // config.cpp admits only `file` sources.
+    if (src.type == "http") {
+      if (!http) throw config::ConfigError(src.origin + ": " + src.key + ": no HTTP client");
+      sources_.push_back(std::make_shared<const HttpAuthzSource>(src, http));
+      has_remote_ = true;
+      continue;
+    }
+    // config.cpp admits only `file` and `http` sources.
     try {
-      sources_.push_back(std::make_shared<const AclRules>(AclRules::load(src.path)));
+      sources_.push_back(std::make_shared<const FileSource>(
+          std::make_shared<const AclRules>(AclRules::load(src.path))));
     } catch (const AuthFileError& e) {
       throw config::ConfigError(src.origin + ": " + src.key + ".path: " + e.what());
     }
   }
 }
 
-AuthzDecision Authorization::check(const Subject& subject, const AclAction& action,
-                                   std::string_view topic) const {
-  if (subject.is_superuser) return {true, AuthzVia::Superuser, false};
-  if (subject.acl || !sources_.empty()) {
-    const AclClient client = subject.acl_client();
-    if (subject.acl) {
-      if (auto p = subject.acl->match(client, action, topic)) {
-        return {*p == Permission::Allow, AuthzVia::Matched, false};
-      }
+Authorization::Local Authorization::check_local(const Subject& subject, const AclAction& action,
+                                                std::string_view topic) const {
+  if (subject.is_superuser) return {AuthzDecision{true, AuthzVia::Superuser, false}};
+  if (subject.acl) {
+    if (auto p = subject.acl->match(subject.acl_client(), action, topic)) {
+      return {AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false}};
     }
-    for (const auto& rules : sources_) {
-      if (auto p = rules->match(client, action, topic)) {
-        return {*p == Permission::Allow, AuthzVia::Matched, false};
-      }
+  }
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    if (sources_[i]->remote()) return {std::nullopt, i};
+    if (auto p = sources_[i]->match(subject, action, topic)) {
+      return {AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false}};
+    }
+  }
+  return {AuthzDecision{no_match_allow_, AuthzVia::NoMatch, false}};
+}
+
+AuthzDecision Authorization::check_from(std::size_t from, const Subject& subject,
+                                        const AclAction& action, std::string_view topic) const {
+  for (std::size_t i = from; i < sources_.size(); ++i) {
+    if (auto p = sources_[i]->match(subject, action, topic)) {
+      return {*p == Permission::Allow, AuthzVia::Matched, false};
     }
   }
   return {no_match_allow_, AuthzVia::NoMatch, false};
 }
 
+AuthzDecision Authorization::check(const Subject& subject, const AclAction& action,
+                                   std::string_view topic) const {
+  Local l = check_local(subject, action, topic);
+  if (l.decided) return *l.decided;
+  return check_from(l.remote_from, subject, action, topic);
+}
+
+Authorization::Local Authorization::authorize_local(const Subject& subject, const AclAction& action,
+                                                    std::string_view topic, AuthzCache* cache,
+                                                    AuthzCache::Clock::time_point now) const {
+  if (cache == nullptr || subject.is_superuser || !cacheable(topic)) {
+    return check_local(subject, action, topic);
+  }
+  if (auto hit = cache->get(action, topic, now)) {
+    return {AuthzDecision{*hit, AuthzVia::Cache, false}};
+  }
+  Local l = check_local(subject, action, topic);
+  if (l.decided) {
+    l.decided->cache_miss = true;
+    cache->put(action, topic, l.decided->allow, now);
+  } else {
+    l.cache_answer = true;
+  }
+  return l;
+}
+
 AuthzDecision Authorization::authorize(const Subject& subject, const AclAction& action,
                                        std::string_view topic, AuthzCache* cache,
                                        AuthzCache::Clock::time_point now) const {
-  if (cache == nullptr || subject.is_superuser || !cacheable(topic)) {
-    return check(subject, action, topic);
+  Local l = authorize_local(subject, action, topic, cache, now);
+  if (l.decided) return *l.decided;
+  AuthzDecision d = check_from(l.remote_from, subject, action, topic);
+  if (l.cache_answer) {
+    d.cache_miss = true;
+    cache->put(action, topic, d.allow, now);
   }
-  if (auto hit = cache->get(action, topic, now)) return {*hit, AuthzVia::Cache, false};
-  AuthzDecision d = check(subject, action, topic);
-  d.cache_miss = true;
-  cache->put(action, topic, d.allow, now);
   return d;
 }
 

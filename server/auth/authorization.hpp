@@ -5,9 +5,16 @@
 //
 //   1. a superuser (Subject::is_superuser, set by authentication) may do anything;
 //   2. the Subject's own rules (Subject::acl, the `acl` claim of its JWT), when it has any;
-//   3. each enabled source in config order (emqxd: `file`, an acl.conf): the first rule
-//      that matches decides;
+//   3. each enabled source in config order: `file` (an acl.conf: the first rule that
+//      matches decides) and `http` (auth/authz_http.hpp: a request per decision, whose
+//      answer may be ignore); the first source that decides wins;
 //   4. nothing matched: `authorization.no_match`.
+//
+// An http source may take as long as its request_timeout, so a worker never asks it: the
+// channel runs the chain up to the first such (remote) source itself (check_local), and
+// when that does not decide, the rest (check_from) runs on the node's blocking pool while
+// the client's later packets wait (session/channel_authz.cpp,
+// docs/architecture.md#authorization-that-waits).
 //
 // Each connection keeps an AuthzCache of its recent decisions (EMQX's authorization
 // cache): `max_size` entries, least recently used out, each for `ttl`, keyed by action,
@@ -28,10 +35,23 @@
 #include <vector>
 
 #include "auth/acl_rules.hpp"
+#include "auth/http_backend.hpp"
 #include "auth/subject.hpp"
 #include "config/config.hpp"
 
 namespace emqxd::auth {
+
+// One source of the chain. Immutable; any thread, concurrently.
+class AuthzSource {
+ public:
+  virtual ~AuthzSource() = default;
+  // Allow or deny; nullopt when the source does not decide (no rule matched, the server
+  // said ignore or did not answer): the chain goes on.
+  virtual std::optional<Permission> match(const Subject& subject, const AclAction& action,
+                                          std::string_view topic) const = 0;
+  // Whether match() may block (a request to a server).
+  virtual bool remote() const { return false; }
+};
 
 // How a decision was reached, for EMQX's metrics: authorization.superuser,
 // .matched.allow/.matched.deny, .nomatch, .cache_hit.
@@ -85,16 +105,42 @@ class Authorization {
   Authorization() = default;
   // Reads and compiles every enabled source. Throws config::ConfigError naming where the
   // source was configured and what is wrong in its file ("emqx.conf:40:
-  // authorization.sources[1].path: acl.conf:3:5: ...").
-  explicit Authorization(const config::AuthorizationConfig& cfg);
+  // authorization.sources[1].path: acl.conf:3:5: ..."), or an http source without a client.
+  explicit Authorization(const config::AuthorizationConfig& cfg)
+      : Authorization(cfg, HttpClient{}) {}
   // For tests: the sources already compiled, with the rest of the settings from `cfg`
   // (its `sources` are ignored).
   Authorization(const config::AuthorizationConfig& cfg,
                 std::vector<std::shared_ptr<const AclRules>> sources);
 
+  // For tests: any sources (file or remote), the rest of the settings from `cfg`.
+  Authorization(const config::AuthorizationConfig& cfg,
+                std::vector<std::shared_ptr<const AuthzSource>> sources);
+  // The file and http sources of `cfg`, http requests through `http` (required when an
+  // http source is enabled).
+  Authorization(const config::AuthorizationConfig& cfg, const HttpClient& http);
+
   // The chain without the cache: superuser, the Subject's own rules, the sources, no_match.
+  // Blocks while a remote source is asked.
   AuthzDecision check(const Subject& subject, const AclAction& action,
                       std::string_view topic) const;
+
+  // The part of the chain a worker may run: the cache (when given), superuser, the
+  // Subject's own rules, the sources before the first remote one. Either it decides, or
+  // the rest is to be asked with check_from(remote_from, ...) off the worker; then, when
+  // `cache_answer`, the answer goes into the cache (put_cache).
+  struct Local {
+    std::optional<AuthzDecision> decided;
+    std::size_t remote_from = 0;
+    bool cache_answer = false;
+  };
+  Local authorize_local(const Subject& subject, const AclAction& action, std::string_view topic,
+                        AuthzCache* cache, AuthzCache::Clock::time_point now) const;
+  // The chain from source `from` on, then no_match. May block (remote sources).
+  AuthzDecision check_from(std::size_t from, const Subject& subject, const AclAction& action,
+                           std::string_view topic) const;
+  // Whether some source is remote: the channel then asks authorize_local first.
+  bool has_remote() const { return has_remote_; }
   // The chain with the connection's cache in front (null: no cache), as the channel asks.
   AuthzDecision authorize(const Subject& subject, const AclAction& action, std::string_view topic,
                           AuthzCache* cache, AuthzCache::Clock::time_point now) const;
@@ -113,7 +159,10 @@ class Authorization {
   std::size_t cache_max_size_ = 32;
   std::chrono::milliseconds cache_ttl_{60'000};
   std::vector<std::string> cache_excludes_;
-  std::vector<std::shared_ptr<const AclRules>> sources_;  // the enabled ones, in order
+  Local check_local(const Subject& subject, const AclAction& action, std::string_view topic) const;
+
+  std::vector<std::shared_ptr<const AuthzSource>> sources_;  // the enabled ones, in order
+  bool has_remote_ = false;
 };
 
 }  // namespace emqxd::auth

@@ -3,12 +3,134 @@
 // hands the whole array here; each object is read with its own field table, so an unknown
 // field, a missing one or a mechanism emqxd does not implement yet stops start-up naming
 // FILE:LINE and "authentication[N].field" (N from 1, as EMQX numbers the chain).
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "config/schema.hpp"
 
 namespace emqxd::config::detail {
+
+// ----------------------------------------------------------------------------- HTTP clients
+// Shared with the http authorization source (authz_http_keys.cpp).
+
+void check_placeholders(const Value& v, const std::string& key, const std::string& text,
+                        std::span<const std::string_view> known) {
+  for (auto at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2)) {
+    auto end = text.find('}', at);
+    std::string_view p = end == std::string::npos ? std::string_view(text).substr(at)
+                                                  : std::string_view(text).substr(at, end - at + 1);
+    if (std::find(known.begin(), known.end(), p) == known.end()) {
+      std::string names;
+      for (auto k : known)
+        names += (names.empty() ? "" : ", ") + std::string(k);
+      fail(v, key, "unknown placeholder " + std::string(p) + " (known: " + names + ")");
+    }
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> string_map(
+    const Value& v, const std::string& key, std::span<const std::string_view> placeholders) {
+  if (!v.is_object()) fail(v, key, "expected an object of name = \"value\"");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : v.fields()) {
+    std::string value = get_string(f.value, key + "." + f.key);
+    if (!placeholders.empty()) check_placeholders(f.value, key + "." + f.key, value, placeholders);
+    out.emplace_back(f.key, std::move(value));
+  }
+  return out;
+}
+
+std::string get_http_url(const Value& v, const std::string& key) {
+  std::string url = get_string(v, key);
+  const std::size_t scheme = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  if (scheme == 0 || url.size() <= scheme || url[scheme] == '/' || url[scheme] == '$') {
+    fail(v, key, "expected http[s]://host[:port]/path, got " + shown(v));
+  }
+  return url;
+}
+
+void read_client_ssl(const Value& v, const std::string& key, ClientSslConfig& out) {
+  if (!v.is_object()) fail(v, key, "expected an object");
+  for (const auto& f : v.fields()) {
+    const std::string fk = key + "." + f.key;
+    if (f.key == "enable") {
+      out.enable = get_bool(f.value, fk);
+    } else if (f.key == "verify") {
+      out.verify = get_enum(f.value, fk, {"verify_peer", "verify_none"});
+    } else if (f.key == "cacertfile" || f.key == "certfile" || f.key == "keyfile") {
+      std::string path = get_string(f.value, fk);
+      if (!path.empty() && ::access(path.c_str(), R_OK) != 0) {
+        fail(f.value, fk, "cannot read " + path + ": " + std::strerror(errno));
+      }
+      (f.key == "cacertfile" ? out.cacertfile
+       : f.key == "certfile" ? out.certfile
+                             : out.keyfile) = std::move(path);
+    } else if (f.key == "server_name_indication") {
+      out.server_name_indication = get_string(f.value, fk);
+    } else if (f.key == "versions" || f.key == "ciphers") {
+      std::vector<std::string> items;
+      if (f.value.is_array()) {
+        for (const auto& e : f.value.elements())
+          items.push_back(get_string(e, fk));
+      } else {
+        std::string text = get_string(f.value, fk);
+        for (std::size_t at = 0; at <= text.size();) {
+          auto comma = std::min(text.find(',', at), text.size());
+          std::string item = text.substr(at, comma - at);
+          std::erase(item, ' ');
+          if (!item.empty()) items.push_back(std::move(item));
+          at = comma + 1;
+        }
+      }
+      if (f.key == "versions") {
+        if (items.empty()) fail(f.value, fk, "must name at least one version");
+        for (const auto& i : items) {
+          if (i != "tlsv1.2" && i != "tlsv1.3") {
+            fail(f.value, fk,
+                 "expected tlsv1.2 or tlsv1.3 (older versions are insecure), got \"" + i + "\"");
+          }
+        }
+        out.versions = std::move(items);
+      } else {
+        out.ciphers = std::move(items);
+      }
+    } else if (f.key == "depth" || f.key == "reuse_sessions" || f.key == "secure_renegotiate" ||
+               f.key == "hibernate_after" || f.key == "log_level" ||
+               f.key == "middlebox_comp_mode") {
+      // EMQX's Erlang TLS tuning: nothing to set in OpenSSL's client.
+    } else {
+      fail(f.value, fk,
+           "unknown field of ssl (known: enable, verify, cacertfile, certfile, keyfile, "
+           "server_name_indication, versions, ciphers)");
+    }
+  }
+  if (out.certfile.empty() != out.keyfile.empty()) {
+    fail(v, key + (out.certfile.empty() ? ".certfile" : ".keyfile"),
+         "certfile and keyfile go together (a client certificate and its key)");
+  }
+}
+
+bool read_http_connection(const Value& v, std::string_view field, const std::string& key,
+                          std::uint32_t& pool_size, Duration& connect_timeout,
+                          ClientSslConfig& ssl) {
+  if (field == "pool_size") {
+    pool_size = static_cast<std::uint32_t>(get_int(v, key, 1, 512));
+  } else if (field == "connect_timeout") {
+    connect_timeout = get_duration_in(v, key, Duration(1), Duration(60'000));
+  } else if (field == "enable_pipelining") {
+    (void)get_int(v, key, 1, 1'000'000);  // one request at a time per connection here
+  } else if (field == "ssl") {
+    read_client_ssl(v, key, ssl);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 using Fields = std::map<std::string, const Value*, std::less<>>;
@@ -96,33 +218,11 @@ void read_built_in_database(const Fields& f, const std::string& key, Authenticat
   }
 }
 
-// EMQX's placeholders in HTTP requests; anything else in ${...} stops start-up.
-void check_placeholders(const Value& v, const std::string& key, const std::string& text) {
-  static constexpr std::string_view kKnown[] = {"${clientid}", "${username}", "${password}",
-                                                "${peerhost}", "${cert_common_name}"};
-  for (auto at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2)) {
-    auto end = text.find('}', at);
-    std::string_view p = end == std::string::npos ? std::string_view(text).substr(at)
-                                                  : std::string_view(text).substr(at, end - at + 1);
-    if (std::find(std::begin(kKnown), std::end(kKnown), p) == std::end(kKnown)) {
-      fail(v, key,
-           "unknown placeholder " + std::string(p) +
-               " (known: ${clientid}, ${username}, ${password}, ${peerhost}, "
-               "${cert_common_name})");
-    }
-  }
-}
+constexpr std::string_view kAuthnPlaceholders[] = {"${clientid}", "${username}", "${password}",
+                                                   "${peerhost}", "${cert_common_name}"};
 
-std::vector<std::pair<std::string, std::string>> string_map(const Value& v, const std::string& key,
-                                                            bool placeholders) {
-  if (!v.is_object()) fail(v, key, "expected an object of name = \"value\"");
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& f : v.fields()) {
-    std::string value = get_string(f.value, key + "." + f.key);
-    if (placeholders) check_placeholders(f.value, key + "." + f.key, value);
-    out.emplace_back(f.key, std::move(value));
-  }
-  return out;
+void check_authn_placeholders(const Value& v, const std::string& key, const std::string& text) {
+  detail::check_placeholders(v, key, text, kAuthnPlaceholders);
 }
 
 void read_http(const Value& obj, const Fields& f, const std::string& key, AuthenticatorConfig& a) {
@@ -131,34 +231,17 @@ void read_http(const Value& obj, const Fields& f, const std::string& key, Authen
     if (k == "method") {
       a.method = get_enum(*value, fk, {"post", "get"});
     } else if (k == "url") {
-      a.url = get_string(*value, fk);
-      if (a.url.starts_with("https://")) {
-        fail(*value, fk, "https is not implemented yet by emqxd (use http:// to a local proxy)");
-      }
-      if (!a.url.starts_with("http://") || a.url.size() <= 7) {
-        fail(*value, fk, "expected http://host[:port]/path, got " + shown(*value));
-      }
-      check_placeholders(*value, fk, a.url);
+      a.url = get_http_url(*value, fk);
+      check_authn_placeholders(*value, fk, a.url);
     } else if (k == "headers") {
-      a.headers = string_map(*value, fk, false);
+      a.headers = string_map(*value, fk, {});
     } else if (k == "body") {
-      a.body = string_map(*value, fk, true);
+      a.body = string_map(*value, fk, kAuthnPlaceholders);
     } else if (k == "request_timeout") {
       a.request_timeout = get_duration_in(*value, fk, Duration(1), Duration(60'000));
-    } else if (k == "connect_timeout") {
-      (void)get_duration_in(*value, fk, Duration(1), Duration(60'000));  // within request_timeout
-    } else if (k == "pool_size") {
-      a.pool_size = static_cast<std::uint32_t>(get_int(*value, fk, 1, 512));
-    } else if (k == "enable_pipelining") {
-      (void)get_int(*value, fk, 1, 1'000'000);  // one request per connection here
-    } else if (k == "ssl") {
-      if (!value->is_object()) fail(*value, fk, "expected an object");
-      for (const auto& s : value->fields()) {
-        if (s.key != "enable") fail(s.value, fk + "." + s.key, "not implemented yet by emqxd");
-        if (get_bool(s.value, fk + ".enable")) {
-          fail(s.value, fk + ".enable", "TLS to the HTTP backend is not implemented yet by emqxd");
-        }
-      }
+    } else {
+      // fields_of admitted only these
+      (void)read_http_connection(*value, k, fk, a.pool_size, a.connect_timeout, a.ssl);
     }
   }
   if (a.url.empty()) fail(obj, key + ".url", "required");
@@ -172,13 +255,9 @@ void read_jwt(const Value& obj, const Fields& f, const std::string& key, Authent
     } else if (k == "use_jwks") {
       a.use_jwks = get_bool(*value, fk);
     } else if (k == "endpoint") {
-      a.endpoint = get_string(*value, fk);
-      if (a.endpoint.starts_with("https://")) {
-        fail(*value, fk, "https is not implemented yet by emqxd (use http:// to a local proxy)");
-      }
-      if (!a.endpoint.starts_with("http://") || a.endpoint.size() <= 7) {
-        fail(*value, fk, "expected http://host[:port]/path, got " + shown(*value));
-      }
+      a.endpoint = get_http_url(*value, fk);
+    } else if (k == "pool_size" || k == "ssl") {
+      (void)read_http_connection(*value, k, fk, a.pool_size, a.connect_timeout, a.ssl);
     } else if (k == "refresh_interval") {
       a.refresh_interval = get_duration_in(*value, fk, Duration(1000), Duration(86'400'000));
     } else if (k == "algorithm") {
@@ -211,7 +290,7 @@ void read_jwt(const Value& obj, const Fields& f, const std::string& key, Authent
     }
     return;
   }
-  for (const char* k : {"endpoint", "refresh_interval"}) {
+  for (const char* k : {"endpoint", "refresh_interval", "pool_size", "ssl"}) {
     if (const Value* v = field(f, k)) fail(*v, key + "." + k, "applies with use_jwks = true only");
   }
   if (a.algorithm == "hmac-based" && a.secret.empty()) {
@@ -302,11 +381,12 @@ void authentication_chain(const In& in) {
       read_built_in_database(f, key, a);
       if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
     } else {
-      auto f = fields_of(obj, key,
-                         {"mechanism", "enable", "from", "use_jwks", "algorithm", "secret",
-                          "secret_base64_encoded", "public_key", "verify_claims", "acl_claim_name",
-                          "disconnect_after_expire", "endpoint", "refresh_interval"},
-                         "jwt");
+      auto f =
+          fields_of(obj, key,
+                    {"mechanism", "enable", "from", "use_jwks", "algorithm", "secret",
+                     "secret_base64_encoded", "public_key", "verify_claims", "acl_claim_name",
+                     "disconnect_after_expire", "endpoint", "refresh_interval", "pool_size", "ssl"},
+                    "jwt");
       read_jwt(obj, f, key, a);
       if (const Value* e = field(f, "enable")) a.enable = get_bool(*e, key + ".enable");
     }

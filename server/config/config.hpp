@@ -201,14 +201,45 @@ struct ClusterConfig {
   std::uint32_t max_nodes = 256;
 };
 
+// The `ssl` block of a client of an outside service: the http authenticator, a JWKS
+// endpoint, the http authorization source (EMQX's ssl client options). The URL's scheme
+// decides whether TLS is used; this block says how (with enable = false an https:// URL
+// still gets TLS, with EMQX's defaults: no check of the server's certificate).
+struct ClientSslConfig {
+  bool enable = false;
+  std::string verify = "verify_none";  // verify_peer | verify_none (EMQX's default)
+  std::string cacertfile;              // empty with verify_peer: the system's CAs
+  std::string certfile;                // a client certificate, when the server asks one
+  std::string keyfile;
+  // The name sent in SNI and checked in the server's certificate with verify_peer; empty:
+  // the URL's host (an address is checked as an address, and sent no SNI); "disable": no
+  // SNI and no name check.
+  std::string server_name_indication;
+  std::vector<std::string> versions{"tlsv1.3", "tlsv1.2"};
+  std::vector<std::string> ciphers;  // as SslOptions::ciphers
+};
+
+// An authorization source of type http (auth/authz_http.hpp): a request per decision.
+struct AuthzHttpConfig {
+  std::string method = "post";  // post | get
+  std::string url;              // http[s]://host[:port]/path[?query], may hold ${...}
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> body;  // field = "${topic}", ...
+  Duration connect_timeout{15'000};
+  Duration request_timeout{30'000};  // EMQX's default for the source
+  std::uint32_t pool_size = 8;       // connections kept to the server
+  ClientSslConfig ssl;
+};
+
 // authorization.*: EMQX 5's keys (auth/authorization.hpp). No section: no sources and
 // no_match = allow, every client may publish and subscribe anywhere (EMQX with sources = []).
 struct AuthzSourceConfig {
-  std::string type;  // file (the only type emqxd implements yet)
+  std::string type;  // file | http
   bool enable = true;
-  std::string path;    // file: the acl.conf, read and compiled at start-up
-  std::string key;     // "authorization.sources[1]": for messages
-  std::string origin;  // "emqx.conf:40" (or the environment variable): where it was written
+  std::string path;      // file: the acl.conf, read and compiled at start-up
+  std::string key;       // "authorization.sources[1]": for messages
+  std::string origin;    // "emqx.conf:40" (or the environment variable): where it was written
+  AuthzHttpConfig http;  // type = http
 };
 
 struct AuthorizationConfig {
@@ -264,11 +295,15 @@ struct AuthenticatorConfig {
   int iteration_count = 4096;
   // password_based + http: a request per CONNECT, its answer decides
   std::string method = "post";  // post | get
-  std::string url;              // http://host[:port]/path[?query], may hold ${...}
+  std::string url;              // http[s]://host[:port]/path[?query], may hold ${...}
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::pair<std::string, std::string>> body;  // field = "${username}", ...
   Duration request_timeout{5000};
-  std::uint32_t pool_size = 8;  // requests in flight at once
+  // http and jwt with use_jwks: the connections kept to the server (keep-alive, reused
+  // across requests), how long one may take to open, and its TLS.
+  std::uint32_t pool_size = 8;
+  Duration connect_timeout{15'000};
+  ClientSslConfig ssl;
   // jwt
   std::string from = "password";         // password | username: where the token is
   std::string algorithm = "hmac-based";  // hmac-based | public-key
@@ -280,7 +315,7 @@ struct AuthenticatorConfig {
   std::string acl_claim_name = "acl";
   bool disconnect_after_expire = true;
   bool use_jwks = false;  // the keys from a JWKS document at `endpoint`, refreshed
-  std::string endpoint;   // http://host[:port]/path
+  std::string endpoint;   // http[s]://host[:port]/path
   Duration refresh_interval{300'000};
 };
 

@@ -251,15 +251,26 @@ void authz_sources(const In& in) {
     src.key = key;
     src.origin = e.origin().to_string();
     const Value* type = e.find("type");
-    if (type == nullptr) fail(e, key + ".type", "required (file)");
+    if (type == nullptr) fail(e, key + ".type", "required (file or http)");
     src.type = get_string(*type, key + ".type");
-    if (src.type == "built_in_database" || src.type == "http" || src.type == "postgresql" ||
-        src.type == "mysql" || src.type == "redis" || src.type == "mongodb" || src.type == "ldap") {
+    if (src.type == "built_in_database" || src.type == "postgresql" || src.type == "mysql" ||
+        src.type == "redis" || src.type == "mongodb" || src.type == "ldap") {
       fail(*type, key + ".type",
-           "source type " + src.type + " not implemented yet by emqxd (file is)");
+           "source type " + src.type + " not implemented yet by emqxd (file and http are)");
     }
-    if (src.type != "file")
-      fail(*type, key + ".type", "unknown source type " + shown(*type) + ", expected file");
+    if (src.type != "file" && src.type != "http")
+      fail(*type, key + ".type", "unknown source type " + shown(*type) + ", expected file or http");
+    for (const auto& other : sources) {
+      if (other.type == src.type) {
+        fail(*type, key + ".type",
+             "a second " + src.type + " source (the first is " + other.key + ")");
+      }
+    }
+    if (src.type == "http") {
+      read_authz_http_source(e, key, src);
+      sources.push_back(std::move(src));
+      continue;
+    }
     for (const auto& f : e.fields()) {
       const std::string fkey = key + "." + f.key;
       if (f.key == "type") continue;
@@ -274,12 +285,6 @@ void authz_sources(const In& in) {
     }
     if (e.find("path") == nullptr)
       fail(e, key + ".path", "required for a file source: the acl.conf to read");
-    for (const auto& other : sources) {
-      if (other.type == src.type) {
-        fail(*type, key + ".type",
-             "a second " + src.type + " source (the first is " + other.key + ")");
-      }
-    }
     sources.push_back(std::move(src));
   }
 }

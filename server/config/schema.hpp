@@ -130,6 +130,25 @@ struct KeySpec {
 // field.
 void authentication_chain(const In& in);
 
+// HTTP clients of outside services (authn_keys.cpp; the http authenticator, JWKS, the http
+// authorization source). Anything in ${...} that is not one of `known` stops start-up.
+void check_placeholders(const Value& v, const std::string& key, const std::string& text,
+                        std::span<const std::string_view> known);
+// An object of name = "value" (headers, body); placeholders checked when `known` is not empty.
+std::vector<std::pair<std::string, std::string>> string_map(
+    const Value& v, const std::string& key, std::span<const std::string_view> known);
+// http://host[:port]/path or https://...
+std::string get_http_url(const Value& v, const std::string& key);
+// EMQX's ssl client block (ClientSslConfig); the files must be readable.
+void read_client_ssl(const Value& v, const std::string& key, ClientSslConfig& out);
+// pool_size, connect_timeout, enable_pipelining (checked, not used) and ssl; false for any
+// other field.
+bool read_http_connection(const Value& v, std::string_view field, const std::string& key,
+                          std::uint32_t& pool_size, Duration& connect_timeout,
+                          ClientSslConfig& ssl);
+// authorization.sources[N] with type = http (authz_http_keys.cpp).
+void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourceConfig& src);
+
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();
 

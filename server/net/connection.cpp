@@ -327,7 +327,8 @@ void Connection::on_keepalive_timer() {
     return;
   }
   std::chrono::steady_clock::duration next = std::chrono::hours(24 * 365);
-  if (rate_held()) last_read_ = now;  // held back by its rate: it is sending, not idle
+  // Held back by its rate, or by a remote authorization source: it is sending, not idle.
+  if (rate_held() || channel_.awaiting_authz()) last_read_ = now;
   if (keepalive_.count() > 0) {
     // Re-armed once per period, not per packet: reads only stamp last_read_.
     auto idle = now - last_read_;

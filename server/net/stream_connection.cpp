@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -369,37 +370,37 @@ constexpr const char* kDefaultTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-CHACHA20-POLY1305";
 
-std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& ssl) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-  SSL_CTX* native = ctx->native_handle();
-  // ssl_options.versions: the lowest and highest listed (the loader allows 1.2 and 1.3).
+namespace {
+
+// `versions` and `ciphers` (a listener's ssl_options or a client's ssl block, `prefix` names
+// it in messages) into the context.
+void set_versions_and_ciphers(SSL_CTX* native, const std::vector<std::string>& versions,
+                              const std::vector<std::string>& ciphers, const std::string& prefix) {
+  // versions: the lowest and highest listed (the loader allows 1.2 and 1.3).
   bool v12 = false, v13 = false;
-  for (const auto& v : ssl.versions) {
+  for (const auto& v : versions) {
     v12 |= v == "tlsv1.2";
     v13 |= v == "tlsv1.3";
   }
-  if (!v12 && !v13) throw std::runtime_error("ssl_options.versions names no TLS version");
+  if (!v12 && !v13) throw std::runtime_error(prefix + ".versions names no TLS version");
   SSL_CTX_set_min_proto_version(native, v12 ? TLS1_2_VERSION : TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(native, v13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-  // ssl_options.ciphers: TLS 1.3 suites (TLS_...) and TLS 1.2 ciphers go to OpenSSL's two
-  // lists. Each name must be one OpenSSL knows: its list functions skip unknown names
-  // silently, and a typo must not quietly leave a cipher out (or in).
+  // ciphers: TLS 1.3 suites (TLS_...) and TLS 1.2 ciphers go to OpenSSL's two lists. Each
+  // name must be one OpenSSL knows: its list functions skip unknown names silently, and a
+  // typo must not quietly leave a cipher out (or in).
   std::string tls12 = kDefaultTls12Ciphers;
   std::string tls13;
-  if (!ssl.ciphers.empty()) {
+  if (!ciphers.empty()) {
     tls12.clear();
     SSL_CTX* probe = SSL_CTX_new(TLS_server_method());
-    for (const auto& c : ssl.ciphers) {
+    for (const auto& c : ciphers) {
       const bool is13 = c.starts_with("TLS_");
       int ok = is13 ? SSL_CTX_set_ciphersuites(probe, c.c_str())
                     : SSL_CTX_set_cipher_list(probe, c.c_str());
       if (ok != 1) {
         SSL_CTX_free(probe);
         ERR_clear_error();
-        throw std::runtime_error("ssl_options.ciphers: unknown cipher '" + c + "'");
+        throw std::runtime_error(prefix + ".ciphers: unknown cipher '" + c + "'");
       }
       std::string& list = is13 ? tls13 : tls12;
       list += (list.empty() ? "" : ":") + c;
@@ -408,22 +409,36 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& s
   }
   if (tls12.empty()) {
     // Only TLS 1.3 suites named: TLS 1.2 would fall back to OpenSSL's whole default list.
-    if (!v13) throw std::runtime_error("ssl_options.ciphers names no TLS 1.2 cipher");
+    if (!v13) throw std::runtime_error(prefix + ".ciphers names no TLS 1.2 cipher");
     SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
   } else if (SSL_CTX_set_cipher_list(native, tls12.c_str()) != 1) {
     ERR_clear_error();
-    throw std::runtime_error("ssl_options.ciphers: no usable TLS 1.2 cipher");
+    throw std::runtime_error(prefix + ".ciphers: no usable TLS 1.2 cipher");
   }
   if (!tls13.empty() && SSL_CTX_set_ciphersuites(native, tls13.c_str()) != 1) {
-    throw std::runtime_error("ssl_options.ciphers: no usable TLS 1.3 suite");
+    throw std::runtime_error(prefix + ".ciphers: no usable TLS 1.3 suite");
   }
+}
+
+void use_file(const std::string& what, const std::string& file,
+              const std::function<void(error_code&)>& f) {
+  error_code ec;
+  f(ec);
+  if (ec) throw std::runtime_error(what + " '" + file + "': " + ec.message());
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& ssl) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  SSL_CTX* native = ctx->native_handle();
+  set_versions_and_ciphers(native, ssl.versions, ssl.ciphers, "ssl_options");
   if (ssl.honor_cipher_order) SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_verify_depth(native, static_cast<int>(ssl.depth));
-  auto use = [](const std::string& what, const std::string& file, auto&& f) {
-    error_code ec;
-    f(ec);
-    if (ec) throw std::runtime_error(what + " '" + file + "': " + ec.message());
-  };
+  auto& use = use_file;
   if (ssl.certfile.empty() || ssl.keyfile.empty()) {
     throw std::runtime_error("ssl_options.certfile and ssl_options.keyfile are required");
   }
@@ -441,6 +456,38 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::SslOptions& s
     ctx->set_verify_mode(mode);
   } else {
     ctx->set_verify_mode(asio::ssl::verify_none);
+  }
+  return ctx;
+}
+
+std::shared_ptr<asio::ssl::context> make_tls_client_context(const config::ClientSslConfig& ssl,
+                                                            const std::string& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  try {
+    set_versions_and_ciphers(ctx->native_handle(), ssl.versions, ssl.ciphers, key);
+    if (!ssl.certfile.empty()) {
+      use_file(key + ".certfile", ssl.certfile,
+               [&](error_code& ec) { ctx->use_certificate_chain_file(ssl.certfile, ec); });
+      use_file(key + ".keyfile", ssl.keyfile, [&](error_code& ec) {
+        ctx->use_private_key_file(ssl.keyfile, asio::ssl::context::pem, ec);
+      });
+    }
+    if (ssl.verify == "verify_peer") {
+      if (ssl.cacertfile.empty()) {
+        ctx->set_default_verify_paths();
+      } else {
+        use_file(key + ".cacertfile", ssl.cacertfile,
+                 [&](error_code& ec) { ctx->load_verify_file(ssl.cacertfile, ec); });
+      }
+      ctx->set_verify_mode(asio::ssl::verify_peer);
+    } else {
+      ctx->set_verify_mode(asio::ssl::verify_none);
+    }
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(key + ": " + e.what());
   }
   return ctx;
 }

@@ -35,4 +35,11 @@ std::shared_ptr<Connection> make_stream_connection(Worker& worker,
 // file that could not be used.
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::SslOptions& ssl);
 
+// A client TLS context for an outside service (api::HttpPool): versions, ciphers, a client
+// certificate, and with verify_peer the CAs to check the server against (cacertfile, or the
+// system's). The server's name is checked per connection (SSL_set1_host). Throws
+// std::runtime_error naming `key` ("authentication[1].ssl") and what could not be used.
+std::shared_ptr<boost::asio::ssl::context> make_tls_client_context(
+    const config::ClientSslConfig& ssl, const std::string& key);
+
 }  // namespace emqxd::net

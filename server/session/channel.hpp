@@ -92,13 +92,22 @@ class Channel {
 
   // False while the channel waits for its session (after CONNECT): the host keeps the
   // bytes that follow and calls handle_in again after resume_input().
-  // Also false while a congested subscriber holds this publisher back (Hub::hold).
+  // Also false while a congested subscriber holds this publisher back (Hub::hold), and
+  // while a PUBLISH or SUBSCRIBE waits for a remote authorization source (awaiting_authz).
   // While a SCRAM exchange waits for the client's AUTH, that AUTH is let in.
-  bool accepting_input() const { return (state_ != State::Connecting || scram_waiting_) && !held_; }
+  bool accepting_input() const {
+    return (state_ != State::Connecting || scram_waiting_) && !held_ && !authz_wait_;
+  }
+  // A PUBLISH or SUBSCRIBE waits for the answer of a remote authorization source
+  // (Hub::authorize_remote): the client's later packets wait behind it.
+  bool awaiting_authz() const { return authz_wait_ != nullptr; }
 
   // --- called by the hub, on this channel's worker ---
   // The authentication chain's answer to this channel's CONNECT (Hub::authenticate).
   void on_authenticated(const auth::AuthnOutcome& outcome);
+  // The remote authorization sources' answers to the queries of Hub::authorize_remote, in
+  // order: the packet that waited is handled, then input resumes.
+  void on_authz_answers(std::vector<auth::AuthzDecision> answers);
   // The credentials it connected with expired (a JWT's exp): disconnected, 0x87.
   void credentials_expired();
   void on_session_ready(Session* session, bool session_present);
@@ -140,7 +149,7 @@ class Channel {
   // sums: reading it is a few loads.
   std::int64_t memory() const {
     return static_cast<std::int64_t>(input_bytes_) + alias_bytes_ +
-           (authz_cache_ ? authz_cache_->bytes() : 0) +
+           (authz_cache_ ? authz_cache_->bytes() : 0) + authz_wait_bytes_ +
            (session_ != nullptr ? session_->bytes() : 0);
   }
   // The host's read buffer now holds `bytes` (a partial packet, or input that waits); a
@@ -153,6 +162,7 @@ class Channel {
 
  private:
   // channel_connect.cpp
+  void dispatch(mqtt::Packet& packet);  // a packet of a connected client, by type
   void handle_connect(mqtt::Connect& c);
   void handle_disconnect(const mqtt::Disconnect& d);
   void handle_auth(const mqtt::Auth& a);
@@ -171,8 +181,19 @@ class Channel {
   void set_subject();
   // The rule for every message this client causes: not into $SYS, and authorized.
   bool may_publish(std::string_view topic, mqtt::QoS qos, bool retain);
-  // Asks authorization (through this connection's cache) and counts the decision.
+  // Asks authorization (through this connection's cache) and counts the decision. With a
+  // remote source, the decision was made before the packet was handled (authz_answers_).
   bool authorized(const auth::AclAction& action, std::string_view topic);
+  // Counts a decision and logs a denial (rate-limited).
+  void count_decision(const auth::AclAction& action, std::string_view topic,
+                      const auth::AuthzDecision& d);
+  // With a remote authorization source: decides what the packet (a PUBLISH or SUBSCRIBE)
+  // will ask, on this worker where it can (cache, superuser, the sources before the remote
+  // one). True when a remote source must be asked: the packet is kept and waits.
+  bool prepare_authz(mqtt::Packet& packet);
+  // The will's authorization when a remote source must decide it: the query to ask
+  // (Hub::publish_will_after_authz); nullopt when decided here (in `allowed`).
+  std::optional<AuthzQuery> authorize_will(const mqtt::Message& will, bool& allowed);
   // authorization.deny_action = disconnect: DISCONNECT 0x87 (v5) and close.
   void disconnect_not_authorized(std::string_view what, std::string_view topic);
 
@@ -246,6 +267,25 @@ class Channel {
   bool scram_waiting_ = false;  // server-first sent; the client's AUTH is next
   auth::Subject subject_;
   std::unique_ptr<auth::AuthzCache> authz_cache_;  // made on the first decision it may hold
+  // The decisions for the packet being handled, made before it (prepare_authz).
+  struct AuthzAnswer {
+    auth::AclAction action;
+    std::string topic;
+    auth::AuthzDecision decision;
+    bool remote = false;        // asked off the worker (Hub::authorize_remote)
+    bool cache_answer = false;  // goes into the cache once known
+    std::size_t from = 0;       // remote: the first remote source
+  };
+  std::vector<AuthzAnswer> authz_answers_;
+  // A PUBLISH or SUBSCRIBE waiting for remote authorization answers, with its own copy of
+  // the bytes a Publish views, and what it costs the memory account.
+  struct AuthzWait {
+    mqtt::Packet packet;
+    std::string topic, payload;  // a Publish's views point here
+    std::vector<AuthzAnswer> answers;
+  };
+  std::unique_ptr<AuthzWait> authz_wait_;
+  std::int64_t authz_wait_bytes_ = 0;
 
   // What the client told us it can take (v5 CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;
@@ -293,6 +333,9 @@ class Channel {
   std::size_t owed_resends_ = 0;  // inflight entries of a resumed session not yet resent
   std::string_view disconnect_reason_;
 };
+
+// Counts an authorization decision in EMQX's authorization.* metrics.
+void count_authz_decision(metrics::Metrics& m, const auth::AuthzDecision& d);
 
 // The v3.1.1 CONNACK return code for a v5 reason code.
 mqtt::ConnectReturnCode to_v3_connack(mqtt::ReasonCode rc);

@@ -1,5 +1,8 @@
 // Who the client is (its auth::Subject) and what it may publish and subscribe to: the
 // channel's side of authorization (auth/authorization.hpp), with its cache and metrics.
+#include <algorithm>
+
+#include "broker/topic.hpp"
 #include "common/log.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
@@ -41,11 +44,7 @@ bool Channel::may_publish(std::string_view topic, mqtt::QoS qos, bool retain) {
   return authorized({auth::AclActionType::Publish, static_cast<int>(qos), retain}, topic);
 }
 
-bool Channel::authorized(const auth::AclAction& action, std::string_view topic) {
-  const auto& az = hub_.authorization();
-  auto& m = hub_.metrics();
-  if (!authz_cache_) authz_cache_ = az.make_cache();  // null while caching is off
-  auto d = az.authorize(subject_, action, topic, authz_cache_.get(), hub_.now());
+void count_authz_decision(metrics::Metrics& m, const auth::AuthzDecision& d) {
   switch (d.via) {
     case auth::AuthzVia::Superuser:
       metrics::inc(m.authorization_superuser);
@@ -62,6 +61,35 @@ bool Channel::authorized(const auth::AclAction& action, std::string_view topic) 
   }
   if (d.cache_miss) metrics::inc(m.authorization_cache_miss);
   metrics::inc(d.allow ? m.authorization_allow : m.authorization_deny);
+}
+
+bool Channel::authorized(const auth::AclAction& action, std::string_view topic) {
+  const auto& az = hub_.authorization();
+  if (!authz_cache_) authz_cache_ = az.make_cache();  // null while caching is off
+  auth::AuthzDecision d;
+  auto answer = std::find_if(authz_answers_.begin(), authz_answers_.end(), [&](const auto& a) {
+    return a.action.type == action.type && a.action.qos == action.qos &&
+           a.action.retain == action.retain && a.topic == topic;
+  });
+  if (answer != authz_answers_.end()) {
+    d = answer->decision;
+    if (answer->cache_answer && authz_cache_) {
+      d.cache_miss = true;
+      authz_cache_->put(action, topic, d.allow, hub_.now());
+      answer->cache_answer = false;  // a repeated filter finds it in the cache's place
+    }
+  } else {
+    // No remote source, or nothing asked before the packet (unreachable with one: then
+    // this may block the worker for a remote source's request_timeout).
+    d = az.authorize(subject_, action, topic, authz_cache_.get(), hub_.now());
+  }
+  count_decision(action, topic, d);
+  return d.allow;
+}
+
+void Channel::count_decision(const auth::AclAction& action, std::string_view topic,
+                             const auth::AuthzDecision& d) {
+  count_authz_decision(hub_.metrics(), d);
   if (!d.allow) {
     static thread_local log::Throttle throttle;
     std::uint64_t held = 0;
@@ -73,7 +101,122 @@ bool Channel::authorized(const auth::AclAction& action, std::string_view topic) 
           action.type == auth::AclActionType::Publish ? "publish" : "subscribe", topic, held);
     }
   }
-  return d.allow;
+}
+
+// ------------------------------------------------------------ waiting for a remote source
+//
+// A remote source (auth/authz_http.hpp) may take its request_timeout to answer, and the
+// worker serves thousands of other clients, so the channel decides before it handles a
+// PUBLISH or SUBSCRIBE: everything it can decide here (the cache, superuser, the sources
+// before the remote one) is decided now; the rest goes to Hub::authorize_remote, and the
+// packet waits with its own copy of its bytes. accepting_input() is false meanwhile, so
+// the connection keeps the client's later packets unread (as for back-pressure) and the
+// order of its packets holds. When the answers come, the packet is handled with them
+// (authorized() takes each decision from authz_answers_ instead of asking again), the
+// cache gets them, and reading resumes. Other clients on the worker never wait.
+
+bool Channel::prepare_authz(mqtt::Packet& packet) {
+  const auto& az = hub_.authorization();
+  std::vector<AuthzAnswer> answers;
+  auto ask = [&](const auth::AclAction& action, std::string_view topic) {
+    if (!authz_cache_) authz_cache_ = az.make_cache();
+    auto l = az.authorize_local(subject_, action, topic, authz_cache_.get(), hub_.now());
+    AuthzAnswer a;
+    a.action = action;
+    a.topic.assign(topic);
+    if (l.decided) {
+      a.decision = *l.decided;
+    } else {
+      a.remote = true;
+      a.cache_answer = l.cache_answer;
+      a.from = l.remote_from;
+    }
+    answers.push_back(std::move(a));
+  };
+  if (auto* p = std::get_if<mqtt::Publish>(&packet)) {
+    std::string_view topic = p->topic;
+    if (topic.empty() && is_v5() && p->props.topic_alias) {
+      auto known = alias_in_.find(*p->props.topic_alias);
+      if (known == alias_in_.end()) return false;  // handle_publish closes the connection
+      topic = known->second;
+    }
+    if (topic.empty() || topic.starts_with("$SYS/")) return false;  // decided without sources
+    ask({auth::AclActionType::Publish, static_cast<int>(p->qos), p->retain}, topic);
+  } else if (auto* sub = std::get_if<mqtt::Subscribe>(&packet)) {
+    for (const auto& one : sub->subscriptions) {
+      auto shared = broker::parse_shared(one.topic_filter);
+      if (!shared) continue;  // refused before authorization
+      std::string_view filter = *shared ? std::string_view((*shared)->filter) : one.topic_filter;
+      ask({auth::AclActionType::Subscribe, static_cast<int>(one.options.max_qos), false}, filter);
+    }
+  } else {
+    return false;
+  }
+  std::vector<AuthzQuery> queries;
+  for (const auto& a : answers) {
+    if (a.remote) queries.push_back({a.action, a.topic, a.from});
+  }
+  if (queries.empty()) {
+    authz_answers_ = std::move(answers);  // the packet is handled now, with these
+    return false;
+  }
+  auto wait = std::make_unique<AuthzWait>();
+  if (auto* p = std::get_if<mqtt::Publish>(&packet)) {
+    wait->topic.assign(p->topic);
+    wait->payload.assign(p->payload);
+    mqtt::Publish copy = std::move(*p);
+    copy.topic = wait->topic;
+    copy.payload = wait->payload;
+    wait->packet = std::move(copy);
+  } else {
+    wait->packet = std::move(packet);
+  }
+  wait->answers = std::move(answers);
+  authz_wait_bytes_ =
+      static_cast<std::int64_t>(wait->topic.size() + wait->payload.size() + sizeof(AuthzWait));
+  authz_wait_ = std::move(wait);
+  hub_.authorize_remote(*this, std::move(queries));
+  return true;
+}
+
+void Channel::on_authz_answers(std::vector<auth::AuthzDecision> answers) {
+  if (!authz_wait_) return;
+  std::unique_ptr<AuthzWait> wait = std::move(authz_wait_);
+  authz_wait_bytes_ = 0;
+  if (state_ != State::Connected) return;  // closing: the packet is dropped with it
+  std::size_t next = 0;
+  for (auto& a : wait->answers) {
+    if (!a.remote) continue;
+    // The hub answers every query; were one missing, it would be no source's decision.
+    a.decision = next < answers.size() ? answers[next] : auth::AuthzDecision{};
+    ++next;
+  }
+  authz_answers_ = std::move(wait->answers);
+  dispatch(wait->packet);
+  authz_answers_.clear();
+  if (accepting_input()) host_.resume_input();
+}
+
+std::optional<AuthzQuery> Channel::authorize_will(const mqtt::Message& will, bool& allowed) {
+  if (will.topic.starts_with("$SYS/")) {
+    allowed = false;
+    return std::nullopt;
+  }
+  const auth::AclAction action{auth::AclActionType::Publish, static_cast<int>(will.qos),
+                               will.retain};
+  const auto& az = hub_.authorization();
+  if (!az.has_remote()) {
+    allowed = authorized(action, will.topic);
+    return std::nullopt;
+  }
+  if (!authz_cache_) authz_cache_ = az.make_cache();
+  auto l = az.authorize_local(subject_, action, will.topic, authz_cache_.get(), hub_.now());
+  if (l.decided) {
+    count_decision(action, will.topic, *l.decided);
+    allowed = l.decided->allow;
+    return std::nullopt;
+  }
+  return AuthzQuery{action, will.topic, l.remote_from};
 }
 
 void Channel::disconnect_not_authorized(std::string_view what, std::string_view topic) {

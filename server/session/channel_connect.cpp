@@ -140,6 +140,19 @@ void Channel::handle_in(mqtt::Packet&& packet) {
     send_connack_error(ReasonCode::ProtocolError);
     return;
   }
+  if (authz_wait_) return;  // the host keeps packets while a packet waits; not reached
+  if (state_ == State::Connected && hub_.authorization().has_remote() &&
+      (std::holds_alternative<mqtt::Publish>(packet) ||
+       std::holds_alternative<mqtt::Subscribe>(packet))) {
+    if (prepare_authz(packet)) return;  // on_authz_answers handles it
+    dispatch(packet);
+    authz_answers_.clear();
+    return;
+  }
+  dispatch(packet);
+}
+
+void Channel::dispatch(mqtt::Packet& packet) {
   std::visit(Overloaded{
                  [&](mqtt::Connect&) {
                    close_with(ReasonCode::ProtocolError, "second CONNECT");
@@ -647,11 +660,21 @@ Session* Channel::detach() {
     std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
     if (delay == 0 || session_->expiry_interval == 0) {
       publish_will(std::move(msg));  // [MQTT-3.1.2-8]
-    } else if (!may_publish(msg->topic, msg->qos, msg->retain)) {
-      // dropped: the client may not publish there
     } else {
-      session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
-      session_->will_delay = delay;
+      bool allowed = false;
+      auto remote = authorize_will(*msg, allowed);
+      if (remote) {
+        // A remote source decides when the delay ends, as this client.
+        session_->pending_will_publish = [hub = &hub_,
+                                          subject = std::make_shared<const auth::Subject>(subject_),
+                                          q = *remote, id = client_id_](const mqtt::MessagePtr& m) {
+          hub->publish_will_after_authz(subject, q, m, id);
+        };
+      }
+      if (remote || allowed) {
+        session_->pending_will = std::move(msg);  // published when the delay ends [MQTT-3.1.3-9]
+        session_->will_delay = delay;
+      }  // else dropped: the client may not publish there
     }
   }
   will_.reset();
@@ -673,7 +696,14 @@ void Channel::publish_will_now() {
 }
 
 void Channel::publish_will(mqtt::MessagePtr will) {
-  if (!may_publish(will->topic, will->qos, will->retain)) {
+  bool allowed = false;
+  if (auto remote = authorize_will(*will, allowed)) {
+    // A remote source decides off the worker; the will goes out once it allows it.
+    hub_.publish_will_after_authz(std::make_shared<const auth::Subject>(subject_), *remote,
+                                  std::move(will), client_id_);
+    return;
+  }
+  if (!allowed) {
     logger()->info("client_id={} will to {} not allowed; dropped", client_id_, will->topic);
     metrics::inc(hub_.metrics().messages_dropped);
     return;

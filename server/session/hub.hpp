@@ -6,8 +6,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/authentication.hpp"
+#include "auth/authorization.hpp"
+#include "auth/subject.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
 
@@ -49,6 +52,14 @@ struct PublishResult {
   bool refused = false;
 };
 
+// One question for the remote part of authorization (auth::Authorization::check_from):
+// what the channel could not decide on its worker.
+struct AuthzQuery {
+  auth::AclAction action;
+  std::string topic;
+  std::size_t from = 0;  // the first remote source to ask
+};
+
 class Hub {
  public:
   virtual ~Hub() = default;
@@ -84,6 +95,16 @@ class Hub {
   virtual const auth::UserDatabase* scram_database(std::string_view /*method*/) const {
     return nullptr;
   }
+  // Asks the remote authorization sources for the channel's queries off the worker; the
+  // channel waits meanwhile (Channel::accepting_input is false). The hub answers with
+  // Channel::on_authz_answers (a decision per query, in order), at once or in a later
+  // turn, or not at all if the channel closes first (channel_closed).
+  virtual void authorize_remote(Channel& ch, std::vector<AuthzQuery> queries) = 0;
+  // A will whose authorization needs a remote source: published once (and if) the
+  // rest of the chain allows it, as `subject`.
+  virtual void publish_will_after_authz(std::shared_ptr<const auth::Subject> subject,
+                                        AuthzQuery query, mqtt::MessagePtr will,
+                                        std::string client_id) = 0;
   // Whether the client may not connect (banned, session/banned.hpp).
   virtual bool banned(const std::string& client_id, const std::optional<std::string>& username,
                       std::string_view peerhost) = 0;

@@ -51,18 +51,21 @@ class SessionRegistry {
 };
 
 struct NodeState {
-  explicit NodeState(config::Config c);
+  // `http` sends the http authorization sources' requests (none: such a source throws).
+  explicit NodeState(config::Config c, const auth::HttpClient& http = {});
 
   const config::Config config;
   broker::Broker broker;      // internally locked
   broker::Retainer retainer;  // internally locked
   // The authentication chain (empty: everyone is let in); set before the workers start.
   std::unique_ptr<const auth::Authentication> authentication;
-  // Runs a task off the workers (a bcrypt or pbkdf2 check, common/blocking_pool.hpp);
+  // Runs a task off the workers (a bcrypt or pbkdf2 check, an http request of
+  // authentication or authorization; common/blocking_pool.hpp);
   // false when it is full. Not set: such work runs on the worker (tests).
   std::function<bool(common::Task)> offload;
   // authorization.*: the acl.conf files compiled at construction (a bad one throws
-  // config::ConfigError); immutable, asked by every worker at once.
+  // config::ConfigError) and the http sources; immutable, asked by every worker at once
+  // (an http source only off the workers, through `offload`).
   const auth::Authorization authorization;
   SessionRegistry registry;
   // One per worker, indexed by worker id; fixed before the threads start.

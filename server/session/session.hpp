@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -274,6 +275,9 @@ class Session {
   // A will waiting for its delay after the connection closed (section 3.1.3.2).
   std::optional<mqtt::MessagePtr> pending_will;
   std::uint32_t will_delay = 0;  // seconds
+  // Set when the will's authorization waits for a remote source (auth/authz_http.hpp):
+  // publishes it through that check when the delay ends. Empty: published as it is.
+  std::function<void(const mqtt::MessagePtr&)> pending_will_publish;
 
   Channel* channel = nullptr;  // the connection's channel while connected
 

@@ -238,6 +238,7 @@ void SessionManager::takeover_done(std::string client_id, std::uint64_t sid,
     slot.session = std::move(owned);
     core_.metrics().sessions.fetch_add(1, std::memory_order_relaxed);
     s->pending_will.reset();  // resumed before the will delay ended [MQTT-3.1.3-9]
+    s->pending_will_publish = nullptr;
     SessionLimits limits{node_.config.mqtt.max_mqueue_len, true};
     for (auto& d : buffered) {
       s->arrived(d);
@@ -390,6 +391,11 @@ void SessionManager::publish_pending_will(Session& s) {
   s.pending_will.reset();
   will->received_at = sched_.now();
   if (will->retain) will->received_at_ms = mqtt::wall_ms_now();
+  if (auto publish = std::move(s.pending_will_publish)) {
+    s.pending_will_publish = nullptr;
+    publish(will);  // counted and published once a remote source allowed it
+    return;
+  }
   metrics::inc(core_.metrics().wills_published);
   core_.publish(will, s.client_id());
 }

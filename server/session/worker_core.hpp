@@ -72,6 +72,9 @@ class WorkerCore final : public Hub {
   void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
   void authenticate(Channel& ch, auth::Credentials credentials) override;
   const auth::UserDatabase* scram_database(std::string_view method) const override;
+  void authorize_remote(Channel& ch, std::vector<AuthzQuery> queries) override;
+  void publish_will_after_authz(std::shared_ptr<const auth::Subject> subject, AuthzQuery query,
+                                mqtt::MessagePtr will, std::string client_id) override;
   bool banned(const std::string& client_id, const std::optional<std::string>& username,
               std::string_view peerhost) override {
     return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now() / 1000);
@@ -155,6 +158,9 @@ class WorkerCore final : public Hub {
   // check (a channel closed and another made at the same address is not confused).
   std::unordered_map<Channel*, std::uint64_t> authenticating_;
   std::uint64_t auth_serial_ = 0;
+  // Channels waiting for remote authorization answers (worker_authz.cpp), with the serial
+  // of the request, as authenticating_.
+  std::unordered_map<Channel*, std::uint64_t> authorizing_;
   // Connections whose credentials expire (a JWT's exp), with the timer that ends them.
   std::unordered_map<Channel*, std::shared_ptr<Timer>> expiring_;
   // A peer's messages that wait for a subscriber here to catch up, per lane, in order.

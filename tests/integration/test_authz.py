@@ -316,11 +316,15 @@ def test_a_bad_source_stops_start_up_naming_file_line_and_key(tmp_path):
     r = run(["start", "-c", str(cfg)], base_env(tmp_path / "data"))
     assert r.returncode == 2, r.stderr
     assert ("%s:3: authorization.sources[1].pth: unknown key of a file source" % cfg) in r.stderr
-    cfg.write_text("authorization.sources = [{type = file, path = \"a\"},\n  {type = http}]\n")
+    cfg.write_text("authorization.sources = [{type = file, path = \"a\"},\n  {type = mongodb}]\n")
     r = run(["start", "-c", str(cfg)], base_env(tmp_path / "data"))
     assert r.returncode == 2, r.stderr
-    assert ("%s:2: authorization.sources[2].type: source type http not implemented yet"
+    assert ("%s:2: authorization.sources[2].type: source type mongodb not implemented yet"
             % cfg) in r.stderr
+    cfg.write_text("authorization.sources = [{type = http}]\n")
+    r = run(["start", "-c", str(cfg)], base_env(tmp_path / "data"))
+    assert r.returncode == 2, r.stderr
+    assert ("%s:1: authorization.sources[1].url: required for an http source" % cfg) in r.stderr
     r = run(["start"], base_env(tmp_path / "data", EMQX_AUTHORIZATION__NO_MATCH="maybe"))
     assert r.returncode == 2, r.stderr
     assert "EMQX_AUTHORIZATION__NO_MATCH: authorization.no_match: must be allow or deny" in r.stderr

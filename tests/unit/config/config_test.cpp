@@ -1238,7 +1238,7 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
   CHECK(error_of("authentication = [{ mechanism = jwt, secret = s, salt = 1 }]") ==
         "emqx.conf:1: authentication[1].salt: unknown field for jwt (known: mechanism, enable, "
         "from, use_jwks, algorithm, secret, secret_base64_encoded, public_key, verify_claims, "
-        "acl_claim_name, disconnect_after_expire, endpoint, refresh_interval)");
+        "acl_claim_name, disconnect_after_expire, endpoint, refresh_interval, pool_size, ssl)");
   CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql }]") ==
         "emqx.conf:1: authentication[1].backend: not implemented yet by emqxd "
         "(built_in_database and http are)");
