@@ -212,10 +212,12 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
                             std::move(a.body)};
   });
-  if (impl_->state.authentication->blocking()) {
-    // bcrypt and pbkdf2 want cores; http backends want one thread per request in flight.
+  if (impl_->state.authentication->blocking() || impl_->state.authorization.fetches()) {
+    // bcrypt and pbkdf2 want cores; http and database backends, and the database
+    // authorization sources, want one thread per request in flight.
     const std::size_t n = std::max<std::size_t>(
-        {1, std::thread::hardware_concurrency() / 2, impl_->state.authentication->concurrency()});
+        {1, std::thread::hardware_concurrency() / 2,
+         impl_->state.authentication->concurrency() + impl_->state.authorization.concurrency()});
     impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-authn");
     impl_->state.offload = [pool = impl_->auth_pool.get()](common::Task t) {
       return pool->submit(std::move(t));

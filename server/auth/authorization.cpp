@@ -1,5 +1,6 @@
 #include "auth/authorization.hpp"
 
+#include "auth/db/db_auth.hpp"
 #include "auth/file_error.hpp"
 
 namespace emqxd::auth {
@@ -69,7 +70,15 @@ Authorization::Authorization(const config::AuthorizationConfig& cfg,
 Authorization::Authorization(const config::AuthorizationConfig& cfg) : Authorization(cfg, {}) {
   for (const auto& src : cfg.sources) {
     if (!src.enable) continue;
-    // config.cpp admits only `file` sources.
+    if (src.type != "file") {  // postgresql, mysql, redis: rules per client, fetched
+      try {
+        fetchers_.emplace_back(sources_.size(), std::make_shared<const db::RuleSource>(src));
+      } catch (const std::runtime_error& e) {
+        throw config::ConfigError(src.origin + ": " + e.what());
+      }
+      sources_.push_back(nullptr);
+      continue;
+    }
     try {
       sources_.push_back(std::make_shared<const AclRules>(AclRules::load(src.path)));
     } catch (const AuthFileError& e) {
@@ -88,7 +97,12 @@ AuthzDecision Authorization::check(const Subject& subject, const AclAction& acti
         return {*p == Permission::Allow, AuthzVia::Matched, false};
       }
     }
-    for (const auto& rules : sources_) {
+    for (std::size_t i = 0; i < sources_.size(); ++i) {
+      const AclRules* rules = sources_[i].get();
+      if (rules == nullptr && subject.source_rules && i < subject.source_rules->by_source.size()) {
+        rules = subject.source_rules->by_source[i].get();  // a database source's, per client
+      }
+      if (rules == nullptr) continue;
       if (auto p = rules->match(client, action, topic)) {
         return {*p == Permission::Allow, AuthzVia::Matched, false};
       }
@@ -108,6 +122,24 @@ AuthzDecision Authorization::authorize(const Subject& subject, const AclAction& 
   d.cache_miss = true;
   cache->put(action, topic, d.allow, now);
   return d;
+}
+
+std::shared_ptr<const SourceRules> Authorization::fetch(
+    std::map<std::string, std::string, std::less<>> vars) const {
+  auto out = std::make_shared<SourceRules>();
+  out->by_source.resize(sources_.size());
+  for (const auto& [index, source] : fetchers_)
+    out->by_source[index] = source->fetch(vars);
+  out->fetched_at = std::chrono::steady_clock::now();
+  out->vars = std::move(vars);
+  return out;
+}
+
+std::size_t Authorization::concurrency() const {
+  std::size_t n = 0;
+  for (const auto& f : fetchers_)
+    n += f.second->pool_size();
+  return n;
 }
 
 std::unique_ptr<AuthzCache> Authorization::make_cache() const {

@@ -5,8 +5,9 @@
 //
 //   1. a superuser (Subject::is_superuser, set by authentication) may do anything;
 //   2. the Subject's own rules (Subject::acl, the `acl` claim of its JWT), when it has any;
-//   3. each enabled source in config order (emqxd: `file`, an acl.conf): the first rule
-//      that matches decides;
+//   3. each enabled source in config order: the first rule that matches decides. A `file`
+//      source is an acl.conf compiled at start-up; a database source (postgresql, mysql,
+//      redis: auth/db/db_auth.hpp) has rules per client, in Subject::source_rules;
 //   4. nothing matched: `authorization.no_match`.
 //
 // Each connection keeps an AuthzCache of its recent decisions (EMQX's authorization
@@ -15,11 +16,21 @@
 // Superusers skip the cache (nothing to look up), and so does a chain with no source
 // (no_match and the Subject's own rules are cheaper than the lookup).
 //
+// The rules of a database source depend only on who the client is (EMQX asks the database
+// at every check that misses the cache; emqxd does not): they are fetched once, right
+// after authentication and off the worker (fetch(), in the same blocking-pool task as the
+// authentication chain), compiled, and kept in the Subject. A check matches them in
+// source order like a file's rules, with no I/O. When they are older than
+// authorization.cache.ttl (stale()), the channel has them fetched again in the
+// background and goes on with the old ones until the new ones arrive. A source whose
+// server cannot be asked gives no rules (nomatch) until the next fetch.
+//
 // Threads: Authorization is immutable after construction, any thread may call it at once.
 // An AuthzCache belongs to its connection's worker.
 #include <chrono>
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +43,10 @@
 #include "config/config.hpp"
 
 namespace emqxd::auth {
+
+namespace db {
+class RuleSource;
+}
 
 // How a decision was reached, for EMQX's metrics: authorization.superuser,
 // .matched.allow/.matched.deny, .nomatch, .cache_hit.
@@ -106,6 +121,19 @@ class Authorization {
   bool disconnect_on_deny() const { return disconnect_on_deny_; }
   std::size_t source_count() const { return sources_.size(); }
 
+  // Whether any source is a database, whose rules fetch() gets per client.
+  bool fetches() const { return !fetchers_.empty(); }
+  // Asks every database source for the rules of the client with these placeholder values
+  // (no ${password}); blocks up to each source's query_timeout. Any thread.
+  std::shared_ptr<const SourceRules> fetch(
+      std::map<std::string, std::string, std::less<>> vars) const;
+  // Whether `r` is older than cache.ttl: time to fetch again.
+  bool stale(const SourceRules& r, std::chrono::steady_clock::time_point now) const {
+    return now - r.fetched_at >= cache_ttl_;
+  }
+  // Threads the database sources want for their blocking fetches (their pool_size).
+  std::size_t concurrency() const;
+
  private:
   bool no_match_allow_ = true;
   bool disconnect_on_deny_ = false;
@@ -114,6 +142,8 @@ class Authorization {
   std::chrono::milliseconds cache_ttl_{60'000};
   std::vector<std::string> cache_excludes_;
   std::vector<std::shared_ptr<const AclRules>> sources_;  // the enabled ones, in order
+  // The database sources, by their index in sources_ (whose entry is null for them).
+  std::vector<std::pair<std::size_t, std::shared_ptr<const db::RuleSource>>> fetchers_;
 };
 
 }  // namespace emqxd::auth

@@ -100,6 +100,8 @@ class Channel {
   void on_authenticated(const auth::AuthnOutcome& outcome);
   // The credentials it connected with expired (a JWT's exp): disconnected, 0x87.
   void credentials_expired();
+  // Fresh rules from the database authorization sources (Hub::refresh_rules).
+  void on_rules_refreshed(std::shared_ptr<const auth::SourceRules> rules);
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);  // a message for this client
   void release();              // the end of a Hub::hold: read again

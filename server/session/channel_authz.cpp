@@ -44,6 +44,11 @@ bool Channel::may_publish(std::string_view topic, mqtt::QoS qos, bool retain) {
 bool Channel::authorized(const auth::AclAction& action, std::string_view topic) {
   const auto& az = hub_.authorization();
   auto& m = hub_.metrics();
+  // Rules from the database sources older than cache.ttl: fetched again in the background;
+  // these stay in use until the new ones arrive (auth/authorization.hpp).
+  if (subject_.source_rules && az.stale(*subject_.source_rules, std::chrono::steady_clock::now())) {
+    hub_.refresh_rules(*this);
+  }
   if (!authz_cache_) authz_cache_ = az.make_cache();  // null while caching is off
   auto d = az.authorize(subject_, action, topic, authz_cache_.get(), hub_.now());
   switch (d.via) {
@@ -74,6 +79,12 @@ bool Channel::authorized(const auth::AclAction& action, std::string_view topic) 
     }
   }
   return d.allow;
+}
+
+void Channel::on_rules_refreshed(std::shared_ptr<const auth::SourceRules> rules) {
+  if (state_ != State::Connected || !rules) return;
+  subject_.source_rules = std::move(rules);
+  authz_cache_.reset();  // its decisions came from the old rules
 }
 
 void Channel::disconnect_not_authorized(std::string_view what, std::string_view topic) {

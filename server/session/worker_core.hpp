@@ -76,6 +76,7 @@ class WorkerCore final : public Hub {
     return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now());
   }
   void expire_at(Channel& ch, std::int64_t wall_ms) override;
+  void refresh_rules(Channel& ch) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* s) override;
   std::string assign_client_id() override;
@@ -152,6 +153,7 @@ class WorkerCore final : public Hub {
   // check (a channel closed and another made at the same address is not confused).
   std::unordered_map<Channel*, std::uint64_t> authenticating_;
   std::uint64_t auth_serial_ = 0;
+  std::unordered_map<Channel*, std::uint64_t> refreshing_;  // refresh_rules under way
   // Connections whose credentials expire (a JWT's exp), with the timer that ends them.
   std::unordered_map<Channel*, std::shared_ptr<Timer>> expiring_;
   // A peer's messages that wait for a subscriber here to catch up, per lane, in order.

@@ -103,7 +103,7 @@ TEST_CASE("authorization: disabled sources are skipped, a bad file names its lin
   TempFile good("{deny, all, subscribe, [\"secret/#\"]}.\n{allow, all}.\n");
   AuthorizationConfig cfg;
   cfg.sources.push_back(
-      AuthzSourceConfig{"file", true, good.path, "authorization.sources[1]", "emqx.conf:7"});
+      AuthzSourceConfig{"file", true, good.path, "authorization.sources[1]", "emqx.conf:7", {}});
   Authorization az(cfg);
   CHECK(az.source_count() == 1);
   CHECK_FALSE(az.check(who("c"), sub(), "secret/x").allow);
@@ -113,7 +113,7 @@ TEST_CASE("authorization: disabled sources are skipped, a bad file names its lin
 
   TempFile bad("{allow, all}.\n{allow, {usr, \"x\"}, all, [\"#\"]}.\n");
   cfg.sources[0] =
-      AuthzSourceConfig{"file", true, bad.path, "authorization.sources[1]", "emqx.conf:7"};
+      AuthzSourceConfig{"file", true, bad.path, "authorization.sources[1]", "emqx.conf:7", {}};
   try {
     Authorization broken(cfg);
     FAIL("no error");
