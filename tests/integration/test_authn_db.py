@@ -296,3 +296,18 @@ def acl(tmp_path):
     p = tmp_path / "acl.conf"
     p.write_text('{allow, all, all, ["file/#"]}.\n{allow, {username, "carol"}, publish, ["t/ok"]}.\n')
     return str(p)
+
+
+def test_rules_fetched_for_a_listener_without_authentication(make_broker, backend):
+    """enable_authn = false skips the chain, not authorization: the client's rules still
+    come from the database."""
+    b = make_broker(
+        config_text="authorization { no_match = deny, sources = [%s] }\n" % backend.authz(),
+        env={"EMQX_LISTENERS__TCP__DEFAULT__ENABLE_AUTHN": "false"})
+    alice, rc = connect(b, mqttc.V5, "noauthn", "alice")  # no password: not asked
+    assert rc == 0
+    assert granted(alice.subscribe("t/ok", qos=1)) == 1
+    assert granted(alice.subscribe("t/secret", qos=1)) == 0x87
+    nobody, rc = connect(b, mqttc.V5, "nobody", "nobody")
+    assert rc == 0
+    assert granted(nobody.subscribe("t/ok", qos=1)) == 0x87
