@@ -66,6 +66,28 @@ def _family(pid):
 
 
 class Server:
+    proc = None
+    log = None
+    dir = None
+    STOP_SIGNAL = signal.SIGTERM
+
+    def __init__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # a set-up that failed half-way leaves no server behind
+            raise
+
+    def stop(self):
+        _stop(self.proc, self.STOP_SIGNAL)
+
+    def close(self):
+        self.stop()
+        if self.log is not None:
+            self.log.close()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def freeze(self):
         """SIGSTOP: the server keeps its sockets and answers nothing (a slow server)."""
         for p in _family(self.proc.pid):
@@ -86,7 +108,9 @@ class Postgres(Server):
                 return os.path.join(PG_BIN, b)
         return None if shutil.which("psql") else "psql"
 
-    def __init__(self):
+    STOP_SIGNAL = signal.SIGINT  # fast shutdown: clients are disconnected
+
+    def _start(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="emqxd-pg-")
         pw = pwd.getpwnam("postgres")
@@ -121,13 +145,6 @@ class Postgres(Server):
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    def stop(self):
-        _stop(self.proc, signal.SIGINT)  # fast shutdown: clients are disconnected
-
-    def close(self):
-        self.stop()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Mariadb(Server):
@@ -140,7 +157,7 @@ class Mariadb(Server):
                 return b
         return None
 
-    def __init__(self, setup_sql=""):
+    def _start(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="emqxd-my-")
         self.data = os.path.join(self.dir, "data")
@@ -172,13 +189,6 @@ class Mariadb(Server):
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    def stop(self):
-        _stop(self.proc)
-
-    def close(self):
-        self.stop()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Redis(Server):
@@ -191,7 +201,7 @@ class Redis(Server):
                 return b
         return None
 
-    def __init__(self):
+    def _start(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="emqxd-redis-")
         self.log = open(os.path.join(self.dir, "redis.log"), "wb")
@@ -207,10 +217,3 @@ class Redis(Server):
         assert r.returncode == 0 and not r.stdout.startswith("(error)"), r.stdout + r.stderr
         return r.stdout
 
-    def stop(self):
-        _stop(self.proc)
-
-    def close(self):
-        self.stop()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -47,9 +47,9 @@ def q(s):
 class SqlBackend:
     """PostgreSQL or MariaDB with EMQX's example tables."""
 
-    def __init__(self, kind):
+    def __init__(self, kind, server):
         self.kind = kind
-        self.server = Postgres() if kind == "postgresql" else Mariadb()
+        self.server = server
         text = "varchar(100)"
         boolean = "boolean" if kind == "postgresql" else "tinyint(1)"
         stmts = [
@@ -102,8 +102,8 @@ class SqlBackend:
 class RedisBackend:
     kind = "redis"
 
-    def __init__(self):
-        self.server = Redis()
+    def __init__(self, server):
+        self.server = server
         for u, pw, su in USERS:
             self.server.cmd("HSET", "mqtt_user:" + u, "password_hash", sha256_suffix(pw),
                             "salt", SALT, "is_superuser", "1" if su else "0")
@@ -136,10 +136,16 @@ class RedisBackend:
 
 
 def make_backend(kind):
-    missing = {"postgresql": Postgres, "mysql": Mariadb, "redis": Redis}[kind].missing()
+    cls = {"postgresql": Postgres, "mysql": Mariadb, "redis": Redis}[kind]
+    missing = cls.missing()
     if missing:
         pytest.skip("%s is not installed (scripts/install-deps.sh --test installs it)" % missing)
-    return RedisBackend() if kind == "redis" else SqlBackend(kind)
+    server = cls()
+    try:
+        return RedisBackend(server) if kind == "redis" else SqlBackend(kind, server)
+    except BaseException:
+        server.close()  # the tables could not be made: no server left behind
+        raise
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
