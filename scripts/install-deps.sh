@@ -17,11 +17,13 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libpq-dev libmariadb-dev libhiredis-dev
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
   python3-grpcio python3-protobuf python3-jwt python3-cryptography
   iproute2 util-linux
+  postgresql mariadb-server redis-server
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 

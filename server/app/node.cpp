@@ -252,15 +252,18 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.banned.attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
-  impl_->state.authentication = auth::Authentication::from_config(c, impl_->http_client(),
-                                                                  impl_->state.tables.get());
-  if (impl_->state.authentication->blocking() || impl_->state.authorization.has_remote()) {
-    // bcrypt and pbkdf2 want cores; http backends want one thread per request in flight.
-    std::size_t http = impl_->state.authentication->concurrency();
+  impl_->state.authentication =
+      auth::Authentication::from_config(c, impl_->http_client(), impl_->state.tables.get());
+  if (impl_->state.authentication->blocking() || impl_->state.authorization.has_remote() ||
+      impl_->state.authorization.fetches()) {
+    // bcrypt and pbkdf2 want cores; http and database backends, the http authorization
+    // source and the database sources want one thread per request in flight.
+    std::size_t io =
+        impl_->state.authentication->concurrency() + impl_->state.authorization.concurrency();
     for (const auto& s : c.authorization.sources) {
-      if (s.enable && s.type == "http") http += s.http.pool_size;
+      if (s.enable && s.type == "http") io += s.http.pool_size;
     }
-    const std::size_t n = std::max<std::size_t>({1, std::thread::hardware_concurrency() / 2, http});
+    const std::size_t n = std::max<std::size_t>({1, std::thread::hardware_concurrency() / 2, io});
     impl_->auth_pool = std::make_unique<common::BlockingPool>(n, 10'000, "emqxd-auth");
     impl_->state.offload = [pool = impl_->auth_pool.get()](common::Task t) {
       return pool->submit(std::move(t));

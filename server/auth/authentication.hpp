@@ -25,6 +25,8 @@
 //     verifies is ignore; a bad claim (exp, nbf, verify_claims) is deny 0x86. The `acl`
 //     claim (acl_claim_name) becomes the client's own rules; `exp` its expiry
 //     (disconnect_after_expire).
+//   password_based + postgresql | mysql | redis: a query per CONNECT (auth/db/db_auth.hpp):
+//     no row is ignore, a wrong password deny 0x86, a server down or slow ignore (logged).
 //
 // authenticate() may take milliseconds (bcrypt, pbkdf2): blocking() says whether the
 // chain holds such an authenticator, so that callers run it off their event loop. Any
@@ -40,6 +42,7 @@
 #include "auth/acl_rules.hpp"
 #include "auth/builtin_db.hpp"
 #include "auth/http_backend.hpp"
+#include "auth/subject.hpp"
 #include "config/config.hpp"
 #include "mqtt/types.hpp"
 #include "tables/replicated_tables.hpp"
@@ -53,6 +56,10 @@ struct Credentials {
   std::optional<std::string> password;  // binary; never logged
   std::string peerhost;                 // the client's address, without the port
   std::optional<std::string> cert_common_name;
+  std::optional<std::string> cert_subject;  // the certificate's DN (${cert_subject})
+  // The listener's enable_authn = false: the chain is not asked, the client is let in
+  // (authorization still fetches its rules).
+  bool skip_chain = false;
 
   Credentials() = default;
   Credentials(Credentials&&) = default;
@@ -69,6 +76,9 @@ struct AuthnOutcome {
   std::shared_ptr<const AclRules> acl;        // the JWT's acl claim
   std::optional<std::int64_t> expires_at_ms;  // the JWT's exp, with disconnect_after_expire
   std::string by;                             // "authentication[2]": who decided, for logs
+  // The client's rules from the database authorization sources, fetched right after it
+  // was let in (auth/authorization.hpp, Authorization::fetch).
+  std::shared_ptr<const SourceRules> source_rules;
 };
 
 class Authenticator {

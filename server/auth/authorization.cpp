@@ -1,6 +1,7 @@
 #include "auth/authorization.hpp"
 
 #include "auth/authz_http.hpp"
+#include "auth/db/db_auth.hpp"
 #include "auth/file_error.hpp"
 
 namespace emqxd::auth {
@@ -21,11 +22,33 @@ class FileSource final : public AuthzSource {
   std::shared_ptr<const AclRules> rules_;
 };
 
+// A database source (postgresql, mysql, redis): its rules are per client, fetched after
+// authentication and kept in the Subject (Subject::source_rules, at this source's index).
+class DbSource final : public AuthzSource {
+ public:
+  explicit DbSource(std::size_t index) : index_(index) {}
+  std::optional<Permission> match(const Subject& subject, const AclAction& action,
+                                  std::string_view topic) const override {
+    const auto& r = subject.source_rules;
+    if (!r || index_ >= r->by_source.size() || !r->by_source[index_]) return std::nullopt;
+    return r->by_source[index_]->match(subject.acl_client(), action, topic);
+  }
+
+ private:
+  std::size_t index_;
+};
+
 std::vector<std::shared_ptr<const AuthzSource>> as_sources(
     std::vector<std::shared_ptr<const AclRules>> files) {
   std::vector<std::shared_ptr<const AuthzSource>> out;
-  for (auto& f : files)
-    out.push_back(std::make_shared<const FileSource>(std::move(f)));
+  for (auto& f : files) {
+    // For tests: a null entry stands for a database source, whose rules are per client.
+    if (f) {
+      out.push_back(std::make_shared<const FileSource>(std::move(f)));
+    } else {
+      out.push_back(std::make_shared<const DbSource>(out.size()));
+    }
+  }
   return out;
 }
 
@@ -106,7 +129,15 @@ Authorization::Authorization(const config::AuthorizationConfig& cfg, const HttpC
       has_remote_ = true;
       continue;
     }
-    // config.cpp admits only `file` and `http` sources.
+    if (src.type != "file") {  // postgresql, mysql, redis: rules per client, fetched
+      try {
+        fetchers_.emplace_back(sources_.size(), std::make_shared<const db::RuleSource>(src));
+      } catch (const std::runtime_error& e) {
+        throw config::ConfigError(src.origin + ": " + e.what());
+      }
+      sources_.push_back(std::make_shared<const DbSource>(sources_.size()));
+      continue;
+    }
     try {
       sources_.push_back(std::make_shared<const FileSource>(
           std::make_shared<const AclRules>(AclRules::load(src.path))));
@@ -180,6 +211,24 @@ AuthzDecision Authorization::authorize(const Subject& subject, const AclAction& 
     cache->put(action, topic, d.allow, now);
   }
   return d;
+}
+
+std::shared_ptr<const SourceRules> Authorization::fetch(
+    std::map<std::string, std::string, std::less<>> vars) const {
+  auto out = std::make_shared<SourceRules>();
+  out->by_source.resize(sources_.size());
+  for (const auto& [index, source] : fetchers_)
+    out->by_source[index] = source->fetch(vars);
+  out->fetched_at = std::chrono::steady_clock::now();
+  out->vars = std::move(vars);
+  return out;
+}
+
+std::size_t Authorization::concurrency() const {
+  std::size_t n = 0;
+  for (const auto& f : fetchers_)
+    n += f.second->pool_size();
+  return n;
 }
 
 std::unique_ptr<AuthzCache> Authorization::make_cache() const {

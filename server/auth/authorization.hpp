@@ -6,8 +6,10 @@
 //   1. a superuser (Subject::is_superuser, set by authentication) may do anything;
 //   2. the Subject's own rules (Subject::acl, the `acl` claim of its JWT), when it has any;
 //   3. each enabled source in config order: `file` (an acl.conf: the first rule that
-//      matches decides) and `http` (auth/authz_http.hpp: a request per decision, whose
-//      answer may be ignore); the first source that decides wins;
+//      matches decides), `http` (auth/authz_http.hpp: a request per decision, whose
+//      answer may be ignore) and the databases (postgresql, mysql, redis: auth/db/
+//      db_auth.hpp: rules per client, in Subject::source_rules); the first source that
+//      decides wins;
 //   4. nothing matched: `authorization.no_match`.
 //
 // An http source may take as long as its request_timeout, so a worker never asks it: the
@@ -22,11 +24,21 @@
 // Superusers skip the cache (nothing to look up), and so does a chain with no source
 // (no_match and the Subject's own rules are cheaper than the lookup).
 //
+// The rules of a database source depend only on who the client is (EMQX asks the database
+// at every check that misses the cache; emqxd does not): they are fetched once, right
+// after authentication and off the worker (fetch(), in the same blocking-pool task as the
+// authentication chain), compiled, and kept in the Subject. A check matches them in
+// source order like a file's rules, with no I/O. When they are older than
+// authorization.cache.ttl (stale()), the channel has them fetched again in the
+// background and goes on with the old ones until the new ones arrive. A source whose
+// server cannot be asked gives no rules (nomatch) until the next fetch.
+//
 // Threads: Authorization is immutable after construction, any thread may call it at once.
 // An AuthzCache belongs to its connection's worker.
 #include <chrono>
 #include <cstdint>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +52,10 @@
 #include "config/config.hpp"
 
 namespace emqxd::auth {
+
+namespace db {
+class RuleSource;
+}
 
 // One source of the chain. Immutable; any thread, concurrently.
 class AuthzSource {
@@ -152,6 +168,19 @@ class Authorization {
   bool disconnect_on_deny() const { return disconnect_on_deny_; }
   std::size_t source_count() const { return sources_.size(); }
 
+  // Whether any source is a database, whose rules fetch() gets per client.
+  bool fetches() const { return !fetchers_.empty(); }
+  // Asks every database source for the rules of the client with these placeholder values
+  // (no ${password}); blocks up to each source's query_timeout. Any thread.
+  std::shared_ptr<const SourceRules> fetch(
+      std::map<std::string, std::string, std::less<>> vars) const;
+  // Whether `r` is older than cache.ttl: time to fetch again.
+  bool stale(const SourceRules& r, std::chrono::steady_clock::time_point now) const {
+    return now - r.fetched_at >= cache_ttl_;
+  }
+  // Threads the database sources want for their blocking fetches (their pool_size).
+  std::size_t concurrency() const;
+
  private:
   bool no_match_allow_ = true;
   bool disconnect_on_deny_ = false;
@@ -163,6 +192,8 @@ class Authorization {
 
   std::vector<std::shared_ptr<const AuthzSource>> sources_;  // the enabled ones, in order
   bool has_remote_ = false;
+  // The database sources, by their index in sources_.
+  std::vector<std::pair<std::size_t, std::shared_ptr<const db::RuleSource>>> fetchers_;
 };
 
 }  // namespace emqxd::auth

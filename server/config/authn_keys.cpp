@@ -247,6 +247,116 @@ void read_http(const Value& obj, const Fields& f, const std::string& key, Authen
   if (a.url.empty()) fail(obj, key + ".url", "required");
 }
 
+// A database's placeholders: EMQX's, for a query or a Redis command. ${password} only
+// where a password is checked (authentication).
+void check_db_placeholders(const Value& v, const std::string& key, const std::string& text,
+                           bool authn) {
+  static constexpr std::string_view kKnown[] = {"${username}",     "${clientid}",
+                                                "${peerhost}",     "${cert_common_name}",
+                                                "${cert_subject}", "${password}"};
+  const std::size_t known = authn ? std::size(kKnown) : std::size(kKnown) - 1;
+  for (auto at = text.find("${"); at != std::string::npos; at = text.find("${", at + 2)) {
+    auto end = text.find('}', at);
+    std::string_view p = end == std::string::npos ? std::string_view(text).substr(at)
+                                                  : std::string_view(text).substr(at, end - at + 1);
+    if (std::find(kKnown, kKnown + known, p) == kKnown + known) {
+      fail(v, key,
+           "unknown placeholder " + std::string(p) +
+               " (known: ${username}, ${clientid}, ${peerhost}, ${cert_common_name}, "
+               "${cert_subject}" +
+               (authn ? ", ${password})" : ")"));
+    }
+  }
+}
+
+}  // namespace
+
+void read_db_fields(const Value& obj, const std::string& key, const std::string& kind, bool authn,
+                    std::initializer_list<std::string_view> common, DbConfig& d) {
+  const bool redis = kind == "redis";
+  std::vector<std::string_view> allowed(common);
+  for (std::string_view f : {"server", "database", "username", "password", "pool_size",
+                             "query_timeout", "ssl", "auto_reconnect"})
+    allowed.push_back(f);
+  allowed.push_back(redis ? "cmd" : "query");
+  if (redis) {
+    for (std::string_view f : {"redis_type", "servers", "sentinel"})
+      allowed.push_back(f);
+  }
+  if (authn) allowed.push_back("password_hash_algorithm");
+  const std::string what = (authn ? "password_based " : "") + kind;
+  for (const auto& f : obj.fields()) {
+    if (std::find(allowed.begin(), allowed.end(), f.key) == allowed.end()) {
+      std::string names;
+      for (auto a : allowed)
+        names += (names.empty() ? "" : ", ") + std::string(a);
+      fail(f.value, key + "." + f.key, "unknown field for " + what + " (known: " + names + ")");
+    }
+  }
+  if (redis) {
+    if (const Value* t = obj.find("redis_type")) {
+      d.redis_type = get_enum(*t, key + ".redis_type", {"single", "sentinel", "cluster"});
+      if (d.redis_type != "single") {
+        fail(*t, key + ".redis_type",
+             "redis_type = " + d.redis_type + " is not implemented yet by emqxd (single is)");
+      }
+    }
+    for (const char* k : {"servers", "sentinel"}) {
+      if (const Value* v = obj.find(k)) {
+        fail(*v, key + "." + k, "applies to redis_type = sentinel or cluster, not implemented yet");
+      }
+    }
+  }
+  for (const auto& f : obj.fields()) {
+    const std::string fk = key + "." + f.key;
+    const Value& v = f.value;
+    if (f.key == "server") {
+      d.server = get_string(v, fk);
+      if (d.server.empty()) fail(v, fk, "must not be empty (host[:port])");
+    } else if (f.key == "database") {
+      d.database = redis ? std::to_string(get_int(v, fk, 0, 1'000'000)) : get_string(v, fk);
+    } else if (f.key == "username") {
+      d.username = get_string(v, fk);
+    } else if (f.key == "password") {
+      d.password = get_string(v, fk);
+    } else if (f.key == "pool_size") {
+      d.pool_size = static_cast<std::uint32_t>(get_int(v, fk, 1, 1024));
+    } else if (f.key == "query_timeout") {
+      d.query_timeout = get_duration_in(v, fk, Duration(1), Duration(60'000));
+    } else if (f.key == "auto_reconnect") {
+      (void)get_bool(v, fk);  // deprecated in EMQX; emqxd always reconnects
+    } else if (f.key == "query" || f.key == "cmd") {
+      d.query = get_string(v, fk);
+      if (d.query.empty()) fail(v, fk, "must not be empty");
+      check_db_placeholders(v, fk, d.query, authn);
+      if (redis && authn) {
+        // EMQX's form: HMGET key field..., with password_hash (or password) among the fields.
+        std::string_view q = d.query;
+        const bool hmget =
+            q.size() > 6 && (q.substr(0, 6) == "HMGET " || q.substr(0, 6) == "hmget ");
+        if (!hmget || (q.find(" password_hash") == std::string_view::npos &&
+                       q.find(" password") == std::string_view::npos)) {
+          fail(v, fk, "expected HMGET <key> password_hash [salt] [is_superuser], got " + shown(v));
+        }
+      }
+    } else if (f.key == "ssl") {
+      if (!v.is_object()) fail(v, fk, "expected an object");
+      for (const auto& s : v.fields()) {
+        if (s.key != "enable") fail(s.value, fk + "." + s.key, "not implemented yet by emqxd");
+        if (get_bool(s.value, fk + ".enable")) {
+          fail(s.value, fk + ".enable",
+               "TLS to " + kind + " is not implemented yet by emqxd (ssl.enable = false)");
+        }
+      }
+    }
+  }
+  if (d.server.empty()) fail(obj, key + ".server", "required (host[:port])");
+  if (d.query.empty()) fail(obj, key + (redis ? ".cmd" : ".query"), "required");
+  if (!redis && d.database.empty()) fail(obj, key + ".database", "required");
+}
+
+namespace {
+
 void read_jwt(const Value& obj, const Fields& f, const std::string& key, AuthenticatorConfig& a) {
   for (const auto& [k, value] : f) {
     const std::string fk = key + "." + k;
@@ -370,9 +480,19 @@ void authentication_chain(const In& in) {
         chain.push_back(std::move(a));
         continue;
       }
+      if (a.backend == "postgresql" || a.backend == "mysql" || a.backend == "redis") {
+        read_db_fields(obj, key, a.backend, true, {"mechanism", "backend", "enable"}, a.db);
+        if (const Value* h = obj.find("password_hash_algorithm")) {
+          read_hash(*h, key + ".password_hash_algorithm", a.password_hash_algorithm);
+        }
+        if (const Value* e = obj.find("enable")) a.enable = get_bool(*e, key + ".enable");
+        chain.push_back(std::move(a));
+        continue;
+      }
       if (a.backend != "built_in_database") {
         fail(*backend, key + ".backend",
-             "not implemented yet by emqxd (built_in_database and http are)");
+             "not implemented yet by emqxd (built_in_database, http, postgresql, mysql and "
+             "redis are)");
       }
       auto f = fields_of(obj, key,
                          {"mechanism", "backend", "enable", "user_id_type",

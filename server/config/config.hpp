@@ -233,13 +233,27 @@ struct AuthzHttpConfig {
 
 // authorization.*: EMQX 5's keys (auth/authorization.hpp). No section: no sources and
 // no_match = allow, every client may publish and subscribe anywhere (EMQX with sources = []).
+// The connection and query of a database authenticator or authorization source
+// (postgresql, mysql, redis; auth/db/db_client.hpp), EMQX's keys.
+struct DbConfig {
+  std::string server;    // host[:port]; the port defaults to 5432, 3306, 6379
+  std::string database;  // SQL: the database; redis: its index (default 0)
+  std::string username;  // may be empty
+  std::string password;  // never logged
+  std::uint32_t pool_size = 8;
+  std::string query;             // `query` (SQL) or `cmd` (redis), with ${...} placeholders
+  Duration query_timeout{5000};  // connect + query, per check
+  std::string redis_type = "single";
+};
+
 struct AuthzSourceConfig {
-  std::string type;  // file | http
+  std::string type;  // file | http | postgresql | mysql | redis
   bool enable = true;
   std::string path;      // file: the acl.conf, read and compiled at start-up
   std::string key;       // "authorization.sources[1]": for messages
   std::string origin;    // "emqx.conf:40" (or the environment variable): where it was written
   AuthzHttpConfig http;  // type = http
+  DbConfig db;           // postgresql, mysql, redis
 };
 
 struct AuthorizationConfig {
@@ -283,8 +297,10 @@ struct AuthenticatorConfig {
   std::string key;
   std::string origin;     // "FILE:LINE" of the entry
   std::string mechanism;  // password_based | jwt | scram
-  std::string backend;    // built_in_database (password_based, scram); empty for jwt
+  std::string backend;    // built_in_database | http | postgresql | mysql | redis; empty for jwt
   bool enable = true;
+  // password_based + postgresql | mysql | redis (password_hash_algorithm below too)
+  DbConfig db;
   // password_based + built_in_database
   std::string user_id_type = "username";  // username | clientid
   PasswordHashConfig password_hash_algorithm;

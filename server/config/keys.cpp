@@ -251,15 +251,21 @@ void authz_sources(const In& in) {
     src.key = key;
     src.origin = e.origin().to_string();
     const Value* type = e.find("type");
-    if (type == nullptr) fail(e, key + ".type", "required (file or http)");
-    src.type = get_string(*type, key + ".type");
-    if (src.type == "built_in_database" || src.type == "postgresql" || src.type == "mysql" ||
-        src.type == "redis" || src.type == "mongodb" || src.type == "ldap") {
-      fail(*type, key + ".type",
-           "source type " + src.type + " not implemented yet by emqxd (file and http are)");
+    if (type == nullptr) {
+      fail(e, key + ".type", "required (file, http, postgresql, mysql or redis)");
     }
-    if (src.type != "file" && src.type != "http")
-      fail(*type, key + ".type", "unknown source type " + shown(*type) + ", expected file or http");
+    src.type = get_string(*type, key + ".type");
+    if (src.type == "built_in_database" || src.type == "mongodb" || src.type == "ldap") {
+      fail(*type, key + ".type",
+           "source type " + src.type +
+               " not implemented yet by emqxd (file, http, postgresql, mysql and redis are)");
+    }
+    if (src.type != "file" && src.type != "http" && src.type != "postgresql" &&
+        src.type != "mysql" && src.type != "redis") {
+      fail(*type, key + ".type",
+           "unknown source type " + shown(*type) +
+               ", expected file, http, postgresql, mysql or redis");
+    }
     for (const auto& other : sources) {
       if (other.type == src.type) {
         fail(*type, key + ".type",
@@ -271,7 +277,12 @@ void authz_sources(const In& in) {
       sources.push_back(std::move(src));
       continue;
     }
+    if (src.type == "postgresql" || src.type == "mysql" || src.type == "redis") {
+      read_db_fields(e, key, src.type, false, {"type", "enable"}, src.db);
+      if (const Value* en = e.find("enable")) src.enable = get_bool(*en, key + ".enable");
+    }
     for (const auto& f : e.fields()) {
+      if (src.type != "file") break;
       const std::string fkey = key + "." + f.key;
       if (f.key == "type") continue;
       if (f.key == "enable") {
@@ -283,7 +294,7 @@ void authz_sources(const In& in) {
         fail(f.value, fkey, "unknown key of a file source (type, enable, path)");
       }
     }
-    if (e.find("path") == nullptr)
+    if (src.type == "file" && e.find("path") == nullptr)
       fail(e, key + ".path", "required for a file source: the acl.conf to read");
     sources.push_back(std::move(src));
   }

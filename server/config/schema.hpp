@@ -129,6 +129,11 @@ struct KeySpec {
 // authentication = [...] (authn_keys.cpp): the whole chain, each object checked field by
 // field.
 void authentication_chain(const In& in);
+// The fields of a postgresql, mysql or redis authenticator (authn = true) or
+// authorization source in `obj` (authn_keys.cpp); `common` are the other fields the
+// caller reads (type, enable, mechanism, ...). Fails naming key.field.
+void read_db_fields(const Value& obj, const std::string& key, const std::string& kind, bool authn,
+                    std::initializer_list<std::string_view> common, DbConfig& out);
 
 // HTTP clients of outside services (authn_keys.cpp; the http authenticator, JWKS, the http
 // authorization source). Anything in ${...} that is not one of `known` stops start-up.

@@ -110,6 +110,10 @@ class Channel {
   void on_authz_answers(std::vector<auth::AuthzDecision> answers);
   // The credentials it connected with expired (a JWT's exp): disconnected, 0x87.
   void credentials_expired();
+  // Fresh rules from the database authorization sources (Hub::refresh_rules).
+  void on_rules_refreshed(std::shared_ptr<const auth::SourceRules> rules);
+  // Asks the hub for fresh database rules when the Subject's are older than cache.ttl.
+  void refresh_stale_rules();
   void on_session_ready(Session* session, bool session_present);
   void deliver(Delivery&& d);  // a message for this client
   void release();              // the end of a Hub::hold: read again

@@ -65,6 +65,7 @@ void count_authz_decision(metrics::Metrics& m, const auth::AuthzDecision& d) {
 
 bool Channel::authorized(const auth::AclAction& action, std::string_view topic) {
   const auto& az = hub_.authorization();
+  refresh_stale_rules();
   if (!authz_cache_) authz_cache_ = az.make_cache();  // null while caching is off
   auth::AuthzDecision d;
   auto answer = std::find_if(authz_answers_.begin(), authz_answers_.end(), [&](const auto& a) {
@@ -115,8 +116,18 @@ void Channel::count_decision(const auth::AclAction& action, std::string_view top
 // (authorized() takes each decision from authz_answers_ instead of asking again), the
 // cache gets them, and reading resumes. Other clients on the worker never wait.
 
+void Channel::refresh_stale_rules() {
+  // Rules from the database sources older than cache.ttl: fetched again in the background;
+  // these stay in use until the new ones arrive (auth/authorization.hpp).
+  const auto& az = hub_.authorization();
+  if (subject_.source_rules && az.stale(*subject_.source_rules, std::chrono::steady_clock::now())) {
+    hub_.refresh_rules(*this);
+  }
+}
+
 bool Channel::prepare_authz(mqtt::Packet& packet) {
   const auto& az = hub_.authorization();
+  refresh_stale_rules();
   std::vector<AuthzAnswer> answers;
   auto ask = [&](const auth::AclAction& action, std::string_view topic) {
     if (!authz_cache_) authz_cache_ = az.make_cache();
@@ -217,6 +228,12 @@ std::optional<AuthzQuery> Channel::authorize_will(const mqtt::Message& will, boo
     return std::nullopt;
   }
   return AuthzQuery{action, will.topic, l.remote_from};
+}
+
+void Channel::on_rules_refreshed(std::shared_ptr<const auth::SourceRules> rules) {
+  if (state_ != State::Connected || !rules) return;
+  subject_.source_rules = std::move(rules);
+  authz_cache_.reset();  // its decisions came from the old rules
 }
 
 void Channel::disconnect_not_authorized(std::string_view what, std::string_view topic) {

@@ -443,19 +443,16 @@ void Channel::handle_connect(mqtt::Connect& c) {
     on_authenticated(refused);
     return;
   }
-  if (mode == config::AuthnMode::Off) {
-    auth::AuthnOutcome anyone;
-    anyone.allowed = true;
-    anyone.reason = ReasonCode::Success;
-    on_authenticated(anyone);
-    return;
-  }
   auth::Credentials cred;
+  // enable_authn = false: no chain, but the hub still fetches the client's rules from the
+  // database authorization sources.
+  cred.skip_chain = mode == config::AuthnMode::Off;
   cred.client_id = client_id_;
   cred.username = username_;
   if (c.password) cred.password = std::string(*c.password);
   cred.peerhost = peer_host();
   cred.cert_common_name = host_.peer_cert_common_name();
+  cred.cert_subject = host_.peer_cert(config::PeerCertField::Dn);
   hub_.authenticate(*this, std::move(cred));  // answers with on_authenticated
 }
 
@@ -480,6 +477,7 @@ void Channel::on_authenticated(const auth::AuthnOutcome& outcome) {
   subject_.is_superuser = outcome.is_superuser;
   subject_.acl = outcome.acl;
   subject_.expires_at_ms = outcome.expires_at_ms;
+  subject_.source_rules = outcome.source_rules;
   if (outcome.expires_at_ms) hub_.expire_at(*this, *outcome.expires_at_ms);
   hub_.open_session(*this, client_id_, clean_start_);
 }

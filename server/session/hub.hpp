@@ -111,6 +111,10 @@ class Hub {
   // The channel's credentials expire at `wall_ms` (Unix ms): the hub calls
   // ch.credentials_expired() then, unless the channel closed first.
   virtual void expire_at(Channel& ch, std::int64_t wall_ms) = 0;
+  // The channel's rules from the database authorization sources are stale: fetch them
+  // again off the worker and hand them to ch.on_rules_refreshed(), unless the channel
+  // closes first. One fetch at a time per channel; a call while one runs does nothing.
+  virtual void refresh_rules(Channel& ch) = 0;
 
   // Finds, takes over or creates the session of `client_id` for the channel, which waits
   // in the Connecting state; the hub answers later with Channel::on_session_ready (or not

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "auth/db/db_auth.hpp"
 #include "common/log.hpp"
 #include "session/channel.hpp"
 #include "session/routing.hpp"
@@ -354,6 +355,7 @@ void WorkerCore::open_session(Channel& ch, const std::string& client_id, bool cl
 void WorkerCore::channel_closed(Channel& ch, Session* s) {
   authenticating_.erase(&ch);
   authorizing_.erase(&ch);
+  refreshing_.erase(&ch);
   if (ch.connected_at_ms() != 0) {
     const auto now = mqtt::wall_ms_now();
     if (node_.flapping.ended(ch.client_id(), now)) {
@@ -383,8 +385,6 @@ void WorkerCore::channel_closed(Channel& ch, Session* s) {
   sessions_.closed(ch, s);
 }
 
-// The chain runs here when it is cheap (no chain, a JWT, a sha256 password); a bcrypt or
-// pbkdf2 check runs on the node's blocking pool and its answer comes back as a task.
 void WorkerCore::kick_banned() {
   const auto now = mqtt::wall_ms_now() / 1000;
   std::vector<Channel*> kick;
@@ -404,17 +404,37 @@ const auth::UserDatabase* WorkerCore::scram_database(std::string_view method) co
   return db != nullptr && db->scram_algorithm() == *algorithm ? db : nullptr;
 }
 
+// The chain runs here when it is cheap (no chain, a JWT, a sha256 password); a bcrypt or
+// pbkdf2 check, a query to a database, and the fetch of the client's rules from the
+// database authorization sources run on the node's blocking pool, together, and their
+// answer comes back as a task.
 void WorkerCore::authenticate(Channel& ch, auth::Credentials credentials) {
   const auth::Authentication* chain = node_.authentication.get();
-  if (chain == nullptr) {
+  const auth::Authorization* authz = &node_.authorization;
+  if (chain == nullptr && !authz->fetches()) {
     auth::AuthnOutcome anyone;
     anyone.allowed = true;
     anyone.reason = mqtt::ReasonCode::Success;
     ch.on_authenticated(anyone);
     return;
   }
-  if (chain->empty() || !chain->blocking() || !node_.offload) {
-    ch.on_authenticated(chain->authenticate(credentials));
+  auto run = [chain, authz](const auth::Credentials& c) {
+    auth::AuthnOutcome outcome;
+    if (chain == nullptr) {
+      outcome.allowed = true;
+      outcome.reason = mqtt::ReasonCode::Success;
+    } else {
+      outcome = chain->authenticate(c);
+    }
+    if (outcome.allowed && !outcome.is_superuser && authz->fetches()) {
+      outcome.source_rules = authz->fetch(auth::db::vars_of(c, false));
+    }
+    return outcome;
+  };
+  const bool blocking = authz->fetches() || (chain != nullptr && !credentials.skip_chain &&
+                                             !chain->empty() && chain->blocking());
+  if (!blocking || !node_.offload) {
+    ch.on_authenticated(run(credentials));
     return;
   }
   const std::uint64_t serial = ++auth_serial_;
@@ -422,9 +442,9 @@ void WorkerCore::authenticate(Channel& ch, auth::Credentials credentials) {
   Channel* target = &ch;
   const std::uint32_t home = sched_.id();
   Scheduler* sched = &sched_;
-  const bool queued = node_.offload(
-      [this, chain, sched, home, target, serial, c = std::move(credentials)]() mutable {
-        auto outcome = chain->authenticate(c);
+  const bool queued =
+      node_.offload([this, run, sched, home, target, serial, c = std::move(credentials)]() mutable {
+        auto outcome = run(c);
         sched->post(home, [this, target, serial, outcome = std::move(outcome)]() mutable {
           auto it = authenticating_.find(target);
           if (it == authenticating_.end() || it->second != serial) return;  // closed meanwhile
@@ -439,6 +459,31 @@ void WorkerCore::authenticate(Channel& ch, auth::Credentials credentials) {
     busy.by = "authentication (too many checks waiting)";
     ch.on_authenticated(busy);
   }
+}
+
+void WorkerCore::refresh_rules(Channel& ch) {
+  auto old = ch.subject().source_rules;
+  if (!old || refreshing_.contains(&ch)) return;
+  const auth::Authorization* authz = &node_.authorization;
+  if (!node_.offload) {
+    ch.on_rules_refreshed(authz->fetch(old->vars));
+    return;
+  }
+  const std::uint64_t serial = ++auth_serial_;
+  refreshing_[&ch] = serial;
+  Channel* target = &ch;
+  const std::uint32_t home = sched_.id();
+  Scheduler* sched = &sched_;
+  const bool queued = node_.offload([this, authz, sched, home, target, serial, old] {
+    auto rules = authz->fetch(old->vars);
+    sched->post(home, [this, target, serial, rules = std::move(rules)]() mutable {
+      auto it = refreshing_.find(target);
+      if (it == refreshing_.end() || it->second != serial) return;  // closed meanwhile
+      refreshing_.erase(it);
+      target->on_rules_refreshed(std::move(rules));
+    });
+  });
+  if (!queued) refreshing_.erase(&ch);  // the pool is full: the old rules stay, asked again later
 }
 
 void WorkerCore::expire_at(Channel& ch, std::int64_t wall_ms) {

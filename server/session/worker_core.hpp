@@ -82,6 +82,7 @@ class WorkerCore final : public Hub {
   // A ban arrived: the connected clients it names are kicked (DISCONNECT 0x8A).
   void kick_banned();
   void expire_at(Channel& ch, std::int64_t wall_ms) override;
+  void refresh_rules(Channel& ch) override;
   void open_session(Channel& ch, const std::string& client_id, bool clean_start) override;
   void channel_closed(Channel& ch, Session* s) override;
   std::string assign_client_id() override;
@@ -161,6 +162,7 @@ class WorkerCore final : public Hub {
   // Channels waiting for remote authorization answers (worker_authz.cpp), with the serial
   // of the request, as authenticating_.
   std::unordered_map<Channel*, std::uint64_t> authorizing_;
+  std::unordered_map<Channel*, std::uint64_t> refreshing_;  // refresh_rules under way
   // Connections whose credentials expire (a JWT's exp), with the timer that ends them.
   std::unordered_map<Channel*, std::shared_ptr<Timer>> expiring_;
   // A peer's messages that wait for a subscriber here to catch up, per lane, in order.

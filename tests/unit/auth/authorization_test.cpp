@@ -203,3 +203,36 @@ TEST_CASE("authorization cache: the memory it holds goes when entries go", "[aut
   CHECK(cache.size() == 2);
   CHECK(cache.get(pub(), "topic/8", t0) == std::optional<bool>(false));
 }
+
+TEST_CASE("authorization: a database source's slot holds each client's own rules", "[authz]") {
+  AuthorizationConfig cfg;
+  cfg.no_match = "deny";
+  // sources[1] stands for a database source: no rules of its own (null), the client's in
+  // Subject::source_rules, matched between the file sources around it.
+  Authorization az(cfg, {rules("{deny, all, all, [\"file1/#\"]}.\n"), nullptr,
+                         rules("{allow, all, all, [\"file1/#\", \"db/#\", \"file3/#\"]}.\n")});
+  auto alice = who("c1", "alice");
+  auto mine = std::make_shared<SourceRules>();
+  mine->by_source = {nullptr,
+                     std::make_shared<const AclRules>(AclRules::from_raw(
+                         boost::json::parse(R"([{"permission": "deny", "action": "subscribe",
+                                                 "topic": "db/secret"},
+                                                {"permission": "allow", "action": "all",
+                                                 "topic": "mine/${username}"}])"),
+                         "authorization.sources[2]")),
+                     nullptr};
+  // No rules fetched (the server was down): the slot is nomatch, the next source decides.
+  CHECK(az.check(alice, sub(), "db/secret").allow);
+  CHECK_FALSE(az.check(alice, sub(), "mine/alice").allow);
+  alice.source_rules = mine;
+  CHECK_FALSE(az.check(alice, sub(), "db/secret").allow);  // the slot's deny, before file3
+  CHECK(az.check(alice, sub(), "db/secret").via == AuthzVia::Matched);
+  CHECK(az.check(alice, sub(), "mine/alice").allow);
+  CHECK_FALSE(az.check(alice, sub(), "mine/bob").allow);  // placeholders are the client's
+  CHECK_FALSE(az.check(alice, sub(), "file1/x").allow);   // file1 still comes first
+  CHECK(az.check(alice, sub(), "file3/x").allow);
+  // Stale once older than cache.ttl (1m by default).
+  mine->fetched_at = std::chrono::steady_clock::now();
+  CHECK_FALSE(az.stale(*mine, mine->fetched_at + std::chrono::seconds(59)));
+  CHECK(az.stale(*mine, mine->fetched_at + std::chrono::seconds(60)));
+}

@@ -1239,9 +1239,49 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
         "emqx.conf:1: authentication[1].salt: unknown field for jwt (known: mechanism, enable, "
         "from, use_jwks, algorithm, secret, secret_base64_encoded, public_key, verify_claims, "
         "acl_claim_name, disconnect_after_expire, endpoint, refresh_interval, pool_size, ssl)");
-  CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql }]") ==
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = mongodb }]") ==
         "emqx.conf:1: authentication[1].backend: not implemented yet by emqxd "
-        "(built_in_database and http are)");
+        "(built_in_database, http, postgresql, mysql and redis are)");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql,"
+                 " query = \"SELECT 1\", database = d }]") ==
+        "emqx.conf:1: authentication[1].server: required (host[:port])");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = postgresql,\n"
+                 " server = \"h:5432\", database = d, query = \"SELECT ${pw}\" }]") ==
+        "emqx.conf:2: authentication[1].query: unknown placeholder ${pw} (known: ${username}, "
+        "${clientid}, ${peerhost}, ${cert_common_name}, ${cert_subject}, ${password})");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
+                 " server = \"h\", redis_type = sentinel, cmd = \"HMGET u password_hash\" }]") ==
+        "emqx.conf:2: authentication[1].redis_type: redis_type = sentinel is not implemented yet "
+        "by emqxd (single is)");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
+                 " server = \"h\", cmd = \"GET u\" }]") ==
+        "emqx.conf:2: authentication[1].cmd: expected HMGET <key> password_hash [salt] "
+        "[is_superuser], got \"GET u\"");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql,\n"
+                 " server = h, database = d, query = \"SELECT 1\", ssl { enable = true } }]") ==
+        "emqx.conf:2: authentication[1].ssl.enable: TLS to mysql is not implemented yet by emqxd "
+        "(ssl.enable = false)");
+  CHECK(error_of("authorization.sources = [{ type = mysql,\n"
+                 " server = h, database = d, query = \"SELECT ${password}\" }]") ==
+        "emqx.conf:2: authorization.sources[1].query: unknown placeholder ${password} (known: "
+        "${username}, ${clientid}, ${peerhost}, ${cert_common_name}, ${cert_subject})");
+  auto db = from(
+      "authentication = [{ mechanism = password_based, backend = postgresql,"
+      " server = \"127.0.0.1:6432\", database = mqtt, username = u, password = p, pool_size = 2,"
+      " query_timeout = 2s, query = \"SELECT password_hash FROM t WHERE u = ${username}\","
+      " password_hash_algorithm { name = bcrypt } }]\n"
+      "authorization.sources = [{ type = redis, server = \"h:1\", database = 3,"
+      " cmd = \"HGETALL acl:${username}\" }]");
+  REQUIRE(db.authentication.size() == 1);
+  CHECK(db.authentication[0].db.server == "127.0.0.1:6432");
+  CHECK(db.authentication[0].db.database == "mqtt");
+  CHECK(db.authentication[0].db.username == "u");
+  CHECK(db.authentication[0].db.pool_size == 2);
+  CHECK(db.authentication[0].db.query_timeout == 2s);
+  CHECK(db.authentication[0].password_hash_algorithm.name == "bcrypt");
+  REQUIRE(db.authorization.sources.size() == 1);
+  CHECK(db.authorization.sources[0].db.database == "3");
+  CHECK(db.authorization.sources[0].db.query == "HGETALL acl:${username}");
   CHECK(error_of("authentication = [{ mechanism = password_based, backend = http,\n"
                  " url = \"http://h/${password_hash}\" }]") ==
         "emqx.conf:2: authentication[1].url: unknown placeholder ${password_hash} (known: "

@@ -1,0 +1,219 @@
+"""Real database servers for the authentication and authorization tests
+(test_authn_db.py): PostgreSQL 15, MariaDB and Redis, each on a free loopback port with a
+throw-away data directory, started as a child process and stopped by PID.
+
+The tests run as root: postgres refuses to, so it runs as the `postgres` system user
+(Debian's package creates it) through Popen(user=...), which keeps the PID its own;
+mariadbd runs with --user=root. `missing()` names the binary a server needs when it is
+not installed (scripts/install-deps.sh --test installs them all)."""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from ports import free_port
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _wait_port(port, proc, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not listen on %d within %d s" % (what, port, timeout))
+
+
+def _stop(proc, sig=signal.SIGTERM, timeout=30):
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        for p in _family(proc.pid):  # in case a test froze it
+            os.kill(p, signal.SIGCONT)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _family(pid):
+    """pid and its descendants (postgres forks a process per connection)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+class Server:
+    proc = None
+    log = None
+    dir = None
+    STOP_SIGNAL = signal.SIGTERM
+
+    def __init__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # a set-up that failed half-way leaves no server behind
+            raise
+
+    def stop(self):
+        _stop(self.proc, self.STOP_SIGNAL)
+
+    def close(self):
+        self.stop()
+        if self.log is not None:
+            self.log.close()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def freeze(self):
+        """SIGSTOP: the server keeps its sockets and answers nothing (a slow server)."""
+        for p in _family(self.proc.pid):
+            os.kill(p, signal.SIGSTOP)
+
+    def thaw(self):
+        for p in _family(self.proc.pid):
+            os.kill(p, signal.SIGCONT)
+
+
+class Postgres(Server):
+    USER, PASSWORD, DB = "emqx", "emqx-pg-pw", "mqtt"
+
+    @staticmethod
+    def missing():
+        for b in ("initdb", "postgres"):
+            if not os.access(os.path.join(PG_BIN, b), os.X_OK):
+                return os.path.join(PG_BIN, b)
+        return None if shutil.which("psql") else "psql"
+
+    STOP_SIGNAL = signal.SIGINT  # fast shutdown: clients are disconnected
+
+    def _start(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="emqxd-pg-")
+        pw = pwd.getpwnam("postgres")
+        os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        self.sock = self.dir
+        self.as_pg = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        subprocess.run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", "postgres",
+                        "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
+                        "-E", "UTF8"], check=True, capture_output=True, cwd=self.dir,
+                       **self.as_pg)
+        self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        self.proc = subprocess.Popen(
+            [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
+             "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+             "-c", "shared_buffers=16MB"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir, **self.as_pg)
+        _wait_port(self.port, self.proc, "postgres")
+        self.sql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.USER, self.PASSWORD), db="postgres")
+        self.sql("CREATE DATABASE %s OWNER %s" % (self.DB, self.USER), db="postgres")
+
+    def sql(self, text, db=None):
+        """Runs SQL as the superuser over the Unix socket."""
+        deadline = time.monotonic() + 20
+        while True:  # the socket may trail the TCP port by a moment
+            r = subprocess.run(["psql", "-h", self.sock, "-p", str(self.port), "-U", "postgres",
+                                "-d", db or self.DB, "-v", "ON_ERROR_STOP=1", "-q", "-c", text],
+                               capture_output=True, text=True, cwd=self.dir, **self.as_pg)
+            if r.returncode == 0 or time.monotonic() > deadline or "starting up" not in r.stderr:
+                break
+            time.sleep(0.1)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+
+
+class Mariadb(Server):
+    USER, PASSWORD, DB = "emqx", "emqx-my-pw", "mqtt"
+
+    @staticmethod
+    def missing():
+        for b in ("mariadb-install-db", "mariadbd", "mariadb"):
+            if not (shutil.which(b) or os.access("/usr/sbin/" + b, os.X_OK)):
+                return b
+        return None
+
+    def _start(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="emqxd-my-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "mysqld.sock")
+        subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + self.data,
+                        "--user=root", "--auth-root-authentication-method=normal",
+                        "--skip-test-db", "--skip-name-resolve"],
+                       check=True, capture_output=True, cwd=self.dir)
+        init = os.path.join(self.dir, "init.sql")
+        with open(init, "w") as f:
+            f.write("CREATE DATABASE IF NOT EXISTS %s;\n"
+                    "CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s';\n"
+                    "GRANT ALL ON %s.* TO '%s'@'%%';\n"
+                    % (self.DB, self.USER, self.PASSWORD, self.DB, self.USER))
+        mariadbd = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        self.log = open(os.path.join(self.dir, "mariadb.log"), "wb")
+        self.proc = subprocess.Popen(
+            [mariadbd, "--no-defaults", "--datadir=" + self.data, "--user=root",
+             "--port=%d" % self.port, "--bind-address=127.0.0.1", "--socket=" + self.sock,
+             "--pid-file=" + os.path.join(self.dir, "mariadb.pid"), "--init-file=" + init,
+             "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=16M",
+             "--innodb-log-file-size=8M", "--log-error=" + os.path.join(self.dir, "error.log")],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        _wait_port(self.port, self.proc, "mariadbd")
+
+    def sql(self, text):
+        r = subprocess.run(["mariadb", "--no-defaults", "-S", self.sock, "-u", "root",
+                            self.DB, "-e", text], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+
+
+class Redis(Server):
+    PASSWORD = "emqx-redis-pw"
+
+    @staticmethod
+    def missing():
+        for b in ("redis-server", "redis-cli"):
+            if not shutil.which(b):
+                return b
+        return None
+
+    def _start(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="emqxd-redis-")
+        self.log = open(os.path.join(self.dir, "redis.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--requirepass", self.PASSWORD,
+             "--daemonize", "no"], stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        _wait_port(self.port, self.proc, "redis-server")
+
+    def cmd(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), "-a", self.PASSWORD,
+                            "--no-auth-warning"] + list(args), capture_output=True, text=True)
+        assert r.returncode == 0 and not r.stdout.startswith("(error)"), r.stdout + r.stderr
+        return r.stdout
+
