@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "api/router.hpp"
+#include "auth/authz_builtin.hpp"
 #include "auth/builtin_db.hpp"
 #include "session/node_state.hpp"
 
@@ -313,11 +314,137 @@ void add_banned_routes(RouteTable& t, const session::NodeState& node) {
   });
 }
 
+// ---------------------------------------------------------------- built-in authorization rules
+
+Response no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+void add_rule_routes(RouteTable& t, const session::NodeState& node) {
+  using Who = auth::BuiltinRules::Who;
+  const std::string base = "/api/v5/authorization/sources/built_in_database/rules";
+  auth::BuiltinRules* src = node.authorization.builtin_rules();
+  auto missing = [] {
+    return error_response(404, "NOT_FOUND", "no built_in_database source in authorization.sources");
+  };
+  // One kind of client: "users" (by username) or "clients" (by client id).
+  struct Kind {
+    std::string path, field, like;
+    Who who;
+  };
+  for (const Kind& k : {Kind{"users", "username", "like_username", Who::Username},
+                        Kind{"clients", "clientid", "like_clientid", Who::ClientId}}) {
+    const std::string prefix = auth::BuiltinRules::key_of(k.who, "");
+    t.add("GET", base + "/" + k.path, "built-in authorization rules by " + k.field,
+          [src, missing, k, prefix](const Call& c) {
+            if (src == nullptr) return missing();
+            std::size_t page = 0, limit = 0;
+            if (auto r = paging(c.target, page, limit)) return std::move(*r);
+            const std::string like = query_param(c.target, k.like).value_or("");
+            json::array data;
+            std::size_t count = 0;
+            src->scan(prefix, [&](std::string_view name, const json::value& rules) {
+              if (!like.empty() && name.find(like) == std::string_view::npos) return true;
+              if (count >= (page - 1) * limit && data.size() < limit) {
+                data.push_back(json::object{{k.field, name}, {"rules", rules}});
+              }
+              ++count;
+              return true;
+            });
+            return json_response(200, json::object{{"data", std::move(data)},
+                                                   {"meta", page_meta(page, limit, count)}});
+          });
+    t.add("POST", base + "/" + k.path, "add rules for one or more " + k.path,
+          [src, missing, k](const Call& c) {
+            if (src == nullptr) return missing();
+            json::error_code ec;
+            json::value v = json::parse(c.request.body, ec);
+            if (ec || !v.is_array() || v.as_array().empty()) {
+              return bad_request("expected a JSON array of {\"" + k.field + "\", \"rules\"}");
+            }
+            std::vector<std::pair<std::string, const json::value*>> todo;
+            for (const auto& e : v.as_array()) {
+              const auto* o = e.if_object();
+              const auto* name = o ? o->if_contains(k.field) : nullptr;
+              const auto* rules = o ? o->if_contains("rules") : nullptr;
+              if (name == nullptr || !name->is_string() || name->as_string().empty() ||
+                  rules == nullptr) {
+                return bad_request("each element needs \"" + k.field + "\" and \"rules\"");
+              }
+              if (auto why = src->check(*rules); !why.empty()) return bad_request(why);
+              todo.emplace_back(auth::BuiltinRules::key_of(k.who, name->as_string()), rules);
+            }
+            for (const auto& [key, rules] : todo) {
+              if (src->get(key)) {
+                return error_response(409, "ALREADY_EXISTS", key + " has rules already");
+              }
+            }
+            for (const auto& [key, rules] : todo) {
+              if (!src->put(key, *rules)) return bad_request("the rules table is full");
+            }
+            return no_content();
+          });
+    t.add("GET", base + "/" + k.path + "/{name}", "the rules of one " + k.field,
+          [src, missing, k](const Call& c) {
+            if (src == nullptr) return missing();
+            auto rules = src->get(auth::BuiltinRules::key_of(k.who, c.params[0]));
+            if (!rules) return error_response(404, "NOT_FOUND", "no rules for " + c.params[0]);
+            return json_response(200, json::object{{k.field, c.params[0]}, {"rules", *rules}});
+          });
+    t.add("PUT", base + "/" + k.path + "/{name}", "replace the rules of one " + k.field,
+          [src, missing, k](const Call& c) {
+            if (src == nullptr) return missing();
+            auto o = body_object(c.request.body);
+            const auto* rules = o ? o->if_contains("rules") : nullptr;
+            if (rules == nullptr) return bad_request("expected {\"rules\": [...]}");
+            if (auto why = src->check(*rules); !why.empty()) return bad_request(why);
+            if (!src->put(auth::BuiltinRules::key_of(k.who, c.params[0]), *rules)) {
+              return bad_request("the rules table is full");
+            }
+            return no_content();
+          });
+    t.add("DELETE", base + "/" + k.path + "/{name}", "remove the rules of one " + k.field,
+          [src, missing, k](const Call& c) {
+            if (src == nullptr) return missing();
+            if (!src->erase(auth::BuiltinRules::key_of(k.who, c.params[0]))) {
+              return error_response(404, "NOT_FOUND", "no rules for " + c.params[0]);
+            }
+            return no_content();
+          });
+  }
+  t.add("GET", base + "/all", "the rules for every client", [src, missing](const Call&) {
+    if (src == nullptr) return missing();
+    return json_response(200, json::object{{"rules", src->get("all").value_or(json::array{})}});
+  });
+  t.add("POST", base + "/all", "replace the rules for every client", [src, missing](const Call& c) {
+    if (src == nullptr) return missing();
+    auto o = body_object(c.request.body);
+    const auto* rules = o ? o->if_contains("rules") : nullptr;
+    if (rules == nullptr) return bad_request("expected {\"rules\": [...]}");
+    if (auto why = src->check(*rules); !why.empty()) return bad_request(why);
+    if (!src->put("all", *rules)) return bad_request("the rules table is full");
+    return no_content();
+  });
+  t.add("DELETE", base + "/all", "remove the rules for every client", [src, missing](const Call&) {
+    if (src == nullptr) return missing();
+    src->erase("all");
+    return no_content();
+  });
+  t.add("DELETE", base, "remove every built-in rule", [src, missing](const Call&) {
+    if (src == nullptr) return missing();
+    src->clear();
+    return no_content();
+  });
+}
+
 }  // namespace
 
 void add_access_routes(RouteTable& table, const session::NodeState& node) {
   add_user_routes(table, node);
   add_banned_routes(table, node);
+  add_rule_routes(table, node);
 }
 
 }  // namespace emqxd::api

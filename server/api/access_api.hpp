@@ -11,6 +11,9 @@
 //   POST   /api/v5/banned    {"as", "who", "by", "reason", "at", "until"}
 //   DELETE /api/v5/banned    (every entry)
 //   DELETE /api/v5/banned/{as}/{who}
+//   GET|POST /api/v5/authorization/sources/built_in_database/rules/users|clients
+//   GET|PUT|DELETE .../rules/users/{username}, .../rules/clients/{clientid}
+//   GET|POST|DELETE .../rules/all; DELETE .../rules (every rule)
 //
 // Writes go to the replicated tables (tables/replicated_tables.hpp): whichever node is
 // asked, every node has them at once and after a restart.

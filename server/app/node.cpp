@@ -19,6 +19,7 @@
 #include "api/router.hpp"
 #include "app/sys_topics.hpp"
 #include "auth/authentication.hpp"
+#include "auth/authz_builtin.hpp"
 #include "cluster/cluster.hpp"
 #include "common/blocking_pool.hpp"
 #include "common/log.hpp"
@@ -250,6 +251,8 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
       std::make_unique<tables::ReplicatedTables>(impl_->state.store.get(), c.node.name);
   auth::Authentication::declare_tables(*impl_->state.tables);
   impl_->state.banned.attach(*impl_->state.tables);
+  auth::BuiltinRules::declare(*impl_->state.tables);
+  if (auto* rules = impl_->state.authorization.builtin_rules()) rules->attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
   impl_->state.authentication =

@@ -1,5 +1,6 @@
 #include "auth/authorization.hpp"
 
+#include "auth/authz_builtin.hpp"
 #include "auth/authz_http.hpp"
 #include "auth/db/db_auth.hpp"
 #include "auth/file_error.hpp"
@@ -127,6 +128,11 @@ Authorization::Authorization(const config::AuthorizationConfig& cfg, const HttpC
       if (!http) throw config::ConfigError(src.origin + ": " + src.key + ": no HTTP client");
       sources_.push_back(std::make_shared<const HttpAuthzSource>(src, http));
       has_remote_ = true;
+      continue;
+    }
+    if (src.type == "built_in_database") {
+      builtin_ = std::make_shared<BuiltinRules>(src.max_rules);
+      sources_.push_back(builtin_);
       continue;
     }
     if (src.type != "file") {  // postgresql, mysql, redis: rules per client, fetched

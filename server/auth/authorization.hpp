@@ -56,6 +56,7 @@ namespace emqxd::auth {
 namespace db {
 class RuleSource;
 }
+class BuiltinRules;
 
 // One source of the chain. Immutable; any thread, concurrently.
 class AuthzSource {
@@ -167,6 +168,10 @@ class Authorization {
   bool cacheable(std::string_view topic) const;
   bool disconnect_on_deny() const { return disconnect_on_deny_; }
   std::size_t source_count() const { return sources_.size(); }
+  // The built_in_database source when enabled (its rules are managed through the API and
+  // kept in the replicated tables: app::Node attaches it), else null.
+  // (The source lives on the heap: attaching it changes nothing of this object.)
+  BuiltinRules* builtin_rules() const { return builtin_.get(); }
 
   // Whether any source is a database, whose rules fetch() gets per client.
   bool fetches() const { return !fetchers_.empty(); }
@@ -192,6 +197,7 @@ class Authorization {
 
   std::vector<std::shared_ptr<const AuthzSource>> sources_;  // the enabled ones, in order
   bool has_remote_ = false;
+  std::shared_ptr<BuiltinRules> builtin_;  // also in sources_
   // The database sources, by their index in sources_.
   std::vector<std::pair<std::size_t, std::shared_ptr<const db::RuleSource>>> fetchers_;
 };

@@ -247,13 +247,14 @@ struct DbConfig {
 };
 
 struct AuthzSourceConfig {
-  std::string type;  // file | http | postgresql | mysql | redis
+  std::string type;  // file | http | postgresql | mysql | redis | built_in_database
   bool enable = true;
   std::string path;      // file: the acl.conf, read and compiled at start-up
   std::string key;       // "authorization.sources[1]": for messages
   std::string origin;    // "emqx.conf:40" (or the environment variable): where it was written
   AuthzHttpConfig http;  // type = http
   DbConfig db;           // postgresql, mysql, redis
+  std::uint32_t max_rules = 100;  // built_in_database: rules per client id, username, all
 };
 
 struct AuthorizationConfig {

@@ -252,19 +252,21 @@ void authz_sources(const In& in) {
     src.origin = e.origin().to_string();
     const Value* type = e.find("type");
     if (type == nullptr) {
-      fail(e, key + ".type", "required (file, http, postgresql, mysql or redis)");
+      fail(e, key + ".type",
+           "required (file, http, built_in_database, postgresql, mysql or redis)");
     }
     src.type = get_string(*type, key + ".type");
-    if (src.type == "built_in_database" || src.type == "mongodb" || src.type == "ldap") {
+    if (src.type == "mongodb" || src.type == "ldap") {
       fail(*type, key + ".type",
            "source type " + src.type +
-               " not implemented yet by emqxd (file, http, postgresql, mysql and redis are)");
+               " not implemented yet by emqxd (file, http, built_in_database, postgresql, mysql "
+               "and redis are)");
     }
     if (src.type != "file" && src.type != "http" && src.type != "postgresql" &&
-        src.type != "mysql" && src.type != "redis") {
+        src.type != "mysql" && src.type != "redis" && src.type != "built_in_database") {
       fail(*type, key + ".type",
            "unknown source type " + shown(*type) +
-               ", expected file, http, postgresql, mysql or redis");
+               ", expected file, http, built_in_database, postgresql, mysql or redis");
     }
     for (const auto& other : sources) {
       if (other.type == src.type) {
@@ -274,6 +276,22 @@ void authz_sources(const In& in) {
     }
     if (src.type == "http") {
       read_authz_http_source(e, key, src);
+      sources.push_back(std::move(src));
+      continue;
+    }
+    if (src.type == "built_in_database") {
+      for (const auto& f : e.fields()) {
+        const std::string fkey = key + "." + f.key;
+        if (f.key == "type") continue;
+        if (f.key == "enable") {
+          src.enable = get_bool(f.value, fkey);
+        } else if (f.key == "max_rules") {
+          src.max_rules = static_cast<std::uint32_t>(get_int(f.value, fkey, 1, 10'000));
+        } else {
+          fail(f.value, fkey,
+               "unknown key of a built_in_database source (type, enable, max_rules)");
+        }
+      }
       sources.push_back(std::move(src));
       continue;
     }
