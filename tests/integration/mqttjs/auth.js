@@ -21,8 +21,10 @@ deadline(Number(a.timeout || 10000));
   }
   emit({ event: 'connack', code: 0 });
   if (a.subscribe) {
-    client.subscribe(a.subscribe, { qos: 1 }, (err, granted) => {
-      emit({ event: 'suback', granted: err ? [-1] : granted.map((g) => g.qos) });
+    client.subscribe(a.subscribe, { qos: 1 }, (err, granted, packet) => {
+      // MQTT.js reports a refused subscription as an error, with the SUBACK beside it.
+      const codes = err ? (packet && packet.granted) || [-1] : granted.map((g) => g.qos);
+      emit({ event: 'suback', granted: codes });
       client.end(false, {}, () => process.exit(0));
     });
   } else {
