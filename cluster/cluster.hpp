@@ -75,6 +75,9 @@ struct ClusterHooks {
   // The replicated tables (users, banned, rules): every new stream starts with this node's
   // whole copy, local writes go to every live peer, a peer's entries are merged. Null: none.
   tables::ReplicatedTables* tables = nullptr;
+  // Runs an operation of the HTTP API on this node (server/api/node_ops.hpp), for this
+  // node's API or a peer's (Admin.Query). API handler or gRPC threads; may block a little.
+  std::function<api::NodeAnswer(const std::string& name, const std::string& args)> query;
 };
 
 class Cluster final : public broker::RouteSink,
@@ -119,6 +122,11 @@ class Cluster final : public broker::RouteSink,
   Outcome force_leave(const std::string& node) override;
   api::ClusterStatus status() override;
   api::RouteList routes(const std::string& topic, std::size_t limit) override;
+  // cluster_admin.cpp
+  std::vector<std::string> running_nodes() override;
+  std::optional<api::NodeAnswer> ask(const std::string& node, const std::string& name,
+                                     const std::string& args,
+                                     std::chrono::milliseconds deadline) override;
 
   // --- session::SessionDirectory (worker threads; cluster_sessions.cpp) ---
   bool active() const override { return live_peers_.load(std::memory_order_relaxed) > 0; }
@@ -201,6 +209,7 @@ class Cluster final : public broker::RouteSink,
   bool on_unregister(const std::string& cluster, const NodeAddress& from,
                      const std::vector<std::string>& client_ids) override;
   rpc::TakeoverReply on_takeover(const rpc::TakeoverRequest& r) override;
+  rpc::QueryReply on_query(const rpc::QueryRequest& r) override;  // cluster_admin.cpp
 
   // sessions (cluster_sessions.cpp)
   NodeAddress registry_for(const std::string& client_id) const;

@@ -35,6 +35,7 @@ constexpr const char* kLink = "/emqxd.cluster.v1.Peer/Link";
 constexpr const char* kRegister = "/emqxd.cluster.v1.Sessions/Register";
 constexpr const char* kUnregister = "/emqxd.cluster.v1.Sessions/Unregister";
 constexpr const char* kTakeover = "/emqxd.cluster.v1.Sessions/Takeover";
+constexpr const char* kQuery = "/emqxd.cluster.v1.Admin/Query";
 
 const std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::get("cluster");
@@ -661,6 +662,30 @@ class SessionsService final : public pb::Sessions::Service {
   Gate& gate_;
 };
 
+class AdminService final : public pb::Admin::Service {
+ public:
+  AdminService(Handler& h, Gate& g) : h_(h), gate_(g) {}
+  grpc::Status Query(grpc::ServerContext* ctx, const pb::QueryRequest* req,
+                     pb::QueryReply* reply) override {
+    Gate::Admitted caller;
+    if (auto st = gate_.admit(ctx, kQuery, caller); !st.ok()) return st;
+    QueryRequest r{req->cluster(), from_pb(req->from()), req->name(), req->args()};
+    if (r.from.id() != caller.node) {
+      return gate_.deny(ctx, kQuery, caller.node, grpc::StatusCode::PERMISSION_DENIED,
+                        "Query for " + shown(r.from.id()));
+    }
+    QueryReply out = h_.on_query(r);
+    if (out.not_member) return kNotMember;
+    reply->set_status(static_cast<std::uint32_t>(out.status));
+    reply->set_body(std::move(out.body));
+    return grpc::Status::OK;
+  }
+
+ private:
+  Handler& h_;
+  Gate& gate_;
+};
+
 // ------------------------------------------------------------ client
 
 // Signs a call of `method` to `to` (cluster/auth.hpp); the proof's nonce is what the
@@ -847,6 +872,7 @@ struct Transport::Impl {
   std::unique_ptr<MembershipService> membership;
   std::unique_ptr<PeerService> peer;
   std::unique_ptr<SessionsService> sessions;
+  std::unique_ptr<AdminService> admin;
   std::unique_ptr<grpc::Server> server;
 
   std::mutex mutex;
@@ -855,6 +881,7 @@ struct Transport::Impl {
     std::unique_ptr<pb::Membership::Stub> membership;
     std::unique_ptr<pb::Peer::Stub> peer;
     std::unique_ptr<pb::Sessions::Stub> sessions;
+    std::unique_ptr<pb::Admin::Stub> admin;
   };
   std::unordered_map<std::string, std::shared_ptr<Stubs>> stubs;  // by endpoint; guarded
   // Read once, by serve() at start-up (where a missing file may throw and stop the node),
@@ -911,6 +938,7 @@ struct Transport::Impl {
       s->membership = pb::Membership::NewStub(s->channel);
       s->peer = pb::Peer::NewStub(s->channel);
       s->sessions = pb::Sessions::NewStub(s->channel);
+      s->admin = pb::Admin::NewStub(s->channel);
     }
     return s;
   }
@@ -934,6 +962,7 @@ void Transport::serve(const std::string& bind, Handler& handler) {
   m.membership = std::make_unique<MembershipService>(handler, *m.gate);
   m.peer = std::make_unique<PeerService>(handler, *m.gate);
   m.sessions = std::make_unique<SessionsService>(handler, *m.gate);
+  m.admin = std::make_unique<AdminService>(handler, *m.gate);
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (m.tls.enable) {
     grpc::SslServerCredentialsOptions o(
@@ -965,6 +994,7 @@ void Transport::serve(const std::string& bind, Handler& handler) {
   b.RegisterService(m.membership.get());
   b.RegisterService(m.peer.get());
   b.RegisterService(m.sessions.get());
+  b.RegisterService(m.admin.get());
   m.server = b.BuildAndStart();
   if (!m.server || port == 0) {
     m.server.reset();
@@ -1075,6 +1105,29 @@ std::optional<TakeoverReply> Transport::call_takeover(const NodeAddress& to,
   TakeoverReply out;
   out.found = reply.found();
   if (reply.has_session()) out.session = from_pb(reply.session());
+  return out;
+}
+
+std::optional<QueryReply> Transport::call_query(const NodeAddress& to, const QueryRequest& r,
+                                                std::chrono::milliseconds deadline) {
+  auto stubs = impl_->stubs_for(to);
+  if (!stubs) return std::nullopt;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  auto proof = attach(ctx, *impl_->auth, kQuery, to);
+  pb::QueryRequest req;
+  req.set_cluster(r.cluster);
+  to_pb(r.from, *req.mutable_from());
+  req.set_name(r.name);
+  req.set_args(r.args);
+  pb::QueryReply reply;
+  auto st = stubs->admin->Query(&ctx, req, &reply);
+  note_refusal(st, kQuery, to);
+  if (!st.ok() || !proven(ctx, *impl_->auth, impl_->certs(), kQuery, to, proof))
+    return std::nullopt;
+  QueryReply out;
+  out.status = static_cast<int>(reply.status());
+  out.body = std::move(*reply.mutable_body());
   return out;
 }
 

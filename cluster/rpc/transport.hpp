@@ -102,6 +102,20 @@ struct TakeoverReply {
   bool not_member = false;  // server: the caller is not a live member (FAILED_PRECONDITION)
 };
 
+// An operation of the HTTP API run on another node (Admin.Query): its name and JSON
+// arguments, and the JSON answer with an HTTP-like status (server/api/node_ops.hpp).
+struct QueryRequest {
+  std::string cluster;
+  NodeAddress from;
+  std::string name;
+  std::string args;
+};
+struct QueryReply {
+  int status = 200;
+  std::string body;
+  bool not_member = false;  // server: the caller is not a live member (FAILED_PRECONDITION)
+};
+
 // What the server hands up; called on gRPC threads, concurrently. Every call has been
 // authenticated first (cluster/auth.hpp), and its `from` (a message's, a Hello's, a
 // request's) is the node that proved itself: nothing else reaches the handler.
@@ -116,6 +130,7 @@ class Handler {
   virtual bool on_unregister(const std::string& cluster, const NodeAddress& from,
                              const std::vector<std::string>& client_ids) = 0;
   virtual TakeoverReply on_takeover(const TakeoverRequest& r) = 0;
+  virtual QueryReply on_query(const QueryRequest& r) = 0;
 };
 
 // Who this node is to its peers, and the secret it proves it with (cluster/auth.hpp).
@@ -164,6 +179,8 @@ class Transport {
                        std::chrono::milliseconds deadline);
   std::optional<TakeoverReply> call_takeover(const NodeAddress& to, const TakeoverRequest& r,
                                              std::chrono::milliseconds deadline);
+  std::optional<QueryReply> call_query(const NodeAddress& to, const QueryRequest& r,
+                                       std::chrono::milliseconds deadline);
 
  private:
   struct Impl;

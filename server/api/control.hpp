@@ -4,8 +4,10 @@
 // the cluster module (cluster::Cluster) implements it and app::Node wires it in; every
 // node runs its cluster, so the router always has one. The cluster answers with plain
 // data; the API renders it (cluster_json.hpp), so JSON is written in one place.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,13 @@ struct RouteList {
   std::uint64_t count = 0;  // how many matched, listed or not
 };
 
+// One node's answer to an operation of the API (node_ops.hpp): an HTTP-like status and a
+// JSON body.
+struct NodeAnswer {
+  int status = 200;
+  std::string body;
+};
+
 // What the HTTP API asks of the cluster; implemented by the cluster module, wired by app::Node.
 // Every method may be called from the API's handler threads, several at once;
 // implementations must be thread-safe and
@@ -71,6 +80,14 @@ class ClusterControl {
   virtual ClusterStatus status() = 0;
   // Routes known on this node; topic empty = all (at most `limit` listed).
   virtual RouteList routes(const std::string& topic, std::size_t limit) = 0;
+  // The running members (alive or suspect), name@host, sorted; this node among them.
+  virtual std::vector<std::string> running_nodes() = 0;
+  // Runs the operation `name` (node_ops.hpp) with the JSON object `args` on `node`
+  // (name@host; this node runs it itself), waiting at most `deadline`. nullopt: `node`
+  // is not a running member, or did not answer in time.
+  virtual std::optional<NodeAnswer> ask(const std::string& node, const std::string& name,
+                                        const std::string& args,
+                                        std::chrono::milliseconds deadline) = 0;
 };
 
 }  // namespace emqxd::api

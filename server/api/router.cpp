@@ -10,8 +10,8 @@
 
 #include "api/access_api.hpp"
 #include "api/cluster_json.hpp"
+#include "api/ops_api.hpp"
 #include "common/json_text.hpp"
-#include "net/node_counters.hpp"
 #include "session/node_state.hpp"
 
 namespace emqxd::api {
@@ -178,11 +178,8 @@ void Router::add_routes() {
         [this](const Call& c) { return control_outcome(control_.force_leave(c.params[0])); });
   t.add("GET", "/api/v5/routes", "routes (topic filters and the nodes that have them)",
         [this](const Call& c) { return routes(c.target); });
-  t.add("GET", "/api/v5/stats", "gauges, EMQX's names",
-        [this](const Call& c) { return counters(c.target, false); });
-  t.add("GET", "/api/v5/metrics", "counters, EMQX's names",
-        [this](const Call& c) { return counters(c.target, true); });
   add_access_routes(t, node_);
+  add_ops_routes(t, control_);
 }
 
 Response Router::handle(const Request& request) {
@@ -318,24 +315,6 @@ Response Router::routes(const urls::url_view& target) {
     }
   }
   return json_response(200, to_json(control_.routes(topic, limit)));
-}
-
-Response Router::counters(const urls::url_view& target, bool metrics) {
-  auto aggregate = query_param(target, "aggregate");
-  if ((aggregate && *aggregate != "true" && *aggregate != "false")) {
-    return error_response(400, "BAD_REQUEST", "aggregate must be true or false");
-  }
-  json::object values;
-  for (const auto& c : metrics ? net::node_metrics(node_) : net::node_stats(node_)) {
-    values[c.name] = c.value;
-  }
-  // As EMQX: one object for the cluster with aggregate=true, else one per node (this one:
-  // the counters of other nodes are theirs to tell).
-  if (aggregate && *aggregate == "true") return json_response(200, values);
-  json::object mine{{"node", node_.config.node.name}};
-  for (auto& kv : values)
-    mine[kv.key()] = kv.value();
-  return json_response(200, json::array{std::move(mine)});
 }
 
 Response Router::control_outcome(const ClusterControl::Outcome& outcome) {

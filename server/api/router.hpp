@@ -8,8 +8,8 @@
 //   POST   /api/v5/cluster/force_leave         {"node":"name@host[:port]"}
 //   DELETE /api/v5/cluster/{node}/force_leave  EMQX's form of the same
 //   GET    /api/v5/routes?topic=&limit=        EMQX's shape: {"data":[...],"meta":{...}}
-//   GET    /api/v5/stats[?aggregate=true]      gauges, EMQX's names
-//   GET    /api/v5/metrics[?aggregate=true]    counters, the names $SYS uses
+//   and the paths of access_api.hpp (authentication, authorization, banned) and of
+//   ops_api.hpp (nodes, stats, metrics, clients, subscriptions, topics, publish)
 //
 // Every /api/v5 request needs HTTP Basic credentials: the dashboard user's, or an API key
 // and its secret (401 first; then 403 for a viewer key that does anything but GET; then
@@ -71,7 +71,6 @@ class Router {
   // The table's routes: the cluster's and the counters here, the others in their files.
   void add_routes();
   Response routes(const boost::urls::url_view& target);
-  Response counters(const boost::urls::url_view& target, bool metrics);
   Response control_outcome(const ClusterControl::Outcome& outcome);
 
   const session::NodeState& node_;

@@ -16,6 +16,7 @@
 #include "api/api_keys.hpp"
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
+#include "api/node_ops.hpp"
 #include "api/router.hpp"
 #include "app/sys_topics.hpp"
 #include "auth/authentication.hpp"
@@ -195,6 +196,9 @@ struct Node::Impl {
       return ids;
     };
     h.tables = state.tables.get();
+    h.query = [this](const std::string& name, const std::string& args) {
+      return node_ops->answer(name, args);
+    };
     h.revoke = [this](const std::string& client_id) {
       for (auto& w : workers) {
         w->post([core = &w->core(), client_id] { core->sessions().revoke(client_id); });
@@ -218,6 +222,8 @@ struct Node::Impl {
   // after the state they use, so destroyed before it.
   std::vector<std::unique_ptr<net::Worker>> workers;
   std::vector<net::Worker*> worker_ptrs;
+  // The HTTP API's operations on this node, for its own API and its peers' (api/node_ops.hpp).
+  std::unique_ptr<api::NodeOps> node_ops;
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
@@ -279,6 +285,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     im.worker_ptrs.push_back(im.workers.back().get());
     im.state.cores.push_back(&im.workers.back()->core());
   }
+  im.node_ops = std::make_unique<api::NodeOps>(im.state, im.worker_ptrs, EMQXD_VERSION);
   // Before the sessions are restored: their subscriptions are routes the peers must learn.
   impl_->cluster = std::make_unique<cluster::Cluster>(impl_->state.config, impl_->cluster_hooks());
   impl_->state.broker.set_route_sink(impl_->cluster.get());

@@ -121,6 +121,12 @@ class Channel {
   // waited for it goes out.
   void committed(std::uint64_t ticket, const storage::Status& status);
   void kick(mqtt::ReasonCode reason);  // takeover (0x8E), shutdown (0x8B), admin (0x98)
+  // The HTTP API subscribes or unsubscribes a connected client (POST
+  // /api/v5/clients/{id}/subscribe, EMQX's): as a SUBSCRIBE of that one filter would,
+  // retained messages included, without a SUBACK and without authorization (an
+  // administrator's act). The granted QoS, or the reason it was refused.
+  mqtt::ReasonCode admin_subscribe(const mqtt::Subscription& sub);
+  bool admin_unsubscribe(const std::string& filter);  // false: no such subscription
   // Lets go of the session now (takeover): the will is published or left pending on the
   // session as the spec says, and the hub is not told again when the socket closes.
   Session* detach();
@@ -223,6 +229,9 @@ class Channel {
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
   mqtt::ReasonCode check_subscription(const mqtt::Subscription& sub, bool& is_shared);
   void send_retained(const std::string& filter, const SubscriptionState& sub);
+  mqtt::ReasonCode take_subscription(const mqtt::Subscription& sub, mqtt::QoS granted,
+                                     std::uint32_t sub_id, bool shared, bool& stored,
+                                     bool& retained);
 
   // Output leaves in the order it is made. Some of it waits for the turn's storage batch to
   // be committed (durable sessions): an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP,

@@ -680,6 +680,10 @@ Session* Channel::detach() {
   store_session(false);
   // An offline session never holds publishers back: its queue drops instead.
   if (session_->pressure) session_->pressure->online.store(false, std::memory_order_relaxed);
+  if (!session_->last) session_->last = std::make_unique<Session::LastConnection>();
+  *session_->last = {username_,           host_.peer(), connected_at_ms_,
+                     mqtt::wall_ms_now(), keep_alive_,  static_cast<std::uint8_t>(version_),
+                     clean_start_};
   session_->channel = nullptr;
   auto* s = session_;
   session_ = nullptr;

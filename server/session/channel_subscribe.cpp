@@ -42,12 +42,10 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
 }
 
 void Channel::handle_subscribe(mqtt::Subscribe& s) {
-  const auto& cfg = hub_.config().mqtt;
   std::uint32_t sub_id = 0;
   if (is_v5() && !s.props.subscription_identifiers.empty()) {
     sub_id = s.props.subscription_identifiers.front();
   }
-  broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
   mqtt::SubAck ack;
   ack.packet_id = s.packet_id;  // [MQTT-3.8.4-2]
   std::vector<const std::string*> send_retained_for;
@@ -76,40 +74,10 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     auto& sub = s.subscriptions[i];
     auto [rc, shared] = checked[i];
     if (!mqtt::is_error(rc)) {
-      auto existing = session_->subscriptions.find(sub.topic_filter);
-      const auto& fs = hub_.config().force_shutdown;
-      if (existing == session_->subscriptions.end() &&
-          ((cfg.max_subscriptions != 0 &&
-            session_->subscriptions.size() >= cfg.max_subscriptions) ||
-           (fs.enable && memory() + subscription_charge(sub.topic_filter) >
-                             static_cast<std::int64_t>(fs.max_heap_size)))) {
-        // Past mqtt.max_subscriptions, or a subscription that would take the connection's
-        // memory account past force_shutdown.max_heap_size: refused, the connection stays.
-        rc = ReasonCode::QuotaExceeded;
-      } else {
-        mqtt::SubscribeOptions opts = sub.options;
-        opts.max_qos = static_cast<QoS>(rc);
-        // [MQTT-3.8.4-3]: a repeated filter replaces the subscription.
-        if (cfg.backpressure && !session_->pressure) {
-          session_->enable_pressure(cfg.max_mqueue_len, cfg.backpressure_stall_timeout);
-          session_->pressure->online.store(true, std::memory_order_relaxed);
-        }
-        bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id,
-                                              session_->pressure, session_->store_uid);
-        auto [it, inserted] =
-            session_->subscribe(sub.topic_filter, SubscriptionState{opts, sub_id});
-        (void)inserted;
-        if (auto* b = session_batch()) {
-          b->put_subscription({session_->store_uid, sub.topic_filter, opts, sub_id});
-          stored = true;
-        }
-        hub_.subscribed(*this, sub.topic_filter, opts);
-        // Retained messages are not sent to shared subscriptions (section 4.8.2), and
-        // Retain Handling decides for the others [MQTT-3.3.1-9..11].
-        if (!shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new))) {
-          send_retained_for.push_back(&it->first);
-        }
-      }
+      bool retained = false;
+      rc = take_subscription(sub, static_cast<QoS>(rc), sub_id, shared, stored, retained);
+      if (retained)
+        send_retained_for.push_back(&session_->subscriptions.find(sub.topic_filter)->first);
     }
     if (!is_v5() && mqtt::is_error(rc)) rc = ReasonCode::UnspecifiedError;  // v3.1.1: 0x80
     ack.reason_codes.push_back(rc);
@@ -119,6 +87,77 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     if (state_ != State::Connected) break;  // force_shutdown: nothing after the DISCONNECT
     send_retained(*filter, session_->subscriptions.at(*filter));
   }
+}
+
+// Subscribes the session to `sub` (checked already), granted `granted`: QuotaExceeded past
+// mqtt.max_subscriptions or the memory account, else the granted QoS. `stored`: a record
+// went to the store batch; `retained`: the retained messages are due (Retain Handling).
+ReasonCode Channel::take_subscription(const mqtt::Subscription& sub, QoS granted,
+                                      std::uint32_t sub_id, bool shared, bool& stored,
+                                      bool& retained) {
+  const auto& cfg = hub_.config().mqtt;
+  auto existing = session_->subscriptions.find(sub.topic_filter);
+  const auto& fs = hub_.config().force_shutdown;
+  if (existing == session_->subscriptions.end() &&
+      ((cfg.max_subscriptions != 0 && session_->subscriptions.size() >= cfg.max_subscriptions) ||
+       (fs.enable && memory() + subscription_charge(sub.topic_filter) >
+                         static_cast<std::int64_t>(fs.max_heap_size)))) {
+    // Past mqtt.max_subscriptions, or a subscription that would take the connection's
+    // memory account past force_shutdown.max_heap_size: refused, the connection stays.
+    return ReasonCode::QuotaExceeded;
+  }
+  broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
+  mqtt::SubscribeOptions opts = sub.options;
+  opts.max_qos = granted;
+  // [MQTT-3.8.4-3]: a repeated filter replaces the subscription.
+  if (cfg.backpressure && !session_->pressure) {
+    session_->enable_pressure(cfg.max_mqueue_len, cfg.backpressure_stall_timeout);
+    session_->pressure->online.store(true, std::memory_order_relaxed);
+  }
+  bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id, session_->pressure,
+                                        session_->store_uid);
+  session_->subscribe(sub.topic_filter, SubscriptionState{opts, sub_id});
+  if (auto* b = session_batch()) {
+    b->put_subscription({session_->store_uid, sub.topic_filter, opts, sub_id});
+    stored = true;
+  }
+  hub_.subscribed(*this, sub.topic_filter, opts);
+  // Retained messages are not sent to shared subscriptions (section 4.8.2), and Retain
+  // Handling decides for the others [MQTT-3.3.1-9..11].
+  retained = !shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new));
+  return static_cast<ReasonCode>(granted);
+}
+
+ReasonCode Channel::admin_subscribe(const mqtt::Subscription& sub) {
+  if (state_ != State::Connected || session_ == nullptr) return ReasonCode::UnspecifiedError;
+  const auto& cfg = hub_.config().mqtt;
+  auto shared = broker::parse_shared(sub.topic_filter);
+  if (!shared) return ReasonCode::TopicFilterInvalid;
+  std::string_view filter = sub.topic_filter;
+  if (*shared) {
+    if (!cfg.shared_subscription) return ReasonCode::SharedSubscriptionsNotSupported;
+    if (sub.options.no_local) return ReasonCode::ProtocolError;  // [MQTT-3.8.3-4]
+    filter = (*shared)->filter;
+  }
+  if (!broker::validate_topic_filter(filter, cfg.max_topic_levels)) {
+    return ReasonCode::TopicFilterInvalid;
+  }
+  auto granted = static_cast<QoS>(
+      std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed));
+  bool stored = false, retained = false;
+  auto rc = take_subscription(sub, granted, 0, shared->has_value(), stored, retained);
+  if (retained) send_retained(sub.topic_filter, session_->subscriptions.at(sub.topic_filter));
+  return rc;
+}
+
+bool Channel::admin_unsubscribe(const std::string& filter) {
+  if (state_ != State::Connected || session_ == nullptr || !session_->unsubscribe(filter)) {
+    return false;
+  }
+  hub_.broker().unsubscribe(filter, broker::SubscriberRef{hub_.worker_id(), session_->id()});
+  if (auto* b = session_batch()) b->erase_subscription(session_->store_uid, filter);
+  hub_.unsubscribed(*this, filter);
+  return true;
 }
 
 void Channel::send_retained(const std::string& filter, const SubscriptionState& sub) {

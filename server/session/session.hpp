@@ -232,7 +232,8 @@ class DeliveryQueue {
 
 class Session {
  public:
-  Session(std::uint64_t id, std::string client_id) : id_(id), client_id_(std::move(client_id)) {}
+  Session(std::uint64_t id, std::string client_id)
+      : id_(id), client_id_(std::move(client_id)), created_at_ms(mqtt::wall_ms_now()) {}
 
   std::uint64_t id() const { return id_; }
   const std::string& client_id() const { return client_id_; }
@@ -280,6 +281,19 @@ class Session {
   std::function<void(const mqtt::MessagePtr&)> pending_will_publish;
 
   Channel* channel = nullptr;  // the connection's channel while connected
+
+  // What the HTTP API shows of a session that is offline (server/api/node_ops.cpp): its
+  // last connection, as the channel saw it when it closed (Channel::detach_session).
+  std::int64_t created_at_ms = 0;  // Unix ms: made here (or handed over to this node)
+  struct LastConnection {
+    std::optional<std::string> username;
+    std::string peer;  // ip:port
+    std::int64_t connected_at_ms = 0, disconnected_at_ms = 0;
+    std::uint16_t keepalive = 0;
+    std::uint8_t proto_ver = 0;  // 3, 4, 5
+    bool clean_start = false;
+  };
+  std::unique_ptr<LastConnection> last;  // null until its first connection closes here
 
   // Shared with the broker's subscription entries when mqtt.backpressure is on.
   std::shared_ptr<broker::Pressure> pressure;

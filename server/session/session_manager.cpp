@@ -569,6 +569,27 @@ std::optional<SessionState> SessionManager::hand_over(std::uint64_t sid, bool cl
   return st;
 }
 
+bool SessionManager::kick(std::uint64_t sid) {
+  auto it = sessions_.find(sid);
+  if (it == sessions_.end() || !it->second.session) return false;
+  Session& s = *it->second.session;
+  s.expiry_interval = 0;  // it ends when its connection closes (go_offline)
+  if (s.channel != nullptr) {
+    s.channel->kick(mqtt::ReasonCode::AdministrativeAction);
+    return true;
+  }
+  {
+    std::lock_guard lock(node_.registry.mutex);
+    auto r = node_.registry.entries.find(s.client_id());
+    if (r != node_.registry.entries.end() && r->second.session == sid) {
+      if (r->second.moving) return false;
+      node_.registry.entries.erase(r);
+    }
+  }
+  discard(sid);
+  return true;
+}
+
 void SessionManager::revoke(const std::string& client_id) {
   std::uint64_t sid = 0;
   {

@@ -66,6 +66,18 @@ class SessionManager {
     }
   }
 
+  // Every session here, connected or not (the HTTP API's listings).
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [sid, slot] : sessions_) {
+      if (slot.session) f(*slot.session);
+    }
+  }
+  // The HTTP API's kick (DELETE /api/v5/clients/{id}), as EMQX's kickout: the connection,
+  // if any, closes with 0x98 (administrative action) and the session ends with it. False
+  // when `sid` is not here, or is moving to another node.
+  bool kick(std::uint64_t sid);
+
   // Before the worker starts: a session restored from storage (stored under `store_uid`,
   // its deliveries under their store_seq), offline since `went_offline`.
   void restore(SessionState&& st, std::uint64_t store_uid,

@@ -37,6 +37,14 @@ class FakeControl final : public ClusterControl {
     st.members.push_back({.node = "n1@h", .address = "n1@h:4370", .state = "alive", .self = true});
     return st;
   }
+  std::vector<std::string> running_nodes() override { return {"n1@h"}; }
+  std::optional<emqxd::api::NodeAnswer> ask(const std::string& node, const std::string&,
+                                            const std::string& args,
+                                            std::chrono::milliseconds) override {
+    // Echoes the arguments, as a node would answer with JSON of its own.
+    if (node != "n1@h") return std::nullopt;
+    return emqxd::api::NodeAnswer{200, R"({"count":1,"data":[)" + args + "]}"};
+  }
   emqxd::api::RouteList routes(const std::string& topic, std::size_t limit) override {
     emqxd::api::RouteList r;
     if (limit > 0) r.data.push_back({topic.empty() ? "t/#" : topic, "n1@h"});
