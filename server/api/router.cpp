@@ -10,6 +10,7 @@
 
 #include "api/access_api.hpp"
 #include "api/cluster_json.hpp"
+#include "api/log_api.hpp"
 #include "common/json_text.hpp"
 #include "net/node_counters.hpp"
 #include "session/node_state.hpp"
@@ -183,6 +184,7 @@ void Router::add_routes() {
   t.add("GET", "/api/v5/metrics", "counters, EMQX's names",
         [this](const Call& c) { return counters(c.target, true); });
   add_access_routes(t, node_);
+  add_log_routes(t);
 }
 
 Response Router::handle(const Request& request) {

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log_settings.hpp"
+
 namespace emqxd::config {
 
 using Duration = std::chrono::milliseconds;
@@ -276,10 +278,20 @@ struct NodeConfig {
   std::string cookie;
 };
 
+// log.console and log.file (common/log_handlers.hpp): the console on by default at info;
+// a file handler only when log.file is written (EMQX's single handler `log.file {...}` is
+// named "default"; `log.file.<name> {...}` are more). Levels are EMQX's names with the
+// extra ones folded (all -> debug, critical/alert/emergency -> error), and none.
 struct LogConfig {
-  std::string console_level = "info";      // debug | info | notice | warning | error | none
-  std::string console_formatter = "text";  // text | json
+  log::HandlerConfig console = [] {
+    log::HandlerConfig c;
+    c.name = "console";
+    c.level = "info";
+    return c;
+  }();
+  std::vector<log::HandlerConfig> files;
 };
+
 
 // password_hash_algorithm of a password-based authenticator, as EMQX writes it (checked
 // when read; auth/password.hpp does the hashing).
