@@ -185,6 +185,7 @@ void Router::add_routes() {
         [this](const Call& c) { return counters(c.target, true); });
   add_access_routes(t, node_);
   add_log_routes(t);
+  add_trace_routes(t, node_);
 }
 
 Response Router::handle(const Request& request) {

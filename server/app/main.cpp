@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
       "start",
       "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
       "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083. SIGINT/SIGTERM stop it "
-      "gracefully.");
+      "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
+      "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
+      "client, topic or address are made there too (/api/v5/trace).");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
 

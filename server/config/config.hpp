@@ -292,6 +292,13 @@ struct LogConfig {
   std::vector<log::HandlerConfig> files;
 };
 
+// trace.*: the log traces of /api/v5/trace (session/trace.hpp).
+struct TraceConfig {
+  // Each trace file stops growing here (EMQX fixes 512MB; emqxd reads a file whole to
+  // download it, so its default is smaller).
+  std::uint64_t max_file_size = 64ull * 1024 * 1024;
+  std::string payload_encode = "text";  // text | hex | hidden: a POST that names none
+};
 
 // password_hash_algorithm of a password-based authenticator, as EMQX writes it (checked
 // when read; auth/password.hpp does the hashing).
@@ -351,6 +358,7 @@ struct AuthenticatorConfig {
 struct Config {
   NodeConfig node;
   LogConfig log;
+  TraceConfig trace;
   MqttConfig mqtt;
   ForceShutdownConfig force_shutdown;
   FlappingDetectConfig flapping_detect;

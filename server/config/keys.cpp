@@ -459,6 +459,10 @@ const KeySpec kKeys[] = {
      EMQXD_SET(log.console.timestamp_format, in.one_of({"auto", "epoch", "rfc3339"}))},
     {"log.file", log_file},
 
+    // trace (session/trace.hpp): trace.max_file_size is emqxd's (EMQX's own bound is fixed)
+    {"trace.max_file_size",
+     EMQXD_SET(trace.max_file_size, in.size(4096, std::uint64_t{1} << 31, "2GB"))},
+    {"trace.payload_encode", EMQXD_SET(trace.payload_encode, in.one_of({"text", "hex", "hidden"}))},
 
     // mqtt
     {"mqtt.max_packet_size",
@@ -713,7 +717,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"statsd", ""},
     {"opentelemetry", ""},
     {"telemetry", ""},
-    {"trace", ""},
     {"limiter", ""},
     {"force_shutdown.max_mailbox_size",
      "what waits for a client is bounded by mqtt.max_mqueue_len and force_shutdown.max_heap_size"},

@@ -322,6 +322,8 @@ log.file.level = warning)");
         "\"+25:00\"");
   CHECK(error_of("log.file.a { path = x.log }\nlog.file.b { path = x.log }")
             .find("handlers a and b write the same file x.log") != std::string::npos);
+  CHECK(from("trace.max_file_size = 1MB").trace.max_file_size == 1024 * 1024);
+  CHECK(error_of("trace.max_file_size = 1KB").find("trace.max_file_size") != std::string::npos);
 }
 
 TEST_CASE("listeners of every type with their options", "[config][listeners]") {
