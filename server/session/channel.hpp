@@ -203,8 +203,13 @@ class Channel {
   void disconnect_not_authorized(std::string_view what, std::string_view topic);
 
   // channel_trace.cpp: log traces (session/trace.hpp). tracing() is the whole cost on the
-  // packet path while no trace runs: a null test and one relaxed load.
-  bool tracing() const { return tracer_ != nullptr && tracer_->active(); }
+  // packet path while no trace runs: a null test and one relaxed load. While traces run
+  // that match neither this client nor any topic, it is a few more loads: the set this
+  // channel matched last is still the current one, and it wants nothing.
+  bool tracing() const {
+    return tracer_ != nullptr && tracer_->active() &&
+           (!trace_ || trace_->wants || trace_->generation != tracer_->generation());
+  }
   Tracer::Cursor& trace_cursor(std::string_view client_id);
   void trace_in(const mqtt::Packet& p);
   void trace_out(const mqtt::Packet& p);

@@ -337,6 +337,7 @@ void Tracer::refresh(Cursor& c, std::string_view client_id, std::string_view hos
   c.generation = g;
   c.set = current();
   c.mine = 0;
+  c.wants = false;
   if (!c.set) return;
   for (std::size_t i = 0; i < c.set->by_client.size() && i < 64; ++i) {
     const TraceSpec& s = c.set->by_client[i]->spec();
@@ -344,6 +345,7 @@ void Tracer::refresh(Cursor& c, std::string_view client_id, std::string_view hos
                                                      : s.filter == host;
     if (match) c.mine |= std::uint64_t{1} << i;
   }
+  c.wants = c.mine != 0 || !c.set->by_topic.empty();
 }
 
 void Tracer::packet(const Cursor& c, const TraceWho& who, bool in, const mqtt::Packet& p,

@@ -114,6 +114,7 @@ class Tracer {
     std::uint32_t generation = 0;
     std::shared_ptr<const TraceSet> set;
     std::uint64_t mine = 0;
+    bool wants = false;  // mine != 0, or topic traces run: packets must be looked at
   };
   // Brings `c` up to date for a client (client id, address without port).
   void refresh(Cursor& c, std::string_view client_id, std::string_view host) const;
