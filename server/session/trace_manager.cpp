@@ -204,6 +204,7 @@ void TraceManager::refresh() {
         ++it;
         continue;
       }
+      logger()->info("trace {} stopped", it->first);
       it = running_.erase(it);
       changed = true;
     }
