@@ -77,6 +77,7 @@ def test_clientid_trace_sees_the_clients_packets(make_broker):
     text = text_of(b, "by-client")
     assert "mqtt_packet_received" in text and "mqtt_packet_sent" in text
     assert "authentication_success" in text
+    assert "authorization_permission_allowed" in text and "topic: tr/#" in text
     assert "traced@127.0.0.1:" in text
     # Only this client: the other one's subscription is not there.
     assert "other/#" not in text and "not-traced" not in text
@@ -262,3 +263,24 @@ def test_bad_requests(make_broker):
     status, _, _ = call(b, "POST", TRACE, body={"name": "y", "type": "topic", "topic": "#"},
                         auth=None)
     assert status == 401
+
+
+def test_traces_survive_a_restart(make_broker):
+    b = make_broker()
+    create(b, name="kept", type="clientid", clientid="c")
+    c = mqttc.Client(b, "c")
+    c.publish("a", b"first-life", qos=1)
+    c.disconnect()
+    assert wait_for(lambda: "first-life" in text_of(b, "kept"), 5.0)
+    create(b, name="gone", type="clientid", clientid="g")
+    status, _, _ = call(b, "DELETE", TRACE + "/gone")
+    assert status == 204
+    assert b.stop() == 0
+    b.start()
+    assert [t["name"] for t in get_json(b, TRACE)] == ["kept"]
+    c = mqttc.Client(b, "c")
+    c.publish("a", b"second-life", qos=1)
+    c.disconnect()
+    # The same file goes on.
+    assert wait_for(lambda: "second-life" in text_of(b, "kept"), 5.0)
+    assert "first-life" in text_of(b, "kept")
