@@ -225,28 +225,31 @@ void write_line(TraceFile& t, const TraceWho& who, std::string_view msg, const s
   t.write(line);
 }
 
-// The topic (or filters) a topic trace looks at in `p`.
-template <class F>
-void topics_of(const mqtt::Packet& p, F&& f) {
-  if (const auto* pb = std::get_if<mqtt::Publish>(&p)) {
-    f(pb->topic);
-  } else if (const auto* sub = std::get_if<mqtt::Subscribe>(&p)) {
-    for (const auto& s : sub->subscriptions)
-      f(std::string_view(s.topic_filter));
-  } else if (const auto* u = std::get_if<mqtt::Unsubscribe>(&p)) {
-    for (const auto& t : u->topic_filters)
-      f(std::string_view(t));
-  }
+// Whether a topic trace's filter takes a subscription's filter: when it matches it as if
+// it were a name ("a/#" takes a subscription to "a/+"), or when they are equal.
+bool takes_filter(std::string_view trace_filter, std::string_view filter) {
+  if (trace_filter == filter) return true;
+  auto shared = broker::parse_shared(filter);
+  if (shared && *shared) filter = (*shared)->filter;
+  return broker::topic_matches(trace_filter, filter);
 }
 
-// Whether a topic trace's filter takes `topic`: a topic name by MQTT's matching; a
-// subscription's filter when the trace's filter matches it as if it were a name ("a/#"
-// takes a subscription to "a/+"), or when they are equal.
-bool topic_trace_takes(std::string_view trace_filter, std::string_view topic) {
-  if (trace_filter == topic) return true;
-  auto shared = broker::parse_shared(topic);
-  if (shared && *shared) topic = (*shared)->filter;
-  return broker::topic_matches(trace_filter, topic);
+// Whether a topic trace takes `p`: a PUBLISH whose topic it matches (MQTT's matching), a
+// SUBSCRIBE or UNSUBSCRIBE with a filter it takes; no other packet.
+bool topic_trace_takes(std::string_view trace_filter, const mqtt::Packet& p) {
+  if (const auto* pb = std::get_if<mqtt::Publish>(&p)) {
+    return broker::topic_matches(trace_filter, pb->topic);
+  }
+  if (const auto* sub = std::get_if<mqtt::Subscribe>(&p)) {
+    for (const auto& s : sub->subscriptions) {
+      if (takes_filter(trace_filter, s.topic_filter)) return true;
+    }
+  } else if (const auto* u = std::get_if<mqtt::Unsubscribe>(&p)) {
+    for (const auto& t : u->topic_filters) {
+      if (takes_filter(trace_filter, t)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -361,13 +364,8 @@ void Tracer::packet(const Cursor& c, const TraceWho& who, bool in, const mqtt::P
   for (std::size_t i = 0; c.mine != 0 && i < c.set->by_client.size() && i < 64; ++i) {
     if (c.mine & (std::uint64_t{1} << i)) line(*c.set->by_client[i]);
   }
-  if (c.set->by_topic.empty()) return;
   for (const auto& t : c.set->by_topic) {
-    bool takes = false;
-    topics_of(p, [&](std::string_view topic) {
-      takes = takes || topic_trace_takes(t->spec().filter, topic);
-    });
-    if (takes) line(*t);
+    if (topic_trace_takes(t->spec().filter, p)) line(*t);
   }
 }
 
