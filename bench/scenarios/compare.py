@@ -93,12 +93,36 @@ def wait_port(port, proc, timeout=10):
 VARIANTS = {}
 
 
+# A variant's EMQXD_BENCH_TRACE=TYPE:FILTER[:DELAY] (clientid:nobody, topic:none/#) is no
+# emqxd setting: once that emqxd listens, a log trace of that type and filter is created
+# through its HTTP API (POST /api/v5/trace), so the run measures a node with a trace
+# running; with DELAY (seconds) the trace starts that much later: a node with a trace
+# defined but none running, the control.
+def create_trace(api_port, spec):
+    import base64
+    import http.client
+    kind, filt, *delay = spec.split(":")
+    start = int(time.time()) + (int(delay[0]) if delay else 0)
+    body = json.dumps({"name": "bench", "type": kind, kind: filt, "start_at": start,
+                       "end_at": start + 3600})
+    conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=5)
+    auth = base64.b64encode(b"admin:public").decode()
+    conn.request("POST", "/api/v5/trace", body=body,
+                 headers={"Authorization": "Basic " + auth, "Content-Type": "application/json"})
+    r = conn.getresponse()
+    text = r.read()
+    conn.close()
+    if r.status != 200 and b"ALREADY_EXISTS" not in text:  # kept from the last round
+        raise RuntimeError("POST /api/v5/trace: %d %s" % (r.status, text))
+
+
 def start_broker(kind, port, tmp):
     if kind == "emqxd" or kind in VARIANTS:
+        api_port = free_port()
         env = dict(os.environ,
                    EMQX_LISTENERS__TCP__DEFAULT__BIND="127.0.0.1:%d" % port,
                    EMQX_CLUSTER__RPC__BIND="127.0.0.1:%d" % free_port(),
-                   EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % free_port(),
+                   EMQX_DASHBOARD__LISTENERS__HTTP__BIND="127.0.0.1:%d" % api_port,
                    EMQX_NODE__DATA_DIR=os.path.join(tmp, "data"),
                    EMQX_LOG__CONSOLE__LEVEL="warning")
         if not DEFAULTS:
@@ -108,8 +132,15 @@ def start_broker(kind, port, tmp):
         if "EMQXD_BACKPRESSURE" in os.environ:
             env["EMQX_MQTT__BACKPRESSURE"] = os.environ["EMQXD_BACKPRESSURE"]
         env.update(VARIANTS.get(kind, {}))
+        trace = env.pop("EMQXD_BENCH_TRACE", None)
+        if trace:  # the trace is stored: in a data directory of its own
+            env["EMQX_NODE__DATA_DIR"] = os.path.join(tmp, "data-" + kind)
         proc = subprocess.Popen([EMQXD, "start"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        if trace:
+            wait_port(port, proc)
+            wait_port(api_port, proc)
+            create_trace(api_port, trace)
     else:
         conf = os.path.join(tmp, "mosquitto.conf")
         with open(conf, "w") as f:

@@ -270,6 +270,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (res.challenge) msg->set(http::field::www_authenticate, "Basic realm=\"emqxd\"");
     if (!res.allow.empty()) msg->set(http::field::allow, res.allow);
     if (res.retry_after > 0) msg->set(http::field::retry_after, std::to_string(res.retry_after));
+    if (!res.content_disposition.empty())
+      msg->set(http::field::content_disposition, res.content_disposition);
     msg->body() = res.body;
     msg->keep_alive(keep_alive);
     msg->prepare_payload();

@@ -22,9 +22,10 @@ struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;       // 405: the methods the path accepts, sent as the Allow header
-  bool challenge = false;  // 401: sent with WWW-Authenticate: Basic realm="emqxd"
-  int retry_after = 0;     // 429: seconds, sent as the Retry-After header when > 0
+  std::string allow;                // 405: the methods the path accepts, sent as the Allow header
+  bool challenge = false;           // 401: sent with WWW-Authenticate: Basic realm="emqxd"
+  int retry_after = 0;              // 429: seconds, sent as the Retry-After header when > 0
+  std::string content_disposition;  // a download: "attachment; filename=..."
 };
 
 }  // namespace emqxd::api

@@ -11,6 +11,7 @@
 #include "api/access_api.hpp"
 #include "api/cluster_json.hpp"
 #include "api/ops_api.hpp"
+#include "api/log_api.hpp"
 #include "common/json_text.hpp"
 #include "session/node_state.hpp"
 
@@ -180,6 +181,8 @@ void Router::add_routes() {
         [this](const Call& c) { return routes(c.target); });
   add_access_routes(t, node_);
   add_ops_routes(t, control_);
+  add_log_routes(t);
+  add_trace_routes(t, node_);
 }
 
 Response Router::handle(const Request& request) {

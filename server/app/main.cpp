@@ -1,5 +1,4 @@
 // emqxd: command line, logging, resource limits, then the Node.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -12,6 +11,7 @@
 #include "app/node.hpp"
 #include "common/limits.hpp"
 #include "common/log.hpp"
+#include "common/log_handlers.hpp"
 #include "config/config.hpp"
 
 #ifndef EMQXD_VERSION
@@ -20,13 +20,13 @@
 
 namespace {
 
+// The console and the file handlers (common/log_handlers.hpp); their levels and formats
+// change at run time through /api/v5/configs/log.
 void setup_logging(const emqxd::config::LogConfig& cfg) {
-  auto level = spdlog::level::from_str(cfg.console_level == "warning"  ? "warn"
-                                       : cfg.console_level == "none"   ? "off"
-                                       : cfg.console_level == "notice" ? "info"
-                                                                       : cfg.console_level);
-  emqxd::log::install(std::make_shared<spdlog::sinks::stderr_color_sink_mt>(),
-                      cfg.console_formatter, level);
+  emqxd::log::LogSettings s;
+  s.console = cfg.console;
+  s.files = cfg.files;
+  emqxd::log::configure(s);
 }
 
 // One process may hold only as many sockets as its open-file limit allows: raise the soft
@@ -59,13 +59,18 @@ int start(const std::string& config_path) {
     std::fprintf(stderr, "emqxd: config error: %s\n", e.what());
     return 2;
   }
-  setup_logging(cfg.log);
+  // Everything emqxd creates (node.data_dir, RocksDB's files, log and trace files) is its
+  // user's alone: 0700 directories, 0600 files (app/node.cpp, prepare_data_dir).
+  ::umask(0077);
+  try {
+    setup_logging(cfg.log);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "emqxd: config error: %s\n", e.what());
+    return 2;
+  }
   for (const auto& w : cfg.warnings)
     emqxd::log::get("config")->warn("{}", w);
   log_fd_limit();
-  // Everything emqxd creates (node.data_dir, RocksDB's files) is its user's alone: 0700
-  // directories, 0600 files (app/node.cpp, prepare_data_dir).
-  ::umask(0077);
   try {
     emqxd::app::Node node(std::move(cfg));
     node.start();
@@ -98,7 +103,9 @@ int main(int argc, char** argv) {
       "start",
       "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
       "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083. SIGINT/SIGTERM stop it "
-      "gracefully.");
+      "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
+      "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
+      "client, topic or address are made there too (/api/v5/trace).");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
 

@@ -257,6 +257,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
       std::make_unique<tables::ReplicatedTables>(impl_->state.store.get(), c.node.name);
   auth::Authentication::declare_tables(*impl_->state.tables);
   impl_->state.banned.attach(*impl_->state.tables);
+  impl_->state.traces.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
   if (auto* rules = impl_->state.authorization.builtin_rules()) rules->attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
@@ -337,6 +338,7 @@ void Node::start() {
     const std::size_t imported = s.authentication->import_bootstrap();
     logger()->info("replicated tables: {} entries read; {} bootstrap users added", entries,
                    imported);
+    s.traces.start();  // the traces defined: running ones open their files now
     // From now on (nobody is connected yet), a ban kicks whoever it names, on every worker.
     // Bans arriving together (a peer's snapshot) make one round: the flag is cleared on
     // worker 0 before the round starts, so a ban after it schedules another.
@@ -488,6 +490,7 @@ void Node::shutdown() {
     w->stop();
   for (auto& w : impl_->workers)
     w->join();
+  s.traces.stop();
   s.store.reset();  // completes every commit, then closes the database
   logger()->info("stopped");
 }

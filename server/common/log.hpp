@@ -12,10 +12,10 @@
 namespace emqxd::log {
 
 // Makes `sink` the only sink of the default logger, which every module's logger copies
-// (so call it before get()), at `level`, in the console format `formatter`
-// (log.console.formatter):
-//   "text"  2026-12-04T18:00:00.000 [info] [node] message
-//   "json"  {"time":"2026-12-04T18:00:00.000+00:00","level":"info","module":"node","msg":"..."}
+// (so call it before get()), at `level`, in the format `formatter` with timestamp_format
+// auto and time_offset system (log_handlers.hpp, which emqxd itself uses):
+//   "text"  2026-12-04T18:00:00.000000+01:00 [info] [node] message
+//   "json"  {"time":1796403600000000,"level":"info","module":"node","msg":"..."}
 // A JSON line is one valid JSON object whatever the message holds (quotes, backslashes,
 // newlines, control characters, ill-formed UTF-8, which becomes U+FFFD).
 void install(std::shared_ptr<spdlog::sinks::sink> sink, std::string_view formatter,

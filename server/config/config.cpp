@@ -191,7 +191,6 @@ bool loopback_bind(const std::string& bind) {
 // Checks and settings that involve several keys, once all of them are read.
 void finish(LoadState& s, const Value& root) {
   Config& c = s.cfg;
-  if (!s.log_console_enable) c.log.console_level = "none";
   // EMQX: "Disabled when setting bind to 0".
   if (c.dashboard_http_bind.ends_with(":0")) c.dashboard_http_enable = false;
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log_settings.hpp"
+
 namespace emqxd::config {
 
 using Duration = std::chrono::milliseconds;
@@ -276,9 +278,26 @@ struct NodeConfig {
   std::string cookie;
 };
 
+// log.console and log.file (common/log_handlers.hpp): the console on by default at info;
+// a file handler only when log.file is written (EMQX's single handler `log.file {...}` is
+// named "default"; `log.file.<name> {...}` are more). Levels are EMQX's names with the
+// extra ones folded (all -> debug, critical/alert/emergency -> error), and none.
 struct LogConfig {
-  std::string console_level = "info";      // debug | info | notice | warning | error | none
-  std::string console_formatter = "text";  // text | json
+  log::HandlerConfig console = [] {
+    log::HandlerConfig c;
+    c.name = "console";
+    c.level = "info";
+    return c;
+  }();
+  std::vector<log::HandlerConfig> files;
+};
+
+// trace.*: the log traces of /api/v5/trace (session/trace.hpp).
+struct TraceConfig {
+  // Each trace file stops growing here (EMQX fixes 512MB; emqxd reads a file whole to
+  // download it, so its default is smaller).
+  std::uint64_t max_file_size = 64ull * 1024 * 1024;
+  std::string payload_encode = "text";  // text | hex | hidden: a POST that names none
 };
 
 // password_hash_algorithm of a password-based authenticator, as EMQX writes it (checked
@@ -339,6 +358,7 @@ struct AuthenticatorConfig {
 struct Config {
   NodeConfig node;
   LogConfig log;
+  TraceConfig trace;
   MqttConfig mqtt;
   ForceShutdownConfig force_shutdown;
   FlappingDetectConfig flapping_detect;

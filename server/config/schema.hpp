@@ -64,7 +64,6 @@ struct LoadState {
   Config& cfg;
   std::vector<ListenerDraft> listeners;  // in the order they appear
   bool listeners_named = false;
-  bool log_console_enable = true;
   const Value* dashboard = nullptr;
   const Value* cluster = nullptr;
   const Value* rpc_bind = nullptr;

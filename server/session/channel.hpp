@@ -24,6 +24,7 @@
 #include "mqtt/packets.hpp"
 #include "session/hub.hpp"
 #include "session/session.hpp"
+#include "session/trace.hpp"
 #include "storage/batch.hpp"
 
 namespace emqxd::session {
@@ -207,6 +208,21 @@ class Channel {
   // authorization.deny_action = disconnect: DISCONNECT 0x87 (v5) and close.
   void disconnect_not_authorized(std::string_view what, std::string_view topic);
 
+  // channel_trace.cpp: log traces (session/trace.hpp). tracing() is the whole cost on the
+  // packet path while no trace runs: a null test and one relaxed load. While traces run
+  // that match neither this client nor any topic, it is a few more loads: the set this
+  // channel matched last is still the current one, and it wants nothing.
+  bool tracing() const {
+    return tracer_ != nullptr && tracer_->active() &&
+           (!trace_ || trace_->wants || trace_->generation != tracer_->generation());
+  }
+  Tracer::Cursor& trace_cursor(std::string_view client_id);
+  void trace_in(const mqtt::Packet& p);
+  void trace_out(const mqtt::Packet& p);
+  void trace_publish_out(const mqtt::Message& msg, const mqtt::PublishDelivery& pd);
+  void trace_event(std::string_view msg,
+                   const std::vector<std::pair<std::string_view, std::string>>& fields);
+
   // channel_publish.cpp
   void handle_publish(mqtt::Publish& p);
   void handle_puback(const mqtt::PubAck& a);
@@ -260,6 +276,8 @@ class Channel {
 
   Hub& hub_;
   ChannelHost& host_;
+  Tracer* tracer_;                         // the node's; null in tests without one
+  std::unique_ptr<Tracer::Cursor> trace_;  // made when a trace first runs
   State state_ = State::Idle;
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::V3_1_1;
   std::string client_id_;

@@ -91,6 +91,11 @@ bool Channel::authorized(const auth::AclAction& action, std::string_view topic) 
 void Channel::count_decision(const auth::AclAction& action, std::string_view topic,
                              const auth::AuthzDecision& d) {
   count_authz_decision(hub_.metrics(), d);
+  if (tracing()) [[unlikely]] {
+    trace_event(d.allow ? "authorization_permission_allowed" : "authorization_permission_denied",
+                {{"action", action.type == auth::AclActionType::Publish ? "publish" : "subscribe"},
+                 {"topic", std::string(topic)}});
+  }
   if (!d.allow) {
     static thread_local log::Throttle throttle;
     std::uint64_t held = 0;

@@ -111,7 +111,7 @@ struct Channel::ScramExchange {
   bool is_superuser = false;
 };
 
-Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host) {}
+Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host), tracer_(hub.tracer()) {}
 
 std::string Channel::peer_host() const {
   return session::peer_host(host_.peer());
@@ -121,6 +121,8 @@ Channel::~Channel() = default;
 
 void Channel::handle_in(mqtt::Packet&& packet) {
   if (state_ == State::Closing || state_ == State::Closed) return;
+  if (tracing()) [[unlikely]]
+    trace_in(packet);
   metrics::inc(hub_.metrics().packets_received);
   if (state_ == State::Idle) {
     if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
@@ -458,6 +460,12 @@ void Channel::handle_connect(mqtt::Connect& c) {
 
 void Channel::on_authenticated(const auth::AuthnOutcome& outcome) {
   if (state_ != State::Connecting) return;
+  if (tracing()) [[unlikely]] {
+    trace_event(outcome.allowed ? "authentication_success" : "authentication_failure",
+                {{"reason_code", std::to_string(static_cast<unsigned>(outcome.reason))},
+                 {"by", outcome.by},
+                 {"is_superuser", outcome.is_superuser ? "true" : "false"}});
+  }
   if (!outcome.allowed) {
     metrics::inc(hub_.metrics().client_auth_failure);
     static thread_local log::Throttle throttle;
@@ -718,6 +726,8 @@ void Channel::handle_closed() {
   if (state_ == State::Closed) return;
   if (disconnect_reason_.empty()) disconnect_reason_ = "closed";  // the peer went away
   state_ = State::Closed;
+  if (tracing()) [[unlikely]]
+    trace_event("connection_closed", {{"reason", std::string(disconnect_reason_)}});
   // A channel that never got its session (or gave it up in a takeover) still tells the
   // hub, which forgets a pending open_session for it.
   hub_.channel_closed(*this, detach());

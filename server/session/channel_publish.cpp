@@ -364,6 +364,8 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
     return false;
   }
   if (held) held_out_.push_back({ticket, std::move(held_bytes)});
+  if (tracing()) [[unlikely]]
+    trace_publish_out(msg, pd);
   auto& m = hub_.metrics();
   metrics::inc(m.packets_sent);
   metrics::inc(m.messages_sent);

@@ -33,6 +33,8 @@ void Channel::send(const mqtt::Packet& p) {
 }
 
 void Channel::send_now(const mqtt::Packet& p) {
+  if (tracing()) [[unlikely]]
+    trace_out(p);
   mqtt::encode(p, version_, host_.output());
   metrics::inc(hub_.metrics().packets_sent);
 }

@@ -37,6 +37,8 @@ class Status;
 
 namespace emqxd::session {
 
+class Tracer;
+
 class Channel;
 class Session;
 
@@ -71,6 +73,8 @@ class Hub {
   virtual metrics::Metrics& metrics() = 0;
   virtual std::uint32_t worker_id() const = 0;
   virtual const std::string& node_name() const = 0;
+  // The node's log traces (session/trace.hpp); asked once per channel, when it is made.
+  virtual Tracer* tracer() { return nullptr; }
 
   // The time for expiry arithmetic (Message Expiry, await_rel_timeout, retained
   // expiry): injected so tests control it.

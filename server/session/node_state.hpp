@@ -20,6 +20,7 @@
 #include "config/config.hpp"
 #include "session/banned.hpp"
 #include "session/session_state.hpp"
+#include "session/trace.hpp"
 #include "storage/store.hpp"
 #include "tables/replicated_tables.hpp"
 
@@ -92,6 +93,9 @@ struct NodeState {
   // Who may not connect, and who connects too often (session/banned.hpp).
   Banned banned;
   Flapping flapping{config.flapping_detect};
+  // Log traces (session/trace.hpp): their definitions follow `tables`, the channels ask
+  // its Tracer.
+  TraceManager traces{config};
 };
 
 }  // namespace emqxd::session

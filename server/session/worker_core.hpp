@@ -67,6 +67,7 @@ class WorkerCore final : public Hub {
   metrics::Metrics& metrics() override { return metrics_; }
   std::uint32_t worker_id() const override { return sched_.id(); }
   const std::string& node_name() const override { return node_.config.node.name; }
+  Tracer* tracer() override { return &node_.traces.tracer(); }
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;

@@ -4,12 +4,15 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/json_text.hpp"
 #include "common/log.hpp"
+#include "common/log_handlers.hpp"
 
 namespace {
 
@@ -91,7 +94,12 @@ TEST_CASE("JSON log lines are valid JSON whatever the message holds", "[log][jso
     const json::object& o = v.as_object();
     CHECK(o.size() == 4);
     REQUIRE(o.contains("time"));
-    CHECK(o.at("time").as_string().size() == std::string("2026-12-04T18:00:00.000+00:00").size());
+    // timestamp_format auto: epoch microseconds for json, as EMQX.
+    REQUIRE(o.at("time").is_int64());
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    CHECK(std::abs(o.at("time").as_int64() - now_us) < 60'000'000);
     if (i < cases.size()) {
       CHECK(o.at("level") == "warning");
       CHECK(o.at("module") == "json-test");
@@ -102,6 +110,31 @@ TEST_CASE("JSON log lines are valid JSON whatever the message holds", "[log][jso
       CHECK(std::string(o.at("msg").as_string()) == "client_id=x\"y said \x01\xEF\xBF\xBD");
     }
   }
+}
+
+TEST_CASE("timestamp_format and time_offset", "[log]") {
+  spdlog::details::log_msg msg("mod", spdlog::level::info, "hello");
+  // 2026-12-04T18:00:00.123456Z
+  msg.time = std::chrono::system_clock::time_point(std::chrono::microseconds(1796407200123456));
+  auto format = [&](std::string_view f, std::string_view ts, std::string_view off) {
+    spdlog::memory_buf_t buf;
+    emqxd::log::make_formatter(f, ts, off)->format(msg, buf);
+    return std::string(buf.data(), buf.size());
+  };
+  CHECK(format("text", "auto", "utc") == "2026-12-04T18:00:00.123456+00:00 [info] [mod] hello\n");
+  CHECK(format("text", "rfc3339", "+02:30") ==
+        "2026-12-04T20:30:00.123456+02:30 [info] [mod] hello\n");
+  CHECK(format("text", "rfc3339", "-05:00") ==
+        "2026-12-04T13:00:00.123456-05:00 [info] [mod] hello\n");
+  CHECK(format("text", "epoch", "utc") == "1796407200123456 [info] [mod] hello\n");
+  CHECK(format("json", "auto", "utc") ==
+        "{\"time\":1796407200123456,\"level\":\"info\",\"module\":\"mod\",\"msg\":\"hello\"}\n");
+  CHECK(format("json", "rfc3339", "utc") ==
+        "{\"time\":\"2026-12-04T18:00:00.123456+00:00\",\"level\":\"info\",\"module\":\"mod\","
+        "\"msg\":\"hello\"}\n");
+  CHECK(emqxd::log::valid_time_offset("+08:00"));
+  CHECK_FALSE(emqxd::log::valid_time_offset("+8:00"));
+  CHECK_FALSE(emqxd::log::valid_time_offset("+25:00"));
 }
 
 TEST_CASE("the text format is unchanged", "[log]") {

@@ -66,8 +66,8 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK(c.node.name == "emqx@127.0.0.1");
   CHECK(c.node.data_dir == "data");
   CHECK(c.node.io_threads == 0);
-  CHECK(c.log.console_level == "info");
-  CHECK(c.log.console_formatter == "text");
+  CHECK(c.log.console.level == "info");
+  CHECK(c.log.console.formatter == "text");
   CHECK(c.mqtt.max_packet_size == 1024 * 1024);
   CHECK(c.mqtt.max_clientid_len == 65535);
   CHECK(c.mqtt.max_topic_levels == 128);
@@ -178,8 +178,8 @@ dashboard.listeners.http.bind = 18084
   CHECK(c.node.name == "emqxd@10.0.0.5");
   CHECK(c.node.data_dir == "/var/lib/emqxd");
   CHECK(c.node.io_threads == 4);
-  CHECK(c.log.console_level == "warning");
-  CHECK(c.log.console_formatter == "json");
+  CHECK(c.log.console.level == "warning");
+  CHECK(c.log.console.formatter == "json");
   CHECK(c.mqtt.max_packet_size == 64 * 1024);
   CHECK(c.mqtt.max_clientid_len == 23);
   CHECK(c.mqtt.max_topic_levels == 16);
@@ -263,16 +263,67 @@ TEST_CASE("booleans accept HOCON's conversions, quoted strings too", "[config]")
 }
 
 TEST_CASE("log levels: EMQX's extra levels fold onto ours, enable = false is none", "[config]") {
-  CHECK(from("log.console.level = critical").log.console_level == "error");
-  CHECK(from("log.console.level = all").log.console_level == "debug");
-  CHECK(from("log.console.level = none").log.console_level == "none");
-  CHECK(from("log.console { enable = false, level = debug }").log.console_level == "none");
-  CHECK(from("log.console { enable = true, level = debug }").log.console_level == "debug");
+  CHECK(from("log.console.level = critical").log.console.level == "error");
+  CHECK(from("log.console.level = all").log.console.level == "debug");
+  CHECK(from("log.console.level = none").log.console.level == "none");
+  CHECK_FALSE(from("log.console { enable = false, level = debug }").log.console.enable);
+  CHECK(from("log.console { enable = true, level = debug }").log.console.level == "debug");
   CHECK(error_of("\nlog.console.level = loud") ==
         "emqx.conf:2: log.console.level: must be debug, info, notice, warning, error, none, "
         "all, critical, alert or emergency, got \"loud\"");
   CHECK(error_of("log.console.formatter = xml") ==
         "emqx.conf:1: log.console.formatter: must be text or json, got \"xml\"");
+}
+
+TEST_CASE("log.file: one handler, named handlers, EMQX's aliases", "[config][log]") {
+  Config none = from("");
+  CHECK(none.log.files.empty());
+  Config one = from(R"(
+log.file { path = "/var/log/emqxd/emqx.log", level = debug, rotation_size = 10MB,
+           rotation_count = 3, formatter = json, time_offset = "+02:00",
+           timestamp_format = rfc3339 })");
+  REQUIRE(one.log.files.size() == 1);
+  const auto& f = one.log.files[0];
+  CHECK(f.name == "default");
+  CHECK(f.enable);
+  CHECK(f.path == "/var/log/emqxd/emqx.log");
+  CHECK(f.level == "debug");
+  CHECK(f.rotation_size == 10 * 1024 * 1024);
+  CHECK(f.rotation_count == 3);
+  CHECK(f.formatter == "json");
+  CHECK(f.time_offset == "+02:00");
+  CHECK(f.timestamp_format == "rfc3339");
+  Config named = from(R"(
+log.file.errors { path = "e.log", level = error }
+log.file.all { to = "a.log", max_size = infinity, enable = false }
+log.file.level = warning)");
+  REQUIRE(named.log.files.size() == 3);
+  CHECK(named.log.files[0].name == "errors");
+  CHECK(named.log.files[1].name == "all");
+  CHECK(named.log.files[1].path == "a.log");
+  CHECK(named.log.files[1].rotation_size == 0);
+  CHECK_FALSE(named.log.files[1].enable);
+  CHECK(named.log.files[2].name == "default");
+  CHECK(named.log.files[2].path == "log/emqx.log");
+  CHECK(from("log.console.time_offset = utc").log.console.time_offset == "utc");
+  CHECK(error_of("log.file { levle = debug }") ==
+        "emqx.conf:1: log.file.levle: unknown key of a log file handler (enable, level, path, "
+        "rotation_count, rotation_size, formatter, time_offset, timestamp_format); a named "
+        "handler is an object: log.file.levle { path = \"...\" }");
+  CHECK(error_of("log.file.x { path = a, levle = debug }") ==
+        "emqx.conf:1: log.file.x.levle: unknown key of a log file handler (enable, level, path, "
+        "rotation_count, rotation_size, formatter, time_offset, timestamp_format)");
+  CHECK(error_of("\nlog.file.rotation_count = 500") ==
+        "emqx.conf:2: log.file.rotation_count: must be between 1 and 128, got 500");
+  CHECK(error_of("log.file { chars_limit = 1000 }") ==
+        "emqx.conf:1: log.file.chars_limit: not implemented yet by emqxd");
+  CHECK(error_of("log.console.time_offset = \"+25:00\"") ==
+        "emqx.conf:1: log.console.time_offset: must be system, utc, +hh:mm or -hh:mm, got "
+        "\"+25:00\"");
+  CHECK(error_of("log.file.a { path = x.log }\nlog.file.b { path = x.log }")
+            .find("handlers a and b write the same file x.log") != std::string::npos);
+  CHECK(from("trace.max_file_size = 1MB").trace.max_file_size == 1024 * 1024);
+  CHECK(error_of("trace.max_file_size = 1KB").find("trace.max_file_size") != std::string::npos);
 }
 
 TEST_CASE("listeners of every type with their options", "[config][listeners]") {
@@ -692,9 +743,8 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("\nauthentication = [{ mechanism = gcp_device }]") ==
         "emqx.conf:2: authentication[1].mechanism: not implemented yet by emqxd (password_based, "
         "jwt and scram are)");
-  CHECK(error_of("log.file.default { enable = true, level = warning }") ==
-        "emqx.conf:1: log.file: not implemented yet by emqxd (emqxd logs to the console "
-        "(stderr) only)");
+  CHECK(error_of("log.audit { enable = true }") ==
+        "emqx.conf:1: log.audit: not implemented yet by emqxd");
   CHECK(error_of("retainer { enable = true, backend.type = built_in_database }") ==
         "emqx.conf:1: retainer.backend: not implemented yet by emqxd (retained messages are "
         "kept with the durable sessions)");
@@ -718,7 +768,7 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   for (std::string key : {"prometheus",
                           "limiter",
                           "force_shutdown.max_mailbox_size",
-                          "log.file",
+                          "log.audit",
                           "retainer.backend",
                           "rule_engine",
                           "bridges",
@@ -798,7 +848,7 @@ TEST_CASE("environment overrides: double underscore is a dot, env wins", "[confi
   CHECK(c.listeners[0].bind == "0.0.0.0:1884");
   CHECK(c.node.name == "emqx@10.0.0.5");
   CHECK(c.mqtt.max_inflight == 64);
-  CHECK(c.log.console_level == "debug");
+  CHECK(c.log.console.level == "debug");
 }
 
 TEST_CASE("environment overrides also work with no file at all", "[config][env]") {
