@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #include "common/resident.hpp"
 #include "net/listener.hpp"
+#include "net/node_counters.hpp"
 #include "net/worker.hpp"
 #include "session/node_state.hpp"
 #include "session/restore.hpp"
@@ -221,6 +222,7 @@ struct Node::Impl {
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
+  net::StatPeaks peaks;  // the gauges' highest values ($SYS stats/<name>/max)
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   // bcrypt and pbkdf2 checks (NodeState::offload): after the workers its answers are posted
@@ -404,7 +406,8 @@ void Node::start() {
                    s.config.authorization.deny_action);
   }
 
-  impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
+  impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster,
+                                                  impl_->peaks);
   impl_->sys_topics->start();
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
