@@ -152,8 +152,10 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
       control_(control),
       default_password_(options.default_password),
       api_keys_(std::move(options.api_keys)),
+      open_paths_(std::move(options.open_paths)),
       guard_(options.login) {
   add_routes();
+  add_ops_routes(table_, node_, control_, std::move(options.ops));
 }
 
 void Router::add_routes() {
@@ -215,7 +217,11 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v5") return not_found(path);
 
   Role role = Role::Administrator;
-  if (Response denied = authenticate(request, role); denied.status != 200) return denied;
+  if (m == "GET" && std::find(open_paths_.begin(), open_paths_.end(), path) != open_paths_.end()) {
+    role = Role::Viewer;  // no credentials asked: read only
+  } else if (Response denied = authenticate(request, role); denied.status != 200) {
+    return denied;
+  }
   // EMQX's viewer role reads only.
   if (role == Role::Viewer && m != "GET") {
     return error_response(403, "FORBIDDEN",

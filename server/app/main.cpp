@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   auto* start_cmd = app.add_subcommand(
       "start",
       "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
-      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083. SIGINT/SIGTERM stop it "
+      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083 (Prometheus scrapes "
+      "/api/v5/prometheus/stats there; alarms at /api/v5/alarms). SIGINT/SIGTERM stop it "
       "gracefully.");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);

@@ -12,12 +12,14 @@
 #include <optional>
 #include <thread>
 
+#include "api/alarms.hpp"
 #include "api/api_client.hpp"
 #include "api/api_keys.hpp"
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
 #include "api/router.hpp"
 #include "app/sys_topics.hpp"
+#include "app/sysmon.hpp"
 #include "auth/authentication.hpp"
 #include "auth/authz_builtin.hpp"
 #include "cluster/cluster.hpp"
@@ -222,7 +224,11 @@ struct Node::Impl {
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
-  net::StatPeaks peaks;  // the gauges' highest values ($SYS stats/<name>/max)
+  // Alarms, their watch and the gauges' peaks (api/alarms.hpp, app/sysmon.hpp): after the
+  // listeners and the cluster the watch reads, so destroyed before them.
+  net::StatPeaks peaks;
+  std::unique_ptr<api::Alarms> alarms;
+  std::unique_ptr<SysMon> sysmon;
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   // bcrypt and pbkdf2 checks (NodeState::offload): after the workers its answers are posted
@@ -347,8 +353,30 @@ void Node::start() {
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
+  {
+    const auto& a = s.config.alarm;
+    impl_->alarms =
+        std::make_unique<api::Alarms>(api::Alarms::Options{a.log, a.size_limit, a.validity_period});
+    if (a.publish) {
+      // $SYS/brokers/<node>/alarms/activate|deactivate, JSON, as EMQX publishes them.
+      impl_->alarms->set_publish([im = impl_.get()](const std::string& sub, std::string payload) {
+        auto msg = std::make_shared<mqtt::Message>();
+        msg->topic = "$SYS/brokers/" + im->state.config.node.name + "/" + sub;
+        msg->payload = std::move(payload);
+        auto extra = std::make_shared<mqtt::MessageExtra>();
+        extra->content_type = "application/json";
+        msg->extra = std::move(extra);
+        msg->received_at = mqtt::Message::Clock::now();
+        auto* w = im->workers[0].get();
+        w->post([core = &w->core(), msg] { core->publish(msg, {}); });
+      });
+    }
+  }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
+    ro.ops.alarms = impl_->alarms.get();
+    ro.ops.peaks = &impl_->peaks;
+    if (!s.config.prometheus.enable_basic_auth) ro.open_paths.push_back("/api/v5/prometheus/stats");
     ro.default_password = impl_->default_api_password;
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;
     ro.login.lock_duration = s.config.dashboard_login_lock_duration;
@@ -406,9 +434,12 @@ void Node::start() {
                    s.config.authorization.deny_action);
   }
 
-  impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster,
-                                                  impl_->peaks);
+  impl_->sys_topics =
+      std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster, impl_->peaks);
   impl_->sys_topics->start();
+  impl_->sysmon =
+      std::make_unique<SysMon>(s, *impl_->alarms, impl_->peaks, *impl_->cluster, impl_->listeners);
+  impl_->sysmon->start();
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
                  impl_->workers.size());
@@ -443,8 +474,10 @@ void Node::shutdown() {
   impl_->stopped = true;
   auto& s = impl_->state;
   s.shutting_down = true;
-  // The API first: nothing asks the node anything while it winds down.
+  // The API first: nothing asks the node anything while it winds down; then the watch,
+  // which asks the cluster and publishes to the workers.
   if (impl_->api_server) impl_->api_server->stop();
+  if (impl_->sysmon) impl_->sysmon->stop();
   for (auto& l : impl_->listeners)
     l->stop();
 
