@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
@@ -223,8 +224,10 @@ const std::vector<MetricDef>& metric_defs() {
     for (const auto& s : kCluster)
       out.push_back(def(s));
     for (const auto& m : own_counters()) {
+      std::string topic = m;
+      std::replace(topic.begin(), topic.end(), '.', '/');
       out.push_back({own_name(m), Type::Counter, Scope::Node, "emqxd",
-                     "emqxd's " + m + " (no EMQX name; $SYS metrics/" + m + ")"});
+                     "emqxd's " + m + " (no EMQX name; $SYS metrics/" + topic + ")"});
     }
     return out;
   }();
