@@ -205,6 +205,9 @@ class Session : public std::enable_shared_from_this<Session> {
     Request r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
+    if (auto it = req.find(http::field::accept); it != req.end()) {
+      r.accept = std::string(it->value());
+    }
     if (auto it = req.find(http::field::authorization); it != req.end()) {
       r.authorization = std::string(it->value());
     }

@@ -10,6 +10,7 @@ struct Request {
   std::string method;         // as sent: "GET", "POST", ...
   std::string target;         // origin form: "/api/v5/routes?topic=a%2F%2B"
   std::string authorization;  // the Authorization header, empty when absent; never logged
+  std::string accept;         // the Accept header, empty when absent
   std::string body;
   std::string peer;  // "127.0.0.1:50312", for log lines
   // The client connected from a loopback address (127.0.0.0/8, ::1, or either mapped into

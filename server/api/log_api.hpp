@@ -11,15 +11,19 @@
 //                                     level (`emqxd ctl log set-level`)
 //   PUT    /api/v5/log/primary_level  emqxd's: {"level": L} (`emqxd ctl log primary-level`)
 //
-//   GET    /api/v5/trace                      every trace, with status and log_size
+//   GET    /api/v5/trace                      every trace, with status and log_size (each
+//                                              running member's file size)
 //   POST   /api/v5/trace                      {name, type, clientid|topic|ip_address,
 //                                              start_at, end_at, payload_encode, formatter}
 //   DELETE /api/v5/trace                      every trace
 //   DELETE /api/v5/trace/{name}
 //   PUT    /api/v5/trace/{name}/stop
-//   GET    /api/v5/trace/{name}/download      a zip of this node's file
-//   GET    /api/v5/trace/{name}/log?bytes=&position=   {items, meta: {bytes, position}}
-//   GET    /api/v5/trace/{name}/log_detail    [{node, size, mtime}]
+//   GET    /api/v5/trace/{name}/download      a zip of every running member's file (or
+//                                              ?node='s)
+//   GET    /api/v5/trace/{name}/log?bytes=&position=&node=   {items, meta: {bytes, position}}
+//   GET    /api/v5/trace/{name}/log_detail    [{node, size, mtime}], every running member
+//
+// A peer's part comes through ClusterControl::ask (NodeOps trace_read, trace_sizes).
 #include "api/route_table.hpp"
 
 namespace emqxd::session {
@@ -28,8 +32,10 @@ struct NodeState;
 
 namespace emqxd::api {
 
+class ClusterControl;
+
 void add_log_routes(RouteTable& table);
-void add_trace_routes(RouteTable& table, const session::NodeState& node);
+void add_trace_routes(RouteTable& table, const session::NodeState& node, ClusterControl& control);
 
 // A zip archive (stored, not compressed) of `files` (name, bytes): what python's zipfile
 // and unzip read. Exposed for tests.

@@ -7,15 +7,16 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <map>
 #include <memory>
 #include <optional>
 
+#include "api/alarms.hpp"
 #include "auth/base64.hpp"
 #include "broker/topic.hpp"
 #include "common/log.hpp"
+#include "common/proc_stats.hpp"
 #include "common/time_text.hpp"
 #include "net/node_counters.hpp"
 #include "net/worker.hpp"
@@ -336,28 +337,11 @@ json::object message_json(const mqtt::Message& m, std::string_view msgid) {
 
 // ------------------------------------------------------------------ node
 
-std::int64_t meminfo_kb(std::string_view key) {
-  std::ifstream in("/proc/meminfo");
-  std::string k;
-  std::int64_t v = 0;
-  std::string unit;
-  while (in >> k >> v >> unit) {
-    if (k.size() == key.size() + 1 && k.compare(0, key.size(), key) == 0) return v;
-  }
-  return 0;
-}
-
-std::int64_t resident_bytes() {
-  std::ifstream in("/proc/self/statm");
-  std::int64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
 }  // namespace
 
-NodeOps::NodeOps(session::NodeState& node, std::vector<net::Worker*> workers, std::string version)
-    : node_(node), workers_(std::move(workers)), version_(std::move(version)) {}
+NodeOps::NodeOps(session::NodeState& node, std::vector<net::Worker*> workers, std::string version,
+                 net::StatPeaks* peaks)
+    : node_(node), workers_(std::move(workers)), version_(std::move(version)), peaks_(peaks) {}
 
 NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
   try {
@@ -369,7 +353,8 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
 
     if (name == "stats" || name == "metrics") {
       json::object o;
-      for (const auto& c : name == "stats" ? net::node_stats(node_) : net::node_metrics(node_))
+      for (const auto& c :
+           name == "stats" ? net::node_stats(node_, peaks_) : net::node_metrics(node_))
         o[c.name] = c.value;
       return answer_json(200, o);
     }
@@ -379,6 +364,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       if (getloadavg(load, 3) != 3) load[0] = load[1] = load[2] = 0;
       rlimit fds{};
       getrlimit(RLIMIT_NOFILE, &fds);
+      const auto memory = proc::system_memory();
       std::uint64_t connections = 0;
       for (const auto& c : net::node_stats(node_)) {
         if (c.name == "connections.count") connections = c.value;
@@ -398,9 +384,45 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
                                            {"load5", load[1]},
                                            {"load15", load[2]},
                                            {"max_fds", fds.rlim_cur},
-                                           {"memory_total", meminfo_kb("MemTotal") * 1024},
-                                           {"memory_used", resident_bytes()},
+                                           {"memory_total", memory ? memory->total : 0},
+                                           {"memory_used", memory ? memory->used() : 0},
                                            {"sys_path", node_.config.node.data_dir}});
+    }
+
+    if (name == "trace_read") {
+      const auto trace = string_arg(a, "name").value_or("");
+      const auto position = int_arg(a, "position").value_or(0);
+      const auto bytes = int_arg(a, "bytes").value_or(0);
+      if (position < 0 || bytes < 0 || static_cast<std::uint64_t>(bytes) > kMaxTraceBytes) {
+        return error(400, "BAD_REQUEST", "position and bytes: 0 to the bound");
+      }
+      auto r = node_.traces.read_trace_log(trace, static_cast<std::uint64_t>(position),
+                                           static_cast<std::uint64_t>(bytes));
+      if (!r.found) return error(404, "NOT_FOUND", trace + " NOT FOUND");
+      return answer_json(
+          200,
+          json::object{{"size", r.size}, {"mtime", r.mtime}, {"bytes", auth::base64(r.bytes)}});
+    }
+    if (name == "trace_sizes") {
+      json::object out;
+      for (const auto& t : node_.traces.list())
+        out[t.name] = node_.traces.read_trace_log(t.name, 0, 0).size;
+      return answer_json(200, std::move(out));
+    }
+    if (name == "prom_sample" && monitor_.sample) {
+      return answer_json(200, prom::to_json(monitor_.sample()));
+    }
+    if (name == "alarms" && monitor_.alarms != nullptr) {
+      std::optional<bool> activated = bool_arg(a, "activated");
+      json::array data;
+      const auto now = Alarms::now_us();
+      for (const auto& alarm : monitor_.alarms->list(activated))
+        data.push_back(alarm_api_json(alarm, self, now));
+      return answer_json(200, json::object{{"data", std::move(data)}});
+    }
+    if (name == "alarms_clear" && monitor_.alarms != nullptr) {
+      monitor_.alarms->clear_deactivated();
+      return answer_json(200, json::object{});
     }
 
     if (name == "clients") {

@@ -17,7 +17,12 @@
 //   unsubscribe           {clientid, topic}                       {}, or 404
 //   subscriptions         {filters..., offset, limit}             {"count": n, "data": [...]}
 //   mqueue | inflight     {clientid, limit}                       {"data": [message], "count": n}
-//   publish               {topic, payload, qos, retain, ...}      {"id", "matched"}
+//   publish               {topic, payload (base64), qos, ...}     {"id", "matched"}
+//   trace_read            {name, position, bytes}                 {"size", "mtime", "bytes"
+//   (base64)} trace_sizes           {}                                      {"<trace>": size of its
+//   file} prom_sample           {}                                      prom::to_json(sample)
+//   alarms                {activated?}                            {"data": [alarm]}
+//   alarms_clear          {}                                      {} (deactivated forgotten)
 //
 // "clients" and "subscriptions" sort what matches (by client id, then topic) so that pages
 // asked of a node one after another follow each other. The per-session operations run on
@@ -25,27 +30,45 @@
 // called on the API's handler threads and on gRPC threads, several at once.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "api/control.hpp"
+#include "api/prometheus.hpp"
 
 namespace emqxd::session {
 struct NodeState;
 }
 namespace emqxd::net {
+class StatPeaks;
 class Worker;
-}
+}  // namespace emqxd::net
 
 namespace emqxd::api {
+
+class Alarms;
 
 class NodeOps {
  public:
   static constexpr std::chrono::seconds kWorkerWait{3};
   static constexpr std::size_t kMaxLimit = 10000;  // EMQX's max_row_limit
+  // The most of a trace file one answer carries: its base64 fits a cluster RPC message.
+  static constexpr std::uint64_t kMaxTraceBytes = 128ull * 1024 * 1024;
 
-  // `node` and the workers must outlive this.
-  NodeOps(session::NodeState& node, std::vector<net::Worker*> workers, std::string version);
+  // `node`, the workers and `peaks` must outlive this. With `peaks`, stats carry EMQX's
+  // "<stat>.max" too.
+  NodeOps(session::NodeState& node, std::vector<net::Worker*> workers, std::string version,
+          net::StatPeaks* peaks = nullptr);
+
+  // The node's alarms and its Prometheus sample, for the cluster-wide /api/v5/alarms and
+  // /api/v5/prometheus/stats (monitor_api.cpp). Set once, before the node answers peers;
+  // without them those operations answer 404.
+  struct Monitor {
+    Alarms* alarms = nullptr;
+    std::function<prom::NodeSample()> sample;
+  };
+  void set_monitor(Monitor m) { monitor_ = std::move(m); }
 
   // Runs the operation; never throws (a bad argument is a 400, an unknown name a 404).
   NodeAnswer answer(const std::string& name, const std::string& args);
@@ -54,6 +77,8 @@ class NodeOps {
   session::NodeState& node_;
   std::vector<net::Worker*> workers_;
   std::string version_;
+  net::StatPeaks* peaks_;
+  Monitor monitor_;
 };
 
 }  // namespace emqxd::api

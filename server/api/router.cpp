@@ -10,8 +10,9 @@
 
 #include "api/access_api.hpp"
 #include "api/cluster_json.hpp"
-#include "api/ops_api.hpp"
 #include "api/log_api.hpp"
+#include "api/monitor_api.hpp"
+#include "api/ops_api.hpp"
 #include "common/json_text.hpp"
 #include "session/node_state.hpp"
 
@@ -153,8 +154,10 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
       control_(control),
       default_password_(options.default_password),
       api_keys_(std::move(options.api_keys)),
+      open_paths_(std::move(options.open_paths)),
       guard_(options.login) {
   add_routes();
+  add_monitor_routes(table_, node_, control_, std::move(options.monitor));
 }
 
 void Router::add_routes() {
@@ -182,7 +185,7 @@ void Router::add_routes() {
   add_access_routes(t, node_);
   add_ops_routes(t, control_);
   add_log_routes(t);
-  add_trace_routes(t, node_);
+  add_trace_routes(t, node_, control_);
 }
 
 Response Router::handle(const Request& request) {
@@ -215,7 +218,11 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v5") return not_found(path);
 
   Role role = Role::Administrator;
-  if (Response denied = authenticate(request, role); denied.status != 200) return denied;
+  if (m == "GET" && std::find(open_paths_.begin(), open_paths_.end(), path) != open_paths_.end()) {
+    role = Role::Viewer;  // no credentials asked: read only
+  } else if (Response denied = authenticate(request, role); denied.status != 200) {
+    return denied;
+  }
   // EMQX's viewer role reads only.
   if (role == Role::Viewer && m != "GET") {
     return error_response(403, "FORBIDDEN",

@@ -8,8 +8,9 @@
 //   POST   /api/v5/cluster/force_leave         {"node":"name@host[:port]"}
 //   DELETE /api/v5/cluster/{node}/force_leave  EMQX's form of the same
 //   GET    /api/v5/routes?topic=&limit=        EMQX's shape: {"data":[...],"meta":{...}}
-//   and the paths of access_api.hpp (authentication, authorization, banned) and of
-//   ops_api.hpp (nodes, stats, metrics, clients, subscriptions, topics, publish)
+//   and the paths of access_api.hpp (authentication, authorization, banned), of
+//   ops_api.hpp (nodes, stats, metrics, clients, subscriptions, topics, publish) and of
+//   monitor_api.hpp (GET /api/v5/prometheus/stats, GET|DELETE /api/v5/alarms)
 //
 // Every /api/v5 request needs HTTP Basic credentials: the dashboard user's, or an API key
 // and its secret (401 first; then 403 for a viewer key that does anything but GET; then
@@ -31,6 +32,7 @@
 #include "api/credentials.hpp"
 #include "api/http.hpp"
 #include "api/login_guard.hpp"
+#include "api/monitor_api.hpp"
 #include "api/route_table.hpp"
 #include "common/log.hpp"
 
@@ -49,6 +51,11 @@ struct RouterOptions {
   LoginPolicy login;
   // API keys (api_key.bootstrap_file), besides the dashboard user, who is an administrator.
   std::vector<ApiKey> api_keys;
+  // Prometheus and alarms (ops_api.hpp).
+  MonitorContext monitor;
+  // Paths (as requested, without the query) whose GET needs no credentials:
+  // /api/v5/prometheus/stats unless prometheus.enable_basic_auth (docs/security.md).
+  std::vector<std::string> open_paths;
 };
 
 class Router {
@@ -78,6 +85,7 @@ class Router {
   ClusterControl& control_;
   bool default_password_;
   std::vector<ApiKey> api_keys_;
+  std::vector<std::string> open_paths_;
   LoginGuard guard_;
   RouteTable table_;
   std::mutex log_mutex_;

@@ -4,10 +4,12 @@
 #include <charconv>
 #include <chrono>
 #include <ctime>
-#include <regex>
 
 #include "api/log_api.hpp"
+#include "api/node_ops.hpp"
 #include "api/router.hpp"
+#include "auth/base64.hpp"
+#include "common/time_text.hpp"
 #include "session/node_state.hpp"
 
 namespace emqxd::api {
@@ -24,49 +26,21 @@ std::int64_t now_s() {
       .count();
 }
 
-std::string rfc3339(std::int64_t s) {
-  std::time_t t = static_cast<std::time_t>(s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-  return buf;
-}
+using time_text::rfc3339;
 
 // "2021-11-04T18:17:38+08:00", "...Z", "...38.123+08:00", or epoch seconds as digits.
 std::optional<std::int64_t> parse_time(const json::value& v) {
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64()) return static_cast<std::int64_t>(v.get_uint64());
   if (!v.is_string()) return std::nullopt;
-  std::string t(v.get_string());
+  std::string_view t(v.get_string());
   if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
     if (ec != std::errc()) return std::nullopt;
     return n;
   }
-  static const std::regex re(
-      R"(^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
-  std::smatch m;
-  if (!std::regex_match(t, m, re)) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = std::stoi(m[1]) - 1900;
-  tm.tm_mon = std::stoi(m[2]) - 1;
-  tm.tm_mday = std::stoi(m[3]);
-  tm.tm_hour = std::stoi(m[4]);
-  tm.tm_min = std::stoi(m[5]);
-  tm.tm_sec = std::stoi(m[6]);
-  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60) {
-    return std::nullopt;
-  }
-  std::int64_t s = timegm(&tm);
-  const std::string zone = m[8];
-  if (zone != "Z" && zone != "z") {
-    const int off = std::stoi(zone.substr(1, 2)) * 3600 + std::stoi(zone.substr(4, 2)) * 60;
-    s -= zone[0] == '-' ? -off : off;
-  }
-  return s;
+  return time_text::parse_rfc3339(t);
 }
 
 bool valid_name(const std::string& n) {
@@ -87,9 +61,7 @@ Response trace_not_found(const std::string& name) {
   return error_response(404, "NOT_FOUND", name + " NOT FOUND");
 }
 
-json::object trace_json(const session::TraceSpec& s, const session::TraceManager& m,
-                        std::int64_t now) {
-  const auto r = m.read_trace_log(s.name, 0, 0);
+json::object trace_json(const session::TraceSpec& s, std::int64_t now, json::object log_size) {
   json::object o{{"name", s.name},
                  {"type", session::trace_type_name(s.type)},
                  {"start_at", rfc3339(s.start_at)},
@@ -98,8 +70,7 @@ json::object trace_json(const session::TraceSpec& s, const session::TraceManager
                  {"payload_encode", s.payload_encode},
                  {"payload_limit", s.payload_limit},
                  {"formatter", s.formatter},
-                 // This node's file; the lead's node query adds the peers' sizes.
-                 {"log_size", json::object{{m.node_name(), r.size}}}};
+                 {"log_size", std::move(log_size)}};
   o[session::trace_type_name(s.type)] = s.filter;
   return o;
 }
@@ -187,12 +158,69 @@ std::optional<session::TraceSpec> parse_trace(const std::string& body, Response&
   return s;
 }
 
-// The node a request names (?node=), when it is not this one: the answer to give.
-std::optional<Response> other_node(const Call& c, const session::TraceManager& m) {
+constexpr std::chrono::seconds kNodeWait{5};
+
+// `bytes` of `node`'s file of trace `name` from `position`: this node's read directly, a
+// peer's through ClusterControl::ask (NodeOps trace_read). nullopt: the node did not answer.
+std::optional<session::TraceManager::Read> read_on(ClusterControl& control,
+                                                   const session::TraceManager& m,
+                                                   const std::string& node, const std::string& name,
+                                                   std::uint64_t position, std::uint64_t bytes) {
+  if (node == m.node_name()) return m.read_trace_log(name, position, bytes);
+  const json::object args{{"name", name}, {"position", position}, {"bytes", bytes}};
+  auto a = control.ask(node, "trace_read", json::serialize(args), kNodeWait);
+  if (!a) return std::nullopt;
+  session::TraceManager::Read r;
+  if (a->status == 404) return r;  // found = false
+  json::error_code ec;
+  json::value v = json::parse(a->body, ec);
+  if (a->status != 200 || ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  const auto* size = o.if_contains("size");
+  const auto* mtime = o.if_contains("mtime");
+  const auto* data = o.if_contains("bytes");
+  if (!size || !mtime || !data || !data->is_string()) return std::nullopt;
+  auto raw = auth::unbase64(data->get_string());
+  if (!raw) return std::nullopt;
+  r.found = true;
+  r.size = size->to_number<std::uint64_t>();
+  r.mtime = mtime->to_number<std::int64_t>();
+  r.bytes = std::move(*raw);
+  return r;
+}
+
+// The node a request names (?node=, default this one), when it is running.
+std::optional<std::string> node_of(const Call& c, ClusterControl& control,
+                                   const session::TraceManager& m, Response& error) {
   auto node = query_param(c.target, "node");
-  if (!node || *node == m.node_name()) return std::nullopt;
-  return error_response(404, "NODE_ERROR",
-                        "node " + *node + ": this node serves its own trace files only");
+  if (!node || *node == m.node_name()) return m.node_name();
+  const auto running = control.running_nodes();
+  if (std::find(running.begin(), running.end(), *node) == running.end()) {
+    error = error_response(404, "NODE_ERROR", "node " + *node + ": not a running member");
+    return std::nullopt;
+  }
+  return *node;
+}
+
+// Every running member's file size of each trace: {"trace": {"node": size}}.
+std::map<std::string, json::object> log_sizes(ClusterControl& control,
+                                              const session::TraceManager& m) {
+  std::map<std::string, json::object> out;
+  for (const auto& t : m.list())
+    out[t.name][m.node_name()] = m.read_trace_log(t.name, 0, 0).size;
+  for (const auto& node : control.running_nodes()) {
+    if (node == m.node_name()) continue;
+    auto a = control.ask(node, "trace_sizes", "{}", kNodeWait);
+    if (!a || a->status != 200) continue;
+    json::error_code ec;
+    json::value v = json::parse(a->body, ec);
+    if (ec || !v.is_object()) continue;
+    for (const auto& kv : v.as_object()) {
+      auto it = out.find(std::string(kv.key()));
+      if (it != out.end() && kv.value().is_number()) it->second[node] = kv.value();
+    }
+  }
+  return out;
 }
 
 // CRC-32 (ISO 3309, the zip's), table-driven.
@@ -286,19 +314,21 @@ std::string make_zip(const std::vector<std::pair<std::string, std::string>>& fil
   return out;
 }
 
-void add_trace_routes(RouteTable& t, const session::NodeState& node) {
+void add_trace_routes(RouteTable& t, const session::NodeState& state, ClusterControl& control) {
   // The API changes the traces (as access_api.cpp the banned list); the manager is
   // internally locked.
-  auto& m = const_cast<session::TraceManager&>(node.traces);
-  t.add("GET", "/api/v5/trace", "every log trace", [&m](const Call&) {
+  auto& m = const_cast<session::TraceManager&>(state.traces);
+  auto* cc = &control;
+  t.add("GET", "/api/v5/trace", "every log trace", [&m, cc](const Call&) {
     auto all = m.list();
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
       return a.start_at != b.start_at ? a.start_at > b.start_at : a.name < b.name;
     });
     const std::int64_t now = now_s();
+    auto sizes = log_sizes(*cc, m);
     json::array out;
     for (const auto& s : all)
-      out.push_back(trace_json(s, m, now));
+      out.push_back(trace_json(s, now, std::move(sizes[s.name])));
     return json_response(200, out);
   });
   t.add("POST", "/api/v5/trace", "create a log trace", [&m](const Call& c) {
@@ -308,7 +338,10 @@ void add_trace_routes(RouteTable& t, const session::NodeState& node) {
     auto outcome = m.create(*spec);
     if (outcome.status != 200) return error_response(outcome.status, outcome.code, outcome.message);
     auto made = m.get(spec->name);
-    return json_response(200, trace_json(made.value_or(*spec), m, now_s()));
+    const auto& made_spec = made.value_or(*spec);
+    return json_response(
+        200, trace_json(made_spec, now_s(),
+                        {{m.node_name(), m.read_trace_log(made_spec.name, 0, 0).size}}));
   });
   t.add("DELETE", "/api/v5/trace", "delete every log trace", [&m](const Call&) {
     m.clear();
@@ -326,53 +359,78 @@ void add_trace_routes(RouteTable& t, const session::NodeState& node) {
     if (!m.stop_trace(c.params[0])) return trace_not_found(c.params[0]);
     return json_response(200, json::object{{"enable", false}, {"name", c.params[0]}});
   });
-  t.add("GET", "/api/v5/trace/{name}/download", "this node's file of a trace, in a zip",
-        [&m](const Call& c) {
-          auto spec = m.get(c.params[0]);
-          if (!spec) return trace_not_found(c.params[0]);
-          if (auto r = other_node(c, m)) return std::move(*r);
-          auto read = m.read_trace_log(spec->name, 0, kMaxReadBytes * 32);
-          if (read.bytes.empty()) return error_response(404, "NOT_FOUND", "Trace is empty");
+  t.add("GET", "/api/v5/trace/{name}/download",
+        "the trace's files in a zip: every running member's, or ?node='s",
+        [&m, cc](const Call& call) {
+          auto spec = m.get(call.params[0]);
+          if (!spec) return trace_not_found(call.params[0]);
+          std::vector<std::string> nodes;
+          if (query_param(call.target, "node")) {
+            Response error;
+            auto node = node_of(call, *cc, m, error);
+            if (!node) return error;
+            nodes.push_back(*node);
+          } else {
+            nodes = cc->running_nodes();
+          }
           const std::string file = m.file_of(spec->name);
-          const std::string entry = m.node_name() + "-" + file.substr(file.rfind('/') + 1);
+          std::vector<std::pair<std::string, std::string>> entries;
+          for (const auto& node : nodes) {
+            // A peer's file comes in one cluster message: NodeOps::kMaxTraceBytes of it.
+            const std::uint64_t bound =
+                node == m.node_name() ? kMaxReadBytes * 32 : NodeOps::kMaxTraceBytes;
+            auto read = read_on(*cc, m, node, spec->name, 0, bound);
+            if (!read || read->bytes.empty()) continue;
+            entries.emplace_back(node + "-" + file.substr(file.rfind('/') + 1),
+                                 std::move(read->bytes));
+          }
+          if (entries.empty()) return error_response(404, "NOT_FOUND", "Trace is empty");
           Response r;
           r.content_type = "application/x-zip";
           r.content_disposition = "attachment; filename=" + spec->name + ".zip";
-          r.body = make_zip({{entry, std::move(read.bytes)}}, dos_time_now());
+          r.body = make_zip(entries, dos_time_now());
           return r;
         });
-  t.add("GET", "/api/v5/trace/{name}/log", "read this node's file of a trace", [&m](const Call& c) {
-    if (!m.get(c.params[0])) return trace_not_found(c.params[0]);
-    if (auto r = other_node(c, m)) return std::move(*r);
-    auto number = [&](std::string_view key, std::uint64_t dflt, std::uint64_t max,
-                      std::uint64_t& out) {
-      auto text = query_param(c.target, key);
-      out = dflt;
-      if (!text) return true;
-      auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), out);
-      return ec == std::errc() && p == text->data() + text->size() && out <= max;
-    };
-    std::uint64_t bytes = 0, position = 0;
-    if (!number("bytes", 1000, kMaxReadBytes, bytes)) {
-      return bad_request("bytes: an integer from 0 to 67108864");
-    }
-    if (!number("position", 0, std::numeric_limits<std::int64_t>::max(), position)) {
-      return error_response(400, "INVALID_PARAMETER", "position: a byte offset (integer)");
-    }
-    auto r = m.read_trace_log(c.params[0], position, bytes);
-    json::object meta{{"bytes", bytes}, {"position", position + r.bytes.size()}};
-    if (position + r.bytes.size() >= r.size) meta["hint"] = "eof";
-    return json_response(200, json::object{{"items", r.bytes}, {"meta", std::move(meta)}});
-  });
-  t.add(
-      "GET", "/api/v5/trace/{name}/log_detail", "this node's file of a trace: size, mtime",
-      [&m](const Call& c) {
-        if (!m.get(c.params[0])) return trace_not_found(c.params[0]);
-        auto r = m.read_trace_log(c.params[0], 0, 0);
-        json::array out;
-        out.push_back(json::object{{"node", m.node_name()}, {"size", r.size}, {"mtime", r.mtime}});
-        return json_response(200, out);
-      });
+  t.add("GET", "/api/v5/trace/{name}/log", "read a member's file of a trace (?node=)",
+        [&m, cc](const Call& c) {
+          if (!m.get(c.params[0])) return trace_not_found(c.params[0]);
+          Response error;
+          auto node = node_of(c, *cc, m, error);
+          if (!node) return error;
+          auto number = [&](std::string_view key, std::uint64_t dflt, std::uint64_t max,
+                            std::uint64_t& out) {
+            auto text = query_param(c.target, key);
+            out = dflt;
+            if (!text) return true;
+            auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), out);
+            return ec == std::errc() && p == text->data() + text->size() && out <= max;
+          };
+          std::uint64_t bytes = 0, position = 0;
+          if (!number("bytes", 1000, kMaxReadBytes, bytes)) {
+            return bad_request("bytes: an integer from 0 to 67108864");
+          }
+          if (!number("position", 0, std::numeric_limits<std::int64_t>::max(), position)) {
+            return error_response(400, "INVALID_PARAMETER", "position: a byte offset (integer)");
+          }
+          auto read = read_on(*cc, m, *node, c.params[0], position, bytes);
+          if (!read) return error_response(404, "NODE_ERROR", "node " + *node + " did not answer");
+          if (!read->found) return trace_not_found(c.params[0]);
+          const auto& r = *read;
+          json::object meta{{"bytes", bytes}, {"position", position + r.bytes.size()}};
+          if (position + r.bytes.size() >= r.size) meta["hint"] = "eof";
+          return json_response(200, json::object{{"items", r.bytes}, {"meta", std::move(meta)}});
+        });
+  t.add("GET", "/api/v5/trace/{name}/log_detail", "every running member's file: size, mtime",
+        [&m, cc](const Call& call) {
+          if (!m.get(call.params[0])) return trace_not_found(call.params[0]);
+          json::array out;
+          for (const auto& node : cc->running_nodes()) {
+            auto r = read_on(*cc, m, node, call.params[0], 0, 0);
+            if (!r || !r->found) continue;
+            out.push_back(json::object{{"node", node}, {"size", r->size}, {"mtime", r->mtime}});
+          }
+          return json_response(200, out);
+        });
 }
 
 }  // namespace emqxd::api

@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   auto* start_cmd = app.add_subcommand(
       "start",
       "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
-      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083. SIGINT/SIGTERM stop it "
+      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083 (Prometheus scrapes "
+      "/api/v5/prometheus/stats there; alarms at /api/v5/alarms). SIGINT/SIGTERM stop it "
       "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
       "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
       "client, topic or address are made there too (/api/v5/trace).");

@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/alarms.hpp"
 #include "api/api_client.hpp"
 #include "api/api_keys.hpp"
 #include "api/api_server.hpp"
@@ -19,13 +20,16 @@
 #include "api/node_ops.hpp"
 #include "api/router.hpp"
 #include "app/sys_topics.hpp"
+#include "app/sysmon.hpp"
 #include "auth/authentication.hpp"
 #include "auth/authz_builtin.hpp"
 #include "cluster/cluster.hpp"
 #include "common/blocking_pool.hpp"
 #include "common/log.hpp"
+#include "common/proc_stats.hpp"
 #include "common/resident.hpp"
 #include "net/listener.hpp"
+#include "net/node_counters.hpp"
 #include "net/worker.hpp"
 #include "session/node_state.hpp"
 #include "session/restore.hpp"
@@ -222,11 +226,18 @@ struct Node::Impl {
   // after the state they use, so destroyed before it.
   std::vector<std::unique_ptr<net::Worker>> workers;
   std::vector<net::Worker*> worker_ptrs;
+  // The gauges' peaks (EMQX's "<stat>.max"): read by the API, $SYS and the alarms' watch.
+  net::StatPeaks peaks;
+  // The node's alarms (api/alarms.hpp): before the operations and the cluster that read them.
+  std::unique_ptr<api::Alarms> alarms;
   // The HTTP API's operations on this node, for its own API and its peers' (api/node_ops.hpp).
   std::unique_ptr<api::NodeOps> node_ops;
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
+  // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
+  // destroyed before them.
+  std::unique_ptr<SysMon> sysmon;
   std::unique_ptr<api::Router> api_router;
   std::unique_ptr<api::ApiServer> api_server;  // after the router: stopped before it goes
   // bcrypt and pbkdf2 checks (NodeState::offload): after the workers its answers are posted
@@ -286,7 +297,30 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     im.worker_ptrs.push_back(im.workers.back().get());
     im.state.cores.push_back(&im.workers.back()->core());
   }
-  im.node_ops = std::make_unique<api::NodeOps>(im.state, im.worker_ptrs, EMQXD_VERSION);
+  im.node_ops = std::make_unique<api::NodeOps>(im.state, im.worker_ptrs, EMQXD_VERSION, &im.peaks);
+  {
+    const auto& a = im.state.config.alarm;
+    im.alarms =
+        std::make_unique<api::Alarms>(api::Alarms::Options{a.log, a.size_limit, a.validity_period});
+    if (a.publish) {
+      // $SYS/brokers/<node>/alarms/activate|deactivate, JSON, as EMQX publishes them.
+      im.alarms->set_publish([n = &im](const std::string& sub, std::string payload) {
+        auto msg = std::make_shared<mqtt::Message>();
+        msg->topic = "$SYS/brokers/" + n->state.config.node.name + "/" + sub;
+        msg->payload = std::move(payload);
+        auto extra = std::make_shared<mqtt::MessageExtra>();
+        extra->content_type = "application/json";
+        msg->extra = std::move(extra);
+        msg->received_at = mqtt::Message::Clock::now();
+        auto* w = n->workers[0].get();
+        w->post([core = &w->core(), msg] { core->publish(msg, {}); });
+      });
+    }
+  }
+  // Before the cluster starts: peers may ask for this node's alarms and sample at once.
+  im.node_ops->set_monitor({im.alarms.get(), [p = &im, cpu = std::make_shared<proc::CpuUse>()] {
+                              return api::prom::local_sample(p->state, *p->cluster, p->peaks, *cpu);
+                            }});
   // Before the sessions are restored: their subscriptions are routes the peers must learn.
   impl_->cluster = std::make_unique<cluster::Cluster>(impl_->state.config, impl_->cluster_hooks());
   impl_->state.broker.set_route_sink(impl_->cluster.get());
@@ -356,6 +390,9 @@ void Node::start() {
   }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
+    ro.monitor.alarms = impl_->alarms.get();
+    ro.monitor.peaks = &impl_->peaks;
+    if (!s.config.prometheus.enable_basic_auth) ro.open_paths.push_back("/api/v5/prometheus/stats");
     ro.default_password = impl_->default_api_password;
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;
     ro.login.lock_duration = s.config.dashboard_login_lock_duration;
@@ -413,8 +450,12 @@ void Node::start() {
                    s.config.authorization.deny_action);
   }
 
-  impl_->sys_topics = std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster);
+  impl_->sys_topics =
+      std::make_unique<SysTopics>(s, impl_->workers[0]->core(), *impl_->cluster, impl_->peaks);
   impl_->sys_topics->start();
+  impl_->sysmon =
+      std::make_unique<SysMon>(s, *impl_->alarms, impl_->peaks, *impl_->cluster, impl_->listeners);
+  impl_->sysmon->start();
   impl_->started = true;
   logger()->info("emqxd {} node {} started with {} workers", EMQXD_VERSION, s.config.node.name,
                  impl_->workers.size());
@@ -449,8 +490,10 @@ void Node::shutdown() {
   impl_->stopped = true;
   auto& s = impl_->state;
   s.shutting_down = true;
-  // The API first: nothing asks the node anything while it winds down.
+  // The API first: nothing asks the node anything while it winds down; then the watch,
+  // which asks the cluster and publishes to the workers.
   if (impl_->api_server) impl_->api_server->stop();
+  if (impl_->sysmon) impl_->sysmon->stop();
   for (auto& l : impl_->listeners)
     l->stop();
 

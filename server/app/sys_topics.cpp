@@ -33,8 +33,9 @@ std::string sys_levels(std::string name) {
 
 }  // namespace
 
-SysTopics::SysTopics(session::NodeState& node, session::WorkerCore& core, cluster::Cluster& cluster)
-    : node_(node), core_(core), cluster_(cluster) {}
+SysTopics::SysTopics(session::NodeState& node, session::WorkerCore& core, cluster::Cluster& cluster,
+                     net::StatPeaks& peaks)
+    : node_(node), core_(core), cluster_(cluster), peaks_(peaks) {}
 
 void SysTopics::start() {
   auto& sched = core_.scheduler();
@@ -81,7 +82,7 @@ void SysTopics::heartbeat() {
 
 void SysTopics::stats() {
   node_.retainer.expire(mqtt::Message::Clock::now());
-  for (const auto& c : net::node_stats(node_)) {
+  for (const auto& c : net::node_stats(node_, &peaks_)) {
     publish("stats/" + sys_levels(c.name), std::to_string(c.value));
   }
   for (const auto& c : net::node_metrics(node_)) {

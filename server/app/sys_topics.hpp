@@ -12,6 +12,9 @@
 namespace emqxd::cluster {
 class Cluster;
 }
+namespace emqxd::net {
+class StatPeaks;
+}
 namespace emqxd::session {
 class WorkerCore;
 }
@@ -20,7 +23,9 @@ namespace emqxd::app {
 
 class SysTopics {
  public:
-  SysTopics(session::NodeState& node, session::WorkerCore& core, cluster::Cluster& cluster);
+  // `peaks`: the gauges' highest values (stats/connections/max, ...), shared with the API.
+  SysTopics(session::NodeState& node, session::WorkerCore& core, cluster::Cluster& cluster,
+            net::StatPeaks& peaks);
   // Publishes the fixed topics and starts the timers; call once, from any thread (it
   // posts to the core's worker).
   void start();
@@ -35,6 +40,7 @@ class SysTopics {
   session::NodeState& node_;
   session::WorkerCore& core_;
   cluster::Cluster& cluster_;
+  net::StatPeaks& peaks_;
 };
 
 }  // namespace emqxd::app

@@ -269,6 +269,29 @@ struct AuthorizationConfig {
   std::vector<AuthzSourceConfig> sources;        // in order; the first decision wins
 };
 
+// prometheus.* (EMQX's key): GET /api/v5/prometheus/stats (api/prometheus.hpp).
+struct PrometheusConfig {
+  // false (EMQX's default): the scrape path takes no credentials, as Prometheus scrapes
+  // by default; true: the API's usual HTTP Basic credentials.
+  bool enable_basic_auth = false;
+};
+
+// alarm.* (EMQX's keys): the node's alarms (api/alarms.hpp).
+struct AlarmConfig {
+  bool log = true;      // alarm.actions has "log": a warning line per activation and clear
+  bool publish = true;  // alarm.actions has "publish": $SYS/brokers/<node>/alarms/...
+  std::uint32_t size_limit = 1000;                    // deactivated alarms kept, the oldest out
+  Duration validity_period = std::chrono::hours(24);  // how long a deactivated one is kept
+};
+
+// sysmon.os.* (EMQX's keys): memory watermarks checked every mem_check_interval
+// (app/sysmon.hpp); a ratio 0..1 (written "70%").
+struct SysmonConfig {
+  Duration mem_check_interval = std::chrono::seconds(60);  // 0 = disabled
+  double sysmem_high_watermark = 0.70;                     // high_system_memory_usage
+  double procmem_high_watermark = 0.05;                    // high_process_memory_usage
+};
+
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
@@ -369,6 +392,9 @@ struct Config {
   DurableStorageConfig durable_storage;
   ClusterConfig cluster;
   AuthorizationConfig authorization;
+  PrometheusConfig prometheus;
+  AlarmConfig alarm;
+  SysmonConfig sysmon;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include "common/log_handlers.hpp"
 #include "config/schema.hpp"
@@ -431,6 +433,35 @@ void authz_sources(const In& in) {
   }
 }
 
+// EMQX's percentage: "70%" (or a ratio 0.7), from 0 to 100%.
+double percent(const In& in) {
+  std::optional<double> r;
+  if (in.v.is_string() && in.v.text().ends_with('%')) {
+    std::string t(in.v.text().substr(0, in.v.text().size() - 1));
+    char* end = nullptr;
+    double d = std::strtod(t.c_str(), &end);
+    if (!t.empty() && end == t.c_str() + t.size()) r = d / 100;
+  } else {
+    r = in.v.to_double();
+  }
+  if (!r || !std::isfinite(*r) || *r < 0 || *r > 1) {
+    in.fail("expected a percentage from 0% to 100% (\"70%\"), got " + shown(in.v));
+  }
+  return *r;
+}
+
+void alarm_actions(const In& in) {
+  auto& a = in.cfg().alarm;
+  a.log = a.publish = false;
+  if (!in.v.is_array()) in.fail("expected an array of log and publish, got " + shown(in.v));
+  for (const auto& e : in.v.elements()) {
+    if (!e.is_string() || (e.text() != "log" && e.text() != "publish")) {
+      in.fail("expected an array of log and publish, got " + shown(in.v));
+    }
+    (e.text() == "log" ? a.log : a.publish) = true;
+  }
+}
+
 #define EMQXD_SET(field, expr) [](const In& in) { in.cfg().field = expr; }
 
 const KeySpec kKeys[] = {
@@ -684,6 +715,20 @@ const KeySpec kKeys[] = {
      }},
     {"dashboard.unsuccessful_login_interval",
      EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
+
+    // prometheus, alarm, sysmon (api/prometheus.hpp, api/alarms.hpp, app/sysmon.hpp)
+    {"prometheus", [](const In& in) { in.object(); }, Shape::Section},
+    {"prometheus.enable_basic_auth", EMQXD_SET(prometheus.enable_basic_auth, in.boolean())},
+    {"alarm", [](const In& in) { in.object(); }, Shape::Section},
+    {"alarm.actions", alarm_actions},
+    {"alarm.size_limit", EMQXD_SET(alarm.size_limit, in.u32(1, 3000))},
+    {"alarm.validity_period", EMQXD_SET(alarm.validity_period, in.duration_in(1s, 24h * 365))},
+    {"sysmon", [](const In& in) { in.object(); }, Shape::Section},
+    {"sysmon.os", [](const In& in) { in.object(); }, Shape::Section},
+    {"sysmon.os.mem_check_interval",
+     EMQXD_SET(sysmon.mem_check_interval, in.duration_or("disabled"))},
+    {"sysmon.os.sysmem_high_watermark", EMQXD_SET(sysmon.sysmem_high_watermark, percent(in))},
+    {"sysmon.os.procmem_high_watermark", EMQXD_SET(sysmon.procmem_high_watermark, percent(in))},
 };
 
 #undef EMQXD_SET
@@ -711,9 +756,17 @@ constexpr ForeignKey kNotImplemented[] = {
     {"rewrite", ""},
     {"topic_metrics", ""},
     {"slow_subs", ""},
-    {"alarm", ""},
-    {"sysmon", ""},
-    {"prometheus", ""},
+    {"sysmon.os.cpu_check_interval", "the memory watermarks are checked; CPU is not"},
+    {"sysmon.os.cpu_high_watermark", "the memory watermarks are checked; CPU is not"},
+    {"sysmon.os.cpu_low_watermark", "the memory watermarks are checked; CPU is not"},
+    {"sysmon.top", ""},
+    {"prometheus.push_gateway", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.push_gateway_server", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.enable", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.interval", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.headers", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.job_name", "Prometheus scrapes GET /api/v5/prometheus/stats"},
+    {"prometheus.latency_stats", ""},
     {"statsd", ""},
     {"opentelemetry", ""},
     {"telemetry", ""},
@@ -870,6 +923,14 @@ constexpr ForeignKey kInert[] = {
     {"node.generic_pool_size", ""},
     {"node.channel_cleanup_batch_size", ""},
     {"force_gc", ""},
+    {"sysmon.vm", ""},
+    {"prometheus.collectors", ""},
+    {"prometheus.vm_dist_collector", ""},
+    {"prometheus.mnesia_collector", ""},
+    {"prometheus.vm_statistics_collector", ""},
+    {"prometheus.vm_system_info_collector", ""},
+    {"prometheus.vm_memory_collector", ""},
+    {"prometheus.vm_msacc_collector", ""},
 };
 
 }  // namespace

@@ -292,6 +292,10 @@ std::uint32_t Listener::connections() const {
   return admission_->connections();
 }
 
+std::uint32_t Listener::max_connections() const {
+  return admission_->max_connections();
+}
+
 void Listener::start() {
   for (auto& a : acceptors_) {
     asio::post(a->worker.io(), [a] { a->accept(); });

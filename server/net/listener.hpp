@@ -32,6 +32,7 @@ class Listener {
   const std::string& address() const { return address_; }
   const std::string& name() const { return name_; }
   std::uint32_t connections() const;
+  std::uint32_t max_connections() const;  // listeners.<type>.<name>.max_connections
 
  private:
   struct Acceptor;

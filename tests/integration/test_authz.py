@@ -102,8 +102,8 @@ def test_emqx_default_acl_conf_means_what_it_means(make_broker):
     assert far.wait_messages(1)[0].payload == b"hello"
     m = metrics(broker)
     assert m["authorization.deny"] >= 3
-    assert m["authorization.matched.deny"] >= 3
-    assert m["authorization.matched.allow"] >= 5
+    assert m["authorization.matched_deny"] >= 3
+    assert m["authorization.matched_allow"] >= 5
     assert m["authorization.nomatch"] == 0  # {allow, all} ends the file
 
 
@@ -244,7 +244,7 @@ def test_no_match_deny_from_the_environment(make_broker, tmp_path):
     assert c.wait_for(R.SUBACK, 3).codes == [0, NOT_AUTHORIZED]
     m = metrics(broker)
     assert m["authorization.nomatch"] == 2
-    assert m["authorization.matched.allow"] == 2
+    assert m["authorization.matched_allow"] == 2
 
 
 def test_the_cache_through_metrics(make_broker, tmp_path):
@@ -274,7 +274,7 @@ def test_the_cache_through_metrics(make_broker, tmp_path):
     m3 = metrics(broker)
     assert m3["authorization.cache_miss"] == m2["authorization.cache_miss"]
     assert m3["authorization.cache_hit"] == m2["authorization.cache_hit"]
-    assert m3["authorization.matched.allow"] - m2["authorization.matched.allow"] == 2
+    assert m3["authorization.matched_allow"] - m2["authorization.matched_allow"] == 2
 
 
 def test_cache_off_asks_every_time(make_broker, tmp_path):
@@ -285,7 +285,7 @@ def test_cache_off_asks_every_time(make_broker, tmp_path):
         c.publish("t/1", b"x", qos=1, pid=pid)
     m = metrics(broker)
     assert m["authorization.cache_hit"] == 0 and m["authorization.cache_miss"] == 0
-    assert m["authorization.matched.allow"] == 3
+    assert m["authorization.matched_allow"] == 3
 
 
 def test_no_authorization_section_allows_everything(broker):

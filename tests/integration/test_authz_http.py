@@ -180,8 +180,8 @@ def test_allow_deny_ignore_for_publish_and_subscribe(make_broker, server, versio
     assert fields["action"] == "publish" and fields["qos"] == "1"
     assert fields["retain"] == "false" and fields["peerhost"] == "127.0.0.1"
     m = metrics(broker)
-    assert m["authorization.matched.allow"] >= 4
-    assert m["authorization.matched.deny"] >= 2
+    assert m["authorization.matched_allow"] >= 4
+    assert m["authorization.matched_deny"] >= 2
     assert m["authorization.nomatch"] >= 4
     assert m["authorization.deny"] >= 6
 

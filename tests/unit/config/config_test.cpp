@@ -765,7 +765,7 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // Every feature the issue names, and each the same way from the environment.
-  for (std::string key : {"prometheus",
+  for (std::string key : {"prometheus.push_gateway",
                           "limiter",
                           "force_shutdown.max_mailbox_size",
                           "log.audit",
@@ -781,8 +781,8 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
                           "rewrite",
                           "topic_metrics",
                           "slow_subs",
-                          "alarm",
-                          "sysmon",
+                          "sysmon.top",
+                          "sysmon.os.cpu_high_watermark",
                           "psk_authentication",
                           "durable_sessions.batch_size"}) {
     INFO(key);
@@ -1354,4 +1354,41 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
         "only");
   CHECK(error_of("authentication = 5") ==
         "emqx.conf:1: authentication: expected an array of authenticators, got 5");
+}
+
+TEST_CASE("prometheus, alarm and sysmon.os: EMQX's keys and defaults", "[config]") {
+  Config d = load("", {});
+  CHECK_FALSE(d.prometheus.enable_basic_auth);
+  CHECK(d.alarm.log);
+  CHECK(d.alarm.publish);
+  CHECK(d.alarm.size_limit == 1000);
+  CHECK(d.alarm.validity_period == std::chrono::hours(24));
+  CHECK(d.sysmon.mem_check_interval == std::chrono::seconds(60));
+  CHECK(d.sysmon.sysmem_high_watermark == Approx(0.70));
+  CHECK(d.sysmon.procmem_high_watermark == Approx(0.05));
+  Config c = load_string(
+      "prometheus.enable_basic_auth = true\n"
+      "alarm { actions = [publish], size_limit = 10, validity_period = 1h }\n"
+      "sysmon.os { mem_check_interval = disabled, sysmem_high_watermark = \"12.5%\", "
+      "procmem_high_watermark = 0.25 }\n",
+      {});
+  CHECK(c.prometheus.enable_basic_auth);
+  CHECK_FALSE(c.alarm.log);
+  CHECK(c.alarm.publish);
+  CHECK(c.alarm.size_limit == 10);
+  CHECK(c.alarm.validity_period == std::chrono::hours(1));
+  CHECK(c.sysmon.mem_check_interval.count() == 0);
+  CHECK(c.sysmon.sysmem_high_watermark == Approx(0.125));
+  CHECK(c.sysmon.procmem_high_watermark == Approx(0.25));
+  CHECK(error_of("sysmon.os.sysmem_high_watermark = \"170%\"")
+            .starts_with("emqx.conf:1: sysmon.os.sysmem_high_watermark: expected a percentage"));
+  CHECK(error_of("alarm.actions = [log, mail]")
+            .starts_with("emqx.conf:1: alarm.actions: expected an array of log and publish"));
+  CHECK(error_of("prometheus.enable_basic_atuh = true") ==
+        "emqx.conf:1: prometheus.enable_basic_atuh: unknown key (did you mean "
+        "enable_basic_auth?)");
+  // EMQX's Erlang VM monitoring: warned about and ignored.
+  Config vm = load_string("sysmon.vm.long_gc = 100ms\n", {});
+  REQUIRE(vm.warnings.size() == 1);
+  CHECK(vm.warnings[0].find("sysmon.vm") != std::string::npos);
 }
