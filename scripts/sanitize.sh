@@ -21,7 +21,7 @@ shift
 # subscribe and session rules (channel), durable sessions and QoS 2 across restarts
 # (storage), the HTTP API and `emqxd cluster`, and takeovers across workers.
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
-asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace"
+asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
 
 case "$mode" in
   asan)

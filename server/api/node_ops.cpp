@@ -135,10 +135,10 @@ std::vector<R> on_workers(const std::vector<net::Worker*>& ws, F f) {
   }
   const auto deadline = std::chrono::steady_clock::now() + NodeOps::kWorkerWait;
   std::vector<R> out;
-  for (auto& f : futs) {
-    if (f.wait_until(deadline) != std::future_status::ready) continue;
+  for (auto& fut : futs) {
+    if (fut.wait_until(deadline) != std::future_status::ready) continue;
     try {
-      out.push_back(f.get());
+      out.push_back(fut.get());
     } catch (const std::exception& e) {
       logger()->warn("API operation failed on a worker: {}", e.what());
     }
@@ -456,7 +456,9 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
         for (std::size_t i = offset; i < end; ++i)
           by_worker[rows[i].worker].push_back({i - offset, rows[i].sid});
         std::vector<std::optional<json::object>> page(end - offset);
-        for (auto& [w, want] : by_worker) {
+        for (const auto& entry : by_worker) {
+          const std::uint32_t w = entry.first;
+          const auto& want = entry.second;  // named: clang 14 captures no structured binding
           if (w >= workers_.size()) continue;
           auto objs = on_worker<std::vector<std::pair<std::size_t, json::object>>>(
               workers_[w], [want, this](WorkerCore& core) {

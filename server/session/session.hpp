@@ -233,7 +233,7 @@ class DeliveryQueue {
 class Session {
  public:
   Session(std::uint64_t id, std::string client_id)
-      : id_(id), client_id_(std::move(client_id)), created_at_ms(mqtt::wall_ms_now()) {}
+      : created_at_ms(mqtt::wall_ms_now()), id_(id), client_id_(std::move(client_id)) {}
 
   std::uint64_t id() const { return id_; }
   const std::string& client_id() const { return client_id_; }
