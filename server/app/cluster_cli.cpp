@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "api/api_client.hpp"
-#include "config/config.hpp"
 
 namespace emqxd::app {
 
@@ -24,55 +23,6 @@ namespace {
 // other requests take well under a second, unless they queue behind a join.
 constexpr std::chrono::milliseconds kJoinTimeout{15'000};
 constexpr std::chrono::milliseconds kRequestTimeout{10'000};
-
-struct ApiAddress {
-  std::string host;  // to connect to, without brackets
-  std::string port;
-  std::string shown() const {
-    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
-  }
-};
-
-// "HOST:PORT", "[v6]:PORT" or ":PORT"; a wildcard host (a bind address) means this machine.
-std::optional<ApiAddress> parse_address(std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string host(text.substr(0, colon));
-  std::string port(text.substr(colon + 1));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string::npos) {
-    return std::nullopt;
-  }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
-      std::stoi(port) > 65535) {
-    return std::nullopt;
-  }
-  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-  return ApiAddress{host, port};
-}
-
-std::string env_or(const std::map<std::string, std::string>& env, const std::string& name,
-                   const std::string& fallback) {
-  auto it = env.find(name);
-  return it != env.end() ? it->second : fallback;
-}
-
-// The "message" of a JSON answer, else the body itself (trimmed), else the status.
-std::string message_of(const api::ClientResponse& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (!ec && v.is_object()) {
-    if (const json::value* m = v.as_object().if_contains("message"); m && m->is_string()) {
-      return std::string(m->as_string());
-    }
-  }
-  std::string body = r.body.substr(0, 500);
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
-    body.pop_back();
-  return body.empty() ? "HTTP status " + std::to_string(r.status) : body;
-}
 
 // A field as table text: strings as they are, numbers and booleans written, else "-".
 std::string text_of(const json::object& o, std::string_view key) {
@@ -155,81 +105,28 @@ bool print_status_table(const std::string& body) {
 
 int run_cluster_command(const ClusterCommand& command,
                         const std::map<std::string, std::string>& env) {
-  std::optional<ApiAddress> address;
-  if (!command.api.empty()) {
-    address = parse_address(command.api);
-    if (!address) {
-      std::fprintf(stderr, "emqxd: --api: expected HOST:PORT such as 127.0.0.1:18083, got '%s'\n",
-                   command.api.c_str());
-      return kExitUsage;
-    }
-  }
-  std::string username = command.username.value_or(env_or(env, "EMQXD_API_USERNAME", ""));
-  std::string password = command.password.value_or(env_or(env, "EMQXD_API_PASSWORD", ""));
-  bool need_username = !command.username && env.count("EMQXD_API_USERNAME") == 0;
-  bool need_password = !command.password && env.count("EMQXD_API_PASSWORD") == 0;
-  if (!address || need_username || need_password) {
-    config::Config cfg;
-    try {
-      cfg = config::load(command.config_path, env);
-    } catch (const config::ConfigError& e) {
-      std::fprintf(stderr, "emqxd: config error: %s\n", e.what());
-      return kExitUsage;
-    }
-    if (!address) {
-      if (!cfg.dashboard_http_enable) {
-        std::fprintf(stderr,
-                     "emqxd: the node's HTTP API is disabled (dashboard.listeners.http in %s)\n",
-                     command.config_path.empty() ? "the defaults" : command.config_path.c_str());
-        return kExitUsage;
-      }
-      address = parse_address(cfg.dashboard_http_bind);
-      if (!address) {
-        std::fprintf(stderr, "emqxd: cannot tell where the HTTP API is from bind '%s'\n",
-                     cfg.dashboard_http_bind.c_str());
-        return kExitUsage;
-      }
-    }
-    if (need_username) username = cfg.dashboard_default_username;
-    if (need_password) password = cfg.dashboard_default_password;
-  }
-
-  api::ClientRequest req;
-  req.host = address->host;
-  req.port = address->port;
-  req.username = username;
-  req.password = password;
-  req.timeout = command.action == "join" ? kJoinTimeout : kRequestTimeout;
+  auto target = resolve_api(command.api_options, env);
+  if (!target) return kExitUsage;
+  std::string method, path, body;
   if (command.action == "status") {
-    req.method = "GET";
-    req.target = "/api/v5/cluster";
+    method = "GET";
+    path = "/api/v5/cluster";
   } else if (command.action == "leave") {
-    req.method = "POST";
-    req.target = "/api/v5/cluster/leave";
+    method = "POST";
+    path = "/api/v5/cluster/leave";
   } else if (command.action == "join" || command.action == "force-leave") {
-    req.method = "POST";
-    req.target = command.action == "join" ? "/api/v5/cluster/join" : "/api/v5/cluster/force_leave";
-    req.body = json::serialize(json::object{{"node", command.node}});
+    method = "POST";
+    path = command.action == "join" ? "/api/v5/cluster/join" : "/api/v5/cluster/force_leave";
+    body = json::serialize(json::object{{"node", command.node}});
   } else {
     std::fprintf(stderr, "emqxd: unknown cluster command '%s'\n", command.action.c_str());
     return kExitUsage;
   }
 
-  api::ClientResponse res = api::http_call(req);
-  if (!res.reached) {
-    std::fprintf(stderr, "emqxd: cannot reach the node's HTTP API at %s: %s\n",
-                 address->shown().c_str(), res.error.c_str());
-    return kExitUsage;
-  }
-  if (res.status == 401) {
-    std::fprintf(stderr, "emqxd: the node's HTTP API refused the credentials (user %s)\n",
-                 username.c_str());
-    return kExitUsage;
-  }
-  if (res.status < 200 || res.status >= 300) {
-    std::fprintf(stderr, "emqxd: %s\n", message_of(res).c_str());
-    return kExitRefused;
-  }
+  auto answer = call_api(*target, method, path, body,
+                         command.action == "join" ? kJoinTimeout : kRequestTimeout);
+  if (answer.exit != kExitOk) return answer.exit;
+  const api::ClientResponse& res = answer.response;
   if (command.action != "status") {
     std::string message = message_of(res);
     std::printf("%s\n", message.empty() ? "ok" : message.c_str());

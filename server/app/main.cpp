@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "app/cluster_cli.hpp"
+#include "app/ctl.hpp"
 #include "app/node.hpp"
 #include "common/limits.hpp"
 #include "common/log.hpp"
@@ -118,12 +119,12 @@ int main(int argc, char** argv) {
       "credentials refused.");
   cluster_cmd->require_subcommand(1);
   cluster_cmd
-      ->add_option("--api", cluster.api,
+      ->add_option("--api", cluster.api_options.api,
                    "HOST:PORT of the node's HTTP API (default: dashboard.listeners.http.bind of "
                    "-c FILE, else 127.0.0.1:18083; a 0.0.0.0 or [::] bind means 127.0.0.1)")
       ->type_name("HOST:PORT");
   cluster_cmd
-      ->add_option("-c,--config", cluster.config_path,
+      ->add_option("-c,--config", cluster.api_options.config_path,
                    "the config file the node runs with: where its API listens and its "
                    "credentials (EMQX_* overrides applied)")
       ->check(CLI::ExistingFile);
@@ -159,6 +160,26 @@ int main(int argc, char** argv) {
                          ->fallthrough();
   status_cmd->add_flag("--json", cluster.json, "print the node's JSON answer as received");
 
+  emqxd::app::CtlCommand ctl;
+  auto* ctl_cmd = app.add_subcommand(
+      "ctl",
+      "EMQX's `emqx ctl` commands, through the running local node's HTTP API: status, broker "
+      "[stats|metrics], cluster, clients, subscriptions, topics, log, traces, banned "
+      "(`emqxd ctl help` lists them). --json prints the API's JSON. Exit status as "
+      "`emqxd cluster`.");
+  ctl_cmd->prefix_command();  // VERB and its words are ctl's, not options
+  ctl_cmd
+      ->add_option("--api", ctl.api_options.api,
+                   "HOST:PORT of the node's HTTP API (default: as `emqxd cluster`)")
+      ->type_name("HOST:PORT");
+  ctl_cmd
+      ->add_option("-c,--config", ctl.api_options.config_path,
+                   "the config file the node runs with (its API address and credentials)")
+      ->check(CLI::ExistingFile);
+  auto* ctl_username = ctl_cmd->add_option("--username", "API user")->type_name("USER");
+  auto* ctl_password = ctl_cmd->add_option("--password", "API password (or $EMQXD_API_PASSWORD)")
+                           ->type_name("PASSWORD");
+  ctl_cmd->add_flag("--json", ctl.json, "print the API's JSON answer");
   // `emqxd` alone or `emqxd bogus`: name the commands there are (CLI11 would only say that
   // one is required).
   if (argc < 2 || (argv[1][0] != '-' && !has_subcommand(app, argv[1]))) {
@@ -176,12 +197,24 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : emqxd::app::kExitUsage;
   }
   if (start_cmd->parsed()) return start(config_path);
+  if (ctl_cmd->parsed()) {
+    for (auto& word : ctl_cmd->remaining()) {
+      if (word == "--json") {
+        ctl.json = true;  // also after the verb, as `emqx ctl ... --json` users type it
+      } else {
+        ctl.words.push_back(word);
+      }
+    }
+    if (ctl_username->count() > 0) ctl.api_options.username = ctl_username->as<std::string>();
+    if (ctl_password->count() > 0) ctl.api_options.password = ctl_password->as<std::string>();
+    return emqxd::app::run_ctl(ctl, emqxd::config::environment());
+  }
   if (cluster_cmd->parsed()) {
     for (auto* sub : {join_cmd, leave_cmd, force_cmd, status_cmd}) {
       if (sub->parsed()) cluster.action = sub->get_name();
     }
-    if (username->count() > 0) cluster.username = username->as<std::string>();
-    if (password->count() > 0) cluster.password = password->as<std::string>();
+    if (username->count() > 0) cluster.api_options.username = username->as<std::string>();
+    if (password->count() > 0) cluster.api_options.password = password->as<std::string>();
     return emqxd::app::run_cluster_command(cluster, emqxd::config::environment());
   }
   return 0;

@@ -109,7 +109,7 @@ def test_deploy_emqx_conf_starts_with_no_config_warning(make_broker):
 def test_an_unknown_command_names_the_commands_there_are():
     r = run(["bogus"], dict(os.environ))
     assert r.returncode == 2
-    assert r.stderr == ('emqxd: unknown command "bogus": use one of start, cluster, --help, '
+    assert r.stderr == ('emqxd: unknown command "bogus": use one of start, cluster, ctl, --help, '
                         "--version (emqxd --help describes them)\n")
     r = run([], dict(os.environ))
     assert r.returncode == 2

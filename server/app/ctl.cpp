@@ -1,0 +1,446 @@
+// `emqxd ctl`: EMQX's `emqx ctl` verbs over the node's HTTP API. Each verb is one or a few
+// requests (the paths of server/api/ops_api.hpp, log_api.hpp, access_api.hpp) and prints
+// what EMQX's command prints; --json prints the API's JSON instead (lists: every page's
+// "data" as one array).
+#include "app/ctl.hpp"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string_view>
+
+#include "app/cluster_cli.hpp"
+#include "common/time_text.hpp"
+
+namespace emqxd::app {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kPageLimit = 1000;
+constexpr std::size_t kMaxPages = 100;  // a listing prints at most 100,000 rows
+
+struct Ctl {
+  const CtlCommand& command;
+  ApiTarget target;
+  const std::vector<std::string>& w;  // the words after the verb's name
+};
+
+// RFC 3986 unreserved characters as they are, every other byte %XX: a client id or a topic
+// as one path segment or query value.
+std::string encoded(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string text(const json::value* v) {
+  if (v == nullptr || v->is_null()) return "undefined";
+  if (v->is_string()) return std::string(v->as_string());
+  return json::serialize(*v);
+}
+
+std::string field(const json::object& o, std::string_view key) {
+  return text(o.if_contains(key));
+}
+
+std::optional<json::value> parse(const api::ClientResponse& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec) {
+    std::fprintf(stderr, "emqxd: unexpected answer from the node's HTTP API: %s\n",
+                 r.body.substr(0, 200).c_str());
+    return std::nullopt;
+  }
+  return v;
+}
+
+// GET, parsed; nullopt: the failure was printed and `exit` says how to end.
+std::optional<json::value> get(Ctl& c, const std::string& path, int& exit) {
+  auto a = call_api(c.target, "GET", path);
+  exit = a.exit;
+  if (a.exit != kExitOk) return std::nullopt;
+  auto v = parse(a.response);
+  if (!v) exit = kExitRefused;
+  return v;
+}
+
+// A request whose answer is a yes or no: prints "ok" (or the JSON with --json).
+int act(Ctl& c, const std::string& method, const std::string& path, const json::object& body = {}) {
+  auto a = call_api(c.target, method, path, body.empty() ? "" : json::serialize(body));
+  if (a.exit != kExitOk) return a.exit;
+  if (c.command.json && !a.response.body.empty()) {
+    std::printf("%s\n", a.response.body.c_str());
+  } else {
+    std::printf("ok\n");
+  }
+  return kExitOk;
+}
+
+// Every page of a paged listing (EMQX's meta.hasnext), each row printed by `line`.
+int list(Ctl& c, const std::string& path,
+         const std::function<std::string(const json::object&)>& line) {
+  json::array all;
+  const char sep = path.find('?') == std::string::npos ? '?' : '&';
+  for (std::size_t page = 1; page <= kMaxPages; ++page) {
+    int exit = kExitOk;
+    auto v =
+        get(c, path + sep + "page=" + std::to_string(page) + "&limit=" + std::to_string(kPageLimit),
+            exit);
+    if (!v) return exit;
+    const auto* data = v->is_object() ? v->as_object().if_contains("data") : nullptr;
+    if (data == nullptr || !data->is_array()) return kExitRefused;
+    for (const auto& row : data->as_array())
+      all.push_back(row);
+    const auto* meta = v->as_object().if_contains("meta");
+    const json::value* more =
+        meta != nullptr && meta->is_object() ? meta->as_object().if_contains("hasnext") : nullptr;
+    if (more == nullptr || !more->is_bool() || !more->as_bool()) break;
+  }
+  if (c.command.json) {
+    std::printf("%s\n", json::serialize(all).c_str());
+    return kExitOk;
+  }
+  for (const auto& row : all) {
+    if (row.is_object()) std::printf("%s\n", line(row.as_object()).c_str());
+  }
+  return kExitOk;
+}
+
+// Prints a JSON value: as it is with --json, else by `render`.
+int show(Ctl& c, const std::string& path, const std::function<void(const json::value&)>& render) {
+  int exit = kExitOk;
+  auto v = get(c, path, exit);
+  if (!v) return exit;
+  if (c.command.json) {
+    std::printf("%s\n", json::serialize(*v).c_str());
+  } else {
+    render(*v);
+  }
+  return kExitOk;
+}
+
+// "name : value" lines, the names padded to one width (EMQX's `broker stats`).
+void print_pairs(const json::object& o) {
+  std::size_t width = 0;
+  for (const auto& kv : o)
+    width = std::max(width, kv.key().size());
+  for (const auto& kv : o) {
+    std::printf("%-*s : %s\n", static_cast<int>(width), std::string(kv.key()).c_str(),
+                text(&kv.value()).c_str());
+  }
+}
+
+std::string client_line(const json::object& o) {
+  return "Client(" + field(o, "clientid") + ", username=" + field(o, "username") +
+         ", peername=" + field(o, "ip_address") + ":" + field(o, "port") +
+         ", node=" + field(o, "node") + ", clean_start=" + field(o, "clean_start") +
+         ", keepalive=" + field(o, "keepalive") +
+         ", session_expiry_interval=" + field(o, "expiry_interval") +
+         ", subscriptions=" + field(o, "subscriptions_cnt") +
+         ", inflight=" + field(o, "inflight_cnt") +
+         ", awaiting_rel=" + field(o, "awaiting_rel_cnt") + ", mqueue=" + field(o, "mqueue_len") +
+         ", connected=" + field(o, "connected") + ", created_at=" + field(o, "created_at") +
+         (o.contains("connected_at") ? ", connected_at=" + field(o, "connected_at") : "") + ")";
+}
+
+std::string subscription_line(const json::object& o) {
+  return field(o, "clientid") + " -> topic:" + field(o, "topic") + " qos:" + field(o, "qos") +
+         " nl:" + field(o, "nl") + " rh:" + field(o, "rh") + " rap:" + field(o, "rap") +
+         " node:" + field(o, "node");
+}
+
+std::string topic_line(const json::object& o) {
+  return field(o, "topic") + " -> " + field(o, "node");
+}
+
+std::string ban_line(const json::object& o) {
+  return "Banned(" + field(o, "as") + "=" + field(o, "who") + ", by=" + field(o, "by") +
+         ", reason=" + field(o, "reason") + ", at=" + field(o, "at") +
+         ", until=" + field(o, "until") + ")";
+}
+
+std::string trace_line(const json::object& o) {
+  const std::string type = field(o, "type");
+  return "Trace(" + field(o, "name") + ", " + type + "=" + field(o, type) +
+         ", status=" + field(o, "status") + ", start_at=" + field(o, "start_at") +
+         ", end_at=" + field(o, "end_at") + ")";
+}
+
+// This node's name, from GET /api/v5/cluster.
+std::optional<std::string> self_name(Ctl& c, int& exit) {
+  auto v = get(c, "/api/v5/cluster", exit);
+  if (!v) return std::nullopt;
+  const auto* self = v->is_object() ? v->as_object().if_contains("self") : nullptr;
+  if (self == nullptr || !self->is_string()) {
+    exit = kExitRefused;
+    return std::nullopt;
+  }
+  return std::string(self->as_string());
+}
+
+std::optional<std::uint64_t> seconds_of(const std::string& s) {
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(s);
+}
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ------------------------------------------------------------------ the verbs
+
+struct Verb {
+  std::string name;  // "clients list"
+  std::string args;  // "<ClientId>"
+  std::string help;
+  std::size_t min_args;
+  std::size_t max_args;
+  std::function<int(Ctl&)> run;
+};
+
+const std::vector<Verb>& verbs() {
+  static const std::vector<Verb> all = {
+      {"status", "", "whether the node runs", 0, 0,
+       [](Ctl& c) {
+         auto a = call_api(c.target, "GET", "/status");
+         if (a.exit != kExitOk) return a.exit;
+         std::printf("%s\n", message_of(a.response).c_str());
+         return kExitOk;
+       }},
+      {"broker", "", "the node: version, uptime, connections", 0, 0,
+       [](Ctl& c) {
+         int exit = kExitOk;
+         auto self = self_name(c, exit);
+         if (!self) return exit;
+         return show(c, "/api/v5/nodes/" + encoded(*self), [](const json::value& v) {
+           if (!v.is_object()) return;
+           const auto& o = v.as_object();
+           json::object out{
+               {"sysdescr", "emqxd"},
+               {"version", o.contains("version") ? o.at("version") : json::value()},
+               {"datetime", time_text::rfc3339(now_s())},
+               {"uptime", o.contains("uptime") ? o.at("uptime") : json::value()},
+               {"node", o.contains("node") ? o.at("node") : json::value()},
+               {"connections", o.contains("connections") ? o.at("connections") : json::value()}};
+           if (auto* up = out.if_contains("uptime"); up != nullptr && up->is_number()) {
+             const auto s = up->to_number<std::int64_t>() / 1000;
+             *up = std::to_string(s / 86400) + " days, " + std::to_string(s / 3600 % 24) +
+                   " hours, " + std::to_string(s / 60 % 60) + " minutes, " +
+                   std::to_string(s % 60) + " seconds";
+           }
+           print_pairs(out);
+         });
+       }},
+      {"broker stats", "", "the node's gauges (EMQX's names)", 0, 0,
+       [](Ctl& c) {
+         int exit = kExitOk;
+         auto self = self_name(c, exit);
+         if (!self) return exit;
+         return show(c, "/api/v5/nodes/" + encoded(*self) + "/stats", [](const json::value& v) {
+           if (v.is_object()) print_pairs(v.as_object());
+         });
+       }},
+      {"broker metrics", "", "the node's counters (EMQX's names)", 0, 0,
+       [](Ctl& c) {
+         int exit = kExitOk;
+         auto self = self_name(c, exit);
+         if (!self) return exit;
+         return show(c, "/api/v5/nodes/" + encoded(*self) + "/metrics", [](const json::value& v) {
+           if (v.is_object()) print_pairs(v.as_object());
+         });
+       }},
+      {"clients list", "", "every client of the cluster", 0, 0,
+       [](Ctl& c) { return list(c, "/api/v5/clients", client_line); }},
+      {"clients show", "<ClientId>", "one client", 1, 1,
+       [](Ctl& c) {
+         return show(c, "/api/v5/clients/" + encoded(c.w[0]), [](const json::value& v) {
+           if (v.is_object()) std::printf("%s\n", client_line(v.as_object()).c_str());
+         });
+       }},
+      {"clients kick", "<ClientId>", "disconnect a client and end its session", 1, 1,
+       [](Ctl& c) { return act(c, "DELETE", "/api/v5/clients/" + encoded(c.w[0])); }},
+      {"subscriptions list", "", "every subscription of the cluster", 0, 0,
+       [](Ctl& c) { return list(c, "/api/v5/subscriptions", subscription_line); }},
+      {"subscriptions show", "<ClientId>", "a client's subscriptions", 1, 1,
+       [](Ctl& c) {
+         return show(c, "/api/v5/clients/" + encoded(c.w[0]) + "/subscriptions",
+                     [](const json::value& v) {
+                       if (!v.is_array()) return;
+                       for (const auto& s : v.as_array()) {
+                         if (s.is_object()) {
+                           std::printf("%s\n", subscription_line(s.as_object()).c_str());
+                         }
+                       }
+                     });
+       }},
+      {"subscriptions add", "<ClientId> <Topic> <QoS>", "subscribe a connected client", 3, 3,
+       [](Ctl& c) {
+         if (c.w[2] != "0" && c.w[2] != "1" && c.w[2] != "2") {
+           std::fprintf(stderr, "emqxd: QoS must be 0, 1 or 2\n");
+           return kExitUsage;
+         }
+         return act(c, "POST", "/api/v5/clients/" + encoded(c.w[0]) + "/subscribe",
+                    {{"topic", c.w[1]}, {"qos", c.w[2][0] - '0'}});
+       }},
+      {"subscriptions del", "<ClientId> <Topic>", "unsubscribe a connected client", 2, 2,
+       [](Ctl& c) {
+         return act(c, "POST", "/api/v5/clients/" + encoded(c.w[0]) + "/unsubscribe",
+                    {{"topic", c.w[1]}});
+       }},
+      {"topics list", "", "every route: topic filter and node", 0, 0,
+       [](Ctl& c) { return list(c, "/api/v5/topics", topic_line); }},
+      {"topics show", "<Topic>", "the routes of one topic filter", 1, 1,
+       [](Ctl& c) { return list(c, "/api/v5/topics?topic=" + encoded(c.w[0]), topic_line); }},
+      {"log set-level", "<Level>", "every log handler's level and the primary level", 1, 1,
+       [](Ctl& c) {
+         return act(c, "PUT", "/api/v5/log/level", {{"level", c.w[0]}});
+       }},
+      {"log primary-level", "<Level>", "the primary log level", 1, 1,
+       [](Ctl& c) {
+         return act(c, "PUT", "/api/v5/log/primary_level", {{"level", c.w[0]}});
+       }},
+      {"traces list", "", "the log traces", 0, 0,
+       [](Ctl& c) {
+         return show(c, "/api/v5/trace", [](const json::value& v) {
+           if (!v.is_array()) return;
+           for (const auto& t : v.as_array()) {
+             if (t.is_object()) std::printf("%s\n", trace_line(t.as_object()).c_str());
+           }
+         });
+       }},
+      {"traces start", "<Name> client|topic|ip_address <Value> [<Seconds>]",
+       "trace a client, topic or address on every node (default: 10 minutes)", 3, 4,
+       [](Ctl& c) {
+         std::string type = c.w[1] == "client" ? "clientid" : c.w[1];
+         if (type != "clientid" && type != "topic" && type != "ip_address") {
+           std::fprintf(stderr, "emqxd: the trace type must be client, topic or ip_address\n");
+           return kExitUsage;
+         }
+         auto seconds = c.w.size() > 3 ? seconds_of(c.w[3]) : std::optional<std::uint64_t>(600);
+         if (!seconds || *seconds == 0) {
+           std::fprintf(stderr, "emqxd: <Seconds> must be a positive whole number\n");
+           return kExitUsage;
+         }
+         return act(c, "POST", "/api/v5/trace",
+                    {{"name", c.w[0]},
+                     {"type", type},
+                     {type, c.w[2]},
+                     {"end_at", now_s() + static_cast<std::int64_t>(*seconds)}});
+       }},
+      {"traces stop", "<Name>", "stop a trace (its files stay)", 1, 1,
+       [](Ctl& c) { return act(c, "PUT", "/api/v5/trace/" + encoded(c.w[0]) + "/stop"); }},
+      {"traces delete", "<Name>", "delete a trace and its files", 1, 1,
+       [](Ctl& c) { return act(c, "DELETE", "/api/v5/trace/" + encoded(c.w[0])); }},
+      {"banned list", "", "the banned clients, users and addresses", 0, 0,
+       [](Ctl& c) { return list(c, "/api/v5/banned", ban_line); }},
+      {"banned add", "clientid|username|peerhost <Who> [<Reason>] [<Seconds>]",
+       "ban (default: for ever)", 2, 4,
+       [](Ctl& c) {
+         json::object body{{"as", c.w[0]}, {"who", c.w[1]}, {"by", "emqxd ctl"}};
+         if (c.w.size() > 2) body["reason"] = c.w[2];
+         if (c.w.size() > 3) {
+           auto seconds = seconds_of(c.w[3]);
+           if (!seconds || *seconds == 0) {
+             std::fprintf(stderr, "emqxd: <Seconds> must be a positive whole number\n");
+             return kExitUsage;
+           }
+           body["until"] = time_text::rfc3339(now_s() + static_cast<std::int64_t>(*seconds));
+         }
+         return act(c, "POST", "/api/v5/banned", body);
+       }},
+      {"banned del", "clientid|username|peerhost <Who>", "lift a ban", 2, 2,
+       [](Ctl& c) {
+         return act(c, "DELETE", "/api/v5/banned/" + encoded(c.w[0]) + "/" + encoded(c.w[1]));
+       }},
+  };
+  return all;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "emqxd ctl [--api HOST:PORT] [-c FILE] [--json] VERB ...\n\n");
+  std::size_t width = 0;
+  for (const auto& v : verbs())
+    width = std::max(width, v.name.size() + (v.args.empty() ? 0 : v.args.size() + 1));
+  auto line = [&](const std::string& usage, const std::string& help) {
+    std::fprintf(out, "  %-*s  %s\n", static_cast<int>(width), usage.c_str(), help.c_str());
+  };
+  for (const auto& v : verbs())
+    line(v.name + (v.args.empty() ? "" : " " + v.args), v.help);
+  line("cluster status|join|leave|force-leave", "as `emqxd cluster`");
+}
+
+}  // namespace
+
+int run_ctl(const CtlCommand& command, const std::map<std::string, std::string>& env) {
+  const auto& words = command.words;
+  if (words.empty() || words[0] == "help") {
+    print_usage(words.empty() ? stderr : stdout);
+    return words.empty() ? kExitUsage : kExitOk;
+  }
+  if (words[0] == "cluster") {
+    ClusterCommand cc;
+    cc.api_options = command.api_options;
+    cc.json = command.json;
+    cc.action = words.size() > 1 ? words[1] : "status";
+    if (cc.action == "join" || cc.action == "force-leave") {
+      if (words.size() != 3) {
+        std::fprintf(stderr, "emqxd: usage: emqxd ctl cluster %s <Node>\n", cc.action.c_str());
+        return kExitUsage;
+      }
+      cc.node = words[2];
+    } else if ((cc.action != "status" && cc.action != "leave") || words.size() > 2) {
+      std::fprintf(stderr, "emqxd: usage: emqxd ctl cluster status|join|leave|force-leave\n");
+      return kExitUsage;
+    }
+    return run_cluster_command(cc, env);
+  }
+  // The longest verb the words begin with: "broker stats" before "broker".
+  const Verb* verb = nullptr;
+  std::size_t used = 0;
+  for (const auto& v : verbs()) {
+    std::size_t n = 1 + static_cast<std::size_t>(std::count(v.name.begin(), v.name.end(), ' '));
+    if (n > words.size() || n <= used) continue;
+    std::string joined = words[0];
+    for (std::size_t i = 1; i < n; ++i)
+      joined += " " + words[i];
+    if (joined == v.name) {
+      verb = &v;
+      used = n;
+    }
+  }
+  if (verb == nullptr) {
+    std::fprintf(stderr, "emqxd: unknown ctl command \"%s\"; `emqxd ctl help` lists them\n",
+                 words[0].c_str());
+    return kExitUsage;
+  }
+  const std::vector<std::string> rest(words.begin() + static_cast<std::ptrdiff_t>(used),
+                                      words.end());
+  if (rest.size() < verb->min_args || rest.size() > verb->max_args) {
+    std::fprintf(stderr, "emqxd: usage: emqxd ctl %s%s\n", verb->name.c_str(),
+                 verb->args.empty() ? "" : (" " + verb->args).c_str());
+    return kExitUsage;
+  }
+  auto target = resolve_api(command.api_options, env);
+  if (!target) return kExitUsage;
+  Ctl ctl{command, *target, rest};
+  return verb->run(ctl);
+}
+
+}  // namespace emqxd::app
