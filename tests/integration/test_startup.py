@@ -114,7 +114,7 @@ def test_an_unknown_command_names_the_commands_there_are():
     r = run([], dict(os.environ))
     assert r.returncode == 2
     assert r.stderr.startswith("emqxd: a command is required: use one of start, cluster, "
-                               "--help, --version")
+                               "ctl, --help, --version")
     assert run(["--version"], dict(os.environ)).returncode == 0
 
 
