@@ -90,4 +90,18 @@ class ClusterControl {
                                         std::chrono::milliseconds deadline) = 0;
 };
 
+// Asks every node of `nodes` at once (a thread each beyond the first), each waited for at
+// most `deadline`: the answers in the order of `nodes`, nullopt where none came. So a
+// listing over the cluster takes as long as its slowest member, not their sum.
+// `args[i]` goes to `nodes[i]`; the second form sends the same to all.
+std::vector<std::optional<NodeAnswer>> ask_each(ClusterControl& control,
+                                                const std::vector<std::string>& nodes,
+                                                const std::string& name,
+                                                const std::vector<std::string>& args,
+                                                std::chrono::milliseconds deadline);
+std::vector<std::optional<NodeAnswer>> ask_each(ClusterControl& control,
+                                                const std::vector<std::string>& nodes,
+                                                const std::string& name, const std::string& args,
+                                                std::chrono::milliseconds deadline);
+
 }  // namespace emqxd::api

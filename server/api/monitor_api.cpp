@@ -16,14 +16,16 @@ namespace {
 
 constexpr std::chrono::seconds kNodeWait{5};
 
-// The other running members' answers to `op`, parsed; those that fail are left out.
+// The other running members' answers to `op`, parsed, asked at once; those that fail are
+// left out.
 std::vector<json::value> ask_peers(ClusterControl& control, const std::string& self,
                                    const std::string& op, const json::object& args) {
+  std::vector<std::string> peers;
+  for (auto& node : control.running_nodes()) {
+    if (node != self) peers.push_back(std::move(node));
+  }
   std::vector<json::value> out;
-  const std::string text = json::serialize(args);
-  for (const auto& node : control.running_nodes()) {
-    if (node == self) continue;
-    auto a = control.ask(node, op, text, kNodeWait);
+  for (const auto& a : ask_each(control, peers, op, json::serialize(args), kNodeWait)) {
     if (!a || a->status != 200) continue;
     boost::system::error_code ec;
     json::value v = json::parse(a->body, ec);

@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "common/proc_stats.hpp"
 #include "common/time_text.hpp"
+#include "net/listener.hpp"
 #include "net/node_counters.hpp"
 #include "net/worker.hpp"
 #include "session/channel.hpp"
@@ -408,6 +409,51 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       for (const auto& t : node_.traces.list())
         out[t.name] = node_.traces.read_trace_log(t.name, 0, 0).size;
       return answer_json(200, std::move(out));
+    }
+    if (name == "listeners" || name == "listener_action") {
+      const auto* listeners = listeners_.load();
+      json::array all;
+      const auto id = string_arg(a, "id");
+      for (const auto& cfg : node_.config.listeners) {
+        const std::string lid = cfg.type + ":" + cfg.name;
+        if (id && *id != lid) continue;
+        net::Listener* l = nullptr;
+        if (listeners != nullptr) {
+          for (const auto& have : *listeners) {
+            if (have->name() == lid) l = have.get();
+          }
+        }
+        if (name == "listener_action") {
+          if (l == nullptr) return error(404, "BAD_LISTENER_ID", lid + " is not running here");
+          if (node_.shutting_down) return error(503, "SERVICE_UNAVAILABLE", "shutting down");
+          const auto action = string_arg(a, "action").value_or("");
+          if (action == "stop" || action == "restart") l->stop(/*wait=*/true);
+          if (action == "start" || action == "restart") {
+            if (auto why = l->resume(); !why.empty()) return error(500, "INTERNAL_ERROR", why);
+          } else if (action != "stop") {
+            return error(400, "BAD_REQUEST", "action: stop, start or restart");
+          }
+          logger()->info("listener {} {} through the HTTP API", lid,
+                         action == "stop"    ? "stopped"
+                         : action == "start" ? "started"
+                                             : "restarted");
+          return answer_json(200, json::object{});
+        }
+        const bool running = l != nullptr && l->running();
+        all.push_back(json::object{{"id", lid},
+                                   {"type", cfg.type},
+                                   {"name", cfg.name},
+                                   {"enable", cfg.enable},
+                                   {"bind", l != nullptr ? l->address() : cfg.bind},
+                                   {"running", running},
+                                   {"acceptors", workers_.size()},
+                                   {"max_connections", cfg.max_connections},
+                                   {"current_connections", l != nullptr ? l->connections() : 0}});
+      }
+      if (name == "listener_action") {
+        return error(404, "BAD_LISTENER_ID", "no listener " + id.value_or(""));
+      }
+      return answer_json(200, std::move(all));
     }
     if (name == "prom_sample" && monitor_.sample) {
       return answer_json(200, prom::to_json(monitor_.sample()));

@@ -28,9 +28,11 @@
 // asked of a node one after another follow each other. The per-session operations run on
 // the worker that holds the session (posted, waited for at most kWorkerWait); answer() is
 // called on the API's handler threads and on gRPC threads, several at once.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,7 @@ namespace emqxd::session {
 struct NodeState;
 }
 namespace emqxd::net {
+class Listener;
 class StatPeaks;
 class Worker;
 }  // namespace emqxd::net
@@ -69,6 +72,11 @@ class NodeOps {
     std::function<prom::NodeSample()> sample;
   };
   void set_monitor(Monitor m) { monitor_ = std::move(m); }
+  // The node's MQTT listeners, once they are made (before that: none). The vector and its
+  // listeners must outlive this; the vector must not change afterwards.
+  void set_listeners(const std::vector<std::unique_ptr<net::Listener>>* listeners) {
+    listeners_.store(listeners);
+  }
 
   // Runs the operation; never throws (a bad argument is a 400, an unknown name a 404).
   NodeAnswer answer(const std::string& name, const std::string& args);
@@ -79,6 +87,7 @@ class NodeOps {
   std::string version_;
   net::StatPeaks* peaks_;
   Monitor monitor_;
+  std::atomic<const std::vector<std::unique_ptr<net::Listener>>*> listeners_{nullptr};
 };
 
 }  // namespace emqxd::api

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
 
 #include "api/router.hpp"
 #include "auth/base64.hpp"
@@ -158,31 +159,45 @@ std::optional<Response> nodes_for(ClusterControl& control, const urls::url_view&
   return std::nullopt;
 }
 
-// A listing paged across `nodes`: each node counts what matches and gives its part of the
-// page (node_ops.cpp: {"count", "data"}), in node order.
+// A listing paged across `nodes`, in node order: first every node says at once how many
+// match (limit 0), then the nodes the page falls on give their parts at once
+// (node_ops.cpp: {"count", "data"}). A node that does not answer is left out.
 Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
                const std::string& op, json::object args, std::size_t page, std::size_t limit) {
   const std::size_t start = (page - 1) * limit;
+  args["offset"] = 0;
+  args["limit"] = 0;
+  const auto counted = ask_each(control, nodes, op, text(args), kNodeWait);
+  std::vector<std::string> asked, windows;
   std::size_t before = 0;
-  json::array data;
-  for (const auto& node : nodes) {
-    args["offset"] = start > before ? start - before : 0;
-    args["limit"] = data.size() < limit ? limit - data.size() : 0;
-    auto a = control.ask(node, op, text(args), kNodeWait);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
     std::optional<json::value> v;
-    if (a && a->status == 200) v = parse_json(a->body);
-    if (!v || !v->is_object()) {
-      logger()->warn("API {}: node {} did not answer; its part is left out", op, node);
+    if (counted[i] && counted[i]->status == 200) v = parse_json(counted[i]->body);
+    const json::value* c = v && v->is_object() ? v->as_object().if_contains("count") : nullptr;
+    if (c == nullptr || !c->is_number()) {
+      logger()->warn("API {}: node {} did not answer; its part is left out", op, nodes[i]);
       continue;
     }
-    const auto& o = v->as_object();
-    if (const auto* c = o.if_contains("count"); c && c->is_number()) {
-      before += c->to_number<std::size_t>();
+    const auto count = c->to_number<std::size_t>();
+    // This node's rows are [before, before + count) of the whole listing.
+    if (before + count > start && before < start + limit) {
+      const std::size_t from = start > before ? start - before : 0;
+      args["offset"] = from;
+      args["limit"] = std::min(count - from, start + limit - std::max(start, before));
+      asked.push_back(nodes[i]);
+      windows.push_back(text(args));
     }
-    if (const auto* d = o.if_contains("data"); d && d->is_array()) {
-      for (const auto& item : d->as_array()) {
-        if (data.size() < limit) data.push_back(item);
-      }
+    before += count;
+  }
+  json::array data;
+  const auto parts = ask_each(control, asked, op, windows, kNodeWait);
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    std::optional<json::value> v;
+    if (parts[i] && parts[i]->status == 200) v = parse_json(parts[i]->body);
+    const json::value* d = v && v->is_object() ? v->as_object().if_contains("data") : nullptr;
+    if (d == nullptr || !d->is_array()) continue;
+    for (const auto& item : d->as_array()) {
+      if (data.size() < limit) data.push_back(item);
     }
   }
   return json_response(
@@ -192,10 +207,8 @@ Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
 // The first answer that is not a 404 among the running nodes (a client is on one node).
 std::optional<NodeAnswer> on_owner(ClusterControl& control, const std::string& op,
                                    const json::object& args) {
-  const std::string body = text(args);
-  for (const auto& node : control.running_nodes()) {
-    auto a = control.ask(node, op, body, kNodeWait);
-    if (a && a->status != 404) return a;
+  for (auto& a : ask_each(control, control.running_nodes(), op, text(args), kNodeWait)) {
+    if (a && a->status != 404) return std::move(a);
   }
   return std::nullopt;
 }
@@ -206,8 +219,10 @@ Response counters(ClusterControl& control, const std::vector<std::string>& nodes
                   const std::string& op, bool aggregate) {
   json::array per_node;
   json::object sum;
-  for (const auto& node : nodes) {
-    auto a = control.ask(node, op, "{}", kNodeWait);
+  const auto answers = ask_each(control, nodes, op, "{}", kNodeWait);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto& node = nodes[i];
+    const auto& a = answers[i];
     std::optional<json::value> v;
     if (a && a->status == 200) v = parse_json(a->body);
     if (!v || !v->is_object()) continue;
@@ -327,6 +342,51 @@ std::string self_of(ClusterControl& control) {
   return control.status().self;
 }
 
+// Every listener with each running member's view of it (EMQX's node_status): running when
+// it runs on every member that answered, its connections summed.
+json::array listeners_of(ClusterControl& control) {
+  const auto nodes = control.running_nodes();
+  const auto answers = ask_each(control, nodes, "listeners", "{}", kNodeWait);
+  json::array out;
+  std::map<std::string, std::size_t> at;  // id -> index in out
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    std::optional<json::value> v;
+    if (answers[i] && answers[i]->status == 200) v = parse_json(answers[i]->body);
+    if (!v || !v->is_array()) continue;
+    for (const auto& item : v->as_array()) {
+      if (!item.is_object()) continue;
+      const auto& l = item.as_object();
+      const auto* id = l.if_contains("id");
+      if (id == nullptr || !id->is_string()) continue;
+      const bool running =
+          l.contains("running") && l.at("running").is_bool() && l.at("running").as_bool();
+      const std::uint64_t conns =
+          l.contains("current_connections") && l.at("current_connections").is_number()
+              ? l.at("current_connections").to_number<std::uint64_t>()
+              : 0;
+      auto [it, fresh] = at.emplace(std::string(id->as_string()), out.size());
+      if (fresh) {
+        json::object o = l;
+        o["node_status"] = json::array();
+        out.push_back(std::move(o));
+      }
+      auto& o = out[it->second].as_object();
+      if (!fresh) {
+        o["running"] = o["running"].as_bool() && running;
+        o["current_connections"] = o["current_connections"].to_number<std::uint64_t>() + conns;
+      }
+      o["node_status"].as_array().push_back(json::object{
+          {"node", nodes[i]},
+          {"status",
+           {{"running", running},
+            {"current_connections", conns},
+            {"max_connections",
+             l.contains("max_connections") ? l.at("max_connections") : json::value(nullptr)}}}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void add_ops_routes(RouteTable& t, ClusterControl& control) {
@@ -336,8 +396,10 @@ void add_ops_routes(RouteTable& t, ClusterControl& control) {
   t.add("GET", "/api/v5/nodes", "every member of the cluster", [c](const Call&) {
     json::array out;
     const auto running = c->running_nodes();
-    for (const auto& node : running) {
-      auto a = c->ask(node, "node", "{}", kNodeWait);
+    const auto answers = ask_each(*c, running, "node", "{}", kNodeWait);
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      const auto& node = running[i];
+      const auto& a = answers[i];
       std::optional<json::value> v;
       if (a && a->status == 200) v = parse_json(a->body);
       if (v && v->is_object()) {
@@ -552,6 +614,37 @@ void add_ops_routes(RouteTable& t, ClusterControl& control) {
           return json_response(200, json::object{{"data", std::move(data)},
                                                  {"meta", page_meta(page, limit, routes.count)}});
         });
+
+  // ---------------------------------------------------------------- listeners
+  t.add("GET", "/api/v5/listeners", "the MQTT listeners and their state on each node",
+        [c](const Call&) { return json_response(200, listeners_of(*c)); });
+  t.add("GET", "/api/v5/listeners/{id}", "one listener (type:name)", [c](const Call& call) {
+    for (auto& l : listeners_of(*c)) {
+      if (l.as_object().at("id") == json::value(call.params[0])) return json_response(200, l);
+    }
+    return error_response(404, "BAD_LISTENER_ID", "no listener " + call.params[0]);
+  });
+  for (const char* action : {"stop", "start", "restart"}) {
+    t.add("POST", "/api/v5/listeners/{id}/" + std::string(action),
+          std::string(action) + " a listener on every running node",
+          [c, action = std::string(action)](const Call& call) {
+            const json::object args{{"id", call.params[0]}, {"action", action}};
+            const auto nodes = c->running_nodes();
+            const auto answers = ask_each(*c, nodes, "listener_action", text(args), kNodeWait);
+            bool found = false;
+            for (std::size_t i = 0; i < nodes.size(); ++i) {
+              if (!answers[i]) {
+                return error_response(503, "SERVICE_UNAVAILABLE", nodes[i] + " did not answer");
+              }
+              if (answers[i]->status == 404) continue;
+              if (answers[i]->status != 200) return relay(*answers[i]);
+              found = true;
+            }
+            if (!found)
+              return error_response(404, "BAD_LISTENER_ID", "no listener " + call.params[0]);
+            return json_response(200, json::object{});
+          });
+  }
 
   // ---------------------------------------------------------------- publish
   t.add("POST", "/api/v5/publish", "publish a message", [c](const Call& call) {

@@ -17,6 +17,8 @@
 //   GET    /api/v5/subscriptions[?page&limit&node&clientid&topic&qos&share_group&match_topic]
 //   GET    /api/v5/topics[?page&limit&topic]       (the routes, EMQX's topics shape)
 //   POST   /api/v5/publish, /api/v5/publish/bulk   EMQX's message objects
+//   GET    /api/v5/listeners, /listeners/{id}      each member's view in node_status
+//   POST   /api/v5/listeners/{id}/stop|start|restart   on every running member
 //
 // Listings are paged across nodes in the order of their names, each node's part sorted,
 // so that page N asked of any node is the same page.

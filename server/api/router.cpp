@@ -16,6 +16,10 @@
 #include "common/json_text.hpp"
 #include "session/node_state.hpp"
 
+#ifndef EMQXD_VERSION
+#define EMQXD_VERSION "0.0.0"
+#endif
+
 namespace emqxd::api {
 
 namespace json = boost::json;
@@ -204,8 +208,15 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   const std::string& m = request.method;
   const auto encoded_path = target.encoded_path();
   const std::string_view path(encoded_path.data(), encoded_path.size());
-  if (path == "/status") {
+  // EMQX's readiness probe, at both paths, without credentials; ?format=json as EMQX.
+  if (path == "/status" || path == "/api/v5/status") {
     if (m != "GET") return method_not_allowed("GET");
+    if (query_param(target, "format") == std::optional<std::string>("json")) {
+      return json_response(200, json::object{{"node_name", node_.config.node.name},
+                                             {"rel_vsn", EMQXD_VERSION},
+                                             {"broker_status", "started"},
+                                             {"app_status", "running"}});
+    }
     Response r;
     r.content_type = "text/plain; charset=utf-8";
     r.body = "Node " + node_.config.node.name + " is started\nemqxd is running";

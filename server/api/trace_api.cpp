@@ -208,9 +208,14 @@ std::map<std::string, json::object> log_sizes(ClusterControl& control,
   std::map<std::string, json::object> out;
   for (const auto& t : m.list())
     out[t.name][m.node_name()] = m.read_trace_log(t.name, 0, 0).size;
-  for (const auto& node : control.running_nodes()) {
-    if (node == m.node_name()) continue;
-    auto a = control.ask(node, "trace_sizes", "{}", kNodeWait);
+  std::vector<std::string> peers;
+  for (auto& node : control.running_nodes()) {
+    if (node != m.node_name()) peers.push_back(std::move(node));
+  }
+  const auto answers = ask_each(control, peers, "trace_sizes", "{}", kNodeWait);
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const auto& node = peers[i];
+    const auto& a = answers[i];
     if (!a || a->status != 200) continue;
     json::error_code ec;
     json::value v = json::parse(a->body, ec);

@@ -308,6 +308,28 @@ const std::vector<Verb>& verbs() {
        [](Ctl& c) { return list(c, "/api/v5/topics", topic_line); }},
       {"topics show", "<Topic>", "the routes of one topic filter", 1, 1,
        [](Ctl& c) { return list(c, "/api/v5/topics?topic=" + encoded(c.w[0]), topic_line); }},
+      {"listeners", "", "the MQTT listeners: address, state, connections", 0, 0,
+       [](Ctl& c) {
+         return show(c, "/api/v5/listeners", [](const json::value& v) {
+           if (!v.is_array()) return;
+           for (const auto& l : v.as_array()) {
+             if (!l.is_object()) continue;
+             const auto& o = l.as_object();
+             std::printf("%s\n", field(o, "id").c_str());
+             print_pairs(json::object{{"  listen_on", field(o, "bind")},
+                                      {"  acceptors", field(o, "acceptors")},
+                                      {"  running", field(o, "running")},
+                                      {"  current_conn", field(o, "current_connections")},
+                                      {"  max_conns", field(o, "max_connections")}});
+           }
+         });
+       }},
+      {"listeners stop", "<Id>", "stop accepting on every node (type:name, e.g. tcp:default)", 1, 1,
+       [](Ctl& c) { return act(c, "POST", "/api/v5/listeners/" + encoded(c.w[0]) + "/stop"); }},
+      {"listeners start", "<Id>", "accept again on every node", 1, 1,
+       [](Ctl& c) { return act(c, "POST", "/api/v5/listeners/" + encoded(c.w[0]) + "/start"); }},
+      {"listeners restart", "<Id>", "stop, then start", 1, 1,
+       [](Ctl& c) { return act(c, "POST", "/api/v5/listeners/" + encoded(c.w[0]) + "/restart"); }},
       {"log set-level", "<Level>", "every log handler's level and the primary level", 1, 1,
        [](Ctl& c) {
          return act(c, "PUT", "/api/v5/log/level", {{"level", c.w[0]}});

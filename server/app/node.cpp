@@ -388,6 +388,7 @@ void Node::start() {
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
+  impl_->node_ops->set_listeners(&impl_->listeners);  // complete: never changed again
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -225,37 +226,57 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   std::shared_ptr<TlsReloader> tls;     // TLS: the current context; shared by the acceptors
 };
 
+// What every acceptor of a listener shares, and what binding them again needs.
+struct Listener::Setup {
+  tcp::endpoint endpoint;
+  std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
+  std::shared_ptr<TlsReloader> tls;
+};
+
 Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
-    : name_(cfg.type + ":" + cfg.name), admission_(std::make_shared<Admission>(cfg)) {
-  tcp::endpoint ep;
+    : workers_(workers),
+      bind_(cfg.bind),
+      setup_(std::make_shared<Setup>()),
+      name_(cfg.type + ":" + cfg.name),
+      admission_(std::make_shared<Admission>(cfg)) {
   try {
-    ep = parse_bind(cfg.bind);
+    setup_->endpoint = parse_bind(cfg.bind);
   } catch (const std::exception& e) {
     throw std::runtime_error("listener " + name_ + ": " + e.what());
   }
-  std::optional<StreamOptions> stream;
-  std::shared_ptr<TlsReloader> reloader;
   try {
     if (cfg.type == "ssl" || cfg.type == "wss") {
-      reloader = std::make_shared<TlsReloader>(name_, cfg.ssl_options);
-      stream = StreamOptions{cfg.type == "ssl" ? StreamKind::Tls : StreamKind::Wss, nullptr,
-                             cfg.websocket_mqtt_path};
+      setup_->tls = std::make_shared<TlsReloader>(name_, cfg.ssl_options);
+      setup_->stream = StreamOptions{cfg.type == "ssl" ? StreamKind::Tls : StreamKind::Wss, nullptr,
+                                     cfg.websocket_mqtt_path};
     } else if (cfg.type == "ws") {
-      stream = StreamOptions{StreamKind::Ws, nullptr, cfg.websocket_mqtt_path};
+      setup_->stream = StreamOptions{StreamKind::Ws, nullptr, cfg.websocket_mqtt_path};
     } else if (cfg.type != "tcp") {
       throw std::runtime_error("unknown listener type '" + cfg.type + "'");
     }
   } catch (const std::exception& e) {
     throw std::runtime_error("listener " + name_ + ": " + e.what());
   }
-  // The first acceptor binds without SO_REUSEPORT, so the bind fails (EADDRINUSE) when
-  // any other socket listens on the address, SO_REUSEPORT or not: a second emqxd on the
-  // port must not quietly take a share of the clients. Only once it listens does it allow
-  // SO_REUSEPORT, for the other workers' acceptors to join its group (Linux forms the
-  // group when they listen, whatever the first one's flag was at its bind).
-  for (auto* w : workers) {
-    auto a = std::make_shared<Acceptor>(*w, name_, admission_, stream, reloader);
-    const bool first = acceptors_.empty();
+  bind_acceptors();
+  if (!acceptors_.empty()) {
+    auto local = acceptors_.front()->acceptor.local_endpoint();
+    std::string host = local.address().to_string();
+    address_ = (local.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port_);
+  }
+}
+
+// The first acceptor binds without SO_REUSEPORT, so the bind fails (EADDRINUSE) when
+// any other socket listens on the address, SO_REUSEPORT or not: a second emqxd on the
+// port must not quietly take a share of the clients. Only once it listens does it allow
+// SO_REUSEPORT, for the other workers' acceptors to join its group (Linux forms the
+// group when they listen, whatever the first one's flag was at its bind).
+void Listener::bind_acceptors() {
+  std::vector<std::shared_ptr<Acceptor>> made;
+  tcp::endpoint ep = setup_->endpoint;
+  if (port_ != 0) ep.port(port_);  // again: the port it had (an ephemeral one included)
+  for (auto* w : workers_) {
+    auto a = std::make_shared<Acceptor>(*w, name_, admission_, setup_->stream, setup_->tls);
+    const bool first = made.empty();
     const int one = 1;
     auto reuse_port = [&] {
       if (::setsockopt(a->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
@@ -268,22 +289,18 @@ Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>
     a->acceptor.open(ep.protocol(), ec);
     if (!ec) a->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && !first) ec = reuse_port();
-    if (port_ != 0) ep.port(port_);  // bind every acceptor to the port the first got
     if (!ec) a->acceptor.bind(ep, ec);
     if (!ec) a->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (!ec && first) ec = reuse_port();
     if (ec) {
-      throw std::runtime_error("listener " + name_ + ": cannot listen on " + cfg.bind + ": " +
+      throw std::runtime_error("listener " + name_ + ": cannot listen on " + bind_ + ": " +
                                ec.message());
     }
-    port_ = a->acceptor.local_endpoint().port();
-    acceptors_.push_back(std::move(a));
+    if (first) ep.port(a->acceptor.local_endpoint().port());  // the others join its port
+    made.push_back(std::move(a));
   }
-  if (!acceptors_.empty()) {
-    auto local = acceptors_.front()->acceptor.local_endpoint();
-    std::string host = local.address().to_string();
-    address_ = (local.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port_);
-  }
+  if (port_ == 0 && !made.empty()) port_ = made.front()->acceptor.local_endpoint().port();
+  acceptors_ = std::move(made);
 }
 
 Listener::~Listener() = default;
@@ -297,19 +314,54 @@ std::uint32_t Listener::max_connections() const {
 }
 
 void Listener::start() {
+  std::lock_guard lock(mutex_);
   for (auto& a : acceptors_) {
     asio::post(a->worker.io(), [a] { a->accept(); });
   }
 }
 
-void Listener::stop() {
-  for (auto& a : acceptors_) {
-    asio::post(a->worker.io(), [a] {
-      error_code ec;
-      a->acceptor.close(ec);
-      a->backoff.cancel();
-    });
+void Listener::stop(bool wait) {
+  std::vector<std::future<void>> closed;
+  {
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    for (auto& a : acceptors_) {
+      auto done = std::make_shared<std::promise<void>>();
+      closed.push_back(done->get_future());
+      asio::post(a->worker.io(), [a, done] {
+        error_code ec;
+        a->acceptor.close(ec);
+        a->backoff.cancel();
+        done->set_value();
+      });
+    }
+    acceptors_.clear();  // each close holds its acceptor
   }
+  if (!wait) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& f : closed)
+    f.wait_until(deadline);
+}
+
+std::string Listener::resume() {
+  std::lock_guard lock(mutex_);
+  if (running_) return "";
+  try {
+    bind_acceptors();
+  } catch (const std::exception& e) {
+    acceptors_.clear();
+    return e.what();
+  }
+  running_ = true;
+  for (auto& a : acceptors_) {
+    asio::post(a->worker.io(), [a] { a->accept(); });
+  }
+  return "";
+}
+
+bool Listener::running() const {
+  std::lock_guard lock(mutex_);
+  return running_;
 }
 
 }  // namespace emqxd::net

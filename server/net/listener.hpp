@@ -7,6 +7,7 @@
 // descriptors, and keeps serving everyone else.
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,14 @@ class Listener {
   Listener& operator=(const Listener&) = delete;
 
   void start();  // begins accepting on every worker
-  void stop();   // any thread: closes the acceptors
+  // Any thread: closes the acceptors (new connections are refused; the open ones carry on).
+  // With `wait`, returns once every worker has closed its acceptor (at most 2 s): the port
+  // is free again.
+  void stop(bool wait = false);
+  // Any thread, after stop(): binds the same address and port again and accepts; "" when
+  // it listens, else why not. Nothing to do when it is running.
+  std::string resume();
+  bool running() const;
   unsigned short port() const { return port_; }
   // The bound address, "HOST:PORT" ("0.0.0.0:1883", "[::]:1883").
   const std::string& address() const { return address_; }
@@ -36,11 +44,19 @@ class Listener {
 
  private:
   struct Acceptor;
+  struct Setup;
+  void bind_acceptors();  // throws std::runtime_error naming the listener and address
+
+  std::vector<Worker*> workers_;
+  std::string bind_;  // as configured, for messages
+  std::shared_ptr<Setup> setup_;
   std::string name_;
   unsigned short port_ = 0;
   std::string address_;
   std::shared_ptr<Admission> admission_;  // max_connections, max_conn_rate, max_conn_per_ip
-  std::vector<std::shared_ptr<Acceptor>> acceptors_;
+  mutable std::mutex mutex_;              // guards acceptors_, running_
+  std::vector<std::shared_ptr<Acceptor>> acceptors_;  // empty while stopped
+  bool running_ = true;
 };
 
 }  // namespace emqxd::net

@@ -60,6 +60,15 @@ def test_any_node_lists_pages_and_acts_on_every_node_s_clients(cluster):
     assert sorted(s["node"] for s in n3.api("GET", "/api/v5/stats")) == \
         sorted([n1.name, n2.name, n3.name])
 
+    # Listeners: every member's view, from any member.
+    def tcp():
+        return [l for l in n3.api("GET", "/api/v5/listeners") if l["id"] == "tcp:default"][0]
+    assert sorted(x["node"] for x in tcp()["node_status"]) == sorted([n1.name, n2.name, n3.name])
+    # The kicked client's socket is counted until it closes (the node drains it up to 2 s).
+    held[1][0].close()
+    done, seen, _, _ = poll(lambda: (lambda l: (l["current_connections"] == 8, l))(tcp()), 5, 0.1)
+    assert done and seen["running"] is True, seen
+
     # A dead member is left out, not waited for.
     n2.kill()
     c.wait_members(alive=[1, 3], dead=[2], on=[3])

@@ -131,6 +131,12 @@ def test_status_needs_no_credentials(broker):
     assert status == 200
     assert headers["content-type"].startswith("text/plain")
     assert body.decode() == "Node %s is started\nemqxd is running" % NODE
+    # EMQX's second path and its JSON form, also without credentials.
+    status, headers, body = call(broker, "GET", "/api/v5/status?format=json", auth=None)
+    assert status == 200 and headers["content-type"] == "application/json"
+    doc = json.loads(body)
+    assert doc["node_name"] == NODE and doc["broker_status"] == "started"
+    assert doc["app_status"] == "running" and doc["rel_vsn"]
 
 
 def test_api_refuses_missing_and_wrong_credentials(broker):

@@ -103,3 +103,17 @@ def test_usage_errors_and_no_node_exit_2(broker):
     assert r.returncode == 2 and "cannot reach the node's HTTP API" in r.stderr
     # cluster is `emqxd cluster` under ctl.
     assert "1 member (1 alive)" in ok(broker, "cluster", "status")
+
+
+def test_listeners(broker):
+    out = ok(broker, "listeners")
+    assert out.startswith("tcp:default\n"), out
+    fields = {k.strip(): v.strip() for k, v in
+              (l.split(" : ", 1) for l in out.splitlines() if " : " in l)}
+    assert fields["running"] == "true" and fields["listen_on"].endswith(":%d" % broker.port)
+    assert ok(broker, "listeners", "stop", "tcp:default") == "ok\n"
+    assert json.loads(ok(broker, "listeners", "--json"))[0]["running"] is False
+    assert ok(broker, "listeners", "restart", "tcp:default") == "ok\n"
+    connected(broker, "ctl-after", V5).close()
+    r = ctl(broker, "listeners", "stop", "tcp:nope")
+    assert r.returncode == 1 and "tcp:nope" in r.stderr

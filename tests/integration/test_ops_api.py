@@ -179,3 +179,37 @@ def test_nodes_stats_and_metrics(broker):
     agg = get_json(broker, "/api/v5/stats?aggregate=true")
     assert isinstance(agg, dict) and "connections.count" in agg
     assert "messages.received" in get_json(broker, "/api/v5/nodes/%s/metrics" % NODE)
+
+
+def test_listeners_are_listed_stopped_and_started(broker):
+    held = connected(broker, "ops-held", V5)
+    ls = get_json(broker, "/api/v5/listeners")
+    tcp = [l for l in ls if l["id"] == "tcp:default"][0]
+    assert tcp["running"] is True and tcp["type"] == "tcp" and tcp["name"] == "default"
+    assert tcp["bind"].endswith(":%d" % broker.port)
+    assert tcp["current_connections"] >= 1
+    assert [n["node"] for n in tcp["node_status"]] == [NODE]
+    assert get_json(broker, "/api/v5/listeners/tcp:default")["id"] == "tcp:default"
+    assert_error(*call(broker, "GET", "/api/v5/listeners/tcp:nope"), 404, "BAD_LISTENER_ID")
+
+    assert post(broker, "/api/v5/listeners/tcp:default/stop", None)[0] == 200
+    assert get_json(broker, "/api/v5/listeners/tcp:default")["running"] is False
+    try:
+        RawClient(broker, timeout=1.0).connect("ops-refused")
+        refused = False
+    except (ConnectionError, OSError, R.Closed):
+        refused = True
+    assert refused, "a stopped listener accepted a connection"
+    # The connections it had carry on.
+    held.subscribe([("held/t", 0)])
+    held.publish("held/t", b"still")
+    assert held.expect(R.PUBLISH).payload == b"still"
+
+    assert post(broker, "/api/v5/listeners/tcp:default/start", None)[0] == 200
+    again = connected(broker, "ops-again", V5)
+    assert post(broker, "/api/v5/listeners/tcp:default/restart", None)[0] == 200
+    connected(broker, "ops-after-restart", V5).close()
+    assert get_json(broker, "/api/v5/listeners/tcp:default")["running"] is True
+    assert_error(*call(broker, "POST", "/api/v5/listeners/tcp:nope/stop"), 404, "BAD_LISTENER_ID")
+    again.close()
+    held.close()
