@@ -12,6 +12,7 @@
 #include "api/cluster_json.hpp"
 #include "api/log_api.hpp"
 #include "api/monitor_api.hpp"
+#include "api/openapi.hpp"
 #include "api/ops_api.hpp"
 #include "common/json_text.hpp"
 #include "session/node_state.hpp"
@@ -159,6 +160,7 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
       default_password_(options.default_password),
       api_keys_(std::move(options.api_keys)),
       open_paths_(std::move(options.open_paths)),
+      api_docs_(options.api_docs),
       guard_(options.login) {
   add_routes();
   add_monitor_routes(table_, node_, control_, std::move(options.monitor));
@@ -221,6 +223,10 @@ Response Router::route(const Request& request, const urls::url_view& target) {
     r.content_type = "text/plain; charset=utf-8";
     r.body = "Node " + node_.config.node.name + " is started\nemqxd is running";
     return r;
+  }
+  if (api_docs_ && (path == "/api-docs" || path == "/api-docs/swagger.json")) {
+    if (m != "GET") return method_not_allowed("GET");
+    return json_response(200, openapi_document(table_, EMQXD_VERSION));
   }
   // Decoded, and an empty segment (a doubled or trailing slash) is kept, so that such
   // paths match nothing.

@@ -56,6 +56,9 @@ struct RouterOptions {
   // Paths (as requested, without the query) whose GET needs no credentials:
   // /api/v5/prometheus/stats unless prometheus.enable_basic_auth (docs/security.md).
   std::vector<std::string> open_paths;
+  // dashboard.swagger_support: GET /api-docs and /api-docs/swagger.json give the OpenAPI
+  // document (api/openapi.hpp), without credentials, as EMQX's.
+  bool api_docs = true;
 };
 
 class Router {
@@ -86,6 +89,7 @@ class Router {
   bool default_password_;
   std::vector<ApiKey> api_keys_;
   std::vector<std::string> open_paths_;
+  bool api_docs_;
   LoginGuard guard_;
   RouteTable table_;
   std::mutex log_mutex_;

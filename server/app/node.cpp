@@ -395,6 +395,7 @@ void Node::start() {
     ro.monitor.peaks = &impl_->peaks;
     if (!s.config.prometheus.enable_basic_auth) ro.open_paths.push_back("/api/v5/prometheus/stats");
     ro.default_password = impl_->default_api_password;
+    ro.api_docs = s.config.dashboard_swagger_support;
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;
     ro.login.lock_duration = s.config.dashboard_login_lock_duration;
     ro.login.interval = s.config.dashboard_login_interval;

@@ -399,6 +399,7 @@ struct Config {
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind
   bool dashboard_http_enable = true;                  // dashboard.listeners.http.enable
+  bool dashboard_swagger_support = true;              // dashboard.swagger_support: /api-docs
   // The API's one user (HTTP Basic). app::Node keeps only a salted hash of the password and
   // wipes this copy before the node runs.
   std::string dashboard_default_username = "admin";   // dashboard.default_username
