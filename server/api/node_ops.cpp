@@ -289,7 +289,10 @@ json::object client_json(const Session& s, const session::NodeState& node) {
   o["mqueue_max"] = limit_value(mq.max_mqueue_len);
   o["awaiting_rel_cnt"] = s.awaiting_rel.size();
   o["awaiting_rel_max"] = limit_value(mq.max_awaiting_rel);
-  if (const auto* ch = s.channel) o["heap_size"] = ch->memory();
+  if (const auto* ch = s.channel) {
+    o["heap_size"] = ch->memory();
+    if (auto l = ch->host().listener(); !l.empty()) o["listener"] = l;
+  }
   return o;
 }
 

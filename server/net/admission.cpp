@@ -12,6 +12,7 @@ Admission::Admission(const config::ListenerConfig& cfg)
       authn_mode_(cfg.enable_authn),
       messages_rate_(cfg.messages_rate),
       bytes_rate_(cfg.bytes_rate),
+      listener_(cfg.type + ":" + cfg.name),
       tokens_(static_cast<double>(cfg.max_conn_rate_count)) {}
 
 Admission::Verdict Admission::admit(const std::string& ip,

@@ -45,6 +45,8 @@ class Admission {
   // The listener's messages_rate and bytes_rate, for each connection's own buckets.
   const config::Rate& messages_rate() const { return messages_rate_; }
   const config::Rate& bytes_rate() const { return bytes_rate_; }
+  // "tcp:default": the listener's id, as the API names it.
+  const std::string& listener() const { return listener_; }
 
  private:
   const std::uint32_t max_connections_;
@@ -54,6 +56,7 @@ class Admission {
   const config::AuthnMode authn_mode_;
   const config::Rate messages_rate_;
   const config::Rate bytes_rate_;
+  const std::string listener_;
   std::atomic<std::uint32_t> count_{0};
 
   std::mutex mutex_;

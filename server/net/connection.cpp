@@ -86,6 +86,10 @@ config::AuthnMode Connection::authn_mode() const {
   return admission_ ? admission_->authn_mode() : config::AuthnMode::On;
 }
 
+std::string_view Connection::listener() const {
+  return admission_ ? std::string_view(admission_->listener()) : std::string_view();
+}
+
 Connection::~Connection() {
   if (admission_) admission_->release(peer_);
 }

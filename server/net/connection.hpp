@@ -57,6 +57,7 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   std::size_t backlog() const override { return out_.size(); }
   std::uint16_t local_port() const override { return local_port_; }
   config::AuthnMode authn_mode() const override;
+  std::string_view listener() const override;
 
  protected:
   virtual void start_transport() = 0;  // handshake if any, then read_more()

@@ -60,6 +60,8 @@ class ChannelHost {
   virtual void abort() { close(); }
   // The listener's enable_authn (config.hpp).
   virtual config::AuthnMode authn_mode() const { return config::AuthnMode::On; }
+  // The listener's id ("tcp:default"), for the API; "" when there is none.
+  virtual std::string_view listener() const { return {}; }
 };
 
 // A subscriber whose socket does not drain may hold this much unwritten output; past it,

@@ -36,6 +36,7 @@ def test_clients_are_listed_filtered_paged_and_described(broker):
     assert page["meta"] == {"page": 1, "limit": 100, "count": 3, "hasnext": False}
     first = page["data"][0]
     assert first["node"] == NODE and first["connected"] is True
+    assert first["listener"] == "tcp:default"
     assert first["username"] == "alice" and first["proto_ver"] == 5
     assert first["ip_address"] == "127.0.0.1" and first["port"] > 0
     assert first["created_at"].endswith("Z") or "+" in first["created_at"]
