@@ -245,6 +245,11 @@ class Channel {
   // channel_subscribe.cpp
   void handle_subscribe(mqtt::Subscribe& s);
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  // The filter's form and this node's limits, not authorization: the QoS to grant, or why
+  // not; `filter` is the filter without its $share/$queue prefix.
+  mqtt::ReasonCode validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
+                                         std::string_view& filter) const;
+  // validate_subscription, then authorization.
   mqtt::ReasonCode check_subscription(const mqtt::Subscription& sub, bool& is_shared);
   void send_retained(const std::string& filter, const SubscriptionState& sub);
   mqtt::ReasonCode take_subscription(const mqtt::Subscription& sub, mqtt::QoS granted,

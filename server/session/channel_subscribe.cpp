@@ -14,11 +14,12 @@ namespace emqxd::session {
 using mqtt::QoS;
 using mqtt::ReasonCode;
 
-ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_shared) {
+ReasonCode Channel::validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
+                                          std::string_view& filter) const {
   const auto& cfg = hub_.config().mqtt;
   auto shared = broker::parse_shared(sub.topic_filter);
   if (!shared) return ReasonCode::TopicFilterInvalid;
-  std::string_view filter = sub.topic_filter;
+  filter = sub.topic_filter;
   if (*shared) {
     if (!cfg.shared_subscription) return ReasonCode::SharedSubscriptionsNotSupported;
     is_shared = true;
@@ -30,15 +31,21 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
   if (!cfg.wildcard_subscription && broker::has_wildcard(filter)) {
     return ReasonCode::WildcardSubscriptionsNotSupported;
   }
-  auto granted =
-      std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed);
+  return static_cast<ReasonCode>(
+      std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed));
+}
+
+ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_shared) {
+  std::string_view filter;
+  const ReasonCode granted = validate_subscription(sub, is_shared, filter);
+  if (mqtt::is_error(granted)) return granted;
   // With the QoS asked; a shared subscription ("$share/g/t", "$queue/t") as its topic
   // filter "t", as EMQX does (emqx_topic:get_shared_real_topic).
   if (!authorized({auth::AclActionType::Subscribe, static_cast<int>(sub.options.max_qos), false},
                   filter)) {
     return ReasonCode::NotAuthorized;
   }
-  return static_cast<ReasonCode>(granted);
+  return granted;
 }
 
 void Channel::handle_subscribe(mqtt::Subscribe& s) {
@@ -130,22 +137,13 @@ ReasonCode Channel::take_subscription(const mqtt::Subscription& sub, QoS granted
 
 ReasonCode Channel::admin_subscribe(const mqtt::Subscription& sub) {
   if (state_ != State::Connected || session_ == nullptr) return ReasonCode::UnspecifiedError;
-  const auto& cfg = hub_.config().mqtt;
-  auto shared = broker::parse_shared(sub.topic_filter);
-  if (!shared) return ReasonCode::TopicFilterInvalid;
-  std::string_view filter = sub.topic_filter;
-  if (*shared) {
-    if (!cfg.shared_subscription) return ReasonCode::SharedSubscriptionsNotSupported;
-    if (sub.options.no_local) return ReasonCode::ProtocolError;  // [MQTT-3.8.3-4]
-    filter = (*shared)->filter;
-  }
-  if (!broker::validate_topic_filter(filter, cfg.max_topic_levels)) {
-    return ReasonCode::TopicFilterInvalid;
-  }
-  auto granted = static_cast<QoS>(
-      std::min<std::uint8_t>(static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed));
+  bool shared = false;
+  std::string_view filter;
+  const ReasonCode granted = validate_subscription(sub, shared, filter);
+  if (mqtt::is_error(granted)) return granted;
+  if (shared && sub.options.no_local) return ReasonCode::ProtocolError;  // [MQTT-3.8.3-4]
   bool stored = false, retained = false;
-  auto rc = take_subscription(sub, granted, 0, shared->has_value(), stored, retained);
+  auto rc = take_subscription(sub, static_cast<QoS>(granted), 0, shared, stored, retained);
   if (retained) send_retained(sub.topic_filter, session_->subscriptions.at(sub.topic_filter));
   return rc;
 }
