@@ -270,6 +270,13 @@ class Session : public std::enable_shared_from_this<Session> {
     msg->result(static_cast<unsigned>(res.status));
     msg->set(http::field::server, "emqxd");
     msg->set(http::field::content_type, res.content_type);
+    msg->set("X-Content-Type-Options", "nosniff");
+    // The dashboard's page: its own scripts and styles only, never framed by another site.
+    if (res.content_type.starts_with("text/html")) {
+      msg->set("Content-Security-Policy",
+               "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      msg->set(http::field::cache_control, "no-cache");
+    }
     if (res.challenge) msg->set(http::field::www_authenticate, "Basic realm=\"emqxd\"");
     if (!res.allow.empty()) msg->set(http::field::allow, res.allow);
     if (res.retry_after > 0) msg->set(http::field::retry_after, std::to_string(res.retry_after));

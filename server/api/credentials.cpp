@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 #include <sys/random.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <stdexcept>
 
@@ -69,6 +71,40 @@ bool Credentials::verify(std::string_view username, std::string_view password) c
                      CRYPTO_memcmp(username.data(), username_.data(), username.size()) == 0;
   OPENSSL_cleanse(candidate.data(), candidate.size());
   return hashed & password_ok & username_ok;
+}
+
+std::string Credentials::encode() const {
+  return "pbkdf2-sha256$" + std::to_string(iterations_) + "$" +
+         base64_encode(
+             std::string_view(reinterpret_cast<const char*>(salt_.data()), salt_.size())) +
+         "$" +
+         base64_encode(std::string_view(reinterpret_cast<const char*>(hash_.data()), hash_.size()));
+}
+
+std::optional<Credentials> Credentials::decode(std::string username, std::string_view text) {
+  constexpr std::string_view kScheme = "pbkdf2-sha256$";
+  if (text.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  text.remove_prefix(kScheme.size());
+  auto d1 = text.find('$');
+  if (d1 == std::string_view::npos) return std::nullopt;
+  auto d2 = text.find('$', d1 + 1);
+  if (d2 == std::string_view::npos) return std::nullopt;
+  int iterations = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + d1, iterations);
+  if (ec != std::errc() || p != text.data() + d1 || iterations < 1 || iterations > 10'000'000) {
+    return std::nullopt;
+  }
+  auto salt = base64_decode(text.substr(d1 + 1, d2 - d1 - 1));
+  auto hash = base64_decode(text.substr(d2 + 1));
+  Credentials c;
+  if (!salt || !hash || salt->size() != c.salt_.size() || hash->size() != c.hash_.size()) {
+    return std::nullopt;
+  }
+  c.username_ = std::move(username);
+  c.iterations_ = iterations;
+  std::copy(salt->begin(), salt->end(), c.salt_.begin());
+  std::copy(hash->begin(), hash->end(), c.hash_.begin());
+  return c;
 }
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {

@@ -26,6 +26,11 @@ class Credentials {
   // right or wrong, except for the length of a wrong username. Any thread.
   bool verify(std::string_view username, std::string_view password) const;
 
+  // The stored form, without the username: "pbkdf2-sha256$<iterations>$<salt>$<hash>"
+  // (salt and hash in base64). decode() is nullopt for anything else.
+  std::string encode() const;
+  static std::optional<Credentials> decode(std::string username, std::string_view text);
+
   const std::string& username() const { return username_; }
   const std::array<unsigned char, 16>& salt_for_test() const { return salt_; }
 

@@ -339,6 +339,21 @@ json::object message_json(const mqtt::Message& m, std::string_view msgid) {
                       {"payload", auth::base64(m.payload)}};
 }
 
+// EMQX's retained message: the payload only when asked for one message.
+json::object retained_json(const mqtt::Message& m, bool payload) {
+  std::int64_t at = m.received_at_ms;
+  if (at == 0) {  // unstamped ($SYS): its wall time from its age
+    at = mqtt::wall_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   mqtt::Message::Clock::now() - m.received_at)
+                                   .count();
+  }
+  json::object o{{"msgid", std::to_string(at)},    {"topic", m.topic},
+                 {"qos", static_cast<int>(m.qos)}, {"publish_at", time_text::rfc3339_ms(at)},
+                 {"from_clientid", nullptr},       {"from_username", nullptr}};
+  if (payload) o["payload"] = auth::base64(m.payload);
+  return o;
+}
+
 // ------------------------------------------------------------------ node
 
 }  // namespace
@@ -575,6 +590,74 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             subscription_json(all[i].client_id, all[i].filter, all[i].opts, all[i].durable, self));
       }
       return answer_json(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
+    }
+
+    if (name == "retained_list") {
+      // Every node holds every retained message (broker/retainer.hpp): this node answers.
+      const auto filter = string_arg(a, "topic");
+      if (filter && !broker::validate_topic_filter(*filter, node_.config.mqtt.max_topic_levels)) {
+        return error(400, "BAD_TOPIC", "topic: a valid topic filter");
+      }
+      const auto now = mqtt::Message::Clock::now();
+      std::vector<mqtt::MessagePtr> all;
+      if (filter) {
+        node_.retainer.match(*filter, now, all);
+      } else {
+        node_.retainer.for_each([&](const mqtt::MessagePtr& m) {
+          if (!m->expired(now)) all.push_back(m);
+        });
+      }
+      std::sort(all.begin(), all.end(), [](const mqtt::MessagePtr& x, const mqtt::MessagePtr& y) {
+        return x->topic < y->topic;
+      });
+      std::size_t offset = 0, limit = 0;
+      window(a, offset, limit);
+      json::array data;
+      for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
+        data.push_back(retained_json(*all[i], false));
+      return answer_json(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
+    }
+
+    if (name == "retained_get") {
+      const auto topic = string_arg(a, "topic");
+      auto m = topic ? node_.retainer.get(*topic) : std::nullopt;
+      if (!m || (*m)->expired(mqtt::Message::Clock::now())) {
+        return error(404, "NOT_FOUND", "no retained message on this topic");
+      }
+      return answer_json(200, retained_json(**m, true));
+    }
+
+    if (name == "retained_clear") {
+      // {"topic"}: that topic; {"filter"}: every topic it matches; {}: every topic.
+      if (workers_.empty()) return error(503, "SERVICE_UNAVAILABLE", "no workers");
+      std::vector<std::string> topics;
+      if (auto topic = string_arg(a, "topic")) {
+        topics.push_back(*topic);
+      } else {
+        const auto filter = string_arg(a, "filter");
+        if (filter && !broker::validate_topic_filter(*filter, node_.config.mqtt.max_topic_levels)) {
+          return error(400, "BAD_TOPIC", "filter: a valid topic filter");
+        }
+        node_.retainer.for_each([&](const mqtt::MessagePtr& m) {
+          if (!filter || broker::topic_matches(*filter, m->topic)) topics.push_back(m->topic);
+        });
+      }
+      // In tasks of at most 1,000 topics, so that a worker is never held long.
+      std::size_t cleared = 0;
+      for (std::size_t at = 0; at < topics.size(); at += 1000) {
+        std::vector<std::string> chunk(
+            topics.begin() + static_cast<std::ptrdiff_t>(at),
+            topics.begin() + static_cast<std::ptrdiff_t>(std::min(at + 1000, topics.size())));
+        auto n = on_worker<std::size_t>(workers_[0], [chunk = std::move(chunk)](WorkerCore& core) {
+          std::size_t n = 0;
+          for (const auto& t : chunk)
+            n += core.clear_retained(t) ? 1 : 0;
+          return n;
+        });
+        if (!n) return error(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
+        cleared += *n;
+      }
+      return answer_json(200, json::object{{"cleared", cleared}});
     }
 
     if (name == "publish") {

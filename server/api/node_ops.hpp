@@ -18,9 +18,12 @@
 //   subscriptions         {filters..., offset, limit}             {"count": n, "data": [...]}
 //   mqueue | inflight     {clientid, limit}                       {"data": [message], "count": n}
 //   publish               {topic, payload (base64), qos, ...}     {"id", "matched"}
-//   trace_read            {name, position, bytes}                 {"size", "mtime", "bytes"
-//   (base64)} trace_sizes           {}                                      {"<trace>": size of its
-//   file} prom_sample           {}                                      prom::to_json(sample)
+//   retained_list         {topic (a filter)?, offset, limit}      {"count": n, "data": [message]}
+//   retained_get          {topic}                                 message with payload, or 404
+//   retained_clear        {topic} | {filter} | {}                 {"cleared": n}
+//   trace_read            {name, position, bytes}                 {"size", "mtime", "bytes"}
+//   trace_sizes           {}                                      {"<trace>": file size}
+//   prom_sample           {}                                      prom::to_json(sample)
 //   alarms                {activated?}                            {"data": [alarm]}
 //   alarms_clear          {}                                      {} (deactivated forgotten)
 //

@@ -11,7 +11,7 @@ bool is_param(const std::string& s) {
 }  // namespace
 
 void RouteTable::add(std::string method, std::string pattern, std::string summary,
-                     RouteHandler handler) {
+                     RouteHandler handler, Access access) {
   Compiled c;
   std::string_view p = pattern;
   if (p.starts_with('/')) p.remove_prefix(1);
@@ -22,31 +22,43 @@ void RouteTable::add(std::string method, std::string pattern, std::string summar
     p.remove_prefix(slash + 1);
   }
   routes_.push_back(
-      {std::move(method), std::move(pattern), std::move(summary), std::move(handler)});
+      {std::move(method), std::move(pattern), std::move(summary), std::move(handler), access});
   compiled_.push_back(std::move(c));
+}
+
+bool RouteTable::matches(std::size_t i, const std::vector<std::string>& segments,
+                         std::vector<std::string>* params) const {
+  const auto& pat = compiled_[i].segments;
+  if (pat.size() != segments.size()) return false;
+  for (std::size_t k = 0; k < pat.size(); ++k) {
+    if (is_param(pat[k])) {
+      if (segments[k].empty()) return false;
+      if (params != nullptr) params->push_back(segments[k]);
+    } else if (pat[k] != segments[k]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const Route* RouteTable::lookup(std::string_view method,
+                                const std::vector<std::string>& segments) const {
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].method == method && matches(i, segments, nullptr)) return &routes_[i];
+  }
+  return nullptr;
 }
 
 std::optional<Response> RouteTable::dispatch(const Request& request,
                                              const boost::urls::url_view& target,
                                              const std::vector<std::string>& segments,
-                                             Role role) const {
+                                             const Caller& caller) const {
   std::string allowed;
   for (std::size_t i = 0; i < routes_.size(); ++i) {
-    const auto& pat = compiled_[i].segments;
-    if (pat.size() != segments.size()) continue;
     std::vector<std::string> params;
-    bool match = true;
-    for (std::size_t k = 0; k < pat.size() && match; ++k) {
-      if (is_param(pat[k])) {
-        match = !segments[k].empty();
-        params.push_back(segments[k]);
-      } else {
-        match = pat[k] == segments[k];
-      }
-    }
-    if (!match) continue;
+    if (!matches(i, segments, &params)) continue;
     if (routes_[i].method == request.method) {
-      return routes_[i].handler(Call{request, target, std::move(params), role});
+      return routes_[i].handler(Call{request, target, std::move(params), caller.role, caller.name});
     }
     if (allowed.find(routes_[i].method) == std::string::npos) {
       allowed += allowed.empty() ? routes_[i].method : ", " + routes_[i].method;

@@ -9,13 +9,17 @@
 #include <vector>
 
 #include "api/access_api.hpp"
+#include "api/admin_api.hpp"
 #include "api/cluster_json.hpp"
 #include "api/log_api.hpp"
 #include "api/monitor_api.hpp"
 #include "api/openapi.hpp"
 #include "api/ops_api.hpp"
+#include "api/retainer_api.hpp"
 #include "common/json_text.hpp"
+#include "dashboard/assets.hpp"
 #include "session/node_state.hpp"
+#include "tables/replicated_tables.hpp"
 
 #ifndef EMQXD_VERSION
 #define EMQXD_VERSION "0.0.0"
@@ -155,13 +159,24 @@ std::optional<std::string> query_param(const urls::url_view& target, std::string
 Router::Router(const session::NodeState& node, const Credentials& credentials,
                ClusterControl& control, RouterOptions options)
     : node_(node),
-      credentials_(credentials),
       control_(control),
-      default_password_(options.default_password),
       api_keys_(std::move(options.api_keys)),
       open_paths_(std::move(options.open_paths)),
       api_docs_(options.api_docs),
       guard_(options.login) {
+  tables::ReplicatedTables* tables = node.tables.get();
+  if (tables == nullptr) {
+    own_tables_ = std::make_unique<tables::ReplicatedTables>(nullptr, node.config.node.name);
+    Admins::declare(*own_tables_);
+    tables = own_tables_.get();
+  }
+  Admins::Options ao;
+  ao.default_username = credentials.username();
+  ao.default_credentials = &credentials;
+  ao.default_password = options.default_password;
+  ao.token_life = options.token_life;
+  ao.iterations = options.iterations;
+  admins_ = std::make_unique<Admins>(*tables, std::move(ao));
   add_routes();
   add_monitor_routes(table_, node_, control_, std::move(options.monitor));
 }
@@ -188,8 +203,16 @@ void Router::add_routes() {
         [this](const Call& c) { return control_outcome(control_.force_leave(c.params[0])); });
   t.add("GET", "/api/v5/routes", "routes (topic filters and the nodes that have them)",
         [this](const Call& c) { return routes(c.target); });
+  t.add(
+      "POST", "/api/v5/login", "a token for a dashboard user: {\"username\", \"password\"}",
+      [this](const Call& c) { return login(c.request); }, Access::Open);
+  t.add(
+      "POST", "/api/v5/logout", "revoke the token this request carries",
+      [this](const Call& c) { return logout(c); }, Access::Anyone);
+  add_admin_routes(t, *admins_);
   add_access_routes(t, node_);
   add_ops_routes(t, control_);
+  add_retainer_routes(t, control_, node_.config);
   add_log_routes(t);
   add_trace_routes(t, node_, control_);
 }
@@ -228,71 +251,121 @@ Response Router::route(const Request& request, const urls::url_view& target) {
     if (m != "GET") return method_not_allowed("GET");
     return json_response(200, openapi_document(table_, EMQXD_VERSION));
   }
+  // The dashboard's files, without credentials (the page logs in through the API).
+  if (!path.starts_with("/api/")) {
+    if (const auto* asset = dashboard::find_asset(path)) {
+      if (m != "GET") return method_not_allowed("GET");
+      Response r;
+      r.content_type = std::string(asset->content_type);
+      r.body = std::string(asset->body);
+      return r;
+    }
+  }
   // Decoded, and an empty segment (a doubled or trailing slash) is kept, so that such
   // paths match nothing.
   const auto decoded = target.segments();
   const std::vector<std::string> seg(decoded.begin(), decoded.end());
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "v5") return not_found(path);
 
-  Role role = Role::Administrator;
-  if (m == "GET" && std::find(open_paths_.begin(), open_paths_.end(), path) != open_paths_.end()) {
-    role = Role::Viewer;  // no credentials asked: read only
-  } else if (Response denied = authenticate(request, role); denied.status != 200) {
+  const Route* r = table_.lookup(m, seg);
+  Caller caller;
+  if (r != nullptr && r->access == Access::Open) {
+    // no credentials asked
+  } else if (m == "GET" &&
+             std::find(open_paths_.begin(), open_paths_.end(), path) != open_paths_.end()) {
+    // no credentials asked: read only
+  } else if (Response denied = authenticate(request, caller); denied.status != 200) {
     return denied;
+  } else if (caller.role == Role::Viewer && m != "GET" &&
+             (r == nullptr || r->access != Access::Anyone)) {
+    // EMQX's viewer role reads only.
+    return error_response(403, "FORBIDDEN", "the viewer role may only read (GET)");
   }
-  // EMQX's viewer role reads only.
-  if (role == Role::Viewer && m != "GET") {
-    return error_response(403, "FORBIDDEN",
-                          "this API key has the viewer role, which may only read (GET)");
-  }
-
-  if (auto r = table_.dispatch(request, target, seg, role)) return std::move(*r);
+  if (auto out = table_.dispatch(request, target, seg, caller)) return std::move(*out);
   return not_found(path);
 }
 
-Response Router::authenticate(const Request& request, Role& role) {
-  auto unauthorized = [](std::string_view message) {
-    Response r = error_response(401, "UNAUTHORIZED", message);
-    r.challenge = true;
-    return r;
-  };
-  // Lines a client can cause at will: one a second at most, across the handler threads.
-  auto log_warn = [this](const std::string& line) {
-    std::lock_guard lock(log_mutex_);
-    std::uint64_t suppressed = 0;
-    if (!failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) return;
-    logger()->warn("{} ({} more suppressed)", line, suppressed);
-  };
-  if (request.authorization.empty()) return unauthorized("authentication required (HTTP Basic)");
+void Router::log_throttled(const std::string& line) {
+  std::lock_guard lock(log_mutex_);
+  std::uint64_t suppressed = 0;
+  if (!failed_logins_.allow(std::chrono::steady_clock::now(), suppressed)) return;
+  logger()->warn("{} ({} more suppressed)", line, suppressed);
+}
+
+namespace {
+
+Response unauthorized(std::string_view message, std::string_view code = "UNAUTHORIZED") {
+  Response r = error_response(401, code, message);
+  r.challenge = true;
+  return r;
+}
+
+// The credentials of "Bearer <token>" (the scheme case-insensitive), or nullopt.
+std::optional<std::string_view> bearer_token(std::string_view header) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i] >= 'A' && header[i] <= 'Z' ? static_cast<char>(header[i] + 32) : header[i];
+    if (c != kScheme[i]) return std::nullopt;
+  }
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+    token.remove_suffix(1);
+  return token;
+}
+
+}  // namespace
+
+Response Router::authenticate(const Request& request, Caller& caller) {
+  if (request.authorization.empty()) {
+    return unauthorized(
+        "authentication required (HTTP Basic, or a Bearer token from POST /api/v5/login)");
+  }
+  if (auto token = bearer_token(request.authorization)) {
+    auto owner = admins_->check_token(*token);
+    if (!owner) {
+      // No Basic challenge: a browser would open its own login box over the dashboard.
+      return error_response(401, "TOKEN_TIME_OUT",
+                            "the token is unknown, revoked or expired; log in again");
+    }
+    caller = Caller{owner->role, owner->username};
+    return Response{};
+  }
   auto given = parse_basic_authorization(request.authorization);
   if (!given) {
-    log_warn(
+    log_throttled(
         fmt::format("HTTP API login failed: malformed Basic credentials peer={}", request.peer));
-    return unauthorized("malformed Authorization header: expected Basic base64(username:password)");
+    return unauthorized(
+        "malformed Authorization header: expected Basic base64(username:password) or Bearer "
+        "<token>");
   }
-  const std::string user = loggable(given->username);
-  // Whose credentials these claim to be: the dashboard user, an API key, or nobody (then
-  // the dashboard user's hash is computed all the same, and fails on the name, so that an
-  // unknown name answers as slowly as a wrong secret). Only users that exist are counted
+  return check_password(request, given->username, given->password, false, caller);
+}
+
+Response Router::check_password(const Request& request, const std::string& name,
+                                std::string& password, bool users_only, Caller& caller) {
+  const std::string user = loggable(name);
+  // Whose credentials these claim to be: a bootstrap API key, an API key made through the
+  // API, a dashboard user, or nobody (then a hash is computed all the same, so that an
+  // unknown name answers as slowly as a wrong secret). Only names that exist are counted
   // per user (login_guard.hpp).
-  const Credentials* claimed = &credentials_;
-  role = Role::Administrator;
-  bool exists = given->username == credentials_.username();
-  for (const auto& k : api_keys_) {
-    if (!exists && k.credentials.username() == given->username) {
-      claimed = &k.credentials;
-      role = k.role;
-      exists = true;
-    }
+  const ApiKey* boot = nullptr;
+  if (!users_only) {
+    for (const auto& k : api_keys_)
+      if (k.credentials.username() == name) boot = &k;
   }
-  const std::string known = exists ? given->username : "";
+  const bool is_key = !users_only && boot == nullptr && admins_->has_api_key(name);
+  const bool exists = boot != nullptr || is_key || admins_->user(name).has_value();
+  const std::string known = exists ? name : "";
   const auto now = LoginGuard::Clock::now();
   if (auto v = guard_.check(known, request.address, request.loopback, now);
       v.lock != LoginGuard::Lock::None) {
-    wipe(given->password);
+    wipe(password);
     auto secs = std::chrono::ceil<std::chrono::seconds>(v.remaining).count();
     const bool by_user = v.lock == LoginGuard::Lock::User;
-    log_warn(fmt::format(
+    log_throttled(fmt::format(
         "HTTP API login refused: {} locked for {} s more after failed logins user=\"{}\" peer={}",
         by_user ? "user" : "address", secs, user, request.peer));
     Response r = error_response(429, "TOO_MANY_REQUESTS",
@@ -302,10 +375,25 @@ Response Router::authenticate(const Request& request, Role& role) {
     r.retry_after = static_cast<int>(std::max<std::int64_t>(1, secs));
     return r;
   }
-  bool passed = claimed->verify(given->username, given->password);
-  wipe(given->password);
-  if (passed && claimed == &credentials_ && default_password_ && !request.loopback) {
-    log_warn(fmt::format(
+  bool passed = false;
+  bool default_password = false;
+  Role role = Role::Viewer;
+  if (boot != nullptr) {
+    passed = boot->credentials.verify(name, password);
+    role = boot->role;
+  } else if (is_key) {
+    auto k = admins_->verify_key(name, password);
+    passed = k.passed;
+    role = k.role;
+  } else {
+    auto v = admins_->verify_user(name, password);
+    passed = v.passed;
+    role = v.role;
+    default_password = v.default_password;
+  }
+  wipe(password);
+  if (passed && default_password && !request.loopback) {
+    log_throttled(fmt::format(
         "HTTP API login refused: the default password is taken from loopback clients only "
         "peer={}",
         request.peer));
@@ -313,6 +401,7 @@ Response Router::authenticate(const Request& request, Role& role) {
   }
   if (passed) {
     guard_.succeeded(known, request.address);
+    caller = Caller{role, name};
     return Response{};
   }
   auto locked = guard_.failed(known, request.address, now);
@@ -324,9 +413,51 @@ Response Router::authenticate(const Request& request, Role& role) {
         std::chrono::duration_cast<std::chrono::seconds>(guard_.policy().lock_duration).count(),
         guard_.policy().max_attempts, user, request.peer);
   } else {
-    log_warn(fmt::format("HTTP API login failed: user=\"{}\" peer={}", user, request.peer));
+    log_throttled(fmt::format("HTTP API login failed: user=\"{}\" peer={}", user, request.peer));
   }
   return unauthorized("wrong username or password");
+}
+
+Response Router::login(const Request& request) {
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body, ec);
+  const json::object* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+  const json::value* u = o != nullptr ? o->if_contains("username") : nullptr;
+  const json::value* p = o != nullptr ? o->if_contains("password") : nullptr;
+  if (u == nullptr || p == nullptr || !u->is_string() || !p->is_string() ||
+      u->as_string().size() > 256 || p->as_string().size() > 1024) {
+    return error_response(400, "BAD_REQUEST",
+                          "expected a JSON body {\"username\": \"...\", \"password\": \"...\"}");
+  }
+  std::string name(u->as_string());
+  std::string password(p->as_string());
+  Caller caller;
+  Response checked = check_password(request, name, password, true, caller);
+  if (checked.status == 401) {
+    // EMQX's answer to a failed login; no Basic challenge (a browser would show its own
+    // login box).
+    return error_response(401, "BAD_USERNAME_OR_PWD",
+                          json::parse(checked.body).as_object()["message"].as_string());
+  }
+  if (checked.status != 200) return checked;
+  auto token = admins_->issue_token(caller.name);
+  if (!token) {
+    return error_response(503, "SERVICE_UNAVAILABLE",
+                          "too many live login tokens; log out unused ones or wait for them to "
+                          "expire");
+  }
+  logger()->info("HTTP API: user \"{}\" logged in peer={}", loggable(caller.name), request.peer);
+  return json_response(200, json::object{{"token", *token},
+                                         {"version", EMQXD_VERSION},
+                                         {"role", role_name(caller.role)},
+                                         {"license", json::object{{"edition", "opensource"}}}});
+}
+
+Response Router::logout(const Call& call) {
+  if (auto token = bearer_token(call.request.authorization)) admins_->revoke_token(*token);
+  Response r;
+  r.status = 204;
+  return r;
 }
 
 Response Router::routes(const urls::url_view& target) {

@@ -12,21 +12,25 @@
 //   ops_api.hpp (nodes, stats, metrics, clients, subscriptions, topics, publish) and of
 //   monitor_api.hpp (GET /api/v5/prometheus/stats, GET|DELETE /api/v5/alarms)
 //
-// Every /api/v5 request needs HTTP Basic credentials: the dashboard user's, or an API key
-// and its secret (401 first; then 403 for a viewer key that does anything but GET; then
+// Every /api/v5 request needs credentials: HTTP Basic with a dashboard user's name and
+// password or an API key and its secret, or a Bearer token from POST /api/v5/login
+// (admins.hpp; 401 first; then 403 for a viewer key that does anything but GET; then
 // 404 or 405). Errors are EMQX's {"code":"BAD_REQUEST","message":"..."}. The cluster requests
 // (status, routes, join, leave, force_leave) go to the node's ClusterControl: every node
 // runs its cluster, alone or not, so there is always one.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/url_view.hpp>
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/admins.hpp"
 #include "api/api_keys.hpp"
 #include "api/control.hpp"
 #include "api/credentials.hpp"
@@ -59,6 +63,10 @@ struct RouterOptions {
   // dashboard.swagger_support: GET /api-docs and /api-docs/swagger.json give the OpenAPI
   // document (api/openapi.hpp), without credentials, as EMQX's.
   bool api_docs = true;
+  // dashboard.token_expired_time: the life of a token from POST /api/v5/login.
+  std::chrono::milliseconds token_life{60 * 60'000};
+  // Passed to Admins (tests make hashing cheap).
+  int iterations = Credentials::kIterations;
 };
 
 class Router {
@@ -76,18 +84,29 @@ class Router {
 
  private:
   Response route(const Request& request, const boost::urls::url_view& target);
-  // Status 200 when the credentials pass, with `role` set; else the answer to send.
-  Response authenticate(const Request& request, Role& role);
+  // Status 200 when the credentials pass, with `caller` set; else the answer to send.
+  Response authenticate(const Request& request, Caller& caller);
+  // A name and password (Basic, or POST /api/v5/login when `users_only`), through the
+  // login guard: status 200 with `caller` set, else the 401 or 429 to send. Wipes
+  // `password`.
+  Response check_password(const Request& request, const std::string& name, std::string& password,
+                          bool users_only, Caller& caller);
+  // POST /api/v5/login and /api/v5/logout.
+  Response login(const Request& request);
+  Response logout(const Call& call);
+  // Lines a client can cause at will: one a second at most, across the handler threads.
+  void log_throttled(const std::string& line);
   // The table's routes: the cluster's and the counters here, the others in their files.
   void add_routes();
   Response routes(const boost::urls::url_view& target);
   Response control_outcome(const ClusterControl::Outcome& outcome);
 
   const session::NodeState& node_;
-  const Credentials& credentials_;
   ClusterControl& control_;
-  bool default_password_;
-  std::vector<ApiKey> api_keys_;
+  std::vector<ApiKey> api_keys_;  // the bootstrap file's
+  // The node's tables, or the router's own (in memory) when the node has none (tests).
+  std::unique_ptr<tables::ReplicatedTables> own_tables_;
+  std::unique_ptr<Admins> admins_;
   std::vector<std::string> open_paths_;
   bool api_docs_;
   LoginGuard guard_;

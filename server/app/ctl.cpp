@@ -370,6 +370,54 @@ const std::vector<Verb>& verbs() {
        [](Ctl& c) { return act(c, "PUT", "/api/v5/trace/" + encoded(c.w[0]) + "/stop"); }},
       {"traces delete", "<Name>", "delete a trace and its files", 1, 1,
        [](Ctl& c) { return act(c, "DELETE", "/api/v5/trace/" + encoded(c.w[0])); }},
+      {"retainer info", "", "the number of retained messages", 0, 0,
+       [](Ctl& c) {
+         return show(c, "/api/v5/mqtt/retainer/messages?limit=1", [](const json::value& v) {
+           const json::value* count = nullptr;
+           if (v.is_object()) {
+             if (const auto* m = v.as_object().if_contains("meta"); m != nullptr && m->is_object())
+               count = m->as_object().if_contains("count");
+           }
+           std::printf("Number of retained messages: %s\n", text(count).c_str());
+         });
+       }},
+      {"retainer topics", "", "the topics of the retained messages", 0, 0,
+       [](Ctl& c) {
+         return list(c, "/api/v5/mqtt/retainer/messages",
+                     [](const json::object& o) { return field(o, "topic"); });
+       }},
+      {"retainer clean", "[<TopicFilter>]", "clear every retained message, or the matching ones", 0,
+       1,
+       [](Ctl& c) {
+         std::string path = "/api/v5/mqtt/retainer/messages";
+         if (!c.w.empty()) path += "?topic=" + encoded(c.w[0]);
+         auto a = call_api(c.target, "DELETE", path);
+         if (a.exit != kExitOk) return a.exit;
+         if (c.command.json) {
+           std::printf("%s\n", a.response.body.c_str());
+           return kExitOk;
+         }
+         auto v = parse(a.response);
+         const json::value* n =
+             v && v->is_object() ? v->as_object().if_contains("cleared") : nullptr;
+         std::printf("Cleared %s retained messages\n", text(n).c_str());
+         return kExitOk;
+       }},
+      {"admins add", "<Username> <Password> [<Description>] [administrator|viewer]",
+       "add a dashboard user", 2, 4,
+       [](Ctl& c) {
+         json::object body{{"username", c.w[0]}, {"password", c.w[1]}};
+         if (c.w.size() > 2) body["description"] = c.w[2];
+         if (c.w.size() > 3) body["role"] = c.w[3];
+         return act(c, "POST", "/api/v5/users", body);
+       }},
+      {"admins passwd", "<Username> <Password>", "set a dashboard user's password", 2, 2,
+       [](Ctl& c) {
+         return act(c, "POST", "/api/v5/users/" + encoded(c.w[0]) + "/change_pwd",
+                    {{"new_pwd", c.w[1]}});
+       }},
+      {"admins del", "<Username>", "delete a dashboard user", 1, 1,
+       [](Ctl& c) { return act(c, "DELETE", "/api/v5/users/" + encoded(c.w[0])); }},
       {"banned list", "", "the banned clients, users and addresses", 0, 0,
        [](Ctl& c) { return list(c, "/api/v5/banned", ban_line); }},
       {"banned add", "clientid|username|peerhost <Who> [<Reason>] [<Seconds>]",

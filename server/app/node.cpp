@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/admins.hpp"
 #include "api/alarms.hpp"
 #include "api/api_client.hpp"
 #include "api/api_keys.hpp"
@@ -270,6 +271,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.banned.attach(*impl_->state.tables);
   impl_->state.traces.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
+  api::Admins::declare(*impl_->state.tables);
   if (auto* rules = impl_->state.authorization.builtin_rules()) rules->attach(*impl_->state.tables);
   // The authentication chain: bootstrap files and keys are read now (a bad one stops
   // start-up, naming it).
@@ -399,6 +401,7 @@ void Node::start() {
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;
     ro.login.lock_duration = s.config.dashboard_login_lock_duration;
     ro.login.interval = s.config.dashboard_login_interval;
+    ro.token_life = s.config.dashboard_token_life;
     if (!impl_->api_keys.empty()) {
       auto viewers =
           std::count_if(impl_->api_keys.begin(), impl_->api_keys.end(),

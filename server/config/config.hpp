@@ -410,6 +410,8 @@ struct Config {
   std::uint32_t dashboard_login_max_attempts = 5;
   Duration dashboard_login_lock_duration{10 * 60'000};
   Duration dashboard_login_interval{5 * 60'000};
+  // dashboard.token_expired_time: how long a token from POST /api/v5/login lasts.
+  Duration dashboard_token_life{60 * 60'000};
   // api_key.bootstrap_file: API keys, one `key:secret[:role]` a line (api/api_keys.hpp);
   // empty = none. Read by app::Node at start; a bad line stops start-up.
   std::string api_key_bootstrap_file;

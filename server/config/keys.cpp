@@ -714,6 +714,8 @@ const KeySpec kKeys[] = {
          mode = in.boolean() ? AuthnMode::On : AuthnMode::Off;
        }
      }},
+    {"dashboard.token_expired_time",
+     EMQXD_SET(dashboard_token_life, in.duration_in(1s, 24h * 365))},
     {"dashboard.unsuccessful_login_interval",
      EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
 
@@ -899,7 +901,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"dashboard.listeners.http.ipv6_v6only", ""},
     {"dashboard.listeners.http.proxy_header", ""},
     {"dashboard.cors", ""},
-    {"dashboard.token_expired_time", "the HTTP API takes HTTP Basic credentials, no tokens"},
     {"dashboard.sso", ""},
     {"dashboard.i18n_lang", ""},
     {"dashboard.bootstrap_users_file", ""},

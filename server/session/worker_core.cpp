@@ -129,6 +129,27 @@ bool WorkerCore::apply_retained(const mqtt::MessagePtr& m, bool merge, mqtt::Mes
   return true;
 }
 
+bool WorkerCore::clear_retained(const std::string& topic) {
+  if (!node_.retainer.get(topic)) return false;
+  auto m = std::make_shared<mqtt::Message>();
+  m->topic = topic;
+  m->retain = true;
+  m->received_at = now();
+  m->received_at_ms = mqtt::wall_ms_now();
+  mqtt::MessagePtr cleared = m;
+  mqtt::MessagePtr replicate = cleared;
+  apply_retained(cleared, false, &replicate);
+  if (broker::Forwarder* forwarder = node_.forwarder;
+      forwarder != nullptr && replicate && !topic.starts_with("$SYS/")) {
+    peers_.clear();
+    forwarder->peers(peers_);
+    for (auto n : peers_)
+      turn_.to_peer(n).push_back({replicate, false, {}, true, {}});
+  }
+  sched_.end_of_turn_needed();
+  return true;
+}
+
 PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
   if (publish_observer_) publish_observer_(m);
   PublishResult result;

@@ -70,6 +70,10 @@ class WorkerCore final : public Hub {
   Tracer* tracer() override { return &node_.traces.tracer(); }
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  // The API's delete of a retained message: the topic's clearing is stored and sent to
+  // every peer as a publish with an empty payload would be, but delivered to no one.
+  // False when the topic had no retained message.
+  bool clear_retained(const std::string& topic);
   void hold(Channel& ch, std::shared_ptr<broker::Pressure> p) override;
   void authenticate(Channel& ch, auth::Credentials credentials) override;
   const auth::UserDatabase* scram_database(std::string_view method) const override;
