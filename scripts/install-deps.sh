@@ -24,6 +24,7 @@ test_pkgs=(
   python3-grpcio python3-protobuf python3-jwt python3-cryptography python3-prometheus-client
   iproute2 util-linux
   postgresql mariadb-server redis-server
+  chromium chromium-driver python3-selenium
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 

@@ -271,7 +271,7 @@ Admins::Verified Admins::verify_user(std::string_view name, std::string_view pas
   }
   if (stored) {
     v.exists = true;
-    v.passed = stored->verify(name, password);
+    v.passed = memo_.verify(*stored, name, password);
     v.role = parse_role(string_of(*record, "role")).value_or(Role::Viewer);
     v.default_password = record->contains("loopback_only");
     return v;
@@ -280,7 +280,7 @@ Admins::Verified Admins::verify_user(std::string_view name, std::string_view pas
   // The config's default user; an unknown name is hashed all the same (and fails on the
   // name), so that it answers as slowly as a wrong password.
   v.exists = name == options_.default_username;
-  v.passed = options_.default_credentials->verify(name, password) && v.exists;
+  v.passed = memo_.verify(*options_.default_credentials, name, password) && v.exists;
   v.role = Role::Administrator;
   v.default_password = options_.default_password;
   return v;
@@ -438,7 +438,7 @@ Admins::KeyCheck Admins::verify_key(std::string_view api_key, std::string_view s
   const bool enabled = e == nullptr || !e->is_bool() || e->get_bool();
   const std::int64_t expires = int_of(*found, "expired_at");
   const bool live = expires == 0 || expires * 1000 > now_ms();
-  c.passed = stored->verify(api_key, secret) && enabled && live;
+  c.passed = memo_.verify(*stored, api_key, secret) && enabled && live;
   c.role = parse_role(string_of(*found, "role")).value_or(Role::Viewer);
   return c;
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/random.h>
 
@@ -9,6 +10,7 @@
 #include <charconv>
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 namespace emqxd::api {
 
@@ -105,6 +107,57 @@ std::optional<Credentials> Credentials::decode(std::string username, std::string
   std::copy(salt->begin(), salt->end(), c.salt_.begin());
   std::copy(hash->begin(), hash->end(), c.hash_.begin());
   return c;
+}
+
+VerifyMemo::VerifyMemo() {
+  if (::getrandom(key_.data(), key_.size(), 0) != static_cast<ssize_t>(key_.size()) &&
+      RAND_bytes(key_.data(), static_cast<int>(key_.size())) != 1) {
+    throw std::runtime_error("HTTP API: no random bytes for the credentials memo");
+  }
+}
+
+std::string VerifyMemo::digest(const Credentials& c, std::string_view username,
+                               std::string_view password) const {
+  std::string text = c.encode();
+  text += '\0';
+  text.append(username);
+  text += '\0';
+  text.append(password);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), out, &len);
+  OPENSSL_cleanse(text.data(), text.size());
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+bool VerifyMemo::verify(const Credentials& c, std::string_view username,
+                        std::string_view password) {
+  const std::string d = digest(c, username, password);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = passed_.find(d);
+    if (it != passed_.end()) {
+      if (now - it->second < kLife) return true;
+      passed_.erase(it);
+    }
+  }
+  if (!c.verify(username, password)) return false;
+  std::lock_guard lock(mutex_);
+  if (passed_.size() >= kMaxEntries) {
+    // The oldest half goes: the entries' ages, sorted, give the cut.
+    std::vector<std::chrono::steady_clock::time_point> ages;
+    ages.reserve(passed_.size());
+    for (const auto& [k, t] : passed_)
+      ages.push_back(t);
+    std::nth_element(ages.begin(), ages.begin() + static_cast<std::ptrdiff_t>(ages.size() / 2),
+                     ages.end());
+    const auto cut = ages[ages.size() / 2];
+    std::erase_if(passed_, [&](const auto& kv) { return kv.second <= cut; });
+  }
+  passed_[d] = now;
+  return true;
 }
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {

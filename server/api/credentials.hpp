@@ -7,9 +7,12 @@
 // time (CRYPTO_memcmp), so neither a memory dump nor response timing gives the password away.
 // Nothing here logs.
 #include <array>
+#include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace emqxd::api {
 
@@ -40,6 +43,30 @@ class Credentials {
   std::array<unsigned char, 16> salt_{};
   std::array<unsigned char, 32> hash_{};
   int iterations_ = kIterations;
+};
+
+// Remembers, for a while, the credentials that verified, so that a client sending the same
+// HTTP Basic credentials on every request (a Prometheus scrape, a script polling the API)
+// pays PBKDF2 once, not each time (~2.5 ms of CPU). Only successes are kept, as
+// HMAC-SHA256 under a random key of this process over the stored hash, the username and
+// the password: nothing kept helps guess a password, and a changed password (a new stored
+// hash) misses. Bounded (kMaxEntries; when full, the oldest half goes); entries last kLife.
+// Thread-safe.
+class VerifyMemo {
+ public:
+  static constexpr std::size_t kMaxEntries = 4096;
+  static constexpr std::chrono::seconds kLife{300};
+
+  VerifyMemo();
+  // c.verify(username, password), remembered when it passes.
+  bool verify(const Credentials& c, std::string_view username, std::string_view password);
+
+ private:
+  std::string digest(const Credentials& c, std::string_view username,
+                     std::string_view password) const;
+  std::array<unsigned char, 32> key_{};
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> passed_;  // guarded
 };
 
 struct BasicCredentials {

@@ -11,6 +11,7 @@
 #include "api/access_api.hpp"
 #include "api/admin_api.hpp"
 #include "api/cluster_json.hpp"
+#include "api/config_api.hpp"
 #include "api/log_api.hpp"
 #include "api/monitor_api.hpp"
 #include "api/openapi.hpp"
@@ -214,6 +215,7 @@ void Router::add_routes() {
   add_ops_routes(t, control_);
   add_retainer_routes(t, control_, node_.config);
   add_log_routes(t);
+  add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);
 }
 
@@ -379,7 +381,7 @@ Response Router::check_password(const Request& request, const std::string& name,
   bool default_password = false;
   Role role = Role::Viewer;
   if (boot != nullptr) {
-    passed = boot->credentials.verify(name, password);
+    passed = admins_->verify(boot->credentials, name, password);
     role = boot->role;
   } else if (is_key) {
     auto k = admins_->verify_key(name, password);

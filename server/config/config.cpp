@@ -354,6 +354,34 @@ void apply_env(Value& root, const std::map<std::string, std::string>& env,
   }
 }
 
+// Whether a key holds a secret: its value is never shown (GET /api/v5/configs).
+bool sensitive(std::string_view key) {
+  for (std::string_view s : {"password", "secret", "cookie", "private_key", "pre_shared_key"}) {
+    if (key.size() >= s.size() && key.substr(key.size() - s.size()) == s) return true;
+  }
+  return key == "token" || key == "psk";
+}
+
+// `v` with every scalar under a sensitive key replaced by "******".
+hocon::Value obfuscated(const hocon::Value& v, bool hide) {
+  if (v.is_object()) {
+    hocon::Value out = hocon::Value::make_object(v.origin());
+    for (const auto& f : v.fields()) {
+      const std::string key[] = {f.key};
+      hocon::set_path(out, key, obfuscated(f.value, hide || sensitive(f.key)));
+    }
+    return out;
+  }
+  if (v.is_array()) {
+    std::vector<hocon::Value> elements;
+    for (const auto& e : v.elements())
+      elements.push_back(obfuscated(e, hide));
+    return hocon::Value::make_array(std::move(elements), v.origin());
+  }
+  if (hide && !v.is_null()) return hocon::Value::make_string("******", v.origin());
+  return v;
+}
+
 Config map_tree(hocon::Value root, const std::map<std::string, std::string>& env) {
   Config cfg;
   apply_env(root, env, cfg.warnings);
@@ -361,6 +389,7 @@ Config map_tree(hocon::Value root, const std::map<std::string, std::string>& env
   LoadState state(cfg);
   Walker(state).walk_root(root);
   finish(state, root);
+  cfg.written_json = obfuscated(root, false).to_json();
   return cfg;
 }
 

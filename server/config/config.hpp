@@ -379,6 +379,10 @@ struct AuthenticatorConfig {
 };
 
 struct Config {
+  // The configuration as written (the file with the EMQX_* overrides on it, substitutions
+  // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
+  // at their defaults are absent. GET /api/v5/configs shows it.
+  std::string written_json = "{}";
   NodeConfig node;
   LogConfig log;
   TraceConfig trace;

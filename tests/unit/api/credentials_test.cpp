@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "api/api_keys.hpp"
 
@@ -156,4 +157,40 @@ TEST_CASE("API keys: a file that cannot be read is named", "[api][keys]") {
   CHECK_THROWS_WITH(emqxd::api::load_api_keys("/nonexistent/keys.txt", 1),
                     "api_key.bootstrap_file: cannot read /nonexistent/keys.txt: No such file or "
                     "directory");
+}
+
+TEST_CASE("credentials: the stored form reads back, and nothing else does", "[api][credentials]") {
+  Credentials c = Credentials::make("admin", "pa:ss", 3);
+  auto back = Credentials::decode("admin", c.encode());
+  REQUIRE(back);
+  CHECK(back->verify("admin", "pa:ss"));
+  CHECK_FALSE(back->verify("admin", "pass"));
+  CHECK(c.encode().starts_with("pbkdf2-sha256$3$"));
+  CHECK(c.encode().find("pa:ss") == std::string::npos);
+  for (std::string bad :
+       std::vector<std::string>{"", "pbkdf2-sha256$", "pbkdf2-sha256$3$", "md5$3$a$b",
+                                "pbkdf2-sha256$0$" + c.encode().substr(16), "pbkdf2-sha256$x$a$b",
+                                c.encode() + "A", c.encode().substr(0, c.encode().size() - 4)}) {
+    INFO(bad);
+    CHECK_FALSE(Credentials::decode("admin", bad));
+  }
+}
+
+TEST_CASE("credentials: the memo remembers successes only, per stored hash", "[api][credentials]") {
+  emqxd::api::VerifyMemo memo;
+  Credentials c = Credentials::make("admin", "right", 3);
+  CHECK_FALSE(memo.verify(c, "admin", "wrong"));
+  CHECK(memo.verify(c, "admin", "right"));
+  CHECK(memo.verify(c, "admin", "right"));  // remembered
+  CHECK_FALSE(memo.verify(c, "admin", "wrong"));
+  CHECK_FALSE(memo.verify(c, "other", "right"));
+  // A new password is a new stored hash: the old password no longer passes.
+  Credentials changed = Credentials::make("admin", "new", 3);
+  CHECK_FALSE(memo.verify(changed, "admin", "right"));
+  CHECK(memo.verify(changed, "admin", "new"));
+  // Bounded: many distinct successes do not grow it without end (and still verify).
+  for (int i = 0; i < 5000; ++i) {
+    Credentials k = Credentials::make("k" + std::to_string(i), "s", 1);
+    CHECK(memo.verify(k, "k" + std::to_string(i), "s"));
+  }
 }
