@@ -1,6 +1,7 @@
 #include "common/proc_stats.hpp"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -60,6 +61,12 @@ double cpu_seconds() {
 }
 
 std::optional<std::uint64_t> open_fds() {
+  // Linux 6.2 and later give the count as the directory's size: no walk over 20,000
+  // entries on every scrape. Older kernels say 0, and the entries are counted.
+  struct stat st {};
+  if (::stat("/proc/self/fd", &st) == 0 && st.st_size > 0) {
+    return static_cast<std::uint64_t>(st.st_size);
+  }
   std::error_code ec;
   std::uint64_t n = 0;
   for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
