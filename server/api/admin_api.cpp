@@ -38,7 +38,7 @@ Response failed(Admins::Error e, std::string_view what) {
     case Admins::Error::Exists:
       return error_response(409, "ALREADY_EXISTS", std::string(what) + " already exists");
     case Admins::Error::Full:
-      return error_response(409, "BAD_REQUEST",
+      return error_response(400, "BAD_REQUEST",
                             "too many: at most " + std::to_string(Admins::kMaxUsers) +
                                 " users and " + std::to_string(Admins::kMaxKeys) + " API keys");
     default:
@@ -107,7 +107,7 @@ json::object key_json(const Admins::Key& k) {
   return o;
 }
 
-void add_user_routes(RouteTable& t, Admins& admins) {
+void add_user_routes(RouteTable& t, Admins& admins, const PasswordCheck& check) {
   t.add("GET", "/api/v5/users", "the dashboard users", [&admins](const Call&) {
     json::array out;
     for (const auto& u : admins.users())
@@ -157,9 +157,8 @@ void add_user_routes(RouteTable& t, Admins& admins) {
   });
   t.add(
       "POST", "/api/v5/users/{username}/change_pwd",
-      "change a user's password: {\"old_pwd\", \"new_pwd\"} (old_pwd checked when given; "
-      "an administrator may leave it out)",
-      [&admins](const Call& c) {
+      "change a password: {\"old_pwd\", \"new_pwd\"} (old_pwd needed for one's own)",
+      [&admins, check](const Call& c) {
         auto o = body_object(c.request.body);
         if (!o) return bad_request("expected a JSON object");
         std::optional<std::string> old_pwd, new_pwd;
@@ -170,14 +169,16 @@ void add_user_routes(RouteTable& t, Admins& admins) {
         if (!self && c.role != Role::Administrator) {
           return error_response(403, "FORBIDDEN", "a viewer may change only their own password");
         }
-        if (c.role != Role::Administrator && !old_pwd) {
-          return bad_request("old_pwd is required");
-        }
+        if (self && !old_pwd) return bad_request("old_pwd is required to change your own");
         if (!new_pwd) return bad_request("new_pwd is required");
-        auto e = admins.set_password(
-            name, *new_pwd, old_pwd ? std::optional<std::string_view>(*old_pwd) : std::nullopt);
+        if (!admins.user(name)) return failed(Admins::Error::NotFound, "user " + name);
+        if (old_pwd) {
+          Response r = check(c.request, name, *old_pwd);
+          if (r.status == 401) return bad_request(Admins::message(Admins::Error::WrongPassword));
+          if (r.status != 200) return r;  // 429: locked, as a login would be
+        }
+        auto e = admins.set_password(name, *new_pwd, std::nullopt);
         wipe(*new_pwd);
-        if (old_pwd) wipe(*old_pwd);
         if (e != Admins::Error::None) return failed(e, "user " + name);
         return no_content();
       },
@@ -257,8 +258,8 @@ void add_key_routes(RouteTable& t, Admins& admins) {
 
 }  // namespace
 
-void add_admin_routes(RouteTable& t, Admins& admins) {
-  add_user_routes(t, admins);
+void add_admin_routes(RouteTable& t, Admins& admins, PasswordCheck check) {
+  add_user_routes(t, admins, check);
   add_key_routes(t, admins);
 }
 

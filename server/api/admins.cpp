@@ -91,8 +91,10 @@ std::optional<Role> parse_role(std::string_view s) {
 }
 
 void Admins::declare(tables::ReplicatedTables& t) {
-  // Room for the tombstones of deleted entries, which the tables keep for a week.
+  // Room for the tombstones of deleted entries, which the tables keep (and which are
+  // forgotten after a week, or sooner when a table would be full: forget_tombstones).
   t.declare(std::string(kUsersTable), kMaxUsers * 10);
+  t.declare(std::string(kPasswordsTable), kMaxUsers * 10);
   t.declare(std::string(kKeysTable), kMaxKeys * 10);
   t.declare(std::string(kTokensTable), kMaxTokens);
 }
@@ -200,17 +202,54 @@ std::optional<Admins::User> Admins::user(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<Credentials> Admins::password_of(std::string_view name, bool& from_config) const {
+  from_config = false;
+  if (auto stored = tables_.get(kPasswordsTable, name)) {
+    return Credentials::decode(std::string(name), *stored);
+  }
+  if (name == options_.default_username && options_.default_credentials != nullptr) {
+    from_config = true;
+    return *options_.default_credentials;
+  }
+  return std::nullopt;
+}
+
+std::string Admins::fingerprint(std::string_view name) const {
+  auto stored = tables_.get(kPasswordsTable, name);
+  return stored ? sha256_hex(*stored).substr(0, 32) : std::string("config");
+}
+
+void Admins::forget_tombstones(std::string_view table, std::uint64_t age) {
+  const std::uint64_t now_us = static_cast<std::uint64_t>(now_ms()) * 1000;
+  tables_.forget_if(std::string(table),
+                    [&](const std::string&, const std::string&, bool deleted, std::uint64_t stamp) {
+                      return deleted && stamp + age < now_us;
+                    });
+}
+
 Admins::Error Admins::add_user(const std::string& name, std::string_view password, Role role,
                                const std::string& description) {
-  if (!valid_name(name)) return Error::BadName;
+  if (!valid_name(name) || std::find(options_.reserved_names.begin(), options_.reserved_names.end(),
+                                     name) != options_.reserved_names.end()) {
+    return Error::BadName;
+  }
   if (!valid_password(password)) return Error::BadPassword;
   if (user(name)) return Error::Exists;
+  if (has_api_key(name)) return Error::BadName;
   if (tables_.size(kUsersTable) >= kMaxUsers) return Error::Full;
-  json::object o{{"role", role_name(role)},
-                 {"description", description},
-                 {"password", Credentials::make(name, password, options_.iterations).encode()}};
-  return tables_.put(std::string(kUsersTable), name, json::serialize(o)) ? Error::None
-                                                                         : Error::Full;
+  // Deleted users' tombstones older than an hour make room when the table is full.
+  constexpr std::uint64_t kHourUs = 3600ull * 1'000'000;
+  const std::string hash = Credentials::make(name, password, options_.iterations).encode();
+  json::object o{{"role", role_name(role)}, {"description", description}};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (tables_.put(std::string(kPasswordsTable), name, hash) &&
+        tables_.put(std::string(kUsersTable), name, json::serialize(o))) {
+      return Error::None;
+    }
+    forget_tombstones(kPasswordsTable, kHourUs);
+    forget_tombstones(kUsersTable, kHourUs);
+  }
+  return Error::Full;
 }
 
 Admins::Error Admins::update_user(const std::string& name, std::optional<Role> role,
@@ -220,22 +259,9 @@ Admins::Error Admins::update_user(const std::string& name, std::optional<Role> r
   if (name == options_.default_username && role && *role != Role::Administrator) {
     return Error::DefaultUser;
   }
-  std::string password;
-  bool loopback_only = false;
-  if (auto rec = user_record(name)) {
-    auto o = parse_object(*rec);
-    if (!o) return Error::NotFound;
-    password = string_of(*o, "password");
-    loopback_only = o->contains("loopback_only");
-  } else {
-    // The config's default user, written into the table with the config's hash.
-    password = options_.default_credentials->encode();
-    loopback_only = options_.default_password;
-  }
+  // The profile only: the password is its own entry (a concurrent change of it stays).
   json::object o{{"role", role_name(role.value_or(current->role))},
-                 {"description", description.value_or(current->description)},
-                 {"password", password}};
-  if (loopback_only) o["loopback_only"] = true;
+                 {"description", description.value_or(current->description)}};
   return tables_.put(std::string(kUsersTable), name, json::serialize(o)) ? Error::None
                                                                          : Error::Full;
 }
@@ -243,70 +269,77 @@ Admins::Error Admins::update_user(const std::string& name, std::optional<Role> r
 Admins::Error Admins::delete_user(const std::string& name) {
   if (name == options_.default_username) return Error::DefaultUser;
   if (!tables_.erase(std::string(kUsersTable), name)) return Error::NotFound;
+  tables_.erase(std::string(kPasswordsTable), name);
   revoke_all(name);
   return Error::None;
 }
 
 Admins::Error Admins::set_password(const std::string& name, std::string_view new_password,
                                    std::optional<std::string_view> old_password) {
-  auto current = user(name);
-  if (!current) return Error::NotFound;
+  if (!user(name)) return Error::NotFound;
   if (old_password && !verify_user(name, *old_password).passed) return Error::WrongPassword;
   if (!valid_password(new_password)) return Error::BadPassword;
-  json::object o{{"role", role_name(current->role)},
-                 {"description", current->description},
-                 {"password", Credentials::make(name, new_password, options_.iterations).encode()}};
-  if (!tables_.put(std::string(kUsersTable), name, json::serialize(o))) return Error::Full;
-  revoke_all(name);
+  const std::string hash = Credentials::make(name, new_password, options_.iterations).encode();
+  if (!tables_.put(std::string(kPasswordsTable), name, hash)) {
+    forget_tombstones(kPasswordsTable, 3600ull * 1'000'000);
+    if (!tables_.put(std::string(kPasswordsTable), name, hash)) return Error::Full;
+  }
+  revoke_all(name);  // tidy here; elsewhere the tokens fail their fingerprint
   return Error::None;
 }
 
 Admins::Verified Admins::verify_user(std::string_view name, std::string_view password) const {
   Verified v;
-  std::optional<Credentials> stored;
-  std::optional<json::object> record;
-  if (auto rec = user_record(name)) {
-    record = parse_object(*rec);
-    if (record) stored = Credentials::decode(std::string(name), string_of(*record, "password"));
-  }
-  if (stored) {
-    v.exists = true;
-    v.passed = memo_.verify(*stored, name, password);
-    v.role = parse_role(string_of(*record, "role")).value_or(Role::Viewer);
-    v.default_password = record->contains("loopback_only");
+  bool from_config = false;
+  auto u = user(name);
+  auto stored = u ? password_of(name, from_config) : std::nullopt;
+  if (!stored) {
+    // An unknown name is hashed all the same (and fails on the name), so that it answers
+    // as slowly as a wrong password.
+    if (options_.default_credentials != nullptr) {
+      (void)memo_.verify(*options_.default_credentials, "\n", password);
+    }
     return v;
   }
-  if (options_.default_credentials == nullptr) return v;
-  // The config's default user; an unknown name is hashed all the same (and fails on the
-  // name), so that it answers as slowly as a wrong password.
-  v.exists = name == options_.default_username;
-  v.passed = memo_.verify(*options_.default_credentials, name, password) && v.exists;
-  v.role = Role::Administrator;
-  v.default_password = options_.default_password;
+  v.exists = true;
+  v.passed = memo_.verify(*stored, name, password);
+  v.role = u->role;
+  v.default_password = from_config && options_.default_password;
   return v;
 }
 
 // ---- tokens
 
 std::optional<std::string> Admins::issue_token(const std::string& name) {
-  purge_expired_tokens();
+  tidy_tokens(name);
   std::string token = random_token();
   json::object o{{"username", name},
-                 {"expires", now_ms() + static_cast<std::int64_t>(options_.token_life.count())}};
+                 {"expires", now_ms() + static_cast<std::int64_t>(options_.token_life.count())},
+                 {"pw", fingerprint(name)}};
   if (!tables_.put(std::string(kTokensTable), sha256_hex(token), json::serialize(o))) {
     return std::nullopt;
   }
   return token;
 }
 
-std::optional<Admins::TokenOwner> Admins::check_token(std::string_view token) const {
+std::optional<Admins::TokenOwner> Admins::check_token(std::string_view token,
+                                                      TokenState* state) const {
+  TokenState scratch;
+  TokenState& st = state != nullptr ? *state : scratch;
+  st = TokenState::Unknown;
   if (token.empty() || token.size() > 128) return std::nullopt;
   auto rec = tables_.get(kTokensTable, sha256_hex(token));
   if (!rec) return std::nullopt;
   auto o = parse_object(*rec);
-  if (!o || int_of(*o, "expires") <= now_ms()) return std::nullopt;
-  auto u = user(string_of(*o, "username"));
-  if (!u) return std::nullopt;
+  if (!o) return std::nullopt;
+  const std::string name = string_of(*o, "username");
+  auto u = user(name);
+  if (!u || string_of(*o, "pw") != fingerprint(name)) return std::nullopt;
+  if (int_of(*o, "expires") <= now_ms()) {
+    st = TokenState::Expired;
+    return std::nullopt;
+  }
+  st = TokenState::Valid;
   return TokenOwner{u->username, u->role};
 }
 
@@ -325,16 +358,28 @@ void Admins::revoke_all(const std::string& name) {
     tables_.erase(std::string(kTokensTable), k);
 }
 
-void Admins::purge_expired_tokens() {
+void Admins::tidy_tokens(const std::string& name) {
   const std::int64_t now = now_ms();
-  std::vector<std::string> doomed;
+  const std::uint64_t life_us = static_cast<std::uint64_t>(options_.token_life.count()) * 1000;
+  const std::uint64_t now_us = static_cast<std::uint64_t>(now) * 1000;
+  // Expired tokens, and tombstones older than a token's life (whatever they stood
+  // against has expired too), are dead on every node: forgotten, not replicated.
+  tables_.forget_if(std::string(kTokensTable), [&](const std::string&, const std::string& value,
+                                                   bool deleted, std::uint64_t stamp) {
+    if (deleted) return stamp + life_us < now_us;
+    auto o = parse_object(value);
+    return !o || int_of(*o, "expires") <= now;
+  });
+  std::vector<std::pair<std::int64_t, std::string>> mine;  // expires, key
   tables_.scan(kTokensTable, "", [&](const std::string& key, const std::string& value) {
     auto o = parse_object(value);
-    if (!o || int_of(*o, "expires") <= now) doomed.push_back(key);
+    if (o && string_of(*o, "username") == name) mine.emplace_back(int_of(*o, "expires"), key);
     return true;
   });
-  for (const auto& k : doomed)
-    tables_.erase(std::string(kTokensTable), k);
+  if (mine.size() < kMaxTokensPerUser) return;
+  std::sort(mine.begin(), mine.end());
+  for (std::size_t i = 0; i + kMaxTokensPerUser - 1 < mine.size(); ++i)
+    tables_.erase(std::string(kTokensTable), mine[i].second);
 }
 
 // ---- API keys
@@ -377,6 +422,7 @@ Admins::Error Admins::add_key(Key& k, std::string& secret) {
   if (!valid_name(k.name)) return Error::BadName;
   if (key(k.name)) return Error::Exists;
   if (tables_.size(kKeysTable) >= kMaxKeys) return Error::Full;
+  forget_tombstones(kKeysTable, 3600ull * 1'000'000);  // room, when deletes filled it
   k.api_key = random_hex(8);
   k.created_at = now_ms() / 1000;
   secret = random_token();

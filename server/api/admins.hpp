@@ -3,21 +3,26 @@
 // so that every node of the cluster knows them and they survive restarts, as EMQX keeps
 // them in its database:
 //
-//   dashboard_users   username -> {"role", "description", "password": Credentials::encode()}
+//   dashboard_users   username -> {"role", "description"}
+//   dashboard_passwords username -> Credentials::encode() (its own key, so that a change
+//                     of role and a change of password never undo each other)
 //   api_keys          name -> {"api_key", "secret": Credentials::encode(), "desc", "enable",
 //                              "expired_at", "created_at", "role"}
-//   dashboard_tokens  hex SHA-256 of a token -> {"username", "expires"} (Unix ms)
+//   dashboard_tokens  hex SHA-256 of a token -> {"username", "expires" (Unix ms), "pw"}
 //
-// The default user (dashboard.default_username / default_password) is the config's until
-// it is changed through the API or `emqxd ctl admins passwd`, which writes it into the
-// table: a table entry wins over the config. It cannot be deleted (it is how an operator
-// gets back in) and stays an administrator.
+// The default user (dashboard.default_username / default_password) has the config's
+// password until one is set through the API or `emqxd ctl admins passwd`, which writes it
+// into dashboard_passwords: from then on that one wins over the config. It cannot be
+// deleted (it is how an operator gets back in) and stays an administrator.
 //
 // Tokens: POST /api/v5/login gives a random 256-bit token; only its SHA-256 is stored, so
 // the tables (on disk, on every node) never hold a usable token. A token names its user
-// only: the user's role is read when the token is used, so demoting or deleting a user, or
-// changing their password, takes effect at once on every node (those two also revoke the
-// user's tokens). Expired tokens are removed when someone logs in.
+// and the fingerprint of the user's password as it was ("pw": "config", or a digest of
+// the stored hash): the role is read when the token is used, and a token whose user is
+// gone or whose password changed since (a new salt each time) is refused on every node,
+// whatever reached which node first. A user holds at most kMaxTokensPerUser live tokens
+// (a new login revokes the oldest). Expired tokens and old tombstones are forgotten when
+// someone logs in (ReplicatedTables::forget_if), so logins never fill the table.
 //
 // Secrets (passwords, API secrets) are hashed as the dashboard user's (credentials.hpp:
 // salted PBKDF2); never logged. Any thread: the tables lock.
@@ -44,11 +49,13 @@ std::optional<Role> parse_role(std::string_view s);
 class Admins {
  public:
   static constexpr std::string_view kUsersTable = "dashboard_users";
+  static constexpr std::string_view kPasswordsTable = "dashboard_passwords";
   static constexpr std::string_view kKeysTable = "api_keys";
   static constexpr std::string_view kTokensTable = "dashboard_tokens";
   static constexpr std::size_t kMaxUsers = 100;     // live; the table holds tombstones too
   static constexpr std::size_t kMaxKeys = 100;      // EMQX's limit
-  static constexpr std::size_t kMaxTokens = 20000;  // live and revoked within a week
+  static constexpr std::size_t kMaxTokens = 20000;  // live, and revoked within a token's life
+  static constexpr std::size_t kMaxTokensPerUser = 20;
 
   // Before the tables are loaded.
   static void declare(tables::ReplicatedTables& t);
@@ -62,6 +69,8 @@ class Admins {
     std::chrono::milliseconds token_life{60 * 60'000};
     int iterations = Credentials::kIterations;
     std::function<std::int64_t()> now_ms;  // Unix milliseconds; the system clock if empty
+    // Names no user may take: the bootstrap file's API keys (HTTP Basic would be ambiguous).
+    std::vector<std::string> reserved_names;
   };
   Admins(tables::ReplicatedTables& tables, Options options);
 
@@ -111,9 +120,10 @@ class Admins {
     std::string username;
     Role role;
   };
-  // The live token's user and their role now; nullopt when unknown, expired or the user
-  // is gone.
-  std::optional<TokenOwner> check_token(std::string_view token) const;
+  enum class TokenState { Valid, Unknown, Expired };
+  // The live token's user and their role now; nullopt with `state` Unknown (never issued,
+  // revoked, its user gone or their password changed) or Expired.
+  std::optional<TokenOwner> check_token(std::string_view token, TokenState* state = nullptr) const;
   void revoke_token(std::string_view token);
 
   // --- API keys made through the API (the bootstrap file's are the router's own)
@@ -153,8 +163,16 @@ class Admins {
  private:
   std::int64_t now_ms() const;
   std::optional<std::string> user_record(std::string_view name) const;
+  // The user's stored password, or the config's for the default user without one.
+  std::optional<Credentials> password_of(std::string_view name, bool& from_config) const;
+  // What a token remembers of its user's password: "config", or a digest of the hash.
+  std::string fingerprint(std::string_view name) const;
   void revoke_all(const std::string& name);
-  void purge_expired_tokens();
+  // Forgets expired tokens and tombstones that can no longer matter; and, for `name`,
+  // revokes the oldest tokens past kMaxTokensPerUser - 1.
+  void tidy_tokens(const std::string& name);
+  // Forgets tombstones of `table` older than `age` (microseconds).
+  void forget_tombstones(std::string_view table, std::uint64_t age);
 
   tables::ReplicatedTables& tables_;
   Options options_;

@@ -177,6 +177,8 @@ Router::Router(const session::NodeState& node, const Credentials& credentials,
   ao.default_password = options.default_password;
   ao.token_life = options.token_life;
   ao.iterations = options.iterations;
+  for (const auto& k : api_keys_)
+    ao.reserved_names.push_back(k.credentials.username());
   admins_ = std::make_unique<Admins>(*tables, std::move(ao));
   add_routes();
   add_monitor_routes(table_, node_, control_, std::move(options.monitor));
@@ -210,7 +212,11 @@ void Router::add_routes() {
   t.add(
       "POST", "/api/v5/logout", "revoke the token this request carries",
       [this](const Call& c) { return logout(c); }, Access::Anyone);
-  add_admin_routes(t, *admins_);
+  add_admin_routes(t, *admins_,
+                   [this](const Request& r, const std::string& name, std::string& password) {
+                     Caller ignored;
+                     return check_password(r, name, password, true, ignored);
+                   });
   add_access_routes(t, node_);
   add_ops_routes(t, control_);
   add_retainer_routes(t, control_, node_.config);
@@ -326,11 +332,17 @@ Response Router::authenticate(const Request& request, Caller& caller) {
         "authentication required (HTTP Basic, or a Bearer token from POST /api/v5/login)");
   }
   if (auto token = bearer_token(request.authorization)) {
-    auto owner = admins_->check_token(*token);
+    Admins::TokenState state{};
+    auto owner = admins_->check_token(*token, &state);
     if (!owner) {
-      // No Basic challenge: a browser would open its own login box over the dashboard.
-      return error_response(401, "TOKEN_TIME_OUT",
-                            "the token is unknown, revoked or expired; log in again");
+      // EMQX's codes; no Basic challenge: a browser would open its own login box over the
+      // dashboard.
+      if (state == Admins::TokenState::Expired) {
+        return error_response(401, "TOKEN_TIME_OUT", "the token has expired; log in again");
+      }
+      return error_response(401, "BAD_TOKEN",
+                            "the token is unknown or revoked (logged out, password changed, "
+                            "user deleted); log in again");
     }
     caller = Caller{owner->role, owner->username};
     return Response{};

@@ -413,8 +413,10 @@ const std::vector<Verb>& verbs() {
        }},
       {"admins passwd", "<Username> <Password>", "set a dashboard user's password", 2, 2,
        [](Ctl& c) {
-         return act(c, "POST", "/api/v5/users/" + encoded(c.w[0]) + "/change_pwd",
-                    {{"new_pwd", c.w[1]}});
+         json::object body{{"new_pwd", c.w[1]}};
+         // One's own password needs the old one (EMQX's rule): the one ctl logs in with.
+         if (c.w[0] == c.target.username) body["old_pwd"] = c.target.password;
+         return act(c, "POST", "/api/v5/users/" + encoded(c.w[0]) + "/change_pwd", body);
        }},
       {"admins del", "<Username>", "delete a dashboard user", 1, 1,
        [](Ctl& c) { return act(c, "DELETE", "/api/v5/users/" + encoded(c.w[0])); }},

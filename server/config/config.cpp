@@ -354,21 +354,42 @@ void apply_env(Value& root, const std::map<std::string, std::string>& env,
   }
 }
 
-// Whether a key holds a secret: its value is never shown (GET /api/v5/configs).
+std::string lower(std::string_view s);  // below
+
+// Whether a key holds a secret: its value is never shown (GET /api/v5/configs). EMQX's
+// sensitive names, and every value of an HTTP `headers` object (an Authorization header).
 bool sensitive(std::string_view key) {
-  for (std::string_view s : {"password", "secret", "cookie", "private_key", "pre_shared_key"}) {
-    if (key.size() >= s.size() && key.substr(key.size() - s.size()) == s) return true;
+  std::string k = lower(key);
+  for (std::string_view s :
+       {"password", "secret", "cookie", "private_key", "pre_shared_key", "secret_key", "access_key",
+        "account_key", "security_token", "token"}) {
+    if (k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0) return true;
   }
-  return key == "token" || key == "psk";
+  return k == "psk";
+}
+
+// "scheme://user:pass@host/..." with the password hidden; other text as it is.
+std::string without_userinfo(const std::string& text) {
+  auto scheme = text.find("://");
+  if (scheme == std::string::npos) return text;
+  const auto start = scheme + 3;
+  const auto end = text.find_first_of("/?#", start);
+  const auto at = text.rfind('@', end == std::string::npos ? text.size() : end);
+  if (at == std::string::npos || at < start) return text;
+  const auto colon = text.find(':', start);
+  if (colon == std::string::npos || colon > at) return text;
+  return text.substr(0, colon + 1) + "******" + text.substr(at);
 }
 
 // `v` with every scalar under a sensitive key replaced by "******".
-hocon::Value obfuscated(const hocon::Value& v, bool hide) {
+hocon::Value obfuscated(const hocon::Value& v, bool hide, bool headers = false) {
   if (v.is_object()) {
     hocon::Value out = hocon::Value::make_object(v.origin());
     for (const auto& f : v.fields()) {
       const std::string key[] = {f.key};
-      hocon::set_path(out, key, obfuscated(f.value, hide || sensitive(f.key)));
+      hocon::set_path(
+          out, key,
+          obfuscated(f.value, hide || headers || sensitive(f.key), lower(f.key) == "headers"));
     }
     return out;
   }
@@ -379,6 +400,10 @@ hocon::Value obfuscated(const hocon::Value& v, bool hide) {
     return hocon::Value::make_array(std::move(elements), v.origin());
   }
   if (hide && !v.is_null()) return hocon::Value::make_string("******", v.origin());
+  if (v.is_string()) {
+    std::string clean = without_userinfo(v.text());
+    if (clean != v.text()) return hocon::Value::make_string(std::move(clean), v.origin());
+  }
   return v;
 }
 

@@ -242,6 +242,27 @@ void ReplicatedTables::merge(std::vector<Entry>&& entries) {
   }
 }
 
+std::size_t ReplicatedTables::forget_if(const std::string& table, const ForgetIf& forget) {
+  storage::Batch gone;
+  std::size_t n = 0;
+  std::unique_lock lock(mutex_);  // held through the commit: writes reach the store in order
+  auto t = tables_.find(table);
+  if (t == tables_.end()) return 0;
+  for (auto it = t->second.slots.begin(); it != t->second.slots.end();) {
+    const Slot& s = it->second;
+    if (!forget(it->first, s.value, s.deleted, s.stamp)) {
+      ++it;
+      continue;
+    }
+    if (!s.deleted) --t->second.live;
+    gone.erase_kv(ns_of(table), it->first);
+    it = t->second.slots.erase(it);
+    ++n;
+  }
+  if (store_ != nullptr && n > 0) store_->commit(std::move(gone), [](storage::Status) {});
+  return n;
+}
+
 void ReplicatedTables::persist(const std::vector<Entry>& entries) {
   if (store_ == nullptr) return;
   storage::Batch b;

@@ -90,6 +90,16 @@ class ReplicatedTables {
   // Entries from a peer: each applied when newer than what this node has.
   void merge(std::vector<Entry>&& entries);
 
+  // Drops, on this node only (nothing is replicated, the store forgets them too), the
+  // entries of `table` for which forget(key, value, deleted, stamp) is true: entries every
+  // node can tell are dead by themselves (an expired login token, a tombstone older than
+  // any write it could still stand against), so that a busy table does not fill with
+  // them between restarts. A peer's snapshot may bring one back; it goes again at the next
+  // call. Listeners are not told. Returns how many went.
+  using ForgetIf = std::function<bool(const std::string& key, const std::string& value,
+                                      bool deleted, std::uint64_t stamp)>;
+  std::size_t forget_if(const std::string& table, const ForgetIf& forget);
+
   std::optional<std::string> get(std::string_view table, std::string_view key) const;
   // Live entries of `table` in key order, from the first key >= `from`, while f returns true.
   void scan(std::string_view table, std::string_view from,

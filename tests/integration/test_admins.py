@@ -48,11 +48,11 @@ def test_login_gives_a_bearer_token_that_logout_revokes(broker):
     status, h, body = bearer(broker, "POST", "/api/v5/logout", token, {"username": "admin"})
     assert status == 204, body
     status, h, body = bearer(broker, "GET", "/api/v5/nodes", token)
-    assert_error(status, h, body, 401, "TOKEN_TIME_OUT")
+    assert_error(status, h, body, 401, "BAD_TOKEN")
     assert "www-authenticate" not in h  # no browser login box over the dashboard
     bearer_json(broker, "GET", "/api/v5/nodes", other)
     # A made-up token, a malformed header.
-    assert_error(*bearer(broker, "GET", "/api/v5/nodes", "x" * 43), 401, "TOKEN_TIME_OUT")
+    assert_error(*bearer(broker, "GET", "/api/v5/nodes", "x" * 43), 401, "BAD_TOKEN")
     status, h, body = call(broker, "GET", "/api/v5/nodes", auth=None,
                            headers={"Authorization": "Bearer"})
     assert status == 401
@@ -79,6 +79,41 @@ def test_tokens_expire(make_broker):
     token = token_of(b)
     bearer_json(b, "GET", "/api/v5/nodes", token)
     assert wait_for(lambda: bearer(b, "GET", "/api/v5/nodes", token)[0] == 401, 6, 0.2)
+    assert_error(*bearer(b, "GET", "/api/v5/nodes", token), 401, "TOKEN_TIME_OUT")
+
+
+def test_a_user_holds_at_most_twenty_tokens(broker):
+    tokens = [token_of(broker) for _ in range(25)]
+    states = [bearer(broker, "GET", "/api/v5/nodes", t)[0] for t in tokens]
+    assert states == [401] * 5 + [200] * 20, states
+
+
+def test_editing_the_default_user_keeps_the_config_s_password(make_broker):
+    b = make_broker()
+    admin = token_of(b)
+    bearer_json(b, "PUT", "/api/v5/users/admin", admin, {"description": "ops lead"})
+    b.stop()
+    b.env["EMQX_DASHBOARD__DEFAULT_PASSWORD"] = "From-config-2"
+    b.start()
+    assert login(b, "admin", "public")[0] == 401
+    status, doc = login(b, "admin", "From-config-2")
+    assert status == 200, doc
+    assert bearer_json(b, "GET", "/api/v5/users", doc["token"])[0]["description"] == "ops lead"
+
+
+def test_guessing_an_old_password_is_locked_as_logins_are(make_broker):
+    b = make_broker(env={"EMQX_DASHBOARD__UNSUCCESSFUL_LOGIN_MAX_ATTEMPTS": "3"})
+    admin = token_of(b)
+    bearer_json(b, "POST", "/api/v5/users", admin,
+                {"username": "v2", "password": "Viewer-pw-1", "role": "viewer"})
+    v = token_of(b, "v2", "Viewer-pw-1")
+    codes = [bearer(b, "POST", "/api/v5/users/v2/change_pwd", v,
+                    {"old_pwd": "guess-%d-x" % i, "new_pwd": "Viewer-pw-2"})[0]
+             for i in range(4)]
+    assert codes == [400, 400, 400, 429], codes
+    # Even the right one waits out the lock.
+    assert bearer(b, "POST", "/api/v5/users/v2/change_pwd", v,
+                  {"old_pwd": "Viewer-pw-1", "new_pwd": "Viewer-pw-2"})[0] == 429
 
 
 def test_users_are_added_changed_and_deleted_with_roles(broker):
@@ -151,6 +186,9 @@ def test_users_and_passwords_survive_a_restart_and_no_secret_is_logged(make_brok
                 {"username": "ops", "password": "Restart-pw-1", "role": "viewer"})
     status, h, body = bearer(b, "POST", "/api/v5/users/admin/change_pwd", admin,
                              {"new_pwd": "New-admin-pw-1"})
+    assert status == 400, body  # one's own password needs the old one
+    status, h, body = bearer(b, "POST", "/api/v5/users/admin/change_pwd", admin,
+                             {"old_pwd": "public", "new_pwd": "New-admin-pw-1"})
     assert status == 204, body
     key = bearer_json(b, "POST", "/api/v5/api_key", token_of(b, "admin", "New-admin-pw-1"),
                       {"name": "keep"})

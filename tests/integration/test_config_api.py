@@ -11,7 +11,11 @@ mqtt.max_packet_size = 2MB
 authentication = [
   {mechanism = password_based, backend = built_in_database,
    password_hash_algorithm {name = sha256, salt_position = suffix}},
-  {mechanism = jwt, from = password, algorithm = hmac-based, secret = "jwt-never-shown"}
+  {mechanism = jwt, from = password, algorithm = hmac-based, secret = "jwt-never-shown"},
+  {mechanism = password_based, backend = http, method = post,
+   url = "http://user:url-never-shown@127.0.0.1:1/auth",
+   headers {Authorization = "Bearer header-never-shown", X-Api-Key = "key-never-shown"},
+   body {username = "${username}", password = "${password}"}}
 ]
 authorization {
   no_match = deny
@@ -38,7 +42,10 @@ def test_configs_show_what_was_written_without_secrets(make_broker):
     assert_error(*call(b, "PUT", "/api/v5/configs", "mqtt {}"), 400, "UPDATE_FAILED")
 
     chain = get_json(b, "/api/v5/authentication")
-    assert [a["id"] for a in chain] == ["password_based:built_in_database", "jwt"]
+    assert [a["id"] for a in chain] == ["password_based:built_in_database", "jwt",
+                                        "password_based:http"]
+    assert chain[2]["url"] == "http://user:******@127.0.0.1:1/auth"
+    assert set(chain[2]["headers"].values()) == {"******"}
     assert chain[1]["secret"] == "******" and chain[0]["enable"] is True
     assert get_json(b, "/api/v5/authentication/jwt")["algorithm"] == "hmac-based"
     assert_error(*call(b, "GET", "/api/v5/authentication/ldap"), 404, "NOT_FOUND")

@@ -147,10 +147,10 @@ TEST_CASE("every /api/v5 request needs the right Basic credentials", "[api][rout
                            "Basic " + emqxd::api::base64_encode("admins3cret"),
                            std::string("Basic %%%"), std::string("Bearer abc")}) {
     INFO("Authorization: " << auth);
-    // A token that is not one is EMQX's TOKEN_TIME_OUT, without a Basic challenge (a
-    // browser would put its own login box over the dashboard).
+    // A token that is not one is EMQX's BAD_TOKEN, without a Basic challenge (a browser
+    // would put its own login box over the dashboard).
     const bool token = auth.starts_with("Bearer");
-    const std::string code = token ? "TOKEN_TIME_OUT" : "UNAUTHORIZED";
+    const std::string code = token ? "BAD_TOKEN" : "UNAUTHORIZED";
     for (std::string target : {"/api/v5/cluster", "/api/v5/stats", "/api/v5/nothing-here"}) {
       Response r = api.call("GET", target, "", auth);
       check_error(r, 401, code);
