@@ -23,17 +23,6 @@ using time_text::rfc3339;
 constexpr std::size_t kMaxUserIdBytes = 256;
 constexpr std::size_t kMaxPasswordBytes = 1024;
 
-std::optional<json::object> body_object(const std::string& body) {
-  json::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.get_object());
-}
-
-Response bad_request(std::string_view message) {
-  return error_response(400, "BAD_REQUEST", message);
-}
-
 json::object user_json(const auth::UserDatabase::UserInfo& u) {
   return json::object{{"user_id", u.user_id}, {"is_superuser", u.is_superuser}};
 }
@@ -91,7 +80,7 @@ void add_user_routes(RouteTable& t, const session::NodeState& node) {
         [db_of](const Call& c) {
           const auth::UserDatabase* db = nullptr;
           if (auto r = db_of(c, db)) return std::move(*r);
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o)
             return bad_request(
                 "expected a JSON object {\"user_id\", \"password\", \"is_superuser\"}");
@@ -127,7 +116,7 @@ void add_user_routes(RouteTable& t, const session::NodeState& node) {
         "change a user's password or superuser flag", [db_of](const Call& c) {
           const auth::UserDatabase* db = nullptr;
           if (auto r = db_of(c, db)) return std::move(*r);
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object {\"password\", \"is_superuser\"}");
           std::optional<std::string> password;
           std::optional<bool> superuser;
@@ -147,9 +136,7 @@ void add_user_routes(RouteTable& t, const session::NodeState& node) {
           if (db->erase(c.params[1]) != auth::UserDatabase::Outcome::Ok) {
             return error_response(404, "NOT_FOUND", "no user " + c.params[1]);
           }
-          Response r;
-          r.status = 204;
-          return r;
+          return no_content();
         });
 }
 
@@ -189,7 +176,7 @@ void add_banned_routes(RouteTable& t, const session::NodeState& node) {
   t.add("POST", "/api/v5/banned",
         "ban a client id, username, address, regex or CIDR until a time (or for ever)",
         [&banned](const Call& c) {
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object {\"as\", \"who\", ...}");
           auto text = [&](std::string_view k) -> std::optional<std::string> {
             auto* v = o->if_contains(k);
@@ -248,28 +235,18 @@ void add_banned_routes(RouteTable& t, const session::NodeState& node) {
         });
   t.add("DELETE", "/api/v5/banned", "lift every ban", [&banned](const Call&) {
     banned.clear();
-    Response r;
-    r.status = 204;
-    return r;
+    return no_content();
   });
   t.add("DELETE", "/api/v5/banned/{as}/{who}", "lift one ban", [&banned](const Call& c) {
     auto kind = session::Banned::as_of(c.params[0]);
     if (!kind || banned.remove(*kind, c.params[1]) != session::Banned::Outcome::Ok) {
       return error_response(404, "NOT_FOUND", "no such ban: " + c.params[0] + " " + c.params[1]);
     }
-    Response r;
-    r.status = 204;
-    return r;
+    return no_content();
   });
 }
 
 // ---------------------------------------------------------------- built-in authorization rules
-
-Response no_content() {
-  Response r;
-  r.status = 204;
-  return r;
-}
 
 void add_rule_routes(RouteTable& t, const session::NodeState& node) {
   using Who = auth::BuiltinRules::Who;
@@ -345,7 +322,7 @@ void add_rule_routes(RouteTable& t, const session::NodeState& node) {
     t.add("PUT", base + "/" + k.path + "/{name}", "replace the rules of one " + k.field,
           [src, missing, k](const Call& c) {
             if (src == nullptr) return missing();
-            auto o = body_object(c.request.body);
+            auto o = parse_object(c.request.body);
             const auto* rules = o ? o->if_contains("rules") : nullptr;
             if (rules == nullptr) return bad_request("expected {\"rules\": [...]}");
             if (auto why = src->check(*rules); !why.empty()) return bad_request(why);
@@ -369,7 +346,7 @@ void add_rule_routes(RouteTable& t, const session::NodeState& node) {
   });
   t.add("POST", base + "/all", "replace the rules for every client", [src, missing](const Call& c) {
     if (src == nullptr) return missing();
-    auto o = body_object(c.request.body);
+    auto o = parse_object(c.request.body);
     const auto* rules = o ? o->if_contains("rules") : nullptr;
     if (rules == nullptr) return bad_request("expected {\"rules\": [...]}");
     if (auto why = src->check(*rules); !why.empty()) return bad_request(why);

@@ -13,23 +13,6 @@ namespace {
 
 constexpr std::size_t kMaxText = 1024;  // descriptions
 
-std::optional<json::object> body_object(const std::string& body) {
-  json::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.get_object());
-}
-
-Response bad_request(std::string_view message) {
-  return error_response(400, "BAD_REQUEST", message);
-}
-
-Response no_content() {
-  Response r;
-  r.status = 204;
-  return r;
-}
-
 // The answer to an Admins error.
 Response failed(Admins::Error e, std::string_view what) {
   switch (e) {
@@ -117,7 +100,7 @@ void add_user_routes(RouteTable& t, Admins& admins, const PasswordCheck& check) 
   t.add("POST", "/api/v5/users",
         "add a dashboard user: {\"username\", \"password\", \"role\", \"description\"}",
         [&admins](const Call& c) {
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object");
           std::optional<std::string> name, password, description;
           std::optional<Role> role;
@@ -135,7 +118,7 @@ void add_user_routes(RouteTable& t, Admins& admins, const PasswordCheck& check) 
   t.add("PUT", "/api/v5/users/{username}",
         "change a user's role or description: {\"role\", \"description\"}",
         [&admins](const Call& c) {
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object");
           std::optional<std::string> description;
           std::optional<Role> role;
@@ -159,7 +142,7 @@ void add_user_routes(RouteTable& t, Admins& admins, const PasswordCheck& check) 
       "POST", "/api/v5/users/{username}/change_pwd",
       "change a password: {\"old_pwd\", \"new_pwd\"} (old_pwd needed for one's own)",
       [&admins, check](const Call& c) {
-        auto o = body_object(c.request.body);
+        auto o = parse_object(c.request.body);
         if (!o) return bad_request("expected a JSON object");
         std::optional<std::string> old_pwd, new_pwd;
         if (auto bad = read_text(*o, "old_pwd", old_pwd)) return *bad;
@@ -177,7 +160,7 @@ void add_user_routes(RouteTable& t, Admins& admins, const PasswordCheck& check) 
           if (r.status == 401) return bad_request(Admins::message(Admins::Error::WrongPassword));
           if (r.status != 200) return r;  // 429: locked, as a login would be
         }
-        auto e = admins.set_password(name, *new_pwd, std::nullopt);
+        auto e = admins.set_password(name, *new_pwd);
         wipe(*new_pwd);
         if (e != Admins::Error::None) return failed(e, "user " + name);
         return no_content();
@@ -196,7 +179,7 @@ void add_key_routes(RouteTable& t, Admins& admins) {
         "make an API key: {\"name\", \"desc\", \"enable\", \"expired_at\", \"role\"}; the "
         "answer holds its secret, once",
         [&admins](const Call& c) {
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object");
           std::optional<std::string> name, desc;
           std::optional<Role> role;
@@ -231,7 +214,7 @@ void add_key_routes(RouteTable& t, Admins& admins) {
   });
   t.add("PUT", "/api/v5/api_key/{name}",
         "change an API key: {\"enable\", \"desc\", \"expired_at\"}", [&admins](const Call& c) {
-          auto o = body_object(c.request.body);
+          auto o = parse_object(c.request.body);
           if (!o) return bad_request("expected a JSON object");
           std::optional<std::string> desc;
           std::optional<std::int64_t> expiry;

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <stdexcept>
 
+#include "api/router.hpp"
 #include "tables/replicated_tables.hpp"
 
 namespace emqxd::api {
@@ -15,13 +16,6 @@ namespace emqxd::api {
 namespace json = boost::json;
 
 namespace {
-
-std::optional<json::object> parse_object(std::string_view text) {
-  json::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.get_object());
-}
 
 std::string string_of(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -38,17 +32,21 @@ bool random_bytes(unsigned char* out, std::size_t n) {
   return RAND_bytes(out, static_cast<int>(n)) == 1;
 }
 
+std::string hex(const unsigned char* b, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 15];
+  }
+  return out;
+}
+
 // `n` random bytes as lower-case hex.
 std::string random_hex(std::size_t n) {
   std::vector<unsigned char> b(n);
   if (!random_bytes(b.data(), n)) throw std::runtime_error("no random bytes");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : b) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return hex(b.data(), n);
 }
 
 // 32 random bytes in URL-safe base64 without padding (43 characters).
@@ -69,13 +67,7 @@ std::string sha256_hex(std::string_view text) {
   std::array<unsigned char, 32> d{};
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), d.data(), &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
+  return hex(d.data(), d.size());
 }
 
 }  // namespace
@@ -274,10 +266,8 @@ Admins::Error Admins::delete_user(const std::string& name) {
   return Error::None;
 }
 
-Admins::Error Admins::set_password(const std::string& name, std::string_view new_password,
-                                   std::optional<std::string_view> old_password) {
+Admins::Error Admins::set_password(const std::string& name, std::string_view new_password) {
   if (!user(name)) return Error::NotFound;
-  if (old_password && !verify_user(name, *old_password).passed) return Error::WrongPassword;
   if (!valid_password(new_password)) return Error::BadPassword;
   const std::string hash = Credentials::make(name, new_password, options_.iterations).encode();
   if (!tables_.put(std::string(kPasswordsTable), name, hash)) {

@@ -99,10 +99,9 @@ class Admins {
   Error update_user(const std::string& name, std::optional<Role> role,
                     std::optional<std::string> description);
   Error delete_user(const std::string& name);
-  // `old_password` is checked when given (a user changing their own password); an
-  // administrator resetting another's passes none.
-  Error set_password(const std::string& name, std::string_view new_password,
-                     std::optional<std::string_view> old_password);
+  // Sets the password (the caller has checked the old one when it must: admin_api.cpp,
+  // through the login guard).
+  Error set_password(const std::string& name, std::string_view new_password);
 
   struct Verified {
     bool exists = false;  // the name is a user (for the per-user login guard)

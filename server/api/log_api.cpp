@@ -19,10 +19,6 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-Response bad_request(std::string_view message) {
-  return error_response(400, "BAD_REQUEST", message);
-}
-
 // 52428800 -> "50MB", as EMQX writes sizes; 0 -> "infinity".
 std::string size_text(std::uint64_t n) {
   if (n == 0) return "infinity";
@@ -122,16 +118,9 @@ bool is_handler_field(std::string_view k) {
   return false;
 }
 
-std::optional<json::object> body_object(const std::string& body) {
-  json::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.get_object());
-}
-
 // {"level": "debug"}: the level, or the answer to give.
 std::optional<std::string> level_of(const std::string& body, Response& error) {
-  auto o = body_object(body);
+  auto o = parse_object(body);
   const json::value* l = o ? o->if_contains("level") : nullptr;
   if (l == nullptr || !l->is_string() || !log::parse_level(l->get_string())) {
     error = bad_request(
@@ -168,7 +157,7 @@ void add_log_routes(RouteTable& t) {
       "PUT", "/api/v5/configs/log",
       "change the log handlers' enable, level, formatter, time_offset, timestamp_format",
       [](const Call& c) {
-        auto body = body_object(c.request.body);
+        auto body = parse_object(c.request.body);
         if (!body) return bad_request("expected a JSON object: the log config, or part of it");
         log::LogSettings wanted = log::settings();
         wanted.primary_level.reset();  // follows the handlers again, as EMQX's update does

@@ -115,9 +115,7 @@ void add_monitor_routes(RouteTable& t, const session::NodeState& node, ClusterCo
         [&node, &control, ops](const Call&) {
           if (ops.alarms != nullptr) ops.alarms->clear_deactivated();
           ask_peers(control, node.config.node.name, "alarms_clear", {});
-          Response r;
-          r.status = 204;
-          return r;
+          return no_content();
         });
 }
 

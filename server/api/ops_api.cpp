@@ -27,18 +27,8 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-Response bad_request(std::string_view message) {
-  return error_response(400, "BAD_REQUEST", message);
-}
-
 Response client_not_found() {
   return error_response(404, "CLIENTID_NOT_FOUND", "Client ID not found");
-}
-
-Response no_content() {
-  Response r;
-  r.status = 204;
-  return r;
 }
 
 // Every value of `name` in the query ("clientid=a&clientid=b"), decoded.
@@ -55,14 +45,6 @@ std::optional<json::value> parse_json(std::string_view text) {
   json::value v = json::parse(text, ec);
   if (ec) return std::nullopt;
   return v;
-}
-
-// A node's answer as it is: its status and JSON.
-Response relay(const NodeAnswer& a) {
-  Response r;
-  r.status = a.status >= 200 && a.status <= 599 ? a.status : 500;
-  r.body = a.body;
-  return r;
 }
 
 std::string text(const json::object& o) {

@@ -16,16 +16,12 @@ constexpr std::chrono::seconds kCleanWait{60};
 
 Response relay(const std::optional<NodeAnswer>& a) {
   if (!a) return error_response(503, "SERVICE_UNAVAILABLE", "the node did not answer");
-  Response r;
-  r.status = a->status >= 200 && a->status <= 599 ? a->status : 500;
-  r.body = a->body;
-  return r;
+  return api::relay(*a);
 }
 
-json::object parse_object(const std::string& text) {
-  json::error_code ec;
-  json::value v = json::parse(text, ec);
-  return !ec && v.is_object() ? std::move(v.get_object()) : json::object{};
+// The node's JSON object ({} when it is not one).
+json::object object_of(const std::string& text) {
+  return parse_object(text).value_or(json::object{});
 }
 
 }  // namespace
@@ -56,7 +52,7 @@ void add_retainer_routes(RouteTable& t, ClusterControl& control, const config::C
           if (auto topic = query_param(c.target, "topic")) args["topic"] = *topic;
           auto a = control.ask(self, "retained_list", json::serialize(args), kNodeWait);
           if (!a || a->status != 200) return relay(a);
-          json::object o = parse_object(a->body);
+          json::object o = object_of(a->body);
           const std::size_t count = o.contains("count") ? o["count"].to_number<std::size_t>() : 0;
           return json_response(
               200, json::object{{"data", o["data"]}, {"meta", page_meta(page, limit, count)}});
@@ -68,7 +64,7 @@ void add_retainer_routes(RouteTable& t, ClusterControl& control, const config::C
           if (auto topic = query_param(c.target, "topic")) args["filter"] = *topic;
           auto a = control.ask(self, "retained_clear", json::serialize(args), kCleanWait);
           if (!a || a->status != 200) return relay(a);
-          return json_response(200, parse_object(a->body));
+          return json_response(200, object_of(a->body));
         });
   t.add(
       "GET", "/api/v5/mqtt/retainer/message/{topic}", "one retained message, with its payload",
@@ -82,12 +78,10 @@ void add_retainer_routes(RouteTable& t, ClusterControl& control, const config::C
           auto a = control.ask(self, "retained_clear",
                                json::serialize(json::object{{"topic", c.params[0]}}), kNodeWait);
           if (!a || a->status != 200) return relay(a);
-          if (parse_object(a->body)["cleared"].to_number<std::size_t>() == 0) {
+          if (object_of(a->body)["cleared"].to_number<std::size_t>() == 0) {
             return error_response(404, "NOT_FOUND", "no retained message on this topic");
           }
-          Response r;
-          r.status = 204;
-          return r;
+          return no_content();
         });
 }
 

@@ -86,6 +86,30 @@ Response json_response(int status, const json::value& v) {
   return r;
 }
 
+Response bad_request(std::string_view message) {
+  return error_response(400, "BAD_REQUEST", message);
+}
+
+Response no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+Response relay(const NodeAnswer& a) {
+  Response r;
+  r.status = a.status >= 200 && a.status <= 599 ? a.status : 500;
+  r.body = a.body;
+  return r;
+}
+
+std::optional<json::object> parse_object(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.get_object());
+}
+
 Response method_not_allowed(std::string_view allow) {
   Response r = error_response(405, "METHOD_NOT_ALLOWED",
                               "method not allowed here; allowed: " + std::string(allow));
@@ -469,9 +493,7 @@ Response Router::login(const Request& request) {
 
 Response Router::logout(const Call& call) {
   if (auto token = bearer_token(call.request.authorization)) admins_->revoke_token(*token);
-  Response r;
-  r.status = 204;
-  return r;
+  return no_content();
 }
 
 Response Router::routes(const urls::url_view& target) {

@@ -121,6 +121,14 @@ Response error_response(int status, std::string_view code, std::string_view mess
 Response json_response(int status, const boost::json::value& v);
 // 405 with the Allow header.
 Response method_not_allowed(std::string_view allow);
+// 400 BAD_REQUEST with `message`.
+Response bad_request(std::string_view message);
+// 204, no body.
+Response no_content();
+// A node's answer (ClusterControl::ask) as it is: its status and JSON.
+Response relay(const NodeAnswer& a);
+// `text` as a JSON object; nullopt when it is not JSON or not an object.
+std::optional<boost::json::object> parse_object(std::string_view text);
 // EMQX's paging parameters `page` (from 1) and `limit` (1..kMaxLimit; default
 // kDefaultLimit): a 400 when one is bad.
 std::optional<Response> paging(const boost::urls::url_view& target, std::size_t& page,

@@ -53,10 +53,6 @@ bool valid_name(const std::string& n) {
   });
 }
 
-Response bad_request(std::string_view message) {
-  return error_response(400, "BAD_REQUEST", message);
-}
-
 Response trace_not_found(const std::string& name) {
   return error_response(404, "NOT_FOUND", name + " NOT FOUND");
 }
@@ -350,15 +346,11 @@ void add_trace_routes(RouteTable& t, const session::NodeState& state, ClusterCon
   });
   t.add("DELETE", "/api/v5/trace", "delete every log trace", [&m](const Call&) {
     m.clear();
-    Response r;
-    r.status = 204;
-    return r;
+    return no_content();
   });
   t.add("DELETE", "/api/v5/trace/{name}", "delete a log trace", [&m](const Call& c) {
     if (!m.remove(c.params[0])) return trace_not_found(c.params[0]);
-    Response r;
-    r.status = 204;
-    return r;
+    return no_content();
   });
   t.add("PUT", "/api/v5/trace/{name}/stop", "stop a log trace", [&m](const Call& c) {
     if (!m.stop_trace(c.params[0])) return trace_not_found(c.params[0]);

@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
   auto* start_cmd = app.add_subcommand(
       "start",
       "Run a node in the foreground; without -c, on the embedded defaults: MQTT/TCP on 1883, "
-      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API on 18083 (Prometheus scrapes "
+      "MQTT/WebSocket on 8083 (/mqtt) and the HTTP API with the web dashboard on 18083 "
+      "(log in at http://127.0.0.1:18083/; Prometheus scrapes "
       "/api/v5/prometheus/stats there; alarms at /api/v5/alarms). SIGINT/SIGTERM stop it "
       "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
       "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
@@ -164,7 +165,8 @@ int main(int argc, char** argv) {
   auto* ctl_cmd = app.add_subcommand(
       "ctl",
       "EMQX's `emqx ctl` commands, through the running local node's HTTP API: status, broker "
-      "[stats|metrics], cluster, clients, subscriptions, topics, log, traces, banned "
+      "[stats|metrics], cluster, clients, subscriptions, topics, retainer, listeners, log, "
+      "traces, banned, admins "
       "(`emqxd ctl help` lists them). --json prints the API's JSON. Exit status as "
       "`emqxd cluster`.");
   ctl_cmd->prefix_command();  // VERB and its words are ctl's, not options

@@ -189,5 +189,37 @@ TEST_CASE("the stored form of an entry reads back, and garbage does not") {
   CHECK_FALSE(decode_slot(tomb_with_value, back));
 }
 
+TEST_CASE("forget_if drops entries here only, from memory and the store, freeing their slots") {
+  storage::MemoryStore store;
+  FakeClock c;
+  std::vector<Entry> sent;
+  {
+    ReplicatedTables t(&store, "n", c.fn());
+    t.declare("tokens", 3);
+    t.set_replicator([&](std::vector<Entry>&& e) { sent.insert(sent.end(), e.begin(), e.end()); });
+    CHECK(t.put("tokens", "a", "dead"));
+    CHECK(t.put("tokens", "b", "live"));
+    CHECK(t.put("tokens", "c", "dead"));
+    CHECK(t.erase("tokens", "b"));
+    CHECK_FALSE(t.put("tokens", "d", "live"));  // full: two entries and a tombstone
+    const auto replicated = sent.size();
+    std::vector<std::string> asked;
+    CHECK(t.forget_if("tokens",
+                      [&](const std::string& k, const std::string& v, bool deleted, std::uint64_t) {
+                        asked.push_back(k);
+                        return deleted || v == "dead";
+                      }) == 3);
+    CHECK(asked == std::vector<std::string>{"a", "b", "c"});
+    CHECK(sent.size() == replicated);  // nothing told to the peers
+    CHECK(t.size("tokens") == 0);
+    CHECK(t.put("tokens", "d", "live"));  // room again
+    CHECK(t.forget_if("nosuch", [](auto&&...) { return true; }) == 0);
+  }
+  ReplicatedTables t(&store, "n", c.fn());
+  t.declare("tokens", 3);
+  CHECK(t.load() == 1);  // the store forgot them too
+  CHECK(contents(t, "tokens") == std::map<std::string, std::string>{{"d", "live"}});
+}
+
 }  // namespace
 }  // namespace emqxd::tables::test
