@@ -290,6 +290,29 @@ json::object client_json(const Session& s, const session::NodeState& node) {
   o["awaiting_rel_cnt"] = s.awaiting_rel.size();
   o["awaiting_rel_max"] = limit_value(mq.max_awaiting_rel);
   if (const auto* ch = s.channel) {
+    // EMQX's per-connection counters; a session without a connection has none.
+    const auto& c = ch->stats();
+    o["recv_oct"] = c.recv_oct;
+    o["recv_cnt"] = c.recv_cnt;
+    o["recv_pkt"] = c.recv_pkt;
+    o["recv_msg"] = c.recv_msg;
+    o["recv_msg.qos0"] = c.recv_msg - c.recv_qos1 - c.recv_qos2;
+    o["recv_msg.qos1"] = c.recv_qos1;
+    o["recv_msg.qos2"] = c.recv_qos2;
+    o["recv_msg.dropped"] = std::uint64_t{c.recv_dropped} + c.recv_dropped_await_pubrel;
+    o["recv_msg.dropped.await_pubrel_timeout"] = c.recv_dropped_await_pubrel;
+    o["send_oct"] = c.send_oct;
+    o["send_cnt"] = c.send_cnt;
+    o["send_pkt"] = c.send_pkt;
+    o["send_msg"] = c.send_msg;
+    o["send_msg.qos0"] = c.send_msg - c.send_qos1 - c.send_qos2;
+    o["send_msg.qos1"] = c.send_qos1;
+    o["send_msg.qos2"] = c.send_qos2;
+    o["send_msg.dropped"] = std::uint64_t{c.send_dropped_expired} + c.send_dropped_queue_full +
+                            c.send_dropped_too_large;
+    o["send_msg.dropped.expired"] = c.send_dropped_expired;
+    o["send_msg.dropped.queue_full"] = c.send_dropped_queue_full;
+    o["send_msg.dropped.too_large"] = c.send_dropped_too_large;
     o["heap_size"] = ch->memory();
     if (auto l = ch->host().listener(); !l.empty()) o["listener"] = l;
   }
@@ -364,6 +387,7 @@ NodeOps::NodeOps(session::NodeState& node, std::vector<net::Worker*> workers, st
 
 NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
   try {
+    if (auto op = extra_.find(name); op != extra_.end()) return op->second(args);
     boost::system::error_code ec;
     json::value parsed = json::parse(args.empty() ? std::string("{}") : args, ec);
     if (ec || !parsed.is_object()) return error(400, "BAD_REQUEST", "arguments: a JSON object");

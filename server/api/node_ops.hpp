@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,11 @@ class NodeOps {
     listeners_.store(listeners);
   }
 
+  // An operation defined beside its feature's routes (api/topic_stats_api.cpp, ...), run
+  // with the JSON arguments as sent. Added before the node answers anyone, never after.
+  using Op = std::function<NodeAnswer(const std::string& args)>;
+  void add(const std::string& name, Op op) { extra_[name] = std::move(op); }
+
   // Runs the operation; never throws (a bad argument is a 400, an unknown name a 404).
   NodeAnswer answer(const std::string& name, const std::string& args);
 
@@ -90,6 +96,7 @@ class NodeOps {
   std::string version_;
   net::StatPeaks* peaks_;
   Monitor monitor_;
+  std::map<std::string, Op, std::less<>> extra_;  // see add()
   std::atomic<const std::vector<std::unique_ptr<net::Listener>>*> listeners_{nullptr};
 };
 

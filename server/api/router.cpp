@@ -17,6 +17,7 @@
 #include "api/openapi.hpp"
 #include "api/ops_api.hpp"
 #include "api/retainer_api.hpp"
+#include "api/topic_stats_api.hpp"
 #include "common/json_text.hpp"
 #include "dashboard/assets.hpp"
 #include "session/node_state.hpp"
@@ -244,6 +245,7 @@ void Router::add_routes() {
   add_access_routes(t, node_);
   add_ops_routes(t, control_);
   add_retainer_routes(t, control_, node_.config);
+  add_topic_stats_routes(t, control_, node_.config.node.name);
   add_log_routes(t);
   add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);

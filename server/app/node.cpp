@@ -20,6 +20,7 @@
 #include "api/credentials.hpp"
 #include "api/node_ops.hpp"
 #include "api/router.hpp"
+#include "api/topic_stats_api.hpp"
 #include "app/sys_topics.hpp"
 #include "app/sysmon.hpp"
 #include "auth/authentication.hpp"
@@ -270,6 +271,8 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   auth::Authentication::declare_tables(*impl_->state.tables);
   impl_->state.banned.attach(*impl_->state.tables);
   impl_->state.traces.attach(*impl_->state.tables);
+  impl_->state.topic_metrics.attach(*impl_->state.tables);
+  impl_->state.slow_subs.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
   api::Admins::declare(*impl_->state.tables);
   if (auto* rules = impl_->state.authorization.builtin_rules()) rules->attach(*impl_->state.tables);
@@ -300,6 +303,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
     im.state.cores.push_back(&im.workers.back()->core());
   }
   im.node_ops = std::make_unique<api::NodeOps>(im.state, im.worker_ptrs, EMQXD_VERSION, &im.peaks);
+  api::add_topic_stats_ops(*im.node_ops, im.state);
   {
     const auto& a = im.state.config.alarm;
     im.alarms =
@@ -375,6 +379,7 @@ void Node::start() {
     logger()->info("replicated tables: {} entries read; {} bootstrap users added", entries,
                    imported);
     s.traces.start();  // the traces defined: running ones open their files now
+    s.topic_metrics.seed(s.config.topic_metrics);
     // From now on (nobody is connected yet), a ban kicks whoever it names, on every worker.
     // Bans arriving together (a peer's snapshot) make one round: the flag is cleared on
     // worker 0 before the round starts, so a ban after it schedules another.

@@ -28,7 +28,7 @@ double round2(double v) {
 
 }  // namespace
 
-SysMon::SysMon(const session::NodeState& node, api::Alarms& alarms, net::StatPeaks& peaks,
+SysMon::SysMon(session::NodeState& node, api::Alarms& alarms, net::StatPeaks& peaks,
                api::ClusterControl& cluster,
                const std::vector<std::unique_ptr<net::Listener>>& listeners)
     : node_(node), alarms_(alarms), peaks_(peaks), cluster_(cluster), listeners_(listeners) {}
@@ -59,6 +59,7 @@ void SysMon::run() {
   while (!stopping_) {
     lock.unlock();
     net::node_stats(node_, &peaks_);
+    node_.topic_metrics.tick();
     if (mem_every.count() > 0 && Clock::now() >= next_mem) {
       check_memory();
       next_mem = Clock::now() + mem_every;

@@ -1,7 +1,8 @@
 #pragma once
 // SysMon: the node's own watch on itself, raising and clearing its alarms
 // (api/alarms.hpp) as EMQX's sysmon and os_mon do, and sampling the gauges whose peaks
-// EMQX reports (connections.max, ...: net::StatPeaks) every second.
+// EMQX reports (connections.max, ...: net::StatPeaks) and the topic metrics' rates
+// (session/topic_metrics.hpp) every second.
 //
 //   high_system_memory_usage           the machine's memory in use (MemTotal - MemAvailable)
 //                                      above sysmon.os.sysmem_high_watermark
@@ -41,7 +42,7 @@ namespace emqxd::app {
 class SysMon {
  public:
   // Everything must outlive the SysMon (stop() first).
-  SysMon(const session::NodeState& node, api::Alarms& alarms, net::StatPeaks& peaks,
+  SysMon(session::NodeState& node, api::Alarms& alarms, net::StatPeaks& peaks,
          api::ClusterControl& cluster,
          const std::vector<std::unique_ptr<net::Listener>>& listeners);
   ~SysMon();
@@ -62,7 +63,7 @@ class SysMon {
   void check_cluster();
   void check_storage();
 
-  const session::NodeState& node_;
+  session::NodeState& node_;
   api::Alarms& alarms_;
   net::StatPeaks& peaks_;
   api::ClusterControl& cluster_;

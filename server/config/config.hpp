@@ -292,6 +292,17 @@ struct SysmonConfig {
   double procmem_high_watermark = 0.05;                    // high_process_memory_usage
 };
 
+// slow_subs.*: EMQX's slow subscriptions (session/slow_subs.hpp). The settings PUT through
+// /api/v5/slow_subscriptions/settings replace these on every node until the next PUT.
+struct SlowSubsConfig {
+  enum class StatsType : std::uint8_t { Whole, Internal, Response };
+  bool enable = false;
+  Duration threshold{500};            // at least 100ms, as EMQX
+  Duration expire_interval{300'000};  // a record not updated for this long goes
+  std::uint32_t top_k_num = 10;       // 1..1000
+  StatsType stats_type = StatsType::Whole;
+};
+
 struct NodeConfig {
   std::string name = "emqx@127.0.0.1";
   std::string data_dir = "data";
@@ -399,6 +410,10 @@ struct Config {
   PrometheusConfig prometheus;
   AlarmConfig alarm;
   SysmonConfig sysmon;
+  SlowSubsConfig slow_subs;
+  // topic_metrics = [{topic = "a/b"}, ...]: topics counted from start-up (session/
+  // topic_metrics.hpp); the API registers more.
+  std::vector<std::string> topic_metrics;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

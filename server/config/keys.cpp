@@ -462,6 +462,33 @@ void alarm_actions(const In& in) {
   }
 }
 
+// topic_metrics = [{topic = "a/b"}, ...]: topic names (no wildcard), at most 512, as EMQX.
+void topic_metrics_list(const In& in) {
+  if (!in.v.is_array()) in.fail("expected an array of {topic = \"...\"}, got " + shown(in.v));
+  auto& out = in.cfg().topic_metrics;
+  out.clear();
+  for (const auto& e : in.v.elements()) {
+    if (!e.is_object()) in.fail("expected an array of {topic = \"...\"}, got " + shown(in.v));
+    const Value* topic = nullptr;
+    for (const auto& f : e.fields()) {
+      if (f.key != "topic") fail(f.value, in.key + "." + f.key, "unknown key (topic)");
+      topic = &f.value;
+    }
+    if (topic == nullptr) in.fail("every entry needs a topic");
+    std::string t = get_string(*topic, in.key + ".topic");
+    if (t.empty() || t.size() > 65535 || t.find_first_of("+#") != std::string::npos ||
+        t.find('\0') != std::string::npos) {
+      fail(*topic, in.key + ".topic",
+           "must be a topic name without wildcards, got " + shown(*topic));
+    }
+    if (std::find(out.begin(), out.end(), t) != out.end()) {
+      fail(*topic, in.key + ".topic", "is listed twice: " + shown(*topic));
+    }
+    out.push_back(std::move(t));
+  }
+  if (out.size() > 512) in.fail("at most 512 topics are counted");
+}
+
 #define EMQXD_SET(field, expr) [](const In& in) { in.cfg().field = expr; }
 
 const KeySpec kKeys[] = {
@@ -732,6 +759,21 @@ const KeySpec kKeys[] = {
      EMQXD_SET(sysmon.mem_check_interval, in.duration_or("disabled"))},
     {"sysmon.os.sysmem_high_watermark", EMQXD_SET(sysmon.sysmem_high_watermark, percent(in))},
     {"sysmon.os.procmem_high_watermark", EMQXD_SET(sysmon.procmem_high_watermark, percent(in))},
+    // slow_subs, topic_metrics (session/slow_subs.hpp, session/topic_metrics.hpp)
+    {"slow_subs", [](const In& in) { in.object(); }, Shape::Section},
+    {"slow_subs.enable", EMQXD_SET(slow_subs.enable, in.boolean())},
+    {"slow_subs.threshold", EMQXD_SET(slow_subs.threshold, in.duration_in(100ms, 24h * 365))},
+    {"slow_subs.expire_interval",
+     EMQXD_SET(slow_subs.expire_interval, in.duration_in(1ms, 24h * 365))},
+    {"slow_subs.top_k_num", EMQXD_SET(slow_subs.top_k_num, in.u32(1, 1000))},
+    {"slow_subs.stats_type",
+     [](const In& in) {
+       auto t = in.one_of({"whole", "internal", "response"});
+       using T = SlowSubsConfig::StatsType;
+       in.cfg().slow_subs.stats_type =
+           t == "whole" ? T::Whole : (t == "internal" ? T::Internal : T::Response);
+     }},
+    {"topic_metrics", topic_metrics_list},
 };
 
 #undef EMQXD_SET
@@ -757,8 +799,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"delayed", ""},
     {"auto_subscribe", ""},
     {"rewrite", ""},
-    {"topic_metrics", ""},
-    {"slow_subs", ""},
     {"sysmon.os.cpu_check_interval", "the memory watermarks are checked; CPU is not"},
     {"sysmon.os.cpu_high_watermark", "the memory watermarks are checked; CPU is not"},
     {"sysmon.os.cpu_low_watermark", "the memory watermarks are checked; CPU is not"},

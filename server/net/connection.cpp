@@ -105,6 +105,9 @@ void Connection::start() {
 
 void Connection::on_bytes(std::string_view data) {
   metrics::inc(worker_.core().metrics().bytes_received, data.size());
+  auto& stats = channel_.stats();
+  stats.recv_oct += data.size();
+  ++stats.recv_cnt;
   if (limits_) [[unlikely]]
     charge_bytes(data.size());
   if (in_.empty()) {
@@ -430,6 +433,8 @@ void TcpConnection::flush() {
       return;
     }
     metrics::inc(worker_.core().metrics().bytes_sent, n);
+    channel().stats().send_oct += n;
+    ++channel().stats().send_cnt;
     if (n == out_.size()) {
       std::string().swap(out_);  // idle connections keep no buffer
     } else {

@@ -184,6 +184,8 @@ class StreamConnection final : public Connection {
         return;
       }
       metrics::inc(self->worker_.core().metrics().bytes_sent, n);
+      self->channel().stats().send_oct += n;
+      ++self->channel().stats().send_cnt;
       self->flush();
       self->read_more();  // in case reading stopped for the backlog
     };

@@ -30,6 +30,19 @@
 namespace emqxd::session {
 
 // The connection as the channel sees it. Implemented by net::Connection.
+// What one connection did, EMQX's per-client counters (the API's recv_oct, send_msg,
+// "send_msg.dropped.expired", ...). Plain integers: written and read on the channel's
+// worker only. recv_cnt / send_cnt count the socket's reads and writes, the rest MQTT
+// packets and messages; a QoS 0 count is the total less QoS 1 and 2.
+struct ClientStats {
+  std::uint64_t recv_oct = 0, recv_cnt = 0, recv_pkt = 0, recv_msg = 0;
+  std::uint64_t send_oct = 0, send_cnt = 0, send_pkt = 0, send_msg = 0;
+  std::uint64_t recv_qos1 = 0, recv_qos2 = 0, send_qos1 = 0, send_qos2 = 0;
+  std::uint32_t recv_dropped = 0;               // refused: not authorized, the store full
+  std::uint32_t recv_dropped_await_pubrel = 0;  // QoS 2 ids forgotten (await_rel_timeout)
+  std::uint32_t send_dropped_expired = 0, send_dropped_queue_full = 0, send_dropped_too_large = 0;
+};
+
 class ChannelHost {
  public:
   virtual ~ChannelHost() = default;
@@ -169,6 +182,10 @@ class Channel {
   // connection that goes over force_shutdown.max_heap_size with it is shut down.
   void set_input_bytes(std::size_t bytes);
 
+  // This connection's counters (written by the channel and by its host's socket code).
+  ClientStats& stats() { return stats_; }
+  const ClientStats& stats() const { return stats_; }
+
   // Why the connection ended, in EMQX's words: normal, takenover, discarded,
   // keepalive_timeout, closed (by the peer), protocol_error, ... Empty while connected.
   std::string_view disconnect_reason() const { return disconnect_reason_; }
@@ -240,6 +257,10 @@ class Channel {
   void resend_inflight();
   bool resend(Inflight& f);
   void settle_owed(Inflight& f);
+  // Slow subscriptions (session/slow_subs.hpp): how long ago `msg` arrived, and a QoS 1/2
+  // delivery completed.
+  std::chrono::milliseconds age(const mqtt::Message& msg) const;
+  void completed(SlowSubs& slow, const Inflight& f);
   std::size_t send_window() const;
 
   // channel_subscribe.cpp
@@ -283,6 +304,7 @@ class Channel {
 
   Hub& hub_;
   ChannelHost& host_;
+  ClientStats stats_;
   Tracer* tracer_;                         // the node's; null in tests without one
   std::unique_ptr<Tracer::Cursor> trace_;  // made when a trace first runs
   State state_ = State::Idle;

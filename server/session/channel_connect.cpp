@@ -124,6 +124,7 @@ void Channel::handle_in(mqtt::Packet&& packet) {
   if (tracing()) [[unlikely]]
     trace_in(packet);
   metrics::inc(hub_.metrics().packets_received);
+  ++stats_.recv_pkt;
   if (state_ == State::Idle) {
     if (auto* c = std::get_if<mqtt::Connect>(&packet)) {
       handle_connect(*c);

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
+#include "session/routing.hpp"
 #include "storage/batch.hpp"
 
 namespace emqxd::session {
@@ -91,7 +92,8 @@ void Channel::handle_publish(mqtt::Publish& p) {
       // Packet ids whose PUBREL never came within await_rel_timeout are forgotten first
       // (EMQX's await_rel_timeout), so a client that lost them is not locked out.
       auto cutoff = hub_.now() - cfg.await_rel_timeout;
-      std::erase_if(session_->awaiting_rel, [&](const auto& kv) { return kv.second < cutoff; });
+      stats_.recv_dropped_await_pubrel += static_cast<std::uint32_t>(std::erase_if(
+          session_->awaiting_rel, [&](const auto& kv) { return kv.second < cutoff; }));
     }
     if (cfg.max_awaiting_rel != 0 && session_->awaiting_rel.size() >= cfg.max_awaiting_rel) {
       close_with(ReasonCode::ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL");
@@ -100,15 +102,18 @@ void Channel::handle_publish(mqtt::Publish& p) {
   }
 
   metrics::inc(m.messages_received);
+  ++stats_.recv_msg;
   switch (p.qos) {
     case QoS::AtMostOnce:
       metrics::inc(m.messages_qos0_received);
       break;
     case QoS::AtLeastOnce:
       metrics::inc(m.messages_qos1_received);
+      ++stats_.recv_qos1;
       break;
     case QoS::ExactlyOnce:
       metrics::inc(m.messages_qos2_received);
+      ++stats_.recv_qos2;
       break;
   }
 
@@ -118,6 +123,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
   const bool allowed = may_publish(topic, p.qos, p.retain);
   if (!allowed && !topic.starts_with("$SYS/") && hub_.authorization().disconnect_on_deny()) {
     metrics::inc(m.messages_dropped);
+    ++stats_.recv_dropped;
     disconnect_not_authorized("publish", topic);  // authorization.deny_action = disconnect
     return;
   }
@@ -138,6 +144,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     stored = r.stored;
     if (r.refused) {
       metrics::inc(m.messages_dropped);
+      ++stats_.recv_dropped;
       rc = ReasonCode::QuotaExceeded;  // the store is full: not routed
     } else if (r.matched == 0) {
       metrics::inc(m.messages_dropped_no_subscribers);
@@ -151,6 +158,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
     }
   } else {
     metrics::inc(m.messages_dropped);
+    ++stats_.recv_dropped;
     rc = ReasonCode::NotAuthorized;
   }
 
@@ -202,6 +210,8 @@ void Channel::handle_puback(const mqtt::PubAck& a) {
   auto* f = session_->find_inflight(a.packet_id);
   if (f == nullptr || f->state != OutState::WaitPubAck) return;  // late or unknown: ignore
   settle_owed(*f);
+  if (auto* slow = hub_.slow_subs()) [[unlikely]]
+    completed(*slow, *f);
   forget_delivery(f->d, OutState::WaitPubAck);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
@@ -225,6 +235,10 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
     pump_queue();
     return;
   }
+  // Slow subscriptions count a QoS 2 delivery complete here, when the client has it: the
+  // message is let go just below (EMQX waits for the PUBCOMP, one round trip later).
+  if (auto* slow = hub_.slow_subs()) [[unlikely]]
+    completed(*slow, *f);
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
   session_->inflight.release_message(*f);
   bool stored = false;
@@ -266,6 +280,8 @@ void Channel::deliver(Delivery&& d) {
   auto& m = hub_.metrics();
   if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
+    ++stats_.send_dropped_expired;
+    count_dropped(hub_, d.msg);
     forget_delivery(d, OutState::Queued);
     return;
   }
@@ -273,6 +289,8 @@ void Channel::deliver(Delivery&& d) {
     if (host_.backlog() > kMaxBacklog) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
+      ++stats_.send_dropped_queue_full;
+      count_dropped(hub_, d.msg);
       if (session_->pressure) session_->pressure->note_qos0_drop(hub_.now());
       return;
     }
@@ -286,10 +304,13 @@ void Channel::deliver(Delivery&& d) {
     send_inflight(std::move(d));
   } else {
     SessionLimits limits{hub_.config().mqtt.max_mqueue_len, hub_.config().mqtt.mqueue_store_qos0};
-    if (session_->enqueue(std::move(d), limits, true, session_batch()) ==
+    mqtt::MessagePtr dropped;
+    if (session_->enqueue(std::move(d), limits, true, session_batch(), &dropped) ==
         EnqueueResult::DroppedOldest) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
+      ++stats_.send_dropped_queue_full;
+      count_dropped(hub_, dropped);
     }
   }
   if (over_memory_cap()) force_shutdown();
@@ -318,7 +339,12 @@ void Channel::send_inflight(Delivery&& d) {
     return;
   }
   if (session_->pressure) session_->pressure->note_progress(hub_.now());  // alive, not stalled
-  session_->inflight.push_back(Inflight{std::move(d), id, st, false, hub_.now()});
+  const auto now = hub_.now();
+  const auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - d.msg->received_at).count();
+  session_->inflight.push_back(
+      Inflight{std::move(d), id, st, false,
+               static_cast<std::uint32_t>(std::clamp<std::int64_t>(waited, 0, UINT32_MAX)), now});
   if (!is_v5() && hub_.config().mqtt.retry_interval.count() > 0) hub_.watch_retry(*this);
 }
 
@@ -361,6 +387,8 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
     }
     metrics::inc(hub_.metrics().messages_dropped_too_large);
     metrics::inc(hub_.metrics().messages_dropped);
+    ++stats_.send_dropped_too_large;
+    count_dropped(hub_, d.msg);
     return false;
   }
   if (held) held_out_.push_back({ticket, std::move(held_bytes)});
@@ -369,7 +397,36 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
   auto& m = hub_.metrics();
   metrics::inc(m.packets_sent);
   metrics::inc(m.messages_sent);
+  ++stats_.send_pkt;
+  ++stats_.send_msg;
+  if (pd.qos == QoS::AtLeastOnce) ++stats_.send_qos1;
+  if (pd.qos == QoS::ExactlyOnce) ++stats_.send_qos2;
+  if (!dup) {
+    if (auto* tc = hub_.topic_counters(msg.topic)) [[unlikely]]
+      tc->out(pd.qos);
+    if (packet_id == 0 && !d.retain) {
+      if (auto* slow = hub_.slow_subs()) [[unlikely]]
+        slow->completed(hub_.worker_id(), client_id_, msg.topic, age(msg),
+                        std::chrono::milliseconds(0), mqtt::wall_ms_now());
+    }
+  }
   return true;
+}
+
+std::chrono::milliseconds Channel::age(const mqtt::Message& msg) const {
+  return std::max(
+      std::chrono::milliseconds(0),
+      std::chrono::duration_cast<std::chrono::milliseconds>(hub_.now() - msg.received_at));
+}
+
+void Channel::completed(SlowSubs& slow, const Inflight& f) {
+  // Retained messages sent on subscribe carry RETAIN (d.retain): not the subscriber's delay.
+  if (f.d.retain || !f.d.msg) return;
+  const auto response =
+      std::max(std::chrono::milliseconds(0),
+               std::chrono::duration_cast<std::chrono::milliseconds>(hub_.now() - f.sent_at));
+  slow.completed(hub_.worker_id(), client_id_, f.d.msg->topic,
+                 std::chrono::milliseconds(f.waited_ms), response, mqtt::wall_ms_now());
 }
 
 void Channel::settle_owed(Inflight& f) {
@@ -409,6 +466,8 @@ void Channel::pump_queue() {
     q.pop_front();
     if (d.msg->expired(now)) {
       metrics::inc(hub_.metrics().messages_dropped_expired);
+      ++stats_.send_dropped_expired;
+      count_dropped(hub_, d.msg);
       forget_delivery(d, OutState::Queued);
       continue;
     }

@@ -37,6 +37,7 @@ void Channel::send_now(const mqtt::Packet& p) {
     trace_out(p);
   mqtt::encode(p, version_, host_.output());
   metrics::inc(hub_.metrics().packets_sent);
+  ++stats_.send_pkt;
 }
 
 void Channel::respond(mqtt::Packet p, bool after_commit, const mqtt::Message* published) {

@@ -13,6 +13,8 @@
 #include "auth/subject.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "session/slow_subs.hpp"
+#include "session/topic_metrics.hpp"
 
 namespace emqxd {
 namespace config {
@@ -65,6 +67,16 @@ struct AuthzQuery {
 class Hub {
  public:
   virtual ~Hub() = default;
+
+  // The counters of a registered topic (session/topic_metrics.hpp), null for any other
+  // topic: one relaxed load while none is registered.
+  TopicMetrics::Counters* topic_counters(std::string_view topic) {
+    return topic_view_ != nullptr ? topic_view_->find(topic) : nullptr;
+  }
+  // Slow subscriptions (session/slow_subs.hpp), null when off.
+  SlowSubs* slow_subs() const {
+    return slow_subs_ != nullptr && slow_subs_->enabled() ? slow_subs_ : nullptr;
+  }
 
   virtual const config::Config& config() const = 0;
   virtual broker::Broker& broker() = 0;
@@ -155,6 +167,11 @@ class Hub {
   // other output): if the commit fails, the publisher is refused (0x97) and the hub drops
   // the message's deliveries, which wait for the same commit, so nobody receives it.
   virtual std::uint64_t await_commit(Channel& ch, const mqtt::Message* published) = 0;
+
+ protected:
+  // Set by the implementation (WorkerCore: the node's); null in hubs without them.
+  TopicMetrics::View* topic_view_ = nullptr;
+  SlowSubs* slow_subs_ = nullptr;
 };
 
 }  // namespace emqxd::session

@@ -20,6 +20,8 @@
 #include "config/config.hpp"
 #include "session/banned.hpp"
 #include "session/session_state.hpp"
+#include "session/slow_subs.hpp"
+#include "session/topic_metrics.hpp"
 #include "session/trace.hpp"
 #include "storage/store.hpp"
 #include "tables/replicated_tables.hpp"
@@ -96,6 +98,10 @@ struct NodeState {
   // Log traces (session/trace.hpp): their definitions follow `tables`, the channels ask
   // its Tracer.
   TraceManager traces{config};
+  // Topic metrics and slow subscriptions (session/topic_metrics.hpp, slow_subs.hpp):
+  // internally locked; each worker reads the topics through its own View.
+  TopicMetrics topic_metrics;
+  SlowSubs slow_subs{config.slow_subs};
 };
 
 }  // namespace emqxd::session

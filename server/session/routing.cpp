@@ -24,6 +24,7 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
   if (match.saturated) {
     // Its socket does not take what it already has: dropped here, as its channel would.
     ++result.matched;
+    count_dropped(hub, m);
     metrics::inc(hub.metrics().messages_dropped_queue_full);
     metrics::inc(hub.metrics().messages_dropped);
     return;
@@ -49,14 +50,24 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
   result.stored = true;
 }
 
-void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, metrics::Metrics& counters,
+void count_dropped(Hub& hub, const mqtt::MessagePtr& m) {
+  if (!m) return;
+  if (auto* tc = hub.topic_counters(m->topic)) [[unlikely]]
+    tc->inc(TopicMetrics::Dropped);
+}
+
+void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, Hub& hub,
                 storage::Batch* batch) {
   s.arrived(d);
   if (s.channel != nullptr && s.channel->state() == Channel::State::Connected) {
     s.channel->deliver(std::move(d));
     return;
   }
-  switch (s.enqueue(std::move(d), limits, false, batch)) {
+  auto& counters = hub.metrics();
+  mqtt::MessagePtr dropped;
+  const auto r = s.enqueue(std::move(d), limits, false, batch, &dropped);
+  if (dropped) count_dropped(hub, dropped);
+  switch (r) {
     case EnqueueResult::Queued:
       break;
     case EnqueueResult::DroppedOldest:

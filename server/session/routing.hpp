@@ -21,9 +21,13 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
            PublishResult& result, Hub& hub);
 
 // Hands `d` to `s`: to its channel while connected, otherwise to its queue, counting what
-// the queue drops in `counters`. Runs on the session's worker.
+// the queue drops in `hub`'s metrics. Runs on the session's worker.
 // A stored delivery that the queue drops is erased through `batch` (may be null).
-void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, metrics::Metrics& counters,
+void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, Hub& hub,
                 storage::Batch* batch);
+
+// A message dropped for one subscriber: its topic's messages.dropped when the topic is
+// registered (session/topic_metrics.hpp).
+void count_dropped(Hub& hub, const mqtt::MessagePtr& m);
 
 }  // namespace emqxd::session

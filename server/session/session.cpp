@@ -5,8 +5,9 @@
 namespace emqxd::session {
 
 EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool online,
-                               storage::Batch* batch) {
+                               storage::Batch* batch, mqtt::MessagePtr* dropped) {
   if (d.qos == mqtt::QoS::AtMostOnce && !online && !limits.mqueue_store_qos0) {
+    if (dropped != nullptr) *dropped = std::move(d.msg);
     return EnqueueResult::DroppedQoS0;
   }
   auto result = EnqueueResult::Queued;
@@ -14,6 +15,7 @@ EnqueueResult Session::enqueue(Delivery d, const SessionLimits& limits, bool onl
     const auto seq = queue.front().store_seq;
     if (seq != 0 && store_uid != 0 && batch != nullptr)
       batch->erase_delivery(store_uid, seq, OutState::Queued);  // never sent
+    if (dropped != nullptr) *dropped = queue.front().msg;
     queue.pop_front();
     result = EnqueueResult::DroppedOldest;
   };

@@ -80,6 +80,9 @@ struct Inflight {
   // Resumed on a connection whose Receive Maximum is smaller than what is in flight: it
   // is resent (same packet id, DUP) when the window opens [MQTT-4.4.0-1], [MQTT-3.3.4-9].
   bool awaiting_resend = false;
+  // From the message's arrival to its first write, in ms (slow subscriptions' "internal"
+  // part, session/slow_subs.hpp); fits in the padding.
+  std::uint32_t waited_ms = 0;
   // When it was last written, for retry_interval (MQTT 3.1.1 only, see Channel::retry).
   std::chrono::steady_clock::time_point sent_at{};
 };
@@ -309,9 +312,10 @@ class Session {
 
   // Appends `d` to the queue, dropping by the rules of `limits`: QoS 0 while offline
   // only if mqueue_store_qos0; when full, the oldest message goes (EMQX does the same).
-  // A stored delivery that is dropped is erased through `batch` (null: not durable).
+  // A stored delivery that is dropped is erased through `batch` (null: not durable);
+  // `dropped` (may be null) gets the message that was dropped.
   EnqueueResult enqueue(Delivery d, const SessionLimits& limits, bool online,
-                        storage::Batch* batch = nullptr);
+                        storage::Batch* batch = nullptr, mqtt::MessagePtr* dropped = nullptr);
 
   // The next free packet id (1..65535) not used by an inflight message.
   std::uint16_t next_packet_id();

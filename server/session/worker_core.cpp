@@ -12,7 +12,10 @@
 namespace emqxd::session {
 
 WorkerCore::WorkerCore(NodeState& node, Scheduler& scheduler)
-    : node_(node), sched_(scheduler), commits_(node.durable), sessions_(*this) {}
+    : node_(node), sched_(scheduler), commits_(node.durable), sessions_(*this) {
+  topic_view_ = &topic_view_own_;
+  slow_subs_ = &node.slow_subs;
+}
 
 WorkerCore::~WorkerCore() = default;
 
@@ -80,14 +83,17 @@ void WorkerCore::deliver(std::vector<Delivery>& batch) {
   for (auto& d : batch) {
     Session* s = sessions_.find(d.session);
     if (s == nullptr) {
-      if (!sessions_.redirect(d)) metrics::inc(metrics_.messages_dropped_no_session);
+      if (!sessions_.redirect(d)) {
+        metrics::inc(metrics_.messages_dropped_no_session);
+        count_dropped(*this, d.msg);
+      }
       continue;
     }
     if (d.refused) {
       s->arrived(d);
       continue;
     }
-    deliver_to(*s, std::move(d), limits, metrics_, store_batch());
+    deliver_to(*s, std::move(d), limits, *this, store_batch());
   }
 }
 
@@ -203,6 +209,10 @@ PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view pu
   }
   if (!matches_.empty()) sched_.end_of_turn_needed();
   metrics::inc(metrics_.messages_delivered, matches_.size());
+  if (auto* tc = topic_counters(m->topic)) [[unlikely]] {
+    tc->in(m->qos);
+    if (result.matched == 0) tc->inc(TopicMetrics::Dropped);  // EMQX's no_subscribers
+  }
   return result;
 }
 

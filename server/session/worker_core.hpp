@@ -184,6 +184,7 @@ class WorkerCore final : public Hub {
   std::shared_ptr<Timer> retry_timer_;
 
   std::function<void(const mqtt::MessagePtr&)> publish_observer_;  // see observe_publish
+  TopicMetrics::View topic_view_own_{node_.topic_metrics};         // Hub::topic_view_ points here
 };
 
 }  // namespace emqxd::session

@@ -61,6 +61,41 @@ def test_clients_are_listed_filtered_paged_and_described(broker):
         x.close()
 
 
+def test_a_client_carries_emqx_traffic_counters(make_broker):
+    """recv_* and send_* count what this connection did, as EMQX's client object does."""
+    b = make_broker()
+    sub = connected(b, "cnt-sub", V5, props={"maximum_packet_size": 200})
+    assert sub.subscribe([("cnt/#", R.sub_options(qos=2))]) == [2]
+    pub = connected(b, "cnt-pub", V5)
+    pub.publish("cnt/a", b"zero", qos=0)
+    pub.publish("cnt/a", b"one", qos=1, pid=1)
+    pub.publish("cnt/a", b"two", qos=2, pid=2)
+    pub.publish("cnt/a", b"x" * 500, qos=1, pid=3)  # too large for the subscriber
+    got = sub.recv_publishes(3)
+    assert [p.payload for p in got] == [b"zero", b"one", b"two"]
+    for p in got:
+        sub.ack(p)
+
+    def settled():
+        s = get_json(b, "/api/v5/clients/cnt-sub")
+        return s if s["send_msg.dropped.too_large"] == 1 and s["recv_pkt"] >= 5 else None
+    s = wait_for(settled, 3)
+    assert s, get_json(b, "/api/v5/clients/cnt-sub")
+    p = get_json(b, "/api/v5/clients/cnt-pub")
+    assert (p["recv_msg"], p["recv_msg.qos0"], p["recv_msg.qos1"], p["recv_msg.qos2"]) == (4, 1, 2, 1)
+    assert p["recv_msg.dropped"] == 0
+    # CONNECT, 4 PUBLISH, PUBREL; CONNACK, 2 PUBACK, PUBREC, PUBCOMP.
+    assert p["recv_pkt"] == 6 and p["send_pkt"] == 5
+    assert p["recv_oct"] > 500 and p["send_oct"] > 0 and p["recv_cnt"] >= 1
+    assert (s["send_msg"], s["send_msg.qos0"], s["send_msg.qos1"], s["send_msg.qos2"]) == (3, 1, 1, 1)
+    assert s["send_msg.dropped"] == 1 and s["send_msg.dropped.expired"] == 0
+    # CONNECT, SUBSCRIBE, PUBACK, PUBREC, PUBCOMP; CONNACK, SUBACK, 3 PUBLISH, PUBREL.
+    assert s["recv_pkt"] == 5 and s["send_pkt"] == 6
+    assert s["send_oct"] > s["recv_oct"] > 0
+    for x in (sub, pub):
+        x.close()
+
+
 def test_a_disconnected_session_is_listed_and_its_queue_is_readable(broker):
     s = RawClient(broker)
     s.connect("ops-offline", clean=False, props={"session_expiry_interval": 300})

@@ -765,26 +765,11 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // Every feature the issue names, and each the same way from the environment.
-  for (std::string key : {"prometheus.push_gateway",
-                          "limiter",
-                          "force_shutdown.max_mailbox_size",
-                          "log.audit",
-                          "retainer.backend",
-                          "rule_engine",
-                          "bridges",
-                          "connectors",
-                          "actions",
-                          "gateway",
-                          "exhook",
-                          "delayed",
-                          "auto_subscribe",
-                          "rewrite",
-                          "topic_metrics",
-                          "slow_subs",
-                          "sysmon.top",
-                          "sysmon.os.cpu_high_watermark",
-                          "psk_authentication",
-                          "durable_sessions.batch_size"}) {
+  for (std::string key :
+       {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",
+        "retainer.backend", "rule_engine", "bridges", "connectors", "actions", "gateway", "exhook",
+        "delayed", "auto_subscribe", "rewrite", "sysmon.top", "sysmon.os.cpu_high_watermark",
+        "psk_authentication", "durable_sessions.batch_size"}) {
     INFO(key);
     std::string e = error_of(key + ".enable = true");
     CHECK(e.starts_with("emqx.conf:1: " + key + ": not implemented yet by emqxd"));
@@ -1391,4 +1376,26 @@ TEST_CASE("prometheus, alarm and sysmon.os: EMQX's keys and defaults", "[config]
   Config vm = load_string("sysmon.vm.long_gc = 100ms\n", {});
   REQUIRE(vm.warnings.size() == 1);
   CHECK(vm.warnings[0].find("sysmon.vm") != std::string::npos);
+}
+
+TEST_CASE("slow_subs and topic_metrics, EMQX's keys") {
+  auto c = load_string(
+      "slow_subs { enable = true, threshold = 2s, expire_interval = 1m, top_k_num = 5, "
+      "stats_type = response }\ntopic_metrics = [{topic = \"a/b\"}, {topic = \"c\"}]\n",
+      {});
+  CHECK(c.slow_subs.enable);
+  CHECK(c.slow_subs.threshold == Duration(2000));
+  CHECK(c.slow_subs.expire_interval == Duration(60'000));
+  CHECK(c.slow_subs.top_k_num == 5);
+  CHECK(c.slow_subs.stats_type == emqxd::config::SlowSubsConfig::StatsType::Response);
+  CHECK(c.topic_metrics == std::vector<std::string>{"a/b", "c"});
+  auto error = [](std::string_view text) { return error_of(text); };
+  CHECK(error("slow_subs.top_k_num = 1001").starts_with("emqx.conf:1: slow_subs.top_k_num"));
+  CHECK(error("slow_subs.stats_type = all").starts_with("emqx.conf:1: slow_subs.stats_type"));
+  CHECK(error("topic_metrics = [{topic = \"x/+\"}]")
+            .starts_with("emqx.conf:1: topic_metrics.topic: must be a topic name"));
+  CHECK(error("topic_metrics = [{topic = \"x\"}, {topic = \"x\"}]").find("listed twice") !=
+        std::string::npos);
+  CHECK(error("topic_metrics = [{name = \"x\"}]")
+            .starts_with("emqx.conf:1: topic_metrics.name: unknown key"));
 }
