@@ -36,6 +36,30 @@ Regex::~Regex() {
   pcre2_code_free(static_cast<pcre2_code*>(code_));
 }
 
+bool Regex::search(std::string_view subject, std::vector<std::string>& groups) const {
+  auto* code = static_cast<pcre2_code*>(code_);
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  if (md == nullptr) return false;
+  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, md,
+                       context());
+  if (rc >= 0) {
+    std::uint32_t count = 0;
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &count);
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    groups.clear();
+    for (std::uint32_t i = 1; i <= count; ++i) {
+      if (i < static_cast<std::uint32_t>(rc == 0 ? pcre2_get_ovector_count(md) : rc) &&
+          ov[2 * i] != PCRE2_UNSET) {
+        groups.emplace_back(subject.substr(ov[2 * i], ov[2 * i + 1] - ov[2 * i]));
+      } else {
+        groups.emplace_back();
+      }
+    }
+  }
+  pcre2_match_data_free(md);
+  return rc >= 0;
+}
+
 bool Regex::search(std::string_view subject) const {
   auto* code = static_cast<pcre2_code*>(code_);
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);

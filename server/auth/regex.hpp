@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace emqxd::auth {
 
@@ -18,6 +19,9 @@ class Regex {
   Regex& operator=(const Regex&) = delete;
 
   bool search(std::string_view subject) const;
+  // As search(); on a match `groups` gets the capture groups 1..N (Erlang's
+  // {capture, all_but_first, binary}: a group that took no part is empty).
+  bool search(std::string_view subject, std::vector<std::string>& groups) const;
 
  private:
   explicit Regex(void* code) : code_(code) {}
