@@ -19,6 +19,8 @@
 #include "common/task.hpp"
 #include "config/config.hpp"
 #include "session/banned.hpp"
+#include "session/delayed.hpp"
+#include "session/rewrite.hpp"
 #include "session/session_state.hpp"
 #include "session/trace.hpp"
 #include "storage/store.hpp"
@@ -96,6 +98,10 @@ struct NodeState {
   // Log traces (session/trace.hpp): their definitions follow `tables`, the channels ask
   // its Tracer.
   TraceManager traces{config};
+  // EMQX's modules: delayed publish (internally locked) and topic rewrite (immutable;
+  // null when no rule is configured, so that the publish path pays one branch).
+  Delayed delayed{config.delayed};
+  const std::unique_ptr<const TopicRewrite> rewrite;
 };
 
 }  // namespace emqxd::session
