@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <pcre2.h>
 
+#include <memory>
+
 namespace emqxd::auth {
 
 namespace {
@@ -16,9 +18,22 @@ pcre2_match_context* context() {
   }();
   return ctx;
 }
+
+struct MatchDataFree {
+  void operator()(pcre2_match_data* md) const { pcre2_match_data_free(md); }
+};
+
+// Room for 63 groups, reused by every search of this thread: no allocation per message.
+constexpr std::uint32_t kPairs = 64;
+pcre2_match_data* shared_match_data() {
+  static thread_local std::unique_ptr<pcre2_match_data, MatchDataFree> md(
+      pcre2_match_data_create(kPairs, nullptr));
+  return md.get();
+}
+
 }  // namespace
 
-std::shared_ptr<Regex> Regex::compile(std::string_view pattern, std::string& error) {
+std::shared_ptr<Regex> Regex::compile(std::string_view pattern, std::string& error, bool jit) {
   int code = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
@@ -29,6 +44,9 @@ std::shared_ptr<Regex> Regex::compile(std::string_view pattern, std::string& err
     error = fmt::format("{} at offset {}", reinterpret_cast<const char*>(buf), offset);
     return nullptr;
   }
+  // Compiled to machine code when asked and available; matching is the same (a subject
+  // past the JIT's stack does not match, as one past the match limit).
+  if (jit) (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
   return std::shared_ptr<Regex>(new Regex(re));
 }
 
@@ -38,13 +56,18 @@ Regex::~Regex() {
 
 bool Regex::search(std::string_view subject, std::vector<std::string>& groups) const {
   auto* code = static_cast<pcre2_code*>(code_);
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+  std::uint32_t count = 0;
+  pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &count);
+  std::unique_ptr<pcre2_match_data, MatchDataFree> own;
+  pcre2_match_data* md = shared_match_data();
+  if (count >= kPairs || md == nullptr) {
+    own.reset(pcre2_match_data_create_from_pattern(code, nullptr));
+    md = own.get();
+  }
   if (md == nullptr) return false;
   int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, md,
                        context());
   if (rc >= 0) {
-    std::uint32_t count = 0;
-    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &count);
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     groups.clear();
     for (std::uint32_t i = 1; i <= count; ++i) {
@@ -56,7 +79,6 @@ bool Regex::search(std::string_view subject, std::vector<std::string>& groups) c
       }
     }
   }
-  pcre2_match_data_free(md);
   return rc >= 0;
 }
 

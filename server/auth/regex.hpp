@@ -12,8 +12,10 @@ namespace emqxd::auth {
 
 class Regex {
  public:
-  // nullptr and `error` set when the pattern does not compile.
-  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error);
+  // nullptr and `error` set when the pattern does not compile. `jit`: compiled to machine
+  // code too, for patterns run on every message (topic rewrite).
+  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error,
+                                        bool jit = false);
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;

@@ -1,5 +1,7 @@
 #include "session/rewrite.hpp"
 
+#include <charconv>
+
 #include "broker/topic.hpp"
 
 namespace emqxd::session {
@@ -17,9 +19,10 @@ void replace_all(std::string& s, std::string_view what, std::string_view with) {
 TopicRewrite::TopicRewrite(const std::vector<config::RewriteRuleConfig>& rules) {
   for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
     std::string error;
-    auto re = auth::Regex::compile(it->re, error);
+    auto re = auth::Regex::compile(it->re, error, true);
     if (!re) throw config::ConfigError("rewrite: re " + it->re + ": " + error);
-    Rule r{it->source_topic, std::move(re), it->dest_topic};
+    Rule r{it->source_topic, std::move(re), it->dest_topic,
+           it->dest_topic.find("${") != std::string::npos};
     using A = config::RewriteRuleConfig::Action;
     if (it->action != A::Subscribe) publish_.push_back(r);
     if (it->action != A::Publish) subscribe_.push_back(std::move(r));
@@ -31,13 +34,17 @@ std::optional<std::string> TopicRewrite::apply(const std::vector<Rule>& rules,
                                                const std::optional<std::string>& username) {
   for (const auto& r : rules) {
     if (!broker::topic_matches(r.source, topic)) continue;
-    std::vector<std::string> groups;
+    static thread_local std::vector<std::string> groups;    // reused: no allocation per message
     if (!r.re->search(topic, groups)) return std::nullopt;  // the first match decides
     std::string out = r.dest;
-    if (!client_id.empty()) replace_all(out, "${clientid}", client_id);
-    if (username && !username->empty()) replace_all(out, "${username}", *username);
+    if (r.placeholders) {
+      if (!client_id.empty()) replace_all(out, "${clientid}", client_id);
+      if (username && !username->empty()) replace_all(out, "${username}", *username);
+    }
+    char var[12] = {'$'};
     for (std::size_t i = 0; i < groups.size(); ++i) {
-      replace_all(out, "$" + std::to_string(i + 1), groups[i]);
+      auto [end, ec] = std::to_chars(var + 1, var + sizeof var, i + 1);
+      replace_all(out, std::string_view(var, static_cast<std::size_t>(end - var)), groups[i]);
     }
     return out;
   }

@@ -41,6 +41,7 @@ class TopicRewrite {
     std::string source;
     std::shared_ptr<auth::Regex> re;
     std::string dest;
+    bool placeholders = false;  // dest has "${"
   };
   static std::optional<std::string> apply(const std::vector<Rule>& rules, std::string_view topic,
                                           std::string_view client_id,
