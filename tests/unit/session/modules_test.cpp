@@ -54,7 +54,7 @@ TEST_CASE("$delayed/<n>/<topic>: seconds, a Unix time, or dropped", "[delayed]")
   }
 }
 
-TEST_CASE("delayed messages come due in time order; the max holds; ids find them", "[delayed]") {
+TEST_CASE("delayed messages come due in time order, the max holds, ids find them", "[delayed]") {
   Delayed d(emqxd::config::DelayedConfig{true, 3});
   bool earliest = false;
   REQUIRE(d.add(message("B", kNow + 2000, "t/b"), earliest));
