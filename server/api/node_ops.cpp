@@ -23,6 +23,7 @@
 #include "net/worker.hpp"
 #include "session/channel.hpp"
 #include "session/node_state.hpp"
+#include "session/worker_core.hpp"
 
 namespace emqxd::api {
 
@@ -377,6 +378,79 @@ json::object retained_json(const mqtt::Message& m, bool payload) {
   return o;
 }
 
+// ------------------------------------------------------------------ delayed
+
+// EMQX's delayed message (emqx_delayed:format_delayed); the payload only when asked for
+// one message, in base64, or "PAYLOAD_TOO_LARGE" past 2048 bytes as EMQX answers.
+json::object delayed_json(const session::DelayedMessage& d, const std::string& node, bool payload) {
+  const auto& m = *d.msg;
+  json::object o{{"msgid", d.id},
+                 {"node", node},
+                 {"publish_at", time_text::rfc3339_ms(m.received_at_ms)},
+                 {"delayed_interval", d.interval},
+                 {"delayed_remaining", (d.at_ms - mqtt::wall_ms_now()) / 1000},
+                 {"expected_at", time_text::rfc3339_ms(d.at_ms)},
+                 {"topic", m.topic},
+                 {"qos", static_cast<int>(m.qos)},
+                 {"from_clientid", d.from_clientid},
+                 {"from_username", nullptr}};
+  if (d.from_username) o["from_username"] = *d.from_username;
+  if (payload) {
+    o["payload"] =
+        m.payload.size() > 2048 ? std::string("PAYLOAD_TOO_LARGE") : auth::base64(m.payload);
+  }
+  return o;
+}
+
+// The delayed_* operations (node_ops.hpp); nullopt for another name.
+std::optional<NodeAnswer> delayed_op(session::NodeState& node, const std::string& name,
+                                     const json::object& a) {
+  auto& delayed = node.delayed;
+  const std::string& self = node.config.node.name;
+  auto not_found = [](const std::string& id) {
+    return error(404, "MESSAGE_ID_NOT_FOUND", "Message ID " + id + " not found");
+  };
+  if (name == "delayed_settings") {
+    return answer_json(200, json::object{{"enable", delayed.enabled()},
+                                         {"max_delayed_messages", delayed.max_messages()}});
+  }
+  if (name == "delayed_set") {
+    const auto enable = bool_arg(a, "enable").value_or(delayed.enabled());
+    const auto max = int_arg(a, "max_delayed_messages").value_or(delayed.max_messages());
+    if (max < 0 || max > UINT32_MAX) {
+      return error(400, "BAD_REQUEST", "Max delayed must be equal or greater than 0");
+    }
+    session::WorkerCore::forget_delayed(node, delayed.set(enable, static_cast<std::uint32_t>(max)));
+    return answer_json(200, json::object{{"enable", enable}, {"max_delayed_messages", max}});
+  }
+  if (name == "delayed_list") {
+    std::size_t offset = 0, limit = 0, count = 0;
+    window(a, offset, limit);
+    json::array data;
+    for (const auto& d : delayed.list(offset, limit, count))
+      data.push_back(delayed_json(d, self, false));
+    return answer_json(200, json::object{{"count", count}, {"data", std::move(data)}});
+  }
+  const auto id = string_arg(a, "msgid").value_or("");
+  if (name == "delayed_get") {
+    auto d = delayed.get(id);
+    if (!d) return not_found(id);
+    return answer_json(200, delayed_json(*d, self, true));
+  }
+  if (name == "delayed_delete") {
+    auto d = delayed.erase(id);
+    if (!d) return not_found(id);
+    session::WorkerCore::forget_delayed(node, {*d});
+    return answer_json(200, json::object{});
+  }
+  if (name == "delayed_delete_topic") {
+    auto gone = delayed.erase_topic(string_arg(a, "topic").value_or(""));
+    session::WorkerCore::forget_delayed(node, gone);
+    return answer_json(200, json::object{{"deleted", gone.size()}});
+  }
+  return std::nullopt;
+}
+
 // ------------------------------------------------------------------ node
 
 }  // namespace
@@ -430,6 +504,10 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
                                            {"memory_total", memory ? memory->total : 0},
                                            {"memory_used", memory ? memory->used() : 0},
                                            {"sys_path", node_.config.node.data_dir}});
+    }
+
+    if (name.starts_with("delayed_")) {
+      if (auto answer = delayed_op(node_, name, a)) return std::move(*answer);
     }
 
     if (name == "trace_read") {

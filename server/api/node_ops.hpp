@@ -26,6 +26,12 @@
 //   prom_sample           {}                                      prom::to_json(sample)
 //   alarms                {activated?}                            {"data": [alarm]}
 //   alarms_clear          {}                                      {} (deactivated forgotten)
+//   delayed_settings      {}                                      {enable, max_delayed_messages}
+//   delayed_set           {enable?, max_delayed_messages?}        the same, now in force here
+//   delayed_list          {offset, limit}                         {"count": n, "data": [message]}
+//   delayed_get           {msgid}                                 message with payload, or 404
+//   delayed_delete        {msgid}                                 {}, or 404
+//   delayed_delete_topic  {topic}                                 {"deleted": n}
 //
 // "clients" and "subscriptions" sort what matches (by client id, then topic) so that pages
 // asked of a node one after another follow each other. The per-session operations run on

@@ -141,51 +141,6 @@ std::optional<Response> nodes_for(ClusterControl& control, const urls::url_view&
   return std::nullopt;
 }
 
-// A listing paged across `nodes`, in node order: first every node says at once how many
-// match (limit 0), then the nodes the page falls on give their parts at once
-// (node_ops.cpp: {"count", "data"}). A node that does not answer is left out.
-Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
-               const std::string& op, json::object args, std::size_t page, std::size_t limit) {
-  const std::size_t start = (page - 1) * limit;
-  args["offset"] = 0;
-  args["limit"] = 0;
-  const auto counted = ask_each(control, nodes, op, text(args), kNodeWait);
-  std::vector<std::string> asked, windows;
-  std::size_t before = 0;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    std::optional<json::value> v;
-    if (counted[i] && counted[i]->status == 200) v = parse_json(counted[i]->body);
-    const json::value* c = v && v->is_object() ? v->as_object().if_contains("count") : nullptr;
-    if (c == nullptr || !c->is_number()) {
-      logger()->warn("API {}: node {} did not answer; its part is left out", op, nodes[i]);
-      continue;
-    }
-    const auto count = c->to_number<std::size_t>();
-    // This node's rows are [before, before + count) of the whole listing.
-    if (before + count > start && before < start + limit) {
-      const std::size_t from = start > before ? start - before : 0;
-      args["offset"] = from;
-      args["limit"] = std::min(count - from, start + limit - std::max(start, before));
-      asked.push_back(nodes[i]);
-      windows.push_back(text(args));
-    }
-    before += count;
-  }
-  json::array data;
-  const auto parts = ask_each(control, asked, op, windows, kNodeWait);
-  for (std::size_t i = 0; i < asked.size(); ++i) {
-    std::optional<json::value> v;
-    if (parts[i] && parts[i]->status == 200) v = parse_json(parts[i]->body);
-    const json::value* d = v && v->is_object() ? v->as_object().if_contains("data") : nullptr;
-    if (d == nullptr || !d->is_array()) continue;
-    for (const auto& item : d->as_array()) {
-      if (data.size() < limit) data.push_back(item);
-    }
-  }
-  return json_response(
-      200, json::object{{"data", std::move(data)}, {"meta", page_meta(page, limit, before)}});
-}
-
 // The first answer that is not a 404 among the running nodes (a client is on one node).
 std::optional<NodeAnswer> on_owner(ClusterControl& control, const std::string& op,
                                    const json::object& args) {
@@ -370,6 +325,51 @@ json::array listeners_of(ClusterControl& control) {
 }
 
 }  // namespace
+
+// A listing paged across `nodes`, in node order: first every node says at once how many
+// match (limit 0), then the nodes the page falls on give their parts at once
+// (node_ops.cpp: {"count", "data"}). A node that does not answer is left out.
+Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
+               const std::string& op, json::object args, std::size_t page, std::size_t limit) {
+  const std::size_t start = (page - 1) * limit;
+  args["offset"] = 0;
+  args["limit"] = 0;
+  const auto counted = ask_each(control, nodes, op, text(args), kNodeWait);
+  std::vector<std::string> asked, windows;
+  std::size_t before = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    std::optional<json::value> v;
+    if (counted[i] && counted[i]->status == 200) v = parse_json(counted[i]->body);
+    const json::value* c = v && v->is_object() ? v->as_object().if_contains("count") : nullptr;
+    if (c == nullptr || !c->is_number()) {
+      logger()->warn("API {}: node {} did not answer; its part is left out", op, nodes[i]);
+      continue;
+    }
+    const auto count = c->to_number<std::size_t>();
+    // This node's rows are [before, before + count) of the whole listing.
+    if (before + count > start && before < start + limit) {
+      const std::size_t from = start > before ? start - before : 0;
+      args["offset"] = from;
+      args["limit"] = std::min(count - from, start + limit - std::max(start, before));
+      asked.push_back(nodes[i]);
+      windows.push_back(text(args));
+    }
+    before += count;
+  }
+  json::array data;
+  const auto parts = ask_each(control, asked, op, windows, kNodeWait);
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    std::optional<json::value> v;
+    if (parts[i] && parts[i]->status == 200) v = parse_json(parts[i]->body);
+    const json::value* d = v && v->is_object() ? v->as_object().if_contains("data") : nullptr;
+    if (d == nullptr || !d->is_array()) continue;
+    for (const auto& item : d->as_array()) {
+      if (data.size() < limit) data.push_back(item);
+    }
+  }
+  return json_response(
+      200, json::object{{"data", std::move(data)}, {"meta", page_meta(page, limit, before)}});
+}
 
 void add_ops_routes(RouteTable& t, ClusterControl& control) {
   ClusterControl* c = &control;

@@ -22,11 +22,22 @@
 //
 // Listings are paged across nodes in the order of their names, each node's part sorted,
 // so that page N asked of any node is the same page.
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
 #include "api/control.hpp"
 #include "api/route_table.hpp"
 
 namespace emqxd::api {
 
 void add_ops_routes(RouteTable& table, ClusterControl& control);
+
+// A listing paged across `nodes`, in node order, of the node operation `op` (answering
+// {"count", "data"} for {offset, limit} and `args`): EMQX's {"data", "meta"}. A node
+// that does not answer is left out.
+Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
+               const std::string& op, boost::json::object args, std::size_t page,
+               std::size_t limit);
 
 }  // namespace emqxd::api

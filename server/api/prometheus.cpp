@@ -55,6 +55,8 @@ const Source kEmqx[] = {
     {"emqx_subscriptions_max", G, N, "stats", "stats:subscriptions.max", "Highest emqx_subscriptions_count seen since start"},
     {"emqx_subscriptions_shared_count", G, N, "stats", "stats:subscriptions.shared.count", "Shared subscriptions ($share/...)"},
     {"emqx_subscriptions_shared_max", G, N, "stats", "stats:subscriptions.shared.max", "Highest emqx_subscriptions_shared_count seen since start"},
+    {"emqx_delayed_count", G, N, "stats", "stats:delayed.count", "Delayed messages this node keeps ($delayed/...)"},
+    {"emqx_delayed_max", G, N, "stats", "stats:delayed.max", "Highest emqx_delayed_count seen since start"},
     {"emqx_retained_count", G, CL, "stats", "stats:retained.count", "Retained messages (every node holds them all)"},
     {"emqx_retained_max", G, CL, "stats", "stats:retained.max", "Highest emqx_retained_count seen since start"},
     // the machine and the process (EMQX: emqx_vm_*; the standard process_*)
@@ -85,6 +87,7 @@ const Source kEmqx[] = {
     {"emqx_messages_dropped", C, N, "messages", "metrics:messages.dropped", "Messages dropped, for any reason"},
     {"emqx_messages_dropped_no_subscribers", C, N, "messages", "metrics:messages.dropped.no_subscribers", "Messages dropped: no subscriber"},
     {"emqx_messages_forward", C, N, "messages", "", "Messages forwarded to other nodes"},
+    {"emqx_messages_delayed", C, N, "messages", "metrics:messages.delayed", "Messages kept for delayed publish"},
     {"emqx_messages_retained", C, N, "messages", "metrics:messages.retained", "Retained messages received"},
     {"emqx_messages_delivered", C, N, "messages", "metrics:messages.delivered", "Messages handed to subscribers' sessions"},
     {"emqx_messages_acked", C, N, "messages", "metrics:messages.acked", "QoS 1 and 2 messages acknowledged by subscribers"},

@@ -13,6 +13,7 @@
 #include "api/cluster_json.hpp"
 #include "api/config_api.hpp"
 #include "api/log_api.hpp"
+#include "api/modules_api.hpp"
 #include "api/monitor_api.hpp"
 #include "api/openapi.hpp"
 #include "api/ops_api.hpp"
@@ -246,6 +247,7 @@ void Router::add_routes() {
   add_ops_routes(t, control_);
   add_retainer_routes(t, control_, node_.config);
   add_topic_stats_routes(t, control_, node_.config.node.name);
+  add_modules_routes(t, control_, node_.config);
   add_log_routes(t);
   add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);

@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
       "/api/v5/prometheus/stats there; alarms at /api/v5/alarms). SIGINT/SIGTERM stop it "
       "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
       "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
-      "client, topic or address are made there too (/api/v5/trace).");
+      "client, topic or address are made there too (/api/v5/trace). EMQX's delayed publish "
+      "($delayed/<seconds>/<topic>), topic rewrite and auto subscribe are configured with "
+      "EMQX's keys (delayed, rewrite, auto_subscribe; docs/modules.md).");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
 

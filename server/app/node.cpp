@@ -372,6 +372,9 @@ void Node::start() {
         "{} retained in {} ms; erased {} expired and {} orphaned records; {} unreadable",
         s.config.node.data_dir, s.config.durable_sessions.sync, sum.sessions, sum.subscriptions,
         sum.deliveries, sum.retained, ms, sum.erased, sum.orphans, sum.corrupt);
+    if (const auto n = session::restore_delayed(s); n != 0) {
+      logger()->info("storage: {} delayed messages read back", n);
+    }
   }
   {
     const std::size_t entries = s.tables->load();

@@ -6,18 +6,24 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace emqxd::auth {
 
 class Regex {
  public:
-  // nullptr and `error` set when the pattern does not compile.
-  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error);
+  // nullptr and `error` set when the pattern does not compile. `jit`: compiled to machine
+  // code too, for patterns run on every message (topic rewrite).
+  static std::shared_ptr<Regex> compile(std::string_view pattern, std::string& error,
+                                        bool jit = false);
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
   bool search(std::string_view subject) const;
+  // As search(); on a match `groups` gets the capture groups 1..N (Erlang's
+  // {capture, all_but_first, binary}: a group that took no part is empty).
+  bool search(std::string_view subject, std::vector<std::string>& groups) const;
 
  private:
   explicit Regex(void* code) : code_(code) {}

@@ -147,6 +147,34 @@ struct RetainerConfig {
   Duration msg_expiry_interval = Duration::zero();  // 0 = never
 };
 
+// delayed.* (EMQX's keys): PUBLISH to "$delayed/<seconds>/<topic>" is held and published
+// to <topic> later (session/delayed.hpp). Both change at run time (PUT /api/v5/mqtt/delayed).
+struct DelayedConfig {
+  bool enable = true;
+  std::uint32_t max_delayed_messages = 0;  // 0 = no limit
+};
+
+// rewrite = [...] (EMQX's topic rewrite, session/rewrite.hpp): the first rule whose
+// source_topic matches a topic (or filter) rewrites it to dest_topic when `re` matches,
+// with $1.. the captures and ${clientid}, ${username} the client's.
+struct RewriteRuleConfig {
+  enum class Action { Publish, Subscribe, All };
+  Action action = Action::All;
+  std::string source_topic;
+  std::string dest_topic;
+  std::string re;
+};
+
+// auto_subscribe.topics = [...] (EMQX's): subscriptions made for every client at connect,
+// with ${clientid}, ${username}, ${host}, ${port} filled in.
+struct AutoSubscribeTopicConfig {
+  std::string topic;
+  std::uint8_t qos = 0;
+  std::uint8_t rh = 0;
+  bool rap = false;
+  bool nl = false;
+};
+
 // durable_sessions.*: sessions that outlive their connection (clean_start = false and a
 // session expiry) and retained messages, kept on disk (node.data_dir/rocksdb) so that they
 // survive a restart. EMQX's other durable_sessions keys stop start-up (not implemented).
@@ -403,6 +431,9 @@ struct Config {
   std::vector<ListenerConfig> listeners;  // default: listeners.tcp.default on 0.0.0.0:1883
   SysTopicsConfig sys_topics;
   RetainerConfig retainer;
+  DelayedConfig delayed;
+  std::vector<RewriteRuleConfig> rewrite;
+  std::vector<AutoSubscribeTopicConfig> auto_subscribe;
   DurableSessionsConfig durable_sessions;
   DurableStorageConfig durable_storage;
   ClusterConfig cluster;

@@ -746,6 +746,14 @@ const KeySpec kKeys[] = {
     {"dashboard.unsuccessful_login_interval",
      EMQXD_SET(dashboard_login_interval, in.duration_in(1s, 24h * 365))},
 
+    // delayed publish, topic rewrite, auto subscribe (EMQX's modules; module_keys.cpp)
+    {"delayed", [](const In& in) { in.object(); }, Shape::Section},
+    {"delayed.enable", EMQXD_SET(delayed.enable, in.boolean())},
+    {"delayed.max_delayed_messages", EMQXD_SET(delayed.max_delayed_messages, in.u32(0, kU32Max))},
+    {"rewrite", rewrite_rules},
+    {"auto_subscribe", [](const In& in) { in.object(); }, Shape::Section},
+    {"auto_subscribe.topics", auto_subscribe_topics},
+
     // prometheus, alarm, sysmon (api/prometheus.hpp, api/alarms.hpp, app/sysmon.hpp)
     {"prometheus", [](const In& in) { in.object(); }, Shape::Section},
     {"prometheus.enable_basic_auth", EMQXD_SET(prometheus.enable_basic_auth, in.boolean())},
@@ -796,9 +804,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"gateway", ""},
     {"exhook", ""},
     {"plugins", ""},
-    {"delayed", ""},
-    {"auto_subscribe", ""},
-    {"rewrite", ""},
     {"sysmon.os.cpu_check_interval", "the memory watermarks are checked; CPU is not"},
     {"sysmon.os.cpu_high_watermark", "the memory watermarks are checked; CPU is not"},
     {"sysmon.os.cpu_low_watermark", "the memory watermarks are checked; CPU is not"},

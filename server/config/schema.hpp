@@ -153,6 +153,10 @@ bool read_http_connection(const Value& v, std::string_view field, const std::str
 // authorization.sources[N] with type = http (authz_http_keys.cpp).
 void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourceConfig& src);
 
+// rewrite = [...] and auto_subscribe.topics = [...] (module_keys.cpp).
+void rewrite_rules(const In& in);
+void auto_subscribe_topics(const In& in);
+
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();
 

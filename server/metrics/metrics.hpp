@@ -17,6 +17,7 @@ namespace emqxd::metrics {
   X(messages_qos1_received)             \
   X(messages_qos2_received)             \
   X(messages_retained)                  \
+  X(messages_delayed)                   \
   X(messages_dropped)                   \
   X(messages_dropped_no_subscribers)    \
   X(messages_dropped_queue_full)        \

@@ -29,8 +29,9 @@ constexpr std::string_view kDeliveryDrops[] = {
 
 // Gauges EMQX keeps a peak of (emqx_stats: "<name>.max").
 constexpr std::string_view kPeaked[] = {
-    "connections.count",   "live_connections.count",     "sessions.count", "suboptions.count",
-    "subscriptions.count", "subscriptions.shared.count", "topics.count",   "retained.count"};
+    "connections.count", "live_connections.count", "sessions.count",
+    "suboptions.count",  "subscriptions.count",    "subscriptions.shared.count",
+    "topics.count",      "retained.count",         "delayed.count"};
 
 std::uint64_t gauge(std::int64_t v) {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(v, 0));
@@ -90,7 +91,8 @@ std::vector<Counter> node_stats(const session::NodeState& state, StatPeaks* peak
                            {"subscriptions.count", b.subscriptions},
                            {"subscriptions.shared.count", b.shared_subscriptions},
                            {"topics.count", b.topics},
-                           {"retained.count", state.retainer.size()}};
+                           {"retained.count", state.retainer.size()},
+                           {"delayed.count", state.delayed.size()}};
   if (peaks != nullptr) {
     auto max = peaks->update(out);
     out.insert(out.end(), max.begin(), max.end());

@@ -263,9 +263,23 @@ class Channel {
   void completed(SlowSubs& slow, const Inflight& f);
   std::size_t send_window() const;
 
+  // channel_modules.cpp: EMQX's modules on the channel's path (session/rewrite.hpp,
+  // session/delayed.hpp, auto_subscribe).
+  // The PUBLISH topic after the rewrite rules (`storage` holds a rewritten one).
+  std::string_view rewrite_publish(std::string_view topic, std::string& storage) const;
+  // The filter after the rewrite rules, in place.
+  void rewrite_filter(std::string& filter) const;
+  // A PUBLISH to "$delayed/...", authorized: kept for later (Hub::delay) or dropped, as
+  // EMQX does; the reason code the publisher gets. `stored`: its record is in the batch.
+  mqtt::ReasonCode delay_publish(const mqtt::Publish& p, std::string_view topic, bool& stored);
+  // At connect: auto_subscribe.topics, as if the client had subscribed (no SUBACK).
+  void auto_subscribe();
+  // The message of a PUBLISH, to `topic`.
+  std::shared_ptr<mqtt::Message> message_of(const mqtt::Publish& p, std::string_view topic) const;
+
   // channel_subscribe.cpp
   void handle_subscribe(mqtt::Subscribe& s);
-  void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  void handle_unsubscribe(mqtt::Unsubscribe& u);
   // The filter's form and this node's limits, not authorization: the QoS to grant, or why
   // not; `filter` is the filter without its $share/$queue prefix.
   mqtt::ReasonCode validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
@@ -306,6 +320,7 @@ class Channel {
   ChannelHost& host_;
   ClientStats stats_;
   Tracer* tracer_;                         // the node's; null in tests without one
+  const TopicRewrite* rewrite_;            // the node's rules; null when there are none
   std::unique_ptr<Tracer::Cursor> trace_;  // made when a trace first runs
   State state_ = State::Idle;
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::V3_1_1;

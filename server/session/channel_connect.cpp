@@ -111,7 +111,8 @@ struct Channel::ScramExchange {
   bool is_superuser = false;
 };
 
-Channel::Channel(Hub& hub, ChannelHost& host) : hub_(hub), host_(host), tracer_(hub.tracer()) {}
+Channel::Channel(Hub& hub, ChannelHost& host)
+    : hub_(hub), host_(host), tracer_(hub.tracer()), rewrite_(hub.rewrite()) {}
 
 std::string Channel::peer_host() const {
   return session::peer_host(host_.peer());
@@ -546,6 +547,8 @@ void Channel::on_session_ready(Session* session, bool session_present) {
                   static_cast<int>(version_), session_present);
   resend_inflight();
   pump_queue();
+  if (!hub_.config().auto_subscribe.empty()) [[unlikely]]
+    auto_subscribe();
 }
 
 void Channel::handle_disconnect(const mqtt::Disconnect& d) {

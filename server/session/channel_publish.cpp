@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
+#include "session/delayed.hpp"
 #include "session/routing.hpp"
 #include "storage/batch.hpp"
 
@@ -127,19 +128,14 @@ void Channel::handle_publish(mqtt::Publish& p) {
     disconnect_not_authorized("publish", topic);  // authorization.deny_action = disconnect
     return;
   }
-  if (allowed) {
-    msg = std::make_shared<mqtt::Message>();
-    msg->topic.assign(topic);
-    msg->payload.assign(p.payload);
-    msg->qos = p.qos;
-    msg->retain = p.retain;
-    msg->received_at = hub_.now();
+  std::string rewritten;
+  if (allowed && rewrite_ != nullptr) [[unlikely]]
+    topic = rewrite_publish(topic, rewritten);  // after authorization, as EMQX
+  if (allowed && topic.starts_with(Delayed::kPrefix) && hub_.delayed_enabled()) [[unlikely]] {
+    rc = delay_publish(p, topic, stored);
+  } else if (allowed) {
+    msg = message_of(p, topic);
     if (p.retain) msg->received_at_ms = mqtt::wall_ms_now();  // see Retainer::retain
-    msg->publisher = session_->id();
-    if (is_v5()) {
-      msg->message_expiry_interval = p.props.message_expiry_interval;
-      msg->extra = extra_of(p.props);
-    }
     auto r = hub_.publish(msg, client_id_);
     stored = r.stored;
     if (r.refused) {
@@ -185,6 +181,22 @@ void Channel::handle_publish(mqtt::Publish& p) {
       respond(mqtt::PubRec{p.packet_id, rc, {}}, stored, msg.get());  // [MQTT-4.3.3-8]
       break;
   }
+}
+
+std::shared_ptr<mqtt::Message> Channel::message_of(const mqtt::Publish& p,
+                                                   std::string_view topic) const {
+  auto msg = std::make_shared<mqtt::Message>();
+  msg->topic.assign(topic);
+  msg->payload.assign(p.payload);
+  msg->qos = p.qos;
+  msg->retain = p.retain;
+  msg->received_at = hub_.now();
+  msg->publisher = session_->id();
+  if (is_v5()) {
+    msg->message_expiry_interval = p.props.message_expiry_interval;
+    msg->extra = extra_of(p.props);
+  }
+  return msg;
 }
 
 void Channel::handle_pubrel(const mqtt::PubRel& r) {

@@ -80,6 +80,13 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   for (std::size_t i = 0; i < s.subscriptions.size(); ++i) {
     auto& sub = s.subscriptions[i];
     auto [rc, shared] = checked[i];
+    if (!mqtt::is_error(rc) && rewrite_ != nullptr) [[unlikely]] {
+      // Rewritten once authorized, as EMQX does; the new filter must be one too.
+      rewrite_filter(sub.topic_filter);
+      std::string_view plain;
+      const ReasonCode again = validate_subscription(sub, shared, plain);
+      if (mqtt::is_error(again)) rc = again;
+    }
     if (!mqtt::is_error(rc)) {
       bool retained = false;
       rc = take_subscription(sub, static_cast<QoS>(rc), sub_id, shared, stored, retained);
@@ -89,7 +96,9 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     if (!is_v5() && mqtt::is_error(rc)) rc = ReasonCode::UnspecifiedError;  // v3.1.1: 0x80
     ack.reason_codes.push_back(rc);
   }
-  respond(ack, stored);  // [MQTT-3.8.4-1]: SUBACK before the retained messages
+  // [MQTT-3.8.4-1]: SUBACK before the retained messages. Packet id 0 is no client's
+  // [MQTT-2.2.1-3]: auto_subscribe's, answered by nobody.
+  if (s.packet_id != 0) respond(ack, stored);
   for (const auto* filter : send_retained_for) {
     if (state_ != State::Connected) break;  // force_shutdown: nothing after the DISCONNECT
     send_retained(*filter, session_->subscriptions.at(*filter));
@@ -173,8 +182,12 @@ void Channel::send_retained(const std::string& filter, const SubscriptionState& 
   }
 }
 
-void Channel::handle_unsubscribe(const mqtt::Unsubscribe& u) {
+void Channel::handle_unsubscribe(mqtt::Unsubscribe& u) {
   const auto& cfg = hub_.config().mqtt;
+  if (rewrite_ != nullptr) [[unlikely]] {
+    for (auto& filter : u.topic_filters)
+      rewrite_filter(filter);
+  }
   broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
   mqtt::UnsubAck ack;
   ack.packet_id = u.packet_id;  // [MQTT-3.10.4-4]

@@ -40,6 +40,8 @@ class Status;
 namespace emqxd::session {
 
 class Tracer;
+class TopicRewrite;
+struct DelayedMessage;
 
 class Channel;
 class Session;
@@ -88,6 +90,14 @@ class Hub {
   // The node's log traces (session/trace.hpp); asked once per channel, when it is made.
   virtual Tracer* tracer() { return nullptr; }
 
+  // The node's topic rewrite rules (session/rewrite.hpp); null when there are none. Asked
+  // once per channel, when it is made.
+  virtual const TopicRewrite* rewrite() const { return nullptr; }
+  // Whether delayed publish ($delayed/...) is on (session/delayed.hpp).
+  virtual bool delayed_enabled() const { return false; }
+  // Keeps a delayed message (session/delayed.hpp); false when max_delayed_messages are
+  // kept already. `stored`: its record went into this turn's storage batch.
+  virtual bool delay(DelayedMessage&& /*m*/, bool& /*stored*/) { return false; }
   // The time for expiry arithmetic (Message Expiry, await_rel_timeout, retained
   // expiry): injected so tests control it.
   virtual mqtt::Message::Clock::time_point now() const = 0;

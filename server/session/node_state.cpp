@@ -9,6 +9,7 @@ NodeState::NodeState(config::Config c, const auth::HttpClient& http)
       retainer(broker::RetainerLimits{config.retainer.max_retained_messages,
                                       config.retainer.max_payload_size,
                                       config.retainer.msg_expiry_interval}),
-      authorization(config.authorization, http) {}
+      authorization(config.authorization, http),
+      rewrite(config.rewrite.empty() ? nullptr : std::make_unique<TopicRewrite>(config.rewrite)) {}
 
 }  // namespace emqxd::session

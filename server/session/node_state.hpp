@@ -19,6 +19,8 @@
 #include "common/task.hpp"
 #include "config/config.hpp"
 #include "session/banned.hpp"
+#include "session/delayed.hpp"
+#include "session/rewrite.hpp"
 #include "session/session_state.hpp"
 #include "session/slow_subs.hpp"
 #include "session/topic_metrics.hpp"
@@ -102,6 +104,10 @@ struct NodeState {
   // internally locked; each worker reads the topics through its own View.
   TopicMetrics topic_metrics;
   SlowSubs slow_subs{config.slow_subs};
+  // EMQX's modules: delayed publish (internally locked) and topic rewrite (immutable;
+  // null when no rule is configured, so that the publish path pays one branch).
+  Delayed delayed{config.delayed};
+  const std::unique_ptr<const TopicRewrite> rewrite;
 };
 
 }  // namespace emqxd::session

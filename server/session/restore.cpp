@@ -5,6 +5,7 @@
 
 #include "session/session_state.hpp"
 #include "session/worker_core.hpp"
+#include "storage/batch.hpp"
 #include "storage/records.hpp"
 
 namespace emqxd::session {
@@ -105,6 +106,32 @@ class Restorer final : public storage::Visitor {
 storage::LoadSummary restore(NodeState& node) {
   Restorer r(node, storage::ClockPair::now());
   return node.store->load(r, storage::ClockPair::now());
+}
+
+std::size_t restore_delayed(NodeState& node) {
+  const auto now = storage::ClockPair::now();
+  std::vector<std::string> unreadable;
+  std::size_t n = 0;
+  node.store->scan_kv(Delayed::kNamespace, [&](std::string_view id, std::string_view value) {
+    auto m = Delayed::decode(id, value, now);
+    if (!m) {
+      unreadable.emplace_back(id);
+      return true;
+    }
+    m->worker = 0;
+    bool earliest = false;
+    // Kept whatever max_delayed_messages says now: they were accepted.
+    node.delayed.add(std::move(*m), earliest, true);
+    ++n;
+    return true;
+  });
+  if (!unreadable.empty()) {
+    storage::Batch b(now);
+    for (const auto& id : unreadable)
+      b.erase_kv(Delayed::kNamespace, id);
+    node.store->commit(std::move(b), [](const storage::Status&) {});
+  }
+  return n;
 }
 
 }  // namespace emqxd::session

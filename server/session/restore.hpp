@@ -9,5 +9,9 @@
 namespace emqxd::session {
 
 storage::LoadSummary restore(NodeState& node);
+// The delayed messages kept in the store (session/delayed.hpp), back into node.delayed,
+// all on worker 0 (late ones fire as soon as the workers run); unreadable records are
+// erased. Returns how many came back.
+std::size_t restore_delayed(NodeState& node);
 
 }  // namespace emqxd::session

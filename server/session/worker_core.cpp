@@ -27,6 +27,8 @@ void WorkerCore::end_of_turn() {
 
 void WorkerCore::start() {
   turn_ = Outboxes(sched_.workers());
+  // Delayed messages read back from the store are due from now on.
+  if (sched_.id() == 0) sched_.post(0, [this] { arm_delayed(); });
 }
 
 void WorkerCore::ship() {

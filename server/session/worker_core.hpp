@@ -68,6 +68,9 @@ class WorkerCore final : public Hub {
   std::uint32_t worker_id() const override { return sched_.id(); }
   const std::string& node_name() const override { return node_.config.node.name; }
   Tracer* tracer() override { return &node_.traces.tracer(); }
+  const TopicRewrite* rewrite() const override { return node_.rewrite.get(); }
+  bool delayed_enabled() const override { return node_.delayed.enabled(); }
+  bool delay(DelayedMessage&& m, bool& stored) override;
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
   // The API's delete of a retained message: the topic's clearing is stored and sent to
@@ -114,6 +117,12 @@ class WorkerCore final : public Hub {
   void from_peer(std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
                  broker::PeerReport report);
 
+  // --- delayed publish (session/delayed.hpp) ---
+  // Worker 0 only: sets the one timer for the first delayed message due.
+  void arm_delayed();
+  // Messages no longer kept (deleted through the API, dropped by disabling): their
+  // records are erased, each in its own worker's batch. Any thread.
+  static void forget_delayed(NodeState& node, const std::vector<DelayedMessage>& gone);
   // --- for the SessionManager and other workers' cores ---
   // This turn's outbox toward worker `w` (deliveries leave at the end of the turn).
   std::vector<Delivery>& outbox(std::uint32_t w) { return turn_.local[w]; }
@@ -142,6 +151,9 @@ class WorkerCore final : public Hub {
   void start_pressure_tick();
   void on_pressure_tick();
   void on_retry_timer();
+  void fire_delayed();
+  // A due delayed message of this worker: published, its record erased.
+  void publish_delayed(DelayedMessage& m);
 
   NodeState& node_;
   Scheduler& sched_;
@@ -182,6 +194,8 @@ class WorkerCore final : public Hub {
 
   std::unordered_set<Channel*> retrying_channels_;  // 3.1.1 with messages in flight
   std::shared_ptr<Timer> retry_timer_;
+  std::shared_ptr<Timer> delayed_timer_;  // worker 0: the first delayed message due
+  std::int64_t delayed_timer_at_ = 0;     // when it fires, Unix ms; 0 = not set
 
   std::function<void(const mqtt::MessagePtr&)> publish_observer_;  // see observe_publish
   TopicMetrics::View topic_view_own_{node_.topic_metrics};         // Hub::topic_view_ points here

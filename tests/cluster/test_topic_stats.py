@@ -15,11 +15,23 @@ def test_a_topic_registered_on_one_node_is_counted_on_all_and_summed(cluster):
     c = cluster(3)
     n1, n2, n3 = c.node(1), c.node(2), c.node(3)
     n1.api("POST", "/api/v5/mqtt/topic_metrics", {"topic": "ct/x"})
-    # The registration reaches n2 and n3 through the replicated table.
-    for n in (n2, n3):
-        ok, seen, _, _ = poll(lambda: (lambda r: (r == ["ct/x"], r))(
-            [t["topic"] for t in n.api("GET", "/api/v5/mqtt/topic_metrics")]), 10, 0.2)
+    # The registration reaches n2 and n3 through the replicated table. Any node's listing
+    # is the cluster's (n1 answers for itself), so each node is probed: a message published
+    # there is counted once that node has the topic.
+    for i, n in enumerate((n1, n2, n3)):
+        probe = R.RawClient(n)
+        probe.connect("ct-probe-%d" % i)
+        before = metrics(n1, "ct/x")["messages.in.count"]
+
+        def counted():
+            probe.publish("ct/x", b"probe", qos=1, pid=1)
+            m = metrics(n1, "ct/x")["messages.in.count"]
+            return m > before, m
+        ok, seen, _, _ = poll(counted, 10, 0.2)
         assert ok, (n.name, seen)
+        probe.close()
+    n3.api("PUT", "/api/v5/mqtt/topic_metrics", {"action": "reset"})
+    assert metrics(n2, "ct/x")["messages.in.count"] == 0
     sub = R.RawClient(n3)
     sub.connect("ct-sub")
     sub.subscribe([("ct/#", R.sub_options(qos=1))])

@@ -771,6 +771,12 @@ def test_the_openapi_document_lists_the_paths_that_answer(make_broker):
     assert {"get", "delete"} <= set(paths["/api/v5/clients/{clientid}"])
     assert paths["/api/v5/clients/{clientid}"]["get"]["parameters"][0]["name"] == "clientid"
     assert "post" in paths["/api/v5/publish"] and "get" in paths["/api/v5/prometheus/stats"]
+    # EMQX's modules (docs/modules.md).
+    assert {"get", "put"} <= set(paths["/api/v5/mqtt/delayed"])
+    assert {"get", "delete"} <= set(paths["/api/v5/mqtt/delayed/messages/{node}/{msgid}"])
+    assert "delete" in paths["/api/v5/mqtt/delayed/messages/{topic}"]
+    assert {"get", "put"} <= set(paths["/api/v5/mqtt/topic_rewrite"])
+    assert {"get", "put"} <= set(paths["/api/v5/mqtt/auto_subscribe"])
     assert doc["components"]["securitySchemes"]["basicAuth"]["scheme"] == "basic"
     # Made from the router's own table: every GET without parameters has a handler (a 404
     # may come from it, e.g. a source not configured, but never "no such API").

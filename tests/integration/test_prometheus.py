@@ -51,10 +51,12 @@ def test_names_types_and_help_as_emqx(broker):
     fams = families(broker)
     gauges = ["emqx_connections_count", "emqx_connections_max", "emqx_live_connections_count",
               "emqx_sessions_count", "emqx_topics_count", "emqx_subscriptions_count",
-              "emqx_suboptions_count", "emqx_retained_count", "emqx_cluster_nodes_running",
+              "emqx_suboptions_count", "emqx_retained_count", "emqx_delayed_count",
+              "emqx_delayed_max", "emqx_cluster_nodes_running",
               "emqx_cluster_nodes_stopped", "emqx_vm_total_memory", "emqx_vm_used_memory",
               "process_resident_memory_bytes", "process_open_fds", "process_max_fds"]
     counters = ["emqx_messages_received", "emqx_messages_sent", "emqx_messages_dropped",
+                "emqx_messages_delayed",
                 "emqx_messages_qos0_received", "emqx_messages_qos1_received",
                 "emqx_messages_qos2_received", "emqx_packets_received", "emqx_packets_sent",
                 "emqx_bytes_received", "emqx_bytes_sent", "emqx_delivery_dropped",
@@ -80,7 +82,7 @@ def test_names_types_and_help_as_emqx(broker):
     assert all(not s.labels for f in fams.values() for s in f.samples)
     # No fake zeros: EMQX metrics emqxd cannot measure are absent (docs/metrics.md).
     for absent in ["emqx_packets_connack_sent", "emqx_vm_run_queue", "emqx_channels_count",
-                   "emqx_delayed_count", "emqx_session_terminated"]:
+                   "emqx_license_quota", "emqx_session_terminated"]:
         assert absent not in fams, absent
 
 

@@ -768,8 +768,8 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   for (std::string key :
        {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",
         "retainer.backend", "rule_engine", "bridges", "connectors", "actions", "gateway", "exhook",
-        "delayed", "auto_subscribe", "rewrite", "sysmon.top", "sysmon.os.cpu_high_watermark",
-        "psk_authentication", "durable_sessions.batch_size"}) {
+        "sysmon.top", "sysmon.os.cpu_high_watermark", "psk_authentication",
+        "durable_sessions.batch_size"}) {
     INFO(key);
     std::string e = error_of(key + ".enable = true");
     CHECK(e.starts_with("emqx.conf:1: " + key + ": not implemented yet by emqxd"));
@@ -1398,4 +1398,51 @@ TEST_CASE("slow_subs and topic_metrics, EMQX's keys") {
         std::string::npos);
   CHECK(error("topic_metrics = [{name = \"x\"}]")
             .starts_with("emqx.conf:1: topic_metrics.name: unknown key"));
+}
+
+TEST_CASE("delayed, rewrite and auto_subscribe: EMQX's keys, each field checked",
+          "[config][modules]") {
+  auto c = load_string(R"(
+delayed { enable = false, max_delayed_messages = 10 }
+rewrite = [
+  {action = publish, source_topic = "x/#", dest_topic = "z/$1", re = "^x/(.+)$"}
+  {action = all, source_topic = "$share/g/a/+", dest_topic = "b", re = "a"}
+]
+auto_subscribe.topics = [{topic = "c/${clientid}/${host}", qos = 2, rh = 1, rap = 1, nl = 1}]
+)",
+                       {});
+  CHECK_FALSE(c.delayed.enable);
+  CHECK(c.delayed.max_delayed_messages == 10);
+  REQUIRE(c.rewrite.size() == 2);
+  CHECK(c.rewrite[0].action == emqxd::config::RewriteRuleConfig::Action::Publish);
+  CHECK((c.rewrite[0].source_topic == "x/#" && c.rewrite[0].dest_topic == "z/$1"));
+  CHECK(c.rewrite[1].action == emqxd::config::RewriteRuleConfig::Action::All);
+  REQUIRE(c.auto_subscribe.size() == 1);
+  CHECK((c.auto_subscribe[0].topic == "c/${clientid}/${host}" && c.auto_subscribe[0].qos == 2));
+  CHECK((c.auto_subscribe[0].rh == 1 && c.auto_subscribe[0].rap && c.auto_subscribe[0].nl));
+  Config defaults = load_string("", {});
+  CHECK((defaults.delayed.enable && defaults.delayed.max_delayed_messages == 0));
+  CHECK((defaults.rewrite.empty() && defaults.auto_subscribe.empty()));
+  auto env = load_string("", {{"EMQX_DELAYED__MAX_DELAYED_MESSAGES", "5"}});
+  CHECK(env.delayed.max_delayed_messages == 5);
+
+  CHECK(error_of("rewrite = [{action = all, source_topic = \"a\", dest_topic = \"b\",\n"
+                 "  re = \"(\"}]")
+            .starts_with("emqx.conf:2: rewrite[1].re: not a valid regular expression: "));
+  CHECK(error_of("rewrite = [{action = all, source_topic = \"a/#/b\", dest_topic = \"b\", "
+                 "re = \"a\"}]") ==
+        "emqx.conf:1: rewrite[1].source_topic: not a valid topic filter: \"a/#/b\"");
+  CHECK(error_of("rewrite = [{action = all, source_topic = \"a\", re = \"a\"}]") ==
+        "emqx.conf:1: rewrite[1].dest_topic: required");
+  CHECK(error_of("rewrite = [{action = all, source_topic = \"a\", dest_topic = \"b\", "
+                 "re = \"a\", extra = 1}]")
+            .starts_with("emqx.conf:1: rewrite[1].extra: unknown key"));
+  CHECK(error_of("rewrite = {}").starts_with("emqx.conf:1: rewrite: expected an array"));
+  CHECK(
+      error_of("auto_subscribe.topics = [{topic = \"c/${peer}\"}]")
+          .starts_with("emqx.conf:1: auto_subscribe.topics[1].topic: unknown placeholder ${peer}"));
+  CHECK(error_of("auto_subscribe.topics = [{topic = \"c\", qos = 3}]")
+            .starts_with("emqx.conf:1: auto_subscribe.topics[1].qos:"));
+  CHECK(error_of("delayed.max_delayed_messages = -1")
+            .starts_with("emqx.conf:1: delayed.max_delayed_messages:"));
 }
