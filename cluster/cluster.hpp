@@ -78,6 +78,10 @@ struct ClusterHooks {
   // Runs an operation of the HTTP API on this node (server/api/node_ops.hpp), for this
   // node's API or a peer's (Admin.Query). API handler or gRPC threads; may block a little.
   std::function<api::NodeAnswer(const std::string& name, const std::string& args)> query;
+  // Exclusive subscriptions' claims (session/exclusive.hpp): this node decides those of
+  // the filters it is home for, and asserts its sessions' claims again after a membership
+  // change. Null: none.
+  session::ExclusiveClaims* exclusive = nullptr;
 };
 
 class Cluster final : public broker::RouteSink,
@@ -133,6 +137,9 @@ class Cluster final : public broker::RouteSink,
   void claim(const std::string& client_id, bool clean_start,
              std::function<void(session::Claim)> done) override;
   void release(const std::string& client_id) override;
+  session::ClaimAnswer claim_exclusive(const std::string& filter,
+                                       const std::string& client_id) override;
+  void release_exclusive(const std::string& filter, const std::string& client_id) override;
 
   // Tests: the inbound RPC handlers as the transport calls them, and the peer table's size.
   rpc::Handler& rpc_handler_for_test() { return *this; }
@@ -217,6 +224,12 @@ class Cluster final : public broker::RouteSink,
                                            bool held);
   bool is_live(const std::string& id) const;
   void reregister_all();
+  // Exclusive claims: the filter's home decides (`from` "" is this node), and this node's
+  // claims are asserted again after a membership change.
+  session::ClaimAnswer claim_exclusive_here(const std::string& filter, const std::string& client_id,
+                                            const std::string& from);
+  void reassert_exclusive();
+  std::optional<rpc::QueryReply> on_exclusive_query(const rpc::QueryRequest& r);
   void release_pending(std::vector<std::string> ids);
   void session_worker();
 

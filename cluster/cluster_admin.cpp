@@ -53,6 +53,7 @@ rpc::QueryReply Cluster::on_query(const rpc::QueryRequest& r) {
     out.not_member = true;
     return out;
   }
+  if (auto claim = on_exclusive_query(r)) return *claim;  // not the API's (cluster_exclusive.cpp)
   if (!hooks_.query) {
     out.status = 503;
     out.body = R"({"code":"SERVICE_UNAVAILABLE","message":"the node is starting"})";

@@ -249,6 +249,7 @@ void Cluster::session_worker() {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       reregister_ = false;
       reregister_all();
+      reassert_exclusive();  // cluster_exclusive.cpp
       lock.lock();
     }
   }

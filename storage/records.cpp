@@ -63,21 +63,26 @@ void set_wall_times(mqtt::Message& m, std::int64_t received_at_ms,
   m.message_expiry_interval = static_cast<std::uint32_t>(std::min(seconds, kMax));
 }
 
+// A bit that MQTT reserves in the options byte: ours, in the store and between nodes.
+constexpr unsigned kExclusiveBit = 0x40u;
+
 std::uint8_t encode_options(const mqtt::SubscribeOptions& o) {
   return static_cast<std::uint8_t>(static_cast<unsigned>(o.max_qos) | (o.no_local ? 0x04u : 0u) |
                                    (o.retain_as_published ? 0x08u : 0u) |
-                                   (static_cast<unsigned>(o.retain_handling & 0x03u) << 4));
+                                   (static_cast<unsigned>(o.retain_handling & 0x03u) << 4) |
+                                   (o.exclusive ? kExclusiveBit : 0u));
 }
 
 std::optional<mqtt::SubscribeOptions> decode_options(std::uint8_t byte) {
   unsigned qos = byte & 0x03u;
   unsigned rh = (byte >> 4) & 0x03u;
-  if (qos == 3 || rh == 3 || (byte & 0xC0u) != 0) return std::nullopt;
+  if (qos == 3 || rh == 3 || (byte & 0x80u) != 0) return std::nullopt;
   mqtt::SubscribeOptions o;
   o.max_qos = static_cast<mqtt::QoS>(qos);
   o.no_local = (byte & 0x04u) != 0;
   o.retain_as_published = (byte & 0x08u) != 0;
   o.retain_handling = static_cast<std::uint8_t>(rh);
+  o.exclusive = (byte & kExclusiveBit) != 0;
   return o;
 }
 

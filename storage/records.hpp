@@ -62,9 +62,10 @@ struct SubscriptionRecord {
 };
 
 // The subscription options in one byte, as MQTT 5 SUBSCRIBE writes them (section 3.8.3.1):
-// bits 0-1 maximum QoS, 2 No Local, 3 Retain As Published, 4-5 Retain Handling.
+// bits 0-1 maximum QoS, 2 No Local, 3 Retain As Published, 4-5 Retain Handling; and bit 6,
+// reserved by MQTT, for SubscribeOptions::exclusive.
 std::uint8_t encode_options(const mqtt::SubscribeOptions& o);
-// nullopt when a reserved bit is set or QoS / Retain Handling is 3.
+// nullopt when bit 7 is set or QoS / Retain Handling is 3.
 std::optional<mqtt::SubscribeOptions> decode_options(std::uint8_t byte);
 
 // Where a delivery stands. Queued: not sent yet (packet_id 0). The others are the QoS 1/2

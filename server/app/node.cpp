@@ -202,6 +202,7 @@ struct Node::Impl {
       return ids;
     };
     h.tables = state.tables.get();
+    h.exclusive = &state.exclusive;
     h.query = [this](const std::string& name, const std::string& args) {
       return node_ops->answer(name, args);
     };
@@ -281,9 +282,10 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.authentication =
       auth::Authentication::from_config(c, impl_->http_client(), impl_->state.tables.get());
   if (impl_->state.authentication->blocking() || impl_->state.authorization.has_remote() ||
-      impl_->state.authorization.fetches()) {
+      impl_->state.authorization.fetches() || c.mqtt.exclusive_subscription) {
     // bcrypt and pbkdf2 want cores; http and database backends, the http authorization
-    // source and the database sources want one thread per request in flight.
+    // source and the database sources want one thread per request in flight; exclusive
+    // subscriptions ask their claims' homes in a cluster (session/worker_exclusive.cpp).
     std::size_t io =
         impl_->state.authentication->concurrency() + impl_->state.authorization.concurrency();
     for (const auto& s : c.authorization.sources) {

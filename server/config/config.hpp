@@ -90,6 +90,8 @@ struct MqttConfig {
   bool retain_available = true;
   bool wildcard_subscription = true;
   bool shared_subscription = true;
+  // "$exclusive/<filter>": one subscriber per filter in the cluster (session/exclusive.hpp).
+  bool exclusive_subscription = false;
   std::uint32_t max_subscriptions = 0;  // 0 = infinity
   std::uint16_t max_inflight = 32;
   std::uint32_t max_mqueue_len = 1000;  // 0 = infinity

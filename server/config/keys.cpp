@@ -538,6 +538,7 @@ const KeySpec kKeys[] = {
     {"mqtt.retain_available", EMQXD_SET(mqtt.retain_available, in.boolean())},
     {"mqtt.wildcard_subscription", EMQXD_SET(mqtt.wildcard_subscription, in.boolean())},
     {"mqtt.shared_subscription", EMQXD_SET(mqtt.shared_subscription, in.boolean())},
+    {"mqtt.exclusive_subscription", EMQXD_SET(mqtt.exclusive_subscription, in.boolean())},
     {"mqtt.max_subscriptions", EMQXD_SET(mqtt.max_subscriptions, in.limit())},
     {"mqtt.max_inflight", EMQXD_SET(mqtt.max_inflight, in.u16(1, kU16Max))},
     {"mqtt.max_mqueue_len", EMQXD_SET(mqtt.max_mqueue_len, in.limit())},
@@ -849,7 +850,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"log.console.single_line", ""},
     {"log.console.payload_encode", ""},
     // mqtt
-    {"mqtt.exclusive_subscription", ""},
     {"mqtt.strict_mode", ""},
     {"mqtt.upgrade_qos", ""},
     {"mqtt.mqueue_priorities", ""},

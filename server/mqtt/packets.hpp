@@ -72,6 +72,9 @@ struct SubscribeOptions {
   bool no_local = false;             // v5
   bool retain_as_published = false;  // v5
   std::uint8_t retain_handling = 0;  // v5: 0 send, 1 send if new, 2 do not send
+  // Not on the wire: the subscription was made as "$exclusive/<filter>" and holds the
+  // filter's claim (session/exclusive.hpp). Stored as bit 6 (storage/records.cpp).
+  bool exclusive = false;
   bool operator==(const SubscribeOptions&) const = default;
 };
 

@@ -112,7 +112,8 @@ class Channel {
   // while a PUBLISH or SUBSCRIBE waits for a remote authorization source (awaiting_authz).
   // While a SCRAM exchange waits for the client's AUTH, that AUTH is let in.
   bool accepting_input() const {
-    return (state_ != State::Connecting || scram_waiting_) && !held_ && !authz_wait_;
+    return (state_ != State::Connecting || scram_waiting_) && !held_ && !authz_wait_ &&
+           !exclusive_wait_;
   }
   // A PUBLISH or SUBSCRIBE waits for the answer of a remote authorization source
   // (Hub::authorize_remote): the client's later packets wait behind it.
@@ -124,6 +125,9 @@ class Channel {
   // The remote authorization sources' answers to the queries of Hub::authorize_remote, in
   // order: the packet that waited is handled, then input resumes.
   void on_authz_answers(std::vector<auth::AuthzDecision> answers);
+  // The claims of the exclusive subscriptions a SUBSCRIBE asked for (Hub::claim_exclusive),
+  // in order: the SUBSCRIBE that waited goes on (authorization, then the subscriptions).
+  void on_exclusive_answers(std::vector<ClaimAnswer> answers);
   // The credentials it connected with expired (a JWT's exp): disconnected, 0x87.
   void credentials_expired();
   // Fresh rules from the database authorization sources (Hub::refresh_rules).
@@ -193,6 +197,8 @@ class Channel {
  private:
   // channel_connect.cpp
   void dispatch(mqtt::Packet& packet);  // a packet of a connected client, by type
+  // A packet past its exclusive claims: authorization (perhaps waiting), then dispatch.
+  void admit(mqtt::Packet& packet);
   void handle_connect(mqtt::Connect& c);
   void handle_disconnect(const mqtt::Disconnect& d);
   void handle_auth(const mqtt::Auth& a);
@@ -280,6 +286,13 @@ class Channel {
   // channel_subscribe.cpp
   void handle_subscribe(mqtt::Subscribe& s);
   void handle_unsubscribe(mqtt::Unsubscribe& u);
+  // A SUBSCRIBE with "$exclusive/" filters claims them first (session/exclusive.hpp): true
+  // when the claims are asked of another node and the packet waits (on_exclusive_answers).
+  bool prepare_exclusive(mqtt::Packet& packet);
+  // The claims that no subscription took go back.
+  void release_unused_claims();
+  // Unsubscribes the session from `filter` (as subscribed); false when it had none.
+  bool drop_subscription(const std::string& filter);
   // The filter's form and this node's limits, not authorization: the QoS to grant, or why
   // not; `filter` is the filter without its $share/$queue prefix.
   mqtt::ReasonCode validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
@@ -361,6 +374,14 @@ class Channel {
   };
   std::unique_ptr<AuthzWait> authz_wait_;
   std::int64_t authz_wait_bytes_ = 0;
+  // Exclusive subscriptions: the claims made for the SUBSCRIBE being handled, and the
+  // SUBSCRIBE waiting for them (prepare_exclusive).
+  std::vector<std::pair<std::string, ClaimAnswer>> exclusive_answers_;
+  struct ExclusiveWait {
+    mqtt::Packet packet;
+    std::vector<std::string> filters;
+  };
+  std::unique_ptr<ExclusiveWait> exclusive_wait_;
 
   // What the client told us it can take (v5 CONNECT properties).
   std::uint16_t client_receive_maximum_ = 65535;

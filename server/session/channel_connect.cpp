@@ -144,7 +144,13 @@ void Channel::handle_in(mqtt::Packet&& packet) {
     send_connack_error(ReasonCode::ProtocolError);
     return;
   }
-  if (authz_wait_) return;  // the host keeps packets while a packet waits; not reached
+  // The host keeps packets while a packet waits; not reached.
+  if (authz_wait_ || exclusive_wait_) return;
+  if (state_ == State::Connected && prepare_exclusive(packet)) return;  // on_exclusive_answers
+  admit(packet);
+}
+
+void Channel::admit(mqtt::Packet& packet) {
   if (state_ == State::Connected && hub_.authorization().has_remote() &&
       (std::holds_alternative<mqtt::Publish>(packet) ||
        std::holds_alternative<mqtt::Subscribe>(packet))) {
@@ -732,6 +738,7 @@ void Channel::handle_closed() {
   state_ = State::Closed;
   if (tracing()) [[unlikely]]
     trace_event("connection_closed", {{"reason", std::string(disconnect_reason_)}});
+  release_unused_claims();  // made for a SUBSCRIBE that closed with the connection
   // A channel that never got its session (or gave it up in a takeover) still tells the
   // hub, which forgets a pending open_session for it.
   hub_.channel_closed(*this, detach());

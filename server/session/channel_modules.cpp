@@ -120,9 +120,8 @@ void Channel::auto_subscribe() {
   // The same path as a client's SUBSCRIBE: authorization (remote sources asked off the
   // worker, the client's packets waiting meanwhile), rewrite, retained messages.
   mqtt::Packet packet = std::move(s);
-  if (hub_.authorization().has_remote() && prepare_authz(packet)) return;
-  dispatch(packet);
-  authz_answers_.clear();
+  if (prepare_exclusive(packet)) return;
+  admit(packet);
 }
 
 }  // namespace emqxd::session

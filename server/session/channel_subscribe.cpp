@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "session/channel.hpp"
+#include "session/exclusive.hpp"
 #include "storage/batch.hpp"
 
 namespace emqxd::session {
@@ -17,6 +18,22 @@ using mqtt::ReasonCode;
 ReasonCode Channel::validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
                                           std::string_view& filter) const {
   const auto& cfg = hub_.config().mqtt;
+  if (sub.topic_filter.starts_with("$exclusive/")) {
+    // "$exclusive/<filter>" (session/exclusive.hpp): off, or of a shared subscription,
+    // it is no valid filter, as EMQX answers.
+    if (!cfg.exclusive_subscription) return ReasonCode::TopicFilterInvalid;
+    filter = exclusive_filter(sub.topic_filter);
+    auto inner = broker::parse_shared(filter);
+    if (!inner || *inner) return ReasonCode::TopicFilterInvalid;
+    if (!broker::validate_topic_filter(filter, cfg.max_topic_levels)) {
+      return ReasonCode::TopicFilterInvalid;
+    }
+    if (!cfg.wildcard_subscription && broker::has_wildcard(filter)) {
+      return ReasonCode::WildcardSubscriptionsNotSupported;
+    }
+    return static_cast<ReasonCode>(std::min<std::uint8_t>(
+        static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed));
+  }
   auto shared = broker::parse_shared(sub.topic_filter);
   if (!shared) return ReasonCode::TopicFilterInvalid;
   filter = sub.topic_filter;
@@ -40,12 +57,79 @@ ReasonCode Channel::check_subscription(const mqtt::Subscription& sub, bool& is_s
   const ReasonCode granted = validate_subscription(sub, is_shared, filter);
   if (mqtt::is_error(granted)) return granted;
   // With the QoS asked; a shared subscription ("$share/g/t", "$queue/t") as its topic
-  // filter "t", as EMQX does (emqx_topic:get_shared_real_topic).
+  // filter "t", as EMQX does (emqx_topic:get_shared_real_topic), and "$exclusive/t" as "t".
   if (!authorized({auth::AclActionType::Subscribe, static_cast<int>(sub.options.max_qos), false},
                   filter)) {
     return ReasonCode::NotAuthorized;
   }
   return granted;
+}
+
+namespace {
+
+// The claim made for `filter` (prepare_exclusive) as a SUBACK reason code: `granted`, or
+// Quota exceeded when another client holds it (as EMQX), or Unspecified error when its
+// home did not answer.
+ReasonCode claimed(const std::vector<std::pair<std::string, ClaimAnswer>>& claims,
+                   std::string_view filter, ReasonCode granted) {
+  for (const auto& [f, answer] : claims) {
+    if (f != filter) continue;
+    if (answer == ClaimAnswer::Granted) return granted;
+    return answer == ClaimAnswer::Taken ? ReasonCode::QuotaExceeded : ReasonCode::UnspecifiedError;
+  }
+  return ReasonCode::UnspecifiedError;
+}
+
+}  // namespace
+
+bool Channel::prepare_exclusive(mqtt::Packet& packet) {
+  auto* sub = std::get_if<mqtt::Subscribe>(&packet);
+  if (sub == nullptr || !hub_.config().mqtt.exclusive_subscription) return false;
+  std::vector<std::string> filters;
+  for (const auto& one : sub->subscriptions) {
+    if (!one.topic_filter.starts_with("$exclusive/")) continue;
+    bool shared = false;
+    std::string_view filter;
+    if (mqtt::is_error(validate_subscription(one, shared, filter))) continue;
+    if (std::find(filters.begin(), filters.end(), filter) == filters.end()) {
+      filters.emplace_back(filter);
+    }
+  }
+  if (filters.empty()) return false;
+  if (auto answers = hub_.claim_exclusive(*this, filters)) {
+    for (std::size_t i = 0; i < filters.size(); ++i)
+      exclusive_answers_.emplace_back(std::move(filters[i]), (*answers)[i]);
+    return false;
+  }
+  exclusive_wait_ = std::make_unique<ExclusiveWait>(ExclusiveWait{std::move(packet), filters});
+  return true;
+}
+
+void Channel::on_exclusive_answers(std::vector<ClaimAnswer> answers) {
+  if (!exclusive_wait_) return;
+  std::unique_ptr<ExclusiveWait> wait = std::move(exclusive_wait_);
+  for (std::size_t i = 0; i < wait->filters.size(); ++i) {
+    exclusive_answers_.emplace_back(std::move(wait->filters[i]),
+                                    i < answers.size() ? answers[i] : ClaimAnswer::Failed);
+  }
+  if (state_ != State::Connected) {
+    release_unused_claims();
+    return;
+  }
+  admit(wait->packet);
+  if (accepting_input()) host_.resume_input();
+}
+
+void Channel::release_unused_claims() {
+  for (const auto& [filter, answer] : exclusive_answers_) {
+    if (answer != ClaimAnswer::Granted) continue;
+    if (session_ != nullptr) {
+      auto it = session_->subscriptions.find(filter);
+      if (it != session_->subscriptions.end() && it->second.opts.exclusive) continue;  // held
+    }
+    hub_.release_exclusive(client_id_, filter);
+  }
+  exclusive_answers_.clear();
 }
 
 void Channel::handle_subscribe(mqtt::Subscribe& s) {
@@ -80,7 +164,13 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   for (std::size_t i = 0; i < s.subscriptions.size(); ++i) {
     auto& sub = s.subscriptions[i];
     auto [rc, shared] = checked[i];
-    if (!mqtt::is_error(rc) && rewrite_ != nullptr) [[unlikely]] {
+    if (!mqtt::is_error(rc) && sub.topic_filter.starts_with("$exclusive/")) [[unlikely]] {
+      // Subscribed as its filter, holding the claim made before the packet; not
+      // rewritten (the claim is the filter's as the client wrote it).
+      rc = claimed(exclusive_answers_, exclusive_filter(sub.topic_filter), rc);
+      sub.topic_filter.erase(0, std::string_view("$exclusive/").size());
+      sub.options.exclusive = true;
+    } else if (!mqtt::is_error(rc) && rewrite_ != nullptr) [[unlikely]] {
       // Rewritten once authorized, as EMQX does; the new filter must be one too.
       rewrite_filter(sub.topic_filter);
       std::string_view plain;
@@ -96,6 +186,7 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
     if (!is_v5() && mqtt::is_error(rc)) rc = ReasonCode::UnspecifiedError;  // v3.1.1: 0x80
     ack.reason_codes.push_back(rc);
   }
+  release_unused_claims();
   // [MQTT-3.8.4-1]: SUBACK before the retained messages. Packet id 0 is no client's
   // [MQTT-2.2.1-3]: auto_subscribe's, answered by nobody.
   if (s.packet_id != 0) respond(ack, stored);
@@ -130,6 +221,8 @@ ReasonCode Channel::take_subscription(const mqtt::Subscription& sub, QoS granted
     session_->enable_pressure(cfg.max_mqueue_len, cfg.backpressure_stall_timeout);
     session_->pressure->online.store(true, std::memory_order_relaxed);
   }
+  const bool was_exclusive =
+      existing != session_->subscriptions.end() && existing->second.opts.exclusive;
   bool is_new = hub_.broker().subscribe(sub.topic_filter, ref, opts, sub_id, session_->pressure,
                                         session_->store_uid);
   session_->subscribe(sub.topic_filter, SubscriptionState{opts, sub_id});
@@ -138,6 +231,8 @@ ReasonCode Channel::take_subscription(const mqtt::Subscription& sub, QoS granted
     stored = true;
   }
   hub_.subscribed(*this, sub.topic_filter, opts);
+  // A plain subscription replaced an exclusive one: the claim goes.
+  if (was_exclusive && !opts.exclusive) hub_.release_exclusive(client_id_, sub.topic_filter);
   // Retained messages are not sent to shared subscriptions (section 4.8.2), and Retain
   // Handling decides for the others [MQTT-3.3.1-9..11].
   retained = !shared && (opts.retain_handling == 0 || (opts.retain_handling == 1 && is_new));
@@ -146,6 +241,9 @@ ReasonCode Channel::take_subscription(const mqtt::Subscription& sub, QoS granted
 
 ReasonCode Channel::admin_subscribe(const mqtt::Subscription& sub) {
   if (state_ != State::Connected || session_ == nullptr) return ReasonCode::UnspecifiedError;
+  // The API cannot wait for a claim's answer from another node: "$exclusive/" is a
+  // client's (docs/modules.md).
+  if (sub.topic_filter.starts_with("$exclusive/")) return ReasonCode::TopicFilterInvalid;
   bool shared = false;
   std::string_view filter;
   const ReasonCode granted = validate_subscription(sub, shared, filter);
@@ -158,12 +256,21 @@ ReasonCode Channel::admin_subscribe(const mqtt::Subscription& sub) {
 }
 
 bool Channel::admin_unsubscribe(const std::string& filter) {
-  if (state_ != State::Connected || session_ == nullptr || !session_->unsubscribe(filter)) {
-    return false;
-  }
+  if (state_ != State::Connected || session_ == nullptr) return false;
+  if (auto plain = exclusive_filter(filter); !plain.empty())
+    return drop_subscription(std::string(plain));
+  return drop_subscription(filter);
+}
+
+bool Channel::drop_subscription(const std::string& filter) {
+  auto it = session_->subscriptions.find(filter);
+  if (it == session_->subscriptions.end()) return false;
+  const bool exclusive = it->second.opts.exclusive;
+  session_->unsubscribe(filter);
   hub_.broker().unsubscribe(filter, broker::SubscriberRef{hub_.worker_id(), session_->id()});
   if (auto* b = session_batch()) b->erase_subscription(session_->store_uid, filter);
   hub_.unsubscribed(*this, filter);
+  if (exclusive) hub_.release_exclusive(client_id_, filter);
   return true;
 }
 
@@ -185,27 +292,24 @@ void Channel::send_retained(const std::string& filter, const SubscriptionState& 
 void Channel::handle_unsubscribe(mqtt::Unsubscribe& u) {
   const auto& cfg = hub_.config().mqtt;
   if (rewrite_ != nullptr) [[unlikely]] {
-    for (auto& filter : u.topic_filters)
-      rewrite_filter(filter);
+    for (auto& filter : u.topic_filters) {
+      if (!filter.starts_with("$exclusive/")) rewrite_filter(filter);  // as subscribed
+    }
   }
-  broker::SubscriberRef ref{hub_.worker_id(), session_->id()};
   mqtt::UnsubAck ack;
   ack.packet_id = u.packet_id;  // [MQTT-3.10.4-4]
   bool stored = false;
-  for (const auto& filter : u.topic_filters) {
+  for (auto& filter : u.topic_filters) {
     ReasonCode rc = ReasonCode::Success;
+    // "$exclusive/t" unsubscribes "t", as EMQX.
+    if (filter.starts_with("$exclusive/")) filter.erase(0, std::string_view("$exclusive/").size());
     auto shared = broker::parse_shared(filter);
     std::string_view plain = filter;
     if (shared && *shared) plain = (*shared)->filter;
     if (!shared || !broker::validate_topic_filter(plain, cfg.max_topic_levels)) {
       rc = ReasonCode::TopicFilterInvalid;
-    } else if (session_->unsubscribe(filter)) {
-      hub_.broker().unsubscribe(filter, ref);  // [MQTT-3.10.4-1]
-      if (auto* b = session_batch()) {
-        b->erase_subscription(session_->store_uid, filter);
-        stored = true;
-      }
-      hub_.unsubscribed(*this, filter);
+    } else if (drop_subscription(filter)) {  // [MQTT-3.10.4-1]
+      stored = stored || session_batch() != nullptr;
     } else {
       rc = ReasonCode::NoSubscriptionExisted;
     }

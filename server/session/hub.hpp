@@ -4,6 +4,7 @@
 // Every method is called on the channel's worker.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "auth/subject.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "session/exclusive.hpp"
 #include "session/slow_subs.hpp"
 #include "session/topic_metrics.hpp"
 
@@ -126,6 +128,15 @@ class Hub {
   // Channel::on_authz_answers (a decision per query, in order), at once or in a later
   // turn, or not at all if the channel closes first (channel_closed).
   virtual void authorize_remote(Channel& ch, std::vector<AuthzQuery> queries) = 0;
+  // Exclusive subscriptions (session/exclusive.hpp): claims `filters` for the channel's
+  // client. The answers, in order, now when no other node is live; else nullopt, and the
+  // hub answers later with Channel::on_exclusive_answers (the channel waits meanwhile, as
+  // for authorization), or not at all if the channel closes first (then it gives the
+  // granted claims back itself).
+  virtual std::optional<std::vector<ClaimAnswer>> claim_exclusive(
+      Channel& ch, const std::vector<std::string>& filters) = 0;
+  // The claim of `filter` by `client_id` goes: unsubscribed, or its session ended.
+  virtual void release_exclusive(const std::string& client_id, const std::string& filter) = 0;
   // A will whose authorization needs a remote source: published once (and if) the
   // rest of the chain allows it, as `subject`.
   virtual void publish_will_after_authz(std::shared_ptr<const auth::Subject> subject,

@@ -20,6 +20,7 @@
 #include "config/config.hpp"
 #include "session/banned.hpp"
 #include "session/delayed.hpp"
+#include "session/exclusive.hpp"
 #include "session/rewrite.hpp"
 #include "session/session_state.hpp"
 #include "session/slow_subs.hpp"
@@ -108,6 +109,8 @@ struct NodeState {
   // null when no rule is configured, so that the publish path pays one branch).
   Delayed delayed{config.delayed};
   const std::unique_ptr<const TopicRewrite> rewrite;
+  // Exclusive subscriptions' claims (session/exclusive.hpp): internally locked.
+  ExclusiveClaims exclusive;
 };
 
 }  // namespace emqxd::session

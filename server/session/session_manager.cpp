@@ -300,6 +300,7 @@ void SessionManager::restore(SessionState&& st, std::uint64_t store_uid,
   for (const auto& [filter, sub] : s.subscriptions) {
     node_.broker.subscribe(filter, {sched_.id(), sid}, sub.opts, sub.subscription_id, s.pressure,
                            store_uid);
+    if (sub.opts.exclusive) core_.assert_exclusive(s.client_id(), filter);
   }
   {
     std::lock_guard lock(node_.registry.mutex);
@@ -376,8 +377,10 @@ void SessionManager::discard(std::uint64_t sid) {
     if (auto* b = core_.store_batch()) b->erase_session(s.store_uid);
   }
   broker::SubscriberRef ref{sched_.id(), sid};
-  for (const auto& [filter, state] : s.subscriptions)
+  for (const auto& [filter, state] : s.subscriptions) {
     node_.broker.unsubscribe(filter, ref);
+    if (state.opts.exclusive) core_.release_exclusive(s.client_id(), filter);
+  }
   redispatch_shared(s);
   publish_pending_will(s);
   metrics::inc(core_.metrics().session_discarded);
@@ -478,6 +481,7 @@ void SessionManager::install(SessionState&& st) {
   for (const auto& [filter, sub] : s->subscriptions) {
     node_.broker.subscribe(filter, {sched_.id(), s->id()}, sub.opts, sub.subscription_id,
                            s->pressure, s->store_uid);
+    if (sub.opts.exclusive) core_.assert_exclusive(client_id, filter);
   }
   std::vector<SessionRegistry::Early> early;
   {
@@ -554,8 +558,10 @@ std::optional<SessionState> SessionManager::hand_over(std::uint64_t sid, bool cl
   s.pending_will.reset();
   SessionState st = to_state(s);
   broker::SubscriberRef ref{sched_.id(), sid};
-  for (const auto& [filter, state] : s.subscriptions)
+  for (const auto& [filter, state] : s.subscriptions) {
     node_.broker.unsubscribe(filter, ref);
+    if (state.opts.exclusive) core_.hand_over_exclusive(s.client_id(), filter);  // goes along
+  }
   if (s.store_uid != 0) {
     if (auto* b = core_.store_batch()) b->erase_session(s.store_uid);
   }

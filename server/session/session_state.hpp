@@ -11,6 +11,7 @@
 
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "session/exclusive.hpp"
 #include "storage/records.hpp"
 
 namespace emqxd::session {
@@ -64,6 +65,12 @@ class SessionDirectory {
                      std::function<void(Claim)> done) = 0;
   // The session of `client_id` ended on this node (expired, discarded). Any thread.
   virtual void release(const std::string& client_id) = 0;
+  // Exclusive subscriptions (exclusive.hpp): asks the home member of `filter` for the
+  // claim and waits for the answer (Failed when it does not come in time): run it off the
+  // workers. Any thread.
+  virtual ClaimAnswer claim_exclusive(const std::string& filter, const std::string& client_id) = 0;
+  // Gives the claim back at the filter's home (queued). Any thread.
+  virtual void release_exclusive(const std::string& filter, const std::string& client_id) = 0;
 };
 
 }  // namespace emqxd::session

@@ -389,6 +389,7 @@ void WorkerCore::channel_closed(Channel& ch, Session* s) {
   authenticating_.erase(&ch);
   authorizing_.erase(&ch);
   refreshing_.erase(&ch);
+  claiming_.erase(&ch);
   if (ch.connected_at_ms() != 0) {
     const auto now = mqtt::wall_ms_now();
     if (node_.flapping.ended(ch.client_id(), now)) {

@@ -83,6 +83,15 @@ class WorkerCore final : public Hub {
   void authorize_remote(Channel& ch, std::vector<AuthzQuery> queries) override;
   void publish_will_after_authz(std::shared_ptr<const auth::Subject> subject, AuthzQuery query,
                                 mqtt::MessagePtr will, std::string client_id) override;
+  // worker_exclusive.cpp
+  std::optional<std::vector<ClaimAnswer>> claim_exclusive(
+      Channel& ch, const std::vector<std::string>& filters) override;
+  void release_exclusive(const std::string& client_id, const std::string& filter) override;
+  // A session that arrived here (handed over by another node, restored from disk) holds
+  // `filter` exclusively: its claim is asserted again at the filter's home.
+  void assert_exclusive(const std::string& client_id, const std::string& filter);
+  // A session handed over to another node: the claim moves with it (not released).
+  void hand_over_exclusive(const std::string& client_id, const std::string& filter);
   bool banned(const std::string& client_id, const std::optional<std::string>& username,
               std::string_view peerhost) override {
     return node_.banned.banned(client_id, username, peerhost, mqtt::wall_ms_now() / 1000);
@@ -180,6 +189,8 @@ class WorkerCore final : public Hub {
   // of the request, as authenticating_.
   std::unordered_map<Channel*, std::uint64_t> authorizing_;
   std::unordered_map<Channel*, std::uint64_t> refreshing_;  // refresh_rules under way
+  // Channels waiting for the claims of exclusive subscriptions (worker_exclusive.cpp).
+  std::unordered_map<Channel*, std::uint64_t> claiming_;
   // Connections whose credentials expire (a JWT's exp), with the timer that ends them.
   std::unordered_map<Channel*, std::shared_ptr<Timer>> expiring_;
   // A peer's messages that wait for a subscriber here to catch up, per lane, in order.

@@ -76,6 +76,7 @@ TEST_CASE("no file and no environment: the embedded defaults", "[config]") {
   CHECK(c.mqtt.retain_available);
   CHECK(c.mqtt.wildcard_subscription);
   CHECK(c.mqtt.shared_subscription);
+  CHECK_FALSE(c.mqtt.exclusive_subscription);
   CHECK(c.mqtt.max_subscriptions == 0);
   CHECK(c.mqtt.max_inflight == 32);
   CHECK(c.mqtt.max_mqueue_len == 1000);
@@ -138,6 +139,7 @@ mqtt {
   retain_available = false
   wildcard_subscription = false
   shared_subscription = false
+  exclusive_subscription = true
   max_subscriptions = 50
   max_inflight = 100
   max_mqueue_len = 5000
@@ -188,6 +190,7 @@ dashboard.listeners.http.bind = 18084
   CHECK_FALSE(c.mqtt.retain_available);
   CHECK_FALSE(c.mqtt.wildcard_subscription);
   CHECK_FALSE(c.mqtt.shared_subscription);
+  CHECK(c.mqtt.exclusive_subscription);
   CHECK(c.mqtt.max_subscriptions == 50);
   CHECK(c.mqtt.max_inflight == 100);
   CHECK(c.mqtt.max_mqueue_len == 5000);

@@ -1,15 +1,19 @@
 // EMQX's modules below the channel: the $delayed/<n>/<topic> parse and the delayed
 // messages' order and records (session/delayed.hpp), topic rewrite (session/rewrite.hpp)
-// and the regex captures it relies on (auth/regex.hpp).
+// and the regex captures it relies on (auth/regex.hpp), exclusive subscriptions' claims
+// (session/exclusive.hpp).
 #include <catch2/catch.hpp>
 
 #include "auth/regex.hpp"
 #include "session/delayed.hpp"
+#include "session/exclusive.hpp"
 #include "session/rewrite.hpp"
 
 using emqxd::config::RewriteRuleConfig;
+using emqxd::session::ClaimAnswer;
 using emqxd::session::Delayed;
 using emqxd::session::DelayedMessage;
+using emqxd::session::ExclusiveClaims;
 using emqxd::session::TopicRewrite;
 
 namespace {
@@ -146,4 +150,45 @@ TEST_CASE("topic rewrite: the last matching rule decides, captures and placehold
   // A filter as the subject: "o/+" is matched word by word.
   CHECK(rw.subscribe("o/+", "c", user) == "second/ann/+");
   CHECK_FALSE(rw.publish("$SYS/o", "c", none));
+}
+
+TEST_CASE("exclusive claims: one holder per filter while its node is live", "[exclusive]") {
+  ExclusiveClaims c;
+  std::string dead = "n9";  // this node is "", always live
+  auto live = [&](const std::string& node) { return node != dead; };
+  CHECK(c.claim("t/1", "a", "", live) == ClaimAnswer::Granted);
+  CHECK(c.claim("t/1", "a", "", live) == ClaimAnswer::Granted);  // again: the same client
+  CHECK(c.claim("t/1", "b", "n2", live) == ClaimAnswer::Taken);
+  CHECK(c.claim("t/+", "b", "n2", live) == ClaimAnswer::Granted);  // filters, not topics
+  c.release("t/1", "b");                                           // not b's: nothing happens
+  CHECK(c.claim("t/1", "b", "n2", live) == ClaimAnswer::Taken);
+  c.release("t/1", "a");
+  CHECK(c.claim("t/1", "b", "n2", live) == ClaimAnswer::Granted);
+  dead = "n2";  // b's node left: the next client that asks gets it
+  CHECK(c.claim("t/1", "c", "", live) == ClaimAnswer::Granted);
+  CHECK(c.size() == 2);
+  // Claims of filters homed elsewhere, or of nodes that left, are forgotten.
+  dead = "n9";
+  c.forget_unless([&](const std::string& filter, const std::string& node) {
+    return filter != "t/1" && live(node);
+  });
+  CHECK(c.size() == 1);  // t/+, b's on n2
+  dead = "n2";
+  c.forget_unless([&](const std::string&, const std::string& node) { return live(node); });
+  CHECK(c.size() == 0);
+}
+
+TEST_CASE("exclusive claims: a node's own sessions' claims", "[exclusive]") {
+  ExclusiveClaims c;
+  c.hold("t/1", "a");
+  c.hold("t/2", "b");
+  CHECK_FALSE(c.drop("t/1", "b"));  // held by a
+  CHECK(c.drop("t/1", "a"));
+  CHECK_FALSE(c.drop("t/1", "a"));  // once
+  auto held = c.held();
+  REQUIRE(held.size() == 1);
+  CHECK((held[0].first == "t/2" && held[0].second == "b"));
+  CHECK(c.size() == 0);  // held is not decided: a home's table is apart
+  CHECK(emqxd::session::exclusive_filter("$exclusive/a/#") == "a/#");
+  CHECK(emqxd::session::exclusive_filter("a/$exclusive/b").empty());
 }

@@ -288,6 +288,10 @@ TEST_CASE("hand-over to another node and install there: subscriptions, queue and
       done(std::move(c));
     }
     void release(const std::string&) override {}
+    ClaimAnswer claim_exclusive(const std::string&, const std::string&) override {
+      return ClaimAnswer::Granted;
+    }
+    void release_exclusive(const std::string&, const std::string&) override {}
   } dir;
   dir.state = std::move(*st);
   b_node.directory = &dir;

@@ -113,9 +113,12 @@ TEST_CASE("subscription options are MQTT 5's options byte", "[storage][encoding]
   CHECK(encode_options(o) == 0x2E);
   CHECK(decode_options(0x2E) == o);
   CHECK(encode_options({}) == 0x00);
+  o.exclusive = true;  // bit 6, which MQTT reserves: ours ($exclusive/)
+  CHECK(encode_options(o) == 0x6E);
+  CHECK(decode_options(0x6E) == o);
   for (unsigned b = 0; b < 256; ++b) {
     auto d = decode_options(static_cast<std::uint8_t>(b));
-    bool valid = (b & 0x03) != 3 && ((b >> 4) & 0x03) != 3 && (b & 0xC0) == 0;
+    bool valid = (b & 0x03) != 3 && ((b >> 4) & 0x03) != 3 && (b & 0x80) == 0;
     REQUIRE(d.has_value() == valid);
     if (d) CHECK(encode_options(*d) == b);
   }
