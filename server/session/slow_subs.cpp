@@ -77,15 +77,20 @@ void SlowSubs::completed(std::uint32_t worker, std::string_view client_id, std::
     }
   }
   expire(recs, now_ms, expire_ms_.load(std::memory_order_relaxed));
-  Record rec{std::string(client_id), std::string(topic), span, now_ms};
   if (recs.size() < top_k) {
-    recs.push_back(std::move(rec));
+    recs.push_back(Record{std::string(client_id), std::string(topic), span, now_ms});
     return;
   }
+  // Full: it takes the smallest one's place, or nothing is made (under a steady overload
+  // most slow deliveries are of subscriptions that do not make the top k).
   auto smallest = std::min_element(recs.begin(), recs.end(), [](const Record& a, const Record& b) {
     return a.timespan < b.timespan;
   });
-  if (smallest != recs.end() && span > smallest->timespan) *smallest = std::move(rec);
+  if (smallest == recs.end() || span <= smallest->timespan) return;
+  smallest->clientid.assign(client_id);
+  smallest->topic.assign(topic);
+  smallest->timespan = span;
+  smallest->last_update_ms = now_ms;
 }
 
 void SlowSubs::expire(std::vector<Record>& records, std::int64_t now_ms, std::int64_t life_ms) {
