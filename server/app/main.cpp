@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
       "gracefully. Logs go to stderr (log.console) and to the files of log.file; their levels "
       "change at run time through the HTTP API (/api/v5/configs/log), and log traces of a "
       "client, topic or address are made there too (/api/v5/trace). EMQX's delayed publish "
-      "($delayed/<seconds>/<topic>), topic rewrite and auto subscribe are configured with "
-      "EMQX's keys (delayed, rewrite, auto_subscribe; docs/modules.md).");
+      "($delayed/<seconds>/<topic>), topic rewrite, auto subscribe and exclusive "
+      "subscriptions ($exclusive/<filter>) are configured with EMQX's keys (delayed, rewrite, "
+      "auto_subscribe, mqtt.exclusive_subscription; docs/modules.md).");
   start_cmd->add_option("-c,--config", config_path, "HOCON config file (see deploy/emqx.conf)")
       ->check(CLI::ExistingFile);
 
