@@ -13,7 +13,7 @@ want_ci=0
 [[ "${1:-}" == "--ci" ]] && want_tests=1 && want_ci=1
 
 build_pkgs=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config file
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -25,6 +25,7 @@ test_pkgs=(
   iproute2 util-linux
   postgresql mariadb-server redis-server
   chromium chromium-driver python3-selenium
+  podman runc mmdebstrap systemd python3-yaml
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 
