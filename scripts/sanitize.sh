@@ -22,7 +22,7 @@ shift
 # (storage), the HTTP API and `emqxd cluster`, and takeovers across workers.
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
-asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats"
+asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive"
 
 case "$mode" in
   asan)
