@@ -101,7 +101,14 @@ def test_log_reads_in_chunks_with_position(make_broker):
     for i in range(5):
         c.publish("t/%d" % i, b"x" * 50, qos=1)
     c.disconnect()
+    # The trace is complete once the server has logged the connection's end (the client's
+    # disconnect() returns before that, and a slow build shows it).
+    deadline = time.monotonic() + 10
     whole = download(b, "chunks")
+    while "connection_closed" not in whole and time.monotonic() < deadline:
+        time.sleep(0.05)
+        whole = download(b, "chunks")
+    assert "connection_closed" in whole, whole[-500:]
     got, position = "", 0
     for _ in range(100):
         doc = log_of(b, "chunks", position, 100)
