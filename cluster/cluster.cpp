@@ -116,6 +116,9 @@ void Cluster::start() {
       pump();
     });
   }
+  if (cfg_.cluster.discovery_strategy == "dns") {
+    discovery_thread_ = std::thread([this] { discovery_worker(); });
+  }
 }
 
 void Cluster::stop() {
@@ -127,6 +130,8 @@ void Cluster::stop() {
   if (hooks_.tables != nullptr && started_) hooks_.tables->set_replicator({});
   cv_.notify_all();
   session_cv_.notify_all();
+  discovery_cv_.notify_all();
+  if (discovery_thread_.joinable()) discovery_thread_.join();
   if (thread_.joinable()) thread_.join();
   for (auto& t : session_threads_)
     t.join();

@@ -81,6 +81,22 @@ void Membership::join(std::span<const NodeAddress> seeds, TimePoint now) {
   next_join_ = now + options_.probe_interval;
 }
 
+void Membership::rediscover(std::span<const NodeAddress> seeds, TimePoint now) {
+  if (left_) return;
+  seeds_.clear();
+  for (const NodeAddress& s : seeds) {
+    if (s.id() == self_id_) continue;
+    if (std::find(seeds_.begin(), seeds_.end(), s) == seeds_.end()) seeds_.push_back(s);
+  }
+  for (const NodeAddress& s : seeds_) {
+    auto it = members_.find(s.id());
+    const bool up = it != members_.end() && (it->second.member.state == MemberState::Alive ||
+                                             it->second.member.state == MemberState::Suspect);
+    if (!up) send(s, Join{});
+  }
+  next_join_ = now + options_.probe_interval;
+}
+
 void Membership::leave(TimePoint now) {
   if (left_) return;
   (void)now;

@@ -182,6 +182,11 @@ class Membership {
   // probe_interval while no other member is known, and remembers them for autoheal. An
   // empty list makes a cluster of one that others may join.
   void join(std::span<const NodeAddress> seeds, TimePoint now);
+  // A discovery's latest answer (cluster.discovery_strategy = dns): `seeds` replace the
+  // seeds (a set that follows the deployment, so addresses that went are not tried
+  // forever), and each one not seen alive is sent Join now. A node alone keeps trying
+  // them every probe_interval, as with join().
+  void rediscover(std::span<const NodeAddress> seeds, TimePoint now);
   // Leaves for good: tells every member, then ignores everything. The host should keep
   // delivering take_outgoing() for a moment before it stops.
   void leave(TimePoint now);

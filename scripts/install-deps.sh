@@ -25,7 +25,7 @@ test_pkgs=(
   iproute2 util-linux
   postgresql mariadb-server redis-server
   chromium chromium-driver python3-selenium
-  podman runc mmdebstrap systemd python3-yaml
+  podman runc mmdebstrap systemd python3-yaml dnsmasq-base
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 

@@ -233,6 +233,11 @@ void finish(LoadState& s, const Value& root) {
                          ": node.cookie is EMQX's published default; anyone can join a cluster "
                          "that uses it: choose a secret of your own");
   }
+  if (cl.discovery_strategy == "dns" && cl.dns_name.empty()) {
+    fail(s.discovery_strategy != nullptr ? *s.discovery_strategy : root,
+         "cluster.discovery_strategy",
+         "dns needs cluster.dns.name, the name whose records list the nodes");
+  }
   if (cl.discovery_strategy == "static" && cl.static_seeds.empty() &&
       s.discovery_strategy != nullptr) {
     c.warnings.push_back(s.discovery_strategy->origin().to_string() +

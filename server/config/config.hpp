@@ -209,10 +209,14 @@ struct ClusterRpcSsl {
 // autoheal); the SWIM timings are ours, with memberlist's LAN defaults.
 struct ClusterConfig {
   std::string name = "emqxdcl";               // nodes of other clusters are ignored
-  std::string discovery_strategy = "manual";  // manual | static
+  std::string discovery_strategy = "manual";  // manual | static | dns
   // Node addresses name@host:port (the port defaults to 4370 when not written), in the
   // order given, without repeats. Used by the static strategy.
   std::vector<std::string> static_seeds;
+  // cluster.dns.*: the dns strategy (cluster/discovery_dns.hpp). The name whose records
+  // list the nodes, and which records: a, aaaa or srv.
+  std::string dns_name;
+  std::string dns_record_type = "a";
   // cluster.rpc.bind: one gRPC port per node. Not written: 0.0.0.0:4370 with a node.cookie,
   // 127.0.0.1:4370 without (config.cpp, finish()).
   std::string rpc_bind = "127.0.0.1:4370";

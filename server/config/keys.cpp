@@ -337,11 +337,22 @@ void cluster_name(const In& in) {
 
 void discovery_strategy(const In& in) {
   std::string s = in.string();
-  if (s == "dns" || s == "etcd" || s == "k8s" || s == "mcast") {
-    in.fail(s + " discovery is not supported yet: use manual or static");
+  if (s == "etcd" || s == "k8s" || s == "mcast") {
+    in.fail(s + " discovery is not supported yet: use manual, static or dns");
   }
-  in.cfg().cluster.discovery_strategy = in.one_of({"manual", "static"});
+  in.cfg().cluster.discovery_strategy = in.one_of({"manual", "static", "dns"});
   in.load.discovery_strategy = &in.v;
+}
+
+// cluster.dns.name: a DNS name (letters, digits, '-', '_' and '.'), as resolvers take it.
+void dns_name(const In& in) {
+  std::string name = in.string();
+  if (name.empty() || name.size() > 253 || !std::all_of(name.begin(), name.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+      })) {
+    in.fail("must be a DNS name (letters, digits, '-', '_' and '.'), got " + shown(in.v));
+  }
+  in.cfg().cluster.dns_name = std::move(name);
 }
 
 void credential(const In& in, std::string& out) {
@@ -644,6 +655,9 @@ const KeySpec kKeys[] = {
     {"cluster.name", cluster_name},
     {"cluster.discovery_strategy", discovery_strategy},
     {"cluster.static.seeds", EMQXD_SET(cluster.static_seeds, get_seeds(in.v, in.key))},
+    {"cluster.dns", [](const In& in) { in.object(); }, Shape::Section},
+    {"cluster.dns.name", dns_name},
+    {"cluster.dns.record_type", EMQXD_SET(cluster.dns_record_type, in.one_of({"a", "aaaa", "srv"}))},
     {"cluster.rpc.bind",
      [](const In& in) {
        in.cfg().cluster.rpc_bind = in.bind();
@@ -927,10 +941,9 @@ constexpr ForeignKey kNotImplemented[] = {
     {"durable_storage.shared_subs", ""},
     {"durable_storage.queues", ""},
     // cluster
-    {"cluster.dns", "discovery is manual or static"},
-    {"cluster.etcd", "discovery is manual or static"},
-    {"cluster.k8s", "discovery is manual or static"},
-    {"cluster.mcast", "discovery is manual or static"},
+    {"cluster.etcd", "discovery is manual, static or dns"},
+    {"cluster.k8s", "discovery is manual, static or dns"},
+    {"cluster.mcast", "discovery is manual, static or dns"},
     {"cluster.core_nodes", "every emqxd node is a full node"},
     {"cluster.proto_dist", "TLS between nodes is cluster.rpc.ssl"},
     {"cluster.quic_lb_mode", ""},

@@ -202,6 +202,32 @@ TEST_CASE("a joiner keeps knocking on its seeds while it knows nobody", "[cluste
   CHECK(of_kind<Join>(m.take_outgoing()).empty());
 }
 
+TEST_CASE("a discovery's answer replaces the seeds and knocks on the nodes not seen alive",
+          "[cluster][membership]") {
+  Membership m = node_knowing({2});
+  m.take_outgoing();
+  std::vector<NodeAddress> found{addr(1), addr(2), addr(3), addr(4)};
+  m.rediscover(found, kT0 + 1s);
+  auto joins = of_kind<Join>(m.take_outgoing());
+  std::vector<NodeAddress> to;
+  for (const auto& j : joins)
+    to.push_back(j.to);
+  std::sort(to.begin(), to.end(),
+            [](const NodeAddress& a, const NodeAddress& b) { return a.port < b.port; });
+  CHECK(to == std::vector<NodeAddress>{addr(3), addr(4)});  // not itself, not 2 (alive)
+  // Node 4 left the records: a node alone knocks on the new seeds only.
+  Membership alone(addr(1), 100, {}, 1, kT0);
+  alone.join(found, kT0);
+  alone.take_outgoing();
+  std::vector<NodeAddress> now{addr(3)};
+  alone.rediscover(now, kT0 + 1s);
+  CHECK(of_kind<Join>(alone.take_outgoing()).size() == 1);
+  alone.tick(kT0 + 2s + 1ms);
+  auto again = of_kind<Join>(alone.take_outgoing());
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].to == addr(3));
+}
+
 TEST_CASE("the probe cycle: ping, ping-req after the timeout, suspect, then dead",
           "[cluster][membership]") {
   MembershipOptions o;

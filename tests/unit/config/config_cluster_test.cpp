@@ -204,13 +204,18 @@ TEST_CASE("cluster errors name the file, the line and the key", "[config][cluste
   CHECK(error_of("cluster.static.seeds = [[\"a@b\"]]") ==
         "emqx.conf:1: cluster.static.seeds: expected a string, got an array");
   CHECK(error_of("cluster.discovery_strategy = dns") ==
-        "emqx.conf:1: cluster.discovery_strategy: dns discovery is not supported yet: use "
-        "manual or static");
+        "emqx.conf:1: cluster.discovery_strategy: dns needs cluster.dns.name, the name whose "
+        "records list the nodes");
+  CHECK(error_of("cluster.discovery_strategy = dns\ncluster.dns.record_type = mx") ==
+        "emqx.conf:2: cluster.dns.record_type: must be a, aaaa or srv, got \"mx\"");
+  CHECK(error_of("cluster.dns.name = \"emqx headless\"") ==
+        "emqx.conf:1: cluster.dns.name: must be a DNS name (letters, digits, '-', '_' and '.'), "
+        "got \"emqx headless\"");
   CHECK(error_of("cluster.discovery_strategy = k8s") ==
         "emqx.conf:1: cluster.discovery_strategy: k8s discovery is not supported yet: use "
-        "manual or static");
+        "manual, static or dns");
   CHECK(error_of("cluster.discovery_strategy = gossip") ==
-        "emqx.conf:1: cluster.discovery_strategy: must be manual or static, got \"gossip\"");
+        "emqx.conf:1: cluster.discovery_strategy: must be manual, static or dns, got \"gossip\"");
   CHECK(error_of("cluster.name = \"my cluster\"") ==
         "emqx.conf:1: cluster.name: must be letters, digits, '_', '-' and '.', got \"my "
         "cluster\"");
@@ -286,12 +291,20 @@ TEST_CASE("EMQX's other cluster keys stop start-up, typos too, static with no se
   CHECK(error_of("cluster.proto_dist = inet_tls") ==
         "emqx.conf:1: cluster.proto_dist: not implemented yet by emqxd (TLS between nodes is "
         "cluster.rpc.ssl)");
-  CHECK(error_of("cluster.dns { name = \"localhost\", record_type = a }") ==
-        "emqx.conf:1: cluster.dns: not implemented yet by emqxd (discovery is manual or static)");
   CHECK(error_of("cluster.k8s.apiserver = \"https://kubernetes.default.svc:443\"") ==
-        "emqx.conf:1: cluster.k8s: not implemented yet by emqxd (discovery is manual or static)");
+        "emqx.conf:1: cluster.k8s: not implemented yet by emqxd (discovery is manual, static or "
+        "dns)");
   CHECK(error_of("cluster.etcd.server = \"http://127.0.0.1:2379\"") ==
-        "emqx.conf:1: cluster.etcd: not implemented yet by emqxd (discovery is manual or static)");
+        "emqx.conf:1: cluster.etcd: not implemented yet by emqxd (discovery is manual, static or "
+        "dns)");
+  CHECK(error_of("cluster.dns.ttl = 5") == "emqx.conf:1: cluster.dns.ttl: unknown key");
+  Config dns = from(
+      "cluster {\n  discovery_strategy = dns\n  dns { name = \"localhost\", "
+      "record_type = srv }\n}");
+  CHECK(dns.cluster.discovery_strategy == "dns");
+  CHECK(dns.cluster.dns_name == "localhost");
+  CHECK(dns.cluster.dns_record_type == "srv");
+  CHECK(from("cluster.dns.name = a.b").cluster.dns_record_type == "a");  // EMQX's default
   CHECK(error_of("cluster {\n  probe_intreval = 2s\n}") ==
         "emqx.conf:2: cluster.probe_intreval: unknown key (did you mean probe_interval?)");
   CHECK(error_of("cluster.rpc.port = 5370") == "emqx.conf:1: cluster.rpc.port: unknown key");
