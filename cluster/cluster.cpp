@@ -116,9 +116,7 @@ void Cluster::start() {
       pump();
     });
   }
-  if (cfg_.cluster.discovery_strategy == "dns") {
-    discovery_thread_ = std::thread([this] { discovery_worker(); });
-  }
+  if (cfg_.cluster.discovery_strategy == "dns") start_discovery();
 }
 
 void Cluster::stop() {
@@ -130,8 +128,7 @@ void Cluster::stop() {
   if (hooks_.tables != nullptr && started_) hooks_.tables->set_replicator({});
   cv_.notify_all();
   session_cv_.notify_all();
-  discovery_cv_.notify_all();
-  if (discovery_thread_.joinable()) discovery_thread_.join();
+  stop_discovery();
   if (thread_.joinable()) thread_.join();
   for (auto& t : session_threads_)
     t.join();

@@ -232,9 +232,12 @@ class Cluster final : public broker::RouteSink,
   std::optional<rpc::QueryReply> on_exclusive_query(const rpc::QueryRequest& r);
   void release_pending(std::vector<std::string> ids);
   void session_worker();
-  // cluster.discovery_strategy = dns: asks for the records every kDiscoveryInterval and
-  // hands the nodes to the membership (cluster_discovery.cpp).
-  void discovery_worker();
+  // cluster.discovery_strategy = dns: a thread asks for the records every
+  // kDiscoveryInterval and hands the nodes to the membership (cluster_discovery.cpp).
+  struct DiscoveryLink;
+  void start_discovery();
+  void stop_discovery();
+  static void discovery_loop(std::shared_ptr<DiscoveryLink> link);
 
   const config::Config& cfg_;
   ClusterHooks hooks_;
@@ -285,10 +288,11 @@ class Cluster final : public broker::RouteSink,
   std::condition_variable session_cv_;
   std::atomic<bool> reregister_{false};
   std::atomic<std::uint64_t> membership_incarnation_{0};
-  // Discovery's own thread: its lookups block (DNS timeouts), the cluster thread must not.
+  // Discovery's own thread: its lookups block (DNS timeouts), the cluster thread must not,
+  // and neither must shutdown, so the thread is detached and reaches the Cluster only
+  // through this link, under its mutex, until stop_discovery() cuts it.
   static constexpr std::chrono::seconds kDiscoveryInterval{5};
-  std::thread discovery_thread_;
-  std::condition_variable discovery_cv_;        // with mutex_
+  std::shared_ptr<DiscoveryLink> discovery_;
   std::atomic<std::uint64_t> forward_sent_{0};  // by links that are gone
 };
 

@@ -9,6 +9,9 @@
 // of one that the others join once they see it in the records, so nodes that start
 // together end in one cluster whichever starts first. What was found is logged when it
 // changes; a failed lookup is logged once until one succeeds, and keeps the last seeds.
+// Shutdown does not wait for a lookup (resolv.conf's timeouts and search domains can make
+// one take tens of seconds): the thread is detached, and what it finds after
+// stop_discovery() goes nowhere.
 #include "cluster/cluster.hpp"
 #include "cluster/discovery_dns.hpp"
 
@@ -27,17 +30,41 @@ std::string joined(const std::vector<NodeAddress>& nodes) {
 
 }  // namespace
 
-void Cluster::discovery_worker() {
+struct Cluster::DiscoveryLink {
+  std::mutex mutex;
+  std::condition_variable cv;
+  Cluster* cluster = nullptr;  // guarded by mutex; null once stop_discovery() ran
+  DnsDiscovery query;
+};
+
+void Cluster::start_discovery() {
+  auto link = std::make_shared<DiscoveryLink>();
+  link->cluster = this;
+  link->query =
+      DnsDiscovery{cfg_.cluster.dns_name, cfg_.cluster.dns_record_type, self_.name, self_.port};
+  discovery_ = link;
+  std::thread([link] { discovery_loop(link); }).detach();
+}
+
+void Cluster::stop_discovery() {
+  if (!discovery_) return;
+  std::lock_guard lock(discovery_->mutex);
+  discovery_->cluster = nullptr;  // a lookup still running finds nobody to tell
+  discovery_->cv.notify_all();
+}
+
+void Cluster::discovery_loop(std::shared_ptr<DiscoveryLink> link) {
   const auto log = log::get("cluster");
-  DnsDiscovery q{cfg_.cluster.dns_name, cfg_.cluster.dns_record_type, self_.name, self_.port};
+  const DnsDiscovery& q = link->query;
   std::optional<std::vector<NodeAddress>> last;  // the last answer handed over
   std::string last_error;
   bool first = true;
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  for (;;) {
     std::string error;
-    auto nodes = resolve_dns(q, error);
+    auto nodes = resolve_dns(q, error);  // no lock held: it may take seconds
+    std::unique_lock lock(link->mutex);
+    Cluster* self = link->cluster;
+    if (self == nullptr) return;
     if (!error.empty()) {
       if (error != last_error) {
         log->warn("dns discovery: {} ({} records): {}; trying again every {} s", q.name,
@@ -50,18 +77,18 @@ void Cluster::discovery_worker() {
       }
       last_error.clear();
       last = nodes;
-      post([this, nodes = std::move(nodes), first] {
+      self->post([self, nodes = std::move(nodes), first] {
         if (first) {
-          membership_->join(nodes, Clock::now());
+          self->membership_->join(nodes, Clock::now());
         } else {
-          membership_->rediscover(nodes, Clock::now());
+          self->membership_->rediscover(nodes, Clock::now());
         }
-        pump();
+        self->pump();
       });
       first = false;
     }
-    lock.lock();
-    discovery_cv_.wait_for(lock, kDiscoveryInterval, [&] { return stopping_; });
+    link->cv.wait_for(lock, kDiscoveryInterval, [&] { return link->cluster == nullptr; });
+    if (link->cluster == nullptr) return;
   }
 }
 

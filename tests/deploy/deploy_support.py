@@ -24,7 +24,9 @@ def run(argv, timeout=120, check=True, **kw):
 
 
 def package():
-    """The .deb of the build under test (made by scripts/package.sh from BUILD_DIR)."""
-    out = run([os.path.join(REPO, "scripts", "package.sh"), BUILD_DIR], timeout=600).stdout
+    """The .deb of the build under test (made by scripts/package.sh from BUILD_DIR, of
+    the binary as it is: the one the other tests ran)."""
+    out = run([os.path.join(REPO, "scripts", "package.sh"), "--no-build", BUILD_DIR],
+              timeout=600).stdout
     deb = out.strip().splitlines()[-1]
     return os.path.join(REPO, deb) if not os.path.isabs(deb) else deb
