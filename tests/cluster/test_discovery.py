@@ -158,3 +158,51 @@ def test_srv_records_name_nodes_by_host(dns_cluster):
     c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
     status = c.status(1)
     assert sorted(m["node"] for m in status["members"]) == sorted("emqxd@" + h for h in hosts)
+
+
+def test_a_node_back_at_a_new_address_is_the_same_member(dns_cluster):
+    """Stable identity: a node is its name. n2, named by a DNS name, stops, comes back at
+    another address (a StatefulSet pod rescheduled) with its data: it rejoins as the same
+    member, keeps its durable session, and the others reach it at the new address."""
+    import rawmqtt as R
+    hosts = ["n%d.%s" % (i, DOMAIN) for i in (1, 2, 3)]
+    c, d = dns_cluster("srv", srv=hosts)
+    nodes = [add(c, d, host_name=h) for h in hosts]
+    for n in nodes:  # bound to every address, so that a new one needs no new config
+        n.env.update({"EMQX_LISTENERS__TCP__DEFAULT__BIND": "0.0.0.0:%d" % n.mqtt_port,
+                      "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "0.0.0.0:%d" % n.api_port,
+                      "EMQX_CLUSTER__RPC__BIND": "0.0.0.0:%d" % n.rpc_port})
+    records = {h: [n.host] for h, n in zip(hosts, nodes)}
+    d.publish(records)
+    for n in nodes:
+        n.start(wait=False)
+    CS.wait_ready(nodes)
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
+
+    n2 = nodes[1]
+    kw = {"clean": False, "props": {"session_expiry_interval": 300}}
+    sub = R.RawClient(n2)
+    sub.connect("id-sub", **kw)
+    assert sub.subscribe([("id/#", R.sub_options(qos=1))]) == [1]
+    c.wait_routed("id/#", on=[1], via=2)
+    sub.close()
+    assert n2.stop() == 0
+    c.wait_members(alive=[1, 3], dead=[2], on=[1, 3], timeout=30)
+
+    # Another address for n2's namespace and its record; same name, same data.
+    new = c.network.addr(20 + 2)
+    c.network.ip(n2.netns, "addr", "del", "%s/24" % n2.host, "dev", "eth0")
+    c.network.ip(n2.netns, "addr", "add", "%s/24" % new, "dev", "eth0")
+    n2.host = new
+    records[hosts[1]] = [new]
+    d.publish(records)
+    n2.start()
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=40)
+    sub = R.RawClient(n2)
+    assert sub.connect("id-sub", **kw).session_present is True
+    c.wait_routed("id/#", on=[1], via=2, timeout=20)
+    pub = R.RawClient(nodes[0])
+    pub.connect("id-pub")
+    pub.publish("id/x", b"after the move", qos=1, pid=1)
+    got = sub.wait_for(R.PUBLISH, timeout=10)
+    assert got.payload == b"after the move"
