@@ -18,25 +18,16 @@ using mqtt::ReasonCode;
 ReasonCode Channel::validate_subscription(const mqtt::Subscription& sub, bool& is_shared,
                                           std::string_view& filter) const {
   const auto& cfg = hub_.config().mqtt;
-  if (sub.topic_filter.starts_with("$exclusive/")) {
-    // "$exclusive/<filter>" (session/exclusive.hpp): off, or of a shared subscription,
-    // it is no valid filter, as EMQX answers.
-    if (!cfg.exclusive_subscription) return ReasonCode::TopicFilterInvalid;
-    filter = exclusive_filter(sub.topic_filter);
-    auto inner = broker::parse_shared(filter);
-    if (!inner || *inner) return ReasonCode::TopicFilterInvalid;
-    if (!broker::validate_topic_filter(filter, cfg.max_topic_levels)) {
-      return ReasonCode::TopicFilterInvalid;
-    }
-    if (!cfg.wildcard_subscription && broker::has_wildcard(filter)) {
-      return ReasonCode::WildcardSubscriptionsNotSupported;
-    }
-    return static_cast<ReasonCode>(std::min<std::uint8_t>(
-        static_cast<std::uint8_t>(sub.options.max_qos), cfg.max_qos_allowed));
-  }
-  auto shared = broker::parse_shared(sub.topic_filter);
-  if (!shared) return ReasonCode::TopicFilterInvalid;
   filter = sub.topic_filter;
+  // "$exclusive/<filter>" (session/exclusive.hpp) is checked as its filter; off, or of a
+  // shared subscription, it is no valid filter, as EMQX answers.
+  const bool exclusive = filter.starts_with(kExclusivePrefix);
+  if (exclusive) {
+    if (!cfg.exclusive_subscription) return ReasonCode::TopicFilterInvalid;
+    filter.remove_prefix(kExclusivePrefix.size());
+  }
+  auto shared = broker::parse_shared(filter);
+  if (!shared || (exclusive && *shared)) return ReasonCode::TopicFilterInvalid;
   if (*shared) {
     if (!cfg.shared_subscription) return ReasonCode::SharedSubscriptionsNotSupported;
     is_shared = true;
@@ -87,7 +78,7 @@ bool Channel::prepare_exclusive(mqtt::Packet& packet) {
   if (sub == nullptr || !hub_.config().mqtt.exclusive_subscription) return false;
   std::vector<std::string> filters;
   for (const auto& one : sub->subscriptions) {
-    if (!one.topic_filter.starts_with("$exclusive/")) continue;
+    if (!one.topic_filter.starts_with(kExclusivePrefix)) continue;
     bool shared = false;
     std::string_view filter;
     if (mqtt::is_error(validate_subscription(one, shared, filter))) continue;
@@ -164,11 +155,11 @@ void Channel::handle_subscribe(mqtt::Subscribe& s) {
   for (std::size_t i = 0; i < s.subscriptions.size(); ++i) {
     auto& sub = s.subscriptions[i];
     auto [rc, shared] = checked[i];
-    if (!mqtt::is_error(rc) && sub.topic_filter.starts_with("$exclusive/")) [[unlikely]] {
+    if (!mqtt::is_error(rc) && sub.topic_filter.starts_with(kExclusivePrefix)) [[unlikely]] {
       // Subscribed as its filter, holding the claim made before the packet; not
       // rewritten (the claim is the filter's as the client wrote it).
       rc = claimed(exclusive_answers_, exclusive_filter(sub.topic_filter), rc);
-      sub.topic_filter.erase(0, std::string_view("$exclusive/").size());
+      sub.topic_filter.erase(0, kExclusivePrefix.size());
       sub.options.exclusive = true;
     } else if (!mqtt::is_error(rc) && rewrite_ != nullptr) [[unlikely]] {
       // Rewritten once authorized, as EMQX does; the new filter must be one too.
@@ -243,7 +234,7 @@ ReasonCode Channel::admin_subscribe(const mqtt::Subscription& sub) {
   if (state_ != State::Connected || session_ == nullptr) return ReasonCode::UnspecifiedError;
   // The API cannot wait for a claim's answer from another node: "$exclusive/" is a
   // client's (docs/modules.md).
-  if (sub.topic_filter.starts_with("$exclusive/")) return ReasonCode::TopicFilterInvalid;
+  if (sub.topic_filter.starts_with(kExclusivePrefix)) return ReasonCode::TopicFilterInvalid;
   bool shared = false;
   std::string_view filter;
   const ReasonCode granted = validate_subscription(sub, shared, filter);
@@ -293,7 +284,7 @@ void Channel::handle_unsubscribe(mqtt::Unsubscribe& u) {
   const auto& cfg = hub_.config().mqtt;
   if (rewrite_ != nullptr) [[unlikely]] {
     for (auto& filter : u.topic_filters) {
-      if (!filter.starts_with("$exclusive/")) rewrite_filter(filter);  // as subscribed
+      if (!filter.starts_with(kExclusivePrefix)) rewrite_filter(filter);  // as subscribed
     }
   }
   mqtt::UnsubAck ack;
@@ -302,7 +293,7 @@ void Channel::handle_unsubscribe(mqtt::Unsubscribe& u) {
   for (auto& filter : u.topic_filters) {
     ReasonCode rc = ReasonCode::Success;
     // "$exclusive/t" unsubscribes "t", as EMQX.
-    if (filter.starts_with("$exclusive/")) filter.erase(0, std::string_view("$exclusive/").size());
+    if (filter.starts_with(kExclusivePrefix)) filter.erase(0, kExclusivePrefix.size());
     auto shared = broker::parse_shared(filter);
     std::string_view plain = filter;
     if (shared && *shared) plain = (*shared)->filter;

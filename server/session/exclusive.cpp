@@ -4,9 +4,8 @@
 namespace emqxd::session {
 
 std::string_view exclusive_filter(std::string_view topic) {
-  constexpr std::string_view kPrefix = "$exclusive/";
-  if (!topic.starts_with(kPrefix)) return {};
-  return topic.substr(kPrefix.size());
+  if (!topic.starts_with(kExclusivePrefix)) return {};
+  return topic.substr(kExclusivePrefix.size());
 }
 
 ClaimAnswer ExclusiveClaims::claim(const std::string& filter, const std::string& client_id,

@@ -60,6 +60,8 @@ class ExclusiveClaims {
   std::unordered_map<std::string, std::string> mine_;  // guarded by mutex_
 };
 
+inline constexpr std::string_view kExclusivePrefix = "$exclusive/";
+
 // The filter of "$exclusive/<filter>", or empty when `topic` has no such prefix.
 std::string_view exclusive_filter(std::string_view topic);
 
