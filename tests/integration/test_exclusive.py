@@ -98,6 +98,21 @@ def test_unsubscribe_in_either_form_releases(make_broker):
     assert sub(a, "$exclusive/u/1", pid=3) == [QUOTA_EXCEEDED]
 
 
+def test_an_unsubscribe_through_the_api_releases(make_broker):
+    from test_api import call
+    b = make_broker(env=ON)
+    a = connected(b, "x-api1", V5)
+    assert sub(a, "$exclusive/api/1") == [1]
+    assert sub(a, "$exclusive/api/2", pid=2) == [1]
+    for topic in ("$exclusive/api/1", "api/2"):
+        status, _, body = call(b, "POST", "/api/v5/clients/x-api1/unsubscribe", {"topic": topic})
+        assert status in (200, 204), body
+    assert topics_of(b, "x-api1") == []
+    c = connected(b, "x-api2", V5)
+    assert sub(c, "$exclusive/api/1") == [1]
+    assert sub(c, "$exclusive/api/2", pid=2) == [1]
+
+
 def test_a_plain_subscription_by_the_holder_releases(make_broker):
     b = make_broker(env=ON)
     a = connected(b, "x-p1", V5)
