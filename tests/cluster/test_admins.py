@@ -47,10 +47,13 @@ def test_users_keys_and_tokens_hold_on_every_node(cluster):
     assert ok, seen
     token = seen[1]["token"]
     assert seen[1]["role"] == "viewer"
-    # The token n3 gave is good on n1 and n2 (a load balancer may send the next call there).
+    # The token n3 gave is good on n1 and n2 (a load balancer may send the next call there)
+    # once the cluster's tables carried it there (replicated, as the user was above).
     for n in (n1, n2):
-        status, doc = request(n, "GET", "/api/v5/nodes", token=token)
-        assert status == 200 and len(doc) == 3, (n.name, status, doc)
+        ok, seen, _, _ = poll(lambda: (lambda r: (r[0] == 200, r))(
+            request(n, "GET", "/api/v5/nodes", token=token)), 10, 0.1)
+        status, doc = seen
+        assert ok and len(doc) == 3, (n.name, status, doc)
         status, doc = request(n, "POST", "/api/v5/users",
                               {"username": "x", "password": "Cluster-pw-9"}, token=token)
         assert status == 403, doc  # still a viewer there
