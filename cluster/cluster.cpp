@@ -116,7 +116,8 @@ void Cluster::start() {
       pump();
     });
   }
-  if (cfg_.cluster.discovery_strategy == "dns") start_discovery();
+  const auto& strategy = cfg_.cluster.discovery_strategy;
+  if (strategy == "dns" || strategy == "etcd" || strategy == "k8s") start_discovery();
 }
 
 void Cluster::stop() {
@@ -540,6 +541,7 @@ api::ClusterControl::Outcome Cluster::join(const std::string& node) {
 }
 
 api::ClusterControl::Outcome Cluster::leave() {
+  stop_discovery();  // or it would find the others again and rejoin
   bool had = on_loop([this] {
     bool any = membership_->live_count() > 1;
     membership_->leave(Clock::now());

@@ -35,6 +35,7 @@
 #include "api/control.hpp"
 #include "broker/broker.hpp"
 #include "broker/ports.hpp"
+#include "cluster/discovery.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/rpc/transport.hpp"
 #include "common/log.hpp"
@@ -82,6 +83,8 @@ struct ClusterHooks {
   // the filters it is home for, and asserts its sessions' claims again after a membership
   // change. Null: none.
   session::ExclusiveClaims* exclusive = nullptr;
+  // The HTTP client of the etcd and k8s discovery strategies (cluster/discovery.hpp).
+  DiscoveryHttp discovery_http;
 };
 
 class Cluster final : public broker::RouteSink,
@@ -232,8 +235,9 @@ class Cluster final : public broker::RouteSink,
   std::optional<rpc::QueryReply> on_exclusive_query(const rpc::QueryRequest& r);
   void release_pending(std::vector<std::string> ids);
   void session_worker();
-  // cluster.discovery_strategy = dns: a thread asks for the records every
-  // kDiscoveryInterval and hands the nodes to the membership (cluster_discovery.cpp).
+  // cluster.discovery_strategy = dns | etcd | k8s: a thread asks every kDiscoveryInterval
+  // and hands the nodes to the membership (cluster_discovery.cpp). Stopped when the node
+  // stops or leaves the cluster (a node that left stays out until it starts again).
   struct DiscoveryLink;
   void start_discovery();
   void stop_discovery();

@@ -70,10 +70,7 @@ std::vector<NodeAddress> parse_dns_answer(const DnsDiscovery& q, const unsigned 
     if (host.empty() || host == ".") continue;  // SRV's "." target: no service there
     if (auto a = node_at(q, std::move(host))) out.push_back(std::move(*a));
   }
-  std::sort(out.begin(), out.end(), [](const NodeAddress& a, const NodeAddress& b) {
-    return a.to_string() < b.to_string();
-  });
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  sort_nodes(out);
   return out;
 }
 
@@ -100,6 +97,26 @@ std::vector<NodeAddress> resolve_dns(const DnsDiscovery& q, std::string& error) 
   }
   return parse_dns_answer(q, answer.data(), std::min<int>(n, static_cast<int>(answer.size())),
                           error);
+}
+
+namespace {
+
+class DnsStrategy final : public Discovery {
+ public:
+  explicit DnsStrategy(DnsDiscovery q) : q_(std::move(q)) {}
+  std::string describe() const override {
+    return "dns discovery: " + q_.name + " (" + q_.record_type + " records)";
+  }
+  std::vector<NodeAddress> discover(std::string& error) override { return resolve_dns(q_, error); }
+
+ private:
+  const DnsDiscovery q_;
+};
+
+}  // namespace
+
+std::unique_ptr<Discovery> make_dns_discovery(DnsDiscovery q) {
+  return std::make_unique<DnsStrategy>(std::move(q));
 }
 
 }  // namespace emqxd::cluster

@@ -10,9 +10,11 @@
 // resolvers of /etc/resolv.conf with the C library's resolver (res_nquery), DNS alone:
 // /etc/hosts is not read, as EMQX's inet_res does not.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cluster/discovery.hpp"
 #include "cluster/node_address.hpp"
 
 namespace emqxd::cluster {
@@ -35,5 +37,8 @@ std::vector<NodeAddress> resolve_dns(const DnsDiscovery& q, std::string& error);
 // are skipped; a message that does not parse sets `error`.
 std::vector<NodeAddress> parse_dns_answer(const DnsDiscovery& q, const unsigned char* msg, int len,
                                           std::string& error);
+
+// The strategy: resolve_dns(q) for each discover().
+std::unique_ptr<Discovery> make_dns_discovery(DnsDiscovery q);
 
 }  // namespace emqxd::cluster

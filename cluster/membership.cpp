@@ -89,12 +89,19 @@ void Membership::rediscover(std::span<const NodeAddress> seeds, TimePoint now) {
     if (std::find(seeds_.begin(), seeds_.end(), s) == seeds_.end()) seeds_.push_back(s);
   }
   for (const NodeAddress& s : seeds_) {
-    auto it = members_.find(s.id());
-    const bool up = it != members_.end() && (it->second.member.state == MemberState::Alive ||
-                                             it->second.member.state == MemberState::Suspect);
-    if (!up) send(s, Join{});
+    if (!left_on_purpose(s)) {
+      auto it = members_.find(s.id());
+      const bool up = it != members_.end() && (it->second.member.state == MemberState::Alive ||
+                                               it->second.member.state == MemberState::Suspect);
+      if (!up) send(s, Join{});
+    }
   }
   next_join_ = now + options_.probe_interval;
+}
+
+bool Membership::left_on_purpose(const NodeAddress& seed) const {
+  auto it = members_.find(seed.id());
+  return it != members_.end() && it->second.member.state == MemberState::Left;
 }
 
 void Membership::leave(TimePoint now) {

@@ -182,14 +182,18 @@ class Membership {
   // probe_interval while no other member is known, and remembers them for autoheal. An
   // empty list makes a cluster of one that others may join.
   void join(std::span<const NodeAddress> seeds, TimePoint now);
-  // A discovery's latest answer (cluster.discovery_strategy = dns): `seeds` replace the
-  // seeds (a set that follows the deployment, so addresses that went are not tried
-  // forever), and each one not seen alive is sent Join now. A node alone keeps trying
-  // them every probe_interval, as with join().
+  // A discovery's latest answer (cluster.discovery_strategy = dns | etcd | k8s): `seeds`
+  // replace the seeds (a set that follows the deployment, so addresses that went are not
+  // tried forever), and each one not seen alive is sent Join now. A node alone keeps
+  // trying them every probe_interval, as with join(). Neither knocks on a member known to
+  // have left (`emqxd cluster leave`): it stays out until it asks to join again (it
+  // restarts, or is told to join), though discovery still lists it.
   void rediscover(std::span<const NodeAddress> seeds, TimePoint now);
   // Leaves for good: tells every member, then ignores everything. The host should keep
   // delivering take_outgoing() for a moment before it stops.
   void leave(TimePoint now);
+  // Whether `seed` is a member known Left (rediscover()).
+  bool left_on_purpose(const NodeAddress& seed) const;
 
   // Declares the member `id` (name@host) gone for good on its behalf (an operator's
   // force-leave of a node that will not come back): Left at its incarnation here, and by

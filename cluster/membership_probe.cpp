@@ -196,8 +196,9 @@ void Membership::gossip_tick(TimePoint now) {
 void Membership::sync_tick(TimePoint now) {
   // Alone with seeds: knock on every seed again.
   if (!seeds_.empty() && live_count() == 1 && now >= next_join_) {
-    for (const NodeAddress& s : seeds_)
-      send(s, Join{});
+    for (const NodeAddress& s : seeds_) {
+      if (!left_on_purpose(s)) send(s, Join{});
+    }
     next_join_ = now + options_.probe_interval;
   }
 
@@ -223,14 +224,15 @@ void Membership::sync_tick(TimePoint now) {
       ++stats_.syncs;
       send(d->member.address, Sync{full_state()});
     }
-    // Seeds not seen alive: the way back once tombstones are reaped (autoclean).
+    // Seeds not seen alive: the way back once tombstones are reaped (autoclean). Not a
+    // seed that left on purpose (rediscover()).
     if (live_count() > 1) {
       for (const NodeAddress& s : seeds_) {
         std::string id = s.id();
         const Member* m = find(id);
         bool live =
             m != nullptr && (m->state == MemberState::Alive || m->state == MemberState::Suspect);
-        if (live || id == synced) continue;
+        if (live || id == synced || (m != nullptr && m->state == MemberState::Left)) continue;
         ++stats_.syncs;
         send(m != nullptr && m->state == MemberState::Dead ? m->address : s, Sync{full_state()});
       }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -25,6 +26,7 @@
 #include "app/sysmon.hpp"
 #include "auth/authentication.hpp"
 #include "auth/authz_builtin.hpp"
+#include "auth/http_backend.hpp"
 #include "cluster/cluster.hpp"
 #include "common/blocking_pool.hpp"
 #include "common/log.hpp"
@@ -155,10 +157,53 @@ struct Node::Impl {
     };
   }
 
+  // The etcd and k8s discovery strategies' HTTP client: a small pool per server, made at
+  // its first request with that request's TLS settings.
+  cluster::DiscoveryHttp discovery_http() {
+    return [this](const cluster::DiscoveryHttpRequest& q) -> cluster::DiscoveryHttpAnswer {
+      api::HttpPool* pool = nullptr;
+      {
+        std::lock_guard lock(discovery_pools_mutex);
+        auto& p = discovery_pools[q.origin];
+        if (!p) {
+          try {
+            auto url = auth::split_http_url(q.origin, "cluster.discovery_strategy");
+            api::HttpPool::Options o;
+            o.key = "cluster." + state.config.cluster.discovery_strategy;
+            o.host = url.host;
+            o.port = url.port;
+            o.tls = url.tls;
+            o.ssl = q.ssl;
+            o.pool_size = 2;
+            o.connect_timeout = q.timeout;
+            p = std::make_unique<api::HttpPool>(std::move(o));
+          } catch (const std::exception& e) {
+            discovery_pools.erase(q.origin);
+            return {false, e.what(), 0, {}};
+          }
+        }
+        pool = p.get();
+      }
+      api::ClientRequest r;
+      auto url = auth::split_http_url(q.origin, "cluster.discovery_strategy");
+      r.host = url.host;
+      r.port = url.port;
+      r.method = q.method;
+      r.target = q.target;
+      r.headers = q.headers;
+      r.body = q.body;
+      r.timeout = q.timeout;
+      r.user_agent = "emqxd";
+      auto a = pool->call(r);
+      return {a.reached, std::move(a.error), a.status, std::move(a.body)};
+    };
+  }
+
   // The cluster's view of this node (ClusterHooks): everything it asks runs on the
   // workers, reached by posts.
   cluster::ClusterHooks cluster_hooks() {
     cluster::ClusterHooks h;
+    h.discovery_http = discovery_http();
     h.broker = &state.broker;
     h.dispatch = [this](std::uint32_t lane, std::vector<broker::ForwardItem>&& items,
                         broker::PeerReport report) {
@@ -235,6 +280,10 @@ struct Node::Impl {
   std::unique_ptr<api::Alarms> alarms;
   // The HTTP API's operations on this node, for its own API and its peers' (api/node_ops.hpp).
   std::unique_ptr<api::NodeOps> node_ops;
+  // The discovery strategies' connections (discovery_http()): before the cluster, which
+  // uses them until it stops.
+  std::mutex discovery_pools_mutex;
+  std::map<std::string, std::unique_ptr<api::HttpPool>> discovery_pools;
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;

@@ -238,6 +238,11 @@ void finish(LoadState& s, const Value& root) {
          "cluster.discovery_strategy",
          "dns needs cluster.dns.name, the name whose records list the nodes");
   }
+  if (cl.discovery_strategy == "etcd" && cl.etcd_servers.empty()) {
+    fail(s.discovery_strategy != nullptr ? *s.discovery_strategy : root,
+         "cluster.discovery_strategy",
+         "etcd needs cluster.etcd.server, the etcd cluster's client URLs (http://host:2379)");
+  }
   if (cl.discovery_strategy == "static" && cl.static_seeds.empty() &&
       s.discovery_strategy != nullptr) {
     c.warnings.push_back(s.discovery_strategy->origin().to_string() +

@@ -195,6 +195,24 @@ struct DurableStorageConfig {
   std::uint64_t block_cache_size = 32 * 1024 * 1024;  // 32MB
 };
 
+// The `ssl` block of a client of an outside service: the http authenticator, a JWKS
+// endpoint, the http authorization source, etcd discovery (EMQX's ssl client options). The URL's
+// scheme decides whether TLS is used; this block says how (with enable = false an https:// URL
+// still gets TLS, with EMQX's defaults: no check of the server's certificate).
+struct ClientSslConfig {
+  bool enable = false;
+  std::string verify = "verify_none";  // verify_peer | verify_none (EMQX's default)
+  std::string cacertfile;              // empty with verify_peer: the system's CAs
+  std::string certfile;                // a client certificate, when the server asks one
+  std::string keyfile;
+  // The name sent in SNI and checked in the server's certificate with verify_peer; empty:
+  // the URL's host (an address is checked as an address, and sent no SNI); "disable": no
+  // SNI and no name check.
+  std::string server_name_indication;
+  std::vector<std::string> versions{"tlsv1.3", "tlsv1.2"};
+  std::vector<std::string> ciphers;  // as SslOptions::ciphers
+};
+
 // cluster.rpc.ssl.*: TLS between nodes. Parsed and checked; served once the RPC is.
 struct ClusterRpcSsl {
   bool enable = false;
@@ -209,7 +227,7 @@ struct ClusterRpcSsl {
 // autoheal); the SWIM timings are ours, with memberlist's LAN defaults.
 struct ClusterConfig {
   std::string name = "emqxdcl";               // nodes of other clusters are ignored
-  std::string discovery_strategy = "manual";  // manual | static | dns
+  std::string discovery_strategy = "manual";  // manual | static | dns | etcd | k8s
   // Node addresses name@host:port (the port defaults to 4370 when not written), in the
   // order given, without repeats. Used by the static strategy.
   std::vector<std::string> static_seeds;
@@ -217,6 +235,21 @@ struct ClusterConfig {
   // list the nodes, and which records: a, aaaa or srv.
   std::string dns_name;
   std::string dns_record_type = "a";
+  // cluster.etcd.*: the etcd strategy (cluster/discovery.hpp). The servers' origins
+  // ("http[s]://host:port", from EMQX's comma-separated server), the keys' prefix, the
+  // lease of each node's key, and how to check an https server (ssl_options).
+  std::vector<std::string> etcd_servers;
+  std::string etcd_prefix = "emqxcl";
+  Duration etcd_node_ttl = std::chrono::minutes(1);
+  ClientSslConfig etcd_ssl;
+  // cluster.k8s.*: the k8s strategy (cluster/discovery.hpp), EMQX's keys and defaults;
+  // service_account_dir is emqxd's (where a pod's token and CA are mounted).
+  std::string k8s_apiserver = "https://kubernetes.default.svc:443";
+  std::string k8s_service_name = "emqx-headless";
+  std::string k8s_address_type = "ip";  // ip | dns | hostname
+  std::string k8s_namespace = "default";
+  std::string k8s_suffix = "pod.local";
+  std::string k8s_service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   // cluster.rpc.bind: one gRPC port per node. Not written: 0.0.0.0:4370 with a node.cookie,
   // 127.0.0.1:4370 without (config.cpp, finish()).
   std::string rpc_bind = "127.0.0.1:4370";
@@ -235,24 +268,6 @@ struct ClusterConfig {
   // cluster.max_nodes (an emqxd key): the most nodes this node keeps in its member and peer
   // tables, itself included; more are refused, not added.
   std::uint32_t max_nodes = 256;
-};
-
-// The `ssl` block of a client of an outside service: the http authenticator, a JWKS
-// endpoint, the http authorization source (EMQX's ssl client options). The URL's scheme
-// decides whether TLS is used; this block says how (with enable = false an https:// URL
-// still gets TLS, with EMQX's defaults: no check of the server's certificate).
-struct ClientSslConfig {
-  bool enable = false;
-  std::string verify = "verify_none";  // verify_peer | verify_none (EMQX's default)
-  std::string cacertfile;              // empty with verify_peer: the system's CAs
-  std::string certfile;                // a client certificate, when the server asks one
-  std::string keyfile;
-  // The name sent in SNI and checked in the server's certificate with verify_peer; empty:
-  // the URL's host (an address is checked as an address, and sent no SNI); "disable": no
-  // SNI and no name check.
-  std::string server_name_indication;
-  std::vector<std::string> versions{"tlsv1.3", "tlsv1.2"};
-  std::vector<std::string> ciphers;  // as SslOptions::ciphers
 };
 
 // An authorization source of type http (auth/authz_http.hpp): a request per decision.

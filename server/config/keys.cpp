@@ -337,22 +337,67 @@ void cluster_name(const In& in) {
 
 void discovery_strategy(const In& in) {
   std::string s = in.string();
-  if (s == "etcd" || s == "k8s" || s == "mcast") {
-    in.fail(s + " discovery is not supported yet: use manual, static or dns");
-  }
-  in.cfg().cluster.discovery_strategy = in.one_of({"manual", "static", "dns"});
+  if (s == "mcast") in.fail("mcast discovery is not supported: use static, dns, etcd or k8s");
+  in.cfg().cluster.discovery_strategy = in.one_of({"manual", "static", "dns", "etcd", "k8s"});
   in.load.discovery_strategy = &in.v;
 }
 
-// cluster.dns.name: a DNS name (letters, digits, '-', '_' and '.'), as resolvers take it.
-void dns_name(const In& in) {
+// A DNS name (letters, digits, '-', '_' and '.'), as resolvers and Kubernetes take it.
+std::string dns_text(const In& in) {
   std::string name = in.string();
   if (name.empty() || name.size() > 253 || !std::all_of(name.begin(), name.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
       })) {
     in.fail("must be a DNS name (letters, digits, '-', '_' and '.'), got " + shown(in.v));
   }
-  in.cfg().cluster.dns_name = std::move(name);
+  return name;
+}
+
+// "http[s]://host[:port][/]" -> "http[s]://host:port" (the port: `default_port`).
+std::string http_origin(const In& in, std::string url, const char* default_port) {
+  const std::size_t scheme = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  if (!url.empty() && url.back() == '/') url.pop_back();
+  std::string authority = scheme == 0 ? std::string() : url.substr(scheme);
+  const bool v6 = authority.starts_with('[');
+  const auto colon = authority.rfind(':');
+  const bool has_port = colon != std::string::npos && (!v6 || colon > authority.find(']'));
+  const std::string host = has_port ? authority.substr(0, colon) : authority;
+  const std::string port = has_port ? authority.substr(colon + 1) : default_port;
+  if (scheme == 0 || host.empty() || authority.find_first_of("/?#@ ") != std::string::npos ||
+      port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+      std::stoi(port) == 0 || std::stoi(port) > 65535) {
+    in.fail("expected http[s]://host[:port], got \"" + url + "\"");
+  }
+  return url.substr(0, scheme) + host + ":" + port;
+}
+
+// cluster.etcd.server: EMQX's comma-separated list of etcd's client URLs.
+void etcd_servers(const In& in) {
+  const std::string text = in.string();
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at <= text.size();) {
+    const auto comma = std::min(text.find(',', at), text.size());
+    std::string item = text.substr(at, comma - at);
+    std::erase(item, ' ');
+    if (!item.empty()) {
+      std::string origin = http_origin(in, item, "2379");
+      if (std::find(out.begin(), out.end(), origin) == out.end()) out.push_back(std::move(origin));
+    }
+    at = comma + 1;
+  }
+  if (out.empty()) in.fail("must name at least one etcd server (http://host:2379)");
+  in.cfg().cluster.etcd_servers = std::move(out);
+}
+
+// cluster.etcd.prefix: the first part of every key; printable, without '/' at either end.
+void etcd_prefix(const In& in) {
+  std::string p = in.string();
+  if (p.empty() || p.size() > 256 || p.front() == '/' || p.back() == '/' ||
+      !std::all_of(p.begin(), p.end(), [](char ch) { return ch > ' ' && ch < 0x7f; })) {
+    in.fail("must be printable text without spaces, not starting or ending with '/', got " +
+            shown(in.v));
+  }
+  in.cfg().cluster.etcd_prefix = std::move(p);
 }
 
 void credential(const In& in, std::string& out) {
@@ -656,8 +701,24 @@ const KeySpec kKeys[] = {
     {"cluster.discovery_strategy", discovery_strategy},
     {"cluster.static.seeds", EMQXD_SET(cluster.static_seeds, get_seeds(in.v, in.key))},
     {"cluster.dns", [](const In& in) { in.object(); }, Shape::Section},
-    {"cluster.dns.name", dns_name},
+    {"cluster.dns.name", EMQXD_SET(cluster.dns_name, dns_text(in))},
     {"cluster.dns.record_type", EMQXD_SET(cluster.dns_record_type, in.one_of({"a", "aaaa", "srv"}))},
+    {"cluster.etcd", [](const In& in) { in.object(); }, Shape::Section},
+    {"cluster.etcd.server", etcd_servers},
+    {"cluster.etcd.prefix", etcd_prefix},
+    {"cluster.etcd.node_ttl", EMQXD_SET(cluster.etcd_node_ttl, in.duration_in(10s, 24h))},
+    // ssl: EMQX's older name of ssl_options.
+    {"cluster.etcd.ssl_options|ssl",
+     [](const In& in) { read_client_ssl(in.v, in.key, in.cfg().cluster.etcd_ssl); }},
+    {"cluster.k8s", [](const In& in) { in.object(); }, Shape::Section},
+    {"cluster.k8s.apiserver",
+     EMQXD_SET(cluster.k8s_apiserver, http_origin(in, in.string(), "443"))},
+    {"cluster.k8s.service_name", EMQXD_SET(cluster.k8s_service_name, dns_text(in))},
+    {"cluster.k8s.address_type",
+     EMQXD_SET(cluster.k8s_address_type, in.one_of({"ip", "dns", "hostname"}))},
+    {"cluster.k8s.namespace", EMQXD_SET(cluster.k8s_namespace, dns_text(in))},
+    {"cluster.k8s.suffix", EMQXD_SET(cluster.k8s_suffix, dns_text(in))},
+    {"cluster.k8s.service_account_dir", EMQXD_SET(cluster.k8s_service_account_dir, in.string())},
     {"cluster.rpc.bind",
      [](const In& in) {
        in.cfg().cluster.rpc_bind = in.bind();
@@ -941,9 +1002,7 @@ constexpr ForeignKey kNotImplemented[] = {
     {"durable_storage.shared_subs", ""},
     {"durable_storage.queues", ""},
     // cluster
-    {"cluster.etcd", "discovery is manual, static or dns"},
-    {"cluster.k8s", "discovery is manual, static or dns"},
-    {"cluster.mcast", "discovery is manual, static or dns"},
+    {"cluster.mcast", "discovery is manual, static, dns, etcd or k8s"},
     {"cluster.core_nodes", "every emqxd node is a full node"},
     {"cluster.proto_dist", "TLS between nodes is cluster.rpc.ssl"},
     {"cluster.quic_lb_mode", ""},
