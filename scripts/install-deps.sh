@@ -25,7 +25,7 @@ test_pkgs=(
   iproute2 util-linux
   postgresql mariadb-server redis-server
   chromium chromium-driver python3-selenium
-  podman runc mmdebstrap systemd python3-yaml dnsmasq-base
+  podman runc mmdebstrap systemd python3-yaml dnsmasq-base python3-kubernetes etcd-server
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 
@@ -34,6 +34,9 @@ pkgs=("${build_pkgs[@]}")
 ((want_ci)) && pkgs+=("${ci_pkgs[@]}")
 # Node.js may come from elsewhere (with its own npm); take Debian's only if there is none.
 ((want_tests)) && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
+# kubectl (for `kubectl kustomize`) likewise: another package's kubectl owns /usr/bin/kubectl
+# on some machines, and Debian's kubernetes-client would collide with it.
+((want_tests)) && ! command -v kubectl >/dev/null && pkgs+=(kubernetes-client)
 
 missing=()
 for p in "${pkgs[@]}"; do

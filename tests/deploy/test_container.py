@@ -107,10 +107,11 @@ def test_the_image(image):
     assert health.get("Test") == ["CMD", "emqxd", "ctl", "-c", "/etc/emqxd/emqx.conf", "status"]
     # The size the docs state (docs/deploy.md): well under 200 MB with its base.
     assert info["Size"] < 200 * 1024 * 1024, info["Size"]
-    # It runs as its own user, not root, and the package's postinst made that user.
+    # It runs as its own user, not root, at the uid and gid the Helm chart's securityContext
+    # names (999: helm/emqxd/values.yaml).
     out = run(PODMAN + ["run", "--rm"] + LIMITS + ["--network", "none", "--entrypoint", "id",
                                                    image]).stdout
-    assert out.startswith("uid=") and "(emqxd)" in out and not out.startswith("uid=0(")
+    assert out.startswith("uid=999(emqxd) gid=999(emqxd)"), out
     out = run(PODMAN + ["run", "--rm"] + LIMITS + ["--network", "none", image, "--help"]).stdout
     assert "start" in out and "ctl" in out
 
