@@ -17,6 +17,7 @@
 #include "api/monitor_api.hpp"
 #include "api/openapi.hpp"
 #include "api/ops_api.hpp"
+#include "api/rebalance_api.hpp"
 #include "api/retainer_api.hpp"
 #include "api/topic_stats_api.hpp"
 #include "common/json_text.hpp"
@@ -248,6 +249,7 @@ void Router::add_routes() {
   add_retainer_routes(t, control_, node_.config);
   add_topic_stats_routes(t, control_, node_.config.node.name);
   add_modules_routes(t, control_, node_.config);
+  add_rebalance_routes(t, control_, node_);
   add_log_routes(t);
   add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);
@@ -270,17 +272,25 @@ Response Router::route(const Request& request, const urls::url_view& target) {
   const auto encoded_path = target.encoded_path();
   const std::string_view path(encoded_path.data(), encoded_path.size());
   // EMQX's readiness probe, at both paths, without credentials; ?format=json as EMQX.
+  // 503 while the node is evacuated (net/evacuation.hpp): it takes no new clients, so a
+  // readiness probe takes it out of its Service. (While it starts or stops, this API is
+  // not served at all.)
   if (path == "/status" || path == "/api/v5/status") {
     if (m != "GET") return method_not_allowed("GET");
+    const bool evacuating = node_.gate.closed();
+    const int status = evacuating ? 503 : 200;
     if (query_param(target, "format") == std::optional<std::string>("json")) {
-      return json_response(200, json::object{{"node_name", node_.config.node.name},
-                                             {"rel_vsn", EMQXD_VERSION},
-                                             {"broker_status", "started"},
-                                             {"app_status", "running"}});
+      return json_response(status, json::object{{"node_name", node_.config.node.name},
+                                                {"rel_vsn", EMQXD_VERSION},
+                                                {"broker_status", "started"},
+                                                {"app_status", "running"},
+                                                {"evacuating", evacuating}});
     }
     Response r;
+    r.status = status;
     r.content_type = "text/plain; charset=utf-8";
-    r.body = "Node " + node_.config.node.name + " is started\nemqxd is running";
+    r.body = "Node " + node_.config.node.name + " is started\nemqxd is " +
+             (evacuating ? "evacuating: it takes no new clients" : "running");
     return r;
   }
   if (api_docs_ && (path == "/api-docs" || path == "/api-docs/swagger.json")) {

@@ -4,11 +4,14 @@
 // "data" as one array).
 #include "app/ctl.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string_view>
+#include <thread>
 
 #include "app/cluster_cli.hpp"
 #include "common/time_text.hpp"
@@ -202,6 +205,73 @@ std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// `rebalance start --evacuation [flags]` (EMQX's flags, and --wait): the start request's
+// JSON, and whether to wait; nullopt (the usage printed) for anything else.
+struct EvacuationStart {
+  json::object body;
+  bool wait = false;
+};
+std::optional<EvacuationStart> evacuation_flags(const std::vector<std::string>& w) {
+  EvacuationStart out;
+  bool evacuation = false;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const std::string& f = w[i];
+    if (f == "--evacuation") {
+      evacuation = true;
+    } else if (f == "--wait") {
+      out.wait = true;
+    } else if ((f == "--wait-health-check" || f == "--wait-takeover" || f == "--conn-evict-rate" ||
+                f == "--sess-evict-rate") &&
+               i + 1 < w.size() && seconds_of(w[i + 1])) {
+      std::string key = f.substr(2);
+      std::replace(key.begin(), key.end(), '-', '_');
+      out.body[key] = *seconds_of(w[++i]);
+    } else if (f == "--redirect-to" && i + 1 < w.size()) {
+      out.body["redirect_to"] = w[++i];
+    } else if (f == "--migrate-to" && i + 1 < w.size()) {
+      json::array nodes;  // the node refuses it, saying why
+      nodes.push_back(json::value(w[++i]));
+      out.body["migrate_to"] = std::move(nodes);
+    } else {
+      std::fprintf(stderr, "emqxd: %s: not a flag of rebalance start (or a value is missing)\n",
+                   f.c_str());
+      return std::nullopt;
+    }
+  }
+  if (!evacuation) {
+    std::fprintf(stderr,
+                 "emqxd: rebalance start needs --evacuation (load rebalancing between nodes is "
+                 "not in emqxd)\n");
+    return std::nullopt;
+  }
+  return out;
+}
+
+// Until this node's evacuation is done (state prohibiting): a Kubernetes preStop hook
+// waits here before the pod is stopped. 0 when done; non-zero when it ended otherwise.
+int wait_evacuated(Ctl& c) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  std::string last;
+  while (std::chrono::steady_clock::now() < until) {
+    int exit = kExitOk;
+    auto v = get(c, "/api/v5/load_rebalance/status", exit);
+    if (!v) return exit;
+    const std::string state = v->is_object() ? field(v->as_object(), "state") : "";
+    if (state != last && !state.empty()) {
+      std::printf("evacuation: %s\n", state.c_str());
+      std::fflush(stdout);
+      last = state;
+    }
+    if (state == "prohibiting") return kExitOk;
+    if (state.empty()) {
+      std::fprintf(stderr, "emqxd: the evacuation was stopped before it was done\n");
+      return kExitRefused;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return kExitRefused;
 }
 
 // ------------------------------------------------------------------ the verbs
@@ -420,6 +490,46 @@ const std::vector<Verb>& verbs() {
        }},
       {"admins del", "<Username>", "delete a dashboard user", 1, 1,
        [](Ctl& c) { return act(c, "DELETE", "/api/v5/users/" + encoded(c.w[0])); }},
+      {"rebalance start",
+       "--evacuation [--wait-health-check <Secs>] [--conn-evict-rate <N>] "
+       "[--sess-evict-rate <N>] [--wait-takeover <Secs>] [--redirect-to <Host:Port>] [--wait]",
+       "evacuate this node: refuse new clients, send its clients to the other nodes (--wait: "
+       "until done)",
+       1, 13,
+       [](Ctl& c) {
+         auto flags = evacuation_flags(c.w);
+         if (!flags) return kExitUsage;
+         int exit = kExitOk;
+         auto self = self_name(c, exit);
+         if (!self) return exit;
+         exit = act(c, "POST", "/api/v5/load_rebalance/" + encoded(*self) + "/evacuation/start",
+                    flags->body);
+         if (exit != kExitOk || !flags->wait) return exit;
+         return wait_evacuated(c);
+       }},
+      {"rebalance stop", "", "end this node's evacuation: it takes clients again", 0, 0,
+       [](Ctl& c) {
+         int exit = kExitOk;
+         auto self = self_name(c, exit);
+         if (!self) return exit;
+         return act(c, "POST", "/api/v5/load_rebalance/" + encoded(*self) + "/evacuation/stop");
+       }},
+      {"rebalance node-status", "", "this node's evacuation: state and counts", 0, 0,
+       [](Ctl& c) {
+         return show(c, "/api/v5/load_rebalance/status", [](const json::value& v) {
+           if (!v.is_object()) return;
+           json::object flat;
+           for (const auto& kv : v.as_object()) {
+             if (kv.value().is_object()) {
+               for (const auto& s : kv.value().as_object())
+                 flat[s.key()] = s.value();
+             } else {
+               flat[kv.key()] = kv.value();
+             }
+           }
+           print_pairs(flat);
+         });
+       }},
       {"banned list", "", "the banned clients, users and addresses", 0, 0,
        [](Ctl& c) { return list(c, "/api/v5/banned", ban_line); }},
       {"banned add", "clientid|username|peerhost <Who> [<Reason>] [<Seconds>]",

@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
       "ctl",
       "EMQX's `emqx ctl` commands, through the running local node's HTTP API: status, broker "
       "[stats|metrics], cluster, clients, subscriptions, topics, retainer, listeners, log, "
-      "traces, banned, admins "
+      "traces, banned, admins, rebalance (node evacuation) "
       "(`emqxd ctl help` lists them). --json prints the API's JSON. Exit status as "
       "`emqxd cluster`.");
   ctl_cmd->prefix_command();  // VERB and its words are ctl's, not options

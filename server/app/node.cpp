@@ -20,6 +20,7 @@
 #include "api/api_server.hpp"
 #include "api/credentials.hpp"
 #include "api/node_ops.hpp"
+#include "api/rebalance_api.hpp"
 #include "api/router.hpp"
 #include "api/topic_stats_api.hpp"
 #include "app/sys_topics.hpp"
@@ -32,6 +33,7 @@
 #include "common/log.hpp"
 #include "common/proc_stats.hpp"
 #include "common/resident.hpp"
+#include "net/evacuation.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
 #include "net/worker.hpp"
@@ -274,6 +276,8 @@ struct Node::Impl {
   // after the state they use, so destroyed before it.
   std::vector<std::unique_ptr<net::Worker>> workers;
   std::vector<net::Worker*> worker_ptrs;
+  // Node evacuation (net/evacuation.hpp): after the workers it posts to.
+  std::unique_ptr<net::Evacuation> evacuation;
   // The gauges' peaks (EMQX's "<stat>.max"): read by the API, $SYS and the alarms' watch.
   net::StatPeaks peaks;
   // The node's alarms (api/alarms.hpp): before the operations and the cluster that read them.
@@ -355,6 +359,8 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   }
   im.node_ops = std::make_unique<api::NodeOps>(im.state, im.worker_ptrs, EMQXD_VERSION, &im.peaks);
   api::add_topic_stats_ops(*im.node_ops, im.state);
+  im.evacuation = std::make_unique<net::Evacuation>(im.state, im.worker_ptrs);
+  api::add_rebalance_ops(*im.node_ops, *im.evacuation);
   {
     const auto& a = im.state.config.alarm;
     im.alarms =

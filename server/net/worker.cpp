@@ -213,4 +213,17 @@ void Worker::kick_all(mqtt::ReasonCode reason) {
     c->channel().kick(reason);
 }
 
+std::size_t Worker::evict(std::size_t n, const std::string& server_reference) {
+  std::vector<Connection*> some;
+  for (auto* c : connections_) {
+    if (some.size() == n) break;
+    // Not one evicted already (closing until its socket is gone) or still connecting
+    // (the closed gate answers its CONNECT).
+    if (c->channel().state() == session::Channel::State::Connected) some.push_back(c);
+  }
+  for (auto* c : some)
+    c->channel().kick(mqtt::ReasonCode::UseAnotherServer, server_reference);
+  return some.size();
+}
+
 }  // namespace emqxd::net

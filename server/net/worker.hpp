@@ -60,6 +60,9 @@ class Worker final : public session::Scheduler {
   // Shutdown phase one (wills), then phase two (DISCONNECT 0x8B and close).
   void publish_wills_for_shutdown();
   void kick_all(mqtt::ReasonCode reason);
+  // Evacuation (net/evacuation.hpp): closes up to `n` connections with 0x9C Use another
+  // server (and `server_reference`, for MQTT 5 clients); returns how many.
+  std::size_t evict(std::size_t n, const std::string& server_reference);
   std::size_t connection_count() const { return connections_.size(); }
   // A connection that held a lot of memory closed: return the heap's free pages to the
   // kernel in a moment (once for a burst of such closes; common/resident.hpp).

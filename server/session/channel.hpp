@@ -140,7 +140,9 @@ class Channel {
   // The storage batch of Hub::await_commit `ticket` is stored (or failed): the output that
   // waited for it goes out.
   void committed(std::uint64_t ticket, const storage::Status& status);
-  void kick(mqtt::ReasonCode reason);  // takeover (0x8E), shutdown (0x8B), admin (0x98)
+  // takeover (0x8E), shutdown (0x8B), admin (0x98), evacuation (0x9C, with the Server
+  // Reference to send MQTT 5 clients to, if any)
+  void kick(mqtt::ReasonCode reason, std::string server_reference = {});
   // The HTTP API subscribes or unsubscribes a connected client (POST
   // /api/v5/clients/{id}/subscribe, EMQX's): as a SUBSCRIBE of that one filter would,
   // retained messages included, without a SUBACK and without authorization (an
@@ -204,7 +206,8 @@ class Channel {
   void handle_auth(const mqtt::Auth& a);
   // SCRAM over CONNECT and AUTH (auth/scram.hpp): client-first came with CONNECT.
   void start_scram();
-  void send_connack_error(mqtt::ReasonCode rc);
+  // `server_reference` (else mqtt.server_reference) goes with 0x9C and 0x9D.
+  void send_connack_error(mqtt::ReasonCode rc, std::string server_reference = {});
   // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
   void close_with(mqtt::ReasonCode rc, std::string_view why);
   mqtt::MessagePtr make_will(const mqtt::Will& will) const;

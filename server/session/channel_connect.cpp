@@ -241,11 +241,12 @@ void Channel::handle_slow_input() {
   disconnect_reason_ = "slow_packet";
 }
 
-void Channel::send_connack_error(ReasonCode rc) {
+void Channel::send_connack_error(ReasonCode rc, std::string server_reference) {
   mqtt::ConnAck ack;
   ack.session_present = false;  // [MQTT-3.2.2-6]
   ack.code = is_v5() ? static_cast<std::uint8_t>(rc) : static_cast<std::uint8_t>(to_v3_connack(rc));
-  const auto& ref = hub_.config().mqtt.server_reference;
+  const auto& ref =
+      server_reference.empty() ? hub_.config().mqtt.server_reference : server_reference;
   if (is_v5() && !ref.empty() &&
       (rc == ReasonCode::UseAnotherServer || rc == ReasonCode::ServerMoved)) {
     ack.props.server_reference = ref;
@@ -323,6 +324,12 @@ void Channel::handle_connect(mqtt::Connect& c) {
   version_ = c.version;
   const auto& cfg = hub_.config().mqtt;
 
+  if (const ConnectGate* gate = hub_.gate(); gate != nullptr && gate->closed()) {
+    // The node is evacuated (net/evacuation.hpp): MQTT 5 clients are sent elsewhere, 3.1.1
+    // clients told the server is unavailable; either way they try another node.
+    send_connack_error(ReasonCode::UseAnotherServer, gate->server_reference());
+    return;
+  }
   if (is_v5() && !cfg.server_reference.empty()) {
     // This node sends MQTT 5 clients elsewhere (mqtt.server_reference), e.g. while it is
     // being evacuated; 3.1.1 has no way to say so and is served [MQTT-4.11.0-1].
@@ -651,7 +658,7 @@ mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {
   return msg;
 }
 
-void Channel::kick(ReasonCode reason) {
+void Channel::kick(ReasonCode reason, std::string server_reference) {
   if (state_ == State::Closed) return;
   static thread_local log::Throttle throttle;
   std::uint64_t held = 0;
@@ -661,7 +668,11 @@ void Channel::kick(ReasonCode reason) {
         "suppressed)",
         client_id_, host_.peer(), static_cast<unsigned>(reason), held);
   }
-  if (is_v5() && state_ == State::Connected) send_now(mqtt::Disconnect{reason, {}});
+  if (is_v5() && state_ == State::Connected) {
+    mqtt::Disconnect d{reason, {}};
+    if (!server_reference.empty()) d.props.server_reference = std::move(server_reference);
+    send_now(d);
+  }
   disconnect_reason_ = reason == ReasonCode::SessionTakenOver     ? "takenover"
                        : reason == ReasonCode::ServerShuttingDown ? "shutdown"
                                                                   : "kicked";

@@ -14,6 +14,7 @@
 #include "auth/subject.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "session/connect_gate.hpp"
 #include "session/exclusive.hpp"
 #include "session/slow_subs.hpp"
 #include "session/topic_metrics.hpp"
@@ -95,6 +96,8 @@ class Hub {
   // The node's topic rewrite rules (session/rewrite.hpp); null when there are none. Asked
   // once per channel, when it is made.
   virtual const TopicRewrite* rewrite() const { return nullptr; }
+  // The node's door for new clients (session/connect_gate.hpp); null: always open.
+  virtual const ConnectGate* gate() const { return nullptr; }
   // Whether delayed publish ($delayed/...) is on (session/delayed.hpp).
   virtual bool delayed_enabled() const { return false; }
   // Keeps a delayed message (session/delayed.hpp); false when max_delayed_messages are

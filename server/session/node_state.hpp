@@ -19,6 +19,7 @@
 #include "common/task.hpp"
 #include "config/config.hpp"
 #include "session/banned.hpp"
+#include "session/connect_gate.hpp"
 #include "session/delayed.hpp"
 #include "session/exclusive.hpp"
 #include "session/rewrite.hpp"
@@ -111,6 +112,8 @@ struct NodeState {
   const std::unique_ptr<const TopicRewrite> rewrite;
   // Exclusive subscriptions' claims (session/exclusive.hpp): internally locked.
   ExclusiveClaims exclusive;
+  // Closed while the node is evacuated (session/connect_gate.hpp, net/evacuation.hpp).
+  ConnectGate gate;
 };
 
 }  // namespace emqxd::session

@@ -70,6 +70,7 @@ class WorkerCore final : public Hub {
   Tracer* tracer() override { return &node_.traces.tracer(); }
   const TopicRewrite* rewrite() const override { return node_.rewrite.get(); }
   bool delayed_enabled() const override { return node_.delayed.enabled(); }
+  const ConnectGate* gate() const override { return &node_.gate; }
   bool delay(DelayedMessage&& m, bool& stored) override;
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
   PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;

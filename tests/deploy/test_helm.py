@@ -335,11 +335,12 @@ def test_prestop_evacuates_within_the_grace_period(name):
     c = container(objs)
     assert c["lifecycle"]["preStop"]["exec"]["command"] == [
         "emqxd", "ctl", "-c", "/etc/emqxd/emqx.conf", "rebalance", "start", "--evacuation",
+        "--wait-health-check", str(int(ev["waitHealthCheck"])),
         "--wait-takeover", str(int(ev["waitTakeover"])),
         "--conn-evict-rate", str(int(ev["connEvictRate"])),
         "--sess-evict-rate", str(int(ev["sessEvictRate"])), "--wait"]
     grace = statefulset(objs)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace == int(ev["waitTakeover"]) + 60
+    assert grace == int(ev["waitHealthCheck"]) + int(ev["waitTakeover"]) + 60
 
 
 @pytest.mark.parametrize("name", CI_NAMES)
@@ -583,7 +584,7 @@ CHANGES = [
      env(o)["EMQX_CLUSTER__DNS__NAME"]["value"].endswith(".svc.k8s.example.org")),
     ("evacuation.waitTakeover=45",
      lambda o: "45" in container(o)["lifecycle"]["preStop"]["exec"]["command"] and
-     pod_spec(o)["terminationGracePeriodSeconds"] == 105),
+     pod_spec(o)["terminationGracePeriodSeconds"] == 115),
     ("terminationGracePeriodSeconds=600",
      lambda o: pod_spec(o)["terminationGracePeriodSeconds"] == 600),
     ("persistence.size=20Gi", lambda o: statefulset(o)["spec"]["volumeClaimTemplates"][0]

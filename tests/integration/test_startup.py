@@ -109,13 +109,29 @@ def test_deploy_emqx_conf_starts_with_no_config_warning(make_broker):
 def test_an_unknown_command_names_the_commands_there_are():
     r = run(["bogus"], dict(os.environ))
     assert r.returncode == 2
-    assert r.stderr == ('emqxd: unknown command "bogus": use one of start, cluster, ctl, --help, '
-                        "--version (emqxd --help describes them)\n")
+    assert r.stderr == ('emqxd: unknown command "bogus": use one of start, check-config, '
+                        "cluster, ctl, --help, --version (emqxd --help describes them)\n")
     r = run([], dict(os.environ))
     assert r.returncode == 2
-    assert r.stderr.startswith("emqxd: a command is required: use one of start, cluster, "
-                               "ctl, --help, --version")
+    assert r.stderr.startswith("emqxd: a command is required: use one of start, check-config, "
+                               "cluster, ctl, --help, --version")
     assert run(["--version"], dict(os.environ)).returncode == 0
+
+
+def test_check_config_reads_a_config_as_start_would(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMQX_")}
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "emqx.conf")
+    r = run(["check-config", "-c", conf], env)
+    assert r.returncode == 0 and r.stdout == "config OK: %s\n" % conf, r.stdout + r.stderr
+    assert run(["check-config"], env).stdout == "config OK: (embedded defaults)\n"
+    bad = tmp_path / "bad.conf"
+    bad.write_text("mqtt {\n  max_qos_allowed = 1\n  max_packet_sise = 1MB\n}\n")
+    r = run(["check-config", "-c", str(bad)], env)
+    assert r.returncode == 2
+    assert "bad.conf:3: mqtt.max_packet_sise: unknown key" in r.stderr, r.stderr
+    # The environment counts, as for start.
+    r = run(["check-config", "-c", conf], dict(env, EMQX_MQTT__MAX_QOS_ALLOWED="7"))
+    assert r.returncode == 2 and "EMQX_MQTT__MAX_QOS_ALLOWED" in r.stderr, r.stderr
 
 
 # ----------------------------------------------------------------------------- listeners

@@ -50,7 +50,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "emqxd.gracePeriod" -}}
-{{- .Values.terminationGracePeriodSeconds | default (add .Values.evacuation.waitTakeover 60) | int }}
+{{- .Values.terminationGracePeriodSeconds | default (add .Values.evacuation.waitHealthCheck .Values.evacuation.waitTakeover 60) | int }}
 {{- end }}
 
 {{/*

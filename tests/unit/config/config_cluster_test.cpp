@@ -211,11 +211,12 @@ TEST_CASE("cluster errors name the file, the line and the key", "[config][cluste
   CHECK(error_of("cluster.dns.name = \"emqx headless\"") ==
         "emqx.conf:1: cluster.dns.name: must be a DNS name (letters, digits, '-', '_' and '.'), "
         "got \"emqx headless\"");
-  CHECK(error_of("cluster.discovery_strategy = k8s") ==
-        "emqx.conf:1: cluster.discovery_strategy: k8s discovery is not supported yet: use "
-        "manual, static or dns");
+  CHECK(error_of("cluster.discovery_strategy = mcast") ==
+        "emqx.conf:1: cluster.discovery_strategy: mcast discovery is not supported: use static, "
+        "dns, etcd or k8s");
   CHECK(error_of("cluster.discovery_strategy = gossip") ==
-        "emqx.conf:1: cluster.discovery_strategy: must be manual, static or dns, got \"gossip\"");
+        "emqx.conf:1: cluster.discovery_strategy: must be manual, static, dns, etcd or k8s, got "
+        "\"gossip\"");
   CHECK(error_of("cluster.name = \"my cluster\"") ==
         "emqx.conf:1: cluster.name: must be letters, digits, '_', '-' and '.', got \"my "
         "cluster\"");
@@ -291,12 +292,10 @@ TEST_CASE("EMQX's other cluster keys stop start-up, typos too, static with no se
   CHECK(error_of("cluster.proto_dist = inet_tls") ==
         "emqx.conf:1: cluster.proto_dist: not implemented yet by emqxd (TLS between nodes is "
         "cluster.rpc.ssl)");
-  CHECK(error_of("cluster.k8s.apiserver = \"https://kubernetes.default.svc:443\"") ==
-        "emqx.conf:1: cluster.k8s: not implemented yet by emqxd (discovery is manual, static or "
-        "dns)");
-  CHECK(error_of("cluster.etcd.server = \"http://127.0.0.1:2379\"") ==
-        "emqx.conf:1: cluster.etcd: not implemented yet by emqxd (discovery is manual, static or "
-        "dns)");
+  CHECK(error_of("cluster.mcast.addr = \"239.192.0.1\"") ==
+        "emqx.conf:1: cluster.mcast: not implemented yet by emqxd (discovery is manual, static, "
+        "dns, etcd or k8s)");
+  CHECK(error_of("cluster.etcd.ttl = 5") == "emqx.conf:1: cluster.etcd.ttl: unknown key");
   CHECK(error_of("cluster.dns.ttl = 5") == "emqx.conf:1: cluster.dns.ttl: unknown key");
   Config dns = from(
       "cluster {\n  discovery_strategy = dns\n  dns { name = \"localhost\", "
@@ -314,4 +313,66 @@ TEST_CASE("EMQX's other cluster keys stop start-up, typos too, static with no se
   CHECK(alone.warnings[0] ==
         "emqx.conf:1: cluster.discovery_strategy is static but cluster.static.seeds is empty: "
         "this node joins nobody");
+}
+
+TEST_CASE("etcd and k8s discovery: EMQX's keys, their defaults and their errors",
+          "[config][cluster]") {
+  Config d = from("");
+  CHECK(d.cluster.etcd_prefix == "emqxcl");
+  CHECK(d.cluster.etcd_node_ttl == std::chrono::minutes(1));
+  CHECK(d.cluster.k8s_apiserver == "https://kubernetes.default.svc:443");
+  CHECK(d.cluster.k8s_service_name == "emqx-headless");
+  CHECK(d.cluster.k8s_address_type == "ip");
+  CHECK(d.cluster.k8s_namespace == "default");
+  CHECK(d.cluster.k8s_suffix == "pod.local");
+
+  Config etcd = from(
+      "cluster {\n  discovery_strategy = etcd\n  etcd {\n    server = \"http://10.0.0.1:2379, "
+      "https://etcd.example:2380/,http://10.0.0.1:2379,http://[::1]\"\n    prefix = \"a/b\"\n"
+      "    node_ttl = 30s\n    ssl_options { enable = true, verify = verify_peer }\n  }\n}");
+  CHECK(etcd.cluster.discovery_strategy == "etcd");
+  CHECK(etcd.cluster.etcd_servers == std::vector<std::string>{"http://10.0.0.1:2379",
+                                                              "https://etcd.example:2380",
+                                                              "http://[::1]:2379"});
+  CHECK(etcd.cluster.etcd_prefix == "a/b");
+  CHECK(etcd.cluster.etcd_node_ttl == std::chrono::seconds(30));
+  CHECK(etcd.cluster.etcd_ssl.enable);
+  CHECK(etcd.cluster.etcd_ssl.verify == "verify_peer");
+  // EMQX's older name of ssl_options, and the environment.
+  CHECK(from("cluster.etcd.ssl.verify = verify_peer").cluster.etcd_ssl.verify == "verify_peer");
+  Config env = from("", {{"EMQX_CLUSTER__DISCOVERY_STRATEGY", "k8s"},
+                         {"EMQX_CLUSTER__K8S__APISERVER", "https://10.96.0.1"},
+                         {"EMQX_CLUSTER__K8S__SERVICE_NAME", "emqxd-headless"},
+                         {"EMQX_CLUSTER__K8S__NAMESPACE", "mqtt"},
+                         {"EMQX_CLUSTER__K8S__ADDRESS_TYPE", "hostname"},
+                         {"EMQX_CLUSTER__K8S__SUFFIX", "svc.cluster.local"}});
+  CHECK(env.cluster.discovery_strategy == "k8s");
+  CHECK(env.cluster.k8s_apiserver == "https://10.96.0.1:443");
+  CHECK(env.cluster.k8s_service_name == "emqxd-headless");
+  CHECK(env.cluster.k8s_namespace == "mqtt");
+  CHECK(env.cluster.k8s_address_type == "hostname");
+  CHECK(env.cluster.k8s_suffix == "svc.cluster.local");
+
+  CHECK(error_of("cluster.discovery_strategy = etcd") ==
+        "emqx.conf:1: cluster.discovery_strategy: etcd needs cluster.etcd.server, the etcd "
+        "cluster's client URLs (http://host:2379)");
+  CHECK(error_of("cluster.etcd.server = \"127.0.0.1:2379\"") ==
+        "emqx.conf:1: cluster.etcd.server: expected http[s]://host[:port], got \"127.0.0.1:2379\"");
+  CHECK(error_of("cluster.etcd.server = \"http://h:99999\"") ==
+        "emqx.conf:1: cluster.etcd.server: expected http[s]://host[:port], got \"http://h:99999\"");
+  CHECK(error_of("cluster.etcd.server = \" , \"") ==
+        "emqx.conf:1: cluster.etcd.server: must name at least one etcd server (http://host:2379)");
+  CHECK(
+      error_of("cluster.etcd.prefix = \"/emqx\"")
+          .starts_with("emqx.conf:1: cluster.etcd.prefix: must be printable text without spaces"));
+  CHECK(error_of("cluster.etcd.node_ttl = 5s").starts_with("emqx.conf:1: cluster.etcd.node_ttl: "));
+  CHECK(error_of("cluster.etcd.ssl_options.verify = maybe")
+            .starts_with("emqx.conf:1: cluster.etcd.ssl_options.verify: "));
+  CHECK(error_of("cluster.k8s.address_type = pod") ==
+        "emqx.conf:1: cluster.k8s.address_type: must be ip, dns or hostname, got \"pod\"");
+  CHECK(error_of("cluster.k8s.apiserver = \"kubernetes.default.svc\"") ==
+        "emqx.conf:1: cluster.k8s.apiserver: expected http[s]://host[:port], got "
+        "\"kubernetes.default.svc\"");
+  CHECK(error_of("cluster.k8s.namespace = \"my ns\"")
+            .starts_with("emqx.conf:1: cluster.k8s.namespace: must be a DNS name"));
 }

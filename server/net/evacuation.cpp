@@ -1,0 +1,170 @@
+// Node evacuation (evacuation.hpp).
+#include "net/evacuation.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+#include "net/node_counters.hpp"
+#include "net/worker.hpp"
+#include "session/node_state.hpp"
+
+namespace emqxd::net {
+
+namespace {
+
+auto logger() {
+  return log::get("node");
+}
+
+constexpr std::chrono::milliseconds kTick{100};  // eviction rounds: rate / 10 each
+
+}  // namespace
+
+Evacuation::Evacuation(session::NodeState& node, std::vector<Worker*> workers)
+    : node_(node), workers_(std::move(workers)) {
+  status_.state = "disabled";
+}
+
+Evacuation::~Evacuation() {
+  std::lock_guard one(start_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Evacuation::start(Options options) {
+  std::lock_guard one(start_mutex_);
+  std::unique_lock lock(mutex_);
+  if (status_.active) return false;
+  const std::uint64_t generation = ++generation_;
+  status_ = Status{};
+  status_.active = true;
+  status_.state = "waiting_health_check";
+  status_.options = options;
+  status_.initial_connected = status_.current_connected = connections();
+  status_.initial_sessions = status_.current_sessions = sessions();
+  node_.gate.close(options.redirect_to);
+  logger()->warn(
+      "evacuation started: new clients refused, {} connections to send elsewhere at {}/s "
+      "after {} s, then {} s for their sessions to be taken over{}",
+      status_.initial_connected, options.conn_evict_rate, options.wait_health_check.count(),
+      options.wait_takeover.count(),
+      options.redirect_to.empty() ? "" : " (server reference " + options.redirect_to + ")");
+  lock.unlock();
+  if (thread_.joinable()) thread_.join();  // a stopped evacuation's thread ends at once
+  thread_ = std::thread([this, generation] { run(generation); });
+  changed_.notify_all();
+  return true;
+}
+
+bool Evacuation::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!status_.active) return false;
+    ++generation_;
+    status_.active = false;
+    status_.state = "disabled";
+    node_.gate.open();
+  }
+  changed_.notify_all();
+  logger()->warn("evacuation stopped: new clients are taken again");
+  return true;
+}
+
+Evacuation::Status Evacuation::status() const {
+  std::lock_guard lock(mutex_);
+  Status s = status_;
+  if (s.active) {
+    s.current_connected = connections();
+    s.current_sessions = sessions();
+  }
+  return s;
+}
+
+bool Evacuation::running(std::uint64_t generation) const {
+  return generation_ == generation && status_.active;
+}
+
+bool Evacuation::sleep_until(std::uint64_t generation,
+                             std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, until, [&] { return !running(generation); });
+  return running(generation);
+}
+
+void Evacuation::set_state(std::uint64_t generation, const char* state) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!running(generation)) return;
+    status_.state = state;
+  }
+  changed_.notify_all();
+  logger()->info("evacuation: {}", state);
+}
+
+std::uint64_t Evacuation::connections() const {
+  std::uint64_t n = 0;
+  for (const auto& c : node_stats(node_, nullptr)) {
+    if (c.name == "connections.count") n = c.value;
+  }
+  return n;
+}
+
+std::uint64_t Evacuation::sessions() const {
+  std::uint64_t n = 0;
+  for (const auto& c : node_stats(node_, nullptr)) {
+    if (c.name == "sessions.count") n = c.value;
+  }
+  return n;
+}
+
+void Evacuation::run(std::uint64_t generation) {
+  Options o;
+  {
+    std::lock_guard lock(mutex_);
+    o = status_.options;
+  }
+  using Clock = std::chrono::steady_clock;
+  if (!sleep_until(generation, Clock::now() + o.wait_health_check)) return;
+
+  set_state(generation, "evicting_conns");
+  // Each tick closes rate/10 connections (a tenth carried over), spread over the workers.
+  // Bounded: a connection that does not go (a socket stuck closing) must not hold the
+  // evacuation, and with it a Kubernetes preStop, forever.
+  double budget = 0;
+  auto next = Clock::now();
+  const auto evict_until =
+      next + std::chrono::seconds(connections() / std::max<std::uint32_t>(o.conn_evict_rate, 1)) +
+      std::chrono::seconds(10);
+  while (connections() > 0 && Clock::now() < evict_until) {
+    budget += o.conn_evict_rate * (static_cast<double>(kTick.count()) / 1000.0);
+    auto n = static_cast<std::size_t>(budget);
+    budget -= static_cast<double>(n);
+    if (n > 0) {
+      const std::size_t each = (n + workers_.size() - 1) / workers_.size();
+      for (Worker* w : workers_) {
+        w->post([w, each, ref = o.redirect_to] { w->evict(each, ref); });
+      }
+    }
+    next += kTick;
+    if (!sleep_until(generation, next)) return;
+  }
+
+  set_state(generation, "waiting_takeover");
+  const auto until = Clock::now() + o.wait_takeover;
+  while (Clock::now() < until && sessions() > 0) {
+    if (!sleep_until(generation, std::min(until, Clock::now() + std::chrono::milliseconds(200)))) {
+      return;
+    }
+  }
+  const auto left = sessions();
+  set_state(generation, "prohibiting");
+  logger()->warn(
+      "evacuation done: no connection left; {} sessions not taken over stay on this node{}", left,
+      left == 0 ? "" : " (kept on disk when durable)");
+}
+
+}  // namespace emqxd::net
