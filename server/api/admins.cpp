@@ -353,18 +353,17 @@ void Admins::tidy_tokens(const std::string& name) {
   const std::uint64_t life_us = static_cast<std::uint64_t>(options_.token_life.count()) * 1000;
   const std::uint64_t now_us = static_cast<std::uint64_t>(now) * 1000;
   // Expired tokens, and tombstones older than a token's life (whatever they stood
-  // against has expired too), are dead on every node: forgotten, not replicated.
-  tables_.forget_if(std::string(kTokensTable), [&](const std::string&, const std::string& value,
+  // against has expired too), are dead on every node: forgotten, not replicated. The
+  // user's live tokens are listed on the way, oldest first by their stamps (which are
+  // unique; two logins within one millisecond expire in the same one).
+  std::vector<std::pair<std::uint64_t, std::string>> mine;  // stamp, key
+  tables_.forget_if(std::string(kTokensTable), [&](const std::string& key, const std::string& value,
                                                    bool deleted, std::uint64_t stamp) {
     if (deleted) return stamp + life_us < now_us;
     auto o = parse_object(value);
-    return !o || int_of(*o, "expires") <= now;
-  });
-  std::vector<std::pair<std::int64_t, std::string>> mine;  // expires, key
-  tables_.scan(kTokensTable, "", [&](const std::string& key, const std::string& value) {
-    auto o = parse_object(value);
-    if (o && string_of(*o, "username") == name) mine.emplace_back(int_of(*o, "expires"), key);
-    return true;
+    if (!o || int_of(*o, "expires") <= now) return true;
+    if (string_of(*o, "username") == name) mine.emplace_back(stamp, key);
+    return false;
   });
   if (mine.size() < kMaxTokensPerUser) return;
   std::sort(mine.begin(), mine.end());

@@ -37,13 +37,20 @@ def _stop(proc, sig=signal.SIGTERM, timeout=30):
     if proc is None or proc.poll() is not None:
         return
     try:
-        for p in _family(proc.pid):  # in case a test froze it
-            os.kill(p, signal.SIGCONT)
+        _signal_family(proc.pid, signal.SIGCONT)  # in case a test froze it
         os.kill(proc.pid, sig)
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+def _signal_family(pid, sig):
+    for p in _family(pid):
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass  # a connection's backend that ended since it was listed
 
 
 def _family(pid):
@@ -90,12 +97,10 @@ class Server:
 
     def freeze(self):
         """SIGSTOP: the server keeps its sockets and answers nothing (a slow server)."""
-        for p in _family(self.proc.pid):
-            os.kill(p, signal.SIGSTOP)
+        _signal_family(self.proc.pid, signal.SIGSTOP)
 
     def thaw(self):
-        for p in _family(self.proc.pid):
-            os.kill(p, signal.SIGCONT)
+        _signal_family(self.proc.pid, signal.SIGCONT)
 
 
 class Postgres(Server):
