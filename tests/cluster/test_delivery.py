@@ -247,6 +247,17 @@ def test_with_backpressure_a_slow_subscriber_on_another_node_loses_nothing(clust
          "-q", "1", "-s", "64", "-L", "200000", "--drain-timeout", "20", "--expect-no-loss",
          "--json", "--quiet"], capture_output=True, text=True, timeout=120)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    assert out.returncode == 0 and r["lost"] == 0 and r["duplicated"] == 0, r
-    assert r["received"] == 200000, r
+
+    def where_lost():
+        """Both nodes' drop counters and the cluster's forward counts, for the message of a
+        failure (a loss seen once under a loaded -j2 run, not reproduced alone)."""
+        drops = {}
+        for i in (1, 2):
+            m = c.node(i).api("GET", "/api/v5/metrics")
+            m = m[0] if isinstance(m, list) else m
+            drops[i] = {k: v for k, v in m.items() if "dropped" in k and v}
+        return {"bench": r, "drops": drops, "forward": {i: c.status(i)["forward"] for i in (1, 2)}}
+
+    assert out.returncode == 0 and r["lost"] == 0 and r["duplicated"] == 0, where_lost()
+    assert r["received"] == 200000, where_lost()
     assert c.status(1)["forward"]["dropped"] == 0
