@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 seconds="${EMQXD_FUZZ_SECONDS:-30}"
 targets=("$@")
-((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery)
+((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery rules)
 
 # -O1 with line tables: fast enough to fuzz, stacks with file:line.
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
