@@ -53,6 +53,15 @@ def _signal_family(pid, sig):
             pass  # a connection's backend that ended since it was listed
 
 
+def _state(pid):
+    """The process's state letter (/proc/<pid>/stat), None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def _family(pid):
     """pid and its descendants (postgres forks a process per connection)."""
     children = {}
@@ -96,8 +105,18 @@ class Server:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def freeze(self):
-        """SIGSTOP: the server keeps its sockets and answers nothing (a slow server)."""
+        """SIGSTOP: the server keeps its sockets and answers nothing (a slow server).
+        Returns once every process of it is stopped: a signal is delivered when the
+        kernel next schedules the process, and a loaded machine may let a query through
+        first."""
         _signal_family(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = [_state(p) for p in _family(self.proc.pid)]
+            if all(st in ("T", "t", "Z", None) for st in states):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("%s did not stop within 5 s" % type(self).__name__)
 
     def thaw(self):
         _signal_family(self.proc.pid, signal.SIGCONT)
