@@ -1,6 +1,8 @@
 #include "session/delayed.hpp"
 
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <random>
 
 #include "storage/encoding.hpp"
@@ -124,13 +126,19 @@ std::size_t Delayed::size() const {
 }
 
 std::string Delayed::new_id() {
+  // Time-ordered, as EMQX's ids (emqx_guid): a process-wide sequence started at the wall
+  // clock's microseconds, then 64 random bits. Messages due in the same millisecond so
+  // list (and fire) in the order they were published.
+  static std::atomic<std::uint64_t> sequence{
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count())};
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string id;
-  for (int half = 0; half < 2; ++half) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4)
-      id.push_back(kHex[v & 0xF]);
+  for (std::uint64_t v : {sequence.fetch_add(1, std::memory_order_relaxed), rng()}) {
+    for (int shift = 60; shift >= 0; shift -= 4)
+      id.push_back(kHex[(v >> shift) & 0xF]);
   }
   return id;
 }
