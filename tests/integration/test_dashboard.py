@@ -206,8 +206,9 @@ def test_log_in_see_a_client_kick_it_and_visit_every_page(broker, driver):
     el(d, "#clients-search-clientid").send_keys(client_id[:8])
     el(d, "#clients-search-submit").click()
     row = "[data-testid=clients-table] tr[data-clientid='%s']" % client_id
-    wait(d, lambda: els(d, row), what="the client in the list")
-    assert "connected" in el(d, row).text
+    # The list refreshes itself: an element found may be replaced before it is read, so
+    # each check finds it again (wait() retries a stale one).
+    wait(d, lambda: "connected" in el(d, row).text, what="the client in the list, connected")
     shot(d, "clients")
 
     # Its page: the connection's fields and its subscription.
