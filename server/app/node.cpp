@@ -163,40 +163,39 @@ struct Node::Impl {
   // its first request with that request's TLS settings.
   cluster::DiscoveryHttp discovery_http() {
     return [this](const cluster::DiscoveryHttpRequest& q) -> cluster::DiscoveryHttpAnswer {
-      api::HttpPool* pool = nullptr;
+      DiscoveryServer* server = nullptr;
       {
         std::lock_guard lock(discovery_pools_mutex);
-        auto& p = discovery_pools[q.origin];
-        if (!p) {
+        auto& s = discovery_pools[q.origin];
+        if (!s.pool) {
           try {
-            auto url = auth::split_http_url(q.origin, "cluster.discovery_strategy");
+            s.url = auth::split_http_url(q.origin, "cluster.discovery_strategy");
             api::HttpPool::Options o;
             o.key = "cluster." + state.config.cluster.discovery_strategy;
-            o.host = url.host;
-            o.port = url.port;
-            o.tls = url.tls;
+            o.host = s.url.host;
+            o.port = s.url.port;
+            o.tls = s.url.tls;
             o.ssl = q.ssl;
             o.pool_size = 2;
             o.connect_timeout = q.timeout;
-            p = std::make_unique<api::HttpPool>(std::move(o));
+            s.pool = std::make_unique<api::HttpPool>(std::move(o));
           } catch (const std::exception& e) {
             discovery_pools.erase(q.origin);
             return {false, e.what(), 0, {}};
           }
         }
-        pool = p.get();
+        server = &s;
       }
       api::ClientRequest r;
-      auto url = auth::split_http_url(q.origin, "cluster.discovery_strategy");
-      r.host = url.host;
-      r.port = url.port;
+      r.host = server->url.host;
+      r.port = server->url.port;
       r.method = q.method;
       r.target = q.target;
       r.headers = q.headers;
       r.body = q.body;
       r.timeout = q.timeout;
       r.user_agent = "emqxd";
-      auto a = pool->call(r);
+      auto a = server->pool->call(r);
       return {a.reached, std::move(a.error), a.status, std::move(a.body)};
     };
   }
@@ -286,8 +285,12 @@ struct Node::Impl {
   std::unique_ptr<api::NodeOps> node_ops;
   // The discovery strategies' connections (discovery_http()): before the cluster, which
   // uses them until it stops.
+  struct DiscoveryServer {
+    auth::HttpUrl url;
+    std::unique_ptr<api::HttpPool> pool;
+  };
   std::mutex discovery_pools_mutex;
-  std::map<std::string, std::unique_ptr<api::HttpPool>> discovery_pools;
+  std::map<std::string, DiscoveryServer> discovery_pools;  // by origin; entries stay put
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;

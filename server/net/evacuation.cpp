@@ -44,8 +44,9 @@ bool Evacuation::start(Options options) {
   status_.active = true;
   status_.state = "waiting_health_check";
   status_.options = options;
-  status_.initial_connected = status_.current_connected = connections();
-  status_.initial_sessions = status_.current_sessions = sessions();
+  const Counts now = counts();
+  status_.initial_connected = status_.current_connected = now.connections;
+  status_.initial_sessions = status_.current_sessions = now.sessions;
   node_.gate.close(options.redirect_to);
   logger()->warn(
       "evacuation started: new clients refused, {} connections to send elsewhere at {}/s "
@@ -78,8 +79,9 @@ Evacuation::Status Evacuation::status() const {
   std::lock_guard lock(mutex_);
   Status s = status_;
   if (s.active) {
-    s.current_connected = connections();
-    s.current_sessions = sessions();
+    const Counts now = counts();
+    s.current_connected = now.connections;
+    s.current_sessions = now.sessions;
   }
   return s;
 }
@@ -105,18 +107,11 @@ void Evacuation::set_state(std::uint64_t generation, const char* state) {
   logger()->info("evacuation: {}", state);
 }
 
-std::uint64_t Evacuation::connections() const {
-  std::uint64_t n = 0;
+Evacuation::Counts Evacuation::counts() const {
+  Counts n;
   for (const auto& c : node_stats(node_, nullptr)) {
-    if (c.name == "connections.count") n = c.value;
-  }
-  return n;
-}
-
-std::uint64_t Evacuation::sessions() const {
-  std::uint64_t n = 0;
-  for (const auto& c : node_stats(node_, nullptr)) {
-    if (c.name == "sessions.count") n = c.value;
+    if (c.name == "connections.count") n.connections = c.value;
+    if (c.name == "sessions.count") n.sessions = c.value;
   }
   return n;
 }
@@ -137,9 +132,10 @@ void Evacuation::run(std::uint64_t generation) {
   double budget = 0;
   auto next = Clock::now();
   const auto evict_until =
-      next + std::chrono::seconds(connections() / std::max<std::uint32_t>(o.conn_evict_rate, 1)) +
+      next +
+      std::chrono::seconds(counts().connections / std::max<std::uint32_t>(o.conn_evict_rate, 1)) +
       std::chrono::seconds(10);
-  while (connections() > 0 && Clock::now() < evict_until) {
+  while (counts().connections > 0 && Clock::now() < evict_until) {
     budget += o.conn_evict_rate * (static_cast<double>(kTick.count()) / 1000.0);
     auto n = static_cast<std::size_t>(budget);
     budget -= static_cast<double>(n);
@@ -155,12 +151,12 @@ void Evacuation::run(std::uint64_t generation) {
 
   set_state(generation, "waiting_takeover");
   const auto until = Clock::now() + o.wait_takeover;
-  while (Clock::now() < until && sessions() > 0) {
+  while (Clock::now() < until && counts().sessions > 0) {
     if (!sleep_until(generation, std::min(until, Clock::now() + std::chrono::milliseconds(200)))) {
       return;
     }
   }
-  const auto left = sessions();
+  const auto left = counts().sessions;
   set_state(generation, "prohibiting");
   logger()->warn(
       "evacuation done: no connection left; {} sessions not taken over stay on this node{}", left,

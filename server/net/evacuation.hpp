@@ -74,8 +74,10 @@ class Evacuation {
   bool sleep_until(std::uint64_t generation, std::chrono::steady_clock::time_point until);
   bool running(std::uint64_t generation) const;  // mutex_ held
   void set_state(std::uint64_t generation, const char* state);
-  std::uint64_t connections() const;
-  std::uint64_t sessions() const;
+  struct Counts {
+    std::uint64_t connections = 0, sessions = 0;
+  };
+  Counts counts() const;  // the node's gauges, read once
 
   session::NodeState& node_;
   const std::vector<Worker*> workers_;
