@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses of tests/fuzz/ with clang, ASan and UBSan into build-fuzz/
-# and runs each for a bounded time from a copy of its seed corpus and its regressions.
+# Builds the libFuzzer harnesses of tests/fuzz/ with clang, ASan and UBSan in build-asan/
+# (scripts/asan-tree.sh: the ASan leg's tree, so after it only the harnesses are left to
+# build) and runs each for a bounded time from a copy of its seed corpus and regressions.
 # Usage: scripts/fuzz.sh [target...]   (default: all; tests/fuzz/README.md lists them)
 # Env: EMQXD_FUZZ_SECONDS per target (default 30). Needs scripts/install-deps.sh --ci.
 # Exits non-zero when a fuzzer finds a crash, a leak or a timeout: the input is left in
 # build-fuzz/crashes/<target>/, to keep in tests/fuzz/regressions/<target>/.
+# New inputs the fuzzers find go to build-fuzz/corpus/<target>/; the repo's seeds stay.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 seconds="${EMQXD_FUZZ_SECONDS:-30}"
 targets=("$@")
-((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery rules)
+((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery rules rule_def)
 
-# -O1 with line tables: fast enough to fuzz, stacks with file:line.
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DEMQXD_SANITIZE=address,undefined \
-  -DEMQXD_FUZZ=ON -DEMQXD_BUILD_TESTS=ON -DEMQXD_BUILD_BENCH=OFF >/dev/null
-ninja -C build-fuzz -j"$(nproc)" "${targets[@]/#/fuzz_}"
+source scripts/asan-tree.sh
+configure_asan_tree
+ninja -C "$asan_tree" -j"$(nproc)" "${targets[@]/#/fuzz_}"
 
 # Stacks with file:line need llvm-symbolizer (llvm-14).
 export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}"
@@ -24,14 +24,16 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=()
 for t in "${targets[@]}"; do
-  work="build-fuzz/corpus/$t"   # new inputs go here; the repo's seeds stay as they are
+  work="build-fuzz/corpus/$t"
   crashes="build-fuzz/crashes/$t"
   mkdir -p "$work" "$crashes"
+  inputs=("$work" tests/fuzz/corpus/"$t")
+  # A target no fuzzer ever crashed has no regressions/ folder (git keeps no empty ones).
+  [[ -d tests/fuzz/regressions/$t ]] && inputs+=(tests/fuzz/regressions/"$t")
   echo "fuzz: $t for ${seconds}s"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: a leak or a huge allocation.
-  if ! build-fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -timeout=10 \
-      -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$crashes/" "$work" tests/fuzz/corpus/"$t" tests/fuzz/regressions/"$t" \
+  if ! "$asan_tree"/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" "${inputs[@]}" \
       >"build-fuzz/fuzz-$t.log" 2>&1; then
     failed+=("$t")
     tail -n 80 "build-fuzz/fuzz-$t.log"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The test suite under sanitizers, each in a build directory of its own (GCC, -O1 with line
+# The test suite under sanitizers, each in a build directory of its own (-O1 with line
 # tables, no benchmarks). Any sanitizer report stops the process it is in and fails its test.
 #
-#   scripts/sanitize.sh asan   ASan+UBSan into build-asan/: every unit test (fuzz replays
+#   scripts/sanitize.sh asan   ASan+UBSan with clang into build-asan/, the tree the fuzz leg
+#                              reuses (scripts/asan-tree.sh): every unit test (fuzz replays
 #                              included) and the integration tests that drive the codec, the
 #                              channel, durable storage and the HTTP API through real
 #                              sockets, against the ASan emqxd.
-#   scripts/sanitize.sh tsan   TSan into build-tsan/: the unit tests that run threads (the
+#   scripts/sanitize.sh tsan   TSan with GCC into build-tsan/: the unit tests that run threads (the
 #                              cluster's membership, the API server, the retainer, storage,
 #                              the authentication chain on its pool and JWKS thread).
 #
@@ -26,15 +27,18 @@ asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_sta
 
 case "$mode" in
   asan)
-    dir=build-asan
-    sanitize=address,undefined
-    targets=()  # everything but the benchmarks: ctest needs every unit test binary
+    source scripts/asan-tree.sh
+    configure_asan_tree
+    dir="$asan_tree"
+    ninja -C "$dir" -j"$(nproc)"  # everything: ctest needs every unit test binary
     tests="^([a-z]+_test|fuzz):|^integration:($asan_integration)\$"
     ;;
   tsan)
     dir=build-tsan
-    sanitize=thread
-    targets=(cluster_test api_test broker_test storage_test auth_test)
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DEMQXD_SANITIZE=thread \
+      -DEMQXD_BUILD_TESTS=ON -DEMQXD_BUILD_BENCH=OFF >/dev/null
+    ninja -C "$dir" -j"$(nproc)" cluster_test api_test broker_test storage_test auth_test
     tests="^(cluster_test|api_test|broker_test|storage_test|auth_test):"
     ;;
   *)
@@ -43,11 +47,8 @@ case "$mode" in
     ;;
 esac
 
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DEMQXD_SANITIZE="$sanitize" \
-  -DEMQXD_BUILD_TESTS=ON -DEMQXD_BUILD_BENCH=OFF >/dev/null
-ninja -C "$dir" -j"$(nproc)" "${targets[@]}"
-
+# Stacks with file:line need llvm-symbolizer (llvm-14) for clang's ASan.
+export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-/usr/lib/llvm-14/bin/llvm-symbolizer}"
 # halt_on_error: the first report ends the process with a non-zero status (emqxd's
 # integration fixtures then fail on its exit code and show its log, report included).
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_init_order=1:check_initialization_order=1"

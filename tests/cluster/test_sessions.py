@@ -25,6 +25,19 @@ def persistent(c, i, cid, version=V5, **kw):
     return c.client(i, cid, version=V311, clean=False, **kw)
 
 
+def wait_forwarded(c, i, n, timeout=5.0):
+    """Until node i has received n forwarded messages from its peers. A forward still on
+    the wire when a takeover reaches the old owner first is lost (README, "Clustering":
+    EMQX has the same window), so a test that moves a session waits for them to land."""
+    forwarded = lambda: c.node(i).api("GET", "/api/v5/metrics?aggregate=true")[
+        "messages.forward.received"]
+    deadline = time.monotonic() + timeout
+    while forwarded() < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert forwarded() >= n, "node %d received %d forwarded messages, not %d" % (
+        i, forwarded(), n)
+
+
 def session_present(client):
     flags = client.connack[0]
     return bool(flags.get("session present") if isinstance(flags, dict) else flags)
@@ -37,6 +50,7 @@ def test_offline_session_resumes_on_another_node_with_its_queued_messages(cluste
     s.subscribe("roam2/+", qos=2)
     s.disconnect()
     c.wait_routed("roam/#", on=[2, 3], via=1)
+    c.wait_routed("roam2/+", on=[2, 3], via=1)
     pub = c.client(2, "roam-pub")
     want = []
     for k in range(5):
@@ -44,6 +58,7 @@ def test_offline_session_resumes_on_another_node_with_its_queued_messages(cluste
         want.append(("roam/x", b"q1-%d" % k))
         pub.publish("roam2/y", b"q2-%d" % k, qos=2)
         want.append(("roam2/y", b"q2-%d" % k))
+    wait_forwarded(c, 1, len(want))
     t0 = time.monotonic()
     s3 = persistent(c, 3, "roam")
     took = time.monotonic() - t0
@@ -100,14 +115,7 @@ def test_mqtt311_persistent_session_moves_between_nodes(cluster):
     s.disconnect()
     c.wait_routed("v3/#", on=[2], via=1)
     c.client(2, "v3pub").publish("v3/a", b"one", qos=1)
-    # The message must be in the session on node 1 before the session moves: a forward
-    # still in flight when the takeover overtakes it is lost (README, "Clustering").
-    forwarded = lambda: c.node(1).api("GET", "/api/v5/metrics?aggregate=true")[
-        "messages.forward.received"]
-    deadline = time.monotonic() + 5
-    while forwarded() < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert forwarded() >= 1, "node 2 never forwarded the message to node 1"
+    wait_forwarded(c, 1, 1)
     s2 = persistent(c, 2, "v3roam", version=V311)
     assert session_present(s2)
     s2.expect_messages([("v3/a", b"one")], timeout=5)
