@@ -19,6 +19,7 @@
 #include "api/ops_api.hpp"
 #include "api/rebalance_api.hpp"
 #include "api/retainer_api.hpp"
+#include "api/rules_api.hpp"
 #include "api/topic_stats_api.hpp"
 #include "common/json_text.hpp"
 #include "dashboard/assets.hpp"
@@ -250,6 +251,7 @@ void Router::add_routes() {
   add_topic_stats_routes(t, control_, node_.config.node.name);
   add_modules_routes(t, control_, node_.config);
   add_rebalance_routes(t, control_, node_);
+  add_rules_routes(t, control_, node_);
   add_log_routes(t);
   add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);

@@ -530,6 +530,58 @@ const std::vector<Verb>& verbs() {
            print_pairs(flat);
          });
        }},
+      {"rules list", "", "the rules, oldest first", 0, 0,
+       [](Ctl& c) {
+         return show(c, "/api/v5/rules", [](const json::value& v) {
+           const auto* data = v.is_object() ? v.as_object().if_contains("data") : nullptr;
+           if (data == nullptr || !data->is_array()) return;
+           std::vector<const json::object*> rules;
+           for (const auto& r : data->as_array()) {
+             if (r.is_object()) rules.push_back(&r.as_object());
+           }
+           std::stable_sort(rules.begin(), rules.end(), [](auto* a, auto* b) {
+             return field(*a, "created_at") < field(*b, "created_at");
+           });
+           for (const auto* r : rules) {
+             std::printf("Rule{id=%s, name=%s, enabled=%s, descr=%s}\n", field(*r, "id").c_str(),
+                         field(*r, "name").c_str(), field(*r, "enable").c_str(),
+                         field(*r, "description").c_str());
+           }
+         });
+       }},
+      {"rules show", "<RuleID>", "a rule: its SQL and actions", 1, 1,
+       [](Ctl& c) {
+         return show(c, "/api/v5/rules/" + encoded(c.w[0]), [](const json::value& v) {
+           if (!v.is_object()) return;
+           const auto& r = v.as_object();
+           auto pad = [](std::string s) {  // EMQX's left_pad: continuation lines indented
+             for (std::size_t i = s.find('\n'); i != std::string::npos; i = s.find('\n', i + 3))
+               s.replace(i, 1, "\n  ");
+             return s;
+           };
+           std::string actions;
+           if (const auto* a = r.if_contains("actions"); a != nullptr && a->is_array()) {
+             for (const auto& x : a->as_array()) {
+               if (x.is_string()) {
+                 const std::string ref(x.as_string());
+                 const auto colon = ref.find(':');
+                 actions += pad("- Name:         " + ref.substr(colon + 1) + "\n  Action Type:  " +
+                                ref.substr(0, colon) + "\n  Type:         data-bridge\n");
+               } else if (x.is_object()) {
+                 actions +=
+                     pad("- Name:  " + field(x.as_object(), "function") +
+                         "\n  Type:  function\n  Args:  " + field(x.as_object(), "args") + "\n");
+               }
+             }
+           }
+           std::printf(
+               "Id:\n  %s\nName:\n  %s\nDescription:\n  %s\nEnabled:\n  %s\nSQL:\n  %s\n"
+               "Created at:\n  %s\nActions:\n  %s\n",
+               field(r, "id").c_str(), field(r, "name").c_str(),
+               pad(field(r, "description")).c_str(), field(r, "enable").c_str(),
+               pad(field(r, "sql")).c_str(), field(r, "created_at").c_str(), actions.c_str());
+         });
+       }},
       {"banned list", "", "the banned clients, users and addresses", 0, 0,
        [](Ctl& c) { return list(c, "/api/v5/banned", ban_line); }},
       {"banned add", "clientid|username|peerhost <Who> [<Reason>] [<Seconds>]",

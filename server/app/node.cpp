@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -22,6 +23,7 @@
 #include "api/node_ops.hpp"
 #include "api/rebalance_api.hpp"
 #include "api/router.hpp"
+#include "api/rules_api.hpp"
 #include "api/topic_stats_api.hpp"
 #include "app/sys_topics.hpp"
 #include "app/sysmon.hpp"
@@ -329,6 +331,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.banned.attach(*impl_->state.tables);
   impl_->state.traces.attach(*impl_->state.tables);
   impl_->state.topic_metrics.attach(*impl_->state.tables);
+  impl_->state.rules.attach(*impl_->state.tables);
   impl_->state.slow_subs.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
   api::Admins::declare(*impl_->state.tables);
@@ -364,6 +367,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   api::add_topic_stats_ops(*im.node_ops, im.state);
   im.evacuation = std::make_unique<net::Evacuation>(im.state, im.worker_ptrs);
   api::add_rebalance_ops(*im.node_ops, *im.evacuation);
+  api::add_rules_ops(*im.node_ops, im.state);
   {
     const auto& a = im.state.config.alarm;
     im.alarms =
@@ -443,6 +447,13 @@ void Node::start() {
                    imported);
     s.traces.start();  // the traces defined: running ones open their files now
     s.topic_metrics.seed(s.config.topic_metrics);
+    {
+      std::vector<std::pair<std::string, boost::json::object>> rules;
+      for (const auto& [id, text] : s.config.rule_engine.rules)
+        rules.emplace_back(id, boost::json::parse(text).as_object());
+      s.rules.seed(rules);
+      logger()->info("rule engine: {} rules ({} in the config file)", s.rules.size(), rules.size());
+    }
     // From now on (nobody is connected yet), a ban kicks whoever it names, on every worker.
     // Bans arriving together (a peer's snapshot) make one round: the flag is cleared on
     // worker 0 before the round starts, so a ban after it schedules another.

@@ -438,6 +438,14 @@ struct AuthenticatorConfig {
   Duration refresh_interval{300'000};
 };
 
+// rule_engine.* (EMQX's keys; rules/engine.hpp). Each rule was read and compiled when the
+// config loaded (a bad one stops start-up); the node writes them into the rule table.
+struct RuleEngineConfig {
+  bool ignore_sys_message = true;  // $SYS/ messages do not trigger rules
+  // rule_engine.rules.<id>: the id and the rule's definition as JSON.
+  std::vector<std::pair<std::string, std::string>> rules;
+};
+
 struct Config {
   // The configuration as written (the file with the EMQX_* overrides on it, substitutions
   // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
@@ -466,6 +474,7 @@ struct Config {
   // topic_metrics = [{topic = "a/b"}, ...]: topics counted from start-up (session/
   // topic_metrics.hpp); the API registers more.
   std::vector<std::string> topic_metrics;
+  RuleEngineConfig rule_engine;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

@@ -858,6 +858,10 @@ const KeySpec kKeys[] = {
            t == "whole" ? T::Whole : (t == "internal" ? T::Internal : T::Response);
      }},
     {"topic_metrics", topic_metrics_list},
+    {"rule_engine", [](const In& in) { in.object(); }, Shape::Section},
+    {"rule_engine.ignore_sys_message", EMQXD_SET(rule_engine.ignore_sys_message, in.boolean())},
+    {"rule_engine.rules", [](const In& in) { in.object(); }, Shape::Section},
+    {"rule_engine.rules.*", rule_engine_rule},
 };
 
 #undef EMQXD_SET
@@ -869,7 +873,8 @@ const KeySpec kKeys[] = {
 constexpr ForeignKey kNotImplemented[] = {
     // Whole features.
     {"psk_authentication", ""},
-    {"rule_engine", ""},
+    {"rule_engine.jq_function_default_timeout", "emqxd's rules have no jq function"},
+    {"rule_engine.jq_implementation_module", "emqxd's rules have no jq function"},
     {"bridges", ""},
     {"connectors", ""},
     {"actions", ""},

@@ -155,6 +155,8 @@ void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourc
 
 // rewrite = [...] and auto_subscribe.topics = [...] (module_keys.cpp).
 void rewrite_rules(const In& in);
+// rule_engine.rules.<id> (rule_keys.cpp): read and compiled as the API would (rules/rule.hpp).
+void rule_engine_rule(const In& in);
 void auto_subscribe_topics(const In& in);
 
 // Every key emqxd reads (keys.cpp).

@@ -740,7 +740,7 @@ void Channel::publish_will(mqtt::MessagePtr will) {
     return;
   }
   metrics::inc(hub_.metrics().wills_published);
-  hub_.publish(will, client_id_);  // the connection is ending: nothing to hold back
+  hub_.publish(will, {client_id_, this});  // the connection is ending: nothing to hold back
 }
 
 void Channel::handle_closed() {

@@ -136,7 +136,7 @@ void Channel::handle_publish(mqtt::Publish& p) {
   } else if (allowed) {
     msg = message_of(p, topic);
     if (p.retain) msg->received_at_ms = mqtt::wall_ms_now();  // see Retainer::retain
-    auto r = hub_.publish(msg, client_id_);
+    auto r = hub_.publish(msg, {client_id_, this});
     stored = r.stored;
     if (r.refused) {
       metrics::inc(m.messages_dropped);

@@ -49,6 +49,24 @@ struct DelayedMessage;
 class Channel;
 class Session;
 
+// Who published a message, for what looks at it beyond its topic and payload (the rule
+// engine's clientid, username and peerhost columns). A client's channel is asked only
+// when something needs it. Wills, $SYS, the API: a client id (or none) and no channel.
+struct Publisher {
+  std::string_view client_id;
+  const Channel* channel = nullptr;
+  // A rule's republish (rules/engine.hpp): the rule, how many republishes deep, and
+  // whether it skips the rules (direct_dispatch).
+  std::string_view republished_by;
+  std::uint8_t rule_depth = 0;
+  bool direct_dispatch = false;
+
+  Publisher() = default;
+  Publisher(std::string_view id, const Channel* ch = nullptr) : client_id(id), channel(ch) {}
+  Publisher(const std::string& id, const Channel* ch = nullptr) : client_id(id), channel(ch) {}
+  Publisher(const char* id) : client_id(id) {}
+};
+
 struct PublishResult {
   std::size_t matched = 0;  // sessions matched (0 lets the channel answer NoMatchingSubscribers)
   // A matched subscriber that asks the publisher to wait (mqtt.backpressure): set only
@@ -110,8 +128,7 @@ class Hub {
   // Stores `m` as the topic's retained message if its RETAIN flag is set (an empty payload
   // clears it), then routes it to every matching session on every worker. Deliveries
   // leave at the end of the current event-loop turn, batched per worker.
-  virtual PublishResult publish(const mqtt::MessagePtr& m,
-                                std::string_view publisher_client_id) = 0;
+  virtual PublishResult publish(const mqtt::MessagePtr& m, const Publisher& from) = 0;
 
   // The channel stopped taking input because `p` holds back its publisher: call
   // ch.release() once p->releases() (or forget it when the channel closes).

@@ -18,6 +18,8 @@
 #include "broker/retainer.hpp"
 #include "common/task.hpp"
 #include "config/config.hpp"
+#include "rules/console.hpp"
+#include "rules/engine.hpp"
 #include "session/banned.hpp"
 #include "session/connect_gate.hpp"
 #include "session/delayed.hpp"
@@ -114,6 +116,10 @@ struct NodeState {
   ExclusiveClaims exclusive;
   // Closed while the node is evacuated (session/connect_gate.hpp, net/evacuation.hpp).
   ConnectGate gate;
+  // The rule engine (rules/engine.hpp): its rules follow `tables`; each worker runs them
+  // through its own View (session/worker_rules.cpp). The console action's thread.
+  rules::RuleEngine rules;
+  rules::Console rule_console;
 };
 
 }  // namespace emqxd::session

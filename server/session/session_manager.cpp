@@ -54,11 +54,13 @@ std::unique_ptr<Session> SessionManager::extract(std::uint64_t sid) {
 }
 
 void SessionManager::connected_event(const Channel& ch) {
+  core_.rule_event(rules::Event::ClientConnected, ch);
   if (!node_.config.sys_topics.client_connected) return;
   if (auto m = sys_events::connected(ch, node_.config.node.name)) core_.publish(m, {});
 }
 
 void SessionManager::disconnected_event(const Channel& ch) {
+  core_.rule_event(rules::Event::ClientDisconnected, ch);
   if (!node_.config.sys_topics.client_disconnected) return;
   if (auto m = sys_events::disconnected(ch, node_.config.node.name)) core_.publish(m, {});
 }

@@ -17,8 +17,6 @@ WorkerCore::WorkerCore(NodeState& node, Scheduler& scheduler)
   slow_subs_ = &node.slow_subs;
 }
 
-WorkerCore::~WorkerCore() = default;
-
 // ---------------------------------------------------------------- end of turn
 
 void WorkerCore::end_of_turn() {
@@ -158,8 +156,11 @@ bool WorkerCore::clear_retained(const std::string& topic) {
   return true;
 }
 
-PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) {
+PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, const Publisher& from) {
   if (publish_observer_) publish_observer_(m);
+  if (rules_.any_on_publish()) [[unlikely]]
+    run_rules(m, from);
+  const std::string_view publisher_client_id = from.client_id;
   PublishResult result;
   matches_.clear();
   remote_matches_.clear();
@@ -539,11 +540,13 @@ std::string WorkerCore::assign_client_id() {
 
 void WorkerCore::subscribed(const Channel& ch, std::string_view filter,
                             const mqtt::SubscribeOptions& opts) {
+  rule_event(rules::Event::SessionSubscribed, ch, filter, &opts);
   if (!config().sys_topics.client_subscribed) return;
   if (auto m = sys_events::subscribed(ch, node_name(), filter, opts)) publish(m, {});
 }
 
 void WorkerCore::unsubscribed(const Channel& ch, std::string_view filter) {
+  rule_event(rules::Event::SessionUnsubscribed, ch, filter);
   if (!config().sys_topics.client_unsubscribed) return;
   if (auto m = sys_events::unsubscribed(ch, node_name(), filter)) publish(m, {});
 }

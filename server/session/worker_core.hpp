@@ -73,7 +73,7 @@ class WorkerCore final : public Hub {
   const ConnectGate* gate() const override { return &node_.gate; }
   bool delay(DelayedMessage&& m, bool& stored) override;
   mqtt::Message::Clock::time_point now() const override { return sched_.now(); }
-  PublishResult publish(const mqtt::MessagePtr& m, std::string_view publisher_client_id) override;
+  PublishResult publish(const mqtt::MessagePtr& m, const Publisher& from) override;
   // The API's delete of a retained message: the topic's clearing is stored and sent to
   // every peer as a publish with an empty payload would be, but delivered to no one.
   // False when the topic had no retained message.
@@ -139,6 +139,10 @@ class WorkerCore final : public Hub {
   std::vector<broker::ForwardItem>& forward_outbox(broker::NodeIndex node) {
     return turn_.to_peer(node);
   }
+  // Runs the rules that read `e` (worker_rules.cpp) for the client of `ch`: `filter` and
+  // `opts` for session_subscribed / session_unsubscribed. Nothing when no rule reads it.
+  void rule_event(rules::Event e, const Channel& ch, std::string_view filter = {},
+                  const mqtt::SubscribeOptions* opts = nullptr);
   // Ships this turn's outboxes now (or behind the commit they wait for), then runs `f`
   // once everything shipped so far has been handed to its worker: the takeover barrier.
   void ship_then(Task f);
@@ -211,6 +215,24 @@ class WorkerCore final : public Hub {
 
   std::function<void(const mqtt::MessagePtr&)> publish_observer_;  // see observe_publish
   TopicMetrics::View topic_view_own_{node_.topic_metrics};         // Hub::topic_view_ points here
+
+  // The rule engine on this worker (worker_rules.cpp): the rules whose FROM matches a
+  // publish run here; their republished messages are published in a later turn.
+  void run_rules(const mqtt::MessagePtr& m, const Publisher& from);
+  void publish_republished();
+  class RuleActions;  // worker_rules.cpp
+  friend class RuleActions;
+  RuleActions& rule_actions(std::uint8_t depth, std::string_view republished_by);
+  struct Republished {
+    mqtt::MessagePtr msg;
+    std::string rule_id;
+    std::uint8_t depth = 0;
+    bool direct_dispatch = false;
+  };
+  rules::RuleEngine::View rules_{node_.rules};
+  std::unique_ptr<rules::RuleEngine::Actions> rule_actions_;  // a RuleActions, made on first use
+  std::vector<Republished> republished_;
+  std::uint64_t rule_event_seq_ = 0;
 };
 
 }  // namespace emqxd::session
