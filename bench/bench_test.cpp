@@ -112,6 +112,29 @@ TEST_CASE("payload header round trip", "[bench][payload]") {
   CHECK_FALSE(read_payload_header(xs, h));
 }
 
+TEST_CASE("JSON payloads carry the same header and pad to the size", "[bench][payload]") {
+  std::string out = "x";
+  append_json_payload(out, {7, 1234, 1'700'000'000'123'456'789, false}, 120);
+  const std::string_view p = std::string_view(out).substr(1);
+  CHECK(p.size() == 120);
+  CHECK(p.starts_with("{\"h\":\"45514231"));  // "EQB1" in hex
+  CHECK(p.find(",\"v\":34,\"p\":\"000") != std::string_view::npos);
+  CHECK(p.ends_with("0\"}"));
+  PayloadHeader h;
+  REQUIRE(read_payload_header(p, h));
+  CHECK(h.stream == 7);
+  CHECK(h.sequence == 1234);
+  CHECK(h.sent_ns == 1'700'000'000'123'456'789);
+  CHECK_FALSE(h.final);
+  // The smallest one is still whole JSON; a damaged one is foreign.
+  std::string small;
+  append_json_payload(small, {1, 5, 0, true}, kJsonPayloadMinSize);
+  CHECK(small.size() == kJsonPayloadMinSize);
+  CHECK(small.ends_with("\"p\":\"\"}"));
+  small[10] = 'z';
+  CHECK_FALSE(read_payload_header(small, h));
+}
+
 TEST_CASE("a jump far past the window counts the skipped messages lost at once",
           "[bench][sequence]") {
   SequenceTracker t;

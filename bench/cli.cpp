@@ -65,6 +65,9 @@ void add_publish_options(CLI::App* s, Options& o) {
   s->add_option("-s,--size", o.size, "Payload size in bytes (at least 20: the bench header)")
       ->check(CLI::Range(0u, 256u * 1024 * 1024))
       ->capture_default_str();
+  s->add_flag("--json-payload", o.json_payload,
+              "Payloads as a JSON object {\"h\": header, \"v\": sequence mod 100, \"p\": "
+              "padding} (for rules that read payload.v)");
   s->add_option("-q,--qos", o.qos, "QoS of the PUBLISH")
       ->check(CLI::Range(0, 2))
       ->capture_default_str();
@@ -187,10 +190,11 @@ std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
   o.has_username = !o.username.empty();
   o.has_password = !o.password.empty();
   if (o.mode == Mode::Pub || o.mode == Mode::PubSub) {
-    if (o.size < kPayloadHeaderSize) {
+    const std::size_t least = o.json_payload ? kJsonPayloadMinSize : kPayloadHeaderSize;
+    if (o.size < least) {
       std::fprintf(stderr, "emqxd-bench: -s %u is below the %zu-byte bench header; using %zu\n",
-                   o.size, kPayloadHeaderSize, kPayloadHeaderSize);
-      o.size = kPayloadHeaderSize;
+                   o.size, least, least);
+      o.size = static_cast<std::uint32_t>(least);
     }
   }
   if (std::uint64_t{o.start_number} + o.count > kMaxStreamId) {

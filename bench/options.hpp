@@ -49,6 +49,7 @@ struct Options {
   std::string topic;              // template
   double msg_interval_ms = 1000;  // -I; 0 = as fast as flow control allows
   std::uint32_t size = 256;
+  bool json_payload = false;  // --json-payload: payload.hpp's JSON form
   int qos = 0;
   bool retain = false;
   std::uint64_t limit = 0;     // -L: total messages (pub: published; sub: received); 0 = none

@@ -9,8 +9,16 @@
 // the last message of the stream, so a subscriber in another process learns how many
 // messages the stream had and can count losses at the tail too. `sequence` counts from 0 per
 // stream. `send time` is CLOCK_REALTIME in nanoseconds when the message was written.
+//
+// With --json-payload the payload is a JSON object that rules and other JSON readers can
+// take apart, carrying the same header in hex:
+//
+//   {"h":"<the 24 header bytes, 48 hex digits>","v":<sequence mod 100>,"p":"000..."}
+//
+// "p" pads the object to the payload size (at least kJsonPayloadMinSize).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace emqxd::bench {
@@ -51,8 +59,49 @@ inline void write_payload_header(char* p, const PayloadHeader& h) {
   detail::put_be(p + 12, static_cast<std::uint64_t>(h.sent_ns), 8);
 }
 
-// False if the payload is not a bench message (too short, or no magic).
+inline constexpr std::string_view kJsonPayloadPrefix = "{\"h\":\"";
+// The prefix, 48 hex digits, ",\"v\":NN,\"p\":\"" and "\"}".
+inline constexpr std::size_t kJsonPayloadMinSize = 6 + 48 + 7 + 2 + 6 + 2;
+
+// The JSON form (above) of `h`, `size` bytes (at least kJsonPayloadMinSize), into `out`.
+inline void append_json_payload(std::string& out, const PayloadHeader& h, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char raw[kPayloadHeaderSize];
+  write_payload_header(raw, h);
+  const std::size_t start = out.size();
+  out += kJsonPayloadPrefix;
+  for (unsigned char c : raw) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  const unsigned v = static_cast<unsigned>(h.sequence % 100);
+  out += "\",\"v\":";
+  out += static_cast<char>('0' + v / 10);
+  out += static_cast<char>('0' + v % 10);
+  out += ",\"p\":\"";
+  const std::size_t used = out.size() - start + 2;
+  if (size > used) out.append(size - used, '0');
+  out += "\"}";
+}
+
+// False if the payload is not a bench message (too short, or no magic), in either form.
 inline bool read_payload_header(std::string_view payload, PayloadHeader& h) {
+  char raw[kPayloadHeaderSize];
+  if (payload.starts_with(kJsonPayloadPrefix) &&
+      payload.size() >= kJsonPayloadPrefix.size() + 2 * kPayloadHeaderSize) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    const char* x = payload.data() + kJsonPayloadPrefix.size();
+    for (std::size_t i = 0; i < kPayloadHeaderSize; ++i) {
+      const int hi = nibble(x[2 * i]), lo = nibble(x[2 * i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      raw[i] = static_cast<char>(hi << 4 | lo);
+    }
+    payload = std::string_view(raw, sizeof raw);
+  }
   if (payload.size() < kPayloadHeaderSize || !payload.starts_with(kPayloadMagic)) return false;
   const char* p = payload.data() + kPayloadMagic.size();
   const auto stream = static_cast<std::uint32_t>(detail::get_be(p, 4));

@@ -306,10 +306,14 @@ void Worker::append_publish(Client& c, std::int64_t wall) {
     put_packet_id(c.out, at + p.id_offset, p.ids.acquire(state));
     ++inflight_;
   }
-  char header[kPayloadHeaderSize];
-  write_payload_header(header, {p.stream, p.next_seq, wall, last});
-  c.out.append(header, sizeof header);
-  c.out.append(o_.size - kPayloadHeaderSize, '\0');
+  if (o_.json_payload) {
+    append_json_payload(c.out, {p.stream, p.next_seq, wall, last}, o_.size);
+  } else {
+    char header[kPayloadHeaderSize];
+    write_payload_header(header, {p.stream, p.next_seq, wall, last});
+    c.out.append(header, sizeof header);
+    c.out.append(o_.size - kPayloadHeaderSize, '\0');
+  }
   ++p.next_seq;
   if (p.owed > 0) --p.owed;
   if (last) {

@@ -65,6 +65,13 @@ SCENARIOS = {
     "fanout-q0": (["pubsub", "-c", "1", "-I", "10", "-t", "out/x", "--sub-count", "1000",
                    "-q", "0", "-s", "64", "-i", "0.2"], "recv_rate",
                   "fan-out: 1 publisher at 100 msg/s -> 1000 subscribers, QoS 0"),
+    # The same loads with JSON payloads (96 B), for rules that read them (rules_env.py).
+    "fanin-q1-json": (["pubsub", "-c", "50", "-I", "0", "-t", "fan/%i", "--sub-count", "1",
+                       "-q", "1", "-s", "96", "--json-payload"], "recv_rate",
+                      "fan-in, QoS 1, 96 B JSON payloads"),
+    "p2p-q0-json": (["pubsub", "-c", "500", "-I", "0", "-t", "p2p/%i", "--sub-count", "500",
+                     "--sub-topic", "p2p/%i", "-q", "0", "-s", "96", "--json-payload", "-i", "0.2"],
+                    "recv_rate", "point-to-point, QoS 0, 96 B JSON payloads"),
     "latency-q1": (["pubsub", "-c", "100", "-I", "100", "-t", "lat/%i", "--sub-count", "1",
                     "--sub-topic", "lat/+", "-q", "1", "-s", "64", "-i", "0.5"], "p99_us",
                    "latency: 100 publishers x 10 msg/s -> 1 subscriber, QoS 1 (p99, lower is better)"),
