@@ -9,7 +9,8 @@
 #                              sockets, against the ASan emqxd.
 #   scripts/sanitize.sh tsan   TSan with GCC into build-tsan/: the unit tests that run threads (the
 #                              cluster's membership, the API server, the retainer, storage,
-#                              the authentication chain on its pool and JWKS thread).
+#                              the authentication chain on its pool and JWKS thread, the
+#                              actions' buffer workers).
 #
 # Extra arguments go to ctest. Expects the test dependencies (scripts/install-deps.sh --test).
 set -euo pipefail
@@ -20,10 +21,12 @@ shift
 
 # The integration tests of the ASan leg: malformed and byte-exact input (codec), publish,
 # subscribe and session rules (channel), durable sessions and QoS 2 across restarts
-# (storage), the HTTP API and `emqxd cluster`, and takeovers across workers.
+# (storage), the HTTP API and `emqxd cluster`, takeovers across workers, the rule engine;
+# and of the cluster tests, sessions moving between nodes and rules made on one node.
+asan_cluster="test_sessions|test_rules"
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
-asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive"
+asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive|test_rules"
 
 case "$mode" in
   asan)
@@ -31,15 +34,16 @@ case "$mode" in
     configure_asan_tree
     dir="$asan_tree"
     ninja -C "$dir" -j"$(nproc)"  # everything: ctest needs every unit test binary
-    tests="^([a-z]+_test|fuzz):|^integration:($asan_integration)\$"
+    tests="^([a-z]+_test|fuzz):|^integration:($asan_integration)\$|^cluster:($asan_cluster)\$"
     ;;
   tsan)
     dir=build-tsan
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DEMQXD_SANITIZE=thread \
       -DEMQXD_BUILD_TESTS=ON -DEMQXD_BUILD_BENCH=OFF >/dev/null
-    ninja -C "$dir" -j"$(nproc)" cluster_test api_test broker_test storage_test auth_test
-    tests="^(cluster_test|api_test|broker_test|storage_test|auth_test):"
+    ninja -C "$dir" -j"$(nproc)" cluster_test api_test broker_test storage_test auth_test \
+      connectors_test
+    tests="^(cluster_test|api_test|broker_test|storage_test|auth_test|connectors_test):"
     ;;
   *)
     echo "usage: scripts/sanitize.sh asan|tsan [ctest args]" >&2

@@ -12,6 +12,7 @@
 #include "api/admin_api.hpp"
 #include "api/cluster_json.hpp"
 #include "api/config_api.hpp"
+#include "api/connectors_api.hpp"
 #include "api/log_api.hpp"
 #include "api/modules_api.hpp"
 #include "api/monitor_api.hpp"
@@ -252,6 +253,7 @@ void Router::add_routes() {
   add_modules_routes(t, control_, node_.config);
   add_rebalance_routes(t, control_, node_);
   add_rules_routes(t, control_, node_);
+  add_connectors_routes(t, control_, node_.config.node.name);
   add_log_routes(t);
   add_config_routes(t, node_.config);
   add_trace_routes(t, node_, control_);

@@ -1,5 +1,6 @@
 #include "api/rules_api.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <random>
@@ -311,6 +312,117 @@ Response rule_metrics(ClusterControl& control, const std::string& id) {
       200, json::object{{"id", id}, {"metrics", std::move(sum)}, {"node_metrics", per_node}});
 }
 
+// GET /api/v5/prometheus/data_integration: EMQX's names (emqx_prometheus_data_integration).
+// Each node answers "rules_prom" with {"rules": [{"id", "enable", "metrics": {...}}]}.
+Response data_integration(const Call& c, ClusterControl& control, const std::string& self) {
+  const std::string mode = query_param(c.target, "mode").value_or("node");
+  if (mode != "node" && mode != "all_nodes_aggregated" && mode != "all_nodes_unaggregated") {
+    return error_response(400, "BAD_REQUEST",
+                          "mode must be node, all_nodes_aggregated or all_nodes_unaggregated");
+  }
+  std::vector<std::string> nodes{self};
+  if (mode != "node") nodes = control.running_nodes();
+  auto answers = ask_each(control, nodes, "rules_prom", "{}", kNodeWait);
+  struct Row {
+    std::string id, node;
+    double enable = 0;
+    json::object metrics;
+  };
+  std::vector<Row> rows;  // per rule (summed), or per rule and node (unaggregated)
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!answers[i] || answers[i]->status != 200) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(answers[i]->body, ec);
+    if (ec || !v.is_object() || !v.get_object().contains("rules")) continue;
+    const auto& rules = v.get_object().at("rules").get_array();
+    count = std::max(count, rules.size());
+    for (const auto& rv : rules) {
+      const auto& r = rv.get_object();
+      Row row{std::string(r.at("id").get_string()), nodes[i], r.at("enable").get_bool() ? 1.0 : 0.0,
+              r.at("metrics").get_object()};
+      if (mode == "all_nodes_aggregated") {
+        auto it =
+            std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.id == row.id; });
+        if (it != rows.end()) {
+          it->enable = it->enable > 0 && row.enable > 0 ? 1 : 0;  // EMQX: 1 iff all
+          for (const auto& kv : row.metrics) {
+            auto* have = it->metrics.if_contains(kv.key());
+            if (have != nullptr) *have = have->to_number<double>() + kv.value().to_number<double>();
+          }
+          continue;
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  static constexpr std::pair<std::string_view, std::string_view> kCounters[] = {
+      {"emqx_rule_matched", "matched"},
+      {"emqx_rule_failed", "failed"},
+      {"emqx_rule_passed", "passed"},
+      {"emqx_rule_failed_exception", "failed.exception"},
+      {"emqx_rule_failed_no_result", "failed.no_result"},
+      {"emqx_rule_actions_total", "actions.total"},
+      {"emqx_rule_actions_success", "actions.success"},
+      {"emqx_rule_actions_failed", "actions.failed"},
+      {"emqx_rule_actions_failed_out_of_service", "actions.failed.out_of_service"},
+      {"emqx_rule_actions_failed_unknown", "actions.failed.unknown"},
+  };
+  const bool labelled = mode == "all_nodes_unaggregated";
+  auto labels = [&](const Row& r) {
+    std::string l = "{id=\"" + r.id + "\"";
+    if (labelled) l += ",node=\"" + r.node + "\"";
+    return l + "}";
+  };
+  auto number = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v);
+    return std::string(buf);
+  };
+  if (c.request.accept.find("application/json") != std::string::npos) {
+    json::array rules;
+    for (const auto& r : rows) {
+      json::object o{{"id", r.id}, {"emqx_rule_enable", r.enable}};
+      if (labelled) o["node"] = r.node;
+      for (const auto& [name, key] : kCounters)
+        o[name] = r.metrics.contains(key) ? r.metrics.at(key) : json::value(0);
+      rules.push_back(std::move(o));
+    }
+    return json_response(
+        200, json::object{{"data_integration_overview", json::object{{"emqx_rules_count", count},
+                                                                     {"emqx_actions_count", 0},
+                                                                     {"emqx_connectors_count", 0}}},
+                          {"rules", std::move(rules)},
+                          {"actions", json::array()},
+                          {"connectors", json::array()}});
+  }
+  std::string out;
+  auto gauge = [&](std::string_view name, double v) {
+    out.append("# TYPE ").append(name).append(" gauge\n");
+    out.append(name).append(" ").append(number(v)).append("\n");
+  };
+  gauge("emqx_rules_count", static_cast<double>(count));
+  gauge("emqx_actions_count", 0);
+  gauge("emqx_connectors_count", 0);
+  if (!rows.empty()) {
+    out += "# TYPE emqx_rule_enable gauge\n";
+    for (const auto& r : rows)
+      out.append("emqx_rule_enable").append(labels(r)).append(" ").append(number(r.enable)) += '\n';
+    for (const auto& [name, key] : kCounters) {
+      out.append("# TYPE ").append(name).append(" counter\n");
+      for (const auto& r : rows) {
+        const auto* v = r.metrics.if_contains(key);
+        out.append(name).append(labels(r)).append(" ").append(
+            number(v != nullptr ? v->to_number<double>() : 0)) += '\n';
+      }
+    }
+  }
+  Response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(out);
+  return r;
+}
+
 }  // namespace
 
 void add_rules_ops(NodeOps& ops, session::NodeState& node) {
@@ -327,6 +439,16 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
     for (const auto& r : e.list())
       out.push_back(rule_json(*r));
     return answer(200, out);
+  });
+  ops.add("rules_prom", [&e](const std::string&) {
+    json::array rules;
+    for (const auto& r : e.list()) {
+      auto s = e.metrics(r->id);
+      if (!s) continue;
+      rules.push_back(
+          json::object{{"id", r->id}, {"enable", r->enable}, {"metrics", metrics_json(*s)}});
+    }
+    return answer(200, json::object{{"rules", std::move(rules)}});
   });
   ops.add("rule_get", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
@@ -425,6 +547,8 @@ void add_rules_routes(RouteTable& t, ClusterControl& control, const session::Nod
         [self](const Call& c) { return rule_test(c, self); });
   t.add("GET", "/api/v5/rule_events", "the events rules may read",
         [self](const Call&) { return json_response(200, rule_events(self)); });
+  t.add("GET", "/api/v5/prometheus/data_integration", "the rules' metrics for Prometheus",
+        [&control, self](const Call& c) { return data_integration(c, control, self); });
   const bool ignore_sys = node.config.rule_engine.ignore_sys_message;
   t.add("GET", "/api/v5/rule_engine", "the rule engine's settings", [ignore_sys](const Call&) {
     return json_response(200, json::object{{"ignore_sys_message", ignore_sys}});

@@ -21,6 +21,12 @@
 //                                           412 NOT_MATCH; 400 a bad SQL or a failed run
 //   GET    /api/v5/rule_events              the events a rule may read, with their columns
 //   GET    /api/v5/rule_engine              {"ignore_sys_message"}
+//   GET    /api/v5/prometheus/data_integration ?mode=node|all_nodes_aggregated|
+//                                           all_nodes_unaggregated: EMQX's emqx_rules_count
+//                                           and emqx_rule_* per rule (label id), in the text
+//                                           format, or JSON for Accept: application/json;
+//                                           no credentials unless
+//                                           prometheus.enable_basic_auth (as /stats)
 //
 // A rule as the API shows it: {"id", "name", "from", "actions", "sql", "enable",
 // "created_at" (RFC 3339, ms), "description"}.

@@ -19,6 +19,7 @@
 #include "api/api_client.hpp"
 #include "api/api_keys.hpp"
 #include "api/api_server.hpp"
+#include "api/connectors_api.hpp"
 #include "api/credentials.hpp"
 #include "api/node_ops.hpp"
 #include "api/rebalance_api.hpp"
@@ -158,6 +159,38 @@ struct Node::Impl {
       auto a = pool != http_pools.end() ? pool->second->call(r) : api::http_call(r);
       return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
                               std::move(a.body)};
+    };
+  }
+
+  // The http connectors' pools (connectors/http.hpp): one per action made on a connector,
+  // with the connector's URL, TLS and pool size.
+  static connectors::Integrations::HttpFactory connector_http() {
+    return [](const config::ConnectorConfig& c) -> connectors::HttpSend {
+      auto url = auth::split_http_url(c.url, "connectors.http." + c.name);
+      api::HttpPool::Options o;
+      o.key = "connectors.http." + c.name;
+      o.host = url.host;
+      o.port = url.port;
+      o.tls = url.tls;
+      o.ssl = c.ssl;
+      o.pool_size = c.pool_size;
+      o.connect_timeout = c.connect_timeout;
+      auto pool = std::make_shared<api::HttpPool>(std::move(o));
+      return [pool](const auth::HttpCall& q) {
+        api::ClientRequest r;
+        r.host = q.host;
+        r.port = q.port;
+        r.method = q.method;
+        r.target = q.target;
+        r.headers = q.headers;
+        r.content_type = q.content_type.empty() ? "application/json" : q.content_type;
+        r.body = q.body;
+        r.timeout = q.timeout;
+        r.user_agent = "emqxd";
+        auto a = pool->call(r);
+        return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
+                                std::move(a.body)};
+      };
     };
   }
 
@@ -332,6 +365,9 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.traces.attach(*impl_->state.tables);
   impl_->state.topic_metrics.attach(*impl_->state.tables);
   impl_->state.rules.attach(*impl_->state.tables);
+  impl_->state.integrations = std::make_unique<connectors::Integrations>(c.node.data_dir + "/bufs",
+                                                                         impl_->connector_http());
+  impl_->state.integrations->attach(*impl_->state.tables);
   impl_->state.slow_subs.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
   api::Admins::declare(*impl_->state.tables);
@@ -368,6 +404,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   im.evacuation = std::make_unique<net::Evacuation>(im.state, im.worker_ptrs);
   api::add_rebalance_ops(*im.node_ops, *im.evacuation);
   api::add_rules_ops(*im.node_ops, im.state);
+  api::add_connectors_ops(*im.node_ops, im.state);
   {
     const auto& a = im.state.config.alarm;
     im.alarms =
@@ -451,6 +488,7 @@ void Node::start() {
       std::vector<std::pair<std::string, boost::json::object>> rules;
       for (const auto& [id, text] : s.config.rule_engine.rules)
         rules.emplace_back(id, boost::json::parse(text).as_object());
+      s.integrations->seed(s.config.connectors, s.config.actions);
       s.rules.seed(rules);
       logger()->info("rule engine: {} rules ({} in the config file)", s.rules.size(), rules.size());
     }
@@ -474,7 +512,10 @@ void Node::start() {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
     ro.monitor.peaks = &impl_->peaks;
-    if (!s.config.prometheus.enable_basic_auth) ro.open_paths.push_back("/api/v5/prometheus/stats");
+    if (!s.config.prometheus.enable_basic_auth) {
+      ro.open_paths.push_back("/api/v5/prometheus/stats");
+      ro.open_paths.push_back("/api/v5/prometheus/data_integration");
+    }
     ro.default_password = impl_->default_api_password;
     ro.api_docs = s.config.dashboard_swagger_support;
     ro.login.max_attempts = s.config.dashboard_login_max_attempts;

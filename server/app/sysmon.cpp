@@ -61,6 +61,7 @@ void SysMon::run() {
     net::node_stats(node_, &peaks_);
     node_.topic_metrics.tick();
     node_.rules.tick();
+    if (node_.integrations) node_.integrations->tick();
     if (mem_every.count() > 0 && Clock::now() >= next_mem) {
       check_memory();
       next_mem = Clock::now() + mem_every;

@@ -190,6 +190,17 @@ bool loopback_bind(const std::string& bind) {
 
 // Checks and settings that involve several keys, once all of them are read.
 void finish(LoadState& s, const Value& root) {
+  // An action's connector must be one of the file's, of the action's type.
+  for (const auto& a : s.cfg.actions) {
+    bool found = false;
+    for (const auto& c : s.cfg.connectors)
+      found = found || (c.type == a.type && c.name == a.connector);
+    if (!found) {
+      const Value* where = root.find("actions");
+      fail(where != nullptr ? *where : root, "actions." + a.type + "." + a.name + ".connector",
+           "no connector " + a.type + "." + a.connector + " in the config");
+    }
+  }
   Config& c = s.cfg;
   // EMQX: "Disabled when setting bind to 0".
   if (c.dashboard_http_bind.ends_with(":0")) c.dashboard_http_enable = false;

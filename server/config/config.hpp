@@ -446,6 +446,62 @@ struct RuleEngineConfig {
   std::vector<std::pair<std::string, std::string>> rules;
 };
 
+// EMQX 5's data integration: connectors.<type>.<name> and actions.<type>.<name>
+// (connectors/ reads them into running connectors and actions; docs/connectors.md). Each
+// keeps its definition as JSON too, the form the replicated tables and the API carry.
+struct ActionResourceOpts {
+  std::uint32_t worker_pool_size = 16;
+  Duration health_check_interval{15'000};
+  bool query_mode_async = true;
+  Duration request_ttl{45'000};  // 0: infinity
+  std::uint32_t inflight_window = 100;
+  std::uint64_t max_buffer_bytes = 256ull << 20;
+  bool volatile_offload = false;       // buffer_mode
+  std::uint64_t buffer_seg_bytes = 0;  // 0: max_buffer_bytes
+  std::uint32_t batch_size = 1;
+  Duration batch_time{0};
+  Duration resume_interval{0};  // 0: min(health_check_interval, request_ttl / 3)
+};
+
+struct ConnectorConfig {
+  std::string type, name;  // "http", "my_webhook"
+  bool enable = true;
+  std::string description;
+  Duration health_check_interval{15'000};  // resource_opts
+  Duration start_timeout{5'000};
+  bool start_after_created = true;
+  // http
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // templates
+  Duration connect_timeout{15'000};
+  std::uint32_t pool_size = 8;
+  std::string pool_type = "random";
+  ClientSslConfig ssl;
+  std::string json;  // as written (JSON)
+};
+
+struct ActionConfig {
+  std::string type, name;
+  std::string connector;  // the connector's name (same type)
+  bool enable = true;
+  std::string description;
+  ActionResourceOpts resource_opts;
+  // http parameters
+  std::string method = "post";
+  std::string path;  // a template, joined to the connector's URL
+  std::vector<std::pair<std::string, std::string>> headers;  // templates; over the connector's
+  std::optional<std::string> body;  // a template; none: the rule's output as JSON
+  std::uint32_t max_retries = 2;
+  std::string json;  // as written (JSON)
+};
+
+// A connector or an action given as JSON (the API's body, a replicated table's entry),
+// read as the config file's would be. Throws ConfigError "<where>: KEY: what is wrong".
+ConnectorConfig read_connector(const std::string& type, const std::string& name,
+                               std::string_view json, const std::string& where);
+ActionConfig read_action(const std::string& type, const std::string& name, std::string_view json,
+                         const std::string& where);
+
 struct Config {
   // The configuration as written (the file with the EMQX_* overrides on it, substitutions
   // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
@@ -475,6 +531,8 @@ struct Config {
   // topic_metrics.hpp); the API registers more.
   std::vector<std::string> topic_metrics;
   RuleEngineConfig rule_engine;
+  std::vector<ConnectorConfig> connectors;
+  std::vector<ActionConfig> actions;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

@@ -862,6 +862,12 @@ const KeySpec kKeys[] = {
     {"rule_engine.ignore_sys_message", EMQXD_SET(rule_engine.ignore_sys_message, in.boolean())},
     {"rule_engine.rules", [](const In& in) { in.object(); }, Shape::Section},
     {"rule_engine.rules.*", rule_engine_rule},
+    {"connectors", [](const In& in) { in.object(); }, Shape::Section},
+    {"connectors.*", [](const In& in) { in.object(); }, Shape::Section},
+    {"connectors.*.*", connector_entry},
+    {"actions", [](const In& in) { in.object(); }, Shape::Section},
+    {"actions.*", [](const In& in) { in.object(); }, Shape::Section},
+    {"actions.*.*", action_entry},
 };
 
 #undef EMQXD_SET
@@ -876,8 +882,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"rule_engine.jq_function_default_timeout", "emqxd's rules have no jq function"},
     {"rule_engine.jq_implementation_module", "emqxd's rules have no jq function"},
     {"bridges", ""},
-    {"connectors", ""},
-    {"actions", ""},
     {"sources", ""},
     {"schema_registry", ""},
     {"schema_validation", ""},

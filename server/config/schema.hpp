@@ -157,6 +157,13 @@ void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourc
 void rewrite_rules(const In& in);
 // rule_engine.rules.<id> (rule_keys.cpp): read and compiled as the API would (rules/rule.hpp).
 void rule_engine_rule(const In& in);
+// connectors.<type>.<name> and actions.<type>.<name> (connector_keys.cpp).
+void connector_entry(const In& in);
+void action_entry(const In& in);
+ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
+                                     const std::string& type, const std::string& name);
+ActionConfig read_action_value(const Value& obj, const std::string& key, const std::string& type,
+                               const std::string& name);
 void auto_subscribe_topics(const In& in);
 
 // Every key emqxd reads (keys.cpp).

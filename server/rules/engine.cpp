@@ -312,6 +312,12 @@ void RuleEngine::run(View& view, std::string_view source, const Columns& columns
             ok = actions.console(rule, out, columns());
             break;
           case Action::Kind::Connector:
+            // Queued is a success (EMQX's async actions); no such action: discarded.
+            if (!actions.connector(rule, a.ref, out, columns())) {
+              c.inc(ActionsDiscarded);
+              continue;
+            }
+            ok = true;
             break;
         }
         if (ok) {

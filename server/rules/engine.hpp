@@ -86,6 +86,11 @@ class RuleEngine {
                            const boost::json::object& columns) = 0;
     virtual bool console(const Rule& rule, const boost::json::object& output,
                          const boost::json::object& columns) = 0;
+    // A connector's action ("http:name"): queued (true), or none such runs here (false:
+    // actions.discarded).
+    virtual bool connector(const Rule& rule, const std::string& ref,
+                           const boost::json::object& output,
+                           const boost::json::object& columns) = 0;
   };
 
   // A worker's lookups: lock-free, refreshed when rules change. One per worker thread.

@@ -18,6 +18,7 @@
 #include "broker/retainer.hpp"
 #include "common/task.hpp"
 #include "config/config.hpp"
+#include "connectors/integrations.hpp"
 #include "rules/console.hpp"
 #include "rules/engine.hpp"
 #include "session/banned.hpp"
@@ -120,6 +121,9 @@ struct NodeState {
   // through its own View (session/worker_rules.cpp). The console action's thread.
   rules::RuleEngine rules;
   rules::Console rule_console;
+  // The connectors and actions the rules send to (connectors/integrations.hpp); set by
+  // the node before the workers start (null in tests: connector actions are discarded).
+  std::unique_ptr<connectors::Integrations> integrations;
 };
 
 }  // namespace emqxd::session

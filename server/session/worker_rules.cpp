@@ -184,6 +184,19 @@ class WorkerCore::RuleActions final : public rules::RuleEngine::Actions {
     return true;
   }
 
+  bool connector(const rules::Rule&, const std::string& ref, const json::object& out,
+                 const json::object& columns) override {
+    connectors::Integrations* in = core_.node_.integrations.get();
+    if (in == nullptr) return false;
+    // The buffer worker is chosen by the client id, so that one client's messages keep
+    // their order (EMQX's pick key).
+    const json::value* id = out.if_contains("clientid");
+    if (id == nullptr || !id->is_string()) id = columns.if_contains("clientid");
+    const std::string_view key =
+        id != nullptr && id->is_string() ? std::string_view(id->get_string()) : std::string_view();
+    return in->enqueue(ref, out, key) == connectors::Integrations::Sent::Queued;
+  }
+
   bool console(const rules::Rule& rule, const json::object& out,
                const json::object& columns) override {
     return core_.node_.rule_console.push("[rule action] " + rule.id +

@@ -35,6 +35,10 @@ struct Render : rules::RuleEngine::Actions {
   bool console(const rules::Rule&, const json::object& out, const json::object&) override {
     return !json::serialize(out).empty();
   }
+  bool connector(const rules::Rule&, const std::string& ref, const json::object& out,
+                 const json::object&) override {
+    return !ref.empty() && !json::serialize(out).empty();
+  }
 };
 
 }  // namespace

@@ -125,7 +125,7 @@ def test_bad_rules_are_refused_with_the_field_at_fault(make_broker):
           "actions": [{"function": "republish", "args": {"topic": "a/${b"}}]},
          "actions[1].args.topic"),
         ({"sql": 'SELECT * FROM "$events/nope"'}, "$events/nope"),
-        ({"sql": 'SELECT * FROM "t"', "actions": ["http:hook"]}, "not implemented"),
+        ({"sql": 'SELECT * FROM "t"', "actions": ["hook"]}, "an action reference"),
         ({"sql": 'SELECT * FROM "t"', "id": "bad id"}, "rule id"),
         ({"sql": 'SELECT * FROM "t"', "id": ""}, "empty rule id"),
     ]
@@ -307,3 +307,29 @@ rule_engine.rules {
     # The node is fine.
     pub.publish("me/start", b"z", qos=1)
     assert wait_for(lambda: len([m for m in sub.wait_messages(1) if m.payload == b"z"]) == 2, 3)
+
+
+def test_prometheus_data_integration_counts_each_rule(make_broker):
+    b = make_broker(config_text=REPUBLISH_CONF)
+    pub = client(b, "room-9")
+    pub.publish("sensors/r9/temp", json.dumps({"temp": 40}).encode(), qos=1)
+    pub.publish("sensors/r9/temp", json.dumps({"temp": 10}).encode(), qos=1)
+    assert wait_for(lambda: metrics(b, "temp_alert")["metrics"]["matched"] == 2, 3)
+    # No credentials, as /api/v5/prometheus/stats.
+    status, headers, body = call(b, "GET", "/api/v5/prometheus/data_integration", auth=None)
+    assert status == 200 and headers["content-type"].startswith("text/plain"), body
+    text = body.decode()
+    assert "emqx_rules_count 1\n" in text
+    assert 'emqx_rule_enable{id="temp_alert"} 1\n' in text
+    assert 'emqx_rule_matched{id="temp_alert"} 2\n' in text
+    assert 'emqx_rule_passed{id="temp_alert"} 1\n' in text
+    assert 'emqx_rule_failed_no_result{id="temp_alert"} 1\n' in text
+    assert "# TYPE emqx_rule_matched counter\n" in text
+    text = call(b, "GET", "/api/v5/prometheus/data_integration?mode=all_nodes_unaggregated",
+                auth=None)[2].decode()
+    assert 'emqx_rule_matched{id="temp_alert",node="emqx@127.0.0.1"} 2\n' in text
+    doc = json.loads(call(b, "GET", "/api/v5/prometheus/data_integration", auth=None,
+                          headers={"Accept": "application/json"})[2])
+    assert doc["data_integration_overview"]["emqx_rules_count"] == 1
+    assert doc["rules"][0]["id"] == "temp_alert" and doc["rules"][0]["emqx_rule_matched"] == 2
+    assert_error(*call(b, "GET", "/api/v5/prometheus/data_integration?mode=x"), 400, "BAD_REQUEST")

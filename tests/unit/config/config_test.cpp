@@ -767,11 +767,16 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
         "emqx.conf:3: durable_sessions.message_retention_period: not implemented yet by emqxd");
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
+  // Connector types other than http, by name (and an action of one).
+  CHECK(error_of("connectors.mqtt.cloud { server = \"x:1883\" }") ==
+        "emqx.conf:1: connectors.mqtt.cloud: not implemented yet by emqxd (so far: http)");
+  CHECK(error_of("actions.pgsql.rows { connector = db }") ==
+        "emqx.conf:1: actions.pgsql.rows: not implemented yet by emqxd (so far: http)");
   // Every feature the issue names, and each the same way from the environment.
   for (std::string key :
        {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",
-        "retainer.backend", "rule_engine", "bridges", "connectors", "actions", "gateway", "exhook",
-        "sysmon.top", "sysmon.os.cpu_high_watermark", "psk_authentication",
+        "retainer.backend", "rule_engine.jq_function_default_timeout", "bridges", "gateway",
+        "exhook", "sysmon.top", "sysmon.os.cpu_high_watermark", "psk_authentication",
         "durable_sessions.batch_size"}) {
     INFO(key);
     std::string e = error_of(key + ".enable = true");

@@ -48,6 +48,12 @@ struct Recorder : RuleEngine::Actions {
     consoled.push_back(rule.id + " " + json::serialize(out));
     return accept;
   }
+  std::vector<std::string> sent;
+  bool connector(const Rule& rule, const std::string& ref, const json::object& out,
+                 const json::object&) override {
+    sent.push_back(rule.id + " " + ref + " " + json::serialize(out));
+    return ref == "http:known";
+  }
 };
 
 }  // namespace
@@ -117,8 +123,9 @@ TEST_CASE("rule: definitions are read with EMQX's defaults and refused field by 
             .starts_with("actions[1].args.topic: unclosed"));
   CHECK(read_error(R"({"sql":"SELECT * FROM \"t\"","actions":[{"function":"m:f"}]})")
             .starts_with("actions[1].function:"));
-  CHECK(read_error(R"({"sql":"SELECT * FROM \"t\"","actions":["http:hook"]})")
-            .find("not implemented") != std::string::npos);
+  CHECK(read_error(R"({"sql":"SELECT * FROM \"t\"","actions":["http:hook"]})").empty());
+  CHECK(read_error(R"({"sql":"SELECT * FROM \"t\"","actions":["hook"]})")
+            .starts_with("actions[1]: an action reference"));
   CHECK(read_error(R"({"sql":"SELECT * FROM \"$events/nope\""})").starts_with("sql: FROM"));
   CHECK(read_error(R"({"sql":"SELECT * FROM \"t\"","actions":[{"function":"republish",)"
                    R"("args":{"topic":"x","qos":"a${qos}"}}]})")
@@ -203,5 +210,15 @@ TEST_CASE("engine: rules run on matching events and count as EMQX's", "[rules][e
   CHECK_FALSE(view.any_on_publish());  // r2 reads an event, not publishes
   CHECK(view.rules().size() == 1);
   CHECK(view.listens(emqxd::rules::Event::ClientConnected));
+
+  // Connector actions: queued is a success, an unknown one is discarded.
+  add("r4", R"({"sql":"SELECT clientid FROM \"c/#\"","actions":["http:known","http:nope"]})");
+  run("{}", "c/1");
+  CHECK(rec.sent == std::vector<std::string>{R"(r4 http:known {"clientid":"c_emqx"})",
+                                             R"(r4 http:nope {"clientid":"c_emqx"})"});
+  auto m4 = e.metrics("r4");
+  CHECK(m4->count[RuleEngine::ActionsTotal] == 2);
+  CHECK(m4->count[RuleEngine::ActionsSuccess] == 1);
+  CHECK(m4->count[RuleEngine::ActionsDiscarded] == 1);
   CHECK_FALSE(view.listens(emqxd::rules::Event::SessionSubscribed));
 }

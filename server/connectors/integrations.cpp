@@ -1,0 +1,508 @@
+#include "connectors/integrations.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/log.hpp"
+#include "tables/replicated_tables.hpp"
+
+namespace emqxd::connectors {
+
+namespace json = boost::json;
+
+namespace {
+
+// A PUT that sends back "******" (what the API shows for a secret header) keeps the
+// stored value.
+std::string keep_secrets(std::string_view text, const std::string& stored) {
+  boost::system::error_code e1, e2;
+  auto v = json::parse(text, e1);
+  auto old = json::parse(stored, e2);
+  if (e1 || e2 || !v.is_object() || !old.is_object()) return std::string(text);
+  auto fix = [](json::value* now, const json::value* before) {
+    if (now == nullptr || before == nullptr || !now->is_object() || !before->is_object()) return;
+    for (auto& kv : now->get_object()) {
+      if (kv.value() == json::value("******")) {
+        if (const auto* b = before->get_object().if_contains(kv.key())) kv.value() = *b;
+      }
+    }
+  };
+  fix(v.get_object().if_contains("headers"), old.get_object().if_contains("headers"));
+  auto* p = v.get_object().if_contains("parameters");
+  const auto* q = old.get_object().if_contains("parameters");
+  if (p != nullptr && q != nullptr && p->is_object() && q->is_object())
+    fix(p->get_object().if_contains("headers"), q->get_object().if_contains("headers"));
+  return json::serialize(v);
+}
+
+const std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::get("connectors");
+  return l;
+}
+
+constexpr std::size_t kTableBound = Integrations::kMaxEntries * 4;
+
+std::string id_of(const std::string& type, const std::string& name) {
+  return type + ":" + name;
+}
+
+std::pair<std::string, std::string> split_id(const std::string& id) {
+  const auto colon = id.find(':');
+  return {id.substr(0, colon), colon == std::string::npos ? "" : id.substr(colon + 1)};
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> split_ref(std::string_view ref) {
+  const auto colon = ref.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == ref.size()) return std::nullopt;
+  std::string type(ref.substr(0, colon));
+  if (type == "webhook") type = "http";  // EMQX's old name of the type
+  return std::pair{type, std::string(ref.substr(colon + 1))};
+}
+
+Integrations::Integrations(std::string buffer_root, HttpFactory http)
+    : buffer_root_(std::move(buffer_root)), http_(std::move(http)), reaper_([this] {
+        std::unique_lock lock(reap_mutex_);
+        while (true) {
+          reap_cv_.wait(lock, [this] { return reap_stop_ || !reap_.empty(); });
+          if (reap_.empty()) return;
+          auto old = std::move(reap_.front());
+          reap_.pop_front();
+          lock.unlock();
+          old.reset();  // joins its threads
+          lock.lock();
+        }
+      }) {}
+
+Integrations::~Integrations() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, a] : running_actions_)
+      retire(std::move(a));
+    running_actions_.clear();
+    for (auto& [id, c] : running_connectors_)
+      retire(std::move(c.state));
+    running_connectors_.clear();
+  }
+  {
+    std::lock_guard lock(reap_mutex_);
+    reap_stop_ = true;
+  }
+  reap_cv_.notify_all();
+  reaper_.join();
+}
+
+void Integrations::retire(std::shared_ptr<void> old) {
+  if (!old) return;
+  {
+    std::lock_guard lock(reap_mutex_);
+    reap_.push_back(std::move(old));
+  }
+  reap_cv_.notify_one();
+}
+
+void Integrations::attach(tables::ReplicatedTables& t) {
+  tables_ = &t;
+  t.declare(std::string(kConnectorsTable), kTableBound);
+  t.declare(std::string(kActionsTable), kTableBound);
+  t.listen(std::string(kConnectorsTable), [this](const tables::Entry& e) { apply(true, e); });
+  t.listen(std::string(kActionsTable), [this](const tables::Entry& e) { apply(false, e); });
+}
+
+void Integrations::apply(bool connector, const tables::Entry& e) {
+  const auto [type, name] = split_id(e.key);
+  std::lock_guard lock(mutex_);
+  if (connector) {
+    if (e.deleted) {
+      connector_defs_.erase(e.key);
+    } else {
+      try {
+        connector_defs_[e.key] = config::read_connector(type, name, e.value, "table connectors");
+      } catch (const std::exception& x) {
+        logger()->warn("connector {}: the stored definition is refused ({}): ignored", e.key,
+                       x.what());
+        return;
+      }
+    }
+    rebuild_connector(e.key);
+  } else {
+    if (e.deleted) {
+      action_defs_.erase(e.key);
+    } else {
+      try {
+        action_defs_[e.key] = config::read_action(type, name, e.value, "table actions");
+      } catch (const std::exception& x) {
+        logger()->warn("action {}: the stored definition is refused ({}): ignored", e.key,
+                       x.what());
+        return;
+      }
+    }
+    rebuild_action(e.key);
+  }
+}
+
+void Integrations::rebuild_connector(const std::string& cid) {
+  if (auto it = running_connectors_.find(cid); it != running_connectors_.end()) {
+    retire(std::move(it->second.state));
+    running_connectors_.erase(it);
+  }
+  auto def = connector_defs_.find(cid);
+  if (def != connector_defs_.end()) {
+    Running r;
+    if (!def->second.enable) {
+      r.error = "disabled";
+    } else {
+      const auto& c = def->second;
+      try {
+        r.state = std::make_shared<ConnectorState>(cid, make_http_connector(c),
+                                                   c.health_check_interval, c.connect_timeout);
+      } catch (const std::exception& x) {
+        r.error = x.what();
+        logger()->error("connector {} does not start: {}", cid, x.what());
+      }
+    }
+    running_connectors_[cid] = std::move(r);
+  }
+  const auto [type, name] = split_id(cid);
+  for (const auto& [aid, a] : action_defs_) {
+    if (a.type == type && a.connector == name) rebuild_action(aid);
+  }
+}
+
+void Integrations::rebuild_action(const std::string& aid) {
+  if (auto it = running_actions_.find(aid); it != running_actions_.end()) {
+    retire(std::move(it->second));
+    running_actions_.erase(it);
+  }
+  action_errors_.erase(aid);
+  auto def = action_defs_.find(aid);
+  if (def == action_defs_.end()) return;
+  const auto& a = def->second;
+  if (!a.enable) {
+    action_errors_[aid] = "disabled";
+    return;
+  }
+  const std::string cid = id_of(a.type, a.connector);
+  auto cdef = connector_defs_.find(cid);
+  auto crun = running_connectors_.find(cid);
+  if (cdef == connector_defs_.end()) {
+    action_errors_[aid] = "connector " + cid + " does not exist";
+    return;
+  }
+  if (crun == running_connectors_.end() || !crun->second.state) {
+    action_errors_[aid] = "connector " + cid + " is not running" +
+                          (crun != running_connectors_.end() && !crun->second.error.empty()
+                               ? ": " + crun->second.error
+                               : "");
+    return;
+  }
+  try {
+    HttpSend send = http_(cdef->second);
+    auto senders = http_senders(cdef->second, a, std::move(send));
+    running_actions_[aid] = std::make_shared<Action>(aid, a.resource_opts, crun->second.state,
+                                                     senders, buffer_root_ + "/" + aid);
+  } catch (const std::exception& x) {
+    action_errors_[aid] = x.what();
+    logger()->error("action {} does not start: {}", aid, x.what());
+  }
+}
+
+void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
+                        const std::vector<config::ActionConfig>& actions) {
+  auto same = [](const std::string& a, const std::string& b) {
+    boost::system::error_code e1, e2;
+    auto x = json::parse(a, e1);
+    auto y = json::parse(b, e2);
+    return !e1 && !e2 && x == y;
+  };
+  for (const auto& c : connectors) {
+    const std::string id = id_of(c.type, c.name);
+    {
+      std::lock_guard lock(mutex_);
+      auto it = connector_defs_.find(id);
+      if (it != connector_defs_.end() && same(it->second.json, c.json)) continue;
+    }
+    auto r = write(true, id, c.json, false);
+    if (r.outcome != Outcome::Ok)
+      logger()->error("connectors.{}.{}: {}", c.type, c.name, r.message);
+  }
+  for (const auto& a : actions) {
+    const std::string id = id_of(a.type, a.name);
+    {
+      std::lock_guard lock(mutex_);
+      auto it = action_defs_.find(id);
+      if (it != action_defs_.end() && same(it->second.json, a.json)) continue;
+    }
+    auto r = write(false, id, a.json, false);
+    if (r.outcome != Outcome::Ok) logger()->error("actions.{}.{}: {}", a.type, a.name, r.message);
+  }
+}
+
+Integrations::Result Integrations::write(bool connector, const std::string& id,
+                                         const std::string& text, bool /*create*/) {
+  if (tables_ == nullptr) {
+    tables::Entry e;
+    e.table = connector ? kConnectorsTable : kActionsTable;
+    e.key = id;
+    e.value = text;
+    apply(connector, e);
+    return {};
+  }
+  if (!tables_->put(std::string(connector ? kConnectorsTable : kActionsTable), id, text))
+    return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " definitions"};
+  return {};
+}
+
+Integrations::Result Integrations::put_connector(const std::string& type, const std::string& name,
+                                                 std::string_view body, bool create) {
+  std::string text(body);
+  if (!create) {
+    std::lock_guard lock(mutex_);
+    if (auto it = connector_defs_.find(id_of(type, name)); it != connector_defs_.end())
+      text = keep_secrets(body, it->second.json);
+  }
+  config::ConnectorConfig c;
+  try {
+    c = config::read_connector(type, name, text, "body");
+  } catch (const std::exception& x) {
+    return {Outcome::Invalid, x.what()};
+  }
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    const bool exists = connector_defs_.contains(id);
+    if (create && exists) return {Outcome::Exists, "connector already exists"};
+    if (!create && !exists) return {Outcome::NotFound, ""};
+    if (!exists && connector_defs_.size() >= kMaxEntries)
+      return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " connectors"};
+  }
+  return write(true, id, c.json, create);
+}
+
+Integrations::Result Integrations::put_action(const std::string& type, const std::string& name,
+                                              std::string_view body, bool create) {
+  std::string text(body);
+  if (!create) {
+    std::lock_guard lock(mutex_);
+    if (auto it = action_defs_.find(id_of(type, name)); it != action_defs_.end())
+      text = keep_secrets(body, it->second.json);
+  }
+  config::ActionConfig a;
+  try {
+    a = config::read_action(type, name, text, "body");
+  } catch (const std::exception& x) {
+    return {Outcome::Invalid, x.what()};
+  }
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    const bool exists = action_defs_.contains(id);
+    if (create && exists) return {Outcome::Exists, "bridge already exists"};
+    if (!create && !exists) return {Outcome::NotFound, ""};
+    if (!connector_defs_.contains(id_of(type, a.connector))) {
+      return {Outcome::Invalid,
+              json::serialize(json::object{{"reason", "connector_not_found_or_wrong_type"},
+                                           {"bridge_type", type},
+                                           {"bridge_name", name},
+                                           {"connector_name", a.connector}})};
+    }
+    if (!exists && action_defs_.size() >= kMaxEntries)
+      return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " actions"};
+  }
+  return write(false, id, a.json, create);
+}
+
+Integrations::Result Integrations::remove_connector(const std::string& type,
+                                                    const std::string& name) {
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    if (!connector_defs_.contains(id)) return {Outcome::NotFound, ""};
+    std::vector<std::string> users;
+    for (const auto& [aid, a] : action_defs_) {
+      if (a.type == type && a.connector == name) users.push_back(aid);
+    }
+    if (!users.empty()) {
+      std::string list;
+      for (const auto& u : users)
+        list += (list.empty() ? "" : ", ") + u;
+      return {Outcome::InUse,
+              "Cannot delete connector while there are active channels defined for this "
+              "connector: " +
+                  list};
+    }
+    if (tables_ == nullptr) {
+      connector_defs_.erase(id);
+      rebuild_connector(id);
+      return {};
+    }
+  }
+  tables_->erase(std::string(kConnectorsTable), id);
+  return {};
+}
+
+Integrations::Result Integrations::remove_action(const std::string& type, const std::string& name) {
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    if (!action_defs_.contains(id)) return {Outcome::NotFound, ""};
+    if (tables_ == nullptr) {
+      action_defs_.erase(id);
+      rebuild_action(id);
+      return {};
+    }
+  }
+  tables_->erase(std::string(kActionsTable), id);
+  return {};
+}
+
+Integrations::Result Integrations::set_enabled(bool connector, const std::string& type,
+                                               const std::string& name, bool on) {
+  const std::string id = id_of(type, name);
+  std::string text;
+  {
+    std::lock_guard lock(mutex_);
+    if (connector) {
+      auto it = connector_defs_.find(id);
+      if (it == connector_defs_.end()) return {Outcome::NotFound, ""};
+      text = it->second.json;
+    } else {
+      auto it = action_defs_.find(id);
+      if (it == action_defs_.end()) return {Outcome::NotFound, ""};
+      text = it->second.json;
+    }
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {Outcome::Invalid, "the stored definition is not JSON"};
+  v.get_object()["enable"] = on;
+  return write(connector, id, json::serialize(v), false);
+}
+
+Integrations::Sent Integrations::enqueue(std::string_view ref, const json::object& output,
+                                         std::string_view key) {
+  auto tn = split_ref(ref);
+  if (!tn) return Sent::NotFound;
+  const std::string id = id_of(tn->first, tn->second);
+  std::shared_ptr<Action> a;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = running_actions_.find(id);
+    if (it == running_actions_.end()) {
+      return action_defs_.contains(id) ? Sent::Disabled : Sent::NotFound;
+    }
+    a = it->second;
+  }
+  a->enqueue(output, key);
+  return Sent::Queued;
+}
+
+std::vector<Integrations::ConnectorView> Integrations::connectors() const {
+  std::vector<ConnectorView> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, c] : connector_defs_) {
+    ConnectorView v;
+    v.config = c;
+    auto r = running_connectors_.find(id);
+    if (r != running_connectors_.end() && r->second.state) {
+      v.status = r->second.state->status();
+      v.status_reason = r->second.state->status_reason();
+    } else {
+      v.status = c.enable ? Status::Disconnected : Status::Stopped;
+      v.status_reason = r != running_connectors_.end() ? r->second.error : "";
+    }
+    for (const auto& [aid, a] : action_defs_) {
+      if (a.type == c.type && a.connector == c.name) v.actions.push_back(a.name);
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<Integrations::ConnectorView> Integrations::connector(const std::string& type,
+                                                                   const std::string& name) const {
+  for (auto& v : connectors()) {
+    if (v.config.type == type && v.config.name == name) return std::move(v);
+  }
+  return std::nullopt;
+}
+
+std::vector<Integrations::ActionView> Integrations::actions() const {
+  std::vector<ActionView> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, a] : action_defs_) {
+    ActionView v;
+    v.config = a;
+    auto r = running_actions_.find(id);
+    if (r != running_actions_.end()) {
+      v.status = r->second->connector()->status();
+      v.status_reason = v.status == Status::Connected ? ""
+                                                      : "Resource not operational: " +
+                                                            r->second->connector()->status_reason();
+      v.sample = r->second->sample();
+    } else {
+      v.status = a.enable ? Status::Disconnected : Status::Stopped;
+      auto e = action_errors_.find(id);
+      v.status_reason = e != action_errors_.end() ? e->second : "Not installed";
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<Integrations::ActionView> Integrations::action(const std::string& type,
+                                                             const std::string& name) const {
+  for (auto& v : actions()) {
+    if (v.config.type == type && v.config.name == name) return std::move(v);
+  }
+  return std::nullopt;
+}
+
+bool Integrations::reset_metrics(const std::string& type, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  const std::string id = id_of(type, name);
+  auto it = running_actions_.find(id);
+  if (it != running_actions_.end()) it->second->reset_metrics();
+  return action_defs_.contains(id);
+}
+
+void Integrations::tick() {
+  std::vector<std::shared_ptr<Action>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, a] : running_actions_)
+      all.push_back(a);
+  }
+  for (auto& a : all)
+    a->tick();
+}
+
+bool Integrations::check_now(const std::string& type, const std::string& name) {
+  std::shared_ptr<ConnectorState> s;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = running_connectors_.find(id_of(type, name));
+    if (it == running_connectors_.end() || !it->second.state) return false;
+    s = it->second.state;
+  }
+  s->check_now();
+  return true;
+}
+
+std::string Integrations::probe_connector(const std::string& type, const std::string& name,
+                                          std::string_view text) {
+  try {
+    auto c = config::read_connector(type, name, text, "body");
+    auto conn = make_http_connector(c);
+    std::string reason;
+    if (conn->health_check(c.connect_timeout, reason) != Status::Connected) return reason;
+    return "";
+  } catch (const std::exception& x) {
+    return x.what();
+  }
+}
+
+}  // namespace emqxd::connectors

@@ -1,0 +1,47 @@
+"""The rule engine over a cluster (docs/rules.md): a rule made through one node's API runs
+on every node, on the messages published there (once, on the node that received the
+message), and any node's metrics answer sums the nodes' with each node's own."""
+from cluster_support import poll
+
+
+def test_a_rule_made_on_one_node_runs_on_every_node_and_is_counted_per_node(cluster):
+    c = cluster(2)
+    rule = {"id": "tag", "sql": 'SELECT payload, clientid FROM "in/#"',
+            "actions": [{"function": "republish",
+                         "args": {"topic": "out/${clientid}", "qos": 1}}]}
+    assert c.node(1).api("POST", "/api/v5/rules", rule, expect=201)["id"] == "tag"
+
+    def everywhere():
+        seen = [c.node(i).api("GET", "/api/v5/rules/tag", expect=None) for i in (1, 2)]
+        return all(s and s.get("id") == "tag" for s in seen), seen
+    done, seen, _, _ = poll(everywhere, 10)
+    assert done, seen
+    # A subscriber on node 1 gets what the rule made of a message published on node 2,
+    # exactly once (the rule runs where the message was published).
+    sub = c.client(1, "rsub")
+    sub.subscribe("out/#", qos=1)
+    c.wait_routed("out/#", on=[2], via=1)
+    c.client(2, "pub-on-2").publish("in/a", b"from 2", qos=1)
+    c.client(1, "pub-on-1").publish("in/b", b"from 1", qos=1)
+    sub.expect_messages([("out/pub-on-2", b"from 2"), ("out/pub-on-1", b"from 1")])
+
+    def counted():
+        m = c.node(2).api("GET", "/api/v5/rules/tag/metrics")
+        return m["metrics"]["matched"] == 2, m
+    done, m, _, _ = poll(counted, 10)
+    assert done, m
+    per_node = {n["node"]: n["metrics"]["matched"] for n in m["node_metrics"]}
+    assert per_node == {c.node(1).name: 1, c.node(2).name: 1}, m
+    assert m["metrics"]["actions.success"] == 2
+
+    # Reset and delete reach every node.
+    c.node(2).api("PUT", "/api/v5/rules/tag/metrics/reset", expect=204)
+    m = c.node(1).api("GET", "/api/v5/rules/tag/metrics")
+    assert m["metrics"]["matched"] == 0, m
+    c.node(2).api("DELETE", "/api/v5/rules/tag", expect=204)
+
+    def gone():
+        seen = [c.node(i).api("GET", "/api/v5/rules/tag", expect=None) for i in (1, 2)]
+        return all(s and s.get("code") == "NOT_FOUND" for s in seen), seen
+    done, seen, _, _ = poll(gone, 10)
+    assert done, seen
