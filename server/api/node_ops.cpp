@@ -751,10 +751,10 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             topics.begin() + static_cast<std::ptrdiff_t>(at),
             topics.begin() + static_cast<std::ptrdiff_t>(std::min(at + 1000, topics.size())));
         auto n = on_worker<std::size_t>(workers_[0], [chunk = std::move(chunk)](WorkerCore& core) {
-          std::size_t n = 0;
+          std::size_t done = 0;
           for (const auto& t : chunk)
-            n += core.clear_retained(t) ? 1 : 0;
-          return n;
+            done += core.clear_retained(t) ? 1 : 0;
+          return done;
         });
         if (!n) return error(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
         cleared += *n;

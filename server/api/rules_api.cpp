@@ -8,6 +8,7 @@
 #include "api/router.hpp"
 #include "broker/topic.hpp"
 #include "common/time_text.hpp"
+#include "connectors/integrations.hpp"
 #include "mqtt/message.hpp"
 #include "rules/eval.hpp"
 #include "session/node_state.hpp"
@@ -329,7 +330,7 @@ Response data_integration(const Call& c, ClusterControl& control, const std::str
     json::object metrics;
   };
   std::vector<Row> rows;  // per rule (summed), or per rule and node (unaggregated)
-  std::size_t count = 0;
+  std::size_t count = 0, actions = 0, connectors = 0;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (!answers[i] || answers[i]->status != 200) continue;
     boost::system::error_code ec;
@@ -337,6 +338,10 @@ Response data_integration(const Call& c, ClusterControl& control, const std::str
     if (ec || !v.is_object() || !v.get_object().contains("rules")) continue;
     const auto& rules = v.get_object().at("rules").get_array();
     count = std::max(count, rules.size());
+    if (const auto* n = v.get_object().if_contains("actions"); n != nullptr && n->is_number())
+      actions = std::max(actions, n->to_number<std::size_t>());
+    if (const auto* n = v.get_object().if_contains("connectors"); n != nullptr && n->is_number())
+      connectors = std::max(connectors, n->to_number<std::size_t>());
     for (const auto& rv : rules) {
       const auto& r = rv.get_object();
       Row row{std::string(r.at("id").get_string()), nodes[i], r.at("enable").get_bool() ? 1.0 : 0.0,
@@ -402,8 +407,8 @@ Response data_integration(const Call& c, ClusterControl& control, const std::str
     out.append(name).append(" ").append(number(v)).append("\n");
   };
   gauge("emqx_rules_count", static_cast<double>(count));
-  gauge("emqx_actions_count", 0);
-  gauge("emqx_connectors_count", 0);
+  gauge("emqx_actions_count", static_cast<double>(actions));
+  gauge("emqx_connectors_count", static_cast<double>(connectors));
   if (!rows.empty()) {
     out += "# TYPE emqx_rule_enable gauge\n";
     for (const auto& r : rows)
@@ -440,15 +445,20 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
       out.push_back(rule_json(*r));
     return answer(200, out);
   });
-  ops.add("rules_prom", [&e](const std::string&) {
+  ops.add("rules_prom", [&e, &node](const std::string&) {
     json::array rules;
+    std::size_t actions = 0;
     for (const auto& r : e.list()) {
+      actions += r->actions.size();
       auto s = e.metrics(r->id);
       if (!s) continue;
       rules.push_back(
           json::object{{"id", r->id}, {"enable", r->enable}, {"metrics", metrics_json(*s)}});
     }
-    return answer(200, json::object{{"rules", std::move(rules)}});
+    const std::size_t connectors = node.integrations ? node.integrations->connectors().size() : 0;
+    return answer(
+        200, json::object{
+                 {"rules", std::move(rules)}, {"actions", actions}, {"connectors", connectors}});
   });
   ops.add("rule_get", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
@@ -513,19 +523,28 @@ void add_rules_routes(RouteTable& t, ClusterControl& control, const session::Nod
   };
   t.add("GET", "/api/v5/rules", "the rules, with EMQX's filters and pages",
         [&control, self](const Call& c) { return list_rules(c, control, self); });
+  // What GET shows and a rule's definition does not hold: a rule read back may be sent
+  // back as it is.
+  auto definition = [](json::object body) {
+    for (auto* k : {"from", "created_at", "updated_at", "metrics", "node_metrics"})
+      body.erase(k);
+    return body;
+  };
   t.add("POST", "/api/v5/rules", "a new rule on every node: {id?, sql, actions, enable, ...}",
-        [ask_self](const Call& c) {
+        [ask_self, definition](const Call& c) {
           auto body = parse_object(c.request.body);
           if (!body) return bad_request("the body must be a JSON object");
+          *body = definition(std::move(*body));
           return ask_self("rule_write", json::object{{"create", true}, {"body", *body}});
         });
   t.add("GET", "/api/v5/rules/{id}", "one rule", [ask_self](const Call& c) {
     return ask_self("rule_get", json::object{{"id", c.params[0]}});
   });
   t.add("PUT", "/api/v5/rules/{id}", "change a rule (fields to change), or make it",
-        [ask_self](const Call& c) {
+        [ask_self, definition](const Call& c) {
           auto body = parse_object(c.request.body);
           if (!body) return bad_request("the body must be a JSON object");
+          *body = definition(std::move(*body));
           return ask_self("rule_write", json::object{{"id", c.params[0]}, {"body", *body}});
         });
   t.add("DELETE", "/api/v5/rules/{id}", "delete a rule on every node", [ask_self](const Call& c) {

@@ -488,8 +488,8 @@ void Node::start() {
       std::vector<std::pair<std::string, boost::json::object>> rules;
       for (const auto& [id, text] : s.config.rule_engine.rules)
         rules.emplace_back(id, boost::json::parse(text).as_object());
-      s.integrations->seed(s.config.connectors, s.config.actions);
-      s.rules.seed(rules);
+      s.integrations->seed(s.config.connectors, s.config.actions, s.config.node.name);
+      s.rules.seed(rules, s.config.node.name);
       logger()->info("rule engine: {} rules ({} in the config file)", s.rules.size(), rules.size());
     }
     // From now on (nobody is connected yet), a ban kicks whoever it names, on every worker.

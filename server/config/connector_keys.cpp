@@ -125,11 +125,16 @@ void read_connector_resource_opts(const Value& v, const std::string& key, Connec
   }
 }
 
-void read_action_resource_opts(const Value& v, const std::string& key, ActionResourceOpts& r) {
+void read_action_resource_opts(const Value& v, const std::string& key, const std::string& type,
+                               ActionResourceOpts& r) {
   if (!v.is_object()) fail(v, key, "expected an object");
   for (const auto& f : v.fields()) {
     const std::string k = key + "." + f.key;
     const Value& x = f.value;
+    if (type == "http" && (f.key == "batch_size" || f.key == "batch_time")) {
+      // EMQX's http action has no batches either: one request per message.
+      fail(x, k, "unknown key: an http action sends one request per message");
+    }
     if (f.key == "worker_pool_size") {
       r.worker_pool_size = static_cast<std::uint32_t>(get_int(x, k, 1, 1024));
     } else if (f.key == "health_check_interval") {
@@ -238,7 +243,7 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
       a.connector = get_string(f.value, k);
       has_connector = !a.connector.empty();
     } else if (f.key == "resource_opts") {
-      read_action_resource_opts(f.value, k, a.resource_opts);
+      read_action_resource_opts(f.value, k, type, a.resource_opts);
     } else if (f.key == "parameters") {
       if (!f.value.is_object()) fail(f.value, k, "expected an object");
       for (const auto& p : f.value.fields()) {

@@ -171,11 +171,20 @@ Action::Action(std::string id, ResourceOpts opts, std::shared_ptr<ConnectorState
     w->sender = make_sender();
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_)
-    w->thread = std::thread([this, p = w.get()] { run(*p); });
+  try {
+    for (auto& w : workers_)
+      w->thread = std::thread([this, p = w.get()] { run(*p); });
+  } catch (...) {
+    // No more threads (a task limit): stop those that started, then say why.
+    stop();
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+    throw;
+  }
 }
 
-Action::~Action() {
+void Action::stop() {
   for (auto& w : workers_) {
     {
       std::lock_guard lock(w->mutex);
@@ -183,8 +192,13 @@ Action::~Action() {
     }
     w->cv.notify_all();
   }
-  for (auto& w : workers_)
-    w->thread.join();
+}
+
+Action::~Action() {
+  stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
 }
 
 void Action::enqueue(const json::object& output, std::string_view key) {
@@ -222,6 +236,10 @@ void Action::run(Worker& w) {
       if (w.stop) return;
     }
     auto items = w.buffer.pop(batch);
+    if (const auto lost = w.buffer.take_lost(); lost > 0) {
+      count(Dropped, lost);  // unreadable from the disk
+      count(DroppedOther, lost);
+    }
     w.queuing.store(w.buffer.count(), std::memory_order_relaxed);
     w.queuing_bytes.store(w.buffer.bytes(), std::memory_order_relaxed);
     lock.unlock();
@@ -250,7 +268,8 @@ void Action::run(Worker& w) {
     bool retried = false;
     while (!outputs.empty()) {
       SendResult r;
-      if (connector_->status() != Status::Connected) {
+      const bool connected = connector_->status() == Status::Connected;
+      if (!connected) {
         r = SendResult::retry("the connector is " + std::string(status_name(connector_->status())));
       } else {
         auto timeout =
@@ -271,18 +290,25 @@ void Action::run(Worker& w) {
         if (log_allowed()) logger()->warn("action {}: {} requests failed: {}", id_, n, r.reason);
         break;
       }
-      // Recoverable: this worker waits, then sends what has not expired again.
-      if (connector_->status() == Status::Connected) connector_->check_now();
+      // Recoverable: this worker waits resume_interval, then sends what has not expired
+      // again; sooner when it waited for its connector and the connector is back.
+      if (connected) connector_->check_now();
       {
+        const auto until = Clock::now() + resume_interval_;
         std::unique_lock wait(w.mutex);
-        w.cv.wait_for(wait, resume_interval_, [&] { return w.stop; });
+        while (!w.stop && Clock::now() < until) {
+          const auto slice =
+              std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(100));
+          w.cv.wait_for(wait, slice, [&] { return w.stop; });
+          if (!connected && connector_->status() == Status::Connected) break;
+        }
         if (w.stop) {
           inflight_.fetch_sub(n, std::memory_order_relaxed);
           return;
         }
       }
       retried = true;
-      count(Retried, n);
+      count(Retried, n);  // tried again, as EMQX's buffer workers count it
       std::size_t kept = 0;
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (expires[i] != 0 && expires[i] <= now_ms()) {

@@ -101,12 +101,14 @@ class Action {
   };
 
   // `make_sender` gives each buffer worker its Sender; `buffer_dir` holds the offload
-  // segments (one folder per worker). Throws std::runtime_error when a buffer directory
-  // cannot be made.
+  // segments (one folder per worker; this Action's own). Throws std::runtime_error when a
+  // buffer directory cannot be made, std::system_error when no thread can be started.
   Action(std::string id, ResourceOpts opts, std::shared_ptr<ConnectorState> connector,
          const std::function<std::unique_ptr<Sender>()>& make_sender,
          const std::string& buffer_dir);
   ~Action();  // stops the workers; what they still hold is dropped
+  // Asks the workers to stop (they finish the request they are in), without waiting.
+  void stop();
   Action(const Action&) = delete;
   Action& operator=(const Action&) = delete;
 

@@ -51,7 +51,11 @@ bool Buffer::append_to_disk(const std::string& item) {
   writer_.write(len.data(), len.size());
   writer_.write(item.data(), static_cast<std::streamsize>(item.size()));
   writer_.flush();  // the reader opens the file on its own
-  if (!writer_) return false;
+  if (!writer_) {
+    // The disk refused (full?): this segment ends here, the next item starts another.
+    written_ = o_.segment_bytes;
+    return false;
+  }
   written_ += 4 + item.size();
   ++segments_.back().count;
   segments_.back().bytes += cost(item);
@@ -63,8 +67,7 @@ std::size_t Buffer::push(std::string item) {
   if (c > o_.max_bytes) return 1;  // larger than the whole bound: it goes itself
   std::size_t dropped = 0;
   while (bytes_ + c > o_.max_bytes && count_ > 0) {
-    take_front();
-    ++dropped;
+    if (take_front()) ++dropped;  // an unreadable one is counted by take_lost()
   }
   if (o_.offload) {
     if (!append_to_disk(item)) {
@@ -111,6 +114,25 @@ std::optional<std::string> Buffer::take_front() {
   for (int i = 0; i < 4; ++i)
     n |= static_cast<std::uint32_t>(static_cast<unsigned char>(len[static_cast<std::size_t>(i)]))
          << (8 * i);
+  // A record longer than what the segment holds is damage: the segment's items are lost.
+  if (!reader_ || n + 16 > s.bytes) {
+    ++disk_errors_;
+    lost_ += s.count;
+    count_ -= s.count;
+    bytes_ -= s.bytes;
+    s.count = 0;
+    s.bytes = 0;
+    if (segments_.size() == 1) {
+      writer_.close();
+      reader_.close();
+      reader_id_ = ~0ull;
+      std::error_code ec;
+      fs::remove(segment_path(s.id), ec);
+      segments_.clear();
+      written_ = 0;
+    }
+    return std::nullopt;
+  }
   std::string item(n, '\0');
   reader_.read(item.data(), n);
   --s.count;
@@ -120,7 +142,8 @@ std::optional<std::string> Buffer::take_front() {
   bytes_ -= c;
   s.read_at += 4 + n;
   if (!reader_) {
-    ++disk_errors_;  // unreadable: lost, as the bound would have lost it
+    ++disk_errors_;
+    ++lost_;
     return std::nullopt;
   }
   if (s.count == 0 && segments_.size() == 1) {

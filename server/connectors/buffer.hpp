@@ -18,6 +18,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace emqxd::connectors {
@@ -48,6 +49,9 @@ class Buffer {
   bool empty() const { return count_ == 0; }
   // Offload: the disk errors so far (an item the disk refused is dropped).
   std::uint64_t disk_errors() const { return disk_errors_; }
+  // Items pop() could not read back (a damaged or removed segment) since the last call:
+  // they are gone, and the caller counts them.
+  std::size_t take_lost() { return std::exchange(lost_, 0); }
 
   // What one item costs against max_bytes: its bytes and a record's overhead.
   static std::uint64_t cost(const std::string& item) { return item.size() + 16; }
@@ -67,6 +71,7 @@ class Buffer {
   std::size_t count_ = 0;
   std::uint64_t bytes_ = 0;
   std::uint64_t disk_errors_ = 0;
+  std::size_t lost_ = 0;
   // memory_only
   std::deque<std::string> mem_;
   // volatile_offload: segments oldest first; the last one is written to.

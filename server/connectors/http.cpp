@@ -86,7 +86,7 @@ class HttpSender final : public Sender {
     call.method = method_;
     call.host = url_.host;
     call.port = url_.port;
-    call.target = join(url_.target, path_.render(out));
+    call.target = safe_target(join(url_.target, path_.render(out)));
     call.timeout = timeout;
     for (const auto& h : headers_) {
       std::string v = h.value.render(out);
@@ -106,12 +106,30 @@ class HttpSender final : public Sender {
       a = send_(call);
       if (a.reached || attempt >= max_retries_) break;
     }
+    // The origin only: a path or query may carry a token, never logged.
     if (!a.reached) return SendResult::retry("no answer from " + url_.origin() + ": " + a.error);
     if (a.status >= 200 && a.status < 300) return SendResult::ok();
-    const std::string what =
-        "HTTP " + std::to_string(a.status) + " from " + url_.origin() + call.target;
+    const std::string what = "HTTP " + std::to_string(a.status) + " from " + url_.origin();
     if (a.status == 429 || a.status == 503) return SendResult::retry(what);
     return SendResult::fail(what);
+  }
+
+  // A rendered path holds what clients chose (client ids, topics): every byte outside
+  // visible ASCII is %-encoded, so that none ends the request line or adds a header.
+  static std::string safe_target(const std::string& t) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(t.size());
+    for (unsigned char ch : t) {
+      if (ch > 0x20 && ch < 0x7f) {
+        out += static_cast<char>(ch);
+      } else {
+        out += '%';
+        out += kHex[ch >> 4];
+        out += kHex[ch & 15];
+      }
+    }
+    return out;
   }
 
   // EMQX's emqx_utils_uri:join_path: the base path and the action's, one '/' between;

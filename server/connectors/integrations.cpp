@@ -4,8 +4,11 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
+#include <filesystem>
 
 #include "common/log.hpp"
+#include "tables/config_seeds.hpp"
 #include "tables/replicated_tables.hpp"
 
 namespace emqxd::connectors {
@@ -72,10 +75,17 @@ Integrations::Integrations(std::string buffer_root, HttpFactory http)
           auto old = std::move(reap_.front());
           reap_.pop_front();
           lock.unlock();
+          // A worker may still hold it for the moment of an enqueue: the last owner must be
+          // this thread, so that no worker waits for its threads to end.
+          while (old.use_count() > 1)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
           old.reset();  // joins its threads
           lock.lock();
         }
-      }) {}
+      }) {
+  std::error_code ec;
+  std::filesystem::remove_all(buffer_root_, ec);
+}
 
 Integrations::~Integrations() {
   {
@@ -95,7 +105,17 @@ Integrations::~Integrations() {
   reaper_.join();
 }
 
-void Integrations::retire(std::shared_ptr<void> old) {
+void Integrations::retire(std::shared_ptr<Action> old) {
+  if (!old) return;
+  old->stop();  // its workers end while others are retired
+  retire_any(std::move(old));
+}
+
+void Integrations::retire(std::shared_ptr<ConnectorState> old) {
+  retire_any(std::move(old));
+}
+
+void Integrations::retire_any(std::shared_ptr<void> old) {
   if (!old) return;
   {
     std::lock_guard lock(reap_mutex_);
@@ -107,6 +127,7 @@ void Integrations::retire(std::shared_ptr<void> old) {
 void Integrations::attach(tables::ReplicatedTables& t) {
   tables_ = &t;
   t.declare(std::string(kConnectorsTable), kTableBound);
+  tables::ConfigSeeds seeds(&t);  // declared before load(), so that it is read
   t.declare(std::string(kActionsTable), kTableBound);
   t.listen(std::string(kConnectorsTable), [this](const tables::Entry& e) { apply(true, e); });
   t.listen(std::string(kActionsTable), [this](const tables::Entry& e) { apply(false, e); });
@@ -145,8 +166,11 @@ void Integrations::apply(bool connector, const tables::Entry& e) {
 }
 
 void Integrations::rebuild_connector(const std::string& cid) {
+  // The old connector goes after the actions that use it (they hold it: the reaper waits
+  // for the last owner, so they must be queued before it).
+  std::shared_ptr<ConnectorState> old;
   if (auto it = running_connectors_.find(cid); it != running_connectors_.end()) {
-    retire(std::move(it->second.state));
+    old = std::move(it->second.state);
     running_connectors_.erase(it);
   }
   auto def = connector_defs_.find(cid);
@@ -170,6 +194,7 @@ void Integrations::rebuild_connector(const std::string& cid) {
   for (const auto& [aid, a] : action_defs_) {
     if (a.type == type && a.connector == name) rebuild_action(aid);
   }
+  retire(std::move(old));
 }
 
 void Integrations::rebuild_action(const std::string& aid) {
@@ -210,8 +235,47 @@ void Integrations::rebuild_action(const std::string& aid) {
   }
 }
 
+void Integrations::taken_over(bool connector, const std::string& id) {
+  tables::ConfigSeeds(tables_).unmark((connector ? "connector/" : "action/") + id);
+}
+
+void Integrations::erase(bool connector, const std::string& id) {
+  if (tables_ != nullptr) {
+    tables_->erase(std::string(connector ? kConnectorsTable : kActionsTable), id);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  if (connector) {
+    connector_defs_.erase(id);
+    rebuild_connector(id);
+  } else {
+    action_defs_.erase(id);
+    rebuild_action(id);
+  }
+}
+
 void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
-                        const std::vector<config::ActionConfig>& actions) {
+                        const std::vector<config::ActionConfig>& actions, const std::string& node) {
+  tables::ConfigSeeds seeds(tables_);
+  // What this node's file wrote before and no longer has: actions first, then connectors.
+  for (const bool connector : {false, true}) {
+    const std::string prefix = connector ? "connector/" : "action/";
+    for (const auto& id : seeds.marked_by(node, prefix)) {
+      bool still = false;
+      if (connector) {
+        for (const auto& c : connectors)
+          still = still || id_of(c.type, c.name) == id;
+      } else {
+        for (const auto& a : actions)
+          still = still || id_of(a.type, a.name) == id;
+      }
+      if (still) continue;
+      logger()->info("{} {}: no longer in the config file: deleted",
+                     connector ? "connector" : "action", id);
+      erase(connector, id);
+      seeds.unmark(prefix + id);
+    }
+  }
   auto same = [](const std::string& a, const std::string& b) {
     boost::system::error_code e1, e2;
     auto x = json::parse(a, e1);
@@ -220,6 +284,7 @@ void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
   };
   for (const auto& c : connectors) {
     const std::string id = id_of(c.type, c.name);
+    seeds.mark("connector/" + id, node);
     {
       std::lock_guard lock(mutex_);
       auto it = connector_defs_.find(id);
@@ -231,6 +296,7 @@ void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
   }
   for (const auto& a : actions) {
     const std::string id = id_of(a.type, a.name);
+    seeds.mark("action/" + id, node);
     {
       std::lock_guard lock(mutex_);
       auto it = action_defs_.find(id);
@@ -279,7 +345,9 @@ Integrations::Result Integrations::put_connector(const std::string& type, const 
     if (!exists && connector_defs_.size() >= kMaxEntries)
       return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " connectors"};
   }
-  return write(true, id, c.json, create);
+  auto r = write(true, id, c.json, create);
+  if (r.outcome == Outcome::Ok) taken_over(true, id);
+  return r;
 }
 
 Integrations::Result Integrations::put_action(const std::string& type, const std::string& name,
@@ -312,7 +380,9 @@ Integrations::Result Integrations::put_action(const std::string& type, const std
     if (!exists && action_defs_.size() >= kMaxEntries)
       return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " actions"};
   }
-  return write(false, id, a.json, create);
+  auto r = write(false, id, a.json, create);
+  if (r.outcome == Outcome::Ok) taken_over(false, id);
+  return r;
 }
 
 Integrations::Result Integrations::remove_connector(const std::string& type,
@@ -334,13 +404,9 @@ Integrations::Result Integrations::remove_connector(const std::string& type,
               "connector: " +
                   list};
     }
-    if (tables_ == nullptr) {
-      connector_defs_.erase(id);
-      rebuild_connector(id);
-      return {};
-    }
   }
-  tables_->erase(std::string(kConnectorsTable), id);
+  erase(true, id);
+  taken_over(true, id);
   return {};
 }
 
@@ -349,13 +415,9 @@ Integrations::Result Integrations::remove_action(const std::string& type, const 
   {
     std::lock_guard lock(mutex_);
     if (!action_defs_.contains(id)) return {Outcome::NotFound, ""};
-    if (tables_ == nullptr) {
-      action_defs_.erase(id);
-      rebuild_action(id);
-      return {};
-    }
   }
-  tables_->erase(std::string(kActionsTable), id);
+  erase(false, id);
+  taken_over(false, id);
   return {};
 }
 
@@ -379,7 +441,9 @@ Integrations::Result Integrations::set_enabled(bool connector, const std::string
   auto v = json::parse(text, ec);
   if (ec || !v.is_object()) return {Outcome::Invalid, "the stored definition is not JSON"};
   v.get_object()["enable"] = on;
-  return write(connector, id, json::serialize(v), false);
+  auto r = write(connector, id, json::serialize(v), false);
+  if (r.outcome == Outcome::Ok) taken_over(connector, id);
+  return r;
 }
 
 Integrations::Sent Integrations::enqueue(std::string_view ref, const json::object& output,

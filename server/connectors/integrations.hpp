@@ -46,8 +46,8 @@ class Integrations {
   static constexpr std::size_t kMaxEntries = 1024;
 
   // `buffer_root`: where actions with buffer_mode = volatile_offload keep their segments
-  // (<data_dir>/bufs). `http`: makes an http connector's pool (the node's; throws
-  // std::runtime_error naming a TLS file it cannot use).
+  // (<data_dir>/bufs; emptied here: what a previous run left is forgotten). `http`: makes an http
+  // connector's pool (the node's; throws std::runtime_error naming a TLS file it cannot use).
   using HttpFactory = std::function<HttpSend(const config::ConnectorConfig&)>;
   Integrations(std::string buffer_root, HttpFactory http);
   ~Integrations();
@@ -57,9 +57,10 @@ class Integrations {
   // Declares the tables on `t` and follows them; before t.load(). Without it the
   // definitions stay in this object (tests).
   void attach(tables::ReplicatedTables& t);
-  // The config file's, after t.load(): written where they differ.
+  // The config file's, after t.load(): written where they differ; what this node's file
+  // wrote before and no longer has is deleted (tables/config_seeds.hpp).
   void seed(const std::vector<config::ConnectorConfig>& connectors,
-            const std::vector<config::ActionConfig>& actions);
+            const std::vector<config::ActionConfig>& actions, const std::string& node);
 
   // --- what the rules call (a worker) ---
   enum class Sent { Queued, NotFound, Disabled };
@@ -119,8 +120,14 @@ class Integrations {
   // of action `aid` alone.
   void rebuild_connector(const std::string& cid);
   void rebuild_action(const std::string& aid);
-  void retire(std::shared_ptr<void> old);  // stopped on the reaper thread
+  // Stopped and destroyed on the reaper thread, once nobody else holds it (a worker
+  // that was handing it a request), never on the thread that replaced it.
+  void retire(std::shared_ptr<Action> old);
+  void retire(std::shared_ptr<ConnectorState> old);
+  void retire_any(std::shared_ptr<void> old);
   Result write(bool connector, const std::string& id, const std::string& json, bool create);
+  void erase(bool connector, const std::string& id);
+  void taken_over(bool connector, const std::string& id);  // by the API: no file owns it
 
   const std::string buffer_root_;
   const HttpFactory http_;
@@ -131,6 +138,7 @@ class Integrations {
   std::map<std::string, Running> running_connectors_;
   std::map<std::string, std::shared_ptr<Action>> running_actions_;
   std::map<std::string, std::string> action_errors_;  // why an action does not run
+  std::uint64_t generation_ = 0;                      // each running Action's own buffer directory
 
   std::mutex reap_mutex_;
   std::condition_variable reap_cv_;

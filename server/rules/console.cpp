@@ -18,7 +18,8 @@ Console::~Console() {
 bool Console::push(std::string entry) {
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() >= kMaxQueued) return false;
+    if (queue_.size() >= kMaxQueued || bytes_ + entry.size() > kMaxBytes) return false;
+    bytes_ += entry.size();
     queue_.push_back(std::move(entry));
   }
   cv_.notify_one();
@@ -32,6 +33,7 @@ void Console::loop() {
     if (queue_.empty()) return;  // stop_, and nothing left
     std::string entry = std::move(queue_.front());
     queue_.pop_front();
+    bytes_ -= entry.size();
     lock.unlock();
     std::fwrite(entry.data(), 1, entry.size(), stdout);
     std::fflush(stdout);

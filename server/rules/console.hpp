@@ -2,7 +2,8 @@
 // The console action's output (EMQX's `console` function): one entry per output of a
 // rule, written to the node's standard output (as EMQX's, not to the log) by a thread of
 // its own, so that the worker that ran the rule never waits on the I/O. At most
-// kMaxQueued entries wait; more are refused (the rule counts the action as failed).
+// kMaxQueued entries (kMaxBytes) wait; more are refused (the rule counts the action as
+// failed).
 // EMQX prints Erlang terms; emqxd prints JSON:
 //
 //   [rule action] rule_1
@@ -20,6 +21,7 @@ namespace emqxd::rules {
 class Console {
  public:
   static constexpr std::size_t kMaxQueued = 4096;
+  static constexpr std::size_t kMaxBytes = 16u << 20;
 
   Console();
   ~Console();  // writes what is queued, then stops
@@ -35,6 +37,7 @@ class Console {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;  // guarded by mutex_
+  std::size_t bytes_ = 0;          // guarded by mutex_
   bool stop_ = false;              // guarded by mutex_
   std::thread thread_;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "common/log.hpp"
 #include "rules/eval.hpp"
+#include "tables/config_seeds.hpp"
 #include "tables/replicated_tables.hpp"
 
 namespace emqxd::rules {
@@ -82,6 +84,7 @@ const RuleEngine::Snapshot& RuleEngine::View::rules() {
 void RuleEngine::attach(tables::ReplicatedTables& t) {
   tables_ = &t;
   t.declare(std::string(kTable), kTableBound);
+  tables::ConfigSeeds seeds(&t);  // declared before load(), so that it is read
   t.listen(std::string(kTable), [this](const tables::Entry& e) { apply(e); });
 }
 
@@ -106,7 +109,14 @@ void RuleEngine::set(const std::string& id, std::shared_ptr<const Rule> r) {
     e.counters = std::make_shared<Counters>();
     entries_.emplace(id, std::move(e));
   } else {
-    it->second.rule = std::move(r);  // its counters go on
+    // Its counters go on; disabled, they start again from zero (EMQX), on every node.
+    if (it->second.rule->enable && !r->enable) {
+      for (auto& n : it->second.counters->n)
+        n.store(0, std::memory_order_relaxed);
+      it->second.last = 0;
+      it->second.rate = it->second.rate_max = it->second.rate_5m = 0;
+    }
+    it->second.rule = std::move(r);
   }
   publish_snapshot();
 }
@@ -163,7 +173,9 @@ RuleEngine::Result RuleEngine::create(std::optional<std::string> id, const json:
   fresh.erase("metadata");
   auto r = read_rule(*id, fresh, now_ms());
   if (auto* e = std::get_if<RuleError>(&r)) return {Outcome::Invalid, nullptr, std::move(*e)};
-  return write(std::get<std::shared_ptr<const Rule>>(std::move(r)), false, true);
+  auto res = write(std::get<std::shared_ptr<const Rule>>(std::move(r)), false, true);
+  if (res.outcome == Outcome::Ok) taken_over(*id);
+  return res;
 }
 
 RuleEngine::Result RuleEngine::update(const std::string& id, const json::object& body) {
@@ -171,7 +183,9 @@ RuleEngine::Result RuleEngine::update(const std::string& id, const json::object&
   if (!old) {
     auto r = read_rule(id, body, now_ms());
     if (auto* e = std::get_if<RuleError>(&r)) return {Outcome::Invalid, nullptr, std::move(*e)};
-    return write(std::get<std::shared_ptr<const Rule>>(std::move(r)), false, false);
+    auto res = write(std::get<std::shared_ptr<const Rule>>(std::move(r)), false, false);
+    if (res.outcome == Outcome::Ok) taken_over(id);
+    return res;
   }
   json::object merged = rule_definition(*old);
   for (const auto& kv : body) {
@@ -180,11 +194,22 @@ RuleEngine::Result RuleEngine::update(const std::string& id, const json::object&
   auto r = read_rule(id, merged, old->created_at_ms);
   if (auto* e = std::get_if<RuleError>(&r)) return {Outcome::Invalid, nullptr, std::move(*e)};
   auto rule = std::get<std::shared_ptr<const Rule>>(std::move(r));
-  if (old->enable && !rule->enable) reset_metrics(id);
-  return write(std::move(rule), false, false);
+  auto res = write(std::move(rule), false, false);
+  if (res.outcome == Outcome::Ok) taken_over(id);
+  return res;
 }
 
 RuleEngine::Outcome RuleEngine::remove(const std::string& id) {
+  const Outcome o = erase(id);
+  if (o == Outcome::Ok) taken_over(id);
+  return o;
+}
+
+void RuleEngine::taken_over(const std::string& id) {
+  tables::ConfigSeeds(tables_).unmark("rule/" + id);
+}
+
+RuleEngine::Outcome RuleEngine::erase(const std::string& id) {
   {
     std::lock_guard lock(mutex_);
     if (!entries_.contains(id)) return Outcome::NotFound;
@@ -196,8 +221,19 @@ RuleEngine::Outcome RuleEngine::remove(const std::string& id) {
   return tables_->erase(std::string(kTable), id) ? Outcome::Ok : Outcome::NotFound;
 }
 
-void RuleEngine::seed(const std::vector<std::pair<std::string, json::object>>& rules) {
+void RuleEngine::seed(const std::vector<std::pair<std::string, json::object>>& rules,
+                      const std::string& node) {
+  tables::ConfigSeeds seeds(tables_);
+  for (const auto& id : seeds.marked_by(node, "rule/")) {
+    const bool still =
+        std::any_of(rules.begin(), rules.end(), [&](const auto& r) { return r.first == id; });
+    if (still) continue;
+    logger()->info("rule {}: no longer in the config file: deleted", id);
+    erase(id);
+    seeds.unmark("rule/" + id);
+  }
   for (const auto& [id, body] : rules) {
+    seeds.mark("rule/" + id, node);
     auto r = read_rule(id, body, now_ms());
     if (auto* e = std::get_if<RuleError>(&r)) {
       logger()->error("rule_engine.rules.{}: {}: {}", id, e->field, e->message);
@@ -282,13 +318,14 @@ void RuleEngine::tick() {
 
 void RuleEngine::run(View& view, std::string_view source, const Columns& columns,
                      Actions& actions) {
+  EventCache cache;  // the payload read as JSON once for all the rules
   for (const Live& live : view.rules()) {
     const Rule& rule = *live.rule;
     if (!matches_from(*rule.statement, source)) continue;
     Counters& c = *live.counters;
     c.inc(Matched);
     std::string error;
-    auto outputs = rules::run(*rule.statement, columns(), error);
+    auto outputs = rules::run(*rule.statement, columns(), error, &cache);
     if (!error.empty()) {
       c.inc(Failed);
       c.inc(FailedException);

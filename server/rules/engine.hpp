@@ -121,9 +121,12 @@ class RuleEngine {
   // Declares the table on `t` and follows it; before t.load(). Without it the rules stay
   // in this object (tests).
   void attach(tables::ReplicatedTables& t);
-  // The config file's rules (id, definition), after t.load(): written where they differ.
-  // Errors were refused when the config was read; one that fails here is logged.
-  void seed(const std::vector<std::pair<std::string, boost::json::object>>& rules);
+  // The config file's rules (id, definition), after t.load(): written where they differ;
+  // the rules this node's file wrote before and no longer has are deleted
+  // (tables/config_seeds.hpp). `node` is this node's name. Errors were refused when the
+  // config was read; one that fails here is logged.
+  void seed(const std::vector<std::pair<std::string, boost::json::object>>& rules,
+            const std::string& node);
 
   enum class Outcome : std::uint8_t { Ok, Exists, NotFound, Full, Invalid };
   struct Result {
@@ -172,6 +175,8 @@ class RuleEngine {
   void set(const std::string& id, std::shared_ptr<const Rule> r);  // under mutex_
   void publish_snapshot();                                         // under mutex_
   Result write(std::shared_ptr<const Rule> r, bool must_exist, bool must_not_exist);
+  Outcome erase(const std::string& id);
+  void taken_over(const std::string& id);  // the API changed it: no config file owns it
 
   tables::ReplicatedTables* tables_ = nullptr;
   mutable std::mutex mutex_;

@@ -25,8 +25,17 @@
 
 namespace emqxd::rules {
 
+// What the rules run over one event share, so that each pays it once: the columns' size
+// (for the budgets) and the payload read as JSON. Made empty per event; for those columns
+// only.
+struct EventCache {
+  std::optional<std::size_t> columns_size;
+  bool payload_tried = false;
+  std::optional<boost::json::value> payload;  // none: the payload is not JSON
+};
+
 std::vector<boost::json::object> run(const Statement& st, const boost::json::object& columns,
-                                     std::string& error);
+                                     std::string& error, EventCache* cache = nullptr);
 
 // Whether a rule with these FROM sources sees this event: "$events/..." and "$bridges/..."
 // names match exactly, anything else is a topic filter matched against the topic

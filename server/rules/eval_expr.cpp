@@ -57,8 +57,8 @@ bool is_atom(const Value& v) {
 
 }  // namespace
 
-Evaluator::Evaluator(const json::object& columns, std::string& error)
-    : columns_(columns), error_(error) {
+Evaluator::Evaluator(const json::object& columns, std::string& error, EventCache* cache)
+    : columns_(columns), cache_(cache), error_(error) {
   if (const json::value* p = columns.if_contains("payload"); p != nullptr && p->is_string()) {
     columns_payload_ = &p->get_string();
   }

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/eval.hpp"
 #include "rules/sql.hpp"
 #include "rules/value.hpp"
 
@@ -61,7 +62,7 @@ struct Scope {
 
 class Evaluator {
  public:
-  Evaluator(const boost::json::object& columns, std::string& error);
+  Evaluator(const boost::json::object& columns, std::string& error, EventCache* cache = nullptr);
 
   bool eval(const Expr& e, const Scope& scope, Value& out);
   // WHERE, INCASE, WHEN: true only for the boolean true.
@@ -98,6 +99,7 @@ class Evaluator {
   const boost::json::string* columns_payload_ = nullptr;
   bool payload_decoded_ = false;
   boost::json::value payload_;
+  EventCache* cache_ = nullptr;  // shared with the event's other rules
   Budget budget_;
   std::string& error_;
 };

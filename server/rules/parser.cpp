@@ -248,6 +248,47 @@ bool Parser::index(PathSegment& seg) {
 
 namespace emqxd::rules {
 
+namespace {
+
+// The first names the expression reads (paths' first keys, index names included).
+void read_names(const Expr& e, std::vector<std::string>& out, int depth = 0) {
+  if (depth > kMaxDepth + 8) {
+    out.emplace_back();  // deeper than the parser allows: say "reads everything"
+    return;
+  }
+  auto path_names = [&](const Path& p, auto& self) -> void {
+    if (!p.empty()) out.push_back(p[0].key);
+    for (const auto& seg : p) {
+      if (seg.kind == PathSegment::Kind::Ref) self(seg.ref, self);
+    }
+  };
+  if (e.kind == Expr::Kind::Lookup || e.kind == Expr::Kind::GetRange)
+    path_names(e.path, path_names);
+  for (const auto& c : e.children)
+    read_names(*c, out, depth + 1);
+  if (e.case_on) read_names(*e.case_on, out, depth + 1);
+  for (const auto& [w, t] : e.whens) {
+    read_names(*w, out, depth + 1);
+    read_names(*t, out, depth + 1);
+  }
+  if (e.else_) read_names(*e.else_, out, depth + 1);
+}
+
+void plan(Statement& st) {
+  if (st.foreach || !st.where) return;
+  std::vector<std::string> names;
+  read_names(*st.where, names);
+  for (const auto& f : st.fields) {
+    if (f.star || f.key.empty()) continue;  // `*` copies the columns as they are
+    for (const auto& n : names) {
+      if (n.empty() || n == f.key[0].key) return;
+    }
+  }
+  st.where_first = true;
+}
+
+}  // namespace
+
 std::variant<Statement, SqlError> parse(std::string_view sql) {
   SqlError error;
   if (sql.size() > kMaxSqlBytes) {
@@ -259,6 +300,7 @@ std::variant<Statement, SqlError> parse(std::string_view sql) {
   Statement st;
   detail::Parser parser(std::move(tokens), error);
   if (!parser.statement(st)) return error;
+  plan(st);
   return st;
 }
 

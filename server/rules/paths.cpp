@@ -109,7 +109,20 @@ bool Evaluator::payload_json(const json::value& payload, std::deque<json::value>
     return true;
   }
   if (!charge(s.size())) return false;
+  if (columns && cache_ != nullptr && cache_->payload_tried) {
+    // Another rule of this event read it already.
+    if (!cache_->payload) return fail("decode_json_failed: the payload is not JSON");
+    out = &*cache_->payload;
+    return true;
+  }
   auto decoded = json_decode(s);
+  if (columns && cache_ != nullptr) {
+    cache_->payload_tried = true;
+    if (!decoded) return fail("decode_json_failed: the payload is not JSON");
+    cache_->payload = std::move(*decoded);
+    out = &*cache_->payload;
+    return true;
+  }
   if (!decoded) return fail("decode_json_failed: the payload is not JSON");
   if (columns) {
     payload_ = std::move(*decoded);

@@ -64,6 +64,18 @@ json::object materialize(const json::object& columns, const Selected& sel, std::
 
 std::vector<json::object> run_select(Evaluator& ev, const Statement& st,
                                      const json::object& columns, std::size_t columns_size) {
+  if (st.where_first) {
+    // WHERE reads only columns (Statement::where_first): no output is built for nothing.
+    Scope scope;
+    scope.merged.add(Layer{&columns, nullptr, {}, nullptr});
+    bool pass = false;
+    if (!ev.condition(*st.where, scope, pass) || !pass) return {};
+    Selected sel;
+    if (!select_fields(ev, st.fields, Names(columns), columns, columns_size, sel)) return {};
+    std::vector<json::object> out;
+    out.push_back(std::move(sel.object));
+    return out;
+  }
   Selected sel;
   if (!select_fields(ev, st.fields, Names(columns), columns, columns_size, sel)) return {};
   if (st.where) {
@@ -130,11 +142,17 @@ bool is_event_name(std::string_view s) {
 
 }  // namespace
 
-std::vector<json::object> run(const Statement& st, const json::object& columns,
-                              std::string& error) {
+std::vector<json::object> run(const Statement& st, const json::object& columns, std::string& error,
+                              EventCache* cache) {
   error.clear();
-  Evaluator ev(columns, error);
-  const std::size_t columns_size = detail::approx_size(columns);
+  Evaluator ev(columns, error, cache);
+  std::size_t columns_size = 0;
+  if (cache != nullptr && cache->columns_size) {
+    columns_size = *cache->columns_size;
+  } else {
+    columns_size = detail::approx_size(columns);
+    if (cache != nullptr) cache->columns_size = columns_size;
+  }
   auto out = st.foreach ? run_foreach(ev, st, columns, columns_size)
                         : run_select(ev, st, columns, columns_size);
   if (!error.empty()) out.clear();

@@ -121,6 +121,10 @@ struct Statement {
   std::vector<std::string> from;
   // FOREACH: the name each element is bound to (the last field's alias, else "item").
   std::string item_name = "item";
+  // SELECT whose WHERE reads no name a field sets (only columns): WHERE may run first, and
+  // a rule it stops builds no output. The same outputs; a SELECT that would have failed
+  // where WHERE is false counts as no result instead of an exception.
+  bool where_first = false;
 };
 
 struct SqlError {

@@ -232,6 +232,7 @@ class WorkerCore final : public Hub {
   rules::RuleEngine::View rules_{node_.rules};
   std::unique_ptr<rules::RuleEngine::Actions> rule_actions_;  // a RuleActions, made on first use
   std::vector<Republished> republished_;
+  std::size_t republished_bytes_ = 0;
   std::uint64_t rule_event_seq_ = 0;
 };
 

@@ -30,8 +30,10 @@ const std::shared_ptr<spdlog::logger>& logger() {
 // A chain of rules republishing each other's messages ends here: EMQX stops only a rule
 // republishing its own output, so that two rules feeding each other loop for ever there.
 constexpr std::uint8_t kMaxRuleDepth = 8;
-// Republished messages waiting for the worker's next turn.
+// Republished messages waiting for the worker's next turn: at most this many, and this
+// many payload bytes (past either, the republish fails and is counted).
 constexpr std::size_t kMaxRepublished = 65536;
+constexpr std::size_t kMaxRepublishedBytes = 64u << 20;
 
 // EMQX's pub_props column: the message's MQTT 5 properties under their names.
 json::object pub_props(const mqtt::Message& m) {
@@ -127,7 +129,9 @@ class WorkerCore::RuleActions final : public rules::RuleEngine::Actions {
           columns.contains("topic") ? rules::to_text(columns.at("topic")) : std::string());
       return true;
     }
-    if (core_.republished_.size() >= kMaxRepublished) return false;
+    if (core_.republished_.size() >= kMaxRepublished ||
+        core_.republished_bytes_ >= kMaxRepublishedBytes)
+      return false;
     auto m = std::make_shared<mqtt::Message>();
     m->topic = a.topic.render(out);
     if (!valid_topic(m->topic)) return false;
@@ -179,6 +183,7 @@ class WorkerCore::RuleActions final : public rules::RuleEngine::Actions {
     if (core_.republished_.empty()) {
       core_.sched_.post(core_.sched_.id(), [c = &core_] { c->publish_republished(); });
     }
+    core_.republished_bytes_ += m->payload.size() + m->topic.size();
     core_.republished_.push_back(
         {std::move(m), rule.id, static_cast<std::uint8_t>(depth + 1), a.direct_dispatch});
     return true;
@@ -324,6 +329,7 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
 void WorkerCore::publish_republished() {
   auto batch = std::move(republished_);
   republished_.clear();
+  republished_bytes_ = 0;
   for (auto& r : batch) {
     Publisher from(r.rule_id);
     from.republished_by = r.rule_id;

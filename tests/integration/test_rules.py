@@ -333,3 +333,23 @@ def test_prometheus_data_integration_counts_each_rule(make_broker):
     assert doc["data_integration_overview"]["emqx_rules_count"] == 1
     assert doc["rules"][0]["id"] == "temp_alert" and doc["rules"][0]["emqx_rule_matched"] == 2
     assert_error(*call(b, "GET", "/api/v5/prometheus/data_integration?mode=x"), 400, "BAD_REQUEST")
+
+
+def test_a_rule_taken_out_of_the_config_file_goes_at_the_next_start(make_broker):
+    # The file's rules are written into the cluster's table; one the file no longer has is
+    # deleted at the next start, while the API's rules (and file rules the API changed)
+    # stay, as an operator editing emqx.conf expects.
+    b = make_broker(config_text='rule_engine.rules {\n'
+                                '  a { sql = "SELECT * FROM \\"a\\"" }\n'
+                                '  b { sql = "SELECT * FROM \\"b\\"" }\n'
+                                '  c { sql = "SELECT * FROM \\"c\\"" }\n}\n')
+    assert call(b, "POST", "/api/v5/rules", {"id": "api", "sql": 'SELECT * FROM "x"'})[0] == 201
+    assert call(b, "PUT", "/api/v5/rules/c", {"description": "changed"})[0] == 200
+    b.stop()
+    with open(b.config_path, "w") as f:
+        f.write('rule_engine.rules.b { sql = "SELECT * FROM \\"b2\\"" }\n')
+    b.start()
+    rules = {r["id"]: r for r in get_json(b, "/api/v5/rules")["data"]}
+    assert set(rules) == {"b", "c", "api"}, rules
+    assert rules["b"]["from"] == ["b2"]  # the file wins at restart
+    assert rules["c"]["description"] == "changed"

@@ -310,3 +310,22 @@ TEST_CASE("select: the run's budget bounds time and memory", "[rules][select]") 
   o = run_sql(sql + " FROM \"t\"");
   CHECK(o.error == "a selected value is nested too deep");
 }
+
+TEST_CASE("select: WHERE over columns only runs first, with the same outputs", "[rules][select]") {
+  // Statement::where_first: WHERE reads no name a field sets.
+  CHECK(parse_ok("SELECT payload.v AS v, clientid FROM \"t/#\" WHERE payload.v = 1").where_first);
+  CHECK(parse_ok("SELECT * FROM \"t/#\" WHERE qos = 1").where_first);
+  CHECK_FALSE(parse_ok("SELECT payload.v AS v FROM \"t/#\" WHERE v = 1").where_first);
+  CHECK_FALSE(parse_ok("SELECT clientid FROM \"t/#\" WHERE clientid = 'c'").where_first);
+  CHECK_FALSE(parse_ok("SELECT payload FROM \"t/#\" WHERE payload.x = 1").where_first);
+  CHECK_FALSE(parse_ok("SELECT 1 AS n FROM \"t/#\" WHERE abs(n) = 1").where_first);
+  CHECK_FALSE(parse_ok("FOREACH payload.l FROM \"t/#\" WHERE qos = 1").where_first);
+  auto o =
+      run_sql("SELECT payload.v AS v, clientid FROM \"t/#\" WHERE payload.v = 1", R"({"v":1})");
+  CHECK(o.texts() == Texts{R"({"clientid":"c_emqx","v":1})"});
+  CHECK(run_sql("SELECT payload.v AS v FROM \"t/#\" WHERE payload.v = 2", R"({"v":1})")
+            .texts()
+            .empty());
+  // A payload that is not JSON still fails the run.
+  CHECK_FALSE(run_sql("SELECT clientid FROM \"t/#\" WHERE payload.v = 2", "nope").error.empty());
+}
