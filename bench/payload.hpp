@@ -61,7 +61,7 @@ inline void write_payload_header(char* p, const PayloadHeader& h) {
 
 inline constexpr std::string_view kJsonPayloadPrefix = "{\"h\":\"";
 // The prefix, 48 hex digits, ",\"v\":NN,\"p\":\"" and "\"}".
-inline constexpr std::size_t kJsonPayloadMinSize = 6 + 48 + 7 + 2 + 6 + 2;
+inline constexpr std::size_t kJsonPayloadMinSize = 6 + 48 + 6 + 2 + 6 + 2;
 
 // The JSON form (above) of `h`, `size` bytes (at least kJsonPayloadMinSize), into `out`.
 inline void append_json_payload(std::string& out, const PayloadHeader& h, std::size_t size) {

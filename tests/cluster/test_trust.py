@@ -121,12 +121,13 @@ def assert_no_cookie_in_logs(c, *cookies):
 
 def test_a_non_member_cannot_take_an_offline_session(cluster, pb):
     c = cluster(2)
-    from test_sessions import persistent, session_present
+    from test_sessions import persistent, session_present, wait_forwarded
     s = persistent(c, 1, "victim")
     s.subscribe("v/#", qos=1)
     s.disconnect()
     c.wait_routed("v/#", on=[2], via=1)
     c.client(2, "v-pub").publish("v/1", b"for the victim", qos=1)
+    wait_forwarded(c, 1, 1)  # in the session on node 1 before anything moves it
 
     a = Attacker(pb, c, 1)
     try:

@@ -114,10 +114,10 @@ TEST_CASE("action: sends in order per key, retries while busy, fails without ret
   CHECK(a.sample().count[Action::Matched] == 22);
 }
 
-TEST_CASE(
-    "action: a disconnected connector queues; expired requests are dropped; a full "
-    "queue drops the oldest",
-    "[connectors][action]") {
+// A disconnected connector queues; expired requests are dropped; a full queue drops the
+// oldest. (A ";" in a name splits it in ctest's list, as a line break does.)
+TEST_CASE("action: queued while disconnected, then expired or dropped when full",
+          "[connectors][action]") {
   Service svc;
   svc.status = Status::Disconnected;
   auto conn =

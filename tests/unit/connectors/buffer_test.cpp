@@ -60,7 +60,7 @@ TEST_CASE("buffer: in memory, FIFO, the oldest dropped past the bound", "[connec
   CHECK(b.count() == 1);
 }
 
-TEST_CASE("buffer: on disk, order kept across segments, files removed as read",
+TEST_CASE("buffer: on disk, in order across segments, files removed as read",
           "[connectors][buffer]") {
   Buffer::Options o;
   o.offload = true;
@@ -103,7 +103,7 @@ TEST_CASE("buffer: on disk, order kept across segments, files removed as read",
   CHECK_FALSE(std::filesystem::exists(o.dir));  // volatile: gone with the buffer
 }
 
-TEST_CASE("buffer: on disk, bounded by bytes, the oldest dropped; a restart forgets",
+TEST_CASE("buffer: on disk, bounded, the oldest dropped, a restart forgets",
           "[connectors][buffer]") {
   Buffer::Options o;
   o.offload = true;
