@@ -64,9 +64,11 @@ class HttpSender final : public Sender {
     // The connector's headers, then the action's over them (EMQX: same name, action wins).
     for (const auto& [k, v] : c.headers)
       headers_.push_back({k, parsed(v)});
-    for (const auto& [k, v] : a.headers) {
-      std::erase_if(headers_, [&](const Header& h) { return lower(h.name) == lower(k); });
-      headers_.push_back({k, parsed(v)});
+    for (const auto& kv : a.headers) {
+      // (No structured binding here: clang 14 cannot capture one in a lambda.)
+      const std::string name = lower(kv.first);
+      std::erase_if(headers_, [&name](const Header& h) { return lower(h.name) == name; });
+      headers_.push_back({kv.first, parsed(kv.second)});
     }
   }
 

@@ -1,7 +1,9 @@
-"""The rule engine over a cluster (docs/rules.md): a rule made through one node's API runs
-on every node, on the messages published there (once, on the node that received the
-message), and any node's metrics answer sums the nodes' with each node's own."""
+"""The rule engine and the connectors over a cluster (docs/rules.md, docs/connectors.md): a
+rule, connector or action made through one node's API runs on every node, on the messages
+published there (once, on the node that received the message), and any node's answer sums
+the nodes' metrics and lists each node's status."""
 from cluster_support import poll
+from webhook_server import WebhookServer  # tests/integration, on the path cluster_support sets
 
 
 def test_a_rule_made_on_one_node_runs_on_every_node_and_is_counted_per_node(cluster):
@@ -45,3 +47,40 @@ def test_a_rule_made_on_one_node_runs_on_every_node_and_is_counted_per_node(clus
         return all(s and s.get("code") == "NOT_FOUND" for s in seen), seen
     done, seen, _, _ = poll(gone, 10)
     assert done, seen
+
+
+def test_a_connector_and_action_made_on_one_node_run_on_every_node(cluster):
+    srv = WebhookServer().start()
+    try:
+        c = cluster(2)
+        c.node(1).api("POST", "/api/v5/connectors",
+                      {"type": "http", "name": "hook", "url": srv.url,
+                       "resource_opts": {"health_check_interval": "1s"}}, expect=201)
+        c.node(1).api("POST", "/api/v5/actions",
+                      {"type": "http", "name": "out", "connector": "hook",
+                       "parameters": {"body": "${clientid} ${payload}"}}, expect=201)
+        c.node(2).api("POST", "/api/v5/rules", {"id": "w", "sql": 'SELECT * FROM "w/#"',
+                                                "actions": ["http:out"]}, expect=201)
+
+        def connected_everywhere():
+            a = c.node(2).api("GET", "/api/v5/actions/http:out", expect=None)
+            ok = a and a.get("status") == "connected" and \
+                sorted(n["node"] for n in a.get("node_status", [])) == \
+                sorted([c.node(1).name, c.node(2).name])
+            return ok, a
+        done, seen, _, _ = poll(connected_everywhere, 15)
+        assert done, seen
+        # Each node sends what was published there.
+        c.client(1, "on-1").publish("w/a", b"one", qos=1)
+        c.client(2, "on-2").publish("w/b", b"two", qos=1)
+        got = srv.wait(2, timeout=10)
+        assert sorted(r[3] for r in got) == [b"on-1 one", b"on-2 two"]
+
+        def counted():
+            m = c.node(1).api("GET", "/api/v5/actions/http:out/metrics")
+            return m["metrics"]["success"] == 2, m
+        done, m, _, _ = poll(counted, 10)
+        assert done, m
+        assert sorted(n["metrics"]["success"] for n in m["node_metrics"]) == [1, 1]
+    finally:
+        srv.stop()
