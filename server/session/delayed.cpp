@@ -38,9 +38,10 @@ bool Delayed::parse(std::string_view topic, std::int64_t now_ms, std::int64_t& a
   auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
   if (ec != std::errc() || end != n.data() + n.size()) return false;
   if (v < kMaxInterval) {
-    // A negative delay fires at once (and a large one must not overflow the arithmetic).
+    // A negative delay is a time past: it fires at once. (Bounded, so that 18 digits do not
+    // overflow the arithmetic.)
     interval = v;
-    at_ms = now_ms + std::max<std::int64_t>(v, 0) * 1000;
+    at_ms = now_ms + std::max<std::int64_t>(v, -kMaxInterval) * 1000;
     return true;
   }
   // A Unix time in seconds, at most kMaxInterval away.
