@@ -3,7 +3,8 @@
 # (and MQTT.js from the npm registry for the integration tests). Idempotent; run as root
 # or with sudo available. Usage: scripts/install-deps.sh [--test | --ci]
 # --test: also what the test suite needs; --ci: also CI's extra legs (.ci/run): clang 14
-# with libFuzzer (libclang-rt-14-dev) and llvm-symbolizer (llvm-14) for scripts/fuzz.sh,
+# with libFuzzer (libclang-rt-14-dev) and llvm-symbolizer (llvm-14) for the ASan tree that
+# scripts/sanitize.sh asan and scripts/fuzz.sh share (scripts/asan-tree.sh),
 # clang-format 14 for scripts/check-format.sh.
 set -euo pipefail
 
