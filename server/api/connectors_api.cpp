@@ -18,13 +18,6 @@ namespace {
 
 constexpr std::chrono::seconds kNodeWait{5};
 
-NodeAnswer answer(int status, const json::value& v) {
-  return {status, json::serialize(v)};
-}
-NodeAnswer answer_error(int status, std::string_view code, std::string_view message) {
-  return answer(status, json::object{{"code", code}, {"message", message}});
-}
-
 std::string str(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -52,17 +45,17 @@ NodeAnswer outcome(const Integrations::Result& r, int ok_status, const json::val
                    std::string_view what) {
   switch (r.outcome) {
     case Integrations::Outcome::Ok:
-      return answer(ok_status, ok_body);
+      return json_answer(ok_status, ok_body);
     case Integrations::Outcome::Exists:
-      return answer_error(400, "ALREADY_EXISTS", r.message);
+      return error_answer(400, "ALREADY_EXISTS", r.message);
     case Integrations::Outcome::NotFound:
-      return answer_error(404, "NOT_FOUND", std::string(what) + " not found");
+      return error_answer(404, "NOT_FOUND", std::string(what) + " not found");
     case Integrations::Outcome::Invalid:
     case Integrations::Outcome::InUse:
     case Integrations::Outcome::Full:
-      return answer_error(400, "BAD_REQUEST", r.message);
+      return error_answer(400, "BAD_REQUEST", r.message);
   }
-  return answer_error(500, "INTERNAL_ERROR", "?");
+  return error_answer(500, "INTERNAL_ERROR", "?");
 }
 
 json::object sample_json(const Action::Sample& s) {
@@ -241,32 +234,32 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
   auto with_args = [&node](auto f) {
     return [&node, f = std::move(f)](const std::string& text) -> NodeAnswer {
       auto a = parse_object(text.empty() ? std::string_view("{}") : std::string_view(text));
-      if (!a) return answer_error(400, "BAD_REQUEST", "arguments: a JSON object");
-      if (!node.integrations) return answer_error(503, "SERVICE_UNAVAILABLE", "no integrations");
+      if (!a) return error_answer(400, "BAD_REQUEST", "arguments: a JSON object");
+      if (!node.integrations) return error_answer(503, "SERVICE_UNAVAILABLE", "no integrations");
       return f(*node.integrations, *a);
     };
   };
   ops.add("integrations_view", with_args([](Integrations& in, const json::object&) {
-            return answer(200, node_view(in));
+            return json_answer(200, node_view(in));
           }));
-  ops.add(
-      "integrations_defs", with_args([](Integrations& in, const json::object&) {
-        json::array cs, as;
-        for (const auto& c : in.connectors()) {
-          json::array names;
-          for (const auto& n : c.actions)
-            names.push_back(json::string(n));
-          cs.push_back(json::object{{"type", c.config.type},
-                                    {"name", c.config.name},
-                                    {"json", c.config.json},
-                                    {"actions", std::move(names)}});
-        }
-        for (const auto& a : in.actions()) {
-          as.push_back(json::object{
-              {"type", a.config.type}, {"name", a.config.name}, {"json", a.config.json}});
-        }
-        return answer(200, json::object{{"connectors", std::move(cs)}, {"actions", std::move(as)}});
-      }));
+  ops.add("integrations_defs", with_args([](Integrations& in, const json::object&) {
+            json::array cs, as;
+            for (const auto& c : in.connectors()) {
+              json::array names;
+              for (const auto& n : c.actions)
+                names.push_back(json::string(n));
+              cs.push_back(json::object{{"type", c.config.type},
+                                        {"name", c.config.name},
+                                        {"json", c.config.json},
+                                        {"actions", std::move(names)}});
+            }
+            for (const auto& a : in.actions()) {
+              as.push_back(json::object{
+                  {"type", a.config.type}, {"name", a.config.name}, {"json", a.config.json}});
+            }
+            return json_answer(
+                200, json::object{{"connectors", std::move(cs)}, {"actions", std::move(as)}});
+          }));
   // {kind: "connector"|"action", op: "create"|"update"|"delete"|"enable", id, body?, on?}
   ops.add("integrations_write", with_args([](Integrations& in, const json::object& a) {
             const bool connector = str(a, "kind") == "connector";
@@ -277,9 +270,9 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
               type = str(body, "type");
               name = str(body, "name");
               if (type.empty() || name.empty())
-                return answer_error(400, "BAD_REQUEST", "type and name are required");
+                return error_answer(400, "BAD_REQUEST", "type and name are required");
             } else if (!split(str(a, "id"), type, name)) {
-              return answer_error(400, "BAD_REQUEST",
+              return error_answer(400, "BAD_REQUEST",
                                   "Invalid ID: " + str(a, "id") + " (expected <type>:<name>)");
             }
             const char* what = connector ? "Connector" : "Bridge";
@@ -300,14 +293,14 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
   ops.add("action_metrics_reset", with_args([](Integrations& in, const json::object& a) {
             std::string type, name;
             if (!split(str(a, "id"), type, name) || !in.reset_metrics(type, name))
-              return answer_error(404, "NOT_FOUND", "action not found");
-            return answer(200, json::object{});
+              return error_answer(404, "NOT_FOUND", "action not found");
+            return json_answer(200, json::object{});
           }));
   ops.add("connector_check", with_args([](Integrations& in, const json::object& a) {
             std::string type, name;
             if (!split(str(a, "id"), type, name) || !in.check_now(type, name))
-              return answer_error(400, "BAD_REQUEST", "Forbidden operation, connector not enabled");
-            return answer(200, json::object{});
+              return error_answer(400, "BAD_REQUEST", "Forbidden operation, connector not enabled");
+            return json_answer(200, json::object{});
           }));
 }
 

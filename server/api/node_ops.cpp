@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "api/alarms.hpp"
+#include "api/router.hpp"
 #include "auth/base64.hpp"
 #include "broker/topic.hpp"
 #include "common/log.hpp"
@@ -38,16 +39,8 @@ const std::shared_ptr<spdlog::logger>& logger() {
   return l;
 }
 
-NodeAnswer answer_json(int status, const json::value& v) {
-  return NodeAnswer{status, json::serialize(v)};
-}
-
-NodeAnswer error(int status, std::string_view code, std::string_view message) {
-  return answer_json(status, json::object{{"code", code}, {"message", message}});
-}
-
 NodeAnswer client_not_found() {
-  return error(404, "CLIENTID_NOT_FOUND", "Client ID not found");
+  return error_answer(404, "CLIENTID_NOT_FOUND", "Client ID not found");
 }
 
 // ------------------------------------------------------------------ arguments
@@ -408,20 +401,20 @@ std::optional<NodeAnswer> delayed_op(session::NodeState& node, const std::string
   auto& delayed = node.delayed;
   const std::string& self = node.config.node.name;
   auto not_found = [](const std::string& id) {
-    return error(404, "MESSAGE_ID_NOT_FOUND", "Message ID " + id + " not found");
+    return error_answer(404, "MESSAGE_ID_NOT_FOUND", "Message ID " + id + " not found");
   };
   if (name == "delayed_settings") {
-    return answer_json(200, json::object{{"enable", delayed.enabled()},
+    return json_answer(200, json::object{{"enable", delayed.enabled()},
                                          {"max_delayed_messages", delayed.max_messages()}});
   }
   if (name == "delayed_set") {
     const auto enable = bool_arg(a, "enable").value_or(delayed.enabled());
     const auto max = int_arg(a, "max_delayed_messages").value_or(delayed.max_messages());
     if (max < 0 || max > UINT32_MAX) {
-      return error(400, "BAD_REQUEST", "Max delayed must be equal or greater than 0");
+      return error_answer(400, "BAD_REQUEST", "Max delayed must be equal or greater than 0");
     }
     session::WorkerCore::forget_delayed(node, delayed.set(enable, static_cast<std::uint32_t>(max)));
-    return answer_json(200, json::object{{"enable", enable}, {"max_delayed_messages", max}});
+    return json_answer(200, json::object{{"enable", enable}, {"max_delayed_messages", max}});
   }
   if (name == "delayed_list") {
     std::size_t offset = 0, limit = 0, count = 0;
@@ -429,24 +422,24 @@ std::optional<NodeAnswer> delayed_op(session::NodeState& node, const std::string
     json::array data;
     for (const auto& d : delayed.list(offset, limit, count))
       data.push_back(delayed_json(d, self, false));
-    return answer_json(200, json::object{{"count", count}, {"data", std::move(data)}});
+    return json_answer(200, json::object{{"count", count}, {"data", std::move(data)}});
   }
   const auto id = string_arg(a, "msgid").value_or("");
   if (name == "delayed_get") {
     auto d = delayed.get(id);
     if (!d) return not_found(id);
-    return answer_json(200, delayed_json(*d, self, true));
+    return json_answer(200, delayed_json(*d, self, true));
   }
   if (name == "delayed_delete") {
     auto d = delayed.erase(id);
     if (!d) return not_found(id);
     session::WorkerCore::forget_delayed(node, {*d});
-    return answer_json(200, json::object{});
+    return json_answer(200, json::object{});
   }
   if (name == "delayed_delete_topic") {
     auto gone = delayed.erase_topic(string_arg(a, "topic").value_or(""));
     session::WorkerCore::forget_delayed(node, gone);
-    return answer_json(200, json::object{{"deleted", gone.size()}});
+    return json_answer(200, json::object{{"deleted", gone.size()}});
   }
   return std::nullopt;
 }
@@ -464,7 +457,8 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
     if (auto op = extra_.find(name); op != extra_.end()) return op->second(args);
     boost::system::error_code ec;
     json::value parsed = json::parse(args.empty() ? std::string("{}") : args, ec);
-    if (ec || !parsed.is_object()) return error(400, "BAD_REQUEST", "arguments: a JSON object");
+    if (ec || !parsed.is_object())
+      return error_answer(400, "BAD_REQUEST", "arguments: a JSON object");
     const json::object& a = parsed.as_object();
     const std::string& self = node_.config.node.name;
 
@@ -473,7 +467,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       for (const auto& c :
            name == "stats" ? net::node_stats(node_, peaks_) : net::node_metrics(node_))
         o[c.name] = c.value;
-      return answer_json(200, o);
+      return json_answer(200, o);
     }
 
     if (name == "node") {
@@ -489,7 +483,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - node_.started)
                         .count();
-      return answer_json(200, json::object{{"node", self},
+      return json_answer(200, json::object{{"node", self},
                                            {"node_status", "running"},
                                            {"version", version_},
                                            {"edition", "Opensource"},
@@ -515,12 +509,12 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       const auto position = int_arg(a, "position").value_or(0);
       const auto bytes = int_arg(a, "bytes").value_or(0);
       if (position < 0 || bytes < 0 || static_cast<std::uint64_t>(bytes) > kMaxTraceBytes) {
-        return error(400, "BAD_REQUEST", "position and bytes: 0 to the bound");
+        return error_answer(400, "BAD_REQUEST", "position and bytes: 0 to the bound");
       }
       auto r = node_.traces.read_trace_log(trace, static_cast<std::uint64_t>(position),
                                            static_cast<std::uint64_t>(bytes));
-      if (!r.found) return error(404, "NOT_FOUND", trace + " NOT FOUND");
-      return answer_json(
+      if (!r.found) return error_answer(404, "NOT_FOUND", trace + " NOT FOUND");
+      return json_answer(
           200,
           json::object{{"size", r.size}, {"mtime", r.mtime}, {"bytes", auth::base64(r.bytes)}});
     }
@@ -528,7 +522,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       json::object out;
       for (const auto& t : node_.traces.list())
         out[t.name] = node_.traces.read_trace_log(t.name, 0, 0).size;
-      return answer_json(200, std::move(out));
+      return json_answer(200, std::move(out));
     }
     if (name == "listeners" || name == "listener_action") {
       const auto* listeners = listeners_.load();
@@ -544,20 +538,22 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
           }
         }
         if (name == "listener_action") {
-          if (l == nullptr) return error(404, "BAD_LISTENER_ID", lid + " is not running here");
-          if (node_.shutting_down) return error(503, "SERVICE_UNAVAILABLE", "shutting down");
+          if (l == nullptr)
+            return error_answer(404, "BAD_LISTENER_ID", lid + " is not running here");
+          if (node_.shutting_down) return error_answer(503, "SERVICE_UNAVAILABLE", "shutting down");
           const auto action = string_arg(a, "action").value_or("");
           if (action == "stop" || action == "restart") l->stop(/*wait=*/true);
           if (action == "start" || action == "restart") {
-            if (auto why = l->resume(); !why.empty()) return error(500, "INTERNAL_ERROR", why);
+            if (auto why = l->resume(); !why.empty())
+              return error_answer(500, "INTERNAL_ERROR", why);
           } else if (action != "stop") {
-            return error(400, "BAD_REQUEST", "action: stop, start or restart");
+            return error_answer(400, "BAD_REQUEST", "action: stop, start or restart");
           }
           logger()->info("listener {} {} through the HTTP API", lid,
                          action == "stop"    ? "stopped"
                          : action == "start" ? "started"
                                              : "restarted");
-          return answer_json(200, json::object{});
+          return json_answer(200, json::object{});
         }
         const bool running = l != nullptr && l->running();
         all.push_back(json::object{{"id", lid},
@@ -571,12 +567,12 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
                                    {"current_connections", l != nullptr ? l->connections() : 0}});
       }
       if (name == "listener_action") {
-        return error(404, "BAD_LISTENER_ID", "no listener " + id.value_or(""));
+        return error_answer(404, "BAD_LISTENER_ID", "no listener " + id.value_or(""));
       }
-      return answer_json(200, std::move(all));
+      return json_answer(200, std::move(all));
     }
     if (name == "prom_sample" && monitor_.sample) {
-      return answer_json(200, prom::to_json(monitor_.sample()));
+      return json_answer(200, prom::to_json(monitor_.sample()));
     }
     if (name == "alarms" && monitor_.alarms != nullptr) {
       std::optional<bool> activated = bool_arg(a, "activated");
@@ -584,11 +580,11 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       const auto now = Alarms::now_us();
       for (const auto& alarm : monitor_.alarms->list(activated))
         data.push_back(alarm_api_json(alarm, self, now));
-      return answer_json(200, json::object{{"data", std::move(data)}});
+      return json_answer(200, json::object{{"data", std::move(data)}});
     }
     if (name == "alarms_clear" && monitor_.alarms != nullptr) {
       monitor_.alarms->clear_deactivated();
-      return answer_json(200, json::object{});
+      return json_answer(200, json::object{});
     }
 
     if (name == "clients") {
@@ -643,7 +639,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
           if (o) data.push_back(std::move(*o));  // gone since phase one: left out
         }
       }
-      return answer_json(200, json::object{{"count", count}, {"data", std::move(data)}});
+      return json_answer(200, json::object{{"count", count}, {"data", std::move(data)}});
     }
 
     if (name == "subscriptions") {
@@ -691,14 +687,14 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
         data.push_back(
             subscription_json(all[i].client_id, all[i].filter, all[i].opts, all[i].durable, self));
       }
-      return answer_json(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
+      return json_answer(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
     }
 
     if (name == "retained_list") {
       // Every node holds every retained message (broker/retainer.hpp): this node answers.
       const auto filter = string_arg(a, "topic");
       if (filter && !broker::validate_topic_filter(*filter, node_.config.mqtt.max_topic_levels)) {
-        return error(400, "BAD_TOPIC", "topic: a valid topic filter");
+        return error_answer(400, "BAD_TOPIC", "topic: a valid topic filter");
       }
       const auto now = mqtt::Message::Clock::now();
       std::vector<mqtt::MessagePtr> all;
@@ -717,28 +713,28 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       json::array data;
       for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
         data.push_back(retained_json(*all[i], false));
-      return answer_json(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
+      return json_answer(200, json::object{{"count", all.size()}, {"data", std::move(data)}});
     }
 
     if (name == "retained_get") {
       const auto topic = string_arg(a, "topic");
       auto m = topic ? node_.retainer.get(*topic) : std::nullopt;
       if (!m || (*m)->expired(mqtt::Message::Clock::now())) {
-        return error(404, "NOT_FOUND", "no retained message on this topic");
+        return error_answer(404, "NOT_FOUND", "no retained message on this topic");
       }
-      return answer_json(200, retained_json(**m, true));
+      return json_answer(200, retained_json(**m, true));
     }
 
     if (name == "retained_clear") {
       // {"topic"}: that topic; {"filter"}: every topic it matches; {}: every topic.
-      if (workers_.empty()) return error(503, "SERVICE_UNAVAILABLE", "no workers");
+      if (workers_.empty()) return error_answer(503, "SERVICE_UNAVAILABLE", "no workers");
       std::vector<std::string> topics;
       if (auto topic = string_arg(a, "topic")) {
         topics.push_back(*topic);
       } else {
         const auto filter = string_arg(a, "filter");
         if (filter && !broker::validate_topic_filter(*filter, node_.config.mqtt.max_topic_levels)) {
-          return error(400, "BAD_TOPIC", "filter: a valid topic filter");
+          return error_answer(400, "BAD_TOPIC", "filter: a valid topic filter");
         }
         node_.retainer.for_each([&](const mqtt::MessagePtr& m) {
           if (!filter || broker::topic_matches(*filter, m->topic)) topics.push_back(m->topic);
@@ -756,22 +752,22 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             done += core.clear_retained(t) ? 1 : 0;
           return done;
         });
-        if (!n) return error(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
+        if (!n) return error_answer(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
         cleared += *n;
       }
-      return answer_json(200, json::object{{"cleared", cleared}});
+      return json_answer(200, json::object{{"cleared", cleared}});
     }
 
     if (name == "publish") {
-      if (workers_.empty()) return error(503, "SERVICE_UNAVAILABLE", "no workers");
+      if (workers_.empty()) return error_answer(503, "SERVICE_UNAVAILABLE", "no workers");
       const auto topic = string_arg(a, "topic");
       if (!topic || !broker::validate_topic_name(*topic, node_.config.mqtt.max_topic_levels)) {
-        return error(400, "BAD_TOPIC", "topic: a valid topic name, without wildcards");
+        return error_answer(400, "BAD_TOPIC", "topic: a valid topic name, without wildcards");
       }
       auto m = std::make_shared<mqtt::Message>();
       m->topic = *topic;
       auto payload = auth::unbase64(string_arg(a, "payload").value_or(""));  // ops_api.cpp
-      if (!payload) return error(400, "BAD_REQUEST", "payload: base64 between nodes");
+      if (!payload) return error_answer(400, "BAD_REQUEST", "payload: base64 between nodes");
       m->payload = std::move(*payload);
       m->qos = static_cast<mqtt::QoS>(int_arg(a, "qos").value_or(0));
       m->retain = bool_arg(a, "retain").value_or(false);
@@ -808,13 +804,13 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       mqtt::MessagePtr msg = std::move(m);
       auto matched = on_worker<std::size_t>(
           workers_[w], [msg](WorkerCore& core) { return core.publish(msg, {}).matched; });
-      if (!matched) return error(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
-      return answer_json(200, json::object{{"id", id}, {"matched", *matched}});
+      if (!matched) return error_answer(503, "SERVICE_UNAVAILABLE", "the node is shutting down");
+      return json_answer(200, json::object{{"id", id}, {"matched", *matched}});
     }
 
     // The per-client operations: the session is found, then asked on its worker.
     const auto client_id = string_arg(a, "clientid");
-    if (!client_id) return error(404, "NOT_FOUND", "no such operation: " + name);
+    if (!client_id) return error_answer(404, "NOT_FOUND", "no such operation: " + name);
     const auto where = locate(node_, *client_id);
     if (!where || where->worker >= workers_.size()) return client_not_found();
     net::Worker* w = workers_[where->worker];
@@ -828,13 +824,13 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             return client_json(*s, node_);
           });
       if (!o || !*o) return client_not_found();
-      return answer_json(200, select_fields(std::move(**o), strings_arg(a, "fields")));
+      return json_answer(200, select_fields(std::move(**o), strings_arg(a, "fields")));
     }
     if (name == "kick") {
       auto done = on_worker<bool>(w, [sid](WorkerCore& core) { return core.sessions().kick(sid); });
       if (!done || !*done) return client_not_found();
       logger()->info("client_id={} kicked through the HTTP API", *client_id);
-      return answer_json(200, json::object{});
+      return json_answer(200, json::object{});
     }
     if (name == "client_subscriptions") {
       auto subs = on_worker<std::optional<json::array>>(
@@ -848,7 +844,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             return out;
           });
       if (!subs || !*subs) return client_not_found();
-      return answer_json(200, std::move(**subs));
+      return json_answer(200, std::move(**subs));
     }
     if (name == "subscribe") {
       mqtt::Subscription sub;
@@ -856,7 +852,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       const auto q = int_arg(a, "qos").value_or(0);
       const auto rh = int_arg(a, "rh").value_or(0);
       if (q < 0 || q > 2 || rh < 0 || rh > 2) {
-        return error(400, "BAD_REQUEST", "qos and rh: 0, 1 or 2");
+        return error_answer(400, "BAD_REQUEST", "qos and rh: 0, 1 or 2");
       }
       sub.options.max_qos = static_cast<mqtt::QoS>(q);
       sub.options.no_local = int_arg(a, "nl").value_or(0) != 0;
@@ -882,11 +878,11 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
       });
       if (!out || !out->connected) return client_not_found();
       if (mqtt::is_error(out->rc)) {
-        return error(400, "BAD_REQUEST",
-                     fmt::format("subscription refused (reason code 0x{:02x})",
-                                 static_cast<unsigned>(out->rc)));
+        return error_answer(400, "BAD_REQUEST",
+                            fmt::format("subscription refused (reason code 0x{:02x})",
+                                        static_cast<unsigned>(out->rc)));
       }
-      return answer_json(
+      return json_answer(
           200, subscription_json(*client_id, sub.topic_filter, out->opts, out->durable, self));
     }
     if (name == "unsubscribe") {
@@ -898,7 +894,7 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
         return 200;
       });
       if (!out || *out != 200) return client_not_found();
-      return answer_json(200, json::object{});
+      return json_answer(200, json::object{});
     }
     if (name == "mqueue" || name == "inflight") {
       std::size_t offset = 0, limit = 0;
@@ -924,12 +920,12 @@ NodeAnswer NodeOps::answer(const std::string& name, const std::string& args) {
             return json::object{{"count", i}, {"data", std::move(data)}};
           });
       if (!out || !*out) return client_not_found();
-      return answer_json(200, std::move(**out));
+      return json_answer(200, std::move(**out));
     }
-    return error(404, "NOT_FOUND", "no such operation: " + name);
+    return error_answer(404, "NOT_FOUND", "no such operation: " + name);
   } catch (const std::exception& e) {
     logger()->warn("API operation {} failed: {}", name, e.what());
-    return error(500, "INTERNAL_ERROR", "the operation failed on this node");
+    return error_answer(500, "INTERNAL_ERROR", "the operation failed on this node");
   }
 }
 

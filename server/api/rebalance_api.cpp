@@ -14,11 +14,8 @@ namespace {
 
 constexpr std::chrono::seconds kNodeWait{5};
 
-NodeAnswer answer(int status, const json::value& v) {
-  return {status, json::serialize(v)};
-}
 NodeAnswer bad(std::string message) {
-  return answer(400, json::object{{"code", "BAD_REQUEST"}, {"message", std::move(message)}});
+  return json_answer(400, json::object{{"code", "BAD_REQUEST"}, {"message", std::move(message)}});
 }
 
 // EMQX's status object of an evacuation (without "node").
@@ -90,14 +87,14 @@ void add_rebalance_ops(NodeOps& ops, net::Evacuation& evacuation) {
     net::Evacuation::Options options;
     if (auto error = read_options(*o, options); !error.empty()) return bad(error);
     if (!evacuation.start(options)) return bad("already_started");
-    return answer(200, json::object{});
+    return json_answer(200, json::object{});
   });
   ops.add("evacuation_stop", [&evacuation](const std::string&) {
     if (!evacuation.stop()) return bad("not_started");
-    return answer(200, json::object{});
+    return json_answer(200, json::object{});
   });
   ops.add("evacuation_status", [&evacuation](const std::string&) {
-    return answer(200, status_json(evacuation.status()));
+    return json_answer(200, status_json(evacuation.status()));
   });
 }
 

@@ -108,6 +108,14 @@ Response relay(const NodeAnswer& a) {
   return r;
 }
 
+NodeAnswer json_answer(int status, const json::value& v) {
+  return {status, json::serialize(v)};
+}
+
+NodeAnswer error_answer(int status, std::string_view code, std::string_view message) {
+  return json_answer(status, json::object{{"code", code}, {"message", message}});
+}
+
 std::optional<json::object> parse_object(std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);

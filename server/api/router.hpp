@@ -127,6 +127,10 @@ Response bad_request(std::string_view message);
 Response no_content();
 // A node's answer (ClusterControl::ask) as it is: its status and JSON.
 Response relay(const NodeAnswer& a);
+// What a NodeOps operation answers: `v` as JSON with `status`; an error as
+// {"code", "message"}.
+NodeAnswer json_answer(int status, const boost::json::value& v);
+NodeAnswer error_answer(int status, std::string_view code, std::string_view message);
 // `text` as a JSON object; nullopt when it is not JSON or not an object.
 std::optional<boost::json::object> parse_object(std::string_view text);
 // EMQX's paging parameters `page` (from 1) and `limit` (1..kMaxLimit; default

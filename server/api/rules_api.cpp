@@ -22,13 +22,6 @@ namespace {
 
 constexpr std::chrono::seconds kNodeWait{5};
 
-NodeAnswer answer(int status, const json::value& v) {
-  return {status, json::serialize(v)};
-}
-NodeAnswer answer_error(int status, std::string_view code, std::string_view message) {
-  return answer(status, json::object{{"code", code}, {"message", message}});
-}
-
 const json::string* string_arg(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? &v->get_string() : nullptr;
@@ -52,11 +45,11 @@ json::object rule_json(const rules::Rule& r) {
 }
 
 NodeAnswer not_found() {
-  return answer_error(404, "NOT_FOUND", "Rule Id Not Found");
+  return error_answer(404, "NOT_FOUND", "Rule Id Not Found");
 }
 
 NodeAnswer invalid(const rules::RuleError& e) {
-  return answer_error(400, "BAD_REQUEST", "Bad Arguments: " + e.field + ": " + e.message);
+  return error_answer(400, "BAD_REQUEST", "Bad Arguments: " + e.field + ": " + e.message);
 }
 
 // One node's metrics of a rule, EMQX's names.
@@ -435,7 +428,7 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
   auto with_args = [](auto f) {
     return [f = std::move(f)](const std::string& text) -> NodeAnswer {
       auto a = parse_object(text.empty() ? std::string_view("{}") : std::string_view(text));
-      if (!a) return answer_error(400, "BAD_REQUEST", "arguments: a JSON object");
+      if (!a) return error_answer(400, "BAD_REQUEST", "arguments: a JSON object");
       return f(*a);
     };
   };
@@ -443,7 +436,7 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
     json::array out;
     for (const auto& r : e.list())
       out.push_back(rule_json(*r));
-    return answer(200, out);
+    return json_answer(200, out);
   });
   ops.add("rules_prom", [&e, &node](const std::string&) {
     json::array rules;
@@ -456,37 +449,37 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
           json::object{{"id", r->id}, {"enable", r->enable}, {"metrics", metrics_json(*s)}});
     }
     const std::size_t connectors = node.integrations ? node.integrations->connectors().size() : 0;
-    return answer(
+    return json_answer(
         200, json::object{
                  {"rules", std::move(rules)}, {"actions", actions}, {"connectors", connectors}});
   });
   ops.add("rule_get", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
             auto r = id != nullptr ? e.get(std::string(*id)) : nullptr;
-            return r ? answer(200, rule_json(*r)) : not_found();
+            return r ? json_answer(200, rule_json(*r)) : not_found();
           }));
   ops.add("rule_write", with_args([&e](const json::object& a) {
             const auto* body = a.if_contains("body");
             if (body == nullptr || !body->is_object())
-              return answer_error(400, "BAD_REQUEST", "the body must be a JSON object");
+              return error_answer(400, "BAD_REQUEST", "the body must be a JSON object");
             const json::string* id = string_arg(a, "id");
             const bool create = a.contains("create");
             if (create) {
               const auto* given = body->get_object().if_contains("id");
               if (given != nullptr && !given->is_string())
-                return answer_error(400, "BAD_REQUEST", "rule id must be a string");
+                return error_answer(400, "BAD_REQUEST", "rule id must be a string");
               if (given != nullptr && given->get_string().empty())
-                return answer_error(400, "BAD_REQUEST", "empty rule id is not allowed");
+                return error_answer(400, "BAD_REQUEST", "empty rule id is not allowed");
             }
             auto r = create ? e.create(std::nullopt, body->get_object())
                             : e.update(id != nullptr ? std::string(*id) : "", body->get_object());
             switch (r.outcome) {
               case RuleEngine::Outcome::Ok:
-                return answer(create ? 201 : 200, rule_json(*r.rule));
+                return json_answer(create ? 201 : 200, rule_json(*r.rule));
               case RuleEngine::Outcome::Exists:
-                return answer_error(400, "BAD_REQUEST", "rule id already exists");
+                return error_answer(400, "BAD_REQUEST", "rule id already exists");
               case RuleEngine::Outcome::Full:
-                return answer_error(400, "BAD_REQUEST",
+                return error_answer(400, "BAD_REQUEST",
                                     "at most " + std::to_string(RuleEngine::kMaxRules) + " rules");
               case RuleEngine::Outcome::Invalid:
                 return invalid(r.error);
@@ -499,17 +492,18 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
             const json::string* id = string_arg(a, "id");
             if (id == nullptr || e.remove(std::string(*id)) != RuleEngine::Outcome::Ok)
               return not_found();
-            return answer(204, json::object{});
+            return json_answer(204, json::object{});
           }));
   ops.add("rule_metrics", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
             auto s = id != nullptr ? e.metrics(std::string(*id)) : std::nullopt;
-            return s ? answer(200, metrics_json(*s)) : not_found();
+            return s ? json_answer(200, metrics_json(*s)) : not_found();
           }));
   ops.add("rule_metrics_reset", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
-            return id != nullptr && e.reset_metrics(std::string(*id)) ? answer(200, json::object{})
-                                                                      : not_found();
+            return id != nullptr && e.reset_metrics(std::string(*id))
+                       ? json_answer(200, json::object{})
+                       : not_found();
           }));
 }
 

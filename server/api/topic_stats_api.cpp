@@ -20,14 +20,6 @@ namespace {
 
 constexpr std::chrono::seconds kNodeWait{5};
 
-NodeAnswer answer(int status, const json::value& v) {
-  return NodeAnswer{status, json::serialize(v)};
-}
-
-NodeAnswer answer_error(int status, std::string_view code, std::string_view message) {
-  return answer(status, json::object{{"code", code}, {"message", message}});
-}
-
 std::optional<std::string> string_arg(const json::object& a, std::string_view key) {
   if (const auto* v = a.if_contains(key); v != nullptr && v->is_string()) {
     return std::string(v->as_string());
@@ -142,7 +134,7 @@ std::optional<TopicMetrics::Outcome> outcome_of(const std::optional<NodeAnswer>&
 }
 
 NodeAnswer outcome_answer(TopicMetrics::Outcome r) {
-  return answer(200, json::object{{"outcome", static_cast<int>(r)}});
+  return json_answer(200, json::object{{"outcome", static_cast<int>(r)}});
 }
 
 Response unavailable() {
@@ -279,7 +271,7 @@ void add_topic_stats_ops(NodeOps& ops, session::NodeState& node) {
   auto with_args = [](auto f) {
     return [f = std::move(f)](const std::string& text) -> NodeAnswer {
       auto a = parse_object(text.empty() ? std::string_view("{}") : std::string_view(text));
-      if (!a) return answer_error(400, "BAD_REQUEST", "arguments: a JSON object");
+      if (!a) return error_answer(400, "BAD_REQUEST", "arguments: a JSON object");
       return f(*a, text);
     };
   };
@@ -287,16 +279,16 @@ void add_topic_stats_ops(NodeOps& ops, session::NodeState& node) {
             json::array data;
             for (const auto& s : node.topic_metrics.samples(string_arg(a, "topic")))
               data.push_back(sample_json(s));
-            return answer(200, json::object{{"data", std::move(data)}});
+            return json_answer(200, json::object{{"data", std::move(data)}});
           }));
   ops.add("topic_metrics_add", with_args([&node](const json::object& a, const std::string&) {
             auto topic = string_arg(a, "topic");
-            if (!topic) return answer_error(400, "BAD_REQUEST", "topic: required");
+            if (!topic) return error_answer(400, "BAD_REQUEST", "topic: required");
             return outcome_answer(node.topic_metrics.add(*topic));
           }));
   ops.add("topic_metrics_remove", with_args([&node](const json::object& a, const std::string&) {
             auto topic = string_arg(a, "topic");
-            if (!topic) return answer_error(400, "BAD_REQUEST", "topic: required");
+            if (!topic) return error_answer(400, "BAD_REQUEST", "topic: required");
             return outcome_answer(node.topic_metrics.remove(*topic));
           }));
   ops.add("topic_metrics_reset", with_args([&node](const json::object& a, const std::string&) {
@@ -312,11 +304,11 @@ void add_topic_stats_ops(NodeOps& ops, session::NodeState& node) {
                                           {"timespan", r.timespan},
                                           {"last_update_time", r.last_update_ms}});
             }
-            return answer(200, json::object{{"data", std::move(data)}});
+            return json_answer(200, json::object{{"data", std::move(data)}});
           }));
   ops.add("slow_subs_clear", with_args([&node](const json::object&, const std::string&) {
             node.slow_subs.clear();
-            return answer(200, json::object{});
+            return json_answer(200, json::object{});
           }));
   // {} reads the settings; anything else is new settings, written for the cluster.
   ops.add("slow_subs_settings", with_args([&node](const json::object& a, const std::string& text) {
@@ -324,13 +316,13 @@ void add_topic_stats_ops(NodeOps& ops, session::NodeState& node) {
             if (!a.empty()) {
               std::string error;
               auto s = SlowSubs::from_json(text, slow.settings(), error);
-              if (!s) return answer_error(400, "BAD_REQUEST", error);
+              if (!s) return error_answer(400, "BAD_REQUEST", error);
               if (!slow.put(*s)) {
-                return answer_error(500, "INTERNAL_ERROR", "the settings could not be stored");
+                return error_answer(500, "INTERNAL_ERROR", "the settings could not be stored");
               }
             }
             auto v = json::parse(SlowSubs::to_json(slow.settings()));
-            return answer(200, v);
+            return json_answer(200, v);
           }));
 }
 

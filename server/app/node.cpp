@@ -133,6 +133,23 @@ std::map<std::string, std::unique_ptr<api::HttpPool>> make_http_pools(const conf
   return pools;
 }
 
+// One request of the auth library or a connector on `pool` (none: a connection of its own).
+auth::HttpAnswer call_http(api::HttpPool* pool, const auth::HttpCall& q) {
+  api::ClientRequest r;
+  r.host = q.host;
+  r.port = q.port;
+  r.method = q.method;
+  r.target = q.target;
+  r.headers = q.headers;
+  if (!q.content_type.empty()) r.content_type = q.content_type;
+  r.body = q.body;
+  r.timeout = q.timeout;
+  r.user_agent = "emqxd";
+  auto a = pool != nullptr ? pool->call(r) : api::http_call(r);
+  return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
+                          std::move(a.body)};
+}
+
 }  // namespace
 
 struct Node::Impl {
@@ -145,20 +162,8 @@ struct Node::Impl {
   // The auth library's HttpClient: each request on its backend's pool.
   auth::HttpClient http_client() {
     return [this](const auth::HttpCall& q) {
-      api::ClientRequest r;
-      r.host = q.host;
-      r.port = q.port;
-      r.method = q.method;
-      r.target = q.target;
-      r.headers = q.headers;
-      r.content_type = q.content_type;
-      r.body = q.body;
-      r.timeout = q.timeout;
-      r.user_agent = "emqxd";
       auto pool = http_pools.find(q.backend);
-      auto a = pool != http_pools.end() ? pool->second->call(r) : api::http_call(r);
-      return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
-                              std::move(a.body)};
+      return call_http(pool != http_pools.end() ? pool->second.get() : nullptr, q);
     };
   }
 
@@ -176,21 +181,7 @@ struct Node::Impl {
       o.pool_size = c.pool_size;
       o.connect_timeout = c.connect_timeout;
       auto pool = std::make_shared<api::HttpPool>(std::move(o));
-      return [pool](const auth::HttpCall& q) {
-        api::ClientRequest r;
-        r.host = q.host;
-        r.port = q.port;
-        r.method = q.method;
-        r.target = q.target;
-        r.headers = q.headers;
-        r.content_type = q.content_type.empty() ? "application/json" : q.content_type;
-        r.body = q.body;
-        r.timeout = q.timeout;
-        r.user_agent = "emqxd";
-        auto a = pool->call(r);
-        return auth::HttpAnswer{a.reached, std::move(a.error), a.status, std::move(a.content_type),
-                                std::move(a.body)};
-      };
+      return [pool](const auth::HttpCall& q) { return call_http(pool.get(), q); };
     };
   }
 

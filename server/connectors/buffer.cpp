@@ -82,6 +82,16 @@ std::size_t Buffer::push(std::string item) {
   return dropped;
 }
 
+void Buffer::start_afresh() {
+  writer_.close();
+  reader_.close();
+  reader_id_ = ~0ull;
+  std::error_code ec;
+  fs::remove(segment_path(segments_.front().id), ec);
+  segments_.clear();
+  written_ = 0;
+}
+
 std::optional<std::string> Buffer::take_front() {
   if (count_ == 0) return std::nullopt;
   if (!o_.offload) {
@@ -122,15 +132,7 @@ std::optional<std::string> Buffer::take_front() {
     bytes_ -= s.bytes;
     s.count = 0;
     s.bytes = 0;
-    if (segments_.size() == 1) {
-      writer_.close();
-      reader_.close();
-      reader_id_ = ~0ull;
-      std::error_code ec;
-      fs::remove(segment_path(s.id), ec);
-      segments_.clear();
-      written_ = 0;
-    }
+    if (segments_.size() == 1) start_afresh();
     return std::nullopt;
   }
   std::string item(n, '\0');
@@ -146,16 +148,7 @@ std::optional<std::string> Buffer::take_front() {
     ++lost_;
     return std::nullopt;
   }
-  if (s.count == 0 && segments_.size() == 1) {
-    // All read, and the writer's: start the file afresh.
-    writer_.close();
-    reader_.close();
-    reader_id_ = ~0ull;
-    std::error_code ec;
-    fs::remove(segment_path(s.id), ec);
-    segments_.clear();
-    written_ = 0;
-  }
+  if (s.count == 0 && segments_.size() == 1) start_afresh();  // all read, and the writer's
   return item;
 }
 

@@ -64,6 +64,7 @@ class Buffer {
     std::uint64_t read_at = 0;  // file offset of the next record
   };
   std::optional<std::string> take_front();  // one item from the head (count_ > 0)
+  void start_afresh();                      // offload: the one segment left is empty: its file goes
   std::string segment_path(std::uint64_t id) const;
   bool append_to_disk(const std::string& item);
 

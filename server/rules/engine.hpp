@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -156,7 +157,21 @@ class RuleEngine {
   // Runs every enabled rule whose FROM matches `source` (a topic, or "$events/...") over
   // the event's columns (made by `columns` when the first rule matches, once), and hands
   // the outputs to `actions`. The worker's thread; `view` is its View.
-  using Columns = std::function<const boost::json::object&()>;
+  class Columns {  // a reference to the caller's callable: no allocation per event
+   public:
+    template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, Columns>)
+        Columns(F&& f)  // NOLINT: implicit, so that a lambda is passed as it is
+        : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+          call_([](void* o) -> const boost::json::object& {
+            return (*static_cast<std::remove_reference_t<F>*>(o))();
+          }) {}
+    const boost::json::object& operator()() const { return call_(obj_); }
+
+   private:
+    void* obj_;
+    const boost::json::object& (*call_)(void*);
+  };
   static void run(View& view, std::string_view source, const Columns& columns, Actions& actions);
   // Runs one rule's SQL on `columns` (the API's test): its outputs, or `error`.
   static std::vector<boost::json::object> test(const Rule& rule, const boost::json::object& columns,

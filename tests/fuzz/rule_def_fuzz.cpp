@@ -12,6 +12,7 @@
 #include <string_view>
 #include <variant>
 
+#include "publish_event.hpp"
 #include "rules/engine.hpp"
 #include "rules/eval.hpp"
 #include "rules/rule.hpp"
@@ -67,22 +68,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (engine.create("r1", v.get_object()).outcome != rules::RuleEngine::Outcome::Ok)
     __builtin_trap();  // read_rule took it: so does the engine
   rules::RuleEngine::View view(engine);
-  rules::PublishEvent e;
-  e.id = "0006172E9A8F5C0CF4400000121F0003";
-  e.client_id = "c_emqx";
-  e.username = "u_emqx";
-  e.payload = payload;
-  e.peerhost = "127.0.0.1";
-  e.topic = "t/a";
-  e.qos = 1;
-  e.pub_props = json::object{{"User-Property", json::object{{"foo", "bar"}}}};
-  e.timestamp_ms = 1645002753259;
-  e.publish_received_at_ms = 1645002753259;
-  e.node = "emqx@127.0.0.1";
-  const json::object columns = rules::publish_columns(e);
+  const boost::json::object columns = emqxd::fuzz::publish_columns(payload);
   Render actions;
   rules::RuleEngine::run(
-      view, e.topic, [&]() -> const json::object& { return columns; }, actions);
+      view, "t/a", [&]() -> const json::object& { return columns; }, actions);
   for (auto ev : {rules::Event::ClientConnected, rules::Event::SessionSubscribed}) {
     rules::RuleEngine::run(
         view, rules::event_source(ev), [&]() -> const json::object& { return columns; }, actions);
