@@ -27,6 +27,7 @@ test_pkgs=(
   postgresql mariadb-server redis-server
   chromium chromium-driver python3-selenium
   podman runc mmdebstrap systemd python3-yaml dnsmasq-base python3-kubernetes etcd-server
+  podman-compose golang-github-containernetworking-plugin-dnsname
 )
 ci_pkgs=(clang-14 libclang-rt-14-dev llvm-14 clang-format-14)
 

@@ -1,6 +1,7 @@
 """What the deploy tests share: where the repository and the build are, the Debian
 package made from the build under test (scripts/package.sh), and podman as this machine
 runs it (runc, explicit limits; docs/contributing.md, "Containers")."""
+import functools
 import os
 import subprocess
 
@@ -23,9 +24,10 @@ def run(argv, timeout=120, check=True, **kw):
     return p
 
 
+@functools.lru_cache(maxsize=None)
 def package():
     """The .deb of the build under test (made by scripts/package.sh from BUILD_DIR, of
-    the binary as it is: the one the other tests ran)."""
+    the binary as it is: the one the other tests ran); made once a process."""
     out = run([os.path.join(REPO, "scripts", "package.sh"), "--no-build", BUILD_DIR],
               timeout=600).stdout
     deb = out.strip().splitlines()[-1]

@@ -26,7 +26,7 @@ from cluster_support import poll  # noqa: E402
 
 IMAGE = "localhost/emqxd:test-%d" % os.getpid()
 COMPOSE = os.path.join(REPO, "deploy", "docker", "compose.yaml")
-COMPOSE_ADDR = "172.28.0.1%d"  # n<k>'s address in compose.yaml
+COMPOSE_NAME = "emqxd@n%d"  # n<k>'s node name in compose.yaml
 COOKIE = "emqxd-container-test-cookie"
 PASSWORD = CS.API_PASSWORD  # what CS.http_request sends
 
@@ -54,7 +54,7 @@ def image():
 
 def compose_env(service, exported, addresses):
     """compose.yaml's environment of `service`: ${VAR:-default} taken from `exported`
-    (else the default), then each compose address replaced by this test's."""
+    (else the default), then each compose node name replaced by this test's."""
     env = yaml.safe_load(open(COMPOSE))["services"][service]["environment"]
     out = {}
     for k, v in env.items():
@@ -77,9 +77,9 @@ def test_compose_file_describes_three_members_of_one_cluster():
     for k in (1, 2, 3):
         svc = services["n%d" % k]
         env = svc["environment"]
-        addr = svc["networks"]["emqxd"]["ipv4_address"]
-        assert addr == COMPOSE_ADDR % k
-        assert env["EMQX_NODE__NAME"] == "emqxd@" + addr
+        # Named by the service: the network's DNS answers it, whatever the address.
+        assert svc["networks"] == ["emqxd"]
+        assert env["EMQX_NODE__NAME"] == COMPOSE_NAME % k
         assert "EMQXD_COOKIE" in env["EMQX_NODE__COOKIE"]
         assert "EMQXD_PASSWORD" in env["EMQX_DASHBOARD__DEFAULT_PASSWORD"]
         seeds = seeds or json.loads(env["EMQX_CLUSTER__STATIC__SEEDS"])
@@ -87,7 +87,7 @@ def test_compose_file_describes_three_members_of_one_cluster():
         assert svc["volumes"] == ["n%d-data:/var/lib/emqxd" % k]
         # Published on loopback only until the secrets are the user's.
         assert all(p.startswith("127.0.0.1:") for p in svc["ports"])
-    assert seeds == ["emqxd@" + COMPOSE_ADDR % k for k in (1, 2, 3)]
+    assert seeds == [COMPOSE_NAME % k for k in (1, 2, 3)]
 
 
 def inspect(what, name):
@@ -141,7 +141,7 @@ class Containers:
         data = os.path.join(self.dir, "n%d" % i)
         os.makedirs(data)
         env = compose_env("n%d" % i, {"EMQXD_COOKIE": COOKIE, "EMQXD_PASSWORD": PASSWORD},
-                          {COMPOSE_ADDR % k: self.host(k) for k in (1, 2, 3)})
+                          {COMPOSE_NAME % k: "emqxd@" + self.host(k) for k in (1, 2, 3)})
         argv = PODMAN + ["run", "-d", "--name", self.name(i), "--network", "ns:/run/netns/" + ns,
                          "-v", "%s:/var/lib/emqxd:U" % data] + LIMITS
         for k, v in env.items():
@@ -264,3 +264,51 @@ def test_three_containers_form_a_cluster_and_a_member_comes_back(containers):
     assert ack.session_present is True
     delivered(sub2, b"two", 3)
     assert time.monotonic() - t0 < 60
+
+
+def test_one_command_brings_up_three_members_with_compose(image):
+    """README's command, deploy/docker/cluster.sh up: podman-compose on compose.yaml (its
+    own network and DNS, names rather than addresses), the image built from the tested
+    package; ports on loopback chosen here; then down removes everything it made."""
+    from ports import free_port
+    project = "emqxdct%d" % os.getpid()
+    ports = {k: free_port() for k in ("N1", "N2", "N3", "WS", "API")}
+    deb_dir = os.path.relpath(os.path.dirname(package()), REPO)
+    env = dict(os.environ, EMQXD_PROJECT=project, EMQXD_IMAGE=image + "-compose",
+               EMQXD_BASE=BASE_IMAGE, EMQXD_DEB_DIR=deb_dir, EMQXD_COOKIE=COOKIE,
+               EMQXD_PASSWORD=PASSWORD, EMQXD_WAIT="120",
+               **{"EMQXD_%s_PORT" % k: str(p) for k, p in ports.items()})
+    script = os.path.join(REPO, "deploy", "docker", "cluster.sh")
+    try:
+        up = run([script, "up"], timeout=600, check=False, env=env)
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        assert "3 members (3 alive)" in up.stdout
+        status = run([script, "status"], env=env).stdout
+        assert all("emqxd@n%d" % k in status for k in (1, 2, 3)), status
+
+        class At:
+            def __init__(self, port):
+                self.host, self.port = "127.0.0.1", port
+        sub = R.RawClient(At(ports["N3"]))
+        sub.connect("compose-sub")
+        assert sub.subscribe([("cmp/#", R.sub_options(qos=1))]) == [1]
+        pub = R.RawClient(At(ports["N1"]))
+        pub.connect("compose-pub")
+
+        def check():
+            pub.publish("cmp/a", b"through compose", qos=1, pid=7)
+            got = [p.payload for p in sub.recv_all(0.5) if p.type == R.PUBLISH]
+            return b"through compose" in got, got
+        ok, seen, _, _ = poll(check, 30, 0.2)
+        assert ok, seen
+        status, body = CS.http_request("127.0.0.1", ports["API"], "GET", "/api/v5/nodes")
+        assert status == 200 and len(json.loads(body)) == 3, body
+    finally:
+        down = run([script, "down", "-v"], timeout=180, check=False, env=env)
+        run(["podman", "rmi", "-f", image + "-compose"], check=False)
+    assert down.returncode == 0, down.stderr[-2000:]
+    left = run(["podman", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+    assert not [n for n in left if n.startswith(project + "_")], left
+    assert run(["podman", "network", "exists", project + "_emqxd"], check=False).returncode != 0
+    vols = run(["podman", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
+    assert not [v for v in vols if v.startswith(project + "_")], vols
