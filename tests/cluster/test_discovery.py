@@ -4,6 +4,7 @@ namespace of the test's own, answering for emqxd.test. Each node runs in its nam
 with /etc/netns/<namespace>/resolv.conf naming that server (`ip netns exec` mounts it
 over /etc/resolv.conf). dnsmasq re-reads its hosts file on SIGHUP: that is how records
 come and go."""
+import ipaddress
 import os
 import shutil
 import signal
@@ -144,6 +145,37 @@ def test_the_first_node_alone_is_joined_by_the_others(dns_cluster):
     n3.start(wait=False)
     CS.wait_ready([n2, n3])
     c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
+
+
+def test_aaaa_records_name_nodes_by_ipv6_address(dns_cluster):
+    """record_type = aaaa: each node also has an IPv6 address (fd00:213:<slot>::<i>), named
+    emqxd@[<that address>], its RPC on every address; dnsmasq serves the AAAA records."""
+    c, d = dns_cluster("aaaa")
+    nodes, v6 = [], []
+    for _ in range(3):
+        n = add(c, d)
+        # As the resolver writes it (inet_ntop), since names are compared as written.
+        addr = str(ipaddress.ip_address("fd00:213:%d::%s" % (c.slot.n,
+                                                               n.host.rsplit(".", 1)[1])))
+        c.network.ip(n.netns, "addr", "add", addr + "/64", "dev", "eth0", "nodad")
+        n.name = "emqxd@[%s]" % addr  # an IPv6 host in brackets (cluster/node_address.hpp)
+        n.address = "emqxd@[%s]:%d" % (addr, n.rpc_port)
+        n.env["EMQX_NODE__NAME"] = n.name
+        n.env["EMQX_CLUSTER__RPC__BIND"] = "[::]:%d" % n.rpc_port
+        nodes.append(n)
+        v6.append(addr)
+    d.publish({"nodes." + DOMAIN: v6})
+    for n in nodes:
+        n.start(wait=False)
+    CS.wait_ready(nodes)
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
+    log = open(nodes[0].log_path).read()
+    assert "dns discovery: nodes.%s (aaaa records): " % DOMAIN in log, log[-2000:]
+    sub = c.client(3, "v6-sub")
+    sub.subscribe("v6/#", qos=1)
+    c.wait_routed("v6/#", on=[1], via=3)
+    c.client(1, "v6-pub").publish("v6/x", b"over IPv6 RPC", qos=1)
+    sub.expect_messages([("v6/x", b"over IPv6 RPC")], timeout=10)
 
 
 def test_srv_records_name_nodes_by_host(dns_cluster):

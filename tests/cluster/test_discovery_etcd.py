@@ -28,9 +28,10 @@ def b64(text):
 class Etcd:
     """One etcd member on loopback, stopped (by PID) at the cluster's close()."""
 
-    def __init__(self, c, tls_dir=None):
+    def __init__(self, c, tls_dir=None, client_auth=False):
         self.c = c
         self.tls_dir = tls_dir
+        self.client_auth = client_auth  # clients must show a certificate of tls_dir's CA
         self.client_port, self.peer_port = c.slot.ports(2)
         self.scheme = "https" if tls_dir else "http"
         self.url = "%s://127.0.0.1:%d" % (self.scheme, self.client_port)
@@ -52,6 +53,9 @@ class Etcd:
         if self.tls_dir:
             argv += ["--cert-file", os.path.join(self.tls_dir, "etcd.pem"),
                      "--key-file", os.path.join(self.tls_dir, "etcd.key")]
+        if self.client_auth:
+            argv += ["--client-cert-auth",
+                     "--trusted-ca-file", os.path.join(self.tls_dir, "ca.pem")]
         self.log = open(os.path.join(self.c.dir, "etcd.log"), "ab")
         self.proc = self.c.exec(1, argv, stdout=self.log, stderr=subprocess.STDOUT)
         ok, _, _, _ = CS.poll(lambda: (self.healthy(), None), 20, 0.2)
@@ -68,6 +72,9 @@ class Etcd:
         if self.tls_dir:
             import ssl
             ctx = ssl.create_default_context(cafile=os.path.join(self.tls_dir, "ca.pem"))
+            if self.client_auth:
+                ctx.load_cert_chain(os.path.join(self.tls_dir, "client.pem"),
+                                    os.path.join(self.tls_dir, "client.key"))
         with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
             return json.loads(r.read())
 
@@ -105,7 +112,7 @@ def etcd_cluster():
     """(cluster, Etcd) with no node yet; closed at teardown, even on failure."""
     made = []
 
-    def make(tls_dir=None, env=None):
+    def make(tls_dir=None, env=None, client_auth=False):
         server = {}
         c = CS.Cluster(join=False, env=dict({
             "EMQX_CLUSTER__DISCOVERY_STRATEGY": "etcd",
@@ -113,7 +120,7 @@ def etcd_cluster():
             "EMQX_CLUSTER__ETCD__NODE_TTL": "%ds" % NODE_TTL,
         }, **(env or {})))
         try:
-            e = Etcd(c, tls_dir)
+            e = Etcd(c, tls_dir, client_auth)
         except BaseException:
             c.close()
             raise
@@ -175,6 +182,18 @@ def test_nodes_register_find_each_other_and_leave(etcd_cluster):
     c.wait_members(alive=[2], on=[2], exact=True, timeout=5)
 
 
+def test_the_first_node_alone_is_joined_by_the_others_not_a_second_cluster(etcd_cluster):
+    c, e = etcd_cluster()
+    first = c.add_node(start=False)
+    first.start()
+    e.wait_nodes({node_id(first)})
+    c.wait_members(alive=[1], exact=True, timeout=5)
+    rest = [c.add_node(start=False) for _ in range(2)]
+    start_all(rest)
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
+    e.wait_nodes({node_id(n) for n in [first] + rest})
+
+
 def test_a_dead_node_expires_and_a_new_one_joins(etcd_cluster):
     c, e = etcd_cluster()
     nodes = [c.add_node(start=False) for _ in range(2)]
@@ -216,6 +235,7 @@ def etcd_pki(tmp_path_factory):
     make_ca(d, "ca")
     make_ca(d, "other-ca")
     make_cert(d, "ca", "etcd")
+    make_cert(d, "ca", "client")
     return d
 
 
@@ -236,6 +256,30 @@ def test_etcd_over_tls_checks_the_servers_certificate(etcd_cluster, etcd_pki, ca
                               15, 0.3)
         assert ok, nodes[0].log_tail()
         assert "certificate verify failed" in nodes[0].read_log(), nodes[0].log_tail()
+        assert e.nodes() == {}
+        c.wait_members(alive=[1], on=[1], exact=True, timeout=5)
+
+
+@pytest.mark.parametrize("client_cert", [True, False])
+def test_etcd_that_asks_for_a_client_certificate(etcd_cluster, etcd_pki, client_cert):
+    env = {
+        "EMQX_CLUSTER__ETCD__SSL_OPTIONS__ENABLE": "true",
+        "EMQX_CLUSTER__ETCD__SSL_OPTIONS__VERIFY": "verify_peer",
+        "EMQX_CLUSTER__ETCD__SSL_OPTIONS__CACERTFILE": os.path.join(etcd_pki, "ca.pem"),
+    }
+    if client_cert:
+        env["EMQX_CLUSTER__ETCD__SSL_OPTIONS__CERTFILE"] = os.path.join(etcd_pki, "client.pem")
+        env["EMQX_CLUSTER__ETCD__SSL_OPTIONS__KEYFILE"] = os.path.join(etcd_pki, "client.key")
+    c, e = etcd_cluster(tls_dir=etcd_pki, env=env, client_auth=True)
+    nodes = [c.add_node(start=False) for _ in range(2)]
+    start_all(nodes)
+    if client_cert:
+        c.wait_members(alive=[1, 2], exact=True, timeout=30)
+        e.wait_nodes({node_id(n) for n in nodes})
+    else:
+        ok, _, _, _ = CS.poll(lambda: ("no etcd server answered" in nodes[0].read_log(), None),
+                              15, 0.3)
+        assert ok, nodes[0].log_tail()
         assert e.nodes() == {}
         c.wait_members(alive=[1], on=[1], exact=True, timeout=5)
 

@@ -143,11 +143,17 @@ def k8s_cluster(netns_available):
     assert not problems, "teardown:\n" + "\n".join(problems)
 
 
-def add(c, hostname=None):
+def add(c, hostname=None, dns=False):
     """A pod: emqxd@<hostname>.<service>.<namespace>.<suffix> (a StatefulSet's pod
-    under its headless service), or emqxd@<its address> without a hostname."""
+    under its headless service), emqxd@<its address, dashed>.<namespace>.<suffix> with
+    dns (address_type = dns: the pod's DNS A record), or emqxd@<its address>."""
     n = c.add_node(start=False)
-    host = "%s.%s.%s.%s" % (hostname, SERVICE, NAMESPACE, SUFFIX) if hostname else n.host
+    if hostname:
+        host = "%s.%s.%s.%s" % (hostname, SERVICE, NAMESPACE, SUFFIX)
+    elif dns:
+        host = "%s.%s.%s" % (n.host.replace(".", "-"), NAMESPACE, SUFFIX)
+    else:
+        host = n.host
     n.name = "emqxd@" + host
     n.address = "%s:%d" % (n.name, n.rpc_port)
     n.env["EMQX_NODE__NAME"] = n.name
@@ -201,6 +207,43 @@ def test_statefulset_pods_by_hostname_from_endpointslices(k8s_cluster):
     api.serve([pod(n, h) for n, h in zip(nodes + [n4], names + ["emqxd-3"])])
     n4.start()
     c.wait_members(alive=[1, 2, 3, 4], exact=True, timeout=30)
+
+
+def test_first_pod_alone_then_the_others_and_one_scaled_down_and_up_by_pod_dns(k8s_cluster):
+    """The first pod starts alone (the others not yet scheduled): a cluster of one, not
+    waiting. The others join it, not a second cluster. A pod scaled down leaves the
+    endpoints and stops; the others carry on without it and it rejoins when scaled up."""
+    c, api = k8s_cluster("dns")
+    nodes = [add(c, dns=True) for _ in range(3)]
+    api.publish_hosts(nodes)
+    api.serve([pod(nodes[0], ready=False)])
+    nodes[0].start()
+    c.wait_members(alive=[1], exact=True, timeout=15)
+    ok, _, _, _ = CS.poll(lambda: ("k8s discovery: " in nodes[0].read_log(), None), 15, 0.3)
+    assert ok, nodes[0].log_tail()
+
+    api.serve([pod(n, ready=(n is nodes[0])) for n in nodes])
+    start_all(nodes[1:])
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
+    assert sorted(m["node"] for m in c.status(3)["members"]) == sorted(n.name for n in nodes)
+    log = nodes[1].read_log()
+    assert nodes[0].name.split("@")[1] in log[log.index("k8s discovery: "):], log[-2000:]
+
+    # Scaled down: the pod is terminating in the endpoints, then gone, and stops.
+    api.serve([pod(n, terminating=(n is nodes[2])) for n in nodes])
+    assert nodes[2].stop() == 0
+    api.serve([pod(n) for n in nodes[:2]])
+    c.wait_members(alive=[1, 2], dead=[3], on=[1, 2], timeout=30)
+    sub = c.client(2, "k8s-dn-sub")
+    sub.subscribe("k8sdn/#", qos=1)
+    c.wait_routed("k8sdn/#", on=[1], via=2)
+    c.client(1, "k8s-dn-pub").publish("k8sdn/x", b"two of three", qos=1)
+    sub.expect_messages([("k8sdn/x", b"two of three")], timeout=10)
+
+    # Scaled up again: the same pod name and address, found and rejoined.
+    api.serve([pod(n) for n in nodes])
+    nodes[2].start()
+    c.wait_members(alive=[1, 2, 3], exact=True, timeout=30)
 
 
 def test_pod_ips_from_endpoints_when_the_api_has_no_endpointslices(k8s_cluster):
