@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <cmath>
+#include <map>
 
 #include "api/router.hpp"
 #include "connectors/integrations.hpp"
@@ -113,20 +114,49 @@ NodeViews ask_views(ClusterControl& control) {
   return v;
 }
 
-// Secret header values (EMQX's: authorization, proxy-authorization) as "******".
-void mask_secrets(json::object& o) {
-  auto mask = [](json::value* headers) {
-    if (headers == nullptr || !headers->is_object()) return;
-    for (auto& kv : headers->get_object()) {
+constexpr std::string_view kMasked = "******";
+
+// Each secret of a definition (EMQX's: a password, at the top or in parameters; the
+// authorization and proxy-authorization headers), as the value it holds: `f` may replace it.
+template <typename F>
+void each_secret(json::object& o, F&& f) {
+  auto headers = [&](json::value* h) {
+    if (h == nullptr || !h->is_object()) return;
+    for (auto& kv : h->get_object()) {
       std::string k(kv.key());
       for (auto& ch : k)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (k == "authorization" || k == "proxy-authorization") kv.value() = "******";
+      if (k == "authorization" || k == "proxy-authorization") f("headers." + k, kv.value());
     }
   };
-  mask(o.if_contains("headers"));
-  if (auto* p = o.if_contains("parameters"); p != nullptr && p->is_object())
-    mask(p->get_object().if_contains("headers"));
+  auto password = [&](json::object& in, const std::string& where) {
+    if (auto* p = in.if_contains("password")) f(where + "password", *p);
+  };
+  headers(o.if_contains("headers"));
+  password(o, "");
+  if (auto* p = o.if_contains("parameters"); p != nullptr && p->is_object()) {
+    headers(p->get_object().if_contains("headers"));
+    password(p->get_object(), "parameters.");
+  }
+}
+
+// Secrets as "******" in what the API shows.
+void mask_secrets(json::object& o) {
+  each_secret(o, [](const std::string&, json::value& v) { v = kMasked; });
+}
+
+// A PUT that sends "******" back (what GET showed) keeps the stored secret, as EMQX does.
+void keep_secrets(json::object& body, const std::string& stored) {
+  boost::system::error_code ec;
+  auto old = json::parse(stored, ec);
+  if (ec || !old.is_object()) return;
+  std::map<std::string, json::value> was;
+  each_secret(old.get_object(), [&](const std::string& k, json::value& v) { was[k] = v; });
+  each_secret(body, [&](const std::string& k, json::value& v) {
+    if (v.is_string() && v.get_string() == kMasked) {
+      if (auto it = was.find(k); it != was.end()) v = it->second;
+    }
+  });
 }
 
 // The definition as written, with EMQX's added fields over the nodes' views.
@@ -284,7 +314,15 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
               auto r = in.set_enabled(connector, type, name, a.at("on").get_bool());
               return outcome(r, 204, json::object{}, what);
             }
-            const std::string def = definition(a.at("body").get_object());
+            json::object body = a.at("body").get_object();
+            if (op != "create") {
+              if (connector) {
+                if (auto c = in.connector(type, name)) keep_secrets(body, c->config.json);
+              } else if (auto x = in.action(type, name)) {
+                keep_secrets(body, x->config.json);
+              }
+            }
+            const std::string def = definition(std::move(body));
             auto r = connector ? in.put_connector(type, name, def, op == "create")
                                : in.put_action(type, name, def, op == "create");
             return outcome(r, op == "create" ? 201 : 200,

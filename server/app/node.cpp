@@ -167,9 +167,9 @@ struct Node::Impl {
     };
   }
 
-  // The http connectors' pools (connectors/http.hpp): one per action made on a connector,
-  // with the connector's URL, TLS and pool size.
-  static connectors::Integrations::HttpFactory connector_http() {
+  // The http connectors' pools (connectors/http.hpp): one per connector, shared by its
+  // actions, with the connector's URL, TLS and pool size.
+  static connectors::HttpFactory connector_http() {
     return [](const config::ConnectorConfig& c) -> connectors::HttpSend {
       auto url = auth::split_http_url(c.url, "connectors.http." + c.name);
       api::HttpPool::Options o;

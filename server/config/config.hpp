@@ -473,10 +473,13 @@ struct ConnectorConfig {
   // http
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // templates
-  Duration connect_timeout{15'000};
+  Duration connect_timeout{15'000};  // http; the others: connect + query, per request
   std::uint32_t pool_size = 8;
   std::string pool_type = "random";
   ClientSslConfig ssl;
+  // pgsql, mysql, redis: server, database, username, password, pool_size (db.pool_size),
+  // redis_type (EMQX's parameters.redis_type for redis)
+  DbConfig db;
   std::string json;  // as written (JSON)
 };
 
@@ -492,6 +495,10 @@ struct ActionConfig {
   std::vector<std::pair<std::string, std::string>> headers;  // templates; over the connector's
   std::optional<std::string> body;  // a template; none: the rule's output as JSON
   std::uint32_t max_retries = 2;
+  // pgsql, mysql: the statement, a template (connectors/database.hpp)
+  std::string sql;
+  // redis: one template per argument of the command
+  std::vector<std::string> command_template;
   std::string json;  // as written (JSON)
 };
 

@@ -13,11 +13,9 @@ namespace emqxd::config::detail {
 namespace {
 
 // The types emqxd runs so far; the others are EMQX's, refused by name.
-constexpr std::string_view kTypes[] = {"http"};
+constexpr std::string_view kTypes[] = {"http", "pgsql", "mysql", "redis"};
+constexpr const char* kSoFar = "so far: http, pgsql, mysql, redis";
 constexpr std::string_view kEmqxTypes[] = {"mqtt",
-                                           "pgsql",
-                                           "mysql",
-                                           "redis",
                                            "influxdb",
                                            "rabbitmq",
                                            "kafka_producer",
@@ -64,9 +62,9 @@ void check_type(const Value& v, const std::string& key, const std::string& type)
     if (t == type) return;
   }
   for (auto t : kEmqxTypes) {
-    if (t == type) fail(v, key, "not implemented yet by emqxd (so far: http)");
+    if (t == type) fail(v, key, std::string("not implemented yet by emqxd (") + kSoFar + ")");
   }
-  fail(v, key, "unknown type \"" + type + "\" (so far: http)");
+  fail(v, key, "unknown type \"" + type + "\" (" + kSoFar + ")");
 }
 
 void check_name(const Value& v, const std::string& key, const std::string& name) {
@@ -183,7 +181,8 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
   ConnectorConfig c;
   c.type = type;
   c.name = name;
-  c.headers = default_headers();
+  const bool http = type == "http";
+  if (http) c.headers = default_headers();
   bool has_url = false;
   for (const auto& f : obj.fields()) {
     const std::string k = key + "." + f.key;
@@ -195,6 +194,13 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
       if (!f.value.is_array()) fail(f.value, k, "expected a list of strings");
     } else if (f.key == "resource_opts") {
       read_connector_resource_opts(f.value, k, c);
+    } else if (!http) {
+      if (!read_db_connector_field(f, key, c)) {
+        unknown(f, key,
+                type == "redis" ? "enable, description, parameters, ssl, resource_opts"
+                                : "enable, description, server, database, username, password, "
+                                  "pool_size, ssl, resource_opts");
+      }
     } else if (f.key == "url") {
       c.url = get_string(f.value, k);
       if (!c.url.starts_with("http://") && !c.url.starts_with("https://"))
@@ -215,8 +221,12 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
               "enable_pipelining, ssl, resource_opts");
     }
   }
-  if (!has_url) fail(obj, key + ".url", "required");
-  if (c.url.starts_with("https://")) c.ssl.enable = true;
+  if (http) {
+    if (!has_url) fail(obj, key + ".url", "required");
+    if (c.url.starts_with("https://")) c.ssl.enable = true;
+  } else {
+    check_db_connector(obj, key, c);
+  }
   c.json = obj.to_json();
   return c;
 }
@@ -229,7 +239,8 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
   ActionConfig a;
   a.type = type;
   a.name = name;
-  a.headers = default_headers();
+  const bool http = type == "http";
+  if (http) a.headers = default_headers();
   bool has_connector = false;
   for (const auto& f : obj.fields()) {
     const std::string k = key + "." + f.key;
@@ -248,7 +259,13 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
       if (!f.value.is_object()) fail(f.value, k, "expected an object");
       for (const auto& p : f.value.fields()) {
         const std::string pk = k + "." + p.key;
-        if (p.key == "method") {
+        if (!http) {
+          if (!read_db_action_param(p, k, a)) {
+            unknown(p, k,
+                    type == "redis" ? "command_template"
+                                    : (type == "mysql" ? "sql, undefined_vars_as_null" : "sql"));
+          }
+        } else if (p.key == "method") {
           a.method = get_enum(p.value, pk, {"post", "put", "get", "delete"});
         } else if (p.key == "path") {
           a.path = template_text(p.value, pk);
@@ -265,13 +282,17 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
           unknown(p, k, "method, path, headers, body, max_retries, request_timeout");
         }
       }
+    } else if (f.key == "redis_type" && type == "redis") {
+      (void)get_enum(f.value, k, {"single", "sentinel", "cluster"});  // EMQX 5.4's; unused
     } else if (f.key == "local_topic" || f.key == "fallback_actions") {
       fail(f.value, k, "not implemented yet by emqxd (a rule sends to the action)");
     } else {
       unknown(f, key, "enable, description, connector, parameters, resource_opts");
     }
   }
-  if (!has_connector) fail(obj, key + ".connector", "required: the name of an http connector");
+  if (!has_connector)
+    fail(obj, key + ".connector", "required: the name of a connector of type " + type);
+  if (!http) check_db_action(obj, key, a);
   a.json = obj.to_json();
   return a;
 }

@@ -165,6 +165,12 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
 ActionConfig read_action_value(const Value& obj, const std::string& key, const std::string& type,
                                const std::string& name);
 void auto_subscribe_topics(const In& in);
+// The pgsql, mysql and redis connectors' and actions' own fields (connector_db_keys.cpp):
+// false for a field that is not one of them; check_* after the last field (required ones).
+bool read_db_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_db_action(const Value& obj, const std::string& key, const ActionConfig& a);
 
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();

@@ -281,12 +281,22 @@ void Action::run(Worker& w) {
         count(Success, n);
         if (retried) count(RetriedSuccess, n);
         inflight_.fetch_sub(n, std::memory_order_relaxed);
+        if (has_failure_.load(std::memory_order_relaxed)) {
+          std::lock_guard failure_lock(rate_mutex_);
+          last_failure_.clear();
+          has_failure_.store(false, std::memory_order_relaxed);
+        }
         break;
       }
       if (r.kind == SendResult::Unrecoverable) {
         count(Failed, n);
         if (retried) count(RetriedFailed, n);
         inflight_.fetch_sub(n, std::memory_order_relaxed);
+        {
+          std::lock_guard failure_lock(rate_mutex_);
+          last_failure_ = r.reason.substr(0, 512);
+          has_failure_.store(true, std::memory_order_relaxed);
+        }
         if (log_allowed()) logger()->warn("action {}: {} requests failed: {}", id_, n, r.reason);
         break;
       }
@@ -348,6 +358,7 @@ Action::Sample Action::sample() const {
   s.rate = rate_;
   s.rate_max = rate_max_;
   s.rate_last5m = rate_5m_;
+  s.last_failure = last_failure_;
   return s;
 }
 

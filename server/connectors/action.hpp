@@ -98,6 +98,9 @@ class Action {
     std::array<std::uint64_t, kMetrics> count{};
     std::uint64_t queuing = 0, queuing_bytes = 0, inflight = 0;
     double rate = 0, rate_max = 0, rate_last5m = 0;
+    // What the service said of the last request it refused (a bad statement, a missing
+    // table), until a request succeeds again; empty when none was refused.
+    std::string last_failure;
   };
 
   // `make_sender` gives each buffer worker its Sender; `buffer_dir` holds the offload
@@ -141,6 +144,8 @@ class Action {
   mutable std::mutex rate_mutex_;
   std::uint64_t last_matched_ = 0;                // guarded by rate_mutex_
   double rate_ = 0, rate_max_ = 0, rate_5m_ = 0;  // guarded by rate_mutex_
+  std::string last_failure_;                      // guarded by rate_mutex_
+  std::atomic<bool> has_failure_{false};          // last_failure_ is not empty
 };
 
 }  // namespace emqxd::connectors

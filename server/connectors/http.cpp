@@ -31,18 +31,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-class HttpConnector final : public Connector {
- public:
-  explicit HttpConnector(auth::HttpUrl url) : url_(std::move(url)) {}
-  Status health_check(std::chrono::milliseconds timeout, std::string& reason) override {
-    return tcp_reachable(url_.host, url_.port, timeout, reason) ? Status::Connected
-                                                                : Status::Disconnected;
-  }
-
- private:
-  auth::HttpUrl url_;
-};
-
 struct Header {
   std::string name;
   rules::Template value;
@@ -196,16 +184,34 @@ bool tcp_reachable(const std::string& host, const std::string& port,
   return ok;
 }
 
-std::unique_ptr<Connector> make_http_connector(const config::ConnectorConfig& c) {
-  return std::make_unique<HttpConnector>(auth::split_http_url(c.url, "connectors.http." + c.name));
-}
+namespace {
 
-std::function<std::unique_ptr<Sender>()> http_senders(const config::ConnectorConfig& c,
-                                                      const config::ActionConfig& a,
-                                                      HttpSend send) {
-  return [c, a, send = std::move(send)]() -> std::unique_ptr<Sender> {
-    return std::make_unique<HttpSender>(c, a, send);
-  };
+class HttpConnector final : public Connector {
+ public:
+  HttpConnector(config::ConnectorConfig c, HttpSend send)
+      : c_(std::move(c)),
+        url_(auth::split_http_url(c_.url, "connectors.http." + c_.name)),
+        send_(std::move(send)) {}
+  Status health_check(std::chrono::milliseconds timeout, std::string& reason) override {
+    return tcp_reachable(url_.host, url_.port, timeout, reason) ? Status::Connected
+                                                                : Status::Disconnected;
+  }
+  SenderFactory senders(const config::ActionConfig& a) override {
+    return [c = c_, a, send = send_]() -> std::unique_ptr<Sender> {
+      return std::make_unique<HttpSender>(c, a, send);
+    };
+  }
+
+ private:
+  const config::ConnectorConfig c_;
+  const auth::HttpUrl url_;
+  const HttpSend send_;
+};
+
+}  // namespace
+
+std::unique_ptr<Connector> make_http_connector(const config::ConnectorConfig& c, HttpSend send) {
+  return std::make_unique<HttpConnector>(c, std::move(send));
 }
 
 }  // namespace emqxd::connectors

@@ -3,7 +3,8 @@
 // actions.http.<name>).
 //
 // The connector is a base URL, headers and a pool of keep-alive connections (TLS for
-// https), made by the node (app/node.cpp) over api::HttpPool and handed in as an HttpSend;
+// https) that its actions share, made by the node (app/node.cpp) over api::HttpPool and
+// handed in as an HttpSend;
 // its health check opens a TCP connection to the URL's host and port, as EMQX's does.
 // An action sends one request per rule output: the method, the connector's URL path
 // joined with the action's `path` template (a path starting with '?' is appended as it is),
@@ -24,13 +25,15 @@
 
 namespace emqxd::connectors {
 
-// Sends one request on the connector's pool; blocks until the answer or call.timeout.
+// Sends one request on the connector's pool; blocks until the answer or call.timeout. Any
+// thread.
 using HttpSend = std::function<auth::HttpAnswer(const auth::HttpCall&)>;
+// Makes a connector's pool (the node's: app/node.cpp); throws std::runtime_error naming a
+// TLS file it cannot use.
+using HttpFactory = std::function<HttpSend(const config::ConnectorConfig&)>;
 
-std::unique_ptr<Connector> make_http_connector(const config::ConnectorConfig& c);
-// Each call makes one buffer worker's Sender.
-std::function<std::unique_ptr<Sender>()> http_senders(const config::ConnectorConfig& c,
-                                                      const config::ActionConfig& a, HttpSend send);
+// The connector's actions share `send`, its one pool (as EMQX's share the connector's).
+std::unique_ptr<Connector> make_http_connector(const config::ConnectorConfig& c, HttpSend send);
 
 // Whether a TCP connection to host:port opens within `timeout`; `reason` says why not.
 bool tcp_reachable(const std::string& host, const std::string& port,

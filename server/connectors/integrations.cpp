@@ -181,7 +181,7 @@ void Integrations::rebuild_connector(const std::string& cid) {
     } else {
       const auto& c = def->second;
       try {
-        r.state = std::make_shared<ConnectorState>(cid, make_http_connector(c),
+        r.state = std::make_shared<ConnectorState>(cid, make_connector(c, http_),
                                                    c.health_check_interval, c.connect_timeout);
       } catch (const std::exception& x) {
         r.error = x.what();
@@ -225,8 +225,7 @@ void Integrations::rebuild_action(const std::string& aid) {
     return;
   }
   try {
-    HttpSend send = http_(cdef->second);
-    auto senders = http_senders(cdef->second, a, std::move(send));
+    auto senders = crun->second.state->connector().senders(a);
     running_actions_[aid] = std::make_shared<Action>(aid, a.resource_opts, crun->second.state,
                                                      senders, buffer_root_ + "/" + aid);
   } catch (const std::exception& x) {
@@ -503,10 +502,12 @@ std::vector<Integrations::ActionView> Integrations::actions() const {
     auto r = running_actions_.find(id);
     if (r != running_actions_.end()) {
       v.status = r->second->connector()->status();
-      v.status_reason = v.status == Status::Connected ? ""
-                                                      : "Resource not operational: " +
-                                                            r->second->connector()->status_reason();
       v.sample = r->second->sample();
+      if (v.status != Status::Connected) {
+        v.status_reason = "Resource not operational: " + r->second->connector()->status_reason();
+      } else if (!v.sample->last_failure.empty()) {
+        v.status_reason = "the last request failed: " + v.sample->last_failure;
+      }
     } else {
       v.status = a.enable ? Status::Disconnected : Status::Stopped;
       auto e = action_errors_.find(id);
@@ -560,7 +561,8 @@ std::string Integrations::probe_connector(const std::string& type, const std::st
                                           std::string_view text) {
   try {
     auto c = config::read_connector(type, name, text, "body");
-    auto conn = make_http_connector(c);
+    // A probe only checks health: the http connector needs no pool for it.
+    auto conn = make_connector(c, [](const config::ConnectorConfig&) { return HttpSend(); });
     std::string reason;
     if (conn->health_check(c.connect_timeout, reason) != Status::Connected) return reason;
     return "";

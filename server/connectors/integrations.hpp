@@ -31,6 +31,7 @@
 #include "config/config.hpp"
 #include "connectors/action.hpp"
 #include "connectors/http.hpp"
+#include "connectors/types.hpp"
 
 namespace emqxd::tables {
 class ReplicatedTables;
@@ -48,7 +49,6 @@ class Integrations {
   // `buffer_root`: where actions with buffer_mode = volatile_offload keep their segments
   // (<data_dir>/bufs; emptied here: what a previous run left is forgotten). `http`: makes an http
   // connector's pool (the node's; throws std::runtime_error naming a TLS file it cannot use).
-  using HttpFactory = std::function<HttpSend(const config::ConnectorConfig&)>;
   Integrations(std::string buffer_root, HttpFactory http);
   ~Integrations();
   Integrations(const Integrations&) = delete;

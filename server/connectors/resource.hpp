@@ -12,10 +12,13 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "config/config.hpp"
 
 namespace emqxd::connectors {
 
@@ -41,12 +44,18 @@ class Sender {
                           std::chrono::milliseconds timeout) = 0;
 };
 
+// Makes one buffer worker's Sender; called once for each worker of an action.
+using SenderFactory = std::function<std::unique_ptr<Sender>()>;
+
 class Connector {
  public:
   virtual ~Connector() = default;
   // Whether the service answers (EMQX's health check); blocks at most `timeout`. `reason`
   // says what went wrong when it is not Connected. Any thread.
   virtual Status health_check(std::chrono::milliseconds timeout, std::string& reason) = 0;
+  // The Senders of action `a` (of this connector's type), which share this connector's
+  // connections. Throws std::runtime_error when `a` cannot run on it.
+  virtual SenderFactory senders(const config::ActionConfig& a) = 0;
 };
 
 }  // namespace emqxd::connectors

@@ -147,14 +147,21 @@ class Postgres(Server):
                         "-E", "UTF8"], check=True, capture_output=True, cwd=self.dir,
                        **self.as_pg)
         self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        self._run()
+        self.sql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.USER, self.PASSWORD), db="postgres")
+        self.sql("CREATE DATABASE %s OWNER %s" % (self.DB, self.USER), db="postgres")
+
+    def _run(self):
         self.proc = subprocess.Popen(
             [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
              "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "shared_buffers=16MB"],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir, **self.as_pg)
         _wait_port(self.port, self.proc, "postgres")
-        self.sql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.USER, self.PASSWORD), db="postgres")
-        self.sql("CREATE DATABASE %s OWNER %s" % (self.DB, self.USER), db="postgres")
+
+    def start_again(self):
+        """After stop(): the same server again, its data and port (an outage ends)."""
+        self._run()
 
     def sql(self, text, db=None):
         """Runs SQL as the superuser over the Unix socket."""

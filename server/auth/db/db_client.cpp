@@ -95,12 +95,12 @@ Statement Statement::compile(Kind kind, std::string_view tmpl) {
   return s;
 }
 
-std::vector<std::string> bind_args(const Statement& s, const Vars& vars) {
+Args bind_args(const Statement& s, const Vars& vars) {
   auto value = [&](std::string_view name) -> std::string {
     auto it = vars.find(name);
     return it == vars.end() ? std::string() : it->second;
   };
-  std::vector<std::string> out;
+  Args out;
   if (!s.words.empty()) {
     for (const auto& w : s.words) {
       std::string arg;
@@ -151,7 +151,7 @@ Pool::Pool(Endpoint e, std::size_t size, std::chrono::milliseconds timeout)
 
 Pool::~Pool() = default;
 
-Reply Pool::query(const Statement& s, const std::vector<std::string>& args) {
+Reply Pool::query(const Statement& s, const Args& args) {
   const auto deadline = Clock::now() + timeout_;
   std::unique_ptr<Connection> conn;
   {

@@ -66,8 +66,10 @@ struct Statement {
 // The values of the placeholders for one client: name (without ${}) -> value.
 using Vars = std::map<std::string, std::string, std::less<>>;
 
-// The values to send with a Statement: SQL parameters, or Redis's argv.
-std::vector<std::string> bind_args(const Statement& s, const Vars& vars);
+// The values to send with a Statement: SQL parameters (nullopt: NULL), or Redis's argv
+// (nullopt: an empty string).
+using Args = std::vector<std::optional<std::string>>;
+Args bind_args(const Statement& s, const Vars& vars);
 
 // Rows of text. A SQL NULL is nullopt. Redis: one column, one row per element of the
 // reply (an array reply), or one row holding the reply (a string or integer).
@@ -82,13 +84,22 @@ struct Reply {
   bool ok = false;
   std::string error;  // when !ok: why (unreachable, timeout, the server's error)
   Rows rows;
+  // When !ok: the server answered with an error (a bad query, a violated constraint, a
+  // wrong type): the same query would fail again. Otherwise it was not reached or did
+  // not answer in time, and a retry may do.
+  bool server_error = false;
+  static Reply refused(std::string why) {
+    Reply r;
+    r.error = std::move(why);
+    r.server_error = true;
+    return r;
+  }
 };
 
 class Connection {
  public:
   virtual ~Connection() = default;
-  virtual Reply run(const Statement& s, const std::vector<std::string>& args,
-                    Clock::time_point deadline) = 0;
+  virtual Reply run(const Statement& s, const Args& args, Clock::time_point deadline) = 0;
   // The connection cannot be used again (lost, timed out): the pool drops it.
   virtual bool broken() const = 0;
 };
@@ -105,7 +116,7 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   // Runs `s` with `args` within the timeout. Any thread.
-  Reply query(const Statement& s, const std::vector<std::string>& args);
+  Reply query(const Statement& s, const Args& args);
   const Endpoint& endpoint() const { return endpoint_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
 

@@ -31,23 +31,25 @@ class MysqlConnection final : public Connection {
 
   bool broken() const override { return broken_; }
 
-  Reply run(const Statement& s, const std::vector<std::string>& args,
+  Reply run(const Statement& s, const Args& args,
             Clock::time_point /*deadline: the connection's read timeout*/) override {
     MYSQL_STMT* st = prepared(s.text);
     if (st == nullptr) return fail_conn();
     if (mysql_stmt_param_count(st) != args.size()) {
-      return {false,
-              "the query has " + std::to_string(mysql_stmt_param_count(st)) +
-                  " parameters, the template " + std::to_string(args.size()),
-              {}};
+      return Reply::refused("the query has " + std::to_string(mysql_stmt_param_count(st)) +
+                            " parameters, the template " + std::to_string(args.size()));
     }
     std::vector<MYSQL_BIND> params(args.size());
     std::vector<unsigned long> lengths(args.size());
     for (std::size_t i = 0; i < args.size(); ++i) {
-      lengths[i] = args[i].size();
+      if (!args[i]) {
+        params[i].buffer_type = MYSQL_TYPE_NULL;
+        continue;
+      }
+      lengths[i] = args[i]->size();
       params[i].buffer_type = MYSQL_TYPE_STRING;
-      params[i].buffer = const_cast<char*>(args[i].data());
-      params[i].buffer_length = args[i].size();
+      params[i].buffer = const_cast<char*>(args[i]->data());
+      params[i].buffer_length = args[i]->size();
       params[i].length = &lengths[i];
     }
     if (!params.empty() && mysql_stmt_bind_param(st, params.data()) != 0) return fail_stmt(st);
@@ -130,13 +132,19 @@ class MysqlConnection final : public Connection {
   Reply fail_conn() {
     if (prepare_errno_ == 0 || client_error(prepare_errno_)) broken_ = true;
     Reply r{false, prepare_error_.empty() ? std::string(mysql_error(m_)) : prepare_error_, {}};
+    r.server_error = prepare_errno_ != 0 && !client_error(prepare_errno_);
     prepare_error_.clear();
     prepare_errno_ = 0;
     return r;
   }
   Reply fail_stmt(MYSQL_STMT* st) {
-    if (client_error(mysql_stmt_errno(st))) broken_ = true;
-    return {false, mysql_stmt_error(st), {}};
+    Reply r{false, mysql_stmt_error(st), {}};
+    if (client_error(mysql_stmt_errno(st))) {
+      broken_ = true;
+    } else {
+      r.server_error = true;
+    }
+    return r;
   }
 
   MYSQL* m_;

@@ -37,12 +37,11 @@ class PgConnection final : public Connection {
 
   bool broken() const override { return broken_ || PQstatus(c_) != CONNECTION_OK; }
 
-  Reply run(const Statement& s, const std::vector<std::string>& args,
-            Clock::time_point deadline) override {
+  Reply run(const Statement& s, const Args& args, Clock::time_point deadline) override {
     std::vector<const char*> values;
     values.reserve(args.size());
     for (const auto& a : args)
-      values.push_back(a.c_str());
+      values.push_back(a ? a->c_str() : nullptr);
     if (PQsendQueryParams(c_, s.text.c_str(), static_cast<int>(values.size()), nullptr,
                           values.data(), nullptr, nullptr, 0) == 0) {
       broken_ = true;
@@ -83,6 +82,7 @@ class PgConnection final : public Connection {
         }
       } else if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && r.ok) {
         r.ok = false;
+        r.server_error = true;
         r.error = PQresultErrorMessage(res);
         while (!r.error.empty() && r.error.back() == '\n')
           r.error.pop_back();

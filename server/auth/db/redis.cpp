@@ -35,14 +35,14 @@ class RedisConnection final : public Connection {
   bool broken() const override { return c_->err != 0; }
 
   // The reply, or an error; the connection is broken when hiredis says so (c_->err).
-  Reply command(const std::vector<std::string>& args, Clock::time_point deadline) {
-    if (args.empty()) return {false, "empty command", {}};
+  Reply command(const Args& args, Clock::time_point deadline) {
+    if (args.empty()) return Reply::refused("empty command");
     redisSetTimeout(c_, left_of(deadline));
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
+      argv.push_back(a ? a->data() : "");
+      lens.push_back(a ? a->size() : 0);
     }
     auto* r = static_cast<redisReply*>(
         redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()));
@@ -53,6 +53,7 @@ class RedisConnection final : public Connection {
     out.rows.columns = {"value"};
     if (r->type == REDIS_REPLY_ERROR) {
       out.error = std::string(r->str, r->len);
+      out.server_error = true;
     } else {
       out.ok = true;
       if (r->type == REDIS_REPLY_ARRAY) {
@@ -66,8 +67,7 @@ class RedisConnection final : public Connection {
     return out;
   }
 
-  Reply run(const Statement& /*s*/, const std::vector<std::string>& args,
-            Clock::time_point deadline) override {
+  Reply run(const Statement& /*s*/, const Args& args, Clock::time_point deadline) override {
     return command(args, deadline);
   }
 
@@ -91,7 +91,7 @@ std::unique_ptr<Connection> connect_redis(const Endpoint& e, Clock::time_point d
   }
   auto conn = std::make_unique<RedisConnection>(c);
   if (!e.password.empty()) {
-    std::vector<std::string> auth = {"AUTH"};
+    Args auth = {"AUTH"};
     if (!e.username.empty()) auth.push_back(e.username);
     auth.push_back(e.password);
     Reply r = conn->command(auth, deadline);

@@ -16,8 +16,8 @@ TEST_CASE("db: SQL placeholders become $N or ? and their values parameters", "[d
   auto my = Statement::compile(Kind::Mysql, "SELECT h FROM t WHERE u = ${username} LIMIT 1");
   CHECK(my.text == "SELECT h FROM t WHERE u = ? LIMIT 1");
   Vars v{{"username", "x' OR '1'='1"}, {"clientid", "c"}};
-  CHECK(bind_args(pg, v) == std::vector<std::string>{"x' OR '1'='1", "c", "x' OR '1'='1"});
-  CHECK(bind_args(my, {}) == std::vector<std::string>{""});  // a missing value is empty
+  CHECK(bind_args(pg, v) == Args{"x' OR '1'='1", "c", "x' OR '1'='1"});
+  CHECK(bind_args(my, {}) == Args{""});  // a missing value is empty
 }
 
 TEST_CASE("db: a Redis command's words are one argument each, whatever the values", "[db]") {
@@ -25,8 +25,7 @@ TEST_CASE("db: a Redis command's words are one argument each, whatever the value
   CHECK(r.words ==
         std::vector<std::string>{"HMGET", "mqtt_user:${username}", "password_hash", "salt"});
   CHECK(bind_args(r, {{"username", "a password_hash\r\nFLUSHALL"}}) ==
-        std::vector<std::string>{"HMGET", "mqtt_user:a password_hash\r\nFLUSHALL", "password_hash",
-                                 "salt"});
+        Args{"HMGET", "mqtt_user:a password_hash\r\nFLUSHALL", "password_hash", "salt"});
 }
 
 TEST_CASE("db: server addresses", "[db]") {

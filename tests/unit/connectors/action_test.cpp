@@ -17,6 +17,7 @@ using emqxd::connectors::Connector;
 using emqxd::connectors::ConnectorState;
 using emqxd::connectors::ResourceOpts;
 using emqxd::connectors::Sender;
+using emqxd::connectors::SenderFactory;
 using emqxd::connectors::SendResult;
 using emqxd::connectors::Status;
 
@@ -35,6 +36,8 @@ struct FakeConnector : Connector {
     if (s_.status != Status::Connected) reason = "down";
     return s_.status;
   }
+  // The tests hand the Action its senders themselves.
+  SenderFactory senders(const emqxd::config::ActionConfig&) override { return {}; }
   Service& s_;
 };
 

@@ -1,0 +1,16 @@
+#include "connectors/types.hpp"
+
+#include <stdexcept>
+
+#include "connectors/database.hpp"
+
+namespace emqxd::connectors {
+
+std::unique_ptr<Connector> make_connector(const config::ConnectorConfig& c,
+                                          const HttpFactory& http) {
+  if (c.type == "http") return make_http_connector(c, http(c));
+  if (c.type == "pgsql" || c.type == "mysql" || c.type == "redis") return make_db_connector(c);
+  throw std::runtime_error("connector type " + c.type + " is not implemented");
+}
+
+}  // namespace emqxd::connectors
