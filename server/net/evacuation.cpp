@@ -2,6 +2,8 @@
 #include "net/evacuation.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "common/log.hpp"
 #include "net/node_counters.hpp"
@@ -126,9 +128,20 @@ void Evacuation::run(std::uint64_t generation) {
   if (!sleep_until(generation, Clock::now() + o.wait_health_check)) return;
 
   set_state(generation, "evicting_conns");
-  // Each tick closes rate/10 connections (a tenth carried over), spread over the workers.
+  // Each tick closes rate/10 connections (a tenth carried over) node-wide: the tick's share
+  // is split over the workers, the remainder going round them in turn, and what a worker
+  // could not close (it had fewer connections) is asked again of all at the next tick, once
+  // every worker has answered. Never faster than the rate, whatever the number of workers.
   // Bounded: a connection that does not go (a socket stuck closing) must not hold the
   // evacuation, and with it a Kubernetes preStop, forever.
+  struct Tally {
+    std::atomic<std::size_t> closed{0};
+    std::atomic<std::size_t> answered{0};
+  };
+  const auto tally = std::make_shared<Tally>();
+  std::size_t asked = 0;
+  std::size_t posted = 0;
+  std::size_t turn = 0;
   double budget = 0;
   auto next = Clock::now();
   const auto evict_until =
@@ -137,14 +150,25 @@ void Evacuation::run(std::uint64_t generation) {
       std::chrono::seconds(10);
   while (counts().connections > 0 && Clock::now() < evict_until) {
     budget += o.conn_evict_rate * (static_cast<double>(kTick.count()) / 1000.0);
-    auto n = static_cast<std::size_t>(budget);
-    budget -= static_cast<double>(n);
-    if (n > 0) {
-      const std::size_t each = (n + workers_.size() - 1) / workers_.size();
-      for (Worker* w : workers_) {
-        w->post([w, each, ref = o.redirect_to] { w->evict(each, ref); });
-      }
+    if (tally->answered.load() == posted) {  // all answered: what they could not close
+      budget += static_cast<double>(asked - tally->closed.load());
+      asked = tally->closed.load();
     }
+    const auto n = static_cast<std::size_t>(budget);
+    budget -= static_cast<double>(n);
+    const std::size_t w = workers_.size();
+    for (std::size_t i = 0; i < w && n > 0; ++i) {
+      const std::size_t share = n / w + ((i + w - turn % w) % w < n % w ? 1 : 0);
+      if (share == 0) continue;
+      asked += share;
+      ++posted;
+      Worker* worker = workers_[i];
+      worker->post([worker, share, tally, ref = o.redirect_to] {
+        tally->closed += worker->evict(share, ref);
+        ++tally->answered;
+      });
+    }
+    turn += n % std::max<std::size_t>(w, 1);
     next += kTick;
     if (!sleep_until(generation, next)) return;
   }
