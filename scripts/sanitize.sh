@@ -21,12 +21,14 @@ shift
 
 # The integration tests of the ASan leg: malformed and byte-exact input (codec), publish,
 # subscribe and session rules (channel), durable sessions and QoS 2 across restarts
-# (storage), the HTTP API and `emqxd cluster`, takeovers across workers, the rule engine;
-# and of the cluster tests, sessions moving between nodes and rules made on one node.
+# (storage), the HTTP API and `emqxd cluster`, takeovers across workers, the rule engine
+# and the connectors (their threads, the MQTT bridge's clients); and of the cluster tests,
+# sessions moving between nodes and rules made on one node.
 asan_cluster="test_sessions|test_rules"
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
 asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive|test_rules"
+asan_integration+="|test_connectors|test_connectors_db|test_bridge_mqtt"
 
 case "$mode" in
   asan)

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <cmath>
-#include <map>
 
 #include "api/router.hpp"
 #include "connectors/integrations.hpp"
@@ -77,9 +76,9 @@ json::object sample_json(const Action::Sample& s) {
 }
 
 // One node's view: {"connectors": {id: {status, status_reason}}, "actions": {id: {status,
-// status_reason, metrics?}}}.
+// status_reason, metrics?}}, "sources": {id: {status, status_reason}}}.
 json::object node_view(const Integrations& in) {
-  json::object cs, as;
+  json::object cs, as, ss;
   for (const auto& c : in.connectors()) {
     cs[c.config.type + ":" + c.config.name] = json::object{
         {"status", connectors::status_name(c.status)}, {"status_reason", c.status_reason}};
@@ -90,7 +89,12 @@ json::object node_view(const Integrations& in) {
     o["metrics"] = sample_json(a.sample.value_or(Action::Sample{}));
     as[a.config.type + ":" + a.config.name] = std::move(o);
   }
-  return json::object{{"connectors", std::move(cs)}, {"actions", std::move(as)}};
+  for (const auto& x : in.sources()) {
+    ss[x.config.type + ":" + x.config.name] = json::object{
+        {"status", connectors::status_name(x.status)}, {"status_reason", x.status_reason}};
+  }
+  return json::object{
+      {"connectors", std::move(cs)}, {"actions", std::move(as)}, {"sources", std::move(ss)}};
 }
 
 struct NodeViews {
@@ -114,49 +118,28 @@ NodeViews ask_views(ClusterControl& control) {
   return v;
 }
 
-constexpr std::string_view kMasked = "******";
-
-// Each secret of a definition (EMQX's: a password, at the top or in parameters; the
-// authorization and proxy-authorization headers), as the value it holds: `f` may replace it.
-template <typename F>
-void each_secret(json::object& o, F&& f) {
-  auto headers = [&](json::value* h) {
+// Secrets as "******" in what the API shows (EMQX's: a password, at the top or in
+// parameters; the authorization and proxy-authorization headers). A PUT that sends them
+// back so keeps the stored ones (connectors/integrations.cpp).
+void mask_secrets(json::object& o) {
+  auto headers = [](json::value* h) {
     if (h == nullptr || !h->is_object()) return;
     for (auto& kv : h->get_object()) {
       std::string k(kv.key());
       for (auto& ch : k)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (k == "authorization" || k == "proxy-authorization") f("headers." + k, kv.value());
+      if (k == "authorization" || k == "proxy-authorization") kv.value() = "******";
     }
   };
-  auto password = [&](json::object& in, const std::string& where) {
-    if (auto* p = in.if_contains("password")) f(where + "password", *p);
+  auto password = [](json::object& in) {
+    if (auto* p = in.if_contains("password")) *p = "******";
   };
   headers(o.if_contains("headers"));
-  password(o, "");
+  password(o);
   if (auto* p = o.if_contains("parameters"); p != nullptr && p->is_object()) {
     headers(p->get_object().if_contains("headers"));
-    password(p->get_object(), "parameters.");
+    password(p->get_object());
   }
-}
-
-// Secrets as "******" in what the API shows.
-void mask_secrets(json::object& o) {
-  each_secret(o, [](const std::string&, json::value& v) { v = kMasked; });
-}
-
-// A PUT that sends "******" back (what GET showed) keeps the stored secret, as EMQX does.
-void keep_secrets(json::object& body, const std::string& stored) {
-  boost::system::error_code ec;
-  auto old = json::parse(stored, ec);
-  if (ec || !old.is_object()) return;
-  std::map<std::string, json::value> was;
-  each_secret(old.get_object(), [&](const std::string& k, json::value& v) { was[k] = v; });
-  each_secret(body, [&](const std::string& k, json::value& v) {
-    if (v.is_string() && v.get_string() == kMasked) {
-      if (auto it = was.find(k); it != was.end()) v = it->second;
-    }
-  });
 }
 
 // The definition as written, with EMQX's added fields over the nodes' views.
@@ -201,29 +184,37 @@ Response ask_self(ClusterControl& control, const std::string& self, const std::s
   return relay(*a);
 }
 
-// GET of one or all connectors or actions: the definitions from this node, the status from
-// every node.
-Response show_all(ClusterControl& control, const std::string& self, bool connectors,
+// The three kinds of definition as the API names them: "connector", "action", "source".
+const char* group_of(std::string_view kind) {
+  return kind == "connector" ? "connectors" : kind == "action" ? "actions" : "sources";
+}
+const char* noun_of(std::string_view kind) {
+  return kind == "connector" ? "Connector" : kind == "action" ? "Bridge" : "Source";
+}
+
+// GET of one or all connectors, actions or sources: the definitions from this node, the
+// status from every node.
+Response show_all(ClusterControl& control, const std::string& self, const std::string& kind,
                   const std::optional<std::string>& id) {
   auto a = control.ask(self, "integrations_defs", "{}", kNodeWait);
   if (!a || a->status != 200) return error_response(503, "SERVICE_UNAVAILABLE", "no answer");
   auto defs = json::parse(a->body).get_object();
-  const auto& list = defs.at(connectors ? "connectors" : "actions").get_array();
+  const auto& list = defs.at(group_of(kind)).get_array();
   NodeViews v = ask_views(control);
   json::array out;
   for (const auto& d : list) {
     const auto& o = d.get_object();
     const std::string type = str(o, "type"), name = str(o, "name");
     if (id && *id != type + ":" + name) continue;
-    json::object x = shown(type, name, str(o, "json"), v, connectors ? "connectors" : "actions");
-    if (connectors) x["actions"] = o.at("actions");
+    json::object x = shown(type, name, str(o, "json"), v, group_of(kind));
+    if (kind == "connector") x["actions"] = o.at("actions");
     out.push_back(std::move(x));
   }
   if (id) {
     if (out.empty()) {
-      return error_response(404, "NOT_FOUND",
-                            std::string(connectors ? "Connector" : "Bridge") +
-                                " lookup failed: " + *id + " does not exist.");
+      return error_response(
+          404, "NOT_FOUND",
+          std::string(noun_of(kind)) + " lookup failed: " + *id + " does not exist.");
     }
     return json_response(200, out.front());
   }
@@ -273,7 +264,7 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
             return json_answer(200, node_view(in));
           }));
   ops.add("integrations_defs", with_args([](Integrations& in, const json::object&) {
-            json::array cs, as;
+            json::array cs, as, ss;
             for (const auto& c : in.connectors()) {
               json::array names;
               for (const auto& n : c.actions)
@@ -287,12 +278,21 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
               as.push_back(json::object{
                   {"type", a.config.type}, {"name", a.config.name}, {"json", a.config.json}});
             }
-            return json_answer(
-                200, json::object{{"connectors", std::move(cs)}, {"actions", std::move(as)}});
+            for (const auto& x : in.sources()) {
+              ss.push_back(json::object{
+                  {"type", x.config.type}, {"name", x.config.name}, {"json", x.config.json}});
+            }
+            return json_answer(200, json::object{{"connectors", std::move(cs)},
+                                                 {"actions", std::move(as)},
+                                                 {"sources", std::move(ss)}});
           }));
-  // {kind: "connector"|"action", op: "create"|"update"|"delete"|"enable", id, body?, on?}
+  // {kind: "connector"|"action"|"source", op: "create"|"update"|"delete"|"enable", id,
+  // body?, on?}
   ops.add("integrations_write", with_args([](Integrations& in, const json::object& a) {
-            const bool connector = str(a, "kind") == "connector";
+            const std::string kind_name = str(a, "kind");
+            const auto kind = kind_name == "connector" ? Integrations::Kind::Connector
+                              : kind_name == "action"  ? Integrations::Kind::Action
+                                                       : Integrations::Kind::Source;
             const std::string op = str(a, "op");
             std::string type, name;
             if (op == "create") {
@@ -305,26 +305,23 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
               return error_answer(400, "BAD_REQUEST",
                                   "Invalid ID: " + str(a, "id") + " (expected <type>:<name>)");
             }
-            const char* what = connector ? "Connector" : "Bridge";
+            const char* what = noun_of(kind_name);
             if (op == "delete") {
-              auto r = connector ? in.remove_connector(type, name) : in.remove_action(type, name);
+              auto r = kind == Integrations::Kind::Connector ? in.remove_connector(type, name)
+                       : kind == Integrations::Kind::Action  ? in.remove_action(type, name)
+                                                             : in.remove_source(type, name);
               return outcome(r, 204, json::object{}, what);
             }
             if (op == "enable") {
-              auto r = in.set_enabled(connector, type, name, a.at("on").get_bool());
+              auto r = in.set_enabled(kind, type, name, a.at("on").get_bool());
               return outcome(r, 204, json::object{}, what);
             }
-            json::object body = a.at("body").get_object();
-            if (op != "create") {
-              if (connector) {
-                if (auto c = in.connector(type, name)) keep_secrets(body, c->config.json);
-              } else if (auto x = in.action(type, name)) {
-                keep_secrets(body, x->config.json);
-              }
-            }
-            const std::string def = definition(std::move(body));
-            auto r = connector ? in.put_connector(type, name, def, op == "create")
-                               : in.put_action(type, name, def, op == "create");
+            const std::string def = definition(a.at("body").get_object());
+            const bool create = op == "create";
+            auto r = kind == Integrations::Kind::Connector
+                         ? in.put_connector(type, name, def, create)
+                     : kind == Integrations::Kind::Action ? in.put_action(type, name, def, create)
+                                                          : in.put_source(type, name, def, create);
             return outcome(r, op == "create" ? 201 : 200,
                            json::object{{"type", type}, {"name", name}}, what);
           }));
@@ -333,6 +330,12 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
             if (!split(str(a, "id"), type, name) || !in.reset_metrics(type, name))
               return error_answer(404, "NOT_FOUND", "action not found");
             return json_answer(200, json::object{});
+          }));
+  ops.add("connector_probe", with_args([](Integrations& in, const json::object& a) {
+            const auto& body = a.at("body").get_object();
+            auto why = in.probe_connector(str(body, "type"), str(body, "name"), definition(body));
+            if (!why.empty()) return error_answer(400, "TEST_FAILED", why);
+            return NodeAnswer{204, ""};
           }));
   ops.add("connector_check", with_args([](Integrations& in, const json::object& a) {
             std::string type, name;
@@ -343,39 +346,38 @@ void add_connectors_ops(NodeOps& ops, session::NodeState& node) {
 }
 
 void add_connectors_routes(RouteTable& t, ClusterControl& control, const std::string& self) {
-  for (const bool connectors : {true, false}) {
-    const std::string base = connectors ? "/api/v5/connectors" : "/api/v5/actions";
-    const std::string kind = connectors ? "connector" : "action";
+  for (const std::string kind : {"connector", "action", "source"}) {
+    const std::string base = std::string("/api/v5/") + group_of(kind);
     auto write = [&control, self, kind](const std::string& op, json::object args) -> Response {
       args["kind"] = kind;
       args["op"] = op;
       return ask_self(control, self, "integrations_write", args);
     };
     t.add("GET", base, "every " + kind + ", with its status on each node",
-          [&control, self, connectors](const Call&) {
-            return show_all(control, self, connectors, std::nullopt);
+          [&control, self, kind](const Call&) {
+            return show_all(control, self, kind, std::nullopt);
           });
     t.add("POST", base, "a new " + kind + " on every node: {type, name, ...}",
-          [&control, self, connectors, write](const Call& c) {
+          [&control, self, kind, write](const Call& c) {
             auto body = parse_object(c.request.body);
             if (!body) return bad_request("the body must be a JSON object");
             auto r = write("create", json::object{{"body", *body}});
             if (r.status != 201) return r;
             auto shown_now =
-                show_all(control, self, connectors, str(*body, "type") + ":" + str(*body, "name"));
+                show_all(control, self, kind, str(*body, "type") + ":" + str(*body, "name"));
             if (shown_now.status == 200) shown_now.status = 201;
             return shown_now;
           });
-    t.add("GET", base + "/{id}", "one " + kind, [&control, self, connectors](const Call& c) {
-      return show_all(control, self, connectors, c.params[0]);
+    t.add("GET", base + "/{id}", "one " + kind, [&control, self, kind](const Call& c) {
+      return show_all(control, self, kind, c.params[0]);
     });
     t.add("PUT", base + "/{id}", "a new definition of a " + kind,
-          [&control, self, connectors, write](const Call& c) {
+          [&control, self, kind, write](const Call& c) {
             auto body = parse_object(c.request.body);
             if (!body) return bad_request("the body must be a JSON object");
             auto r = write("update", json::object{{"id", c.params[0]}, {"body", *body}});
             if (r.status != 200) return r;
-            return show_all(control, self, connectors, c.params[0]);
+            return show_all(control, self, kind, c.params[0]);
           });
     t.add("DELETE", base + "/{id}", "delete a " + kind + " on every node", [write](const Call& c) {
       return write("delete", json::object{{"id", c.params[0]}});
@@ -399,13 +401,14 @@ void add_connectors_routes(RouteTable& t, ClusterControl& control, const std::st
           return no_content();
         });
   t.add("POST", "/api/v5/connectors_probe", "whether a connector would connect: {type, name, ...}",
-        [](const Call& c) {
+        [&control, self](const Call& c) {
           auto body = parse_object(c.request.body);
           if (!body) return bad_request("the body must be a JSON object");
-          auto why = Integrations::probe_connector(str(*body, "type"), str(*body, "name"),
-                                                   definition(*body));
-          if (!why.empty()) return error_response(400, "TEST_FAILED", why);
-          return no_content();
+          auto a = control.ask(self, "connector_probe",
+                               json::serialize(json::object{{"body", *body}}), kNodeWait);
+          if (!a) return error_response(503, "SERVICE_UNAVAILABLE", "the node did not answer");
+          if (a->status == 204) return no_content();
+          return relay(*a);
         });
   t.add("GET", "/api/v5/actions/{id}/metrics", "an action's metrics, summed and per node",
         [&control](const Call& c) { return metrics(control, c.params[0]); });
@@ -419,10 +422,14 @@ void add_connectors_routes(RouteTable& t, ClusterControl& control, const std::st
           if (!found) return error_response(404, "NOT_FOUND", "action not found");
           return no_content();
         });
-  t.add("GET", "/api/v5/action_types", "the action types emqxd runs",
-        [](const Call&) { return json_response(200, json::array{"http"}); });
-  t.add("GET", "/api/v5/connector_types", "the connector types emqxd runs",
-        [](const Call&) { return json_response(200, json::array{"http"}); });
+  t.add("GET", "/api/v5/action_types", "the action types emqxd runs", [](const Call&) {
+    return json_response(200, json::array{"http", "mqtt", "mysql", "pgsql", "redis"});
+  });
+  t.add("GET", "/api/v5/connector_types", "the connector types emqxd runs", [](const Call&) {
+    return json_response(200, json::array{"http", "mqtt", "mysql", "pgsql", "redis"});
+  });
+  t.add("GET", "/api/v5/source_types", "the source types emqxd runs",
+        [](const Call&) { return json_response(200, json::array{"mqtt"}); });
 }
 
 }  // namespace emqxd::api

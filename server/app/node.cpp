@@ -36,6 +36,7 @@
 #include "common/log.hpp"
 #include "common/proc_stats.hpp"
 #include "common/resident.hpp"
+#include "connectors/types.hpp"
 #include "net/evacuation.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
@@ -226,6 +227,45 @@ struct Node::Impl {
     };
   }
 
+  // Sources' messages (connectors/mqtt.hpp) to the workers' rules, by topic so that one
+  // topic keeps its order; at most kMaxSourceBacklog waiting, the rest dropped (and
+  // counted), so that a fast remote broker cannot queue without bound. Closed before the
+  // workers go.
+  struct SourceGate {
+    std::mutex mutex;
+    bool open = true;                       // guarded by mutex
+    std::atomic<std::uint64_t> waiting{0};  // posted, not yet run
+    std::atomic<std::uint64_t> dropped{0};
+  };
+  static constexpr std::uint64_t kMaxSourceBacklog = 100'000;
+  std::shared_ptr<SourceGate> source_gate = std::make_shared<SourceGate>();
+
+  connectors::ConnectorFactory connector_factory(const std::string& node) {
+    connectors::Services s;
+    s.http = connector_http();
+    s.node = node;
+    s.sink = [this, gate = source_gate](const std::string& hookpoint, boost::json::object c) {
+      std::lock_guard lock(gate->mutex);
+      if (!gate->open || workers.empty()) return;
+      if (gate->waiting.load(std::memory_order_relaxed) >= kMaxSourceBacklog) {
+        if (gate->dropped.fetch_add(1, std::memory_order_relaxed) % 10'000 == 0)
+          logger()->warn("{}: the rules lag; messages from sources dropped", hookpoint);
+        return;
+      }
+      const boost::json::value* t = c.if_contains("topic");
+      const std::size_t lane = std::hash<std::string_view>{}(t != nullptr && t->is_string()
+                                                                 ? std::string_view(t->get_string())
+                                                                 : std::string_view(hookpoint));
+      net::Worker* w = workers[lane % workers.size()].get();
+      gate->waiting.fetch_add(1, std::memory_order_relaxed);
+      w->post([core = &w->core(), gate, hookpoint, c = std::move(c)]() mutable {
+        gate->waiting.fetch_sub(1, std::memory_order_relaxed);
+        core->rule_source(hookpoint, std::move(c));
+      });
+    };
+    return [s](const config::ConnectorConfig& c) { return connectors::make_connector(c, s); };
+  }
+
   // The cluster's view of this node (ClusterHooks): everything it asks runs on the
   // workers, reached by posts.
   cluster::ClusterHooks cluster_hooks() {
@@ -287,6 +327,10 @@ struct Node::Impl {
   }
 
   ~Impl() {
+    {
+      std::lock_guard lock(source_gate->mutex);
+      source_gate->open = false;  // the workers go before the connectors
+    }
     // The store's last completions post to the workers: it goes first.
     state.store.reset();
   }
@@ -356,8 +400,8 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   impl_->state.traces.attach(*impl_->state.tables);
   impl_->state.topic_metrics.attach(*impl_->state.tables);
   impl_->state.rules.attach(*impl_->state.tables);
-  impl_->state.integrations = std::make_unique<connectors::Integrations>(c.node.data_dir + "/bufs",
-                                                                         impl_->connector_http());
+  impl_->state.integrations = std::make_unique<connectors::Integrations>(
+      c.node.data_dir + "/bufs", impl_->connector_factory(c.node.name));
   impl_->state.integrations->attach(*impl_->state.tables);
   impl_->state.slow_subs.attach(*impl_->state.tables);
   auth::BuiltinRules::declare(*impl_->state.tables);
@@ -479,7 +523,8 @@ void Node::start() {
       std::vector<std::pair<std::string, boost::json::object>> rules;
       for (const auto& [id, text] : s.config.rule_engine.rules)
         rules.emplace_back(id, boost::json::parse(text).as_object());
-      s.integrations->seed(s.config.connectors, s.config.actions, s.config.node.name);
+      s.integrations->seed(s.config.connectors, s.config.actions, s.config.sources,
+                           s.config.node.name);
       s.rules.seed(rules, s.config.node.name);
       logger()->info("rule engine: {} rules ({} in the config file)", s.rules.size(), rules.size());
     }

@@ -463,6 +463,20 @@ struct ActionResourceOpts {
   Duration resume_interval{0};  // 0: min(health_check_interval, request_ttl / 3)
 };
 
+// connectors.mqtt.<name>: the remote broker (connectors/mqtt.hpp), EMQX's keys and defaults.
+struct MqttBridgeConfig {
+  std::string server;            // host[:port], 1883
+  std::string proto_ver = "v4";  // v3 | v4 | v5
+  bool bridge_mode = false;      // v3/v4: the protocol level's bridge bit
+  std::string clientid_prefix;
+  std::string username;
+  std::string password;  // never logged
+  bool clean_start = true;
+  Duration keepalive{160'000};
+  Duration retry_interval{15'000};  // accepted: a lost connection resends what was in flight
+  std::uint32_t max_inflight = 32;
+};
+
 struct ConnectorConfig {
   std::string type, name;  // "http", "my_webhook"
   bool enable = true;
@@ -480,7 +494,8 @@ struct ConnectorConfig {
   // pgsql, mysql, redis: server, database, username, password, pool_size (db.pool_size),
   // redis_type (EMQX's parameters.redis_type for redis)
   DbConfig db;
-  std::string json;  // as written (JSON)
+  MqttBridgeConfig mqtt;  // mqtt (pool_size and ssl above)
+  std::string json;       // as written (JSON)
 };
 
 struct ActionConfig {
@@ -499,6 +514,24 @@ struct ActionConfig {
   std::string sql;
   // redis: one template per argument of the command
   std::vector<std::string> command_template;
+  // mqtt: templates; qos and retain are values or a template of one placeholder
+  std::string mqtt_topic;
+  std::string mqtt_qos = "1";
+  std::string mqtt_retain = "false";
+  std::optional<std::string> mqtt_payload;  // none: the rule's output as JSON
+  std::string json;                         // as written (JSON)
+};
+
+// sources.<type>.<name> (EMQX 5): messages from outside for the rules, read as
+// "$bridges/<type>:<name>". So far mqtt: a subscription on the remote broker.
+struct SourceConfig {
+  std::string type, name;
+  std::string connector;
+  bool enable = true;
+  std::string description;
+  std::string topic;  // the remote filter
+  int qos = 1;        // 2 is taken as 1 (EMQX)
+  bool no_local = false;
   std::string json;  // as written (JSON)
 };
 
@@ -507,6 +540,8 @@ struct ActionConfig {
 ConnectorConfig read_connector(const std::string& type, const std::string& name,
                                std::string_view json, const std::string& where);
 ActionConfig read_action(const std::string& type, const std::string& name, std::string_view json,
+                         const std::string& where);
+SourceConfig read_source(const std::string& type, const std::string& name, std::string_view json,
                          const std::string& where);
 
 struct Config {
@@ -540,6 +575,7 @@ struct Config {
   RuleEngineConfig rule_engine;
   std::vector<ConnectorConfig> connectors;
   std::vector<ActionConfig> actions;
+  std::vector<SourceConfig> sources;
   // dashboard.*: the HTTP API (api/api_server.hpp), EMQX's key names. A bind with port 0
   // disables the listener, as in EMQX.
   std::string dashboard_http_bind = "0.0.0.0:18083";  // dashboard.listeners.http.bind

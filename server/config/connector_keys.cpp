@@ -13,10 +13,9 @@ namespace emqxd::config::detail {
 namespace {
 
 // The types emqxd runs so far; the others are EMQX's, refused by name.
-constexpr std::string_view kTypes[] = {"http", "pgsql", "mysql", "redis"};
-constexpr const char* kSoFar = "so far: http, pgsql, mysql, redis";
-constexpr std::string_view kEmqxTypes[] = {"mqtt",
-                                           "influxdb",
+constexpr std::string_view kTypes[] = {"http", "mqtt", "pgsql", "mysql", "redis"};
+constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis";
+constexpr std::string_view kEmqxTypes[] = {"influxdb",
                                            "rabbitmq",
                                            "kafka_producer",
                                            "mongodb",
@@ -129,9 +128,9 @@ void read_action_resource_opts(const Value& v, const std::string& key, const std
   for (const auto& f : v.fields()) {
     const std::string k = key + "." + f.key;
     const Value& x = f.value;
-    if (type == "http" && (f.key == "batch_size" || f.key == "batch_time")) {
-      // EMQX's http action has no batches either: one request per message.
-      fail(x, k, "unknown key: an http action sends one request per message");
+    if ((type == "http" || type == "mqtt") && (f.key == "batch_size" || f.key == "batch_time")) {
+      // EMQX's http and mqtt actions have no batches either: one request per message.
+      fail(x, k, "unknown key: an " + type + " action sends one message at a time");
     }
     if (f.key == "worker_pool_size") {
       r.worker_pool_size = static_cast<std::uint32_t>(get_int(x, k, 1, 1024));
@@ -194,6 +193,13 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
       if (!f.value.is_array()) fail(f.value, k, "expected a list of strings");
     } else if (f.key == "resource_opts") {
       read_connector_resource_opts(f.value, k, c);
+    } else if (type == "mqtt") {
+      if (!read_mqtt_connector_field(f, key, c)) {
+        unknown(f, key,
+                "enable, description, server, proto_ver, bridge_mode, clientid_prefix, "
+                "username, password, clean_start, keepalive, retry_interval, max_inflight, "
+                "pool_size, ssl, resource_opts");
+      }
     } else if (!http) {
       if (!read_db_connector_field(f, key, c)) {
         unknown(f, key,
@@ -224,6 +230,8 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
   if (http) {
     if (!has_url) fail(obj, key + ".url", "required");
     if (c.url.starts_with("https://")) c.ssl.enable = true;
+  } else if (type == "mqtt") {
+    check_mqtt_connector(obj, key, c);
   } else {
     check_db_connector(obj, key, c);
   }
@@ -259,7 +267,9 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
       if (!f.value.is_object()) fail(f.value, k, "expected an object");
       for (const auto& p : f.value.fields()) {
         const std::string pk = k + "." + p.key;
-        if (!http) {
+        if (type == "mqtt") {
+          if (!read_mqtt_action_param(p, k, a)) unknown(p, k, "topic, qos, retain, payload");
+        } else if (!http) {
           if (!read_db_action_param(p, k, a)) {
             unknown(p, k,
                     type == "redis" ? "command_template"
@@ -292,7 +302,11 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
   }
   if (!has_connector)
     fail(obj, key + ".connector", "required: the name of a connector of type " + type);
-  if (!http) check_db_action(obj, key, a);
+  if (type == "mqtt") {
+    check_mqtt_action(obj, key, a);
+  } else if (!http) {
+    check_db_action(obj, key, a);
+  }
   a.json = obj.to_json();
   return a;
 }

@@ -868,6 +868,9 @@ const KeySpec kKeys[] = {
     {"actions", [](const In& in) { in.object(); }, Shape::Section},
     {"actions.*", [](const In& in) { in.object(); }, Shape::Section},
     {"actions.*.*", action_entry},
+    {"sources", [](const In& in) { in.object(); }, Shape::Section},
+    {"sources.*", [](const In& in) { in.object(); }, Shape::Section},
+    {"sources.*.*", source_entry},
 };
 
 #undef EMQXD_SET
@@ -882,7 +885,6 @@ constexpr ForeignKey kNotImplemented[] = {
     {"rule_engine.jq_function_default_timeout", "emqxd's rules have no jq function"},
     {"rule_engine.jq_implementation_module", "emqxd's rules have no jq function"},
     {"bridges", ""},
-    {"sources", ""},
     {"schema_registry", ""},
     {"schema_validation", ""},
     {"message_transformation", ""},

@@ -160,6 +160,7 @@ void rule_engine_rule(const In& in);
 // connectors.<type>.<name> and actions.<type>.<name> (connector_keys.cpp).
 void connector_entry(const In& in);
 void action_entry(const In& in);
+void source_entry(const In& in);
 ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
                                      const std::string& type, const std::string& name);
 ActionConfig read_action_value(const Value& obj, const std::string& key, const std::string& type,
@@ -171,6 +172,14 @@ bool read_db_connector_field(const hocon::Field& f, const std::string& key, Conn
 void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
 void check_db_action(const Value& obj, const std::string& key, const ActionConfig& a);
+// The mqtt connector's and action's own fields (connector_mqtt_keys.cpp), likewise, and a
+// source's definition.
+bool read_mqtt_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_mqtt_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_mqtt_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_mqtt_action(const Value& obj, const std::string& key, const ActionConfig& a);
+SourceConfig read_source_value(const Value& obj, const std::string& key, const std::string& type,
+                               const std::string& name);
 
 // Every key emqxd reads (keys.cpp).
 std::span<const KeySpec> key_table();

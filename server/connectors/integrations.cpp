@@ -19,6 +19,7 @@ namespace {
 
 // A PUT that sends back "******" (what the API shows for a secret header) keeps the
 // stored value.
+// A PUT that sends "******" back (what GET showed) keeps the stored secret, as EMQX does.
 std::string keep_secrets(std::string_view text, const std::string& stored) {
   boost::system::error_code e1, e2;
   auto v = json::parse(text, e1);
@@ -32,11 +33,20 @@ std::string keep_secrets(std::string_view text, const std::string& stored) {
       }
     }
   };
+  // A password, at the top (sql, mqtt) or in parameters (redis).
+  auto password = [](json::object& now, const json::object& before) {
+    auto* p = now.if_contains("password");
+    const auto* b = before.if_contains("password");
+    if (p != nullptr && b != nullptr && *p == json::value("******")) *p = *b;
+  };
   fix(v.get_object().if_contains("headers"), old.get_object().if_contains("headers"));
+  password(v.get_object(), old.get_object());
   auto* p = v.get_object().if_contains("parameters");
   const auto* q = old.get_object().if_contains("parameters");
-  if (p != nullptr && q != nullptr && p->is_object() && q->is_object())
+  if (p != nullptr && q != nullptr && p->is_object() && q->is_object()) {
     fix(p->get_object().if_contains("headers"), q->get_object().if_contains("headers"));
+    password(p->get_object(), q->get_object());
+  }
   return json::serialize(v);
 }
 
@@ -49,6 +59,22 @@ constexpr std::size_t kTableBound = Integrations::kMaxEntries * 4;
 
 std::string id_of(const std::string& type, const std::string& name) {
   return type + ":" + name;
+}
+
+using Kind = Integrations::Kind;
+
+std::string table_of(Kind k) {
+  return std::string(k == Kind::Connector ? Integrations::kConnectorsTable
+                     : k == Kind::Action  ? Integrations::kActionsTable
+                                          : Integrations::kSourcesTable);
+}
+
+// The config seeds' key prefix (tables/config_seeds.hpp), and the word for messages.
+std::string prefix_of(Kind k) {
+  return k == Kind::Connector ? "connector/" : k == Kind::Action ? "action/" : "source/";
+}
+const char* word_of(Kind k) {
+  return k == Kind::Connector ? "connector" : k == Kind::Action ? "action" : "source";
 }
 
 std::pair<std::string, std::string> split_id(const std::string& id) {
@@ -66,8 +92,8 @@ std::optional<std::pair<std::string, std::string>> split_ref(std::string_view re
   return std::pair{type, std::string(ref.substr(colon + 1))};
 }
 
-Integrations::Integrations(std::string buffer_root, HttpFactory http)
-    : buffer_root_(std::move(buffer_root)), http_(std::move(http)), reaper_([this] {
+Integrations::Integrations(std::string buffer_root, ConnectorFactory make)
+    : buffer_root_(std::move(buffer_root)), make_(std::move(make)), reaper_([this] {
         std::unique_lock lock(reap_mutex_);
         while (true) {
           reap_cv_.wait(lock, [this] { return reap_stop_ || !reap_.empty(); });
@@ -129,40 +155,63 @@ void Integrations::attach(tables::ReplicatedTables& t) {
   t.declare(std::string(kConnectorsTable), kTableBound);
   tables::ConfigSeeds seeds(&t);  // declared before load(), so that it is read
   t.declare(std::string(kActionsTable), kTableBound);
-  t.listen(std::string(kConnectorsTable), [this](const tables::Entry& e) { apply(true, e); });
-  t.listen(std::string(kActionsTable), [this](const tables::Entry& e) { apply(false, e); });
+  t.declare(std::string(kSourcesTable), kTableBound);
+  for (Kind k : {Kind::Connector, Kind::Action, Kind::Source})
+    t.listen(table_of(k), [this, k](const tables::Entry& e) { apply(k, e); });
 }
 
-void Integrations::apply(bool connector, const tables::Entry& e) {
+void Integrations::apply(Kind kind, const tables::Entry& e) {
   const auto [type, name] = split_id(e.key);
   std::lock_guard lock(mutex_);
-  if (connector) {
-    if (e.deleted) {
-      connector_defs_.erase(e.key);
-    } else {
-      try {
-        connector_defs_[e.key] = config::read_connector(type, name, e.value, "table connectors");
-      } catch (const std::exception& x) {
-        logger()->warn("connector {}: the stored definition is refused ({}): ignored", e.key,
-                       x.what());
-        return;
+  try {
+    switch (kind) {
+      case Kind::Connector:
+        if (e.deleted) {
+          connector_defs_.erase(e.key);
+        } else {
+          connector_defs_[e.key] = config::read_connector(type, name, e.value, "table connectors");
+        }
+        rebuild_connector(e.key);
+        break;
+      case Kind::Action:
+        if (e.deleted) {
+          action_defs_.erase(e.key);
+        } else {
+          action_defs_[e.key] = config::read_action(type, name, e.value, "table actions");
+        }
+        rebuild_action(e.key);
+        break;
+      case Kind::Source: {
+        std::string connector;
+        if (auto it = source_defs_.find(e.key); it != source_defs_.end())
+          connector = it->second.connector;
+        if (e.deleted) {
+          source_defs_.erase(e.key);
+        } else {
+          source_defs_[e.key] = config::read_source(type, name, e.value, "table sources");
+          if (!connector.empty() && connector != source_defs_[e.key].connector)
+            give_sources(id_of(type, connector));  // it moved: the old one lets it go
+          connector = source_defs_[e.key].connector;
+        }
+        give_sources(id_of(type, connector));
+        break;
       }
     }
-    rebuild_connector(e.key);
-  } else {
-    if (e.deleted) {
-      action_defs_.erase(e.key);
-    } else {
-      try {
-        action_defs_[e.key] = config::read_action(type, name, e.value, "table actions");
-      } catch (const std::exception& x) {
-        logger()->warn("action {}: the stored definition is refused ({}): ignored", e.key,
-                       x.what());
-        return;
-      }
-    }
-    rebuild_action(e.key);
+  } catch (const std::exception& x) {
+    logger()->warn("{} {}: the stored definition is refused ({}): ignored", word_of(kind), e.key,
+                   x.what());
   }
+}
+
+void Integrations::give_sources(const std::string& cid) {
+  auto run = running_connectors_.find(cid);
+  if (run == running_connectors_.end() || !run->second.state) return;
+  const auto [type, name] = split_id(cid);
+  std::vector<config::SourceConfig> mine;
+  for (const auto& [id, src] : source_defs_) {
+    if (src.type == type && src.connector == name) mine.push_back(src);
+  }
+  run->second.state->connector().set_sources(mine);
 }
 
 void Integrations::rebuild_connector(const std::string& cid) {
@@ -181,14 +230,15 @@ void Integrations::rebuild_connector(const std::string& cid) {
     } else {
       const auto& c = def->second;
       try {
-        r.state = std::make_shared<ConnectorState>(cid, make_connector(c, http_),
-                                                   c.health_check_interval, c.connect_timeout);
+        r.state = std::make_shared<ConnectorState>(cid, make_(c), c.health_check_interval,
+                                                   c.connect_timeout);
       } catch (const std::exception& x) {
         r.error = x.what();
         logger()->error("connector {} does not start: {}", cid, x.what());
       }
     }
     running_connectors_[cid] = std::move(r);
+    give_sources(cid);
   }
   const auto [type, name] = split_id(cid);
   for (const auto& [aid, a] : action_defs_) {
@@ -234,45 +284,64 @@ void Integrations::rebuild_action(const std::string& aid) {
   }
 }
 
-void Integrations::taken_over(bool connector, const std::string& id) {
-  tables::ConfigSeeds(tables_).unmark((connector ? "connector/" : "action/") + id);
+void Integrations::taken_over(Kind kind, const std::string& id) {
+  tables::ConfigSeeds(tables_).unmark(prefix_of(kind) + id);
 }
 
-void Integrations::erase(bool connector, const std::string& id) {
+void Integrations::erase(Kind kind, const std::string& id) {
   if (tables_ != nullptr) {
-    tables_->erase(std::string(connector ? kConnectorsTable : kActionsTable), id);
+    tables_->erase(table_of(kind), id);
     return;
   }
-  std::lock_guard lock(mutex_);
-  if (connector) {
-    connector_defs_.erase(id);
-    rebuild_connector(id);
-  } else {
-    action_defs_.erase(id);
-    rebuild_action(id);
-  }
+  tables::Entry e;
+  e.table = table_of(kind);
+  e.key = id;
+  e.deleted = true;
+  apply(kind, e);
 }
 
 void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
-                        const std::vector<config::ActionConfig>& actions, const std::string& node) {
+                        const std::vector<config::ActionConfig>& actions,
+                        const std::vector<config::SourceConfig>& sources, const std::string& node) {
+  // Each kind's definitions as (id, JSON).
+  auto ids = [&](Kind k) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (k == Kind::Connector) {
+      for (const auto& c : connectors)
+        out.emplace_back(id_of(c.type, c.name), c.json);
+    } else if (k == Kind::Action) {
+      for (const auto& a : actions)
+        out.emplace_back(id_of(a.type, a.name), a.json);
+    } else {
+      for (const auto& x : sources)
+        out.emplace_back(id_of(x.type, x.name), x.json);
+    }
+    return out;
+  };
+  auto stored = [&](Kind k, const std::string& id) -> std::optional<std::string> {
+    std::lock_guard lock(mutex_);
+    if (k == Kind::Connector) {
+      if (auto it = connector_defs_.find(id); it != connector_defs_.end()) return it->second.json;
+    } else if (k == Kind::Action) {
+      if (auto it = action_defs_.find(id); it != action_defs_.end()) return it->second.json;
+    } else if (auto it = source_defs_.find(id); it != source_defs_.end()) {
+      return it->second.json;
+    }
+    return std::nullopt;
+  };
   tables::ConfigSeeds seeds(tables_);
-  // What this node's file wrote before and no longer has: actions first, then connectors.
-  for (const bool connector : {false, true}) {
-    const std::string prefix = connector ? "connector/" : "action/";
-    for (const auto& id : seeds.marked_by(node, prefix)) {
+  // What this node's file wrote before and no longer has: actions and sources first, then
+  // connectors (which must have none left).
+  for (const Kind k : {Kind::Action, Kind::Source, Kind::Connector}) {
+    const auto now = ids(k);
+    for (const auto& id : seeds.marked_by(node, prefix_of(k))) {
       bool still = false;
-      if (connector) {
-        for (const auto& c : connectors)
-          still = still || id_of(c.type, c.name) == id;
-      } else {
-        for (const auto& a : actions)
-          still = still || id_of(a.type, a.name) == id;
-      }
+      for (const auto& [i, text] : now)
+        still = still || i == id;
       if (still) continue;
-      logger()->info("{} {}: no longer in the config file: deleted",
-                     connector ? "connector" : "action", id);
-      erase(connector, id);
-      seeds.unmark(prefix + id);
+      logger()->info("{} {}: no longer in the config file: deleted", word_of(k), id);
+      erase(k, id);
+      seeds.unmark(prefix_of(k) + id);
     }
   }
   auto same = [](const std::string& a, const std::string& b) {
@@ -281,42 +350,27 @@ void Integrations::seed(const std::vector<config::ConnectorConfig>& connectors,
     auto y = json::parse(b, e2);
     return !e1 && !e2 && x == y;
   };
-  for (const auto& c : connectors) {
-    const std::string id = id_of(c.type, c.name);
-    seeds.mark("connector/" + id, node);
-    {
-      std::lock_guard lock(mutex_);
-      auto it = connector_defs_.find(id);
-      if (it != connector_defs_.end() && same(it->second.json, c.json)) continue;
+  for (const Kind k : {Kind::Connector, Kind::Action, Kind::Source}) {
+    for (const auto& [id, text] : ids(k)) {
+      seeds.mark(prefix_of(k) + id, node);
+      if (auto old = stored(k, id); old && same(*old, text)) continue;
+      auto r = write(k, id, text);
+      if (r.outcome != Outcome::Ok) logger()->error("{} {}: {}", word_of(k), id, r.message);
     }
-    auto r = write(true, id, c.json, false);
-    if (r.outcome != Outcome::Ok)
-      logger()->error("connectors.{}.{}: {}", c.type, c.name, r.message);
-  }
-  for (const auto& a : actions) {
-    const std::string id = id_of(a.type, a.name);
-    seeds.mark("action/" + id, node);
-    {
-      std::lock_guard lock(mutex_);
-      auto it = action_defs_.find(id);
-      if (it != action_defs_.end() && same(it->second.json, a.json)) continue;
-    }
-    auto r = write(false, id, a.json, false);
-    if (r.outcome != Outcome::Ok) logger()->error("actions.{}.{}: {}", a.type, a.name, r.message);
   }
 }
 
-Integrations::Result Integrations::write(bool connector, const std::string& id,
-                                         const std::string& text, bool /*create*/) {
+Integrations::Result Integrations::write(Kind kind, const std::string& id,
+                                         const std::string& text) {
   if (tables_ == nullptr) {
     tables::Entry e;
-    e.table = connector ? kConnectorsTable : kActionsTable;
+    e.table = table_of(kind);
     e.key = id;
     e.value = text;
-    apply(connector, e);
+    apply(kind, e);
     return {};
   }
-  if (!tables_->put(std::string(connector ? kConnectorsTable : kActionsTable), id, text))
+  if (!tables_->put(table_of(kind), id, text))
     return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " definitions"};
   return {};
 }
@@ -344,8 +398,8 @@ Integrations::Result Integrations::put_connector(const std::string& type, const 
     if (!exists && connector_defs_.size() >= kMaxEntries)
       return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " connectors"};
   }
-  auto r = write(true, id, c.json, create);
-  if (r.outcome == Outcome::Ok) taken_over(true, id);
+  auto r = write(Kind::Connector, id, c.json);
+  if (r.outcome == Outcome::Ok) taken_over(Kind::Connector, id);
   return r;
 }
 
@@ -379,8 +433,37 @@ Integrations::Result Integrations::put_action(const std::string& type, const std
     if (!exists && action_defs_.size() >= kMaxEntries)
       return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " actions"};
   }
-  auto r = write(false, id, a.json, create);
-  if (r.outcome == Outcome::Ok) taken_over(false, id);
+  auto r = write(Kind::Action, id, a.json);
+  if (r.outcome == Outcome::Ok) taken_over(Kind::Action, id);
+  return r;
+}
+
+Integrations::Result Integrations::put_source(const std::string& type, const std::string& name,
+                                              std::string_view body, bool create) {
+  config::SourceConfig src;
+  try {
+    src = config::read_source(type, name, body, "body");
+  } catch (const std::exception& x) {
+    return {Outcome::Invalid, x.what()};
+  }
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    const bool exists = source_defs_.contains(id);
+    if (create && exists) return {Outcome::Exists, "source already exists"};
+    if (!create && !exists) return {Outcome::NotFound, ""};
+    if (!connector_defs_.contains(id_of(type, src.connector))) {
+      return {Outcome::Invalid,
+              json::serialize(json::object{{"reason", "connector_not_found_or_wrong_type"},
+                                           {"source_type", type},
+                                           {"source_name", name},
+                                           {"connector_name", src.connector}})};
+    }
+    if (!exists && source_defs_.size() >= kMaxEntries)
+      return {Outcome::Full, "at most " + std::to_string(kMaxEntries) + " sources"};
+  }
+  auto r = write(Kind::Source, id, src.json);
+  if (r.outcome == Outcome::Ok) taken_over(Kind::Source, id);
   return r;
 }
 
@@ -394,6 +477,9 @@ Integrations::Result Integrations::remove_connector(const std::string& type,
     for (const auto& [aid, a] : action_defs_) {
       if (a.type == type && a.connector == name) users.push_back(aid);
     }
+    for (const auto& [sid, src] : source_defs_) {
+      if (src.type == type && src.connector == name) users.push_back(sid);
+    }
     if (!users.empty()) {
       std::string list;
       for (const auto& u : users)
@@ -404,8 +490,8 @@ Integrations::Result Integrations::remove_connector(const std::string& type,
                   list};
     }
   }
-  erase(true, id);
-  taken_over(true, id);
+  erase(Kind::Connector, id);
+  taken_over(Kind::Connector, id);
   return {};
 }
 
@@ -415,33 +501,45 @@ Integrations::Result Integrations::remove_action(const std::string& type, const 
     std::lock_guard lock(mutex_);
     if (!action_defs_.contains(id)) return {Outcome::NotFound, ""};
   }
-  erase(false, id);
-  taken_over(false, id);
+  erase(Kind::Action, id);
+  taken_over(Kind::Action, id);
   return {};
 }
 
-Integrations::Result Integrations::set_enabled(bool connector, const std::string& type,
+Integrations::Result Integrations::remove_source(const std::string& type, const std::string& name) {
+  const std::string id = id_of(type, name);
+  {
+    std::lock_guard lock(mutex_);
+    if (!source_defs_.contains(id)) return {Outcome::NotFound, ""};
+  }
+  erase(Kind::Source, id);
+  taken_over(Kind::Source, id);
+  return {};
+}
+
+Integrations::Result Integrations::set_enabled(Kind kind, const std::string& type,
                                                const std::string& name, bool on) {
   const std::string id = id_of(type, name);
   std::string text;
   {
     std::lock_guard lock(mutex_);
-    if (connector) {
-      auto it = connector_defs_.find(id);
-      if (it == connector_defs_.end()) return {Outcome::NotFound, ""};
+    auto find = [&](const auto& defs) {
+      auto it = defs.find(id);
+      if (it == defs.end()) return false;
       text = it->second.json;
-    } else {
-      auto it = action_defs_.find(id);
-      if (it == action_defs_.end()) return {Outcome::NotFound, ""};
-      text = it->second.json;
-    }
+      return true;
+    };
+    const bool found = kind == Kind::Connector ? find(connector_defs_)
+                       : kind == Kind::Action  ? find(action_defs_)
+                                               : find(source_defs_);
+    if (!found) return {Outcome::NotFound, ""};
   }
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
   if (ec || !v.is_object()) return {Outcome::Invalid, "the stored definition is not JSON"};
   v.get_object()["enable"] = on;
-  auto r = write(connector, id, json::serialize(v), false);
-  if (r.outcome == Outcome::Ok) taken_over(connector, id);
+  auto r = write(kind, id, json::serialize(v));
+  if (r.outcome == Outcome::Ok) taken_over(kind, id);
   return r;
 }
 
@@ -526,6 +624,36 @@ std::optional<Integrations::ActionView> Integrations::action(const std::string& 
   return std::nullopt;
 }
 
+std::vector<Integrations::SourceView> Integrations::sources() const {
+  std::vector<SourceView> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, src] : source_defs_) {
+    SourceView v;
+    v.config = src;
+    auto r = running_connectors_.find(id_of(src.type, src.connector));
+    if (!src.enable) {
+      v.status = Status::Stopped;
+    } else if (r != running_connectors_.end() && r->second.state) {
+      v.status = r->second.state->status();
+      if (v.status != Status::Connected)
+        v.status_reason = "Resource not operational: " + r->second.state->status_reason();
+    } else {
+      v.status = Status::Disconnected;
+      v.status_reason = "connector " + id_of(src.type, src.connector) + " is not running";
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::optional<Integrations::SourceView> Integrations::source(const std::string& type,
+                                                             const std::string& name) const {
+  for (auto& v : sources()) {
+    if (v.config.type == type && v.config.name == name) return std::move(v);
+  }
+  return std::nullopt;
+}
+
 bool Integrations::reset_metrics(const std::string& type, const std::string& name) {
   std::lock_guard lock(mutex_);
   const std::string id = id_of(type, name);
@@ -558,11 +686,18 @@ bool Integrations::check_now(const std::string& type, const std::string& name) {
 }
 
 std::string Integrations::probe_connector(const std::string& type, const std::string& name,
-                                          std::string_view text) {
+                                          std::string_view text) const {
   try {
     auto c = config::read_connector(type, name, text, "body");
-    // A probe only checks health: the http connector needs no pool for it.
-    auto conn = make_connector(c, [](const config::ConnectorConfig&) { return HttpSend(); });
+    // An mqtt connector connects on its own thread: its health is asked for a moment.
+    auto conn = make_(c);
+    if (c.type == "mqtt") {
+      for (int i = 0; i < 50; ++i) {
+        std::string why;
+        if (conn->health_check(c.connect_timeout, why) != Status::Connecting) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
     std::string reason;
     if (conn->health_check(c.connect_timeout, reason) != Status::Connected) return reason;
     return "";

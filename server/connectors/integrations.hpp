@@ -1,17 +1,20 @@
 #pragma once
-// Integrations: the node's connectors and actions (EMQX 5's data integration;
-// docs/connectors.md), what the rules hand their outputs to.
+// Integrations: the node's connectors, actions and sources (EMQX 5's data integration;
+// docs/connectors.md): what the rules hand their outputs to, and what brings messages in
+// for them.
 //
-// Definitions are the cluster's: the replicated tables "connectors" and "actions" (key
-// "<type>:<name>", value the definition as JSON, read by config::read_connector /
-// read_action), so that one made through any node's API runs on every node and survives
-// restarts; the config file's are written into them at start-up where they differ (the
-// file wins at restart, as EMQX's emqx.conf does). Each node runs its own connector (its
-// pool, its health checks) and its own buffer workers for each action.
+// Definitions are the cluster's: the replicated tables "connectors", "actions" and
+// "sources" (key "<type>:<name>", value the definition as JSON, read by
+// config::read_connector / read_action / read_source), so that one made through any node's
+// API runs on every node and survives restarts; the config file's are written into them at
+// start-up where they differ (the file wins at restart, as EMQX's emqx.conf does). Each
+// node runs its own connector (its pool or clients, its health checks), its own buffer
+// workers for each action, and its connectors' sources.
 //
-// A change rebuilds what it touches: a connector and every action on it, or one action.
-// What is replaced stops on a thread of its own (a buffer worker may be in the middle of a
-// request), never on the thread that changed it.
+// A change rebuilds what it touches: a connector and every action on it (its sources are
+// handed over again), one action, or a connector's set of sources. What is replaced stops
+// on a thread of its own (a buffer worker may be in the middle of a request), never on the
+// thread that changed it.
 //
 // Threads: any; one mutex for the definitions, the running objects behind shared pointers
 // (a rule's worker finds an action with one lock and no wait on any service).
@@ -30,8 +33,7 @@
 
 #include "config/config.hpp"
 #include "connectors/action.hpp"
-#include "connectors/http.hpp"
-#include "connectors/types.hpp"
+#include "connectors/resource.hpp"
 
 namespace emqxd::tables {
 class ReplicatedTables;
@@ -44,12 +46,17 @@ class Integrations {
  public:
   static constexpr std::string_view kConnectorsTable = "connectors";
   static constexpr std::string_view kActionsTable = "actions";
+  static constexpr std::string_view kSourcesTable = "sources";
   static constexpr std::size_t kMaxEntries = 1024;
 
+  // What a definition is: connectors.*, actions.* or sources.*.
+  enum class Kind : std::uint8_t { Connector, Action, Source };
+
   // `buffer_root`: where actions with buffer_mode = volatile_offload keep their segments
-  // (<data_dir>/bufs; emptied here: what a previous run left is forgotten). `http`: makes an http
-  // connector's pool (the node's; throws std::runtime_error naming a TLS file it cannot use).
-  Integrations(std::string buffer_root, HttpFactory http);
+  // (<data_dir>/bufs; emptied here: what a previous run left is forgotten). `make`: makes a
+  // running connector (the node's: connectors/types.hpp; throws std::runtime_error naming
+  // what it cannot use).
+  Integrations(std::string buffer_root, ConnectorFactory make);
   ~Integrations();
   Integrations(const Integrations&) = delete;
   Integrations& operator=(const Integrations&) = delete;
@@ -60,7 +67,8 @@ class Integrations {
   // The config file's, after t.load(): written where they differ; what this node's file
   // wrote before and no longer has is deleted (tables/config_seeds.hpp).
   void seed(const std::vector<config::ConnectorConfig>& connectors,
-            const std::vector<config::ActionConfig>& actions, const std::string& node);
+            const std::vector<config::ActionConfig>& actions,
+            const std::vector<config::SourceConfig>& sources, const std::string& node);
 
   // --- what the rules call (a worker) ---
   enum class Sent { Queued, NotFound, Disabled };
@@ -79,11 +87,14 @@ class Integrations {
                        bool create);
   Result put_action(const std::string& type, const std::string& name, std::string_view json,
                     bool create);
+  Result put_source(const std::string& type, const std::string& name, std::string_view json,
+                    bool create);
   // An action's connector must exist (of its type); a connector with actions is not deleted.
   Result remove_connector(const std::string& type, const std::string& name);
   Result remove_action(const std::string& type, const std::string& name);
+  Result remove_source(const std::string& type, const std::string& name);
   // enable = true|false on the stored definition.
-  Result set_enabled(bool connector, const std::string& type, const std::string& name, bool on);
+  Result set_enabled(Kind kind, const std::string& type, const std::string& name, bool on);
 
   struct ConnectorView {
     config::ConnectorConfig config;
@@ -101,40 +112,50 @@ class Integrations {
   std::optional<ConnectorView> connector(const std::string& type, const std::string& name) const;
   std::vector<ActionView> actions() const;
   std::optional<ActionView> action(const std::string& type, const std::string& name) const;
+  struct SourceView {
+    config::SourceConfig config;
+    Status status = Status::Disconnected;  // its connector's
+    std::string status_reason;
+  };
+  std::vector<SourceView> sources() const;
+  std::optional<SourceView> source(const std::string& type, const std::string& name) const;
   bool reset_metrics(const std::string& type, const std::string& name);
   void tick();  // every second: the actions' rates
   // A connector's health checked now (POST .../start); false when it does not run here.
   bool check_now(const std::string& type, const std::string& name);
 
   // Whether a definition would be accepted (the probes): empty, or what is wrong.
-  static std::string probe_connector(const std::string& type, const std::string& name,
-                                     std::string_view json);
+  std::string probe_connector(const std::string& type, const std::string& name,
+                              std::string_view json) const;
 
  private:
   struct Running {
     std::shared_ptr<ConnectorState> state;  // null: not running (disabled, or failed)
     std::string error;                      // why it does not run
   };
-  void apply(bool connector, const tables::Entry& e);
+  void apply(Kind kind, const tables::Entry& e);
   // Under mutex_: (re)builds the running objects of connector `cid` and its actions, or
   // of action `aid` alone.
   void rebuild_connector(const std::string& cid);
   void rebuild_action(const std::string& aid);
+  // Under mutex_: hands connector `cid` (running) its sources.
+  void give_sources(const std::string& cid);
   // Stopped and destroyed on the reaper thread, once nobody else holds it (a worker
   // that was handing it a request), never on the thread that replaced it.
   void retire(std::shared_ptr<Action> old);
   void retire(std::shared_ptr<ConnectorState> old);
   void retire_any(std::shared_ptr<void> old);
-  Result write(bool connector, const std::string& id, const std::string& json, bool create);
-  void erase(bool connector, const std::string& id);
-  void taken_over(bool connector, const std::string& id);  // by the API: no file owns it
+  Result write(Kind kind, const std::string& id, const std::string& json);
+  void erase(Kind kind, const std::string& id);
+  void taken_over(Kind kind, const std::string& id);  // by the API: no file owns it
 
   const std::string buffer_root_;
-  const HttpFactory http_;
+  const ConnectorFactory make_;
   tables::ReplicatedTables* tables_ = nullptr;
   mutable std::mutex mutex_;
   std::map<std::string, config::ConnectorConfig> connector_defs_;  // by "type:name"
   std::map<std::string, config::ActionConfig> action_defs_;
+  std::map<std::string, config::SourceConfig> source_defs_;
   std::map<std::string, Running> running_connectors_;
   std::map<std::string, std::shared_ptr<Action>> running_actions_;
   std::map<std::string, std::string> action_errors_;  // why an action does not run

@@ -56,6 +56,12 @@ class Connector {
   // The Senders of action `a` (of this connector's type), which share this connector's
   // connections. Throws std::runtime_error when `a` cannot run on it.
   virtual SenderFactory senders(const config::ActionConfig& a) = 0;
+  // The sources on this connector (EMQX 5's sources.<type>.<name>), all of them, each time
+  // they change; what they receive goes to the rules. Types without sources ignore it.
+  virtual void set_sources(const std::vector<config::SourceConfig>& sources) { (void)sources; }
 };
+
+// Makes the running connector of a definition (connectors/types.hpp: the node's).
+using ConnectorFactory = std::function<std::unique_ptr<Connector>(const config::ConnectorConfig&)>;
 
 }  // namespace emqxd::connectors

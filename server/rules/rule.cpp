@@ -290,8 +290,18 @@ std::variant<std::shared_ptr<const Rule>, RuleError> read_rule(const std::string
     if (auto* e = std::get_if<SqlError>(&parsed)) fail("sql", e->message);
     r->statement = std::make_shared<const Statement>(std::move(std::get<Statement>(parsed)));
     for (const auto& src : r->statement->from) {
-      if (src.starts_with("$bridges/")) {
-        fail("sql", "FROM \"" + src + "\": bridges as rule sources are not implemented yet");
+      if (src.starts_with("$bridges/") || src.starts_with("$sources/")) {
+        // A source's messages: "$bridges/mqtt:<name>" (connectors/mqtt.hpp).
+        const std::string_view ref = std::string_view(src).substr(9);
+        const auto colon = ref.find(':');
+        if (colon == std::string_view::npos || colon == 0 || colon + 1 == ref.size()) {
+          fail("sql", "FROM \"" + src + "\": expected $bridges/<type>:<name>");
+        }
+        if (ref.substr(0, colon) != "mqtt") {
+          fail("sql", "FROM \"" + src + "\": sources of type " + std::string(ref.substr(0, colon)) +
+                          " are not implemented yet (so far: mqtt)");
+        }
+        continue;
       }
       if (src.starts_with("$events/")) {
         auto e = event_of(src);

@@ -137,7 +137,8 @@ std::vector<json::object> run_foreach(Evaluator& ev, const Statement& st,
 }
 
 bool is_event_name(std::string_view s) {
-  return s.substr(0, 8) == "$events/" || s.substr(0, 9) == "$bridges/";
+  return s.substr(0, 8) == "$events/" || s.substr(0, 9) == "$bridges/" ||
+         s.substr(0, 9) == "$sources/";
 }
 
 }  // namespace
@@ -163,6 +164,10 @@ bool matches_from(const Statement& st, std::string_view topic_or_event) {
   for (const std::string& from : st.from) {
     if (is_event_name(from)) {
       if (from == topic_or_event) return true;
+      // "$sources/mqtt:x" is another name of "$bridges/mqtt:x" (EMQX's).
+      if (from.starts_with("$sources/") && topic_or_event.starts_with("$bridges/") &&
+          std::string_view(from).substr(9) == topic_or_event.substr(9))
+        return true;
     } else if (!is_event_name(topic_or_event) && broker::topic_matches(from, topic_or_event)) {
       return true;
     }

@@ -14,6 +14,7 @@
 //
 // Sessions themselves (open, takeover, expiry, wills, hand-over between nodes) are the
 // SessionManager's (session/session_manager.hpp), which this core owns.
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -141,6 +142,9 @@ class WorkerCore final : public Hub {
   }
   // Runs the rules that read `e` (worker_rules.cpp) for the client of `ch`: `filter` and
   // `opts` for session_subscribed / session_unsubscribed. Nothing when no rule reads it.
+  // A source's message (connectors/mqtt.hpp): the rules FROM "$bridges/<type>:<name>"
+  // (`hookpoint`) run over `columns`, to which the event, timestamp and node are added.
+  void rule_source(const std::string& hookpoint, boost::json::object columns);
   void rule_event(rules::Event e, const Channel& ch, std::string_view filter = {},
                   const mqtt::SubscribeOptions* opts = nullptr);
   // Ships this turn's outboxes now (or behind the commit they wait for), then runs `f`

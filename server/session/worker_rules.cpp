@@ -326,6 +326,21 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
   rules::RuleEngine::run(rules_, rules::event_source(ev), make, actions);
 }
 
+void WorkerCore::rule_source(const std::string& hookpoint, json::object columns) {
+  auto& actions = rule_actions(0, {});
+  bool filled = false;
+  auto make = [&]() -> const json::object& {
+    if (!filled) {
+      filled = true;
+      columns["event"] = hookpoint;
+      columns["timestamp"] = mqtt::wall_ms_now();
+      columns["node"] = node_.config.node.name;
+    }
+    return columns;
+  };
+  rules::RuleEngine::run(rules_, hookpoint, make, actions);
+}
+
 void WorkerCore::publish_republished() {
   auto batch = std::move(republished_);
   republished_.clear();
