@@ -24,7 +24,7 @@ test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
   python3-grpcio python3-protobuf python3-jwt python3-cryptography python3-prometheus-client
   iproute2 util-linux
-  postgresql mariadb-server redis-server
+  postgresql mariadb-server redis-server influxdb
   chromium chromium-driver python3-selenium
   podman runc mmdebstrap systemd python3-yaml dnsmasq-base python3-kubernetes etcd-server
   podman-compose golang-github-containernetworking-plugin-dnsname

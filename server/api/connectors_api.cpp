@@ -118,8 +118,8 @@ NodeViews ask_views(ClusterControl& control) {
   return v;
 }
 
-// Secrets as "******" in what the API shows (EMQX's: a password, at the top or in
-// parameters; the authorization and proxy-authorization headers). A PUT that sends them
+// Secrets as "******" in what the API shows (EMQX's: a password or a token, at the top or
+// in parameters; the authorization and proxy-authorization headers). A PUT that sends them
 // back so keeps the stored ones (connectors/integrations.cpp).
 void mask_secrets(json::object& o) {
   auto headers = [](json::value* h) {
@@ -132,7 +132,9 @@ void mask_secrets(json::object& o) {
     }
   };
   auto password = [](json::object& in) {
-    if (auto* p = in.if_contains("password")) *p = "******";
+    for (const char* k : {"password", "token"}) {
+      if (auto* p = in.if_contains(k)) *p = "******";
+    }
   };
   headers(o.if_contains("headers"));
   password(o);
@@ -423,10 +425,16 @@ void add_connectors_routes(RouteTable& t, ClusterControl& control, const std::st
           return no_content();
         });
   t.add("GET", "/api/v5/action_types", "the action types emqxd runs", [](const Call&) {
-    return json_response(200, json::array{"http", "mqtt", "mysql", "pgsql", "redis"});
+    json::array types;
+    for (const auto& name : config::connector_types())
+      types.emplace_back(name);
+    return json_response(200, types);
   });
   t.add("GET", "/api/v5/connector_types", "the connector types emqxd runs", [](const Call&) {
-    return json_response(200, json::array{"http", "mqtt", "mysql", "pgsql", "redis"});
+    json::array types;
+    for (const auto& name : config::connector_types())
+      types.emplace_back(name);
+    return json_response(200, types);
   });
   t.add("GET", "/api/v5/source_types", "the source types emqxd runs",
         [](const Call&) { return json_response(200, json::array{"mqtt"}); });

@@ -477,6 +477,15 @@ struct MqttBridgeConfig {
   std::uint32_t max_inflight = 32;
 };
 
+// connectors.influxdb.<name> (connectors/influxdb.hpp): EMQX's keys, its parameters by
+// influxdb_type. Written over the connector's HTTP pool (url, ssl and pool_size below).
+struct InfluxConfig {
+  std::string server;  // host[:port], 8086; http:// or https:// before it is taken off
+  bool v2 = false;     // parameters.influxdb_type: influxdb_api_v1 | influxdb_api_v2
+  std::string database, username, password;  // v1 (username and password optional)
+  std::string bucket, org, token;            // v2; the token is never logged
+};
+
 struct ConnectorConfig {
   std::string type, name;  // "http", "my_webhook"
   bool enable = true;
@@ -495,6 +504,7 @@ struct ConnectorConfig {
   // redis_type (EMQX's parameters.redis_type for redis)
   DbConfig db;
   MqttBridgeConfig mqtt;  // mqtt (pool_size and ssl above)
+  InfluxConfig influx;    // influxdb (url, pool_size and ssl above)
   std::string json;       // as written (JSON)
 };
 
@@ -519,7 +529,11 @@ struct ActionConfig {
   std::string mqtt_qos = "1";
   std::string mqtt_retain = "false";
   std::optional<std::string> mqtt_payload;  // none: the rule's output as JSON
-  std::string json;                         // as written (JSON)
+  // influxdb: line protocol, a template of lines (rules/line_protocol.hpp), and the
+  // precision of its timestamps (ns | us | ms | s)
+  std::string write_syntax;
+  std::string precision = "ms";
+  std::string json;  // as written (JSON)
 };
 
 // sources.<type>.<name> (EMQX 5): messages from outside for the rules, read as
@@ -534,6 +548,10 @@ struct SourceConfig {
   bool no_local = false;
   std::string json;  // as written (JSON)
 };
+
+// The connector and action types emqxd runs, by EMQX's names, sorted (the API's
+// connector_types and action_types).
+std::vector<std::string> connector_types();
 
 // A connector or an action given as JSON (the API's body, a replicated table's entry),
 // read as the config file's would be. Throws ConfigError "<where>: KEY: what is wrong".

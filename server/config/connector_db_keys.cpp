@@ -9,13 +9,6 @@ namespace emqxd::config::detail {
 
 namespace {
 
-std::string template_of(const Value& v, const std::string& key) {
-  std::string text = get_string(v, key);
-  std::string err;
-  if (!rules::Template::parse(text, err)) fail(v, key, err);
-  return text;
-}
-
 void no_tls(const Value& v, const std::string& key, const std::string& type) {
   if (!v.is_object()) fail(v, key, "expected an object");
   for (const auto& s : v.fields()) {
@@ -130,7 +123,7 @@ bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionC
              "expected a list of the command's words, e.g. [\"RPUSH\", \"msgs\", \"${payload}\"]");
       for (std::size_t i = 0; i < p.value.elements().size(); ++i)
         a.command_template.push_back(
-            template_of(p.value.elements()[i], k + "[" + std::to_string(i + 1) + "]"));
+            get_template(p.value.elements()[i], k + "[" + std::to_string(i + 1) + "]"));
     } else if (p.key == "redis_type") {
       (void)get_enum(p.value, k, {"single", "sentinel", "cluster"});  // the connector's decides
     } else {
@@ -139,7 +132,7 @@ bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionC
     return true;
   }
   if (p.key == "sql") {
-    a.sql = template_of(p.value, k);
+    a.sql = get_template(p.value, k);
     if (a.sql.find_first_not_of(" \t\r\n") == std::string::npos) fail(p.value, k, "empty");
   } else if (p.key == "undefined_vars_as_null" && a.type == "mysql") {
     (void)get_bool(p.value, k);  // emqxd binds parameters: a missing value is always NULL

@@ -2,6 +2,7 @@
 // by field (a bad one stops start-up naming FILE:LINE: KEY). The API's bodies and the
 // replicated tables' entries, JSON, are read by the same code (read_connector,
 // read_action), so that the API refuses what the config file would.
+#include <algorithm>
 #include <cctype>
 
 #include "config/hocon.hpp"
@@ -12,11 +13,49 @@ namespace emqxd::config::detail {
 
 namespace {
 
-// The types emqxd runs so far; the others are EMQX's, refused by name.
-constexpr std::string_view kTypes[] = {"http", "mqtt", "pgsql", "mysql", "redis"};
-constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis";
-constexpr std::string_view kEmqxTypes[] = {"influxdb",
-                                           "rabbitmq",
+// Each type emqxd runs: its own fields (connector_<kind>_keys.cpp), read after the ones every
+// type shares. The connector's `key` is its own (connectors.<type>.<name>), the action's
+// is its parameters' (actions.<type>.<name>.parameters).
+struct TypeKeys {
+  std::string_view type;
+  bool (*connector_field)(const hocon::Field&, const std::string& key, ConnectorConfig&);
+  void (*check_connector)(const Value&, const std::string& key, ConnectorConfig&);
+  std::string_view connector_known;
+  bool (*action_param)(const hocon::Field&, const std::string& key, ActionConfig&);
+  void (*check_action)(const Value&, const std::string& key, const ActionConfig&);
+  std::string_view action_known;
+  bool batches;  // resource_opts.batch_size / batch_time apply
+  void (*init_connector)(ConnectorConfig&) = nullptr;
+  void (*init_action)(ActionConfig&) = nullptr;
+};
+
+constexpr std::string_view kSqlConnector =
+    "enable, description, server, database, username, password, pool_size, ssl, resource_opts";
+
+const TypeKeys kTypes[] = {
+    {"http", read_http_connector_field, check_http_connector,
+     "enable, description, url, headers, connect_timeout, pool_type, pool_size, "
+     "enable_pipelining, ssl, resource_opts",
+     read_http_action_param, check_http_action,
+     "method, path, headers, body, max_retries, request_timeout", false, init_http_connector,
+     init_http_action},
+    {"mqtt", read_mqtt_connector_field, check_mqtt_connector,
+     "enable, description, server, proto_ver, bridge_mode, clientid_prefix, username, password, "
+     "clean_start, keepalive, retry_interval, max_inflight, pool_size, ssl, resource_opts",
+     read_mqtt_action_param, check_mqtt_action, "topic, qos, retain, payload", false},
+    {"pgsql", read_db_connector_field, check_db_connector, kSqlConnector, read_db_action_param,
+     check_db_action, "sql", true},
+    {"mysql", read_db_connector_field, check_db_connector, kSqlConnector, read_db_action_param,
+     check_db_action, "sql, undefined_vars_as_null", true},
+    {"redis", read_db_connector_field, check_db_connector,
+     "enable, description, parameters, ssl, resource_opts", read_db_action_param, check_db_action,
+     "command_template", true},
+    {"influxdb", read_influx_connector_field, check_influx_connector,
+     "enable, description, server, parameters, pool_size, ssl, resource_opts",
+     read_influx_action_param, check_influx_action, "write_syntax, precision", true},
+};
+constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis, influxdb";
+constexpr std::string_view kEmqxTypes[] = {"rabbitmq",
                                            "kafka_producer",
                                            "mongodb",
                                            "cassandra",
@@ -45,20 +84,9 @@ constexpr std::string_view kEmqxTypes[] = {"influxdb",
                                            "snowflake",
                                            "webhook"};
 
-// EMQX's default headers of an http connector and action.
-const std::vector<std::pair<std::string, std::string>>& default_headers() {
-  static const std::vector<std::pair<std::string, std::string>> h = {
-      {"accept", "application/json"},
-      {"cache-control", "no-cache"},
-      {"connection", "keep-alive"},
-      {"content-type", "application/json"},
-      {"keep-alive", "timeout=5"}};
-  return h;
-}
-
-void check_type(const Value& v, const std::string& key, const std::string& type) {
-  for (auto t : kTypes) {
-    if (t == type) return;
+const TypeKeys& check_type(const Value& v, const std::string& key, const std::string& type) {
+  for (const auto& t : kTypes) {
+    if (t.type == type) return t;
   }
   for (auto t : kEmqxTypes) {
     if (t == type) fail(v, key, std::string("not implemented yet by emqxd (") + kSoFar + ")");
@@ -78,28 +106,6 @@ void check_name(const Value& v, const std::string& key, const std::string& name)
              "\" is not a name: letters, digits, '-', '_' and '.', starting with a "
              "letter or digit");
   }
-}
-
-std::string template_text(const Value& v, const std::string& key) {
-  std::string text = get_string(v, key);
-  std::string err;
-  if (!rules::Template::parse(text, err)) fail(v, key, err);
-  return text;
-}
-
-std::vector<std::pair<std::string, std::string>> read_headers(const Value& v,
-                                                              const std::string& key) {
-  if (!v.is_object()) fail(v, key, "expected an object of header names and values");
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& f : v.fields()) {
-    if (f.key.empty() || f.key.find_first_of(" :\r\n") != std::string::npos)
-      fail(f.value, key + "." + f.key, "not a header name");
-    std::string value = template_text(f.value, key + "." + f.key);
-    if (value.find_first_of("\r\n") != std::string::npos)
-      fail(f.value, key + "." + f.key, "a header value has no line breaks");
-    out.emplace_back(f.key, std::move(value));
-  }
-  return out;
 }
 
 void unknown(const hocon::Field& f, const std::string& key, std::string_view known) {
@@ -122,15 +128,16 @@ void read_connector_resource_opts(const Value& v, const std::string& key, Connec
   }
 }
 
-void read_action_resource_opts(const Value& v, const std::string& key, const std::string& type,
+void read_action_resource_opts(const Value& v, const std::string& key, const TypeKeys& type,
                                ActionResourceOpts& r) {
   if (!v.is_object()) fail(v, key, "expected an object");
   for (const auto& f : v.fields()) {
     const std::string k = key + "." + f.key;
     const Value& x = f.value;
-    if ((type == "http" || type == "mqtt") && (f.key == "batch_size" || f.key == "batch_time")) {
+    if (!type.batches && (f.key == "batch_size" || f.key == "batch_time")) {
       // EMQX's http and mqtt actions have no batches either: one request per message.
-      fail(x, k, "unknown key: an " + type + " action sends one message at a time");
+      fail(x, k,
+           "unknown key: an " + std::string(type.type) + " action sends one message at a time");
     }
     if (f.key == "worker_pool_size") {
       r.worker_pool_size = static_cast<std::uint32_t>(get_int(x, k, 1, 1024));
@@ -172,17 +179,22 @@ void read_action_resource_opts(const Value& v, const std::string& key, const std
 
 }  // namespace
 
+std::string get_template(const Value& v, const std::string& key) {
+  std::string text = get_string(v, key);
+  std::string err;
+  if (!rules::Template::parse(text, err)) fail(v, key, err);
+  return text;
+}
+
 ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
                                      const std::string& type, const std::string& name) {
-  check_type(obj, key, type);
+  const TypeKeys& t = check_type(obj, key, type);
   check_name(obj, key, name);
   if (!obj.is_object()) fail(obj, key, "expected an object, got " + shown(obj));
   ConnectorConfig c;
   c.type = type;
   c.name = name;
-  const bool http = type == "http";
-  if (http) c.headers = default_headers();
-  bool has_url = false;
+  if (t.init_connector != nullptr) t.init_connector(c);
   for (const auto& f : obj.fields()) {
     const std::string k = key + "." + f.key;
     if (f.key == "enable") {
@@ -193,62 +205,24 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
       if (!f.value.is_array()) fail(f.value, k, "expected a list of strings");
     } else if (f.key == "resource_opts") {
       read_connector_resource_opts(f.value, k, c);
-    } else if (type == "mqtt") {
-      if (!read_mqtt_connector_field(f, key, c)) {
-        unknown(f, key,
-                "enable, description, server, proto_ver, bridge_mode, clientid_prefix, "
-                "username, password, clean_start, keepalive, retry_interval, max_inflight, "
-                "pool_size, ssl, resource_opts");
-      }
-    } else if (!http) {
-      if (!read_db_connector_field(f, key, c)) {
-        unknown(f, key,
-                type == "redis" ? "enable, description, parameters, ssl, resource_opts"
-                                : "enable, description, server, database, username, password, "
-                                  "pool_size, ssl, resource_opts");
-      }
-    } else if (f.key == "url") {
-      c.url = get_string(f.value, k);
-      if (!c.url.starts_with("http://") && !c.url.starts_with("https://"))
-        fail(f.value, k, "must start with http:// or https://, got \"" + c.url + "\"");
-      if (c.url.find('$') != std::string::npos)
-        fail(f.value, k, "the connector's URL has no placeholders (the action's path may)");
-      has_url = true;
-    } else if (f.key == "headers") {
-      c.headers = read_headers(f.value, k);
-    } else if (f.key == "pool_type") {
-      c.pool_type = get_enum(f.value, k, {"random", "hash"});
-    } else if (f.key == "max_retries" || f.key == "retry_interval" || f.key == "request" ||
-               f.key == "max_inactive") {
-      // EMQX's deprecated keys: accepted, no meaning.
-    } else if (!read_http_connection(f.value, f.key, k, c.pool_size, c.connect_timeout, c.ssl)) {
-      unknown(f, key,
-              "enable, description, url, headers, connect_timeout, pool_type, pool_size, "
-              "enable_pipelining, ssl, resource_opts");
+    } else if (!t.connector_field(f, key, c)) {
+      unknown(f, key, t.connector_known);
     }
   }
-  if (http) {
-    if (!has_url) fail(obj, key + ".url", "required");
-    if (c.url.starts_with("https://")) c.ssl.enable = true;
-  } else if (type == "mqtt") {
-    check_mqtt_connector(obj, key, c);
-  } else {
-    check_db_connector(obj, key, c);
-  }
+  t.check_connector(obj, key, c);
   c.json = obj.to_json();
   return c;
 }
 
 ActionConfig read_action_value(const Value& obj, const std::string& key, const std::string& type,
                                const std::string& name) {
-  check_type(obj, key, type);
+  const TypeKeys& t = check_type(obj, key, type);
   check_name(obj, key, name);
   if (!obj.is_object()) fail(obj, key, "expected an object, got " + shown(obj));
   ActionConfig a;
   a.type = type;
   a.name = name;
-  const bool http = type == "http";
-  if (http) a.headers = default_headers();
+  if (t.init_action != nullptr) t.init_action(a);
   bool has_connector = false;
   for (const auto& f : obj.fields()) {
     const std::string k = key + "." + f.key;
@@ -262,35 +236,11 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
       a.connector = get_string(f.value, k);
       has_connector = !a.connector.empty();
     } else if (f.key == "resource_opts") {
-      read_action_resource_opts(f.value, k, type, a.resource_opts);
+      read_action_resource_opts(f.value, k, t, a.resource_opts);
     } else if (f.key == "parameters") {
       if (!f.value.is_object()) fail(f.value, k, "expected an object");
       for (const auto& p : f.value.fields()) {
-        const std::string pk = k + "." + p.key;
-        if (type == "mqtt") {
-          if (!read_mqtt_action_param(p, k, a)) unknown(p, k, "topic, qos, retain, payload");
-        } else if (!http) {
-          if (!read_db_action_param(p, k, a)) {
-            unknown(p, k,
-                    type == "redis" ? "command_template"
-                                    : (type == "mysql" ? "sql, undefined_vars_as_null" : "sql"));
-          }
-        } else if (p.key == "method") {
-          a.method = get_enum(p.value, pk, {"post", "put", "get", "delete"});
-        } else if (p.key == "path") {
-          a.path = template_text(p.value, pk);
-        } else if (p.key == "headers") {
-          a.headers = read_headers(p.value, pk);
-        } else if (p.key == "body") {
-          a.body = template_text(p.value, pk);
-          if (a.body->empty()) a.body.reset();  // EMQX: the output as JSON
-        } else if (p.key == "max_retries") {
-          a.max_retries = static_cast<std::uint32_t>(get_int(p.value, pk, 0, 1000));
-        } else if (p.key == "request_timeout") {
-          (void)get_duration(p.value, pk);  // EMQX's deprecated key: request_ttl decides
-        } else {
-          unknown(p, k, "method, path, headers, body, max_retries, request_timeout");
-        }
+        if (!t.action_param(p, k, a)) unknown(p, k, t.action_known);
       }
     } else if (f.key == "redis_type" && type == "redis") {
       (void)get_enum(f.value, k, {"single", "sentinel", "cluster"});  // EMQX 5.4's; unused
@@ -302,11 +252,7 @@ ActionConfig read_action_value(const Value& obj, const std::string& key, const s
   }
   if (!has_connector)
     fail(obj, key + ".connector", "required: the name of a connector of type " + type);
-  if (type == "mqtt") {
-    check_mqtt_action(obj, key, a);
-  } else if (!http) {
-    check_db_action(obj, key, a);
-  }
+  t.check_action(obj, key, a);
   a.json = obj.to_json();
   return a;
 }
@@ -328,6 +274,14 @@ void action_entry(const In& in) {
 }  // namespace emqxd::config::detail
 
 namespace emqxd::config {
+
+std::vector<std::string> connector_types() {
+  std::vector<std::string> out;
+  for (const auto& t : detail::kTypes)
+    out.emplace_back(t.type);
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 ConnectorConfig read_connector(const std::string& type, const std::string& name,
                                std::string_view json, const std::string& where) {

@@ -7,17 +7,10 @@ namespace emqxd::config::detail {
 
 namespace {
 
-std::string template_of(const Value& v, const std::string& key) {
-  std::string text = get_string(v, key);
-  std::string err;
-  if (!rules::Template::parse(text, err)) fail(v, key, err);
-  return text;
-}
-
 // qos / retain: a value, or a template of one placeholder ("${qos}").
 std::string value_or_template(const Value& v, const std::string& key, bool qos) {
   if (v.is_string()) {
-    std::string text = template_of(v, key);
+    std::string text = get_template(v, key);
     std::string err;
     auto t = rules::Template::parse(text, err);
     if (t->single()) return text;
@@ -81,14 +74,14 @@ void check_mqtt_connector(const Value& obj, const std::string& key, ConnectorCon
 bool read_mqtt_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a) {
   const std::string k = key + "." + p.key;
   if (p.key == "topic") {
-    a.mqtt_topic = template_of(p.value, k);
+    a.mqtt_topic = get_template(p.value, k);
     if (a.mqtt_topic.empty()) fail(p.value, k, "must not be empty");
   } else if (p.key == "qos") {
     a.mqtt_qos = value_or_template(p.value, k, true);
   } else if (p.key == "retain") {
     a.mqtt_retain = value_or_template(p.value, k, false);
   } else if (p.key == "payload") {
-    a.mqtt_payload = template_of(p.value, k);
+    a.mqtt_payload = get_template(p.value, k);
     if (a.mqtt_payload->empty()) a.mqtt_payload.reset();  // the output as JSON
   } else {
     return false;

@@ -166,8 +166,23 @@ ConnectorConfig read_connector_value(const Value& obj, const std::string& key,
 ActionConfig read_action_value(const Value& obj, const std::string& key, const std::string& type,
                                const std::string& name);
 void auto_subscribe_topics(const In& in);
-// The pgsql, mysql and redis connectors' and actions' own fields (connector_db_keys.cpp):
-// false for a field that is not one of them; check_* after the last field (required ones).
+// A string that is a template (rules/template.hpp): stops start-up when it does not parse.
+std::string get_template(const Value& v, const std::string& key);
+// Each connector type's own fields (connector_<kind>_keys.cpp, called by connector_keys.cpp):
+// false for a field that is not one of them; check_* after the last field (required ones,
+// defaults that depend on others). The http connector's and action's:
+void init_http_connector(ConnectorConfig& c);  // EMQX's default headers
+void init_http_action(ActionConfig& a);
+bool read_http_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_http_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_http_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_http_action(const Value& obj, const std::string& key, const ActionConfig& a);
+// The influxdb connector's and action's (connector_influx_keys.cpp).
+bool read_influx_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_influx_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_influx_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_influx_action(const Value& obj, const std::string& key, const ActionConfig& a);
+// The pgsql, mysql and redis connectors' and actions' (connector_db_keys.cpp).
 bool read_db_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
 void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);

@@ -33,11 +33,13 @@ std::string keep_secrets(std::string_view text, const std::string& stored) {
       }
     }
   };
-  // A password, at the top (sql, mqtt) or in parameters (redis).
+  // A password or a token, at the top (sql, mqtt) or in parameters (redis, influxdb).
   auto password = [](json::object& now, const json::object& before) {
-    auto* p = now.if_contains("password");
-    const auto* b = before.if_contains("password");
-    if (p != nullptr && b != nullptr && *p == json::value("******")) *p = *b;
+    for (const char* k : {"password", "token"}) {
+      auto* p = now.if_contains(k);
+      const auto* b = before.if_contains(k);
+      if (p != nullptr && b != nullptr && *p == json::value("******")) *p = *b;
+    }
   };
   fix(v.get_object().if_contains("headers"), old.get_object().if_contains("headers"));
   password(v.get_object(), old.get_object());

@@ -1,6 +1,7 @@
 #pragma once
 // The connector types emqxd runs, by EMQX's names: http (connectors/http.hpp), mqtt
-// (connectors/mqtt.hpp), pgsql, mysql and redis (connectors/database.hpp).
+// (connectors/mqtt.hpp), pgsql, mysql and redis (connectors/database.hpp), influxdb
+// (connectors/influxdb.hpp).
 // config/connector_keys.cpp reads their definitions; this makes the running connector of
 // one. Built with the node's network code (Asio): the mqtt connector's clients are.
 #include <memory>
@@ -15,7 +16,7 @@ namespace emqxd::connectors {
 
 // What the connectors get from the node.
 struct Services {
-  HttpFactory http;  // an http connector's pool
+  HttpFactory http;  // an http or influxdb connector's pool
   std::string node;  // this node's name (mqtt client ids)
   SourceSink sink;   // where sources' messages go (the rules)
 };

@@ -130,4 +130,8 @@ Value Template::value(const json::object& data) const {
   return json::value(json::string(render(data)));
 }
 
+Value Template::read(std::size_t i, const json::object& data) const {
+  return lookup(data, parts_[i].path);
+}
+
 }  // namespace emqxd::rules

@@ -48,6 +48,13 @@ class Template {
   // single(): the value the placeholder reads (undefined: empty); otherwise the text.
   Value value(const boost::json::object& data) const;
 
+  // The parts in order, literal text and placeholders, for callers that type what they
+  // read part by part (rules/line_protocol.hpp).
+  std::size_t parts() const { return parts_.size(); }
+  bool is_placeholder(std::size_t i) const { return parts_[i].var; }
+  const std::string& literal(std::size_t i) const { return parts_[i].text; }  // not a placeholder
+  Value read(std::size_t i, const boost::json::object& data) const;           // a placeholder
+
  private:
   struct Part {
     bool var = false;

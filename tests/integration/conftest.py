@@ -31,6 +31,18 @@ def wait_for(cond, timeout=5.0, interval=0.01):
         time.sleep(interval)
 
 
+def config_refused(tmp_path, text):
+    """`emqxd check-config` of `text` as emqx.conf must fail; returns what it said."""
+    import subprocess
+    conf = tmp_path / "emqx.conf"
+    conf.write_text(text + "\n")
+    p = subprocess.run([EMQXD_BIN, "check-config", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=20)
+    assert p.returncode != 0, p.stdout
+    assert str(conf) in p.stderr, p.stderr  # the file named
+    return p.stderr
+
+
 class Broker:
     def __init__(self, env=None, config_text=None, args=None):
         self.port = free_port()

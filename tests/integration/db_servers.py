@@ -248,3 +248,85 @@ class Redis(Server):
         assert r.returncode == 0 and not r.stdout.startswith("(error)"), r.stdout + r.stderr
         return r.stdout
 
+
+
+class Influxdb(Server):
+    """InfluxDB 1.x with authentication on: an admin user (the test's) and a database."""
+    USER, PASSWORD, DB = "emqx", "emqx-influx-pw", "mqtt"
+
+    @staticmethod
+    def missing():
+        return None if shutil.which("influxd") else "influxd"
+
+    def _start(self):
+        self.port = free_port()
+        self.rpc_port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="emqxd-influx-")
+        self.conf = os.path.join(self.dir, "influxdb.conf")
+        with open(self.conf, "w") as f:
+            f.write("""reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = "%s/meta"
+[data]
+  dir = "%s/data"
+  wal-dir = "%s/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:%d"
+  auth-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+""" % (self.rpc_port, self.dir, self.dir, self.dir, self.port))
+        self.log = open(os.path.join(self.dir, "influxd.log"), "wb")
+        self._run()
+        # With no user yet, InfluxDB takes this one request without credentials.
+        self.query("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES"
+                   % (self.USER, self.PASSWORD), auth=False)
+        self.query("CREATE DATABASE %s" % self.DB)
+
+    def _run(self):
+        self.proc = subprocess.Popen(["influxd", "-config", self.conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=self.dir)
+        _wait_port(self.port, self.proc, "influxd")
+
+    def start_again(self):
+        """After stop(): the same server again, its data and port (an outage ends)."""
+        self._run()
+
+    def query(self, q, auth=True, db=None):
+        """InfluxQL over the HTTP API; the JSON answer's first result."""
+        import base64
+        import json
+        import urllib.parse
+        import urllib.request
+        params = {"q": q, "epoch": "ms"}
+        if db:
+            params["db"] = db
+        req = urllib.request.Request("http://127.0.0.1:%d/query?%s"
+                                     % (self.port, urllib.parse.urlencode(params)),
+                                     method="POST")
+        if auth:
+            token = base64.b64encode(("%s:%s" % (self.USER, self.PASSWORD)).encode()).decode()
+            req.add_header("Authorization", "Basic " + token)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            doc = json.loads(r.read())
+        result = doc["results"][0]
+        assert "error" not in result, result
+        return result
+
+    def points(self, measurement):
+        """Every point of `measurement` as dicts of column: value, oldest first."""
+        result = self.query('SELECT * FROM "%s"' % measurement.replace('"', '\\"'), db=self.DB)
+        out = []
+        for s in result.get("series", []):
+            for row in s["values"]:
+                out.append(dict(zip(s["columns"], row)))
+        return out
+
+    def field_types(self, measurement):
+        result = self.query('SHOW FIELD KEYS FROM "%s"' % measurement, db=self.DB)
+        return {k: t for s in result.get("series", []) for k, t in s["values"]}

@@ -768,12 +768,12 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // EMQX's connector types emqxd does not run yet, by name (and an action of one).
-  CHECK(error_of("connectors.influxdb.tsdb { server = \"x:8086\" }") ==
-        "emqx.conf:1: connectors.influxdb.tsdb: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis)");
+  CHECK(error_of("connectors.rabbitmq.mq { server = \"x:5672\" }") ==
+        "emqx.conf:1: connectors.rabbitmq.mq: not implemented yet by emqxd (so far: http, "
+        "mqtt, pgsql, mysql, redis, influxdb)");
   CHECK(error_of("actions.kafka_producer.k { connector = kafka }") ==
         "emqx.conf:1: actions.kafka_producer.k: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis)");
+        "mqtt, pgsql, mysql, redis, influxdb)");
   // Every feature the issue names, and each the same way from the environment.
   for (std::string key :
        {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",
