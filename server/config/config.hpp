@@ -486,6 +486,16 @@ struct InfluxConfig {
   std::string bucket, org, token;            // v2; the token is never logged
 };
 
+// connectors.rabbitmq.<name> (connectors/rabbitmq.hpp): EMQX's keys and defaults.
+struct RabbitConfig {
+  std::string server = "localhost";
+  std::uint16_t port = 5672;
+  std::string username, password;  // both required; the password never logged
+  std::string virtual_host = "/";
+  Duration heartbeat{30'000};
+  Duration timeout{5'000};  // connect and log in
+};
+
 struct ConnectorConfig {
   std::string type, name;  // "http", "my_webhook"
   bool enable = true;
@@ -505,6 +515,7 @@ struct ConnectorConfig {
   DbConfig db;
   MqttBridgeConfig mqtt;  // mqtt (pool_size and ssl above)
   InfluxConfig influx;    // influxdb (url, pool_size and ssl above)
+  RabbitConfig rabbit;    // rabbitmq (pool_size above)
   std::string json;       // as written (JSON)
 };
 
@@ -533,6 +544,13 @@ struct ActionConfig {
   // precision of its timestamps (ns | us | ms | s)
   std::string write_syntax;
   std::string precision = "ms";
+  // rabbitmq: exchange and routing_key are templates; payload_template none: the rule's
+  // output as JSON
+  std::string rabbit_exchange, rabbit_routing_key;
+  std::optional<std::string> rabbit_payload;
+  bool rabbit_persistent = false;  // delivery_mode = persistent | non_persistent
+  bool rabbit_confirms = true;     // wait_for_publish_confirmations
+  Duration rabbit_confirm_timeout{30'000};
   std::string json;  // as written (JSON)
 };
 

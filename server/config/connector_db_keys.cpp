@@ -9,20 +9,6 @@ namespace emqxd::config::detail {
 
 namespace {
 
-void no_tls(const Value& v, const std::string& key, const std::string& type) {
-  if (!v.is_object()) fail(v, key, "expected an object");
-  for (const auto& s : v.fields()) {
-    if (s.key == "enable") {
-      if (get_bool(s.value, key + ".enable")) {
-        fail(s.value, key + ".enable",
-             "TLS to " + type + " is not implemented yet by emqxd (ssl.enable = false)");
-      }
-    } else if (s.key != "verify" && s.key != "server_name_indication") {
-      fail(s.value, key + "." + s.key, "not implemented yet by emqxd (no TLS to " + type + ")");
-    }
-  }
-}
-
 // A field of connectors.redis.<name>.parameters (or, as EMQX 5.4 also took them, of the
 // connector itself: pool_size, username, password, database).
 bool redis_field(const hocon::Field& f, const std::string& k, ConnectorConfig& c) {
@@ -60,7 +46,7 @@ bool read_db_connector_field(const hocon::Field& f, const std::string& key, Conn
   const std::string k = key + "." + f.key;
   DbConfig& d = c.db;
   if (f.key == "ssl") {
-    no_tls(f.value, k, c.type);
+    refuse_tls(f.value, k, c.type);
     return true;
   }
   if (c.type == "redis") {
@@ -146,6 +132,21 @@ void check_db_action(const Value& obj, const std::string& key, const ActionConfi
   if (a.type == "redis" && a.command_template.empty())
     fail(obj, key + ".parameters.command_template", "required");
   if (a.type != "redis" && a.sql.empty()) fail(obj, key + ".parameters.sql", "required");
+}
+
+// The ssl block of a connector emqxd speaks no TLS to yet: only enable = false passes.
+void refuse_tls(const Value& v, const std::string& key, const std::string& type) {
+  if (!v.is_object()) fail(v, key, "expected an object");
+  for (const auto& s : v.fields()) {
+    if (s.key == "enable") {
+      if (get_bool(s.value, key + ".enable")) {
+        fail(s.value, key + ".enable",
+             "TLS to " + type + " is not implemented yet by emqxd (ssl.enable = false)");
+      }
+    } else if (s.key != "verify" && s.key != "server_name_indication") {
+      fail(s.value, key + "." + s.key, "not implemented yet by emqxd (no TLS to " + type + ")");
+    }
+  }
 }
 
 }  // namespace emqxd::config::detail

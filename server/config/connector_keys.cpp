@@ -53,10 +53,16 @@ const TypeKeys kTypes[] = {
     {"influxdb", read_influx_connector_field, check_influx_connector,
      "enable, description, server, parameters, pool_size, ssl, resource_opts",
      read_influx_action_param, check_influx_action, "write_syntax, precision", true},
+    {"rabbitmq", read_rabbit_connector_field, check_rabbit_connector,
+     "enable, description, server, port, username, password, virtual_host, heartbeat, timeout, "
+     "pool_size, ssl, resource_opts",
+     read_rabbit_action_param, check_rabbit_action,
+     "exchange, routing_key, payload_template, delivery_mode, wait_for_publish_confirmations, "
+     "publish_confirmation_timeout",
+     true},
 };
-constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis, influxdb";
-constexpr std::string_view kEmqxTypes[] = {"rabbitmq",
-                                           "kafka_producer",
+constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis, influxdb, rabbitmq";
+constexpr std::string_view kEmqxTypes[] = {"kafka_producer",
                                            "mongodb",
                                            "cassandra",
                                            "clickhouse",

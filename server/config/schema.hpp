@@ -182,7 +182,14 @@ bool read_influx_connector_field(const hocon::Field& f, const std::string& key, 
 void check_influx_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_influx_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
 void check_influx_action(const Value& obj, const std::string& key, const ActionConfig& a);
-// The pgsql, mysql and redis connectors' and actions' (connector_db_keys.cpp).
+// The rabbitmq connector's and action's (connector_rabbit_keys.cpp).
+bool read_rabbit_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_rabbit_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_rabbit_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_rabbit_action(const Value& obj, const std::string& key, const ActionConfig& a);
+// The pgsql, mysql and redis connectors' and actions' (connector_db_keys.cpp), and the
+// ssl block of a type emqxd speaks no TLS to yet (only enable = false passes).
+void refuse_tls(const Value& v, const std::string& key, const std::string& type);
 bool read_db_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
 void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);

@@ -330,3 +330,110 @@ bind-address = "127.0.0.1:%d"
     def field_types(self, measurement):
         result = self.query('SHOW FIELD KEYS FROM "%s"' % measurement, db=self.DB)
         return {k: t for s in result.get("series", []) for k, t in s["values"]}
+
+
+class Rabbitmq(Server):
+    """RabbitMQ on a free loopback port, with its own epmd (Erlang's port mapper, also on
+    loopback and a free port, stopped by PID with it) and a user of the test's; no plugins."""
+    USER, PASSWORD = "emqx", "emqx-rabbit-pw"
+    BIN = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    @staticmethod
+    def missing():
+        if not os.access(Rabbitmq.BIN, os.X_OK):
+            return Rabbitmq.BIN
+        if not shutil.which("epmd"):
+            return "epmd"
+        try:
+            import pika  # noqa: F401
+        except ImportError:
+            return "python3-pika"
+        return None
+
+    def _start(self):
+        self.port = free_port()
+        self.epmd_port = free_port()
+        self.dist_port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="emqxd-rabbit-")
+        with open(os.path.join(self.dir, "rabbitmq.conf"), "w") as f:
+            f.write("listeners.tcp.default = 127.0.0.1:%d\n" % self.port)
+            f.write("default_user = %s\ndefault_pass = %s\n" % (self.USER, self.PASSWORD))
+            f.write("loopback_users = none\n")
+        with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
+            f.write("[].\n")
+        self.log = open(os.path.join(self.dir, "rabbitmq.log"), "wb")
+        self.env = dict(
+            os.environ, HOME=self.dir, ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            RABBITMQ_NODENAME="rabbit%d@localhost" % self.port,
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_CONFIG_FILE=os.path.join(self.dir, "rabbitmq"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(self.dir, "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=os.path.join(self.dir, "mnesia"),
+            RABBITMQ_LOG_BASE=os.path.join(self.dir, "log"),
+            RABBITMQ_PID_FILE=os.path.join(self.dir, "rabbit.pid"),
+            RABBITMQ_LOGS="-",
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+        self.epmd = subprocess.Popen(["epmd", "-port", str(self.epmd_port), "-address",
+                                      "127.0.0.1"], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        _wait_port(self.epmd_port, self.epmd, "epmd")
+        self._run()
+
+    def _run(self):
+        self.proc = subprocess.Popen([self.BIN], stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=self.dir, env=self.env)
+        _wait_port(self.port, self.proc, "rabbitmq-server", timeout=120)
+
+    def start_again(self):
+        """After stop(): the same server again, its data and port (an outage ends)."""
+        self._run()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            family = _family(self.proc.pid)
+            _stop(self.proc, self.STOP_SIGNAL, timeout=60)
+            for p in family:  # erl_child_setup and friends, if any were left
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def close(self):
+        super().close()
+        _stop(getattr(self, "epmd", None))
+
+    def channel(self):
+        """A pika channel of the test's own (a real AMQP client)."""
+        import pika
+        params = pika.ConnectionParameters(
+            "127.0.0.1", self.port, "/", pika.PlainCredentials(self.USER, self.PASSWORD),
+            connection_attempts=3, retry_delay=0.5)
+        conn = pika.BlockingConnection(params)
+        return conn, conn.channel()
+
+    def bound_queue(self, exchange, routing_key, queue, durable=False):
+        conn, ch = self.channel()
+        try:
+            ch.exchange_declare(exchange, "direct", durable=durable)
+            ch.queue_declare(queue, durable=durable)
+            ch.queue_bind(queue, exchange, routing_key)
+        finally:
+            conn.close()
+
+    def take(self, queue, n, timeout=20):
+        """Up to n messages from `queue` within `timeout`: (body, properties, routing key)."""
+        import time as _time
+        conn, ch = self.channel()
+        out = []
+        try:
+            deadline = _time.monotonic() + timeout
+            while len(out) < n and _time.monotonic() < deadline:
+                method, props, body = ch.basic_get(queue, auto_ack=True)
+                if method is None:
+                    _time.sleep(0.05)
+                    continue
+                out.append((body, props, method.routing_key))
+        finally:
+            conn.close()
+        return out

@@ -197,7 +197,7 @@ def test_connectors_and_actions_through_the_api(make_broker):
                                   "parameters": {"body": "${oops"}}), 400, "BAD_REQUEST")
         assert "parameters.body" in doc["message"], doc
         assert_error(*call(b, "POST", "/api/v5/connectors",
-                           {"type": "rabbitmq", "name": "m", "server": "x"}), 400, "BAD_REQUEST")
+                           {"type": "mongodb", "name": "m", "server": "x"}), 400, "BAD_REQUEST")
         assert_error(*call(b, "POST", "/api/v5/connectors",
                            {"type": "http", "name": "bad url", "url": srv.url}), 400, "BAD_REQUEST")
         status, _, body = call(b, "POST", "/api/v5/actions",
@@ -213,7 +213,7 @@ def test_connectors_and_actions_through_the_api(make_broker):
         assert (method, path) == ("PUT", "/?topic=api/x")
         assert json.loads(body)["payload"] == "hello"  # no body template: the output as JSON
         assert get_json(b, "/api/v5/action_types") == ["http", "influxdb", "mqtt", "mysql", "pgsql",
-                                                         "redis"]
+                                                         "rabbitmq", "redis"]
         assert [a["name"] for a in get_json(b, "/api/v5/actions")] == ["a1"]
         # A connector with actions is not deleted; disabled, the rule's sends are discarded.
         assert_error(*call(b, "DELETE", "/api/v5/connectors/http:c1"), 400, "BAD_REQUEST")
@@ -241,7 +241,7 @@ def test_bad_definitions_in_the_config_stop_start_up(tmp_path):
     from test_startup import base_env, run
     cases = [
         ('connectors.http.c { url = "ftp://x" }\n', "connectors.http.c.url"),
-        ('connectors.rabbitmq.c { server = "x:5672" }\n', "not implemented yet"),
+        ('connectors.mongodb.c { server = "x:27017" }\n', "not implemented yet"),
         ('connectors.http.c { url = "http://x" }\nactions.http.a { connector = c, '
          'parameters { body = "${x" } }\n', "actions.http.a.parameters.body"),
         ('connectors.http.c { url = "http://x", bogus = 1 }\n', "connectors.http.c.bogus"),

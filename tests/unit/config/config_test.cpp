@@ -768,12 +768,12 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   CHECK(error_of("durable_storage.messages.backend = builtin_local") ==
         "emqx.conf:1: durable_storage.messages: not implemented yet by emqxd");
   // EMQX's connector types emqxd does not run yet, by name (and an action of one).
-  CHECK(error_of("connectors.rabbitmq.mq { server = \"x:5672\" }") ==
-        "emqx.conf:1: connectors.rabbitmq.mq: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis, influxdb)");
+  CHECK(error_of("connectors.mongodb.mg { server = \"x:27017\" }") ==
+        "emqx.conf:1: connectors.mongodb.mg: not implemented yet by emqxd (so far: http, "
+        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq)");
   CHECK(error_of("actions.kafka_producer.k { connector = kafka }") ==
         "emqx.conf:1: actions.kafka_producer.k: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis, influxdb)");
+        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq)");
   // Every feature the issue names, and each the same way from the environment.
   for (std::string key :
        {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",
