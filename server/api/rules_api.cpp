@@ -117,6 +117,28 @@ json::object example_columns(std::string_view event_type, const std::string& nod
                      {"disconn_props", json::object{}},
                      {"connected_at", now},
                      {"disconnected_at", now}};
+  } else if (event_type == "client_connack") {
+    c = json::object{{"event", "client.connack"},
+                     {"reason_code", "success"},
+                     {"clientid", "c_emqx"},
+                     {"username", "u_emqx"},
+                     {"peername", "192.168.0.10:56431"},
+                     {"sockport", 1883},
+                     {"proto_name", "MQTT"},
+                     {"proto_ver", 5},
+                     {"keepalive", 60},
+                     {"clean_start", true},
+                     {"expiry_interval", 3600},
+                     {"conn_props", json::object{}}};
+  } else if (event_type == "client_check_authz_complete") {
+    c = json::object{{"event", "client.check_authz_complete"},
+                     {"clientid", "c_emqx"},
+                     {"username", "u_emqx"},
+                     {"peerhost", "192.168.0.10"},
+                     {"topic", "t/a"},
+                     {"action", "publish"},
+                     {"authz_source", "cache"},
+                     {"result", "allow"}};
   } else if (event_type == "session_subscribed" || event_type == "session_unsubscribed") {
     const bool sub = event_type == "session_subscribed";
     c = json::object{{"event", sub ? "session.subscribed" : "session.unsubscribed"},
@@ -154,6 +176,10 @@ json::array rule_events(const std::string& node) {
        "SELECT * FROM \"$events/session_subscribed\" WHERE topic =~ 't/#'"},
       {"session_unsubscribed", "$events/session_unsubscribed", "session unsubscribed",
        "SELECT * FROM \"$events/session_unsubscribed\" WHERE topic =~ 't/#'"},
+      {"client_connack", "$events/client_connack", "client connack",
+       "SELECT * FROM \"$events/client_connack\""},
+      {"client_check_authz_complete", "$events/client_check_authz_complete",
+       "client check authz complete", "SELECT * FROM \"$events/client_check_authz_complete\""},
   };
   json::array out;
   for (const auto& i : kInfo) {
@@ -162,7 +188,8 @@ json::array rule_events(const std::string& node) {
     for (const auto& kv : example_columns(i.type, node)) {
       columns.push_back(json::string(kv.key()));
       if (kv.key() == "clientid" || kv.key() == "username" || kv.key() == "topic" ||
-          kv.key() == "payload" || kv.key() == "qos" || kv.key() == "reason") {
+          kv.key() == "payload" || kv.key() == "qos" || kv.key() == "reason" ||
+          kv.key() == "reason_code" || kv.key() == "action" || kv.key() == "result") {
         test_columns[kv.key()] = kv.value();
       }
     }

@@ -18,6 +18,7 @@ class FileSource final : public AuthzSource {
                                   std::string_view topic) const override {
     return rules_->match(subject.acl_client(), action, topic);
   }
+  std::string_view type() const override { return "file"; }
 
  private:
   std::shared_ptr<const AclRules> rules_;
@@ -27,7 +28,8 @@ class FileSource final : public AuthzSource {
 // authentication and kept in the Subject (Subject::source_rules, at this source's index).
 class DbSource final : public AuthzSource {
  public:
-  explicit DbSource(std::size_t index) : index_(index) {}
+  DbSource(std::size_t index, std::string_view type) : index_(index), type_(static_name(type)) {}
+  std::string_view type() const override { return type_; }
   std::optional<Permission> match(const Subject& subject, const AclAction& action,
                                   std::string_view topic) const override {
     const auto& r = subject.source_rules;
@@ -36,7 +38,14 @@ class DbSource final : public AuthzSource {
   }
 
  private:
+  static std::string_view static_name(std::string_view t) {
+    for (std::string_view n : {"postgresql", "mysql", "redis", "mongodb"}) {
+      if (n == t) return n;
+    }
+    return "database";
+  }
   std::size_t index_;
+  std::string_view type_;
 };
 
 std::vector<std::shared_ptr<const AuthzSource>> as_sources(
@@ -47,7 +56,7 @@ std::vector<std::shared_ptr<const AuthzSource>> as_sources(
     if (f) {
       out.push_back(std::make_shared<const FileSource>(std::move(f)));
     } else {
-      out.push_back(std::make_shared<const DbSource>(out.size()));
+      out.push_back(std::make_shared<const DbSource>(out.size(), "database"));
     }
   }
   return out;
@@ -141,7 +150,7 @@ Authorization::Authorization(const config::AuthorizationConfig& cfg, const HttpC
       } catch (const std::runtime_error& e) {
         throw config::ConfigError(src.origin + ": " + e.what());
       }
-      sources_.push_back(std::make_shared<const DbSource>(sources_.size()));
+      sources_.push_back(std::make_shared<const DbSource>(sources_.size(), src.type));
       continue;
     }
     try {
@@ -158,13 +167,14 @@ Authorization::Local Authorization::check_local(const Subject& subject, const Ac
   if (subject.is_superuser) return {AuthzDecision{true, AuthzVia::Superuser, false}};
   if (subject.acl) {
     if (auto p = subject.acl->match(subject.acl_client(), action, topic)) {
-      return {AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false}};
+      return {AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false, "client_info"}};
     }
   }
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     if (sources_[i]->remote()) return {std::nullopt, i};
     if (auto p = sources_[i]->match(subject, action, topic)) {
-      return {AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false}};
+      return {
+          AuthzDecision{*p == Permission::Allow, AuthzVia::Matched, false, sources_[i]->type()}};
     }
   }
   return {AuthzDecision{no_match_allow_, AuthzVia::NoMatch, false}};
@@ -174,7 +184,7 @@ AuthzDecision Authorization::check_from(std::size_t from, const Subject& subject
                                         const AclAction& action, std::string_view topic) const {
   for (std::size_t i = from; i < sources_.size(); ++i) {
     if (auto p = sources_[i]->match(subject, action, topic)) {
-      return {*p == Permission::Allow, AuthzVia::Matched, false};
+      return {*p == Permission::Allow, AuthzVia::Matched, false, sources_[i]->type()};
     }
   }
   return {no_match_allow_, AuthzVia::NoMatch, false};

@@ -68,6 +68,9 @@ class AuthzSource {
                                           std::string_view topic) const = 0;
   // Whether match() may block (a request to a server).
   virtual bool remote() const { return false; }
+  // Its type as EMQX names it ("file", "http", "built_in_database", "postgresql", ...): a
+  // static string, the authz_source of the rules' client_check_authz_complete.
+  virtual std::string_view type() const = 0;
 };
 
 // How a decision was reached, for EMQX's metrics: authorization.superuser,
@@ -78,6 +81,7 @@ struct AuthzDecision {
   bool allow = true;
   AuthzVia via = AuthzVia::NoMatch;
   bool cache_miss = false;  // looked up in the cache first, not found (authorization.cache_miss)
+  std::string_view source;  // Matched: the deciding source's type() (static), "client_info"
 };
 
 // One connection's cache of decisions. Not thread-safe: its connection's worker only.

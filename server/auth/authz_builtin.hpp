@@ -39,6 +39,7 @@ class BuiltinRules final : public AuthzSource {
   // Follows the table (before it is loaded); writes go to it from then on.
   void attach(tables::ReplicatedTables& t);
 
+  std::string_view type() const override { return "built_in_database"; }
   std::optional<Permission> match(const Subject& subject, const AclAction& action,
                                   std::string_view topic) const override;
 

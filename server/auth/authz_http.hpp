@@ -23,6 +23,7 @@ class HttpAuthzSource final : public AuthzSource {
  public:
   HttpAuthzSource(const config::AuthzSourceConfig& c, HttpClient client);
 
+  std::string_view type() const override { return "http"; }
   std::optional<Permission> match(const Subject& subject, const AclAction& action,
                                   std::string_view topic) const override;
   bool remote() const override { return true; }

@@ -18,10 +18,12 @@ constexpr std::string_view kEventUserProperties = "${pub_props.'User-Property'}"
 
 // The events a rule may read so far (session/worker_rules.cpp fires them), by Event.
 constexpr std::string_view kEventSources[kEvents] = {
-    "$events/client_connected", "$events/client_disconnected", "$events/session_subscribed",
-    "$events/session_unsubscribed"};
-constexpr std::string_view kEventNames[kEvents] = {"client.connected", "client.disconnected",
-                                                   "session.subscribed", "session.unsubscribed"};
+    "$events/client_connected",   "$events/client_disconnected",
+    "$events/session_subscribed", "$events/session_unsubscribed",
+    "$events/client_connack",     "$events/client_check_authz_complete"};
+constexpr std::string_view kEventNames[kEvents] = {
+    "client.connected",     "client.disconnected", "session.subscribed",
+    "session.unsubscribed", "client.connack",      "client.check_authz_complete"};
 
 // The MQTT 5 properties a republished message may carry (EMQX's names).
 constexpr std::string_view kMqttProperties[] = {"Payload-Format-Indicator",

@@ -82,8 +82,10 @@ enum class Event : std::uint8_t {
   ClientDisconnected,
   SessionSubscribed,
   SessionUnsubscribed,
+  ClientConnack,
+  ClientCheckAuthzComplete,
 };
-inline constexpr std::size_t kEvents = 4;
+inline constexpr std::size_t kEvents = 6;
 std::string_view event_source(Event e);  // "$events/client_connected", ...
 std::string_view event_name(Event e);    // the column "event": "client.connected", ...
 std::optional<Event> event_of(std::string_view source);

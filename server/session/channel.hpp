@@ -208,6 +208,8 @@ class Channel {
   void start_scram();
   // `server_reference` (else mqtt.server_reference) goes with 0x9C and 0x9D.
   void send_connack_error(mqtt::ReasonCode rc, std::string server_reference = {});
+  // The rules' client_connack event for the CONNACK just sent (hub.hpp: ChannelEvent).
+  void connack_event(mqtt::ReasonCode rc);
   // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
   void close_with(mqtt::ReasonCode rc, std::string_view why);
   mqtt::MessagePtr make_will(const mqtt::Will& will) const;

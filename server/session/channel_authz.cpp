@@ -91,6 +91,10 @@ bool Channel::authorized(const auth::AclAction& action, std::string_view topic) 
 void Channel::count_decision(const auth::AclAction& action, std::string_view topic,
                              const auth::AuthzDecision& d) {
   count_authz_decision(hub_.metrics(), d);
+  if (hub_.listens(rules::Event::ClientCheckAuthzComplete)) [[unlikely]] {
+    hub_.channel_event(rules::Event::ClientCheckAuthzComplete, *this,
+                       {mqtt::ReasonCode::Success, &action, topic, &d});
+  }
   if (tracing()) [[unlikely]] {
     trace_event(d.allow ? "authorization_permission_allowed" : "authorization_permission_denied",
                 {{"action", action.type == auth::AclActionType::Publish ? "publish" : "subscribe"},

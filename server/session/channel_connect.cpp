@@ -202,6 +202,7 @@ void Channel::handle_decode_error(Errc e) {
           false,
           static_cast<std::uint8_t>(mqtt::ConnectReturnCode::UnacceptableProtocolVersion),
           {}});
+      connack_event(ReasonCode::UnsupportedProtocolVersion);
     }
     state_ = State::Closing;
     host_.close();
@@ -252,8 +253,14 @@ void Channel::send_connack_error(ReasonCode rc, std::string server_reference) {
     ack.props.server_reference = ref;
   }
   send(ack);
+  connack_event(rc);
   state_ = State::Closing;
   host_.close();
+}
+
+void Channel::connack_event(ReasonCode rc) {
+  if (hub_.listens(rules::Event::ClientConnack)) [[unlikely]]
+    hub_.channel_event(rules::Event::ClientConnack, *this, {rc, nullptr, {}, nullptr});
 }
 
 void Channel::close_with(ReasonCode rc, std::string_view why) {
@@ -554,6 +561,7 @@ void Channel::on_session_ready(Session* session, bool session_present) {
     }
   }
   send(ack);
+  connack_event(ReasonCode::Success);
   host_.resume_input();
   metrics::inc(hub_.metrics().client_connected);
   logger()->debug("client_id={} peer={} connected v{} session_present={}", client_id_, host_.peer(),

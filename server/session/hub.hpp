@@ -14,6 +14,7 @@
 #include "auth/subject.hpp"
 #include "mqtt/message.hpp"
 #include "mqtt/packets.hpp"
+#include "rules/rule.hpp"
 #include "session/connect_gate.hpp"
 #include "session/exclusive.hpp"
 #include "session/slow_subs.hpp"
@@ -191,6 +192,19 @@ class Hub {
   virtual void subscribed(const Channel& ch, std::string_view filter,
                           const mqtt::SubscribeOptions& opts) = 0;
   virtual void unsubscribed(const Channel& ch, std::string_view filter) = 0;
+
+  // The rules' $events that happen in a channel (rules/rule.hpp): client_connack (`reason`)
+  // and client_check_authz_complete (`action`, `topic`, `decision`). The channel asks
+  // listens() first (one relaxed load) and builds nothing while no rule reads the event.
+  struct ChannelEvent {
+    mqtt::ReasonCode reason = mqtt::ReasonCode::Success;
+    const auth::AclAction* action = nullptr;
+    std::string_view topic;
+    const auth::AuthzDecision* decision = nullptr;
+  };
+  virtual bool listens(rules::Event /*e*/) const { return false; }
+  virtual void channel_event(rules::Event /*e*/, const Channel& /*ch*/,
+                             const ChannelEvent& /*what*/) {}
 
   // A client id for a v5 client that sent none [MQTT-3.2.2-16].
   virtual std::string assign_client_id() = 0;

@@ -112,6 +112,8 @@ class WorkerCore final : public Hub {
   void subscribed(const Channel& ch, std::string_view filter,
                   const mqtt::SubscribeOptions& opts) override;
   void unsubscribed(const Channel& ch, std::string_view filter) override;
+  bool listens(rules::Event e) const override { return rules_.listens(e); }
+  void channel_event(rules::Event e, const Channel& ch, const ChannelEvent& what) override;
 
   // --- called by the worker, on its thread ---
   // Once every worker exists, before the first turn.
@@ -146,7 +148,7 @@ class WorkerCore final : public Hub {
   // (`hookpoint`) run over `columns`, to which the event, timestamp and node are added.
   void rule_source(const std::string& hookpoint, boost::json::object columns);
   void rule_event(rules::Event e, const Channel& ch, std::string_view filter = {},
-                  const mqtt::SubscribeOptions* opts = nullptr);
+                  const mqtt::SubscribeOptions* opts = nullptr, const ChannelEvent* what = nullptr);
   // Ships this turn's outboxes now (or behind the commit they wait for), then runs `f`
   // once everything shipped so far has been handed to its worker: the takeover barrier.
   void ship_then(Task f);

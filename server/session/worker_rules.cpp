@@ -267,8 +267,84 @@ void WorkerCore::run_rules(const mqtt::MessagePtr& m, const Publisher& from) {
   rules::RuleEngine::run(rules_, m->topic, make, actions);
 }
 
+namespace {
+
+// EMQX's names of reason codes (emqx_reason_codes:name/1), as client_connack's reason_code.
+std::string_view reason_name(mqtt::ReasonCode rc) {
+  using R = mqtt::ReasonCode;
+  switch (rc) {
+    case R::Success:
+      return "success";
+    case R::UnspecifiedError:
+      return "unspecified_error";
+    case R::MalformedPacket:
+      return "malformed_packet";
+    case R::ProtocolError:
+      return "protocol_error";
+    case R::ImplementationSpecificError:
+      return "implementation_specific_error";
+    case R::UnsupportedProtocolVersion:
+      return "unsupported_protocol_version";
+    case R::ClientIdentifierNotValid:
+      return "client_identifier_not_valid";
+    case R::BadUserNameOrPassword:
+      return "bad_username_or_password";
+    case R::NotAuthorized:
+      return "not_authorized";
+    case R::ServerUnavailable:
+      return "server_unavailable";
+    case R::ServerBusy:
+      return "server_busy";
+    case R::Banned:
+      return "banned";
+    case R::BadAuthenticationMethod:
+      return "bad_authentication_method";
+    case R::TopicNameInvalid:
+      return "topic_name_invalid";
+    case R::PacketTooLarge:
+      return "packet_too_large";
+    case R::QuotaExceeded:
+      return "quota_exceeded";
+    case R::PayloadFormatInvalid:
+      return "payload_format_invalid";
+    case R::RetainNotSupported:
+      return "retain_not_supported";
+    case R::QoSNotSupported:
+      return "qos_not_supported";
+    case R::UseAnotherServer:
+      return "use_another_server";
+    case R::ServerMoved:
+      return "server_moved";
+    case R::ConnectionRateExceeded:
+      return "connection_rate_exceeded";
+    default:
+      return "unknown_error";
+  }
+}
+
+// Which source decided (EMQX's authz_source): the source's type, or how else.
+std::string_view authz_source(const auth::AuthzDecision& d) {
+  switch (d.via) {
+    case auth::AuthzVia::Superuser:
+      return "superuser";
+    case auth::AuthzVia::Cache:
+      return "cache";
+    case auth::AuthzVia::NoMatch:
+      return "default";
+    case auth::AuthzVia::Matched:
+      return d.source;
+  }
+  return "default";
+}
+
+}  // namespace
+
+void WorkerCore::channel_event(rules::Event e, const Channel& ch, const ChannelEvent& what) {
+  rule_event(e, ch, what.topic, nullptr, &what);
+}
+
 void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view filter,
-                            const mqtt::SubscribeOptions* opts) {
+                            const mqtt::SubscribeOptions* opts, const ChannelEvent* what) {
   if (!rules_.listens(ev)) [[likely]]
     return;
   auto& actions = rule_actions(0, {});
@@ -306,6 +382,27 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
         c["disconnected_at"] = now;
         break;
       }
+      case rules::Event::ClientConnack:
+        c["reason_code"] = reason_name(what != nullptr ? what->reason : mqtt::ReasonCode::Success);
+        c["peername"] = ch.host().peer();
+        c["sockport"] = ch.host().local_port();
+        c["proto_name"] = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
+        c["proto_ver"] = proto_ver;
+        c["keepalive"] = ch.keep_alive();
+        c["clean_start"] = ch.clean_start();
+        c["expiry_interval"] = ch.session_expiry();
+        c["conn_props"] = json::object{};
+        break;
+      case rules::Event::ClientCheckAuthzComplete:
+        c["peerhost"] = ch.peer_host();
+        c["topic"] = filter;
+        if (what != nullptr && what->action != nullptr && what->decision != nullptr) {
+          c["action"] =
+              what->action->type == auth::AclActionType::Publish ? "publish" : "subscribe";
+          c["authz_source"] = authz_source(*what->decision);
+          c["result"] = what->decision->allow ? "allow" : "deny";
+        }
+        break;
       case rules::Event::SessionSubscribed:
       case rules::Event::SessionUnsubscribed:
         c["peerhost"] = ch.peer_host();

@@ -274,6 +274,53 @@ rule_engine.rules {
     assert "Action Data: {\"clientid\":\"dev-1\"" in b.read_log()
 
 
+def test_connack_and_authorization_events(make_broker, tmp_path):
+    import rawmqtt as R
+    acl = tmp_path / "acl.conf"
+    acl.write_text('{deny, all, publish, ["secret/#"]}.\n{allow, all}.\n')
+    conf = '''
+authorization {
+  no_match = deny
+  cache { enable = false }
+  sources = [{type = file, enable = true, path = "%s"}]
+}
+rule_engine.rules {
+  connack {
+    sql = """SELECT clientid, reason_code, proto_ver FROM "$events/client_connack" """
+    actions = [{function = republish, args = {topic = "ev/connack/${clientid}",
+                                              payload = "${reason_code} v${proto_ver}"}}]
+  }
+  authz {
+    sql = """SELECT * FROM "$events/client_check_authz_complete" WHERE topic =~ 'secret/#' or topic =~ 'open/#' """
+    actions = [{function = republish, args = {topic = "ev/authz/${clientid}",
+                payload = "${action} ${topic} ${authz_source} ${result} ${event}"}}]
+  }
+}
+''' % acl
+    b = make_broker(config_text=conf)
+    watch = client(b, "watcher")
+    watch.subscribe("ev/#", qos=1)
+    c = client(b, "dev-1", version=V311)
+    c.publish("secret/x", b"no", qos=1)
+    c.publish("open/x", b"yes", qos=1)
+    status, _, _ = call(b, "POST", "/api/v5/banned", body={"as": "clientid", "who": "bad-1"})
+    assert status == 200
+    R.RawClient(b).connect("bad-1", expect_code=0x8A)
+    want = {("ev/connack/dev-1", b"success v4"),
+            ("ev/authz/dev-1", b"publish secret/x file deny client.check_authz_complete"),
+            ("ev/authz/dev-1", b"publish open/x file allow client.check_authz_complete"),
+            ("ev/connack/bad-1", b"banned v5")}
+    got = watch.wait_messages(4)
+    assert {(m.topic, m.payload) for m in got} == want, [(m.topic, m.payload) for m in got]
+    # The events are listed for the dashboard and testable with rule_test.
+    names = [e["event"] for e in get_json(b, "/api/v5/rule_events")]
+    assert "$events/client_connack" in names and "$events/client_check_authz_complete" in names
+    status, _, body = call(b, "POST", "/api/v5/rule_test", body={
+        "sql": 'SELECT reason_code FROM "$events/client_connack"',
+        "context": {"event_type": "client_connack", "reason_code": "not_authorized"}})
+    assert status == 200 and json.loads(body) == {"reason_code": "not_authorized"}, body
+
+
 def test_rules_do_not_loop_and_sys_messages_are_ignored(make_broker):
     # Two rules feeding each other stop after a bounded chain; a rule never republishes
     # its own output again (EMQX's guard); $SYS messages trigger nothing by default.
