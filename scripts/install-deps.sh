@@ -18,7 +18,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpq-dev libmariadb-dev libhiredis-dev librabbitmq-dev
+  libpq-dev libmariadb-dev libhiredis-dev librabbitmq-dev librdkafka-dev
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl

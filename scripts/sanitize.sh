@@ -28,7 +28,7 @@ asan_cluster="test_sessions|test_rules"
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
 asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive|test_rules"
-asan_integration+="|test_connectors|test_connectors_db|test_bridge_mqtt|test_connectors_influx|test_connectors_rabbitmq"
+asan_integration+="|test_connectors|test_connectors_db|test_bridge_mqtt|test_connectors_influx|test_connectors_rabbitmq|test_connectors_kafka"
 
 case "$mode" in
   asan)

@@ -118,9 +118,9 @@ NodeViews ask_views(ClusterControl& control) {
   return v;
 }
 
-// Secrets as "******" in what the API shows (EMQX's: a password or a token, at the top or
-// in parameters; the authorization and proxy-authorization headers). A PUT that sends them
-// back so keeps the stored ones (connectors/integrations.cpp).
+// Secrets as "******" in what the API shows (EMQX's: a password or a token, at the top, in
+// parameters or in authentication; the authorization and proxy-authorization headers). A PUT that
+// sends them back so keeps the stored ones (connectors/integrations.cpp).
 void mask_secrets(json::object& o) {
   auto headers = [](json::value* h) {
     if (h == nullptr || !h->is_object()) return;
@@ -138,9 +138,11 @@ void mask_secrets(json::object& o) {
   };
   headers(o.if_contains("headers"));
   password(o);
-  if (auto* p = o.if_contains("parameters"); p != nullptr && p->is_object()) {
-    headers(p->get_object().if_contains("headers"));
-    password(p->get_object());
+  for (const char* inner : {"parameters", "authentication"}) {  // authentication: kafka's
+    if (auto* p = o.if_contains(inner); p != nullptr && p->is_object()) {
+      headers(p->get_object().if_contains("headers"));
+      password(p->get_object());
+    }
   }
 }
 

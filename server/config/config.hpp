@@ -496,6 +496,38 @@ struct RabbitConfig {
   Duration timeout{5'000};  // connect and log in
 };
 
+// connectors.kafka_producer.<name> (connectors/kafka.hpp): EMQX's keys and defaults.
+struct KafkaConfig {
+  std::string bootstrap_hosts;  // "host:port,host:port", 9092
+  Duration connect_timeout{5'000};
+  Duration min_metadata_refresh_interval{3'000};
+  Duration metadata_request_timeout{5'000};
+  Duration request_timeout{30'000};
+  std::string sasl_mechanism;      // authentication: "" (none), PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+  std::string username, password;  // the password never logged
+  std::uint64_t sndbuf = 1 << 20, recbuf = 1 << 20;
+  bool nodelay = true;
+  std::string health_check_topic;
+  bool allow_auto_topic_creation = false;
+};
+
+// actions.kafka_producer.<name>.parameters (connectors/kafka.hpp).
+struct KafkaProducerConfig {
+  std::string topic;                                                              // a template
+  std::string key = "${.clientid}", value = "${.}", timestamp = "${.timestamp}";  // templates
+  Duration max_linger_time{0};
+  std::uint64_t max_linger_bytes = 10ull << 20;
+  std::uint64_t max_batch_bytes = 896ull << 10;
+  std::string compression = "none";    // librdkafka's names: none, snappy, gzip
+  bool key_dispatch = false;           // partition_strategy: random | key_dispatch
+  int acks = -1;                       // required_acks: all_isr -1, leader_only 1, none 0
+  std::optional<std::string> headers;  // one placeholder
+  std::vector<std::pair<std::string, std::string>> ext_headers;  // templates
+  bool headers_json = false;  // kafka_header_value_encode_mode = json
+  std::uint32_t max_inflight = 10;
+  Duration sync_query_timeout{5'000};  // how long librdkafka tries a message
+};
+
 struct ConnectorConfig {
   std::string type, name;  // "http", "my_webhook"
   bool enable = true;
@@ -516,6 +548,7 @@ struct ConnectorConfig {
   MqttBridgeConfig mqtt;  // mqtt (pool_size and ssl above)
   InfluxConfig influx;    // influxdb (url, pool_size and ssl above)
   RabbitConfig rabbit;    // rabbitmq (pool_size above)
+  KafkaConfig kafka;      // kafka_producer
   std::string json;       // as written (JSON)
 };
 
@@ -551,7 +584,8 @@ struct ActionConfig {
   bool rabbit_persistent = false;  // delivery_mode = persistent | non_persistent
   bool rabbit_confirms = true;     // wait_for_publish_confirmations
   Duration rabbit_confirm_timeout{30'000};
-  std::string json;  // as written (JSON)
+  KafkaProducerConfig kafka;  // kafka_producer
+  std::string json;           // as written (JSON)
 };
 
 // sources.<type>.<name> (EMQX 5): messages from outside for the rules, read as

@@ -60,10 +60,21 @@ const TypeKeys kTypes[] = {
      "exchange, routing_key, payload_template, delivery_mode, wait_for_publish_confirmations, "
      "publish_confirmation_timeout",
      true},
+    {"kafka_producer", read_kafka_connector_field, check_kafka_connector,
+     "enable, description, bootstrap_hosts, connect_timeout, min_metadata_refresh_interval, "
+     "metadata_request_timeout, request_timeout, authentication, socket_opts, "
+     "health_check_topic, allow_auto_topic_creation, ssl, resource_opts",
+     read_kafka_action_param, check_kafka_action,
+     "topic, message, max_linger_time, max_linger_bytes, max_batch_bytes, compression, "
+     "partition_strategy, required_acks, kafka_headers, kafka_ext_headers, "
+     "kafka_header_value_encode_mode, max_inflight, sync_query_timeout, buffer, query_mode, "
+     "partition_count_refresh_interval, partitions_limit, max_batch_age, max_retries, "
+     "reconnect_delay",
+     true, nullptr, init_kafka_action},
 };
-constexpr const char* kSoFar = "so far: http, mqtt, pgsql, mysql, redis, influxdb, rabbitmq";
-constexpr std::string_view kEmqxTypes[] = {"kafka_producer",
-                                           "mongodb",
+constexpr const char* kSoFar =
+    "so far: http, mqtt, pgsql, mysql, redis, influxdb, rabbitmq, kafka_producer";
+constexpr std::string_view kEmqxTypes[] = {"mongodb",
                                            "cassandra",
                                            "clickhouse",
                                            "dynamo",

@@ -182,6 +182,12 @@ bool read_influx_connector_field(const hocon::Field& f, const std::string& key, 
 void check_influx_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_influx_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
 void check_influx_action(const Value& obj, const std::string& key, const ActionConfig& a);
+// The kafka_producer connector's and action's (connector_kafka_keys.cpp).
+void init_kafka_action(ActionConfig& a);  // batches of 100
+bool read_kafka_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
+void check_kafka_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
+bool read_kafka_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);
+void check_kafka_action(const Value& obj, const std::string& key, const ActionConfig& a);
 // The rabbitmq connector's and action's (connector_rabbit_keys.cpp).
 bool read_rabbit_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
 void check_rabbit_connector(const Value& obj, const std::string& key, ConnectorConfig& c);

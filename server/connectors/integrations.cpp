@@ -33,7 +33,8 @@ std::string keep_secrets(std::string_view text, const std::string& stored) {
       }
     }
   };
-  // A password or a token, at the top (sql, mqtt) or in parameters (redis, influxdb).
+  // A password or a token, at the top (sql, mqtt), in parameters (redis, influxdb) or in
+  // authentication (kafka).
   auto password = [](json::object& now, const json::object& before) {
     for (const char* k : {"password", "token"}) {
       auto* p = now.if_contains(k);
@@ -43,11 +44,13 @@ std::string keep_secrets(std::string_view text, const std::string& stored) {
   };
   fix(v.get_object().if_contains("headers"), old.get_object().if_contains("headers"));
   password(v.get_object(), old.get_object());
-  auto* p = v.get_object().if_contains("parameters");
-  const auto* q = old.get_object().if_contains("parameters");
-  if (p != nullptr && q != nullptr && p->is_object() && q->is_object()) {
-    fix(p->get_object().if_contains("headers"), q->get_object().if_contains("headers"));
-    password(p->get_object(), q->get_object());
+  for (const char* inner : {"parameters", "authentication"}) {  // authentication: kafka's
+    auto* p = v.get_object().if_contains(inner);
+    const auto* q = old.get_object().if_contains(inner);
+    if (p != nullptr && q != nullptr && p->is_object() && q->is_object()) {
+      fix(p->get_object().if_contains("headers"), q->get_object().if_contains("headers"));
+      password(p->get_object(), q->get_object());
+    }
   }
   return json::serialize(v);
 }

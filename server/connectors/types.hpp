@@ -1,7 +1,8 @@
 #pragma once
 // The connector types emqxd runs, by EMQX's names: http (connectors/http.hpp), mqtt
 // (connectors/mqtt.hpp), pgsql, mysql and redis (connectors/database.hpp), influxdb
-// (connectors/influxdb.hpp), rabbitmq (connectors/rabbitmq.hpp).
+// (connectors/influxdb.hpp), rabbitmq (connectors/rabbitmq.hpp), kafka_producer
+// (connectors/kafka.hpp).
 // config/connector_keys.cpp reads their definitions; this makes the running connector of
 // one. Built with the node's network code (Asio): the mqtt connector's clients are.
 #include <memory>

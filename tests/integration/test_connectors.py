@@ -212,8 +212,8 @@ def test_connectors_and_actions_through_the_api(make_broker):
         method, path, _, body = got[0]
         assert (method, path) == ("PUT", "/?topic=api/x")
         assert json.loads(body)["payload"] == "hello"  # no body template: the output as JSON
-        assert get_json(b, "/api/v5/action_types") == ["http", "influxdb", "mqtt", "mysql", "pgsql",
-                                                         "rabbitmq", "redis"]
+        assert get_json(b, "/api/v5/action_types") == ["http", "influxdb", "kafka_producer", "mqtt",
+                                                         "mysql", "pgsql", "rabbitmq", "redis"]
         assert [a["name"] for a in get_json(b, "/api/v5/actions")] == ["a1"]
         # A connector with actions is not deleted; disabled, the rule's sends are discarded.
         assert_error(*call(b, "DELETE", "/api/v5/connectors/http:c1"), 400, "BAD_REQUEST")

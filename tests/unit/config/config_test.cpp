@@ -770,10 +770,10 @@ TEST_CASE("a key of an EMQX feature emqxd lacks stops start-up: not implemented 
   // EMQX's connector types emqxd does not run yet, by name (and an action of one).
   CHECK(error_of("connectors.mongodb.mg { server = \"x:27017\" }") ==
         "emqx.conf:1: connectors.mongodb.mg: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq)");
-  CHECK(error_of("actions.kafka_producer.k { connector = kafka }") ==
-        "emqx.conf:1: actions.kafka_producer.k: not implemented yet by emqxd (so far: http, "
-        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq)");
+        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq, kafka_producer)");
+  CHECK(error_of("actions.pulsar.p { connector = pulsar }") ==
+        "emqx.conf:1: actions.pulsar.p: not implemented yet by emqxd (so far: http, "
+        "mqtt, pgsql, mysql, redis, influxdb, rabbitmq, kafka_producer)");
   // Every feature the issue names, and each the same way from the environment.
   for (std::string key :
        {"prometheus.push_gateway", "limiter", "force_shutdown.max_mailbox_size", "log.audit",

@@ -88,7 +88,7 @@ TEST_CASE("line protocol: field values are typed as EMQX types them") {
   }
 }
 
-TEST_CASE("line protocol: what reads nothing is left out; nothing left is an error") {
+TEST_CASE("line protocol: what reads nothing is left out, and nothing left is an error") {
   CHECK(render("m,a=${nope},b=${clientid} f=1,g=${nope},${nope}=2 1") == "m,b=c1 f=1 1\n");
   CHECK(render("m f=${nope},g=\"${nope}\",h=${id} 1") == "m h=7 1\n");
   std::string error;
