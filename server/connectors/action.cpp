@@ -255,7 +255,11 @@ void Action::run(Worker& w) {
         continue;
       }
       boost::system::error_code ec;
-      auto v = json::parse(std::string_view(item).substr(8), ec);
+      // A payload is bytes: what the rule wrote may hold invalid UTF-8, and is read back
+      // as it was written (the service decides what it takes).
+      json::parse_options opts;
+      opts.allow_invalid_utf8 = true;
+      auto v = json::parse(std::string_view(item).substr(8), ec, {}, opts);
       if (ec || !v.is_object()) {
         count(Dropped);
         count(DroppedOther);

@@ -79,6 +79,21 @@ def test_a_rule_sends_each_message_to_the_webhook_as_templated(make_broker):
         srv.stop()
 
 
+def test_a_binary_payload_is_sent_not_dropped(make_broker):
+    # Payloads are bytes: one that is no UTF-8 goes through the buffer as it came.
+    srv = WebhookServer().start()
+    try:
+        b = make_broker(config_text=conf(srv))
+        assert connected(b), action(b)
+        Client(b, "dev-bin").publish("hook/bin", b"\xff\xfe\x00raw", qos=1)
+        got = srv.wait(1)
+        assert len(got) == 1 and b"raw" in got[0][3], got
+        assert wait_for(lambda: metrics(b)["success"] == 1, 5), metrics(b)
+        assert metrics(b)["dropped"] == 0
+    finally:
+        srv.stop()
+
+
 def test_an_outage_loses_nothing_that_fits_the_buffer(make_broker):
     srv = WebhookServer().start()
     try:
