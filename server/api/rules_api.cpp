@@ -118,18 +118,11 @@ json::object example_columns(std::string_view event_type, const std::string& nod
                      {"connected_at", now},
                      {"disconnected_at", now}};
   } else if (event_type == "client_connack") {
-    c = json::object{{"event", "client.connack"},
-                     {"reason_code", "success"},
-                     {"clientid", "c_emqx"},
-                     {"username", "u_emqx"},
-                     {"peername", "192.168.0.10:56431"},
-                     {"sockport", 1883},
-                     {"proto_name", "MQTT"},
-                     {"proto_ver", 5},
-                     {"keepalive", 60},
-                     {"clean_start", true},
-                     {"expiry_interval", 3600},
-                     {"conn_props", json::object{}}};
+    c = example_columns("client_connected", node);  // the same CONNECT's columns
+    c.erase("is_bridge");
+    c.erase("connected_at");
+    c["event"] = "client.connack";
+    c["reason_code"] = "success";
   } else if (event_type == "client_check_authz_complete") {
     c = json::object{{"event", "client.check_authz_complete"},
                      {"clientid", "c_emqx"},

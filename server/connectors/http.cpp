@@ -19,12 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-rules::Template parsed(const std::string& text) {
-  std::string err;
-  auto t = rules::Template::parse(text, err);
-  return t ? std::move(*t) : rules::Template{};  // the config checked it
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
@@ -41,9 +35,9 @@ class HttpSender final : public Sender {
   HttpSender(const config::ConnectorConfig& c, const config::ActionConfig& a, HttpSend send)
       : url_(auth::split_http_url(c.url, "connectors.http." + c.name)),
         method_(a.method),
-        path_(parsed(a.path)),
+        path_(rules::Template::checked(a.path)),
         has_body_(a.body.has_value()),
-        body_(parsed(a.body.value_or(""))),
+        body_(rules::Template::checked(a.body.value_or(""))),
         max_retries_(a.max_retries),
         send_(std::move(send)),
         backend_("connectors.http." + c.name) {
@@ -51,12 +45,12 @@ class HttpSender final : public Sender {
                    [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
     // The connector's headers, then the action's over them (EMQX: same name, action wins).
     for (const auto& [k, v] : c.headers)
-      headers_.push_back({k, parsed(v)});
+      headers_.push_back({k, rules::Template::checked(v)});
     for (const auto& kv : a.headers) {
       // (No structured binding here: clang 14 cannot capture one in a lambda.)
       const std::string name = lower(kv.first);
       std::erase_if(headers_, [&name](const Header& h) { return lower(h.name) == name; });
-      headers_.push_back({kv.first, parsed(kv.second)});
+      headers_.push_back({kv.first, rules::Template::checked(kv.second)});
     }
   }
 

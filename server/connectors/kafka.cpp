@@ -48,17 +48,20 @@ void on_log(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   logger()->debug("librdkafka [{}] {}: {}", level, fac, buf);
 }
 
+// One setting; a refused one destroys `conf` and throws std::runtime_error.
+void set_conf(rd_kafka_conf_t* conf, const char* name, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka: ") + name + ": " + errstr);
+  }
+}
+
 // The settings every client of the connector shares. Throws std::runtime_error.
 rd_kafka_conf_t* base_conf(const config::KafkaConfig& k, const std::string& client_id,
                            LastError* last) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char errstr[512];
-  auto set = [&](const char* name, const std::string& value) {
-    if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(std::string("kafka: ") + name + ": " + errstr);
-    }
-  };
+  auto set = [conf](const char* name, const std::string& value) { set_conf(conf, name, value); };
   set("bootstrap.servers", k.bootstrap_hosts);
   set("client.id", client_id);
   set("socket.connection.setup.timeout.ms", ms(k.connect_timeout));
@@ -135,13 +138,7 @@ class Producer {
  public:
   Producer(const config::ConnectorConfig& c, const config::ActionConfig& a) {
     rd_kafka_conf_t* conf = base_conf(c.kafka, "emqxd_kafka_producer_" + a.name, &last_);
-    char errstr[512];
-    auto set = [&](const char* name, const std::string& value) {
-      if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        throw std::runtime_error(std::string("kafka: ") + name + ": " + errstr);
-      }
-    };
+    auto set = [conf](const char* name, const std::string& value) { set_conf(conf, name, value); };
     const auto& k = a.kafka;
     set("acks", std::to_string(k.acks));
     set("compression.codec", k.compression);
@@ -180,24 +177,18 @@ class Producer {
   std::thread poller_;
 };
 
-rules::Template parsed(const std::string& text) {
-  std::string err;
-  auto t = rules::Template::parse(text, err);
-  return t ? std::move(*t) : rules::Template{};  // the config checked it
-}
-
 class KafkaSender final : public Sender {
  public:
   KafkaSender(std::shared_ptr<Producer> producer, const config::ActionConfig& a)
       : producer_(std::move(producer)),
-        topic_(parsed(a.kafka.topic)),
-        key_(parsed(a.kafka.key)),
-        value_(parsed(a.kafka.value)),
-        timestamp_(parsed(a.kafka.timestamp)),
+        topic_(rules::Template::checked(a.kafka.topic)),
+        key_(rules::Template::checked(a.kafka.key)),
+        value_(rules::Template::checked(a.kafka.value)),
+        timestamp_(rules::Template::checked(a.kafka.timestamp)),
         headers_json_(a.kafka.headers_json) {
-    if (a.kafka.headers) headers_ = parsed(*a.kafka.headers);
+    if (a.kafka.headers) headers_ = rules::Template::checked(*a.kafka.headers);
     for (const auto& [k, v] : a.kafka.ext_headers)
-      ext_headers_.emplace_back(parsed(k), parsed(v));
+      ext_headers_.emplace_back(rules::Template::checked(k), rules::Template::checked(v));
   }
 
   SendResult send(const std::vector<json::object>& batch,

@@ -308,19 +308,14 @@ class Lent {
   std::unique_ptr<AmqpConnection> c_;
 };
 
-rules::Template parsed(const std::string& text) {
-  std::string err;
-  auto t = rules::Template::parse(text, err);
-  return t ? std::move(*t) : rules::Template{};  // the config checked it
-}
-
 class RabbitSender final : public Sender {
  public:
   RabbitSender(std::shared_ptr<AmqpPool> pool, const config::ActionConfig& a)
       : pool_(std::move(pool)),
-        exchange_(parsed(a.rabbit_exchange)),
-        routing_key_(parsed(a.rabbit_routing_key)),
-        payload_(a.rabbit_payload ? std::optional(parsed(*a.rabbit_payload)) : std::nullopt),
+        exchange_(rules::Template::checked(a.rabbit_exchange)),
+        routing_key_(rules::Template::checked(a.rabbit_routing_key)),
+        payload_(a.rabbit_payload ? std::optional(rules::Template::checked(*a.rabbit_payload))
+                                  : std::nullopt),
         persistent_(a.rabbit_persistent),
         confirms_(a.rabbit_confirms),
         confirm_timeout_(a.rabbit_confirm_timeout) {}

@@ -69,6 +69,12 @@ std::optional<Template> Template::parse(std::string_view text, std::string& erro
   return t;
 }
 
+Template Template::checked(std::string_view text) {
+  std::string err;
+  auto t = parse(text, err);
+  return t ? std::move(*t) : Template{};
+}
+
 bool Template::has_placeholders() const {
   for (const auto& p : parts_) {
     if (p.var) return true;

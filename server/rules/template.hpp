@@ -29,6 +29,9 @@ class Template {
   Template() = default;
   // nullopt with `error` set (where and what) when `text` is not a valid template.
   static std::optional<Template> parse(std::string_view text, std::string& error);
+  // A template the config already checked (connectors' senders): empty if it does not
+  // parse.
+  static Template checked(std::string_view text);
 
   const std::string& source() const { return source_; }
   bool has_placeholders() const;

@@ -355,28 +355,31 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
     c["event"] = rules::event_name(ev);
     c["clientid"] = ch.client_id();
     if (ch.username()) c["username"] = *ch.username();
-    const auto proto_ver = static_cast<int>(ch.version());
     const std::int64_t now = mqtt::wall_ms_now();
+    // The connection's columns, and the CONNECT's (client_connected, client_connack).
+    auto connection = [&] {
+      c["peername"] = ch.host().peer();
+      c["sockport"] = ch.host().local_port();
+      c["proto_name"] = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
+      c["proto_ver"] = static_cast<int>(ch.version());
+    };
+    auto connect = [&] {
+      connection();
+      c["keepalive"] = ch.keep_alive();
+      c["clean_start"] = ch.clean_start();
+      c["expiry_interval"] = ch.session_expiry();
+      c["conn_props"] = json::object{};
+    };
     switch (ev) {
       case rules::Event::ClientConnected:
-        c["peername"] = ch.host().peer();
-        c["sockport"] = ch.host().local_port();
-        c["proto_name"] = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
-        c["proto_ver"] = proto_ver;
-        c["keepalive"] = ch.keep_alive();
-        c["clean_start"] = ch.clean_start();
-        c["expiry_interval"] = ch.session_expiry();
+        connect();
         c["is_bridge"] = false;
-        c["conn_props"] = json::object{};
         c["connected_at"] = ch.connected_at_ms();
         break;
       case rules::Event::ClientDisconnected: {
         const std::string_view reason = ch.disconnect_reason();
         c["reason"] = reason.empty() ? std::string_view("normal") : reason;
-        c["peername"] = ch.host().peer();
-        c["sockport"] = ch.host().local_port();
-        c["proto_name"] = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
-        c["proto_ver"] = proto_ver;
+        connection();
         c["disconn_props"] = json::object{};
         c["connected_at"] = ch.connected_at_ms();
         c["disconnected_at"] = now;
@@ -384,14 +387,7 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
       }
       case rules::Event::ClientConnack:
         c["reason_code"] = reason_name(what != nullptr ? what->reason : mqtt::ReasonCode::Success);
-        c["peername"] = ch.host().peer();
-        c["sockport"] = ch.host().local_port();
-        c["proto_name"] = ch.version() == mqtt::ProtocolVersion::V3_1 ? "MQIsdp" : "MQTT";
-        c["proto_ver"] = proto_ver;
-        c["keepalive"] = ch.keep_alive();
-        c["clean_start"] = ch.clean_start();
-        c["expiry_interval"] = ch.session_expiry();
-        c["conn_props"] = json::object{};
+        connect();
         break;
       case rules::Event::ClientCheckAuthzComplete:
         c["peerhost"] = ch.peer_host();
