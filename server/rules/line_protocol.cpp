@@ -3,6 +3,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 
 namespace emqxd::rules {
 
@@ -199,11 +200,25 @@ std::optional<LineProtocol> LineProtocol::parse(std::string_view text, std::stri
             f.kind = Kind::Bool;
             f.constant = is_true(v) ? "true" : "false";
           } else if (whole) {
-            // "12i" is 12; "1.5i" is 1 (EMQX rounds down).
+            // "12i" is 12; "1.5i" is 1 (EMQX rounds down). InfluxDB's integers are 64-bit:
+            // a constant past that is refused here rather than by every write.
             f.kind = last == 'i' ? Kind::Int : Kind::UInt;
-            f.constant = whole->is_double()
-                             ? std::to_string(static_cast<std::int64_t>(whole->get_double()))
-                             : to_text(*whole);
+            const std::string_view digits = std::string_view(v).substr(0, v.size() - 1);
+            std::uint64_t u = 0;
+            const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), u);
+            if (whole->is_double() && last == 'u' && ec == std::errc{} &&
+                end == digits.data() + digits.size()) {
+              f.constant = std::to_string(u);  // past int64, still a uint64
+            } else if (whole->is_double()) {
+              const double d = std::trunc(whole->get_double());
+              constexpr double k2to63 = 9223372036854775808.0;
+              if (last == 'i' ? !(d >= -k2to63 && d < k2to63) : !(d >= 0 && d < 2 * k2to63))
+                return fail("field " + k + ": " + v + " is out of the 64-bit integer range");
+              f.constant = last == 'i' ? std::to_string(static_cast<std::int64_t>(d))
+                                       : std::to_string(static_cast<std::uint64_t>(d));
+            } else {
+              f.constant = to_text(*whole);
+            }
           } else if (num) {
             f.kind = Kind::Float;
             f.constant = v;

@@ -60,27 +60,30 @@ TEST_CASE("line protocol: field values are typed as EMQX types them") {
     const char* value;
     const char* written;
   } rows[] = {
-      {"12", "12"},                       // a float
-      {"-1.5", "-1.5"},                   // a float
-      {"12i", "12i"},                     // an integer
-      {"7u", "7u"},                       // unsigned
-      {"1.9i", "1i"},                     // rounded down
-      {"t", "true"},                      // booleans, every spelling
-      {"FALSE", "false"},                 //
-      {"true", "true"},                   // (EMQX: the string "true")
-      {"abc", "\"abc\""},                 // other text: a string
-      {"\"q ${clientid}\"", "\"q c1\""},  // quoted: a string
-      {"${payload.n}", "42"},             // reads a number: a float
-      {"${payload.temp}", "21.5"},        //
-      {"${payload.on}", "true"},          // a JSON boolean
-      {"${payload.word}", "true"},        // text spelling one
-      {"${payload.s}", "\"hi\""},         // text
-      {"${payload.n}i", "42i"},           // an integer
-      {"${payload.n}u", "42u"},           //
-      {"${payload.temp}i", "\"21.5i\""},  // not an integer: the text
-      {"${num_text}i", "\"12i\""},        // text is not read as a number
-      {"${clientid}_x", "\"c1_x\""},      // mixed: a string
-      {"${quote}", "\"say \\\"x\\\"\""},  // quotes escaped
+      {"12", "12"},                                          // a float
+      {"-1.5", "-1.5"},                                      // a float
+      {"12i", "12i"},                                        // an integer
+      {"7u", "7u"},                                          // unsigned
+      {"1.9i", "1i"},                                        // rounded down
+      {"-9223372036854775808i", "-9223372036854775808i"},    // the range's ends
+      {"18446744073709551615u", "18446744073709551615u"},    //
+      {"12345678901234567890.7u", "12345678901234567168u"},  // via a double, as EMQX
+      {"t", "true"},                                         // booleans, every spelling
+      {"FALSE", "false"},                                    //
+      {"true", "true"},                                      // (EMQX: the string "true")
+      {"abc", "\"abc\""},                                    // other text: a string
+      {"\"q ${clientid}\"", "\"q c1\""},                     // quoted: a string
+      {"${payload.n}", "42"},                                // reads a number: a float
+      {"${payload.temp}", "21.5"},                           //
+      {"${payload.on}", "true"},                             // a JSON boolean
+      {"${payload.word}", "true"},                           // text spelling one
+      {"${payload.s}", "\"hi\""},                            // text
+      {"${payload.n}i", "42i"},                              // an integer
+      {"${payload.n}u", "42u"},                              //
+      {"${payload.temp}i", "\"21.5i\""},                     // not an integer: the text
+      {"${num_text}i", "\"12i\""},                           // text is not read as a number
+      {"${clientid}_x", "\"c1_x\""},                         // mixed: a string
+      {"${quote}", "\"say \\\"x\\\"\""},                     // quotes escaped
   };
   for (const auto& r : rows) {
     INFO(r.value);
@@ -137,4 +140,9 @@ TEST_CASE("line protocol: a bad write_syntax is refused, saying where") {
   CHECK(parse_error("m f=1 12ab").find("timestamp") != std::string::npos);
   CHECK(parse_error("m f=1 ${a}00").find("timestamp") != std::string::npos);
   CHECK(parse_error("m f=1\nn").find("line 2") != std::string::npos);
+  // InfluxDB's integers are 64 bits; Erlang's would not stop there.
+  CHECK(parse_error("m f=9223372036854775808i").find("64-bit") != std::string::npos);
+  CHECK(render("m f=-0.5u 1") == "m f=0u 1\n");  // truncates to 0
+  CHECK(parse_error("m f=-2.0u").find("64-bit") != std::string::npos);
+  CHECK(parse_error("m f=18446744073709551616u").find("64-bit") != std::string::npos);
 }
