@@ -210,6 +210,12 @@ void to_pb(const mqtt::Message& m, const Clocks& c, pb::ForwardedMessage& out) {
       p->set_value(v);
     }
   }
+  if (const auto& o = m.origin) {
+    auto* po = out.mutable_origin();
+    po->set_id(o->id);
+    po->set_client_id(o->client_id);
+    if (o->username) po->set_username(*o->username);
+  }
 }
 
 mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
@@ -236,6 +242,13 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
     for (const auto& p : in.user_properties())
       x->user_properties.emplace_back(p.key(), p.value());
     m->extra = std::move(x);
+  }
+  if (in.has_origin()) {
+    auto o = std::make_shared<mqtt::MessageOrigin>();
+    o->id = in.origin().id();
+    o->client_id = in.origin().client_id();
+    if (in.origin().has_username()) o->username = in.origin().username();
+    m->origin = std::move(o);
   }
   return m;
 }

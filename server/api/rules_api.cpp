@@ -132,6 +132,24 @@ json::object example_columns(std::string_view event_type, const std::string& nod
                      {"action", "publish"},
                      {"authz_source", "cache"},
                      {"result", "allow"}};
+  } else if (event_type == "message_delivered" || event_type == "message_acked" ||
+             event_type == "delivery_dropped") {
+    c = example_columns("message_publish", node);  // the message's columns
+    c["from_clientid"] = c["clientid"];
+    c["from_username"] = c["username"];
+    c["clientid"] = "c_emqx_2";
+    c["username"] = "u_emqx_2";
+    c["peername"] = "192.168.0.10:56431";
+    c["event"] = event_type == "message_delivered" ? "message.delivered"
+                 : event_type == "message_acked"   ? "message.acked"
+                                                   : "delivery.dropped";
+    if (event_type == "message_acked") c["puback_props"] = json::object{};
+    if (event_type == "delivery_dropped") c["reason"] = "queue_full";
+  } else if (event_type == "message_dropped") {
+    c = example_columns("message_publish", node);
+    c["event"] = "message.dropped";
+    c["peername"] = "192.168.0.10:56431";
+    c["reason"] = "no_subscribers";
   } else if (event_type == "session_subscribed" || event_type == "session_unsubscribed") {
     const bool sub = event_type == "session_subscribed";
     c = json::object{{"event", sub ? "session.subscribed" : "session.unsubscribed"},
@@ -173,6 +191,14 @@ json::array rule_events(const std::string& node) {
        "SELECT * FROM \"$events/client_connack\""},
       {"client_check_authz_complete", "$events/client_check_authz_complete",
        "client check authz complete", "SELECT * FROM \"$events/client_check_authz_complete\""},
+      {"message_delivered", "$events/message_delivered", "message delivered",
+       "SELECT * FROM \"$events/message_delivered\" WHERE topic =~ 't/#'"},
+      {"message_acked", "$events/message_acked", "message acked",
+       "SELECT * FROM \"$events/message_acked\" WHERE topic =~ 't/#'"},
+      {"message_dropped", "$events/message_dropped", "message routing-drop",
+       "SELECT * FROM \"$events/message_dropped\" WHERE topic =~ 't/#'"},
+      {"delivery_dropped", "$events/delivery_dropped", "message delivery-drop",
+       "SELECT * FROM \"$events/delivery_dropped\" WHERE topic =~ 't/#'"},
   };
   json::array out;
   for (const auto& i : kInfo) {

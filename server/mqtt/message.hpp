@@ -24,6 +24,16 @@ struct MessageExtra {
   std::vector<UserProperty> user_properties;
 };
 
+// Who published a message, for the rules' per-delivery events (message_delivered,
+// message_acked, delivery_dropped: from_clientid, from_username and the message's id).
+// Attached only while some rule reads one of them, so a message costs nothing more
+// otherwise; it travels to peers with the message (proto/cluster.proto: Origin).
+struct MessageOrigin {
+  std::string id;  // EMQX's message id: 32 hex digits, the same in every event of it
+  std::string client_id;
+  std::optional<std::string> username;
+};
+
 struct Message {
   using Clock = std::chrono::steady_clock;
 
@@ -38,6 +48,7 @@ struct Message {
   std::int64_t received_at_ms = 0;
   std::uint64_t publisher = 0;  // session serial of the publisher (No Local); 0 = none
   std::shared_ptr<const MessageExtra> extra;
+  std::shared_ptr<const MessageOrigin> origin;  // see MessageOrigin; usually null
 
   // Seconds left before expiry, or nullopt if the message never expires.
   // Returns 0 when it has expired.

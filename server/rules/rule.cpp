@@ -20,10 +20,14 @@ constexpr std::string_view kEventUserProperties = "${pub_props.'User-Property'}"
 constexpr std::string_view kEventSources[kEvents] = {
     "$events/client_connected",   "$events/client_disconnected",
     "$events/session_subscribed", "$events/session_unsubscribed",
-    "$events/client_connack",     "$events/client_check_authz_complete"};
+    "$events/client_connack",     "$events/client_check_authz_complete",
+    "$events/message_delivered",  "$events/message_acked",
+    "$events/message_dropped",    "$events/delivery_dropped"};
 constexpr std::string_view kEventNames[kEvents] = {
     "client.connected",     "client.disconnected", "session.subscribed",
-    "session.unsubscribed", "client.connack",      "client.check_authz_complete"};
+    "session.unsubscribed", "client.connack",      "client.check_authz_complete",
+    "message.delivered",    "message.acked",       "message.dropped",
+    "delivery.dropped"};
 
 // The MQTT 5 properties a republished message may carry (EMQX's names).
 constexpr std::string_view kMqttProperties[] = {"Payload-Format-Indicator",

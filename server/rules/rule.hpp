@@ -84,8 +84,12 @@ enum class Event : std::uint8_t {
   SessionUnsubscribed,
   ClientConnack,
   ClientCheckAuthzComplete,
+  MessageDelivered,
+  MessageAcked,
+  MessageDropped,
+  DeliveryDropped,
 };
-inline constexpr std::size_t kEvents = 6;
+inline constexpr std::size_t kEvents = 10;
 std::string_view event_source(Event e);  // "$events/client_connected", ...
 std::string_view event_name(Event e);    // the column "event": "client.connected", ...
 std::optional<Event> event_of(std::string_view source);

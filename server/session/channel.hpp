@@ -210,6 +210,8 @@ class Channel {
   void send_connack_error(mqtt::ReasonCode rc, std::string server_reference = {});
   // The rules' client_connack event for the CONNACK just sent (hub.hpp: ChannelEvent).
   void connack_event(mqtt::ReasonCode rc);
+  // The rules' message_acked event for a delivery the client acknowledged.
+  void acked(const Delivery& d);
   // Sends DISCONNECT (v5) with `rc` and closes; for protocol violations and kicks.
   void close_with(mqtt::ReasonCode rc, std::string_view why);
   mqtt::MessagePtr make_will(const mqtt::Will& will) const;

@@ -652,6 +652,7 @@ mqtt::MessagePtr Channel::make_will(const mqtt::Will& will) const {
   msg->received_at = hub_.now();
   if (msg->retain) msg->received_at_ms = mqtt::wall_ms_now();  // see Retainer::retain
   msg->message_expiry_interval = will.props.message_expiry_interval;
+  msg->origin = hub_.origin(client_id_, username_);
   const auto& p = will.props;
   if (p.payload_format_indicator || p.content_type || p.response_topic || p.correlation_data ||
       !p.user_properties.empty()) {

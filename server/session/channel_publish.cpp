@@ -192,6 +192,7 @@ std::shared_ptr<mqtt::Message> Channel::message_of(const mqtt::Publish& p,
   msg->retain = p.retain;
   msg->received_at = hub_.now();
   msg->publisher = session_->id();
+  msg->origin = hub_.origin(client_id_, username_);
   if (is_v5()) {
     msg->message_expiry_interval = p.props.message_expiry_interval;
     msg->extra = extra_of(p.props);
@@ -224,10 +225,17 @@ void Channel::handle_puback(const mqtt::PubAck& a) {
   settle_owed(*f);
   if (auto* slow = hub_.slow_subs()) [[unlikely]]
     completed(*slow, *f);
+  acked(f->d);
   forget_delivery(f->d, OutState::WaitPubAck);
   session_->erase_inflight(a.packet_id);
   metrics::inc(hub_.metrics().messages_acked);
   pump_queue();
+}
+
+void Channel::acked(const Delivery& d) {
+  if (d.msg && hub_.listens(rules::Event::MessageAcked)) [[unlikely]]
+    hub_.delivery_event(rules::Event::MessageAcked,
+                        {*d.msg, d.qos, d.retain, client_id_, this, {}});
 }
 
 void Channel::handle_pubrec(const mqtt::PubRec& r) {
@@ -251,6 +259,7 @@ void Channel::handle_pubrec(const mqtt::PubRec& r) {
   // message is let go just below (EMQX waits for the PUBCOMP, one round trip later).
   if (auto* slow = hub_.slow_subs()) [[unlikely]]
     completed(*slow, *f);
+  acked(f->d);  // EMQX's message.acked comes with PUBREC, when the message is let go
   f->state = OutState::WaitPubComp;  // [MQTT-4.3.3-4]: the message may be discarded now
   session_->inflight.release_message(*f);
   bool stored = false;
@@ -293,7 +302,7 @@ void Channel::deliver(Delivery&& d) {
   if (d.msg->expired(hub_.now())) {
     metrics::inc(m.messages_dropped_expired);  // [MQTT-3.3.2-5]
     ++stats_.send_dropped_expired;
-    count_dropped(hub_, d.msg);
+    count_dropped(hub_, d.msg, session_, "expired");
     forget_delivery(d, OutState::Queued);
     return;
   }
@@ -302,7 +311,7 @@ void Channel::deliver(Delivery&& d) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
       ++stats_.send_dropped_queue_full;
-      count_dropped(hub_, d.msg);
+      count_dropped(hub_, d.msg, session_, "queue_full");
       if (session_->pressure) session_->pressure->note_qos0_drop(hub_.now());
       return;
     }
@@ -322,7 +331,7 @@ void Channel::deliver(Delivery&& d) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
       ++stats_.send_dropped_queue_full;
-      count_dropped(hub_, dropped);
+      count_dropped(hub_, dropped, session_, "queue_full");
     }
   }
   if (over_memory_cap()) force_shutdown();
@@ -400,7 +409,7 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
     metrics::inc(hub_.metrics().messages_dropped_too_large);
     metrics::inc(hub_.metrics().messages_dropped);
     ++stats_.send_dropped_too_large;
-    count_dropped(hub_, d.msg);
+    count_dropped(hub_, d.msg, session_, "too_large");
     return false;
   }
   if (held) held_out_.push_back({ticket, std::move(held_bytes)});
@@ -416,6 +425,9 @@ bool Channel::write_publish(const Delivery& d, std::uint16_t packet_id, bool dup
   if (!dup) {
     if (auto* tc = hub_.topic_counters(msg.topic)) [[unlikely]]
       tc->out(pd.qos);
+    if (hub_.listens(rules::Event::MessageDelivered)) [[unlikely]]
+      hub_.delivery_event(rules::Event::MessageDelivered,
+                          {msg, pd.qos, pd.retain, client_id_, this, {}});
     if (packet_id == 0 && !d.retain) {
       if (auto* slow = hub_.slow_subs()) [[unlikely]]
         slow->completed(hub_.worker_id(), client_id_, msg.topic, age(msg),
@@ -479,7 +491,7 @@ void Channel::pump_queue() {
     if (d.msg->expired(now)) {
       metrics::inc(hub_.metrics().messages_dropped_expired);
       ++stats_.send_dropped_expired;
-      count_dropped(hub_, d.msg);
+      count_dropped(hub_, d.msg, session_, "expired");
       forget_delivery(d, OutState::Queued);
       continue;
     }

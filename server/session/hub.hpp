@@ -206,6 +206,26 @@ class Hub {
   virtual void channel_event(rules::Event /*e*/, const Channel& /*ch*/,
                              const ChannelEvent& /*what*/) {}
 
+  // The per-delivery $events: message_delivered (a PUBLISH written to the subscriber),
+  // message_acked (its PUBACK, or PUBREC for QoS 2, as EMQX) and delivery_dropped
+  // (`reason`: queue_full, expired, qos0_msg, too_large). The receiver is `client_id`,
+  // connected on `channel` (null for an offline session). The caller asks listens() first.
+  struct DeliveryEvent {
+    const mqtt::Message& msg;
+    mqtt::QoS qos;  // as delivered (the subscription's maximum applied)
+    bool retain;
+    std::string_view client_id;
+    const Channel* channel;
+    std::string_view reason;
+  };
+  virtual void delivery_event(rules::Event /*e*/, const DeliveryEvent& /*what*/) {}
+  // The origin a new message of this client carries (mqtt/message.hpp: MessageOrigin),
+  // or null while no rule reads a per-delivery event.
+  virtual std::shared_ptr<const mqtt::MessageOrigin> origin(
+      std::string_view /*client_id*/, const std::optional<std::string>& /*username*/) {
+    return nullptr;
+  }
+
   // A client id for a v5 client that sent none [MQTT-3.2.2-16].
   virtual std::string assign_client_id() = 0;
 

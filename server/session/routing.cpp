@@ -50,10 +50,13 @@ void route(const mqtt::MessagePtr& m, broker::Match&& match, std::vector<Deliver
   result.stored = true;
 }
 
-void count_dropped(Hub& hub, const mqtt::MessagePtr& m) {
+void count_dropped(Hub& hub, const mqtt::MessagePtr& m, const Session* s, std::string_view reason) {
   if (!m) return;
   if (auto* tc = hub.topic_counters(m->topic)) [[unlikely]]
     tc->inc(TopicMetrics::Dropped);
+  if (s != nullptr && hub.listens(rules::Event::DeliveryDropped)) [[unlikely]]
+    hub.delivery_event(rules::Event::DeliveryDropped,
+                       {*m, m->qos, m->retain, s->client_id(), s->channel, reason});
 }
 
 void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, Hub& hub,
@@ -66,7 +69,8 @@ void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, Hub& hub,
   auto& counters = hub.metrics();
   mqtt::MessagePtr dropped;
   const auto r = s.enqueue(std::move(d), limits, false, batch, &dropped);
-  if (dropped) count_dropped(hub, dropped);
+  if (dropped)
+    count_dropped(hub, dropped, &s, r == EnqueueResult::DroppedQoS0 ? "qos0_msg" : "queue_full");
   switch (r) {
     case EnqueueResult::Queued:
       break;

@@ -27,7 +27,9 @@ void deliver_to(Session& s, Delivery&& d, const SessionLimits& limits, Hub& hub,
                 storage::Batch* batch);
 
 // A message dropped for one subscriber: its topic's messages.dropped when the topic is
-// registered (session/topic_metrics.hpp).
-void count_dropped(Hub& hub, const mqtt::MessagePtr& m);
+// registered (session/topic_metrics.hpp), and, when the subscriber's session `s` is known,
+// the rules' $events/delivery_dropped with `reason` (hub.hpp: DeliveryEvent).
+void count_dropped(Hub& hub, const mqtt::MessagePtr& m, const Session* s = nullptr,
+                   std::string_view reason = {});
 
 }  // namespace emqxd::session

@@ -216,6 +216,8 @@ PublishResult WorkerCore::publish(const mqtt::MessagePtr& m, const Publisher& fr
     tc->in(m->qos);
     if (result.matched == 0) tc->inc(TopicMetrics::Dropped);  // EMQX's no_subscribers
   }
+  if (result.matched == 0 && rules_.listens(rules::Event::MessageDropped)) [[unlikely]]
+    message_dropped(*m, from);
   return result;
 }
 

@@ -114,6 +114,9 @@ class WorkerCore final : public Hub {
   void unsubscribed(const Channel& ch, std::string_view filter) override;
   bool listens(rules::Event e) const override { return rules_.listens(e); }
   void channel_event(rules::Event e, const Channel& ch, const ChannelEvent& what) override;
+  void delivery_event(rules::Event e, const DeliveryEvent& what) override;
+  std::shared_ptr<const mqtt::MessageOrigin> origin(
+      std::string_view client_id, const std::optional<std::string>& username) override;
 
   // --- called by the worker, on its thread ---
   // Once every worker exists, before the first turn.
@@ -225,6 +228,12 @@ class WorkerCore final : public Hub {
   // The rule engine on this worker (worker_rules.cpp): the rules whose FROM matches a
   // publish run here; their republished messages are published in a later turn.
   void run_rules(const mqtt::MessagePtr& m, const Publisher& from);
+  // $events/message_dropped (no_subscribers) of a message that matched nobody.
+  void message_dropped(const mqtt::Message& m, const Publisher& from);
+  void message_event(rules::Event ev, const mqtt::Message& m, mqtt::QoS qos, bool retain,
+                     std::string_view client_id, const Channel* ch, std::string_view reason);
+  // A new EMQX message id (32 hex digits, time first).
+  std::string new_message_id();
   void publish_republished();
   class RuleActions;  // worker_rules.cpp
   friend class RuleActions;

@@ -235,12 +235,7 @@ void WorkerCore::run_rules(const mqtt::MessagePtr& m, const Publisher& from) {
   std::optional<json::object> columns;
   auto make = [&]() -> const json::object& {
     if (columns) return *columns;
-    // EMQX's message ids: 128 bits in hex, time first.
-    char id[33];
-    std::snprintf(id, sizeof id, "%016llX%04X%012llX",
-                  static_cast<unsigned long long>(mqtt::wall_ms_now()) * 1000ull,
-                  static_cast<unsigned>(sched_.id() & 0xffff),
-                  static_cast<unsigned long long>(++rule_event_seq_ & 0xffffffffffffull));
+    const std::string id = m->origin ? m->origin->id : new_message_id();
     std::string peerhost;
     std::optional<std::string_view> username;
     if (from.channel != nullptr) {
@@ -265,6 +260,97 @@ void WorkerCore::run_rules(const mqtt::MessagePtr& m, const Publisher& from) {
     return *columns;
   };
   rules::RuleEngine::run(rules_, m->topic, make, actions);
+}
+
+// EMQX's message ids: 128 bits in hex, time first.
+std::string WorkerCore::new_message_id() {
+  char id[33];
+  std::snprintf(id, sizeof id, "%016llX%04X%012llX",
+                static_cast<unsigned long long>(mqtt::wall_ms_now()) * 1000ull,
+                static_cast<unsigned>(sched_.id() & 0xffff),
+                static_cast<unsigned long long>(++rule_event_seq_ & 0xffffffffffffull));
+  return id;
+}
+
+std::shared_ptr<const mqtt::MessageOrigin> WorkerCore::origin(
+    std::string_view client_id, const std::optional<std::string>& username) {
+  if (!rules_.listens(rules::Event::MessageDelivered) &&
+      !rules_.listens(rules::Event::MessageAcked) && !rules_.listens(rules::Event::DeliveryDropped))
+      [[likely]]
+    return nullptr;
+  auto o = std::make_shared<mqtt::MessageOrigin>();
+  o->id = new_message_id();
+  o->client_id = client_id;
+  o->username = username;
+  return o;
+}
+
+namespace {
+
+// The columns every message event has (EMQX's emqx_rule_events: eventmsg_delivered, ...).
+void message_columns(const mqtt::Message& m, mqtt::QoS qos, bool retain, json::object& c) {
+  c["payload"] = m.payload;
+  c["topic"] = m.topic;
+  c["qos"] = static_cast<int>(qos);
+  c["flags"] = json::object{{"retain", retain}, {"dup", false}};
+  c["pub_props"] = pub_props(m);
+  c["publish_received_at"] =
+      m.received_at_ms != 0
+          ? m.received_at_ms
+          : mqtt::wall_ms_now() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      mqtt::Message::Clock::now() - m.received_at)
+                                      .count();
+}
+
+bool ignored_sys(const mqtt::Message& m, const config::Config& cfg) {
+  return cfg.rule_engine.ignore_sys_message && m.topic.starts_with("$SYS/");
+}
+
+}  // namespace
+
+void WorkerCore::delivery_event(rules::Event ev, const DeliveryEvent& what) {
+  message_event(ev, what.msg, what.qos, what.retain, what.client_id, what.channel, what.reason);
+}
+
+void WorkerCore::message_dropped(const mqtt::Message& m, const Publisher& from) {
+  message_event(rules::Event::MessageDropped, m, m.qos, m.retain, from.client_id, from.channel,
+                "no_subscribers");
+}
+
+// The message events' columns (EMQX's eventmsg_delivered, _acked, _delivery_dropped and
+// _dropped): `client_id` on `ch` (may be null) is the subscriber, or for message_dropped
+// the publisher.
+void WorkerCore::message_event(rules::Event ev, const mqtt::Message& m, mqtt::QoS qos, bool retain,
+                               std::string_view client_id, const Channel* ch,
+                               std::string_view reason) {
+  if (ignored_sys(m, node_.config)) return;
+  auto& actions = rule_actions(0, {});
+  std::optional<json::object> columns;
+  auto make = [&]() -> const json::object& {
+    if (columns) return *columns;
+    json::object c;
+    c["event"] = rules::event_name(ev);
+    c["id"] = m.origin ? m.origin->id : new_message_id();
+    if (ev == rules::Event::DeliveryDropped || ev == rules::Event::MessageDropped)
+      c["reason"] = reason;
+    if (m.origin && ev != rules::Event::MessageDropped) {
+      c["from_clientid"] = m.origin->client_id;
+      if (m.origin->username) c["from_username"] = *m.origin->username;
+    }
+    c["clientid"] = client_id;
+    if (ch != nullptr) {
+      if (ch->username()) c["username"] = *ch->username();
+      c["peerhost"] = ch->peer_host();
+      c["peername"] = ch->host().peer();
+    }
+    message_columns(m, qos, retain, c);
+    if (ev == rules::Event::MessageAcked) c["puback_props"] = json::object{};
+    c["timestamp"] = mqtt::wall_ms_now();
+    c["node"] = node_.config.node.name;
+    columns = std::move(c);
+    return *columns;
+  };
+  rules::RuleEngine::run(rules_, rules::event_source(ev), make, actions);
 }
 
 namespace {
@@ -409,6 +495,11 @@ void WorkerCore::rule_event(rules::Event ev, const Channel& ch, std::string_view
         } else {
           c["unsub_props"] = json::object{};
         }
+        break;
+      case rules::Event::MessageDelivered:  // delivery_event() and message_dropped()
+      case rules::Event::MessageAcked:
+      case rules::Event::MessageDropped:
+      case rules::Event::DeliveryDropped:
         break;
     }
     c["timestamp"] = now;

@@ -84,3 +84,28 @@ def test_a_connector_and_action_made_on_one_node_run_on_every_node(cluster):
         assert sorted(n["metrics"]["success"] for n in m["node_metrics"]) == [1, 1]
     finally:
         srv.stop()
+
+
+def test_delivery_events_name_the_publisher_on_another_node(cluster):
+    """message_delivered fires on the node of the subscriber; who published the message
+    travels with it from the node that received it (proto/cluster.proto: Origin)."""
+    c = cluster(2)
+    rule = {"id": "dlv", "sql": 'SELECT * FROM "$events/message_delivered" WHERE topic =~ \'x/#\'',
+            "actions": [{"function": "republish",
+                         "args": {"topic": "seen/${clientid}", "qos": 1,
+                                  "payload": "${from_clientid} ${from_username} ${node}"}}]}
+    c.node(1).api("POST", "/api/v5/rules", rule, expect=201)
+
+    def everywhere():
+        seen = [c.node(i).api("GET", "/api/v5/rules/dlv", expect=None) for i in (1, 2)]
+        return all(s and s.get("id") == "dlv" for s in seen), seen
+    done, seen, _, _ = poll(everywhere, 10)
+    assert done, seen
+    watch = c.client(2, "watch")
+    watch.subscribe("seen/#", qos=1)
+    sub = c.client(2, "far-sub")
+    sub.subscribe("x/#", qos=1)
+    c.wait_routed("x/#", on=[1], via=2)
+    c.client(1, "near-pub", username="bob").publish("x/1", b"hi", qos=1)
+    sub.expect_messages([("x/1", b"hi")])
+    watch.expect_messages([("seen/far-sub", ("near-pub bob " + c.node(2).name).encode())])

@@ -321,6 +321,80 @@ rule_engine.rules {
     assert status == 200 and json.loads(body) == {"reason_code": "not_authorized"}, body
 
 
+def test_message_delivery_ack_and_drop_events(make_broker):
+    conf = '''
+mqtt { mqueue_store_qos0 = false, max_mqueue_len = 1 }
+rule_engine.rules {
+  delivered {
+    sql = """SELECT * FROM "$events/message_delivered" WHERE topic =~ 'data/#' """
+    actions = [{function = republish, args = {topic = "ev/delivered/${clientid}", qos = 1,
+                payload = "${from_clientid} ${from_username} ${topic} ${qos} ${id}"}}]
+  }
+  acked {
+    sql = """SELECT * FROM "$events/message_acked" WHERE topic =~ 'data/#' """
+    actions = [{function = republish, args = {topic = "ev/acked/${clientid}", qos = 1,
+                payload = "${from_clientid} ${from_username} ${topic} ${qos} ${id}"}}]
+  }
+  dropped {
+    sql = """SELECT * FROM "$events/message_dropped" WHERE topic =~ 'nobody/#' """
+    actions = [{function = republish, args = {topic = "ev/dropped/${clientid}", qos = 1,
+                payload = "${reason} ${topic} ${username} ${event}"}}]
+  }
+  ddrop {
+    sql = """SELECT * FROM "$events/delivery_dropped" WHERE topic =~ 'data/#' """
+    actions = [{function = republish, args = {topic = "ev/ddrop/${clientid}", qos = 1,
+                payload = "${reason} ${from_clientid} ${topic} ${event}"}}]
+  }
+}
+'''
+    b = make_broker(config_text=conf)
+    watch = client(b, "watcher")
+    watch.subscribe("ev/#", qos=1)
+    sleeper = client(b, "sleeper", version=V311, clean=False)
+    sleeper.subscribe("data/q/#", qos=1)
+    sleeper.disconnect()
+    sub = client(b, "sub")
+    sub.subscribe("data/1", qos=1)
+    sub2 = client(b, "sub2")
+    sub2.subscribe("data/2", qos=2)
+    pub = client(b, "pub", username="alice")
+    pub.publish("data/1", b"one", qos=1)
+    sub.wait_messages(1)
+    pub.publish("data/2", b"two", qos=2)
+    sub2.wait_messages(1)
+    pub.publish("nobody/x", b"lost", qos=1)
+    # The offline session takes no QoS 0 (qos0_msg) and one message (queue_full).
+    pub.publish("data/q/a", b"q0", qos=0)
+    pub.publish("data/q/b", b"q1", qos=1)
+    pub.publish("data/q/c", b"q2", qos=1)
+    got = [(m.topic, m.payload.decode()) for m in watch.wait_messages(8)]
+    watch.expect_no_more(8)
+    ids = {}
+    for topic, payload in got:
+        if topic.startswith(("ev/delivered/", "ev/acked/")):
+            *rest, msg_id = payload.split(" ")
+            assert len(msg_id) == 32 and all(ch in "0123456789ABCDEF" for ch in msg_id), payload
+            ids.setdefault(" ".join(rest), set()).add(msg_id)
+    # Delivery and acknowledgement name the same message (QoS 2 is acked at PUBREC).
+    assert sorted(ids) == ["pub alice data/1 1", "pub alice data/2 2"], got
+    assert all(len(v) == 1 for v in ids.values()), got
+    rest = sorted((t, p) for t, p in got if not t.startswith(("ev/delivered/", "ev/acked/")))
+    assert rest == [
+        ("ev/ddrop/sleeper", "qos0_msg pub data/q/a delivery.dropped"),
+        ("ev/ddrop/sleeper", "queue_full pub data/q/b delivery.dropped"),
+        ("ev/dropped/pub", "no_subscribers nobody/x alice message.dropped")], got
+    assert sorted(t for t, _ in got if t.startswith(("ev/delivered/", "ev/acked/"))) == [
+        "ev/acked/sub", "ev/acked/sub2", "ev/delivered/sub", "ev/delivered/sub2"], got
+    names = [e["event"] for e in get_json(b, "/api/v5/rule_events")]
+    for e in ("message_delivered", "message_acked", "message_dropped", "delivery_dropped"):
+        assert "$events/" + e in names
+    status, _, body = call(b, "POST", "/api/v5/rule_test", body={
+        "sql": 'SELECT from_clientid, clientid, reason FROM "$events/delivery_dropped"',
+        "context": {"event_type": "delivery_dropped", "reason": "expired"}})
+    assert status == 200 and json.loads(body) == {
+        "from_clientid": "c_emqx", "clientid": "c_emqx_2", "reason": "expired"}, body
+
+
 def test_rules_do_not_loop_and_sys_messages_are_ignored(make_broker):
     # Two rules feeding each other stop after a bounded chain; a rule never republishes
     # its own output again (EMQX's guard); $SYS messages trigger nothing by default.
