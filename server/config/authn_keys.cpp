@@ -293,23 +293,10 @@ void read_db_fields(const Value& obj, const std::string& key, const std::string&
       fail(f.value, key + "." + f.key, "unknown field for " + what + " (known: " + names + ")");
     }
   }
-  if (redis) {
-    if (const Value* t = obj.find("redis_type")) {
-      d.redis_type = get_enum(*t, key + ".redis_type", {"single", "sentinel", "cluster"});
-      if (d.redis_type != "single") {
-        fail(*t, key + ".redis_type",
-             "redis_type = " + d.redis_type + " is not implemented yet by emqxd (single is)");
-      }
-    }
-    for (const char* k : {"servers", "sentinel"}) {
-      if (const Value* v = obj.find(k)) {
-        fail(*v, key + "." + k, "applies to redis_type = sentinel or cluster, not implemented yet");
-      }
-    }
-  }
   for (const auto& f : obj.fields()) {
     const std::string fk = key + "." + f.key;
     const Value& v = f.value;
+    if (redis && read_redis_mode_field(f, fk, d)) continue;
     if (f.key == "server") {
       d.server = get_string(v, fk);
       if (d.server.empty()) fail(v, fk, "must not be empty (host[:port])");
@@ -350,7 +337,11 @@ void read_db_fields(const Value& obj, const std::string& key, const std::string&
       }
     }
   }
-  if (d.server.empty()) fail(obj, key + ".server", "required (host[:port])");
+  if (redis) {
+    check_redis(obj, key, key + ".server", d);
+  } else if (d.server.empty()) {
+    fail(obj, key + ".server", "required (host[:port])");
+  }
   if (d.query.empty()) fail(obj, key + (redis ? ".cmd" : ".query"), "required");
   if (!redis && d.database.empty()) fail(obj, key + ".database", "required");
 }

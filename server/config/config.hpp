@@ -292,9 +292,11 @@ struct DbConfig {
   std::string username;  // may be empty
   std::string password;  // never logged
   std::uint32_t pool_size = 8;
-  std::string query;             // `query` (SQL) or `cmd` (redis), with ${...} placeholders
-  Duration query_timeout{5000};  // connect + query, per check
-  std::string redis_type = "single";
+  std::string query;                  // `query` (SQL) or `cmd` (redis), with ${...} placeholders
+  Duration query_timeout{5000};       // connect + query, per check
+  std::string redis_type = "single";  // single | sentinel | cluster
+  std::string servers;   // sentinel, cluster: "host[:port],..." (sentinels / seed nodes)
+  std::string sentinel;  // sentinel: the master's name
 };
 
 struct AuthzSourceConfig {

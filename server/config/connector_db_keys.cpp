@@ -13,17 +13,10 @@ namespace {
 // connector itself: pool_size, username, password, database).
 bool redis_field(const hocon::Field& f, const std::string& k, ConnectorConfig& c) {
   DbConfig& d = c.db;
-  if (f.key == "redis_type") {
-    d.redis_type = get_enum(f.value, k, {"single", "sentinel", "cluster"});
-    if (d.redis_type != "single") {
-      fail(f.value, k,
-           "redis_type = " + d.redis_type + " is not implemented yet by emqxd (single is)");
-    }
-  } else if (f.key == "server") {
+  if (read_redis_mode_field(f, k, d)) return true;
+  if (f.key == "server") {
     d.server = get_string(f.value, k);
     if (d.server.empty()) fail(f.value, k, "must not be empty (host[:port])");
-  } else if (f.key == "servers" || f.key == "sentinel") {
-    fail(f.value, k, "applies to redis_type = sentinel or cluster, not implemented yet");
   } else if (f.key == "database") {
     d.database = std::to_string(get_int(f.value, k, 0, 1'000'000));
   } else if (f.key == "username") {
@@ -55,12 +48,14 @@ bool read_db_connector_field(const hocon::Field& f, const std::string& key, Conn
       for (const auto& p : f.value.fields()) {
         if (!redis_field(p, k + "." + p.key, c)) {
           fail(p.value, k + "." + p.key,
-               "unknown key (redis_type, server, database, username, password, pool_size)");
+               "unknown key (redis_type, server, servers, sentinel, database, username, "
+               "password, pool_size)");
         }
       }
       return true;
     }
-    return f.key != "redis_type" && f.key != "server" && redis_field(f, k, c);
+    return f.key != "redis_type" && f.key != "server" && f.key != "servers" &&
+           f.key != "sentinel" && redis_field(f, k, c);
   }
   if (f.key == "server") {
     d.server = get_string(f.value, k);
@@ -87,14 +82,12 @@ bool read_db_connector_field(const hocon::Field& f, const std::string& key, Conn
 }
 
 void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c) {
-  if (c.db.server.empty()) {
-    fail(obj, key + (c.type == "redis" ? ".parameters.server" : ".server"),
-         "required (host[:port])");
-  }
   if (c.type == "redis") {
+    check_redis(obj, key + ".parameters", key + ".parameters.server", c.db);
     if (c.db.database.empty()) c.db.database = "0";
     return;
   }
+  if (c.db.server.empty()) fail(obj, key + ".server", "required (host[:port])");
   if (c.db.database.empty()) fail(obj, key + ".database", "required");
   if (c.type == "pgsql" && c.db.username.empty()) fail(obj, key + ".username", "required");
   if (c.type == "mysql" && c.db.username.empty()) c.db.username = "root";  // EMQX's default
@@ -132,6 +125,92 @@ void check_db_action(const Value& obj, const std::string& key, const ActionConfi
   if (a.type == "redis" && a.command_template.empty())
     fail(obj, key + ".parameters.command_template", "required");
   if (a.type != "redis" && a.sql.empty()) fail(obj, key + ".parameters.sql", "required");
+}
+
+namespace {
+
+// "host", "host:port" or "[v6]:port", as db::split_server reads it.
+bool valid_server(std::string_view s) {
+  std::string_view port;
+  if (s.starts_with('[')) {
+    const auto close = s.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    std::string_view rest = s.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    port = rest.substr(1);
+  } else if (const auto colon = s.rfind(':'); colon != std::string_view::npos) {
+    if (s.find(':') != colon || colon == 0) return false;
+    port = s.substr(colon + 1);
+  } else {
+    return !s.empty();
+  }
+  if (port.empty() || port.size() > 5) return false;
+  std::uint32_t p = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return false;
+    p = p * 10 + static_cast<std::uint32_t>(ch - '0');
+  }
+  return p >= 1 && p <= 65535;
+}
+
+}  // namespace
+
+bool read_redis_mode_field(const hocon::Field& f, const std::string& k, DbConfig& d) {
+  if (f.key == "redis_type") {
+    d.redis_type = get_enum(f.value, k, {"single", "sentinel", "cluster"});
+  } else if (f.key == "sentinel") {
+    d.sentinel = get_string(f.value, k);
+    if (d.sentinel.empty()) fail(f.value, k, "must not be empty (the master's name)");
+  } else if (f.key == "servers") {
+    std::vector<std::string> list;
+    if (f.value.is_array()) {
+      for (std::size_t i = 0; i < f.value.elements().size(); ++i)
+        list.push_back(get_string(f.value.elements()[i], k + "[" + std::to_string(i + 1) + "]"));
+    } else {
+      const std::string all = get_string(f.value, k);
+      std::size_t at = 0;
+      for (;;) {
+        const auto comma = all.find(',', at);
+        std::string one = all.substr(at, comma == std::string::npos ? comma : comma - at);
+        one.erase(0, one.find_first_not_of(' '));
+        one.erase(one.find_last_not_of(' ') + 1);
+        list.push_back(std::move(one));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+      }
+    }
+    d.servers.clear();
+    for (const auto& one : list) {
+      if (!valid_server(one))
+        fail(f.value, k, "expected host[:port] entries separated by commas, got " + shown(f.value));
+      d.servers += (d.servers.empty() ? "" : ",") + one;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void check_redis(const Value& obj, const std::string& key, const std::string& server_key,
+                 DbConfig& d) {
+  if (d.redis_type == "single") {
+    if (d.server.empty()) fail(obj, server_key, "required (host[:port])");
+    if (!d.servers.empty() || !d.sentinel.empty())
+      fail(obj, key + (d.sentinel.empty() ? ".servers" : ".sentinel"),
+           "applies to redis_type = sentinel or cluster, not single");
+    return;
+  }
+  if (!d.server.empty())
+    fail(obj, server_key, "applies to redis_type = single; " + d.redis_type + " reads servers");
+  if (d.servers.empty()) fail(obj, key + ".servers", "required for redis_type = " + d.redis_type);
+  if (d.redis_type == "sentinel" && d.sentinel.empty())
+    fail(obj, key + ".sentinel", "required for redis_type = sentinel (the master's name)");
+  if (d.redis_type == "cluster") {
+    if (!d.sentinel.empty()) fail(obj, key + ".sentinel", "applies to redis_type = sentinel");
+    if (!d.database.empty() && d.database != "0")
+      fail(obj, key + ".database", "a Redis Cluster has database 0 only");
+  }
 }
 
 // The ssl block of a connector emqxd speaks no TLS to yet: only enable = false passes.

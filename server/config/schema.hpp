@@ -196,6 +196,13 @@ void check_rabbit_action(const Value& obj, const std::string& key, const ActionC
 // The pgsql, mysql and redis connectors' and actions' (connector_db_keys.cpp), and the
 // ssl block of a type emqxd speaks no TLS to yet (only enable = false passes).
 void refuse_tls(const Value& v, const std::string& key, const std::string& type);
+// Redis's deployment fields, wherever Redis is configured (connector_db_keys.cpp):
+// redis_type, servers (a "h1:p1,h2:p2" string or a list) and sentinel. False for other
+// fields. check_redis then asks what the mode needs: `server` (single; `server_key` names
+// it), `servers` (sentinel, cluster), `sentinel` (sentinel); a cluster has no database.
+bool read_redis_mode_field(const hocon::Field& f, const std::string& key, DbConfig& d);
+void check_redis(const Value& obj, const std::string& key, const std::string& server_key,
+                 DbConfig& d);
 bool read_db_connector_field(const hocon::Field& f, const std::string& key, ConnectorConfig& c);
 void check_db_connector(const Value& obj, const std::string& key, ConnectorConfig& c);
 bool read_db_action_param(const hocon::Field& p, const std::string& key, ActionConfig& a);

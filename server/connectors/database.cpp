@@ -4,7 +4,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "auth/db/db_client.hpp"
+#include "auth/db/db_auth.hpp"
 #include "rules/template.hpp"
 
 namespace emqxd::connectors {
@@ -20,23 +20,7 @@ db::Kind kind_of(const std::string& type) {
 }
 
 db::Endpoint endpoint_of(const config::ConnectorConfig& c) {
-  const db::Kind kind = kind_of(c.type);
-  const std::uint16_t port = kind == db::Kind::Postgres ? 5432
-                             : kind == db::Kind::Mysql  ? 3306
-                                                        : 6379;
-  auto hp = db::split_server(c.db.server, port);
-  if (!hp) {
-    throw std::runtime_error("connectors." + c.type + "." + c.name +
-                             ".server: expected host[:port], got " + c.db.server);
-  }
-  db::Endpoint e;
-  e.kind = kind;
-  e.host = hp->first;
-  e.port = hp->second;
-  e.database = c.db.database;
-  e.username = c.db.username;
-  e.password = c.db.password;
-  return e;
+  return db::endpoint_of(c.db, kind_of(c.type), "connectors." + c.type + "." + c.name);
 }
 
 // A placeholder's name ("payload.a.b") as a path into the rule's output.

@@ -250,6 +250,159 @@ class Redis(Server):
 
 
 
+def _redis_server(port, dir, log, *extra):
+    return subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", dir,
+         "--save", "", "--appendonly", "no", "--daemonize", "no"] + list(extra),
+        stdout=log, stderr=subprocess.STDOUT, cwd=dir)
+
+
+def _redis_cli(port, *args, password=None, cluster=False):
+    argv = ["redis-cli", "-p", str(port)]
+    if cluster:
+        argv.append("-c")
+    if password:
+        argv += ["-a", password, "--no-auth-warning"]
+    r = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and not r.stdout.startswith("(error)"), r.stdout + r.stderr
+    return r.stdout
+
+
+class RedisSentinel(Server):
+    """A master, its replica and one sentinel (quorum 1) watching them as `mymaster`: what
+    EMQX's redis_type = sentinel connects to. The servers ask for a password; the sentinel
+    does not (it knows the master's, auth-pass). failover() promotes the replica."""
+    PASSWORD = Redis.PASSWORD
+    NAME = "mymaster"
+
+    missing = staticmethod(Redis.missing)
+    procs = ()
+
+    def _start(self):
+        self.dir = tempfile.mkdtemp(prefix="emqxd-redis-sentinel-")
+        self.log = open(os.path.join(self.dir, "redis.log"), "wb")
+        self.master_port, self.replica_port, self.port = free_port(), free_port(), free_port()
+        auth = ("--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD)
+        self.procs = [_redis_server(self.master_port, self.dir, self.log, *auth)]
+        _wait_port(self.master_port, self.procs[0], "redis master")
+        rdir = os.path.join(self.dir, "replica")
+        os.mkdir(rdir)
+        self.procs.append(_redis_server(self.replica_port, rdir, self.log, *auth,
+                                        "--replicaof", "127.0.0.1", str(self.master_port)))
+        _wait_port(self.replica_port, self.procs[1], "redis replica")
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\ndir %s\n"
+                    "sentinel monitor %s 127.0.0.1 %d 1\n"
+                    "sentinel auth-pass %s %s\n"
+                    "sentinel down-after-milliseconds %s 2000\n"
+                    "sentinel failover-timeout %s 10000\n"
+                    % (self.port, self.dir, self.NAME, self.master_port, self.NAME,
+                       self.PASSWORD, self.NAME, self.NAME))
+        self.procs.append(subprocess.Popen(["redis-server", conf, "--sentinel"],
+                                           stdout=self.log, stderr=subprocess.STDOUT,
+                                           cwd=self.dir))
+        self.proc = self.procs[-1]
+        _wait_port(self.port, self.proc, "redis sentinel")
+        # The sentinel knows the replica once the master told it (INFO, every 10 s at
+        # first) and the replica has synced: until then no failover could happen.
+        self._until(lambda: "slaves=1" in _redis_cli(self.port, "INFO", "sentinel") and
+                    "master_link_status:up" in self.node_cmd(self.replica_port, "INFO",
+                                                             "replication"),
+                    60, "the sentinel to see a synced replica")
+
+    def _until(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            time.sleep(0.2)
+        raise RuntimeError("waited %d s for %s" % (timeout, what))
+
+    def master(self):
+        """The master's port, as the sentinel says."""
+        out = _redis_cli(self.port, "SENTINEL", "get-master-addr-by-name", self.NAME)
+        return int(out.split()[1])
+
+    def node_cmd(self, port, *args):
+        return _redis_cli(port, *args, password=self.PASSWORD)
+
+    def cmd(self, *args):
+        """A command to the master."""
+        return self.node_cmd(self.master_port, *args)
+
+    def failover(self):
+        """The replica becomes the master; returns once both servers agree."""
+        old, new = self.master_port, self.replica_port
+        _redis_cli(self.port, "SENTINEL", "failover", self.NAME)
+        self._until(lambda: self.master() == new and
+                    self.node_cmd(new, "ROLE").split()[0] == "master" and
+                    self.node_cmd(old, "ROLE").split()[0] == "slave", 60, "the failover")
+        self.master_port, self.replica_port = new, old
+
+    def stop(self):
+        for p in reversed(self.procs):
+            _stop(p)
+
+
+class RedisCluster(Server):
+    """A Redis Cluster of three masters (no replicas), password on: what EMQX's
+    redis_type = cluster connects to. Each node's cluster bus is its port + 10000."""
+    PASSWORD = Redis.PASSWORD
+    missing = staticmethod(Redis.missing)
+    procs = ()
+
+    @staticmethod
+    def _port_pair():
+        for _ in range(200):
+            p = free_port()
+            if p + 10000 < 65536:
+                try:
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", p + 10000))
+                    return p
+                except OSError:
+                    pass
+        raise RuntimeError("no free port pair for a cluster node")
+
+    def _start(self):
+        self.dir = tempfile.mkdtemp(prefix="emqxd-redis-cluster-")
+        self.log = open(os.path.join(self.dir, "redis.log"), "wb")
+        self.ports = []
+        self.procs = []
+        for i in range(3):
+            port = self._port_pair()
+            d = os.path.join(self.dir, str(i))
+            os.mkdir(d)
+            self.procs.append(_redis_server(
+                port, d, self.log, "--cluster-enabled", "yes", "--cluster-config-file",
+                "nodes.conf", "--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD))
+            self.ports.append(port)
+        for port, proc in zip(self.ports, self.procs):
+            _wait_port(port, proc, "redis cluster node")
+        self.proc = self.procs[0]
+        _redis_cli(self.ports[0], "--cluster", "create",
+                   *["127.0.0.1:%d" % p for p in self.ports],
+                   "--cluster-replicas", "0", "--cluster-yes", password=self.PASSWORD)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all("cluster_state:ok" in self.node_cmd(p, "CLUSTER", "INFO") for p in self.ports):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the redis cluster did not become ok within 60 s")
+
+    def node_cmd(self, port, *args):
+        return _redis_cli(port, *args, password=self.PASSWORD)
+
+    def cmd(self, *args):
+        """A command sent where its key lives (redis-cli -c follows MOVED)."""
+        return _redis_cli(self.ports[0], *args, password=self.PASSWORD, cluster=True)
+
+    def stop(self):
+        for p in reversed(self.procs):
+            _stop(p)
+
+
 class Influxdb(Server):
     """InfluxDB 1.x with authentication on: an admin user (the test's) and a database."""
     USER, PASSWORD, DB = "emqx", "emqx-influx-pw", "mqtt"

@@ -21,7 +21,7 @@ import pytest
 
 import mqttc
 from conftest import wait_for
-from db_servers import Mariadb, Postgres, Redis
+from db_servers import Mariadb, Postgres, Redis, RedisCluster, RedisSentinel
 
 BACKENDS = ["postgresql", "mysql", "redis"]
 SALT = "s4lt"
@@ -114,8 +114,16 @@ class RedisBackend:
                 self.server.cmd("HSET", "mqtt_acl:" + u, topic, action)
 
     def conn(self, timeout="2s"):
-        return ('redis_type = single, server = "127.0.0.1:%d", database = 0, password = "%s",'
-                ' pool_size = 2, query_timeout = %s' % (self.server.port, Redis.PASSWORD, timeout))
+        if isinstance(self.server, RedisSentinel):
+            where = 'redis_type = sentinel, servers = "127.0.0.1:%d", sentinel = %s, database = 0' \
+                % (self.server.port, RedisSentinel.NAME)
+        elif isinstance(self.server, RedisCluster):
+            where = 'redis_type = cluster, servers = "%s"' % ",".join(
+                "127.0.0.1:%d" % p for p in self.server.ports[:2])
+        else:
+            where = 'redis_type = single, server = "127.0.0.1:%d", database = 0' % self.server.port
+        return ('%s, password = "%s", pool_size = 2, query_timeout = %s'
+                % (where, Redis.PASSWORD, timeout))
 
     def authn(self, timeout="2s"):
         return ('{mechanism = password_based, backend = redis, %s,'
@@ -136,19 +144,22 @@ class RedisBackend:
 
 
 def make_backend(kind):
-    cls = {"postgresql": Postgres, "mysql": Mariadb, "redis": Redis}[kind]
+    cls = {"postgresql": Postgres, "mysql": Mariadb, "redis": Redis,
+           "redis-sentinel": RedisSentinel, "redis-cluster": RedisCluster}[kind]
     missing = cls.missing()
     if missing:
         pytest.skip("%s is not installed (scripts/install-deps.sh --test installs it)" % missing)
     server = cls()
     try:
-        return RedisBackend(server) if kind == "redis" else SqlBackend(kind, server)
+        return RedisBackend(server) if kind.startswith("redis") else SqlBackend(kind, server)
     except BaseException:
         server.close()  # the tables could not be made: no server left behind
         raise
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# Redis's other deployments (EMQX's redis_type) answer the same commands: every test of
+# the shared server runs on them too.
+@pytest.fixture(scope="module", params=BACKENDS + ["redis-sentinel", "redis-cluster"])
 def backend(request):
     b = make_backend(request.param)
     yield b

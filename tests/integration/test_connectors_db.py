@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import config_refused, wait_for
-from db_servers import Mariadb, Postgres, Redis
+from db_servers import Mariadb, Postgres, Redis, RedisCluster, RedisSentinel
 from mqttc import Client
 from test_api import call, get_json
 
@@ -275,11 +275,107 @@ rule_engine.rules.to_rd {
         rd.close()
 
 
+REDIS_ACTION = '''
+actions.redis.to_rd {
+  connector = rd
+  parameters { command_template = ["RPUSH", "msgs:${clientid}", "${payload}"] }
+  resource_opts { health_check_interval = 1s }
+}
+rule_engine.rules.to_rd {
+  sql = """SELECT * FROM "rd/#" """
+  actions = ["redis:to_rd"]
+}
+'''
+
+
+def test_redis_sentinel_follows_a_failover_and_loses_nothing(make_broker):
+    need(RedisSentinel)
+    rs = RedisSentinel()
+    try:
+        b = make_broker(config_text='''
+connectors.redis.rd {
+  parameters {
+    redis_type = sentinel
+    servers = "127.0.0.1:%d"
+    sentinel = "%s"
+    password = "%s"
+    database = 1
+  }
+  resource_opts { health_check_interval = 1s }
+}
+''' % (rs.port, RedisSentinel.NAME, RedisSentinel.PASSWORD) + REDIS_ACTION)
+        assert connected(b, "redis:to_rd"), action(b, "redis:to_rd")
+        pub = Client(b, "sn-dev")
+        for i in range(5):
+            pub.publish("rd/a", b"before %d" % i, qos=1)
+        assert wait_for(lambda: rs.cmd("-n", "1", "LLEN", "msgs:sn-dev").strip() == "5", 10)
+        rs.failover()
+        # The pooled connections to the old master hear READONLY and go; the sentinel
+        # names the new one.
+        for i in range(5):
+            pub.publish("rd/a", b"after %d" % i, qos=1)
+        assert wait_for(lambda: rs.cmd("-n", "1", "LLEN", "msgs:sn-dev").strip() == "10", 30), \
+            (rs.cmd("-n", "1", "LRANGE", "msgs:sn-dev", "0", "-1"), metrics(b, "redis:to_rd"))
+        got = rs.cmd("-n", "1", "--raw", "LRANGE", "msgs:sn-dev", "0", "-1").split()
+        assert got == [w for i in range(5) for w in ("before", str(i))] + \
+            [w for i in range(5) for w in ("after", str(i))], got
+        m = metrics(b, "redis:to_rd")
+        assert (m["success"], m["dropped"]) == (10, 0), m
+        # A sentinel that knows no such master is the connector's status.
+        b2 = make_broker(config_text='''
+connectors.redis.rd {
+  parameters { redis_type = sentinel, servers = "127.0.0.1:%d", sentinel = nobody, password = "%s" }
+  resource_opts { health_check_interval = 1s }
+}
+''' % (rs.port, RedisSentinel.PASSWORD) + REDIS_ACTION)
+        assert wait_for(lambda: get_json(b2, "/api/v5/connectors/redis:rd")["status"] ==
+                        "disconnected", 15)
+        reason = get_json(b2, "/api/v5/connectors/redis:rd").get("status_reason", "")
+        assert "knows no master named nobody" in reason, reason
+    finally:
+        rs.close()
+
+
+def test_redis_cluster_sends_each_key_to_its_node(make_broker):
+    need(RedisCluster)
+    rc = RedisCluster()
+    try:
+        # One seed is enough: the slot map names the other nodes.
+        b = make_broker(config_text='''
+connectors.redis.rd {
+  parameters { redis_type = cluster, servers = "127.0.0.1:%d", password = "%s" }
+  resource_opts { health_check_interval = 1s }
+}
+''' % (rc.ports[1], RedisCluster.PASSWORD) + REDIS_ACTION)
+        assert connected(b, "redis:to_rd"), action(b, "redis:to_rd")
+        ids = ["cl-%d" % i for i in range(12)]
+        for cid in ids:
+            c = Client(b, cid)
+            c.publish("rd/x", cid.encode(), qos=1)
+            c.publish("rd/x", b"again", qos=1)
+        for cid in ids:
+            assert wait_for(lambda: rc.cmd("LLEN", "msgs:" + cid).strip() == "2", 10), cid
+            assert rc.cmd("--raw", "LRANGE", "msgs:" + cid, "0", "-1").split() == [cid, "again"]
+        # The keys are spread: every node holds some of them.
+        per_node = [int(rc.node_cmd(p, "DBSIZE").strip()) for p in rc.ports]
+        assert sum(per_node) == len(ids) and all(n > 0 for n in per_node), per_node
+        m = metrics(b, "redis:to_rd")
+        assert (m["success"], m["failed"], m["dropped"]) == (24, 0, 0), m
+    finally:
+        rc.close()
+
+
 @pytest.mark.parametrize("text,error", [
     ('connectors.pgsql.p { server = "127.0.0.1", username = u }', "connectors.pgsql.p.database"),
     ('connectors.pgsql.p { server = "127.0.0.1", database = d }', "connectors.pgsql.p.username"),
-    ('connectors.redis.r { parameters { redis_type = cluster, servers = "a:1,b:2" } }',
-     "redis_type = cluster is not implemented yet"),
+    ('connectors.redis.r { parameters { redis_type = cluster, servers = "a:1,b:x" } }',
+     "connectors.redis.r.parameters.servers: expected host[:port] entries"),
+    ('connectors.redis.r { parameters { redis_type = sentinel, servers = "a:1" } }',
+     "connectors.redis.r.parameters.sentinel: required for redis_type = sentinel"),
+    ('connectors.redis.r { parameters { redis_type = cluster, servers = "a:1", database = 3 } }',
+     "a Redis Cluster has database 0 only"),
+    ('connectors.redis.r { parameters { server = "a:1", servers = "b:1" } }',
+     "connectors.redis.r.parameters.servers: applies to redis_type = sentinel or cluster"),
     ('connectors.redis.r { parameters { server = "127.0.0.1" } }\n'
      'actions.redis.a { connector = r, parameters { command_template = "RPUSH x y" } }',
      "actions.redis.a.parameters.command_template: expected a list"),

@@ -31,20 +31,6 @@ Kind kind_of(const std::string& name) {
   return Kind::Redis;
 }
 
-Endpoint endpoint_of(const config::DbConfig& d, Kind kind, const std::string& key) {
-  const std::uint16_t port = kind == Kind::Postgres ? 5432 : kind == Kind::Mysql ? 3306 : 6379;
-  auto hp = split_server(d.server, port);
-  if (!hp) throw std::runtime_error(key + ".server: expected host[:port], got " + d.server);
-  Endpoint e;
-  e.kind = kind;
-  e.host = hp->first;
-  e.port = hp->second;
-  e.database = d.database;
-  e.username = d.username;
-  e.password = d.password;
-  return e;
-}
-
 bool truthy(const std::optional<std::string>& v) {
   if (!v) return false;
   std::string s;
@@ -148,6 +134,30 @@ class DbAuthenticator final : public Authenticator {
 namespace json = boost::json;
 
 }  // namespace
+
+Endpoint endpoint_of(const config::DbConfig& d, Kind kind, const std::string& key) {
+  const std::uint16_t port = kind == Kind::Postgres ? 5432 : kind == Kind::Mysql ? 3306 : 6379;
+  Endpoint e;
+  e.kind = kind;
+  e.database = d.database;
+  e.username = d.username;
+  e.password = d.password;
+  if (kind == Kind::Redis && d.redis_type != "single") {
+    const bool sentinel = d.redis_type == "sentinel";
+    e.redis_mode = sentinel ? RedisMode::Sentinel : RedisMode::Cluster;
+    auto servers = split_servers(d.servers, sentinel ? 26379 : 6379);
+    if (!servers)
+      throw std::runtime_error(key + ".servers: expected host[:port],..., got " + d.servers);
+    e.servers = std::move(*servers);
+    e.sentinel = d.sentinel;
+    return e;
+  }
+  auto hp = split_server(d.server, port);
+  if (!hp) throw std::runtime_error(key + ".server: expected host[:port], got " + d.server);
+  e.host = hp->first;
+  e.port = hp->second;
+  return e;
+}
 
 Vars vars_of(const Credentials& c, bool with_password) {
   Vars v;

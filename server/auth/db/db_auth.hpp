@@ -30,6 +30,11 @@ namespace emqxd::auth::db {
 // The placeholders' values for a client. ${password} only when `with_password`.
 Vars vars_of(const Credentials& c, bool with_password);
 
+// Where `d` says the database is (`key` names it in errors: "authentication[1]",
+// "connectors.redis.cache"): server, or for Redis sentinel and cluster, servers.
+// Throws std::runtime_error when an address is malformed (the config reader checked).
+Endpoint endpoint_of(const config::DbConfig& d, Kind kind, const std::string& key);
+
 // Builds the authenticator of `c` (backend postgresql, mysql or redis). Connects lazily.
 std::unique_ptr<Authenticator> make_authenticator(const config::AuthenticatorConfig& c);
 

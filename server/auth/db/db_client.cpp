@@ -52,6 +52,42 @@ std::optional<std::pair<std::string, std::uint16_t>> split_server(std::string_vi
   return std::make_pair(std::string(host), p);
 }
 
+std::optional<std::vector<std::pair<std::string, std::uint16_t>>> split_servers(
+    std::string_view list, std::uint16_t default_port) {
+  std::vector<std::pair<std::string, std::uint16_t>> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view one = list.substr(0, comma);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.front())))
+      one.remove_prefix(1);
+    while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back())))
+      one.remove_suffix(1);
+    auto hp = split_server(one, default_port);
+    if (!hp) return std::nullopt;
+    out.push_back(std::move(*hp));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::uint16_t redis_slot(std::string_view key) {
+  if (auto open = key.find('{'); open != std::string_view::npos) {
+    auto close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
+  }
+  std::uint16_t crc = 0;  // CRC16/XMODEM: polynomial 0x1021, initial 0
+  for (char ch : key) {
+    crc ^= static_cast<std::uint16_t>(static_cast<unsigned char>(ch) << 8);
+    for (int i = 0; i < 8; ++i)
+      crc = (crc & 0x8000) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
+                                : static_cast<std::uint16_t>(crc << 1);
+  }
+  return crc & 16383;
+}
+
 namespace {
 
 // Calls `text(piece)` for the text between placeholders and `var(name)` for each ${name}.

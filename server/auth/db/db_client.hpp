@@ -37,10 +37,18 @@ const char* kind_name(Kind k);
 
 using Clock = std::chrono::steady_clock;
 
+// Redis deployments (EMQX's redis_type): one server; a master found through Sentinel
+// (`servers` are the sentinels, `sentinel` the master's name); or a Redis Cluster
+// (`servers` are seed nodes; each command goes to the node of its key's slot).
+enum class RedisMode { Single, Sentinel, Cluster };
+
 struct Endpoint {
   Kind kind = Kind::Postgres;
   std::string host;
   std::uint16_t port = 0;
+  RedisMode redis_mode = RedisMode::Single;
+  std::vector<std::pair<std::string, std::uint16_t>> servers;  // sentinel and cluster
+  std::string sentinel;                                        // the master's name
   std::string database;  // SQL: the database name; Redis: the index ("0")
   std::string username;  // may be empty (Redis: no ACL user)
   std::string password;  // never logged
@@ -50,6 +58,14 @@ struct Endpoint {
 // when malformed.
 std::optional<std::pair<std::string, std::uint16_t>> split_server(std::string_view server,
                                                                   std::uint16_t default_port);
+// "h1:p1,h2:p2" (EMQX's `servers`; spaces around commas allowed); nullopt when one is
+// malformed or there are none.
+std::optional<std::vector<std::pair<std::string, std::uint16_t>>> split_servers(
+    std::string_view list, std::uint16_t default_port);
+
+// The Redis Cluster hash slot of `key` (CRC16/XMODEM mod 16384 of the key, or of its
+// first non-empty {hash tag}).
+std::uint16_t redis_slot(std::string_view key);
 
 // A compiled query template. SQL: `text` has $1.. (PostgreSQL) or ? (MySQL) where the
 // placeholders were, and `params` names them in order ("username", "clientid" ...; one

@@ -40,3 +40,24 @@ TEST_CASE("db: server addresses", "[db]") {
   CHECK_FALSE(split_server(":5432", 1));
   CHECK_FALSE(split_server("h:", 1));
 }
+
+TEST_CASE("db client: a list of servers, as EMQX's servers key") {
+  using L = std::vector<std::pair<std::string, std::uint16_t>>;
+  CHECK(split_servers("a:1,b", 26379) == L{{"a", 1}, {"b", 26379}});
+  CHECK(split_servers(" a:1 , [::1]:2 ", 6379) == L{{"a", 1}, {"::1", 2}});
+  CHECK_FALSE(split_servers("", 6379));
+  CHECK_FALSE(split_servers("a:1,,b", 6379));
+  CHECK_FALSE(split_servers("a:1,b:x", 6379));
+}
+
+TEST_CASE("db client: Redis Cluster hash slots, as the cluster specification gives them") {
+  CHECK(redis_slot("123456789") == (0x31C3 & 16383));  // the spec's CRC16 check value
+  CHECK(redis_slot("foo") == 12182);
+  CHECK(redis_slot("bar") == 5061);
+  CHECK(redis_slot("") == 0);
+  // A {hash tag} puts keys in one slot; an empty one ({}) does not count.
+  CHECK(redis_slot("{user1000}.following") == redis_slot("{user1000}.followers"));
+  CHECK(redis_slot("{user1000}.following") == redis_slot("user1000"));
+  CHECK(redis_slot("foo{{bar}}zap") == redis_slot("{bar"));
+  CHECK(redis_slot("foo{bar}{zap}") == redis_slot("bar"));
+}

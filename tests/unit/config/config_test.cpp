@@ -1296,8 +1296,12 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
         "${clientid}, ${peerhost}, ${cert_common_name}, ${cert_subject}, ${password})");
   CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
                  " server = \"h\", redis_type = sentinel, cmd = \"HMGET u password_hash\" }]") ==
-        "emqx.conf:2: authentication[1].redis_type: redis_type = sentinel is not implemented yet "
-        "by emqxd (single is)");
+        "emqx.conf:1: authentication[1].server: applies to redis_type = single; sentinel reads "
+        "servers");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
+                 " servers = \"h:1\", redis_type = sentinel, cmd = \"HMGET u password_hash\" }]") ==
+        "emqx.conf:1: authentication[1].sentinel: required for redis_type = sentinel (the "
+        "master's name)");
   CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
                  " server = \"h\", cmd = \"GET u\" }]") ==
         "emqx.conf:2: authentication[1].cmd: expected HMGET <key> password_hash [salt] "
