@@ -210,6 +210,7 @@ void to_pb(const mqtt::Message& m, const Clocks& c, pb::ForwardedMessage& out) {
       p->set_value(v);
     }
   }
+  if (m.rule_depth != 0) out.set_rule_depth(m.rule_depth);
   if (const auto& o = m.origin) {
     auto* po = out.mutable_origin();
     po->set_id(o->id);
@@ -243,6 +244,7 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
       x->user_properties.emplace_back(p.key(), p.value());
     m->extra = std::move(x);
   }
+  m->rule_depth = static_cast<std::uint8_t>(std::min<std::uint32_t>(in.rule_depth(), 255));
   if (in.has_origin()) {
     auto o = std::make_shared<mqtt::MessageOrigin>();
     o->id = in.origin().id();

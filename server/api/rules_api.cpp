@@ -52,18 +52,6 @@ NodeAnswer invalid(const rules::RuleError& e) {
   return error_answer(400, "BAD_REQUEST", "Bad Arguments: " + e.field + ": " + e.message);
 }
 
-// One node's metrics of a rule, EMQX's names.
-json::object metrics_json(const RuleEngine::Sample& s) {
-  json::object m;
-  for (std::size_t i = 0; i < RuleEngine::kMetrics; ++i)
-    m[RuleEngine::name(static_cast<RuleEngine::Metric>(i))] = s.count[i];
-  auto round2 = [](double v) { return std::round(v * 100) / 100; };
-  m["matched.rate"] = round2(s.rate);
-  m["matched.rate.max"] = round2(s.rate_max);
-  m["matched.rate.last5m"] = round2(s.rate_last5m);
-  return m;
-}
-
 std::string hex_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[33];
@@ -491,8 +479,8 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
       actions += r->actions.size();
       auto s = e.metrics(r->id);
       if (!s) continue;
-      rules.push_back(
-          json::object{{"id", r->id}, {"enable", r->enable}, {"metrics", metrics_json(*s)}});
+      rules.push_back(json::object{
+          {"id", r->id}, {"enable", r->enable}, {"metrics", RuleEngine::metrics_json(*s)}});
     }
     const std::size_t connectors = node.integrations ? node.integrations->connectors().size() : 0;
     return json_answer(
@@ -543,7 +531,7 @@ void add_rules_ops(NodeOps& ops, session::NodeState& node) {
   ops.add("rule_metrics", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");
             auto s = id != nullptr ? e.metrics(std::string(*id)) : std::nullopt;
-            return s ? json_answer(200, metrics_json(*s)) : not_found();
+            return s ? json_answer(200, RuleEngine::metrics_json(*s)) : not_found();
           }));
   ops.add("rule_metrics_reset", with_args([&e](const json::object& a) {
             const json::string* id = string_arg(a, "id");

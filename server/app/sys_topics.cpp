@@ -1,6 +1,7 @@
 #include "app/sys_topics.hpp"
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <ctime>
 
 #include "cluster/cluster.hpp"
@@ -12,6 +13,8 @@
 #endif
 
 namespace emqxd::app {
+
+namespace json = boost::json;
 
 namespace {
 
@@ -97,6 +100,11 @@ void SysTopics::stats() {
   publish("metrics/cluster/forward/dropped", std::to_string(cs.forward_dropped));
   publish("metrics/cluster/session/takeover_in", std::to_string(cs.takeovers_in));
   publish("metrics/cluster/session/takeover_out", std::to_string(cs.takeovers_out));
+  // Each rule's metrics on this node (emqxd's: EMQX has them in the API only).
+  for (const auto& r : node_.rules.list()) {
+    if (auto s = node_.rules.metrics(r->id))
+      publish("rules/" + r->id + "/metrics", json::serialize(rules::RuleEngine::metrics_json(*s)));
+  }
 }
 
 }  // namespace emqxd::app

@@ -41,6 +41,9 @@ struct Message {
   std::string payload;
   QoS qos = QoS::AtMostOnce;
   bool retain = false;
+  // Republished by a rule from a message this many republishes deep (0: not by a rule):
+  // the rules' loop guard, for the events of its delivery too (session/worker_rules.cpp).
+  std::uint8_t rule_depth = 0;
   std::optional<std::uint32_t> message_expiry_interval;  // seconds, as published
   Clock::time_point received_at{};                       // for expiry arithmetic
   // Unix ms when its origin node received it, for messages whose order must agree across

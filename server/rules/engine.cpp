@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
+#include <cmath>
 #include <random>
 
 #include "common/log.hpp"
@@ -52,6 +53,17 @@ std::shared_ptr<const Rule> from_table(const std::string& id, const std::string&
 }
 
 }  // namespace
+
+boost::json::object RuleEngine::metrics_json(const Sample& s) {
+  boost::json::object m;
+  for (std::size_t i = 0; i < kMetrics; ++i)
+    m[name(static_cast<Metric>(i))] = s.count[i];
+  auto round2 = [](double v) { return std::round(v * 100) / 100; };
+  m["matched.rate"] = round2(s.rate);
+  m["matched.rate.max"] = round2(s.rate_max);
+  m["matched.rate.last5m"] = round2(s.rate_last5m);
+  return m;
+}
 
 std::string_view RuleEngine::name(Metric m) {
   static constexpr std::string_view kNames[kMetrics] = {"matched",

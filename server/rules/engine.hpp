@@ -151,6 +151,9 @@ class RuleEngine {
     double rate = 0, rate_max = 0, rate_last5m = 0;
   };
   std::optional<Sample> metrics(const std::string& id) const;
+  // A sample under EMQX's names ("matched", "actions.success", "matched.rate", ...), as
+  // the API and $SYS/brokers/<node>/rules/<id>/metrics give it.
+  static boost::json::object metrics_json(const Sample& s);
   bool reset_metrics(const std::string& id);
   void tick();  // every second: the rates
 

@@ -67,6 +67,9 @@ constexpr Builtin kBuiltins[] = {
     {"now_timestamp", 0, 1, fn::now_timestamp_},  {"now_rfc3339", 0, 1, fn::now_rfc3339_},
     {"unix_ts_to_rfc3339", 1, 2, fn::unix_ts_to_rfc3339_},
     {"rfc3339_to_unix_ts", 1, 2, fn::rfc3339_to_unix_ts_},
+    {"format_date", 3, 4, fn::format_date_},      {"date_to_unix_ts", 3, 4, fn::date_to_unix_ts_},
+    {"timezone_to_second", 1, 1, fn::timezone_to_offset_seconds_},
+    {"timezone_to_offset_seconds", 1, 1, fn::timezone_to_offset_seconds_},
     // UUID
     {"uuid_v4", 0, 0, fn::uuid_v4_},  {"uuid_v4_no_hyphen", 0, 0, fn::uuid_v4_no_hyphen_},
 };

@@ -178,6 +178,9 @@ EMQXD_RULES_FN(now_timestamp_);
 EMQXD_RULES_FN(now_rfc3339_);
 EMQXD_RULES_FN(unix_ts_to_rfc3339_);
 EMQXD_RULES_FN(rfc3339_to_unix_ts_);
+EMQXD_RULES_FN(format_date_);
+EMQXD_RULES_FN(date_to_unix_ts_);
+EMQXD_RULES_FN(timezone_to_offset_seconds_);
 #undef EMQXD_RULES_FN
 }  // namespace fn
 

@@ -180,6 +180,7 @@ class WorkerCore::RuleActions final : public rules::RuleEngine::Actions {
     if (has_extra) m->extra = std::move(extra);
     m->received_at = core_.sched_.now();
     m->received_at_ms = mqtt::wall_ms_now();
+    m->rule_depth = static_cast<std::uint8_t>(depth + 1);
     if (core_.republished_.empty()) {
       core_.sched_.post(core_.sched_.id(), [c = &core_] { c->publish_republished(); });
     }
@@ -323,8 +324,10 @@ void WorkerCore::message_dropped(const mqtt::Message& m, const Publisher& from) 
 void WorkerCore::message_event(rules::Event ev, const mqtt::Message& m, mqtt::QoS qos, bool retain,
                                std::string_view client_id, const Channel* ch,
                                std::string_view reason) {
-  if (ignored_sys(m, node_.config)) return;
-  auto& actions = rule_actions(0, {});
+  // A rule that republishes on its own message's events would loop (delivered, then
+  // republished, delivered again): the republish depth bounds it, as for publishes.
+  if (ignored_sys(m, node_.config) || m.rule_depth >= kMaxRuleDepth) return;
+  auto& actions = rule_actions(m.rule_depth, {});
   std::optional<json::object> columns;
   auto make = [&]() -> const json::object& {
     if (columns) return *columns;

@@ -430,6 +430,46 @@ rule_engine.rules {
     assert wait_for(lambda: len([m for m in sub.wait_messages(1) if m.payload == b"z"]) == 2, 3)
 
 
+def test_a_rule_on_its_own_messages_delivery_stops_after_a_bounded_chain(make_broker):
+    # Each delivery of what the rule republished would be republished again, for ever:
+    # the republish depth stops it, as for publishes.
+    b = make_broker(config_text='''
+rule_engine.rules.echo {
+  sql = """SELECT * FROM "$events/message_delivered" """
+  actions = [{function = republish, args = {topic = "echo/${clientid}", payload = "again"}}]
+}
+''')
+    sub = client(b, "echo-sub")
+    sub.subscribe("echo/#", qos=0)
+    sub.subscribe("start", qos=0)
+    client(b, "echo-pub").publish("start", b"go", qos=1)
+    time.sleep(1.5)
+    got = sub.wait_messages(2)
+    assert 2 <= len(got) <= 10, [(m.topic, m.payload) for m in got]
+    assert metrics(b, "echo")["metrics"]["matched"] <= 10
+
+
+def test_each_rule_s_metrics_are_published_on_sys(make_broker):
+    b = make_broker(config_text=REPUBLISH_CONF + "sys_topics.sys_msg_interval = 1s\n")
+    watch = client(b, "sys-watch")
+    watch.subscribe("$SYS/brokers/+/rules/#", qos=0)
+    pub = client(b, "room-8")
+    pub.publish("sensors/r8/temp", json.dumps({"temp": 40}).encode(), qos=1)
+    pub.publish("sensors/r8/temp", json.dumps({"temp": 10}).encode(), qos=1)
+
+    def counted():
+        for m in watch.wait_messages(1, timeout=3):
+            doc = json.loads(m.payload)
+            if doc["matched"] == 2:
+                return m.topic, doc
+        return None
+    assert wait_for(counted, 5)
+    topic, doc = counted()
+    assert topic.startswith("$SYS/brokers/") and topic.endswith("/rules/temp_alert/metrics"), topic
+    assert (doc["passed"], doc["failed.no_result"], doc["actions.success"]) == (1, 1, 1), doc
+    assert "matched.rate" in doc
+
+
 def test_prometheus_data_integration_counts_each_rule(make_broker):
     b = make_broker(config_text=REPUBLISH_CONF)
     pub = client(b, "room-9")

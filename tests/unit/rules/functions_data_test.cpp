@@ -253,6 +253,43 @@ TEST_CASE("functions: time in Unix units and RFC 3339, in the local zone", "[rul
   CHECK(eval("rfc3339_to_unix_ts(now_rfc3339()) - now_timestamp() <= 0") == "true");
 }
 
+TEST_CASE("functions: dates in EMQX's format strings, and time zone offsets",
+          "[rules][functions]") {
+  CHECK(eval("format_date('second', '+08:00', '%Y-%m-%d %H:%M:%S%:z', 1678611852)") ==
+        R"("2023-03-12 17:04:12+08:00")");
+  CHECK(eval("format_date('millisecond', 'Z', '%Y-%m-%dT%H:%M:%S.%3N%z', 1678611852123)") ==
+        R"("2023-03-12T09:04:12.123+0000")");
+  CHECK(eval("format_date('microsecond', -3600, '%d/%m/%Y %H:%M:%S.%6N %::z', "
+             "1678611852123456)") == R"("12/03/2023 08:04:12.123456 -01:00:00")");
+  CHECK(eval("format_date('second', '+05:30', '%Y %N %H%M', 0)") == R"("1970 000000000 0530")");
+  CHECK(eval("format_date('nanosecond', 'z', '%S.%N', 1000000001)") == R"("01.000000001")");
+  CHECK(eval("strlen(format_date('second', 'local', '%Y-%m-%d'))") == "10");  // now
+  CHECK(eval_error("format_date('hour', 'Z', '%Y', 0)") == "format_date/4: bad argument");
+  CHECK(eval_error("format_date('second', '8', '%Y', 0)") == "format_date/4: bad argument");
+  CHECK(eval("date_to_unix_ts('second', '%Y-%m-%d %H:%M:%S%:z', '2023-03-12 17:04:12+08:00')") ==
+        "1678611852");
+  CHECK(eval("date_to_unix_ts('second', '+08:00', '%Y-%m-%d %H:%M:%S', '2023-03-12 17:04:12')") ==
+        "1678611852");
+  CHECK(eval("date_to_unix_ts('millisecond', '%Y-%m-%d %H:%M:%S.%3N', "
+             "'2023-03-12 09:04:12.123')") == "1678611852123");
+  // Text in the format only takes its width of the input (EMQX keeps 4.x's behaviour).
+  CHECK(eval("date_to_unix_ts('second', '%Y-%m-%d %H-%M-%S', '2022-05-26 10:40:12')") ==
+        "1653561612");
+  CHECK(eval("date_to_unix_ts('second', 'Z', '%Y%m%d%H%M%S', format_date('second', 'Z', "
+             "'%Y%m%d%H%M%S', 1653561612))") == "1653561612");
+  CHECK(eval_error("date_to_unix_ts('second', '%Y-%m-%d', '2023-03-12')") ==
+        "date_to_unix_ts/3: missing a part of the date (year to second are required)");
+  CHECK(eval_error("date_to_unix_ts('second', '%Y-%m-%d %H:%M:%S', '2023-02-30 00:00:00')") ==
+        "date_to_unix_ts/3: bad argument");
+  CHECK(eval_error("date_to_unix_ts('second', '%Y-%m-%d %H:%M:%S', '2023-0x-01 00:00:00')") ==
+        "date_to_unix_ts/3: bad argument");
+  CHECK(eval("timezone_to_second('+08:00')") == "28800");
+  CHECK(eval("timezone_to_offset_seconds('-0130')") == "-5400");
+  CHECK(eval("timezone_to_second('+01:02:03')") == "3723");
+  CHECK(eval("timezone_to_second('Z')") == "0");
+  CHECK(eval_error("timezone_to_second('+24:00')") == "timezone_to_second/1: bad argument");
+}
+
 TEST_CASE("functions: UUIDs are version 4", "[rules][functions]") {
   const std::regex v4(R"("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")");
   const std::string a = eval("uuid_v4()");
