@@ -147,7 +147,9 @@ def test_a_late_acknowledgement_is_listed_and_a_prompt_one_is_not(make_broker):
     assert rows, "nothing listed"
     assert [(r["clientid"], r["topic"]) for r in rows] == [("slow-one", "slow/t")]
     r = rows[0]
-    assert 400 <= r["timespan"] < 5000, r
+    # The broker reads a coarse clock (CLOCK_MONOTONIC_COARSE: a 4 ms tick here, and a
+    # tickless idle CPU may be later still): a few ms less than the client slept.
+    assert 390 <= r["timespan"] < 5000, r
     assert r["node"] == "emqx@127.0.0.1"
     assert abs(r["last_update_time"] - time.time() * 1000) < 10000
     doc = get_json(b, "/api/v5/slow_subscriptions?page=1&limit=5")
@@ -185,7 +187,7 @@ def test_slow_subs_settings_change_at_run_time_and_are_kept(make_broker):
     time.sleep(0.3)
     sub.ack(p)
     rows = wait_for(lambda: slow_list(b) or None, 3)
-    assert rows and rows[0]["clientid"] == "late-off" and rows[0]["timespan"] >= 300
+    assert rows and rows[0]["clientid"] == "late-off" and rows[0]["timespan"] >= 290
     b.stop()
     b.start()
     s = get_json(b, "/api/v5/slow_subscriptions/settings")
