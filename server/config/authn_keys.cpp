@@ -327,13 +327,10 @@ void read_db_fields(const Value& obj, const std::string& key, const std::string&
         }
       }
     } else if (f.key == "ssl") {
-      if (!v.is_object()) fail(v, fk, "expected an object");
-      for (const auto& s : v.fields()) {
-        if (s.key != "enable") fail(s.value, fk + "." + s.key, "not implemented yet by emqxd");
-        if (get_bool(s.value, fk + ".enable")) {
-          fail(s.value, fk + ".enable",
-               "TLS to " + kind + " is not implemented yet by emqxd (ssl.enable = false)");
-        }
+      if (redis) {
+        refuse_tls(v, fk, kind);
+      } else {
+        read_db_ssl(v, fk, d);
       }
     }
   }

@@ -297,6 +297,7 @@ struct DbConfig {
   std::string redis_type = "single";  // single | sentinel | cluster
   std::string servers;   // sentinel, cluster: "host[:port],..." (sentinels / seed nodes)
   std::string sentinel;  // sentinel: the master's name
+  ClientSslConfig ssl;   // PostgreSQL and MySQL (hiredis 0.14 has no TLS)
 };
 
 struct AuthzSourceConfig {
@@ -496,6 +497,7 @@ struct RabbitConfig {
   std::string virtual_host = "/";
   Duration heartbeat{30'000};
   Duration timeout{5'000};  // connect and log in
+  ClientSslConfig ssl;      // TLS to the broker (its TLS port, 5671 by convention)
 };
 
 // connectors.kafka_producer.<name> (connectors/kafka.hpp): EMQX's keys and defaults.
@@ -543,7 +545,7 @@ struct ConnectorConfig {
   Duration connect_timeout{15'000};  // http; the others: connect + query, per request
   std::uint32_t pool_size = 8;
   std::string pool_type = "random";
-  ClientSslConfig ssl;
+  ClientSslConfig ssl;  // http, mqtt, influxdb, kafka_producer (the databases: db.ssl)
   // pgsql, mysql, redis: server, database, username, password, pool_size (db.pool_size),
   // redis_type (EMQX's parameters.redis_type for redis)
   DbConfig db;

@@ -39,7 +39,11 @@ bool read_db_connector_field(const hocon::Field& f, const std::string& key, Conn
   const std::string k = key + "." + f.key;
   DbConfig& d = c.db;
   if (f.key == "ssl") {
-    refuse_tls(f.value, k, c.type);
+    if (c.type == "redis") {
+      refuse_tls(f.value, k, c.type);
+    } else {
+      read_db_ssl(f.value, k, d);
+    }
     return true;
   }
   if (c.type == "redis") {
@@ -210,6 +214,15 @@ void check_redis(const Value& obj, const std::string& key, const std::string& se
     if (!d.sentinel.empty()) fail(obj, key + ".sentinel", "applies to redis_type = sentinel");
     if (!d.database.empty() && d.database != "0")
       fail(obj, key + ".database", "a Redis Cluster has database 0 only");
+  }
+}
+
+void read_db_ssl(const Value& v, const std::string& key, DbConfig& d) {
+  read_client_ssl(v, key, d.ssl);
+  if (d.ssl.server_name_indication != "" && d.ssl.server_name_indication != "disable") {
+    fail(v, key + ".server_name_indication",
+         "a database's certificate is checked against the server's host: leave it out, or "
+         "\"disable\" the name check");
   }
 }
 

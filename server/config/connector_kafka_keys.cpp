@@ -104,7 +104,11 @@ bool read_kafka_connector_field(const hocon::Field& f, const std::string& key, C
   } else if (f.key == "allow_auto_topic_creation") {
     x.allow_auto_topic_creation = get_bool(v, k);
   } else if (f.key == "ssl") {
-    refuse_tls(v, k, "kafka");
+    read_client_ssl(v, k, c.ssl);
+    if (!c.ssl.server_name_indication.empty() && c.ssl.server_name_indication != "disable")
+      fail(v, k + ".server_name_indication",
+           "librdkafka checks each broker's certificate against the broker's own host: leave "
+           "it out, or \"disable\" the name check");
   } else {
     return false;
   }

@@ -29,7 +29,11 @@ bool read_rabbit_connector_field(const hocon::Field& f, const std::string& key,
   } else if (f.key == "pool_size") {
     c.pool_size = static_cast<std::uint32_t>(get_int(v, k, 1, 1024));
   } else if (f.key == "ssl") {
-    refuse_tls(v, k, "rabbitmq");
+    read_client_ssl(v, k, r.ssl);
+    if (!r.ssl.server_name_indication.empty() && r.ssl.server_name_indication != "disable")
+      fail(v, k + ".server_name_indication",
+           "rabbitmq-c checks the broker's certificate against the server's host: leave it "
+           "out, or \"disable\" the name check");
   } else if (f.key == "auto_reconnect") {
     (void)get_bool(v, k);  // emqxd always reconnects
   } else {

@@ -196,6 +196,8 @@ void check_rabbit_action(const Value& obj, const std::string& key, const ActionC
 // The pgsql, mysql and redis connectors' and actions' (connector_db_keys.cpp), and the
 // ssl block of a type emqxd speaks no TLS to yet (only enable = false passes).
 void refuse_tls(const Value& v, const std::string& key, const std::string& type);
+// The ssl block of a PostgreSQL or MySQL client (read_client_ssl's keys).
+void read_db_ssl(const Value& v, const std::string& key, DbConfig& d);
 // Redis's deployment fields, wherever Redis is configured (connector_db_keys.cpp):
 // redis_type, servers (a "h1:p1,h2:p2" string or a list) and sentinel. False for other
 // fields. check_redis then asks what the mode needs: `server` (single; `server_key` names

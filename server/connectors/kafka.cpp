@@ -58,8 +58,8 @@ void set_conf(rd_kafka_conf_t* conf, const char* name, const std::string& value)
 }
 
 // The settings every client of the connector shares. Throws std::runtime_error.
-rd_kafka_conf_t* base_conf(const config::KafkaConfig& k, const std::string& client_id,
-                           LastError* last) {
+rd_kafka_conf_t* base_conf(const config::KafkaConfig& k, const config::ClientSslConfig& ssl,
+                           const std::string& client_id, LastError* last) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [conf](const char* name, const std::string& value) { set_conf(conf, name, value); };
   set("bootstrap.servers", k.bootstrap_hosts);
@@ -70,11 +70,30 @@ rd_kafka_conf_t* base_conf(const config::KafkaConfig& k, const std::string& clie
   set("socket.send.buffer.bytes", std::to_string(k.sndbuf));
   set("socket.receive.buffer.bytes", std::to_string(k.recbuf));
   set("socket.nagle.disable", k.nodelay ? "true" : "false");
-  if (!k.sasl_mechanism.empty()) {
-    set("security.protocol", "sasl_plaintext");
+  const bool sasl = !k.sasl_mechanism.empty();
+  if (sasl) {
     set("sasl.mechanisms", k.sasl_mechanism);
     set("sasl.username", k.username);
     set("sasl.password", k.password);
+  }
+  set("security.protocol",
+      ssl.enable ? (sasl ? "sasl_ssl" : "ssl") : (sasl ? "sasl_plaintext" : "plaintext"));
+  if (ssl.enable) {
+    // EMQX's ssl block: verify_peer checks the broker's chain (cacertfile, else the
+    // system's CAs) and its name (the broker's host; "disable" drops the check).
+    const bool verify = ssl.verify == "verify_peer";
+    set("enable.ssl.certificate.verification", verify ? "true" : "false");
+    set("ssl.endpoint.identification.algorithm",
+        verify && ssl.server_name_indication != "disable" ? "https" : "none");
+    set("ssl.ca.location", ssl.cacertfile.empty() ? "probe" : ssl.cacertfile);
+    if (!ssl.certfile.empty()) {
+      set("ssl.certificate.location", ssl.certfile);
+      set("ssl.key.location", ssl.keyfile);
+    }
+    std::string ciphers;
+    for (const auto& c : ssl.ciphers)
+      ciphers += (ciphers.empty() ? "" : ":") + c;
+    if (!ciphers.empty()) set("ssl.cipher.suites", ciphers);
   }
   rd_kafka_conf_set_opaque(conf, last);
   rd_kafka_conf_set_error_cb(conf, on_error);
@@ -137,7 +156,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 class Producer {
  public:
   Producer(const config::ConnectorConfig& c, const config::ActionConfig& a) {
-    rd_kafka_conf_t* conf = base_conf(c.kafka, "emqxd_kafka_producer_" + a.name, &last_);
+    rd_kafka_conf_t* conf = base_conf(c.kafka, c.ssl, "emqxd_kafka_producer_" + a.name, &last_);
     auto set = [conf](const char* name, const std::string& value) { set_conf(conf, name, value); };
     const auto& k = a.kafka;
     set("acks", std::to_string(k.acks));
@@ -266,7 +285,8 @@ class KafkaSender final : public Sender {
 class KafkaConnector final : public Connector {
  public:
   explicit KafkaConnector(const config::ConnectorConfig& c)
-      : c_(c), rk_(make_client(base_conf(c.kafka, "emqxd_kafka_health_" + c.name, &last_))) {}
+      : c_(c),
+        rk_(make_client(base_conf(c.kafka, c.ssl, "emqxd_kafka_health_" + c.name, &last_))) {}
   ~KafkaConnector() override { rd_kafka_destroy(rk_); }
 
   Status health_check(std::chrono::milliseconds timeout, std::string& reason) override {

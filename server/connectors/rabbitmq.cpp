@@ -3,7 +3,10 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/time.h>
 
 #include <boost/json/serialize.hpp>
@@ -78,11 +81,55 @@ class AmqpConnection {
 
   bool is_open() const { return st_ != nullptr; }
 
+  // EMQX's ssl block: verify_peer checks the broker's chain (cacertfile, else the
+  // system's CAs) and its name (the server's host; "disable" drops that check).
+  amqp_socket_t* tls_socket(std::string& error) {
+    const auto& t = r_.ssl;
+    amqp_socket_t* s = amqp_ssl_socket_new(st_);
+    if (s == nullptr) {
+      error = "cannot make a TLS socket";
+      return nullptr;
+    }
+    const bool verify = t.verify == "verify_peer";
+    amqp_ssl_socket_set_verify_peer(s, verify ? 1 : 0);
+    // The name is checked by OpenSSL itself, which knows addresses (IP SANs) as well as
+    // names; rabbitmq-c's own check knows names only.
+    amqp_ssl_socket_set_verify_hostname(s, 0);
+    if (verify && t.server_name_indication != "disable") {
+      auto* ctx = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(s));
+      X509_VERIFY_PARAM* param = ctx != nullptr ? SSL_CTX_get0_param(ctx) : nullptr;
+      if (param == nullptr || (X509_VERIFY_PARAM_set1_ip_asc(param, r_.server.c_str()) != 1 &&
+                               X509_VERIFY_PARAM_set1_host(param, r_.server.c_str(), 0) != 1)) {
+        error = "cannot check the server's name " + r_.server;
+        return nullptr;
+      }
+    }
+    const std::string ca =
+        !t.cacertfile.empty() ? t.cacertfile : "/etc/ssl/certs/ca-certificates.crt";
+    if (verify || !t.cacertfile.empty()) {
+      if (int rc = amqp_ssl_socket_set_cacert(s, ca.c_str()); rc != AMQP_STATUS_OK) {
+        error = "cacertfile " + ca + ": " + amqp_error_string2(rc);
+        return nullptr;
+      }
+    }
+    if (!t.certfile.empty()) {
+      if (int rc = amqp_ssl_socket_set_key(s, t.certfile.c_str(), t.keyfile.c_str());
+          rc != AMQP_STATUS_OK) {
+        error = "certfile/keyfile: " + std::string(amqp_error_string2(rc));
+        return nullptr;
+      }
+    }
+    // rabbitmq-c knows TLS 1.2 and "the latest": tlsv1.3 alone cannot be asked for.
+    amqp_ssl_socket_set_ssl_versions(s, AMQP_TLSv1_2, AMQP_TLSvLATEST);
+    return s;
+  }
+
   bool open(std::string& error) {
     close();
+    error.clear();
     st_ = amqp_new_connection();
-    amqp_socket_t* socket = amqp_tcp_socket_new(st_);
-    if (socket == nullptr) return fail("cannot make a socket", error);
+    amqp_socket_t* socket = r_.ssl.enable ? tls_socket(error) : amqp_tcp_socket_new(st_);
+    if (socket == nullptr) return fail(error.empty() ? "cannot make a socket" : error, error);
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(r_.timeout);
     timeval tv = to_timeval(timeout);
     const std::string where = r_.server + ":" + std::to_string(r_.port);

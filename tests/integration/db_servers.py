@@ -123,7 +123,13 @@ class Server:
 
 
 class Postgres(Server):
+    """`tls`: a directory with server.pem, server.key (test_listeners.pki): the server then
+    takes TCP clients over TLS only (hostssl)."""
     USER, PASSWORD, DB = "emqx", "emqx-pg-pw", "mqtt"
+
+    def __init__(self, tls=None):
+        self.tls = tls
+        super().__init__()
 
     @staticmethod
     def missing():
@@ -147,6 +153,17 @@ class Postgres(Server):
                         "-E", "UTF8"], check=True, capture_output=True, cwd=self.dir,
                        **self.as_pg)
         self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        self.tls_args = []
+        if self.tls:
+            for name in ("server.pem", "server.key"):
+                dst = os.path.join(self.dir, name)
+                shutil.copy(os.path.join(self.tls, name), dst)
+                os.chown(dst, pw.pw_uid, pw.pw_gid)
+                os.chmod(dst, 0o600)
+            with open(os.path.join(self.data, "pg_hba.conf"), "w") as f:
+                f.write("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+            self.tls_args = ["-c", "ssl=on", "-c", "ssl_cert_file=" + os.path.join(self.dir, "server.pem"),
+                             "-c", "ssl_key_file=" + os.path.join(self.dir, "server.key")]
         self._run()
         self.sql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (self.USER, self.PASSWORD), db="postgres")
         self.sql("CREATE DATABASE %s OWNER %s" % (self.DB, self.USER), db="postgres")
@@ -155,7 +172,7 @@ class Postgres(Server):
         self.proc = subprocess.Popen(
             [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
              "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "shared_buffers=16MB"],
+             "-c", "shared_buffers=16MB"] + self.tls_args,
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir, **self.as_pg)
         _wait_port(self.port, self.proc, "postgres")
 
@@ -179,7 +196,12 @@ class Postgres(Server):
 
 
 class Mariadb(Server):
+    """`tls`: as Postgres's; TCP clients must then use TLS (require_secure_transport)."""
     USER, PASSWORD, DB = "emqx", "emqx-my-pw", "mqtt"
+
+    def __init__(self, tls=None):
+        self.tls = tls
+        super().__init__()
 
     @staticmethod
     def missing():
@@ -210,7 +232,11 @@ class Mariadb(Server):
              "--port=%d" % self.port, "--bind-address=127.0.0.1", "--socket=" + self.sock,
              "--pid-file=" + os.path.join(self.dir, "mariadb.pid"), "--init-file=" + init,
              "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=16M",
-             "--innodb-log-file-size=8M", "--log-error=" + os.path.join(self.dir, "error.log")],
+             "--innodb-log-file-size=8M", "--log-error=" + os.path.join(self.dir, "error.log")]
+            + (["--ssl-cert=" + os.path.join(self.tls, "server.pem"),
+                "--ssl-key=" + os.path.join(self.tls, "server.key"),
+                "--ssl-ca=" + os.path.join(self.tls, "ca.pem"),
+                "--require-secure-transport=ON"] if self.tls else []),
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
         _wait_port(self.port, self.proc, "mariadbd")
 
@@ -491,6 +517,13 @@ class Rabbitmq(Server):
     USER, PASSWORD = "emqx", "emqx-rabbit-pw"
     BIN = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
+    def __init__(self, tls=None):
+        """`tls`: a directory with ca.pem, server.pem, server.key (pki.make_pki): a TLS
+        listener too, on tls_port."""
+        self.tls = tls
+        self.tls_port = None
+        super().__init__()
+
     @staticmethod
     def missing():
         if not os.access(Rabbitmq.BIN, os.X_OK):
@@ -512,6 +545,14 @@ class Rabbitmq(Server):
             f.write("listeners.tcp.default = 127.0.0.1:%d\n" % self.port)
             f.write("default_user = %s\ndefault_pass = %s\n" % (self.USER, self.PASSWORD))
             f.write("loopback_users = none\n")
+            if self.tls:
+                self.tls_port = free_port()
+                f.write("listeners.ssl.default = 127.0.0.1:%d\n" % self.tls_port)
+                for k, name in (("cacertfile", "ca.pem"), ("certfile", "server.pem"),
+                                ("keyfile", "server.key")):
+                    f.write("ssl_options.%s = %s\n" % (k, os.path.join(self.tls, name)))
+                f.write("ssl_options.verify = verify_none\n"
+                        "ssl_options.fail_if_no_peer_cert = false\n")
         with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
             f.write("[].\n")
         self.log = open(os.path.join(self.dir, "rabbitmq.log"), "wb")

@@ -22,6 +22,7 @@ import pytest
 import mqttc
 from conftest import wait_for
 from db_servers import Mariadb, Postgres, Redis, RedisCluster, RedisSentinel
+from pki import make_pki
 
 BACKENDS = ["postgresql", "mysql", "redis"]
 SALT = "s4lt"
@@ -47,9 +48,10 @@ def q(s):
 class SqlBackend:
     """PostgreSQL or MariaDB with EMQX's example tables."""
 
-    def __init__(self, kind, server):
+    def __init__(self, kind, server, pki=None):
         self.kind = kind
         self.server = server
+        self.pki = pki  # the server takes TLS only; the clients check its certificate
         text = "varchar(100)"
         boolean = "boolean" if kind == "postgresql" else "tinyint(1)"
         stmts = [
@@ -74,8 +76,13 @@ class SqlBackend:
 
     def conn(self, timeout="2s"):
         s = self.server
+        tls = ""
+        if self.pki:
+            tls = (', ssl {enable = true, verify = verify_peer, cacertfile = "%s"}'
+                   % os.path.join(self.pki, "ca.pem"))
         return ('server = "127.0.0.1:%d", database = %s, username = %s, password = "%s",'
-                ' pool_size = 2, query_timeout = %s' % (s.port, s.DB, s.USER, s.PASSWORD, timeout))
+                ' pool_size = 2, query_timeout = %s%s'
+                % (s.port, s.DB, s.USER, s.PASSWORD, timeout, tls))
 
     def authn(self, timeout="2s"):
         return ('{mechanism = password_based, backend = %s, %s,'
@@ -143,25 +150,31 @@ class RedisBackend:
         self.server.cmd("HSET", "mqtt_acl:" + user, topic, action)
 
 
-def make_backend(kind):
+def make_backend(kind, tmp_dir=None):
     cls = {"postgresql": Postgres, "mysql": Mariadb, "redis": Redis,
-           "redis-sentinel": RedisSentinel, "redis-cluster": RedisCluster}[kind]
+           "redis-sentinel": RedisSentinel, "redis-cluster": RedisCluster,
+           "postgresql-tls": Postgres, "mysql-tls": Mariadb}[kind]
     missing = cls.missing()
     if missing:
         pytest.skip("%s is not installed (scripts/install-deps.sh --test installs it)" % missing)
-    server = cls()
+    pki = make_pki(tmp_dir) if kind.endswith("-tls") else None
+    server = cls(tls=pki) if pki else cls()
     try:
-        return RedisBackend(server) if kind.startswith("redis") else SqlBackend(kind, server)
+        if kind.startswith("redis"):
+            return RedisBackend(server)
+        return SqlBackend(kind.replace("-tls", ""), server, pki)
     except BaseException:
         server.close()  # the tables could not be made: no server left behind
         raise
 
 
-# Redis's other deployments (EMQX's redis_type) answer the same commands: every test of
+# Redis's other deployments (EMQX's redis_type) answer the same commands, and PostgreSQL
+# and MariaDB over TLS (the server refuses anything else) the same queries: every test of
 # the shared server runs on them too.
-@pytest.fixture(scope="module", params=BACKENDS + ["redis-sentinel", "redis-cluster"])
-def backend(request):
-    b = make_backend(request.param)
+@pytest.fixture(scope="module",
+                params=BACKENDS + ["redis-sentinel", "redis-cluster", "postgresql-tls", "mysql-tls"])
+def backend(request, tmp_path_factory):
+    b = make_backend(request.param, str(tmp_path_factory.mktemp("pki")))
     yield b
     b.server.close()
 

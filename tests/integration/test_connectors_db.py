@@ -7,6 +7,7 @@ status, never a crash."""
 import csv
 import io
 import json
+import os
 import time
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from conftest import config_refused, wait_for
 from db_servers import Mariadb, Postgres, Redis, RedisCluster, RedisSentinel
 from mqttc import Client
+from pki import make_pki
 from test_api import call, get_json
 
 
@@ -275,6 +277,74 @@ rule_engine.rules.to_rd {
         rd.close()
 
 
+def test_pgsql_and_mysql_over_tls_check_the_server(make_broker, tmp_path):
+    """Servers that take TLS only: rows arrive when the CA is right; the wrong CA, or no
+    TLS at all, is the connector's status, naming why."""
+    need(Postgres)
+    need(Mariadb)
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "other").mkdir()
+    pki = make_pki(str(tmp_path / "pki"), "right CA")
+    other = make_pki(str(tmp_path / "other"), "other CA")
+    pg, my = Postgres(tls=pki), None
+    try:
+        my = Mariadb(tls=pki)
+        pg.sql(PG_TABLE)
+        pg.sql("GRANT ALL ON t_mqtt_msg, t_mqtt_msg_id_seq TO %s" % Postgres.USER)
+        my.sql(MY_TABLE)
+        conf = '''
+connectors.pgsql.pg {
+  server = "127.0.0.1:%d", database = %s, username = %s, password = "%s"
+  ssl { enable = true, verify = verify_peer, cacertfile = "%s" }
+  resource_opts { health_check_interval = 1s }
+}
+connectors.mysql.my {
+  server = "127.0.0.1:%d", database = %s, username = %s, password = "%s"
+  ssl { enable = %s, verify = verify_peer, cacertfile = "%s" }
+  resource_opts { health_check_interval = 1s }
+}
+actions.pgsql.to_pg {
+  connector = pg
+  parameters { sql = """%s""" }
+}
+actions.mysql.to_my {
+  connector = my
+  parameters { sql = "INSERT INTO emqx_messages(clientid, topic, payload, qos) VALUES (${clientid}, ${topic}, ${payload}, ${qos})" }
+}
+rule_engine.rules.tls { sql = """SELECT * FROM "tls/#" """, actions = ["pgsql:to_pg", "mysql:to_my"] }
+'''
+
+        def config(pg_ca, my_tls, my_ca):
+            return conf % (pg.port, pg.DB, pg.USER, pg.PASSWORD, pg_ca,
+                           my.port, my.DB, my.USER, my.PASSWORD, my_tls, my_ca, PG_SQL)
+        ca, bad_ca = os.path.join(pki, "ca.pem"), os.path.join(other, "ca.pem")
+        b = make_broker(config_text=config(ca, "true", ca))
+        assert connected(b, "pgsql:to_pg"), action(b, "pgsql:to_pg")
+        assert connected(b, "mysql:to_my"), action(b, "mysql:to_my")
+        Client(b, "tls-dev").publish("tls/a", b"secret", qos=1)
+        assert wait_for(lambda: "secret" in pg.sql("SELECT payload FROM t_mqtt_msg"), 10)
+        assert wait_for(lambda: "secret" in my.sql("SELECT payload FROM emqx_messages"), 10)
+        # Certificates from a CA the connectors do not trust.
+        b2 = make_broker(config_text=config(bad_ca, "true", bad_ca))
+
+        def status(b, id_):
+            c = get_json(b, "/api/v5/connectors/" + id_)
+            return c["status"], c.get("status_reason", "")
+        for id_ in ("pgsql:pg", "mysql:my"):
+            assert wait_for(lambda: status(b2, id_)[0] == "disconnected", 15), status(b2, id_)
+            reason = status(b2, id_)[1].lower()
+            assert "certificate verify failed" in reason or "self-signed certificate" in reason, \
+                status(b2, id_)
+        # MariaDB without TLS: the server takes none.
+        b3 = make_broker(config_text=config(ca, "false", ca))
+        assert wait_for(lambda: status(b3, "mysql:my")[0] == "disconnected", 15)
+        assert connected(b3, "pgsql:to_pg")
+    finally:
+        pg.close()
+        if my is not None:
+            my.close()
+
+
 REDIS_ACTION = '''
 actions.redis.to_rd {
   connector = rd
@@ -382,8 +452,11 @@ connectors.redis.rd {
     ('connectors.mysql.m { server = "127.0.0.1", database = d }\n'
      'actions.mysql.a { connector = m, parameters { sql = "INSERT ${x" } }',
      "actions.mysql.a.parameters.sql"),
-    ('connectors.mysql.m { server = "127.0.0.1", database = d, ssl { enable = true } }',
-     "TLS to mysql is not implemented yet"),
+    ('connectors.mysql.m { server = "127.0.0.1", database = d, ssl { enable = true,'
+     ' cacertfile = "/nonexistent/ca.pem" } }',
+     "connectors.mysql.m.ssl.cacertfile: cannot read /nonexistent/ca.pem"),
+    ('connectors.redis.r { parameters { server = "127.0.0.1" }, ssl { enable = true } }',
+     "TLS to redis is not implemented yet"),
 ])
 def test_bad_database_definitions_stop_start_up_naming_the_key(tmp_path, text, error):
     stderr = config_refused(tmp_path, text)

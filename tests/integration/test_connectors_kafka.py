@@ -4,7 +4,9 @@ says so): the configuration as EMQX writes it, the status against a closed port 
 client trying again once something listens there, and the action's buffer keeping what
 cannot be delivered, bounded by buffer.per_partition_limit, until request_ttl."""
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -12,6 +14,7 @@ import pytest
 
 from conftest import config_refused, wait_for
 from mqttc import Client
+from pki import make_pki
 from ports import free_port
 from test_api import get_json
 
@@ -160,3 +163,40 @@ def test_the_client_tries_again_when_the_port_opens(make_broker):
 def test_bad_kafka_definitions_stop_start_up_naming_the_key(tmp_path, text, error):
     stderr = config_refused(tmp_path, text)
     assert error in stderr, stderr
+
+
+def test_tls_to_the_brokers_checks_their_certificate(make_broker, tmp_path):
+    """An openssl s_server stands where a broker would: the handshake happens when the CA
+    is right (then the Kafka protocol gets no answer), and fails on the certificate when
+    it is not: so the connector speaks TLS and checks what it is shown."""
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "other").mkdir()
+    pki = make_pki(str(tmp_path / "pki"), "right CA")
+    other = make_pki(str(tmp_path / "other"), "other CA")
+    port = free_port()
+    srv = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port,
+                            "-cert", os.path.join(pki, "server.pem"),
+                            "-key", os.path.join(pki, "server.key")],
+                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        tls = 'ssl { enable = true, verify = verify_peer, cacertfile = "%s" }'
+        bad = make_broker(config_text=conf(port, extra_connector=tls % os.path.join(other, "ca.pem")))
+        assert wait_for(lambda: "certificate verify failed" in
+                        connector(bad).get("status_reason", ""), 20), connector(bad)
+        bad.stop()
+        good = make_broker(config_text=conf(port, extra_connector=tls % os.path.join(pki, "ca.pem")))
+        time.sleep(4)  # a few connection attempts
+        c = connector(good)
+        assert c["status"] != "connected" and "certificate" not in c.get("status_reason", ""), c
+        assert "SSL" not in c.get("status_reason", ""), c
+    finally:
+        srv.kill()
+        srv.wait(10)

@@ -5,6 +5,7 @@ and routing key the templates give, with the payload and delivery mode asked, co
 by the server; an outage loses nothing that fits the buffer; an exchange that does not
 exist and a wrong password are clear statuses, never a crash."""
 import json
+import os
 import time
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from conftest import config_refused, wait_for
 from db_servers import Rabbitmq
 from mqttc import Client
+from pki import make_pki
 from test_api import get_json
 
 
@@ -142,12 +144,45 @@ def test_an_outage_loses_nothing_that_fits_the_buffer(make_broker):
         mq.close()
 
 
+def test_tls_to_the_broker_checks_its_certificate(make_broker, tmp_path):
+    need()
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "other").mkdir()
+    pki = make_pki(str(tmp_path / "pki"), "right CA")
+    other = make_pki(str(tmp_path / "other"), "other CA")
+    mq = Rabbitmq(tls=pki)
+    try:
+        mq.bound_queue("emqx.a", "rk.tls-dev", "q_tls")
+        tls = 'ssl { enable = true, verify = verify_peer, cacertfile = "%s" }'
+        untrusted = '''
+connectors.rabbitmq.untrusted {
+  server = "127.0.0.1", port = %d, username = %s, password = "%s"
+  %s
+  resource_opts { health_check_interval = 1s }
+}''' % (mq.tls_port, mq.USER, mq.PASSWORD, tls % os.path.join(other, "ca.pem"))
+        text = conf(mq, "", untrusted).replace(
+            "  port = %d\n" % mq.port,
+            "  port = %d\n  %s\n" % (mq.tls_port, tls % os.path.join(pki, "ca.pem")), 1)
+        b = make_broker(config_text=text)
+        assert wait_for(lambda: action(b)["status"] == "connected", 20), action(b)
+        Client(b, "tls-dev").publish("mq/t", msg("a", "over tls"), qos=1)
+        assert [body for body, _, _ in mq.take("q_tls", 1)] == [b"over tls"]
+        c = get_json(b, "/api/v5/connectors/rabbitmq:untrusted")
+        assert wait_for(lambda: get_json(b, "/api/v5/connectors/rabbitmq:untrusted")
+                        ["status"] == "disconnected", 15), c
+        reason = get_json(b, "/api/v5/connectors/rabbitmq:untrusted")["status_reason"]
+        assert "SSL" in reason or "certificate" in reason, reason
+    finally:
+        mq.close()
+
+
 @pytest.mark.parametrize("text,error", [
     ('connectors.rabbitmq.r { server = "h", username = u }', "connectors.rabbitmq.r.password"),
     ('connectors.rabbitmq.r { server = "h:5672", username = u, password = p }',
      "connectors.rabbitmq.r.server: expected a host name"),
-    ('connectors.rabbitmq.r { username = u, password = p, ssl { enable = true } }',
-     "TLS to rabbitmq is not implemented yet"),
+    ('connectors.rabbitmq.r { username = u, password = p, ssl { enable = true,'
+     ' server_name_indication = "mq.example" } }',
+     "connectors.rabbitmq.r.ssl.server_name_indication"),
     ('connectors.rabbitmq.r { username = u, password = p }\n'
      'actions.rabbitmq.a { connector = r, parameters { exchange = x } }',
      "actions.rabbitmq.a.parameters.routing_key: required"),

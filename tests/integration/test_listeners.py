@@ -11,30 +11,15 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import free_port, wait_for
+from pki import make_pki
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
-    d = str(tmp_path_factory.mktemp("pki"))
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=emqxd test CA", cwd=d)
-    for name, ext in [("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-                      ("client", "extendedKeyUsage=clientAuth")]:
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
-                name + ".csr", "-subj", "/CN=" + name, cwd=d)
-        with open(os.path.join(d, name + ".ext"), "w") as f:
-            f.write(ext + "\n")
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile",
-                name + ".ext", cwd=d)
-    return d
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
 
 
 def tls_env(pki, kind, port, verify=False):

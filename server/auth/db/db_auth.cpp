@@ -142,6 +142,17 @@ Endpoint endpoint_of(const config::DbConfig& d, Kind kind, const std::string& ke
   e.database = d.database;
   e.username = d.username;
   e.password = d.password;
+  if (d.ssl.enable) {
+    Endpoint::Tls t;
+    t.verify = d.ssl.verify == "verify_peer";
+    t.check_name = d.ssl.server_name_indication != "disable";
+    t.cacertfile = d.ssl.cacertfile;
+    t.certfile = d.ssl.certfile;
+    t.keyfile = d.ssl.keyfile;
+    t.versions = d.ssl.versions;
+    t.ciphers = d.ssl.ciphers;
+    e.tls = std::move(t);
+  }
   if (kind == Kind::Redis && d.redis_type != "single") {
     const bool sentinel = d.redis_type == "sentinel";
     e.redis_mode = sentinel ? RedisMode::Sentinel : RedisMode::Cluster;

@@ -49,6 +49,17 @@ struct Endpoint {
   RedisMode redis_mode = RedisMode::Single;
   std::vector<std::pair<std::string, std::uint16_t>> servers;  // sentinel and cluster
   std::string sentinel;                                        // the master's name
+  // TLS to the server (EMQX's ssl block, PostgreSQL and MySQL): with `verify`, the
+  // server's chain is checked against `cacertfile` (empty: the system's CAs) and, with
+  // `check_name`, its name against `host`; a client certificate when certfile is set.
+  struct Tls {
+    bool verify = false;
+    bool check_name = true;
+    std::string cacertfile, certfile, keyfile;
+    std::vector<std::string> versions;  // "tlsv1.2", "tlsv1.3"
+    std::vector<std::string> ciphers;
+  };
+  std::optional<Tls> tls;
   std::string database;  // SQL: the database name; Redis: the index ("0")
   std::string username;  // may be empty (Redis: no ACL user)
   std::string password;  // never logged

@@ -171,6 +171,28 @@ std::unique_ptr<Connection> connect_mysql(const Endpoint& e, Clock::time_point d
   mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
   mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
   mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  std::string versions, ciphers;
+  if (const auto& t = e.tls) {
+    // TLS or no connection; verify_peer checks the chain and (MariaDB Connector/C does
+    // both at once) the server's name.
+    my_bool yes = 1, verify = t->verify ? 1 : 0;
+    mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+    mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    if (!t->cacertfile.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, t->cacertfile.c_str());
+    if (t->verify && t->cacertfile.empty())
+      mysql_optionsv(m, MYSQL_OPT_SSL_CAPATH, "/etc/ssl/certs");  // the system's CAs
+    if (!t->certfile.empty()) {
+      mysql_optionsv(m, MYSQL_OPT_SSL_CERT, t->certfile.c_str());
+      mysql_optionsv(m, MYSQL_OPT_SSL_KEY, t->keyfile.c_str());
+    }
+    for (const auto& v : t->versions)
+      versions +=
+          (versions.empty() ? "" : ",") + std::string(v == "tlsv1.3" ? "TLSv1.3" : "TLSv1.2");
+    mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, versions.c_str());
+    for (const auto& c : t->ciphers)
+      ciphers += (ciphers.empty() ? "" : ":") + c;
+    if (!ciphers.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CIPHER, ciphers.c_str());
+  }
   if (mysql_real_connect(m, e.host.c_str(), e.username.empty() ? nullptr : e.username.c_str(),
                          e.password.c_str(), e.database.empty() ? nullptr : e.database.c_str(),
                          e.port, nullptr, 0) == nullptr) {

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "auth/db/db_client.hpp"
@@ -108,12 +109,34 @@ class PgConnection final : public Connection {
 std::unique_ptr<Connection> connect_postgres(const Endpoint& e, Clock::time_point deadline,
                                              std::string& error) {
   const std::string port = std::to_string(e.port);
-  // TLS is not implemented yet (ssl.enable = false): sslmode=disable, so that libpq does not
-  // try it on its own either; no .pgpass or service file is read for a password.
+  // Without ssl.enable, sslmode=disable, so that libpq does not try TLS on its own; with
+  // it, require (encrypted, unverified: verify_none), verify-ca or verify-full (the name
+  // too). No .pgpass or service file is read for a password.
+  const char* sslmode = !e.tls              ? "disable"
+                        : !e.tls->verify    ? "require"
+                        : e.tls->check_name ? "verify-full"
+                                            : "verify-ca";
   std::vector<const char*> keys = {
       "host", "port", "dbname", "sslmode", "application_name", "client_encoding", "passfile"};
-  std::vector<const char*> values = {e.host.c_str(), port.c_str(), e.database.c_str(), "disable",
+  std::vector<const char*> values = {e.host.c_str(), port.c_str(), e.database.c_str(), sslmode,
                                      "emqxd",        "UTF8",       "/dev/null"};
+  if (e.tls) {
+    // libpq 15 reads ~/.postgresql/root.crt when sslrootcert is not set: the system's CAs
+    // instead, as EMQX's cacertfile-less verify_peer.
+    keys.push_back("sslrootcert");
+    values.push_back(!e.tls->cacertfile.empty() ? e.tls->cacertfile.c_str()
+                                                : "/etc/ssl/certs/ca-certificates.crt");
+    if (!e.tls->certfile.empty()) {
+      keys.push_back("sslcert");
+      values.push_back(e.tls->certfile.c_str());
+      keys.push_back("sslkey");
+      values.push_back(e.tls->keyfile.c_str());
+    }
+    // The lowest version allowed; libpq has no client cipher list (the server's decides).
+    const auto& v = e.tls->versions;
+    keys.push_back("ssl_min_protocol_version");
+    values.push_back(std::find(v.begin(), v.end(), "tlsv1.2") != v.end() ? "TLSv1.2" : "TLSv1.3");
+  }
   if (!e.username.empty()) {
     keys.push_back("user");
     values.push_back(e.username.c_str());

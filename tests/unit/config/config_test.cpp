@@ -1307,8 +1307,13 @@ listeners.tcp.default { bind = "127.0.0.1:1883", enable_authn = quick_deny_anony
         "emqx.conf:2: authentication[1].cmd: expected HMGET <key> password_hash [salt] "
         "[is_superuser], got \"GET u\"");
   CHECK(error_of("authentication = [{ mechanism = password_based, backend = mysql,\n"
-                 " server = h, database = d, query = \"SELECT 1\", ssl { enable = true } }]") ==
-        "emqx.conf:2: authentication[1].ssl.enable: TLS to mysql is not implemented yet by emqxd "
+                 " server = h, database = d, query = \"SELECT 1\",\n"
+                 " ssl { enable = true, server_name_indication = db.example } }]") ==
+        "emqx.conf:3: authentication[1].ssl.server_name_indication: a database's certificate "
+        "is checked against the server's host: leave it out, or \"disable\" the name check");
+  CHECK(error_of("authentication = [{ mechanism = password_based, backend = redis,\n"
+                 " server = h, cmd = \"HMGET u password_hash\", ssl { enable = true } }]") ==
+        "emqx.conf:2: authentication[1].ssl.enable: TLS to redis is not implemented yet by emqxd "
         "(ssl.enable = false)");
   CHECK(error_of("authorization.sources = [{ type = mysql,\n"
                  " server = h, database = d, query = \"SELECT ${password}\" }]") ==
