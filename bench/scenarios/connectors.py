@@ -63,9 +63,9 @@ def broker(text):
     return b.start()
 
 
-def publish(b, count, clients, interval_ms, duration=None, qos=1):
+def publish(b, count, clients, interval_ms, duration=None, qos=1, topic="pg/%i"):
     args = [BENCH, "pub", "-h", b.host, "-p", str(b.port), "-c", str(clients), "-i", "0",
-            "-t", "pg/%i", "-q", str(qos), "-s", "96", "--json-payload", "-I", str(interval_ms), "--json",
+            "-t", topic, "-q", str(qos), "-s", "96", "--json-payload", "-I", str(interval_ms), "--json",
             "--quiet", "--prefix", "benchpub"]
     if count:
         args += ["-L", str(count)]
