@@ -216,6 +216,7 @@ void to_pb(const mqtt::Message& m, const Clocks& c, pb::ForwardedMessage& out) {
     po->set_id(o->id);
     po->set_client_id(o->client_id);
     if (o->username) po->set_username(*o->username);
+    po->set_republished_by(o->republished_by);
   }
 }
 
@@ -250,6 +251,7 @@ mqtt::MessagePtr from_pb(const pb::ForwardedMessage& in, const Clocks& c) {
     o->id = in.origin().id();
     o->client_id = in.origin().client_id();
     if (in.origin().has_username()) o->username = in.origin().username();
+    o->republished_by = in.origin().republished_by();
     m->origin = std::move(o);
   }
   return m;

@@ -29,9 +29,10 @@ struct MessageExtra {
 // Attached only while some rule reads one of them, so a message costs nothing more
 // otherwise; it travels to peers with the message (proto/cluster.proto: Origin).
 struct MessageOrigin {
-  std::string id;  // EMQX's message id: 32 hex digits, the same in every event of it
-  std::string client_id;
+  std::string id;         // EMQX's message id: 32 hex digits, the same in every event of it
+  std::string client_id;  // a rule's republish: the rule's id, as EMQX's `from`
   std::optional<std::string> username;
+  std::string republished_by;  // the rule that republished it: its events skip that rule
 };
 
 struct Message {

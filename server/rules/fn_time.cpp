@@ -180,7 +180,8 @@ std::optional<std::int64_t> offset_of_text(std::string_view t) {
 }
 
 std::optional<std::int64_t> offset_seconds(const Call& c, std::size_t i) {
-  if (auto n = c.integer(i)) return *n;
+  // In seconds: less than a day either way, as the texts allow.
+  if (auto n = c.integer(i)) return *n > -86400 && *n < 86400 ? n : std::nullopt;
   auto s = c.str(i);
   return s ? offset_of_text(*s) : std::nullopt;
 }
@@ -355,7 +356,7 @@ bool parse_date(Call& c, Value& out, std::int64_t factor, std::int64_t offset,
   std::int64_t t = 0;
   if (__builtin_sub_overflow(secs, offset, &secs) || __builtin_mul_overflow(secs, factor, &t))
     return c.badarg();
-  t += nanos / (1'000'000'000 / factor);
+  if (__builtin_add_overflow(t, nanos / (1'000'000'000 / factor), &t)) return c.badarg();
   out = json::value(t);
   return true;
 }

@@ -181,6 +181,11 @@ class WorkerCore::RuleActions final : public rules::RuleEngine::Actions {
     m->received_at = core_.sched_.now();
     m->received_at_ms = mqtt::wall_ms_now();
     m->rule_depth = static_cast<std::uint8_t>(depth + 1);
+    if (auto o = core_.origin(rule.id, std::nullopt)) {  // a rule reads delivery events
+      auto mine = std::make_shared<mqtt::MessageOrigin>(*o);
+      mine->republished_by = rule.id;  // so that they skip this rule (EMQX's guard)
+      m->origin = std::move(mine);
+    }
     if (core_.republished_.empty()) {
       core_.sched_.post(core_.sched_.id(), [c = &core_] { c->publish_republished(); });
     }
@@ -327,7 +332,8 @@ void WorkerCore::message_event(rules::Event ev, const mqtt::Message& m, mqtt::Qo
   // A rule that republishes on its own message's events would loop (delivered, then
   // republished, delivered again): the republish depth bounds it, as for publishes.
   if (ignored_sys(m, node_.config) || m.rule_depth >= kMaxRuleDepth) return;
-  auto& actions = rule_actions(m.rule_depth, {});
+  auto& actions =
+      rule_actions(m.rule_depth, m.origin ? std::string_view(m.origin->republished_by) : "");
   std::optional<json::object> columns;
   auto make = [&]() -> const json::object& {
     if (columns) return *columns;

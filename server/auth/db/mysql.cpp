@@ -178,7 +178,9 @@ std::unique_ptr<Connection> connect_mysql(const Endpoint& e, Clock::time_point d
     my_bool yes = 1, verify = t->verify ? 1 : 0;
     mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    if (!t->cacertfile.empty()) mysql_optionsv(m, MYSQL_OPT_SSL_CA, t->cacertfile.c_str());
+    // A CA makes Connector/C verify whatever VERIFY_SERVER_CERT says: only with verify_peer.
+    if (t->verify && !t->cacertfile.empty())
+      mysql_optionsv(m, MYSQL_OPT_SSL_CA, t->cacertfile.c_str());
     if (t->verify && t->cacertfile.empty())
       mysql_optionsv(m, MYSQL_OPT_SSL_CAPATH, "/etc/ssl/certs");  // the system's CAs
     if (!t->certfile.empty()) {

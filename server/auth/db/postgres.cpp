@@ -121,11 +121,14 @@ std::unique_ptr<Connection> connect_postgres(const Endpoint& e, Clock::time_poin
   std::vector<const char*> values = {e.host.c_str(), port.c_str(), e.database.c_str(), sslmode,
                                      "emqxd",        "UTF8",       "/dev/null"};
   if (e.tls) {
-    // libpq 15 reads ~/.postgresql/root.crt when sslrootcert is not set: the system's CAs
-    // instead, as EMQX's cacertfile-less verify_peer.
+    // libpq 15 reads ~/.postgresql/root.crt when sslrootcert is not set: verify_peer uses
+    // cacertfile or the system's CAs instead (EMQX's cacertfile-less verify_peer), and
+    // verify_none a file that does not exist, since sslmode=require with a root file
+    // present checks the chain anyway (libpq's documented legacy behaviour).
     keys.push_back("sslrootcert");
-    values.push_back(!e.tls->cacertfile.empty() ? e.tls->cacertfile.c_str()
-                                                : "/etc/ssl/certs/ca-certificates.crt");
+    values.push_back(!e.tls->verify               ? "/nonexistent/emqxd-verify-none"
+                     : !e.tls->cacertfile.empty() ? e.tls->cacertfile.c_str()
+                                                  : "/etc/ssl/certs/ca-certificates.crt");
     if (!e.tls->certfile.empty()) {
       keys.push_back("sslcert");
       values.push_back(e.tls->certfile.c_str());

@@ -59,6 +59,14 @@ class RedisConnection final : public Connection {
   ~RedisConnection() override { redisFree(c_); }
 
   bool broken() const override { return c_->err != 0 || demoted_; }
+  // The server closed the connection (EOF, a reset, a broken pipe), as opposed to a
+  // timeout: what was sent did not run.
+  bool closed_by_peer() const {
+    if (c_->err == REDIS_ERR_EOF) return true;
+    const std::string_view e = c_->errstr;
+    return c_->err == REDIS_ERR_IO && (e.find("reset") != std::string_view::npos ||
+                                       e.find("Broken pipe") != std::string_view::npos);
+  }
 
   // The raw reply, or null with `error` set (the connection is then broken: c_->err).
   ReplyPtr raw(const Args& args, Clock::time_point deadline, std::string& error) {
@@ -244,7 +252,7 @@ class ClusterConnection final : public Connection {
         if (c->broken()) nodes_.erase(where(host, port));
         continue;
       }
-      slots_.clear();
+      std::vector<Range> slots;  // swapped in only when usable
       for (std::size_t i = 0; i < r->elements; ++i) {
         const redisReply* range = r->element[i];
         if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
@@ -256,14 +264,15 @@ class ClusterConnection final : public Connection {
           continue;
         std::string mhost(master->element[0]->str, master->element[0]->len);
         if (mhost.empty()) mhost = host;  // "" means the node that answered
-        slots_.push_back({static_cast<std::uint16_t>(range->element[0]->integer),
-                          static_cast<std::uint16_t>(range->element[1]->integer), std::move(mhost),
-                          static_cast<std::uint16_t>(master->element[1]->integer)});
+        slots.push_back({static_cast<std::uint16_t>(range->element[0]->integer),
+                         static_cast<std::uint16_t>(range->element[1]->integer), std::move(mhost),
+                         static_cast<std::uint16_t>(master->element[1]->integer)});
       }
-      if (slots_.empty()) {
+      if (slots.empty()) {
         errors += (errors.empty() ? "" : "; ") + where(host, port) + ": no slots are served";
         continue;
       }
+      slots_ = std::move(slots);
       return true;
     }
     error = errors.empty() ? "no cluster node" : errors;
@@ -280,9 +289,14 @@ class ClusterConnection final : public Connection {
       }
     }
     if (!to && !slots_.empty()) to = std::make_pair(slots_.front().host, slots_.front().port);
-    bool asking = false;
     std::string error;
-    for (int hop = 0; hop <= kMaxRedirects && to; ++hop) {
+    if (!to) {
+      if (!load_slots(deadline, error)) return {false, error, {}};
+      return run({}, args, deadline);  // the map is usable now
+    }
+    bool asking = false, retried = false;
+    for (int hop = 0; hop <= kMaxRedirects; ++hop) {
+      const bool reused = nodes_.contains(where(to->first, to->second));
       RedisConnection* c = node(to->first, to->second, deadline, error);
       if (c == nullptr) {
         (void)load_slots(deadline, error);  // the next command finds the new owner
@@ -293,16 +307,36 @@ class ClusterConnection final : public Connection {
         if (!a.ok) return a;
       }
       Reply r = c->command(args, deadline);
-      if (c->broken()) nodes_.erase(where(to->first, to->second));
+      if (c->broken()) {
+        const bool closed = c->closed_by_peer();
+        nodes_.erase(where(to->first, to->second));
+        // A kept connection the node closed while it sat idle (its timeout, a restart):
+        // the command never ran; once more on a new one.
+        if (closed && reused && !retried && Clock::now() < deadline) {
+          retried = true;
+          --hop;
+          continue;
+        }
+      }
       if (r.ok || !r.server_error) return r;
       // "MOVED 3999 127.0.0.1:6381" (the slot lives there now) or "ASK 3999 ..." (this
-      // once, during a resharding).
+      // once, during a resharding). The address may be an IPv6 one without brackets, or
+      // ":6380" (an unknown endpoint: the node that answered).
       const bool moved = r.error.starts_with("MOVED ");
       asking = r.error.starts_with("ASK ");
       if (!moved && !asking) return r;
-      const auto sp = r.error.rfind(' ');
-      to = split_server(std::string_view(r.error).substr(sp + 1), 6379);
-      if (!to) return r;
+      const std::string_view addr = std::string_view(r.error).substr(r.error.rfind(' ') + 1);
+      const auto colon = addr.rfind(':');
+      std::uint16_t port = 0;
+      if (colon == std::string_view::npos ||
+          std::from_chars(addr.data() + colon + 1, addr.data() + addr.size(), port).ptr !=
+              addr.data() + addr.size() ||
+          port == 0)
+        return r;
+      std::string host(addr.substr(0, colon));
+      if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+      if (host.empty()) host = to->first;
+      to = std::make_pair(std::move(host), port);
       if (moved) (void)load_slots(deadline, error);
     }
     return {false, "too many cluster redirects", {}};

@@ -266,6 +266,11 @@ TEST_CASE("functions: dates in EMQX's format strings, and time zone offsets",
   CHECK(eval("strlen(format_date('second', 'local', '%Y-%m-%d'))") == "10");  // now
   CHECK(eval_error("format_date('hour', 'Z', '%Y', 0)") == "format_date/4: bad argument");
   CHECK(eval_error("format_date('second', '8', '%Y', 0)") == "format_date/4: bad argument");
+  CHECK(eval_error("format_date('second', 86400, '%z', 0)") == "format_date/4: bad argument");
+  CHECK(eval_error("format_date('second', -9223372036854775807 - 1, '%z', 9223372036854775807)") ==
+        "format_date/4: bad argument");
+  CHECK(eval_error("date_to_unix_ts('nanosecond', -86399, '%Y-%m-%d %H:%M:%S.%N', "
+                   "'2262-04-11 23:47:16.999999999')") == "date_to_unix_ts/4: bad argument");
   CHECK(eval("date_to_unix_ts('second', '%Y-%m-%d %H:%M:%S%:z', '2023-03-12 17:04:12+08:00')") ==
         "1678611852");
   CHECK(eval("date_to_unix_ts('second', '+08:00', '%Y-%m-%d %H:%M:%S', '2023-03-12 17:04:12')") ==
