@@ -70,6 +70,13 @@ def test_a_connector_and_action_made_on_one_node_run_on_every_node(cluster):
             return ok, a
         done, seen, _, _ = poll(connected_everywhere, 15)
         assert done, seen
+
+        # The rule was made on node 2: node 1 runs it once replication brought it there.
+        def rule_everywhere():
+            seen = [c.node(i).api("GET", "/api/v5/rules/w", expect=None) for i in (1, 2)]
+            return all(r and r.get("id") == "w" for r in seen), seen
+        done, seen, _, _ = poll(rule_everywhere, 10)
+        assert done, seen
         # Each node sends what was published there.
         c.client(1, "on-1").publish("w/a", b"one", qos=1)
         c.client(2, "on-2").publish("w/b", b"two", qos=1)
