@@ -329,8 +329,9 @@ void WorkerCore::message_dropped(const mqtt::Message& m, const Publisher& from) 
 void WorkerCore::message_event(rules::Event ev, const mqtt::Message& m, mqtt::QoS qos, bool retain,
                                std::string_view client_id, const Channel* ch,
                                std::string_view reason) {
-  // A rule that republishes on its own message's events would loop (delivered, then
-  // republished, delivered again): the republish depth bounds it, as for publishes.
+  // A rule that republishes on its message's events would loop (delivered, then
+  // republished, delivered again): a rule skips what it republished itself
+  // (republished_by, checked by RuleActions::republish) and the depth bounds chains.
   if (ignored_sys(m, node_.config) || m.rule_depth >= kMaxRuleDepth) return;
   auto& actions =
       rule_actions(m.rule_depth, m.origin ? std::string_view(m.origin->republished_by) : "");

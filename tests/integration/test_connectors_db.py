@@ -431,6 +431,34 @@ connectors.redis.rd {
         assert sum(per_node) == len(ids) and all(n > 0 for n in per_node), per_node
         m = metrics(b, "redis:to_rd")
         assert (m["success"], m["failed"], m["dropped"]) == (24, 0, 0), m
+
+        # A slot on the move: while it migrates, a key the old owner lacks is answered
+        # with ASK (the action asks the new owner, with ASKING); once it has moved, the
+        # action's map is stale and MOVED sends it on. "{mv}" puts both keys in one slot.
+        Client(b, "{mv}a").publish("rd/x", b"a1", qos=1)
+        assert wait_for(lambda: rc.cmd("LLEN", "msgs:{mv}a").strip() == "1", 10)
+        slot = rc.node_cmd(rc.ports[0], "CLUSTER", "KEYSLOT", "msgs:{mv}a").strip()
+        owner = [p for p in rc.ports
+                 if rc.node_cmd(p, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "1"][0]
+        target = [p for p in rc.ports if p != owner][0]
+        ids = {p: rc.node_cmd(p, "CLUSTER", "MYID").strip() for p in rc.ports}
+        rc.node_cmd(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner])
+        rc.node_cmd(owner, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        Client(b, "{mv}b").publish("rd/x", b"b1", qos=1)
+        assert wait_for(lambda: metrics(b, "redis:to_rd")["success"] == 26, 10), \
+            metrics(b, "redis:to_rd")
+        assert rc.node_cmd(target, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "1"
+        rc.node_cmd(owner, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "AUTH",
+                    RedisCluster.PASSWORD, "KEYS", "msgs:{mv}a")
+        for p in rc.ports:
+            rc.node_cmd(p, "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+        Client(b, "{mv}a").publish("rd/x", b"a2", qos=1)
+        assert wait_for(lambda: rc.cmd("LLEN", "msgs:{mv}a").strip() == "2", 10), \
+            metrics(b, "redis:to_rd")
+        assert rc.node_cmd(owner, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "0"
+        assert rc.node_cmd(target, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "2"
+        m = metrics(b, "redis:to_rd")
+        assert (m["success"], m["failed"], m["dropped"]) == (27, 0, 0), m
     finally:
         rc.close()
 
