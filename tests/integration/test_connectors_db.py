@@ -441,9 +441,9 @@ connectors.redis.rd {
         owner = [p for p in rc.ports
                  if rc.node_cmd(p, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "1"][0]
         target = [p for p in rc.ports if p != owner][0]
-        ids = {p: rc.node_cmd(p, "CLUSTER", "MYID").strip() for p in rc.ports}
-        rc.node_cmd(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner])
-        rc.node_cmd(owner, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        node_ids = {p: rc.node_cmd(p, "CLUSTER", "MYID").strip() for p in rc.ports}
+        rc.node_cmd(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", node_ids[owner])
+        rc.node_cmd(owner, "CLUSTER", "SETSLOT", slot, "MIGRATING", node_ids[target])
         Client(b, "{mv}b").publish("rd/x", b"b1", qos=1)
         assert wait_for(lambda: metrics(b, "redis:to_rd")["success"] == 26, 10), \
             metrics(b, "redis:to_rd")
@@ -451,7 +451,7 @@ connectors.redis.rd {
         rc.node_cmd(owner, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "AUTH",
                     RedisCluster.PASSWORD, "KEYS", "msgs:{mv}a")
         for p in rc.ports:
-            rc.node_cmd(p, "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+            rc.node_cmd(p, "CLUSTER", "SETSLOT", slot, "NODE", node_ids[target])
         Client(b, "{mv}a").publish("rd/x", b"a2", qos=1)
         assert wait_for(lambda: rc.cmd("LLEN", "msgs:{mv}a").strip() == "2", 10), \
             metrics(b, "redis:to_rd")
@@ -459,6 +459,18 @@ connectors.redis.rd {
         assert rc.node_cmd(target, "CLUSTER", "COUNTKEYSINSLOT", slot).strip() == "2"
         m = metrics(b, "redis:to_rd")
         assert (m["success"], m["failed"], m["dropped"]) == (27, 0, 0), m
+
+        # Nodes that close idle connections (timeout 1 s): a kept connection found closed
+        # is replaced and the command sent once more, not failed and retried later.
+        for p in rc.ports:
+            rc.node_cmd(p, "CONFIG", "SET", "timeout", "1")
+        time.sleep(2.5)
+        for cid in ids:
+            Client(b, cid).publish("rd/x", b"late", qos=1)
+        for cid in ids:
+            assert wait_for(lambda: rc.cmd("LLEN", "msgs:" + cid).strip() == "3", 10), cid
+        m = metrics(b, "redis:to_rd")
+        assert (m["success"], m["failed"], m["dropped"], m["retried"]) == (39, 0, 0, 0), m
     finally:
         rc.close()
 
