@@ -602,7 +602,9 @@ class Rabbitmq(Server):
         import pika
         params = pika.ConnectionParameters(
             "127.0.0.1", self.port, "/", pika.PlainCredentials(self.USER, self.PASSWORD),
-            connection_attempts=3, retry_delay=0.5)
+            # The server opens its port a moment before it speaks AMQP (more than 1.5 s
+            # on a loaded machine: the handshake met EOF once in the full suite).
+            connection_attempts=20, retry_delay=0.5)
         conn = pika.BlockingConnection(params)
         return conn, conn.channel()
 
