@@ -205,6 +205,9 @@ struct ClientFilter {
   std::optional<bool> clean_start;
   std::optional<std::int64_t> proto_ver, gte_created_at, lte_created_at, gte_connected_at,
       lte_connected_at;
+  // A gateway's clients (api/gateways_api.cpp): "MQTT-SN", ...; a session without its
+  // connection is MQTT's.
+  std::optional<std::string> proto_name;
 
   explicit ClientFilter(const json::object& a)
       : clientid(strings_arg(a, "clientid")),
@@ -218,7 +221,8 @@ struct ClientFilter {
         gte_created_at(int_arg(a, "gte_created_at")),
         lte_created_at(int_arg(a, "lte_created_at")),
         gte_connected_at(int_arg(a, "gte_connected_at")),
-        lte_connected_at(int_arg(a, "lte_connected_at")) {}
+        lte_connected_at(int_arg(a, "lte_connected_at")),
+        proto_name(string_arg(a, "proto_name")) {}
 
   bool matches(const Session& s) const {
     const std::string& id = s.client_id();
@@ -238,6 +242,10 @@ struct ClientFilter {
     if (conn_state && *conn_state != (f.connected ? "connected" : "disconnected")) return false;
     if (clean_start && *clean_start != f.clean_start) return false;
     if (proto_ver && *proto_ver != f.proto_ver) return false;
+    if (proto_name && *proto_name != (s.channel != nullptr ? s.channel->host().proto_name()
+                                                           : std::string_view("MQTT"))) {
+      return false;
+    }
     if (ip_address && split_peer(f.peer).first != *ip_address) return false;
     if (gte_connected_at && f.connected_at < *gte_connected_at) return false;
     if (lte_connected_at && f.connected_at > *lte_connected_at) return false;
@@ -262,6 +270,11 @@ json::object client_json(const Session& s, const session::NodeState& node) {
   o["port"] = port;
   o["proto_name"] = "MQTT";
   o["proto_ver"] = f.proto_ver;
+  if (s.channel != nullptr && !s.channel->host().proto_ver().empty()) {
+    // A gateway's client (gateways/): its own protocol, as EMQX's gateway clients show it.
+    o["proto_name"] = s.channel->host().proto_name();
+    o["proto_ver"] = s.channel->host().proto_ver();
+  }
   o["connected"] = f.connected;
   o["clean_start"] = f.clean_start;
   o["keepalive"] = f.keepalive;

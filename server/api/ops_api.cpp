@@ -141,15 +141,6 @@ std::optional<Response> nodes_for(ClusterControl& control, const urls::url_view&
   return std::nullopt;
 }
 
-// The first answer that is not a 404 among the running nodes (a client is on one node).
-std::optional<NodeAnswer> on_owner(ClusterControl& control, const std::string& op,
-                                   const json::object& args) {
-  for (auto& a : ask_each(control, control.running_nodes(), op, text(args), kNodeWait)) {
-    if (a && a->status != 404) return std::move(a);
-  }
-  return std::nullopt;
-}
-
 // Per-node answers of `op` ("stats", "metrics") with "node" added, or summed (EMQX: the
 // retained messages and topics are the cluster's, the same on every node: taken once).
 Response counters(ClusterControl& control, const std::vector<std::string>& nodes,
@@ -325,6 +316,14 @@ json::array listeners_of(ClusterControl& control) {
 }
 
 }  // namespace
+
+std::optional<NodeAnswer> on_owner(ClusterControl& control, const std::string& op,
+                                   const json::object& args) {
+  for (auto& a : ask_each(control, control.running_nodes(), op, text(args), kNodeWait)) {
+    if (a && a->status != 404) return std::move(a);
+  }
+  return std::nullopt;
+}
 
 // A listing paged across `nodes`, in node order: first every node says at once how many
 // match (limit 0), then the nodes the page falls on give their parts at once

@@ -23,6 +23,7 @@
 // Listings are paged across nodes in the order of their names, each node's part sorted,
 // so that page N asked of any node is the same page.
 #include <boost/json/object.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,10 @@ void add_ops_routes(RouteTable& table, ClusterControl& control);
 Response paged(ClusterControl& control, const std::vector<std::string>& nodes,
                const std::string& op, boost::json::object args, std::size_t page,
                std::size_t limit);
+
+// The first answer of `op` that is not a 404 among the running nodes (a client is on one
+// node); nullopt when every node said 404 or none answered.
+std::optional<NodeAnswer> on_owner(ClusterControl& control, const std::string& op,
+                                   const boost::json::object& args);
 
 }  // namespace emqxd::api

@@ -13,6 +13,7 @@
 #include "api/cluster_json.hpp"
 #include "api/config_api.hpp"
 #include "api/connectors_api.hpp"
+#include "api/gateways_api.hpp"
 #include "api/log_api.hpp"
 #include "api/modules_api.hpp"
 #include "api/monitor_api.hpp"
@@ -260,6 +261,7 @@ void Router::add_routes() {
   add_topic_stats_routes(t, control_, node_.config.node.name);
   add_modules_routes(t, control_, node_.config);
   add_rebalance_routes(t, control_, node_);
+  add_gateway_routes(t, control_);
   add_rules_routes(t, control_, node_);
   add_connectors_routes(t, control_, node_.config.node.name);
   add_log_routes(t);

@@ -149,8 +149,8 @@ void print_pairs(const json::object& o) {
 std::string client_line(const json::object& o) {
   return "Client(" + field(o, "clientid") + ", username=" + field(o, "username") +
          ", peername=" + field(o, "ip_address") + ":" + field(o, "port") +
-         ", node=" + field(o, "node") + ", clean_start=" + field(o, "clean_start") +
-         ", keepalive=" + field(o, "keepalive") +
+         ", node=" + field(o, "node") + ", proto_name=" + field(o, "proto_name") +
+         ", clean_start=" + field(o, "clean_start") + ", keepalive=" + field(o, "keepalive") +
          ", session_expiry_interval=" + field(o, "expiry_interval") +
          ", subscriptions=" + field(o, "subscriptions_cnt") +
          ", inflight=" + field(o, "inflight_cnt") +

@@ -21,6 +21,7 @@
 #include "api/api_server.hpp"
 #include "api/connectors_api.hpp"
 #include "api/credentials.hpp"
+#include "api/gateways_api.hpp"
 #include "api/node_ops.hpp"
 #include "api/rebalance_api.hpp"
 #include "api/router.hpp"
@@ -37,6 +38,7 @@
 #include "common/proc_stats.hpp"
 #include "common/resident.hpp"
 #include "connectors/types.hpp"
+#include "gateways/mqttsn/gateway.hpp"
 #include "net/evacuation.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
@@ -364,6 +366,9 @@ struct Node::Impl {
   std::unique_ptr<cluster::Cluster> cluster;
   std::unique_ptr<SysTopics> sys_topics;
   std::vector<std::unique_ptr<net::Listener>> listeners;
+  // gateway.mqttsn (gateways/mqttsn/gateway.hpp): after the workers its connections live
+  // on, so destroyed before them.
+  std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
   std::unique_ptr<SysMon> sysmon;
@@ -440,6 +445,16 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   api::add_rebalance_ops(*im.node_ops, *im.evacuation);
   api::add_rules_ops(*im.node_ops, im.state);
   api::add_connectors_ops(*im.node_ops, im.state);
+  api::add_gateway_ops(*im.node_ops, im.state.config, [ip = &im] {
+    std::vector<api::GatewayListenerStatus> out;
+    if (!ip->mqttsn) return out;
+    for (const auto& l : ip->mqttsn->listeners()) {
+      const auto colon = l.id.find(':');
+      out.push_back({l.id.substr(0, colon), l.id.substr(colon + 1), l.bind, l.running,
+                     l.connections, l.max_connections});
+    }
+    return out;
+  });
   {
     const auto& a = im.state.config.alarm;
     im.alarms =
@@ -480,6 +495,7 @@ void Node::start_serving() {
     l->start();
     logger()->info("listener {} on {}", l->name(), l->address());
   }
+  if (impl_->mqttsn) impl_->mqttsn->start();
   if (impl_->api_server) {
     impl_->api_server->start();
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
@@ -544,6 +560,9 @@ void Node::start() {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
   impl_->node_ops->set_listeners(&impl_->listeners);  // complete: never changed again
+  if (const auto& sn = s.config.gateway_mqttsn; sn.common.configured && sn.common.enable) {
+    impl_->mqttsn = std::make_unique<gateways::mqttsn::Gateway>(sn, impl_->worker_ptrs);
+  }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
@@ -583,6 +602,7 @@ void Node::start() {
     if (impl_->api_server) impl_->api_server->stop();
     for (auto& l : impl_->listeners)
       l->stop();
+    if (impl_->mqttsn) impl_->mqttsn->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
       w->stop();
@@ -657,6 +677,7 @@ void Node::shutdown() {
   if (impl_->sysmon) impl_->sysmon->stop();
   for (auto& l : impl_->listeners)
     l->stop();
+  if (impl_->mqttsn) impl_->mqttsn->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {

@@ -269,10 +269,26 @@ void finish(LoadState& s, const Value& root) {
                "dashboard.listeners.http");
   }
   claim_bind(binds, cl.rpc_bind, s.rpc_bind != nullptr ? *s.rpc_bind : root, "cluster.rpc");
+  std::vector<std::pair<std::string, std::string>> udp_binds;  // gateways' datagram ports
+  bool gateway_listeners_named = false;
   for (ListenerDraft& d : s.listeners) {
+    gateway_listeners_named = gateway_listeners_named || !d.gateway.empty();
     if (!d.config.enable) continue;
+    if (!d.gateway.empty()) {
+      claim_bind(udp_binds, d.config.bind, *d.where, d.key);
+      c.gateway_mqttsn.common.listeners.push_back(std::move(d.config));
+      continue;
+    }
     claim_bind(binds, d.config.bind, *d.where, d.key);
     c.listeners.push_back(std::move(d.config));
+  }
+  if (auto& gw = c.gateway_mqttsn.common; gw.configured && !gateway_listeners_named) {
+    // EMQX's default: gateway.mqttsn.listeners.udp.default on 1884.
+    ListenerConfig l;
+    l.type = "udp";
+    l.name = "default";
+    l.bind = "0.0.0.0:1884";
+    gw.listeners.push_back(std::move(l));
   }
   if (!s.listeners_named) {
     // The embedded defaults (README.md, "Running"): MQTT/TCP on 1883 and MQTT/WebSocket on 8083.

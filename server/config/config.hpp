@@ -618,6 +618,29 @@ ActionConfig read_action(const std::string& type, const std::string& name, std::
 SourceConfig read_source(const std::string& type, const std::string& name, std::string_view json,
                          const std::string& where);
 
+// gateway.<name>: what every gateway has (EMQX's gateway_common_options; docs/gateways.md).
+struct GatewayCommonConfig {
+  bool configured = false;  // the section is in the config
+  bool enable = true;
+  // Prefixed to every topic the gateway's clients name, taken off every topic they are
+  // sent; "${clientid}" is the client's id.
+  std::string mountpoint;
+  // How long a peer may take from its first datagram to a finished CONNECT.
+  Duration idle_timeout{30'000};
+  // clientinfo_override: what the gateway's clients are authenticated as ("" = as they
+  // connect). "${clientid}" is the client's id.
+  std::string override_username, override_password, override_clientid;
+  std::vector<ListenerConfig> listeners;  // type udp (MQTT-SN)
+};
+
+// gateway.mqttsn (gateways/mqttsn/).
+struct MqttSnGatewayConfig {
+  GatewayCommonConfig common;
+  std::uint8_t gateway_id = 1;
+  bool enable_qos3 = true;  // QoS -1 PUBLISH from clients that are not connected
+  std::vector<std::pair<std::uint16_t, std::string>> predefined;  // id -> topic
+};
+
 struct Config {
   // The configuration as written (the file with the EMQX_* overrides on it, substitutions
   // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
@@ -672,6 +695,7 @@ struct Config {
   std::string api_key_bootstrap_file;
   // authentication = [...]: empty lets every client in (EMQX's default).
   std::vector<AuthenticatorConfig> authentication;
+  MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -268,6 +268,15 @@ void max_conn_rate(const In& in) {
   if (!r.infinite()) l.max_conn_rate_period = r.period;
 }
 
+void listener_enable_authn(const In& in) {
+  auto& mode = in.listener().config.enable_authn;
+  if (in.v.is_string() && in.v.text() == "quick_deny_anonymous") {
+    mode = AuthnMode::QuickDenyAnonymous;
+  } else {
+    mode = in.boolean() ? AuthnMode::On : AuthnMode::Off;
+  }
+}
+
 void max_conn_per_ip(const In& in) {
   auto& m = in.listener().config.max_conn_per_ip;
   if (in.v.is_string() && in.v.text() == "infinity") {
@@ -808,15 +817,7 @@ const KeySpec kKeys[] = {
     {"mqtt.use_username_as_clientid", EMQXD_SET(mqtt.use_username_as_clientid, in.boolean())},
     // authentication: EMQX's chain (authn_keys.cpp reads the array)
     {"authentication", authentication_chain},
-    {"listeners.tcp|ssl|ws|wss.*.enable_authn",
-     [](const In& in) {
-       auto& mode = in.listener().config.enable_authn;
-       if (in.v.is_string() && in.v.text() == "quick_deny_anonymous") {
-         mode = AuthnMode::QuickDenyAnonymous;
-       } else {
-         mode = in.boolean() ? AuthnMode::On : AuthnMode::Off;
-       }
-     }},
+    {"listeners.tcp|ssl|ws|wss.*.enable_authn", listener_enable_authn},
     {"dashboard.token_expired_time",
      EMQXD_SET(dashboard_token_life, in.duration_in(1s, 24h * 365))},
     {"dashboard.unsuccessful_login_interval",
@@ -868,6 +869,47 @@ const KeySpec kKeys[] = {
     {"actions", [](const In& in) { in.object(); }, Shape::Section},
     {"actions.*", [](const In& in) { in.object(); }, Shape::Section},
     {"actions.*.*", action_entry},
+    // gateway.mqttsn (gateway_keys.cpp; docs/gateways.md)
+    {"gateway", [](const In& in) { in.object(); }, Shape::Section},
+    {"gateway.mqttsn", gateway_mqttsn_section, Shape::Section},
+    {"gateway.mqttsn.enable", [](const In& in) { gateway_common(in).enable = in.boolean(); }},
+    {"gateway.mqttsn.gateway_id", EMQXD_SET(gateway_mqttsn.gateway_id, in.u32(0, 255))},
+    {"gateway.mqttsn.broadcast",
+     [](const In& in) {
+       if (in.boolean()) {
+         in.fail("ADVERTISE broadcasts are not implemented yet by emqxd; clients find the "
+                 "gateway with SEARCHGW (answered with GWINFO)");
+       }
+     }},
+    {"gateway.mqttsn.enable_qos3", EMQXD_SET(gateway_mqttsn.enable_qos3, in.boolean())},
+    {"gateway.mqttsn.subs_resume",
+     [](const In& in) {
+       if (in.boolean()) in.fail("only false is implemented by emqxd");
+     }},
+    {"gateway.mqttsn.predefined", gateway_mqttsn_predefined},
+    {"gateway.mqttsn.mountpoint", [](const In& in) { gateway_common(in).mountpoint = in.string(); }},
+    {"gateway.mqttsn.idle_timeout",
+     [](const In& in) {
+       gateway_common(in).idle_timeout = in.duration_in(1s, std::chrono::hours(24));
+     }},
+    {"gateway.mqttsn.enable_stats", [](const In& in) { in.boolean(); }},
+    {"gateway.mqttsn.clientinfo_override", [](const In& in) { in.object(); }, Shape::Section},
+    {"gateway.mqttsn.clientinfo_override.username",
+     [](const In& in) { gateway_common(in).override_username = in.string(); }},
+    {"gateway.mqttsn.clientinfo_override.password",
+     [](const In& in) { gateway_common(in).override_password = in.string(); }, Shape::Leaf,
+     /*verbatim_env=*/true},
+    {"gateway.mqttsn.clientinfo_override.clientid",
+     [](const In& in) { gateway_common(in).override_clientid = in.string(); }},
+    {"gateway.mqttsn.listeners", [](const In& in) { in.object(); }, Shape::Section},
+    {"gateway.mqttsn.listeners.udp", [](const In& in) { in.object(); }, Shape::Section},
+    {"gateway.mqttsn.listeners.udp.*", gateway_listener_section, Shape::Section},
+    {"gateway.mqttsn.listeners.udp.*.enable",
+     [](const In& in) { in.listener().config.enable = in.boolean(); }},
+    {"gateway.mqttsn.listeners.udp.*.bind", listener_bind},
+    {"gateway.mqttsn.listeners.udp.*.max_connections", max_connections},
+    {"gateway.mqttsn.listeners.udp.*.max_conn_rate", max_conn_rate},
+    {"gateway.mqttsn.listeners.udp.*.enable_authn", listener_enable_authn},
     {"sources", [](const In& in) { in.object(); }, Shape::Section},
     {"sources.*", [](const In& in) { in.object(); }, Shape::Section},
     {"sources.*.*", source_entry},
@@ -888,7 +930,18 @@ constexpr ForeignKey kNotImplemented[] = {
     {"schema_registry", ""},
     {"schema_validation", ""},
     {"message_transformation", ""},
-    {"gateway", ""},
+    {"gateway.stomp", ""},
+    {"gateway.coap", ""},
+    {"gateway.lwm2m", ""},
+    {"gateway.exproto", ""},
+    {"gateway.ocpp", ""},
+    {"gateway.jt808", ""},
+    {"gateway.gbt32960", ""},
+    {"gateway.mqttsn.listeners.dtls", "MQTT-SN over DTLS"},
+    {"gateway.mqttsn.authentication",
+     "a gateway's clients are authenticated by the node's chain (authentication = [...])"},
+    {"gateway.mqttsn.listeners.udp.*.access_rules", ""},
+    {"gateway.mqttsn.listeners.udp.*.udp_options", ""},
     {"exhook", ""},
     {"plugins", ""},
     {"sysmon.os.cpu_check_interval", "the memory watermarks are checked; CPU is not"},
@@ -1076,8 +1129,13 @@ std::span<const ForeignKey> inert_keys() {
 
 ListenerDraft& In::listener() const {
   // The section entry listeners.<type>.<name> made it when the walk came down here.
+  // gateway.<gateway>.listeners.<type>.<name> is a gateway's (gateway_keys.cpp).
+  const bool gw = parts[0] == "gateway";
+  const std::string& type = gw ? parts[3] : parts[1];
+  const std::string& name = gw ? parts[4] : parts[2];
+  const std::string gateway = gw ? parts[1] : std::string();
   for (auto it = load.listeners.rbegin(); it != load.listeners.rend(); ++it) {
-    if (it->config.type == parts[1] && it->config.name == parts[2]) return *it;
+    if (it->config.type == type && it->config.name == name && it->gateway == gateway) return *it;
   }
   fail("no listener section above this key");  // the walk always passes it first
 }

@@ -55,6 +55,7 @@ struct ListenerDraft {
   ListenerConfig config;
   std::string key;               // listeners.<type>.<name>
   const Value* where = nullptr;  // its bind value if written, else its object
+  std::string gateway;           // gateway.<gateway>.listeners.<type>.<name>; "" for MQTT's
 };
 
 // What the walk keeps beyond Config: values that later checks point at, and settings that
@@ -153,6 +154,11 @@ bool read_http_connection(const Value& v, std::string_view field, const std::str
 // authorization.sources[N] with type = http (authz_http_keys.cpp).
 void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourceConfig& src);
 
+// gateway.<name> (gateway_keys.cpp).
+void gateway_mqttsn_section(const In& in);
+GatewayCommonConfig& gateway_common(const In& in);
+void gateway_listener_section(const In& in);
+void gateway_mqttsn_predefined(const In& in);
 // rewrite = [...] and auto_subscribe.topics = [...] (module_keys.cpp).
 void rewrite_rules(const In& in);
 // rule_engine.rules.<id> (rule_keys.cpp): read and compiled as the API would (rules/rule.hpp).

@@ -63,17 +63,31 @@ struct Connection::RateLimits {
 
 // ---------------------------------------------------------------- Connection
 
+namespace {
+std::string peer_of(const asio::ip::tcp::socket& socket) {
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  return ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+std::uint16_t local_port_of(const asio::ip::tcp::socket& socket) {
+  error_code ec;
+  auto local = socket.local_endpoint(ec);
+  return ec ? 0 : local.port();
+}
+}  // namespace
+
 Connection::Connection(Worker& worker, std::shared_ptr<Admission> admission,
                        const asio::ip::tcp::socket& socket)
+    : Connection(worker, std::move(admission), peer_of(socket), local_port_of(socket)) {}
+
+Connection::Connection(Worker& worker, std::shared_ptr<Admission> admission, std::string peer,
+                       std::uint16_t local_port)
     : worker_(worker),
       timer_(worker.io()),
       channel_(worker.core(), *this),
-      admission_(std::move(admission)) {
-  error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  auto local = socket.local_endpoint(ec);
-  if (!ec) local_port_ = local.port();
+      admission_(std::move(admission)),
+      peer_(std::move(peer)),
+      local_port_(local_port) {
   if (admission_ &&
       (!admission_->messages_rate().infinite() || !admission_->bytes_rate().infinite())) {
     limits_ =

@@ -40,6 +40,9 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   // destroyed.
   Connection(Worker& worker, std::shared_ptr<Admission> admission,
              const boost::asio::ip::tcp::socket& socket);
+  // A connection that is no TCP socket (a gateway's datagram peer): `peer` is "ip:port".
+  Connection(Worker& worker, std::shared_ptr<Admission> admission, std::string peer,
+             std::uint16_t local_port);
   ~Connection() override;
 
   void start();
@@ -72,6 +75,9 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
 
   // The transport read `data`: parse and handle every whole packet, keep the rest.
   void on_bytes(std::string_view data);
+  // Input kept for later: a partial packet, or packets that wait while the channel does
+  // not accept input. A transport that cannot stop its peer (datagrams) bounds it.
+  std::size_t pending_input() const { return in_.size(); }
   // The connection is over (peer gone, I/O error, or our close completed: `ours`, the
   // transport then closes with close_after_output()).
   void shutdown_now(bool ours = false);

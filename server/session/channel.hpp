@@ -75,6 +75,10 @@ class ChannelHost {
   virtual config::AuthnMode authn_mode() const { return config::AuthnMode::On; }
   // The listener's id ("tcp:default"), for the API; "" when there is none.
   virtual std::string_view listener() const { return {}; }
+  // The protocol the client speaks, as the API's proto_name and proto_ver show it: a
+  // gateway's connection (gateways/) says its own.
+  virtual std::string_view proto_name() const { return "MQTT"; }
+  virtual std::string_view proto_ver() const { return {}; }  // "": the channel's MQTT version
 };
 
 // A subscriber whose socket does not drain may hold this much unwritten output; past it,
@@ -149,6 +153,14 @@ class Channel {
   // administrator's act). The granted QoS, or the reason it was refused.
   mqtt::ReasonCode admin_subscribe(const mqtt::Subscription& sub);
   bool admin_unsubscribe(const std::string& filter);  // false: no such subscription
+  // MQTT-SN's sleeping clients (gateways/mqttsn/adapter.hpp): while asleep every delivery
+  // waits in the session's queue (mqtt.max_mqueue_len, mqtt.mqueue_store_qos0) instead of
+  // being written; wake() sends what the send window allows.
+  void sleep() { asleep_ = true; }
+  void wake();
+  // A connected client's will changes (MQTT-SN's WILLTOPICUPD and WILLMSGUPD); none
+  // deletes it. A will whose topic is not a valid topic name is ignored.
+  void set_will(const std::optional<mqtt::Will>& will);
   // Lets go of the session now (takeover): the will is published or left pending on the
   // session as the spec says, and the hub is not told again when the socket closes.
   Session* detach();
@@ -405,6 +417,7 @@ class Channel {
 
   bool assigned_client_id_ = false;  // send it back in CONNACK [MQTT-3.2.2-16]
   bool held_ = false;                // see accepting_input()
+  bool asleep_ = false;              // sleep()
   // Output waiting for a commit (ticket) or behind one (ticket 0): a packet, or an encoded
   // PUBLISH. A FIFO that allocates nothing until used: an mqtt::Packet is 1.2 KB, and
   // libstdc++'s std::deque allocates a node on construction, which every idle connection

@@ -728,6 +728,21 @@ Session* Channel::detach() {
   return s;
 }
 
+void Channel::set_will(const std::optional<mqtt::Will>& will) {
+  if (state_ != State::Connected) return;
+  if (!will) {
+    will_.reset();
+    return;
+  }
+  const auto& cfg = hub_.config().mqtt;
+  if (!broker::validate_topic_name(will->topic, cfg.max_topic_levels) ||
+      static_cast<std::uint8_t>(will->qos) > cfg.max_qos_allowed ||
+      (will->retain && !cfg.retain_available)) {
+    return;
+  }
+  will_ = std::make_unique<mqtt::Will>(*will);
+}
+
 void Channel::publish_will_now() {
   if (state_ == State::Connected && will_) {
     publish_will(make_will(*will_));

@@ -306,7 +306,7 @@ void Channel::deliver(Delivery&& d) {
     forget_delivery(d, OutState::Queued);
     return;
   }
-  if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0) {
+  if (d.qos == QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0 && !asleep_) {
     if (host_.backlog() > kMaxBacklog) {
       metrics::inc(m.messages_dropped_queue_full);
       metrics::inc(m.messages_dropped);
@@ -320,7 +320,7 @@ void Channel::deliver(Delivery&& d) {
   }
   // Anything else waits behind what is already queued, QoS 0 included, so each topic
   // keeps its order [MQTT-4.6.0-5/6].
-  if (d.qos != QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0 &&
+  if (d.qos != QoS::AtMostOnce && session_->queue.empty() && owed_resends_ == 0 && !asleep_ &&
       session_->inflight.size() < send_window()) {
     send_inflight(std::move(d));
   } else {
@@ -460,7 +460,14 @@ void Channel::settle_owed(Inflight& f) {
   }
 }
 
+void Channel::wake() {
+  if (!asleep_) return;
+  asleep_ = false;
+  if (session_ != nullptr) pump_queue();
+}
+
 void Channel::pump_queue() {
+  if (asleep_) return;
   std::size_t active = session_->inflight.size() - owed_resends_;
   const std::size_t window = send_window();
   // First what a resumed session still owes the client, in the original order.

@@ -1,0 +1,245 @@
+#include "api/gateways_api.hpp"
+
+#include <boost/json.hpp>
+#include <map>
+
+#include "api/ops_api.hpp"
+#include "api/router.hpp"
+
+namespace emqxd::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::chrono::seconds kNodeWait{5};
+
+// EMQX's gateways, in its order; proto_name is what their clients show.
+struct Known {
+  std::string_view name, proto_name;
+};
+constexpr Known kGateways[] = {{"mqttsn", "MQTT-SN"},
+                               {"stomp", "STOMP"},
+                               {"coap", "CoAP"},
+                               {"lwm2m", "LwM2M"},
+                               {"exproto", "exproto"}};
+
+const Known* known(std::string_view name) {
+  for (const auto& k : kGateways) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string seconds_text(config::Duration d) {
+  const auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Each running member's "gateways" answer, by gateway name, merged: the first member's
+// object, its listeners' connections summed and each member's view in node_status.
+std::map<std::string, json::object> gateways_of(ClusterControl& control) {
+  const auto nodes = control.running_nodes();
+  const auto answers = ask_each(control, nodes, "gateways", "{}", kNodeWait);
+  std::map<std::string, json::object> out;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!answers[i] || answers[i]->status != 200) continue;
+    json::error_code ec;
+    auto v = json::parse(answers[i]->body, ec);
+    if (ec || !v.is_array()) continue;
+    for (auto& item : v.as_array()) {
+      if (!item.is_object() || !item.as_object().at("name").is_string()) continue;
+      auto& g = item.as_object();
+      const std::string name(g.at("name").as_string());
+      auto [it, fresh] = out.emplace(name, g);
+      auto& merged = it->second;
+      if (fresh) {
+        for (auto& l : merged["listeners"].as_array()) {
+          auto& lo = l.as_object();
+          lo["node_status"] = json::array();
+          lo["current_connections"] = 0;
+        }
+        merged["current_connections"] = 0;
+      }
+      std::uint64_t node_total = 0;
+      for (const auto& l : g.at("listeners").as_array()) {
+        const auto& lo = l.as_object();
+        const auto conns = lo.at("current_connections").to_number<std::uint64_t>();
+        node_total += conns;
+        for (auto& m : merged["listeners"].as_array()) {
+          auto& mo = m.as_object();
+          if (mo.at("id") != lo.at("id")) continue;
+          mo["current_connections"] = mo["current_connections"].to_number<std::uint64_t>() + conns;
+          mo["running"] = mo["running"].as_bool() && lo.at("running").as_bool();
+          mo["node_status"].as_array().push_back(json::object{
+              {"node", nodes[i]},
+              {"status", json::object{{"running", lo.at("running")},
+                                      {"current_connections", conns},
+                                      {"max_connections", lo.at("max_connections")}}}});
+        }
+      }
+      merged["current_connections"] =
+          merged["current_connections"].to_number<std::uint64_t>() + node_total;
+    }
+  }
+  return out;
+}
+
+// The summary GET /api/v5/gateways shows of a loaded gateway.
+json::object summary(const json::object& g) {
+  json::array listeners;
+  for (const auto& l : g.at("listeners").as_array()) {
+    const auto& lo = l.as_object();
+    listeners.push_back(json::object{{"id", lo.at("id")},
+                                     {"type", lo.at("type")},
+                                     {"name", lo.at("name")},
+                                     {"running", lo.at("running")}});
+  }
+  return json::object{{"name", g.at("name")},
+                      {"status", g.at("status")},
+                      {"current_connections", g.at("current_connections")},
+                      {"max_connections", g.at("max_connections")},
+                      {"listeners", std::move(listeners)}};
+}
+
+// The client `id` if it is a client of gateway `k`; nullopt (a 404) when not.
+std::optional<NodeAnswer> gateway_client(ClusterControl& control, const Known& k,
+                                         const std::string& id) {
+  auto a = on_owner(control, "client", json::object{{"clientid", id}});
+  if (!a || a->status != 200) return a;
+  json::error_code ec;
+  auto v = json::parse(a->body, ec);
+  if (ec || !v.is_object() || v.as_object().if_contains("proto_name") == nullptr ||
+      v.as_object().at("proto_name") != json::value(k.proto_name)) {
+    return std::nullopt;
+  }
+  return a;
+}
+
+Response no_gateway(const std::string& name) {
+  return error_response(404, "RESOURCE_NOT_FOUND", "no gateway " + name);
+}
+
+}  // namespace
+
+void add_gateway_routes(RouteTable& t, ClusterControl& control) {
+  ClusterControl* c = &control;
+  t.add("GET", "/api/v5/gateways", "every gateway and its status", [c](const Call&) {
+    auto loaded = gateways_of(*c);
+    json::array out;
+    for (const auto& k : kGateways) {
+      auto it = loaded.find(std::string(k.name));
+      if (it == loaded.end()) {
+        out.push_back(json::object{{"name", k.name}, {"status", "unloaded"}});
+      } else {
+        out.push_back(summary(it->second));
+      }
+    }
+    return json_response(200, out);
+  });
+  t.add(
+      "GET", "/api/v5/gateways/{name}", "a gateway's configuration and status",
+      [c](const Call& call) {
+        if (known(call.params[0]) == nullptr) return no_gateway(call.params[0]);
+        auto loaded = gateways_of(*c);
+        auto it = loaded.find(call.params[0]);
+        if (it == loaded.end()) {
+          return json_response(200, json::object{{"name", call.params[0]}, {"status", "unloaded"}});
+        }
+        return json_response(200, it->second);
+      });
+  t.add("GET", "/api/v5/gateways/{name}/listeners", "a gateway's listeners on each node",
+        [c](const Call& call) {
+          if (known(call.params[0]) == nullptr) return no_gateway(call.params[0]);
+          auto loaded = gateways_of(*c);
+          auto it = loaded.find(call.params[0]);
+          if (it == loaded.end()) return json_response(200, json::array());
+          return json_response(200, it->second.at("listeners"));
+        });
+  t.add("GET", "/api/v5/gateways/{name}/clients", "a gateway's clients, EMQX's filters",
+        [c](const Call& call) {
+          const Known* k = known(call.params[0]);
+          if (k == nullptr) return no_gateway(call.params[0]);
+          std::size_t page = 1, limit = 0;
+          if (auto bad = paging(call.target, page, limit)) return std::move(*bad);
+          json::object args{{"proto_name", k->proto_name}};
+          for (const char* key : {"clientid", "username"}) {
+            if (auto v = query_param(call.target, key)) args[key] = json::array{json::value(*v)};
+          }
+          for (const char* key : {"like_clientid", "like_username", "ip_address", "conn_state"}) {
+            if (auto v = query_param(call.target, key)) args[key] = *v;
+          }
+          std::vector<std::string> nodes = c->running_nodes();
+          if (auto n = query_param(call.target, "node")) {
+            if (std::find(nodes.begin(), nodes.end(), *n) == nodes.end()) {
+              return error_response(404, "NOT_FOUND", "no running node " + *n);
+            }
+            nodes = {*n};
+          }
+          return paged(*c, nodes, "clients", std::move(args), page, limit);
+        });
+  t.add("GET", "/api/v5/gateways/{name}/clients/{clientid}", "one client of a gateway",
+        [c](const Call& call) {
+          const Known* k = known(call.params[0]);
+          if (k == nullptr) return no_gateway(call.params[0]);
+          auto a = gateway_client(*c, *k, call.params[1]);
+          if (!a) return error_response(404, "CLIENTID_NOT_FOUND", "no such client");
+          return relay(*a);
+        });
+  t.add("DELETE", "/api/v5/gateways/{name}/clients/{clientid}", "kick a client of a gateway",
+        [c](const Call& call) {
+          const Known* k = known(call.params[0]);
+          if (k == nullptr) return no_gateway(call.params[0]);
+          if (!gateway_client(*c, *k, call.params[1])) {
+            return error_response(404, "CLIENTID_NOT_FOUND", "no such client");
+          }
+          auto a = on_owner(*c, "kick", json::object{{"clientid", call.params[1]}});
+          if (!a) return error_response(404, "CLIENTID_NOT_FOUND", "no such client");
+          return a->status == 200 ? no_content() : relay(*a);
+        });
+}
+
+void add_gateway_ops(NodeOps& ops, const config::Config& cfg,
+                     std::function<std::vector<GatewayListenerStatus>()> mqttsn) {
+  ops.add("gateways", [&cfg, mqttsn = std::move(mqttsn)](const std::string&) {
+    json::array out;
+    const auto& sn = cfg.gateway_mqttsn;
+    if (sn.common.configured) {
+      json::array listeners;
+      std::uint64_t max = 0;
+      bool any_running = false;
+      for (const auto& l : mqttsn()) {
+        listeners.push_back(json::object{{"id", "mqttsn:" + l.type + ":" + l.name},
+                                         {"type", l.type},
+                                         {"name", l.name},
+                                         {"bind", l.bind},
+                                         {"running", l.running},
+                                         {"current_connections", l.connections},
+                                         {"max_connections", l.max_connections}});
+        max += l.max_connections;
+        any_running = any_running || l.running;
+      }
+      json::array predefined;
+      for (const auto& [id, topic] : sn.predefined)
+        predefined.push_back(json::object{{"id", id}, {"topic", topic}});
+      out.push_back(
+          json::object{{"name", "mqttsn"},
+                       {"status", sn.common.enable && any_running ? "running" : "stopped"},
+                       {"enable", sn.common.enable},
+                       {"gateway_id", sn.gateway_id},
+                       {"broadcast", false},
+                       {"enable_qos3", sn.enable_qos3},
+                       {"subs_resume", false},
+                       {"predefined", std::move(predefined)},
+                       {"mountpoint", sn.common.mountpoint},
+                       {"idle_timeout", seconds_text(sn.common.idle_timeout)},
+                       {"enable_stats", true},
+                       {"max_connections", max},
+                       {"current_connections", 0},
+                       {"listeners", std::move(listeners)}});
+    }
+    return json_answer(200, out);
+  });
+}
+
+}  // namespace emqxd::api
