@@ -21,7 +21,7 @@ build_pkgs=(
   libpq-dev libmariadb-dev libhiredis-dev librabbitmq-dev librdkafka-dev
 )
 test_pkgs=(
-  catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl
+  catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl python3-stomp
   python3-grpcio python3-protobuf python3-jwt python3-cryptography python3-prometheus-client
   iproute2 util-linux
   postgresql mariadb-server redis-server influxdb rabbitmq-server python3-pika

@@ -199,44 +199,61 @@ void add_gateway_routes(RouteTable& t, ClusterControl& control) {
         });
 }
 
-void add_gateway_ops(NodeOps& ops, const config::Config& cfg,
-                     std::function<std::vector<GatewayListenerStatus>()> mqttsn) {
-  ops.add("gateways", [&cfg, mqttsn = std::move(mqttsn)](const std::string&) {
+namespace {
+
+// What every gateway's object has: status, connections, listeners, the common keys.
+json::object gateway_object(std::string_view name, const config::GatewayCommonConfig& common,
+                            const std::vector<GatewayListenerStatus>& running) {
+  json::array listeners;
+  std::uint64_t max = 0;
+  bool any_running = false;
+  for (const auto& l : running) {
+    listeners.push_back(json::object{{"id", std::string(name) + ":" + l.type + ":" + l.name},
+                                     {"type", l.type},
+                                     {"name", l.name},
+                                     {"bind", l.bind},
+                                     {"running", l.running},
+                                     {"current_connections", l.connections},
+                                     {"max_connections", l.max_connections}});
+    max += l.max_connections;
+    any_running = any_running || l.running;
+  }
+  return json::object{{"name", name},
+                      {"status", common.enable && any_running ? "running" : "stopped"},
+                      {"enable", common.enable},
+                      {"mountpoint", common.mountpoint},
+                      {"idle_timeout", seconds_text(common.idle_timeout)},
+                      {"enable_stats", true},
+                      {"max_connections", max},
+                      {"current_connections", 0},
+                      {"listeners", std::move(listeners)}};
+}
+
+}  // namespace
+
+void add_gateway_ops(
+    NodeOps& ops, const config::Config& cfg,
+    std::function<std::vector<GatewayListenerStatus>(std::string_view)> listeners) {
+  ops.add("gateways", [&cfg, listeners = std::move(listeners)](const std::string&) {
     json::array out;
-    const auto& sn = cfg.gateway_mqttsn;
-    if (sn.common.configured) {
-      json::array listeners;
-      std::uint64_t max = 0;
-      bool any_running = false;
-      for (const auto& l : mqttsn()) {
-        listeners.push_back(json::object{{"id", "mqttsn:" + l.type + ":" + l.name},
-                                         {"type", l.type},
-                                         {"name", l.name},
-                                         {"bind", l.bind},
-                                         {"running", l.running},
-                                         {"current_connections", l.connections},
-                                         {"max_connections", l.max_connections}});
-        max += l.max_connections;
-        any_running = any_running || l.running;
-      }
+    if (const auto& sn = cfg.gateway_mqttsn; sn.common.configured) {
+      auto g = gateway_object("mqttsn", sn.common, listeners("mqttsn"));
       json::array predefined;
       for (const auto& [id, topic] : sn.predefined)
         predefined.push_back(json::object{{"id", id}, {"topic", topic}});
-      out.push_back(
-          json::object{{"name", "mqttsn"},
-                       {"status", sn.common.enable && any_running ? "running" : "stopped"},
-                       {"enable", sn.common.enable},
-                       {"gateway_id", sn.gateway_id},
-                       {"broadcast", false},
-                       {"enable_qos3", sn.enable_qos3},
-                       {"subs_resume", false},
-                       {"predefined", std::move(predefined)},
-                       {"mountpoint", sn.common.mountpoint},
-                       {"idle_timeout", seconds_text(sn.common.idle_timeout)},
-                       {"enable_stats", true},
-                       {"max_connections", max},
-                       {"current_connections", 0},
-                       {"listeners", std::move(listeners)}});
+      g["gateway_id"] = sn.gateway_id;
+      g["broadcast"] = false;
+      g["enable_qos3"] = sn.enable_qos3;
+      g["subs_resume"] = false;
+      g["predefined"] = std::move(predefined);
+      out.push_back(std::move(g));
+    }
+    if (const auto& st = cfg.gateway_stomp; st.common.configured) {
+      auto g = gateway_object("stomp", st.common, listeners("stomp"));
+      g["frame"] = json::object{{"max_headers", st.max_headers},
+                                {"max_headers_length", st.max_headers_length},
+                                {"max_body_length", st.max_body_length}};
+      out.push_back(std::move(g));
     }
     return json_answer(200, out);
   });

@@ -34,9 +34,10 @@ struct GatewayListenerStatus {
   bool running = false;
   std::uint32_t connections = 0, max_connections = 0;
 };
-// The "gateways" operation: the gateways `cfg` configures, with their listeners as
-// `mqttsn` says (any thread; empty while none runs). `cfg` must outlive `ops`.
+// The "gateways" operation: the gateways `cfg` configures, with the listeners
+// `listeners(name)` says they run (any thread; empty while none runs). `cfg` must outlive
+// `ops`.
 void add_gateway_ops(NodeOps& ops, const config::Config& cfg,
-                     std::function<std::vector<GatewayListenerStatus>()> mqttsn);
+                     std::function<std::vector<GatewayListenerStatus>(std::string_view)> listeners);
 
 }  // namespace emqxd::api

@@ -39,6 +39,7 @@
 #include "common/resident.hpp"
 #include "connectors/types.hpp"
 #include "gateways/mqttsn/gateway.hpp"
+#include "gateways/stomp/gateway.hpp"
 #include "net/evacuation.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
@@ -369,6 +370,7 @@ struct Node::Impl {
   // gateway.mqttsn (gateways/mqttsn/gateway.hpp): after the workers its connections live
   // on, so destroyed before them.
   std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
+  std::unique_ptr<gateways::stomp::Gateway> stomp;  // gateway.stomp, likewise
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
   std::unique_ptr<SysMon> sysmon;
@@ -445,13 +447,23 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   api::add_rebalance_ops(*im.node_ops, *im.evacuation);
   api::add_rules_ops(*im.node_ops, im.state);
   api::add_connectors_ops(*im.node_ops, im.state);
-  api::add_gateway_ops(*im.node_ops, im.state.config, [ip = &im] {
+  api::add_gateway_ops(*im.node_ops, im.state.config, [ip = &im](std::string_view gateway) {
     std::vector<api::GatewayListenerStatus> out;
-    if (!ip->mqttsn) return out;
-    for (const auto& l : ip->mqttsn->listeners()) {
-      const auto colon = l.id.find(':');
-      out.push_back({l.id.substr(0, colon), l.id.substr(colon + 1), l.bind, l.running,
-                     l.connections, l.max_connections});
+    if (gateway == "mqttsn" && ip->mqttsn) {
+      for (const auto& l : ip->mqttsn->listeners()) {
+        const auto colon = l.id.find(':');
+        out.push_back({l.id.substr(0, colon), l.id.substr(colon + 1), l.bind, l.running,
+                       l.connections, l.max_connections});
+      }
+    }
+    if (gateway == "stomp" && ip->stomp) {
+      for (const auto& l : ip->stomp->listeners()) {
+        // "stomp:tcp:default"
+        const std::string id = l->name().substr(l->name().find(':') + 1);
+        const auto colon = id.find(':');
+        out.push_back({id.substr(0, colon), id.substr(colon + 1), l->address(), l->running(),
+                       l->connections(), l->max_connections()});
+      }
     }
     return out;
   });
@@ -496,6 +508,7 @@ void Node::start_serving() {
     logger()->info("listener {} on {}", l->name(), l->address());
   }
   if (impl_->mqttsn) impl_->mqttsn->start();
+  if (impl_->stomp) impl_->stomp->start();
   if (impl_->api_server) {
     impl_->api_server->start();
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
@@ -563,6 +576,9 @@ void Node::start() {
   if (const auto& sn = s.config.gateway_mqttsn; sn.common.configured && sn.common.enable) {
     impl_->mqttsn = std::make_unique<gateways::mqttsn::Gateway>(sn, impl_->worker_ptrs);
   }
+  if (const auto& st = s.config.gateway_stomp; st.common.configured && st.common.enable) {
+    impl_->stomp = std::make_unique<gateways::stomp::Gateway>(st, impl_->worker_ptrs);
+  }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
@@ -603,6 +619,7 @@ void Node::start() {
     for (auto& l : impl_->listeners)
       l->stop();
     if (impl_->mqttsn) impl_->mqttsn->stop();
+    if (impl_->stomp) impl_->stomp->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
       w->stop();
@@ -678,6 +695,7 @@ void Node::shutdown() {
   for (auto& l : impl_->listeners)
     l->stop();
   if (impl_->mqttsn) impl_->mqttsn->stop();
+  if (impl_->stomp) impl_->stomp->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {

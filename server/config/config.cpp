@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <utility>
 
 #include "config/hocon.hpp"
@@ -270,25 +272,33 @@ void finish(LoadState& s, const Value& root) {
   }
   claim_bind(binds, cl.rpc_bind, s.rpc_bind != nullptr ? *s.rpc_bind : root, "cluster.rpc");
   std::vector<std::pair<std::string, std::string>> udp_binds;  // gateways' datagram ports
-  bool gateway_listeners_named = false;
+  std::map<std::string, bool> gateway_listeners_named;         // by gateway
   for (ListenerDraft& d : s.listeners) {
-    gateway_listeners_named = gateway_listeners_named || !d.gateway.empty();
+    if (!d.gateway.empty()) gateway_listeners_named[d.gateway] = true;
     if (!d.config.enable) continue;
-    if (!d.gateway.empty()) {
+    if (d.gateway == "mqttsn") {
       claim_bind(udp_binds, d.config.bind, *d.where, d.key);
       c.gateway_mqttsn.common.listeners.push_back(std::move(d.config));
       continue;
     }
     claim_bind(binds, d.config.bind, *d.where, d.key);
+    if (d.gateway == "stomp") {
+      c.gateway_stomp.common.listeners.push_back(std::move(d.config));
+      continue;
+    }
     c.listeners.push_back(std::move(d.config));
   }
-  if (auto& gw = c.gateway_mqttsn.common; gw.configured && !gateway_listeners_named) {
-    // EMQX's default: gateway.mqttsn.listeners.udp.default on 1884.
+  // EMQX's defaults: gateway.mqttsn.listeners.udp.default on 1884,
+  // gateway.stomp.listeners.tcp.default on 61613.
+  for (auto [gw, name, type, bind] :
+       {std::tuple{&c.gateway_mqttsn.common, "mqttsn", "udp", "0.0.0.0:1884"},
+        std::tuple{&c.gateway_stomp.common, "stomp", "tcp", "0.0.0.0:61613"}}) {
+    if (!gw->configured || gateway_listeners_named[name]) continue;
     ListenerConfig l;
-    l.type = "udp";
+    l.type = type;
     l.name = "default";
-    l.bind = "0.0.0.0:1884";
-    gw.listeners.push_back(std::move(l));
+    l.bind = bind;
+    gw->listeners.push_back(std::move(l));
   }
   if (!s.listeners_named) {
     // The embedded defaults (README.md, "Running"): MQTT/TCP on 1883 and MQTT/WebSocket on 8083.

@@ -630,7 +630,7 @@ struct GatewayCommonConfig {
   // clientinfo_override: what the gateway's clients are authenticated as ("" = as they
   // connect). "${clientid}" is the client's id.
   std::string override_username, override_password, override_clientid;
-  std::vector<ListenerConfig> listeners;  // type udp (MQTT-SN)
+  std::vector<ListenerConfig> listeners;  // type udp (MQTT-SN), tcp (STOMP)
 };
 
 // gateway.mqttsn (gateways/mqttsn/).
@@ -639,6 +639,15 @@ struct MqttSnGatewayConfig {
   std::uint8_t gateway_id = 1;
   bool enable_qos3 = true;  // QoS -1 PUBLISH from clients that are not connected
   std::vector<std::pair<std::uint16_t, std::string>> predefined;  // id -> topic
+};
+
+// gateway.stomp (gateways/stomp/).
+struct StompGatewayConfig {
+  GatewayCommonConfig common;
+  // frame.*: what one frame may hold (EMQX's keys and defaults).
+  std::uint32_t max_headers = 10;
+  std::uint32_t max_headers_length = 1024;
+  std::uint32_t max_body_length = 65536;
 };
 
 struct Config {
@@ -696,6 +705,7 @@ struct Config {
   // authentication = [...]: empty lets every client in (EMQX's default).
   std::vector<AuthenticatorConfig> authentication;
   MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
+  StompGatewayConfig gateway_stomp;    // gateway.stomp
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

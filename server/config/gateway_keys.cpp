@@ -15,14 +15,13 @@ MqttSnGatewayConfig& mqttsn(const In& in) {
 
 }  // namespace
 
-void gateway_mqttsn_section(const In& in) {
-  in.object();
-  mqttsn(in).common.configured = true;
+GatewayCommonConfig& gateway_common(const In& in) {
+  return in.parts[1] == "stomp" ? in.cfg().gateway_stomp.common : mqttsn(in).common;
 }
 
-GatewayCommonConfig& gateway_common(const In& in) {
-  // Only gateway.mqttsn exists so far; the table names each gateway's keys.
-  return mqttsn(in).common;
+void gateway_section(const In& in) {
+  in.object();
+  gateway_common(in).configured = true;
 }
 
 void gateway_listener_section(const In& in) {
@@ -30,7 +29,8 @@ void gateway_listener_section(const In& in) {
   ListenerDraft d;
   d.config.type = in.parts[3];
   d.config.name = in.parts[4];
-  d.config.bind = "0.0.0.0:1884";  // EMQX's MQTT-SN default
+  // EMQX's defaults: MQTT-SN on 1884, STOMP on 61613.
+  d.config.bind = in.parts[1] == "stomp" ? "0.0.0.0:61613" : "0.0.0.0:1884";
   d.gateway = in.parts[1];
   d.key = in.key;
   d.where = &in.v;

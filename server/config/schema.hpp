@@ -155,7 +155,7 @@ bool read_http_connection(const Value& v, std::string_view field, const std::str
 void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourceConfig& src);
 
 // gateway.<name> (gateway_keys.cpp).
-void gateway_mqttsn_section(const In& in);
+void gateway_section(const In& in);  // gateway.<name>: it is on
 GatewayCommonConfig& gateway_common(const In& in);
 void gateway_listener_section(const In& in);
 void gateway_mqttsn_predefined(const In& in);

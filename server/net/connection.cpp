@@ -426,7 +426,7 @@ void TcpConnection::on_readable() {
       shutdown_now();
       return;
     }
-    on_bytes(std::string_view(t_read_buffer, n));
+    on_input(std::string_view(t_read_buffer, n));
     if (n < want) break;
   }
   read_more();

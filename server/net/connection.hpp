@@ -130,11 +130,16 @@ class Connection : public session::ChannelHost, public std::enable_shared_from_t
   bool aborting_ = false;               // abort(): closed when the timer fires, written out or not
 };
 
-class TcpConnection final : public Connection {
+class TcpConnection : public Connection {
  public:
   TcpConnection(Worker& worker, boost::asio::ip::tcp::socket socket,
                 std::shared_ptr<Admission> admission);
   void flush() override;
+
+ protected:
+  // What was read from the socket. MQTT by default; a gateway over TCP (STOMP) parses its
+  // own protocol here and gives the channel MQTT packets through on_bytes.
+  virtual void on_input(std::string_view data) { on_bytes(data); }
 
  private:
   void start_transport() override { read_more(); }

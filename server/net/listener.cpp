@@ -171,7 +171,9 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       socket.close(ignored);  // a plain close: nothing was read, so no RST
     } else {
       std::shared_ptr<Connection> c;
-      if (stream && tls) {
+      if (factory) {
+        c = factory(worker, std::move(socket), admission);
+      } else if (stream && tls) {
         StreamOptions o = *stream;
         o.tls = tls->context();
         c = make_stream_connection(worker, std::move(socket), admission, o);
@@ -180,7 +182,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
       } else {
         c = std::make_shared<TcpConnection>(worker, std::move(socket), admission);
       }
-      c->start();
+      if (c) c->start();  // a factory's connection may have started itself
     }
     accept();
   }
@@ -224,6 +226,7 @@ struct Listener::Acceptor : std::enable_shared_from_this<Acceptor> {
   std::chrono::steady_clock::time_point last_warning{};
   std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
   std::shared_ptr<TlsReloader> tls;     // TLS: the current context; shared by the acceptors
+  Listener::Factory factory;            // a gateway's connections; none for MQTT
 };
 
 // What every acceptor of a listener shares, and what binding them again needs.
@@ -231,14 +234,17 @@ struct Listener::Setup {
   tcp::endpoint endpoint;
   std::optional<StreamOptions> stream;  // TLS / WebSocket; none for plain TCP
   std::shared_ptr<TlsReloader> tls;
+  Factory factory;
 };
 
-Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers)
+Listener::Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers,
+                   Factory factory, const std::string& id_prefix)
     : workers_(workers),
       bind_(cfg.bind),
       setup_(std::make_shared<Setup>()),
-      name_(cfg.type + ":" + cfg.name),
+      name_(id_prefix + cfg.type + ":" + cfg.name),
       admission_(std::make_shared<Admission>(cfg)) {
+  setup_->factory = std::move(factory);
   try {
     setup_->endpoint = parse_bind(cfg.bind);
   } catch (const std::exception& e) {
@@ -276,6 +282,7 @@ void Listener::bind_acceptors() {
   if (port_ != 0) ep.port(port_);  // again: the port it had (an ephemeral one included)
   for (auto* w : workers_) {
     auto a = std::make_shared<Acceptor>(*w, name_, admission_, setup_->stream, setup_->tls);
+    a->factory = setup_->factory;
     const bool first = made.empty();
     const int one = 1;
     auto reuse_port = [&] {

@@ -6,6 +6,8 @@
 // max_conn_rate or max_conn_per_ip (net/admission.hpp) or when the process is out of file
 // descriptors, and keeps serving everyone else.
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,12 +18,20 @@
 namespace emqxd::net {
 
 class Admission;
+class Connection;
 class Worker;
 
 class Listener {
  public:
+  // What an accepted socket becomes: by default an MQTT connection of the listener's type;
+  // a gateway over TCP (STOMP) makes its own, and starts it itself when it returns none.
+  using Factory = std::function<std::shared_ptr<Connection>(Worker&, boost::asio::ip::tcp::socket,
+                                                            std::shared_ptr<Admission>)>;
+
   // Binds now (throws std::runtime_error naming the listener and address on failure).
-  Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers);
+  // `id_prefix` goes before "type:name" in messages ("stomp:").
+  Listener(const config::ListenerConfig& cfg, const std::vector<Worker*>& workers,
+           Factory factory = nullptr, const std::string& id_prefix = "");
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;

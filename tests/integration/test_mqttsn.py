@@ -413,7 +413,7 @@ def test_max_connections_refuses_the_next_client(make_broker):
 
 
 @pytest.mark.parametrize("text,expect", [
-    ('gateway.stomp { }', "gateway.stomp"),
+    ('gateway.lwm2m { }', "gateway.lwm2m"),
     ('gateway.mqttsn { broadcast = true }', "gateway.mqttsn.broadcast"),
     ('gateway.mqttsn { predefined = [{id = 1, topic = "a"}, {id = 1, topic = "b"}] }',
      "predefined[2].id"),

@@ -130,7 +130,8 @@ TEST_CASE("past the registry's size the gateway reuses the oldest id it gave") {
   CHECK(a.registered() == Adapter::kMaxRegistered);
 }
 
-TEST_CASE("a PUBLISH waits for the REGACK of its REGISTER, sent again unanswered and then given up") {
+TEST_CASE(
+    "a PUBLISH waits for the REGACK of its REGISTER, sent again unanswered and then given up") {
   Recorder r;
   Adapter a(settings(), r);
   connect(a, r);
