@@ -22,6 +22,7 @@ build_pkgs=(
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl python3-stomp
+  libcoap3-bin
   python3-grpcio python3-protobuf python3-jwt python3-cryptography python3-prometheus-client
   iproute2 util-linux
   postgresql mariadb-server redis-server influxdb rabbitmq-server python3-pika

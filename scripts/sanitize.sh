@@ -23,14 +23,15 @@ shift
 # subscribe and session rules (channel), durable sessions and QoS 2 across restarts
 # (storage), the HTTP API and `emqxd cluster`, takeovers across workers, the rule engine
 # and the connectors (their threads, the MQTT bridge's clients), the gateways (MQTT-SN's
-# connections outside the TCP path, STOMP's frames); and of the cluster tests, sessions moving between
-# nodes, rules made on one node, and an MQTT-SN client talking across nodes.
+# and CoAP's connections outside the TCP path, STOMP's frames, CoAP's block-wise transfers
+# and retransmissions); and of the cluster tests, sessions moving between nodes, rules
+# made on one node, and gateway clients talking across nodes.
 asan_cluster="test_sessions|test_rules|test_gateways"
 asan_integration="test_robustness|test_conformance_review|test_publish|test_session"
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
 asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive|test_rules"
 asan_integration+="|test_connectors|test_connectors_db|test_bridge_mqtt|test_connectors_influx|test_connectors_rabbitmq|test_connectors_kafka"
-asan_integration+="|test_mqttsn|test_stomp"
+asan_integration+="|test_mqttsn|test_stomp|test_coap"
 
 case "$mode" in
   asan)

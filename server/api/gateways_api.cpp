@@ -255,6 +255,15 @@ void add_gateway_ops(
                                 {"max_body_length", st.max_body_length}};
       out.push_back(std::move(g));
     }
+    if (const auto& co = cfg.gateway_coap; co.common.configured) {
+      auto g = gateway_object("coap", co.common, listeners("coap"));
+      g["connection_required"] = co.connection_required;
+      g["heartbeat"] = seconds_text(co.heartbeat);
+      g["notify_type"] = co.notify_type;
+      g["subscribe_qos"] = co.subscribe_qos;
+      g["publish_qos"] = co.publish_qos;
+      out.push_back(std::move(g));
+    }
     return json_answer(200, out);
   });
 }

@@ -38,6 +38,7 @@
 #include "common/proc_stats.hpp"
 #include "common/resident.hpp"
 #include "connectors/types.hpp"
+#include "gateways/coap/gateway.hpp"
 #include "gateways/mqttsn/gateway.hpp"
 #include "gateways/stomp/gateway.hpp"
 #include "net/evacuation.hpp"
@@ -371,6 +372,7 @@ struct Node::Impl {
   // on, so destroyed before them.
   std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
   std::unique_ptr<gateways::stomp::Gateway> stomp;  // gateway.stomp, likewise
+  std::unique_ptr<gateways::coap::Gateway> coap;    // gateway.coap, likewise
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
   std::unique_ptr<SysMon> sysmon;
@@ -450,11 +452,12 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   api::add_gateway_ops(*im.node_ops, im.state.config, [ip = &im](std::string_view gateway) {
     std::vector<api::GatewayListenerStatus> out;
     if (gateway == "mqttsn" && ip->mqttsn) {
-      for (const auto& l : ip->mqttsn->listeners()) {
-        const auto colon = l.id.find(':');
-        out.push_back({l.id.substr(0, colon), l.id.substr(colon + 1), l.bind, l.running,
-                       l.connections, l.max_connections});
-      }
+      for (const auto& l : ip->mqttsn->listeners())
+        out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
+    }
+    if (gateway == "coap" && ip->coap) {
+      for (const auto& l : ip->coap->listeners())
+        out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
     if (gateway == "stomp" && ip->stomp) {
       for (const auto& l : ip->stomp->listeners()) {
@@ -509,6 +512,7 @@ void Node::start_serving() {
   }
   if (impl_->mqttsn) impl_->mqttsn->start();
   if (impl_->stomp) impl_->stomp->start();
+  if (impl_->coap) impl_->coap->start();
   if (impl_->api_server) {
     impl_->api_server->start();
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
@@ -579,6 +583,9 @@ void Node::start() {
   if (const auto& st = s.config.gateway_stomp; st.common.configured && st.common.enable) {
     impl_->stomp = std::make_unique<gateways::stomp::Gateway>(st, impl_->worker_ptrs);
   }
+  if (const auto& co = s.config.gateway_coap; co.common.configured && co.common.enable) {
+    impl_->coap = std::make_unique<gateways::coap::Gateway>(co, impl_->worker_ptrs);
+  }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
@@ -620,6 +627,7 @@ void Node::start() {
       l->stop();
     if (impl_->mqttsn) impl_->mqttsn->stop();
     if (impl_->stomp) impl_->stomp->stop();
+    if (impl_->coap) impl_->coap->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
       w->stop();
@@ -696,6 +704,7 @@ void Node::shutdown() {
     l->stop();
   if (impl_->mqttsn) impl_->mqttsn->stop();
   if (impl_->stomp) impl_->stomp->stop();
+  if (impl_->coap) impl_->coap->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {

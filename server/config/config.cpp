@@ -276,9 +276,10 @@ void finish(LoadState& s, const Value& root) {
   for (ListenerDraft& d : s.listeners) {
     if (!d.gateway.empty()) gateway_listeners_named[d.gateway] = true;
     if (!d.config.enable) continue;
-    if (d.gateway == "mqttsn") {
+    if (d.gateway == "mqttsn" || d.gateway == "coap") {
       claim_bind(udp_binds, d.config.bind, *d.where, d.key);
-      c.gateway_mqttsn.common.listeners.push_back(std::move(d.config));
+      (d.gateway == "coap" ? c.gateway_coap.common : c.gateway_mqttsn.common)
+          .listeners.push_back(std::move(d.config));
       continue;
     }
     claim_bind(binds, d.config.bind, *d.where, d.key);
@@ -289,10 +290,11 @@ void finish(LoadState& s, const Value& root) {
     c.listeners.push_back(std::move(d.config));
   }
   // EMQX's defaults: gateway.mqttsn.listeners.udp.default on 1884,
-  // gateway.stomp.listeners.tcp.default on 61613.
+  // gateway.stomp.listeners.tcp.default on 61613, gateway.coap.listeners.udp.default on 5683.
   for (auto [gw, name, type, bind] :
        {std::tuple{&c.gateway_mqttsn.common, "mqttsn", "udp", "0.0.0.0:1884"},
-        std::tuple{&c.gateway_stomp.common, "stomp", "tcp", "0.0.0.0:61613"}}) {
+        std::tuple{&c.gateway_stomp.common, "stomp", "tcp", "0.0.0.0:61613"},
+        std::tuple{&c.gateway_coap.common, "coap", "udp", "0.0.0.0:5683"}}) {
     if (!gw->configured || gateway_listeners_named[name]) continue;
     ListenerConfig l;
     l.type = type;

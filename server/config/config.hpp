@@ -630,7 +630,7 @@ struct GatewayCommonConfig {
   // clientinfo_override: what the gateway's clients are authenticated as ("" = as they
   // connect). "${clientid}" is the client's id.
   std::string override_username, override_password, override_clientid;
-  std::vector<ListenerConfig> listeners;  // type udp (MQTT-SN), tcp (STOMP)
+  std::vector<ListenerConfig> listeners;  // type udp (MQTT-SN, CoAP), tcp (STOMP)
 };
 
 // gateway.mqttsn (gateways/mqttsn/).
@@ -648,6 +648,16 @@ struct StompGatewayConfig {
   std::uint32_t max_headers = 10;
   std::uint32_t max_headers_length = 1024;
   std::uint32_t max_body_length = 65536;
+};
+
+// gateway.coap (gateways/coap/).
+struct CoapGatewayConfig {
+  GatewayCommonConfig common;
+  bool connection_required = false;    // connection mode: mqtt/connection and tokens
+  Duration heartbeat{30'000};          // connection mode's keep alive; connectionless idle time
+  std::string notify_type = "qos";     // qos | non | con
+  std::string subscribe_qos = "coap";  // qos0 | qos1 | qos2 | coap (CON: 1, NON: 0)
+  std::string publish_qos = "coap";
 };
 
 struct Config {
@@ -706,6 +716,7 @@ struct Config {
   std::vector<AuthenticatorConfig> authentication;
   MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
   StompGatewayConfig gateway_stomp;    // gateway.stomp
+  CoapGatewayConfig gateway_coap;      // gateway.coap
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -16,7 +16,9 @@ MqttSnGatewayConfig& mqttsn(const In& in) {
 }  // namespace
 
 GatewayCommonConfig& gateway_common(const In& in) {
-  return in.parts[1] == "stomp" ? in.cfg().gateway_stomp.common : mqttsn(in).common;
+  if (in.parts[1] == "stomp") return in.cfg().gateway_stomp.common;
+  if (in.parts[1] == "coap") return in.cfg().gateway_coap.common;
+  return mqttsn(in).common;
 }
 
 void gateway_section(const In& in) {
@@ -29,8 +31,10 @@ void gateway_listener_section(const In& in) {
   ListenerDraft d;
   d.config.type = in.parts[3];
   d.config.name = in.parts[4];
-  // EMQX's defaults: MQTT-SN on 1884, STOMP on 61613.
-  d.config.bind = in.parts[1] == "stomp" ? "0.0.0.0:61613" : "0.0.0.0:1884";
+  // EMQX's defaults: MQTT-SN on 1884, STOMP on 61613, CoAP on 5683.
+  d.config.bind = in.parts[1] == "stomp"  ? "0.0.0.0:61613"
+                  : in.parts[1] == "coap" ? "0.0.0.0:5683"
+                                          : "0.0.0.0:1884";
   d.gateway = in.parts[1];
   d.key = in.key;
   d.where = &in.v;

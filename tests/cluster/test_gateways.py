@@ -1,4 +1,4 @@
-"""Gateways over a cluster (docs/gateways.md): an MQTT-SN client on one node is an MQTT
+"""Gateways over a cluster (docs/gateways.md): an MQTT-SN or CoAP client on one node is an MQTT
 client to the whole cluster. What it publishes reaches subscribers on other nodes; what
 another node's client publishes reaches it, and waits for it while it sleeps, until it
 wakes; every node's API lists it as a gateway client."""
@@ -57,3 +57,21 @@ def test_an_mqttsn_client_on_one_node_talks_to_mqtt_clients_on_another(cluster):
         assert [x["clientid"] for x in page["data"]] == ["sn-1"]
     finally:
         SN.close_all()
+
+
+def test_a_coap_put_on_one_node_reaches_an_mqtt_subscriber_on_another(cluster):
+    import subprocess
+    port = free_udp_port()
+    c = cluster(2, node_env={1: {"EMQX_GATEWAY__COAP__LISTENERS__UDP__DEFAULT__BIND":
+                                 "127.0.0.1:%d" % port}})
+    sub = c.client(2, "m-coap-sub", version=4)
+    sub.subscribe("coap/#", qos=1)
+    c.wait_routed("coap/#", on=[1], via=2)
+    r = subprocess.run(["coap-client-notls", "-m", "put", "-B", "5", "-e", "22.5",
+                        "coap://127.0.0.1:%d/ps/coap/room1?clientid=coap-1" % port],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    sub.expect_messages([("coap/room1", b"22.5")])
+    # Node 2's API lists the gateway's client on node 1.
+    page = c.node(2).api("GET", "/api/v5/gateways/coap/clients")
+    assert [(x["clientid"], x["node"]) for x in page["data"]] == [("coap-1", c.node(1).name)]

@@ -337,7 +337,7 @@ def test_disconnect_with_receipt(make_broker):
     ('gateway.stomp { frame { max_headers = 0 } }', "gateway.stomp.frame.max_headers"),
     ('gateway.stomp { listeners.ssl.default { bind = 61614 } }', "gateway.stomp.listeners.ssl"),
     ('gateway.stomp { nope = 1 }', "gateway.stomp.nope"),
-    ('gateway.coap { }', "gateway.coap"),
+    ('gateway.exproto { }', "gateway.exproto"),
 ])
 def test_bad_stomp_config_stops_start_up(tmp_path, text, expect):
     err = config_refused(tmp_path, text)
