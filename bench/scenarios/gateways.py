@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What the MQTT-SN and STOMP gateways deliver to MQTT subscribers, beside the same load over
-plain MQTT into emqxd and into mosquitto, in one run (bench/RESULTS.md, issue 16):
+"""What the MQTT-SN, STOMP and CoAP gateways deliver to MQTT subscribers, beside the same load
+over plain MQTT into emqxd and into mosquitto, in one run (bench/RESULTS.md, issue 16):
 
     bench/scenarios/gateways.py [--messages 200000] [--publishers 4] [--rounds 3]
 
@@ -8,7 +8,8 @@ One sender (this script, one process) writes --messages QoS 0 PUBLISHes of 64 by
 --publishers clients as fast as it can, one message per system call either way: an
 MQTT-SN datagram per message to the gateway (each client CONNECTed and its topic
 REGISTERed first), a STOMP SEND frame per send() on a TCP connection per client (the
-gateway publishes each with QoS 1 inside the node, so that a RECEIPT could follow it), or
+gateway publishes each with QoS 1 inside the node, so that a RECEIPT could follow it), a
+CoAP NON POST ps/g/<i> per datagram (QoS 0: publish_qos coap, NON), or
 an MQTT PUBLISH per send() on a TCP connection per client. The
 payloads carry emqxd-bench's header, so one `emqxd-bench sub` on "g/#" counts what
 arrives, what was lost and the latency. The rate is messages received per second, from
@@ -46,11 +47,20 @@ SIZE = 64
 
 
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free UDP port whose next port is free too (MQTT-SN and CoAP)."""
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s2.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            s2.close()
 
 
 def wait_port(port, proc):
@@ -71,6 +81,8 @@ def start_emqxd(tmp, port, udp_port, stomp_port):
     env.update({"EMQX_LISTENERS__TCP__DEFAULT__BIND": "127.0.0.1:%d" % port,
                 "EMQX_GATEWAY__MQTTSN__LISTENERS__UDP__DEFAULT__BIND": "127.0.0.1:%d" % udp_port,
                 "EMQX_GATEWAY__STOMP__LISTENERS__TCP__DEFAULT__BIND": "127.0.0.1:%d" % stomp_port,
+                # CoAP on the next UDP port (free_udp_port checks both).
+                "EMQX_GATEWAY__COAP__LISTENERS__UDP__DEFAULT__BIND": "127.0.0.1:%d" % (udp_port + 1),
                 "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "127.0.0.1:%d" % free_port(),
                 "EMQX_CLUSTER__RPC__BIND": "127.0.0.1:%d" % free_port(),
                 "EMQX_NODE__DATA_DIR": os.path.join(tmp, "data"),
@@ -179,6 +191,37 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def coap_post(mid, topic, clientid, payload):
+    """A NON POST ps/<topic>?clientid=<clientid> (RFC 7252 3), options in order."""
+    out = bytes([0x50, 0x02]) + struct.pack(">H", mid & 0xFFFF)
+    prev = 0
+    opts = [(11, b"ps")] + [(11, seg.encode()) for seg in topic.split("/")] + [
+        (15, b"clientid=" + clientid.encode())]
+    for number, value in opts:
+        delta, length = number - prev, len(value)  # both under 269 here
+        out += bytes([(delta if delta < 13 else 13) << 4 | (length if length < 13 else 13)])
+        out += (bytes([delta - 13]) if delta >= 13 else b"") + (
+            bytes([length - 13]) if length >= 13 else b"") + value
+        prev = number
+    return out + b"\xff" + payload
+
+
+def send_coap(coap_port, messages, publishers):
+    socks = []
+    for i in range(publishers):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.connect(("127.0.0.1", coap_port))
+        socks.append(s)
+    per = messages // publishers
+    t0 = time.monotonic()
+    for seq in range(per):
+        final = seq == per - 1
+        for i, s in enumerate(socks):
+            s.send(coap_post(seq, "g/%d" % i, "gwcoap%d" % i, header(i, seq, final)))
+    return t0, time.monotonic(), socks
+
+
 def run(kind, o, tmp):
     port = free_port()
     udp_port = free_udp_port()
@@ -193,6 +236,8 @@ def run(kind, o, tmp):
             t0, t1 = send_mqttsn(udp_port, o.messages, o.publishers)
         elif kind == "emqxd STOMP":
             t0, t1, socks = send_stomp(stomp_port, o.messages, o.publishers)
+        elif kind == "emqxd CoAP":
+            t0, t1, socks = send_coap(udp_port + 1, o.messages, o.publishers)
         else:
             t0, t1, socks = send_mqtt(port, o.messages, o.publishers)
         out, _ = sub.communicate(timeout=600)
@@ -221,7 +266,7 @@ def main():
     if not shutil.which("mosquitto"):
         sys.exit("mosquitto is not installed (scripts/install-deps.sh --test)")
     tmp = tempfile.mkdtemp(prefix="emqxd-bench-gw-")
-    kinds = ["emqxd MQTT-SN", "emqxd STOMP", "emqxd MQTT", "mosquitto"]
+    kinds = ["emqxd MQTT-SN", "emqxd STOMP", "emqxd CoAP", "emqxd MQTT", "mosquitto"]
     best = {k: None for k in kinds}
     try:
         for rnd in range(o.rounds):
@@ -237,11 +282,12 @@ def main():
                     best[kind] = r
         # Messages per CPU second of the server (the inverse of its cost per message): what
         # one core would carry, whatever the sender managed.
-        sn, st, mq, mos = (1e6 / best[k]["cpu_us"] for k in kinds)
-        print("best of %d, per server CPU second: MQTT-SN %.0f msg = %.2fx emqxd MQTT = %.2fx "
-              "mosquitto MQTT; STOMP %.0f msg = %.2fx emqxd MQTT = %.2fx mosquitto MQTT; emqxd "
-              "MQTT %.0f = %.2fx mosquitto (%.0f)"
-              % (o.rounds, sn, sn / mq, sn / mos, st, st / mq, st / mos, mq, mq / mos, mos))
+        rate = {k: 1e6 / best[k]["cpu_us"] for k in kinds}
+        mq, mos = rate["emqxd MQTT"], rate["mosquitto"]
+        print("best of %d, messages per server CPU second:" % o.rounds)
+        for k in kinds:
+            print("  %-14s %8.0f = %.2fx emqxd MQTT = %.2fx mosquitto MQTT"
+                  % (k, rate[k], rate[k] / mq, rate[k] / mos))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

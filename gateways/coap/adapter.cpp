@@ -74,6 +74,9 @@ void Adapter::from_client(Message&& m) {
   for (const auto& [id, p] : pending_) {
     if (p.request.id == m.id && p.request.token == m.token) return;  // still working on it
   }
+  for (const auto& w : waiting_) {
+    if (w.id == m.id && w.token == m.token) return;  // waits for the connection already
+  }
   handle_request(m);
 }
 
@@ -105,6 +108,10 @@ void Adapter::handle_request(Message& m) {
       return;
     }
     waiting_.push_back(std::move(m));
+    return;
+  }
+  if (pending_.size() >= kMaxPending) {
+    answer(m, kServiceUnavailable);
     return;
   }
   handle_ps(m, path.substr(3));
@@ -185,9 +192,13 @@ void Adapter::connect(const Message& m) {
 }
 
 mqtt::QoS Adapter::qos_for(const Message& m, int configured) const {
-  if (auto q = small_int(m.query("qos"), 0, 2)) return static_cast<mqtt::QoS>(*q);
-  if (configured >= 0) return static_cast<mqtt::QoS>(configured);
-  return m.type == Type::Con ? mqtt::QoS::AtLeastOnce : mqtt::QoS::AtMostOnce;
+  int q = m.type == Type::Con ? 1 : 0;
+  if (auto asked = small_int(m.query("qos"), 0, 2)) {
+    q = *asked;
+  } else if (configured >= 0) {
+    q = configured;
+  }
+  return q == 0 ? mqtt::QoS::AtMostOnce : mqtt::QoS::AtLeastOnce;  // 2 is taken as 1
 }
 
 void Adapter::handle_ps(Message& m, const std::string& topic) {
@@ -285,7 +296,13 @@ void Adapter::handle_ps(Message& m, const std::string& topic) {
       answer(m, kContent, {}, opts.options);
       return;
     }
-    if (observes_.size() >= kMaxObservations) {
+    std::size_t pending_observes = 0;
+    for (const auto& [id, p] : pending_) {
+      if (p.kind != Pending::Kind::Subscribe) continue;
+      ++pending_observes;
+      if (p.token == m.token) return;  // its SUBACK is on its way: answered then
+    }
+    if (observes_.size() + pending_observes >= kMaxObservations) {
       answer(m, kServiceUnavailable, "too many observations");
       return;
     }
@@ -455,8 +472,15 @@ void Adapter::notify(const mqtt::Publish& p) {
       host_.to_broker(mqtt::PubAck{p.packet_id, mqtt::ReasonCode::Success, {}});
     return;
   }
-  const bool con = settings_->notify == Settings::Notify::Con ||
-                   (settings_->notify == Settings::Notify::Qos && p.qos != mqtt::QoS::AtMostOnce);
+  const auto now = std::chrono::steady_clock::now();
+  bool con = settings_->notify == Settings::Notify::Con ||
+             (settings_->notify == Settings::Notify::Qos && p.qos != mqtt::QoS::AtMostOnce) ||
+             // Once per heartbeat a notification asks for an ACK, whatever its QoS: a client
+             // that is gone (or an address that never asked: UDP sources can be forged)
+             // stops getting them (retransmit()).
+             now - last_con_ >= std::chrono::seconds(settings_->heartbeat_s);
+  if (con && unacked_.size() >= kMaxUnacked) con = false;  // enough waiting: NON
+  if (con) last_con_ = now;
   Message n;
   n.type = con ? Type::Con : Type::Non;
   n.code = kContent;
@@ -480,7 +504,7 @@ void Adapter::notify(const mqtt::Publish& p) {
     unacked_[n.id] = Unacked{n, p.qos != mqtt::QoS::AtMostOnce ? p.packet_id : std::uint16_t{0}, 1,
                              timeout, std::chrono::steady_clock::time_point{}};
     host_.retransmit_after(timeout);
-    unacked_[n.id].due = std::chrono::steady_clock::now() + timeout;
+    unacked_[n.id].due = now + timeout;
   } else {
     if (p.qos != mqtt::QoS::AtMostOnce)
       host_.to_broker(mqtt::PubAck{p.packet_id, mqtt::ReasonCode::Success, {}});
@@ -539,6 +563,12 @@ void Adapter::answer(const Message& req, std::uint8_t code, std::string payload,
   r.token = req.token;
   for (auto& [n, v] : options)
     r.add(n, std::move(v));
+  // A diagnostic text goes only if the answer stays no larger than the request: the
+  // source of a datagram can be forged, and an answer must not amplify it.
+  std::size_t request_size = 4 + req.token.size() + req.payload.size();
+  for (const auto& [n, v] : req.options)
+    request_size += 1 + v.size();
+  if (code >= kBadRequest && payload.size() + 4 + r.token.size() > request_size) payload.clear();
   r.payload = std::move(payload);
   recent_.emplace_back(req.id, r);
   if (recent_.size() > kRecentAnswers) recent_.pop_front();
@@ -564,7 +594,7 @@ void Adapter::update_keep_alive() {
   if (settings_->connection_required || state_ != State::Connected) return;
   host_.keep_alive(observes_.empty()
                        ? std::chrono::milliseconds(std::uint64_t{settings_->heartbeat_s} * 1500)
-                       : std::chrono::milliseconds(0));
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(kObserveLife));
 }
 
 std::string Adapter::mount(std::string_view topic) const {

@@ -51,7 +51,8 @@ struct Settings {
   bool connection_required = false;
   std::uint32_t heartbeat_s = 30;
   enum class Notify : std::uint8_t { Qos, Non, Con } notify = Notify::Qos;
-  // publish_qos / subscribe_qos: -1 "coap" (CON is QoS 1, NON QoS 0), else 0, 1 or 2.
+  // publish_qos / subscribe_qos: -1 "coap" (CON is QoS 1, NON QoS 0), else 0, 1 or 2 (2 is
+  // taken as 1: the gateway's exchanges have no place for QoS 2's second round trip).
   int publish_qos = -1, subscribe_qos = -1;
   std::size_t max_payload = 1 << 20;  // what Block1 may put together
   std::uint8_t block_szx = 6;         // 1024-octet Block2 blocks
@@ -75,6 +76,14 @@ class Adapter {
   static constexpr std::size_t kMaxPendingRequests = 32;
   static constexpr std::size_t kRecentAnswers = 32;
   static constexpr std::size_t kMaxUploads = 8;
+  // CON notifications waiting for their ACK at once; past it the others go NON.
+  static constexpr std::size_t kMaxUnacked = 16;
+  // Requests waiting for the channel's answer (PUBACK, SUBACK, UNSUBACK).
+  static constexpr std::size_t kMaxPending = 256;
+  // An observation's keep alive: its client shows itself by acknowledging a CON
+  // notification at least this often (RFC 7641 4.5: "at least every 24 hours"); sooner,
+  // one notification per `heartbeat` is sent CON whatever its QoS.
+  static constexpr auto kObserveLife = std::chrono::hours(24);
   static constexpr int kMaxRetransmit = 4;
   static constexpr auto kAckTimeout = std::chrono::seconds(2);
 
@@ -137,6 +146,7 @@ class Adapter {
   };
   std::map<std::string, Observation> observes_;  // by token
   std::uint32_t next_sub_id_ = 1;
+  std::chrono::steady_clock::time_point last_con_{};  // the last CON notification
 
   // CON notifications waiting for their ACK.
   struct Unacked {

@@ -1,8 +1,9 @@
 // The CoAP gateway's connections (gateway.hpp).
 #include "gateways/coap/gateway.hpp"
 
+#include <openssl/rand.h>
+
 #include <boost/asio/steady_timer.hpp>
-#include <random>
 
 #include "gateways/coap/adapter.hpp"
 #include "metrics/metrics.hpp"
@@ -20,11 +21,6 @@ namespace {
 // What a connection keeps for its channel while the channel waits: past it, requests are
 // dropped as the network might drop them (the client's CON requests are sent again).
 constexpr std::size_t kMaxPendingInput = 256 * 1024;
-
-std::mt19937& rng() {
-  thread_local std::mt19937 r{std::random_device{}()};
-  return r;
-}
 
 // One CoAP client address: its requests become MQTT packets for its channel.
 class CoapConnection final : public UdpConnection, public AdapterHost {
@@ -82,7 +78,12 @@ class CoapConnection final : public UdpConnection, public AdapterHost {
       self->adapter_.retransmit(std::chrono::steady_clock::now());
     });
   }
-  std::uint32_t random() override { return rng()(); }
+  // Tokens of connection mode come from here: OpenSSL's generator, not a predictable one.
+  std::uint32_t random() override {
+    std::uint32_t v = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+    return v;
+  }
 
   // --- net::Connection
   void flush() override {
@@ -141,7 +142,10 @@ void dispatch(UdpEndpoint& ep, const std::shared_ptr<const Settings>& settings,
   Message& m = *decoded;
   auto c = std::static_pointer_cast<CoapConnection>(ep.find(from));
   if (c != nullptr && c->adapter().state() == Adapter::State::Closed && m.is_request()) {
-    ep.forget(from);  // it is ending (DELETE, a refused connect): a new request starts anew
+    // It is ending (DELETE, a refused connect, a kick): a new request starts anew. Closed
+    // here too, so that it ends even if its channel has not got that far yet.
+    c->close();
+    ep.forget(from);
     c = nullptr;
   }
   if (c == nullptr) {

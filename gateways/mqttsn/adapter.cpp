@@ -145,7 +145,7 @@ void Adapter::handle_connect(Connect& c) {
   connect_ = mqtt::Connect{};
   connect_.version = mqtt::ProtocolVersion::V3_1_1;
   connect_.clean_start = c.flags.clean_session;
-  connect_.keep_alive = c.duration;
+  connect_.keep_alive = c.duration != 0 ? c.duration : settings_->idle_keep_alive_s;
   connect_.client_id = c.client_id;
   const auto& st = *settings_;
   if (!st.override_clientid.empty())
@@ -385,6 +385,11 @@ void Adapter::send_publish(const mqtt::Publish& p) {
   } else {
     // A topic this client has no id for: REGISTER it first (6.10); the PUBLISH waits.
     out.topic.id = register_name(topic, true);
+    if (out.topic.id == 0) {
+      // Every id is one the client registered itself: none can be given (0 is reserved).
+      // Not sent; a QoS 1/2 message comes again from the channel.
+      return;
+    }
     send(Register{out.topic.id, next_msg_id_, topic});
     next_msg_id_ = static_cast<std::uint16_t>(next_msg_id_ == 0xFFFF ? 1 : next_msg_id_ + 1);
   }

@@ -46,6 +46,9 @@ struct Settings {
   // clientinfo_override: what CONNECT is authenticated as ("" = as the client says; MQTT-SN
   // has no username or password). May hold ${clientid}.
   std::string override_username, override_password, override_clientid;
+  // The keep alive of a client that CONNECTs with Duration 0 (none, in MQTT's terms): UDP
+  // has no end of connection to notice, so the gateway's idle_timeout stands in.
+  std::uint16_t idle_keep_alive_s = 30;
   std::map<std::uint16_t, std::string> predefined;
   std::unordered_map<std::string, std::uint16_t> predefined_ids;  // topic -> id
   void add_predefined(std::uint16_t id, std::string topic) {

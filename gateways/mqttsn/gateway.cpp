@@ -1,6 +1,7 @@
 // The MQTT-SN gateway's connections (gateway.hpp).
 #include "gateways/mqttsn/gateway.hpp"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 
 #include "gateways/mqttsn/adapter.hpp"
@@ -56,6 +57,10 @@ class SnConnection final : public UdpConnection, public AdapterHost {
   void retire() {
     retired_ = true;
     to_broker(mqtt::Disconnect{});
+    // And closed, whether or not the channel could take the DISCONNECT now (it may be
+    // waiting for an authentication or authorization answer): the endpoint forgets this
+    // connection, so it must end by itself.
+    close();
   }
 
   // --- AdapterHost
@@ -231,6 +236,8 @@ std::shared_ptr<const Settings> settings_of(const config::MqttSnGatewayConfig& c
   auto s = std::make_shared<Settings>();
   s->gateway_id = cfg.gateway_id;
   s->enable_qos3 = cfg.enable_qos3;
+  s->idle_keep_alive_s = static_cast<std::uint16_t>(std::clamp<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.common.idle_timeout).count(), 1, 65535));
   s->mountpoint = cfg.common.mountpoint;
   s->override_username = cfg.common.override_username;
   s->override_password = cfg.common.override_password;

@@ -49,17 +49,27 @@ void Adapter::from_client(Frame&& f) {
     }
     return;
   }
-  if (state_ == State::Connecting) return;  // the channel holds input until CONNACK anyway
+  if (state_ == State::Connecting) {
+    // Sent right behind CONNECT, before CONNECTED came: handled once it has.
+    if (early_.size() >= kMaxEarlyFrames) {
+      fatal("too many frames before CONNECTED", &f);
+      return;
+    }
+    early_.push_back(std::move(f));
+    return;
+  }
   if (c == "CONNECT" || c == "STOMP") {
     fatal("already connected", &f);
   } else if (c == "SEND" || c == "ACK" || c == "NACK") {
     if (const auto* tx = f.header("transaction")) {
       auto it = transactions_.find(*tx);
       if (it == transactions_.end()) {
-        error("transaction " + *tx + " not found", &f);
+        fatal("transaction " + *tx + " not found", &f);
         return;
       }
-      const std::size_t bytes = f.body.size() + 256;
+      std::size_t bytes = f.command.size() + f.body.size() + 64;
+      for (const auto& [k, v] : f.headers)
+        bytes += k.size() + v.size() + 64;
       if (transaction_bytes_ + bytes > kMaxTransactionBytes) {
         fatal("transactions hold more than 1 MiB", &f);
         return;
@@ -81,9 +91,9 @@ void Adapter::from_client(Frame&& f) {
   } else if (c == "BEGIN") {
     const auto* tx = f.header("transaction");
     if (tx == nullptr) {
-      error("BEGIN without a transaction header", &f);
+      fatal("BEGIN without a transaction header", &f);
     } else if (transactions_.contains(*tx)) {
-      error("transaction " + *tx + " already started", &f);
+      fatal("transaction " + *tx + " already started", &f);
     } else if (transactions_.size() >= kMaxTransactions) {
       fatal("too many transactions", &f);
     } else {
@@ -94,7 +104,7 @@ void Adapter::from_client(Frame&& f) {
     const auto* tx = f.header("transaction");
     auto it = tx == nullptr ? transactions_.end() : transactions_.find(*tx);
     if (it == transactions_.end()) {
-      error("transaction " + (tx ? *tx : std::string()) + " not found", &f);
+      fatal("transaction " + (tx ? *tx : std::string()) + " not found", &f);
       return;
     }
     Transaction t = std::move(it->second);
@@ -152,7 +162,8 @@ void Adapter::handle_connect(const Frame& f) {
     }
     std::tie(cx, cy) = *v;
   }
-  send_heartbeat_ms_ = cy;
+  // What we can do: not more often than a second, and at least every hour.
+  send_heartbeat_ms_ = cy == 0 ? 0 : std::clamp(cy, kMinHeartbeatMs, kMaxHeartbeatMs);
   expect_heartbeat_ms_ = cx;
   mqtt::Connect c;
   c.version = mqtt::ProtocolVersion::V5;
@@ -214,17 +225,27 @@ void Adapter::handle_subscribe(const Frame& f) {
     fatal("ack must be auto, client or client-individual", &f);
     return;
   }
-  for (const auto& other : subs_) {
+  std::size_t pending_subs = 0;
+  auto clash = [&](const Subscription& other) {
     if (other.id == s.id) {
       fatal("subscription id " + s.id + " is in use", &f);
-      return;
+      return true;
     }
     if (other.filter == s.filter) {
       fatal("already subscribed to " + *dest, &f);
-      return;
+      return true;
     }
+    return false;
+  };
+  for (const auto& other : subs_) {
+    if (clash(other)) return;
   }
-  if (subs_.size() >= kMaxSubscriptions) {
+  for (const auto& [id, p] : pending_) {
+    if (p.kind != Pending::Kind::Subscribe) continue;
+    ++pending_subs;
+    if (clash(p.sub)) return;
+  }
+  if (subs_.size() + pending_subs >= kMaxSubscriptions) {
     fatal("too many subscriptions", &f);
     return;
   }
@@ -270,7 +291,7 @@ void Adapter::handle_ack(const Frame& f, bool nack) {
   const auto* id = f.header(version_ == "1.2" ? "id" : "message-id");
   if (id == nullptr) id = f.header("id");
   if (id == nullptr) {
-    error(std::string(nack ? "NACK" : "ACK") + " without an id", &f);
+    fatal(std::string(nack ? "NACK" : "ACK") + " without an id", &f);
     return;
   }
   for (auto& s : subs_) {
@@ -314,6 +335,12 @@ void Adapter::from_broker(mqtt::Packet&& p) {
             c.headers.emplace_back("session", *m.props.assigned_client_identifier);
           host_.to_client(c);
           host_.send_heartbeats(send_heartbeat_ms_);
+          auto early = std::move(early_);
+          early_.clear();
+          for (auto& e : early) {
+            if (state_ != State::Connected) break;
+            from_client(std::move(e));
+          }
         } else if constexpr (std::is_same_v<T, mqtt::Publish>) {
           Subscription* s = nullptr;
           for (auto sid : m.props.subscription_identifiers) {
@@ -412,15 +439,6 @@ void Adapter::fatal(const std::string& message, const Frame* cause) {
   host_.to_client(e);
   state_ = State::Closed;
   host_.end_after_output();
-}
-
-void Adapter::error(const std::string& message, const Frame* cause) {
-  Frame e{"ERROR", {{"content-type", "text/plain"}, {"message", message}}, message};
-  if (cause != nullptr) {
-    if (const auto* r = receipt_of(*cause)) e.headers.emplace_back("receipt-id", *r);
-  }
-  e.headers.emplace_back("content-length", std::to_string(e.body.size()));
-  host_.to_client(e);
 }
 
 void Adapter::receipt(const Frame& cause) {

@@ -57,6 +57,9 @@ class Adapter {
   static constexpr std::size_t kMaxTransactions = 32;
   static constexpr std::size_t kMaxTransactionBytes = 1 << 20;
   static constexpr std::size_t kMaxUnacked = 65535;
+  static constexpr std::size_t kMaxEarlyFrames = 32;  // sent before CONNECTED came
+  // Heart-beats the server sends: at least every hour, at most every second.
+  static constexpr std::uint32_t kMinHeartbeatMs = 1000, kMaxHeartbeatMs = 3'600'000;
 
   enum class State : std::uint8_t { Idle, Connecting, Connected, Closed };
 
@@ -75,7 +78,7 @@ class Adapter {
   void handle_ack(const Frame& f, bool nack);
   // ERROR with `message` (and receipt-id of `cause`), then the connection ends.
   void fatal(const std::string& message, const Frame* cause = nullptr);
-  void error(const std::string& message, const Frame* cause);  // ERROR, the connection stays
+
   void receipt(const Frame& cause);  // RECEIPT, when `cause` asked for one
   std::uint16_t next_packet_id();
   std::string mount(std::string_view topic) const;
@@ -98,6 +101,7 @@ class Adapter {
     std::deque<std::pair<std::string, std::uint16_t>> unacked;
   };
   std::vector<Subscription> subs_;
+  std::vector<Frame> early_;  // frames that came while the channel was connecting
   std::uint32_t next_sub_id_ = 1;
 
   // What an MQTT packet id of ours waits for: a SUBSCRIBE's SUBACK, an UNSUBSCRIBE's

@@ -162,7 +162,10 @@ Result<Parsed> parse(std::string_view in, const Limits& limits, std::string& why
       why = "a body longer than max_body_length";
       return Errc::MalformedPacket;
     }
-    if (in.size() < at + n + 1) return p;
+    if (in.size() < at + n + 1) {
+      p.need = at + n + 1;
+      return p;
+    }
     if (in[at + n] != '\0') {
       why = "no NUL after content-length octets";
       return Errc::MalformedPacket;
@@ -175,6 +178,7 @@ Result<Parsed> parse(std::string_view in, const Limits& limits, std::string& why
         why = "a body longer than max_body_length";
         return Errc::MalformedPacket;
       }
+      p.nul_from = in.size();
       return p;
     }
     if (nul - at > limits.max_body_length) {

@@ -51,7 +51,19 @@ struct Parsed {
   enum class Kind { NeedMore, Heartbeat, Frame } kind = Kind::NeedMore;
   std::size_t consumed = 0;  // octets to drop from the input
   Frame frame;               // Kind::Frame
+  // NeedMore with the headers read: what the frame still waits for, so that a caller need
+  // not parse again before it can have come (a frame trickled in small reads costs one
+  // parse per header line, not one per read): `need` octets in all (content-length), or a
+  // NUL at or after `nul_from`. Both 0 while the command or headers are incomplete.
+  std::size_t need = 0;
+  std::size_t nul_from = 0;
 };
+
+// The most octets one frame may take under `limits`: a buffer holding more without a whole
+// frame is refused.
+inline std::size_t max_frame(const Limits& l) {
+  return 64 + l.max_headers * (l.max_headers_length + 2) + 2 + l.max_body_length + 1;
+}
 
 // The first heart-beat or frame of `in`; NeedMore when `in` holds only part of one.
 // Errc::MalformedPacket for a frame that breaks the syntax or a limit; `why` says how.

@@ -48,18 +48,23 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
   std::size_t backlog() const override { return out_.size() + mqtt_out_.size(); }
 
   void flush() override {
-    std::string mqtt;
-    mqtt.swap(mqtt_out_);
-    std::string_view rest = mqtt;
-    while (!rest.empty()) {
-      auto h = mqtt::peek_frame(rest, UINT32_MAX);
-      if (!h || h->total() > rest.size()) break;
-      auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
-                                 mqtt::ProtocolVersion::V5);
-      rest.remove_prefix(h->total());
-      if (packet) adapter_.from_broker(std::move(*packet));
+    // What the adapter answers the channel here (a PUBACK) may make the channel write
+    // more (the next queued message): taken in the same flush.
+    for (int round = 0; round < 16 && !mqtt_out_.empty(); ++round) {
+      std::string mqtt;
+      mqtt.swap(mqtt_out_);
+      std::string_view rest = mqtt;
+      while (!rest.empty()) {
+        auto h = mqtt::peek_frame(rest, UINT32_MAX);
+        if (!h || h->total() > rest.size()) break;
+        auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
+                                   mqtt::ProtocolVersion::V5);
+        rest.remove_prefix(h->total());
+        if (packet) adapter_.from_broker(std::move(*packet));
+      }
     }
     TcpConnection::flush();
+    if (!mqtt_out_.empty()) Connection::output();  // more than 16 rounds: the next turn
   }
   std::string_view proto_name() const override { return "STOMP"; }
   std::string_view proto_ver() const override { return adapter_.version(); }
@@ -87,25 +92,43 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
  protected:
   void on_input(std::string_view data) override {
     frames_in_.append(data);
+    // A partial frame is parsed again only once what it waits for can have come (frame.hpp,
+    // Parsed::need and nul_from), or a line ended while its headers are incomplete: a
+    // frame trickled in small reads costs a parse per header line, not one per read.
+    if (waiting_ && frames_in_.size() <= max_frame(settings_->limits)) {
+      const bool ready = need_ != 0       ? frames_in_.size() >= need_
+                         : nul_from_ != 0 ? frames_in_.find('\0', nul_from_) != std::string::npos
+                                          : data.find('\n') != std::string_view::npos;
+      if (!ready) {
+        if (nul_from_ != 0) nul_from_ = frames_in_.size();
+        return;
+      }
+    }
+    waiting_ = false;
     std::string_view rest = frames_in_;
     while (!rest.empty() && !closed_ && !closing_) {
       std::string why;
       auto parsed = parse(rest, settings_->limits, why);
-      if (!parsed) {
+      if (!parsed ||
+          (parsed->kind == Parsed::Kind::NeedMore && rest.size() > max_frame(settings_->limits))) {
+        if (parsed) why = "a frame larger than the frame limits allow";
         metrics::inc(worker_.core().metrics().packets_malformed);
         logger()->info("peer={} sent a malformed STOMP frame: {}", peer(), why);
-        Frame e{
-            "ERROR", {{"content-type", "text/plain"}, {"message", "malformed frame: " + why}}, {}};
-        to_client(e);
+        to_client(Frame{
+            "ERROR", {{"content-type", "text/plain"}, {"message", "malformed frame: " + why}}, {}});
         close();
         break;
       }
-      if (parsed->kind == Parsed::Kind::NeedMore) break;
+      if (parsed->kind == Parsed::Kind::NeedMore) {
+        // The hints count from the start of the partial frame, which becomes the buffer's.
+        waiting_ = true;
+        need_ = parsed->need;
+        nul_from_ = parsed->nul_from;
+        break;
+      }
       rest.remove_prefix(parsed->consumed);
       fed_ = false;
-      if (parsed->kind == Parsed::Kind::Frame) {
-        adapter_.from_client(std::move(parsed->frame));
-      }
+      if (parsed->kind == Parsed::Kind::Frame) adapter_.from_client(std::move(parsed->frame));
       // A heart-beat, or a frame that gave the channel nothing (BEGIN, an ACK held in a
       // transaction): the client is alive all the same, and the keep alive counts packets.
       if (!fed_ && adapter_.state() == Adapter::State::Connected) to_broker(mqtt::PingReq{});
@@ -115,6 +138,11 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
   }
 
  private:
+  void close_transport() override {
+    heartbeat_.cancel();  // it holds the connection
+    TcpConnection::close_transport();
+  }
+
   void arm_heartbeat() {
     heartbeat_.expires_after(std::chrono::milliseconds(heartbeat_ms_));
     heartbeat_.async_wait([self = std::static_pointer_cast<StompConnection>(shared_from_this())](
@@ -139,6 +167,10 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
   std::uint32_t heartbeat_ms_ = 0;
   bool wrote_ = false;  // a frame went out since the last heart-beat tick
   bool fed_ = false;    // the frame being handled gave the channel a packet
+  // A partial frame waits (frame.hpp, Parsed): for need_ octets, a NUL from nul_from_, or
+  // (both 0) the end of a line.
+  bool waiting_ = false;
+  std::size_t need_ = 0, nul_from_ = 0;
 };
 
 }  // namespace

@@ -18,11 +18,9 @@ constexpr std::chrono::seconds kNodeWait{5};
 struct Known {
   std::string_view name, proto_name;
 };
-constexpr Known kGateways[] = {{"mqttsn", "MQTT-SN"},
-                               {"stomp", "STOMP"},
-                               {"coap", "CoAP"},
-                               {"lwm2m", "LwM2M"},
-                               {"exproto", "exproto"}};
+// EMQX's, and NanoMQ's ZeroMQ bridge (its one client is the bridge itself).
+constexpr Known kGateways[] = {{"mqttsn", "MQTT-SN"}, {"stomp", "STOMP"},     {"coap", "CoAP"},
+                               {"lwm2m", "LwM2M"},    {"exproto", "exproto"}, {"zmq", "ZeroMQ"}};
 
 const Known* known(std::string_view name) {
   for (const auto& k : kGateways) {
@@ -262,6 +260,19 @@ void add_gateway_ops(
       g["notify_type"] = co.notify_type;
       g["subscribe_qos"] = co.subscribe_qos;
       g["publish_qos"] = co.publish_qos;
+      out.push_back(std::move(g));
+    }
+    if (const auto& z = cfg.gateway_zmq; z.configured) {
+      config::GatewayCommonConfig common;
+      common.enable = z.enable;
+      auto g = gateway_object("zmq", common, listeners("zmq"));
+      g["sub_address"] = z.sub_address;
+      g["sub_pre"] = z.sub_pre;
+      g["forward"] = z.forward;
+      g["pub_address"] = z.pub_address;
+      g["pub_pre"] = z.pub_pre;
+      g["sub_topic"] = z.sub_topic;
+      g["qos"] = z.qos;
       out.push_back(std::move(g));
     }
     return json_answer(200, out);

@@ -41,6 +41,7 @@
 #include "gateways/coap/gateway.hpp"
 #include "gateways/mqttsn/gateway.hpp"
 #include "gateways/stomp/gateway.hpp"
+#include "gateways/zmq/bridge.hpp"
 #include "net/evacuation.hpp"
 #include "net/listener.hpp"
 #include "net/node_counters.hpp"
@@ -373,6 +374,7 @@ struct Node::Impl {
   std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
   std::unique_ptr<gateways::stomp::Gateway> stomp;  // gateway.stomp, likewise
   std::unique_ptr<gateways::coap::Gateway> coap;    // gateway.coap, likewise
+  std::unique_ptr<gateways::zmq::Bridge> zmq;       // gateway.zmq, likewise
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
   std::unique_ptr<SysMon> sysmon;
@@ -455,6 +457,12 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
       for (const auto& l : ip->mqttsn->listeners())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
+    if (gateway == "zmq" && ip->zmq) {
+      const auto st = ip->zmq->stats();
+      const auto& z = ip->state.config.gateway_zmq;
+      out.push_back({"zmq", "bridge", z.sub_address.empty() ? z.pub_address : z.sub_address,
+                     st.running, st.running ? 1u : 0u, 1});
+    }
     if (gateway == "coap" && ip->coap) {
       for (const auto& l : ip->coap->listeners())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
@@ -513,6 +521,7 @@ void Node::start_serving() {
   if (impl_->mqttsn) impl_->mqttsn->start();
   if (impl_->stomp) impl_->stomp->start();
   if (impl_->coap) impl_->coap->start();
+  if (impl_->zmq) impl_->zmq->start();
   if (impl_->api_server) {
     impl_->api_server->start();
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
@@ -586,6 +595,9 @@ void Node::start() {
   if (const auto& co = s.config.gateway_coap; co.common.configured && co.common.enable) {
     impl_->coap = std::make_unique<gateways::coap::Gateway>(co, impl_->worker_ptrs);
   }
+  if (const auto& z = s.config.gateway_zmq; z.configured && z.enable) {
+    impl_->zmq = std::make_unique<gateways::zmq::Bridge>(z, impl_->worker_ptrs);
+  }
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
@@ -628,6 +640,7 @@ void Node::start() {
     if (impl_->mqttsn) impl_->mqttsn->stop();
     if (impl_->stomp) impl_->stomp->stop();
     if (impl_->coap) impl_->coap->stop();
+    if (impl_->zmq) impl_->zmq->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
       w->stop();
@@ -705,6 +718,7 @@ void Node::shutdown() {
   if (impl_->mqttsn) impl_->mqttsn->stop();
   if (impl_->stomp) impl_->stomp->stop();
   if (impl_->coap) impl_->coap->stop();
+  if (impl_->zmq) impl_->zmq->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {

@@ -289,6 +289,19 @@ void finish(LoadState& s, const Value& root) {
     }
     c.listeners.push_back(std::move(d.config));
   }
+  if (const auto& z = c.gateway_zmq; z.configured && z.enable) {
+    if (z.sub_address.empty() && z.pub_address.empty()) {
+      fail(root, "gateway.zmq", "needs sub_address, pub_address or both");
+    }
+    if (!z.sub_address.empty() && z.forward.empty()) {
+      fail(root, "gateway.zmq.forward",
+           "required with sub_address: the MQTT topic ZeroMQ's messages are published to");
+    }
+    if (!z.pub_address.empty() && z.sub_topic.empty()) {
+      fail(root, "gateway.zmq.sub_topic",
+           "required with pub_address: the MQTT filter whose messages go to ZeroMQ");
+    }
+  }
   // EMQX's defaults: gateway.mqttsn.listeners.udp.default on 1884,
   // gateway.stomp.listeners.tcp.default on 61613, gateway.coap.listeners.udp.default on 5683.
   for (auto [gw, name, type, bind] :

@@ -660,6 +660,19 @@ struct CoapGatewayConfig {
   std::string publish_qos = "coap";
 };
 
+// gateway.zmq (gateways/zmq/bridge.hpp): NanoMQ's ZeroMQ bridge.
+struct ZmqGatewayConfig {
+  bool configured = false;
+  bool enable = true;
+  std::string sub_address;  // ZeroMQ -> MQTT: a SUB socket connects here ("" = none)
+  std::string sub_pre;      // its subscription prefix, taken off each message
+  std::string forward;      // the MQTT topic those messages are published to
+  int qos = 0;              // their QoS (0 or 1)
+  std::string pub_address;  // MQTT -> ZeroMQ: a PUB socket connects here
+  std::string pub_pre;      // put before each message's payload
+  std::string sub_topic;    // the MQTT filter whose messages go out ("" = none)
+};
+
 struct Config {
   // The configuration as written (the file with the EMQX_* overrides on it, substitutions
   // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
@@ -717,6 +730,7 @@ struct Config {
   MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
   StompGatewayConfig gateway_stomp;    // gateway.stomp
   CoapGatewayConfig gateway_coap;      // gateway.coap
+  ZmqGatewayConfig gateway_zmq;        // gateway.zmq
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

@@ -268,6 +268,38 @@ void max_conn_rate(const In& in) {
   if (!r.infinite()) l.max_conn_rate_period = r.period;
 }
 
+// A ZeroMQ endpoint to connect to: tcp://host:port, ipc://path or inproc://name.
+std::string zmq_address(const In& in) {
+  std::string v = in.string();
+  if (!v.starts_with("tcp://") && !v.starts_with("ipc://") && !v.starts_with("inproc://")) {
+    in.fail("expected a ZeroMQ address such as \"tcp://127.0.0.1:5560\", got " + shown(in.v));
+  }
+  return v;
+}
+
+std::string mqtt_topic_name(const In& in) {
+  std::string v = in.string();
+  if (v.empty() || v.find_first_of(std::string_view("+#\0", 3)) != std::string::npos)
+    in.fail("expected an MQTT topic name without wildcards, got " + shown(in.v));
+  return v;
+}
+
+std::string mqtt_topic_filter(const In& in) {
+  std::string v = in.string();
+  bool ok = !v.empty() && v.find('\0') == std::string::npos;
+  for (std::size_t start = 0; ok;) {
+    const auto slash = v.find('/', start);
+    const auto level =
+        std::string_view(v).substr(start, slash == std::string::npos ? v.npos : slash - start);
+    if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) ok = false;
+    if (level == "#" && slash != std::string::npos) ok = false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (!ok) in.fail("expected an MQTT topic filter, got " + shown(in.v));
+  return v;
+}
+
 void listener_enable_authn(const In& in) {
   auto& mode = in.listener().config.enable_authn;
   if (in.v.is_string() && in.v.text() == "quick_deny_anonymous") {
@@ -903,6 +935,20 @@ const KeySpec kKeys[] = {
      [](const In& in) { gateway_common(in).override_clientid = in.string(); }},
     {"gateway.mqttsn|stomp|coap.listeners", [](const In& in) { in.object(); }, Shape::Section},
     {"gateway.mqttsn.listeners.udp", [](const In& in) { in.object(); }, Shape::Section},
+    {"gateway.zmq",
+     [](const In& in) {
+       in.object();
+       in.cfg().gateway_zmq.configured = true;
+     },
+     Shape::Section},
+    {"gateway.zmq.enable", EMQXD_SET(gateway_zmq.enable, in.boolean())},
+    {"gateway.zmq.sub_address", EMQXD_SET(gateway_zmq.sub_address, zmq_address(in))},
+    {"gateway.zmq.pub_address", EMQXD_SET(gateway_zmq.pub_address, zmq_address(in))},
+    {"gateway.zmq.sub_pre", EMQXD_SET(gateway_zmq.sub_pre, in.string())},
+    {"gateway.zmq.pub_pre", EMQXD_SET(gateway_zmq.pub_pre, in.string())},
+    {"gateway.zmq.forward", EMQXD_SET(gateway_zmq.forward, mqtt_topic_name(in))},
+    {"gateway.zmq.sub_topic", EMQXD_SET(gateway_zmq.sub_topic, mqtt_topic_filter(in))},
+    {"gateway.zmq.qos", EMQXD_SET(gateway_zmq.qos, static_cast<int>(in.integer(0, 1)))},
     {"gateway.coap.listeners.udp", [](const In& in) { in.object(); }, Shape::Section},
     {"gateway.coap.listeners.udp.*", gateway_listener_section, Shape::Section},
     {"gateway.coap.listeners.udp.*.enable",

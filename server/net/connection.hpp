@@ -140,11 +140,11 @@ class TcpConnection : public Connection {
   // What was read from the socket. MQTT by default; a gateway over TCP (STOMP) parses its
   // own protocol here and gives the channel MQTT packets through on_bytes.
   virtual void on_input(std::string_view data) { on_bytes(data); }
+  void close_transport() override;  // a subclass with timers of its own calls it too
 
  private:
   void start_transport() override { read_more(); }
   void read_more() override;
-  void close_transport() override;
   void close_after_output() override;
   void on_readable();
   void drain(std::size_t budget);
