@@ -509,7 +509,7 @@ void Adapter::notify(const mqtt::Publish& p) {
     if (p.qos != mqtt::QoS::AtMostOnce)
       host_.to_broker(mqtt::PubAck{p.packet_id, mqtt::ReasonCode::Success, {}});
     sent_non_.emplace_back(n.id, n.token);
-    if (sent_non_.size() > kRecentAnswers) sent_non_.pop_front();
+    if (sent_non_.size() > kRecentAnswers) sent_non_.erase(sent_non_.begin());
   }
   host_.to_client(n);
 }
@@ -571,7 +571,7 @@ void Adapter::answer(const Message& req, std::uint8_t code, std::string payload,
   if (code >= kBadRequest && payload.size() + 4 + r.token.size() > request_size) payload.clear();
   r.payload = std::move(payload);
   recent_.emplace_back(req.id, r);
-  if (recent_.size() > kRecentAnswers) recent_.pop_front();
+  if (recent_.size() > kRecentAnswers) recent_.erase(recent_.begin());
   host_.to_client(r);
 }
 

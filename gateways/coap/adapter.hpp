@@ -32,7 +32,6 @@
 // others (the representation is kept for it until the next one of that observation).
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,11 +117,13 @@ class Adapter {
   AdapterHost& host_;
   State state_ = State::Idle;
   std::string client_id_, token_, mountpoint_;
-  std::deque<Message> waiting_;             // requests that came before the channel was connected
+  // Vectors, not deques: libstdc++'s std::deque allocates on construction, which every
+  // idle client would pay.
+  std::vector<Message> waiting_;            // requests that came before the channel was connected
   std::optional<Message> connect_request_;  // connection mode: the POST that connects
 
   // Answers to recent requests by message id, for duplicates (RFC 7252 4.5).
-  std::deque<std::pair<std::uint16_t, Message>> recent_;
+  std::vector<std::pair<std::uint16_t, Message>> recent_;
 
   // What an MQTT packet id of ours waits for, and the request to answer then.
   struct Pending {
@@ -158,7 +159,7 @@ class Adapter {
   };
   std::map<std::uint16_t, Unacked> unacked_;  // by message id
   // Recent NON notifications (message id, token): an RST to one ends its observation.
-  std::deque<std::pair<std::uint16_t, std::string>> sent_non_;
+  std::vector<std::pair<std::uint16_t, std::string>> sent_non_;
 
   // Block1 transfers in progress, by resource and Request-Tag.
   struct Upload {

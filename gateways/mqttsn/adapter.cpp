@@ -410,16 +410,18 @@ void Adapter::send(Packet p) {
 }
 
 void Adapter::drain() {
-  while (!pending_register_ && !held_.empty() && (state_ != State::Asleep || waking_)) {
-    Packet p = std::move(held_.front());
-    held_.pop_front();
-    if (auto* r = std::get_if<Register>(&p)) pending_register_ = PendingRegister{*r, 1};
+  std::size_t sent = 0;
+  while (!pending_register_ && sent < held_.size() && (state_ != State::Asleep || waking_)) {
+    const Packet& p = held_[sent++];
+    if (const auto* r = std::get_if<Register>(&p)) pending_register_ = PendingRegister{*r, 1};
     host_.to_client(p);
     if (waking_ && std::holds_alternative<Pingresp>(p)) {
       waking_ = false;
       host_.sleep(std::chrono::seconds(sleep_duration_));
     }
   }
+  held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(sent));
+  if (held_.empty() && held_.capacity() > 64) std::vector<Packet>().swap(held_);
 }
 
 std::optional<std::string> Adapter::resolve(TopicIdType type, const Topic& t) const {
@@ -471,7 +473,7 @@ std::uint16_t Adapter::register_name(const std::string& name, bool reuse) {
   if (full) {
     if (!reuse || given_.empty()) return 0;
     // The oldest id the gateway gave goes to the new name; a REGISTER tells the client.
-    id = given_.front();
+    id = given_.front();  // forget() takes it out of given_
     forget(id);
   } else {
     // 0x0000 and 0xFFFF are reserved (5.3.11).

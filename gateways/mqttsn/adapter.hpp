@@ -25,7 +25,6 @@
 //    names and taken off every topic it is sent.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -134,7 +133,9 @@ class Adapter {
   // Topic ids of this client.
   std::unordered_map<std::uint16_t, std::string> names_;  // id -> topic (broker's view)
   std::unordered_map<std::string, std::uint16_t> ids_;    // topic -> id
-  std::deque<std::uint16_t> given_;                       // ids the gateway gave, oldest first
+  // Ids the gateway gave, oldest first. Vectors, not deques: libstdc++'s std::deque
+  // allocates on construction, which every idle client would pay.
+  std::vector<std::uint16_t> given_;
   std::size_t name_bytes_ = 0;
   std::uint16_t next_id_ = 1;
   std::uint16_t next_msg_id_ = 1;  // the gateway's REGISTERs
@@ -145,7 +146,7 @@ class Adapter {
 
   // Messages for the client that wait: behind a REGISTER (pending_register_) or while it
   // sleeps.
-  std::deque<Packet> held_;
+  std::vector<Packet> held_;  // oldest first
   struct PendingRegister {
     Register reg;
     int tries = 1;
