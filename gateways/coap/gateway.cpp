@@ -159,9 +159,9 @@ void dispatch(UdpEndpoint& ep, const std::shared_ptr<const Settings>& settings,
       return;
     }
     if (!ep.admit(from)) {
+      // No text: the source may be forged, and the answer must not be larger than the ask.
       Message busy{
-          m.type == Type::Con ? Type::Ack : Type::Non, kServiceUnavailable, m.id, m.token, {},
-          "the gateway takes no more clients now"};
+          m.type == Type::Con ? Type::Ack : Type::Non, kServiceUnavailable, m.id, m.token, {}, {}};
       std::string bytes;
       encode(busy, bytes);
       ep.send_bytes(from, bytes);

@@ -56,6 +56,9 @@ class SnConnection final : public UdpConnection, public AdapterHost {
   // nothing more to the address.
   void retire() {
     retired_ = true;
+    // No will, whether or not the channel can take the DISCONNECT now (one waiting for a
+    // remote authorization answer holds it, and the close below would look abnormal).
+    channel().set_will(std::nullopt);
     to_broker(mqtt::Disconnect{});
     // And closed, whether or not the channel could take the DISCONNECT now (it may be
     // waiting for an authentication or authorization answer): the endpoint forgets this

@@ -51,10 +51,14 @@ void Adapter::from_client(Frame&& f) {
   }
   if (state_ == State::Connecting) {
     // Sent right behind CONNECT, before CONNECTED came: handled once it has.
-    if (early_.size() >= kMaxEarlyFrames) {
-      fatal("too many frames before CONNECTED", &f);
+    std::size_t bytes = f.command.size() + f.body.size();
+    for (const auto& [k, v] : f.headers)
+      bytes += k.size() + v.size() + 2;
+    if (early_.size() >= kMaxEarlyFrames || early_bytes_ + bytes > kMaxEarlyBytes) {
+      fatal("too much sent before CONNECTED", &f);
       return;
     }
+    early_bytes_ += bytes;
     early_.push_back(std::move(f));
     return;
   }
@@ -337,6 +341,7 @@ void Adapter::from_broker(mqtt::Packet&& p) {
           host_.send_heartbeats(send_heartbeat_ms_);
           auto early = std::move(early_);
           early_.clear();
+          early_bytes_ = 0;
           for (auto& e : early) {
             if (state_ != State::Connected) break;
             from_client(std::move(e));

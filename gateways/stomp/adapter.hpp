@@ -57,7 +57,8 @@ class Adapter {
   static constexpr std::size_t kMaxTransactions = 32;
   static constexpr std::size_t kMaxTransactionBytes = 1 << 20;
   static constexpr std::size_t kMaxUnacked = 65535;
-  static constexpr std::size_t kMaxEarlyFrames = 32;  // sent before CONNECTED came
+  // Frames sent before CONNECTED came, kept for after it: at most this many and octets.
+  static constexpr std::size_t kMaxEarlyFrames = 32, kMaxEarlyBytes = 64 * 1024;
   // Heart-beats the server sends: at least every hour, at most every second.
   static constexpr std::uint32_t kMinHeartbeatMs = 1000, kMaxHeartbeatMs = 3'600'000;
 
@@ -102,6 +103,7 @@ class Adapter {
   };
   std::vector<Subscription> subs_;
   std::vector<Frame> early_;  // frames that came while the channel was connecting
+  std::size_t early_bytes_ = 0;
   std::uint32_t next_sub_id_ = 1;
 
   // What an MQTT packet id of ours waits for: a SUBSCRIBE's SUBACK, an UNSUBSCRIBE's

@@ -1,6 +1,7 @@
 // The STOMP gateway's listeners and connections (gateway.hpp).
 #include "gateways/stomp/gateway.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/log.hpp"
@@ -48,6 +49,13 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
   std::size_t backlog() const override { return out_.size() + mqtt_out_.size(); }
 
   void flush() override {
+    if (closed_) {
+      // Gone (EOF, reset): what the channel wrote has nobody to go to, and must not start
+      // anything (a CONNACK would arm the heart-beat timer of a dead connection).
+      std::string().swap(mqtt_out_);
+      TcpConnection::flush();
+      return;
+    }
     // What the adapter answers the channel here (a PUBACK) may make the channel write
     // more (the next queued message): taken in the same flush.
     for (int round = 0; round < 16 && !mqtt_out_.empty(); ++round) {
@@ -64,7 +72,11 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
       }
     }
     TcpConnection::flush();
-    if (!mqtt_out_.empty()) Connection::output();  // more than 16 rounds: the next turn
+    if (!mqtt_out_.empty()) {
+      // More than 16 rounds: the rest in a later turn, after the other connections.
+      asio::post(worker_.io(), [self = std::static_pointer_cast<StompConnection>(
+                                    shared_from_this())] { self->Connection::output(); });
+    }
   }
   std::string_view proto_name() const override { return "STOMP"; }
   std::string_view proto_ver() const override { return adapter_.version(); }
@@ -144,6 +156,7 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
   }
 
   void arm_heartbeat() {
+    if (closed_) return;
     heartbeat_.expires_after(std::chrono::milliseconds(heartbeat_ms_));
     heartbeat_.async_wait([self = std::static_pointer_cast<StompConnection>(shared_from_this())](
                               const error_code& ec) {

@@ -61,6 +61,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::deque<std::string> out;  // guarded by mutex
+  std::size_t out_bytes = 0;    // guarded by mutex
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> received{0}, forwarded{0}, sent{0}, dropped{0};
   std::atomic<bool> connected{false};
@@ -95,6 +96,11 @@ class BridgeConnection final : public net::Connection {
       feed(s);
     }
   }
+
+  // Its channel holds input (a congested subscriber holds the publisher, a remote
+  // authorization source is slow): what ZeroMQ brings meanwhile is dropped, as ZeroMQ
+  // drops for a slow subscriber, rather than piling up in the connection.
+  bool congested() const { return pending_input() > 256 * 1024; }
 
   void publish(const std::string& topic, std::string_view payload, int qos) {
     mqtt::Publish p;
@@ -182,10 +188,13 @@ void Bridge::Impl::connect_client() {
 
 void Bridge::Impl::queue_out(std::string bytes) {
   std::lock_guard lock(mutex);
-  if (out.size() >= Bridge::kMaxQueued) {
+  while (!out.empty() &&
+         (out.size() >= Bridge::kMaxQueued || out_bytes + bytes.size() > Bridge::kMaxQueuedBytes)) {
+    out_bytes -= out.front().size();
     out.pop_front();
     ++dropped;
   }
+  out_bytes += bytes.size();
   out.push_back(std::move(bytes));
 }
 
@@ -216,7 +225,7 @@ void Bridge::Impl::run() {
       in_flight += batch.size();
       worker.post([self = shared_from_this(), msgs = std::move(batch)] {
         for (const auto& m : msgs) {
-          if (self->client && self->connected) {
+          if (self->client && self->connected && !self->client->congested()) {
             self->client->publish(self->cfg.forward, m, self->cfg.qos);
             ++self->forwarded;
           } else {
@@ -230,6 +239,7 @@ void Bridge::Impl::run() {
     {
       std::lock_guard lock(mutex);
       sending.swap(out);
+      out_bytes = 0;
     }
     for (auto& m : sending) {
       if (zmq_send(pub, m.data(), m.size(), ZMQ_DONTWAIT) < 0) {

@@ -14,8 +14,9 @@
 // the counters, the rules and the cluster see it as any client. One thread of its own owns
 // the ZeroMQ sockets (ZeroMQ sockets are not thread-safe): it polls them, hands what
 // arrives to the worker, and sends what the worker queued for it (at most kMaxQueued
-// messages; past it the oldest goes, counted as dropped, as a congested subscriber's
-// QoS 0).
+// messages and kMaxQueuedBytes; past them the oldest goes, counted as dropped, as a
+// congested subscriber's QoS 0). The poll wakes every 20 ms: what MQTT sends to ZeroMQ
+// waits up to that long.
 #include <memory>
 #include <vector>
 
@@ -30,6 +31,7 @@ namespace emqxd::gateways::zmq {
 class Bridge {
  public:
   static constexpr std::size_t kMaxQueued = 100000;
+  static constexpr std::size_t kMaxQueuedBytes = 64 << 20;
 
   // Makes the ZeroMQ context and sockets (throws std::runtime_error naming the key that
   // ZeroMQ refused: a malformed address, say). Connecting is ZeroMQ's, in the background:

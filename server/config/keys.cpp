@@ -268,11 +268,13 @@ void max_conn_rate(const In& in) {
   if (!r.infinite()) l.max_conn_rate_period = r.period;
 }
 
-// A ZeroMQ endpoint to connect to: tcp://host:port, ipc://path or inproc://name.
+// A ZeroMQ endpoint to connect to: tcp://host:port or ipc://path (inproc:// could only
+// reach the bridge's own context).
 std::string zmq_address(const In& in) {
   std::string v = in.string();
-  if (!v.starts_with("tcp://") && !v.starts_with("ipc://") && !v.starts_with("inproc://")) {
-    in.fail("expected a ZeroMQ address such as \"tcp://127.0.0.1:5560\", got " + shown(in.v));
+  if (!v.starts_with("tcp://") && !v.starts_with("ipc://")) {
+    in.fail("expected a ZeroMQ address such as \"tcp://127.0.0.1:5560\" or \"ipc:///path\", got " +
+            shown(in.v));
   }
   return v;
 }

@@ -88,6 +88,7 @@ def test_a_kicked_bridge_client_comes_back(make_broker, zmq_peers):
     ('gateway.zmq { sub_topic = "a/#/b" }', "gateway.zmq.sub_topic"),
     ('gateway.zmq { qos = 2 }', "gateway.zmq.qos"),
     ('gateway.zmq { }', "gateway.zmq"),
+    ('gateway.zmq { sub_address = "inproc://x", forward = "a" }', "gateway.zmq.sub_address"),
 ])
 def test_bad_zmq_config_stops_start_up(tmp_path, text, expect):
     err = config_refused(tmp_path, text)
