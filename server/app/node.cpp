@@ -582,10 +582,8 @@ void Node::start() {
       });
     });
   }
-  for (const auto& l : s.config.listeners) {
-    impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
-  }
-  impl_->node_ops->set_listeners(&impl_->listeners);  // complete: never changed again
+  // The gateways bind first: a port of theirs that is taken stops start-up before any MQTT
+  // port has opened (a client could otherwise reach a node that is about to exit).
   if (const auto& sn = s.config.gateway_mqttsn; sn.common.configured && sn.common.enable) {
     impl_->mqttsn = std::make_unique<gateways::mqttsn::Gateway>(sn, impl_->worker_ptrs);
   }
@@ -598,6 +596,10 @@ void Node::start() {
   if (const auto& z = s.config.gateway_zmq; z.configured && z.enable) {
     impl_->zmq = std::make_unique<gateways::zmq::Bridge>(z, impl_->worker_ptrs);
   }
+  for (const auto& l : s.config.listeners) {
+    impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
+  }
+  impl_->node_ops->set_listeners(&impl_->listeners);  // complete: never changed again
   if (s.config.dashboard_http_enable) {
     api::RouterOptions ro;
     ro.monitor.alarms = impl_->alarms.get();
