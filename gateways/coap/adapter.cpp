@@ -8,13 +8,6 @@ namespace emqxd::gateways::coap {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
-
 std::optional<int> small_int(const std::optional<std::string>& v, int lo, int hi) {
   if (!v) return std::nullopt;
   int n = 0;
@@ -179,14 +172,9 @@ void Adapter::connect(const Message& m) {
   if (auto u = m.query("username")) c.username = *u;
   if (auto p = m.query("password")) c.password = *p;
   const auto& st = *settings_;
-  if (!st.override_clientid.empty())
-    c.client_id = replace_all(st.override_clientid, "${clientid}", c.client_id);
-  if (!st.override_username.empty())
-    c.username = replace_all(st.override_username, "${clientid}", c.client_id);
-  if (!st.override_password.empty())
-    c.password = replace_all(st.override_password, "${clientid}", c.client_id);
+  st.client_override.apply(c);
   client_id_ = m.query("clientid").value_or("");
-  mountpoint_ = replace_all(st.mountpoint, "${clientid}", c.client_id);
+  mountpoint_ = with_client_id(st.mountpoint, c.client_id);
   state_ = State::Connecting;
   host_.to_broker(c);
 }

@@ -39,14 +39,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateways/client_info.hpp"
 #include "gateways/coap/message.hpp"
 #include "mqtt/packets.hpp"
 
 namespace emqxd::gateways::coap {
 
 struct Settings {
-  std::string mountpoint;  // may hold ${clientid}
-  std::string override_username, override_password, override_clientid;
+  std::string mountpoint;              // may hold ${clientid}
+  ClientInfoOverride client_override;  // clientinfo_override
   bool connection_required = false;
   std::uint32_t heartbeat_s = 30;
   enum class Notify : std::uint8_t { Qos, Non, Con } notify = Notify::Qos;

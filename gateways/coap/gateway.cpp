@@ -91,15 +91,8 @@ class CoapConnection final : public UdpConnection, public AdapterHost {
     if (closed_) return;
     std::string out;
     out.swap(out_);
-    std::string_view rest = out;
-    while (!rest.empty()) {
-      auto h = mqtt::peek_frame(rest, UINT32_MAX);
-      if (!h || h->total() > rest.size()) break;  // the channel writes whole packets
-      auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
-                                 mqtt::ProtocolVersion::V5);
-      rest.remove_prefix(h->total());
-      if (packet) adapter_.from_broker(std::move(*packet));
-    }
+    for_each_packet(out, mqtt::ProtocolVersion::V5,
+                    [&](mqtt::Packet&& p) { adapter_.from_broker(std::move(p)); });
     if (closing_) shutdown_now(true);
   }
   std::string_view proto_name() const override { return "CoAP"; }
@@ -178,9 +171,8 @@ void dispatch(UdpEndpoint& ep, const std::shared_ptr<const Settings>& settings,
 std::shared_ptr<const Settings> settings_of(const config::CoapGatewayConfig& cfg) {
   auto s = std::make_shared<Settings>();
   s->mountpoint = cfg.common.mountpoint;
-  s->override_username = cfg.common.override_username;
-  s->override_password = cfg.common.override_password;
-  s->override_clientid = cfg.common.override_clientid;
+  s->client_override = {cfg.common.override_username, cfg.common.override_password,
+                        cfg.common.override_clientid};
   s->connection_required = cfg.connection_required;
   s->heartbeat_s = static_cast<std::uint32_t>(std::max<std::int64_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(cfg.heartbeat).count()));

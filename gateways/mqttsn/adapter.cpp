@@ -26,17 +26,10 @@ bool has_wildcard(std::string_view f) {
   return f.find_first_of("+#") != std::string_view::npos;
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
-
 }  // namespace
 
 std::optional<std::string> anonymous_topic(const Settings& settings, const Publish& p) {
-  const std::string mountpoint = replace_all(settings.mountpoint, "${clientid}", "");
+  const std::string mountpoint = with_client_id(settings.mountpoint, "");
   if (p.flags.topic_id_type == TopicIdType::Short) return mountpoint + p.topic.name;
   if (p.flags.topic_id_type == TopicIdType::Predefined) {
     auto it = settings.predefined.find(p.topic.id);
@@ -141,19 +134,13 @@ void Adapter::handle_connect(Connect& c) {
     return;
   }
   client_id_ = c.client_id;
-  mountpoint_ = replace_all(settings_->mountpoint, "${clientid}", client_id_);
+  mountpoint_ = with_client_id(settings_->mountpoint, client_id_);
   connect_ = mqtt::Connect{};
   connect_.version = mqtt::ProtocolVersion::V3_1_1;
   connect_.clean_start = c.flags.clean_session;
   connect_.keep_alive = c.duration != 0 ? c.duration : settings_->idle_keep_alive_s;
   connect_.client_id = c.client_id;
-  const auto& st = *settings_;
-  if (!st.override_clientid.empty())
-    connect_.client_id = replace_all(st.override_clientid, "${clientid}", c.client_id);
-  if (!st.override_username.empty())
-    connect_.username = replace_all(st.override_username, "${clientid}", c.client_id);
-  if (!st.override_password.empty())
-    connect_.password = replace_all(st.override_password, "${clientid}", c.client_id);
+  settings_->client_override.apply(connect_);
   will_.reset();
   if (c.flags.will) {
     state_ = State::WillTopic;

@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateways/client_info.hpp"
 #include "gateways/mqttsn/frame.hpp"
 #include "mqtt/packets.hpp"
 
@@ -41,10 +42,8 @@ namespace emqxd::gateways::mqttsn {
 struct Settings {
   std::uint8_t gateway_id = 1;
   bool enable_qos3 = true;
-  std::string mountpoint;  // may hold ${clientid}
-  // clientinfo_override: what CONNECT is authenticated as ("" = as the client says; MQTT-SN
-  // has no username or password). May hold ${clientid}.
-  std::string override_username, override_password, override_clientid;
+  std::string mountpoint;              // may hold ${clientid}
+  ClientInfoOverride client_override;  // clientinfo_override
   // The keep alive of a client that CONNECTs with Duration 0 (none, in MQTT's terms): UDP
   // has no end of connection to notice, so the gateway's idle_timeout stands in.
   std::uint16_t idle_keep_alive_s = 30;

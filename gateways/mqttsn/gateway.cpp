@@ -102,15 +102,9 @@ class SnConnection final : public UdpConnection, public AdapterHost {
     if (closed_) return;
     std::string out;
     out.swap(out_);
-    std::string_view rest = out;
-    while (!rest.empty()) {
-      auto h = mqtt::peek_frame(rest, UINT32_MAX);
-      if (!h || h->total() > rest.size()) break;  // the channel writes whole packets
-      auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
-                                 mqtt::ProtocolVersion::V3_1_1);
-      rest.remove_prefix(h->total());
-      if (packet && !anonymous_) adapter_.from_broker(std::move(*packet));
-    }
+    for_each_packet(out, mqtt::ProtocolVersion::V3_1_1, [&](mqtt::Packet&& p) {
+      if (!anonymous_) adapter_.from_broker(std::move(p));
+    });
     watch_register();
     if (closing_) {
       // The server ends it (a kick, a takeover, a refused CONNECT, a keep alive): say so.
@@ -242,9 +236,8 @@ std::shared_ptr<const Settings> settings_of(const config::MqttSnGatewayConfig& c
   s->idle_keep_alive_s = static_cast<std::uint16_t>(std::clamp<std::int64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(cfg.common.idle_timeout).count(), 1, 65535));
   s->mountpoint = cfg.common.mountpoint;
-  s->override_username = cfg.common.override_username;
-  s->override_password = cfg.common.override_password;
-  s->override_clientid = cfg.common.override_clientid;
+  s->client_override = {cfg.common.override_username, cfg.common.override_password,
+                        cfg.common.override_clientid};
   for (const auto& [id, topic] : cfg.predefined)
     s->add_predefined(id, topic);
   return s;

@@ -8,13 +8,6 @@ namespace emqxd::gateways::stomp {
 
 namespace {
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-  return s;
-}
-
 // "cx,cy" -> {cx, cy}; nullopt when malformed.
 std::optional<std::pair<std::uint32_t, std::uint32_t>> heart_beat(const std::string& v) {
   const auto comma = v.find(',');
@@ -178,13 +171,8 @@ void Adapter::handle_connect(const Frame& f) {
   if (const auto* login = f.header("login")) c.username = *login;
   if (const auto* pass = f.header("passcode")) c.password = *pass;
   const auto& st = *settings_;
-  if (!st.override_clientid.empty())
-    c.client_id = replace_all(st.override_clientid, "${clientid}", c.client_id);
-  if (!st.override_username.empty())
-    c.username = replace_all(st.override_username, "${clientid}", c.client_id);
-  if (!st.override_password.empty())
-    c.password = replace_all(st.override_password, "${clientid}", c.client_id);
-  mountpoint_ = replace_all(st.mountpoint, "${clientid}", c.client_id);
+  st.client_override.apply(c);
+  mountpoint_ = with_client_id(st.mountpoint, c.client_id);
   state_ = State::Connecting;
   host_.to_broker(c);
 }

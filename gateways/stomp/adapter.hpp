@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateways/client_info.hpp"
 #include "gateways/stomp/frame.hpp"
 #include "mqtt/packets.hpp"
 
@@ -35,9 +36,9 @@ namespace emqxd::gateways::stomp {
 
 struct Settings {
   Limits limits;
-  std::string mountpoint;  // may hold ${clientid}
-  std::string override_username, override_password, override_clientid;
-  std::string server = "emqxd";  // CONNECTED's server header
+  std::string mountpoint;              // may hold ${clientid}
+  ClientInfoOverride client_override;  // clientinfo_override
+  std::string server = "emqxd";        // CONNECTED's server header
 };
 
 class AdapterHost {

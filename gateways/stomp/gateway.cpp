@@ -61,15 +61,8 @@ class StompConnection final : public net::TcpConnection, public AdapterHost {
     for (int round = 0; round < 16 && !mqtt_out_.empty(); ++round) {
       std::string mqtt;
       mqtt.swap(mqtt_out_);
-      std::string_view rest = mqtt;
-      while (!rest.empty()) {
-        auto h = mqtt::peek_frame(rest, UINT32_MAX);
-        if (!h || h->total() > rest.size()) break;
-        auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
-                                   mqtt::ProtocolVersion::V5);
-        rest.remove_prefix(h->total());
-        if (packet) adapter_.from_broker(std::move(*packet));
-      }
+      for_each_packet(mqtt, mqtt::ProtocolVersion::V5,
+                      [&](mqtt::Packet&& p) { adapter_.from_broker(std::move(p)); });
     }
     TcpConnection::flush();
     if (!mqtt_out_.empty()) {
@@ -194,9 +187,8 @@ Gateway::Gateway(const config::StompGatewayConfig& cfg, const std::vector<net::W
   settings->limits.max_headers_length = cfg.max_headers_length;
   settings->limits.max_body_length = cfg.max_body_length;
   settings->mountpoint = cfg.common.mountpoint;
-  settings->override_username = cfg.common.override_username;
-  settings->override_password = cfg.common.override_password;
-  settings->override_clientid = cfg.common.override_clientid;
+  settings->client_override = {cfg.common.override_username, cfg.common.override_password,
+                               cfg.common.override_clientid};
   const auto idle = cfg.common.idle_timeout;
   for (const auto& lc : cfg.common.listeners) {
     auto factory = [settings, idle](net::Worker& w, asio::ip::tcp::socket socket,

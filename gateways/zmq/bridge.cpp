@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "gateways/client_info.hpp"
 #include "metrics/metrics.hpp"
 #include "mqtt/codec.hpp"
 #include "net/admission.hpp"
@@ -120,15 +121,8 @@ class BridgeConnection final : public net::Connection {
     std::string bytes;
     bytes.swap(out_);
     auto bridge = bridge_.lock();
-    std::string_view rest = bytes;
-    while (!rest.empty()) {
-      auto h = mqtt::peek_frame(rest, UINT32_MAX);
-      if (!h || h->total() > rest.size()) break;
-      auto packet = mqtt::decode(*h, rest.substr(h->header_length, h->remaining_length),
-                                 mqtt::ProtocolVersion::V5);
-      rest.remove_prefix(h->total());
-      if (!packet) continue;
-      if (auto* ack = std::get_if<mqtt::ConnAck>(&*packet)) {
+    for_each_packet(bytes, mqtt::ProtocolVersion::V5, [&](mqtt::Packet&& packet) {
+      if (auto* ack = std::get_if<mqtt::ConnAck>(&packet)) {
         if (bridge) bridge->connected = ack->code == 0;
         if (ack->code != 0) {
           logger()->warn(
@@ -136,16 +130,16 @@ class BridgeConnection final : public net::Connection {
               "trying again in 5 s",
               ack->code);
         }
-      } else if (auto* sa = std::get_if<mqtt::SubAck>(&*packet)) {
+      } else if (auto* sa = std::get_if<mqtt::SubAck>(&packet)) {
         if (!sa->reason_codes.empty() && static_cast<int>(sa->reason_codes[0]) >= 0x80) {
           logger()->warn("gateway.zmq: subscribing to sub_topic was refused (reason 0x{:02x})",
                          static_cast<int>(sa->reason_codes[0]));
         }
-      } else if (auto* p = std::get_if<mqtt::Publish>(&*packet)) {
+      } else if (auto* p = std::get_if<mqtt::Publish>(&packet)) {
         if (bridge) bridge->queue_out(bridge->cfg.pub_pre + std::string(p->payload));
         if (p->qos == mqtt::QoS::AtLeastOnce) feed(mqtt::PubAck{p->packet_id, {}, {}});
       }
-    }
+    });
     if (closing_) shutdown_now(true);
   }
   std::string_view proto_name() const override { return "ZeroMQ"; }

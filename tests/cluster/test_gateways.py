@@ -6,14 +6,7 @@ import socket
 
 from cluster_support import poll
 import mqttsn as SN  # tests/integration, on the path cluster_support sets
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from ports import free_udp_port  # tests/integration, on the path cluster_support sets
 
 
 def test_an_mqttsn_client_on_one_node_talks_to_mqtt_clients_on_another(cluster):

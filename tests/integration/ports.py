@@ -19,3 +19,24 @@ def free_port():
             if port not in _handed:
                 _handed.add(port)
                 return port
+
+
+def free_udp_port(pair=False):
+    """A free UDP port on 127.0.0.1 for a gateway's listener; with `pair`, one whose next
+    port is free too."""
+    with _lock:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+                if port in _handed or (pair and port + 1 in _handed):
+                    continue
+                if pair:
+                    try:
+                        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s2:
+                            s2.bind(("127.0.0.1", port + 1))
+                    except OSError:
+                        continue
+                    _handed.add(port + 1)
+                _handed.add(port)
+                return port

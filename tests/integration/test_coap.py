@@ -13,16 +13,9 @@ import rawmqtt as R
 from conftest import config_refused, wait_for
 from rawmqtt import V311, connected
 from test_api import call, get_json
+from ports import free_udp_port
 
 COAP = "coap-client-notls"
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def gateway(make_broker, extra="", gw_extra="", listener_extra=""):

@@ -12,16 +12,9 @@ from conftest import config_refused, wait_for
 from rawmqtt import V311, connected
 from test_api import get_json, call
 from test_ctl import ctl
+from ports import free_udp_port
 
 PREDEFINED = '[{id = 1, topic = "pre/one"}, {id = 2, topic = "pre/two"}]'
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def gateway(make_broker, extra="", gw_extra="", listener_extra=""):

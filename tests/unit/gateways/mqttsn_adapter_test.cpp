@@ -210,8 +210,8 @@ TEST_CASE("PUBACK with rejected: invalid topic ID forgets the id and leaves the 
 TEST_CASE("the mountpoint and clientinfo_override fill in the client id") {
   auto s = settings();
   s->mountpoint = "sn/${clientid}/";
-  s->override_username = "u-${clientid}";
-  s->override_password = "secret";
+  s->client_override.username = "u-${clientid}";
+  s->client_override.password = "secret";
   Recorder r;
   Adapter a(s, r);
   Connect c;
