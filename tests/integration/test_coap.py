@@ -284,3 +284,15 @@ def test_api_lists_coap_clients(make_broker):
 def test_bad_coap_config_stops_start_up(tmp_path, text, expect):
     err = config_refused(tmp_path, text)
     assert expect in err, err
+
+
+def test_a_refused_address_gets_a_bare_5_03(make_broker):
+    b, port = gateway(make_broker, listener_extra="max_connections = 1")
+    first = Raw(port)
+    first.send(message(CON, POST, 1, b"a", uri("ps/x", ["clientid=one"]), b"1"))
+    assert first.recv()["code"] == CHANGED
+    second = Raw(port)
+    second.send(message(CON, POST, 2, b"b", uri("ps/x", ["clientid=two"]), b"2"))
+    m = second.recv()
+    # 5.03, and no text: the source may be forged, and the answer is no larger than the ask.
+    assert (m["type"], m["code"], m["token"], m["rest"]) == (ACK, 0xa3, b"b", b"")

@@ -445,3 +445,12 @@ def test_a_udp_port_in_use_stops_start_up(tmp_path):
         assert "udp:default" in out and "127.0.0.1:%d" % port in out, out
     finally:
         holder.close()
+
+
+def test_a_client_without_a_keep_alive_is_held_for_idle_timeout_only(make_broker):
+    # Duration 0 is no keep alive in MQTT's terms; over UDP nothing else would ever notice a
+    # client that went away, so the gateway's idle_timeout stands in.
+    b, port = gateway(make_broker, gw_extra="idle_timeout = 1s")
+    SN.connected(port, "sn-zero", duration=0)
+    assert get_json(b, "/api/v5/clients/sn-zero")["keepalive"] == 1
+    assert wait_for(lambda: call(b, "GET", "/api/v5/clients/sn-zero")[0] == 404, 5)
