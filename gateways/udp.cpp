@@ -1,6 +1,7 @@
 // UDP listeners of the datagram gateways (udp.hpp).
 #include "gateways/udp.hpp"
 
+#include <openssl/rand.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "common/log.hpp"
 #include "metrics/metrics.hpp"
+#include "mqtt/codec.hpp"
 #include "net/admission.hpp"
 #include "net/worker.hpp"
 
@@ -68,6 +70,25 @@ void UdpConnection::send_datagram(std::string_view bytes) {
   metrics::inc(worker_.core().metrics().bytes_sent, bytes.size());
   channel().stats().send_oct += bytes.size();
   ++channel().stats().send_cnt;
+}
+
+bool UdpConnection::to_channel(const mqtt::Packet& p, mqtt::ProtocolVersion version) {
+  if (closed_ || closing_) return false;
+  scratch_.clear();
+  mqtt::encode(p, version, scratch_);
+  if (pending_input() + scratch_.size() > kMaxPendingInput) {
+    metrics::inc(worker_.core().metrics().messages_dropped);
+    ++channel().stats().recv_dropped;
+    return false;
+  }
+  on_bytes(scratch_);
+  return true;
+}
+
+std::uint32_t UdpConnection::strong_random() {
+  std::uint32_t v = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+  return v;
 }
 
 void UdpConnection::close_transport() {

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "gateways/client_info.hpp"
+#include "mqtt/packets.hpp"
 #include "net/connection.hpp"
 
 namespace emqxd::net {
@@ -39,7 +41,24 @@ class UdpConnection : public net::Connection {
                 std::shared_ptr<UdpEndpoint> ep, const boost::asio::ip::udp::endpoint& peer);
 
  protected:
+  // What a connection keeps for its channel while the channel waits (for its session, an
+  // authorization source): past it, input is dropped as the network might drop it (QoS 1/2
+  // comes again from the client's retries).
+  static constexpr std::size_t kMaxPendingInput = 256 * 1024;
+
   void send_datagram(std::string_view bytes);  // counted as the connection's and the node's
+  // Hands `p` to the channel as if the client had sent it (`version` is the channel's);
+  // false when it was dropped (kMaxPendingInput; counted) or the connection is ending.
+  bool to_channel(const mqtt::Packet& p, mqtt::ProtocolVersion version);
+  // Each packet the channel wrote since the last call, to `f` (from flush()).
+  template <class F>
+  void from_channel(mqtt::ProtocolVersion version, F&& f) {
+    std::string out;
+    out.swap(out_);
+    for_each_packet(out, version, std::forward<F>(f));
+  }
+  // Tokens, message ids: OpenSSL's generator, not a predictable one.
+  static std::uint32_t strong_random();
   UdpEndpoint& endpoint() { return *ep_; }
   void close_transport() override;  // leaves the endpoint's map; a subclass calls it too
 
@@ -49,6 +68,7 @@ class UdpConnection : public net::Connection {
 
   std::shared_ptr<UdpEndpoint> ep_;
   boost::asio::ip::udp::endpoint peer_ep_;
+  std::string scratch_;
 };
 
 struct UdpEndpoint : std::enable_shared_from_this<UdpEndpoint> {

@@ -1,8 +1,6 @@
 // The CoAP gateway's connections (gateway.hpp).
 #include "gateways/coap/gateway.hpp"
 
-#include <openssl/rand.h>
-
 #include <boost/asio/steady_timer.hpp>
 
 #include "gateways/coap/adapter.hpp"
@@ -17,10 +15,6 @@ using asio::ip::udp;
 using boost::system::error_code;
 
 namespace {
-
-// What a connection keeps for its channel while the channel waits: past it, requests are
-// dropped as the network might drop them (the client's CON requests are sent again).
-constexpr std::size_t kMaxPendingInput = 256 * 1024;
 
 // One CoAP client address: its requests become MQTT packets for its channel.
 class CoapConnection final : public UdpConnection, public AdapterHost {
@@ -47,16 +41,7 @@ class CoapConnection final : public UdpConnection, public AdapterHost {
 
   // --- AdapterHost
   void to_broker(const mqtt::Packet& p) override {
-    if (closed_ || closing_) return;
-    scratch_.clear();
-    mqtt::encode(p, mqtt::ProtocolVersion::V5, scratch_);
-    if (pending_input() + scratch_.size() > kMaxPendingInput) {
-      metrics::inc(worker_.core().metrics().messages_dropped);
-      ++channel().stats().recv_dropped;
-      return;
-    }
-    fed_ = true;
-    on_bytes(scratch_);
+    if (to_channel(p, mqtt::ProtocolVersion::V5)) fed_ = true;
   }
   void to_client(const Message& m) override {
     if (closed_) return;
@@ -78,21 +63,15 @@ class CoapConnection final : public UdpConnection, public AdapterHost {
       self->adapter_.retransmit(std::chrono::steady_clock::now());
     });
   }
-  // Tokens of connection mode come from here: OpenSSL's generator, not a predictable one.
-  std::uint32_t random() override {
-    std::uint32_t v = 0;
-    RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
-    return v;
-  }
+  // Tokens of connection mode come from here.
+  std::uint32_t random() override { return strong_random(); }
 
   // --- net::Connection
   void flush() override {
     dirty_ = false;
     if (closed_) return;
-    std::string out;
-    out.swap(out_);
-    for_each_packet(out, mqtt::ProtocolVersion::V5,
-                    [&](mqtt::Packet&& p) { adapter_.from_broker(std::move(p)); });
+    from_channel(mqtt::ProtocolVersion::V5,
+                 [&](mqtt::Packet&& p) { adapter_.from_broker(std::move(p)); });
     if (closing_) shutdown_now(true);
   }
   std::string_view proto_name() const override { return "CoAP"; }
@@ -106,30 +85,38 @@ class CoapConnection final : public UdpConnection, public AdapterHost {
 
   Adapter adapter_;
   asio::steady_timer retry_;
-  std::string scratch_, bytes_;
+  std::string bytes_;
   bool retry_armed_ = false;
   bool fed_ = false;
 };
+
+}  // namespace
+
+void refuse_malformed(UdpEndpoint& ep, std::string_view datagram, const udp::endpoint& from) {
+  ep.malformed(from, datagram.size());
+  // A CON with a format error is rejected with RST (RFC 7252 4.2); others are dropped.
+  if (datagram.size() >= 4 && (static_cast<std::uint8_t>(datagram[0]) & 0xF0) == 0x40) {
+    std::string rst;
+    encode(Message{Type::Rst,
+                   kEmpty,
+                   static_cast<std::uint16_t>(static_cast<std::uint8_t>(datagram[2]) << 8 |
+                                              static_cast<std::uint8_t>(datagram[3])),
+                   {},
+                   {},
+                   {}},
+           rst);
+    ep.send_bytes(from, rst);
+  }
+}
+
+namespace {
 
 // Every datagram of a CoAP listener.
 void dispatch(UdpEndpoint& ep, const std::shared_ptr<const Settings>& settings,
               std::string_view datagram, const udp::endpoint& from) {
   auto decoded = decode(datagram);
   if (!decoded) {
-    ep.malformed(from, datagram.size());
-    // A CON with a format error is rejected with RST (RFC 7252 4.2); others are dropped.
-    if (datagram.size() >= 4 && (static_cast<std::uint8_t>(datagram[0]) & 0xF0) == 0x40) {
-      std::string rst;
-      encode(Message{Type::Rst,
-                     kEmpty,
-                     static_cast<std::uint16_t>(static_cast<std::uint8_t>(datagram[2]) << 8 |
-                                                static_cast<std::uint8_t>(datagram[3])),
-                     {},
-                     {},
-                     {}},
-             rst);
-      ep.send_bytes(from, rst);
-    }
+    refuse_malformed(ep, datagram, from);
     return;
   }
   Message& m = *decoded;

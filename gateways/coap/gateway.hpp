@@ -15,6 +15,10 @@ class Worker;
 
 namespace emqxd::gateways::coap {
 
+// A datagram that is no CoAP message: counted; a CON is answered with RST (RFC 7252 4.2).
+void refuse_malformed(UdpEndpoint& ep, std::string_view datagram,
+                      const boost::asio::ip::udp::endpoint& from);
+
 class Gateway {
  public:
   Gateway(const config::CoapGatewayConfig& cfg, const std::vector<net::Worker*>& workers);

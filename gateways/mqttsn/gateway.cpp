@@ -18,15 +18,10 @@ using boost::system::error_code;
 
 namespace {
 
-// What a connection keeps for its channel while the channel waits (for its session, an
-// authorization source): past it the client's datagrams are dropped, as a full network
-// would drop them. A TCP client is stopped by flow control instead.
-constexpr std::size_t kMaxPendingInput = 256 * 1024;
 // How long the gateway waits for the REGACK of its REGISTER before sending it again
 // (MQTT-SN 1.2, 6.13: Tretry, "in the order of 10 to 15 seconds").
 constexpr auto kRetry = std::chrono::seconds(10);
 
-// One MQTT-SN client: a net::Connection whose bytes are MQTT packets the adapter made.
 // One MQTT-SN client: its messages become MQTT packets for its channel.
 class SnConnection final : public UdpConnection, public AdapterHost {
  public:
@@ -67,17 +62,7 @@ class SnConnection final : public UdpConnection, public AdapterHost {
   }
 
   // --- AdapterHost
-  void to_broker(const mqtt::Packet& p) override {
-    if (closed_ || closing_) return;
-    scratch_.clear();
-    mqtt::encode(p, mqtt::ProtocolVersion::V3_1_1, scratch_);
-    if (pending_input() + scratch_.size() > kMaxPendingInput) {
-      metrics::inc(worker_.core().metrics().messages_dropped);
-      ++channel().stats().recv_dropped;
-      return;
-    }
-    on_bytes(scratch_);
-  }
+  void to_broker(const mqtt::Packet& p) override { to_channel(p, mqtt::ProtocolVersion::V3_1_1); }
   void to_client(const Packet& p) override {
     if (retired_ || anonymous_ || closed_) return;
     said_disconnect_ = said_disconnect_ || std::holds_alternative<Disconnect>(p);
@@ -100,9 +85,7 @@ class SnConnection final : public UdpConnection, public AdapterHost {
   void flush() override {
     dirty_ = false;
     if (closed_) return;
-    std::string out;
-    out.swap(out_);
-    for_each_packet(out, mqtt::ProtocolVersion::V3_1_1, [&](mqtt::Packet&& p) {
+    from_channel(mqtt::ProtocolVersion::V3_1_1, [&](mqtt::Packet&& p) {
       if (!anonymous_) adapter_.from_broker(std::move(p));
     });
     watch_register();
@@ -141,7 +124,7 @@ class SnConnection final : public UdpConnection, public AdapterHost {
 
   Adapter adapter_;
   asio::steady_timer retry_;
-  std::string scratch_, bytes_;
+  std::string bytes_;
   const bool anonymous_;  // QoS -1 publishes of a client that never connected
   bool retired_ = false;
   bool said_disconnect_ = false;

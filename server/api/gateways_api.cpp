@@ -262,6 +262,32 @@ void add_gateway_ops(
       g["publish_qos"] = co.publish_qos;
       out.push_back(std::move(g));
     }
+    if (const auto& lw = cfg.gateway_lwm2m; lw.common.configured) {
+      auto g = gateway_object("lwm2m", lw.common, listeners("lwm2m"));
+      g["xml_dir"] = lw.xml_dir;
+      g["lifetime_min"] = seconds_text(lw.lifetime_min);
+      g["lifetime_max"] = seconds_text(lw.lifetime_max);
+      g["qmode_time_window"] = seconds_text(lw.qmode_time_window);
+      if (lw.auto_observe_paths.empty()) {
+        g["auto_observe"] = lw.auto_observe;
+      } else {
+        json::array paths;
+        for (const auto& p : lw.auto_observe_paths)
+          paths.emplace_back(p);
+        g["auto_observe"] = std::move(paths);
+      }
+      g["update_msg_publish_condition"] = lw.update_msg_publish_condition;
+      json::object translators;
+      for (const auto& [name, t] : {std::pair{"command", &lw.command},
+                                    {"response", &lw.response},
+                                    {"notify", &lw.notify},
+                                    {"register", &lw.reg},
+                                    {"update", &lw.update}}) {
+        translators[name] = json::object{{"topic", t->topic}, {"qos", t->qos}};
+      }
+      g["translators"] = std::move(translators);
+      out.push_back(std::move(g));
+    }
     if (const auto& z = cfg.gateway_zmq; z.configured) {
       config::GatewayCommonConfig common;
       common.enable = z.enable;

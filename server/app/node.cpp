@@ -39,6 +39,7 @@
 #include "common/resident.hpp"
 #include "connectors/types.hpp"
 #include "gateways/coap/gateway.hpp"
+#include "gateways/lwm2m/gateway.hpp"
 #include "gateways/mqttsn/gateway.hpp"
 #include "gateways/stomp/gateway.hpp"
 #include "gateways/zmq/bridge.hpp"
@@ -374,6 +375,7 @@ struct Node::Impl {
   std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
   std::unique_ptr<gateways::stomp::Gateway> stomp;  // gateway.stomp, likewise
   std::unique_ptr<gateways::coap::Gateway> coap;    // gateway.coap, likewise
+  std::unique_ptr<gateways::lwm2m::Gateway> lwm2m;  // gateway.lwm2m, likewise
   std::unique_ptr<gateways::zmq::Bridge> zmq;       // gateway.zmq, likewise
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
@@ -467,6 +469,10 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
       for (const auto& l : ip->coap->listeners())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
+    if (gateway == "lwm2m" && ip->lwm2m) {
+      for (const auto& l : ip->lwm2m->listeners())
+        out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
+    }
     if (gateway == "stomp" && ip->stomp) {
       for (const auto& l : ip->stomp->listeners()) {
         // "stomp:tcp:default"
@@ -521,6 +527,7 @@ void Node::start_serving() {
   if (impl_->mqttsn) impl_->mqttsn->start();
   if (impl_->stomp) impl_->stomp->start();
   if (impl_->coap) impl_->coap->start();
+  if (impl_->lwm2m) impl_->lwm2m->start();
   if (impl_->zmq) impl_->zmq->start();
   if (impl_->api_server) {
     impl_->api_server->start();
@@ -593,6 +600,9 @@ void Node::start() {
   if (const auto& co = s.config.gateway_coap; co.common.configured && co.common.enable) {
     impl_->coap = std::make_unique<gateways::coap::Gateway>(co, impl_->worker_ptrs);
   }
+  if (const auto& lw = s.config.gateway_lwm2m; lw.common.configured && lw.common.enable) {
+    impl_->lwm2m = std::make_unique<gateways::lwm2m::Gateway>(lw, impl_->worker_ptrs);
+  }
   if (const auto& z = s.config.gateway_zmq; z.configured && z.enable) {
     impl_->zmq = std::make_unique<gateways::zmq::Bridge>(z, impl_->worker_ptrs);
   }
@@ -642,6 +652,7 @@ void Node::start() {
     if (impl_->mqttsn) impl_->mqttsn->stop();
     if (impl_->stomp) impl_->stomp->stop();
     if (impl_->coap) impl_->coap->stop();
+    if (impl_->lwm2m) impl_->lwm2m->stop();
     if (impl_->zmq) impl_->zmq->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
@@ -720,6 +731,7 @@ void Node::shutdown() {
   if (impl_->mqttsn) impl_->mqttsn->stop();
   if (impl_->stomp) impl_->stomp->stop();
   if (impl_->coap) impl_->coap->stop();
+  if (impl_->lwm2m) impl_->lwm2m->stop();
   if (impl_->zmq) impl_->zmq->stop();
 
   // Runs `f` on every worker and waits for all of them.

@@ -276,9 +276,11 @@ void finish(LoadState& s, const Value& root) {
   for (ListenerDraft& d : s.listeners) {
     if (!d.gateway.empty()) gateway_listeners_named[d.gateway] = true;
     if (!d.config.enable) continue;
-    if (d.gateway == "mqttsn" || d.gateway == "coap") {
+    if (d.gateway == "mqttsn" || d.gateway == "coap" || d.gateway == "lwm2m") {
       claim_bind(udp_binds, d.config.bind, *d.where, d.key);
-      (d.gateway == "coap" ? c.gateway_coap.common : c.gateway_mqttsn.common)
+      (d.gateway == "coap"    ? c.gateway_coap.common
+       : d.gateway == "lwm2m" ? c.gateway_lwm2m.common
+                              : c.gateway_mqttsn.common)
           .listeners.push_back(std::move(d.config));
       continue;
     }
@@ -288,6 +290,9 @@ void finish(LoadState& s, const Value& root) {
       continue;
     }
     c.listeners.push_back(std::move(d.config));
+  }
+  if (const auto& l = c.gateway_lwm2m; l.common.configured && l.lifetime_min > l.lifetime_max) {
+    fail(root, "gateway.lwm2m.lifetime_min", "is more than gateway.lwm2m.lifetime_max");
   }
   if (const auto& z = c.gateway_zmq; z.configured && z.enable) {
     if (z.sub_address.empty() && z.pub_address.empty()) {
@@ -303,16 +308,17 @@ void finish(LoadState& s, const Value& root) {
     }
   }
   // EMQX's defaults: gateway.mqttsn.listeners.udp.default on 1884,
-  // gateway.stomp.listeners.tcp.default on 61613, gateway.coap.listeners.udp.default on 5683.
-  for (auto [gw, name, type, bind] :
-       {std::tuple{&c.gateway_mqttsn.common, "mqttsn", "udp", "0.0.0.0:1884"},
-        std::tuple{&c.gateway_stomp.common, "stomp", "tcp", "0.0.0.0:61613"},
-        std::tuple{&c.gateway_coap.common, "coap", "udp", "0.0.0.0:5683"}}) {
+  // gateway.stomp.listeners.tcp.default on 61613, gateway.coap.listeners.udp.default on 5683,
+  // gateway.lwm2m.listeners.udp.default on 5783.
+  for (auto [gw, name, type] : {std::tuple{&c.gateway_mqttsn.common, "mqttsn", "udp"},
+                                std::tuple{&c.gateway_stomp.common, "stomp", "tcp"},
+                                std::tuple{&c.gateway_coap.common, "coap", "udp"},
+                                std::tuple{&c.gateway_lwm2m.common, "lwm2m", "udp"}}) {
     if (!gw->configured || gateway_listeners_named[name]) continue;
     ListenerConfig l;
     l.type = type;
     l.name = "default";
-    l.bind = bind;
+    l.bind = detail::default_gateway_bind(name);
     gw->listeners.push_back(std::move(l));
   }
   if (!s.listeners_named) {

@@ -660,6 +660,27 @@ struct CoapGatewayConfig {
   std::string publish_qos = "coap";
 };
 
+// gateway.lwm2m (gateways/lwm2m/).
+struct Lwm2mGatewayConfig {
+  GatewayCommonConfig common = [] {
+    GatewayCommonConfig c;
+    c.mountpoint = "lwm2m/${endpoint_name}/";  // EMQX's default
+    return c;
+  }();
+  std::string xml_dir;  // object definitions added to the built-in ones ("" = none)
+  Duration lifetime_min{1'000}, lifetime_max{86'400'000};
+  Duration qmode_time_window{22'000};
+  bool auto_observe = false;
+  std::vector<std::string> auto_observe_paths;  // auto_observe given as a list of paths
+  std::string update_msg_publish_condition = "contains_object_list";  // | always
+  struct Translator {
+    std::string topic;
+    int qos = 0;
+  };
+  Translator command{"dn/#"}, response{"up/resp"}, notify{"up/notify"}, reg{"up/resp"},
+      update{"up/update"};
+};
+
 // gateway.zmq (gateways/zmq/bridge.hpp): NanoMQ's ZeroMQ bridge.
 struct ZmqGatewayConfig {
   bool configured = false;
@@ -730,6 +751,7 @@ struct Config {
   MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
   StompGatewayConfig gateway_stomp;    // gateway.stomp
   CoapGatewayConfig gateway_coap;      // gateway.coap
+  Lwm2mGatewayConfig gateway_lwm2m;    // gateway.lwm2m
   ZmqGatewayConfig gateway_zmq;        // gateway.zmq
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.

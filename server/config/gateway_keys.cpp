@@ -18,6 +18,7 @@ MqttSnGatewayConfig& mqttsn(const In& in) {
 GatewayCommonConfig& gateway_common(const In& in) {
   if (in.parts[1] == "stomp") return in.cfg().gateway_stomp.common;
   if (in.parts[1] == "coap") return in.cfg().gateway_coap.common;
+  if (in.parts[1] == "lwm2m") return in.cfg().gateway_lwm2m.common;
   return mqttsn(in).common;
 }
 
@@ -26,15 +27,20 @@ void gateway_section(const In& in) {
   gateway_common(in).configured = true;
 }
 
+std::string default_gateway_bind(std::string_view gateway) {
+  // EMQX's defaults: MQTT-SN on 1884, STOMP on 61613, CoAP on 5683, LwM2M on 5783.
+  return gateway == "stomp"   ? "0.0.0.0:61613"
+         : gateway == "coap"  ? "0.0.0.0:5683"
+         : gateway == "lwm2m" ? "0.0.0.0:5783"
+                              : "0.0.0.0:1884";
+}
+
 void gateway_listener_section(const In& in) {
   in.object();
   ListenerDraft d;
   d.config.type = in.parts[3];
   d.config.name = in.parts[4];
-  // EMQX's defaults: MQTT-SN on 1884, STOMP on 61613, CoAP on 5683.
-  d.config.bind = in.parts[1] == "stomp"  ? "0.0.0.0:61613"
-                  : in.parts[1] == "coap" ? "0.0.0.0:5683"
-                                          : "0.0.0.0:1884";
+  d.config.bind = default_gateway_bind(in.parts[1]);
   d.gateway = in.parts[1];
   d.key = in.key;
   d.where = &in.v;
@@ -72,6 +78,63 @@ void gateway_mqttsn_predefined(const In& in) {
     }
     out.emplace_back(*id, std::move(*topic));
   }
+}
+
+void gateway_lwm2m_translator(const In& in) {
+  auto& l = in.cfg().gateway_lwm2m;
+  const std::string& which = in.parts[3];
+  auto& t = which == "command"    ? l.command
+            : which == "response" ? l.response
+            : which == "notify"   ? l.notify
+            : which == "register" ? l.reg
+                                  : l.update;
+  if (in.parts.size() == 4) {
+    in.object();
+    return;
+  }
+  if (in.parts[4] == "qos") {
+    t.qos = static_cast<int>(in.integer(0, 2));
+    return;
+  }
+  t.topic = in.string();
+  if (t.topic.empty() || (which != "command" && t.topic.find_first_of("+#") != std::string::npos))
+    in.fail(which == "command" ? "expected a topic filter"
+                               : "expected a topic name without wildcards");
+}
+
+void gateway_lwm2m_auto_observe(const In& in) {
+  auto& l = in.cfg().gateway_lwm2m;
+  l.auto_observe_paths.clear();
+  if (in.v.is_bool()) {
+    l.auto_observe = in.boolean();
+    return;
+  }
+  // EMQX's: a list of object paths ["/3/0", "/19/0"] (or one string "/3/0,/19/0").
+  std::vector<std::string> items;
+  if (in.v.is_array()) {
+    for (const auto& e : in.v.elements())
+      items.push_back(get_string(e, in.key));
+  } else {
+    std::string s = in.string();
+    std::size_t at = 0;
+    while (at <= s.size()) {
+      const auto comma = s.find(',', at);
+      items.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  }
+  for (auto& p : items) {
+    while (!p.empty() && p.front() == ' ')
+      p.erase(0, 1);
+    while (!p.empty() && p.back() == ' ')
+      p.pop_back();
+    if (p.empty()) continue;
+    if (p.front() != '/' || p.find_first_not_of("/0123456789") != std::string::npos)
+      in.fail("expected true, false or object paths like \"/3/0\", got \"" + p + "\"");
+    l.auto_observe_paths.push_back(p);
+  }
+  l.auto_observe = !l.auto_observe_paths.empty();
 }
 
 }  // namespace emqxd::config::detail

@@ -158,7 +158,10 @@ void read_authz_http_source(const Value& obj, const std::string& key, AuthzSourc
 void gateway_section(const In& in);  // gateway.<name>: it is on
 GatewayCommonConfig& gateway_common(const In& in);
 void gateway_listener_section(const In& in);
+std::string default_gateway_bind(std::string_view gateway);  // EMQX's port of each
 void gateway_mqttsn_predefined(const In& in);
+void gateway_lwm2m_translator(const In& in);    // translators.<name>[.topic|.qos]
+void gateway_lwm2m_auto_observe(const In& in);  // true | false | ["/3/0", ...]
 // rewrite = [...] and auto_subscribe.topics = [...] (module_keys.cpp).
 void rewrite_rules(const In& in);
 // rule_engine.rules.<id> (rule_keys.cpp): read and compiled as the API would (rules/rule.hpp).

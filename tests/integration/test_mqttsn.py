@@ -406,7 +406,7 @@ def test_max_connections_refuses_the_next_client(make_broker):
 
 
 @pytest.mark.parametrize("text,expect", [
-    ('gateway.lwm2m { }', "gateway.lwm2m"),
+    ('gateway.exproto { }', "gateway.exproto"),
     ('gateway.mqttsn { broadcast = true }', "gateway.mqttsn.broadcast"),
     ('gateway.mqttsn { predefined = [{id = 1, topic = "a"}, {id = 1, topic = "b"}] }',
      "predefined[2].id"),

@@ -79,9 +79,9 @@ def test_an_unknown_key_in_the_environment_names_the_variable(tmp_path):
     r = run(["start"], base_env(tmp_path / "data", EMQX_MQTT__BOGUS="1"))
     assert r.returncode == 2, r.stderr
     assert "emqxd: config error: EMQX_MQTT__BOGUS: mqtt.bogus: unknown key" in r.stderr
-    r = run(["start"], base_env(tmp_path / "data", EMQX_GATEWAY__LWM2M__ENABLE="true"))
+    r = run(["start"], base_env(tmp_path / "data", EMQX_GATEWAY__EXPROTO__ENABLE="true"))
     assert r.returncode == 2, r.stderr
-    assert "EMQX_GATEWAY__LWM2M__ENABLE: gateway.lwm2m: not implemented yet by emqxd" in r.stderr
+    assert "EMQX_GATEWAY__EXPROTO__ENABLE: gateway.exproto: not implemented yet by emqxd" in r.stderr
     r = run(["start"], base_env(tmp_path / "data", EMQX_NODE_NAME="emqx@elsewhere"))
     assert r.returncode == 2, r.stderr
     assert "EMQX_NODE_NAME: not a config key; EMQX_NODE__NAME sets node.name" in r.stderr
