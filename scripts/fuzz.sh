@@ -13,7 +13,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 seconds="${EMQXD_FUZZ_SECONDS:-30}"
 targets=("$@")
-((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery rules rule_def line_protocol mqttsn)
+((${#targets[@]})) || targets=(codec hocon storage cluster http auth modules discovery rules rule_def line_protocol mqttsn
+  stomp coap lwm2m)
 
 source scripts/asan-tree.sh
 configure_asan_tree
