@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "gateways/lwm2m/content.hpp"
+#include "mqtt/codec.hpp"
 
 namespace emqxd::gateways::lwm2m {
 
@@ -144,14 +145,23 @@ std::string string_field(const json::object& o, std::string_view k) {
 
 }  // namespace
 
+bool valid_endpoint(std::string_view ep) {
+  // It is the client id and a level of the mountpoint: no wildcard, no level separator.
+  return !ep.empty() && ep.size() <= 256 &&
+         ep.find_first_of(std::string_view("+#/\0", 4)) == std::string_view::npos &&
+         mqtt::is_valid_utf8_string(ep);
+}
+
 Adapter::Adapter(std::shared_ptr<const Settings> settings, AdapterHost& host)
     : settings_(std::move(settings)), host_(host) {
   next_message_id_ = static_cast<std::uint16_t>(host_.random());
 }
 
 bool Adapter::registers_other(const Message& m) const {
-  return m.is_request() && m.code == coap::kPost && m.path() == "rd" && state_ != State::Idle &&
-         m.query("ep").value_or("") != endpoint_;
+  if (!m.is_request() || m.code != coap::kPost || m.path() != "rd" || state_ == State::Idle)
+    return false;
+  const auto ep = m.query("ep");
+  return ep && valid_endpoint(*ep) && *ep != endpoint_;
 }
 
 // ----------------------------------------------------------------------------- client
@@ -161,6 +171,8 @@ void Adapter::from_client(Message&& m, Clock::time_point now) {
   last_seen_ = now;
   if (m.type == Type::Ack || m.type == Type::Rst) {
     if (!out_ || m.id != out_->request.id) return;  // late, or for nothing of ours
+    // A piggybacked response carries the request's token (RFC 7252 5.3.2).
+    if (m.type == Type::Ack && m.code != coap::kEmpty && m.token != out_->request.token) return;
     if (m.type == Type::Rst) {
       finish(nullptr, "coap_reset", now);
     } else if (m.code == coap::kEmpty) {
@@ -182,14 +194,25 @@ void Adapter::from_client(Message&& m, Clock::time_point now) {
   if (!m.is_request()) {
     // A separate response, or a notification (RFC 7641 3.2); anything else is refused
     // with RST (RFC 7641 3.6), which ends an observation the gateway has forgotten.
-    const bool ours = out_ && separate_ && m.token == out_->request.token;
+    // A separate response may come before its empty ACK (which may be lost).
+    const bool ours = out_ && m.token == out_->request.token;
     const bool observed = std::any_of(observations_.begin(), observations_.end(),
                                       [&](const Observation& o) { return o.token == m.token; });
     if (!ours && !observed) {
-      if (m.type == Type::Con) host_.to_client(Message{Type::Rst, coap::kEmpty, m.id, {}, {}, {}});
+      // RST for a NON too: the client stops notifying what nobody observes (RFC 7641 3.6).
+      host_.to_client(Message{Type::Rst, coap::kEmpty, m.id, {}, {}, {}});
       return;
     }
-    if (m.type == Type::Con) host_.to_client(Message{Type::Ack, coap::kEmpty, m.id, {}, {}, {}});
+    if (m.type == Type::Con) {
+      host_.to_client(Message{Type::Ack, coap::kEmpty, m.id, {}, {}, {}});
+      // A CON sent again (our ACK was lost) is acknowledged, not published twice.
+      if (std::find(recent_notifications_.begin(), recent_notifications_.end(), m.id) !=
+          recent_notifications_.end())
+        return;
+      if (recent_notifications_.size() >= kRecentAnswers)
+        recent_notifications_.erase(recent_notifications_.begin());
+      recent_notifications_.push_back(m.id);
+    }
     if (ours) {
       handle_response(m, now);
     } else {
@@ -240,6 +263,9 @@ void Adapter::registration_info(const Message& m, bool is_register) {
     const auto eq = q.find('=');
     const std::string key(q.substr(0, eq));
     if (key.empty() || key == "password") continue;  // never published
+    // An Update changes lt, b and sms only (TS 1.0 5.3.2); a Register keeps a few more.
+    if (!is_register && key != "lt" && key != "b" && key != "sms") continue;
+    if (!reg_info_.contains(key) && reg_info_.size() >= kMaxRegInfo) continue;
     const std::string value(eq == std::string_view::npos ? "" : q.substr(eq + 1));
     if (key == "lt") {
       if (auto n = integer(value)) reg_info_[key] = *n;
@@ -250,6 +276,7 @@ void Adapter::registration_info(const Message& m, bool is_register) {
   if (!m.payload.empty()) {
     json::array objects;
     parse_links(m.payload, objects, alternate_path_);
+    if (objects.size() > kMaxObjects) objects.resize(kMaxObjects);
     reg_info_["objectList"] = std::move(objects);
     reg_info_["alternatePath"] = alternate_path_;
   }
@@ -260,8 +287,8 @@ void Adapter::registration_info(const Message& m, bool is_register) {
 void Adapter::do_register(Message& m, Clock::time_point now) {
   if (state_ == State::Registering) return;  // one at a time
   const auto ep = m.query("ep");
-  if (!ep || ep->empty() || ep->size() > 256) {
-    answer(m, coap::kBadRequest, "ep is required");
+  if (!ep || !valid_endpoint(*ep)) {
+    answer(m, coap::kBadRequest, "ep is required (no +, #, /)");
     return;
   }
   const std::string version = m.query("lwm2m").value_or("1.0");
@@ -295,6 +322,9 @@ void Adapter::do_register(Message& m, Clock::time_point now) {
     body["msgType"] = "register";
     body["data"] = reg_info_;
     publish(settings_->reg, body);
+    // A client that registers again has started afresh: its observations are gone.
+    observations_.clear();
+    auto_observe(now);
     arm(now);
     return;
   }
@@ -395,39 +425,7 @@ void Adapter::from_broker(mqtt::Packet&& p, Clock::time_point now) {
           body["msgType"] = "register";
           body["data"] = reg_info_;
           publish(settings_->reg, body);
-          if (settings_->auto_observe || !settings_->auto_observe_paths.empty()) {
-            const auto* list = reg_info_.if_contains("objectList");
-            if (list != nullptr && list->is_array()) {
-              for (const auto& o : list->as_array()) {
-                const std::string path(o.as_string());
-                std::vector<std::uint16_t> ids;
-                try {
-                  ids = parse_path(path);
-                } catch (const ContentError&) {
-                  continue;
-                }
-                bool wanted = false;
-                if (!settings_->auto_observe_paths.empty()) {
-                  wanted = std::find(settings_->auto_observe_paths.begin(),
-                                     settings_->auto_observe_paths.end(),
-                                     path) != settings_->auto_observe_paths.end();
-                } else {
-                  // EMQX's: not the objects of the device's own housekeeping.
-                  constexpr std::uint16_t kSkip[] = {0, 1, 2, 4, 5, 6, 7, 9, 15};
-                  wanted =
-                      std::find(std::begin(kSkip), std::end(kSkip), ids[0]) == std::end(kSkip) &&
-                      settings_->model->object(ids[0]) != nullptr;
-                }
-                if (!wanted) continue;
-                json::object cmd;
-                cmd["msgType"] = "observe";
-                cmd["data"] = json::object{{"path", path}};
-                cmd["is_auto_observe"] = true;
-                std::string error;
-                if (auto c = build(std::move(cmd), error)) enqueue(std::move(*c), now);
-              }
-            }
-          }
+          auto_observe(now);
           send_next(now);
           arm(now);
         } else if constexpr (std::is_same_v<T, mqtt::Publish>) {
@@ -448,6 +446,43 @@ void Adapter::from_broker(mqtt::Packet&& p, Clock::time_point now) {
       p);
 }
 
+void Adapter::auto_observe(Clock::time_point now) {
+  if (!settings_->auto_observe && settings_->auto_observe_paths.empty()) return;
+  const auto* list = reg_info_.if_contains("objectList");
+  if (list == nullptr || !list->is_array()) return;
+  std::size_t made = 0;
+  for (const auto& o : list->as_array()) {
+    if (made >= kMaxAutoObserve) break;
+    const std::string path(o.as_string());
+    std::vector<std::uint16_t> ids;
+    try {
+      ids = parse_path(path);
+    } catch (const ContentError&) {
+      continue;
+    }
+    bool wanted = false;
+    if (!settings_->auto_observe_paths.empty()) {
+      wanted = std::find(settings_->auto_observe_paths.begin(), settings_->auto_observe_paths.end(),
+                         path) != settings_->auto_observe_paths.end();
+    } else {
+      // EMQX's: not the objects of the device's own housekeeping.
+      constexpr std::uint16_t kSkip[] = {0, 1, 2, 4, 5, 6, 7, 9, 15};
+      wanted = std::find(std::begin(kSkip), std::end(kSkip), ids[0]) == std::end(kSkip) &&
+               settings_->model->object(ids[0]) != nullptr;
+    }
+    if (!wanted) continue;
+    json::object cmd;
+    cmd["msgType"] = "observe";
+    cmd["data"] = json::object{{"path", path}};
+    cmd["is_auto_observe"] = true;
+    std::uint8_t code = 0;
+    if (auto c = build(std::move(cmd), code)) {
+      enqueue(std::move(*c), now);
+      ++made;
+    }
+  }
+}
+
 void Adapter::command(std::string_view payload, Clock::time_point now) {
   json::value doc;
   try {
@@ -456,9 +491,15 @@ void Adapter::command(std::string_view payload, Clock::time_point now) {
     return;  // not a command: nothing to answer to (EMQX drops it too)
   }
   if (!doc.is_object()) return;
-  std::string error;
+  std::uint8_t code = coap::kBadRequest;
   json::object cmd = std::move(doc.as_object());
-  auto c = build(cmd, error);
+  std::optional<Command> c;
+  if (payload.size() > kMaxCommand) {
+    code = coap::kRequestEntityTooLarge;
+  } else {
+    c = build(cmd, code);
+  }
+  if (c) c->size = payload.size();
   if (!c) {
     // Answered at once: 4.00 on the response topic.
     Command bad;
@@ -468,20 +509,21 @@ void Adapter::command(std::string_view payload, Clock::time_point now) {
       bad.req_path = string_field(d->as_object(), "path");
       if (bad.req_path.empty()) bad.req_path = string_field(d->as_object(), "basePath");
     }
+    bad.ctx.erase("data");  // it may be what was too large
     Message r;
-    r.code = coap::kBadRequest;
+    r.code = code;
     report(bad, &r, bad.msg_type.empty() ? "unknown" : bad.msg_type);
     return;
   }
   enqueue(std::move(*c), now);
 }
 
-std::optional<Adapter::Command> Adapter::build(json::object cmd, std::string& error) {
+std::optional<Adapter::Command> Adapter::build(json::object cmd, std::uint8_t& code) {
+  code = coap::kBadRequest;
   Command c;
   c.msg_type = string_field(cmd, "msgType");
   const auto* d = field(cmd, "data");
   if (d == nullptr || !d->is_object()) {
-    error = "no data";
     return std::nullopt;
   }
   const auto& data = d->as_object();
@@ -525,7 +567,6 @@ std::optional<Adapter::Command> Adapter::build(json::object cmd, std::string& er
       r.add_uint(coap::kAccept, kLinkFormat);
     } else if (c.msg_type == "observe" || c.msg_type == "cancel-observe") {
       if (c.msg_type == "observe" && observations_.size() >= kMaxObservations) {
-        error = "too many observations";
         return std::nullopt;
       }
       r.code = coap::kGet;
@@ -576,23 +617,34 @@ std::optional<Adapter::Command> Adapter::build(json::object cmd, std::string& er
       r.code = coap::kDelete;
       if (target(path_field).size() != 2) throw ContentError("delete names an instance");
     } else {
-      error = "unknown msgType";
       return std::nullopt;
     }
-  } catch (const ContentError& e) {
-    error = e.what();
+  } catch (const ContentError&) {
+    return std::nullopt;
+  }
+  if (c.msg_type == "cancel-observe") {
+    // The observation's own token (RFC 7641 3.6), when the gateway has it.
+    for (const auto& o : observations_) {
+      if (o.path == c.req_path) c.token = o.token;
+    }
+  }
+  std::string encoded;
+  coap::encode(r, encoded);
+  if (encoded.size() > kMaxRequest) {
+    code = coap::kRequestEntityTooLarge;  // one datagram; Block1 is not sent
     return std::nullopt;
   }
   return c;
 }
 
 void Adapter::enqueue(Command c, Clock::time_point now) {
-  if (queue_.size() >= kMaxQueued) {
+  if (queue_.size() >= kMaxQueued || queued_bytes_ + c.size > kMaxQueuedBytes) {
     Message r;
     r.code = coap::kServiceUnavailable;
     report(c, &r, c.msg_type);
     return;
   }
+  queued_bytes_ += c.size;
   queue_.push_back(std::move(c));
   send_next(now);
 }
@@ -605,8 +657,9 @@ void Adapter::send_next(Clock::time_point now) {
   if (out_ || queue_.empty() || state_ != State::Registered || !awake(now)) return;
   out_ = std::move(queue_.front());
   queue_.erase(queue_.begin());
+  queued_bytes_ -= out_->size;
   out_->request.id = next_message_id();
-  out_->request.token = new_token();
+  out_->request.token = out_->token.empty() ? new_token() : out_->token;
   sends_ = 1;
   separate_ = false;
   // ACK_TIMEOUT * [1, ACK_RANDOM_FACTOR 1.5] (RFC 7252 4.8).
@@ -656,9 +709,14 @@ void Adapter::finish(Message* response, const char* failure, Clock::time_point n
 
 void Adapter::handle_response(Message& m, Clock::time_point now) {
   Command& c = *out_;
+  const auto asked = c.request.block(coap::kBlock2);
+  if (auto b = m.block(coap::kBlock2); b && asked && b->num != asked->num) {
+    finish(nullptr, "coap_timeout", now);  // not the block asked for: the exchange is lost
+    return;
+  }
   if (auto b = m.block(coap::kBlock2); b && b->more && m.code == coap::kContent) {
     // Block2 (RFC 7959 2.4): ask for the next block, keep what came.
-    if (c.body.size() + m.payload.size() > settings_->max_body) {
+    if (c.body.size() + m.payload.size() > settings_->max_body || b->num >= 0xFFFFF) {
       Message r;
       r.code = coap::kRequestEntityTooLarge;
       report(c, &r, c.msg_type);
@@ -667,11 +725,16 @@ void Adapter::handle_response(Message& m, Clock::time_point now) {
     }
     c.body += m.payload;
     Message& req = c.request;
-    std::erase_if(req.options, [](const auto& o) { return o.first == coap::kBlock2; });
+    // The next block, without Observe: an observation is registered by the first request.
+    std::erase_if(req.options, [](const auto& o) {
+      return o.first == coap::kBlock2 || o.first == coap::kObserve;
+    });
     req.add_block(coap::kBlock2, coap::Block{b->num + 1, false, b->szx});
     req.id = next_message_id();
     sends_ = 1;
     separate_ = false;
+    timeout_ =
+        std::chrono::milliseconds(kAckTimeout) + std::chrono::milliseconds(host_.random() % 1000);
     due_ = now + timeout_;
     host_.to_client(req);
     arm(now);
@@ -715,11 +778,13 @@ void Adapter::report(Command& c, const Message* response, std::string msg_type) 
     json::array values;
     if (content) {
       const auto* f = response->first(coap::kContentFormat);
-      const std::uint16_t format =
-          c.msg_type == "discover" ? kLinkFormat
-          : f == nullptr
-              ? kTextPlain
-              : static_cast<std::uint16_t>(response->uint_option(coap::kContentFormat).value_or(0));
+      std::uint16_t format = kTextPlain;  // no Content-Format: text (EMQX's)
+      if (c.msg_type == "discover") {
+        format = kLinkFormat;
+      } else if (f != nullptr) {
+        format =
+            static_cast<std::uint16_t>(response->uint_option(coap::kContentFormat).value_or(0));
+      }
       try {
         std::string path = c.req_path.substr(0, c.req_path.find('?'));
         values = content_to_json(response->payload, format, parse_path(path), *settings_->model);
@@ -744,10 +809,12 @@ void Adapter::publish(const Settings::Translator& t, const json::object& body) {
   const std::string topic = mount(t.topic);
   const std::string payload = json::serialize(body);
   mqtt::Publish p;
-  p.qos = t.qos;
+  // QoS 2 is taken as 1: its PUBREC/PUBREL round would hold the channel's awaiting-release
+  // slots across a burst of answers.
+  p.qos = std::min(t.qos, mqtt::QoS::AtLeastOnce);
   p.topic = topic;
   p.payload = payload;
-  if (t.qos != mqtt::QoS::AtMostOnce)
+  if (p.qos != mqtt::QoS::AtMostOnce)
     p.packet_id = ++next_packet_id_ == 0 ? ++next_packet_id_ : next_packet_id_;
   host_.to_broker(p);
 }
@@ -757,6 +824,7 @@ void Adapter::end() {
   state_ = State::Closed;
   out_.reset();
   queue_.clear();
+  queued_bytes_ = 0;
   host_.to_broker(mqtt::Disconnect{});
 }
 

@@ -61,7 +61,9 @@ struct Settings {
       notify{"up/notify", mqtt::QoS::AtMostOnce}, reg{"up/resp", mqtt::QoS::AtMostOnce},
       update{"up/update", mqtt::QoS::AtMostOnce};
   std::shared_ptr<const ObjectModel> model;
-  std::size_t max_body = 4 << 20;  // what Block2 answers may put together
+  // What Block2 answers may put together: their JSON must fit one MQTT packet the
+  // connection hands its channel (gateways/udp.hpp kMaxPendingInput).
+  std::size_t max_body = 96 << 10;
 };
 
 class AdapterHost {
@@ -76,9 +78,18 @@ class AdapterHost {
   virtual std::uint32_t random() = 0;  // tokens, message ids
 };
 
+// An endpoint name that can be a client id and a topic level.
+bool valid_endpoint(std::string_view ep);
+
 class Adapter {
  public:
-  static constexpr std::size_t kMaxQueued = 128;        // commands waiting their turn
+  static constexpr std::size_t kMaxQueued = 128;           // commands waiting their turn
+  static constexpr std::size_t kMaxQueuedBytes = 1 << 20;  // their JSON, all together
+  static constexpr std::size_t kMaxCommand = 64 << 10;     // one command's JSON
+  static constexpr std::size_t kMaxRequest = 60 << 10;     // one CoAP request (no Block1)
+  static constexpr std::size_t kMaxAutoObserve = 16;       // auto_observe's per registration
+  // Registration parameters kept (and published) per client, and objects listed.
+  static constexpr std::size_t kMaxRegInfo = 32, kMaxObjects = 1024;
   static constexpr std::size_t kMaxObservations = 256;  // per client
   static constexpr int kMaxRetransmit = 4;
   static constexpr auto kAckTimeout = std::chrono::seconds(2);
@@ -106,11 +117,13 @@ class Adapter {
  private:
   using Clock = std::chrono::steady_clock;
   struct Command {
-    boost::json::object ctx;  // the MQTT command without "data", echoed in its answers
+    boost::json::object ctx;  // the MQTT command, echoed in its answers ("data" replaced)
     std::string req_path;     // "data.path" or "data.basePath"
     std::string msg_type;
-    Message request;   // CON; id and token set when sent
-    std::string body;  // Block2: what came so far
+    Message request;       // CON; id and token set when sent
+    std::string body;      // Block2: what came so far
+    std::string token;     // cancel-observe: the observation's (RFC 7641 3.6)
+    std::size_t size = 0;  // the command's JSON, for kMaxQueuedBytes
   };
 
   void handle_request(Message& m, Clock::time_point now);
@@ -120,7 +133,9 @@ class Adapter {
   void answer(const Message& req, std::uint8_t code, std::string payload = {},
               std::vector<std::pair<std::uint16_t, std::string>> options = {});
   void command(std::string_view payload, Clock::time_point now);
-  std::optional<Command> build(boost::json::object cmd, std::string& error);
+  // The CoAP request of a command; nullopt with `code` (4.00, 4.13) when it cannot be one.
+  std::optional<Command> build(boost::json::object cmd, std::uint8_t& code);
+  void auto_observe(Clock::time_point now);
   void enqueue(Command c, Clock::time_point now);
   void send_next(Clock::time_point now);
   void finish(Message* response, const char* failure, Clock::time_point now);
@@ -149,6 +164,7 @@ class Adapter {
   Clock::time_point expires_{}, last_seen_{};
 
   std::vector<Command> queue_;
+  std::size_t queued_bytes_ = 0;
   std::optional<Command> out_;  // the outstanding request
   int sends_ = 0;
   bool separate_ = false;  // its empty ACK came; the response follows
@@ -162,6 +178,7 @@ class Adapter {
   };
   std::vector<Observation> observations_;
   std::vector<std::pair<std::uint16_t, Message>> recent_;  // answers by message id
+  std::vector<std::uint16_t> recent_notifications_;        // CON ones acknowledged
   std::uint16_t next_message_id_ = 0;
   std::uint16_t next_packet_id_ = 0;
 };

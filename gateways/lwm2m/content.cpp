@@ -34,6 +34,15 @@ std::string type_of(const ObjectModel& model, const std::vector<std::uint16_t>& 
 // (base64): its octets are all the gateway has.
 json::value tlv_json(const std::string& type, const std::string& v) {
   if (type == "String") return json::value(json::string(v));
+  if (type == "Unsigned Integer") {
+    if (v.empty() || v.size() > 8)
+      throw ContentError("Unsigned Integer value of " + std::to_string(v.size()) + " octets");
+    std::uint64_t u = 0;
+    for (char ch : v)
+      u = u << 8 | static_cast<std::uint8_t>(ch);
+    return json::value(u);
+  }
+  if (type == "Corelnk") return json::value(json::string(v));
   if (type == "Integer" || type == "Time") {
     auto n = integer_of(v);
     if (!n) throw ContentError(type + " value of " + std::to_string(v.size()) + " octets");
@@ -71,7 +80,8 @@ json::value number_text(std::string_view t) {
 
 // A text/plain value (TS 1.0, 6.4.1) of `type` as JSON.
 json::value text_json(const std::string& type, std::string_view t) {
-  if (type == "Integer" || type == "Time" || type == "Float") return number_text(t);
+  if (type == "Integer" || type == "Time" || type == "Float" || type == "Unsigned Integer")
+    return number_text(t);
   if (type == "Boolean") {
     if (t == "1" || t == "true") return json::value(true);
     if (t == "0" || t == "false") return json::value(false);
@@ -102,8 +112,12 @@ std::size_t depth_of(Tlv::Kind k) {
   return 3;
 }
 
+// What one answer may hold (a TLV of empty resources is 2 octets an item).
+constexpr std::size_t kMaxItems = 4096;
+
 void tlv_items(const Tlv& t, std::vector<std::uint16_t> prefix, const ObjectModel& model,
                json::array& out) {
+  if (out.size() >= kMaxItems) throw ContentError("too many values in one answer");
   const std::size_t depth = depth_of(t.kind);
   if (prefix.size() < depth - 1) throw ContentError("TLV names no instance for its resources");
   prefix.resize(depth - 1);
@@ -258,6 +272,24 @@ std::string tlv_value(const std::string& type, const json::value& v) {
     throw ContentError(type + " value is not an integer");
   };
   if (type == "Integer" || type == "Time") return tlv_integer(as_int());
+  if (type == "Unsigned Integer") {
+    if (v.is_uint64()) {
+      std::string out;
+      for (std::uint64_t u = v.as_uint64(); u != 0 || out.empty(); u >>= 8)
+        out.insert(out.begin(), static_cast<char>(u & 0xFF));
+      return out;
+    }
+    const auto n = as_int();
+    if (n < 0) throw ContentError("Unsigned Integer value is negative");
+    std::string out;
+    for (auto u = static_cast<std::uint64_t>(n); u != 0 || out.empty(); u >>= 8)
+      out.insert(out.begin(), static_cast<char>(u & 0xFF));
+    return out;
+  }
+  if (type == "Corelnk") {
+    if (!v.is_string()) throw ContentError("Corelnk value is not a string");
+    return std::string(v.as_string());
+  }
   if (type == "Float") {
     if (v.is_number()) return tlv_float(v.to_number<double>());
     if (v.is_string()) {
@@ -291,15 +323,16 @@ std::string tlv_value(const std::string& type, const json::value& v) {
     const auto colon = s.find(':');
     if (colon == std::string_view::npos)
       throw ContentError("Objlnk value is not \"object:instance\"");
-    const auto a = id_of(s.substr(0, colon));
-    const auto b =
-        s.substr(colon + 1) == "65535" ? std::uint16_t{0xFFFF} : id_of(s.substr(colon + 1));
+    // 65535:65535 is the null link (TS 1.0 Appendix C).
+    auto part = [](std::string_view p) { return p == "65535" ? std::uint16_t{0xFFFF} : id_of(p); };
+    const auto a = part(s.substr(0, colon));
+    const auto b = part(s.substr(colon + 1));
     return std::string{static_cast<char>(a >> 8), static_cast<char>(a & 0xFF),
                        static_cast<char>(b >> 8), static_cast<char>(b & 0xFF)};
   }
   throw ContentError("unknown type \"" + type +
-                     "\" (String, Integer, Float, Boolean, Opaque, "
-                     "Time, Objlnk)");
+                     "\" (String, Integer, Unsigned Integer, Float, Boolean, Opaque, Time, "
+                     "Objlnk, Corelnk)");
 }
 
 std::string items_to_tlv(const std::vector<std::uint16_t>& base, const json::array& items) {

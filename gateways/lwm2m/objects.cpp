@@ -70,7 +70,6 @@ void ObjectModel::add_xml(std::string_view xml, const std::string& where) {
         if (!kTypes.contains(r.type))
           throw std::runtime_error(where + ": object " + std::to_string(def.id) + " resource " +
                                    std::to_string(rid) + ": unknown Type \"" + r.type + "\"");
-        if (r.type == "Unsigned Integer") r.type = "Integer";  // LwM2M 1.1's
         if (r.type == "none") r.type.clear();
         r.operations = trimmed(item.get<std::string>("Operations", ""));
         r.multiple = trimmed(item.get<std::string>("MultipleInstances", "")) == "Multiple";

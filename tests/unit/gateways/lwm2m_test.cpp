@@ -435,3 +435,69 @@ TEST_CASE("Update keeps the registration - the lifetime's end and De-register en
   CHECK(b.state() == Adapter::State::Closed);
   CHECK(std::holds_alternative<mqtt::Disconnect>(r2.broker.back().packet));
 }
+
+TEST_CASE("A response must carry the request's token, and may come before its empty ACK") {
+  Recorder r;
+  Adapter a(settings(), r);
+  auto now = Clock::now();
+  registered(a, r, now);
+  a.from_broker(command(R"({"reqID":1,"msgType":"read","data":{"path":"/3/0/9"}})"), now);
+  const auto req = r.client.at(0);
+  // A forged ACK: the right message id, another token.
+  a.from_client(coap::Message{coap::Type::Ack, coap::kContent, req.id, "xxxx", {}, "1"}, now);
+  CHECK(r.broker.empty());
+  // The separate response (its empty ACK lost): acknowledged and published.
+  a.from_client(coap::Message{coap::Type::Con, coap::kContent, 77, req.token, {}, "90"}, now);
+  CHECK(r.client.back().type == coap::Type::Ack);
+  REQUIRE(r.broker.size() == 1);
+  CHECK(r.published(0)["data"].as_object()["content"].as_array()[0].as_object()["value"] == 90);
+}
+
+TEST_CASE("cancel-observe uses the observation's token, and a re-registration forgets them") {
+  Recorder r;
+  Adapter a(settings(), r);
+  auto now = Clock::now();
+  registered(a, r, now);
+  a.from_broker(command(R"({"msgType":"observe","data":{"path":"/3/0/9"}})"), now);
+  const auto obs = r.client.back();
+  coap::Message ok{coap::Type::Ack, coap::kContent, obs.id, obs.token, {}, "1"};
+  ok.add_uint(coap::kObserve, 1);
+  a.from_client(std::move(ok), now);
+  a.from_broker(command(R"({"msgType":"cancel-observe","data":{"path":"/3/0/9"}})"), now);
+  CHECK(r.client.back().token == obs.token);  // RFC 7641 3.6
+  a.from_client(
+      coap::Message{coap::Type::Ack, coap::kContent, r.client.back().id, obs.token, {}, "1"}, now);
+  a.from_broker(command(R"({"msgType":"observe","data":{"path":"/3/0/9"}})"), now);
+  const auto again = r.client.back();
+  coap::Message ok2{coap::Type::Ack, coap::kContent, again.id, again.token, {}, "1"};
+  ok2.add_uint(coap::kObserve, 1);
+  a.from_client(std::move(ok2), now);
+  CHECK(a.observations() == 1);
+  a.from_client(request(coap::kPost, "rd", {"ep=ep1", "lt=60"}, "</3/0>", 400), now);
+  CHECK(r.client.back().code == coap::kCreated);
+  CHECK(a.observations() == 0);
+}
+
+TEST_CASE("Endpoint names, Update parameters and command sizes are bounded") {
+  Recorder r;
+  Adapter a(settings(), r);
+  auto now = Clock::now();
+  for (std::string bad : {"ep=a+b", "ep=a/b", "ep=#", "ep="}) {
+    a.from_client(request(coap::kPost, "rd", {bad}, {}, 500), now);
+    CHECK(r.client.back().code == coap::kBadRequest);
+  }
+  CHECK(r.broker.empty());
+  registered(a, r, now);
+  a.from_client(request(coap::kPost, "rd/ep1", {"lt=100", "ep=other", "junk=1"}, "</3/0>", 501),
+                now);
+  auto data = r.published(0)["data"].as_object();
+  CHECK(data["ep"] == "ep1");  // an Update changes lt, b and sms only
+  CHECK(data["lt"] == 100);
+  CHECK_FALSE(data.contains("junk"));
+  r.broker.clear();
+  const std::string big(Adapter::kMaxCommand, 'x');
+  a.from_broker(
+      command(R"({"reqID":9,"msgType":"read","data":{"path":"/3/0","pad":")" + big + R"("}})"),
+      now);
+  CHECK(r.published(0)["data"].as_object()["code"] == "4.13");
+}
