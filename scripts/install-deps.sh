@@ -18,11 +18,11 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libpcre2-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libpq-dev libmariadb-dev libhiredis-dev librabbitmq-dev librdkafka-dev libzmq3-dev
+  libpq-dev libmariadb-dev libhiredis-dev librabbitmq-dev librdkafka-dev libzmq3-dev libnng-dev
 )
 test_pkgs=(
   catch2 mosquitto mosquitto-clients python3-paho-mqtt python3-pytest openssl python3-stomp
-  libcoap3-bin python3-zmq
+  libcoap3-bin python3-zmq nng-utils
   python3-grpcio python3-protobuf python3-jwt python3-cryptography python3-prometheus-client
   iproute2 util-linux
   postgresql mariadb-server redis-server influxdb rabbitmq-server python3-pika

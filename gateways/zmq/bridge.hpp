@@ -13,8 +13,8 @@
 // what ZeroMQ brings as PUBLISH packets and subscribes to sub_topic, so that authorization,
 // the counters, the rules and the cluster see it as any client. One thread of its own owns
 // the ZeroMQ sockets (ZeroMQ sockets are not thread-safe): it polls them, hands what
-// arrives to the worker, and sends what the worker queued for it (at most kMaxQueued
-// messages and kMaxQueuedBytes; past them the oldest goes, counted as dropped, as a
+// arrives to the worker, and sends what the worker queued for it (gateways/bridge_client.hpp
+// BridgeCore's bounds; past them the oldest goes, counted as dropped, as a
 // congested subscriber's QoS 0). The poll wakes every 20 ms: what MQTT sends to ZeroMQ
 // waits up to that long.
 #include <memory>
@@ -30,9 +30,6 @@ namespace emqxd::gateways::zmq {
 
 class Bridge {
  public:
-  static constexpr std::size_t kMaxQueued = 100000;
-  static constexpr std::size_t kMaxQueuedBytes = 64 << 20;
-
   // Makes the ZeroMQ context and sockets (throws std::runtime_error naming the key that
   // ZeroMQ refused: a malformed address, say). Connecting is ZeroMQ's, in the background:
   // an address that does not answer yet is retried by it.

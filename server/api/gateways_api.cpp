@@ -1,5 +1,6 @@
 #include "api/gateways_api.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 
@@ -20,7 +21,8 @@ struct Known {
 };
 // EMQX's, and NanoMQ's ZeroMQ bridge (its one client is the bridge itself).
 constexpr Known kGateways[] = {{"mqttsn", "MQTT-SN"}, {"stomp", "STOMP"},     {"coap", "CoAP"},
-                               {"lwm2m", "LwM2M"},    {"exproto", "exproto"}, {"zmq", "ZeroMQ"}};
+                               {"lwm2m", "LwM2M"},    {"exproto", "exproto"}, {"zmq", "ZeroMQ"},
+                               {"nng", "NNG"}};
 
 const Known* known(std::string_view name) {
   for (const auto& k : kGateways) {
@@ -286,6 +288,34 @@ void add_gateway_ops(
         translators[name] = json::object{{"topic", t->topic}, {"qos", t->qos}};
       }
       g["translators"] = std::move(translators);
+      out.push_back(std::move(g));
+    }
+    if (!cfg.bridges_nng.empty()) {
+      // NanoMQ's NNG bridges (bridges.nng.*), one listener each.
+      config::GatewayCommonConfig common;
+      common.enable = std::any_of(cfg.bridges_nng.begin(), cfg.bridges_nng.end(),
+                                  [](const auto& b) { return b.enable; });
+      auto g = gateway_object("nng", common, listeners("nng"));
+      json::array bridges;
+      for (const auto& b : cfg.bridges_nng) {
+        json::array topics;
+        for (const auto& t : b.topics)
+          topics.push_back(json::object{{"local_topic", t.local_topic},
+                                        {"remote_topic", t.remote_topic},
+                                        {"nng_delimiter", t.delimiter},
+                                        {"qos", t.qos}});
+        json::object o{{"kind", b.kind}, {"name", b.name}, {"enable", b.enable}, {"url", b.url}};
+        if (b.kind == "rep") {
+          o["request_topic"] = b.request_topic;
+          o["response_topic"] = b.response_topic;
+          o["qos"] = b.qos;
+          o["timeout"] = seconds_text(b.timeout);
+        } else {
+          o[b.kind == "pub" ? "forwards" : "subscription"] = std::move(topics);
+        }
+        bridges.push_back(std::move(o));
+      }
+      g["bridges"] = std::move(bridges);
       out.push_back(std::move(g));
     }
     if (const auto& z = cfg.gateway_zmq; z.configured) {

@@ -41,6 +41,7 @@
 #include "gateways/coap/gateway.hpp"
 #include "gateways/lwm2m/gateway.hpp"
 #include "gateways/mqttsn/gateway.hpp"
+#include "gateways/nng/bridge.hpp"
 #include "gateways/stomp/gateway.hpp"
 #include "gateways/zmq/bridge.hpp"
 #include "net/evacuation.hpp"
@@ -373,10 +374,11 @@ struct Node::Impl {
   // gateway.mqttsn (gateways/mqttsn/gateway.hpp): after the workers its connections live
   // on, so destroyed before them.
   std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
-  std::unique_ptr<gateways::stomp::Gateway> stomp;  // gateway.stomp, likewise
-  std::unique_ptr<gateways::coap::Gateway> coap;    // gateway.coap, likewise
-  std::unique_ptr<gateways::lwm2m::Gateway> lwm2m;  // gateway.lwm2m, likewise
-  std::unique_ptr<gateways::zmq::Bridge> zmq;       // gateway.zmq, likewise
+  std::unique_ptr<gateways::stomp::Gateway> stomp;          // gateway.stomp, likewise
+  std::unique_ptr<gateways::coap::Gateway> coap;            // gateway.coap, likewise
+  std::unique_ptr<gateways::lwm2m::Gateway> lwm2m;          // gateway.lwm2m, likewise
+  std::unique_ptr<gateways::zmq::Bridge> zmq;               // gateway.zmq, likewise
+  std::vector<std::unique_ptr<gateways::nng::Bridge>> nng;  // bridges.nng.<kind>.<name>
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
   // destroyed before them.
   std::unique_ptr<SysMon> sysmon;
@@ -459,6 +461,13 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
       for (const auto& l : ip->mqttsn->listeners())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
+    if (gateway == "nng") {
+      for (const auto& b : ip->nng) {
+        const auto st = b->stats();
+        const auto& bc = b->config();
+        out.push_back({bc.kind, bc.name, bc.url, st.running, st.running ? 1u : 0u, 1});
+      }
+    }
     if (gateway == "zmq" && ip->zmq) {
       const auto st = ip->zmq->stats();
       const auto& z = ip->state.config.gateway_zmq;
@@ -529,6 +538,8 @@ void Node::start_serving() {
   if (impl_->coap) impl_->coap->start();
   if (impl_->lwm2m) impl_->lwm2m->start();
   if (impl_->zmq) impl_->zmq->start();
+  for (auto& b : impl_->nng)
+    b->start();
   if (impl_->api_server) {
     impl_->api_server->start();
     logger()->info("listener http:dashboard on {}", impl_->api_server->address());
@@ -606,6 +617,11 @@ void Node::start() {
   if (const auto& z = s.config.gateway_zmq; z.configured && z.enable) {
     impl_->zmq = std::make_unique<gateways::zmq::Bridge>(z, impl_->worker_ptrs);
   }
+  for (const auto& b : s.config.bridges_nng) {
+    if (!b.enable) continue;
+    auto* w = impl_->worker_ptrs.at(impl_->nng.size() % impl_->worker_ptrs.size());
+    impl_->nng.push_back(std::make_unique<gateways::nng::Bridge>(b, *w));
+  }
   for (const auto& l : s.config.listeners) {
     impl_->listeners.push_back(std::make_unique<net::Listener>(l, impl_->worker_ptrs));
   }
@@ -654,6 +670,8 @@ void Node::start() {
     if (impl_->coap) impl_->coap->stop();
     if (impl_->lwm2m) impl_->lwm2m->stop();
     if (impl_->zmq) impl_->zmq->stop();
+    for (auto& b : impl_->nng)
+      b->stop();
     impl_->cluster->stop();
     for (auto& w : impl_->workers)
       w->stop();
@@ -733,6 +751,8 @@ void Node::shutdown() {
   if (impl_->coap) impl_->coap->stop();
   if (impl_->lwm2m) impl_->lwm2m->stop();
   if (impl_->zmq) impl_->zmq->stop();
+  for (auto& b : impl_->nng)
+    b->stop();
 
   // Runs `f` on every worker and waits for all of them.
   auto on_all = [&](auto f) {

@@ -294,6 +294,34 @@ void finish(LoadState& s, const Value& root) {
   if (const auto& l = c.gateway_lwm2m; l.common.configured && l.lifetime_min > l.lifetime_max) {
     fail(root, "gateway.lwm2m.lifetime_min", "is more than gateway.lwm2m.lifetime_max");
   }
+  for (const auto& b : c.bridges_nng) {
+    if (!b.enable) continue;
+    const std::string key = "bridges.nng." + b.kind + "." + b.name;
+    if (b.url.empty()) fail(root, key + "." + b.kind + "_url", "required");
+    if (b.url.starts_with("tcp://") && !b.allow_remote) {
+      // tcp://host:port: only a loopback host keeps it to this machine.
+      std::string host = b.url.substr(6, b.url.rfind(':') - 6);
+      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      if (!host.starts_with("127.") && host != "localhost" && host != "::1") {
+        fail(root, key + "." + b.kind + "_url",
+             b.url +
+                 " is reachable from other hosts, and NNG has no credentials: listen on "
+                 "127.0.0.1 or ipc://, or set " +
+                 key + ".allow_remote = true");
+      }
+    }
+    if (b.kind != "rep" && b.topics.empty())
+      fail(root, key + (b.kind == "pub" ? ".forwards" : ".subscription"), "required");
+    if (b.kind == "rep" && (b.request_topic.empty() || b.response_topic.empty()))
+      fail(root, key + (b.request_topic.empty() ? ".request_topic" : ".response_topic"),
+           "required");
+    for (const auto& other : c.bridges_nng) {
+      if (&other == &b) break;
+      if (other.enable && other.url == b.url)
+        fail(root, key + "." + b.kind + "_url",
+             b.url + " is already used by bridges.nng." + other.kind + "." + other.name);
+    }
+  }
   if (const auto& z = c.gateway_zmq; z.configured && z.enable) {
     if (z.sub_address.empty() && z.pub_address.empty()) {
       fail(root, "gateway.zmq", "needs sub_address, pub_address or both");

@@ -694,6 +694,27 @@ struct ZmqGatewayConfig {
   std::string sub_topic;    // the MQTT filter whose messages go out ("" = none)
 };
 
+// bridges.nng.<pub|sub|rep>.<name> (gateways/nng/bridge.hpp): NanoMQ's NNG bridges, and a
+// request/reply one of ours. The bridge listens on its url; NNG peers dial it.
+struct NngBridgeConfig {
+  std::string kind, name;  // pub | sub | rep, the section's name
+  bool enable = true;
+  std::string url;  // pub_url | sub_url | rep_url
+  // NNG has no credentials: a tcp:// url other hosts can reach needs this (docs/security.md).
+  bool allow_remote = false;
+  std::string clientid;  // its MQTT client ("" = emqxd_nng_<kind>_<name>)
+  struct Topic {
+    std::string local_topic, remote_topic, delimiter = "/";
+    int qos = 0;
+  };
+  std::vector<Topic> topics;  // pub: forwards (MQTT -> NNG); sub: subscription (NNG -> MQTT)
+  // rep: each request is published to request_topic with an MQTT 5 response topic; the
+  // first answer on response_topic with its correlation data is the reply.
+  std::string request_topic, response_topic;
+  int qos = 0;
+  Duration timeout{5'000};
+};
+
 struct Config {
   // The configuration as written (the file with the EMQX_* overrides on it, substitutions
   // resolved), as a JSON object, secrets replaced by "******" (obfuscated_json); keys left
@@ -748,11 +769,12 @@ struct Config {
   std::string api_key_bootstrap_file;
   // authentication = [...]: empty lets every client in (EMQX's default).
   std::vector<AuthenticatorConfig> authentication;
-  MqttSnGatewayConfig gateway_mqttsn;  // gateway.mqttsn
-  StompGatewayConfig gateway_stomp;    // gateway.stomp
-  CoapGatewayConfig gateway_coap;      // gateway.coap
-  Lwm2mGatewayConfig gateway_lwm2m;    // gateway.lwm2m
-  ZmqGatewayConfig gateway_zmq;        // gateway.zmq
+  MqttSnGatewayConfig gateway_mqttsn;        // gateway.mqttsn
+  StompGatewayConfig gateway_stomp;          // gateway.stomp
+  CoapGatewayConfig gateway_coap;            // gateway.coap
+  Lwm2mGatewayConfig gateway_lwm2m;          // gateway.lwm2m
+  std::vector<NngBridgeConfig> bridges_nng;  // bridges.nng.<kind>.<name>
+  ZmqGatewayConfig gateway_zmq;              // gateway.zmq
   // Ignored settings (EMQX's Erlang VM tuning, EMQX_* variables that name no config key)
   // and the like, logged by main.
   std::vector<std::string> warnings;

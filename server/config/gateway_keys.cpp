@@ -137,4 +137,62 @@ void gateway_lwm2m_auto_observe(const In& in) {
   l.auto_observe = !l.auto_observe_paths.empty();
 }
 
+NngBridgeConfig& nng_bridge(const In& in) {
+  auto& all = in.cfg().bridges_nng;
+  for (auto& b : all) {
+    if (b.kind == in.parts[2] && b.name == in.parts[3]) return b;
+  }
+  NngBridgeConfig b;
+  b.kind = in.parts[2];
+  b.name = in.parts[3];
+  all.push_back(std::move(b));
+  return all.back();
+}
+
+void nng_bridge_section(const In& in) {
+  in.object();
+  nng_bridge(in);
+}
+
+void nng_bridge_url(const In& in) {
+  const std::string url = in.string();
+  if (!url.starts_with("tcp://") && !url.starts_with("ipc://") && !url.starts_with("inproc://"))
+    in.fail("expected an NNG address tcp://host:port, ipc:///path or inproc://name");
+  nng_bridge(in).url = url;
+}
+
+void nng_bridge_topics(const In& in) {
+  auto& b = nng_bridge(in);
+  b.topics.clear();
+  if (!in.v.is_array()) in.fail("expected an array of objects, got " + shown(in.v));
+  std::size_t n = 0;
+  for (const auto& obj : in.v.elements()) {
+    const std::string key = in.key + "[" + std::to_string(++n) + "]";
+    if (!obj.is_object()) fail(obj, key, "expected an object, got " + shown(obj));
+    NngBridgeConfig::Topic t;
+    for (const auto& f : obj.fields()) {
+      const std::string fk = key + "." + f.key;
+      if (f.key == "local_topic") {
+        t.local_topic = get_string(f.value, fk);
+      } else if (f.key == "remote_topic") {
+        t.remote_topic = get_string(f.value, fk);
+      } else if (f.key == "nng_delimiter") {
+        t.delimiter = get_string(f.value, fk);
+        if (t.delimiter.empty())
+          fail(f.value, fk, "expected a delimiter of one or more characters");
+      } else if (f.key == "qos") {
+        t.qos = static_cast<int>(get_int(f.value, fk, 0, 2));
+      } else {
+        fail(f.value, fk, "unknown key (local_topic, remote_topic, nng_delimiter, qos)");
+      }
+    }
+    // pub: local_topic is the MQTT filter; sub: the MQTT topic (or remote_topic's).
+    if (b.kind == "pub" && t.local_topic.empty()) fail(obj, key + ".local_topic", "required");
+    if (b.kind == "sub" && t.remote_topic.empty()) fail(obj, key + ".remote_topic", "required");
+    if (b.kind == "sub" && t.local_topic.find_first_of("+#") != std::string::npos)
+      fail(obj, key + ".local_topic", "expected a topic name without wildcards");
+    b.topics.push_back(std::move(t));
+  }
+}
+
 }  // namespace emqxd::config::detail

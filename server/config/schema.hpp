@@ -162,6 +162,11 @@ std::string default_gateway_bind(std::string_view gateway);  // EMQX's port of e
 void gateway_mqttsn_predefined(const In& in);
 void gateway_lwm2m_translator(const In& in);    // translators.<name>[.topic|.qos]
 void gateway_lwm2m_auto_observe(const In& in);  // true | false | ["/3/0", ...]
+// bridges.nng.<kind>.<name> (gateway_keys.cpp): the section, and its fields.
+NngBridgeConfig& nng_bridge(const In& in);
+void nng_bridge_section(const In& in);
+void nng_bridge_url(const In& in);
+void nng_bridge_topics(const In& in);  // forwards, subscription
 // rewrite = [...] and auto_subscribe.topics = [...] (module_keys.cpp).
 void rewrite_rules(const In& in);
 // rule_engine.rules.<id> (rule_keys.cpp): read and compiled as the API would (rules/rule.hpp).

@@ -31,6 +31,28 @@ def wait_for(cond, timeout=5.0, interval=0.01):
         time.sleep(interval)
 
 
+def start_refused(tmp_path, env=None, config_text=None):
+    """`emqxd start`, on free ports, with `env` and `config_text`, must exit by itself with an
+    error (a port taken, a file that does not load); returns what it printed."""
+    import subprocess
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("EMQX_")}
+    environ.update({
+        "EMQX_LISTENERS__TCP__DEFAULT__BIND": "127.0.0.1:%d" % free_port(),
+        "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "127.0.0.1:%d" % free_port(),
+        "EMQX_CLUSTER__RPC__BIND": "127.0.0.1:%d" % free_port(),
+        "EMQX_NODE__DATA_DIR": str(tmp_path / "data"),
+    })
+    environ.update(env or {})
+    args = [EMQXD_BIN, "start"]
+    if config_text is not None:
+        conf = tmp_path / "emqx.conf"
+        conf.write_text(config_text + "\n")
+        args += ["-c", str(conf)]
+    r = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, r.stdout + r.stderr
+    return r.stdout + r.stderr
+
+
 def config_refused(tmp_path, text):
     """`emqxd check-config` of `text` as emqx.conf must fail; returns what it said."""
     import subprocess

@@ -422,26 +422,14 @@ def test_bad_gateway_config_stops_start_up(tmp_path, text, expect):
 
 
 def test_a_udp_port_in_use_stops_start_up(tmp_path):
-    import os
-    import subprocess
-    from conftest import EMQXD_BIN, free_port
+    from conftest import start_refused
     holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     holder.bind(("127.0.0.1", 0))
     port = holder.getsockname()[1]
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMQX_")}
-        env.update({
-            "EMQX_LISTENERS__TCP__DEFAULT__BIND": "127.0.0.1:%d" % free_port(),
-            "EMQX_DASHBOARD__LISTENERS__HTTP__BIND": "127.0.0.1:%d" % free_port(),
-            "EMQX_CLUSTER__RPC__BIND": "127.0.0.1:%d" % free_port(),
-            "EMQX_NODE__DATA_DIR": str(tmp_path / "data"),
-            "EMQX_GATEWAY__MQTTSN__LISTENERS__UDP__DEFAULT__BIND": "127.0.0.1:%d" % port,
-        })
         # emqxd must exit by itself, naming the listener and the address.
-        r = subprocess.run([EMQXD_BIN, "start"], env=env, capture_output=True, text=True,
-                           timeout=30)
-        assert r.returncode != 0, r.stderr
-        out = r.stdout + r.stderr
+        out = start_refused(tmp_path, {
+            "EMQX_GATEWAY__MQTTSN__LISTENERS__UDP__DEFAULT__BIND": "127.0.0.1:%d" % port})
         assert "udp:default" in out and "127.0.0.1:%d" % port in out, out
     finally:
         holder.close()
