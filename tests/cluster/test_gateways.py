@@ -1,10 +1,12 @@
-"""Gateways over a cluster (docs/gateways.md): an MQTT-SN or CoAP client on one node is an MQTT
-client to the whole cluster. What it publishes reaches subscribers on other nodes; what
+"""Gateways over a cluster (docs/gateways.md): an MQTT-SN, CoAP or LwM2M client on one node is
+an MQTT client to the whole cluster. What it publishes reaches subscribers on other nodes; what
 another node's client publishes reaches it, and waits for it while it sleeps, until it
 wakes; every node's API lists it as a gateway client."""
+import json
 import socket
 
 from cluster_support import poll
+import lwm2m as L  # tests/integration, on the path cluster_support sets
 import mqttsn as SN  # tests/integration, on the path cluster_support sets
 from ports import free_udp_port  # tests/integration, on the path cluster_support sets
 
@@ -68,3 +70,29 @@ def test_a_coap_put_on_one_node_reaches_an_mqtt_subscriber_on_another(cluster):
     # Node 2's API lists the gateway's client on node 1.
     page = c.node(2).api("GET", "/api/v5/gateways/coap/clients")
     assert [(x["clientid"], x["node"]) for x in page["data"]] == [("coap-1", c.node(1).name)]
+
+
+def test_an_lwm2m_device_on_one_node_answers_commands_from_another(cluster):
+    port = free_udp_port()
+    c = cluster(2, node_env={1: {"EMQX_GATEWAY__LWM2M__LISTENERS__UDP__DEFAULT__BIND":
+                                 "127.0.0.1:%d" % port}})
+    try:
+        app = c.client(2, "m-app", version=4)
+        app.subscribe("lwm2m/dev-x/up/#", qos=1)
+        c.wait_routed("lwm2m/dev-x/up/#", on=[1], via=2)
+        dev = L.Lwm2mClient(port, "dev-x").start()
+        assert dev.register()["code"] == L.CREATED
+        reg = app.expect(1)[0]
+        assert reg.topic == "lwm2m/dev-x/up/resp" and json.loads(reg.payload)["msgType"] == "register"
+        # The device's command subscription is routed to node 2: a command published there
+        # becomes its CoAP request on node 1, and the answer comes back.
+        c.wait_routed("lwm2m/dev-x/dn/#", on=[2], via=1)
+        c.client(2, "m-cmd", version=4).publish(
+            "lwm2m/dev-x/dn/cmd",
+            json.dumps({"reqID": 5, "msgType": "read", "data": {"path": "/3/0/9"}}), qos=1)
+        resp = json.loads(app.expect(2)[1].payload)  # after the registration
+        assert resp["reqID"] == 5 and resp["data"]["content"] == [{"path": "/3/0/9", "value": 100}]
+        page = c.node(2).api("GET", "/api/v5/gateways/lwm2m/clients")
+        assert [(x["clientid"], x["node"]) for x in page["data"]] == [("dev-x", c.node(1).name)]
+    finally:
+        L.close_all()
