@@ -109,7 +109,7 @@ void parse_links(std::string_view payload, json::array& objects, std::string& al
       target = target.substr(1, target.size() - 2);
     if (attrs.find("rt=\"oma.lwm2m\"") != std::string_view::npos ||
         attrs.find("rt=oma.lwm2m") != std::string_view::npos) {
-      alternate = std::string(target);
+      alternate = utf8_text(target);
       continue;
     }
     paths.emplace_back(target);
@@ -119,7 +119,7 @@ void parse_links(std::string_view payload, json::array& objects, std::string& al
     prefix.pop_back();
   for (auto& p : paths) {
     if (prefix != "/" && p.starts_with(prefix)) p.erase(0, prefix.size());
-    objects.emplace_back(json::string(p));
+    objects.emplace_back(json::string(utf8_text(p)));
   }
 }
 
@@ -261,8 +261,8 @@ void Adapter::registration_info(const Message& m, bool is_register) {
   if (is_register) reg_info_.clear();
   for (auto q : m.all(coap::kUriQuery)) {
     const auto eq = q.find('=');
-    const std::string key(q.substr(0, eq));
-    if (key.empty() || key == "password") continue;  // never published
+    const std::string key = utf8_text(q.substr(0, eq));  // published as JSON
+    if (key.empty() || key == "password") continue;      // never published
     // An Update changes lt, b and sms only (TS 1.0 5.3.2); a Register keeps a few more.
     if (!is_register && key != "lt" && key != "b" && key != "sms") continue;
     if (!reg_info_.contains(key) && reg_info_.size() >= kMaxRegInfo) continue;
@@ -271,7 +271,7 @@ void Adapter::registration_info(const Message& m, bool is_register) {
       if (auto n = integer(value)) reg_info_[key] = *n;
       continue;
     }
-    reg_info_[key] = value;
+    reg_info_[key] = utf8_text(value);
   }
   if (!m.payload.empty()) {
     json::array objects;

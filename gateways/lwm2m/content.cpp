@@ -33,7 +33,7 @@ std::string type_of(const ObjectModel& model, const std::vector<std::uint16_t>& 
 // A TLV value of `type` as JSON. A resource the model does not know is shown as Opaque
 // (base64): its octets are all the gateway has.
 json::value tlv_json(const std::string& type, const std::string& v) {
-  if (type == "String") return json::value(json::string(v));
+  if (type == "String") return json::value(json::string(utf8_text(v)));
   if (type == "Unsigned Integer") {
     if (v.empty() || v.size() > 8)
       throw ContentError("Unsigned Integer value of " + std::to_string(v.size()) + " octets");
@@ -42,7 +42,7 @@ json::value tlv_json(const std::string& type, const std::string& v) {
       u = u << 8 | static_cast<std::uint8_t>(ch);
     return json::value(u);
   }
-  if (type == "Corelnk") return json::value(json::string(v));
+  if (type == "Corelnk") return json::value(json::string(utf8_text(v)));
   if (type == "Integer" || type == "Time") {
     auto n = integer_of(v);
     if (!n) throw ContentError(type + " value of " + std::to_string(v.size()) + " octets");
@@ -88,7 +88,7 @@ json::value text_json(const std::string& type, std::string_view t) {
     throw ContentError("Boolean text is not 0 or 1");
   }
   if (type == "Opaque") return json::value(json::string(auth::base64(t)));
-  return json::value(json::string(t));
+  return json::value(json::string(utf8_text(t)));
 }
 
 json::object item(const std::vector<std::uint16_t>& path, json::value v) {
@@ -193,6 +193,49 @@ json::array json_content(std::string_view payload, bool senml, const ObjectModel
 
 }  // namespace
 
+std::string utf8_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<std::uint8_t>(s[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    }
+    bool ok = n > 0 && i + n < s.size();  // the sequence's last octet is in `s`
+    if (ok) {
+      for (std::size_t k = 1; k <= n; ++k) {
+        const auto cc = static_cast<std::uint8_t>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) {
+          ok = false;
+          break;
+        }
+        cp = cp << 6 | (cc & 0x3F);
+      }
+    }
+    ok = ok && cp >= min && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    if (ok) {
+      out.append(s.substr(i, n + 1));
+      i += n + 1;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::vector<std::uint16_t> parse_path(std::string_view path) {
   std::vector<std::uint16_t> ids;
   while (!path.empty() && path.front() == '/')
@@ -244,7 +287,7 @@ json::array content_to_json(std::string_view payload, std::uint16_t format,
       std::string_view rest = payload;
       while (!rest.empty()) {
         const auto comma = rest.find(',');
-        out.push_back(json::value(json::string(rest.substr(0, comma))));
+        out.push_back(json::value(json::string(utf8_text(rest.substr(0, comma)))));
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
       }

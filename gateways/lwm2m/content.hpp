@@ -35,6 +35,10 @@ enum : std::uint16_t {
   kLwm2mJson = 11543,
 };
 
+// `text` as valid UTF-8: each octet that starts no well-formed sequence (RFC 3629) becomes
+// U+FFFD. What a device sends is not trusted to be UTF-8, and a JSON text must be.
+std::string utf8_text(std::string_view text);
+
 // "/3/0/1" -> {3, 0, 1}: one to four ids (object, instance, resource, resource instance).
 std::vector<std::uint16_t> parse_path(std::string_view path);
 std::string path_text(const std::vector<std::uint16_t>& ids);

@@ -501,3 +501,23 @@ TEST_CASE("Endpoint names, Update parameters and command sizes are bounded") {
       now);
   CHECK(r.published(0)["data"].as_object()["code"] == "4.13");
 }
+
+TEST_CASE("What a device sends is published as valid UTF-8") {
+  CHECK(utf8_text("plain") == "plain");
+  CHECK(utf8_text("caf\xC3\xA9") == "caf\xC3\xA9");
+  CHECK(utf8_text("a\xAB"
+                  "b") ==
+        "a\xEF\xBF\xBD"
+        "b");                                                  // a stray continuation octet
+  CHECK(utf8_text("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  CHECK(utf8_text("\xED\xA0\x80").size() == 9);                // a surrogate
+  CHECK(utf8_text("\xE2\x82") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut short
+  Recorder r;
+  Adapter a(settings(), r);
+  auto now = Clock::now();
+  a.from_client(request(coap::kPost, "rd", {"ep=ep1", "\xAB=UQ"}, "</3/0>,<\xFF>"), now);
+  a.from_broker(mqtt::ConnAck{}, now);
+  boost::system::error_code ec;
+  (void)json::parse(r.broker.back().payload, ec);
+  CHECK_FALSE(ec);
+}
