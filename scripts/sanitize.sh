@@ -31,7 +31,7 @@ asan_integration="test_robustness|test_conformance_review|test_publish|test_sess
 asan_integration+="|test_durable|test_durable_qos2|test_api|test_takeover|test_retain|test_trace|test_ops_api"
 asan_integration+="|test_admins|test_retainer_api|test_config_api|test_topic_stats|test_exclusive|test_rules"
 asan_integration+="|test_connectors|test_connectors_db|test_bridge_mqtt|test_connectors_influx|test_connectors_rabbitmq|test_connectors_kafka"
-asan_integration+="|test_mqttsn|test_stomp|test_coap|test_zmq|test_lwm2m"
+asan_integration+="|test_mqttsn|test_stomp|test_coap|test_zmq|test_lwm2m|test_nng"
 
 case "$mode" in
   asan)
