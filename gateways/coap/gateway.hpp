@@ -19,19 +19,10 @@ namespace emqxd::gateways::coap {
 void refuse_malformed(UdpEndpoint& ep, std::string_view datagram,
                       const boost::asio::ip::udp::endpoint& from);
 
-class Gateway {
- public:
-  Gateway(const config::CoapGatewayConfig& cfg, const std::vector<net::Worker*>& workers);
-  ~Gateway();
-  Gateway(const Gateway&) = delete;
-  Gateway& operator=(const Gateway&) = delete;
-
-  void start();
-  void stop();
-  std::vector<UdpListeners::Info> listeners() const { return listeners_->info(); }
-
- private:
-  std::unique_ptr<UdpListeners> listeners_;
-};
+// The gateway's UDP listeners, bound now (throws std::runtime_error naming the listener and
+// its address when one cannot bind); start() begins reading on every worker, stop() closes
+// the sockets (the connections carry on until they end).
+std::unique_ptr<UdpListeners> listen(const config::CoapGatewayConfig& cfg,
+                                     const std::vector<net::Worker*>& workers);
 
 }  // namespace emqxd::gateways::coap

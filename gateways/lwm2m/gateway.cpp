@@ -158,23 +158,14 @@ std::shared_ptr<const Settings> settings_of(const config::Lwm2mGatewayConfig& cf
 
 }  // namespace
 
-Gateway::Gateway(const config::Lwm2mGatewayConfig& cfg, const std::vector<net::Worker*>& workers) {
-  auto settings = settings_of(cfg);
-  listeners_ = std::make_unique<UdpListeners>(
+std::unique_ptr<UdpListeners> listen(const config::Lwm2mGatewayConfig& cfg,
+                                     const std::vector<net::Worker*>& workers) {
+  return std::make_unique<UdpListeners>(
       "lwm2m", cfg.common.listeners, workers, cfg.common.idle_timeout,
-      [settings](UdpEndpoint& ep, std::string_view datagram, const udp::endpoint& from) {
+      [settings = settings_of(cfg)](UdpEndpoint& ep, std::string_view datagram,
+                                    const udp::endpoint& from) {
         dispatch(ep, settings, datagram, from);
       });
-}
-
-Gateway::~Gateway() = default;
-
-void Gateway::start() {
-  listeners_->start();
-}
-
-void Gateway::stop() {
-  listeners_->stop();
 }
 
 }  // namespace emqxd::gateways::lwm2m

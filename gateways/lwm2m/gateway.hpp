@@ -14,21 +14,10 @@ class Worker;
 
 namespace emqxd::gateways::lwm2m {
 
-class Gateway {
- public:
-  // Reads the object definitions (built in, and xml_dir's): throws std::runtime_error
-  // naming a file that is wrong.
-  Gateway(const config::Lwm2mGatewayConfig& cfg, const std::vector<net::Worker*>& workers);
-  ~Gateway();
-  Gateway(const Gateway&) = delete;
-  Gateway& operator=(const Gateway&) = delete;
-
-  void start();
-  void stop();
-  std::vector<UdpListeners::Info> listeners() const { return listeners_->info(); }
-
- private:
-  std::unique_ptr<UdpListeners> listeners_;
-};
+// The gateway's UDP listeners, bound now (throws std::runtime_error naming the listener and
+// its address when one cannot bind, or a definition file of xml_dir that does not load);
+// start() begins reading on every worker, stop() closes the sockets.
+std::unique_ptr<UdpListeners> listen(const config::Lwm2mGatewayConfig& cfg,
+                                     const std::vector<net::Worker*>& workers);
 
 }  // namespace emqxd::gateways::lwm2m

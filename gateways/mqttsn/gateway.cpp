@@ -228,22 +228,14 @@ std::shared_ptr<const Settings> settings_of(const config::MqttSnGatewayConfig& c
 
 }  // namespace
 
-Gateway::Gateway(const config::MqttSnGatewayConfig& cfg, const std::vector<net::Worker*>& workers)
-    : listeners_(std::make_unique<UdpListeners>(
-          "mqttsn", cfg.common.listeners, workers, cfg.common.idle_timeout,
-          [settings = settings_of(cfg)](UdpEndpoint& ep, std::string_view datagram,
-                                        const udp::endpoint& from) {
-            dispatch(ep, settings, datagram, from);
-          })) {}
-
-Gateway::~Gateway() = default;
-
-void Gateway::start() {
-  listeners_->start();
-}
-
-void Gateway::stop() {
-  listeners_->stop();
+std::unique_ptr<UdpListeners> listen(const config::MqttSnGatewayConfig& cfg,
+                                     const std::vector<net::Worker*>& workers) {
+  return std::make_unique<UdpListeners>(
+      "mqttsn", cfg.common.listeners, workers, cfg.common.idle_timeout,
+      [settings = settings_of(cfg)](UdpEndpoint& ep, std::string_view datagram,
+                                    const udp::endpoint& from) {
+        dispatch(ep, settings, datagram, from);
+      });
 }
 
 }  // namespace emqxd::gateways::mqttsn

@@ -17,21 +17,10 @@ class Worker;
 
 namespace emqxd::gateways::mqttsn {
 
-class Gateway {
- public:
-  // Binds every enabled listener now (throws std::runtime_error naming the listener and
-  // its address when one cannot bind).
-  Gateway(const config::MqttSnGatewayConfig& cfg, const std::vector<net::Worker*>& workers);
-  ~Gateway();
-  Gateway(const Gateway&) = delete;
-  Gateway& operator=(const Gateway&) = delete;
-
-  void start();  // begins reading on every worker
-  void stop();   // any thread: closes the sockets (the connections carry on until they end)
-  std::vector<UdpListeners::Info> listeners() const { return listeners_->info(); }
-
- private:
-  std::unique_ptr<UdpListeners> listeners_;
-};
+// The gateway's UDP listeners, bound now (throws std::runtime_error naming the listener and
+// its address when one cannot bind); start() begins reading on every worker, stop() closes
+// the sockets (the connections carry on until they end).
+std::unique_ptr<UdpListeners> listen(const config::MqttSnGatewayConfig& cfg,
+                                     const std::vector<net::Worker*>& workers);
 
 }  // namespace emqxd::gateways::mqttsn

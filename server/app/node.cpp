@@ -373,10 +373,10 @@ struct Node::Impl {
   std::vector<std::unique_ptr<net::Listener>> listeners;
   // gateway.mqttsn (gateways/mqttsn/gateway.hpp): after the workers its connections live
   // on, so destroyed before them.
-  std::unique_ptr<gateways::mqttsn::Gateway> mqttsn;
+  std::unique_ptr<gateways::UdpListeners> mqttsn;
   std::unique_ptr<gateways::stomp::Gateway> stomp;          // gateway.stomp, likewise
-  std::unique_ptr<gateways::coap::Gateway> coap;            // gateway.coap, likewise
-  std::unique_ptr<gateways::lwm2m::Gateway> lwm2m;          // gateway.lwm2m, likewise
+  std::unique_ptr<gateways::UdpListeners> coap;             // gateway.coap, likewise
+  std::unique_ptr<gateways::UdpListeners> lwm2m;            // gateway.lwm2m, likewise
   std::unique_ptr<gateways::zmq::Bridge> zmq;               // gateway.zmq, likewise
   std::vector<std::unique_ptr<gateways::nng::Bridge>> nng;  // bridges.nng.<kind>.<name>
   // The alarms' watch (app/sysmon.hpp): after the listeners and the cluster it reads, so
@@ -458,7 +458,7 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
   api::add_gateway_ops(*im.node_ops, im.state.config, [ip = &im](std::string_view gateway) {
     std::vector<api::GatewayListenerStatus> out;
     if (gateway == "mqttsn" && ip->mqttsn) {
-      for (const auto& l : ip->mqttsn->listeners())
+      for (const auto& l : ip->mqttsn->info())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
     if (gateway == "nng") {
@@ -475,11 +475,11 @@ Node::Node(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {
                      st.running, st.running ? 1u : 0u, 1});
     }
     if (gateway == "coap" && ip->coap) {
-      for (const auto& l : ip->coap->listeners())
+      for (const auto& l : ip->coap->info())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
     if (gateway == "lwm2m" && ip->lwm2m) {
-      for (const auto& l : ip->lwm2m->listeners())
+      for (const auto& l : ip->lwm2m->info())
         out.push_back({l.type, l.name, l.bind, l.running, l.connections, l.max_connections});
     }
     if (gateway == "stomp" && ip->stomp) {
@@ -603,16 +603,16 @@ void Node::start() {
   // The gateways bind first: a port of theirs that is taken stops start-up before any MQTT
   // port has opened (a client could otherwise reach a node that is about to exit).
   if (const auto& sn = s.config.gateway_mqttsn; sn.common.configured && sn.common.enable) {
-    impl_->mqttsn = std::make_unique<gateways::mqttsn::Gateway>(sn, impl_->worker_ptrs);
+    impl_->mqttsn = gateways::mqttsn::listen(sn, impl_->worker_ptrs);
   }
   if (const auto& st = s.config.gateway_stomp; st.common.configured && st.common.enable) {
     impl_->stomp = std::make_unique<gateways::stomp::Gateway>(st, impl_->worker_ptrs);
   }
   if (const auto& co = s.config.gateway_coap; co.common.configured && co.common.enable) {
-    impl_->coap = std::make_unique<gateways::coap::Gateway>(co, impl_->worker_ptrs);
+    impl_->coap = gateways::coap::listen(co, impl_->worker_ptrs);
   }
   if (const auto& lw = s.config.gateway_lwm2m; lw.common.configured && lw.common.enable) {
-    impl_->lwm2m = std::make_unique<gateways::lwm2m::Gateway>(lw, impl_->worker_ptrs);
+    impl_->lwm2m = gateways::lwm2m::listen(lw, impl_->worker_ptrs);
   }
   if (const auto& z = s.config.gateway_zmq; z.configured && z.enable) {
     impl_->zmq = std::make_unique<gateways::zmq::Bridge>(z, impl_->worker_ptrs);
