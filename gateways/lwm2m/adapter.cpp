@@ -174,7 +174,7 @@ void Adapter::from_client(Message&& m, Clock::time_point now) {
     // A piggybacked response carries the request's token (RFC 7252 5.3.2).
     if (m.type == Type::Ack && m.code != coap::kEmpty && m.token != out_->request.token) return;
     if (m.type == Type::Rst) {
-      finish(nullptr, "coap_reset", now);
+      fail("coap_reset", now);
     } else if (m.code == coap::kEmpty) {
       if (!separate_) {
         separate_ = true;
@@ -218,7 +218,7 @@ void Adapter::from_client(Message&& m, Clock::time_point now) {
     } else {
       notification(m);
     }
-    if (queue_mode_) send_next(now);
+    send_next(now);  // queue mode: the client shows itself
     return;
   }
   for (const auto& [id, answer] : recent_) {
@@ -229,7 +229,7 @@ void Adapter::from_client(Message&& m, Clock::time_point now) {
   }
   if (register_request_ && register_request_->id == m.id) return;  // still connecting
   handle_request(m, now);
-  if (queue_mode_) send_next(now);
+  send_next(now);  // queue mode: the client shows itself
 }
 
 void Adapter::handle_request(Message& m, Clock::time_point now) {
@@ -312,20 +312,10 @@ void Adapter::do_register(Message& m, Clock::time_point now) {
   if (!reg_info_.contains("b")) reg_info_["b"] = "U";
   if (state_ == State::Registered) {
     // The same endpoint again, from the same address: a fresh registration on the same
-    // channel (commands waiting stay; observations are the client's to forget).
-    expires_ = now + lifetime_;
-    Message opts;
-    opts.add(coap::kLocationPath, "rd");
-    opts.add(coap::kLocationPath, endpoint_);
-    answer(m, coap::kCreated, {}, opts.options);
-    json::object body;
-    body["msgType"] = "register";
-    body["data"] = reg_info_;
-    publish(settings_->reg, body);
-    // A client that registers again has started afresh: its observations are gone.
+    // channel (commands waiting stay). The client has started afresh: its observations
+    // are gone.
     observations_.clear();
-    auto_observe(now);
-    arm(now);
+    accept_registration(m, now);
     return;
   }
   endpoint_ = *ep;
@@ -345,6 +335,21 @@ void Adapter::do_register(Message& m, Clock::time_point now) {
   if (auto p = m.query("password")) c.password = *p;
   settings_->client_override.apply(c);
   host_.to_broker(c);
+}
+
+void Adapter::accept_registration(const Message& req, Clock::time_point now) {
+  expires_ = now + lifetime_;
+  Message opts;
+  opts.add(coap::kLocationPath, "rd");
+  opts.add(coap::kLocationPath, endpoint_);
+  answer(req, coap::kCreated, {}, opts.options);
+  json::object body;
+  body["msgType"] = "register";
+  body["data"] = reg_info_;
+  publish(settings_->reg, body);
+  auto_observe(now);
+  send_next(now);
+  arm(now);
 }
 
 void Adapter::do_update(Message& m, Clock::time_point now) {
@@ -409,25 +414,14 @@ void Adapter::from_broker(mqtt::Packet&& p, Clock::time_point now) {
           }
           state_ = State::Registered;
           host_.keep_alive(std::chrono::milliseconds(0));
-          expires_ = now + lifetime_;
-          Message opts;
-          opts.add(coap::kLocationPath, "rd");
-          opts.add(coap::kLocationPath, endpoint_);
-          answer(req, coap::kCreated, {}, opts.options);
           mqtt::Subscribe s;
-          s.packet_id = ++next_packet_id_ == 0 ? ++next_packet_id_ : next_packet_id_;
+          s.packet_id = next_packet_id();
           mqtt::SubscribeOptions so;
           // QoS 2 is taken as 1: a command is one CoAP exchange.
           so.max_qos = std::min(settings_->command.qos, mqtt::QoS::AtLeastOnce);
           s.subscriptions.push_back({mount(settings_->command.topic), so});
           host_.to_broker(s);
-          json::object body;
-          body["msgType"] = "register";
-          body["data"] = reg_info_;
-          publish(settings_->reg, body);
-          auto_observe(now);
-          send_next(now);
-          arm(now);
+          accept_registration(req, now);
         } else if constexpr (std::is_same_v<T, mqtt::Publish>) {
           if (m.qos == mqtt::QoS::AtLeastOnce) {
             host_.to_broker(mqtt::PubAck{m.packet_id, mqtt::ReasonCode::Success, {}});
@@ -660,6 +654,10 @@ void Adapter::send_next(Clock::time_point now) {
   queued_bytes_ -= out_->size;
   out_->request.id = next_message_id();
   out_->request.token = out_->token.empty() ? new_token() : out_->token;
+  send_request(now);
+}
+
+void Adapter::send_request(Clock::time_point now) {
   sends_ = 1;
   separate_ = false;
   // ACK_TIMEOUT * [1, ACK_RANDOM_FACTOR 1.5] (RFC 7252 4.8).
@@ -677,7 +675,7 @@ void Adapter::tick(Clock::time_point now) {
   }
   if (out_ && now >= due_) {
     if (separate_ || sends_ > kMaxRetransmit) {
-      finish(nullptr, "coap_timeout", now);
+      fail("coap_timeout", now);
     } else {
       ++sends_;
       timeout_ *= 2;
@@ -698,9 +696,12 @@ void Adapter::arm(Clock::time_point now) {
       std::max(Clock::duration::zero(), *next - now)));
 }
 
-void Adapter::finish(Message* response, const char* failure, Clock::time_point now) {
-  if (!out_) return;
-  if (response == nullptr) report(*out_, nullptr, failure);
+void Adapter::fail(const char* msg_type, Clock::time_point now) {
+  report(*out_, nullptr, msg_type);
+  done(now);
+}
+
+void Adapter::done(Clock::time_point now) {
   out_.reset();
   separate_ = false;
   send_next(now);
@@ -711,7 +712,7 @@ void Adapter::handle_response(Message& m, Clock::time_point now) {
   Command& c = *out_;
   const auto asked = c.request.block(coap::kBlock2);
   if (auto b = m.block(coap::kBlock2); b && asked && b->num != asked->num) {
-    finish(nullptr, "coap_timeout", now);  // not the block asked for: the exchange is lost
+    fail("coap_timeout", now);  // not the block asked for: the exchange is lost
     return;
   }
   if (auto b = m.block(coap::kBlock2); b && b->more && m.code == coap::kContent) {
@@ -720,10 +721,12 @@ void Adapter::handle_response(Message& m, Clock::time_point now) {
       Message r;
       r.code = coap::kRequestEntityTooLarge;
       report(c, &r, c.msg_type);
-      finish(&r, nullptr, now);
+      done(now);
       return;
     }
     c.body += m.payload;
+    // Only the first block carries Observe (RFC 7959 3.4).
+    if (!c.observe) c.observe = m.uint_option(coap::kObserve);
     Message& req = c.request;
     // The next block, without Observe: an observation is registered by the first request.
     std::erase_if(req.options, [](const auto& o) {
@@ -731,16 +734,11 @@ void Adapter::handle_response(Message& m, Clock::time_point now) {
     });
     req.add_block(coap::kBlock2, coap::Block{b->num + 1, false, b->szx});
     req.id = next_message_id();
-    sends_ = 1;
-    separate_ = false;
-    timeout_ =
-        std::chrono::milliseconds(kAckTimeout) + std::chrono::milliseconds(host_.random() % 1000);
-    due_ = now + timeout_;
-    host_.to_client(req);
-    arm(now);
+    send_request(now);
     return;
   }
   if (!c.body.empty()) m.payload = c.body + m.payload;
+  if (c.observe && !m.uint_option(coap::kObserve)) m.add_uint(coap::kObserve, *c.observe);
   if (c.msg_type == "observe" && m.code == coap::kContent && m.uint_option(coap::kObserve)) {
     std::erase_if(observations_, [&](const Observation& o) { return o.path == c.req_path; });
     if (observations_.size() < kMaxObservations)
@@ -749,7 +747,7 @@ void Adapter::handle_response(Message& m, Clock::time_point now) {
     std::erase_if(observations_, [&](const Observation& o) { return o.path == c.req_path; });
   }
   report(c, &m, c.msg_type);
-  finish(&m, nullptr, now);
+  done(now);
 }
 
 void Adapter::notification(Message& m) {
@@ -797,10 +795,10 @@ void Adapter::report(Command& c, const Message* response, std::string msg_type) 
     data["codeMsg"] = code_msg(code);
     if (content && code == coap::kContent) data["content"] = std::move(values);
     body["data"] = std::move(data);
-    if (msg_type == "notify" || (c.msg_type == "observe" && response->uint_option(coap::kObserve) &&
-                                 *response->uint_option(coap::kObserve) > 0)) {
-      body["seqNum"] = response->uint_option(coap::kObserve).value_or(0);
-    }
+    // A notification's Observe number (an observe's first answer: when not 0).
+    const auto seq = response->uint_option(coap::kObserve);
+    if (msg_type == "notify" || (c.msg_type == "observe" && seq.value_or(0) > 0))
+      body["seqNum"] = seq.value_or(0);
   }
   publish(msg_type == "notify" ? settings_->notify : settings_->response, body);
 }
@@ -814,8 +812,7 @@ void Adapter::publish(const Settings::Translator& t, const json::object& body) {
   p.qos = std::min(t.qos, mqtt::QoS::AtLeastOnce);
   p.topic = topic;
   p.payload = payload;
-  if (p.qos != mqtt::QoS::AtMostOnce)
-    p.packet_id = ++next_packet_id_ == 0 ? ++next_packet_id_ : next_packet_id_;
+  if (p.qos != mqtt::QoS::AtMostOnce) p.packet_id = next_packet_id();
   host_.to_broker(p);
 }
 
@@ -830,6 +827,10 @@ void Adapter::end() {
 
 std::string Adapter::mount(std::string_view topic) const {
   return mountpoint_ + std::string(topic);
+}
+
+std::uint16_t Adapter::next_packet_id() {
+  return ++next_packet_id_ == 0 ? ++next_packet_id_ : next_packet_id_;
 }
 
 std::uint16_t Adapter::next_message_id() {

@@ -120,10 +120,11 @@ class Adapter {
     boost::json::object ctx;  // the MQTT command, echoed in its answers ("data" replaced)
     std::string req_path;     // "data.path" or "data.basePath"
     std::string msg_type;
-    Message request;       // CON; id and token set when sent
-    std::string body;      // Block2: what came so far
-    std::string token;     // cancel-observe: the observation's (RFC 7641 3.6)
-    std::size_t size = 0;  // the command's JSON, for kMaxQueuedBytes
+    Message request;                       // CON; id and token set when sent
+    std::string body;                      // Block2: what came so far
+    std::string token;                     // cancel-observe: the observation's (RFC 7641 3.6)
+    std::optional<std::uint32_t> observe;  // Block2: the first block's Observe number
+    std::size_t size = 0;                  // the command's JSON, for kMaxQueuedBytes
   };
 
   void handle_request(Message& m, Clock::time_point now);
@@ -138,7 +139,12 @@ class Adapter {
   void auto_observe(Clock::time_point now);
   void enqueue(Command c, Clock::time_point now);
   void send_next(Clock::time_point now);
-  void finish(Message* response, const char* failure, Clock::time_point now);
+  void send_request(Clock::time_point now);  // out_'s request, with a fresh retransmission clock
+  void done(Clock::time_point now);          // out_ is over: the next one goes
+  void fail(const char* msg_type, Clock::time_point now);  // reported as msg_type, then done
+  // Answers the Register `req` (2.01, the location), publishes the registration, and
+  // observes what auto_observe says.
+  void accept_registration(const Message& req, Clock::time_point now);
   // Publishes c's answer: `response`'s code and content, or (null) c as it was, as
   // msg_type ("ack", "coap_timeout", ...).
   void report(Command& c, const Message* response, std::string msg_type);
@@ -150,6 +156,7 @@ class Adapter {
   void end();
   std::string mount(std::string_view topic) const;
   std::uint16_t next_message_id();
+  std::uint16_t next_packet_id();
   std::string new_token();
 
   std::shared_ptr<const Settings> settings_;

@@ -5,7 +5,6 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
-#include <map>
 
 #include "auth/base64.hpp"
 #include "gateways/lwm2m/tlv.hpp"
@@ -143,7 +142,7 @@ const json::value* field(const json::object& o, std::string_view k) {
   return it == o.end() ? nullptr : &it->value();
 }
 
-json::array json_content(std::string_view payload, bool senml, const ObjectModel& model) {
+json::array json_content(std::string_view payload, bool senml) {
   json::value doc;
   try {
     doc = json::parse(payload);
@@ -187,7 +186,6 @@ json::array json_content(std::string_view payload, bool senml, const ObjectModel
     }
     out.push_back(item(joined(bn, n), std::move(v)));
   }
-  (void)model;
   return out;
 }
 
@@ -280,9 +278,9 @@ json::array content_to_json(std::string_view payload, std::uint16_t format,
       return out;
     }
     case kLwm2mJson:
-      return json_content(payload, false, model);
+      return json_content(payload, false);
     case kSenmlJson:
-      return json_content(payload, true, model);
+      return json_content(payload, true);
     case kLinkFormat: {
       std::string_view rest = payload;
       while (!rest.empty()) {

@@ -178,11 +178,8 @@ void Bridge::Impl::run_rep() {
     std::string answer;
     {
       std::unique_lock lock(mutex);
-      const auto deadline = std::chrono::steady_clock::now() + cfg.timeout;
-      while (!reply && !stopping && std::chrono::steady_clock::now() < deadline) {
-        wake.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() +
-                                                     std::chrono::milliseconds(kRecvTimeoutMs)));
-      }
+      // on_publish and stop() notify under the mutex.
+      wake.wait_for(lock, cfg.timeout, [&] { return reply.has_value() || stopping.load(); });
       if (reply) answer = std::move(*reply);
       waiting_id.clear();
       reply.reset();

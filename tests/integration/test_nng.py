@@ -167,6 +167,16 @@ def test_bad_nng_config_stops_start_up(tmp_path, text, expect):
     assert expect in err, err
 
 
+def test_allow_remote_lets_a_bridge_listen_where_other_hosts_reach(tmp_path):
+    from conftest import EMQXD_BIN
+    conf = tmp_path / "emqx.conf"
+    conf.write_text('bridges.nng.sub.s { sub_url = "tcp://0.0.0.0:9901", allow_remote = true\n'
+                    '  subscription = [{remote_topic = "a"}] }\n')
+    r = subprocess.run([EMQXD_BIN, "check-config", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+
+
 def test_a_taken_address_stops_start_up_naming_the_bridge(tmp_path):
     import socket
     from conftest import start_refused

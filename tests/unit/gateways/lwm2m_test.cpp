@@ -521,3 +521,63 @@ TEST_CASE("What a device sends is published as valid UTF-8") {
   (void)json::parse(r.broker.back().payload, ec);
   CHECK_FALSE(ec);
 }
+
+TEST_CASE("A Block2 answer is put together before it is published") {
+  Recorder r;
+  Adapter a(settings(), r);
+  auto now = Clock::now();
+  registered(a, r, now);
+  a.from_broker(command(R"({"reqID":2,"msgType":"observe","data":{"path":"/3/0"}})"), now);
+  const auto first = r.client.at(0);
+  // The first 16 octets of the Device example, more to come (RFC 7959 2.4).
+  coap::Message b0{coap::Type::Ack,         coap::kContent, first.id, first.token, {},
+                   kDeviceTlv.substr(0, 16)};
+  b0.add_uint(coap::kObserve, 1);
+  b0.add_uint(coap::kContentFormat, kTlv);
+  b0.add_block(coap::kBlock2, coap::Block{0, true, 0});
+  a.from_client(std::move(b0), now);
+  CHECK(r.broker.empty());
+  REQUIRE(r.client.size() == 2);
+  const auto next = r.client.at(1);
+  CHECK(next.block(coap::kBlock2) == coap::Block{1, false, 0});
+  CHECK_FALSE(next.uint_option(coap::kObserve));  // only the first request observes
+  CHECK(next.token == first.token);
+  CHECK(next.id != first.id);
+  coap::Message b1{coap::Type::Ack, coap::kContent, next.id, next.token, {}, kDeviceTlv.substr(16)};
+  b1.add_uint(coap::kContentFormat, kTlv);
+  b1.add_block(coap::kBlock2, coap::Block{1, false, 0});
+  a.from_client(std::move(b1), now);
+  REQUIRE(r.broker.size() == 1);
+  auto data = r.published(0)["data"].as_object();
+  CHECK(data["code"] == "2.05");
+  CHECK(data["content"].as_array().size() == 16);  // the whole example
+  CHECK(a.observations() == 1);
+  // A block other than the one asked for: the exchange is lost.
+  a.from_broker(command(R"({"reqID":3,"msgType":"read","data":{"path":"/3/0"}})"), now);
+  const auto read = r.client.back();
+  coap::Message wrong{coap::Type::Ack, coap::kContent, read.id, read.token, {}, "x"};
+  wrong.add_block(coap::kBlock2, coap::Block{0, true, 0});
+  a.from_client(std::move(wrong), now);
+  const auto again = r.client.back();
+  coap::Message skip{coap::Type::Ack, coap::kContent, again.id, again.token, {}, "y"};
+  skip.add_block(coap::kBlock2, coap::Block{5, false, 0});
+  a.from_client(std::move(skip), now);
+  CHECK(r.published(r.broker.size() - 1)["msgType"] == "coap_timeout");
+}
+
+TEST_CASE("update_msg_publish_condition: always publishes every Update") {
+  Recorder r;
+  auto s = settings();
+  s->update_always = true;
+  Adapter a(s, r);
+  auto now = Clock::now();
+  registered(a, r, now);
+  a.from_client(request(coap::kPost, "rd/ep1", {}, {}, 600), now);  // no objects
+  REQUIRE(r.broker.size() == 1);
+  CHECK(r.broker[0].topic == "lwm2m/ep1/up/update");
+  Recorder r2;
+  Adapter b(settings(), r2);  // contains_object_list, the default
+  registered(b, r2, now);
+  b.from_client(request(coap::kPost, "rd/ep1", {}, {}, 601), now);
+  CHECK(r2.broker.empty());
+}
